@@ -1,0 +1,306 @@
+/*
+ * libstyle: fast feed-forward neural style transfer on the CPU.
+ *
+ * The contract of the library. Two handles carry everything:
+ *   - style_model: an immutable set of weights loaded from a model file. It may be used by any
+ *     number of threads at once (each with its own session) and is reference-counted by the
+ *     sessions made from it, so style_model_free() may be called while sessions still live.
+ *   - style_session: per-thread working state (oneDNN primitives, activation buffers, threads).
+ *     A session is used by one thread at a time.
+ *
+ * Every fallible function returns a style_status. On failure, a detail message naming the
+ * file and the problem is available from style_last_error() in the failing thread, and any
+ * output handle is set to NULL. The library never prints, never exits, never aborts on bad input.
+ * Every *_free(NULL) and style_image_release(NULL) is a no-op.
+ */
+#ifndef LIBSTYLE_H
+#define LIBSTYLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define STYLE_API
+#else
+#define STYLE_API __attribute__((visibility("default")))
+#endif
+
+/* ---- Version ---------------------------------------------------------------------------- */
+
+#define LIBSTYLE_VERSION_MAJOR 0
+#define LIBSTYLE_VERSION_MINOR 1
+#define LIBSTYLE_VERSION_PATCH 0
+#define LIBSTYLE_VERSION_STRING "0.1.0"
+/** MAJOR * 10000 + MINOR * 100 + PATCH, for compile-time comparisons. */
+#define LIBSTYLE_VERSION_NUMBER                                                                    \
+    (LIBSTYLE_VERSION_MAJOR * 10000 + LIBSTYLE_VERSION_MINOR * 100 + LIBSTYLE_VERSION_PATCH)
+
+/** Version of the library actually linked, as "MAJOR.MINOR.PATCH". Static string. */
+STYLE_API const char *style_version_string(void);
+/** Version of the library actually linked, as LIBSTYLE_VERSION_NUMBER encodes it. */
+STYLE_API unsigned style_version_number(void);
+
+/* ---- Status and errors ------------------------------------------------------------------ */
+
+/** Result of every fallible call. Values are ABI: new ones are only appended. */
+typedef enum style_status {
+    STYLE_OK = 0,
+    STYLE_ERR_INVALID_ARGUMENT = 1, /**< a NULL pointer, a bad size, mismatched images */
+    STYLE_ERR_NOMEM = 2,            /**< an allocation failed */
+    STYLE_ERR_IO = 3,               /**< a file could not be opened, read or written */
+    STYLE_ERR_FORMAT = 4,           /**< a file's content is corrupt or malformed */
+    STYLE_ERR_UNSUPPORTED = 5,      /**< well-formed but not supported (version, dtype, ...) */
+    STYLE_ERR_LIMIT = 6,            /**< over a configured limit (pixels, memory budget) */
+    STYLE_ERR_CANCELLED = 7,        /**< a progress callback asked to stop */
+    STYLE_ERR_BACKEND = 8,          /**< oneDNN reported a failure */
+    STYLE_ERR_INTERNAL = 9          /**< a bug in libstyle; please report it */
+} style_status;
+
+/** A short static English name for a status ("out of memory", ...). Never NULL. */
+STYLE_API const char *style_status_string(style_status status);
+
+/**
+ * Detail message of the last failure in the calling thread, e.g.
+ * "model_load: candy.safetensors: tensor 'in1.weight' has shape [31], expected [32]".
+ * Thread-local storage owned by the library; valid until the next libstyle call in this thread.
+ * An empty string when nothing has failed yet.
+ */
+STYLE_API const char *style_last_error(void);
+
+/* ---- Callbacks -------------------------------------------------------------------------- */
+
+typedef enum style_log_level {
+    STYLE_LOG_DEBUG = 0,
+    STYLE_LOG_INFO = 1,
+    STYLE_LOG_WARNING = 2
+} style_log_level;
+
+/** Receives the library's log messages (the library itself never prints). */
+typedef void (*style_log_fn)(void *user, style_log_level level, const char *message);
+
+/**
+ * Called during long operations with the fraction done in [0, 1]. Return 0 to continue,
+ * non-zero to cancel: the operation then stops soon and returns STYLE_ERR_CANCELLED.
+ */
+typedef int (*style_progress_fn)(void *user, double fraction);
+
+/* ---- Images ----------------------------------------------------------------------------- */
+
+/** Sample type of an image. 16-bit samples span 0..65535, float samples 0..255. */
+typedef enum style_sample_type {
+    STYLE_SAMPLE_U8 = 0,
+    STYLE_SAMPLE_U16 = 1,
+    STYLE_SAMPLE_F32 = 2
+} style_sample_type;
+
+/**
+ * A plain image the caller may own. Interleaved samples (RGB or RGBA), rows `stride` bytes
+ * apart (0 means tightly packed: width * channels * sample size). Alpha is straight (not
+ * premultiplied) and is passed through stylization unchanged.
+ */
+typedef struct style_image {
+    int32_t width;                 /**< >= 1 */
+    int32_t height;                /**< >= 1 */
+    int32_t channels;              /**< 3 (RGB) or 4 (RGBA) */
+    style_sample_type sample_type; /**< STYLE_SAMPLE_U8, _U16 or _F32 */
+    size_t stride;                 /**< bytes between rows; 0 = packed */
+    void *data;                    /**< first sample of the top row */
+} style_image;
+
+/** Default cap on decoded pixels (64 megapixels). */
+#define STYLE_DEFAULT_MAX_PIXELS (64ull * 1024 * 1024)
+
+/**
+ * Allocates packed pixel memory for an image of the given shape and fills in *image.
+ * Release it with style_image_release(). Fails with STYLE_ERR_INVALID_ARGUMENT for a bad
+ * shape and STYLE_ERR_NOMEM when the memory cannot be had.
+ */
+STYLE_API style_status style_image_alloc(style_image *image, int32_t width, int32_t height,
+                                         int32_t channels, style_sample_type sample_type);
+
+/**
+ * Frees pixel memory that the library allocated (style_image_alloc, style_image_load*,
+ * or a stylize call given an output with data == NULL) and sets image->data to NULL.
+ * Never call it on memory the caller allocated. NULL or data == NULL is a no-op.
+ */
+STYLE_API void style_image_release(style_image *image);
+
+/**
+ * Decodes a PNG or JPEG file (detected from its content, not its name). The result is
+ * RGB, or RGBA when the file has alpha; 8-bit, or 16-bit for 16-bit PNGs; grey and palette
+ * images are expanded. Images with more than max_pixels pixels (0 = STYLE_DEFAULT_MAX_PIXELS)
+ * are refused with STYLE_ERR_LIMIT before any pixel memory is allocated.
+ * On success release *out with style_image_release(). Errors: STYLE_ERR_IO (missing,
+ * unreadable), STYLE_ERR_FORMAT (truncated, corrupt, not an image), STYLE_ERR_LIMIT.
+ */
+STYLE_API style_status style_image_load(const char *path, uint64_t max_pixels, style_image *out);
+
+/** Like style_image_load() on an encoded file held in memory. */
+STYLE_API style_status style_image_load_memory(const void *data, size_t size,
+                                               uint64_t max_pixels, style_image *out);
+
+/**
+ * Encodes an image to a file, PNG or JPEG by the file name's extension (.png, .jpg, .jpeg;
+ * case-insensitive). PNG keeps 16-bit samples and alpha; JPEG stores 8-bit RGB (alpha dropped)
+ * at `jpeg_quality` 1..100 (0 = 92). Floats are rounded and clamped to 0..255.
+ * The file is written to a temporary name in the same directory and renamed into place,
+ * so a failure never leaves a partial file behind.
+ */
+STYLE_API style_status style_image_save(const char *path, const style_image *image,
+                                        int jpeg_quality);
+
+/* ---- Models ----------------------------------------------------------------------------- */
+
+typedef struct style_model style_model;
+
+/** Options for loading a model; zero-initialise, then set struct_size = sizeof(it). */
+typedef struct style_load_options {
+    size_t struct_size;  /**< sizeof(style_load_options), for future extension */
+    style_log_fn log;    /**< optional receiver of warnings (e.g. ignored legacy keys) */
+    void *log_user;      /**< passed to log */
+    uint64_t max_bytes;  /**< cap on the model file's size; 0 = 2 GiB */
+} style_load_options;
+
+/**
+ * Loads a style model file (safetensors; see docs/formats.md). `options` may be NULL.
+ * The file is read and validated completely: unexpected, missing or misshapen tensors,
+ * bad offsets, unknown `libstyle.*` metadata and unsupported values are refused with
+ * STYLE_ERR_FORMAT or STYLE_ERR_UNSUPPORTED and a message naming the file and the problem.
+ * Free the model with style_model_free().
+ */
+STYLE_API style_status style_model_load(const char *path, const style_load_options *options,
+                                        style_model **out);
+
+/** Like style_model_load() on a file image held in memory (the bytes are copied). */
+STYLE_API style_status style_model_load_memory(const void *data, size_t size,
+                                               const style_load_options *options,
+                                               style_model **out);
+
+/**
+ * Drops the caller's reference. The model is destroyed when no session made from it is left.
+ * NULL is a no-op.
+ */
+STYLE_API void style_model_free(style_model *model);
+
+/**
+ * Writes the model to a safetensors file with every libstyle.* metadata key explicit
+ * (atomically: temporary file, then rename). Re-loading it gives an identical network.
+ */
+STYLE_API style_status style_model_save(const style_model *model, const char *path);
+
+/**
+ * What a model is. All strings belong to the model and live as long as it does.
+ */
+typedef struct style_model_info {
+    const char *arch;        /**< "johnson" */
+    const char *padding;     /**< "reflect", "zero" or "tf_same" */
+    const char *upsample;    /**< "nearest_conv", "transposed_tf" or "transposed_torch" */
+    const char *norm;        /**< "instance" or "batch" */
+    const char *output;      /**< "linear" or "tanh150" */
+    const char *final_norm;  /**< "none" or "instance" */
+    float norm_eps;          /**< normalization epsilon */
+    int32_t format_version;  /**< libstyle.format_version */
+    int32_t widths[3];       /**< channel widths of conv1, conv2, conv3 (32, 64, 128 by default) */
+    int32_t residual_blocks; /**< number of residual blocks (5 by default) */
+    int32_t has_bias;        /**< 1 if the convolutions carry biases */
+    uint64_t parameter_count; /**< number of scalar parameters used by the network */
+} style_model_info;
+
+/** Fills *info. */
+STYLE_API style_status style_model_get_info(const style_model *model, style_model_info *info);
+
+/** Number of metadata entries (every key of the file's __metadata__, libstyle.* included). */
+STYLE_API size_t style_model_metadata_count(const style_model *model);
+
+/**
+ * Metadata entry `index` (0 <= index < count), in the file's order. The strings belong to
+ * the model. Returns STYLE_ERR_INVALID_ARGUMENT for an index out of range.
+ */
+STYLE_API style_status style_model_metadata_at(const style_model *model, size_t index,
+                                               const char **key, const char **value);
+
+/** The value of metadata `key`, or NULL when absent. The string belongs to the model. */
+STYLE_API const char *style_model_metadata_get(const style_model *model, const char *key);
+
+/**
+ * Converts an ml5 / deeplearn.js checkpoint dump (a directory with manifest.json and raw
+ * float32 files; docs/formats.md section 3) into a model file. `name` (may be NULL) is stored
+ * as libstyle.name. The output is written atomically.
+ */
+STYLE_API style_status style_import_ml5(const char *dir, const char *out_path, const char *name);
+
+/* ---- Sessions --------------------------------------------------------------------------- */
+
+typedef struct style_session style_session;
+
+/** Default memory budget of a session for one run: 4 GiB. */
+#define STYLE_DEFAULT_MEMORY_BUDGET (4ull << 30)
+
+/**
+ * Creates a session on a model. The session holds a reference to the model, which therefore
+ * stays alive until the session is freed. Use one session per thread.
+ */
+STYLE_API style_status style_session_create(style_model *model, style_session **out);
+
+/** Frees the session and its memory. NULL is a no-op. */
+STYLE_API void style_session_free(style_session *session);
+
+/**
+ * Number of threads a run uses (0 = one per processor, the default). The setting applies to
+ * this session only.
+ */
+STYLE_API style_status style_session_set_threads(style_session *session, int threads);
+
+/**
+ * Cap on the memory one run may allocate (activations, padded copies, scratch), in bytes;
+ * 0 restores STYLE_DEFAULT_MEMORY_BUDGET. A run that would need more fails with
+ * STYLE_ERR_LIMIT before allocating anything.
+ */
+STYLE_API style_status style_session_set_memory_budget(style_session *session, uint64_t bytes);
+
+/** Installs (or with fn == NULL removes) the session's log receiver. */
+STYLE_API style_status style_session_set_log_callback(style_session *session, style_log_fn fn,
+                                                      void *user);
+
+/**
+ * Installs (or with fn == NULL removes) a progress callback, called between layers of every
+ * run with the fraction done. Returning non-zero cancels the run (STYLE_ERR_CANCELLED).
+ */
+STYLE_API style_status style_session_set_progress_callback(style_session *session,
+                                                           style_progress_fn fn, void *user);
+
+/**
+ * The bytes a run on a width x height image would allocate (what the budget is compared to).
+ */
+STYLE_API style_status style_session_estimate_memory(style_session *session, int32_t width,
+                                                     int32_t height, uint64_t *bytes);
+
+/**
+ * Stylizes one image. `output` must have the input's width and height; its channel count
+ * (3 or 4) and sample type may differ from the input's. When input and output both have
+ * alpha, it is copied unchanged; an output alpha with no input alpha is set opaque.
+ * If output->data is NULL, the library allocates packed memory in the input's format,
+ * fills output's fields, and the caller releases it with style_image_release().
+ * The first run at a size builds the primitives for it; later runs at that size allocate
+ * nothing. Input and output must not overlap.
+ */
+STYLE_API style_status style_session_stylize(style_session *session, const style_image *input,
+                                             style_image *output);
+
+/**
+ * Stylizes `count` images of one size in one call (same rules as style_session_stylize for
+ * each pair). Progress is reported over the whole batch.
+ */
+STYLE_API style_status style_session_stylize_batch(style_session *session,
+                                                   const style_image *inputs,
+                                                   style_image *outputs, size_t count);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIBSTYLE_H */

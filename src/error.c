@@ -1,0 +1,63 @@
+/* Status names, the thread-local detail message, and the version functions. */
+#include "common.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define STYLE_ERROR_CAPACITY 1024
+
+static _Thread_local char style__error_message[STYLE_ERROR_CAPACITY];
+
+const char *style_version_string(void)
+{
+    return LIBSTYLE_VERSION_STRING;
+}
+
+unsigned style_version_number(void)
+{
+    return LIBSTYLE_VERSION_NUMBER;
+}
+
+const char *style_status_string(style_status status)
+{
+    switch (status) {
+    case STYLE_OK: return "ok";
+    case STYLE_ERR_INVALID_ARGUMENT: return "invalid argument";
+    case STYLE_ERR_NOMEM: return "out of memory";
+    case STYLE_ERR_IO: return "input/output error";
+    case STYLE_ERR_FORMAT: return "malformed file";
+    case STYLE_ERR_UNSUPPORTED: return "unsupported";
+    case STYLE_ERR_LIMIT: return "over a limit";
+    case STYLE_ERR_CANCELLED: return "cancelled";
+    case STYLE_ERR_BACKEND: return "oneDNN failure";
+    case STYLE_ERR_INTERNAL: return "internal error";
+    }
+    return "unknown status";
+}
+
+const char *style_last_error(void)
+{
+    return style__error_message;
+}
+
+style_status style__fail(style_status status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(style__error_message, sizeof style__error_message, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+void style__clear_error(void)
+{
+    style__error_message[0] = '\0';
+}
+
+void style__prefix_error(const char *prefix)
+{
+    char old[STYLE_ERROR_CAPACITY];
+    memcpy(old, style__error_message, sizeof old);
+    snprintf(style__error_message, sizeof style__error_message, "%s: %s", prefix, old);
+}

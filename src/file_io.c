@@ -1,0 +1,95 @@
+/* Whole-file reads with a size cap, and atomic writes (temporary file + rename). */
+#include "common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *style__basename(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+style_status style__read_file(const char *path, size_t max_bytes, void **data, size_t *size)
+{
+    style_status status = STYLE_OK;
+    unsigned char *buffer = NULL;
+    int fd = -1;
+    *data = NULL;
+    *size = 0;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    FAIL_IF(fd < 0, STYLE_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    FAIL_IF(fstat(fd, &st) != 0, STYLE_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+    FAIL_IF(S_ISDIR(st.st_mode), STYLE_ERR_IO, "%s: is a directory", path);
+    FAIL_IF(!S_ISREG(st.st_mode), STYLE_ERR_IO, "%s: not a regular file", path);
+    FAIL_IF((uint64_t)st.st_size > max_bytes, STYLE_ERR_LIMIT,
+            "%s: file is %lld bytes, over the limit of %zu", path, (long long)st.st_size,
+            max_bytes);
+    size_t length = (size_t)st.st_size;
+    buffer = style__malloc(length);
+    FAIL_IF(!buffer, STYLE_ERR_NOMEM, "%s: cannot allocate %zu bytes", path, length);
+    size_t done = 0;
+    while (done < length) {
+        ssize_t got = read(fd, buffer + done, length - done);
+        if (got < 0 && errno == EINTR) continue;
+        FAIL_IF(got < 0, STYLE_ERR_IO, "%s: read failed: %s", path, strerror(errno));
+        FAIL_IF(got == 0, STYLE_ERR_IO, "%s: file shrank while reading", path);
+        done += (size_t)got;
+    }
+    close(fd);
+    *data = buffer;
+    *size = length;
+    return STYLE_OK;
+fail:
+    if (fd >= 0) close(fd);
+    style__free(buffer);
+    return status;
+}
+
+style_status style__write_file_atomic(const char *path, const void *data, size_t size)
+{
+    style_status status = STYLE_OK;
+    char *temp = NULL;
+    int fd = -1;
+
+    size_t n = strlen(path) + 16;
+    temp = style__malloc(n);
+    FAIL_IF(!temp, STYLE_ERR_NOMEM, "%s: out of memory", path);
+    snprintf(temp, n, "%s.tmpXXXXXX", path);
+    fd = mkstemp(temp);
+    FAIL_IF(fd < 0, STYLE_ERR_IO, "%s: cannot create a temporary file: %s", path,
+            strerror(errno));
+    const unsigned char *bytes = data;
+    size_t done = 0;
+    while (done < size) {
+        ssize_t put = write(fd, bytes + done, size - done);
+        if (put < 0 && errno == EINTR) continue;
+        FAIL_IF(put <= 0, STYLE_ERR_IO, "%s: write failed: %s", path,
+                put < 0 ? strerror(errno) : "no progress");
+        done += (size_t)put;
+    }
+    /* mkstemp makes 0600 files; give the output the usual permissions (umask applies). */
+    mode_t mask = umask(0);
+    umask(mask);
+    fchmod(fd, 0666 & ~mask);
+    FAIL_IF(fsync(fd) != 0, STYLE_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
+    int closed = close(fd);
+    fd = -1;
+    FAIL_IF(closed != 0, STYLE_ERR_IO, "%s: close failed: %s", path, strerror(errno));
+    FAIL_IF(rename(temp, path) != 0, STYLE_ERR_IO, "%s: rename failed: %s", path,
+            strerror(errno));
+    style__free(temp);
+    return STYLE_OK;
+fail:
+    if (fd >= 0) close(fd);
+    if (temp) unlink(temp);
+    style__free(temp);
+    return status;
+}

@@ -57,7 +57,15 @@ void style__clear_error(void)
 
 void style__prefix_error(const char *prefix)
 {
-    char old[STYLE_ERROR_CAPACITY];
-    memcpy(old, style__error_message, sizeof old);
-    snprintf(style__error_message, sizeof style__error_message, "%s: %s", prefix, old);
+    /* Shift the message right (truncating its end) and put "prefix: " in front. */
+    size_t cap = sizeof style__error_message;
+    size_t head = strlen(prefix) + 2;
+    if (head >= cap) head = cap - 1;
+    size_t tail = strlen(style__error_message);
+    if (head + tail >= cap) tail = cap - 1 - head;
+    memmove(style__error_message + head, style__error_message, tail);
+    style__error_message[head + tail] = '\0';
+    memcpy(style__error_message, prefix, head - 2 < cap ? head - 2 : 0);
+    style__error_message[head - 2] = ':';
+    style__error_message[head - 1] = ' ';
 }

@@ -1,0 +1,141 @@
+/*
+ * JPEG decoding and encoding in memory through the TurboJPEG API.
+ *
+ * TurboJPEG keeps its setjmp-based error handling inside each call and reports failures as a
+ * -1 return with a per-handle message. Its internal working memory comes from its own
+ * allocator; the pixel and output buffers come from ours, so the failure-injection hook still
+ * reaches every allocation libstyle hands back to the caller.
+ */
+#include "image_jpeg.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <string.h>
+#include <turbojpeg.h>
+
+/* The largest width or height a JPEG frame header can hold. */
+#define JPEG_DIMENSION_MAX 65535
+
+bool style__jpeg_is_jpeg(const void *data, size_t size)
+{
+    const unsigned char *bytes = data;
+    return data && size >= 3 && bytes[0] == 0xff && bytes[1] == 0xd8 && bytes[2] == 0xff;
+}
+
+/*
+ * The status and message for a failed TurboJPEG call. libjpeg names its own memory failures
+ * "Insufficient memory"; anything else from the decoder means the data is bad.
+ */
+static style_status jpeg_failure(tjhandle handle, bool decoding)
+{
+    const char *message = tjGetErrorStr2(handle);
+    if (!message) message = "unknown error";
+    if (strstr(message, "Insufficient memory"))
+        return style__fail(STYLE_ERR_NOMEM, "out of memory while %s a JPEG (%s)",
+                           decoding ? "decoding" : "encoding", message);
+    if (!decoding) return style__fail(STYLE_ERR_INTERNAL, "JPEG encoder failed (%s)", message);
+    if (strstr(message, "Premature end"))
+        return style__fail(STYLE_ERR_FORMAT, "truncated JPEG (%s)", message);
+    return style__fail(STYLE_ERR_FORMAT, "corrupt JPEG (%s)", message);
+}
+
+style_status style__jpeg_decode(const void *data, size_t size, uint64_t max_pixels,
+                                style_image *out)
+{
+    style_status status = STYLE_OK;
+    tjhandle decoder = NULL;
+    style_image image;
+    memset(&image, 0, sizeof image);
+    memset(out, 0, sizeof *out);
+
+    FAIL_IF(size > ULONG_MAX, STYLE_ERR_LIMIT, "JPEG of %zu bytes is too large", size);
+    decoder = tjInitDecompress();
+    FAIL_IF(!decoder, STYLE_ERR_NOMEM, "cannot create a JPEG decoder (%s)", tjGetErrorStr2(NULL));
+
+    int width = 0, height = 0, subsampling = 0, colorspace = 0;
+    if (tjDecompressHeader3(decoder, data, (unsigned long)size, &width, &height, &subsampling,
+                            &colorspace) != 0) {
+        status = jpeg_failure(decoder, true);
+        goto fail;
+    }
+    FAIL_IF(width < 1 || height < 1, STYLE_ERR_FORMAT, "corrupt JPEG (empty size %dx%d)", width,
+            height);
+    /* TurboJPEG has no CMYK -> RGB conversion, and Adobe's inverted CMYK needs guessing. */
+    FAIL_IF(colorspace == TJCS_CMYK || colorspace == TJCS_YCCK, STYLE_ERR_UNSUPPORTED,
+            "CMYK JPEG images are not supported (convert to RGB first)");
+    uint64_t pixels = (uint64_t)width * (uint64_t)height;
+    FAIL_IF(pixels > max_pixels, STYLE_ERR_LIMIT,
+            "JPEG is %dx%d = %" PRIu64 " pixels, over the limit of %" PRIu64 " pixels", width,
+            height, pixels, max_pixels);
+
+    TRY(style_image_alloc(&image, width, height, 3, STYLE_SAMPLE_U8));
+    /*
+     * STOPONWARNING: libjpeg only warns about truncated or corrupt entropy data and fills
+     * the rest with grey; a damaged file must be an error, not a half-grey picture.
+     * LIMITSCANS: refuses progressive files with absurd scan counts (a CPU bomb).
+     */
+    if (tjDecompress2(decoder, data, (unsigned long)size, image.data, width, width * 3, height,
+                      TJPF_RGB, TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS) != 0) {
+        status = jpeg_failure(decoder, true);
+        goto fail;
+    }
+
+    tjDestroy(decoder);
+    *out = image;
+    return STYLE_OK;
+fail:
+    if (decoder) tjDestroy(decoder);
+    style_image_release(&image);
+    return status;
+}
+
+style_status style__jpeg_encode(const style_image *image, int quality, void **data, size_t *size)
+{
+    style_status status = STYLE_OK;
+    tjhandle encoder = NULL;
+    unsigned char *buffer = NULL;
+    *data = NULL;
+    *size = 0;
+
+    FAIL_IF(image->sample_type != STYLE_SAMPLE_U8, STYLE_ERR_INTERNAL,
+            "JPEG encoder given sample type %d", (int)image->sample_type);
+    FAIL_IF(quality < 1 || quality > 100, STYLE_ERR_INTERNAL, "JPEG encoder given quality %d",
+            quality);
+    FAIL_IF(image->width > JPEG_DIMENSION_MAX || image->height > JPEG_DIMENSION_MAX,
+            STYLE_ERR_UNSUPPORTED, "JPEG cannot store %dx%d (at most %d pixels a side)",
+            image->width, image->height, JPEG_DIMENSION_MAX);
+    size_t stride = style__image_stride(image);
+    FAIL_IF(stride > INT_MAX, STYLE_ERR_UNSUPPORTED, "image stride %zu is too large for JPEG",
+            stride);
+
+    /* Full-resolution chroma at high quality: stylized images are full of sharp colour edges. */
+    int subsampling = quality >= 90 ? TJSAMP_444 : TJSAMP_420;
+    unsigned long capacity = tjBufSize(image->width, image->height, subsampling);
+    FAIL_IF(capacity == (unsigned long)-1 || capacity > SIZE_MAX, STYLE_ERR_UNSUPPORTED,
+            "JPEG of %dx%d is too large", image->width, image->height);
+    /* A worst-case buffer of our own, so TurboJPEG never reallocates it with its allocator. */
+    buffer = style__malloc((size_t)capacity);
+    FAIL_IF(!buffer, STYLE_ERR_NOMEM, "cannot allocate %lu bytes for the JPEG", capacity);
+    encoder = tjInitCompress();
+    FAIL_IF(!encoder, STYLE_ERR_NOMEM, "cannot create a JPEG encoder (%s)", tjGetErrorStr2(NULL));
+
+    unsigned char *jpeg = buffer;
+    unsigned long jpeg_size = capacity;
+    int pixel_format = image->channels == 4 ? TJPF_RGBA : TJPF_RGB; /* alpha is ignored */
+    if (tjCompress2(encoder, image->data, image->width, (int)stride, image->height, pixel_format,
+                    &jpeg, &jpeg_size, subsampling, quality, TJFLAG_NOREALLOC) != 0) {
+        status = jpeg_failure(encoder, false);
+        goto fail;
+    }
+    FAIL_IF(jpeg != buffer || jpeg_size > capacity, STYLE_ERR_INTERNAL,
+            "TurboJPEG replaced the output buffer despite TJFLAG_NOREALLOC");
+
+    tjDestroy(encoder);
+    *data = buffer;
+    *size = (size_t)jpeg_size;
+    return STYLE_OK;
+fail:
+    if (encoder) tjDestroy(encoder);
+    style__free(buffer);
+    return status;
+}

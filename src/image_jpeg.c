@@ -23,17 +23,51 @@ bool style__jpeg_is_jpeg(const void *data, size_t size)
 }
 
 /*
+ * True when the marker segments before the first scan run past the end of the data.
+ * libjpeg's memory source answers the end of the data with a fake EOI marker, so a file cut
+ * inside its headers fails with a misleading "missing SOS marker" or "bogus table"; this walk
+ * only serves to word the message.
+ */
+static bool jpeg_headers_truncated(const unsigned char *bytes, size_t size)
+{
+    size_t pos = 2; /* after SOI */
+    for (;;) {
+        while (pos < size && bytes[pos] == 0xff && pos + 1 < size && bytes[pos + 1] == 0xff)
+            pos++; /* fill bytes before a marker */
+        if (pos + 2 > size) return true;
+        if (bytes[pos] != 0xff) return false; /* malformed, not short */
+        unsigned marker = bytes[pos + 1];
+        if (marker == 0xd9) return false;                           /* EOI */
+        if (marker == 0x01 || (marker >= 0xd0 && marker <= 0xd8)) { /* no length field */
+            pos += 2;
+            continue;
+        }
+        if (pos + 4 > size) return true;
+        size_t length = (size_t)bytes[pos + 2] << 8 | bytes[pos + 3];
+        if (length < 2) return false;
+        if (length > size - pos - 2) return true;
+        if (marker == 0xda) return false; /* SOS: the entropy-coded data follows */
+        pos += 2 + length;
+    }
+}
+
+/*
  * The status and message for a failed TurboJPEG call. libjpeg names its own memory failures
  * "Insufficient memory"; anything else from the decoder means the data is bad.
  */
-static style_status jpeg_failure(tjhandle handle, bool decoding)
+static style_status jpeg_failure(tjhandle handle, const void *data, size_t size)
 {
+    bool decoding = data != NULL;
     const char *message = tjGetErrorStr2(handle);
     if (!message) message = "unknown error";
     if (strstr(message, "Insufficient memory"))
         return style__fail(STYLE_ERR_NOMEM, "out of memory while %s a JPEG (%s)",
                            decoding ? "decoding" : "encoding", message);
     if (!decoding) return style__fail(STYLE_ERR_INTERNAL, "JPEG encoder failed (%s)", message);
+    if (jpeg_headers_truncated(data, size))
+        return style__fail(STYLE_ERR_FORMAT,
+                           "truncated JPEG (the data ends after %zu bytes, inside the headers)",
+                           size);
     if (strstr(message, "Premature end"))
         return style__fail(STYLE_ERR_FORMAT, "truncated JPEG (%s)", message);
     return style__fail(STYLE_ERR_FORMAT, "corrupt JPEG (%s)", message);
@@ -55,11 +89,13 @@ style_status style__jpeg_decode(const void *data, size_t size, uint64_t max_pixe
     int width = 0, height = 0, subsampling = 0, colorspace = 0;
     if (tjDecompressHeader3(decoder, data, (unsigned long)size, &width, &height, &subsampling,
                             &colorspace) != 0) {
-        status = jpeg_failure(decoder, true);
+        status = jpeg_failure(decoder, data, size);
         goto fail;
     }
-    FAIL_IF(width < 1 || height < 1, STYLE_ERR_FORMAT, "corrupt JPEG (empty size %dx%d)", width,
-            height);
+    /* A stream of tables only (or one cut before its frame header) decodes as 0x0. */
+    FAIL_IF(width < 1 || height < 1, STYLE_ERR_FORMAT, "%s JPEG (%s)",
+            jpeg_headers_truncated(data, size) ? "truncated" : "corrupt",
+            "no image frame before the end of the data");
     /* TurboJPEG has no CMYK -> RGB conversion, and Adobe's inverted CMYK needs guessing. */
     FAIL_IF(colorspace == TJCS_CMYK || colorspace == TJCS_YCCK, STYLE_ERR_UNSUPPORTED,
             "CMYK JPEG images are not supported (convert to RGB first)");
@@ -76,7 +112,7 @@ style_status style__jpeg_decode(const void *data, size_t size, uint64_t max_pixe
      */
     if (tjDecompress2(decoder, data, (unsigned long)size, image.data, width, width * 3, height,
                       TJPF_RGB, TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS) != 0) {
-        status = jpeg_failure(decoder, true);
+        status = jpeg_failure(decoder, data, size);
         goto fail;
     }
 
@@ -124,7 +160,7 @@ style_status style__jpeg_encode(const style_image *image, int quality, void **da
     int pixel_format = image->channels == 4 ? TJPF_RGBA : TJPF_RGB; /* alpha is ignored */
     if (tjCompress2(encoder, image->data, image->width, (int)stride, image->height, pixel_format,
                     &jpeg, &jpeg_size, subsampling, quality, TJFLAG_NOREALLOC) != 0) {
-        status = jpeg_failure(encoder, false);
+        status = jpeg_failure(encoder, NULL, 0);
         goto fail;
     }
     FAIL_IF(jpeg != buffer || jpeg_size > capacity, STYLE_ERR_INTERNAL,

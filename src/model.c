@@ -167,6 +167,10 @@ static style_status take_tensor(style_model *model, const char *name, int32_t nd
         return style__fail(STYLE_ERR_FORMAT, "tensor '%s' has shape %s, expected %s", name, got,
                            want);
     }
+    if (!t->data)
+        return style__fail(STYLE_ERR_UNSUPPORTED,
+                           "tensor '%s' has dtype %s; only F32, F16, BF16, F64 are supported", name,
+                           t->dtype);
     t->used = 1;
     *out = t;
     return STYLE_OK;
@@ -322,7 +326,7 @@ static style_status load_tensors(style_model *model)
         if (model->norm == NORM_INSTANCE &&
             (has_suffix(t->name, ".running_mean") || has_suffix(t->name, ".running_var")))
             continue;
-        FAIL_IF(true, STYLE_ERR_FORMAT, "unexpected tensor '%s'", t->name);
+        FAIL_IF(true, STYLE_ERR_FORMAT, "unexpected tensor '%s' (dtype %s)", t->name, t->dtype);
     }
     return STYLE_OK;
 fail:
@@ -377,7 +381,7 @@ static style_status load_from_memory(const void *data, size_t size, const char *
                                      const style_load_options *options, style_model **out)
 {
     st_file file = {0};
-    style_status status = st_parse(data, size, &file);
+    style_status status = st_parse_lenient(data, size, true, &file);
     if (status != STYLE_OK) {
         char prefix[512];
         snprintf(prefix, sizeof prefix, "model_load: %s", name);

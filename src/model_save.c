@@ -52,6 +52,7 @@ style_status style_model_save(const style_model *model, const char *path)
     }
     for (size_t i = 0; i < model->file.tensor_count; i++) {
         const st_tensor *t = &model->file.tensors[i];
+        if (!t->data) continue; /* an ignored tensor of a dtype we do not convert */
         TRY(st_file_add_tensor(&out, t->name, t->ndim, t->shape, t->data));
     }
     TRY(st_serialize(&out, &bytes, &size));

@@ -296,7 +296,7 @@ fail:
     return status;
 }
 
-style_status st_parse(const void *data, size_t size, st_file *out)
+style_status st_parse_lenient(const void *data, size_t size, bool lenient, st_file *out)
 {
     style_status status = STYLE_OK;
     st_file file = {0};
@@ -362,7 +362,7 @@ style_status st_parse(const void *data, size_t size, st_file *out)
     qsort(spans, tensor_count, sizeof *spans, st_span_compare);
     TRY(st_check_tiling(spans, tensor_count, &file, data_size));
 
-    if (unsupported) {
+    if (unsupported && !lenient) {
         const json_t *entry = json_object_get(root, unsupported);
         FAIL_IF(true, STYLE_ERR_UNSUPPORTED,
                 "tensor '%s' has dtype %s; only F32, F16, BF16, F64 are supported", unsupported,
@@ -375,6 +375,8 @@ style_status st_parse(const void *data, size_t size, st_file *out)
 
     for (size_t i = 0; i < tensor_count; i++) {
         st_tensor *tensor = &file.tensors[spans[i].tensor];
+        tensor->dtype = spans[i].dtype->name;
+        if (spans[i].dtype->id == ST_OTHER) continue; /* lenient: kept without data */
         size_t float_bytes;
         FAIL_IF(!style__mul_size(tensor->count, sizeof(float), &float_bytes), STYLE_ERR_NOMEM,
                 "tensor '%s' is too large", tensor->name);
@@ -391,6 +393,11 @@ fail:
     json_decref(root);
     style__free(spans);
     return status;
+}
+
+style_status st_parse(const void *data, size_t size, st_file *out)
+{
+    return st_parse_lenient(data, size, false, out);
 }
 
 void st_file_clear(st_file *file)

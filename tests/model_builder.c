@@ -1,0 +1,121 @@
+#include "model_builder.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+test_model_config test_default_config(void)
+{
+    test_model_config c = {{32, 64, 128}, 5, "reflect", "nearest_conv", "instance", "linear",
+                           false, true, NULL, false};
+    return c;
+}
+
+static void add_random(st_file *file, test_rng *rng, const char *name, int ndim,
+                       const int64_t *shape, double lo, double hi)
+{
+    size_t count = 1;
+    for (int i = 0; i < ndim; i++) count *= (size_t)shape[i];
+    float *data = malloc(count * sizeof(float));
+    test_fill_uniform(rng, data, count, lo, hi);
+    assert_int_equal(st_file_add_tensor(file, name, ndim, shape, data), STYLE_OK);
+    free(data);
+}
+
+static void add_conv(st_file *file, test_rng *rng, const test_model_config *c, const char *prefix,
+                     int in, int out, int k, bool transposed)
+{
+    char name[96];
+    double bound = 1.0 / sqrt((double)in * k * k);
+    int64_t shape[4] = {transposed ? in : out, transposed ? out : in, k, k};
+    snprintf(name, sizeof name, "%s.conv2d.weight", prefix);
+    add_random(file, rng, name, 4, shape, -bound, bound);
+    if (c->bias) {
+        int64_t b[1] = {out};
+        snprintf(name, sizeof name, "%s.conv2d.bias", prefix);
+        add_random(file, rng, name, 1, b, -bound, bound);
+    }
+}
+
+static void add_norm(st_file *file, test_rng *rng, const test_model_config *c, const char *prefix,
+                     int channels)
+{
+    char name[96];
+    int64_t shape[1] = {channels};
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    add_random(file, rng, name, 1, shape, 0.5, 1.5);
+    snprintf(name, sizeof name, "%s.bias", prefix);
+    add_random(file, rng, name, 1, shape, -0.5, 0.5);
+    bool batch = strcmp(c->norm, "batch") == 0;
+    if (batch || c->legacy_running_stats) {
+        snprintf(name, sizeof name, "%s.running_mean", prefix);
+        add_random(file, rng, name, 1, shape, -0.3, 0.3);
+        snprintf(name, sizeof name, "%s.running_var", prefix);
+        add_random(file, rng, name, 1, shape, 0.2, 1.0);
+        float tracked = 1000.0f;
+        int64_t scalar[1] = {1};
+        snprintf(name, sizeof name, "%s.num_batches_tracked", prefix);
+        assert_int_equal(st_file_add_tensor(file, name, 0, scalar, &tracked), STYLE_OK);
+    }
+}
+
+void test_build_model_file(const test_model_config *c, uint64_t seed, st_file *file)
+{
+    test_rng rng = {seed};
+    char prefix[64], norm[64];
+    bool transposed = strcmp(c->upsample, "nearest_conv") != 0;
+    memset(file, 0, sizeof *file);
+    const char *meta[][2] = {{"libstyle.format_version", "1"}, {"libstyle.arch", "johnson"},
+                             {"libstyle.padding", c->padding}, {"libstyle.upsample", c->upsample},
+                             {"libstyle.norm", c->norm},       {"libstyle.output", c->output},
+                             {"libstyle.final_norm", c->final_norm ? "instance" : "none"},
+                             {"libstyle.norm_eps", c->eps ? c->eps : "1e-05"}};
+    for (size_t i = 0; i < sizeof meta / sizeof *meta; i++)
+        assert_int_equal(st_file_add_metadata(file, meta[i][0], meta[i][1]), STYLE_OK);
+
+    add_conv(file, &rng, c, "conv1", 3, c->widths[0], 9, false);
+    add_norm(file, &rng, c, "in1", c->widths[0]);
+    add_conv(file, &rng, c, "conv2", c->widths[0], c->widths[1], 3, false);
+    add_norm(file, &rng, c, "in2", c->widths[1]);
+    add_conv(file, &rng, c, "conv3", c->widths[1], c->widths[2], 3, false);
+    add_norm(file, &rng, c, "in3", c->widths[2]);
+    for (int b = 1; b <= c->residual_blocks; b++)
+        for (int j = 1; j <= 2; j++) {
+            snprintf(prefix, sizeof prefix, "res%d.conv%d", b, j);
+            snprintf(norm, sizeof norm, "res%d.in%d", b, j);
+            add_conv(file, &rng, c, prefix, c->widths[2], c->widths[2], 3, false);
+            add_norm(file, &rng, c, norm, c->widths[2]);
+        }
+    add_conv(file, &rng, c, "deconv1", c->widths[2], c->widths[1], 3, transposed);
+    add_norm(file, &rng, c, "in4", c->widths[1]);
+    add_conv(file, &rng, c, "deconv2", c->widths[1], c->widths[0], 3, transposed);
+    add_norm(file, &rng, c, "in5", c->widths[0]);
+    add_conv(file, &rng, c, "deconv3", c->widths[0], 3, 9, false);
+    if (c->final_norm) add_norm(file, &rng, c, "in6", 3);
+}
+
+void *test_build_model_bytes(const test_model_config *config, uint64_t seed, size_t *size)
+{
+    st_file file;
+    void *bytes = NULL;
+    test_build_model_file(config, seed, &file);
+    assert_int_equal(st_serialize(&file, &bytes, size), STYLE_OK);
+    st_file_clear(&file);
+    void *copy = malloc(*size);
+    memcpy(copy, bytes, *size);
+    style__free(bytes);
+    return copy;
+}
+
+style_model *test_build_model(const test_model_config *config, uint64_t seed)
+{
+    size_t size;
+    void *bytes = test_build_model_bytes(config, seed, &size);
+    style_model *model = NULL;
+    style_status status = style_model_load_memory(bytes, size, NULL, &model);
+    if (status != STYLE_OK) print_error("model load failed: %s\n", style_last_error());
+    assert_int_equal(status, STYLE_OK);
+    free(bytes);
+    return model;
+}

@@ -1,0 +1,33 @@
+/* Writes transform-network model files with random weights, for tests. */
+#ifndef STYLE_MODEL_BUILDER_H
+#define STYLE_MODEL_BUILDER_H
+
+#include "safetensors.h"
+#include "testutil.h"
+
+typedef struct test_model_config {
+    int widths[3];           /* e.g. 32 64 128 */
+    int residual_blocks;     /* e.g. 5 */
+    const char *padding;     /* "reflect", "zero", "tf_same" */
+    const char *upsample;    /* "nearest_conv", "transposed_tf", "transposed_torch" */
+    const char *norm;        /* "instance", "batch" */
+    const char *output;      /* "linear", "tanh150" */
+    bool final_norm;
+    bool bias;
+    const char *eps;         /* NULL = default */
+    bool legacy_running_stats; /* add running_mean/var + num_batches_tracked to instance norms */
+} test_model_config;
+
+/* The pytorch/examples default: 32/64/128, 5 blocks, reflect, nearest_conv, instance, bias. */
+test_model_config test_default_config(void);
+
+/* Fills `file` with a random model of that configuration (metadata explicit). */
+void test_build_model_file(const test_model_config *config, uint64_t seed, st_file *file);
+
+/* The same, serialised to memory (free with free()). */
+void *test_build_model_bytes(const test_model_config *config, uint64_t seed, size_t *size);
+
+/* Loads the model (asserts success). */
+style_model *test_build_model(const test_model_config *config, uint64_t seed);
+
+#endif

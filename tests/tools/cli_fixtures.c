@@ -1,0 +1,82 @@
+/*
+ * Fixtures for the CLI tests, made with the library itself:
+ *   cli_fixtures make DIR          writes DIR/model.safetensors (random small network),
+ *                                  DIR/photo.png, DIR/photo.jpg (RGB), DIR/sprite.png (RGBA),
+ *                                  DIR/big.png (256 x 256 grey)
+ *   cli_fixtures check IMG W H C   exit 0 when IMG decodes to W x H with C channels
+ */
+#include "model_builder.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int make(const char *dir)
+{
+    test_model_config config = test_default_config();
+    config.widths[0] = 8, config.widths[1] = 16, config.widths[2] = 32;
+    config.residual_blocks = 2;
+    size_t size;
+    void *bytes = test_build_model_bytes(&config, 1234, &size);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    if (test_write_file(path, bytes, size) != 0) return 1;
+    free(bytes);
+
+    style_image rgb, rgba;
+    if (style_image_alloc(&rgb, 37, 29, 3, STYLE_SAMPLE_U8) != STYLE_OK) return 1;
+    if (style_image_alloc(&rgba, 20, 16, 4, STYLE_SAMPLE_U8) != STYLE_OK) return 1;
+    uint8_t *p = rgb.data;
+    for (int y = 0; y < 29; y++)
+        for (int x = 0; x < 37; x++) {
+            p[(y * 37 + x) * 3 + 0] = (uint8_t)(x * 7);
+            p[(y * 37 + x) * 3 + 1] = (uint8_t)(y * 8);
+            p[(y * 37 + x) * 3 + 2] = (uint8_t)((x * y) & 255);
+        }
+    p = rgba.data;
+    for (int i = 0; i < 20 * 16; i++) {
+        p[i * 4 + 0] = (uint8_t)(i * 3), p[i * 4 + 1] = (uint8_t)(i * 5);
+        p[i * 4 + 2] = (uint8_t)(i * 11), p[i * 4 + 3] = (uint8_t)(i % 7 ? 255 : 0);
+    }
+    const char *names[] = {"photo.png", "photo.jpg"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        if (style_image_save(path, &rgb, 95) != STYLE_OK) return 1;
+    }
+    /* 256 x 256: a run needs several MiB, for the memory-budget test. */
+    style_image big;
+    if (style_image_alloc(&big, 256, 256, 3, STYLE_SAMPLE_U8) != STYLE_OK) return 1;
+    memset(big.data, 128, 256 * 256 * 3);
+    snprintf(path, sizeof path, "%s/big.png", dir);
+    if (style_image_save(path, &big, 0) != STYLE_OK) return 1;
+    style_image_release(&big);
+    snprintf(path, sizeof path, "%s/sprite.png", dir);
+    if (style_image_save(path, &rgba, 0) != STYLE_OK) return 1;
+    style_image_release(&rgb);
+    style_image_release(&rgba);
+    return 0;
+}
+
+static int check(const char *path, int w, int h, int c)
+{
+    style_image image = {0};
+    if (style_image_load(path, 0, &image) != STYLE_OK) {
+        fprintf(stderr, "%s\n", style_last_error());
+        return 1;
+    }
+    int ok = image.width == w && image.height == h && image.channels == c;
+    if (!ok)
+        fprintf(stderr, "%s: %dx%dx%d, expected %dx%dx%d\n", path, image.width, image.height,
+                image.channels, w, h, c);
+    style_image_release(&image);
+    return ok ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "make") == 0) return make(argv[2]);
+    if (argc == 6 && strcmp(argv[1], "check") == 0)
+        return check(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
+    fprintf(stderr, "usage: cli_fixtures make DIR | check IMG W H C\n");
+    return 2;
+}

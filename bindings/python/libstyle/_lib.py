@@ -1,0 +1,323 @@
+"""Finding the libstyle shared library and declaring its C API (include/libstyle.h) to ctypes.
+
+The library is looked for, in order:
+
+1. ``$LIBSTYLE_LIBRARY``: the path of the library file (or a directory holding it). When the
+   variable is set it is the only place tried, so a wrong value is an error rather than a
+   silent fall-back to another copy of the library;
+2. next to this package: ``libstyle/libstyle.so*`` (a copy bundled into the package);
+3. the system: ``ctypes.util.find_library("style")``, then ``libstyle.so.0`` and
+   ``libstyle.so`` through the dynamic loader's own search (``LD_LIBRARY_PATH``, ld.so.cache).
+
+Every function that returns a ``style_status`` gets an ``errcheck`` that turns a failure
+into the matching :class:`~libstyle.StyleError` subclass, carrying the detail message read
+from ``style_last_error()`` right after the call, in the same thread.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import glob
+import os
+import sys
+from ctypes import (
+    CFUNCTYPE,
+    POINTER,
+    Structure,
+    c_char_p,
+    c_double,
+    c_float,
+    c_int,
+    c_int32,
+    c_size_t,
+    c_uint,
+    c_uint64,
+    c_void_p,
+)
+from typing import Any, Callable, List, Optional, Sequence, Tuple
+
+from ._errors import LibraryNotFoundError, error_for_status
+
+__all__ = [
+    "lib",
+    "library_path",
+    "load_library",
+    "StyleImage",
+    "LoadOptions",
+    "ModelInfoStruct",
+    "ModelHandle",
+    "SessionHandle",
+    "LOG_FN",
+    "PROGRESS_FN",
+    "SAMPLE_U8",
+    "SAMPLE_U16",
+    "SAMPLE_F32",
+    "FUNCTIONS",
+]
+
+#: The library's ABI major version these bindings were written for (LIBSTYLE_VERSION_MAJOR).
+SUPPORTED_MAJOR = 0
+
+ENV_VARIABLE = "LIBSTYLE_LIBRARY"
+
+# ---- C types ----------------------------------------------------------------------------------
+
+c_status = c_int  # enum style_status
+c_log_level = c_int  # enum style_log_level
+c_sample_type = c_int  # enum style_sample_type
+
+SAMPLE_U8 = 0
+SAMPLE_U16 = 1
+SAMPLE_F32 = 2
+
+
+class StyleImage(Structure):
+    """``style_image``: interleaved RGB/RGBA samples, rows ``stride`` bytes apart (0 = packed)."""
+
+    _fields_ = [
+        ("width", c_int32),
+        ("height", c_int32),
+        ("channels", c_int32),
+        ("sample_type", c_sample_type),
+        ("stride", c_size_t),
+        ("data", c_void_p),
+    ]
+
+
+#: ``void (*style_log_fn)(void *user, style_log_level level, const char *message)``
+LOG_FN = CFUNCTYPE(None, c_void_p, c_log_level, c_char_p)
+#: ``int (*style_progress_fn)(void *user, double fraction)``
+PROGRESS_FN = CFUNCTYPE(c_int, c_void_p, c_double)
+
+
+class LoadOptions(Structure):
+    """``style_load_options``; set ``struct_size = ctypes.sizeof(LoadOptions)``."""
+
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("log", LOG_FN),
+        ("log_user", c_void_p),
+        ("max_bytes", c_uint64),
+    ]
+
+
+class ModelInfoStruct(Structure):
+    """``style_model_info``; the strings belong to the model."""
+
+    _fields_ = [
+        ("arch", c_char_p),
+        ("padding", c_char_p),
+        ("upsample", c_char_p),
+        ("norm", c_char_p),
+        ("output", c_char_p),
+        ("final_norm", c_char_p),
+        ("norm_eps", c_float),
+        ("format_version", c_int32),
+        ("widths", c_int32 * 3),
+        ("residual_blocks", c_int32),
+        ("has_bias", c_int32),
+        ("parameter_count", c_uint64),
+    ]
+
+
+class ModelHandle(Structure):
+    """Opaque ``style_model``; only ever used through a pointer."""
+
+
+class SessionHandle(Structure):
+    """Opaque ``style_session``; only ever used through a pointer."""
+
+
+_ModelP = POINTER(ModelHandle)
+_SessionP = POINTER(SessionHandle)
+_ImageP = POINTER(StyleImage)
+
+# name -> (restype, argtypes, returns a style_status). Every STYLE_API function of libstyle.h.
+FUNCTIONS: dict = {
+    # version, status and errors
+    "style_version_string": (c_char_p, [], False),
+    "style_version_number": (c_uint, [], False),
+    "style_status_string": (c_char_p, [c_status], False),
+    "style_last_error": (c_char_p, [], False),
+    # images
+    "style_image_alloc": (c_status, [_ImageP, c_int32, c_int32, c_int32, c_sample_type], True),
+    "style_image_release": (None, [_ImageP], False),
+    "style_image_load": (c_status, [c_char_p, c_uint64, _ImageP], True),
+    "style_image_load_memory": (c_status, [c_void_p, c_size_t, c_uint64, _ImageP], True),
+    "style_image_save": (c_status, [c_char_p, _ImageP, c_int], True),
+    # models
+    "style_model_load": (c_status, [c_char_p, POINTER(LoadOptions), POINTER(_ModelP)], True),
+    "style_model_load_memory": (
+        c_status,
+        [c_void_p, c_size_t, POINTER(LoadOptions), POINTER(_ModelP)],
+        True,
+    ),
+    "style_model_free": (None, [_ModelP], False),
+    "style_model_save": (c_status, [_ModelP, c_char_p], True),
+    "style_model_get_info": (c_status, [_ModelP, POINTER(ModelInfoStruct)], True),
+    "style_model_metadata_count": (c_size_t, [_ModelP], False),
+    "style_model_metadata_at": (
+        c_status,
+        [_ModelP, c_size_t, POINTER(c_char_p), POINTER(c_char_p)],
+        True,
+    ),
+    "style_model_metadata_get": (c_char_p, [_ModelP, c_char_p], False),
+    "style_import_ml5": (c_status, [c_char_p, c_char_p, c_char_p], True),
+    # sessions
+    "style_session_create": (c_status, [_ModelP, POINTER(_SessionP)], True),
+    "style_session_free": (None, [_SessionP], False),
+    "style_session_set_threads": (c_status, [_SessionP, c_int], True),
+    "style_session_set_memory_budget": (c_status, [_SessionP, c_uint64], True),
+    "style_session_set_log_callback": (c_status, [_SessionP, LOG_FN, c_void_p], True),
+    "style_session_set_progress_callback": (c_status, [_SessionP, PROGRESS_FN, c_void_p], True),
+    "style_session_estimate_memory": (
+        c_status,
+        [_SessionP, c_int32, c_int32, POINTER(c_uint64)],
+        True,
+    ),
+    "style_session_stylize": (c_status, [_SessionP, _ImageP, _ImageP], True),
+    "style_session_stylize_batch": (c_status, [_SessionP, _ImageP, _ImageP, c_size_t], True),
+}
+
+
+# ---- Loading ----------------------------------------------------------------------------------
+
+
+def _package_dir() -> str:
+    return os.path.dirname(os.path.abspath(__file__))
+
+
+def _files_in(directory: str) -> List[str]:
+    """libstyle.so, then its versioned names, in a stable order."""
+    names = sorted(glob.glob(os.path.join(glob.escape(directory), "libstyle.so*")), key=len)
+    return [name for name in names if os.path.isfile(name)]
+
+
+def _candidates(environ) -> Tuple[List[Tuple[str, str]], bool]:
+    """The (what to dlopen, where it came from) pairs to try, and whether the env var decided."""
+    configured = environ.get(ENV_VARIABLE, "")
+    if configured:
+        if os.path.isdir(configured):
+            found = _files_in(configured)
+            if not found:
+                return [(os.path.join(configured, "libstyle.so"), "$" + ENV_VARIABLE)], True
+            return [(path, "$" + ENV_VARIABLE) for path in found], True
+        return [(configured, "$" + ENV_VARIABLE)], True
+    places: List[Tuple[str, str]] = []
+    here = _package_dir()
+    bundled = _files_in(here)
+    if bundled:
+        places += [(path, "next to the package") for path in bundled]
+    else:
+        places.append((os.path.join(here, "libstyle.so*"), "next to the package"))
+    system = ctypes.util.find_library("style")
+    if system:
+        places.append((system, "the system (ctypes.util.find_library)"))
+    else:
+        places.append(("find_library('style')", "the system (ctypes.util.find_library)"))
+    for name in ("libstyle.so.0", "libstyle.so"):
+        places.append((name, "the system (dynamic loader search path)"))
+    return places, False
+
+
+def _declare(library: ctypes.CDLL) -> None:
+    """Sets restype/argtypes (and errcheck for status-returning functions) on every function."""
+    last_error = library.style_last_error
+    last_error.restype = c_char_p
+    last_error.argtypes = []
+    status_string = library.style_status_string
+    status_string.restype = c_char_p
+    status_string.argtypes = [c_status]
+
+    def check_status(result: int, function: Any, arguments: Sequence[Any]) -> int:
+        if result == 0:
+            return result
+        # Read at once, in this thread: the message is thread-local and the next libstyle
+        # call may replace it.
+        raw = last_error() or b""
+        message = raw.decode("utf-8", "replace")
+        if not message:
+            message = (status_string(result) or b"").decode("utf-8", "replace")
+            message = message or "libstyle status %d" % result
+        raise error_for_status(result, message, getattr(function, "__name__", ""))
+
+    for name, (restype, argtypes, returns_status) in FUNCTIONS.items():
+        function = getattr(library, name)  # AttributeError when the symbol is missing
+        function.restype = restype
+        function.argtypes = argtypes
+        if returns_status:
+            function.errcheck = check_status
+
+
+def _try_load(target: str) -> Tuple[Optional[ctypes.CDLL], str]:
+    """dlopen()s `target` and checks that it is a compatible libstyle; (library, why not)."""
+    try:
+        library = ctypes.CDLL(target)
+    except OSError as error:
+        return None, str(error) or "cannot be loaded"
+    try:
+        _declare(library)
+    except AttributeError as error:
+        return None, "not libstyle (%s)" % error
+    number = library.style_version_number()
+    if number // 10000 != SUPPORTED_MAJOR:
+        version = (library.style_version_string() or b"?").decode("ascii", "replace")
+        return None, "libstyle %s, but these bindings need %d.x" % (version, SUPPORTED_MAJOR)
+    return library, ""
+
+
+def _loaded_path(library: ctypes.CDLL, fallback: str) -> str:
+    """The file the dynamic loader actually opened (via dladdr), else `fallback`."""
+    if sys.platform.startswith("linux"):
+        try:
+
+            class _DlInfo(Structure):
+                _fields_ = [
+                    ("dli_fname", c_char_p),
+                    ("dli_fbase", c_void_p),
+                    ("dli_sname", c_char_p),
+                    ("dli_saddr", c_void_p),
+                ]
+
+            libc = ctypes.CDLL(None)
+            dladdr = libc.dladdr
+            dladdr.restype = c_int
+            dladdr.argtypes = [c_void_p, POINTER(_DlInfo)]
+            info = _DlInfo()
+            address = ctypes.cast(library.style_version_number, c_void_p)
+            if dladdr(address, ctypes.byref(info)) and info.dli_fname:
+                return os.path.abspath(os.fsdecode(info.dli_fname))
+        except (AttributeError, OSError):
+            pass
+    return fallback
+
+
+def load_library(environ=None) -> Tuple[ctypes.CDLL, str]:
+    """Finds, loads and declares libstyle; returns (library, path of the file loaded).
+
+    Raises LibraryNotFoundError listing every place tried and why each failed.
+    """
+    places, from_env = _candidates(os.environ if environ is None else environ)
+    tried: List[Tuple[str, str]] = []
+    for target, origin in places:
+        if "*" in target or target.startswith("find_library("):
+            tried.append(("%s [%s]" % (target, origin), "not found"))
+            continue
+        library, reason = _try_load(target)
+        if library is not None:
+            return library, _loaded_path(library, target)
+        tried.append(("%s [%s]" % (target, origin), reason))
+    lines = ["cannot load the libstyle shared library; tried:"]
+    lines += ["  %s: %s" % (place, reason) for place, reason in tried]
+    if from_env:
+        lines.append("%s is set, so no other place was tried." % ENV_VARIABLE)
+    else:
+        lines.append(
+            "Set %s to the path of libstyle.so (e.g. build/libstyle.so), copy the library "
+            "into the package directory, or install it system-wide." % ENV_VARIABLE
+        )
+    raise LibraryNotFoundError("\n".join(lines), tried)
+
+
+lib, library_path = load_library()

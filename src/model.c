@@ -64,16 +64,6 @@ static style_status parse_metadata(style_model *model)
     const st_file *file = &model->file;
     style_status status = STYLE_OK;
 
-    for (size_t i = 0; i < file->metadata_count; i++) {
-        const char *key = file->metadata[i].key;
-        if (strncmp(key, "libstyle.", 9) != 0) continue;
-        bool known = false;
-        for (size_t k = 0; k < sizeof known_metadata_keys / sizeof *known_metadata_keys; k++)
-            known = known || strcmp(key, known_metadata_keys[k]) == 0;
-        if (!known)
-            return style__fail(STYLE_ERR_FORMAT, "unknown metadata key '%s' (a typo?)", key);
-    }
-
     const char *value;
     model->format_version = 1;
     if ((value = st_metadata_find(file, "libstyle.format_version"))) {
@@ -98,6 +88,17 @@ static style_status parse_metadata(style_model *model)
         return style__fail(STYLE_ERR_UNSUPPORTED, "metadata libstyle.arch = '%s' is not one of: "
                                                   "johnson, johnson-cin, adain", value);
     }
+    /* After the version and the architecture: a newer or other kind of file legitimately has
+     * keys this version does not know (libstyle.styles, libstyle.encoder.*, ...). */
+    for (size_t i = 0; i < file->metadata_count; i++) {
+        const char *key = file->metadata[i].key;
+        if (strncmp(key, "libstyle.", 9) != 0) continue;
+        bool known = false;
+        for (size_t k = 0; k < sizeof known_metadata_keys / sizeof *known_metadata_keys; k++)
+            known = known || strcmp(key, known_metadata_keys[k]) == 0;
+        if (!known)
+            return style__fail(STYLE_ERR_FORMAT, "unknown metadata key '%s' (a typo?)", key);
+    }
     int choice = 0;
     if ((value = st_metadata_find(file, "libstyle.padding")))
         TRY(parse_choice("libstyle.padding", value, paddings, 3, &choice));
@@ -121,7 +122,8 @@ static style_status parse_metadata(style_model *model)
     model->norm_eps = 1e-5f;
     if ((value = st_metadata_find(file, "libstyle.norm_eps"))) {
         double eps;
-        if (!parse_decimal(value, &eps) || !(eps > 0) || !isfinite(eps) || eps > 1.0)
+        /* (float)eps > 0: a double that underflows to a float 0 would divide by zero. */
+        if (!parse_decimal(value, &eps) || !((float)eps > 0) || !isfinite(eps) || eps > 1.0)
             return style__fail(STYLE_ERR_FORMAT,
                                "metadata libstyle.norm_eps = '%s' is not a number in (0, 1]",
                                value);
@@ -418,6 +420,8 @@ style_status style_model_load_memory(const void *data, size_t size,
     if (out) *out = NULL;
     if (!data || !out)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT, "model_load: data or out is NULL");
+    if (options && options->struct_size < sizeof(size_t))
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "model_load: options.struct_size not set");
     uint64_t max_bytes = options && options->max_bytes ? options->max_bytes : DEFAULT_MAX_MODEL_BYTES;
     if (size > max_bytes)
         return style__fail(STYLE_ERR_LIMIT, "model_load: <memory>: %zu bytes, over the limit",

@@ -4,14 +4,21 @@
 
 #include <locale.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-/* Formats a float in C-locale notation whatever the process locale is. */
-static void format_decimal(char *out, size_t size, double value)
+/*
+ * Formats a float in C-locale notation whatever the process locale is, with the fewest digits
+ * that read back as the same float ("0.001", not "0.00100000005"; 9 digits always do).
+ */
+static void format_decimal(char *out, size_t size, float value)
 {
     locale_t c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
     locale_t previous = c_locale ? uselocale(c_locale) : (locale_t)0;
-    snprintf(out, size, "%.9g", value);
+    for (int digits = 1; digits <= 9; digits++) {
+        snprintf(out, size, "%.*g", digits, (double)value);
+        if (strtof(out, NULL) == value) break;
+    }
     if (c_locale) {
         uselocale(previous);
         freelocale(c_locale);

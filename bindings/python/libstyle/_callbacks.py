@@ -1,0 +1,88 @@
+"""Python callables behind the C library's log and progress callbacks.
+
+An exception raised by a Python callback cannot cross the C library. It is caught here,
+kept, and raised again by the bindings once the C call has returned; a progress callback
+that raises also cancels the run.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Callable, Optional, Union
+
+from ._lib import LOG_FN, PROGRESS_FN
+
+__all__ = [
+    "LogLevel",
+    "LogCallback",
+    "ProgressCallback",
+    "CallbackErrors",
+    "log_trampoline",
+    "progress_trampoline",
+]
+
+
+class LogLevel(enum.IntEnum):
+    """``style_log_level``: the importance of a log message."""
+
+    DEBUG = 0
+    INFO = 1
+    WARNING = 2
+
+
+#: ``log(level, message)``: receives the library's log messages.
+LogCallback = Callable[[LogLevel, str], object]
+#: ``progress(fraction) -> cancel``: fraction done in [0, 1]; return a true value to cancel.
+ProgressCallback = Callable[[float], object]
+
+
+class CallbackErrors:
+    """The first exception a callback raised during one C call."""
+
+    __slots__ = ("error",)
+
+    def __init__(self) -> None:
+        self.error: Optional[BaseException] = None
+
+    def capture(self, error: BaseException) -> None:
+        if self.error is None:
+            self.error = error
+
+    def take(self) -> Optional[BaseException]:
+        error, self.error = self.error, None
+        return error
+
+
+def _level(value: int) -> Union[LogLevel, int]:
+    try:
+        return LogLevel(value)
+    except ValueError:  # a level appended by a newer library
+        return value
+
+
+def log_trampoline(log: LogCallback, errors: CallbackErrors):
+    """A C ``style_log_fn`` calling ``log(level, message)``. Keep it referenced while installed."""
+
+    def trampoline(user, level, message):
+        try:
+            log(_level(level), (message or b"").decode("utf-8", "replace"))
+        except BaseException as error:  # noqa: B902 - must not unwind through C
+            errors.capture(error)
+
+    return LOG_FN(trampoline)
+
+
+def progress_trampoline(progress: ProgressCallback, errors: CallbackErrors):
+    """A C ``style_progress_fn`` calling ``progress(fraction)``; a true result cancels the run.
+
+    Keep the returned object referenced while it is installed.
+    """
+
+    def trampoline(user, fraction):
+        try:
+            return 1 if progress(float(fraction)) else 0
+        except BaseException as error:  # noqa: B902 - must not unwind through C
+            errors.capture(error)
+            return 1
+
+    return PROGRESS_FN(trampoline)

@@ -1,0 +1,324 @@
+"""``Session``: per-thread working state that stylizes images with a :class:`Model`."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import threading
+from typing import Any, Iterator, List, Optional, Sequence
+
+import numpy as np
+
+from ._callbacks import (
+    CallbackErrors,
+    LogCallback,
+    ProgressCallback,
+    log_trampoline,
+    progress_trampoline,
+)
+from ._errors import CancelledError
+from ._images import as_input, check_output, describe
+from ._lib import SessionHandle, StyleImage, lib
+from ._model import Model
+
+__all__ = ["Session"]
+
+_INT32_MAX = 2**31 - 1
+_MAX_THREADS = 4096
+
+
+def _check_int(value: Any, what: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError("%s must be an int, not %s" % (what, type(value).__name__))
+    if not low <= value <= high:
+        raise ValueError("%s must be in %d..%d, not %d" % (what, low, high, value))
+    return int(value)
+
+
+class Session:
+    """Stylizes images with a model; one thread at a time per session.
+
+    Args:
+        model: the :class:`Model`. The session keeps it (the Python object) alive, and the
+            weights stay alive even when ``model.close()`` is called while the session lives.
+        threads: threads a run uses; 0 = one per processor.
+        memory_budget: cap in bytes on the memory one run may allocate; 0 = 4 GiB. A run over
+            it raises :class:`LimitError` before allocating anything.
+        progress: ``progress(fraction)`` called between layers with the fraction done;
+            returning a true value cancels the run, which raises :class:`CancelledError`.
+        log: ``log(level, message)`` receives the library's log messages.
+
+    An exception raised inside `progress` cancels the run and is re-raised from the
+    stylize call; one raised inside `log` is re-raised once the call returns.
+
+    Several threads may each run their own session at the same time (the C calls release
+    the GIL). Using one session from two threads at once is serialized by a lock.
+    """
+
+    def __init__(
+        self,
+        model: Model,
+        *,
+        threads: int = 0,
+        memory_budget: int = 0,
+        progress: Optional[ProgressCallback] = None,
+        log: Optional[LogCallback] = None,
+    ) -> None:
+        self._handle: Optional[ctypes._Pointer] = None  # set first: __del__ may run on failure
+        if not isinstance(model, Model):
+            raise TypeError("model must be a libstyle.Model, not %s" % type(model).__name__)
+        threads = _check_int(threads, "threads", 0, _MAX_THREADS)
+        memory_budget = _check_int(memory_budget, "memory_budget", 0, 2**64 - 1)
+        self._lock = threading.Lock()
+        self._owner: Optional[int] = None  # thread running a call, to catch re-entry
+        self._errors = CallbackErrors()
+        self._progress: Optional[ProgressCallback] = None
+        self._log: Optional[LogCallback] = None
+        # The ctypes callback objects: the C library holds bare pointers into them.
+        self._progress_function: Any = None
+        self._log_function: Any = None
+        self._threads = threads
+        self._memory_budget = memory_budget
+        handle = ctypes.POINTER(SessionHandle)()
+        with model._acquire() as model_handle:
+            lib.style_session_create(model_handle, ctypes.byref(handle))
+        self._handle = handle
+        self._model = model  # keeps the Python object alive as long as the session
+        try:
+            if threads:
+                lib.style_session_set_threads(handle, threads)
+            if memory_budget:
+                lib.style_session_set_memory_budget(handle, memory_budget)
+            if progress is not None:
+                self.progress = progress
+            if log is not None:
+                self.log = log
+        except BaseException:
+            self.close()
+            raise
+
+    # ---- lifetime ---------------------------------------------------------------------------
+
+    @property
+    def model(self) -> Model:
+        """The model the session was made from (possibly closed since)."""
+        return self._model
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has run."""
+        return self._handle is None
+
+    def close(self) -> None:
+        """Frees the session and its memory. A second call does nothing.
+
+        Waits for a run in progress in another thread; raises RuntimeError when called from
+        inside one of this session's own callbacks.
+        """
+        if self._handle is None:
+            return
+        with self._running(allow_closed=True) as handle:
+            self._handle = None
+            if handle is not None:
+                lib.style_session_free(handle)
+            self._progress_function = self._log_function = None
+            self._progress = self._log = None
+
+    def __enter__(self) -> "Session":
+        if self._handle is None:
+            raise ValueError("the session is closed")
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            handle, self._handle = self._handle, None
+            if handle:
+                lib.style_session_free(handle)
+        except Exception:  # interpreter shutdown: the module may be half torn down
+            pass
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        model = getattr(self, "_model", None)
+        return "<libstyle.Session on %r (%s)>" % (getattr(model, "name", "?"), state)
+
+    @contextlib.contextmanager
+    def _running(self, allow_closed: bool = False) -> Iterator[Any]:
+        """Holds the session for one call; yields the C handle."""
+        me = threading.get_ident()
+        if self._owner == me:
+            raise RuntimeError("a session cannot be used from inside its own callbacks")
+        with self._lock:
+            handle = self._handle
+            if handle is None and not allow_closed:
+                raise ValueError("the session is closed")
+            self._owner = me
+            try:
+                yield handle
+            finally:
+                self._owner = None
+
+    def _call(self, function: Any, *arguments: Any) -> None:
+        """Runs a C call that may invoke the callbacks; re-raises what they raised."""
+        self._errors.take()
+        try:
+            function(*arguments)
+        except CancelledError as cancelled:
+            error = self._errors.take()
+            if error is not None:
+                raise error from cancelled
+            raise
+        error = self._errors.take()
+        if error is not None:
+            raise error
+
+    # ---- settings ---------------------------------------------------------------------------
+
+    @property
+    def threads(self) -> int:
+        """Threads a run uses; 0 = one per processor."""
+        return self._threads
+
+    @threads.setter
+    def threads(self, value: int) -> None:
+        value = _check_int(value, "threads", 0, _MAX_THREADS)
+        with self._running() as handle:
+            lib.style_session_set_threads(handle, value)
+            self._threads = value
+
+    @property
+    def memory_budget(self) -> int:
+        """Cap in bytes on the memory of one run; 0 = the default, 4 GiB."""
+        return self._memory_budget
+
+    @memory_budget.setter
+    def memory_budget(self, value: int) -> None:
+        value = _check_int(value, "memory_budget", 0, 2**64 - 1)
+        with self._running() as handle:
+            lib.style_session_set_memory_budget(handle, value)
+            self._memory_budget = value
+
+    @property
+    def progress(self) -> Optional[ProgressCallback]:
+        """``progress(fraction) -> cancel`` or None."""
+        return self._progress
+
+    @progress.setter
+    def progress(self, callback: Optional[ProgressCallback]) -> None:
+        if callback is not None and not callable(callback):
+            raise TypeError("progress must be callable or None")
+        function = progress_trampoline(callback, self._errors) if callback is not None else None
+        with self._running() as handle:
+            lib.style_session_set_progress_callback(handle, function, None)
+            # Replaced only once the library no longer points at the old one.
+            self._progress_function = function
+            self._progress = callback
+
+    @property
+    def log(self) -> Optional[LogCallback]:
+        """``log(level, message)`` or None."""
+        return self._log
+
+    @log.setter
+    def log(self, callback: Optional[LogCallback]) -> None:
+        if callback is not None and not callable(callback):
+            raise TypeError("log must be callable or None")
+        function = log_trampoline(callback, self._errors) if callback is not None else None
+        with self._running() as handle:
+            lib.style_session_set_log_callback(handle, function, None)
+            self._log_function = function
+            self._log = callback
+
+    # ---- work -------------------------------------------------------------------------------
+
+    def estimate_memory(self, width: int, height: int) -> int:
+        """The bytes a run on a width x height image would allocate (what the budget limits)."""
+        width = _check_int(width, "width", 1, _INT32_MAX)
+        height = _check_int(height, "height", 1, _INT32_MAX)
+        result = ctypes.c_uint64()
+        with self._running() as handle:
+            self._call(lib.style_session_estimate_memory, handle, width, height,
+                       ctypes.byref(result))
+        return int(result.value)
+
+    def stylize(self, image: Any, out: Optional[np.ndarray] = None) -> np.ndarray:
+        """Stylizes one image and returns the result.
+
+        `image` is an H x W x 3 (RGB) or H x W x 4 (RGBA) array of uint8, uint16 or float32
+        (0..255) samples; its alpha passes through unchanged. Without `out` the result is a
+        new array of the same shape and dtype. With `out` (a writable array of the same height
+        and width, 3 or 4 channels, any of the three dtypes, contiguous pixels) the result is
+        written there and `out` is returned; out may be the input itself.
+
+        Raises ValueError for a wrong dtype, shape or layout, :class:`LimitError` over the
+        memory budget, :class:`CancelledError` when the progress callback cancels.
+        """
+        source = as_input(image)
+        target = self._output_for(source, out)
+        if out is not None and np.may_share_memory(source, target):
+            source = source.copy()
+        source_image = describe(source)
+        target_image = describe(target)
+        with self._running() as handle:
+            self._call(lib.style_session_stylize, handle, ctypes.byref(source_image),
+                       ctypes.byref(target_image))
+        return target
+
+    def stylize_batch(
+        self, images: Sequence[Any], out: Optional[Sequence[np.ndarray]] = None
+    ) -> List[np.ndarray]:
+        """Stylizes several images of one size in one call; returns the list of results.
+
+        Each image follows the rules of :meth:`stylize`; `out`, when given, is a sequence of
+        as many output arrays. Progress is reported over the whole batch.
+        """
+        sources = [as_input(image, "images[%d]" % i) for i, image in enumerate(images)]
+        if not sources:
+            raise ValueError("images is empty")
+        if out is not None and len(out) != len(sources):
+            raise ValueError("out has %d arrays for %d images" % (len(out), len(sources)))
+        targets = [
+            self._output_for(source, None if out is None else out[i], "out[%d]" % i)
+            for i, source in enumerate(sources)
+        ]
+        if out is not None:
+            sources = [
+                source.copy() if any(np.may_share_memory(source, t) for t in targets) else source
+                for source in sources
+            ]
+        count = len(sources)
+        source_images = (StyleImage * count)(*[describe(s) for s in sources])
+        target_images = (StyleImage * count)(*[describe(t) for t in targets])
+        with self._running() as handle:
+            self._call(lib.style_session_stylize_batch, handle, source_images, target_images,
+                       count)
+        return targets
+
+    def stylize_image(self, image: Any) -> Any:
+        """Stylizes a PIL.Image and returns a new PIL.Image (requires Pillow).
+
+        RGB and RGBA images keep their mode; other modes are converted to RGB first, or to
+        RGBA when they carry transparency (LA, PA, P with a transparent colour).
+        """
+        try:
+            from PIL import Image
+        except ImportError as error:  # pragma: no cover - depends on the installation
+            raise ImportError("stylize_image needs Pillow (python3-pil)") from error
+        if not isinstance(image, Image.Image):
+            raise TypeError("image must be a PIL.Image.Image, not %s" % type(image).__name__)
+        if image.mode not in ("RGB", "RGBA"):
+            transparent = image.mode in ("LA", "PA", "La", "RGBa") or (
+                image.mode == "P" and "transparency" in image.info
+            )
+            image = image.convert("RGBA" if transparent else "RGB")
+        result = self.stylize(np.asarray(image))
+        return Image.fromarray(result, image.mode)
+
+    @staticmethod
+    def _output_for(source: np.ndarray, out: Optional[np.ndarray], what: str = "out") -> np.ndarray:
+        if out is None:
+            return np.empty(source.shape, dtype=source.dtype)
+        return check_output(out, source.shape[0], source.shape[1], what)

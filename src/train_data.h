@@ -1,0 +1,71 @@
+/*
+ * Training data: the content photos of a folder (recursive, PNG/JPEG; unreadable files are
+ * skipped with a warning), served as batches of random crops at a fixed size, drawn from a
+ * deterministic random stream so that a run is reproducible and resumable.
+ */
+#ifndef STYLE_TRAIN_DATA_H
+#define STYLE_TRAIN_DATA_H
+
+#include "common.h"
+
+/* A small deterministic generator (xoshiro256**), whose state a checkpoint stores. */
+typedef struct train_rng {
+    uint64_t s[4];
+} train_rng;
+
+void train_rng_seed(train_rng *rng, uint64_t seed);
+uint64_t train_rng_next(train_rng *rng);
+/* Uniform in [0, n) without modulo bias (n >= 1). */
+uint64_t train_rng_below(train_rng *rng, uint64_t n);
+/* Uniform double in [0, 1). */
+double train_rng_uniform(train_rng *rng);
+/* Standard normal (Box-Muller, no cached second value, so the state alone defines it). */
+double train_rng_normal(train_rng *rng);
+
+typedef struct train_dataset {
+    char **paths;  /* sorted, absolute or as found under the root */
+    size_t count;
+    uint64_t max_pixels;
+    style_log_fn log;
+    void *log_user;
+} train_dataset;
+
+/*
+ * Lists the PNG/JPEG files (by extension, case-insensitive: .png .jpg .jpeg) under `root`,
+ * recursively (not following symlinked directories into loops), sorted by path so the order
+ * does not depend on the file system. Fails with STYLE_ERR_IO if root is not a readable
+ * directory and STYLE_ERR_INVALID_ARGUMENT ("no images found under ...") if it has none.
+ */
+style_status train_dataset_open(train_dataset *data, const char *root, style_log_fn log,
+                                void *log_user);
+void train_dataset_close(train_dataset *data);
+
+/*
+ * Fills `batch` (count x size x size x 3 floats, 0..255, NHWC) with random crops: for each
+ * item, pick a random image; resize it (antialiased) so its short side is a random length in
+ * [size, max(size, short side * 1.0)] — i.e. downscale by a random factor but never below the
+ * crop size, upscaling only when the image is smaller than the crop — then take a random
+ * size x size crop. An image that fails to decode is logged as a warning (naming the file and
+ * the reason), dropped from the list, and another is drawn; if every image fails, returns
+ * STYLE_ERR_FORMAT. All randomness comes from `rng`.
+ */
+style_status train_dataset_batch(train_dataset *data, train_rng *rng, int32_t count, int32_t size,
+                                 float *batch);
+
+/*
+ * Antialiased resampling of an RGB float image (src_w x src_h x 3, NHWC) to dst_w x dst_h:
+ * separable triangle (bilinear) filter whose support widens by the scale factor when
+ * downscaling (as PIL's BILINEAR resize does), so downscaled photos do not alias.
+ */
+void image_resize_rgb(const float *src, int32_t src_w, int32_t src_h, float *dst, int32_t dst_w,
+                      int32_t dst_h);
+
+/*
+ * Loads an image file as RGB floats 0..255 (alpha dropped, 16-bit scaled), resized so that its
+ * SHORT side is `short_side` (0 = keep the size). Used for the style image. *out is
+ * style__malloc'd (free with style__free).
+ */
+style_status train_load_rgb(const char *path, int32_t short_side, float **out, int32_t *width,
+                            int32_t *height);
+
+#endif

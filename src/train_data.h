@@ -28,6 +28,7 @@ typedef struct train_dataset {
     uint64_t max_pixels;
     style_log_fn log;
     void *log_user;
+    char *root; /* copy of the root given to train_dataset_open, for messages (may be NULL) */
 } train_dataset;
 
 /*
@@ -55,10 +56,13 @@ style_status train_dataset_batch(train_dataset *data, train_rng *rng, int32_t co
 /*
  * Antialiased resampling of an RGB float image (src_w x src_h x 3, NHWC) to dst_w x dst_h:
  * separable triangle (bilinear) filter whose support widens by the scale factor when
- * downscaling (as PIL's BILINEAR resize does), so downscaled photos do not alias.
+ * downscaling (as PIL's BILINEAR resize does), so downscaled photos do not alias. Upscaling is
+ * plain bilinear with the edges clamped; equal sizes copy exactly. Fails with
+ * STYLE_ERR_INVALID_ARGUMENT for NULL buffers or sizes below 1 and STYLE_ERR_NOMEM when the
+ * scratch memory cannot be had.
  */
-void image_resize_rgb(const float *src, int32_t src_w, int32_t src_h, float *dst, int32_t dst_w,
-                      int32_t dst_h);
+style_status image_resize_rgb(const float *src, int32_t src_w, int32_t src_h, float *dst,
+                              int32_t dst_w, int32_t dst_h);
 
 /*
  * Loads an image file as RGB floats 0..255 (alpha dropped, 16-bit scaled), resized so that its

@@ -35,7 +35,7 @@ from ctypes import (
     c_uint64,
     c_void_p,
 )
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ._errors import LibraryNotFoundError, error_for_status
 
@@ -134,7 +134,7 @@ _SessionP = POINTER(SessionHandle)
 _ImageP = POINTER(StyleImage)
 
 # name -> (restype, argtypes, returns a style_status). Every STYLE_API function of libstyle.h.
-FUNCTIONS: dict = {
+FUNCTIONS: Dict[str, Tuple[Any, List[Any], bool]] = {
     # version, status and errors
     "style_version_string": (c_char_p, [], False),
     "style_version_number": (c_uint, [], False),
@@ -194,30 +194,30 @@ def _files_in(directory: str) -> List[str]:
     return [name for name in names if os.path.isfile(name)]
 
 
-def _candidates(environ) -> Tuple[List[Tuple[str, str]], bool]:
-    """The (what to dlopen, where it came from) pairs to try, and whether the env var decided."""
+def _candidates(environ: Mapping[str, str]) -> Tuple[List[Tuple[Optional[str], str]], bool]:
+    """The places to try as (what to dlopen or None when nothing is there, description),
+    and whether $LIBSTYLE_LIBRARY decided them."""
     configured = environ.get(ENV_VARIABLE, "")
+    origin = "$" + ENV_VARIABLE
     if configured:
         if os.path.isdir(configured):
             found = _files_in(configured)
             if not found:
-                return [(os.path.join(configured, "libstyle.so"), "$" + ENV_VARIABLE)], True
-            return [(path, "$" + ENV_VARIABLE) for path in found], True
-        return [(configured, "$" + ENV_VARIABLE)], True
-    places: List[Tuple[str, str]] = []
-    here = _package_dir()
-    bundled = _files_in(here)
+                return [(None, "%s [%s]" % (os.path.join(configured, "libstyle.so*"), origin))], True
+            return [(path, "%s [%s]" % (path, origin)) for path in found], True
+        return [(configured, "%s [%s]" % (configured, origin))], True
+    places: List[Tuple[Optional[str], str]] = []
+    here = os.path.join(_package_dir(), "libstyle.so*")
+    bundled = _files_in(_package_dir())
     if bundled:
-        places += [(path, "next to the package") for path in bundled]
+        places += [(path, "%s [next to the package]" % path) for path in bundled]
     else:
-        places.append((os.path.join(here, "libstyle.so*"), "next to the package"))
+        places.append((None, "%s [next to the package]" % here))
     system = ctypes.util.find_library("style")
-    if system:
-        places.append((system, "the system (ctypes.util.find_library)"))
-    else:
-        places.append(("find_library('style')", "the system (ctypes.util.find_library)"))
+    found_as = " = " + system if system else ""
+    places.append((system, "ctypes.util.find_library('style')%s [the system]" % found_as))
     for name in ("libstyle.so.0", "libstyle.so"):
-        places.append((name, "the system (dynamic loader search path)"))
+        places.append((name, "%s [the system: the dynamic loader's search path]" % name))
     return places, False
 
 
@@ -293,21 +293,22 @@ def _loaded_path(library: ctypes.CDLL, fallback: str) -> str:
     return fallback
 
 
-def load_library(environ=None) -> Tuple[ctypes.CDLL, str]:
+def load_library(environ: Optional[Mapping[str, str]] = None) -> Tuple[ctypes.CDLL, str]:
     """Finds, loads and declares libstyle; returns (library, path of the file loaded).
 
-    Raises LibraryNotFoundError listing every place tried and why each failed.
+    `environ` defaults to os.environ (only LIBSTYLE_LIBRARY is read). Raises
+    LibraryNotFoundError listing every place tried and why each failed.
     """
     places, from_env = _candidates(os.environ if environ is None else environ)
     tried: List[Tuple[str, str]] = []
-    for target, origin in places:
-        if "*" in target or target.startswith("find_library("):
-            tried.append(("%s [%s]" % (target, origin), "not found"))
+    for target, place in places:
+        if target is None:
+            tried.append((place, "not found"))
             continue
         library, reason = _try_load(target)
         if library is not None:
             return library, _loaded_path(library, target)
-        tried.append(("%s [%s]" % (target, origin), reason))
+        tried.append((place, reason))
     lines = ["cannot load the libstyle shared library; tried:"]
     lines += ["  %s: %s" % (place, reason) for place, reason in tried]
     if from_env:

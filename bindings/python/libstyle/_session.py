@@ -18,7 +18,7 @@ from ._callbacks import (
 )
 from ._errors import CancelledError
 from ._images import as_input, check_output, describe
-from ._lib import SessionHandle, StyleImage, lib
+from ._lib import LOG_FN, PROGRESS_FN, SessionHandle, StyleImage, lib
 from ._model import Model
 
 __all__ = ["Session"]
@@ -210,7 +210,9 @@ class Session:
     def progress(self, callback: Optional[ProgressCallback]) -> None:
         if callback is not None and not callable(callback):
             raise TypeError("progress must be callable or None")
-        function = progress_trampoline(callback, self._errors) if callback is not None else None
+        function = (
+            progress_trampoline(callback, self._errors) if callback is not None else PROGRESS_FN()
+        )  # PROGRESS_FN() is a NULL function pointer: removes the callback
         with self._running() as handle:
             lib.style_session_set_progress_callback(handle, function, None)
             # Replaced only once the library no longer points at the old one.
@@ -226,7 +228,7 @@ class Session:
     def log(self, callback: Optional[LogCallback]) -> None:
         if callback is not None and not callable(callback):
             raise TypeError("log must be callable or None")
-        function = log_trampoline(callback, self._errors) if callback is not None else None
+        function = log_trampoline(callback, self._errors) if callback is not None else LOG_FN()
         with self._running() as handle:
             lib.style_session_set_log_callback(handle, function, None)
             self._log_function = function

@@ -1,0 +1,350 @@
+/*
+ * Gradient checks: every backward pass of the training layers against central finite
+ * differences of the double-precision reference forward, on small random shapes (odd sizes,
+ * batches of 2-3). For an upstream gradient g, L = sum(g * layer(x)); the analytic gradients
+ * (float, oneDNN) must match dL/dx, dL/dW, dL/db computed numerically in double.
+ */
+#include "reference.h"
+#include "testutil.h"
+#include "train_layers.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct backend {
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+} backend;
+
+static int setup(void **state)
+{
+    backend *b = calloc(1, sizeof *b);
+    if (dnnl_engine_create(&b->engine, dnnl_cpu, 0) != dnnl_success) return -1;
+    if (dnnl_stream_create(&b->stream, b->engine, dnnl_stream_default_flags) != dnnl_success)
+        return -1;
+    *state = b;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    backend *b = *state;
+    dnnl_stream_destroy(b->stream);
+    dnnl_engine_destroy(b->engine);
+    free(b);
+    return 0;
+}
+
+/* A forward function in double over (x, params) for one batch, NHWC, returning sum(g * y). */
+typedef double (*objective_fn)(const double *x, const double *params, const void *ctx);
+
+/* Compares analytic gradients with central differences on up to `samples` random entries. */
+static void check_gradient(const char *what, objective_fn f, const void *ctx, double *x,
+                           double *params, const float *analytic, size_t count, bool of_params,
+                           test_rng *rng, int samples)
+{
+    double worst = 0;
+    double scale = 0;
+    for (size_t i = 0; i < count; i++) scale = fmax(scale, fabs(analytic[i]));
+    for (int s = 0; s < samples; s++) {
+        size_t i = (size_t)(test_rng_next(rng) % count);
+        double *v = of_params ? &params[i] : &x[i];
+        double keep = *v, h = 1e-4 * fmax(1.0, fabs(keep));
+        *v = keep + h;
+        double up = f(x, params, ctx);
+        *v = keep - h;
+        double down = f(x, params, ctx);
+        *v = keep;
+        double numeric = (up - down) / (2 * h);
+        double err = fabs(numeric - analytic[i]) / fmax(scale, 1e-6);
+        if (err > worst) worst = err;
+    }
+    print_message("  %-46s max err / max |grad| = %.2e\n", what, worst);
+    assert_true(worst < 2e-4);
+}
+
+/* ---- convolution ------------------------------------------------------------------------ */
+
+typedef struct conv_ctx {
+    conv_spec spec;
+    int n, h, w;
+    float slope;
+    const double *g; /* upstream gradient, NHWC of the output */
+    int oh, ow;
+} conv_ctx;
+
+static double conv_objective(const double *x, const double *params, const void *p)
+{
+    const conv_ctx *c = p;
+    const conv_spec *s = &c->spec;
+    /* Weights in double ([out, in, k, k]; transposed [in, out, k, k]), then the biases. */
+    size_t wcount = (size_t)s->in_channels * s->out_channels * s->kernel * s->kernel;
+    double total = 0;
+    for (int n = 0; n < c->n; n++) {
+        for (int o = 0; o < s->out_channels; o++)
+            for (int y = 0; y < c->oh; y++)
+                for (int xo = 0; xo < c->ow; xo++) {
+                    double sum = params[wcount + o];
+                    if (!s->transposed) {
+                        for (int i = 0; i < s->in_channels; i++)
+                            for (int ky = 0; ky < s->kernel; ky++)
+                                for (int kx = 0; kx < s->kernel; kx++) {
+                                    int iy = y * s->stride - s->pad_top + ky;
+                                    int ix = xo * s->stride - s->pad_left + kx;
+                                    if (iy < 0 || iy >= c->h || ix < 0 || ix >= c->w) continue;
+                                    sum += x[(((size_t)n * c->h + iy) * c->w + ix) * s->in_channels + i] *
+                                           params[(((size_t)o * s->in_channels + i) * s->kernel + ky) * s->kernel + kx];
+                                }
+                    } else {
+                        /* out[y] += in[i] * w where y = i*stride - pad + k */
+                        for (int i = 0; i < s->in_channels; i++)
+                            for (int ky = 0; ky < s->kernel; ky++)
+                                for (int kx = 0; kx < s->kernel; kx++) {
+                                    int ty = y + s->pad_top - ky, tx = xo + s->pad_left - kx;
+                                    if (ty < 0 || tx < 0 || ty % s->stride || tx % s->stride) continue;
+                                    int iy = ty / s->stride, ix = tx / s->stride;
+                                    if (iy >= c->h || ix >= c->w) continue;
+                                    sum += x[(((size_t)n * c->h + iy) * c->w + ix) * s->in_channels + i] *
+                                           params[(((size_t)i * s->out_channels + o) * s->kernel + ky) * s->kernel + kx];
+                                }
+                    }
+                    if (c->slope >= 0 && sum < 0) sum *= c->slope;
+                    total += sum * c->g[(((size_t)n * c->oh + y) * c->ow + xo) * s->out_channels + o];
+                }
+    }
+    return total;
+}
+
+static void check_conv(backend *b, conv_spec spec, float slope, int n, int h, int w, uint64_t seed)
+{
+    test_rng rng = {seed};
+    tconv layer;
+    assert_int_equal(tconv_create(&layer, b->engine, &spec, slope, n, h, w, true, false), STYLE_OK);
+    int oh = layer.out_h, ow = layer.out_w;
+    size_t xc = (size_t)n * h * w * spec.in_channels, yc = (size_t)n * oh * ow * spec.out_channels;
+    size_t wc = (size_t)spec.in_channels * spec.out_channels * spec.kernel * spec.kernel;
+    float *x = malloc(xc * 4), *y = malloc(yc * 4), *dx = malloc(xc * 4), *dy = malloc(yc * 4);
+    float *wt = malloc(wc * 4), *bias = malloc(spec.out_channels * 4), *dw = malloc(wc * 4),
+          *db = malloc(spec.out_channels * 4);
+    test_fill_uniform(&rng, x, xc, -1, 1);
+    test_fill_uniform(&rng, wt, wc, -0.5, 0.5);
+    test_fill_uniform(&rng, bias, spec.out_channels, -0.5, 0.5);
+    test_fill_uniform(&rng, dy, yc, -1, 1);
+    double *g = malloc(yc * sizeof(double));
+    for (size_t i = 0; i < yc; i++) g[i] = dy[i];
+    assert_int_equal(tconv_bind(&layer, b->engine, wt, bias, dw, db, x, y, dx, dy), STYLE_OK);
+    void *scratch;
+    dnnl_memory_t scratch_mem;
+    assert_int_equal(train_scratchpad_create(b->engine, layer.scratchpad_bytes, &scratch, &scratch_mem), STYLE_OK);
+    assert_int_equal(tconv_forward(&layer, b->stream, scratch_mem), STYLE_OK);
+    assert_int_equal(tconv_backward(&layer, b->stream, scratch_mem), STYLE_OK);
+
+    conv_ctx ctx = {spec, n, h, w, slope, g, oh, ow};
+    double *xd = malloc(xc * sizeof(double)), *pd = malloc((wc + spec.out_channels) * sizeof(double));
+    for (size_t i = 0; i < xc; i++) xd[i] = x[i];
+    for (size_t i = 0; i < wc; i++) pd[i] = wt[i];
+    for (int i = 0; i < spec.out_channels; i++) pd[wc + i] = bias[i];
+    /* Forward values first: y must equal the reference (checked through the objective). */
+    double fwd = 0;
+    for (size_t i = 0; i < yc; i++) fwd += (double)y[i] * g[i];
+    double ref = conv_objective(xd, pd, &ctx);
+    assert_true(fabs(fwd - ref) <= 1e-4 * fmax(1, fabs(ref)));
+    char what[96];
+    snprintf(what, sizeof what, "%s %dx%d s%d %d->%d %dx%d: dx", spec.transposed ? "deconv" : "conv",
+             spec.kernel, spec.kernel, spec.stride, spec.in_channels, spec.out_channels, w, h);
+    check_gradient(what, conv_objective, &ctx, xd, pd, dx, xc, false, &rng, 40);
+    snprintf(what + strlen(what) - 2, 8, "dW");
+    check_gradient(what, conv_objective, &ctx, xd, pd, dw, wc, true, &rng, 40);
+    /* Bias gradients (the tail of the parameters), every one. */
+    double worst = 0, scale = 1e-6;
+    for (int o = 0; o < spec.out_channels; o++) scale = fmax(scale, fabs(db[o]));
+    for (int o = 0; o < spec.out_channels; o++) {
+        double keep = pd[wc + o];
+        pd[wc + o] = keep + 1e-4;
+        double up = conv_objective(xd, pd, &ctx);
+        pd[wc + o] = keep - 1e-4;
+        double down = conv_objective(xd, pd, &ctx);
+        pd[wc + o] = keep;
+        worst = fmax(worst, fabs((up - down) / 2e-4 - db[o]) / scale);
+    }
+    assert_true(worst < 2e-4);
+    tconv_destroy(&layer);
+    if (scratch_mem) dnnl_memory_destroy(scratch_mem);
+    style__aligned_free(scratch);
+    free(x), free(y), free(dx), free(dy), free(wt), free(bias), free(dw), free(db), free(g);
+    free(xd), free(pd);
+}
+
+static void test_conv_gradients(void **state)
+{
+    backend *b = *state;
+    /* in, out, k, stride, pads t l b r, transposed */
+    check_conv(b, (conv_spec){3, 4, 3, 1, 1, 1, 1, 1, false, false, false}, -1, 2, 7, 5, 1);
+    check_conv(b, (conv_spec){3, 5, 3, 2, 1, 1, 1, 1, false, false, false}, 0, 2, 7, 9, 2);
+    check_conv(b, (conv_spec){4, 3, 9, 1, 4, 4, 4, 4, false, false, false}, -1, 1, 6, 5, 3);
+    check_conv(b, (conv_spec){5, 6, 1, 1, 0, 0, 0, 0, false, false, false}, 0.1f, 3, 4, 3, 4);
+    check_conv(b, (conv_spec){4, 4, 3, 1, 0, 0, 0, 0, false, false, false}, 0.1f, 2, 6, 7, 5);
+    check_conv(b, (conv_spec){6, 3, 3, 2, 1, 1, 0, 0, true, false, false}, -1, 2, 3, 4, 6);
+    check_conv(b, (conv_spec){6, 3, 3, 2, 0, 0, 1, 1, true, false, false}, -1, 2, 5, 3, 7);
+}
+
+/* ---- normalization ---------------------------------------------------------------------- */
+
+typedef struct norm_ctx {
+    bool batch, relu;
+    int n, c, h, w;
+    double eps;
+    const double *g;
+} norm_ctx;
+
+static double norm_objective(const double *x, const double *params, const void *p)
+{
+    const norm_ctx *k = p;
+    size_t hw = (size_t)k->h * k->w;
+    double total = 0;
+    for (int ch = 0; ch < k->c; ch++) {
+        for (int n0 = 0; n0 < (k->batch ? 1 : k->n); n0++) {
+            int n1 = k->batch ? k->n : n0 + 1;
+            double mean = 0, var = 0, count = (double)(n1 - n0) * hw;
+            for (int n = n0; n < n1; n++)
+                for (size_t i = 0; i < hw; i++) mean += x[((size_t)n * hw + i) * k->c + ch];
+            mean /= count;
+            for (int n = n0; n < n1; n++)
+                for (size_t i = 0; i < hw; i++) {
+                    double d = x[((size_t)n * hw + i) * k->c + ch] - mean;
+                    var += d * d;
+                }
+            var /= count;
+            for (int n = n0; n < n1; n++)
+                for (size_t i = 0; i < hw; i++) {
+                    size_t at = ((size_t)n * hw + i) * k->c + ch;
+                    double y = (x[at] - mean) / sqrt(var + k->eps) * params[ch] + params[k->c + ch];
+                    if (k->relu && y < 0) y = 0;
+                    total += y * k->g[at];
+                }
+        }
+    }
+    return total;
+}
+
+static void check_norm(backend *b, bool batch, bool relu, int n, int c, int h, int w, uint64_t seed)
+{
+    test_rng rng = {seed};
+    tnorm layer;
+    assert_int_equal(tnorm_create(&layer, b->engine, batch, relu, n, c, h, w, 1e-5f), STYLE_OK);
+    size_t count = (size_t)n * h * w * c;
+    float *x = malloc(count * 4), *y = malloc(count * 4), *dx = malloc(count * 4), *dy = malloc(count * 4);
+    float *scale = malloc(c * 4), *shift = malloc(c * 4), *dscale = malloc(c * 4), *dshift = malloc(c * 4);
+    test_fill_uniform(&rng, x, count, -2, 3);
+    test_fill_uniform(&rng, scale, c, 0.5, 1.5);
+    test_fill_uniform(&rng, shift, c, -0.5, 0.5);
+    test_fill_uniform(&rng, dy, count, -1, 1);
+    double *g = malloc(count * sizeof(double)), *xd = malloc(count * sizeof(double)), *pd = malloc(2 * c * sizeof(double));
+    for (size_t i = 0; i < count; i++) g[i] = dy[i], xd[i] = x[i];
+    for (int i = 0; i < c; i++) pd[i] = scale[i], pd[c + i] = shift[i];
+    assert_int_equal(tnorm_bind(&layer, b->engine, scale, shift, dscale, dshift, x, y, dx, dy), STYLE_OK);
+    void *scratch;
+    dnnl_memory_t scratch_mem;
+    assert_int_equal(train_scratchpad_create(b->engine, layer.scratchpad_bytes, &scratch, &scratch_mem), STYLE_OK);
+    assert_int_equal(tnorm_forward(&layer, b->stream, scratch_mem), STYLE_OK);
+    assert_int_equal(tnorm_backward(&layer, b->stream, scratch_mem), STYLE_OK);
+    norm_ctx ctx = {batch, relu, n, c, h, w, 1e-5, g};
+    double fwd = 0;
+    for (size_t i = 0; i < count; i++) fwd += (double)y[i] * g[i];
+    double ref = norm_objective(xd, pd, &ctx);
+    assert_true(fabs(fwd - ref) <= 1e-4 * fmax(1, fabs(ref)));
+    char what[96];
+    snprintf(what, sizeof what, "%s norm%s n%d c%d %dx%d: dx", batch ? "batch" : "instance",
+             relu ? "+relu" : "", n, c, w, h);
+    check_gradient(what, norm_objective, &ctx, xd, pd, dx, count, false, &rng, 60);
+    float *dp = malloc(2 * c * 4);
+    memcpy(dp, dscale, c * 4);
+    memcpy(dp + c, dshift, c * 4);
+    snprintf(what + strlen(what) - 2, 16, "dgamma,dbeta");
+    check_gradient(what, norm_objective, &ctx, xd, pd, dp, 2 * c, true, &rng, 2 * c);
+    free(dp);
+    tnorm_destroy(&layer);
+    if (scratch_mem) dnnl_memory_destroy(scratch_mem);
+    style__aligned_free(scratch);
+    free(x), free(y), free(dx), free(dy), free(scale), free(shift), free(dscale), free(dshift);
+    free(g), free(xd), free(pd);
+}
+
+static void test_norm_gradients(void **state)
+{
+    backend *b = *state;
+    check_norm(b, false, true, 2, 5, 7, 5, 10);
+    check_norm(b, false, false, 3, 16, 4, 3, 11);
+    check_norm(b, true, true, 3, 5, 5, 3, 12);
+    check_norm(b, true, false, 2, 4, 3, 3, 13);
+}
+
+/* ---- reflection pad / upsample, max pool -------------------------------------------------- */
+
+static void test_pad_backward(void **state)
+{
+    (void)state;
+    /* <pad(x), g> == <x, pad_backward(g)> for every x: the backward is the adjoint. */
+    int cases[][5] = {{3, 7, 5, 1, 4}, {4, 5, 6, 2, 1}, {2, 2, 3, 1, 4}, {3, 1, 1, 2, 1}, {5, 9, 4, 1, 1}};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        int c = cases[k][0], h = cases[k][1], w = cases[k][2], f = cases[k][3], p = cases[k][4];
+        int oh = h * f + 2 * p, ow = w * f + 2 * p;
+        test_rng rng = {20 + k};
+        size_t xc = (size_t)h * w * c, yc = (size_t)oh * ow * c;
+        float *x = malloc(xc * 4), *y = malloc(yc * 4), *g = malloc(yc * 4), *dx = malloc(xc * 4);
+        test_fill_uniform(&rng, x, xc, -1, 1);
+        test_fill_uniform(&rng, g, yc, -1, 1);
+        pad_reflect_nhwc(x, h, w, c, f, p, y);
+        pad_reflect_backward_nhwc(g, h, w, c, f, p, dx);
+        double a = 0, bsum = 0;
+        for (size_t i = 0; i < yc; i++) a += (double)y[i] * g[i];
+        for (size_t i = 0; i < xc; i++) bsum += (double)x[i] * dx[i];
+        assert_true(fabs(a - bsum) < 1e-4 * fmax(1, fabs(a)));
+        free(x), free(y), free(g), free(dx);
+    }
+}
+
+static void test_maxpool(void **state)
+{
+    (void)state;
+    int h = 7, w = 6, c = 5, oh = 3, ow = 3;
+    test_rng rng = {30};
+    float x[7 * 6 * 5], y[3 * 3 * 5], g[3 * 3 * 5], dx[7 * 6 * 5];
+    uint8_t arg[3 * 3 * 5];
+    test_fill_uniform(&rng, x, sizeof x / 4, -1, 1);
+    test_fill_uniform(&rng, g, sizeof g / 4, -1, 1);
+    maxpool2_forward_nhwc(x, h, w, c, y, arg);
+    for (int yy = 0; yy < oh; yy++)
+        for (int xx = 0; xx < ow; xx++)
+            for (int ch = 0; ch < c; ch++) {
+                float m = -INFINITY;
+                for (int k = 0; k < 4; k++)
+                    m = fmaxf(m, x[((2 * yy + k / 2) * w + 2 * xx + k % 2) * c + ch]);
+                assert_true(y[(yy * ow + xx) * c + ch] == m);
+            }
+    maxpool2_backward_nhwc(g, arg, h, w, c, dx);
+    /* Numeric: perturbing the max element changes its output by the same amount. */
+    for (int i = 0; i < h * w * c; i++) {
+        float keep = x[i], y2[3 * 3 * 5];
+        uint8_t a2[3 * 3 * 5];
+        x[i] = keep + 1e-3f;
+        maxpool2_forward_nhwc(x, h, w, c, y2, a2);
+        x[i] = keep;
+        double d = 0;
+        for (int j = 0; j < oh * ow * c; j++) d += (double)(y2[j] - y[j]) * g[j];
+        assert_true(fabs(d / 1e-3 - dx[i]) < 1e-2);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conv_gradients),
+        cmocka_unit_test(test_norm_gradients),
+        cmocka_unit_test(test_pad_backward),
+        cmocka_unit_test(test_maxpool),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,7 +1,9 @@
 /*
- * The layers of the transform network, each a thin wrapper over one oneDNN primitive (or a
- * plain loop), on NHWC float32 tensors with N = 1. A layer is set up in two steps so that a
- * session can learn the memory a run needs before allocating it:
+ * The layers of the transform network on NHWC tensors with N = 1: thin wrappers over oneDNN
+ * convolutions, plus our own kernels where oneDNN 2.6 is slow or missing (instance norm with
+ * everything around it fused into two passes, the small-output direct convolution, reflection
+ * padding). A oneDNN layer is set up in two steps so that a session can learn the memory a
+ * run needs before allocating it:
  *   *_describe: primitive descriptor, output size, scratchpad size (no large allocations);
  *   *_bind:     primitive, weights reordered once into the primitive's layout, buffers bound.
  */
@@ -10,17 +12,33 @@
 
 #include "backend.h"
 
+/* Element types of activations. ACT_F32 = 0 so that zero-initialised specs mean fp32. */
+typedef enum act_type { ACT_F32 = 0, ACT_BF16, ACT_U8, ACT_S8 } act_type;
+
+static inline size_t act_type_size(act_type t)
+{
+    return t == ACT_F32 ? 4 : t == ACT_BF16 ? 2 : 1;
+}
+
 /* ---- Convolution / transposed convolution ------------------------------------------------ */
 
 typedef struct conv_spec {
     int32_t in_channels, out_channels;
-    int32_t kernel, stride;
+    int32_t kernel, stride; /* kernel: height (and width unless kernel_w is set) */
     /* Zero padding applied by the primitive (conv), or the crop of a transposed conv's full
      * output: rows [pad_top, full - pad_bottom) are kept. */
     int32_t pad_top, pad_left, pad_bottom, pad_right;
     bool transposed; /* oneDNN deconvolution; weights still passed as [out, in, k, k] */
     bool relu;       /* fused ReLU post-op */
     bool sum;        /* fused dst += result (residual add), applied before the ReLU */
+    /* Fields below default to zero: square kernel, fp32 everywhere. */
+    int32_t kernel_w;         /* kernel width when it differs from `kernel` (0 = square) */
+    act_type src_type;        /* ACT_F32, ACT_BF16, ACT_U8 or ACT_S8 (then weights are s8) */
+    act_type dst_type;        /* ACT_F32 or ACT_BF16 */
+    /* int8 only: dst = out_scale[o] * sum(src_q * w_q[o]) + bias. Set by conv_layer_describe
+     * from src_scale and the weights (per-output-channel symmetric quantization). */
+    float src_scale;          /* int8: real value of one src step (x = src_scale * q) */
+    const float *int8_weights; /* int8: [out, in, kh, kw] float weights, to derive scales */
 } conv_spec;
 
 typedef struct conv_layer {
@@ -31,6 +49,7 @@ typedef struct conv_layer {
     dnnl_memory_t src, weights, bias, dst;
     void *weights_buffer;
     float *bias_buffer;
+    float *weight_scales; /* int8: per output channel */
     size_t scratchpad_bytes;
     size_t weights_bytes; /* reordered weights + bias, for the memory estimate */
 } conv_layer;
@@ -38,24 +57,109 @@ typedef struct conv_layer {
 /* in: in_h x in_w x in_channels. Fills layer->out_h/out_w and the scratchpad size. */
 style_status conv_layer_describe(conv_layer *layer, dnnl_engine_t engine, const conv_spec *spec,
                                  int32_t in_h, int32_t in_w);
-/* weights: [out, in, k, k] float; bias: [out] or NULL (zero). src/dst: NHWC buffers. */
+/* weights: [out, in, kh, kw] float; bias: [out] or NULL (zero). src/dst: NHWC buffers. */
 style_status conv_layer_bind(conv_layer *layer, dnnl_engine_t engine, dnnl_stream_t stream,
-                             const float *weights, const float *bias, float *src, float *dst);
+                             const float *weights, const float *bias, void *src, void *dst);
 style_status conv_layer_forward(conv_layer *layer, dnnl_stream_t stream, dnnl_memory_t scratchpad);
+/* Points the layer at other buffers (same shapes). */
+style_status conv_layer_set_buffers(conv_layer *layer, void *src, void *dst);
+/* The implementation oneDNN chose ("brgconv:avx512_core", ...), or "" before describe. */
+const char *conv_layer_impl(const conv_layer *layer);
 void conv_layer_destroy(conv_layer *layer);
 
-/* ---- Instance normalization (batch norm on the N = 1 view), optional fused ReLU -------- */
+/* ---- Direct convolution with few output channels (the 9x9 32 -> 3 output conv) ---------- */
+
+/*
+ * oneDNN 2.6 runs a convolution with 3 output channels at the cost of 16 (its output
+ * channel block) and badly at that. This kernel vectorises over input channels instead.
+ * The input is pre-padded: (out_h + kh - 1) x (out_w + kw - 1) x in_channels, stride 1.
+ * Supported: AVX-512 (fp32; bf16 with AVX512-BF16), in_channels % 16 == 0 (fp32) or % 32 == 0
+ * (bf16), out_channels <= 4. direct_conv_supported says whether a shape/type can run here.
+ */
+typedef struct direct_conv {
+    int32_t in_channels, out_channels, kernel, out_h, out_w;
+    act_type src_type; /* ACT_F32 or ACT_BF16 */
+    void *weights;     /* [k][k][out][in], f32 or bf16 pairs */
+    float bias[4];
+} direct_conv;
+
+bool direct_conv_supported(int32_t in_channels, int32_t out_channels, int32_t kernel,
+                           act_type src_type);
+/* weights [out, in, k, k] float, bias [out] or NULL. */
+style_status direct_conv_init(direct_conv *conv, int32_t in_channels, int32_t out_channels,
+                              int32_t kernel, int32_t out_h, int32_t out_w, act_type src_type,
+                              const float *weights, const float *bias);
+/* src: padded input (out_h + k - 1) x (out_w + k - 1) x in; dst: out_h x out_w x out (f32). */
+void direct_conv_forward(const direct_conv *conv, const void *src, float *dst);
+void direct_conv_destroy(direct_conv *conv);
+
+/* ---- Instance norm / affine / ReLU / residual / interleave / pad: one fused pass -------- */
+
+typedef enum border_mode { BORDER_ZERO, BORDER_REFLECT, BORDER_REPLICATE } border_mode;
+
+/* Where one source tensor's samples are: an NHWC buffer with rows `row_pixels` apart. */
+typedef struct norm_source {
+    const void *data;
+    int32_t row_pixels; /* pixels per buffer row */
+    int32_t y0, x0;     /* buffer coordinates of the first sample used */
+} norm_source;
+
+/*
+ * y = f(x) over an h x w x channels tensor x, where f is, in order: instance norm over H x W
+ * with scale/shift (or nothing), ReLU (optional), + the residual already in dst (optional).
+ * x is read from one source, or from `phases` x `phases` sources interleaved (sub-pixel
+ * convolution output: x(y, x) = source[(y % p) * p + x % p](y / p, x / p)).
+ * The result is written to dst in dst_type, nearest-upsampled by `up` (1 or 2), into the
+ * interior of a buffer padded by pad_* whose border is then filled per `border`.
+ * With src_type ACT_F32 the pass may run in place (source == dst interior, up == 1).
+ * A second destination (copy) may receive the same values in another type, unpadded.
+ */
+typedef struct norm_spec {
+    int32_t channels, h, w;
+    int32_t phases; /* 1 or 2 */
+    act_type src_type;
+    bool normalize; /* instance norm with scale/shift */
+    bool relu;
+    bool residual;  /* dst (f32, same shape) += result */
+    float eps;
+    float src_scale; /* multiply source samples by this first (int8 dequantization); 0 = 1 */
+    act_type dst_type;
+    float dst_scale; /* u8/s8 dst: stored q = round(y / dst_scale); 0 = dynamic (max/127) */
+    int32_t up;     /* 1 or 2 */
+    int32_t pad_top, pad_left, pad_bottom, pad_right;
+    border_mode border;
+    act_type copy_type; /* with copy: a dense h x w x channels copy in this type */
+    bool copy;
+} norm_spec;
 
 typedef struct norm_layer {
+    norm_spec spec;
+    norm_source sources[4];
+    void *dst;
+    void *copy_dst;
+    const float *scale, *shift;
+    float *ab;          /* [2][channels]: the per-channel affine of the current run */
+    float used_dst_scale; /* int8 dst: the scale of the last run */
+    int isa;            /* 0 generic, 1 AVX2, 2 AVX-512 */
+    /* Legacy single-buffer use (norm_layer_describe/bind): in place on `data`. */
     int32_t channels, h, w;
     float eps;
     bool relu;
-    dnnl_primitive_desc_t pd;
-    dnnl_primitive_t primitive;
-    dnnl_memory_t data, scale, shift;
-    size_t scratchpad_bytes;
 } norm_layer;
 
+/* The kernel level our own loops use: 0 generic, 1 AVX2, 2 AVX-512 (follows oneDNN's
+ * effective ISA, so ONEDNN_MAX_CPU_ISA=AVX2 exercises the fallbacks). */
+int backend_kernel_isa(void);
+
+style_status norm_layer_init(norm_layer *layer, const norm_spec *spec);
+/* Sources (spec.phases^2 of them), destination (its top-left padded corner), copy. */
+void norm_layer_set_buffers(norm_layer *layer, const norm_source *sources, void *dst,
+                            void *copy_dst);
+void norm_layer_set_params(norm_layer *layer, const float *scale, const float *shift);
+/* Runs the pass (OpenMP). Returns the dst scale used (int8 dst), else 0. */
+float norm_layer_run(norm_layer *layer);
+
+/* The original API, kept: instance norm (+ReLU) in place on an h x w x channels f32 tensor. */
 style_status norm_layer_describe(norm_layer *layer, dnnl_engine_t engine, int32_t channels,
                                  int32_t h, int32_t w, float eps, bool relu);
 /* In place on `data` (h x w x channels). scale/shift: [channels], kept by reference. */
@@ -78,7 +182,34 @@ void pad_reflect_nhwc(const float *src, int32_t h, int32_t w, int32_t c, int32_t
 /* Index of the source sample for padded coordinate i (may be < 0 or >= n). */
 int32_t pad_reflect_index(int32_t i, int32_t n);
 
+/*
+ * Fills the border of a buffer whose interior (rows [top, top + h), columns [left, left + w))
+ * holds an h x w tensor of `elem` bytes per pixel: zero, reflection or replication.
+ */
+void pad_fill_border(void *buffer, size_t pixel_bytes, int32_t h, int32_t w, int32_t top,
+                     int32_t left, int32_t bottom, int32_t right, border_mode mode);
+
 /* x += y over count floats (the residual connection). */
 void residual_add(float *x, const float *y, size_t count);
+
+/* bf16 <-> f32 (round to nearest even; NaN stays NaN). */
+static inline float bf16_to_f32(uint16_t v)
+{
+    union {
+        uint32_t u;
+        float f;
+    } x = {.u = (uint32_t)v << 16};
+    return x.f;
+}
+static inline uint16_t f32_to_bf16(float f)
+{
+    union {
+        float f;
+        uint32_t u;
+    } x = {.f = f};
+    if ((x.u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x.u >> 16) | 0x40u);
+    x.u += 0x7fffu + ((x.u >> 16) & 1u);
+    return (uint16_t)(x.u >> 16);
+}
 
 #endif

@@ -205,8 +205,7 @@ static style_status list_directory(lister *ls, const char *dir, bool is_root)
     DIR *handle = opendir(dir);
     if (!handle) {
         if (is_root)
-            return style__fail(STYLE_ERR_IO, "%s: cannot open directory: %s", dir,
-                               strerror(errno));
+            return style__fail(STYLE_ERR_IO, "%s: cannot open directory: %s", dir, strerror(errno));
         log_message(ls->log, ls->log_user, STYLE_LOG_WARNING, "skipping directory %s: %s", dir,
                     strerror(errno));
         return STYLE_OK;
@@ -473,9 +472,8 @@ static style_status axis_taps_make(axis_taps *taps, int32_t in_size, int32_t out
  * into `out` (out_w x out_h x 3), computing only what the window needs: a horizontal pass over
  * the source rows it touches into a scratch buffer, then a vertical pass.
  */
-static style_status resample_window(const row_source *src, int32_t dst_w, int32_t dst_h,
-                                    int32_t x0, int32_t y0, int32_t out_w, int32_t out_h,
-                                    float *out)
+static style_status resample_window(const row_source *src, int32_t dst_w, int32_t dst_h, int32_t x0,
+                                    int32_t y0, int32_t out_w, int32_t out_h, float *out)
 {
     style_status status = STYLE_OK;
     axis_taps across = {0}, down = {0};
@@ -487,8 +485,7 @@ static style_status resample_window(const row_source *src, int32_t dst_w, int32_
         /* Same size: a plain copy of the window (the filter would be the identity anyway). */
         if (!src->pixels) {
             scratch = style__malloc(out_row * sizeof *scratch);
-            FAIL_IF(!scratch, STYLE_ERR_NOMEM, "resize: cannot allocate a row of %d pixels",
-                    out_w);
+            FAIL_IF(!scratch, STYLE_ERR_NOMEM, "resize: cannot allocate a row of %d pixels", out_w);
         }
         for (int32_t y = 0; y < out_h; y++) {
             const float *row = source_row(src, y0 + y, x0, x0 + out_w, scratch);
@@ -511,8 +508,7 @@ static style_status resample_window(const row_source *src, int32_t dst_w, int32_
     FAIL_IF(!temp, STYLE_ERR_NOMEM, "resize: cannot allocate %zu bytes of scratch", temp_count);
     if (!src->pixels) {
         scratch = style__malloc((size_t)(sx1 - sx0) * 3 * sizeof *scratch);
-        FAIL_IF(!scratch, STYLE_ERR_NOMEM, "resize: cannot allocate a row of %d pixels",
-                sx1 - sx0);
+        FAIL_IF(!scratch, STYLE_ERR_NOMEM, "resize: cannot allocate a row of %d pixels", sx1 - sx0);
     }
     accumulator = style__malloc(out_row * sizeof *accumulator);
     FAIL_IF(!accumulator, STYLE_ERR_NOMEM, "resize: cannot allocate a row of %d pixels", out_w);
@@ -564,9 +560,8 @@ style_status image_resize_rgb(const float *src, int32_t src_w, int32_t src_h, fl
     if (!src || !dst)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT, "image_resize_rgb: NULL image buffer");
     if (src_w < 1 || src_h < 1 || dst_w < 1 || dst_h < 1)
-        return style__fail(STYLE_ERR_INVALID_ARGUMENT,
-                           "image_resize_rgb: bad sizes %dx%d -> %dx%d", src_w, src_h, dst_w,
-                           dst_h);
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "image_resize_rgb: bad sizes %dx%d -> %dx%d",
+                           src_w, src_h, dst_w, dst_h);
     row_source source = {.pixels = src, .width = src_w, .height = src_h};
     return resample_window(&source, dst_w, dst_h, 0, 0, dst_w, dst_h, dst);
 }
@@ -609,8 +604,8 @@ style_status train_load_rgb(const char *path, int32_t short_side, float **out, i
                 !style__mul_size(bytes, sizeof *pixels, &bytes),
             STYLE_ERR_LIMIT, "%s: %dx%d pixels are too many", path, new_w, new_h);
     pixels = style__malloc(bytes);
-    FAIL_IF(!pixels, STYLE_ERR_NOMEM, "%s: cannot allocate %zu bytes for %dx%d pixels", path,
-            bytes, new_w, new_h);
+    FAIL_IF(!pixels, STYLE_ERR_NOMEM, "%s: cannot allocate %zu bytes for %dx%d pixels", path, bytes,
+            new_w, new_h);
     row_source source = {.image = &image, .width = w, .height = h};
     TRY(resample_window(&source, new_w, new_h, 0, 0, new_w, new_h, pixels));
     style_image_release(&image);
@@ -629,8 +624,8 @@ fail:
 /* Logs why paths[index] is skipped and removes it, keeping the list sorted. */
 static void drop_image(train_dataset *data, size_t index)
 {
-    log_message(data->log, data->log_user, STYLE_LOG_WARNING, "skipping %s: %s",
-                data->paths[index], style_last_error());
+    log_message(data->log, data->log_user, STYLE_LOG_WARNING, "skipping %s: %s", data->paths[index],
+                style_last_error());
     style__free(data->paths[index]);
     memmove(data->paths + index, data->paths + index + 1,
             (data->count - index - 1) * sizeof *data->paths);
@@ -658,8 +653,8 @@ static style_status batch_item(train_dataset *data, train_rng *rng, int32_t size
         int32_t short_side = wide ? h : w, long_side = wide ? w : h;
         int64_t largest = short_side > size ? short_side : size;
         if (scaled_long_side(long_side, short_side, largest) < 0) {
-            style__fail(STYLE_ERR_LIMIT, "%dx%d is too elongated to scale to a %d-pixel crop", w,
-                        h, size);
+            style__fail(STYLE_ERR_LIMIT, "%dx%d is too elongated to scale to a %d-pixel crop", w, h,
+                        size);
             style_image_release(&image);
             drop_image(data, index);
             continue;

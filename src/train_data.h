@@ -23,7 +23,7 @@ double train_rng_uniform(train_rng *rng);
 double train_rng_normal(train_rng *rng);
 
 typedef struct train_dataset {
-    char **paths;  /* sorted, absolute or as found under the root */
+    char **paths; /* sorted, absolute or as found under the root */
     size_t count;
     uint64_t max_pixels;
     style_log_fn log;

@@ -1,0 +1,82 @@
+/* Content, Gram-matrix style and total-variation losses with their gradients. */
+#include "train_losses.h"
+
+#include <oneapi/dnnl/dnnl.h>
+#include <string.h>
+
+void gram_matrix(const float *features, int32_t hw, int32_t c, float *gram)
+{
+    /* G = F^T F / (c hw): F is hw x c row-major. */
+    dnnl_sgemm('T', 'N', c, c, hw, 1.0f / ((float)c * (float)hw), features, c, features, c, 0.0f,
+               gram, c);
+}
+
+double gram_norm2(const float *gram, int32_t c)
+{
+    double sum = 0;
+    for (size_t i = 0; i < (size_t)c * c; i++) sum += (double)gram[i] * gram[i];
+    return sum;
+}
+
+double style_loss(const float *features, int32_t hw, int32_t c, const float *target,
+                  double target_norm2, double weight, float *gram, float *delta, float *diff)
+{
+    if (!(target_norm2 > 0)) target_norm2 = 1e-12;
+    gram_matrix(features, hw, c, gram);
+    double loss = 0;
+    const double scale = 2.0 * weight / target_norm2;
+    for (size_t i = 0; i < (size_t)c * c; i++) {
+        double d = (double)gram[i] - target[i];
+        loss += d * d;
+        delta[i] = (float)(scale * d); /* dL/dG, symmetric */
+    }
+    /* dL/dF = 2 F (dL/dG) / (c hw) */
+    dnnl_sgemm('N', 'N', hw, c, c, 2.0f / ((float)c * (float)hw), features, c, delta, c, 1.0f,
+               diff, c);
+    return weight * loss / target_norm2;
+}
+
+double content_loss(const float *features, const float *target, size_t count, double weight,
+                    float *diff)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < count; i++) {
+        double d = (double)features[i] - target[i];
+        num += d * d;
+        den += (double)target[i] * target[i];
+    }
+    if (!(den > 0)) den = 1e-12;
+    const float scale = (float)(2.0 * weight / den);
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < count; i++) diff[i] += scale * (features[i] - target[i]);
+    return weight * num / den;
+}
+
+double tv_loss(const float *image, int32_t h, int32_t w, double weight, float *diff)
+{
+    /* On x/255: d/dx255 of mean((x/255)^2 diffs) = 2 (x_a - x_b) / 255^2 / count. */
+    const double s = 1.0 / (255.0 * 255.0);
+    double vertical = 0, horizontal = 0;
+    const double nv = (double)(h - 1) * w * 3, nh = (double)h * (w - 1) * 3;
+    for (int32_t y = 0; y < h; y++)
+        for (int32_t x = 0; x < w; x++)
+            for (int c = 0; c < 3; c++) {
+                size_t at = ((size_t)y * w + x) * 3 + c;
+                if (y + 1 < h) {
+                    double d = (double)image[at + (size_t)w * 3] - image[at];
+                    vertical += d * d;
+                    float g = (float)(weight * 2.0 * s * d / nv);
+                    diff[at + (size_t)w * 3] += g;
+                    diff[at] -= g;
+                }
+                if (x + 1 < w) {
+                    double d = (double)image[at + 3] - image[at];
+                    horizontal += d * d;
+                    float g = (float)(weight * 2.0 * s * d / nh);
+                    diff[at + 3] += g;
+                    diff[at] -= g;
+                }
+            }
+    double loss = (nv > 0 ? vertical / nv : 0) + (nh > 0 ? horizontal / nh : 0);
+    return weight * s * loss;
+}

@@ -299,6 +299,73 @@ STYLE_API style_status style_session_stylize_batch(style_session *session,
                                                    const style_image *inputs,
                                                    style_image *outputs, size_t count);
 
+/* ---- Training ---------------------------------------------------------------------------- */
+
+/** Where a training run stands; passed to the progress callback after every iteration. */
+typedef struct style_train_stats {
+    int64_t iteration;        /**< iterations completed */
+    int64_t iterations;       /**< iterations planned in all */
+    double content_loss;      /**< weighted content loss, mean over the batch */
+    double style_loss;        /**< weighted style loss (all layers), mean over the batch */
+    double tv_loss;           /**< weighted total-variation loss, mean over the batch */
+    double total_loss;        /**< their sum */
+    double images_per_second; /**< throughput over the last iterations */
+    double elapsed_seconds;   /**< wall time of this run (not counting earlier resumed runs) */
+    double eta_seconds;       /**< estimated time to the end */
+    double learning_rate;     /**< the rate used for this iteration */
+} style_train_stats;
+
+/** Called after every training iteration; return non-zero to stop (a checkpoint is saved). */
+typedef int (*style_train_progress_fn)(void *user, const style_train_stats *stats);
+
+/**
+ * Options of style_train(). Zero-initialise, set struct_size = sizeof(style_train_options) and
+ * the four paths; every other zero field takes its default. Loss definitions and the defaults
+ * are documented in docs/training.md.
+ */
+typedef struct style_train_options {
+    size_t struct_size;
+    const char *style_image;     /**< the style (PNG or JPEG) */
+    const char *data_dir;        /**< content photos, searched recursively */
+    const char *loss_net;        /**< feature network file (VGG-16/19 or libstyle feature-net) */
+    const char *out_path;        /**< the final model file */
+    const char *checkpoint_path; /**< NULL: out_path + ".ckpt" */
+    const char *resume_path;     /**< a checkpoint to continue from, or NULL */
+    int32_t widths[3];           /**< channel widths; 0: 32 64 128 */
+    int32_t residual_blocks;     /**< 0: 5 */
+    const char *norm;            /**< "instance" (NULL) or "batch" */
+    int32_t crop_size;           /**< training crop, a multiple of 4; 0: 256 */
+    int32_t style_size;          /**< short side of the style image in pixels; 0: crop_size */
+    int32_t batch_size;          /**< 0: 4 */
+    int64_t iterations;          /**< 0: 2000 (on resume: the checkpoint's, unless set) */
+    double learning_rate;        /**< Adam's rate; 0: 1e-3 */
+    const char *lr_schedule;     /**< "cosine" (NULL: decays to 10 % at the end) or "constant" */
+    double content_weight;       /**< 0: 1 */
+    double style_weight;         /**< 0: the loss network's default (2 with the normalised
+                                      style loss) */
+    double tv_weight;            /**< 0: 50; a negative value disables the TV loss */
+    const char *content_layer;   /**< tap name; NULL: the loss network's recommendation */
+    const char *style_layers;    /**< comma-separated tap names; NULL: recommended */
+    uint64_t seed;               /**< initialisation and data order (0 is a valid seed) */
+    int threads;                 /**< 0: one per processor */
+    int64_t checkpoint_every;    /**< iterations between checkpoints; 0: 100 */
+    const char *loss_log;        /**< optional CSV file of per-iteration losses (appended) */
+    style_train_progress_fn progress;
+    void *progress_user;
+    style_log_fn log;            /**< warnings (skipped images) and information */
+    void *log_user;
+} style_train_options;
+
+/**
+ * Trains a transform network for one style (Johnson et al.'s perceptual losses) and writes it
+ * to options->out_path as a model file with provenance metadata. Checkpoints (atomic, with the
+ * optimizer state; marked as checkpoints, not models) are written every checkpoint_every
+ * iterations and when the progress callback stops the run (then STYLE_ERR_CANCELLED is
+ * returned). With the same seed and thread count a run is deterministic, and a resumed run
+ * continues bit-identically.
+ */
+STYLE_API style_status style_train(const style_train_options *options);
+
 #ifdef __cplusplus
 }
 #endif

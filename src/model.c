@@ -65,6 +65,13 @@ static style_status parse_metadata(style_model *model)
     style_status status = STYLE_OK;
 
     const char *value;
+    if (st_metadata_find(file, "libstyle.checkpoint"))
+        return style__fail(STYLE_ERR_UNSUPPORTED,
+                           "this is a training checkpoint, not a model file (continue it with "
+                           "'libstyle train --resume', or use the model the trainer wrote)");
+    if (st_metadata_find(file, "libstyle.kind"))
+        return style__fail(STYLE_ERR_UNSUPPORTED, "this is a %s file, not a style model",
+                           st_metadata_find(file, "libstyle.kind"));
     model->format_version = 1;
     if ((value = st_metadata_find(file, "libstyle.format_version"))) {
         char *end = NULL;

@@ -11,6 +11,9 @@ void cmd_stylize_usage(FILE *out);
 int cmd_info(int argc, char **argv);
 void cmd_info_usage(FILE *out);
 
+int cmd_train(int argc, char **argv);
+void cmd_train_usage(FILE *out);
+
 int cmd_import_ml5(int argc, char **argv);
 void cmd_import_ml5_usage(FILE *out);
 

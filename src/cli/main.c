@@ -16,6 +16,8 @@ struct command {
 static const struct command commands[] = {
     {"stylize", "apply a style model to PNG/JPEG images", cmd_stylize, cmd_stylize_usage},
     {"info", "describe a model file: architecture, parameters, metadata", cmd_info, cmd_info_usage},
+    {"train", "train a style model from a style image and a folder of photos", cmd_train,
+     cmd_train_usage},
     {"import-ml5", "convert an ml5 / deeplearn.js checkpoint to a model file", cmd_import_ml5,
      cmd_import_ml5_usage},
 };

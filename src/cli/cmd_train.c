@@ -1,0 +1,294 @@
+/*
+ * `libstyle train`: trains a style model from a style image and a folder of photos, with a
+ * progress bar on a terminal (plain lines otherwise), Ctrl-C saving a checkpoint, and
+ * --resume to continue from one.
+ */
+#include "cli_util.h"
+#include "commands.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void cmd_train_usage(FILE *out)
+{
+    fputs("Usage: libstyle train --style-image IMG --data DIR --loss-net FILE --out MODEL "
+          "[options]\n"
+          "\n"
+          "Trains a transform network for one style (Johnson et al.'s perceptual losses) and\n"
+          "writes it as a model file. Checkpoints are written atomically to MODEL.ckpt (or\n"
+          "--checkpoint); Ctrl-C saves one and stops; --resume continues exactly.\n"
+          "\n"
+          "Inputs:\n"
+          "  --style-image IMG        the style (PNG or JPEG)\n"
+          "  --data DIR               content photos, searched recursively (PNG/JPEG)\n"
+          "  --loss-net FILE          feature network: a torchvision VGG-16/VGG-19 safetensors\n"
+          "                           file or a libstyle feature-net file\n"
+          "  --out MODEL              the model file to write\n"
+          "Network:\n"
+          "  --width full|half        32/64/128 (default) or 16/32/64 channels\n"
+          "  --blocks N               residual blocks (default 5)\n"
+          "  --norm instance|batch    normalization (default instance)\n"
+          "Training:\n"
+          "  --iterations N           default 2000\n"
+          "  --batch N                images per iteration (default 4)\n"
+          "  --crop N                 crop size in pixels, a multiple of 4 (default 256)\n"
+          "  --style-size N           short side of the style image (default: the crop size)\n"
+          "  --lr X                   Adam learning rate (default 0.001)\n"
+          "  --lr-schedule S          cosine (default, decays to 10%) or constant\n"
+          "  --content-weight X       default 1\n"
+          "  --style-weight X         default 2 (style loss normalised per layer)\n"
+          "  --tv-weight X            total variation, default 50; 0 disables it\n"
+          "  --content-layer NAME     tap of the loss network (default: its recommendation)\n"
+          "  --style-layers A,B,...   taps (default: its recommendation)\n"
+          "  --seed N                 initialisation and data order (default 1)\n"
+          "  --threads N              default: one per processor\n"
+          "Checkpoints and logs:\n"
+          "  --checkpoint PATH        default MODEL.ckpt\n"
+          "  --checkpoint-every N     iterations between checkpoints (default 100)\n"
+          "  --resume CKPT            continue a run from its checkpoint\n"
+          "  --loss-log FILE          append per-iteration losses as CSV\n"
+          "  -q, --quiet              no progress output\n",
+          out);
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int signal_number)
+{
+    (void)signal_number;
+    interrupted = 1;
+}
+
+typedef struct progress_state {
+    int terminal, quiet;
+    double last_line;
+} progress_state;
+
+static void format_duration(double seconds, char *out, size_t size)
+{
+    long s = seconds > 0 ? (long)(seconds + 0.5) : 0;
+    if (s >= 3600)
+        snprintf(out, size, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+    else
+        snprintf(out, size, "%ld:%02ld", s / 60, s % 60);
+}
+
+static int on_progress(void *user, const style_train_stats *st)
+{
+    progress_state *p = user;
+    if (!p->quiet) {
+        char eta[32], elapsed[32];
+        format_duration(st->eta_seconds, eta, sizeof eta);
+        format_duration(st->elapsed_seconds, elapsed, sizeof elapsed);
+        if (p->terminal) {
+            const int width = 24;
+            int filled = (int)(width * (double)st->iteration / (double)st->iterations);
+            char bar[32];
+            for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
+            bar[width] = '\0';
+            fprintf(stderr,
+                    "\r[%s] %lld/%lld  content %.3f  style %.3f  tv %.3f  %.2f img/s  ETA %s ",
+                    bar, (long long)st->iteration, (long long)st->iterations, st->content_loss,
+                    st->style_loss, st->tv_loss, st->images_per_second, eta);
+            if (st->iteration == st->iterations) fputc('\n', stderr);
+        } else if (st->elapsed_seconds - p->last_line >= 10 || st->iteration == st->iterations ||
+                   st->iteration == 1) {
+            p->last_line = st->elapsed_seconds;
+            fprintf(stderr,
+                    "iteration %lld/%lld content %.4f style %.4f tv %.4f total %.4f lr %.3g "
+                    "%.2f img/s elapsed %s eta %s\n",
+                    (long long)st->iteration, (long long)st->iterations, st->content_loss,
+                    st->style_loss, st->tv_loss, st->total_loss, st->learning_rate,
+                    st->images_per_second, elapsed, eta);
+        }
+        fflush(stderr);
+    }
+    return interrupted;
+}
+
+static void on_log(void *user, style_log_level level, const char *message)
+{
+    const progress_state *p = user;
+    if (p->quiet && level < STYLE_LOG_WARNING) return;
+    if (p->terminal) fputc('\n', stderr);
+    fprintf(stderr, "libstyle: %s%s\n", level == STYLE_LOG_WARNING ? "warning: " : "", message);
+}
+
+enum {
+    OPT_STYLE_IMAGE = 256, OPT_DATA, OPT_LOSS_NET, OPT_OUT, OPT_WIDTH, OPT_BLOCKS, OPT_NORM,
+    OPT_ITERATIONS, OPT_BATCH, OPT_CROP, OPT_STYLE_SIZE, OPT_LR, OPT_LR_SCHEDULE,
+    OPT_CONTENT_WEIGHT, OPT_STYLE_WEIGHT, OPT_TV_WEIGHT, OPT_CONTENT_LAYER, OPT_STYLE_LAYERS,
+    OPT_SEED, OPT_THREADS, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_LOSS_LOG
+};
+
+static int parse_double(const char *text, double *out)
+{
+    char *end = NULL;
+    double v = strtod(text, &end);
+    if (end == text || *end || !(v >= 0) || v > 1e12) return -1;
+    *out = v;
+    return 0;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"style-image", required_argument, NULL, OPT_STYLE_IMAGE},
+        {"data", required_argument, NULL, OPT_DATA},
+        {"loss-net", required_argument, NULL, OPT_LOSS_NET},
+        {"out", required_argument, NULL, OPT_OUT},
+        {"width", required_argument, NULL, OPT_WIDTH},
+        {"blocks", required_argument, NULL, OPT_BLOCKS},
+        {"norm", required_argument, NULL, OPT_NORM},
+        {"iterations", required_argument, NULL, OPT_ITERATIONS},
+        {"batch", required_argument, NULL, OPT_BATCH},
+        {"crop", required_argument, NULL, OPT_CROP},
+        {"style-size", required_argument, NULL, OPT_STYLE_SIZE},
+        {"lr", required_argument, NULL, OPT_LR},
+        {"lr-schedule", required_argument, NULL, OPT_LR_SCHEDULE},
+        {"content-weight", required_argument, NULL, OPT_CONTENT_WEIGHT},
+        {"style-weight", required_argument, NULL, OPT_STYLE_WEIGHT},
+        {"tv-weight", required_argument, NULL, OPT_TV_WEIGHT},
+        {"content-layer", required_argument, NULL, OPT_CONTENT_LAYER},
+        {"style-layers", required_argument, NULL, OPT_STYLE_LAYERS},
+        {"seed", required_argument, NULL, OPT_SEED},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
+        {"checkpoint-every", required_argument, NULL, OPT_CHECKPOINT_EVERY},
+        {"resume", required_argument, NULL, OPT_RESUME},
+        {"loss-log", required_argument, NULL, OPT_LOSS_LOG},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    style_train_options o = {0};
+    o.struct_size = sizeof o;
+    o.seed = 1;
+    progress_state progress = {isatty(STDERR_FILENO), 0, 0};
+    long value;
+    double real;
+    uint64_t seed;
+    optind = 1;
+    for (;;) {
+        int before = optind;
+        int c = getopt_long(argc, argv, "qh", options, NULL);
+        if (c == -1) break;
+        switch (c) {
+        case OPT_STYLE_IMAGE: o.style_image = optarg; break;
+        case OPT_DATA: o.data_dir = optarg; break;
+        case OPT_LOSS_NET: o.loss_net = optarg; break;
+        case OPT_OUT: o.out_path = optarg; break;
+        case OPT_WIDTH:
+            if (strcmp(optarg, "full") == 0) {
+                o.widths[0] = 32, o.widths[1] = 64, o.widths[2] = 128;
+            } else if (strcmp(optarg, "half") == 0) {
+                o.widths[0] = 16, o.widths[1] = 32, o.widths[2] = 64;
+            } else {
+                return cli_usage_error("train", "--width is 'full' or 'half', not '%s'", optarg);
+            }
+            break;
+        case OPT_BLOCKS:
+            if (cli_parse_int(optarg, 1, 16, &value))
+                return cli_usage_error("train", "--blocks expects 1..16, not '%s'", optarg);
+            o.residual_blocks = (int32_t)value;
+            break;
+        case OPT_NORM:
+            if (strcmp(optarg, "instance") && strcmp(optarg, "batch"))
+                return cli_usage_error("train", "--norm is 'instance' or 'batch'");
+            o.norm = optarg;
+            break;
+        case OPT_ITERATIONS:
+            if (cli_parse_int(optarg, 1, 100000000, &value))
+                return cli_usage_error("train", "--iterations expects a positive count");
+            o.iterations = value;
+            break;
+        case OPT_BATCH:
+            if (cli_parse_int(optarg, 1, 256, &value))
+                return cli_usage_error("train", "--batch expects 1..256");
+            o.batch_size = (int32_t)value;
+            break;
+        case OPT_CROP:
+            if (cli_parse_int(optarg, 16, 4096, &value) || value % 4)
+                return cli_usage_error("train", "--crop expects a multiple of 4 in 16..4096");
+            o.crop_size = (int32_t)value;
+            break;
+        case OPT_STYLE_SIZE:
+            if (cli_parse_int(optarg, 16, 8192, &value))
+                return cli_usage_error("train", "--style-size expects 16..8192");
+            o.style_size = (int32_t)value;
+            break;
+        case OPT_LR:
+            if (parse_double(optarg, &o.learning_rate) || o.learning_rate <= 0)
+                return cli_usage_error("train", "--lr expects a positive number");
+            break;
+        case OPT_LR_SCHEDULE:
+            if (strcmp(optarg, "cosine") && strcmp(optarg, "constant"))
+                return cli_usage_error("train", "--lr-schedule is 'cosine' or 'constant'");
+            o.lr_schedule = optarg;
+            break;
+        case OPT_CONTENT_WEIGHT:
+        case OPT_STYLE_WEIGHT:
+        case OPT_TV_WEIGHT:
+            if (parse_double(optarg, &real))
+                return cli_usage_error("train", "%s expects a non-negative number", argv[before]);
+            if (c == OPT_CONTENT_WEIGHT) o.content_weight = real;
+            if (c == OPT_STYLE_WEIGHT) o.style_weight = real;
+            if (c == OPT_TV_WEIGHT) o.tv_weight = real > 0 ? real : -1.0; /* 0: off */
+            break;
+        case OPT_CONTENT_LAYER: o.content_layer = optarg; break;
+        case OPT_STYLE_LAYERS: o.style_layers = optarg; break;
+        case OPT_SEED:
+            if (cli_parse_u64(optarg, &seed)) return cli_usage_error("train", "--seed expects an integer");
+            o.seed = seed;
+            break;
+        case OPT_THREADS:
+            if (cli_parse_int(optarg, 0, 1024, &value))
+                return cli_usage_error("train", "--threads expects 0..1024");
+            o.threads = (int)value;
+            break;
+        case OPT_CHECKPOINT: o.checkpoint_path = optarg; break;
+        case OPT_CHECKPOINT_EVERY:
+            if (cli_parse_int(optarg, 1, 100000000, &value))
+                return cli_usage_error("train", "--checkpoint-every expects a positive count");
+            o.checkpoint_every = value;
+            break;
+        case OPT_RESUME: o.resume_path = optarg; break;
+        case OPT_LOSS_LOG: o.loss_log = optarg; break;
+        case 'q': progress.quiet = 1; break;
+        case 'h': cmd_train_usage(stdout); return cli_finish_stdout(CLI_EXIT_OK);
+        default: return cli_option_error("train", c, argc, argv, before);
+        }
+    }
+    if (optind < argc) return cli_usage_error("train", "unexpected argument '%s'", argv[optind]);
+    if (!o.out_path) return cli_usage_error("train", "--out is required");
+    if (!o.resume_path && (!o.style_image || !o.data_dir || !o.loss_net))
+        return cli_usage_error("train", "--style-image, --data and --loss-net are required "
+                                        "(unless --resume)");
+    o.progress = on_progress;
+    o.progress_user = &progress;
+    o.log = on_log;
+    o.log_user = &progress;
+
+    struct sigaction action = {0}, previous_int, previous_term;
+    action.sa_handler = on_interrupt;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, &previous_int);
+    sigaction(SIGTERM, &action, &previous_term);
+    style_status status = style_train(&o);
+    sigaction(SIGINT, &previous_int, NULL);
+    sigaction(SIGTERM, &previous_term, NULL);
+    if (progress.terminal && !progress.quiet) fputc('\n', stderr);
+    if (status == STYLE_ERR_CANCELLED) {
+        cli_error("%s", style_last_error());
+        return 130;
+    }
+    if (status != STYLE_OK) {
+        cli_report_status(status, NULL);
+        return CLI_EXIT_FAILURE;
+    }
+    if (!progress.quiet) fprintf(stderr, "libstyle: wrote %s\n", o.out_path);
+    return CLI_EXIT_OK;
+}

@@ -1,0 +1,421 @@
+/*
+ * The training loop (style_train): Johnson et al.'s perceptual-loss training of the transform
+ * network against a frozen feature network, with Adam, periodic atomic checkpoints and exact
+ * resumption.
+ */
+#include "feature_net.h"
+#include "train.h"
+#include "train_losses.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_STYLE_LAYERS 16
+
+typedef struct trainer {
+    const style_train_options *options;
+    train_settings settings;
+    feature_net *loss_net;
+    int32_t content_layer;
+    int32_t style_layer[MAX_STYLE_LAYERS];
+    int32_t style_count;
+    float *style_gram[MAX_STYLE_LAYERS];
+    double style_norm2[MAX_STYLE_LAYERS];
+    train_dataset data;
+    train_params params;
+    float *adam_m, *adam_v;
+    train_state state;
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+    train_net net;
+    feature_run loss_run;
+    float *content_target;
+    float *gram_scratch, *delta_scratch;
+    FILE *loss_log;
+} trainer;
+
+static void train_log(const trainer *t, style_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void train_log(const trainer *t, style_log_level level, const char *fmt, ...)
+{
+    if (!t->options->log) return;
+    char message[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    t->options->log(t->options->log_user, level, message);
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static style_status copy_path(char *dst, const char *src, const char *what)
+{
+    if (!src || !*src) return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: no %s given", what);
+    if (strlen(src) >= TRAIN_PATH_MAX)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: %s path too long", what);
+    strcpy(dst, src);
+    return STYLE_OK;
+}
+
+/* Options -> settings with defaults; on resume the checkpoint's settings win. */
+static style_status resolve_settings(trainer *t)
+{
+    style_status status = STYLE_OK;
+    const style_train_options *o = t->options;
+    train_settings *s = &t->settings;
+    if (o->resume_path) {
+        TRY(train_checkpoint_load_settings(o->resume_path, s));
+        if (o->iterations > 0) s->iterations = o->iterations;
+        /* Inputs may have moved: an explicit path replaces the recorded one. */
+        if (o->style_image) TRY(copy_path(s->style_image, o->style_image, "style image"));
+        if (o->data_dir) TRY(copy_path(s->data_dir, o->data_dir, "data directory"));
+        if (o->loss_net) TRY(copy_path(s->loss_net, o->loss_net, "loss network"));
+        return STYLE_OK;
+    }
+    TRY(copy_path(s->style_image, o->style_image, "style image"));
+    TRY(copy_path(s->data_dir, o->data_dir, "data directory"));
+    TRY(copy_path(s->loss_net, o->loss_net, "loss network"));
+    const int32_t default_widths[3] = {32, 64, 128};
+    for (int i = 0; i < 3; i++) s->net.widths[i] = o->widths[i] > 0 ? o->widths[i] : default_widths[i];
+    s->net.residual_blocks = o->residual_blocks > 0 ? o->residual_blocks : 5;
+    FAIL_IF(o->norm && strcmp(o->norm, "instance") != 0 && strcmp(o->norm, "batch") != 0,
+            STYLE_ERR_INVALID_ARGUMENT, "train: norm must be 'instance' or 'batch', not '%s'",
+            o->norm);
+    s->net.batch_norm = o->norm && strcmp(o->norm, "batch") == 0;
+    s->crop_size = o->crop_size > 0 ? o->crop_size : 256;
+    FAIL_IF(s->crop_size % 4 || s->crop_size < 16 || s->crop_size > 4096,
+            STYLE_ERR_INVALID_ARGUMENT, "train: crop size %d is not a multiple of 4 in 16..4096",
+            s->crop_size);
+    s->style_size = o->style_size > 0 ? o->style_size : s->crop_size;
+    s->batch_size = o->batch_size > 0 ? o->batch_size : 4;
+    FAIL_IF(s->batch_size > 256, STYLE_ERR_INVALID_ARGUMENT, "train: batch size too large");
+    s->iterations = o->iterations > 0 ? o->iterations : 2000;
+    s->learning_rate = o->learning_rate > 0 ? o->learning_rate : 1e-3;
+    FAIL_IF(o->lr_schedule && strcmp(o->lr_schedule, "cosine") != 0 &&
+                strcmp(o->lr_schedule, "constant") != 0,
+            STYLE_ERR_INVALID_ARGUMENT, "train: lr schedule must be 'cosine' or 'constant'");
+    s->cosine = !o->lr_schedule || strcmp(o->lr_schedule, "cosine") == 0;
+    s->content_weight = o->content_weight > 0 ? o->content_weight : 1.0;
+    s->style_weight = o->style_weight > 0 ? o->style_weight : 2.0;
+    s->tv_weight = o->tv_weight > 0 ? o->tv_weight : o->tv_weight < 0 ? 0.0 : 50.0;
+    snprintf(s->content_layer, sizeof s->content_layer, "%s", o->content_layer ? o->content_layer : "");
+    snprintf(s->style_layers, sizeof s->style_layers, "%s", o->style_layers ? o->style_layers : "");
+    s->seed = o->seed;
+    s->checkpoint_every = o->checkpoint_every > 0 ? o->checkpoint_every : 100;
+    return STYLE_OK;
+fail:
+    return status;
+}
+
+/* Loss layers: explicit names, or the network's recommendation (recorded in the settings). */
+static style_status resolve_layers(trainer *t)
+{
+    train_settings *s = &t->settings;
+    feature_net *net = t->loss_net;
+    if (!s->content_layer[0]) snprintf(s->content_layer, sizeof s->content_layer, "%s", net->content_taps[0]);
+    if (!s->style_layers[0]) {
+        for (int32_t i = 0; i < net->style_count; i++) {
+            if (i) strncat(s->style_layers, ",", sizeof s->style_layers - strlen(s->style_layers) - 1);
+            strncat(s->style_layers, net->style_taps[i], sizeof s->style_layers - strlen(s->style_layers) - 1);
+        }
+    }
+    t->content_layer = feature_net_tap(net, s->content_layer);
+    if (t->content_layer < 0)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: loss network %s has no tap '%s'",
+                           net->name, s->content_layer);
+    char list[512];
+    snprintf(list, sizeof list, "%s", s->style_layers);
+    t->style_count = 0;
+    for (char *save = NULL, *name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+        int32_t layer = feature_net_tap(net, name);
+        if (layer < 0)
+            return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: loss network %s has no tap '%s'",
+                               net->name, name);
+        if (t->style_count == MAX_STYLE_LAYERS)
+            return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: too many style layers");
+        t->style_layer[t->style_count++] = layer;
+    }
+    if (!t->style_count) return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: no style layers");
+    return STYLE_OK;
+}
+
+static int32_t deepest_layer(const trainer *t)
+{
+    int32_t last = t->content_layer;
+    for (int32_t i = 0; i < t->style_count; i++)
+        if (t->style_layer[i] > last) last = t->style_layer[i];
+    return last;
+}
+
+/* Gram matrices of the style image at every style layer (and their squared norms). */
+static style_status compute_style_targets(trainer *t)
+{
+    style_status status = STYLE_OK;
+    float *image = NULL;
+    int32_t w = 0, h = 0;
+    feature_run run = {0};
+    TRY(train_load_rgb(t->settings.style_image, t->settings.style_size, &image, &w, &h));
+    TRY(feature_run_create(&run, t->loss_net, t->engine, 1, h, w, deepest_layer(t), false));
+    TRY(feature_run_forward(&run, t->stream, image));
+    for (int32_t i = 0; i < t->style_count; i++) {
+        int32_t l = t->style_layer[i], c = run.out_c[l];
+        t->style_gram[i] = style__aligned_alloc((size_t)c * c * sizeof(float));
+        FAIL_IF(!t->style_gram[i], STYLE_ERR_NOMEM, "train: out of memory");
+        gram_matrix(feature_run_output(&run, l), run.out_h[l] * run.out_w[l], c, t->style_gram[i]);
+        t->style_norm2[i] = gram_norm2(t->style_gram[i], c);
+    }
+    train_log(t, STYLE_LOG_INFO, "style image %s: %dx%d", t->settings.style_image, w, h);
+fail:
+    feature_run_destroy(&run);
+    style__free(image);
+    return status;
+}
+
+static double learning_rate(const train_settings *s, int64_t iteration)
+{
+    if (!s->cosine) return s->learning_rate;
+    double progress = (double)iteration / (double)(s->iterations > 1 ? s->iterations - 1 : 1);
+    if (progress > 1) progress = 1;
+    return s->learning_rate * (0.1 + 0.9 * 0.5 * (1.0 + cos(M_PI * progress)));
+}
+
+static void adam_step(trainer *t, double lr, int64_t step)
+{
+    const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+    const double c1 = 1.0 - pow(b1, (double)step), c2 = 1.0 - pow(b2, (double)step);
+    train_params *p = &t->params;
+    for (int32_t i = 0; i < p->count; i++) {
+        const train_param *param = &p->params[i];
+        if (!param->trainable) continue;
+        float *v = p->values + param->offset, *g = p->grads + param->offset;
+        float *m = t->adam_m + param->offset, *s = t->adam_v + param->offset;
+#pragma omp parallel for schedule(static)
+        for (size_t j = 0; j < param->count; j++) {
+            m[j] = (float)(b1 * m[j] + (1 - b1) * g[j]);
+            s[j] = (float)(b2 * s[j] + (1 - b2) * (double)g[j] * g[j]);
+            v[j] -= (float)(lr * (m[j] / c1) / (sqrt(s[j] / c2) + eps));
+        }
+    }
+}
+
+/* One iteration: returns the batch-mean weighted losses. */
+static style_status train_step(trainer *t, double lr, double losses[3])
+{
+    style_status status = STYLE_OK;
+    const train_settings *s = &t->settings;
+    const int32_t n = s->batch_size, size = s->crop_size;
+    feature_run *run = &t->loss_run;
+    TRY(train_dataset_batch(&t->data, &t->state.rng, n, size, t->net.input));
+
+    /* Content targets: the features of the photos themselves. */
+    const int32_t cl = t->content_layer;
+    const size_t content_count = (size_t)run->out_h[cl] * run->out_w[cl] * run->out_c[cl];
+    TRY(feature_run_forward(run, t->stream, t->net.input));
+    memcpy(t->content_target, feature_run_output(run, cl), n * content_count * sizeof(float));
+
+    const float *output;
+    TRY(train_net_forward(&t->net, t->stream, true, &output));
+    TRY(feature_run_forward(run, t->stream, output));
+
+    losses[0] = losses[1] = losses[2] = 0;
+    const double per_image = 1.0 / n;
+    for (int32_t b = 0; b < n; b++) {
+        losses[0] += content_loss(feature_run_output(run, cl) + b * content_count,
+                                  t->content_target + b * content_count, content_count,
+                                  s->content_weight * per_image,
+                                  feature_run_tap_grad(run, cl) + b * content_count);
+        for (int32_t i = 0; i < t->style_count; i++) {
+            int32_t l = t->style_layer[i], hw = run->out_h[l] * run->out_w[l], c = run->out_c[l];
+            size_t image = (size_t)hw * c;
+            losses[1] += style_loss(feature_run_output(run, l) + b * image, hw, c, t->style_gram[i],
+                                    t->style_norm2[i], s->style_weight * per_image,
+                                    t->gram_scratch, t->delta_scratch,
+                                    feature_run_tap_grad(run, l) + b * image);
+        }
+    }
+    const float *diff_rgb;
+    TRY(feature_run_backward(run, t->stream, &diff_rgb));
+    float *diff_out = train_net_diff_output(&t->net);
+    const size_t image = (size_t)size * size * 3;
+    memcpy(diff_out, diff_rgb, n * image * sizeof(float));
+    if (s->tv_weight > 0)
+        for (int32_t b = 0; b < n; b++)
+            losses[2] += tv_loss(output + b * image, size, size, s->tv_weight * per_image,
+                                 diff_out + b * image);
+    TRY(train_net_backward(&t->net, t->stream));
+    adam_step(t, lr, t->state.iteration + 1);
+    for (int i = 0; i < 3; i++)
+        FAIL_IF(!isfinite(losses[i]), STYLE_ERR_INTERNAL,
+                "train: the loss became %g at iteration %lld (learning rate too high?)", losses[i],
+                (long long)t->state.iteration + 1);
+    return STYLE_OK;
+fail:
+    return status;
+}
+
+static style_status save_checkpoint(trainer *t, const char *path, double run_seconds)
+{
+    train_state state = t->state;
+    state.seconds += run_seconds;
+    style_status status = train_checkpoint_save(path, &t->settings, &state, &t->params, t->adam_m,
+                                                t->adam_v);
+    if (status == STYLE_OK)
+        train_log(t, STYLE_LOG_INFO, "checkpoint %s (iteration %lld)", path,
+                  (long long)t->state.iteration);
+    return status;
+}
+
+static style_status run_training(trainer *t, const char *checkpoint_path)
+{
+    style_status status = STYLE_OK;
+    const train_settings *s = &t->settings;
+    const style_train_options *o = t->options;
+    const double start = now_seconds();
+    double window_start = start;
+    int64_t window_iterations = 0;
+    double throughput = 0;
+    while (t->state.iteration < s->iterations) {
+        double lr = learning_rate(s, t->state.iteration), losses[3];
+        TRY(train_step(t, lr, losses));
+        t->state.iteration++;
+        window_iterations++;
+        double now = now_seconds();
+        if (now - window_start > 5.0 || throughput == 0) {
+            throughput = window_iterations * s->batch_size / (now - window_start);
+            window_start = now;
+            window_iterations = 0;
+        }
+        if (t->loss_log)
+            fprintf(t->loss_log, "%lld,%.9g,%.9g,%.9g,%.9g,%.6g\n", (long long)t->state.iteration,
+                    losses[0], losses[1], losses[2], losses[0] + losses[1] + losses[2], lr);
+        style_train_stats stats = {
+            .iteration = t->state.iteration, .iterations = s->iterations,
+            .content_loss = losses[0], .style_loss = losses[1], .tv_loss = losses[2],
+            .total_loss = losses[0] + losses[1] + losses[2], .images_per_second = throughput,
+            .elapsed_seconds = now - start, .learning_rate = lr,
+            .eta_seconds = throughput > 0 ? (s->iterations - t->state.iteration) * s->batch_size / throughput : 0};
+        bool stop = o->progress && o->progress(o->progress_user, &stats);
+        if (stop || t->state.iteration % s->checkpoint_every == 0 || t->state.iteration == s->iterations)
+            TRY(save_checkpoint(t, checkpoint_path, now - start));
+        if (stop && t->state.iteration < s->iterations) {
+            status = style__fail(STYLE_ERR_CANCELLED,
+                                 "train: stopped at iteration %lld; checkpoint saved to %s",
+                                 (long long)t->state.iteration, checkpoint_path);
+            goto fail;
+        }
+    }
+    t->state.seconds += now_seconds() - start;
+    return STYLE_OK;
+fail:
+    return status;
+}
+
+static void trainer_destroy(trainer *t)
+{
+    feature_run_destroy(&t->loss_run);
+    train_net_destroy(&t->net);
+    train_params_destroy(&t->params);
+    train_dataset_close(&t->data);
+    feature_net_free(t->loss_net);
+    for (int32_t i = 0; i < MAX_STYLE_LAYERS; i++) style__aligned_free(t->style_gram[i]);
+    style__aligned_free(t->adam_m);
+    style__aligned_free(t->adam_v);
+    style__aligned_free(t->content_target);
+    style__aligned_free(t->gram_scratch);
+    style__aligned_free(t->delta_scratch);
+    if (t->loss_log) fclose(t->loss_log);
+    if (t->stream) dnnl_stream_destroy(t->stream);
+    if (t->engine) dnnl_engine_destroy(t->engine);
+}
+
+style_status style_train(const style_train_options *options)
+{
+    style_status status = STYLE_OK;
+    trainer t = {0};
+    char *checkpoint_path = NULL;
+    int previous_threads = omp_get_max_threads();
+    if (!options || options->struct_size < sizeof(size_t) || !options->out_path)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: options or out_path missing");
+    t.options = options;
+    if (options->threads > 0) omp_set_num_threads(options->threads);
+    TRY(resolve_settings(&t));
+    const train_settings *s = &t.settings;
+    if (options->checkpoint_path) {
+        checkpoint_path = style__strdup(options->checkpoint_path);
+    } else {
+        size_t n = strlen(options->out_path) + 6;
+        checkpoint_path = style__malloc(n);
+        if (checkpoint_path) snprintf(checkpoint_path, n, "%s.ckpt", options->out_path);
+    }
+    FAIL_IF(!checkpoint_path, STYLE_ERR_NOMEM, "train: out of memory");
+
+    DNNL_TRY(dnnl_engine_create(&t.engine, dnnl_cpu, 0), "train: engine");
+    DNNL_TRY(dnnl_stream_create(&t.stream, t.engine, dnnl_stream_default_flags), "train: stream");
+    TRY(feature_net_load(s->loss_net, &t.loss_net));
+    TRY(resolve_layers(&t));
+    TRY(train_dataset_open(&t.data, s->data_dir, options->log, options->log_user));
+    TRY(compute_style_targets(&t));
+
+    TRY(train_params_create(&t.params, &s->net));
+    size_t bytes = t.params.total * sizeof(float);
+    t.adam_m = style__aligned_alloc(bytes);
+    t.adam_v = style__aligned_alloc(bytes);
+    FAIL_IF(!t.adam_m || !t.adam_v, STYLE_ERR_NOMEM, "train: out of memory");
+    memset(t.adam_m, 0, bytes);
+    memset(t.adam_v, 0, bytes);
+    if (options->resume_path) {
+        TRY(train_checkpoint_load(options->resume_path, &t.state, &t.params, t.adam_m, t.adam_v));
+        train_log(&t, STYLE_LOG_INFO, "resuming %s at iteration %lld", options->resume_path,
+                  (long long)t.state.iteration);
+    } else {
+        train_params_init(&t.params, s->seed);
+        train_rng_seed(&t.state.rng, s->seed);
+    }
+
+    TRY(train_net_create(&t.net, &t.params, t.engine, s->batch_size, s->crop_size));
+    TRY(feature_run_create(&t.loss_run, t.loss_net, t.engine, s->batch_size, s->crop_size,
+                           s->crop_size, deepest_layer(&t), true));
+    const feature_run *run = &t.loss_run;
+    int32_t cl = t.content_layer, max_c = 1;
+    t.content_target = style__aligned_alloc((size_t)s->batch_size * run->out_h[cl] *
+                                            run->out_w[cl] * run->out_c[cl] * sizeof(float));
+    for (int32_t i = 0; i < t.style_count; i++)
+        if (run->out_c[t.style_layer[i]] > max_c) max_c = run->out_c[t.style_layer[i]];
+    t.gram_scratch = style__aligned_alloc((size_t)max_c * max_c * sizeof(float));
+    t.delta_scratch = style__aligned_alloc((size_t)max_c * max_c * sizeof(float));
+    FAIL_IF(!t.content_target || !t.gram_scratch || !t.delta_scratch, STYLE_ERR_NOMEM,
+            "train: out of memory");
+    if (options->loss_log) {
+        t.loss_log = fopen(options->loss_log, "a");
+        FAIL_IF(!t.loss_log, STYLE_ERR_IO, "train: cannot open the loss log %s",
+                options->loss_log);
+        if (ftell(t.loss_log) == 0) fprintf(t.loss_log, "iteration,content,style,tv,total,lr\n");
+    }
+    train_log(&t, STYLE_LOG_INFO,
+              "training %d/%d/%d x%d blocks (%s norm) on %zu images, loss net %s, content %s, "
+              "style %s, %lld iterations of %d x %dpx",
+              s->net.widths[0], s->net.widths[1], s->net.widths[2], s->net.residual_blocks,
+              s->net.batch_norm ? "batch" : "instance", t.data.count, t.loss_net->name,
+              s->content_layer, s->style_layers, (long long)s->iterations, s->batch_size,
+              s->crop_size);
+
+    TRY(run_training(&t, checkpoint_path));
+    TRY(train_export_model(options->out_path, s, &t.params, (int64_t)t.data.count, t.state.seconds));
+    train_log(&t, STYLE_LOG_INFO, "wrote %s", options->out_path);
+fail:
+    trainer_destroy(&t);
+    style__free(checkpoint_path);
+    omp_set_num_threads(previous_threads);
+    return status;
+}

@@ -1,0 +1,49 @@
+/* The trainer's resolved settings, shared by the training loop and its checkpoints. */
+#ifndef STYLE_TRAIN_H
+#define STYLE_TRAIN_H
+
+#include "train_data.h"
+#include "safetensors.h"
+#include "train_net.h"
+
+#define TRAIN_PATH_MAX 4096
+
+typedef struct train_settings {
+    char style_image[TRAIN_PATH_MAX], data_dir[TRAIN_PATH_MAX], loss_net[TRAIN_PATH_MAX];
+    train_net_config net;
+    int32_t crop_size, style_size, batch_size;
+    int64_t iterations;
+    double learning_rate;
+    bool cosine;
+    double content_weight, style_weight, tv_weight;
+    char content_layer[64];
+    char style_layers[512];
+    uint64_t seed;
+    int64_t checkpoint_every;
+} train_settings;
+
+/* Training state beyond the parameters: where the run is. */
+typedef struct train_state {
+    int64_t iteration; /* completed */
+    train_rng rng;
+    double seconds;    /* training time of earlier runs (resumed) */
+} train_state;
+
+/* Settings as JSON (for checkpoints and the model's libstyle.training). Caller frees. */
+char *train_settings_to_json(const train_settings *s, int64_t dataset_size, double seconds);
+style_status train_settings_from_json(const char *json, train_settings *s);
+
+/* Checkpoint: parameters, Adam moments, state and settings, written atomically. */
+style_status train_checkpoint_save(const char *path, const train_settings *s,
+                                   const train_state *state, const train_params *params,
+                                   const float *adam_m, const float *adam_v);
+/* Loads into already-created params (same configuration) and moments. */
+style_status train_checkpoint_load_settings(const char *path, train_settings *s);
+style_status train_checkpoint_load(const char *path, train_state *state, train_params *params,
+                                   float *adam_m, float *adam_v);
+
+/* Writes the trained network as a model file (every libstyle.* key explicit). */
+style_status train_export_model(const char *path, const train_settings *s,
+                                const train_params *params, int64_t dataset_size, double seconds);
+
+#endif

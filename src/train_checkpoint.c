@@ -1,0 +1,243 @@
+/*
+ * Trainer settings (JSON), checkpoints and the final model export, all safetensors files
+ * written atomically. A checkpoint carries libstyle.checkpoint = 1, so the model loader refuses
+ * it with a clear message rather than running half-trained weights by accident.
+ */
+#include "train.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+char *train_settings_to_json(const train_settings *s, int64_t dataset_size, double seconds)
+{
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:[i,i,i], s:i, s:s, s:i, s:i, s:i, s:I, s:f, s:s, s:f, s:f, s:f, "
+        "s:s, s:s, s:s, s:I}",
+        "style_image", s->style_image, "data_dir", s->data_dir, "loss_net", s->loss_net,
+        "widths", s->net.widths[0], s->net.widths[1], s->net.widths[2], "residual_blocks",
+        s->net.residual_blocks, "norm", s->net.batch_norm ? "batch" : "instance", "crop_size",
+        s->crop_size, "style_size", s->style_size, "batch_size", s->batch_size, "iterations",
+        (json_int_t)s->iterations, "learning_rate", s->learning_rate, "lr_schedule",
+        s->cosine ? "cosine" : "constant", "content_weight", s->content_weight, "style_weight",
+        s->style_weight, "tv_weight", s->tv_weight, "content_layer", s->content_layer,
+        "style_layers", s->style_layers, "seed", "", "checkpoint_every",
+        (json_int_t)s->checkpoint_every);
+    if (!o) return NULL;
+    /* The seed is a full 64-bit value: keep it exact as a string. */
+    char seed[32];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)s->seed);
+    json_object_set_new(o, "seed", json_string(seed));
+    if (dataset_size >= 0) json_object_set_new(o, "dataset_size", json_integer(dataset_size));
+    if (seconds >= 0) json_object_set_new(o, "seconds", json_real(seconds));
+    char *text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    json_decref(o);
+    return text;
+}
+
+style_status train_settings_from_json(const char *text, train_settings *s)
+{
+    style_status status = STYLE_OK;
+    json_error_t error;
+    json_t *o = json_loads(text, JSON_REJECT_DUPLICATES, &error);
+    const char *style_image, *data_dir, *loss_net, *norm, *schedule, *content, *style, *seed;
+    json_int_t iterations, every;
+    int w0, w1, w2, blocks, crop, style_size, batch;
+    FAIL_IF(!o, STYLE_ERR_FORMAT, "training settings: invalid JSON (%s)", error.text);
+    FAIL_IF(json_unpack_ex(o, &error, 0,
+                           "{s:s, s:s, s:s, s:[i,i,i], s:i, s:s, s:i, s:i, s:i, s:I, s:F, s:s, "
+                           "s:F, s:F, s:F, s:s, s:s, s:s, s:I}",
+                           "style_image", &style_image, "data_dir", &data_dir, "loss_net",
+                           &loss_net, "widths", &w0, &w1, &w2, "residual_blocks", &blocks, "norm",
+                           &norm, "crop_size", &crop, "style_size", &style_size, "batch_size",
+                           &batch, "iterations", &iterations, "learning_rate", &s->learning_rate,
+                           "lr_schedule", &schedule, "content_weight", &s->content_weight,
+                           "style_weight", &s->style_weight, "tv_weight", &s->tv_weight,
+                           "content_layer", &content, "style_layers", &style, "seed", &seed,
+                           "checkpoint_every", &every) != 0,
+            STYLE_ERR_FORMAT, "training settings: %s", error.text);
+    snprintf(s->style_image, sizeof s->style_image, "%s", style_image);
+    snprintf(s->data_dir, sizeof s->data_dir, "%s", data_dir);
+    snprintf(s->loss_net, sizeof s->loss_net, "%s", loss_net);
+    s->net.widths[0] = w0, s->net.widths[1] = w1, s->net.widths[2] = w2;
+    s->net.residual_blocks = blocks;
+    s->net.batch_norm = strcmp(norm, "batch") == 0;
+    s->crop_size = crop, s->style_size = style_size, s->batch_size = batch;
+    s->iterations = iterations;
+    s->cosine = strcmp(schedule, "cosine") == 0;
+    snprintf(s->content_layer, sizeof s->content_layer, "%s", content);
+    snprintf(s->style_layers, sizeof s->style_layers, "%s", style);
+    s->seed = strtoull(seed, NULL, 10);
+    s->checkpoint_every = every;
+fail:
+    json_decref(o);
+    return status;
+}
+
+static style_status add_array(st_file *file, const char *prefix, const train_param *p,
+                              const float *data)
+{
+    char name[96];
+    snprintf(name, sizeof name, "%s%s", prefix, p->name);
+    return st_file_add_tensor(file, name, p->ndim, p->shape, data + p->offset);
+}
+
+static style_status write_file(const char *path, st_file *file)
+{
+    void *bytes = NULL;
+    size_t size = 0;
+    style_status status = st_serialize(file, &bytes, &size);
+    if (status == STYLE_OK) status = style__write_file_atomic(path, bytes, size);
+    style__free(bytes);
+    return status;
+}
+
+style_status train_checkpoint_save(const char *path, const train_settings *s,
+                                   const train_state *state, const train_params *params,
+                                   const float *adam_m, const float *adam_v)
+{
+    style_status status = STYLE_OK;
+    st_file file = {0};
+    char *settings = train_settings_to_json(s, -1, -1);
+    char state_json[512];
+    FAIL_IF(!settings, STYLE_ERR_NOMEM, "checkpoint: out of memory");
+    snprintf(state_json, sizeof state_json,
+             "{\"iteration\":%lld,\"rng\":[\"%llu\",\"%llu\",\"%llu\",\"%llu\"],\"seconds\":%.17g}",
+             (long long)state->iteration, (unsigned long long)state->rng.s[0],
+             (unsigned long long)state->rng.s[1], (unsigned long long)state->rng.s[2],
+             (unsigned long long)state->rng.s[3], state->seconds);
+    TRY(st_file_add_metadata(&file, "libstyle.checkpoint", "1"));
+    TRY(st_file_add_metadata(&file, "libstyle.train.settings", settings));
+    TRY(st_file_add_metadata(&file, "libstyle.train.state", state_json));
+    for (int32_t i = 0; i < params->count; i++) {
+        const train_param *p = &params->params[i];
+        TRY(add_array(&file, "param.", p, params->values));
+        if (!p->trainable) continue;
+        TRY(add_array(&file, "adam.m.", p, adam_m));
+        TRY(add_array(&file, "adam.v.", p, adam_v));
+    }
+    TRY(write_file(path, &file));
+fail:
+    if (status != STYLE_OK) {
+        char prefix[TRAIN_PATH_MAX + 32];
+        snprintf(prefix, sizeof prefix, "checkpoint %s", path);
+        style__prefix_error(prefix);
+    }
+    free(settings);
+    st_file_clear(&file);
+    return status;
+}
+
+static style_status read_checkpoint(const char *path, st_file *file)
+{
+    void *data = NULL;
+    size_t size = 0;
+    style_status status = style__read_file(path, (size_t)4 << 30, &data, &size);
+    if (status == STYLE_OK) status = st_parse(data, size, file);
+    style__free(data);
+    if (status == STYLE_OK && !st_metadata_find(file, "libstyle.checkpoint")) {
+        st_file_clear(file);
+        status = style__fail(STYLE_ERR_FORMAT, "not a libstyle training checkpoint");
+    }
+    if (status != STYLE_OK) {
+        char prefix[TRAIN_PATH_MAX + 32];
+        snprintf(prefix, sizeof prefix, "checkpoint %s", path);
+        style__prefix_error(prefix);
+    }
+    return status;
+}
+
+style_status train_checkpoint_load_settings(const char *path, train_settings *s)
+{
+    st_file file = {0};
+    style_status status = read_checkpoint(path, &file);
+    if (status != STYLE_OK) return status;
+    const char *json = st_metadata_find(&file, "libstyle.train.settings");
+    status = json ? train_settings_from_json(json, s)
+                  : style__fail(STYLE_ERR_FORMAT, "checkpoint %s: no settings", path);
+    st_file_clear(&file);
+    return status;
+}
+
+static style_status take_array(const st_file *file, const char *prefix, const train_param *p,
+                               float *data)
+{
+    char name[96];
+    snprintf(name, sizeof name, "%s%s", prefix, p->name);
+    const st_tensor *t = st_find(file, name);
+    if (!t || t->count != p->count)
+        return style__fail(STYLE_ERR_FORMAT, "tensor '%s' is missing or has the wrong size", name);
+    memcpy(data + p->offset, t->data, p->count * sizeof(float));
+    return STYLE_OK;
+}
+
+style_status train_checkpoint_load(const char *path, train_state *state, train_params *params,
+                                   float *adam_m, float *adam_v)
+{
+    style_status status = STYLE_OK;
+    st_file file = {0};
+    json_t *o = NULL;
+    TRY(read_checkpoint(path, &file));
+    const char *text = st_metadata_find(&file, "libstyle.train.state");
+    o = text ? json_loads(text, 0, NULL) : NULL;
+    json_t *rng = json_object_get(o, "rng");
+    FAIL_IF(!json_is_integer(json_object_get(o, "iteration")) || json_array_size(rng) != 4,
+            STYLE_ERR_FORMAT, "checkpoint %s: bad training state", path);
+    state->iteration = json_integer_value(json_object_get(o, "iteration"));
+    state->seconds = json_number_value(json_object_get(o, "seconds"));
+    for (int i = 0; i < 4; i++)
+        state->rng.s[i] = strtoull(json_string_value(json_array_get(rng, (size_t)i)) ?: "0", NULL, 10);
+    for (int32_t i = 0; i < params->count; i++) {
+        const train_param *p = &params->params[i];
+        TRY(take_array(&file, "param.", p, params->values));
+        if (!p->trainable) continue;
+        TRY(take_array(&file, "adam.m.", p, adam_m));
+        TRY(take_array(&file, "adam.v.", p, adam_v));
+    }
+fail:
+    if (status != STYLE_OK && o) {
+        char prefix[TRAIN_PATH_MAX + 32];
+        snprintf(prefix, sizeof prefix, "checkpoint %s", path);
+        style__prefix_error(prefix);
+    }
+    json_decref(o);
+    st_file_clear(&file);
+    return status;
+}
+
+style_status train_export_model(const char *path, const train_settings *s,
+                                const train_params *params, int64_t dataset_size, double seconds)
+{
+    style_status status = STYLE_OK;
+    st_file file = {0};
+    char *training = train_settings_to_json(s, dataset_size, seconds);
+    FAIL_IF(!training, STYLE_ERR_NOMEM, "model export: out of memory");
+    char name[256];
+    snprintf(name, sizeof name, "%s", style__basename(path));
+    char *dot = strrchr(name, '.');
+    if (dot && dot != name) *dot = '\0';
+    const char *metadata[][2] = {
+        {"libstyle.format_version", "1"},
+        {"libstyle.arch", "johnson"},
+        {"libstyle.padding", "reflect"},
+        {"libstyle.upsample", "nearest_conv"},
+        {"libstyle.norm", s->net.batch_norm ? "batch" : "instance"},
+        {"libstyle.norm_eps", "1e-05"},
+        {"libstyle.output", "linear"},
+        {"libstyle.final_norm", "none"},
+        {"libstyle.name", name},
+        {"libstyle.source", "trained with libstyle " LIBSTYLE_VERSION_STRING},
+        {"libstyle.training", training},
+    };
+    for (size_t i = 0; i < sizeof metadata / sizeof *metadata; i++)
+        TRY(st_file_add_metadata(&file, metadata[i][0], metadata[i][1]));
+    for (int32_t i = 0; i < params->count; i++)
+        TRY(add_array(&file, "", &params->params[i], params->values));
+    TRY(write_file(path, &file));
+fail:
+    if (status != STYLE_OK) style__prefix_error("model export");
+    free(training);
+    st_file_clear(&file);
+    return status;
+}

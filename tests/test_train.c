@@ -1,0 +1,598 @@
+/*
+ * The trainer end to end on small generated data: the training graph agrees with the inference
+ * engine and with finite differences of the reference network; feature networks (spec files
+ * and recognised VGG-16) agree with a double-precision reference forward and backward; a few
+ * steps lower the loss; a stopped and resumed run is bit-identical to an uninterrupted one;
+ * checkpoints are not mistaken for models; bad inputs give clear errors.
+ */
+#include "feature_net.h"
+#include "model.h"
+#include "network.h"
+#include "reference.h"
+#include "testutil.h"
+#include "train.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static dnnl_engine_t engine;
+static dnnl_stream_t stream;
+
+static int setup(void **state)
+{
+    (void)state;
+    if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) return -1;
+    return dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) == dnnl_success ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    dnnl_stream_destroy(stream);
+    dnnl_engine_destroy(engine);
+    return 0;
+}
+
+static const train_net_config small = {{8, 16, 16}, 1, false};
+
+/* The training params as a model (through the real export and loader). */
+static style_model *params_to_model(const train_params *p, const char *dir)
+{
+    train_settings s = {0};
+    s.net = p->config;
+    const char *path = test_path(dir, "exported.safetensors");
+    assert_int_equal(train_export_model(path, &s, p, 1, 0), STYLE_OK);
+    style_model *model = NULL;
+    assert_int_equal(style_model_load(path, NULL, &model), STYLE_OK);
+    return model;
+}
+
+static void test_forward_matches_inference(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    train_params params;
+    assert_int_equal(train_params_create(&params, &small), STYLE_OK);
+    train_params_init(&params, 5);
+    train_net net;
+    const int n = 2, size = 20;
+    assert_int_equal(train_net_create(&net, &params, engine, n, size), STYLE_OK);
+    test_rng rng = {9};
+    test_fill_uniform(&rng, net.input, (size_t)n * size * size * 3, 0, 255);
+    const float *out;
+    assert_int_equal(train_net_forward(&net, stream, false, &out), STYLE_OK);
+
+    style_model *model = params_to_model(&params, dir);
+    network_plan plan;
+    assert_int_equal(network_plan_describe(&plan, model, engine, size, size), STYLE_OK);
+    assert_int_equal(network_plan_bind(&plan, engine, stream), STYLE_OK);
+    size_t image = (size_t)size * size * 3;
+    for (int b = 0; b < n; b++) {
+        memcpy(plan.buffers[BUF_INPUT], net.input + b * image, image * sizeof(float));
+        assert_int_equal(network_plan_run(&plan, stream, NULL, NULL), STYLE_OK);
+        double *expect = malloc(image * sizeof(double));
+        for (size_t i = 0; i < image; i++) expect[i] = plan.buffers[BUF_OUTPUT][i];
+        double err = test_rel_l2(out + b * image, expect, image);
+        print_message("  training forward vs inference, image %d: rel L2 %.2e\n", b, err);
+        assert_true(err < 1e-5);
+        free(expect);
+    }
+    network_plan_destroy(&plan);
+    style_model_free(model);
+    train_net_destroy(&net);
+    train_params_destroy(&params);
+    test_remove_tree(dir);
+    free(dir);
+}
+
+/* L = sum(g * net(x)) in double through the reference network of the exported model. */
+static double reference_objective(const train_params *p, const char *dir, const float *input,
+                                  int n, int size, const float *g)
+{
+    style_model *model = params_to_model(p, dir);
+    double total = 0;
+    for (int b = 0; b < n; b++) {
+        ref_tensor in = ref_tensor_new(3, size, size);
+        for (int y = 0; y < size; y++)
+            for (int x = 0; x < size; x++)
+                for (int c = 0; c < 3; c++)
+                    REF_AT(in, c, y, x) = input[((size_t)(b * size + y) * size + x) * 3 + c];
+        ref_tensor out = ref_network(model, in);
+        for (int y = 0; y < size; y++)
+            for (int x = 0; x < size; x++)
+                for (int c = 0; c < 3; c++)
+                    total += REF_AT(out, c, y, x) * g[((size_t)(b * size + y) * size + x) * 3 + c];
+        ref_tensor_free(&out);
+        ref_tensor_free(&in);
+    }
+    style_model_free(model);
+    return total;
+}
+
+static void test_network_gradients(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    train_params params;
+    assert_int_equal(train_params_create(&params, &small), STYLE_OK);
+    train_params_init(&params, 6);
+    train_net net;
+    const int n = 2, size = 12;
+    assert_int_equal(train_net_create(&net, &params, engine, n, size), STYLE_OK);
+    test_rng rng = {10};
+    test_fill_uniform(&rng, net.input, (size_t)n * size * size * 3, 0, 255);
+    const float *out;
+    assert_int_equal(train_net_forward(&net, stream, false, &out), STYLE_OK);
+    size_t count = (size_t)n * size * size * 3;
+    float *g = malloc(count * sizeof(float));
+    test_fill_uniform(&rng, g, count, -1, 1);
+    memcpy(train_net_diff_output(&net), g, count * sizeof(float));
+    assert_int_equal(train_net_backward(&net, stream), STYLE_OK);
+
+    /* Central differences in double on a sample of every parameter tensor. */
+    double worst = 0, global = 0;
+    for (size_t j = 0; j < params.total; j++) global = fmax(global, fabs(params.grads[j]));
+    for (int32_t i = 0; i < params.count; i++) {
+        train_param *p = &params.params[i];
+        if (!p->trainable) continue;
+        /* Biases before instance norm have (correctly) ~0 gradients: compare them on the
+         * scale of the network's gradients, not their own rounding noise. */
+        double scale = 1e-3 * global;
+        for (size_t j = 0; j < p->count; j++)
+            scale = fmax(scale, fabs(params.grads[p->offset + j]));
+        for (int s = 0; s < 2; s++) {
+            size_t j = (size_t)(test_rng_next(&rng) % p->count);
+            float *v = params.values + p->offset + j, keep = *v;
+            /* The network has many ReLU kinks: only steps this small stay on one linear piece. */
+            float h = 2e-5f * fmaxf(1.0f, fabsf(keep));
+            *v = keep + h;
+            double up = reference_objective(&params, dir, net.input, n, size, g);
+            *v = keep - h;
+            double down = reference_objective(&params, dir, net.input, n, size, g);
+            *v = keep;
+            /* h is applied in float: use the exact step the float values took. */
+            double step = (double)(keep + h) - (double)(keep - h);
+            double numeric = (up - down) / step;
+            double err = fabs(numeric - params.grads[p->offset + j]) / scale;
+            if (err > worst) worst = err;
+            if (err > 2e-3)
+                print_error("  %s[%zu]: analytic %g numeric %g\n", p->name, j,
+                            params.grads[p->offset + j], numeric);
+        }
+    }
+    print_message("  transform network gradients: max err / max |grad| = %.2e\n", worst);
+    assert_true(worst < 2e-3);
+    free(g);
+    train_net_destroy(&net);
+    train_params_destroy(&params);
+    test_remove_tree(dir);
+    free(dir);
+}
+
+/* ---- feature networks --------------------------------------------------------------------- */
+
+/* A small random feature-net file: conv3 s1 -> leaky -> pool -> conv1 -> relu -> conv3 s2. */
+static void write_feature_net(const char *path, uint64_t seed)
+{
+    test_rng rng = {seed};
+    st_file file = {0};
+    const char *layers = "[{\"op\":\"conv\",\"kernel\":3,\"stride\":1,\"pad\":1},"
+                         "{\"op\":\"leaky_relu\",\"slope\":0.1},"
+                         "{\"op\":\"maxpool\",\"kernel\":2,\"stride\":2},"
+                         "{\"op\":\"conv\",\"kernel\":1,\"stride\":1,\"pad\":0},"
+                         "{\"op\":\"relu\"},"
+                         "{\"op\":\"conv\",\"kernel\":3,\"stride\":2,\"pad\":1}]";
+    st_file_add_metadata(&file, "libstyle.kind", "feature-net");
+    st_file_add_metadata(&file, "libstyle.layers", layers);
+    st_file_add_metadata(&file, "libstyle.taps", "{\"a\":1,\"b\":4,\"c\":5,\"pre\":3}");
+    st_file_add_metadata(&file, "libstyle.input",
+                         "{\"scale\":0.00392156862745098,\"mean\":[0.4,0.5,0.6],\"std\":[0.2,0.25,0.3]}");
+    st_file_add_metadata(&file, "libstyle.loss", "{\"content\":[\"b\"],\"style\":[\"a\",\"b\",\"c\"]}");
+    int64_t shapes[3][4] = {{6, 3, 3, 3}, {5, 6, 1, 1}, {7, 5, 3, 3}};
+    int idx[3] = {0, 3, 5};
+    for (int i = 0; i < 3; i++) {
+        size_t count = (size_t)shapes[i][0] * shapes[i][1] * shapes[i][2] * shapes[i][3];
+        float *w = malloc(count * 4), b[8];
+        test_fill_uniform(&rng, w, count, -0.5, 0.5);
+        test_fill_uniform(&rng, b, 8, -0.2, 0.2);
+        char name[64];
+        snprintf(name, sizeof name, "features.%d.weight", idx[i]);
+        st_file_add_tensor(&file, name, 4, shapes[i], w);
+        snprintf(name, sizeof name, "features.%d.bias", idx[i]);
+        int64_t bs[1] = {shapes[i][0]};
+        st_file_add_tensor(&file, name, 1, bs, b);
+        free(w);
+    }
+    int64_t head[2] = {10, 7};
+    float junk[70] = {0};
+    st_file_add_tensor(&file, "classifier.weight", 2, head, junk); /* ignored */
+    void *bytes;
+    size_t size;
+    assert_int_equal(st_serialize(&file, &bytes, &size), STYLE_OK);
+    assert_int_equal(test_write_file(path, bytes, size), 0);
+    style__free(bytes);
+    st_file_clear(&file);
+}
+
+/* Double reference of that net up to layer `last`, on NHWC rgb, one image. */
+static ref_tensor feature_reference(const feature_net *net, const float *rgb, int h, int w, int last)
+{
+    ref_tensor x = ref_tensor_new(3, h, w);
+    for (int y = 0; y < h; y++)
+        for (int xx = 0; xx < w; xx++)
+            for (int c = 0; c < 3; c++)
+                REF_AT(x, c, y, xx) = (rgb[(y * w + xx) * 3 + c] * net->input_scale - net->input_mean[c]) /
+                                      net->input_std[c];
+    for (int i = 0; i <= last; i++) {
+        const fnet_layer *l = &net->layers[i];
+        ref_tensor y;
+        if (l->op == FNET_CONV) {
+            y = ref_conv2d(x, l->weight, l->bias, l->out_channels, l->kernel, l->stride, l->pad,
+                           l->pad, l->pad, l->pad);
+        } else if (l->op == FNET_MAXPOOL) {
+            y = ref_tensor_new(x.c, x.h / 2, x.w / 2);
+            for (int c = 0; c < x.c; c++)
+                for (int a = 0; a < y.h; a++)
+                    for (int b = 0; b < y.w; b++)
+                        REF_AT(y, c, a, b) = fmax(fmax(REF_AT(x, c, 2 * a, 2 * b), REF_AT(x, c, 2 * a, 2 * b + 1)),
+                                                  fmax(REF_AT(x, c, 2 * a + 1, 2 * b), REF_AT(x, c, 2 * a + 1, 2 * b + 1)));
+        } else {
+            y = ref_tensor_new(x.c, x.h, x.w);
+            double slope = l->op == FNET_RELU ? 0 : l->slope;
+            for (size_t k = 0; k < (size_t)x.c * x.h * x.w; k++)
+                y.data[k] = x.data[k] > 0 ? x.data[k] : x.data[k] * slope;
+        }
+        ref_tensor_free(&x);
+        x = y;
+    }
+    return x;
+}
+
+static void test_feature_net_spec(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    const char *path = test_path(dir, "net.safetensors");
+    write_feature_net(path, 77);
+    feature_net *net = NULL;
+    assert_int_equal(feature_net_load(path, &net), STYLE_OK);
+    assert_int_equal(net->layer_count, 6);
+    assert_int_equal(feature_net_tap(net, "c"), 5);
+    assert_int_equal(net->style_count, 3);
+    const int n = 2, h = 11, w = 9;
+    feature_run run;
+    assert_int_equal(feature_run_create(&run, net, engine, n, h, w, 5, true), STYLE_OK);
+    test_rng rng = {3};
+    size_t count = (size_t)n * h * w * 3;
+    float *rgb = malloc(count * 4);
+    test_fill_uniform(&rng, rgb, count, 0, 255);
+    assert_int_equal(feature_run_forward(&run, stream, rgb), STYLE_OK);
+    /* Forward: every tap (including "pre", a conv output that must not be fused). */
+    const char *taps[] = {"a", "pre", "b", "c"};
+    for (int t = 0; t < 4; t++) {
+        int layer = feature_net_tap(net, taps[t]);
+        size_t image = (size_t)run.out_h[layer] * run.out_w[layer] * run.out_c[layer];
+        for (int b = 0; b < n; b++) {
+            ref_tensor r = feature_reference(net, rgb + b * h * w * 3, h, w, layer);
+            double *e = malloc(image * sizeof(double));
+            for (int y = 0; y < r.h; y++)
+                for (int x = 0; x < r.w; x++)
+                    for (int c = 0; c < r.c; c++) e[(y * r.w + x) * r.c + c] = REF_AT(r, c, y, x);
+            assert_true(test_rel_l2(feature_run_output(&run, layer) + b * image, e, image) < 1e-5);
+            free(e);
+            ref_tensor_free(&r);
+        }
+    }
+    /* Backward: L = sum over taps of <g_t, F_t>; dL/drgb against central differences. */
+    float *g[4];
+    for (int t = 0; t < 4; t++) {
+        int layer = feature_net_tap(net, taps[t]);
+        size_t all = (size_t)n * run.out_h[layer] * run.out_w[layer] * run.out_c[layer];
+        g[t] = malloc(all * 4);
+        test_fill_uniform(&rng, g[t], all, -1, 1);
+        float *tg = feature_run_tap_grad(&run, layer);
+        for (size_t k = 0; k < all; k++) tg[k] += g[t][k];
+    }
+    const float *diff;
+    assert_int_equal(feature_run_backward(&run, stream, &diff), STYLE_OK);
+    double worst = 0, scale = 1e-6;
+    for (size_t k = 0; k < count; k++) scale = fmax(scale, fabs(diff[k]));
+    for (int s = 0; s < 30; s++) {
+        size_t k = (size_t)(test_rng_next(&rng) % count);
+        int b = (int)(k / ((size_t)h * w * 3));
+        double val[2];
+        for (int side = 0; side < 2; side++) {
+            float keep = rgb[k];
+            rgb[k] = keep + (side ? -0.5f : 0.5f);
+            double total = 0;
+            for (int t = 0; t < 4; t++) {
+                int layer = feature_net_tap(net, taps[t]);
+                ref_tensor r = feature_reference(net, rgb + b * h * w * 3, h, w, layer);
+                size_t image = (size_t)r.c * r.h * r.w;
+                for (int y = 0; y < r.h; y++)
+                    for (int x = 0; x < r.w; x++)
+                        for (int c = 0; c < r.c; c++)
+                            total += REF_AT(r, c, y, x) * g[t][b * image + (y * r.w + x) * r.c + c];
+                ref_tensor_free(&r);
+            }
+            rgb[k] = keep;
+            val[side] = total;
+        }
+        double numeric = (val[0] - val[1]) / 1.0;
+        worst = fmax(worst, fabs(numeric - diff[k]) / scale);
+    }
+    print_message("  feature net d/d image: max err / max |grad| = %.2e\n", worst);
+    /* Max pooling and ReLU kinks make finite differences of 0.5 levels slightly noisy. */
+    assert_true(worst < 2e-2);
+    for (int t = 0; t < 4; t++) free(g[t]);
+    free(rgb);
+    feature_run_destroy(&run);
+    feature_net_free(net);
+    test_remove_tree(dir);
+    free(dir);
+}
+
+static void test_vgg16_recognised(void **state)
+{
+    (void)state;
+    /* A torchvision VGG-16 state_dict with random weights (no metadata). */
+    static const int convs[] = {0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28};
+    static const int channels[] = {64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512};
+    test_rng rng = {4};
+    st_file file = {0};
+    int in = 3;
+    for (int i = 0; i < 13; i++) {
+        int64_t ws[4] = {channels[i], in, 3, 3}, bs[1] = {channels[i]};
+        size_t count = (size_t)channels[i] * in * 9;
+        float *w = malloc(count * 4), *b = malloc(channels[i] * 4);
+        test_fill_uniform(&rng, w, count, -0.05, 0.05);
+        test_fill_uniform(&rng, b, channels[i], -0.05, 0.05);
+        char name[64];
+        snprintf(name, sizeof name, "features.%d.weight", convs[i]);
+        st_file_add_tensor(&file, name, 4, ws, w);
+        snprintf(name, sizeof name, "features.%d.bias", convs[i]);
+        st_file_add_tensor(&file, name, 1, bs, b);
+        free(w), free(b);
+        in = channels[i];
+    }
+    int64_t cls[2] = {4, 4};
+    float junk[16] = {0};
+    st_file_add_tensor(&file, "classifier.0.weight", 2, cls, junk);
+    feature_net *net = NULL;
+    assert_int_equal(feature_net_from_file(&file, "vgg16.safetensors", &net), STYLE_OK);
+    assert_string_equal(net->name, "vgg16");
+    assert_int_equal(feature_net_tap(net, "relu1_2"), 3);
+    assert_int_equal(feature_net_tap(net, "relu2_2"), 8);
+    assert_int_equal(feature_net_tap(net, "relu3_3"), 15);
+    assert_int_equal(feature_net_tap(net, "relu4_3"), 22);
+    assert_string_equal(net->content_taps[0], "relu2_2");
+    assert_true(fabs(net->input_mean[0] - 0.485) < 1e-12 && fabs(net->input_std[2] - 0.225) < 1e-12);
+    feature_run run;
+    assert_int_equal(feature_run_create(&run, net, engine, 1, 32, 24, 22, true), STYLE_OK);
+    float *rgb = malloc(32 * 24 * 3 * 4);
+    test_fill_uniform(&rng, rgb, 32 * 24 * 3, 0, 255);
+    assert_int_equal(feature_run_forward(&run, stream, rgb), STYLE_OK);
+    ref_tensor r = feature_reference(net, rgb, 32, 24, 22);
+    assert_int_equal(run.out_c[22], 512);
+    double *e = malloc(sizeof(double) * r.c * r.h * r.w);
+    for (int y = 0; y < r.h; y++)
+        for (int x = 0; x < r.w; x++)
+            for (int c = 0; c < r.c; c++) e[(y * r.w + x) * r.c + c] = REF_AT(r, c, y, x);
+    double err = test_rel_l2(feature_run_output(&run, 22), e, (size_t)r.c * r.h * r.w);
+    print_message("  VGG-16 relu4_3 vs reference: rel L2 %.2e\n", err);
+    assert_true(err < 1e-5);
+    free(e);
+    ref_tensor_free(&r);
+    free(rgb);
+    feature_run_destroy(&run);
+    feature_net_free(net);
+}
+
+/* ---- training runs ------------------------------------------------------------------------ */
+
+typedef struct run_log {
+    double first, last;
+    int64_t stop_at;
+    int calls;
+} run_log;
+
+static int record(void *user, const style_train_stats *st)
+{
+    run_log *log = user;
+    if (st->iteration <= 3) log->first += st->total_loss / 3;
+    if (st->iteration > st->iterations - 3) log->last += st->total_loss / 3;
+    log->calls++;
+    return log->stop_at && st->iteration >= log->stop_at;
+}
+
+/* Writes a data folder of smooth random photos and a style image. */
+static void make_data(const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/photos/sub", dir);
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", path);
+    assert_int_equal(system(cmd), 0);
+    for (int k = 0; k < 5; k++) {
+        style_image img;
+        assert_int_equal(style_image_alloc(&img, 40 + k * 3, 36 + k, 3, STYLE_SAMPLE_U8), STYLE_OK);
+        uint8_t *p = img.data;
+        for (int y = 0; y < img.height; y++)
+            for (int x = 0; x < img.width; x++) {
+                p[(y * img.width + x) * 3 + 0] = (uint8_t)(128 + 100 * sin(0.2 * x + k));
+                p[(y * img.width + x) * 3 + 1] = (uint8_t)(128 + 100 * cos(0.15 * y - k));
+                p[(y * img.width + x) * 3 + 2] = (uint8_t)((x * y + 40 * k) & 255);
+            }
+        snprintf(path, sizeof path, "%s/photos/%s%d.png", dir, k % 2 ? "sub/" : "", k);
+        assert_int_equal(style_image_save(path, &img, 0), STYLE_OK);
+        if (k == 0) {
+            for (int i = 0; i < img.width * img.height * 3; i++) p[i] = (uint8_t)((i / 3 % 7) * 36);
+            snprintf(path, sizeof path, "%s/style.png", dir);
+            assert_int_equal(style_image_save(path, &img, 0), STYLE_OK);
+        }
+        style_image_release(&img);
+    }
+}
+
+static style_train_options small_run(const char *dir, run_log *log)
+{
+    style_train_options o = {0};
+    o.struct_size = sizeof o;
+    o.style_image = strdup(test_path(dir, "style.png"));
+    o.data_dir = strdup(test_path(dir, "photos"));
+    o.loss_net = strdup(test_path(dir, "net.safetensors"));
+    o.out_path = strdup(test_path(dir, "model.safetensors"));
+    o.widths[0] = 8, o.widths[1] = 16, o.widths[2] = 16;
+    o.residual_blocks = 1;
+    o.crop_size = 24;
+    o.batch_size = 2;
+    o.iterations = 30;
+    o.learning_rate = 1e-2;
+    o.seed = 11;
+    o.threads = 2;
+    o.checkpoint_every = 4;
+    o.progress = record;
+    o.progress_user = log;
+    return o;
+}
+
+static void free_run(style_train_options *o)
+{
+    free((char *)o->style_image), free((char *)o->data_dir), free((char *)o->loss_net);
+    free((char *)o->out_path);
+}
+
+static void test_training_lowers_loss(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    make_data(dir);
+    write_feature_net(test_path(dir, "net.safetensors"), 78);
+    run_log log = {0};
+    style_train_options o = small_run(dir, &log);
+    style_status status = style_train(&o);
+    if (status != STYLE_OK) print_error("%s\n", style_last_error());
+    assert_int_equal(status, STYLE_OK);
+    print_message("  mean loss of the first 3 iterations %.4f, last 3 %.4f\n", log.first, log.last);
+    assert_int_equal(log.calls, 30);
+    assert_true(log.last < 0.8 * log.first);
+    /* The result is a model the library runs; a checkpoint is refused as a model. */
+    style_model *model = NULL;
+    assert_int_equal(style_model_load(o.out_path, NULL, &model), STYLE_OK);
+    assert_non_null(strstr(style_model_metadata_get(model, "libstyle.training"), "\"iterations\":30"));
+    style_model_free(model);
+    char ckpt[4200];
+    snprintf(ckpt, sizeof ckpt, "%s.ckpt", o.out_path);
+    assert_int_equal(style_model_load(ckpt, NULL, &model), STYLE_ERR_UNSUPPORTED);
+    assert_non_null(strstr(style_last_error(), "checkpoint"));
+    free_run(&o);
+    test_remove_tree(dir);
+    free(dir);
+}
+
+static void *model_tensors(const char *path, size_t *size)
+{
+    /* The tensor bytes (after the header) of a safetensors file. */
+    size_t total;
+    uint8_t *data = test_read_file(path, &total);
+    assert_non_null(data);
+    uint64_t header;
+    memcpy(&header, data, 8);
+    *size = total - 8 - header;
+    void *out = malloc(*size);
+    memcpy(out, data + 8 + header, *size);
+    free(data);
+    return out;
+}
+
+static void test_resume_is_bit_identical(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    make_data(dir);
+    write_feature_net(test_path(dir, "net.safetensors"), 79);
+    run_log log = {0};
+    style_train_options o = small_run(dir, &log);
+    o.iterations = 10;
+    assert_int_equal(style_train(&o), STYLE_OK);
+    size_t size_a, size_b;
+    void *a = model_tensors(o.out_path, &size_a);
+
+    /* Stop at 6 (checkpoint written on stop), then resume to 10. */
+    run_log stop = {0};
+    stop.stop_at = 6;
+    o.progress_user = &stop;
+    assert_int_equal(style_train(&o), STYLE_ERR_CANCELLED);
+    assert_non_null(strstr(style_last_error(), "checkpoint"));
+    char ckpt[4200];
+    snprintf(ckpt, sizeof ckpt, "%s.ckpt", o.out_path);
+    style_train_options r = {0};
+    r.struct_size = sizeof r;
+    r.resume_path = ckpt;
+    r.out_path = o.out_path;
+    r.threads = 2;
+    run_log rest = {0};
+    r.progress = record;
+    r.progress_user = &rest;
+    style_status status = style_train(&r);
+    if (status != STYLE_OK) print_error("%s\n", style_last_error());
+    assert_int_equal(status, STYLE_OK);
+    assert_int_equal(rest.calls, 4);
+    void *b = model_tensors(o.out_path, &size_b);
+    assert_int_equal(size_a, size_b);
+    assert_memory_equal(a, b, size_a);
+    free(a), free(b);
+    free_run(&o);
+    test_remove_tree(dir);
+    free(dir);
+}
+
+static void test_bad_inputs(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    make_data(dir);
+    write_feature_net(test_path(dir, "net.safetensors"), 80);
+    run_log log = {0};
+    style_train_options o = small_run(dir, &log);
+    const char *keep = o.style_image;
+    o.style_image = test_path(dir, "missing.png");
+    assert_int_equal(style_train(&o), STYLE_ERR_IO);
+    assert_non_null(strstr(style_last_error(), "missing.png"));
+    o.style_image = keep;
+    const char *data = o.data_dir;
+    o.data_dir = test_path(dir, "nothing-here");
+    assert_true(style_train(&o) != STYLE_OK);
+    assert_non_null(strstr(style_last_error(), "nothing-here"));
+    o.data_dir = data;
+    const char *net = o.loss_net;
+    o.loss_net = keep; /* a PNG is not a feature network */
+    assert_true(style_train(&o) != STYLE_OK);
+    assert_non_null(strstr(style_last_error(), "style.png"));
+    o.loss_net = net;
+    o.content_layer = "nope";
+    assert_int_equal(style_train(&o), STYLE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(style_last_error(), "nope"));
+    o.content_layer = NULL;
+    o.crop_size = 30;
+    assert_int_equal(style_train(&o), STYLE_ERR_INVALID_ARGUMENT);
+    free_run(&o);
+    test_remove_tree(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_forward_matches_inference),
+        cmocka_unit_test(test_network_gradients),
+        cmocka_unit_test(test_feature_net_spec),
+        cmocka_unit_test(test_vgg16_recognised),
+        cmocka_unit_test(test_training_lowers_loss),
+        cmocka_unit_test(test_resume_is_bit_identical),
+        cmocka_unit_test(test_bad_inputs),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

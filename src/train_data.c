@@ -191,11 +191,16 @@ static void log_message(style_log_fn log, void *user, style_log_level level, con
     log(user, level, message);
 }
 
+static int compare_paths(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 /*
- * Lists `dir`: image files go to ls->files, and each subdirectory not seen before (by device
- * and inode, so symlinked directories are followed once and never into a loop) is listed after
- * this one is closed, so that deep trees do not hold one descriptor per level. A subdirectory
- * that cannot be read is skipped with a warning; the root itself is an error.
+ * Lists `dir`: image files go to ls->files; subdirectories are listed after this one is closed
+ * (so deep trees do not hold a descriptor per level), in sorted order, each only if not seen
+ * before (by device and inode, so symlinked directories are followed once and never into a
+ * loop). A subdirectory that cannot be read is skipped with a warning; the root is an error.
  */
 static style_status list_directory(lister *ls, const char *dir, bool is_root)
 {
@@ -241,24 +246,30 @@ static style_status list_directory(lister *ls, const char *dir, bool is_root)
             }
         }
         if (is_file && has_image_extension(name)) {
-            TRY(string_list_push(&ls->files, path));
-            path = NULL;
+            char *file = path;
+            path = NULL; /* the list owns it now, even on failure */
+            TRY(string_list_push(&ls->files, file));
         } else if (is_dir) {
-            status = STYLE_OK;
-            bool fresh = lister_visit(ls, &st, &status);
-            if (status != STYLE_OK) goto fail;
-            if (fresh) {
-                TRY(string_list_push(&subdirs, path));
-                path = NULL;
-            }
+            char *subdir = path;
+            path = NULL;
+            TRY(string_list_push(&subdirs, subdir));
         }
         style__free(path);
         path = NULL;
     }
     closedir(handle);
     handle = NULL;
-    for (size_t i = 0; i < subdirs.count; i++)
-        TRY(list_directory(ls, subdirs.items[i], false));
+    /* Depth first in sorted order, so that which path reaches a directory that several links
+     * lead to does not depend on the order readdir returned the entries in. */
+    if (subdirs.count > 1)
+        qsort(subdirs.items, subdirs.count, sizeof *subdirs.items, compare_paths);
+    for (size_t i = 0; i < subdirs.count; i++) {
+        struct stat st;
+        if (stat(subdirs.items[i], &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+        bool fresh = lister_visit(ls, &st, &status);
+        if (status != STYLE_OK) goto fail;
+        if (fresh) TRY(list_directory(ls, subdirs.items[i], false));
+    }
     string_list_free(&subdirs);
     return STYLE_OK;
 fail:
@@ -266,11 +277,6 @@ fail:
     style__free(path);
     string_list_free(&subdirs);
     return status;
-}
-
-static int compare_paths(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 style_status train_dataset_open(train_dataset *data, const char *root, style_log_fn log,

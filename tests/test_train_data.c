@@ -41,6 +41,14 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+/* dir + "/" + name, malloc'd. */
+static char *join(const char *dir, const char *name)
+{
+    char *path = NULL;
+    assert_true(asprintf(&path, "%s/%s", dir, name) > 0);
+    return path;
+}
+
 static void make_dir(const char *path)
 {
     assert_int_equal(mkdir(path, 0755), 0);
@@ -251,12 +259,8 @@ static void test_train_rng_normal(void **state)
 static void test_dataset_listing(void **state)
 {
     const char *tmp = *state;
-    char root[4096], outside[4096], sub[4096], deeper[4096], zdir[4096];
-    snprintf(root, sizeof root, "%s/root", tmp);
-    snprintf(outside, sizeof outside, "%s/outside", tmp);
-    snprintf(sub, sizeof sub, "%s/sub", root);
-    snprintf(deeper, sizeof deeper, "%s/deeper", sub);
-    snprintf(zdir, sizeof zdir, "%s/zdir.png", root);
+    char *root = join(tmp, "root"), *outside = join(tmp, "outside");
+    char *sub = join(root, "sub"), *deeper = join(sub, "deeper"), *zdir = join(root, "zdir.png");
     make_dir(root);
     make_dir(outside);
     make_dir(sub);
@@ -283,17 +287,16 @@ static void test_dataset_listing(void **state)
                               "zdir.png/f.png"};
     size_t n = sizeof expected / sizeof *expected;
     for (int pass = 0; pass < 2; pass++) {
-        char given[4096];
         /* A trailing slash on the root does not double the separator. */
-        snprintf(given, sizeof given, "%s%s", root, pass ? "/" : "");
+        char *given = pass ? join(root, "") : strdup(root);
         train_dataset data;
         log_capture log = {0};
         assert_int_equal(train_dataset_open(&data, given, capture_log, &log), STYLE_OK);
         assert_int_equal(data.count, n);
         for (size_t i = 0; i < n; i++) {
-            char want[4096];
-            snprintf(want, sizeof want, "%s/%s", root, expected[i]);
+            char *want = join(root, expected[i]);
             assert_string_equal(data.paths[i], want);
+            free(want);
         }
         assert_true(data.log == capture_log);
         assert_ptr_equal(data.log_user, &log);
@@ -303,8 +306,14 @@ static void test_dataset_listing(void **state)
         assert_null(data.paths);
         assert_int_equal(data.count, 0);
         train_dataset_close(&data); /* twice is harmless */
+        free(given);
     }
     train_dataset_close(NULL);
+    free(root);
+    free(outside);
+    free(sub);
+    free(deeper);
+    free(zdir);
 }
 
 static void test_dataset_errors(void **state)
@@ -324,8 +333,7 @@ static void test_dataset_errors(void **state)
     assert_non_null(strstr(style_last_error(), file));
     assert_non_null(strstr(style_last_error(), "not a directory"));
 
-    char empty[4096];
-    snprintf(empty, sizeof empty, "%s/empty", tmp);
+    char *empty = join(tmp, "empty");
     make_dir(empty);
     write_text(test_path(empty, "readme.txt"), "x");
     make_dir(test_path(empty, "nested"));
@@ -333,6 +341,7 @@ static void test_dataset_errors(void **state)
     assert_non_null(strstr(style_last_error(), "no images found under"));
     assert_non_null(strstr(style_last_error(), empty));
     assert_null(data.paths);
+    free(empty);
 
     assert_int_equal(train_dataset_open(NULL, tmp, NULL, NULL), STYLE_ERR_INVALID_ARGUMENT);
     assert_int_equal(train_dataset_open(&data, NULL, NULL, NULL), STYLE_ERR_INVALID_ARGUMENT);
@@ -342,14 +351,14 @@ static void test_dataset_errors(void **state)
 static void test_dataset_alloc_failures(void **state)
 {
     const char *tmp = *state;
-    char sub[4096];
-    snprintf(sub, sizeof sub, "%s/sub", tmp);
+    char *sub = join(tmp, "sub");
     make_dir(sub);
     for (int i = 0; i < 100; i++) {
         char name[32];
         snprintf(name, sizeof name, "%03d.png", i);
         write_text(test_path(i % 2 ? sub : tmp, name), "x");
     }
+    free(sub);
     int failures = 0;
     for (long n = 1; n < 1000; n++) {
         train_dataset data;
@@ -780,9 +789,7 @@ static void test_batch_skips_corrupt(void **state)
 {
     const char *tmp = *state;
     save_constant(test_path(tmp, "good.png"), 30, 20, 50, 100, 150);
-    char bad[4096], truncated[4096];
-    snprintf(bad, sizeof bad, "%s", test_path(tmp, "bad.png"));
-    snprintf(truncated, sizeof truncated, "%s", test_path(tmp, "cut.jpg"));
+    char *bad = join(tmp, "bad.png"), *truncated = join(tmp, "cut.jpg");
     write_text(bad, "this is not a png at all");
     const unsigned char jpeg_start[] = {0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 'J', 'F', 'I', 'F'};
     assert_int_equal(test_write_file(truncated, jpeg_start, sizeof jpeg_start), 0);
@@ -808,11 +815,15 @@ static void test_batch_skips_corrupt(void **state)
     assert_true(ends_with(data.paths[0], "/good.png"));
     assert_int_equal(log.warnings, 2);
     assert_int_equal(log.others, 0);
-    char want[4200];
-    snprintf(want, sizeof want, "skipping %s: ", bad);
+    char *want = NULL;
+    assert_true(asprintf(&want, "skipping %s: ", bad) > 0);
     assert_non_null(strstr(log.text, want));
-    snprintf(want, sizeof want, "skipping %s: ", truncated);
+    free(want);
+    assert_true(asprintf(&want, "skipping %s: ", truncated) > 0);
     assert_non_null(strstr(log.text, want));
+    free(want);
+    free(bad);
+    free(truncated);
     /* And no further warnings once they are gone. */
     assert_int_equal(train_dataset_batch(&data, &rng, COUNT, SIZE, batch), STYLE_OK);
     assert_int_equal(log.warnings, 2);

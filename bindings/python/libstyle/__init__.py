@@ -11,6 +11,8 @@ The shared library is found through ``$LIBSTYLE_LIBRARY`` (its path), then next 
 package (``libstyle/libstyle.so*``), then the system; :class:`LibraryNotFoundError` (an
 ImportError) lists every place tried. A failed call raises a :class:`StyleError` subclass
 chosen by the C status, carrying ``.status`` and the library's detail message.
+
+:func:`train` trains a new style model (``style_train``; see docs/training.md).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from ._callbacks import LogLevel
 from ._images import decode_image, load_image, save_image
 from ._model import Model, ModelInfo, import_ml5
 from ._session import Session
+from ._train import TrainStats, train
 
 __all__ = [
     "__version__",
@@ -43,6 +46,8 @@ __all__ = [
     "Model",
     "ModelInfo",
     "Session",
+    "train",
+    "TrainStats",
     "LogLevel",
     "Status",
     "load_image",

@@ -30,6 +30,7 @@ from ctypes import (
     c_float,
     c_int,
     c_int32,
+    c_int64,
     c_size_t,
     c_uint,
     c_uint64,
@@ -46,10 +47,13 @@ __all__ = [
     "StyleImage",
     "LoadOptions",
     "ModelInfoStruct",
+    "TrainStatsStruct",
+    "TrainOptions",
     "ModelHandle",
     "SessionHandle",
     "LOG_FN",
     "PROGRESS_FN",
+    "TRAIN_PROGRESS_FN",
     "SAMPLE_U8",
     "SAMPLE_U16",
     "SAMPLE_F32",
@@ -121,6 +125,66 @@ class ModelInfoStruct(Structure):
     ]
 
 
+class TrainStatsStruct(Structure):
+    """``style_train_stats``: where a training run stands (passed to the progress callback)."""
+
+    _fields_ = [
+        ("iteration", c_int64),
+        ("iterations", c_int64),
+        ("content_loss", c_double),
+        ("style_loss", c_double),
+        ("tv_loss", c_double),
+        ("total_loss", c_double),
+        ("images_per_second", c_double),
+        ("elapsed_seconds", c_double),
+        ("eta_seconds", c_double),
+        ("learning_rate", c_double),
+    ]
+
+
+#: ``int (*style_train_progress_fn)(void *user, const style_train_stats *stats)``
+TRAIN_PROGRESS_FN = CFUNCTYPE(c_int, c_void_p, POINTER(TrainStatsStruct))
+
+
+class TrainOptions(Structure):
+    """``style_train_options``; set ``struct_size = ctypes.sizeof(TrainOptions)``.
+
+    Zero fields take the library's defaults (docs/training.md).
+    """
+
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("style_image", c_char_p),
+        ("data_dir", c_char_p),
+        ("loss_net", c_char_p),
+        ("out_path", c_char_p),
+        ("checkpoint_path", c_char_p),
+        ("resume_path", c_char_p),
+        ("widths", c_int32 * 3),
+        ("residual_blocks", c_int32),
+        ("norm", c_char_p),
+        ("crop_size", c_int32),
+        ("style_size", c_int32),
+        ("batch_size", c_int32),
+        ("iterations", c_int64),
+        ("learning_rate", c_double),
+        ("lr_schedule", c_char_p),
+        ("content_weight", c_double),
+        ("style_weight", c_double),
+        ("tv_weight", c_double),
+        ("content_layer", c_char_p),
+        ("style_layers", c_char_p),
+        ("seed", c_uint64),
+        ("threads", c_int),
+        ("checkpoint_every", c_int64),
+        ("loss_log", c_char_p),
+        ("progress", TRAIN_PROGRESS_FN),
+        ("progress_user", c_void_p),
+        ("log", LOG_FN),
+        ("log_user", c_void_p),
+    ]
+
+
 class ModelHandle(Structure):
     """Opaque ``style_model``; only ever used through a pointer."""
 
@@ -178,6 +242,8 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], bool]] = {
     ),
     "style_session_stylize": (c_status, [_SessionP, _ImageP, _ImageP], True),
     "style_session_stylize_batch": (c_status, [_SessionP, _ImageP, _ImageP, c_size_t], True),
+    # training
+    "style_train": (c_status, [POINTER(TrainOptions)], True),
 }
 
 

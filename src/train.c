@@ -7,6 +7,7 @@
 #include "train.h"
 #include "train_losses.h"
 
+#include <errno.h>
 #include <math.h>
 #include <omp.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_STYLE_LAYERS 16
 
@@ -50,6 +52,25 @@ static void train_log(const trainer *t, style_log_level level, const char *fmt, 
     vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
     t->options->log(t->options->log_user, level, message);
+}
+
+/* The directory a file would be created in must exist and be writable: checked before hours
+ * of training rather than at the first checkpoint. */
+static style_status check_writable(const char *path, const char *what)
+{
+    char dir[TRAIN_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    if (access(dir, W_OK | X_OK) != 0)
+        return style__fail(STYLE_ERR_IO, "train: cannot write the %s %s: directory %s: %s", what,
+                           path, dir, strerror(errno));
+    return STYLE_OK;
 }
 
 static double now_seconds(void)
@@ -359,6 +380,8 @@ style_status style_train(const style_train_options *options)
         if (checkpoint_path) snprintf(checkpoint_path, n, "%s.ckpt", options->out_path);
     }
     FAIL_IF(!checkpoint_path, STYLE_ERR_NOMEM, "train: out of memory");
+    TRY(check_writable(options->out_path, "model"));
+    TRY(check_writable(checkpoint_path, "checkpoint"));
 
     DNNL_TRY(dnnl_engine_create(&t.engine, dnnl_cpu, 0), "train: engine");
     DNNL_TRY(dnnl_stream_create(&t.stream, t.engine, dnnl_stream_default_flags), "train: stream");

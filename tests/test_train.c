@@ -576,6 +576,12 @@ static void test_bad_inputs(void **state)
     assert_int_equal(style_train(&o), STYLE_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(style_last_error(), "nope"));
     o.content_layer = NULL;
+    const char *out = o.out_path;
+    o.out_path = test_path(dir, "no-such-dir/model.safetensors");
+    assert_int_equal(style_train(&o), STYLE_ERR_IO);
+    assert_non_null(strstr(style_last_error(), "no-such-dir"));
+    assert_int_equal(log.calls, 0); /* refused before any training */
+    o.out_path = out;
     o.crop_size = 30;
     assert_int_equal(style_train(&o), STYLE_ERR_INVALID_ARGUMENT);
     free_run(&o);

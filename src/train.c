@@ -39,6 +39,7 @@ typedef struct trainer {
     float *content_target;
     float *gram_scratch, *delta_scratch;
     FILE *loss_log;
+    double time_data, time_transform, time_loss_net, time_optimizer; /* seconds, this run */
 } trainer;
 
 static void train_log(const trainer *t, style_log_level level, const char *fmt, ...)
@@ -234,10 +235,12 @@ static void adam_step(trainer *t, double lr, int64_t step)
 static style_status train_step(trainer *t, double lr, double losses[3])
 {
     style_status status = STYLE_OK;
+    double t0 = now_seconds(), t1, t2, t3, t4, t5;
     const train_settings *s = &t->settings;
     const int32_t n = s->batch_size, size = s->crop_size;
     feature_run *run = &t->loss_run;
     TRY(train_dataset_batch(&t->data, &t->state.rng, n, size, t->net.input));
+    t1 = now_seconds();
 
     /* Content targets: the features of the photos themselves. */
     const int32_t cl = t->content_layer;
@@ -246,7 +249,9 @@ static style_status train_step(trainer *t, double lr, double losses[3])
     memcpy(t->content_target, feature_run_output(run, cl), n * content_count * sizeof(float));
 
     const float *output;
+    t2 = now_seconds();
     TRY(train_net_forward(&t->net, t->stream, true, &output));
+    t3 = now_seconds();
     TRY(feature_run_forward(run, t->stream, output));
 
     losses[0] = losses[1] = losses[2] = 0;
@@ -274,8 +279,14 @@ static style_status train_step(trainer *t, double lr, double losses[3])
         for (int32_t b = 0; b < n; b++)
             losses[2] += tv_loss(output + b * image, size, size, s->tv_weight * per_image,
                                  diff_out + b * image);
+    t4 = now_seconds();
     TRY(train_net_backward(&t->net, t->stream));
+    t5 = now_seconds();
     adam_step(t, lr, t->state.iteration + 1);
+    t->time_data += t1 - t0;
+    t->time_loss_net += (t2 - t1) + (t4 - t3);
+    t->time_transform += (t3 - t2) + (t5 - t4);
+    t->time_optimizer += now_seconds() - t5;
     for (int i = 0; i < 3; i++)
         FAIL_IF(!isfinite(losses[i]), STYLE_ERR_INTERNAL,
                 "train: the loss became %g at iteration %lld (learning rate too high?)", losses[i],
@@ -303,6 +314,7 @@ static style_status run_training(trainer *t, const char *checkpoint_path)
     const train_settings *s = &t->settings;
     const style_train_options *o = t->options;
     const double start = now_seconds();
+    const int64_t first_iteration = t->state.iteration;
     double window_start = start;
     int64_t window_iterations = 0;
     double throughput = 0;
@@ -336,6 +348,14 @@ static style_status run_training(trainer *t, const char *checkpoint_path)
             goto fail;
         }
     }
+    double total = t->time_data + t->time_transform + t->time_loss_net + t->time_optimizer;
+    if (total > 0 && s->iterations > first_iteration)
+        train_log(t, STYLE_LOG_INFO,
+                  "%.3f s per iteration: transform network %.0f %%, loss network (with losses) "
+                  "%.0f %%, data %.0f %%, optimizer %.0f %%",
+                  (now_seconds() - start) / (double)(s->iterations - first_iteration),
+                  100 * t->time_transform / total, 100 * t->time_loss_net / total,
+                  100 * t->time_data / total, 100 * t->time_optimizer / total);
     t->state.seconds += now_seconds() - start;
     return STYLE_OK;
 fail:

@@ -366,6 +366,167 @@ typedef struct style_train_options {
  */
 STYLE_API style_status style_train(const style_train_options *options);
 
+/* ---- Precision and performance ---------------------------------------------------------- */
+
+/**
+ * Arithmetic of a session's runs. Values are ABI: new ones are only appended.
+ * Whatever the precision, instance norms, residual sums and the output are computed in f32.
+ */
+typedef enum style_precision {
+    STYLE_PRECISION_AUTO = 0, /**< the fastest the processor runs natively and the model allows */
+    STYLE_PRECISION_FP32 = 1, /**< single precision: the reference (the default) */
+    STYLE_PRECISION_BF16 = 2, /**< bfloat16 convolutions with f32 accumulation (AVX-512 BF16) */
+    STYLE_PRECISION_INT8 = 3  /**< 8-bit convolutions (AVX-512 VNNI) where they keep the image
+                                   within 35 dB of fp32: s8 weights with a scale per output
+                                   channel, u8/s8 activations with a step per tensor measured
+                                   on each image; the convolutions that quantize badly (the
+                                   stride-2 ones, those reading the residual stream, the output
+                                   conv) run in bf16 (fp32 without AVX-512 BF16) */
+} style_precision;
+
+/** "auto", "fp32", "bf16", "int8" (a static string; "?" for an unknown value). */
+STYLE_API const char *style_precision_name(style_precision precision);
+
+/** Parses a name style_precision_name() returns. STYLE_ERR_INVALID_ARGUMENT otherwise. */
+STYLE_API style_status style_precision_parse(const char *name, style_precision *out);
+
+/**
+ * 1 when this processor runs `precision` natively (fp32 and auto: always), else 0. It follows
+ * oneDNN's view of the processor, so ONEDNN_MAX_CPU_ISA limits it too.
+ */
+STYLE_API int style_precision_supported(style_precision precision);
+
+/**
+ * Selects the precision of the session's runs (default STYLE_PRECISION_FP32). A precision the
+ * processor does not run natively, or int8 for a model without instance norms (norm=batch),
+ * is refused with STYLE_ERR_UNSUPPORTED (the session keeps its previous setting).
+ * STYLE_PRECISION_AUTO picks the fastest one the processor supports and the model allows.
+ */
+STYLE_API style_status style_session_set_precision(style_session *session,
+                                                   style_precision precision);
+
+/** The precision runs actually use (the setting, with auto resolved). */
+STYLE_API style_status style_session_get_precision(style_session *session,
+                                                   style_precision *precision);
+
+/**
+ * Builds what a run on a width x height image needs (primitives, reordered weights,
+ * activation buffers) without running, so that the first image costs no build time.
+ * A session keeps the builds of its last few sizes (within its memory budget) and reuses them.
+ */
+STYLE_API style_status style_session_prepare(style_session *session, int32_t width,
+                                             int32_t height);
+
+/** What the session's current build is. Zero-initialise, set struct_size = sizeof(it). */
+typedef struct style_run_info {
+    size_t struct_size;
+    int32_t width, height;     /**< the size the network runs at (multiples of 4) */
+    style_precision precision; /**< resolved */
+    double flops;              /**< per image: 2 x multiply-adds of the model's convolutions */
+    double build_ms;           /**< time it took to build (primitives + weight reorders) */
+    uint64_t memory_bytes;     /**< activations, scratch and reordered weights */
+    size_t layer_count;        /**< entries of style_session_get_profile */
+} style_run_info;
+
+/** Fills *info for the current build; STYLE_ERR_INVALID_ARGUMENT when nothing is built yet. */
+STYLE_API style_status style_session_get_run_info(style_session *session, style_run_info *info);
+
+/** One step of a run, as style_session_get_profile reports it. Strings belong to the session. */
+typedef struct style_layer_profile {
+    const char *name;    /**< "conv1", "in1", "res1.conv2", "deconv1.p0" (a sub-pixel phase) */
+    const char *kind;    /**< "conv", "direct", "norm" (norm, ReLU, add, pad, conversions) */
+    const char *impl;    /**< the kernel: oneDNN's name ("brgconv:avx512_core") or ours */
+    double flops;        /**< nominal FLOPs attributed to this step (0 for non-convolutions) */
+    double milliseconds; /**< total over the profiled runs */
+} style_layer_profile;
+
+/**
+ * Turns per-step timing on (non-zero) or off for the session's runs; turning it on resets the
+ * totals. Timing costs a clock read per step.
+ */
+STYLE_API style_status style_session_set_profiling(style_session *session, int enable);
+
+/**
+ * The per-step totals of the current build since profiling was turned on (or the build was
+ * made), and the number of runs they cover. *layers stays valid until the next call on the
+ * session.
+ */
+STYLE_API style_status style_session_get_profile(style_session *session,
+                                                 const style_layer_profile **layers,
+                                                 size_t *count, uint64_t *runs);
+
+/* ---- Optimisation-based style transfer (Gatys et al.) -------------------------------------- */
+
+/** Where style_optimize stands; passed to the progress callback after every iteration. */
+typedef struct style_optimize_stats {
+    int64_t iteration;      /**< iterations completed */
+    int64_t iterations;     /**< iterations planned */
+    int64_t evaluations;    /**< loss-and-gradient evaluations so far (an L-BFGS iteration's
+                                 line search may take several) */
+    double content_loss;    /**< weighted content loss of the current image */
+    double style_loss;      /**< weighted style loss, all layers */
+    double tv_loss;         /**< weighted total-variation loss */
+    double total_loss;      /**< their sum (Adam: at the image before this iteration's step) */
+    double elapsed_seconds; /**< wall time since the optimisation started */
+    double eta_seconds;     /**< estimated time to the last iteration */
+} style_optimize_stats;
+
+/** Called after every iteration of style_optimize; return non-zero to stop. */
+typedef int (*style_optimize_progress_fn)(void *user, const style_optimize_stats *stats);
+
+/**
+ * Options of style_optimize(). Zero-initialise, set struct_size = sizeof(style_optimize_options),
+ * the content image, at least one style image, the loss network and out_path and/or result;
+ * every other zero field takes its default. Loss definitions are the trainer's
+ * (docs/training.md); docs/gatys.md describes the method and the defaults.
+ */
+typedef struct style_optimize_options {
+    size_t struct_size;
+    const char *content_image;        /**< the photo (PNG or JPEG) */
+    const char *const *style_images;  /**< style_count style images (PNG or JPEG) */
+    size_t style_count;               /**< 1..64 */
+    const double *style_blend;        /**< style_count weights >= 0 of the styles' Gram matrices,
+                                           normalised to sum 1; NULL: equal */
+    const char *loss_net;             /**< feature network file (VGG-16/19 or libstyle feature-net) */
+    const char *out_path;             /**< PNG/JPEG written atomically (clamped to 0..255); may
+                                           be NULL when result is given */
+    style_image *result;              /**< optional: receives the result as packed RGB F32
+                                           (0..255, clamped); release with style_image_release */
+    int32_t size;                     /**< long side of the result (the content is resized to
+                                           it, up or down); 0: 512 */
+    int32_t style_size;               /**< short side of every style image; 0: the result's
+                                           short side */
+    int64_t iterations;               /**< 0: 300 */
+    const char *optimizer;            /**< "lbfgs" (NULL; history 10, strong-Wolfe line search)
+                                           or "adam" */
+    double learning_rate;             /**< Adam's step in pixel units (0..255 scale); 0: 4 */
+    const char *init;                 /**< "content" (NULL) or "noise" (uniform 0..255, seeded) */
+    double content_weight;            /**< 0: 1; negative: no content loss */
+    double style_weight;              /**< 0: 2; negative: no style loss */
+    double tv_weight;                 /**< 0: 50; negative: no total-variation loss */
+    const char *content_layer;        /**< tap name; NULL: the loss network's recommendation */
+    const char *style_layers;         /**< comma-separated tap names; NULL: recommended */
+    int preserve_color;               /**< non-zero: keep the content's colours (the result's
+                                           BT.601 luminance with the content's chroma) */
+    uint64_t seed;                    /**< the noise of init "noise" */
+    int threads;                      /**< 0: one per processor */
+    const char *log_csv;              /**< optional CSV file of per-iteration losses (rewritten) */
+    style_optimize_progress_fn progress;
+    void *progress_user;
+    style_log_fn log;                 /**< information (sizes, layers, timing) */
+    void *log_user;
+} style_optimize_options;
+
+/**
+ * Gatys et al.'s style transfer: optimises the pixels of one image (starting from the content
+ * or from noise; unclamped while optimising) to minimise content_weight * content +
+ * style_weight * style + tv_weight * tv, with the trainer's loss definitions, the style target
+ * of each layer being the blend of the styles' Gram matrices. The result goes to out_path
+ * and/or options->result. When the progress callback stops the run, the current image is
+ * still written to out_path and STYLE_ERR_CANCELLED is returned (result is left empty).
+ */
+STYLE_API style_status style_optimize(const style_optimize_options *options);
+
 #ifdef __cplusplus
 }
 #endif

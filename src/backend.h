@@ -40,4 +40,11 @@ size_t backend_scratchpad_bytes(const_dnnl_primitive_desc_t pd);
 /* Attributes every primitive gets: user scratchpad (so sessions are independent) + post-ops. */
 style_status backend_attr_create(dnnl_primitive_attr_t *attr, bool relu, bool sum);
 
+/*
+ * The instruction set our own kernels may use: 0 generic, 1 AVX2 + FMA, 2 AVX-512 (F, BW, DQ,
+ * VL), 3 AVX-512 with BF16 and VNNI. It follows oneDNN's effective ISA, so that
+ * ONEDNN_MAX_CPU_ISA=AVX2 exercises every fallback, not only oneDNN's.
+ */
+int backend_kernel_isa(void);
+
 #endif

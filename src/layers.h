@@ -31,18 +31,23 @@ typedef struct conv_spec {
     bool transposed; /* oneDNN deconvolution; weights still passed as [out, in, k, k] */
     bool relu;       /* fused ReLU post-op */
     bool sum;        /* fused dst += result (residual add), applied before the ReLU */
-    /* Fields below default to zero: square kernel, fp32 everywhere. */
-    int32_t kernel_w;         /* kernel width when it differs from `kernel` (0 = square) */
-    act_type src_type;        /* ACT_F32, ACT_BF16, ACT_U8 or ACT_S8 (then weights are s8) */
-    act_type dst_type;        /* ACT_F32 or ACT_BF16 */
-    /* int8 only: dst = out_scale[o] * sum(src_q * w_q[o]) + bias. Set by conv_layer_describe
-     * from src_scale and the weights (per-output-channel symmetric quantization). */
-    float src_scale;          /* int8: real value of one src step (x = src_scale * q) */
-    const float *int8_weights; /* int8: [out, in, kh, kw] float weights, to derive scales */
 } conv_spec;
+
+/* What conv_layer_describe_ex adds; zero-initialised means square kernel and fp32. */
+typedef struct conv_options {
+    int32_t kernel_w;  /* kernel width when it differs from spec.kernel (0 = square) */
+    act_type src_type; /* ACT_F32, ACT_BF16, ACT_U8 or ACT_S8 (then weights are s8) */
+    act_type dst_type; /* ACT_F32 or ACT_BF16 (int8 convolutions too) */
+    /* int8: dst = src_scale * w_scale[o] * sum(src_q * w_q[o]) + bias, with w_scale[o] the
+     * symmetric per-output-channel scale of these float weights [out, in, kh, kw] (read only
+     * during describe). src_scale 0 means 1. */
+    float src_scale;
+    const float *int8_weights;
+} conv_options;
 
 typedef struct conv_layer {
     conv_spec spec;
+    conv_options opt;
     int32_t in_h, in_w, out_h, out_w;
     dnnl_primitive_desc_t pd;
     dnnl_primitive_t primitive;
@@ -57,6 +62,10 @@ typedef struct conv_layer {
 /* in: in_h x in_w x in_channels. Fills layer->out_h/out_w and the scratchpad size. */
 style_status conv_layer_describe(conv_layer *layer, dnnl_engine_t engine, const conv_spec *spec,
                                  int32_t in_h, int32_t in_w);
+/* The same with options (NULL: defaults). */
+style_status conv_layer_describe_ex(conv_layer *layer, dnnl_engine_t engine,
+                                    const conv_spec *spec, const conv_options *options,
+                                    int32_t in_h, int32_t in_w);
 /* weights: [out, in, kh, kw] float; bias: [out] or NULL (zero). src/dst: NHWC buffers. */
 style_status conv_layer_bind(conv_layer *layer, dnnl_engine_t engine, dnnl_stream_t stream,
                              const float *weights, const float *bias, void *src, void *dst);
@@ -73,14 +82,17 @@ void conv_layer_destroy(conv_layer *layer);
  * oneDNN 2.6 runs a convolution with 3 output channels at the cost of 16 (its output
  * channel block) and badly at that. This kernel vectorises over input channels instead.
  * The input is pre-padded: (out_h + kh - 1) x (out_w + kw - 1) x in_channels, stride 1.
- * Supported: AVX-512 (fp32; bf16 with AVX512-BF16), in_channels % 16 == 0 (fp32) or % 32 == 0
- * (bf16), out_channels <= 4. direct_conv_supported says whether a shape/type can run here.
+ * Supported: AVX-512 (fp32; bf16 and u8 with AVX512-BF16 / VNNI), in_channels % 16 == 0 (fp32),
+ * % 32 == 0 (bf16) or == 32 (u8: two neighbouring taps per vector), out_channels <= 4.
+ * direct_conv_supported says whether a shape/type can run here.
  */
 typedef struct direct_conv {
     int32_t in_channels, out_channels, kernel, out_h, out_w;
-    act_type src_type; /* ACT_F32 or ACT_BF16 */
-    void *weights;     /* [k][k][out][in], f32 or bf16 pairs */
+    act_type src_type; /* ACT_F32, ACT_BF16 or ACT_U8 */
+    void *weights;     /* [k][k][out][in] f32 / bf16; u8: [k][(k + 1) / 2][out][2 x in] s8 */
     float bias[4];
+    float weight_scale[4]; /* u8: per output channel */
+    float src_scale;       /* u8: the input's step, set before each forward */
 } direct_conv;
 
 bool direct_conv_supported(int32_t in_channels, int32_t out_channels, int32_t kernel,
@@ -106,13 +118,16 @@ typedef struct norm_source {
 
 /*
  * y = f(x) over an h x w x channels tensor x, where f is, in order: instance norm over H x W
- * with scale/shift (or nothing), ReLU (optional), + the residual already in dst (optional).
- * x is read from one source, or from `phases` x `phases` sources interleaved (sub-pixel
- * convolution output: x(y, x) = source[(y % p) * p + x % p](y / p, x / p)).
- * The result is written to dst in dst_type, nearest-upsampled by `up` (1 or 2), into the
- * interior of a buffer padded by pad_* whose border is then filled per `border`.
- * With src_type ACT_F32 the pass may run in place (source == dst interior, up == 1).
- * A second destination (copy) may receive the same values in another type, unpadded.
+ * with scale/shift (or nothing), ReLU (optional), + a residual r (optional, f32).
+ * x is read from one source, or from 2 x 2 sources interleaved (sub-pixel convolution
+ * output: x(y, x) = source[(y % 2) * 2 + x % 2](y / 2, x / 2)), in src_type, times src_scale.
+ * y is written to dst in dst_type, nearest-upsampled by `up` (1 or 2), into the interior of a
+ * buffer padded by pad_* whose border is then filled per `border`. With residual, y may also
+ * be written back over r (f32), or r may be dst itself (residual_in_dst). An f32 pass may
+ * run in place (the source is dst's interior, phases 1, up 1).
+ * An int8 dst gets a dynamic step t (the tensor's largest magnitude / 255 for u8, / 127 for
+ * s8, measured per channel in units of dst_cscale) unless dst_scale is set; norm_layer_run
+ * returns it.
  */
 typedef struct norm_spec {
     int32_t channels, h, w;
@@ -120,41 +135,39 @@ typedef struct norm_spec {
     act_type src_type;
     bool normalize; /* instance norm with scale/shift */
     bool relu;
-    bool residual;  /* dst (f32, same shape) += result */
+    bool residual;
+    bool residual_in_dst; /* the residual is dst (f32, same padding) */
+    bool writeback;       /* write y (f32) into the residual buffer (also without residual) */
     float eps;
-    float src_scale; /* multiply source samples by this first (int8 dequantization); 0 = 1 */
+    float src_scale; /* source samples are multiplied by this (int8 steps); 0 = 1 */
     act_type dst_type;
-    float dst_scale; /* u8/s8 dst: stored q = round(y / dst_scale); 0 = dynamic (max/127) */
-    int32_t up;     /* 1 or 2 */
+    float dst_scale; /* int8 dst: fixed step; 0 = dynamic */
+    /* int8 dst: relative step of each channel (read at init; NULL = 1): channel c is stored
+     * as round(y / (dst_cscale[c] * t)) with t the tensor's step (the next convolution's
+     * weights carry dst_cscale). */
+    const float *dst_cscale;
+    int32_t up;      /* 1 or 2 */
     int32_t pad_top, pad_left, pad_bottom, pad_right;
     border_mode border;
-    act_type copy_type; /* with copy: a dense h x w x channels copy in this type */
-    bool copy;
 } norm_spec;
 
 typedef struct norm_layer {
     norm_spec spec;
     norm_source sources[4];
-    void *dst;
-    void *copy_dst;
+    norm_source residual;
+    void *dst; /* top-left corner of the padded buffer */
     const float *scale, *shift;
-    float *ab;          /* [2][channels]: the per-channel affine of the current run */
+    float *ab;            /* [2][channels]: the per-channel affine of the current run */
     float used_dst_scale; /* int8 dst: the scale of the last run */
-    int isa;            /* 0 generic, 1 AVX2, 2 AVX-512 */
-    /* Legacy single-buffer use (norm_layer_describe/bind): in place on `data`. */
-    int32_t channels, h, w;
-    float eps;
-    bool relu;
+    int isa;              /* backend_kernel_isa() */
+    size_t scratchpad_bytes; /* always 0 (no oneDNN primitive); kept for the old API */
 } norm_layer;
 
-/* The kernel level our own loops use: 0 generic, 1 AVX2, 2 AVX-512 (follows oneDNN's
- * effective ISA, so ONEDNN_MAX_CPU_ISA=AVX2 exercises the fallbacks). */
-int backend_kernel_isa(void);
-
 style_status norm_layer_init(norm_layer *layer, const norm_spec *spec);
-/* Sources (spec.phases^2 of them), destination (its top-left padded corner), copy. */
-void norm_layer_set_buffers(norm_layer *layer, const norm_source *sources, void *dst,
-                            void *copy_dst);
+/* Sources (spec.phases^2 of them), residual (ignored without spec.residual or when it is
+ * dst), destination (top-left corner of the padded buffer). */
+void norm_layer_set_buffers(norm_layer *layer, const norm_source *sources,
+                            const norm_source *residual, void *dst);
 void norm_layer_set_params(norm_layer *layer, const float *scale, const float *shift);
 /* Runs the pass (OpenMP). Returns the dst scale used (int8 dst), else 0. */
 float norm_layer_run(norm_layer *layer);

@@ -69,9 +69,9 @@ static style_status parse_metadata(style_model *model)
         return style__fail(STYLE_ERR_UNSUPPORTED,
                            "this is a training checkpoint, not a model file (continue it with "
                            "'libstyle train --resume', or use the model the trainer wrote)");
-    if (st_metadata_find(file, "libstyle.kind"))
-        return style__fail(STYLE_ERR_UNSUPPORTED, "this is a %s file, not a style model",
-                           st_metadata_find(file, "libstyle.kind"));
+    if ((value = st_metadata_find(file, "libstyle.kind")) && strcmp(value, "feature-net") == 0)
+        return style__fail(STYLE_ERR_UNSUPPORTED,
+                           "this is a feature (loss) network file, not a style model");
     model->format_version = 1;
     if ((value = st_metadata_find(file, "libstyle.format_version"))) {
         char *end = NULL;

@@ -47,3 +47,44 @@ void residual_add(float *x, const float *y, size_t count)
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < count; i++) x[i] += y[i];
 }
+
+/* Index of the interior sample that padded coordinate i (relative to the interior) copies. */
+static int32_t border_index(int32_t i, int32_t n, border_mode mode)
+{
+    if (mode == BORDER_REPLICATE) return i < 0 ? 0 : i >= n ? n - 1 : i;
+    return pad_reflect_index(i, n);
+}
+
+void pad_fill_border(void *buffer, size_t pixel_bytes, int32_t h, int32_t w, int32_t top,
+                     int32_t left, int32_t bottom, int32_t right, border_mode mode)
+{
+    const int32_t row_pixels = left + w + right, rows = top + h + bottom;
+    const size_t row_bytes = (size_t)row_pixels * pixel_bytes;
+    char *base = buffer;
+    /* Columns of the interior rows first, then whole rows (corners follow from them). */
+    if (left || right) {
+#pragma omp parallel for schedule(static)
+        for (int32_t y = top; y < top + h; y++) {
+            char *row = base + (size_t)y * row_bytes;
+            for (int32_t x = 0; x < row_pixels; x++) {
+                if (x == left) x = left + w;
+                if (x >= row_pixels) break;
+                char *d = row + (size_t)x * pixel_bytes;
+                if (mode == BORDER_ZERO)
+                    memset(d, 0, pixel_bytes);
+                else
+                    memcpy(d, row + (size_t)(left + border_index(x - left, w, mode)) * pixel_bytes,
+                           pixel_bytes);
+            }
+        }
+    }
+    for (int32_t y = 0; y < rows; y++) {
+        if (y == top) y = top + h;
+        if (y >= rows) break;
+        char *d = base + (size_t)y * row_bytes;
+        if (mode == BORDER_ZERO)
+            memset(d, 0, row_bytes);
+        else
+            memcpy(d, base + (size_t)(top + border_index(y - top, h, mode)) * row_bytes, row_bytes);
+    }
+}

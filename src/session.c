@@ -1,7 +1,7 @@
 /*
  * Sessions: per-thread state over a shared model. A session owns a oneDNN engine and stream,
- * and the network plan for the last image size it saw (primitives, reordered weights,
- * activation buffers), so repeated runs at one size allocate nothing.
+ * and the network plans of the last few image sizes it saw (primitives, reordered weights,
+ * activation buffers), so repeated runs at those sizes allocate nothing and build nothing.
  */
 #include "network.h"
 #include "pixels.h"
@@ -10,6 +10,20 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+
+/* Builds kept per session (least recently used goes first, and whatever the budget needs). */
+#define SESSION_PLANS 4
+
+typedef struct cached_plan {
+    network_plan plan;
+    int threads;               /* thread count the primitives were created for */
+    uint64_t last_used;        /* session clock */
+    double build_ms;
+    uint64_t memory;
+    uint64_t runs;             /* profiled runs */
+    style_layer_profile *profile; /* per op, when asked for */
+} cached_plan;
 
 struct style_session {
     style_model *model;
@@ -17,12 +31,15 @@ struct style_session {
     dnnl_stream_t stream;
     int threads; /* 0 = one per processor */
     uint64_t memory_budget;
+    style_precision precision; /* the setting (may be auto) */
+    bool profiling;
     style_log_fn log;
     void *log_user;
     style_progress_fn progress;
     void *progress_user;
-    network_plan plan;
-    int plan_threads; /* thread count the plan's primitives were created for */
+    cached_plan plans[SESSION_PLANS];
+    int current; /* index of the plan of the last run, -1 none */
+    uint64_t clock;
 };
 
 /* Progress of one image within a batch. */
@@ -55,6 +72,8 @@ style_status style_session_create(style_model *model, style_session **out)
     session = style__calloc(1, sizeof *session);
     FAIL_IF(!session, STYLE_ERR_NOMEM, "session_create: out of memory");
     session->memory_budget = STYLE_DEFAULT_MEMORY_BUDGET;
+    session->precision = STYLE_PRECISION_FP32;
+    session->current = -1;
     DNNL_TRY(dnnl_engine_create(&session->engine, dnnl_cpu, 0), "session_create: CPU engine");
     DNNL_TRY(dnnl_stream_create(&session->stream, session->engine, dnnl_stream_default_flags),
              "session_create: stream");
@@ -70,7 +89,10 @@ fail:
 void style_session_free(style_session *session)
 {
     if (!session) return;
-    network_plan_destroy(&session->plan);
+    for (int i = 0; i < SESSION_PLANS; i++) {
+        network_plan_destroy(&session->plans[i].plan);
+        style__free(session->plans[i].profile);
+    }
     if (session->stream) dnnl_stream_destroy(session->stream);
     if (session->engine) dnnl_engine_destroy(session->engine);
     style_model_free(session->model);
@@ -119,28 +141,131 @@ static int effective_threads(const style_session *session)
     return session->threads > 0 ? session->threads : omp_get_num_procs();
 }
 
-/* Makes session->plan fit a padded height x width, within the memory budget. */
+static net_precision net_precision_of(style_precision p)
+{
+    return p == STYLE_PRECISION_BF16 ? NET_BF16 : p == STYLE_PRECISION_INT8 ? NET_INT8 : NET_FP32;
+}
+
+/* int8 takes its activation steps from the instance norms' parameters (network.c). */
+static bool model_allows_int8(const style_model *model)
+{
+    return model->norm == NORM_INSTANCE;
+}
+
+/* The precision runs use: the setting, with auto resolved to the fastest supported one. */
+static style_precision resolved_precision(const style_session *session)
+{
+    if (session->precision != STYLE_PRECISION_AUTO) return session->precision;
+    if (network_precision_supported(NET_INT8) && model_allows_int8(session->model))
+        return STYLE_PRECISION_INT8;
+    if (network_precision_supported(NET_BF16)) return STYLE_PRECISION_BF16;
+    return STYLE_PRECISION_FP32;
+}
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}
+
+static void drop_plan(cached_plan *c)
+{
+    network_plan_destroy(&c->plan);
+    style__free(c->profile);
+    memset(c, 0, sizeof *c);
+}
+
+/* Sets up per-op profiling of a plan (allocation failures just leave it off). */
+static void start_profile(style_session *session, cached_plan *c)
+{
+    network_plan *plan = &c->plan;
+    c->runs = 0;
+    if (!session->profiling) {
+        style__free(plan->op_ms);
+        plan->op_ms = NULL;
+        return;
+    }
+    if (!plan->op_ms) plan->op_ms = style__calloc(plan->op_count, sizeof(double));
+    if (!c->profile) c->profile = style__calloc(plan->op_count, sizeof *c->profile);
+    if (!plan->op_ms || !c->profile) {
+        style__free(plan->op_ms);
+        style__free(c->profile);
+        plan->op_ms = NULL;
+        c->profile = NULL;
+        return;
+    }
+    memset(plan->op_ms, 0, plan->op_count * sizeof(double));
+}
+
+/*
+ * Makes a plan for a padded height x width current (from the cache, or built within the
+ * memory budget, evicting the least recently used builds as needed).
+ */
 static style_status ensure_plan(style_session *session, int32_t height, int32_t width)
 {
     style_status status = STYLE_OK;
-    network_plan *plan = &session->plan;
-    int threads = effective_threads(session);
-    if (plan->bound && plan->height == height && plan->width == width &&
-        session->plan_threads == threads)
-        return STYLE_OK;
-    network_plan_destroy(plan);
-    TRY(network_plan_describe(plan, session->model, session->engine, height, width));
-    uint64_t need = network_plan_memory(plan);
-    FAIL_IF(need > session->memory_budget, STYLE_ERR_LIMIT,
-            "stylize: a %dx%d run needs %.1f MiB, over the memory budget of %.1f MiB", width,
-            height, need / 1048576.0, session->memory_budget / 1048576.0);
-    TRY(network_plan_bind(plan, session->engine, session->stream));
-    session->plan_threads = threads;
-    session_log(session, STYLE_LOG_DEBUG, "built the network for %dx%d: %zu operations, %.1f MiB",
-                width, height, plan->op_count, need / 1048576.0);
+    const int threads = effective_threads(session);
+    const net_precision precision = net_precision_of(resolved_precision(session));
+    session->clock++;
+    for (int i = 0; i < SESSION_PLANS; i++) {
+        cached_plan *c = &session->plans[i];
+        if (c->plan.bound && c->plan.height == height && c->plan.width == width &&
+            c->threads == threads && c->plan.precision == precision) {
+            c->last_used = session->clock;
+            session->current = i;
+            return STYLE_OK;
+        }
+    }
+    session->current = -1;
+    network_plan plan;
+    double t0 = now_ms();
+    TRY(network_plan_describe_ex(&plan, session->model, session->engine, height, width,
+                                 precision));
+    uint64_t need = network_plan_memory(&plan);
+    if (need > session->memory_budget) {
+        network_plan_destroy(&plan);
+        FAIL_IF(true, STYLE_ERR_LIMIT,
+                "stylize: a %dx%d run needs %.1f MiB, over the memory budget of %.1f MiB",
+                width, height, need / 1048576.0, session->memory_budget / 1048576.0);
+    }
+    /* Room: evict least recently used builds until this one fits beside the rest. */
+    for (;;) {
+        uint64_t held = 0;
+        int free_slot = -1, oldest = -1;
+        for (int i = 0; i < SESSION_PLANS; i++) {
+            cached_plan *c = &session->plans[i];
+            if (!c->plan.bound) {
+                if (free_slot < 0) free_slot = i;
+                continue;
+            }
+            held += c->memory;
+            if (oldest < 0 || c->last_used < session->plans[oldest].last_used) oldest = i;
+        }
+        if (free_slot >= 0 && held + need <= session->memory_budget) break;
+        drop_plan(&session->plans[oldest]);
+    }
+    int slot = 0;
+    while (session->plans[slot].plan.bound) slot++;
+    status = network_plan_bind(&plan, session->engine, session->stream);
+    if (status != STYLE_OK) {
+        network_plan_destroy(&plan);
+        goto fail;
+    }
+    cached_plan *c = &session->plans[slot];
+    c->plan = plan;
+    c->threads = threads;
+    c->last_used = session->clock;
+    c->memory = need;
+    c->build_ms = now_ms() - t0;
+    start_profile(session, c);
+    session->current = slot;
+    session_log(session, STYLE_LOG_DEBUG,
+                "built the network for %dx%d (%s) in %.1f ms: %zu operations, %.1f MiB", width,
+                height, style_precision_name(resolved_precision(session)), c->build_ms,
+                plan.op_count, need / 1048576.0);
     return STYLE_OK;
 fail:
-    network_plan_destroy(plan);
     return status;
 }
 
@@ -153,8 +278,9 @@ style_status style_session_estimate_memory(style_session *session, int32_t width
         return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_estimate_memory: bad argument");
     int previous = omp_get_max_threads();
     omp_set_num_threads(effective_threads(session));
-    status = network_plan_describe(&plan, session->model, session->engine,
-                                   network_padded_size(height), network_padded_size(width));
+    status = network_plan_describe_ex(&plan, session->model, session->engine,
+                                      network_padded_size(height), network_padded_size(width),
+                                      net_precision_of(resolved_precision(session)));
     omp_set_num_threads(previous);
     if (status != STYLE_OK) return status;
     *bytes = network_plan_memory(&plan);
@@ -213,7 +339,8 @@ style_status style_session_stylize_batch(style_session *session, const style_ima
     const int32_t height = network_padded_size(inputs[0].height);
     const int32_t width = network_padded_size(inputs[0].width);
     TRY(ensure_plan(session, height, width));
-    network_plan *plan = &session->plan;
+    cached_plan *cached = &session->plans[session->current];
+    network_plan *plan = &cached->plan;
     for (size_t i = 0; i < count; i++) {
         batch_progress progress = {session, i, count};
         pixels_to_tensor(&inputs[i], height, width, plan->buffers[BUF_INPUT]);
@@ -221,6 +348,7 @@ style_status style_session_stylize_batch(style_session *session, const style_ima
                              &progress));
         tensor_to_pixels(plan->buffers[BUF_OUTPUT], width, session->model->output, &inputs[i],
                          &outputs[i]);
+        if (plan->op_ms) cached->runs++;
     }
     omp_set_num_threads(previous_threads);
     style__free(owned);
@@ -237,4 +365,162 @@ style_status style_session_stylize(style_session *session, const style_image *in
                                    style_image *output)
 {
     return style_session_stylize_batch(session, input, output, 1);
+}
+
+/* ---- Precision and performance ---------------------------------------------------------- */
+
+const char *style_precision_name(style_precision precision)
+{
+    switch (precision) {
+    case STYLE_PRECISION_AUTO: return "auto";
+    case STYLE_PRECISION_FP32: return "fp32";
+    case STYLE_PRECISION_BF16: return "bf16";
+    case STYLE_PRECISION_INT8: return "int8";
+    }
+    return "?";
+}
+
+style_status style_precision_parse(const char *name, style_precision *out)
+{
+    static const style_precision all[] = {STYLE_PRECISION_AUTO, STYLE_PRECISION_FP32,
+                                          STYLE_PRECISION_BF16, STYLE_PRECISION_INT8};
+    if (!name || !out)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "precision_parse: NULL argument");
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        if (strcmp(name, style_precision_name(all[i])) == 0) {
+            *out = all[i];
+            return STYLE_OK;
+        }
+    return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                       "precision_parse: '%s' is not one of auto, fp32, bf16, int8", name);
+}
+
+int style_precision_supported(style_precision precision)
+{
+    switch (precision) {
+    case STYLE_PRECISION_AUTO:
+    case STYLE_PRECISION_FP32: return 1;
+    case STYLE_PRECISION_BF16: return network_precision_supported(NET_BF16);
+    case STYLE_PRECISION_INT8: return network_precision_supported(NET_INT8);
+    }
+    return 0;
+}
+
+style_status style_session_set_precision(style_session *session, style_precision precision)
+{
+    if (!session)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_set_precision: NULL session");
+    if (strcmp(style_precision_name(precision), "?") == 0)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                           "session_set_precision: unknown precision %d", (int)precision);
+    if (!style_precision_supported(precision))
+        return style__fail(STYLE_ERR_UNSUPPORTED,
+                           "session_set_precision: this processor does not run %s natively "
+                           "(%s)",
+                           style_precision_name(precision),
+                           precision == STYLE_PRECISION_BF16 ? "needs AVX-512 BF16"
+                                                             : "needs AVX-512 VNNI");
+    if (precision == STYLE_PRECISION_INT8 && !model_allows_int8(session->model))
+        return style__fail(STYLE_ERR_UNSUPPORTED,
+                           "session_set_precision: int8 needs a model with instance norms "
+                           "(this one folds batch norm into its convolutions)");
+    session->precision = precision;
+    return STYLE_OK;
+}
+
+style_status style_session_get_precision(style_session *session, style_precision *precision)
+{
+    if (!session || !precision)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_get_precision: NULL argument");
+    *precision = resolved_precision(session);
+    return STYLE_OK;
+}
+
+style_status style_session_prepare(style_session *session, int32_t width, int32_t height)
+{
+    style_status status = STYLE_OK;
+    if (!session || width < 1 || height < 1)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_prepare: bad argument");
+    int previous_threads = omp_get_max_threads();
+    omp_set_num_threads(effective_threads(session));
+    status = ensure_plan(session, network_padded_size(height), network_padded_size(width));
+    omp_set_num_threads(previous_threads);
+    return status;
+}
+
+style_status style_session_get_run_info(style_session *session, style_run_info *info)
+{
+    if (!session || !info || info->struct_size < sizeof *info)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                           "session_get_run_info: NULL argument or struct_size not set");
+    if (session->current < 0)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                           "session_get_run_info: nothing is built yet");
+    const cached_plan *c = &session->plans[session->current];
+    info->width = c->plan.width;
+    info->height = c->plan.height;
+    info->precision = c->plan.precision == NET_BF16   ? STYLE_PRECISION_BF16
+                      : c->plan.precision == NET_INT8 ? STYLE_PRECISION_INT8
+                                                      : STYLE_PRECISION_FP32;
+    info->flops = c->plan.flops;
+    info->build_ms = c->build_ms;
+    info->memory_bytes = c->memory;
+    info->layer_count = c->plan.op_count;
+    return STYLE_OK;
+}
+
+style_status style_session_set_profiling(style_session *session, int enable)
+{
+    if (!session)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_set_profiling: NULL session");
+    session->profiling = enable != 0;
+    for (int i = 0; i < SESSION_PLANS; i++)
+        if (session->plans[i].plan.bound) start_profile(session, &session->plans[i]);
+    return STYLE_OK;
+}
+
+static const char *op_kind_name(const plan_op *op)
+{
+    return op->kind == OP_CONV ? "conv" : op->kind == OP_DIRECT ? "direct" : "norm";
+}
+
+static const char *op_impl_name(const plan_op *op)
+{
+    switch (op->kind) {
+    case OP_CONV: return conv_layer_impl(&op->conv);
+    case OP_DIRECT:
+        return op->conv.opt.src_type == ACT_BF16 ? "libstyle:direct_avx512_bf16"
+               : op->conv.opt.src_type == ACT_U8 ? "libstyle:direct_avx512_vnni"
+                                                 : "libstyle:direct_avx512";
+    case OP_NORM:
+        return op->norm.isa >= 2 ? "libstyle:norm_avx512"
+               : op->norm.isa == 1 ? "libstyle:norm_avx2"
+                                   : "libstyle:norm_generic";
+    }
+    return "";
+}
+
+style_status style_session_get_profile(style_session *session, const style_layer_profile **layers,
+                                       size_t *count, uint64_t *runs)
+{
+    if (!session || !layers || !count || !runs)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_get_profile: NULL argument");
+    *layers = NULL;
+    *count = 0;
+    *runs = 0;
+    if (session->current < 0)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_get_profile: nothing is built yet");
+    cached_plan *c = &session->plans[session->current];
+    if (!c->profile || !c->plan.op_ms)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                           "session_get_profile: profiling is off (style_session_set_profiling)");
+    for (size_t i = 0; i < c->plan.op_count; i++) {
+        const plan_op *op = &c->plan.ops[i];
+        c->profile[i] = (style_layer_profile){op->name, op_kind_name(op), op_impl_name(op),
+                                              op->flops, c->plan.op_ms[i]};
+    }
+    *layers = c->profile;
+    *count = c->plan.op_count;
+    *runs = c->runs;
+    return STYLE_OK;
 }

@@ -327,6 +327,444 @@ static void test_output_heads(void **state)
     free(src);
 }
 
+
+/* ---- The fused norm pass against a double-precision model of it ------------------------- */
+
+typedef struct fused_case {
+    norm_spec spec;
+    bool in_place;   /* source is dst (f32, unpadded, phases 1, up 1) */
+    bool cscale;     /* int8 dst: per-channel relative steps */
+} fused_case;
+
+static size_t elem(act_type t)
+{
+    return act_type_size(t);
+}
+
+static void store_sample(void *p, size_t i, act_type t, double v)
+{
+    switch (t) {
+    case ACT_F32: ((float *)p)[i] = (float)v; break;
+    case ACT_BF16: ((uint16_t *)p)[i] = f32_to_bf16((float)v); break;
+    case ACT_U8: ((uint8_t *)p)[i] = (uint8_t)v; break;
+    case ACT_S8: ((int8_t *)p)[i] = (int8_t)v; break;
+    }
+}
+
+static double load_sample(const void *p, size_t i, act_type t)
+{
+    switch (t) {
+    case ACT_F32: return ((const float *)p)[i];
+    case ACT_BF16: return bf16_to_f32(((const uint16_t *)p)[i]);
+    case ACT_U8: return ((const uint8_t *)p)[i];
+    case ACT_S8: return ((const int8_t *)p)[i];
+    }
+    return 0;
+}
+
+static int32_t border_ref(int32_t i, int32_t n, border_mode m)
+{
+    if (i >= 0 && i < n) return i;
+    if (m == BORDER_REPLICATE) return i < 0 ? 0 : n - 1;
+    /* reflection without the edge; replicate where too small (PyTorch + our rule) */
+    int32_t r = i < 0 ? -i : 2 * (n - 1) - i;
+    if (n == 1 || r < 0 || r >= n) return i < 0 ? 0 : n - 1;
+    return r;
+}
+
+static void check_fused(const fused_case *fc, uint64_t seed)
+{
+    const norm_spec *sp = &fc->spec;
+    const int C = sp->channels, H = sp->h, W = sp->w, P = sp->phases, up = sp->up;
+    test_rng rng = {seed};
+    /* Sources: each phase its own buffer with a margin (row_pixels, y0, x0 exercised). */
+    const int sh = H / P, sw = W / P, margin = 1;
+    const int srow = sw + 2 * margin;
+    void *src[4] = {0};
+    norm_source sources[4];
+    for (int i = 0; i < P * P; i++) {
+        size_t n = (size_t)(sh + 2 * margin) * srow * C;
+        src[i] = calloc(n, elem(sp->src_type));
+        for (size_t j = 0; j < n; j++) {
+            double v = sp->src_type == ACT_U8   ? (double)(test_rng_next(&rng) % 256)
+                       : sp->src_type == ACT_S8 ? (double)((int)(test_rng_next(&rng) % 255) - 127)
+                                                : test_rng_uniform(&rng, -2, 6);
+            store_sample(src[i], j, sp->src_type, v);
+        }
+        sources[i] = (norm_source){src[i], srow, margin, margin};
+    }
+    float *scale = malloc(sizeof(float) * C), *shift = malloc(sizeof(float) * C);
+    float *cs = malloc(sizeof(float) * C);
+    test_fill_uniform(&rng, scale, C, 0.3, 1.7);
+    test_fill_uniform(&rng, shift, C, -0.5, 0.5);
+    test_fill_uniform(&rng, cs, C, 0.2, 3.0);
+    const int oh = H * up + sp->pad_top + sp->pad_bottom, ow = W * up + sp->pad_left + sp->pad_right;
+    size_t dst_count = (size_t)oh * ow * C;
+    void *dst = calloc(dst_count, elem(sp->dst_type));
+    float *residual = NULL;
+    norm_source res_src = {0};
+    if (sp->residual || sp->writeback) {
+        if (sp->residual_in_dst) {
+            test_fill_uniform(&rng, dst, dst_count, -3, 3);
+        } else {
+            residual = malloc(sizeof(float) * (size_t)(H + 2) * (W + 2) * C);
+            test_fill_uniform(&rng, residual, (size_t)(H + 2) * (W + 2) * C, -3, 3);
+            res_src = (norm_source){residual, W + 2, 1, 1};
+        }
+    }
+    if (fc->in_place) {
+        /* one dense f32 tensor: source and destination */
+        free(dst);
+        dst = calloc((size_t)H * W * C, sizeof(float));
+        test_fill_uniform(&rng, dst, (size_t)H * W * C, -2, 6);
+        sources[0] = (norm_source){dst, W, 0, 0};
+    }
+
+    /* The expected values (before type conversion), tensor coordinates. */
+    double *x = malloc(sizeof(double) * H * W * C), *yref = malloc(sizeof(double) * H * W * C);
+    for (int y = 0; y < H; y++)
+        for (int xx = 0; xx < W; xx++)
+            for (int c = 0; c < C; c++) {
+                const norm_source *s = &sources[P == 2 ? (y % 2) * 2 + xx % 2 : 0];
+                int yy = P == 2 ? y / 2 : y, xs = P == 2 ? xx / 2 : xx;
+                size_t i = ((size_t)(s->y0 + yy) * s->row_pixels + s->x0 + xs) * C + c;
+                double unit = sp->src_scale > 0 ? sp->src_scale : 1.0;
+                x[((size_t)y * W + xx) * C + c] = load_sample(s->data, i, sp->src_type) * unit;
+            }
+    for (int c = 0; c < C; c++) {
+        double mean = 0, var = 0;
+        for (int i = 0; i < H * W; i++) mean += x[(size_t)i * C + c];
+        mean /= H * W;
+        for (int i = 0; i < H * W; i++) var += pow(x[(size_t)i * C + c] - mean, 2);
+        var /= H * W;
+        for (int i = 0; i < H * W; i++) {
+            double v = x[(size_t)i * C + c];
+            if (sp->normalize) v = scale[c] * (v - mean) / sqrt(var + sp->eps) + shift[c];
+            if (sp->relu && v < 0) v = 0;
+            if (sp->residual) {
+                int y = i / W, xx = i % W;
+                if (sp->residual_in_dst)
+                    v += ((float *)dst)[((size_t)(sp->pad_top + y) * ow + sp->pad_left + xx) * C + c];
+                else
+                    v += residual[((size_t)(y + 1) * (W + 2) + xx + 1) * C + c];
+            }
+            yref[(size_t)i * C + c] = v;
+        }
+    }
+
+    norm_spec spec = *sp;
+    if (fc->cscale) spec.dst_cscale = cs;
+    norm_layer layer;
+    assert_int_equal(norm_layer_init(&layer, &spec), STYLE_OK);
+    norm_layer_set_buffers(&layer, sources, residual ? &res_src : NULL, dst);
+    norm_layer_set_params(&layer, scale, shift);
+    float t = norm_layer_run(&layer);
+
+    /* Every destination sample, border included, against the reference. */
+    double worst = 0;
+    const bool int8 = sp->dst_type == ACT_U8 || sp->dst_type == ACT_S8;
+    const int outh = fc->in_place ? H : oh, outw = fc->in_place ? W : ow;
+    for (int y = 0; y < outh; y++)
+        for (int xx = 0; xx < outw; xx++) {
+            int ty = y - sp->pad_top, tx = xx - sp->pad_left;
+            bool zero = sp->border == BORDER_ZERO &&
+                        (ty < 0 || ty >= H * up || tx < 0 || tx >= W * up);
+            int ry = border_ref(ty, H * up, sp->border) / up;
+            int rx = border_ref(tx, W * up, sp->border) / up;
+            for (int c = 0; c < C; c++) {
+                double e = zero ? 0.0 : yref[((size_t)ry * W + rx) * C + c];
+                double got = load_sample(dst, ((size_t)y * outw + xx) * C + c, sp->dst_type);
+                double tol;
+                if (int8) {
+                    double step = t * (fc->cscale ? cs[c] : 1.0);
+                    got *= step;
+                    tol = 0.5 * step * 1.0001 + 1e-5 * fabs(e);
+                } else if (sp->dst_type == ACT_BF16) {
+                    tol = fabs(e) * (1.0 / 256) + 1e-5;
+                } else {
+                    tol = 2e-5 * (1 + fabs(e));
+                }
+                double d = fabs(got - e);
+                if (d / tol > worst) worst = d / tol;
+                if (d > tol) {
+                    print_error("fused case at (%d,%d,%d): got %g, expected %g\n", y, xx, c, got, e);
+                    fail();
+                }
+            }
+        }
+    /* The residual written back. */
+    if (sp->writeback && residual)
+        for (int i = 0; i < H * W; i++)
+            for (int c = 0; c < C; c++) {
+                int y = i / W, xx = i % W;
+                double got = residual[((size_t)(y + 1) * (W + 2) + xx + 1) * C + c];
+                assert_true(fabs(got - yref[(size_t)i * C + c]) <= 2e-5 * (1 + fabs(got)));
+            }
+    norm_layer_destroy(&layer);
+    for (int i = 0; i < 4; i++) free(src[i]);
+    free(scale);
+    free(shift);
+    free(cs);
+    free(dst);
+    free(residual);
+    free(x);
+    free(yref);
+}
+
+static void test_fused_norm(void **state)
+{
+    (void)state;
+    const fused_case cases[] = {
+        /* sub-pixel phases, IN + ReLU, reflect-padded f32 for the next conv */
+        {{.channels = 32, .h = 14, .w = 10, .phases = 2, .normalize = true, .relu = true,
+          .eps = 1e-5f, .up = 1, .pad_top = 2, .pad_left = 2, .pad_bottom = 2, .pad_right = 2,
+          .border = BORDER_REFLECT}, false, false},
+        /* bf16 in and out, residual written back, replicate border */
+        {{.channels = 16, .h = 7, .w = 9, .phases = 1, .src_type = ACT_BF16, .normalize = true,
+          .residual = true, .writeback = true, .eps = 1e-3f, .dst_type = ACT_BF16, .up = 1,
+          .pad_top = 1, .pad_left = 1, .pad_bottom = 1, .pad_right = 1,
+          .border = BORDER_REPLICATE}, false, false},
+        /* in place, ReLU only (folded batch norm) */
+        {{.channels = 5, .h = 3, .w = 11, .phases = 1, .relu = true, .up = 1}, true, false},
+        /* in place IN, odd channels */
+        {{.channels = 7, .h = 9, .w = 5, .phases = 1, .normalize = true, .eps = 1e-5f, .up = 1},
+         true, false},
+        /* nearest x2 then reflection pad 1 (upsampling stage input), zero border variant */
+        {{.channels = 8, .h = 5, .w = 6, .phases = 1, .normalize = true, .relu = true,
+          .eps = 1e-5f, .up = 2, .pad_top = 1, .pad_left = 1, .pad_bottom = 1, .pad_right = 1,
+          .border = BORDER_REFLECT}, false, false},
+        {{.channels = 8, .h = 5, .w = 6, .phases = 2 - 1, .normalize = true, .relu = true,
+          .eps = 1e-5f, .up = 1, .pad_top = 4, .pad_left = 4, .pad_bottom = 4, .pad_right = 4,
+          .border = BORDER_ZERO}, false, false},
+        /* residual in the (padded) destination itself */
+        {{.channels = 16, .h = 6, .w = 7, .phases = 1, .normalize = true, .residual = true,
+          .residual_in_dst = true, .eps = 1e-5f, .up = 1, .pad_top = 1, .pad_left = 1,
+          .pad_bottom = 1, .pad_right = 1, .border = BORDER_REFLECT}, false, false},
+        /* int8: u8 after ReLU with per-channel steps (folded), phases */
+        {{.channels = 32, .h = 8, .w = 12, .phases = 2, .normalize = true, .relu = true,
+          .eps = 1e-5f, .dst_type = ACT_U8, .up = 1, .pad_top = 1, .pad_left = 1,
+          .pad_bottom = 1, .pad_right = 1, .border = BORDER_REFLECT}, false, true},
+        /* int8: s8 residual stream, two passes (range known after the sum), upsampled */
+        {{.channels = 16, .h = 5, .w = 4, .phases = 1, .normalize = true, .residual = true,
+          .writeback = true, .eps = 1e-5f, .dst_type = ACT_S8, .up = 2}, false, true},
+        {{.channels = 16, .h = 5, .w = 7, .phases = 1, .normalize = true, .residual = true,
+          .writeback = true, .eps = 1e-5f, .dst_type = ACT_S8, .up = 1, .pad_top = 1,
+          .pad_left = 1, .pad_bottom = 1, .pad_right = 1, .border = BORDER_ZERO}, false, false},
+        /* int8 source (a conv's u8 input step) and a fixed dst step */
+        {{.channels = 16, .h = 6, .w = 6, .phases = 1, .src_type = ACT_U8, .src_scale = 0.03f,
+          .normalize = true, .relu = true, .eps = 1e-5f, .dst_type = ACT_U8, .dst_scale = 0.02f,
+          .up = 1}, false, false},
+        /* one pixel (zero variance: the output is the shift) */
+        {{.channels = 4, .h = 1, .w = 1, .phases = 1, .normalize = true, .eps = 1e-5f, .up = 1,
+          .pad_top = 2, .pad_left = 2, .pad_bottom = 2, .pad_right = 2,
+          .border = BORDER_REFLECT}, false, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        print_message("  fused norm case %zu\n", i);
+        check_fused(&cases[i], 700 + i);
+    }
+}
+
+static void test_pad_fill_border(void **state)
+{
+    (void)state;
+    /* 2 x 3 interior, padded 2 / 1 / 3 / 2, each mode, 2 channels. */
+    const int h = 2, w = 3, t = 2, l = 1, b = 3, r = 2, c = 2;
+    const int rows = t + h + b, cols = l + w + r;
+    border_mode modes[] = {BORDER_ZERO, BORDER_REFLECT, BORDER_REPLICATE};
+    for (int m = 0; m < 3; m++) {
+        float buf[7 * 6 * 2];
+        for (int i = 0; i < rows * cols * c; i++) buf[i] = -99;
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+                for (int k = 0; k < c; k++) buf[((y + t) * cols + x + l) * c + k] = (float)(y * 10 + x + k * 100);
+        pad_fill_border(buf, sizeof(float) * c, h, w, t, l, b, r, modes[m]);
+        for (int y = 0; y < rows; y++)
+            for (int x = 0; x < cols; x++)
+                for (int k = 0; k < c; k++) {
+                    int ty = y - t, tx = x - l;
+                    bool zero = modes[m] == BORDER_ZERO && (ty < 0 || ty >= h || tx < 0 || tx >= w);
+                    float e = zero ? 0.0f
+                                   : (float)(border_ref(ty, h, modes[m]) * 10 +
+                                             border_ref(tx, w, modes[m]) + k * 100);
+                    assert_true(buf[(y * cols + x) * c + k] == e);
+                }
+    }
+}
+
+/* ---- Direct convolution (few output channels) and rectangular / typed oneDNN convs ----- */
+
+static void test_direct_conv(void **state)
+{
+    (void)state;
+    struct {
+        int cin, cout, k, h, w;
+        act_type t;
+    } cases[] = {{32, 3, 9, 13, 17, ACT_F32}, {16, 3, 9, 5, 7, ACT_F32}, {32, 1, 3, 6, 9, ACT_F32},
+                 {48, 4, 5, 7, 11, ACT_F32},  {32, 2, 1, 3, 3, ACT_F32}, {32, 3, 9, 13, 17, ACT_BF16},
+                 {64, 4, 3, 9, 5, ACT_BF16},  {32, 3, 9, 13, 17, ACT_U8},  {32, 4, 3, 5, 9, ACT_U8},
+                 {32, 1, 4, 7, 6, ACT_U8}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        int cin = cases[i].cin, cout = cases[i].cout, k = cases[i].k, h = cases[i].h, w = cases[i].w;
+        if (!direct_conv_supported(cin, cout, k, cases[i].t)) {
+            print_message("  direct conv case %zu: not supported here (skipped)\n", i);
+            continue;
+        }
+        test_rng rng = {800 + i};
+        int ph = h + k - 1, pw = w + k - 1;
+        float *in = malloc(sizeof(float) * ph * pw * cin);
+        float *wt = malloc(sizeof(float) * cout * cin * k * k), bias[4];
+        test_fill_uniform(&rng, in, (size_t)ph * pw * cin, -1, 1);
+        test_fill_uniform(&rng, wt, (size_t)cout * cin * k * k, -0.5, 0.5);
+        test_fill_uniform(&rng, bias, 4, -1, 1);
+        void *src = in;
+        uint16_t *in16 = NULL;
+        uint8_t *in8 = NULL;
+        if (cases[i].t == ACT_U8) {
+            /* u8 steps of 0.01: the reference sees the dequantized values */
+            in8 = malloc((size_t)ph * pw * cin);
+            for (int j = 0; j < ph * pw * cin; j++) {
+                in8[j] = (uint8_t)(test_rng_next(&rng) % 256);
+                in[j] = in8[j] * 0.01f;
+            }
+            src = in8;
+        }
+        if (cases[i].t == ACT_BF16) {
+            /* round inputs and weights to bf16 so that the reference sees the same values */
+            in16 = malloc(sizeof(uint16_t) * ph * pw * cin);
+            for (int j = 0; j < ph * pw * cin; j++) {
+                in16[j] = f32_to_bf16(in[j]);
+                in[j] = bf16_to_f32(in16[j]);
+            }
+            for (int j = 0; j < cout * cin * k * k; j++) wt[j] = bf16_to_f32(f32_to_bf16(wt[j]));
+            src = in16;
+        }
+        direct_conv dc;
+        assert_int_equal(direct_conv_init(&dc, cin, cout, k, h, w, cases[i].t, wt, bias), STYLE_OK);
+        dc.src_scale = 0.01f;
+        float *out = malloc(sizeof(float) * h * w * cout);
+        direct_conv_forward(&dc, src, out);
+        ref_tensor r = to_ref(in, cin, ph, pw);
+        ref_tensor e = ref_conv2d(r, wt, bias, cout, k, 1, 0, 0, 0, 0);
+        double *en = to_nhwc(e);
+        double err = test_rel_l2(out, en, (size_t)h * w * cout);
+        print_message("  direct conv %dx%d %d->%d %s: rel L2 %.2e\n", k, k, cin, cout,
+                      cases[i].t == ACT_F32 ? "fp32" : cases[i].t == ACT_BF16 ? "bf16" : "u8",
+                      err);
+        /* u8: the weights are quantized (s8 per output channel) */
+        assert_true(err < (cases[i].t == ACT_F32 ? 1e-6 : cases[i].t == ACT_BF16 ? 1e-5 : 1e-2));
+        free(en);
+        ref_tensor_free(&e);
+        ref_tensor_free(&r);
+        direct_conv_destroy(&dc);
+        free(out);
+        free(in);
+        free(in16);
+        free(in8);
+        free(wt);
+    }
+}
+
+/* A kh x kw conv (oneDNN) against a naive loop; bf16 / int8 with their expected error. */
+static double check_typed_conv(backend *b, int cin, int cout, int kh, int kw, int h, int w,
+                               int pt, int pl, int pb, int pr, act_type t, uint64_t seed)
+{
+    test_rng rng = {seed};
+    conv_spec spec = {cin, cout, kh, 1, pt, pl, pb, pr, false, false, false};
+    float *wt = malloc(sizeof(float) * cout * cin * kh * kw), *bias = malloc(sizeof(float) * cout);
+    test_fill_uniform(&rng, wt, (size_t)cout * cin * kh * kw, -0.5, 0.5);
+    test_fill_uniform(&rng, bias, cout, -0.5, 0.5);
+    conv_options opt = {.kernel_w = kw, .src_type = t, .dst_type = ACT_F32, .src_scale = 0.02f,
+                        .int8_weights = wt};
+    conv_layer layer;
+    assert_int_equal(conv_layer_describe_ex(&layer, b->engine, &spec, &opt, h, w), STYLE_OK);
+    int oh = layer.out_h, ow = layer.out_w;
+    size_t n_in = (size_t)h * w * cin;
+    void *src = malloc(n_in * 4);
+    double *x = malloc(sizeof(double) * n_in);
+    for (size_t i = 0; i < n_in; i++) {
+        if (t == ACT_U8) {
+            ((uint8_t *)src)[i] = (uint8_t)(test_rng_next(&rng) % 256);
+            x[i] = ((uint8_t *)src)[i] * 0.02;
+        } else if (t == ACT_S8) {
+            ((int8_t *)src)[i] = (int8_t)((int)(test_rng_next(&rng) % 255) - 127);
+            x[i] = ((int8_t *)src)[i] * 0.02;
+        } else if (t == ACT_BF16) {
+            ((uint16_t *)src)[i] = f32_to_bf16((float)test_rng_uniform(&rng, -1, 1));
+            x[i] = bf16_to_f32(((uint16_t *)src)[i]);
+        } else {
+            ((float *)src)[i] = (float)test_rng_uniform(&rng, -1, 1);
+            x[i] = ((float *)src)[i];
+        }
+    }
+    float *dst = malloc(sizeof(float) * oh * ow * cout);
+    assert_int_equal(conv_layer_bind(&layer, b->engine, b->stream, wt, bias, src, dst), STYLE_OK);
+    void *scratch = layer.scratchpad_bytes ? malloc(layer.scratchpad_bytes) : NULL;
+    dnnl_memory_t scratch_mem = NULL;
+    if (scratch) {
+        dnnl_memory_desc_t md;
+        dnnl_dims_t dims = {(dnnl_dim_t)layer.scratchpad_bytes};
+        dnnl_memory_desc_init_by_tag(&md, 1, dims, dnnl_u8, dnnl_a);
+        dnnl_memory_create(&scratch_mem, &md, b->engine, scratch);
+    }
+    assert_int_equal(conv_layer_forward(&layer, b->stream, scratch_mem), STYLE_OK);
+    dnnl_stream_wait(b->stream);
+    double *e = malloc(sizeof(double) * oh * ow * cout);
+    for (int y = 0; y < oh; y++)
+        for (int xx = 0; xx < ow; xx++)
+            for (int o = 0; o < cout; o++) {
+                double acc = bias[o];
+                for (int i = 0; i < cin; i++)
+                    for (int a = 0; a < kh; a++)
+                        for (int c2 = 0; c2 < kw; c2++) {
+                            int sy = y - pt + a, sx = xx - pl + c2;
+                            if (sy < 0 || sy >= h || sx < 0 || sx >= w) continue;
+                            acc += x[((size_t)sy * w + sx) * cin + i] *
+                                   wt[(((size_t)o * cin + i) * kh + a) * kw + c2];
+                        }
+                e[((size_t)y * ow + xx) * cout + o] = acc;
+            }
+    double err = test_rel_l2(dst, e, (size_t)oh * ow * cout);
+    if (scratch_mem) dnnl_memory_destroy(scratch_mem);
+    free(scratch);
+    conv_layer_destroy(&layer);
+    free(wt);
+    free(bias);
+    free(src);
+    free(x);
+    free(dst);
+    free(e);
+    return err;
+}
+
+static void test_typed_and_rectangular_conv(void **state)
+{
+    backend *b = *state;
+    /* sub-pixel phase shapes: 2x2, 2x1, 1x2, 1x1 with one-sided padding */
+    assert_true(check_typed_conv(b, 64, 32, 2, 2, 9, 7, 1, 1, 0, 0, ACT_F32, 901) < 1e-5);
+    assert_true(check_typed_conv(b, 64, 32, 2, 1, 9, 7, 1, 0, 0, 0, ACT_F32, 902) < 1e-5);
+    assert_true(check_typed_conv(b, 16, 8, 1, 2, 5, 6, 0, 0, 0, 1, ACT_F32, 903) < 1e-5);
+    assert_true(check_typed_conv(b, 16, 8, 1, 1, 5, 6, 0, 0, 0, 0, ACT_F32, 904) < 1e-5);
+    int isa = backend_kernel_isa();
+    if (isa >= 3) {
+        double e = check_typed_conv(b, 32, 64, 3, 3, 11, 9, 1, 1, 1, 1, ACT_BF16, 905);
+        print_message("  bf16 conv rel L2 %.2e\n", e);
+        assert_true(e < 1e-2);
+    } else {
+        print_message("  bf16 conv: not supported here (skipped)\n");
+    }
+    dnnl_cpu_isa_t dnnl_isa = dnnl_get_effective_cpu_isa();
+    if ((dnnl_isa & dnnl_cpu_isa_avx512_core_vnni) == dnnl_cpu_isa_avx512_core_vnni) {
+        double e1 = check_typed_conv(b, 32, 64, 3, 3, 11, 9, 1, 1, 1, 1, ACT_U8, 906);
+        double e2 = check_typed_conv(b, 64, 16, 2, 2, 7, 10, 1, 1, 0, 0, ACT_S8, 907);
+        print_message("  int8 conv rel L2: u8 %.2e, s8 %.2e (weights quantized)\n", e1, e2);
+        assert_true(e1 < 2e-2);
+        assert_true(e2 < 2e-2);
+    } else {
+        print_message("  int8 conv: not supported here (skipped)\n");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -337,6 +775,10 @@ int main(void)
         cmocka_unit_test(test_reflect_matches_pytorch_definition),
         cmocka_unit_test(test_residual_add),
         cmocka_unit_test(test_output_heads),
+        cmocka_unit_test(test_fused_norm),
+        cmocka_unit_test(test_pad_fill_border),
+        cmocka_unit_test(test_direct_conv),
+        cmocka_unit_test(test_typed_and_rectangular_conv),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

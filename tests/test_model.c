@@ -1122,7 +1122,7 @@ static void test_not_safetensors(void **state)
     unsigned char *bytes = malloc(size);
     put_le(bytes, sizeof feature - 1, 8);
     memcpy(bytes + 8, feature, sizeof feature - 1);
-    expect_bytes_fail(bytes, size, STYLE_ERR_FORMAT, "unknown metadata key 'libstyle.kind'", NULL,
+    expect_bytes_fail(bytes, size, STYLE_ERR_UNSUPPORTED, "feature (loss) network file", NULL,
                       "feature net");
     free(bytes);
 }

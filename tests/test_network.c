@@ -371,6 +371,260 @@ static void test_model_outlives_free(void **state)
     style_session_free(session);
 }
 
+
+/* Larger odd sizes, where every fast path engages (sub-pixel phases, the direct output conv,
+ * padded fused norms), in each padding / upsampling combination. */
+static void test_fast_paths_fp32(void **state)
+{
+    (void)state;
+    test_model_config c = test_default_config();
+    c.residual_blocks = 2;
+    expect_network("reflect nearest (replicate phases)", &c, 52, 28);
+    c.padding = "zero";
+    expect_network("zero nearest (zero-padded phases)", &c, 28, 44);
+    c.padding = "tf_same";
+    c.upsample = "transposed_tf";
+    c.final_norm = true;
+    c.output = "tanh150";
+    expect_network("tf_same transposed_tf in6", &c, 60, 44);
+    c.padding = "reflect";
+    c.upsample = "transposed_torch";
+    c.widths[0] = 16, c.widths[1] = 32, c.widths[2] = 64;
+    expect_network("16/32/64 reflect transposed_torch (16->3 direct)", &c, 36, 52);
+}
+
+static double psnr_u8(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    double se = 0;
+    for (size_t i = 0; i < n; i++) se += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+    return se == 0 ? 99.0 : 10 * log10(255.0 * 255.0 * (double)n / se);
+}
+
+static void test_precision_api(void **state)
+{
+    (void)state;
+    style_precision p;
+    assert_string_equal(style_precision_name(STYLE_PRECISION_AUTO), "auto");
+    assert_string_equal(style_precision_name(STYLE_PRECISION_INT8), "int8");
+    assert_string_equal(style_precision_name((style_precision)42), "?");
+    assert_int_equal(style_precision_parse("bf16", &p), STYLE_OK);
+    assert_int_equal(p, STYLE_PRECISION_BF16);
+    assert_int_equal(style_precision_parse("fp16", &p), STYLE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(style_precision_parse(NULL, &p), STYLE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(style_precision_supported(STYLE_PRECISION_FP32), 1);
+    assert_int_equal(style_precision_supported(STYLE_PRECISION_AUTO), 1);
+
+    style_model *model = small_model();
+    style_session *session;
+    assert_int_equal(style_session_create(model, &session), STYLE_OK);
+    assert_int_equal(style_session_get_precision(session, &p), STYLE_OK);
+    assert_int_equal(p, STYLE_PRECISION_FP32); /* the default */
+    assert_int_equal(style_session_set_precision(session, (style_precision)7),
+                     STYLE_ERR_INVALID_ARGUMENT);
+    const style_precision low[] = {STYLE_PRECISION_BF16, STYLE_PRECISION_INT8};
+    for (int i = 0; i < 2; i++) {
+        style_status st = style_session_set_precision(session, low[i]);
+        if (style_precision_supported(low[i])) {
+            assert_int_equal(st, STYLE_OK);
+        } else {
+            /* refused cleanly, setting unchanged */
+            assert_int_equal(st, STYLE_ERR_UNSUPPORTED);
+            assert_non_null(strstr(style_last_error(), style_precision_name(low[i])));
+            assert_int_equal(style_session_get_precision(session, &p), STYLE_OK);
+            assert_true(p == STYLE_PRECISION_FP32 || p == low[0]);
+        }
+    }
+    /* auto: the fastest supported one */
+    assert_int_equal(style_session_set_precision(session, STYLE_PRECISION_AUTO), STYLE_OK);
+    assert_int_equal(style_session_get_precision(session, &p), STYLE_OK);
+    style_precision best = style_precision_supported(STYLE_PRECISION_INT8)   ? STYLE_PRECISION_INT8
+                           : style_precision_supported(STYLE_PRECISION_BF16) ? STYLE_PRECISION_BF16
+                                                                             : STYLE_PRECISION_FP32;
+    assert_int_equal(p, best);
+    style_session_free(session);
+    style_model_free(model);
+
+    /* int8 needs instance norms: a batch-norm model refuses it, and auto skips it. */
+    test_model_config c = test_default_config();
+    c.widths[0] = 8, c.widths[1] = 16, c.widths[2] = 32;
+    c.residual_blocks = 1;
+    c.norm = "batch";
+    model = test_build_model(&c, 5);
+    assert_int_equal(style_session_create(model, &session), STYLE_OK);
+    if (style_precision_supported(STYLE_PRECISION_INT8)) {
+        assert_int_equal(style_session_set_precision(session, STYLE_PRECISION_INT8),
+                         STYLE_ERR_UNSUPPORTED);
+        assert_non_null(strstr(style_last_error(), "instance"));
+    }
+    assert_int_equal(style_session_set_precision(session, STYLE_PRECISION_AUTO), STYLE_OK);
+    assert_int_equal(style_session_get_precision(session, &p), STYLE_OK);
+    assert_true(p != STYLE_PRECISION_INT8);
+    style_session_free(session);
+    style_model_free(model);
+}
+
+/* The raw output (before the head) of a plan at a precision, for one image. */
+static float *plan_output(style_model *model, net_precision precision, const float *img, int h,
+                          int w)
+{
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+    assert_int_equal(dnnl_engine_create(&engine, dnnl_cpu, 0), dnnl_success);
+    assert_int_equal(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags), dnnl_success);
+    network_plan plan;
+    assert_int_equal(network_plan_describe_ex(&plan, model, engine, h, w, precision), STYLE_OK);
+    assert_int_equal(network_plan_bind(&plan, engine, stream), STYLE_OK);
+    memcpy(plan.buffers[BUF_INPUT], img, sizeof(float) * h * w * 3);
+    assert_int_equal(network_plan_run(&plan, stream, NULL, NULL), STYLE_OK);
+    float *out = malloc(sizeof(float) * h * w * 3);
+    memcpy(out, plan.buffers[BUF_OUTPUT], sizeof(float) * h * w * 3);
+    network_plan_destroy(&plan);
+    dnnl_stream_destroy(stream);
+    dnnl_engine_destroy(engine);
+    return out;
+}
+
+/* The raw network outputs of bf16 / int8 against fp32 on a random model (random weights are
+ * harsher than trained ones; the real-model image targets are in test_precision). */
+static void test_low_precision_raw(void **state)
+{
+    (void)state;
+    test_model_config c = test_default_config();
+    c.residual_blocks = 2;
+    style_model *model = test_build_model(&c, 13);
+    const net_precision precisions[] = {NET_BF16, NET_INT8};
+    const double limits[] = {5e-2, 1e-1};
+    for (int pi = 0; pi < 2; pi++) {
+        if (!network_precision_supported(precisions[pi])) {
+            print_message("  %s: not supported here (skipped)\n", pi ? "int8" : "bf16");
+            continue;
+        }
+        int h = 44, w = 36;
+        test_rng rng = {17};
+        float *img = random_image(&rng, h, w);
+        for (int i = 0; i < h * w * 3; i++) img[i] = nearbyintf(fminf(fmaxf(img[i], 0), 255));
+        float *ref = plan_output(model, NET_FP32, img, h, w);
+        float *low = plan_output(model, precisions[pi], img, h, w);
+        double *refd = malloc(sizeof(double) * h * w * 3);
+        for (int i = 0; i < h * w * 3; i++) refd[i] = ref[i];
+        double err = test_rel_l2(low, refd, (size_t)h * w * 3);
+        print_message("  %s raw output against fp32: rel L2 %.2e\n", pi ? "int8" : "bf16", err);
+        assert_true(err < limits[pi]);
+        free(refd);
+        free(ref);
+        free(low);
+        free(img);
+    }
+    style_model_free(model);
+}
+
+/* bf16 / int8 through the API: they run at any size and are deterministic. */
+static void test_low_precision_runs(void **state)
+{
+    (void)state;
+    test_model_config c = test_default_config();
+    c.residual_blocks = 2;
+    style_model *model = test_build_model(&c, 11);
+    const style_precision precisions[] = {STYLE_PRECISION_BF16, STYLE_PRECISION_INT8};
+    int sizes[][2] = {{37, 29}, {64, 48}, {5, 3}};
+    for (int pi = 0; pi < 2; pi++) {
+        if (!style_precision_supported(precisions[pi])) {
+            print_message("  %s: not supported here (skipped)\n",
+                          style_precision_name(precisions[pi]));
+            continue;
+        }
+        style_session *ref, *low;
+        assert_int_equal(style_session_create(model, &ref), STYLE_OK);
+        assert_int_equal(style_session_create(model, &low), STYLE_OK);
+        assert_int_equal(style_session_set_precision(low, precisions[pi]), STYLE_OK);
+        for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+            int w = sizes[si][0], h = sizes[si][1];
+            test_rng rng = {si + 5};
+            float *img = random_image(&rng, h, w);
+            uint8_t *pixels = malloc((size_t)w * h * 3);
+            for (int i = 0; i < w * h * 3; i++)
+                pixels[i] = (uint8_t)fminf(fmaxf(img[i], 0), 255);
+            style_image in = {w, h, 3, STYLE_SAMPLE_U8, 0, pixels}, a = {0}, b = {0}, b2 = {0};
+            assert_int_equal(style_session_stylize(ref, &in, &a), STYLE_OK);
+            assert_int_equal(style_session_stylize(low, &in, &b), STYLE_OK);
+            assert_int_equal(style_session_stylize(low, &in, &b2), STYLE_OK);
+            assert_memory_equal(b.data, b2.data, (size_t)w * h * 3); /* deterministic */
+            double p = psnr_u8(a.data, b.data, (size_t)w * h * 3);
+            print_message("  %s %dx%d random model: %.1f dB against fp32\n",
+                          style_precision_name(precisions[pi]), w, h, p);
+            assert_true(p > 25.0);
+            style_image_release(&a);
+            style_image_release(&b);
+            style_image_release(&b2);
+            free(pixels);
+            free(img);
+        }
+        style_session_free(ref);
+        style_session_free(low);
+    }
+    style_model_free(model);
+}
+
+/* Builds are cached per size; run info and the per-layer profile describe them. */
+static void test_cache_info_profile(void **state)
+{
+    (void)state;
+    style_model *model = small_model();
+    style_session *session;
+    assert_int_equal(style_session_create(model, &session), STYLE_OK);
+    style_run_info info = {0};
+    info.struct_size = sizeof info;
+    assert_int_equal(style_session_get_run_info(session, &info), STYLE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(style_session_prepare(session, 30, 22), STYLE_OK);
+    assert_int_equal(style_session_get_run_info(session, &info), STYLE_OK);
+    assert_int_equal(info.width, 32);
+    assert_int_equal(info.height, 24);
+    assert_true(info.flops > 0 && info.memory_bytes > 0 && info.layer_count > 5);
+    double first_build = info.build_ms;
+    /* another size, then back: the first build is reused (same build time reported) */
+    assert_int_equal(style_session_prepare(session, 16, 16), STYLE_OK);
+    assert_int_equal(style_session_prepare(session, 32, 24), STYLE_OK);
+    assert_int_equal(style_session_get_run_info(session, &info), STYLE_OK);
+    assert_true(info.width == 32 && info.build_ms == first_build);
+
+    const style_layer_profile *layers;
+    size_t count;
+    uint64_t runs;
+    assert_int_equal(style_session_get_profile(session, &layers, &count, &runs),
+                     STYLE_ERR_INVALID_ARGUMENT); /* profiling off */
+    assert_int_equal(style_session_set_profiling(session, 1), STYLE_OK);
+    uint8_t pixels[24 * 32 * 3] = {0};
+    style_image in = {32, 24, 3, STYLE_SAMPLE_U8, 0, pixels}, out = {0};
+    for (int i = 0; i < 3; i++) assert_int_equal(style_session_stylize(session, &in, &out), STYLE_OK);
+    assert_int_equal(style_session_get_profile(session, &layers, &count, &runs), STYLE_OK);
+    assert_int_equal(runs, 3);
+    assert_int_equal(count, info.layer_count);
+    double flops = 0;
+    bool saw_conv1 = false, saw_direct = false;
+    for (size_t i = 0; i < count; i++) {
+        assert_true(layers[i].milliseconds >= 0);
+        flops += layers[i].flops;
+        saw_conv1 |= strcmp(layers[i].name, "conv1") == 0;
+        saw_direct |= strcmp(layers[i].kind, "direct") == 0;
+        assert_non_null(layers[i].impl);
+    }
+    assert_true(saw_conv1);
+    assert_true(fabs(flops - info.flops) < 1e-6 * info.flops);
+    print_message("  %zu steps, output conv %s\n", count, saw_direct ? "direct" : "oneDNN");
+    style_image_release(&out);
+
+    /* A budget that holds one build at a time still works (older builds are dropped). */
+    uint64_t need = 0;
+    assert_int_equal(style_session_estimate_memory(session, 64, 64, &need), STYLE_OK);
+    assert_int_equal(style_session_set_memory_budget(session, need + need / 4), STYLE_OK);
+    assert_int_equal(style_session_prepare(session, 64, 64), STYLE_OK);
+    assert_int_equal(style_session_prepare(session, 60, 60), STYLE_OK);
+    assert_int_equal(style_session_get_run_info(session, &info), STYLE_OK);
+    assert_int_equal(info.width, 60);
+    style_session_free(session);
+    style_model_free(model);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -384,6 +638,11 @@ int main(void)
         cmocka_unit_test(test_progress_and_cancel),
         cmocka_unit_test(test_batch_and_determinism),
         cmocka_unit_test(test_model_outlives_free),
+        cmocka_unit_test(test_fast_paths_fp32),
+        cmocka_unit_test(test_precision_api),
+        cmocka_unit_test(test_low_precision_raw),
+        cmocka_unit_test(test_low_precision_runs),
+        cmocka_unit_test(test_cache_info_profile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

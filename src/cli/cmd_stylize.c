@@ -26,6 +26,8 @@ struct stylize_settings {
     int memory_budget_given;
     uint64_t max_pixels; /* 0: the library's default cap */
     int jpeg_quality;    /* 0: the library's default */
+    style_precision precision;
+    int precision_given;
     int quiet;
     int verbose;
 };
@@ -44,6 +46,7 @@ enum {
     OPTION_MEMORY_BUDGET = 256,
     OPTION_MAX_PIXELS,
     OPTION_QUALITY,
+    OPTION_PRECISION,
 };
 
 void cmd_stylize_usage(FILE *out)
@@ -66,6 +69,8 @@ void cmd_stylize_usage(FILE *out)
           "      --max-pixels N       refuse inputs with more than N pixels\n"
           "                           (default 67108864)\n"
           "      --quality Q          JPEG quality 1..100 (default 92)\n"
+          "      --precision P        fp32 (default), bf16, int8 or auto (the fastest this\n"
+          "                           processor runs natively); see 'libstyle bench'\n"
           "  -q, --quiet              no summary line at the end\n"
           "  -v, --verbose            per-image timings and library warnings on stderr\n"
           "  -h, --help               show this help and exit\n",
@@ -97,6 +102,7 @@ static int parse_options(int argc, char **argv, struct stylize_settings *setting
         {"memory-budget", required_argument, NULL, OPTION_MEMORY_BUDGET},
         {"max-pixels", required_argument, NULL, OPTION_MAX_PIXELS},
         {"quality", required_argument, NULL, OPTION_QUALITY},
+        {"precision", required_argument, NULL, OPTION_PRECISION},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -146,6 +152,14 @@ static int parse_options(int argc, char **argv, struct stylize_settings *setting
                                        optarg);
             }
             settings->jpeg_quality = (int)number;
+            break;
+        case OPTION_PRECISION:
+            if (style_precision_parse(optarg, &settings->precision) != STYLE_OK) {
+                return cli_usage_error(STYLIZE_COMMAND,
+                                       "--precision expects fp32, bf16, int8 or auto, not '%s'",
+                                       optarg);
+            }
+            settings->precision_given = 1;
             break;
         case 'q':
             settings->quiet = 1;
@@ -350,14 +364,28 @@ static long run_jobs(const struct stylize_settings *settings, const struct styli
         status = style_session_set_threads(session, settings->threads);
     if (status == STYLE_OK && settings->memory_budget_given)
         status = style_session_set_memory_budget(session, settings->memory_budget_bytes);
+    if (status == STYLE_OK && settings->precision_given) {
+        status = style_session_set_precision(session, settings->precision);
+        if (status != STYLE_OK) {
+            /* Not the model's fault: say what the processor lacks. */
+            cli_report_status(status, NULL);
+            style_session_free(session);
+            style_model_free(model);
+            return -1;
+        }
+    }
     if (status != STYLE_OK) {
         cli_report_status(status, settings->model_path);
         style_session_free(session);
         style_model_free(model);
         return -1;
     }
-    if (settings->verbose)
-        cli_error("%s: loaded in %.1f ms", settings->model_path, cli_elapsed_ms(start));
+    if (settings->verbose) {
+        style_precision used = STYLE_PRECISION_FP32;
+        style_session_get_precision(session, &used);
+        cli_error("%s: loaded in %.1f ms; precision %s", settings->model_path,
+                  cli_elapsed_ms(start), style_precision_name(used));
+    }
 
     for (size_t i = 0; i < count; ++i)
         if (jobs[i].ready && stylize_one(session, &jobs[i], settings) != 0) ++failed;

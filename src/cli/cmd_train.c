@@ -3,11 +3,11 @@
  * progress bar on a terminal (plain lines otherwise), Ctrl-C saving a checkpoint, and
  * --resume to continue from one.
  */
+#include "cli_interrupt.h"
 #include "cli_util.h"
 #include "commands.h"
 
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,14 +55,6 @@ void cmd_train_usage(FILE *out)
           out);
 }
 
-static volatile sig_atomic_t interrupted;
-
-static void on_interrupt(int signal_number)
-{
-    (void)signal_number;
-    interrupted = 1;
-}
-
 typedef struct progress_state {
     int terminal, quiet;
     double last_line;
@@ -107,7 +99,7 @@ static int on_progress(void *user, const style_train_stats *st)
         }
         fflush(stderr);
     }
-    return interrupted;
+    return cli_interrupted();
 }
 
 static void on_log(void *user, style_log_level level, const char *message)
@@ -272,14 +264,9 @@ int cmd_train(int argc, char **argv)
     o.log = on_log;
     o.log_user = &progress;
 
-    struct sigaction action = {0}, previous_int, previous_term;
-    action.sa_handler = on_interrupt;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, &previous_int);
-    sigaction(SIGTERM, &action, &previous_term);
+    cli_interrupt_begin();
     style_status status = style_train(&o);
-    sigaction(SIGINT, &previous_int, NULL);
-    sigaction(SIGTERM, &previous_term, NULL);
+    cli_interrupt_end();
     if (progress.terminal && !progress.quiet) fputc('\n', stderr);
     if (status == STYLE_ERR_CANCELLED) {
         cli_error("%s", style_last_error());

@@ -14,7 +14,13 @@ void cmd_info_usage(FILE *out);
 int cmd_train(int argc, char **argv);
 void cmd_train_usage(FILE *out);
 
+int cmd_optimize(int argc, char **argv);
+void cmd_optimize_usage(FILE *out);
+
 int cmd_import_ml5(int argc, char **argv);
 void cmd_import_ml5_usage(FILE *out);
+
+int cmd_bench(int argc, char **argv);
+void cmd_bench_usage(FILE *out);
 
 #endif /* LIBSTYLE_CLI_COMMANDS_H */

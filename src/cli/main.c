@@ -15,9 +15,13 @@ struct command {
 
 static const struct command commands[] = {
     {"stylize", "apply a style model to PNG/JPEG images", cmd_stylize, cmd_stylize_usage},
+    {"bench", "time stylization per size and precision against the machine's peak", cmd_bench,
+     cmd_bench_usage},
     {"info", "describe a model file: architecture, parameters, metadata", cmd_info, cmd_info_usage},
     {"train", "train a style model from a style image and a folder of photos", cmd_train,
      cmd_train_usage},
+    {"optimize", "style one photo by optimising its pixels (Gatys et al.; slow, no model)",
+     cmd_optimize, cmd_optimize_usage},
     {"import-ml5", "convert an ml5 / deeplearn.js checkpoint to a model file", cmd_import_ml5,
      cmd_import_ml5_usage},
 };

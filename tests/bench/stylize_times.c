@@ -1,12 +1,14 @@
 /*
  * Per-image stylization time at several sizes, through the public API (one session, plan
  * built by a warm-up run, so the timings are steady-state runs): median and min of N runs,
- * the network's FLOPs (2 x multiply-adds of every convolution, counted from the plan), and
- * the achieved GFLOP/s.
+ * the network's FLOPs (2 x multiply-adds of the model's convolutions, as the session reports
+ * them), and the achieved GFLOP/s. `libstyle bench` does this and more (peak, precisions,
+ * layers, memory); this stays as the minimal version.
  *
  *   stylize_times MODEL.safetensors [THREADS] [RUNS] [SIZE...]
+ *   STYLE_PRECISION=bf16 stylize_times ...   (fp32, bf16, int8, auto)
  */
-#include "network.h"
+#include <libstyle.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,27 +26,6 @@ static int compare(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
-}
-
-/* FLOPs of one run: 2 * MACs over every convolution of the plan. */
-static double plan_flops(const style_model *model, int size)
-{
-    dnnl_engine_t engine;
-    dnnl_engine_create(&engine, dnnl_cpu, 0);
-    network_plan plan;
-    double flops = 0;
-    if (network_plan_describe(&plan, model, engine, size, size) == STYLE_OK) {
-        for (size_t i = 0; i < plan.op_count; i++) {
-            const conv_layer *c = &plan.ops[i].conv;
-            if (plan.ops[i].kind != OP_CONV) continue;
-            /* A transposed conv does one MAC per input pixel per weight. */
-            double pixels = c->spec.transposed ? (double)c->in_h * c->in_w : (double)c->out_h * c->out_w;
-            flops += 2.0 * pixels * c->spec.in_channels * c->spec.out_channels * c->spec.kernel * c->spec.kernel;
-        }
-        network_plan_destroy(&plan);
-    }
-    dnnl_engine_destroy(engine);
-    return flops;
 }
 
 int main(int argc, char **argv)
@@ -69,6 +50,15 @@ int main(int argc, char **argv)
         return 1;
     }
     style_session_set_threads(session, threads);
+    const char *precision_name = getenv("STYLE_PRECISION");
+    if (precision_name) {
+        style_precision precision;
+        if (style_precision_parse(precision_name, &precision) != STYLE_OK ||
+            style_session_set_precision(session, precision) != STYLE_OK) {
+            fprintf(stderr, "%s\n", style_last_error());
+            return 1;
+        }
+    }
     printf("%-10s %8s %10s %10s %8s %10s\n", "size", "GFLOP", "median ms", "min ms", "GFLOP/s",
            "build ms");
     for (int s = 0; s < count; s++) {
@@ -91,7 +81,9 @@ int main(int argc, char **argv)
         }
         qsort(times, runs, sizeof *times, compare);
         double median = runs % 2 ? times[runs / 2] : (times[runs / 2 - 1] + times[runs / 2]) / 2;
-        double flops = plan_flops(model, n);
+        style_run_info info = {.struct_size = sizeof info};
+        style_session_get_run_info(session, &info);
+        double flops = info.flops;
         printf("%4dx%-5d %8.1f %10.1f %10.1f %8.1f %10.1f\n", n, n, flops / 1e9, median, times[0],
                flops / median / 1e6, build - median);
         free(times);

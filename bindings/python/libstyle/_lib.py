@@ -193,6 +193,86 @@ class SessionHandle(Structure):
     """Opaque ``style_session``; only ever used through a pointer."""
 
 
+class OptimizeStatsStruct(Structure):
+    """``style_optimize_stats``."""
+
+    _fields_ = [
+        ("iteration", c_int64),
+        ("iterations", c_int64),
+        ("evaluations", c_int64),
+        ("content_loss", c_double),
+        ("style_loss", c_double),
+        ("tv_loss", c_double),
+        ("total_loss", c_double),
+        ("elapsed_seconds", c_double),
+        ("eta_seconds", c_double),
+    ]
+
+
+OPTIMIZE_PROGRESS_FN = CFUNCTYPE(c_int, c_void_p, POINTER(OptimizeStatsStruct))
+
+
+class OptimizeOptions(Structure):
+    """``style_optimize_options``; set ``struct_size = ctypes.sizeof(OptimizeOptions)``."""
+
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("content_image", c_char_p),
+        ("style_images", POINTER(c_char_p)),
+        ("style_count", c_size_t),
+        ("style_blend", POINTER(c_double)),
+        ("loss_net", c_char_p),
+        ("out_path", c_char_p),
+        ("result", POINTER(StyleImage)),
+        ("size", c_int32),
+        ("style_size", c_int32),
+        ("iterations", c_int64),
+        ("optimizer", c_char_p),
+        ("learning_rate", c_double),
+        ("init", c_char_p),
+        ("content_weight", c_double),
+        ("style_weight", c_double),
+        ("tv_weight", c_double),
+        ("content_layer", c_char_p),
+        ("style_layers", c_char_p),
+        ("preserve_color", c_int),
+        ("seed", c_uint64),
+        ("threads", c_int),
+        ("log_csv", c_char_p),
+        ("progress", OPTIMIZE_PROGRESS_FN),
+        ("progress_user", c_void_p),
+        ("log", LOG_FN),
+        ("log_user", c_void_p),
+    ]
+
+
+class RunInfoStruct(Structure):
+    """``style_run_info``; set ``struct_size = ctypes.sizeof(RunInfoStruct)``."""
+
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("width", c_int32),
+        ("height", c_int32),
+        ("precision", c_int),
+        ("flops", c_double),
+        ("build_ms", c_double),
+        ("memory_bytes", c_uint64),
+        ("layer_count", c_size_t),
+    ]
+
+
+class LayerProfileStruct(Structure):
+    """``style_layer_profile``."""
+
+    _fields_ = [
+        ("name", c_char_p),
+        ("kind", c_char_p),
+        ("impl", c_char_p),
+        ("flops", c_double),
+        ("milliseconds", c_double),
+    ]
+
+
 _ModelP = POINTER(ModelHandle)
 _SessionP = POINTER(SessionHandle)
 _ImageP = POINTER(StyleImage)
@@ -242,8 +322,23 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], bool]] = {
     ),
     "style_session_stylize": (c_status, [_SessionP, _ImageP, _ImageP], True),
     "style_session_stylize_batch": (c_status, [_SessionP, _ImageP, _ImageP, c_size_t], True),
-    # training
+    # precision, builds and profiling
+    "style_precision_name": (c_char_p, [c_int], False),
+    "style_precision_parse": (c_status, [c_char_p, POINTER(c_int)], True),
+    "style_precision_supported": (c_int, [c_int], False),
+    "style_session_set_precision": (c_status, [_SessionP, c_int], True),
+    "style_session_get_precision": (c_status, [_SessionP, POINTER(c_int)], True),
+    "style_session_prepare": (c_status, [_SessionP, c_int32, c_int32], True),
+    "style_session_get_run_info": (c_status, [_SessionP, POINTER(RunInfoStruct)], True),
+    "style_session_set_profiling": (c_status, [_SessionP, c_int], True),
+    "style_session_get_profile": (
+        c_status,
+        [_SessionP, POINTER(POINTER(LayerProfileStruct)), POINTER(c_size_t), POINTER(c_uint64)],
+        True,
+    ),
+    # training and optimisation
     "style_train": (c_status, [POINTER(TrainOptions)], True),
+    "style_optimize": (c_status, [POINTER(OptimizeOptions)], True),
 }
 
 

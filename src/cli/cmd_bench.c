@@ -1,0 +1,503 @@
+/* `libstyle bench`: steady-state stylization speed of a model per image size and precision:
+ * median (and min) milliseconds per image over N timed runs after warm-up runs, the
+ * network's GFLOP/s against this machine's measured peak (an FMA loop on the same threads),
+ * build time, peak memory, the process's CPU share (a busy machine shows as < 100 %) and a
+ * per-layer breakdown. Precisions are timed interleaved (one run of each in turn), so their
+ * ratios come from the same moments of a noisy machine. */
+#define _POSIX_C_SOURCE 200809L
+
+#include "bench_peak.h"
+#include "cli_util.h"
+#include "commands.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#define BENCH_COMMAND "bench"
+#define BENCH_MAX_SIZES 16
+#define BENCH_MAX_PRECISIONS 4
+
+struct bench_settings {
+    const char *model_path;
+    const char *input_path;
+    int sizes[BENCH_MAX_SIZES][2]; /* width, height */
+    int size_count;
+    style_precision precisions[BENCH_MAX_PRECISIONS];
+    int precision_count;
+    int threads;
+    int runs;
+    int warmup;
+    int layers; /* 0: largest size only, 1: every size, -1: none */
+    int csv;
+};
+
+enum { OPTION_WARMUP = 256, OPTION_LAYERS, OPTION_NO_LAYERS, OPTION_CSV, OPTION_INPUT };
+
+void cmd_bench_usage(FILE *out)
+{
+    fputs("Usage: " CLI_PROGRAM_NAME " " BENCH_COMMAND " --model MODEL.safetensors [options]\n"
+          "\n"
+          "Times stylization per image size and precision: median and min milliseconds per\n"
+          "image over N runs after warm-up runs, GFLOP/s (2 x multiply-adds of the model's\n"
+          "convolutions) and its share of this machine's peak, measured here with a multiply-\n"
+          "add loop on the same number of threads (fp32 FMA; bf16 and int8 dot products when\n"
+          "the processor has them), the one-time build (primitives, weight reorders), peak\n"
+          "memory, the CPU share the run got, and a per-layer breakdown. Precisions are timed\n"
+          "interleaved, so their ratios come from the same moments of a noisy machine.\n"
+          "\n"
+          "Options:\n"
+          "  -m, --model FILE         style model (safetensors); required\n"
+          "  -s, --sizes LIST         image sizes, e.g. 256,512,1024 or 640x480 (default\n"
+          "                           256,512,1024)\n"
+          "  -p, --precision LIST     fp32, bf16, int8, auto or all (default all: every\n"
+          "                           precision this processor runs natively)\n"
+          "  -r, --runs N             timed runs per size and precision (default 10)\n"
+          "      --warmup N           untimed runs first (default 2)\n"
+          "  -t, --threads N          threads; 0 = one per processor (default)\n"
+          "      --input IMAGE        stylize this image (tiled to each size) instead of a\n"
+          "                           synthetic one\n"
+          "      --layers             per-layer breakdown for every size (default: the largest)\n"
+          "      --no-layers          no per-layer breakdown\n"
+          "      --csv                one comma-separated line per size and precision\n"
+          "  -h, --help               show this help and exit\n",
+          out);
+}
+
+#define PARSE_CONTINUE (-1)
+
+static int parse_sizes(const char *text, struct bench_settings *s)
+{
+    s->size_count = 0;
+    const char *p = text;
+    while (*p) {
+        char *end;
+        long w = strtol(p, &end, 10), h = w;
+        if (end == p || w < 1 || w > 65536) return -1;
+        if (*end == 'x' || *end == 'X') {
+            p = end + 1;
+            h = strtol(p, &end, 10);
+            if (end == p || h < 1 || h > 65536) return -1;
+        }
+        if (s->size_count == BENCH_MAX_SIZES) return -1;
+        s->sizes[s->size_count][0] = (int)w;
+        s->sizes[s->size_count][1] = (int)h;
+        s->size_count++;
+        if (*end == ',') end++;
+        else if (*end != '\0') return -1;
+        p = end;
+    }
+    return s->size_count > 0 ? 0 : -1;
+}
+
+static int parse_precisions(const char *text, struct bench_settings *s)
+{
+    s->precision_count = 0;
+    if (strcmp(text, "all") == 0) return 0;
+    char buffer[128];
+    if (strlen(text) >= sizeof buffer) return -1;
+    strcpy(buffer, text);
+    for (char *save = NULL, *tok = strtok_r(buffer, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        style_precision p;
+        if (style_precision_parse(tok, &p) != STYLE_OK) return -1;
+        if (s->precision_count == BENCH_MAX_PRECISIONS) return -1;
+        s->precisions[s->precision_count++] = p;
+    }
+    return s->precision_count > 0 ? 0 : -1;
+}
+
+static int parse_options(int argc, char **argv, struct bench_settings *s)
+{
+    static const struct option options[] = {
+        {"model", required_argument, NULL, 'm'},
+        {"sizes", required_argument, NULL, 's'},
+        {"precision", required_argument, NULL, 'p'},
+        {"runs", required_argument, NULL, 'r'},
+        {"warmup", required_argument, NULL, OPTION_WARMUP},
+        {"threads", required_argument, NULL, 't'},
+        {"input", required_argument, NULL, OPTION_INPUT},
+        {"layers", no_argument, NULL, OPTION_LAYERS},
+        {"no-layers", no_argument, NULL, OPTION_NO_LAYERS},
+        {"csv", no_argument, NULL, OPTION_CSV},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int before, result;
+    long number;
+    optind = 0;
+    opterr = 0;
+    while (before = optind, (result = getopt_long(argc, argv, ":m:s:p:r:t:h", options, NULL)) != -1) {
+        switch (result) {
+        case 'm': s->model_path = optarg; break;
+        case 's':
+            if (parse_sizes(optarg, s) != 0)
+                return cli_usage_error(BENCH_COMMAND, "--sizes expects e.g. 256,512 or 640x480, not '%s'",
+                                       optarg);
+            break;
+        case 'p':
+            if (parse_precisions(optarg, s) != 0)
+                return cli_usage_error(BENCH_COMMAND,
+                                       "--precision expects fp32, bf16, int8, auto or all, not '%s'",
+                                       optarg);
+            break;
+        case 'r':
+            if (cli_parse_int(optarg, 1, 100000, &number) != 0)
+                return cli_usage_error(BENCH_COMMAND, "--runs expects 1..100000, not '%s'", optarg);
+            s->runs = (int)number;
+            break;
+        case OPTION_WARMUP:
+            if (cli_parse_int(optarg, 0, 1000, &number) != 0)
+                return cli_usage_error(BENCH_COMMAND, "--warmup expects 0..1000, not '%s'", optarg);
+            s->warmup = (int)number;
+            break;
+        case 't':
+            if (cli_parse_int(optarg, 0, 1024, &number) != 0)
+                return cli_usage_error(BENCH_COMMAND, "--threads expects 0..1024, not '%s'", optarg);
+            s->threads = (int)number;
+            break;
+        case OPTION_INPUT: s->input_path = optarg; break;
+        case OPTION_LAYERS: s->layers = 1; break;
+        case OPTION_NO_LAYERS: s->layers = -1; break;
+        case OPTION_CSV: s->csv = 1; break;
+        case 'h': cmd_bench_usage(stdout); return cli_finish_stdout(CLI_EXIT_OK);
+        default: return cli_option_error(BENCH_COMMAND, result, argc, argv, before);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(BENCH_COMMAND, "unexpected argument '%s'", argv[optind]);
+    if (!s->model_path) return cli_usage_error(BENCH_COMMAND, "missing --model MODEL.safetensors");
+    return PARSE_CONTINUE;
+}
+
+/* ---- Measurements ----------------------------------------------------------------------- */
+
+static double cpu_seconds(void)
+{
+    struct rusage r;
+    getrusage(RUSAGE_SELF, &r);
+    return (double)r.ru_utime.tv_sec + r.ru_utime.tv_usec * 1e-6 + (double)r.ru_stime.tv_sec +
+           r.ru_stime.tv_usec * 1e-6;
+}
+
+/* A /proc/self/status value in kB ("VmRSS", "VmHWM"), or -1. */
+static long status_kb(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    long value = -1;
+    size_t n = strlen(key);
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, key, n) == 0 && line[n] == ':') {
+            value = strtol(line + n + 1, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return value;
+}
+
+/* Resets the peak-RSS counter (Linux >= 4.0); returns 0 when it worked. */
+static int reset_peak_rss(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (!f) return -1;
+    int ok = fputs("5", f) >= 0;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+static int compare_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, compare_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* A synthetic picture (smooth colour fields, edges and noise), or the given image tiled. */
+static int make_input(const style_image *source, int w, int h, style_image *out)
+{
+    if (style_image_alloc(out, w, h, 3, STYLE_SAMPLE_U8) != STYLE_OK) return -1;
+    unsigned char *d = out->data;
+    uint32_t state = 12345;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int c = 0; c < 3; c++) {
+                unsigned char v;
+                if (source) {
+                    int sx = x % source->width, sy = y % source->height;
+                    const unsigned char *row = (const unsigned char *)source->data +
+                                               (size_t)sy * (source->stride ? source->stride
+                                                                            : (size_t)source->width * source->channels);
+                    v = row[sx * source->channels + c];
+                } else {
+                    state = state * 1664525u + 1013904223u;
+                    int base = (int)(127 + 100 * ((x * (c + 1) / 37 + y / 53) % 3 - 1) +
+                                     40 * (((x / 16) ^ (y / 16)) & 1));
+                    base += (int)(state >> 28) - 8;
+                    v = (unsigned char)(base < 0 ? 0 : base > 255 ? 255 : base);
+                }
+                d[((size_t)y * w + x) * 3 + c] = v;
+            }
+    return 0;
+}
+
+typedef struct precision_run {
+    style_precision precision;
+    style_session *session;
+    int ok;
+    double build_ms, rebuild_ms, flops;
+    double footprint_mib; /* peak RSS growth while building + warming up */
+    double *times;
+} precision_run;
+
+/* Per-layer breakdown of the profiled runs, phases (name.pN) merged into their layer. */
+static void report_layers(const char *size_label, precision_run *pr, int csv)
+{
+    const style_layer_profile *layers;
+    size_t count;
+    uint64_t runs;
+    if (style_session_get_profile(pr->session, &layers, &count, &runs) != STYLE_OK || runs == 0)
+        return;
+    double total = 0;
+    for (size_t i = 0; i < count; i++) total += layers[i].milliseconds;
+    if (!csv) {
+        printf("\nlayers at %s, %s (mean of %llu runs; sub-pixel phases .pN merged):\n",
+               size_label, style_precision_name(pr->precision), (unsigned long long)runs);
+        printf("  %-14s %-7s %-30s %9s %7s %9s\n", "layer", "kind", "implementation", "ms", "share",
+               "GFLOP/s");
+    }
+    for (size_t i = 0; i < count;) {
+        const char *name = layers[i].name;
+        const char *dot = strstr(name, ".p");
+        size_t len = dot && dot[2] >= '0' && dot[2] <= '9' && dot[3] == '\0' ? (size_t)(dot - name)
+                                                                             : strlen(name);
+        double ms = 0, flops = 0;
+        size_t j = i;
+        while (j < count && strncmp(layers[j].name, name, len) == 0 &&
+               (layers[j].name[len] == '\0' || strncmp(layers[j].name + len, ".p", 2) == 0)) {
+            ms += layers[j].milliseconds;
+            flops += layers[j].flops;
+            j++;
+        }
+        double per = ms / (double)runs;
+        if (csv)
+            printf("layer,%s,%s,%.*s,%s,%s,%.4f,%.4f\n", size_label,
+                   style_precision_name(pr->precision), (int)len, name, layers[i].kind,
+                   layers[i].impl, per, flops > 0 ? flops / 1e9 / (per / 1e3) : 0.0);
+        else if (flops > 0)
+            printf("  %-14.*s %-7s %-30s %9.3f %6.1f%% %9.1f\n", (int)len, name, layers[i].kind,
+                   layers[i].impl, per, 100.0 * ms / total, flops / 1e9 / (per / 1e3));
+        else
+            printf("  %-14.*s %-7s %-30s %9.3f %6.1f%%\n", (int)len, name, layers[i].kind,
+                   layers[i].impl, per, 100.0 * ms / total);
+        i = j;
+    }
+    if (!csv) printf("  %-14s %-7s %-30s %9.3f\n", "total", "", "", total / (double)runs);
+}
+
+static int run_size(const struct bench_settings *s, style_model *model, const style_image *source,
+                    int w, int h, const bench_peak *peak, int show_layers, int threads)
+{
+    precision_run runs[BENCH_MAX_PRECISIONS];
+    style_image in = {0}, out = {0};
+    int status = 0;
+    char label[32];
+    snprintf(label, sizeof label, "%dx%d", w, h);
+    memset(runs, 0, sizeof runs);
+    if (make_input(source, w, h, &in) != 0 || style_image_alloc(&out, w, h, 3, STYLE_SAMPLE_U8) != STYLE_OK) {
+        cli_error("out of memory for a %dx%d image", w, h);
+        style_image_release(&in);
+        return -1;
+    }
+    const int reset_ok = reset_peak_rss() == 0;
+    for (int p = 0; p < s->precision_count; p++) {
+        precision_run *pr = &runs[p];
+        pr->precision = s->precisions[p];
+        pr->times = calloc((size_t)s->runs, sizeof(double));
+        if (!pr->times) continue;
+        if (style_session_create(model, &pr->session) != STYLE_OK ||
+            style_session_set_threads(pr->session, s->threads) != STYLE_OK ||
+            style_session_set_precision(pr->session, pr->precision) != STYLE_OK) {
+            cli_report_status(STYLE_ERR_UNSUPPORTED, style_precision_name(pr->precision));
+            continue;
+        }
+        if (reset_ok) reset_peak_rss();
+        long rss0 = status_kb("VmRSS");
+        struct timespec t0 = cli_now();
+        if (style_session_prepare(pr->session, w, h) != STYLE_OK) {
+            cli_report_status(STYLE_ERR_BACKEND, label);
+            continue;
+        }
+        double prepare_ms = cli_elapsed_ms(t0);
+        style_run_info info;
+        memset(&info, 0, sizeof info);
+        info.struct_size = sizeof info;
+        style_session_get_run_info(pr->session, &info);
+        pr->build_ms = prepare_ms;
+        pr->flops = info.flops;
+        style_session_get_precision(pr->session, &pr->precision);
+        int failed = 0;
+        for (int i = 0; i < s->warmup; i++)
+            if (style_session_stylize(pr->session, &in, &out) != STYLE_OK) failed = 1;
+        if (failed) {
+            cli_report_status(STYLE_ERR_BACKEND, label);
+            continue;
+        }
+        long hwm = status_kb("VmHWM");
+        pr->footprint_mib = reset_ok && hwm >= 0 && rss0 >= 0 ? (hwm - rss0) / 1024.0 : -1;
+        t0 = cli_now();
+        style_session_prepare(pr->session, w, h); /* cached: should cost nothing */
+        pr->rebuild_ms = cli_elapsed_ms(t0);
+        pr->ok = 1;
+    }
+
+    /* Timed runs, precisions interleaved. */
+    double cpu0 = cpu_seconds();
+    struct timespec wall0 = cli_now();
+    for (int r = 0; r < s->runs; r++)
+        for (int p = 0; p < s->precision_count; p++) {
+            if (!runs[p].ok) continue;
+            struct timespec t0 = cli_now();
+            if (style_session_stylize(runs[p].session, &in, &out) != STYLE_OK) runs[p].ok = 0;
+            runs[p].times[r] = cli_elapsed_ms(t0);
+        }
+    double wall = cli_elapsed_ms(wall0) / 1e3;
+    double share = wall > 0 ? (cpu_seconds() - cpu0) / (wall * threads) : 0;
+
+    double fp32_median = 0;
+    for (int p = 0; p < s->precision_count; p++) {
+        precision_run *pr = &runs[p];
+        if (!pr->ok) continue;
+        double mn = pr->times[0];
+        for (int r = 1; r < s->runs; r++) mn = pr->times[r] < mn ? pr->times[r] : mn;
+        double med = median(pr->times, s->runs);
+        if (pr->precision == STYLE_PRECISION_FP32) fp32_median = med;
+        double gflops = pr->flops / 1e9 / (med / 1e3);
+        double own = pr->precision == STYLE_PRECISION_BF16   ? peak->bf16
+                     : pr->precision == STYLE_PRECISION_INT8 ? peak->int8
+                                                             : peak->fp32;
+        double mp = (double)w * h / 1e6;
+        char speedup[16] = "-";
+        if (fp32_median > 0) snprintf(speedup, sizeof speedup, "%.2fx", fp32_median / med);
+        if (s->csv) {
+            printf("size,%s,%s,%.3f,%.3f,%.3f,%.3f,%.2f,%.2f,%.3f,%.2f,%.3f,%.1f,%.1f,%.3f\n", label,
+                   style_precision_name(pr->precision), pr->flops / 1e9, med, mn, gflops,
+                   peak->fp32 > 0 ? 100 * gflops / peak->fp32 : 0, own > 0 ? 100 * gflops / own : 0,
+                   fp32_median > 0 ? fp32_median / med : 0, pr->build_ms, pr->rebuild_ms,
+                   pr->footprint_mib, pr->footprint_mib >= 0 ? pr->footprint_mib / mp : -1, share);
+        } else {
+            char fp[16] = "-", mpp[16] = "-";
+            if (pr->footprint_mib >= 0) {
+                snprintf(fp, sizeof fp, "%.0f", pr->footprint_mib);
+                snprintf(mpp, sizeof mpp, "%.0f", pr->footprint_mib / mp);
+            }
+            printf("%-10s %-6s %7.1f %9.1f %9.1f %8.1f %6.1f%% %6.1f%% %7s %9.1f %8.2f %7s %6s %5.0f%%\n",
+                   label, style_precision_name(pr->precision), pr->flops / 1e9, med, mn, gflops,
+                   peak->fp32 > 0 ? 100 * gflops / peak->fp32 : 0.0,
+                   own > 0 ? 100 * gflops / own : 0.0, speedup, pr->build_ms, pr->rebuild_ms, fp,
+                   mpp, 100 * share);
+        }
+    }
+    fflush(stdout);
+
+    if (show_layers) {
+        int profiled_runs = s->runs < 5 ? s->runs : 5;
+        for (int p = 0; p < s->precision_count; p++) {
+            precision_run *pr = &runs[p];
+            if (!pr->ok) continue;
+            if (style_session_set_profiling(pr->session, 1) != STYLE_OK) continue;
+            for (int r = 0; r < profiled_runs; r++) style_session_stylize(pr->session, &in, &out);
+            report_layers(label, pr, s->csv);
+            style_session_set_profiling(pr->session, 0);
+        }
+    }
+    for (int p = 0; p < s->precision_count; p++) {
+        style_session_free(runs[p].session);
+        free(runs[p].times);
+    }
+    style_image_release(&in);
+    style_image_release(&out);
+    return status;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    struct bench_settings s;
+    memset(&s, 0, sizeof s);
+    s.runs = 10;
+    s.warmup = 2;
+    s.sizes[0][0] = s.sizes[0][1] = 256;
+    s.sizes[1][0] = s.sizes[1][1] = 512;
+    s.sizes[2][0] = s.sizes[2][1] = 1024;
+    s.size_count = 3;
+    int code = parse_options(argc, argv, &s);
+    if (code != PARSE_CONTINUE) return code;
+    if (s.precision_count == 0) {
+        static const style_precision all[] = {STYLE_PRECISION_FP32, STYLE_PRECISION_BF16,
+                                              STYLE_PRECISION_INT8};
+        for (int i = 0; i < 3; i++)
+            if (style_precision_supported(all[i])) s.precisions[s.precision_count++] = all[i];
+    }
+    for (int i = 0; i < s.precision_count; i++)
+        if (!style_precision_supported(s.precisions[i])) {
+            cli_error("%s: this processor does not run it natively", style_precision_name(s.precisions[i]));
+            return CLI_EXIT_FAILURE;
+        }
+
+    style_model *model = NULL;
+    style_image source = {0};
+    if (style_model_load(s.model_path, NULL, &model) != STYLE_OK) {
+        cli_report_status(STYLE_ERR_IO, s.model_path);
+        return CLI_EXIT_FAILURE;
+    }
+    if (s.input_path && style_image_load(s.input_path, 0, &source) != STYLE_OK) {
+        cli_report_status(STYLE_ERR_IO, s.input_path);
+        style_model_free(model);
+        return CLI_EXIT_FAILURE;
+    }
+    int threads = s.threads > 0 ? s.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (threads < 1) threads = 1;
+
+    bench_peak peak, after;
+    bench_measure_peak(threads, &peak);
+    if (s.csv) {
+        printf("peak,%d,%.2f,%.2f,%.2f\n", threads, peak.fp32, peak.bf16, peak.int8);
+    } else {
+        printf("libstyle bench: %s, %d thread%s, median of %d runs after %d warm-up run%s\n",
+               cli_path_basename(s.model_path), threads, threads == 1 ? "" : "s", s.runs,
+               s.warmup, s.warmup == 1 ? "" : "s");
+        printf("peak of this machine on %d thread%s (multiply-add loops): fp32 %.1f GFLOP/s (%s)",
+               threads, threads == 1 ? "" : "s", peak.fp32, peak.fp32_isa);
+        if (peak.bf16 > 0) printf(", bf16 %.1f GFLOP/s", peak.bf16);
+        if (peak.int8 > 0) printf(", int8 %.1f GOP/s", peak.int8);
+        printf("\n\n%-10s %-6s %7s %9s %9s %8s %7s %7s %7s %9s %8s %7s %6s %6s\n", "size", "prec",
+               "GFLOP", "median ms", "min ms", "GFLOP/s", "%fp32pk", "%ownpk", "vs fp32",
+               "build ms", "cached ms", "RSS MiB", "MiB/MP", "cpu");
+    }
+    fflush(stdout);
+    int rc = CLI_EXIT_OK;
+    for (int i = 0; i < s.size_count; i++) {
+        int show = s.layers > 0 || (s.layers == 0 && i == s.size_count - 1);
+        if (run_size(&s, model, s.input_path ? &source : NULL, s.sizes[i][0], s.sizes[i][1], &peak,
+                     show, threads) != 0)
+            rc = CLI_EXIT_FAILURE;
+        if (show && i != s.size_count - 1 && !s.csv) printf("\n");
+    }
+    bench_measure_peak(threads, &after);
+    if (s.csv)
+        printf("peak_after,%d,%.2f,%.2f,%.2f\n", threads, after.fp32, after.bf16, after.int8);
+    else
+        printf("\npeak measured again after the runs: fp32 %.1f, bf16 %.1f, int8 %.1f "
+               "(a large change means the machine was busy)\n",
+               after.fp32, after.bf16, after.int8);
+    style_image_release(&source);
+    style_model_free(model);
+    return cli_finish_stdout(rc);
+}

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# `libstyle bench` and `libstyle stylize --precision` on a generated model: output shape,
+# machine-readable lines, usage errors, and precisions the processor lacks refused cleanly.
+#
+# Usage: test_cli_bench.sh LIBSTYLE_BINARY CLI_FIXTURES_BINARY SCRATCH_DIR
+set -eu
+bin=$1
+fixtures=$2
+scratch=$3/cli-bench
+rm -rf "$scratch"
+mkdir -p "$scratch"
+"$fixtures" make "$scratch"
+model=$scratch/model.safetensors
+
+passed=0
+failed=0
+check() {
+    local name=$1
+    shift
+    if "$@" >"$scratch/log" 2>&1; then
+        passed=$((passed + 1))
+        echo "PASS: $name"
+    else
+        failed=$((failed + 1))
+        echo "FAIL: $name"
+        sed 's/^/    /' "$scratch/log"
+    fi
+}
+# Exit status `want` and a message matching `pattern` on stderr.
+expect_fail() {
+    local want=$1 pattern=$2
+    shift 2
+    set +e
+    "$@" >/dev/null 2>"$scratch/err"
+    local got=$?
+    set -e
+    [ "$got" -eq "$want" ] && grep -q -- "$pattern" "$scratch/err"
+}
+
+table() {
+    "$bin" bench --model "$model" --sizes 24,20x12 --runs 2 --warmup 1 -p fp32 --threads 1 \
+        >"$scratch/table" &&
+        grep -q "^peak of this machine on 1 thread" "$scratch/table" &&
+        grep -q "^24x24 *fp32" "$scratch/table" &&
+        grep -q "^20x12 *fp32" "$scratch/table" &&
+        grep -q "^layers at 20x12, fp32" "$scratch/table" &&
+        grep -q "^  conv1 " "$scratch/table"
+}
+check "bench prints the table and the layers of the largest size" table
+
+csv() {
+    "$bin" bench --model "$model" --sizes 16 --runs 1 --warmup 0 --csv --no-layers -p fp32 \
+        >"$scratch/csv" &&
+        [ "$(grep -c '^peak,' "$scratch/csv")" -eq 1 ] &&
+        [ "$(grep -c '^size,16x16,fp32,' "$scratch/csv")" -eq 1 ] &&
+        [ "$(grep -c '^layer,' "$scratch/csv")" -eq 0 ] &&
+        awk -F, '$1 == "size" && NF != 15 { exit 1 }' "$scratch/csv"
+}
+check "bench --csv: one line per size and precision" csv
+
+all_supported() {
+    # "all" is every precision this processor runs; each appears once.
+    "$bin" bench --model "$model" --sizes 16 --runs 1 --warmup 0 --csv --no-layers \
+        >"$scratch/all" && grep -q '^size,16x16,fp32,' "$scratch/all"
+}
+check "bench with every supported precision" all_supported
+
+check "bench: unknown precision is a usage error" \
+    expect_fail 2 "precision" "$bin" bench --model "$model" -p fp16
+check "bench: bad size list is a usage error" \
+    expect_fail 2 "sizes" "$bin" bench --model "$model" --sizes 0,12
+check "bench: missing model is a usage error" expect_fail 2 "model" "$bin" bench
+check "stylize: unknown precision is a usage error" \
+    expect_fail 2 "precision" "$bin" stylize --precision half --model "$model" \
+    "$scratch/photo.png" "$scratch/x.png"
+
+fp32_same() {
+    "$bin" stylize --model "$model" "$scratch/photo.png" "$scratch/a.png" &&
+        "$bin" stylize --precision fp32 --model "$model" "$scratch/photo.png" "$scratch/b.png" &&
+        cmp "$scratch/a.png" "$scratch/b.png"
+}
+check "stylize --precision fp32 is the default" fp32_same
+
+auto_runs() {
+    "$bin" stylize -v --precision auto --model "$model" "$scratch/photo.png" "$scratch/c.png" \
+        2>"$scratch/verbose" &&
+        grep -q "precision \(fp32\|bf16\|int8\)" "$scratch/verbose" &&
+        "$fixtures" check "$scratch/c.png" 37 29 3
+}
+check "stylize --precision auto runs" auto_runs
+
+# Without AVX-512 (as oneDNN sees it) bf16 and int8 are refused with exit 1 and a reason.
+no_avx512() {
+    ONEDNN_MAX_CPU_ISA=AVX2 "$bin" stylize --precision bf16 --model "$model" \
+        "$scratch/photo.png" "$scratch/d.png" 2>"$scratch/err"
+    [ $? -eq 1 ] && grep -q "does not run bf16" "$scratch/err" && [ ! -e "$scratch/d.png" ]
+}
+check "stylize --precision bf16 without AVX-512 fails cleanly" bash -c "$(declare -f no_avx512); bin='$bin' model='$model' scratch='$scratch' no_avx512"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

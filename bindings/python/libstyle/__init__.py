@@ -12,7 +12,9 @@ package (``libstyle/libstyle.so*``), then the system; :class:`LibraryNotFoundErr
 ImportError) lists every place tried. A failed call raises a :class:`StyleError` subclass
 chosen by the C status, carrying ``.status`` and the library's detail message.
 
-:func:`train` trains a new style model (``style_train``; see docs/training.md).
+:func:`train` trains a new style model (``style_train``; see docs/training.md);
+:func:`optimize` styles one photo by optimising its pixels (``style_optimize``; see
+docs/gatys.md).
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ from ._lib import lib as _c, library_path
 from ._callbacks import LogLevel
 from ._images import decode_image, load_image, save_image
 from ._model import Model, ModelInfo, import_ml5
-from ._session import Session
+from ._optimize import OptimizeStats, optimize
+from ._session import PRECISIONS, RunInfo, Session, precision_supported
 from ._train import TrainStats, train
 
 __all__ = [
@@ -46,6 +49,11 @@ __all__ = [
     "Model",
     "ModelInfo",
     "Session",
+    "RunInfo",
+    "PRECISIONS",
+    "precision_supported",
+    "optimize",
+    "OptimizeStats",
     "train",
     "TrainStats",
     "LogLevel",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import threading
 from typing import Any, Iterator, List, Optional, Sequence
 
@@ -18,10 +19,10 @@ from ._callbacks import (
 )
 from ._errors import CancelledError
 from ._images import as_input, check_output, describe
-from ._lib import LOG_FN, PROGRESS_FN, SessionHandle, StyleImage, lib
+from ._lib import LOG_FN, PROGRESS_FN, RunInfoStruct, SessionHandle, StyleImage, lib
 from ._model import Model
 
-__all__ = ["Session"]
+__all__ = ["Session", "RunInfo", "precision_supported", "PRECISIONS"]
 
 _INT32_MAX = 2**31 - 1
 _MAX_THREADS = 4096
@@ -33,6 +34,45 @@ def _check_int(value: Any, what: str, low: int, high: int) -> int:
     if not low <= value <= high:
         raise ValueError("%s must be in %d..%d, not %d" % (what, low, high, value))
     return int(value)
+
+
+#: The precision names the library knows (``style_precision_name``), in enum order.
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
+
+
+def _parse_precision(name: Any) -> int:
+    """The ``style_precision`` value of a name; TypeError/ValueError for a bad one."""
+    if not isinstance(name, str):
+        raise TypeError("precision must be a str, not %s" % type(name).__name__)
+    if name not in PRECISIONS:
+        raise ValueError("unknown precision %r (expected one of %s)"
+                         % (name, ", ".join(PRECISIONS)))
+    value = ctypes.c_int()
+    lib.style_precision_parse(name.encode("ascii"), ctypes.byref(value))
+    return int(value.value)
+
+
+def _precision_name(value: int) -> str:
+    return lib.style_precision_name(int(value)).decode("ascii", "replace")
+
+
+def precision_supported(name: str) -> bool:
+    """True when this processor runs precision `name` ("auto", "fp32", "bf16", "int8")
+    natively; "fp32" and "auto" always are. ValueError for an unknown name."""
+    return bool(lib.style_precision_supported(_parse_precision(name)))
+
+
+@dataclasses.dataclass(frozen=True)
+class RunInfo:
+    """What a session's current build is (``style_run_info``)."""
+
+    width: int  #: the width the network runs at (a multiple of 4)
+    height: int  #: the height the network runs at (a multiple of 4)
+    precision: str  #: the resolved precision ("fp32", "bf16", "int8")
+    flops: float  #: per image: 2 x multiply-adds of the model's convolutions
+    build_ms: float  #: time the build took (primitives and weight reorders)
+    memory_bytes: int  #: activations, scratch and reordered weights
+    layer_count: int  #: steps of a run
 
 
 class Session:
@@ -47,6 +87,9 @@ class Session:
         progress: ``progress(fraction)`` called between layers with the fraction done;
             returning a true value cancels the run, which raises :class:`CancelledError`.
         log: ``log(level, message)`` receives the library's log messages.
+        precision: "fp32", "bf16", "int8" or "auto" (the fastest the processor and model
+            allow); None keeps the library's default (fp32). One the processor does not run
+            natively raises :class:`UnsupportedError`, an unknown name ValueError.
 
     An exception raised inside `progress` cancels the run and is re-raised from the
     stylize call; one raised inside `log` is re-raised once the call returns.
@@ -63,12 +106,14 @@ class Session:
         memory_budget: int = 0,
         progress: Optional[ProgressCallback] = None,
         log: Optional[LogCallback] = None,
+        precision: Optional[str] = None,
     ) -> None:
         self._handle: Optional[ctypes._Pointer] = None  # set first: __del__ may run on failure
         if not isinstance(model, Model):
             raise TypeError("model must be a libstyle.Model, not %s" % type(model).__name__)
         threads = _check_int(threads, "threads", 0, _MAX_THREADS)
         memory_budget = _check_int(memory_budget, "memory_budget", 0, 2**64 - 1)
+        precision_value = None if precision is None else _parse_precision(precision)
         self._lock = threading.Lock()
         self._owner: Optional[int] = None  # thread running a call, to catch re-entry
         self._errors = CallbackErrors()
@@ -89,6 +134,8 @@ class Session:
                 lib.style_session_set_threads(handle, threads)
             if memory_budget:
                 lib.style_session_set_memory_budget(handle, memory_budget)
+            if precision_value is not None:
+                lib.style_session_set_precision(handle, precision_value)
             if progress is not None:
                 self.progress = progress
             if log is not None:
@@ -202,6 +249,25 @@ class Session:
             self._memory_budget = value
 
     @property
+    def precision(self) -> str:
+        """The precision runs use, "auto" resolved ("fp32", "bf16", "int8").
+
+        Setting it takes "fp32", "bf16", "int8" or "auto"; one the processor does not run
+        natively (or int8 for a batch-norm model) raises :class:`UnsupportedError` and keeps
+        the previous setting; an unknown name raises ValueError.
+        """
+        value = ctypes.c_int()
+        with self._running() as handle:
+            lib.style_session_get_precision(handle, ctypes.byref(value))
+        return _precision_name(value.value)
+
+    @precision.setter
+    def precision(self, name: str) -> None:
+        value = _parse_precision(name)
+        with self._running() as handle:
+            lib.style_session_set_precision(handle, value)
+
+    @property
     def progress(self) -> Optional[ProgressCallback]:
         """``progress(fraction) -> cancel`` or None."""
         return self._progress
@@ -245,6 +311,31 @@ class Session:
             self._call(lib.style_session_estimate_memory, handle, width, height,
                        ctypes.byref(result))
         return int(result.value)
+
+    def prepare(self, width: int, height: int) -> None:
+        """Builds what a run on a width x height image needs without running, so that the
+        first image of that size costs no build time."""
+        width = _check_int(width, "width", 1, _INT32_MAX)
+        height = _check_int(height, "height", 1, _INT32_MAX)
+        with self._running() as handle:
+            self._call(lib.style_session_prepare, handle, width, height)
+
+    def run_info(self) -> RunInfo:
+        """What the current build is (after :meth:`prepare` or a run); raises
+        :class:`InvalidArgumentError` when nothing is built yet."""
+        info = RunInfoStruct()
+        info.struct_size = ctypes.sizeof(RunInfoStruct)
+        with self._running() as handle:
+            lib.style_session_get_run_info(handle, ctypes.byref(info))
+        return RunInfo(
+            width=int(info.width),
+            height=int(info.height),
+            precision=_precision_name(info.precision),
+            flops=float(info.flops),
+            build_ms=float(info.build_ms),
+            memory_bytes=int(info.memory_bytes),
+            layer_count=int(info.layer_count),
+        )
 
     def stylize(self, image: Any, out: Optional[np.ndarray] = None) -> np.ndarray:
         """Stylizes one image and returns the result.

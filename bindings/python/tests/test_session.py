@@ -528,3 +528,97 @@ class PillowTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class PrecisionTest(unittest.TestCase):
+    def test_supported(self) -> None:
+        self.assertTrue(libstyle.precision_supported("fp32"))
+        self.assertTrue(libstyle.precision_supported("auto"))
+        for name in ("bf16", "int8"):
+            self.assertIsInstance(libstyle.precision_supported(name), bool)
+        with self.assertRaises(ValueError):
+            libstyle.precision_supported("fp64")
+        with self.assertRaises(TypeError):
+            libstyle.precision_supported(1)  # type: ignore[arg-type]
+
+    def test_default_fp32_and_auto_resolves(self) -> None:
+        with libstyle.Model.from_bytes(MODEL_BYTES) as model:
+            with libstyle.Session(model) as session:
+                self.assertEqual(session.precision, "fp32")
+            with libstyle.Session(model, precision="fp32") as session:
+                self.assertEqual(session.precision, "fp32")
+            with libstyle.Session(model, precision="auto") as session:
+                resolved = session.precision
+                self.assertIn(resolved, ("fp32", "bf16", "int8"))
+                self.assertTrue(libstyle.precision_supported(resolved))
+                session.precision = "fp32"
+                self.assertEqual(session.precision, "fp32")
+
+    def test_unknown_name(self) -> None:
+        with libstyle.Model.from_bytes(MODEL_BYTES) as model:
+            with self.assertRaises(ValueError):
+                libstyle.Session(model, precision="fp16")
+            with libstyle.Session(model) as session:
+                with self.assertRaises(ValueError):
+                    session.precision = "double"
+                with self.assertRaises(TypeError):
+                    session.precision = 1  # type: ignore[assignment]
+                self.assertEqual(session.precision, "fp32")
+
+    def test_unsupported_precision_raises(self) -> None:
+        unsupported = [n for n in ("bf16", "int8") if not libstyle.precision_supported(n)]
+        if not unsupported:
+            self.skipTest("this processor supports every precision")
+        with libstyle.Model.from_bytes(MODEL_BYTES) as model:
+            with self.assertRaises(libstyle.UnsupportedError):
+                libstyle.Session(model, precision=unsupported[0])
+            with libstyle.Session(model) as session:
+                with self.assertRaises(libstyle.UnsupportedError):
+                    session.precision = unsupported[0]
+                self.assertEqual(session.precision, "fp32")  # the previous setting stays
+
+    def test_unsupported_precision_with_a_capped_isa(self) -> None:
+        # oneDNN capped at AVX2: bf16 and int8 are unsupported whatever the processor.
+        code = (
+            "import libstyle, sys\n"
+            "from tests.test_session import MODEL_BYTES\n"
+            "assert not libstyle.precision_supported('bf16')\n"
+            "model = libstyle.Model.from_bytes(MODEL_BYTES)\n"
+            "session = libstyle.Session(model)\n"
+            "try:\n"
+            "    session.precision = 'bf16'\n"
+            "except libstyle.UnsupportedError:\n"
+            "    assert session.precision == 'fp32'\n"
+            "    sys.exit(0)\n"
+            "sys.exit(3)\n"
+        )
+        package_dir = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+        environment = dict(os.environ, ONEDNN_MAX_CPU_ISA="AVX2",
+                           LIBSTYLE_LIBRARY=os.path.abspath(libstyle.library_path))
+        environment["PYTHONPATH"] = os.pathsep.join(
+            [package_dir] + ([environment["PYTHONPATH"]] if environment.get("PYTHONPATH") else [])
+        )
+        completed = subprocess.run([sys.executable, "-c", code], cwd=package_dir,
+                                   env=environment, capture_output=True, text=True, timeout=120)
+        self.assertEqual(completed.returncode, 0, completed.stderr)
+
+    def test_prepare_and_run_info(self) -> None:
+        with libstyle.Model.from_bytes(MODEL_BYTES) as model:
+            with libstyle.Session(model, threads=2) as session:
+                with self.assertRaises(libstyle.InvalidArgumentError):
+                    session.run_info()  # nothing built yet
+                session.prepare(37, 29)
+                info = session.run_info()
+                self.assertIsInstance(info, libstyle.RunInfo)
+                self.assertEqual((info.width, info.height), (40, 32))  # multiples of 4
+                self.assertEqual(info.precision, "fp32")
+                self.assertGreater(info.flops, 0)
+                self.assertGreater(info.memory_bytes, 0)
+                self.assertGreater(info.layer_count, 0)
+                self.assertGreaterEqual(info.build_ms, 0)
+                with self.assertRaises(ValueError):
+                    session.prepare(0, 10)
+                with self.assertRaises(TypeError):
+                    session.prepare(10.0, 10)  # type: ignore[arg-type]
+                result = session.stylize(_support.test_image(29, 37))
+                self.assertEqual(result.shape, (29, 37, 3))

@@ -41,7 +41,8 @@ build() { # build DIR [cmake options...]
 # beside ../shared) an ml5 network imported from there.
 example_model() {
     local bundled
-    bundled=$(ls models/starry-night.safetensors models/*.safetensors 2>/dev/null | head -n 1 || true)
+    bundled=models/starry-night.safetensors
+    [ -f "$bundled" ] || bundled=$(ls models/*.safetensors 2>/dev/null | head -n 1 || true)
     if [ -n "$bundled" ]; then
         echo "$bundled"
     elif [ -d ../shared/models/ml5/udnie ]; then

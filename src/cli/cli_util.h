@@ -69,4 +69,7 @@ struct timespec cli_now(void);
 /** Milliseconds from `start` to now. */
 double cli_elapsed_ms(struct timespec start);
 
+/** A duration as "M:SS" or "H:MM:SS" (progress bars' elapsed time and ETA). */
+void cli_format_duration(double seconds, char *out, size_t size);
+
 #endif /* LIBSTYLE_CLI_UTIL_H */

@@ -62,22 +62,13 @@ typedef struct progress_state {
     double last_line;
 } progress_state;
 
-static void format_duration(double seconds, char *out, size_t size)
-{
-    long s = seconds > 0 ? (long)(seconds + 0.5) : 0;
-    if (s >= 3600)
-        snprintf(out, size, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
-    else
-        snprintf(out, size, "%ld:%02ld", s / 60, s % 60);
-}
-
 static int on_progress(void *user, const style_optimize_stats *st)
 {
     progress_state *p = user;
     if (!p->quiet) {
         char eta[32], elapsed[32];
-        format_duration(st->eta_seconds, eta, sizeof eta);
-        format_duration(st->elapsed_seconds, elapsed, sizeof elapsed);
+        cli_format_duration(st->eta_seconds, eta, sizeof eta);
+        cli_format_duration(st->elapsed_seconds, elapsed, sizeof elapsed);
         double per_iteration = st->iteration ? st->elapsed_seconds / (double)st->iteration : 0;
         if (p->terminal) {
             const int width = 24;

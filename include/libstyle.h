@@ -423,7 +423,10 @@ typedef struct style_run_info {
     int32_t width, height;     /**< the size the network runs at (multiples of 4) */
     style_precision precision; /**< resolved */
     double flops;              /**< per image: 2 x multiply-adds of the model's convolutions */
-    double build_ms;           /**< time it took to build (primitives + weight reorders) */
+    double build_ms;           /**< time it took to build: primitives, weight reorders and
+                                    buffers (wall clock) */
+    double buffers_ms;         /**< of build_ms: allocating and first-touching the activation
+                                    buffers (page faults, in a VM the larger part) */
     uint64_t memory_bytes;     /**< activations, scratch and reordered weights */
     size_t layer_count;        /**< entries of style_session_get_profile */
 } style_run_info;

@@ -875,6 +875,13 @@ static void *alloc_buffer(size_t bytes)
     return p;
 }
 
+static double now_ms_wall(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}
+
 static void *resolve(const network_plan *plan, buf_ref ref)
 {
     return (char *)plan->buffers[ref.buffer] + ref.offset;
@@ -883,12 +890,14 @@ static void *resolve(const network_plan *plan, buf_ref ref)
 style_status network_plan_bind(network_plan *plan, dnnl_engine_t engine, dnnl_stream_t stream)
 {
     style_status status = STYLE_OK;
+    double t0 = now_ms_wall();
     for (int i = 0; i < BUF_COUNT; i++) {
         if (!plan->buffer_bytes[i]) continue;
         plan->buffers[i] = alloc_buffer(plan->buffer_bytes[i]);
         FAIL_IF(!plan->buffers[i], STYLE_ERR_NOMEM,
                 "network: cannot allocate %zu bytes of activations", plan->buffer_bytes[i]);
     }
+    plan->buffers_ms = now_ms_wall() - t0;
     if (plan->scratchpad_bytes) {
         dnnl_memory_desc_t md;
         dnnl_dims_t dims = {(dnnl_dim_t)plan->scratchpad_bytes};

@@ -67,6 +67,7 @@ typedef struct network_plan {
     uint64_t weights_bytes;
     double flops;  /* nominal FLOPs of one run (2 x multiply-adds of the model's convolutions) */
     double *op_ms; /* when non-NULL, network_plan_run adds each op's milliseconds here */
+    double buffers_ms; /* bind: allocating and first-touching the activation buffers */
     bool bound;
 } network_plan;
 

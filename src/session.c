@@ -464,6 +464,7 @@ style_status style_session_get_run_info(style_session *session, style_run_info *
                                                       : STYLE_PRECISION_FP32;
     info->flops = c->plan.flops;
     info->build_ms = c->build_ms;
+    info->buffers_ms = c->plan.buffers_ms;
     info->memory_bytes = c->memory;
     info->layer_count = c->plan.op_count;
     return STYLE_OK;

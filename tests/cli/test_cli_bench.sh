@@ -54,7 +54,7 @@ csv() {
         [ "$(grep -c '^peak,' "$scratch/csv")" -eq 1 ] &&
         [ "$(grep -c '^size,16x16,fp32,' "$scratch/csv")" -eq 1 ] &&
         [ "$(grep -c '^layer,' "$scratch/csv")" -eq 0 ] &&
-        awk -F, '$1 == "size" && NF != 15 { exit 1 }' "$scratch/csv"
+        awk -F, '$1 == "size" && NF != 16 { exit 1 }' "$scratch/csv"
 }
 check "bench --csv: one line per size and precision" csv
 

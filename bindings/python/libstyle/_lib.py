@@ -256,6 +256,7 @@ class RunInfoStruct(Structure):
         ("precision", c_int),
         ("flops", c_double),
         ("build_ms", c_double),
+        ("buffers_ms", c_double),
         ("memory_bytes", c_uint64),
         ("layer_count", c_size_t),
     ]

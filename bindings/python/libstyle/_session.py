@@ -70,7 +70,8 @@ class RunInfo:
     height: int  #: the height the network runs at (a multiple of 4)
     precision: str  #: the resolved precision ("fp32", "bf16", "int8")
     flops: float  #: per image: 2 x multiply-adds of the model's convolutions
-    build_ms: float  #: time the build took (primitives and weight reorders)
+    build_ms: float  #: time the build took (primitives, weight reorders, buffers)
+    buffers_ms: float  #: of build_ms: allocating and first-touching the buffers
     memory_bytes: int  #: activations, scratch and reordered weights
     layer_count: int  #: steps of a run
 
@@ -333,6 +334,7 @@ class Session:
             precision=_precision_name(info.precision),
             flops=float(info.flops),
             build_ms=float(info.build_ms),
+            buffers_ms=float(info.buffers_ms),
             memory_bytes=int(info.memory_bytes),
             layer_count=int(info.layer_count),
         )

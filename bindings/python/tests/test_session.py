@@ -616,6 +616,8 @@ class PrecisionTest(unittest.TestCase):
                 self.assertGreater(info.memory_bytes, 0)
                 self.assertGreater(info.layer_count, 0)
                 self.assertGreaterEqual(info.build_ms, 0)
+                self.assertGreaterEqual(info.buffers_ms, 0)
+                self.assertLessEqual(info.buffers_ms, info.build_ms)
                 with self.assertRaises(ValueError):
                     session.prepare(0, 10)
                 with self.assertRaises(TypeError):

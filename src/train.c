@@ -57,7 +57,7 @@ static void train_log(const trainer *t, style_log_level level, const char *fmt, 
 
 /* The directory a file would be created in must exist and be writable: checked before hours
  * of training rather than at the first checkpoint. */
-static style_status check_writable(const char *path, const char *what)
+style_status train_check_writable(const char *path, const char *what)
 {
     char dir[TRAIN_PATH_MAX];
     snprintf(dir, sizeof dir, "%s", path);
@@ -74,7 +74,7 @@ static style_status check_writable(const char *path, const char *what)
     return STYLE_OK;
 }
 
-static double now_seconds(void)
+double train_now_seconds(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -212,16 +212,15 @@ static double learning_rate(const train_settings *s, int64_t iteration)
     return s->learning_rate * (0.1 + 0.9 * 0.5 * (1.0 + cos(M_PI * progress)));
 }
 
-static void adam_step(trainer *t, double lr, int64_t step)
+void train_adam_update(train_params *p, float *adam_m, float *adam_v, double lr, int64_t step)
 {
     const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
     const double c1 = 1.0 - pow(b1, (double)step), c2 = 1.0 - pow(b2, (double)step);
-    train_params *p = &t->params;
     for (int32_t i = 0; i < p->count; i++) {
         const train_param *param = &p->params[i];
         if (!param->trainable) continue;
         float *v = p->values + param->offset, *g = p->grads + param->offset;
-        float *m = t->adam_m + param->offset, *s = t->adam_v + param->offset;
+        float *m = adam_m + param->offset, *s = adam_v + param->offset;
 #pragma omp parallel for schedule(static)
         for (size_t j = 0; j < param->count; j++) {
             m[j] = (float)(b1 * m[j] + (1 - b1) * g[j]);
@@ -235,12 +234,12 @@ static void adam_step(trainer *t, double lr, int64_t step)
 static style_status train_step(trainer *t, double lr, double losses[3])
 {
     style_status status = STYLE_OK;
-    double t0 = now_seconds(), t1, t2, t3, t4, t5;
+    double t0 = train_now_seconds(), t1, t2, t3, t4, t5;
     const train_settings *s = &t->settings;
     const int32_t n = s->batch_size, size = s->crop_size;
     feature_run *run = &t->loss_run;
     TRY(train_dataset_batch(&t->data, &t->state.rng, n, size, t->net.input));
-    t1 = now_seconds();
+    t1 = train_now_seconds();
 
     /* Content targets: the features of the photos themselves. */
     const int32_t cl = t->content_layer;
@@ -249,9 +248,9 @@ static style_status train_step(trainer *t, double lr, double losses[3])
     memcpy(t->content_target, feature_run_output(run, cl), n * content_count * sizeof(float));
 
     const float *output;
-    t2 = now_seconds();
+    t2 = train_now_seconds();
     TRY(train_net_forward(&t->net, t->stream, true, &output));
-    t3 = now_seconds();
+    t3 = train_now_seconds();
     TRY(feature_run_forward(run, t->stream, output));
 
     losses[0] = losses[1] = losses[2] = 0;
@@ -279,14 +278,14 @@ static style_status train_step(trainer *t, double lr, double losses[3])
         for (int32_t b = 0; b < n; b++)
             losses[2] += tv_loss(output + b * image, size, size, s->tv_weight * per_image,
                                  diff_out + b * image);
-    t4 = now_seconds();
+    t4 = train_now_seconds();
     TRY(train_net_backward(&t->net, t->stream));
-    t5 = now_seconds();
-    adam_step(t, lr, t->state.iteration + 1);
+    t5 = train_now_seconds();
+    train_adam_update(&t->params, t->adam_m, t->adam_v, lr, t->state.iteration + 1);
     t->time_data += t1 - t0;
     t->time_loss_net += (t2 - t1) + (t4 - t3);
     t->time_transform += (t3 - t2) + (t5 - t4);
-    t->time_optimizer += now_seconds() - t5;
+    t->time_optimizer += train_now_seconds() - t5;
     for (int i = 0; i < 3; i++)
         FAIL_IF(!isfinite(losses[i]), STYLE_ERR_INTERNAL,
                 "train: the loss became %g at iteration %lld (learning rate too high?)", losses[i],
@@ -313,7 +312,7 @@ static style_status run_training(trainer *t, const char *checkpoint_path)
     style_status status = STYLE_OK;
     const train_settings *s = &t->settings;
     const style_train_options *o = t->options;
-    const double start = now_seconds();
+    const double start = train_now_seconds();
     const int64_t first_iteration = t->state.iteration;
     double window_start = start;
     int64_t window_iterations = 0;
@@ -323,7 +322,7 @@ static style_status run_training(trainer *t, const char *checkpoint_path)
         TRY(train_step(t, lr, losses));
         t->state.iteration++;
         window_iterations++;
-        double now = now_seconds();
+        double now = train_now_seconds();
         if (now - window_start > 5.0 || throughput == 0) {
             throughput = window_iterations * s->batch_size / (now - window_start);
             window_start = now;
@@ -353,10 +352,10 @@ static style_status run_training(trainer *t, const char *checkpoint_path)
         train_log(t, STYLE_LOG_INFO,
                   "%.3f s per iteration: transform network %.0f %%, loss network (with losses) "
                   "%.0f %%, data %.0f %%, optimizer %.0f %%",
-                  (now_seconds() - start) / (double)(s->iterations - first_iteration),
+                  (train_now_seconds() - start) / (double)(s->iterations - first_iteration),
                   100 * t->time_transform / total, 100 * t->time_loss_net / total,
                   100 * t->time_data / total, 100 * t->time_optimizer / total);
-    t->state.seconds += now_seconds() - start;
+    t->state.seconds += train_now_seconds() - start;
     return STYLE_OK;
 fail:
     return status;
@@ -400,8 +399,8 @@ style_status style_train(const style_train_options *options)
         if (checkpoint_path) snprintf(checkpoint_path, n, "%s.ckpt", options->out_path);
     }
     FAIL_IF(!checkpoint_path, STYLE_ERR_NOMEM, "train: out of memory");
-    TRY(check_writable(options->out_path, "model"));
-    TRY(check_writable(checkpoint_path, "checkpoint"));
+    TRY(train_check_writable(options->out_path, "model"));
+    TRY(train_check_writable(checkpoint_path, "checkpoint"));
 
     DNNL_TRY(dnnl_engine_create(&t.engine, dnnl_cpu, 0), "train: engine");
     DNNL_TRY(dnnl_stream_create(&t.stream, t.engine, dnnl_stream_default_flags), "train: stream");

@@ -37,10 +37,23 @@ style_status train_settings_from_json(const char *json, train_settings *s);
 style_status train_checkpoint_save(const char *path, const train_settings *s,
                                    const train_state *state, const train_params *params,
                                    const float *adam_m, const float *adam_v);
+/* The same for any trainer: `settings` is its JSON (libstyle.train.settings). */
+style_status train_checkpoint_write(const char *path, const char *settings,
+                                    const train_state *state, const train_params *params,
+                                    const float *adam_m, const float *adam_v);
+/* A checkpoint's settings JSON (*json: free with style__free). */
+style_status train_checkpoint_read_settings(const char *path, char **json);
 /* Loads into already-created params (same configuration) and moments. */
 style_status train_checkpoint_load_settings(const char *path, train_settings *s);
 style_status train_checkpoint_load(const char *path, train_state *state, train_params *params,
                                    float *adam_m, float *adam_v);
+
+/* Helpers of the training loops (train.c). */
+double train_now_seconds(void);
+/* The directory `path` would be created in must exist and be writable (`what` names it). */
+style_status train_check_writable(const char *path, const char *what);
+/* One Adam step (beta 0.9, 0.999, eps 1e-8; `step` counts from 1) on every trainable param. */
+void train_adam_update(train_params *p, float *m, float *v, double lr, int64_t step);
 
 /* Writes the trained network as a model file (every libstyle.* key explicit). */
 style_status train_export_model(const char *path, const train_settings *s,

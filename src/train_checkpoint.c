@@ -97,9 +97,19 @@ style_status train_checkpoint_save(const char *path, const train_settings *s,
                                    const train_state *state, const train_params *params,
                                    const float *adam_m, const float *adam_v)
 {
+    char *settings = train_settings_to_json(s, -1, -1);
+    if (!settings) return style__fail(STYLE_ERR_NOMEM, "checkpoint %s: out of memory", path);
+    style_status status = train_checkpoint_write(path, settings, state, params, adam_m, adam_v);
+    free(settings);
+    return status;
+}
+
+style_status train_checkpoint_write(const char *path, const char *settings,
+                                    const train_state *state, const train_params *params,
+                                    const float *adam_m, const float *adam_v)
+{
     style_status status = STYLE_OK;
     st_file file = {0};
-    char *settings = train_settings_to_json(s, -1, -1);
     char state_json[512];
     FAIL_IF(!settings, STYLE_ERR_NOMEM, "checkpoint: out of memory");
     snprintf(state_json, sizeof state_json,
@@ -124,7 +134,6 @@ fail:
         snprintf(prefix, sizeof prefix, "checkpoint %s", path);
         style__prefix_error(prefix);
     }
-    free(settings);
     st_file_clear(&file);
     return status;
 }
@@ -148,15 +157,27 @@ static style_status read_checkpoint(const char *path, st_file *file)
     return status;
 }
 
-style_status train_checkpoint_load_settings(const char *path, train_settings *s)
+style_status train_checkpoint_read_settings(const char *path, char **json)
 {
     st_file file = {0};
+    *json = NULL;
     style_status status = read_checkpoint(path, &file);
     if (status != STYLE_OK) return status;
-    const char *json = st_metadata_find(&file, "libstyle.train.settings");
-    status = json ? train_settings_from_json(json, s)
-                  : style__fail(STYLE_ERR_FORMAT, "checkpoint %s: no settings", path);
+    const char *text = st_metadata_find(&file, "libstyle.train.settings");
+    if (!text)
+        status = style__fail(STYLE_ERR_FORMAT, "checkpoint %s: no settings", path);
+    else if (!(*json = style__strdup(text)))
+        status = style__fail(STYLE_ERR_NOMEM, "checkpoint %s: out of memory", path);
     st_file_clear(&file);
+    return status;
+}
+
+style_status train_checkpoint_load_settings(const char *path, train_settings *s)
+{
+    char *json = NULL;
+    style_status status = train_checkpoint_read_settings(path, &json);
+    if (status == STYLE_OK) status = train_settings_from_json(json, s);
+    style__free(json);
     return status;
 }
 

@@ -7,9 +7,13 @@
 
 /* ---- parameters ------------------------------------------------------------------------- */
 
-static void add_param(train_params *p, const char *name, int32_t ndim, const int64_t *shape,
+void train_params_add(train_params *p, const char *name, int32_t ndim, const int64_t *shape,
                       bool trainable)
 {
+    if (p->count >= TRAIN_MAX_PARAMS) {
+        p->overflow = true;
+        return;
+    }
     train_param *t = &p->params[p->count++];
     snprintf(t->name, sizeof t->name, "%s", name);
     t->ndim = ndim;
@@ -25,9 +29,9 @@ static void add_conv(train_params *p, const char *prefix, int64_t in, int64_t ou
     char name[48];
     int64_t w[4] = {out, in, k, k}, b[1] = {out};
     snprintf(name, sizeof name, "%s.conv2d.weight", prefix);
-    add_param(p, name, 4, w, true);
+    train_params_add(p, name, 4, w, true);
     snprintf(name, sizeof name, "%s.conv2d.bias", prefix);
-    add_param(p, name, 1, b, true);
+    train_params_add(p, name, 1, b, true);
 }
 
 static void add_norm(train_params *p, const char *prefix, int64_t c, bool batch)
@@ -37,7 +41,7 @@ static void add_norm(train_params *p, const char *prefix, int64_t c, bool batch)
     const char *suffix[] = {"weight", "bias", "running_mean", "running_var"};
     for (int i = 0; i < (batch ? 4 : 2); i++) {
         snprintf(name, sizeof name, "%s.%s", prefix, suffix[i]);
-        add_param(p, name, 1, s, i < 2);
+        train_params_add(p, name, 1, s, i < 2);
     }
 }
 
@@ -72,6 +76,14 @@ style_status train_params_create(train_params *p, const train_net_config *config
     add_conv(p, "deconv2", wd[1], wd[0], 3);
     add_norm(p, "in5", wd[0], bn);
     add_conv(p, "deconv3", wd[0], 3, 9);
+    return train_params_allocate(p);
+}
+
+style_status train_params_allocate(train_params *p)
+{
+    if (p->overflow)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: more than %d parameter tensors",
+                           TRAIN_MAX_PARAMS);
     p->values = style__aligned_alloc(p->total * sizeof(float));
     p->grads = style__aligned_alloc(p->total * sizeof(float));
     if (!p->values || !p->grads) {
@@ -100,7 +112,9 @@ void train_params_init(train_params *p, uint64_t seed)
         train_param *t = &p->params[i];
         float *v = p->values + t->offset;
         const char *dot = strrchr(t->name, '.');
-        bool conv = strstr(t->name, ".conv2d.") != NULL;
+        /* A 4-d weight is a conv's; a bias right after one is that conv's bias. */
+        bool conv = t->ndim == 4 ||
+                    (i > 0 && p->params[i - 1].ndim == 4 && strcmp(dot, ".bias") == 0);
         if (conv) {
             /* PyTorch Conv2d default: kaiming_uniform(a = sqrt 5) = U(-1/sqrt(fan_in), ..),
              * and the bias U(-1/sqrt(fan_in), ..) too. */
@@ -151,59 +165,54 @@ static float *alloc_tensor(int32_t n, int32_t h, int32_t w, int32_t c)
     return style__aligned_alloc((size_t)n * h * w * c * sizeof(float));
 }
 
-/*
- * Creates a stage reading `src` (n x h x w x in_c). conv: "<prefix>.conv2d", norm "<norm>"
- * (NULL: none). diff_src: where the input gradient goes (NULL: not needed).
- */
-static style_status stage_create(train_net *net, train_stage *st, dnnl_engine_t engine,
-                                 float *src, float *diff_src, int32_t h, int32_t w, int32_t in_c,
-                                 int32_t factor, const char *conv_prefix, int32_t stride,
-                                 const char *norm, bool relu, size_t *scratch)
+style_status train_stage_create(train_stage *st, train_params *p, int32_t n,
+                                dnnl_engine_t engine, const train_stage_desc *d, size_t *scratch)
 {
     style_status status = STYLE_OK;
-    train_params *p = net->params;
-    char name[64];
-    const int32_t n = net->n;
     memset(st, 0, sizeof *st);
-    st->src = src, st->diff_src = diff_src;
-    st->in_h = h, st->in_w = w, st->in_c = in_c;
-    snprintf(name, sizeof name, "%s.conv2d.weight", conv_prefix);
-    train_param *wp = train_params_find(p, name);
-    FAIL_IF(!wp, STYLE_ERR_INTERNAL, "train: no parameter %s", name);
+    st->src = d->src, st->diff_src = d->diff_src;
+    st->in_h = d->h, st->in_w = d->w, st->in_c = d->in_c;
+    st->frozen = d->frozen;
+    train_param *wp = train_params_find(p, d->weight);
+    FAIL_IF(!wp, STYLE_ERR_INTERNAL, "train: no parameter %s", d->weight);
     int32_t k = (int32_t)wp->shape[2], out_c = (int32_t)wp->shape[0];
-    st->factor = factor;
-    st->pad = k / 2;
-    int32_t ph = h * factor + 2 * st->pad, pw = w * factor + 2 * st->pad;
-    float *conv_src = src, *conv_diff_src = diff_src;
-    if (st->pad > 0 || factor > 1) {
-        st->padded = alloc_tensor(n, ph, pw, in_c);
-        st->diff_padded = diff_src ? alloc_tensor(n, ph, pw, in_c) : NULL;
-        FAIL_IF(!st->padded || (diff_src && !st->diff_padded), STYLE_ERR_NOMEM,
+    st->factor = d->factor;
+    st->pad = d->pad;
+    int32_t ph = d->h * d->factor + 2 * st->pad, pw = d->w * d->factor + 2 * st->pad;
+    float *conv_src = d->src, *conv_diff_src = d->diff_src;
+    if (st->pad > 0 || d->factor > 1) {
+        st->padded = alloc_tensor(n, ph, pw, d->in_c);
+        st->diff_padded = d->diff_src ? alloc_tensor(n, ph, pw, d->in_c) : NULL;
+        FAIL_IF(!st->padded || (d->diff_src && !st->diff_padded), STYLE_ERR_NOMEM,
                 "train: out of memory");
         conv_src = st->padded, conv_diff_src = st->diff_padded;
     }
-    conv_spec spec = {.in_channels = in_c, .out_channels = out_c, .kernel = k, .stride = stride};
-    TRY(tconv_create(&st->conv, engine, &spec, -1.0f, n, ph, pw, diff_src != NULL, false));
+    conv_spec spec = {
+        .in_channels = d->in_c, .out_channels = out_c, .kernel = k, .stride = d->stride};
+    TRY(tconv_create(&st->conv, engine, &spec, d->norm ? -1.0f : d->slope, n, ph, pw,
+                     d->diff_src != NULL, d->frozen));
     int32_t oh = st->conv.out_h, ow = st->conv.out_w;
     st->conv_out = alloc_tensor(n, oh, ow, out_c);
-    st->diff_conv_out = alloc_tensor(n, oh, ow, out_c);
-    FAIL_IF(!st->conv_out || !st->diff_conv_out, STYLE_ERR_NOMEM, "train: out of memory");
-    snprintf(name, sizeof name, "%s.conv2d.bias", conv_prefix);
-    float *bias = train_params_value(p, name), *diff_bias = train_params_grad(p, name);
-    TRY(tconv_bind(&st->conv, engine, p->values + wp->offset, bias, p->grads + wp->offset,
-                   diff_bias, conv_src, st->conv_out, conv_diff_src, st->diff_conv_out));
+    st->diff_conv_out = d->frozen ? NULL : alloc_tensor(n, oh, ow, out_c);
+    FAIL_IF(!st->conv_out || (!d->frozen && !st->diff_conv_out), STYLE_ERR_NOMEM,
+            "train: out of memory");
+    float *bias = d->bias ? train_params_value(p, d->bias) : NULL;
+    float *diff_bias = d->bias && !d->frozen ? train_params_grad(p, d->bias) : NULL;
+    TRY(tconv_bind(&st->conv, engine, p->values + wp->offset, bias,
+                   d->frozen ? NULL : p->grads + wp->offset, diff_bias, conv_src, st->conv_out,
+                   conv_diff_src, st->diff_conv_out));
     if (st->conv.scratchpad_bytes > *scratch) *scratch = st->conv.scratchpad_bytes;
     st->out = st->conv_out, st->diff_out = st->diff_conv_out;
-    if (norm) {
+    if (d->norm) {
         st->has_norm = true;
-        snprintf(st->norm_name, sizeof st->norm_name, "%s", norm);
-        TRY(tnorm_create(&st->norm, engine, p->config.batch_norm, relu, n, out_c, oh, ow, 1e-5f));
+        snprintf(st->norm_name, sizeof st->norm_name, "%s", d->norm);
+        TRY(tnorm_create(&st->norm, engine, d->batch_norm, d->relu, n, out_c, oh, ow, 1e-5f));
         st->out = alloc_tensor(n, oh, ow, out_c);
         st->diff_out = alloc_tensor(n, oh, ow, out_c);
         FAIL_IF(!st->out || !st->diff_out, STYLE_ERR_NOMEM, "train: out of memory");
         char s1[64], s2[64];
-        snprintf(s1, sizeof s1, "%s.weight", norm);
-        snprintf(s2, sizeof s2, "%s.bias", norm);
+        snprintf(s1, sizeof s1, "%s.weight", d->norm);
+        snprintf(s2, sizeof s2, "%s.bias", d->norm);
         TRY(tnorm_bind(&st->norm, engine, train_params_value(p, s1), train_params_value(p, s2),
                        train_params_grad(p, s1), train_params_grad(p, s2), st->conv_out, st->out,
                        st->diff_conv_out, st->diff_out));
@@ -214,7 +223,25 @@ fail:
     return status;
 }
 
-static void stage_destroy(train_stage *st)
+/* A stage of the transform network: "<prefix>.conv2d" padded by k/2, norm "<norm>". */
+static style_status stage_create(train_net *net, train_stage *st, dnnl_engine_t engine,
+                                 float *src, float *diff_src, int32_t h, int32_t w, int32_t in_c,
+                                 int32_t factor, const char *conv_prefix, int32_t stride,
+                                 const char *norm, bool relu, size_t *scratch)
+{
+    char weight[64], bias[64];
+    snprintf(weight, sizeof weight, "%s.conv2d.weight", conv_prefix);
+    snprintf(bias, sizeof bias, "%s.conv2d.bias", conv_prefix);
+    train_param *wp = train_params_find(net->params, weight);
+    if (!wp) return style__fail(STYLE_ERR_INTERNAL, "train: no parameter %s", weight);
+    train_stage_desc d = {.src = src, .diff_src = diff_src, .h = h, .w = w, .in_c = in_c,
+                          .factor = factor, .pad = (int32_t)wp->shape[2] / 2, .stride = stride,
+                          .weight = weight, .bias = bias, .slope = -1.0f, .norm = norm,
+                          .batch_norm = net->params->config.batch_norm, .relu = relu};
+    return train_stage_create(st, net->params, net->n, engine, &d, scratch);
+}
+
+void train_stage_destroy(train_stage *st)
 {
     tconv_destroy(&st->conv);
     if (st->has_norm) {
@@ -246,22 +273,46 @@ static void update_running(train_net *net, train_stage *st)
     }
 }
 
-static style_status stage_forward(train_net *net, train_stage *st, dnnl_stream_t stream,
-                                  bool training)
+style_status train_stage_forward(train_stage *st, int32_t n, dnnl_stream_t stream,
+                                 dnnl_memory_t scratchpad)
 {
     style_status status = STYLE_OK;
     if (st->padded) {
         size_t in_image = (size_t)st->in_h * st->in_w * st->in_c;
         size_t out_image = (size_t)(st->in_h * st->factor + 2 * st->pad) *
                            (st->in_w * st->factor + 2 * st->pad) * st->in_c;
-        for (int32_t b = 0; b < net->n; b++)
+        for (int32_t b = 0; b < n; b++)
             pad_reflect_nhwc(st->src + b * in_image, st->in_h, st->in_w, st->in_c, st->factor,
                              st->pad, st->padded + b * out_image);
     }
-    TRY(tconv_forward(&st->conv, stream, net->scratchpad_memory));
-    if (st->has_norm) {
-        TRY(tnorm_forward(&st->norm, stream, net->scratchpad_memory));
-        if (training && st->norm.batch) update_running(net, st);
+    TRY(tconv_forward(&st->conv, stream, scratchpad));
+    if (st->has_norm) TRY(tnorm_forward(&st->norm, stream, scratchpad));
+    return STYLE_OK;
+fail:
+    return status;
+}
+
+static style_status stage_forward(train_net *net, train_stage *st, dnnl_stream_t stream,
+                                  bool training)
+{
+    style_status status = train_stage_forward(st, net->n, stream, net->scratchpad_memory);
+    if (status == STYLE_OK && training && st->has_norm && st->norm.batch) update_running(net, st);
+    return status;
+}
+
+style_status train_stage_backward(train_stage *st, int32_t n, dnnl_stream_t stream,
+                                  dnnl_memory_t scratchpad)
+{
+    style_status status = STYLE_OK;
+    if (st->has_norm) TRY(tnorm_backward(&st->norm, stream, scratchpad));
+    TRY(tconv_backward(&st->conv, stream, scratchpad));
+    if (st->padded && st->diff_src) {
+        size_t in_image = (size_t)st->in_h * st->in_w * st->in_c;
+        size_t out_image = (size_t)(st->in_h * st->factor + 2 * st->pad) *
+                           (st->in_w * st->factor + 2 * st->pad) * st->in_c;
+        for (int32_t b = 0; b < n; b++)
+            pad_reflect_backward_nhwc(st->diff_padded + b * out_image, st->in_h, st->in_w,
+                                      st->in_c, st->factor, st->pad, st->diff_src + b * in_image);
     }
     return STYLE_OK;
 fail:
@@ -270,20 +321,7 @@ fail:
 
 static style_status stage_backward(train_net *net, train_stage *st, dnnl_stream_t stream)
 {
-    style_status status = STYLE_OK;
-    if (st->has_norm) TRY(tnorm_backward(&st->norm, stream, net->scratchpad_memory));
-    TRY(tconv_backward(&st->conv, stream, net->scratchpad_memory));
-    if (st->padded && st->diff_src) {
-        size_t in_image = (size_t)st->in_h * st->in_w * st->in_c;
-        size_t out_image = (size_t)(st->in_h * st->factor + 2 * st->pad) *
-                           (st->in_w * st->factor + 2 * st->pad) * st->in_c;
-        for (int32_t b = 0; b < net->n; b++)
-            pad_reflect_backward_nhwc(st->diff_padded + b * out_image, st->in_h, st->in_w,
-                                      st->in_c, st->factor, st->pad, st->diff_src + b * in_image);
-    }
-    return STYLE_OK;
-fail:
-    return status;
+    return train_stage_backward(st, net->n, stream, net->scratchpad_memory);
 }
 
 style_status train_net_create(train_net *net, train_params *params, dnnl_engine_t engine,
@@ -402,16 +440,16 @@ void train_net_destroy(train_net *net)
 {
     if (!net) return;
     const int32_t blocks = net->params ? net->params->config.residual_blocks : 0;
-    for (int i = 0; i < 3; i++) stage_destroy(&net->down[i]);
+    for (int i = 0; i < 3; i++) train_stage_destroy(&net->down[i]);
     for (int32_t k = 0; k < blocks; k++) {
-        stage_destroy(&net->residual[k][0]);
-        stage_destroy(&net->residual[k][1]);
+        train_stage_destroy(&net->residual[k][0]);
+        train_stage_destroy(&net->residual[k][1]);
         style__aligned_free(net->stream[k + 1]);
         style__aligned_free(net->diff_stream[k + 1]);
     }
-    stage_destroy(&net->up[0]);
-    stage_destroy(&net->up[1]);
-    stage_destroy(&net->last);
+    train_stage_destroy(&net->up[0]);
+    train_stage_destroy(&net->up[1]);
+    train_stage_destroy(&net->last);
     style__aligned_free(net->input);
     style__aligned_free(net->diff_scratch);
     if (net->scratchpad_memory) dnnl_memory_destroy(net->scratchpad_memory);

@@ -31,12 +31,19 @@ typedef struct train_params {
     train_param params[TRAIN_MAX_PARAMS];
     int32_t count;
     size_t total;
+    bool overflow; /* train_params_add was called too often */
     float *values, *grads;
 } train_params;
 
+/* Generic layout for other networks: add every parameter (up to TRAIN_MAX_PARAMS, in order),
+ * then allocate (values and grads zeroed). */
+void train_params_add(train_params *p, const char *name, int32_t ndim, const int64_t *shape,
+                      bool trainable);
+style_status train_params_allocate(train_params *p);
 /* Lays out the parameters of a configuration (values and grads zeroed). */
 style_status train_params_create(train_params *p, const train_net_config *config);
-/* PyTorch's default initialisation (kaiming-uniform convs, IN scale 1 shift 0) from `seed`. */
+/* PyTorch's default initialisation (kaiming-uniform convs: every 4-d weight and the bias after
+ * it; other weights 1, other biases 0) from `seed`. */
 void train_params_init(train_params *p, uint64_t seed);
 train_param *train_params_find(train_params *p, const char *name);
 float *train_params_value(train_params *p, const char *name);
@@ -55,7 +62,31 @@ typedef struct train_stage {
     tnorm norm;
     float *out, *diff_out; /* == conv_out when there is no norm */
     char norm_name[24];
+    bool frozen; /* inference: no gradients (diff buffers NULL) */
 } train_stage;
+
+/* How to build a stage (train_stage_create). */
+typedef struct train_stage_desc {
+    float *src, *diff_src;        /* input (n x h x w x in_c) and its gradient (NULL: none) */
+    int32_t h, w, in_c;
+    int32_t factor, pad, stride;  /* nearest x factor, then reflection pad, conv stride */
+    const char *weight, *bias;    /* parameter names (bias NULL: none) */
+    float slope;                  /* activation fused into the conv when there is no norm:
+                                     < 0 none, 0 ReLU, > 0 leaky */
+    const char *norm;             /* "<norm>.weight/.bias" parameters, or NULL */
+    bool batch_norm, relu;        /* the norm's kind and its ReLU */
+    bool frozen;                  /* forward only, weights fixed (inference) */
+} train_stage_desc;
+
+style_status train_stage_create(train_stage *st, train_params *p, int32_t n,
+                                dnnl_engine_t engine, const train_stage_desc *d, size_t *scratch);
+style_status train_stage_forward(train_stage *st, int32_t n, dnnl_stream_t stream,
+                                 dnnl_memory_t scratchpad);
+/* Needs the gradient of the stage's output in st->diff_out; writes the parameters' gradients
+ * and (if the stage has one) the input's. */
+style_status train_stage_backward(train_stage *st, int32_t n, dnnl_stream_t stream,
+                                  dnnl_memory_t scratchpad);
+void train_stage_destroy(train_stage *st);
 
 typedef struct train_net {
     train_params *params;

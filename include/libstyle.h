@@ -366,6 +366,48 @@ typedef struct style_train_options {
  */
 STYLE_API style_status style_train(const style_train_options *options);
 
+/* ---- Arbitrary style (AdaIN, Huang & Belongie) ----------------------------------------- */
+
+/**
+ * Options of style_train_adain(). Zero-initialise, set struct_size and the four paths; every
+ * other zero field takes its default. The method, the losses and the defaults are in
+ * docs/adain.md.
+ */
+typedef struct style_train_adain_options {
+    size_t struct_size;
+    const char *data_dir;        /**< content photos, searched recursively */
+    const char *styles_dir;      /**< style images, searched recursively */
+    const char *loss_net;        /**< feature network: the encoder (cut at `tap`) and the loss */
+    const char *out_path;        /**< the model file (arch adain) to write */
+    const char *checkpoint_path; /**< NULL: out_path + ".ckpt" */
+    const char *resume_path;     /**< a checkpoint to continue from, or NULL */
+    const char *tap;             /**< AdaIN tap; NULL: relu4_1 or its analogue (docs/adain.md) */
+    const char *style_layers;    /**< comma-separated taps of the style loss; NULL: the first
+                                      tap of each resolution up to `tap` */
+    int32_t crop_size;           /**< content and style crops, a multiple of the encoder's
+                                      reduction; 0: 256 */
+    int32_t batch_size;          /**< 0: 4 */
+    int64_t iterations;          /**< 0: 2000 (on resume: the checkpoint's, unless set) */
+    double learning_rate;        /**< Adam's rate; 0: 1e-4 */
+    double content_weight;       /**< 0: 1 */
+    double style_weight;         /**< 0: 2 (mean/std loss normalised per layer) */
+    uint64_t seed;               /**< initialisation and data order */
+    int threads;                 /**< 0: one per processor */
+    int64_t checkpoint_every;    /**< 0: 100 */
+    const char *loss_log;        /**< optional CSV of per-iteration losses (appended) */
+    style_train_progress_fn progress; /**< stats.tv_loss is 0 */
+    void *progress_user;
+    style_log_fn log;
+    void *log_user;
+} style_train_adain_options;
+
+/**
+ * Trains an AdaIN decoder for a feature network's encoder on content photos and style images
+ * and writes one self-contained model file (arch adain: the encoder embedded). Checkpoints,
+ * cancellation and resumption as style_train().
+ */
+STYLE_API style_status style_train_adain(const style_train_adain_options *options);
+
 /* ---- Precision and performance ---------------------------------------------------------- */
 
 /**

@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define FNET_MAX_LAYERS 256
@@ -297,4 +298,59 @@ void feature_net_free(feature_net *net)
     style__free(net->layers);
     free(net->name);
     style__free(net);
+}
+
+/* ---- writing a spec --------------------------------------------------------------------- */
+
+style_status feature_net_spec_json(const feature_net *net, int32_t last, char **layers_json,
+                                   char **taps_json, char **input_json)
+{
+    style_status status = STYLE_OK;
+    json_t *layers = json_array(), *taps = json_object(), *input = NULL;
+    *layers_json = *taps_json = *input_json = NULL;
+    FAIL_IF(!layers || !taps, STYLE_ERR_NOMEM, "feature net: out of memory");
+    for (int32_t i = 0; i <= last; i++) {
+        const fnet_layer *l = &net->layers[i];
+        json_t *item = NULL;
+        switch (l->op) {
+        case FNET_CONV:
+            item = json_pack("{s:s, s:i, s:i, s:i}", "op", "conv", "kernel", l->kernel, "stride",
+                             l->stride, "pad", l->pad);
+            break;
+        case FNET_RELU: item = json_pack("{s:s}", "op", "relu"); break;
+        case FNET_LEAKY_RELU:
+            item = json_pack("{s:s, s:f}", "op", "leaky_relu", "slope", (double)l->slope);
+            break;
+        case FNET_MAXPOOL:
+            item = json_pack("{s:s, s:i, s:i}", "op", "maxpool", "kernel", 2, "stride", 2);
+            break;
+        }
+        FAIL_IF(!item || json_array_append_new(layers, item) != 0, STYLE_ERR_NOMEM,
+                "feature net: out of memory");
+    }
+    for (int32_t t = 0; t < net->tap_count; t++)
+        if (net->tap_layers[t] <= last)
+            FAIL_IF(json_object_set_new(taps, net->tap_names[t],
+                                        json_integer(net->tap_layers[t])) != 0,
+                    STYLE_ERR_NOMEM, "feature net: out of memory");
+    input = json_pack("{s:f, s:[f,f,f], s:[f,f,f]}", "scale", net->input_scale, "mean",
+                      net->input_mean[0], net->input_mean[1], net->input_mean[2], "std",
+                      net->input_std[0], net->input_std[1], net->input_std[2]);
+    FAIL_IF(!input, STYLE_ERR_NOMEM, "feature net: out of memory");
+    *layers_json = json_dumps(layers, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    *taps_json = json_dumps(taps, JSON_COMPACT);
+    *input_json = json_dumps(input, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    FAIL_IF(!*layers_json || !*taps_json || !*input_json, STYLE_ERR_NOMEM,
+            "feature net: out of memory");
+fail:
+    if (status != STYLE_OK) {
+        free(*layers_json);
+        free(*taps_json);
+        free(*input_json);
+        *layers_json = *taps_json = *input_json = NULL;
+    }
+    json_decref(layers);
+    json_decref(taps);
+    json_decref(input);
+    return status;
 }

@@ -46,6 +46,10 @@ style_status feature_net_load(const char *path, feature_net **out);
 /* From a parsed file (takes ownership of *file in every case). `name` is used in messages. */
 style_status feature_net_from_file(st_file *file, const char *name, feature_net **out);
 void feature_net_free(feature_net *net);
+/* The spec of layers [0, last] as libstyle.layers / libstyle.taps (those <= last) /
+ * libstyle.input JSON (free each with free()). */
+style_status feature_net_spec_json(const feature_net *net, int32_t last, char **layers_json,
+                                   char **taps_json, char **input_json);
 /* Layer index of tap `name`, or -1. */
 int32_t feature_net_tap(const feature_net *net, const char *name);
 

@@ -1,6 +1,8 @@
 /* Content, Gram-matrix style and total-variation losses with their gradients. */
 #include "train_losses.h"
 
+#include "adain.h"
+
 #include <oneapi/dnnl/dnnl.h>
 #include <string.h>
 
@@ -79,4 +81,31 @@ double tv_loss(const float *image, int32_t h, int32_t w, double weight, float *d
             }
     double loss = (nv > 0 ? vertical / nv : 0) + (nh > 0 ? horizontal / nh : 0);
     return weight * s * loss;
+}
+
+double moment_loss(const float *features, int32_t hw, int32_t c, const float *target_mean,
+                   const float *target_std, double weight, float *mean, float *std, float *diff)
+{
+    adain_statistics(features, hw, c, mean, std);
+    double norm2 = 0, loss = 0;
+    for (int32_t k = 0; k < c; k++) {
+        norm2 += (double)target_mean[k] * target_mean[k] + (double)target_std[k] * target_std[k];
+        double dm = (double)mean[k] - target_mean[k], ds = (double)std[k] - target_std[k];
+        loss += dm * dm + ds * ds;
+    }
+    if (!(norm2 > 0)) norm2 = 1e-12;
+    const double scale = 2.0 * weight / norm2 / hw;
+    /* d mean_k / dF = 1 / hw; d std_k / dF = (F - mean_k) / (hw std_k). */
+    for (int32_t k = 0; k < c; k++) {
+        double a = scale * ((double)mean[k] - target_mean[k]);
+        double b = scale * ((double)std[k] - target_std[k]) / std[k];
+        mean[k] = (float)(a - b * mean[k]); /* reused: diff = a + b (F - mean) = b F + a' */
+        std[k] = (float)b;
+    }
+    for (int32_t p = 0; p < hw; p++)
+        for (int32_t k = 0; k < c; k++) {
+            size_t i = (size_t)p * c + k;
+            diff[i] += std[k] * features[i] + mean[k];
+        }
+    return weight * loss / norm2;
 }

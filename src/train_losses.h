@@ -3,6 +3,7 @@
  * gradients. Definitions (pinned; the default weights belong to them):
  *   content = sum((F(x) - F(c))^2) / sum(F(c)^2)            at the content tap
  *   style_l = ||G_l(x) - G_l(s)||_F^2 / ||G_l(s)||_F^2,    G = F^T F / (C H W)
+ *   moments = see moment_loss (AdaIN's style loss)
  *   tv      = mean((x[i+1,j] - x[i,j])^2) + mean((x[i,j+1] - x[i,j])^2), x in [0, 1]
  * Features are one image's NHWC activations (H*W rows of C).
  */
@@ -22,6 +23,15 @@ double gram_norm2(const float *gram, int32_t c);
  */
 double style_loss(const float *features, int32_t hw, int32_t c, const float *target,
                   double target_norm2, double weight, float *gram, float *delta, float *diff);
+
+/*
+ * Mean / standard-deviation style loss of one layer (AdaIN):
+ *   (|mean(F) - target_mean|^2 + |std(F) - target_std|^2) / (|target_mean|^2 + |target_std|^2)
+ * per channel statistics as adain_statistics, times weight; adds weight * dL/dF to diff.
+ * mean and std are c floats of scratch.
+ */
+double moment_loss(const float *features, int32_t hw, int32_t c, const float *target_mean,
+                   const float *target_std, double weight, float *mean, float *std, float *diff);
 
 /* Content loss of one image, times weight; adds weight * dL/dF to diff. */
 double content_loss(const float *features, const float *target, size_t count, double weight,

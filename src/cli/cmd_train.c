@@ -5,6 +5,7 @@
  */
 #include "cli_interrupt.h"
 #include "cli_util.h"
+#include "train_progress.h"
 #include "commands.h"
 
 #include <getopt.h>
@@ -55,67 +56,12 @@ void cmd_train_usage(FILE *out)
           out);
 }
 
-typedef struct progress_state {
-    int terminal, quiet;
-    double last_line;
-} progress_state;
-
-static int on_progress(void *user, const style_train_stats *st)
-{
-    progress_state *p = user;
-    if (!p->quiet) {
-        char eta[32], elapsed[32];
-        cli_format_duration(st->eta_seconds, eta, sizeof eta);
-        cli_format_duration(st->elapsed_seconds, elapsed, sizeof elapsed);
-        if (p->terminal) {
-            const int width = 24;
-            int filled = (int)(width * (double)st->iteration / (double)st->iterations);
-            char bar[32];
-            for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
-            bar[width] = '\0';
-            fprintf(stderr,
-                    "\r[%s] %lld/%lld  content %.3f  style %.3f  tv %.3f  %.2f img/s  ETA %s ",
-                    bar, (long long)st->iteration, (long long)st->iterations, st->content_loss,
-                    st->style_loss, st->tv_loss, st->images_per_second, eta);
-            if (st->iteration == st->iterations) fputc('\n', stderr);
-        } else if (st->elapsed_seconds - p->last_line >= 10 || st->iteration == st->iterations ||
-                   st->iteration == 1) {
-            p->last_line = st->elapsed_seconds;
-            fprintf(stderr,
-                    "iteration %lld/%lld content %.4f style %.4f tv %.4f total %.4f lr %.3g "
-                    "%.2f img/s elapsed %s eta %s\n",
-                    (long long)st->iteration, (long long)st->iterations, st->content_loss,
-                    st->style_loss, st->tv_loss, st->total_loss, st->learning_rate,
-                    st->images_per_second, elapsed, eta);
-        }
-        fflush(stderr);
-    }
-    return cli_interrupted();
-}
-
-static void on_log(void *user, style_log_level level, const char *message)
-{
-    const progress_state *p = user;
-    if (p->quiet && level < STYLE_LOG_WARNING) return;
-    if (p->terminal) fputc('\n', stderr);
-    fprintf(stderr, "libstyle: %s%s\n", level == STYLE_LOG_WARNING ? "warning: " : "", message);
-}
-
 enum {
     OPT_STYLE_IMAGE = 256, OPT_DATA, OPT_LOSS_NET, OPT_OUT, OPT_WIDTH, OPT_BLOCKS, OPT_NORM,
     OPT_ITERATIONS, OPT_BATCH, OPT_CROP, OPT_STYLE_SIZE, OPT_LR, OPT_LR_SCHEDULE,
     OPT_CONTENT_WEIGHT, OPT_STYLE_WEIGHT, OPT_TV_WEIGHT, OPT_CONTENT_LAYER, OPT_STYLE_LAYERS,
     OPT_SEED, OPT_THREADS, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_LOSS_LOG
 };
-
-static int parse_double(const char *text, double *out)
-{
-    char *end = NULL;
-    double v = strtod(text, &end);
-    if (end == text || *end || !(v >= 0) || v > 1e12) return -1;
-    *out = v;
-    return 0;
-}
 
 int cmd_train(int argc, char **argv)
 {
@@ -150,7 +96,7 @@ int cmd_train(int argc, char **argv)
     style_train_options o = {0};
     o.struct_size = sizeof o;
     o.seed = 1;
-    progress_state progress = {isatty(STDERR_FILENO), 0, 0};
+    train_progress progress = {isatty(STDERR_FILENO), 0, 0};
     long value;
     double real;
     uint64_t seed;
@@ -204,7 +150,7 @@ int cmd_train(int argc, char **argv)
             o.style_size = (int32_t)value;
             break;
         case OPT_LR:
-            if (parse_double(optarg, &o.learning_rate) || o.learning_rate <= 0)
+            if (train_parse_weight(optarg, &o.learning_rate) || o.learning_rate <= 0)
                 return cli_usage_error("train", "--lr expects a positive number");
             break;
         case OPT_LR_SCHEDULE:
@@ -215,7 +161,7 @@ int cmd_train(int argc, char **argv)
         case OPT_CONTENT_WEIGHT:
         case OPT_STYLE_WEIGHT:
         case OPT_TV_WEIGHT:
-            if (parse_double(optarg, &real))
+            if (train_parse_weight(optarg, &real))
                 return cli_usage_error("train", "%s expects a non-negative number", argv[before]);
             if (c == OPT_CONTENT_WEIGHT) o.content_weight = real;
             if (c == OPT_STYLE_WEIGHT) o.style_weight = real;
@@ -250,9 +196,9 @@ int cmd_train(int argc, char **argv)
     if (!o.resume_path && (!o.style_image || !o.data_dir || !o.loss_net))
         return cli_usage_error("train", "--style-image, --data and --loss-net are required "
                                         "(unless --resume)");
-    o.progress = on_progress;
+    o.progress = train_progress_report;
     o.progress_user = &progress;
-    o.log = on_log;
+    o.log = train_progress_log;
     o.log_user = &progress;
 
     cli_interrupt_begin();

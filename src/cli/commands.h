@@ -14,6 +14,9 @@ void cmd_info_usage(FILE *out);
 int cmd_train(int argc, char **argv);
 void cmd_train_usage(FILE *out);
 
+int cmd_train_adain(int argc, char **argv);
+void cmd_train_adain_usage(FILE *out);
+
 int cmd_optimize(int argc, char **argv);
 void cmd_optimize_usage(FILE *out);
 

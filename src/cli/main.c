@@ -20,6 +20,8 @@ static const struct command commands[] = {
     {"info", "describe a model file: architecture, parameters, metadata", cmd_info, cmd_info_usage},
     {"train", "train a style model from a style image and a folder of photos", cmd_train,
      cmd_train_usage},
+    {"train-adain", "train an AdaIN decoder: any style image at run time", cmd_train_adain,
+     cmd_train_adain_usage},
     {"optimize", "style one photo by optimising its pixels (Gatys et al.; slow, no model)",
      cmd_optimize, cmd_optimize_usage},
     {"import-ml5", "convert an ml5 / deeplearn.js checkpoint to a model file", cmd_import_ml5,

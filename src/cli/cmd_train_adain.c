@@ -1,0 +1,179 @@
+/*
+ * `libstyle train-adain`: trains an AdaIN decoder (arbitrary style at run time) from a folder
+ * of photos and a folder of style images, with the progress, Ctrl-C checkpoint and --resume of
+ * `libstyle train`.
+ */
+#include "cli_interrupt.h"
+#include "cli_util.h"
+#include "commands.h"
+#include "train_progress.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void cmd_train_adain_usage(FILE *out)
+{
+    fputs("Usage: libstyle train-adain --data DIR --styles DIR --loss-net FILE --out MODEL "
+          "[options]\n"
+          "\n"
+          "Trains an AdaIN decoder (Huang & Belongie) for the loss network's encoder and writes\n"
+          "one self-contained model (arch adain) that stylizes with any style image at run\n"
+          "time (libstyle stylize --style-image). Checkpoints are written atomically to\n"
+          "MODEL.ckpt (or --checkpoint); Ctrl-C saves one and stops; --resume continues.\n"
+          "\n"
+          "Inputs:\n"
+          "  --data DIR               content photos, searched recursively (PNG/JPEG)\n"
+          "  --styles DIR             style images, searched recursively (PNG/JPEG)\n"
+          "  --loss-net FILE          feature network (VGG-19 safetensors or libstyle feature-net)\n"
+          "  --out MODEL              the model file to write\n"
+          "Network:\n"
+          "  --tap NAME               AdaIN tap (default relu4_1, or the first tap after the\n"
+          "                           third pooling: leaky_8 for darknet-tiny)\n"
+          "  --style-layers A,B,...   taps of the mean/std style loss (default: the first tap\n"
+          "                           of every resolution up to the AdaIN tap)\n"
+          "Training:\n"
+          "  --iterations N           default 2000\n"
+          "  --batch N                content/style pairs per iteration (default 4)\n"
+          "  --crop N                 crop size in pixels (default 256; a multiple of 8 for\n"
+          "                           three poolings)\n"
+          "  --lr X                   Adam learning rate (default 0.0001)\n"
+          "  --content-weight X       default 1\n"
+          "  --style-weight X         default 2\n"
+          "  --seed N                 initialisation and data order (default 1)\n"
+          "  --threads N              default: one per processor\n"
+          "Checkpoints and logs:\n"
+          "  --checkpoint PATH        default MODEL.ckpt\n"
+          "  --checkpoint-every N     iterations between checkpoints (default 100)\n"
+          "  --resume CKPT            continue a run from its checkpoint\n"
+          "  --loss-log FILE          append per-iteration losses as CSV\n"
+          "  -q, --quiet              no progress output\n",
+          out);
+}
+
+enum {
+    OPT_DATA = 256, OPT_STYLES, OPT_LOSS_NET, OPT_OUT, OPT_TAP, OPT_STYLE_LAYERS, OPT_ITERATIONS,
+    OPT_BATCH, OPT_CROP, OPT_LR, OPT_CONTENT_WEIGHT, OPT_STYLE_WEIGHT, OPT_SEED, OPT_THREADS,
+    OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_LOSS_LOG
+};
+
+int cmd_train_adain(int argc, char **argv)
+{
+    static const char *const command = "train-adain";
+    static const struct option options[] = {
+        {"data", required_argument, NULL, OPT_DATA},
+        {"styles", required_argument, NULL, OPT_STYLES},
+        {"loss-net", required_argument, NULL, OPT_LOSS_NET},
+        {"out", required_argument, NULL, OPT_OUT},
+        {"tap", required_argument, NULL, OPT_TAP},
+        {"style-layers", required_argument, NULL, OPT_STYLE_LAYERS},
+        {"iterations", required_argument, NULL, OPT_ITERATIONS},
+        {"batch", required_argument, NULL, OPT_BATCH},
+        {"crop", required_argument, NULL, OPT_CROP},
+        {"lr", required_argument, NULL, OPT_LR},
+        {"content-weight", required_argument, NULL, OPT_CONTENT_WEIGHT},
+        {"style-weight", required_argument, NULL, OPT_STYLE_WEIGHT},
+        {"seed", required_argument, NULL, OPT_SEED},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
+        {"checkpoint-every", required_argument, NULL, OPT_CHECKPOINT_EVERY},
+        {"resume", required_argument, NULL, OPT_RESUME},
+        {"loss-log", required_argument, NULL, OPT_LOSS_LOG},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    style_train_adain_options o = {0};
+    o.struct_size = sizeof o;
+    o.seed = 1;
+    train_progress progress = {isatty(STDERR_FILENO), 0, 0};
+    long value;
+    double real;
+    uint64_t seed;
+    optind = 1;
+    for (;;) {
+        int before = optind;
+        int c = getopt_long(argc, argv, "qh", options, NULL);
+        if (c == -1) break;
+        switch (c) {
+        case OPT_DATA: o.data_dir = optarg; break;
+        case OPT_STYLES: o.styles_dir = optarg; break;
+        case OPT_LOSS_NET: o.loss_net = optarg; break;
+        case OPT_OUT: o.out_path = optarg; break;
+        case OPT_TAP: o.tap = optarg; break;
+        case OPT_STYLE_LAYERS: o.style_layers = optarg; break;
+        case OPT_ITERATIONS:
+            if (cli_parse_int(optarg, 1, 100000000, &value))
+                return cli_usage_error(command, "--iterations expects a positive count");
+            o.iterations = value;
+            break;
+        case OPT_BATCH:
+            if (cli_parse_int(optarg, 1, 256, &value))
+                return cli_usage_error(command, "--batch expects 1..256");
+            o.batch_size = (int32_t)value;
+            break;
+        case OPT_CROP:
+            if (cli_parse_int(optarg, 8, 2048, &value))
+                return cli_usage_error(command, "--crop expects 8..2048");
+            o.crop_size = (int32_t)value;
+            break;
+        case OPT_LR:
+            if (train_parse_weight(optarg, &o.learning_rate) || o.learning_rate <= 0)
+                return cli_usage_error(command, "--lr expects a positive number");
+            break;
+        case OPT_CONTENT_WEIGHT:
+        case OPT_STYLE_WEIGHT:
+            if (train_parse_weight(optarg, &real) || real <= 0)
+                return cli_usage_error(command, "%s expects a positive number", argv[before]);
+            if (c == OPT_CONTENT_WEIGHT) o.content_weight = real;
+            if (c == OPT_STYLE_WEIGHT) o.style_weight = real;
+            break;
+        case OPT_SEED:
+            if (cli_parse_u64(optarg, &seed))
+                return cli_usage_error(command, "--seed expects an integer");
+            o.seed = seed;
+            break;
+        case OPT_THREADS:
+            if (cli_parse_int(optarg, 0, 1024, &value))
+                return cli_usage_error(command, "--threads expects 0..1024");
+            o.threads = (int)value;
+            break;
+        case OPT_CHECKPOINT: o.checkpoint_path = optarg; break;
+        case OPT_CHECKPOINT_EVERY:
+            if (cli_parse_int(optarg, 1, 100000000, &value))
+                return cli_usage_error(command, "--checkpoint-every expects a positive count");
+            o.checkpoint_every = value;
+            break;
+        case OPT_RESUME: o.resume_path = optarg; break;
+        case OPT_LOSS_LOG: o.loss_log = optarg; break;
+        case 'q': progress.quiet = 1; break;
+        case 'h': cmd_train_adain_usage(stdout); return cli_finish_stdout(CLI_EXIT_OK);
+        default: return cli_option_error(command, c, argc, argv, before);
+        }
+    }
+    if (optind < argc) return cli_usage_error(command, "unexpected argument '%s'", argv[optind]);
+    if (!o.out_path) return cli_usage_error(command, "--out is required");
+    if (!o.resume_path && (!o.data_dir || !o.styles_dir || !o.loss_net))
+        return cli_usage_error(command, "--data, --styles and --loss-net are required "
+                                        "(unless --resume)");
+    o.progress = train_progress_report;
+    o.progress_user = &progress;
+    o.log = train_progress_log;
+    o.log_user = &progress;
+
+    cli_interrupt_begin();
+    style_status status = style_train_adain(&o);
+    cli_interrupt_end();
+    if (progress.terminal && !progress.quiet) fputc('\n', stderr);
+    if (status == STYLE_ERR_CANCELLED) {
+        cli_error("%s", style_last_error());
+        return 130;
+    }
+    if (status != STYLE_OK) {
+        cli_report_status(status, NULL);
+        return CLI_EXIT_FAILURE;
+    }
+    if (!progress.quiet) fprintf(stderr, "libstyle: wrote %s\n", o.out_path);
+    return CLI_EXIT_OK;
+}

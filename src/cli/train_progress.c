@@ -1,0 +1,58 @@
+/* Progress bar and log lines of the training commands (train, train-adain). */
+#include "train_progress.h"
+
+#include "cli_interrupt.h"
+#include "cli_util.h"
+
+#include <stdlib.h>
+
+int train_progress_report(void *user, const style_train_stats *st)
+{
+    train_progress *p = user;
+    if (!p->quiet) {
+        char eta[32], elapsed[32];
+        cli_format_duration(st->eta_seconds, eta, sizeof eta);
+        cli_format_duration(st->elapsed_seconds, elapsed, sizeof elapsed);
+        if (p->terminal) {
+            const int width = 24;
+            int filled = (int)(width * (double)st->iteration / (double)st->iterations);
+            char bar[32];
+            for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
+            bar[width] = '\0';
+            fprintf(stderr,
+                    "\r[%s] %lld/%lld  content %.3f  style %.3f  tv %.3f  %.2f img/s  ETA %s ",
+                    bar, (long long)st->iteration, (long long)st->iterations, st->content_loss,
+                    st->style_loss, st->tv_loss, st->images_per_second, eta);
+            if (st->iteration == st->iterations) fputc('\n', stderr);
+        } else if (st->elapsed_seconds - p->last_line >= 10 || st->iteration == st->iterations ||
+                   st->iteration == 1) {
+            p->last_line = st->elapsed_seconds;
+            fprintf(stderr,
+                    "iteration %lld/%lld content %.4f style %.4f tv %.4f total %.4f lr %.3g "
+                    "%.2f img/s elapsed %s eta %s\n",
+                    (long long)st->iteration, (long long)st->iterations, st->content_loss,
+                    st->style_loss, st->tv_loss, st->total_loss, st->learning_rate,
+                    st->images_per_second, elapsed, eta);
+        }
+        fflush(stderr);
+    }
+    return cli_interrupted();
+}
+
+void train_progress_log(void *user, style_log_level level, const char *message)
+{
+    const train_progress *p = user;
+    if (p->quiet && level < STYLE_LOG_WARNING) return;
+    if (p->terminal) fputc('\n', stderr);
+    fprintf(stderr, "libstyle: %s%s\n", level == STYLE_LOG_WARNING ? "warning: " : "", message);
+}
+
+int train_parse_weight(const char *text, double *out)
+{
+    char *end = NULL;
+    double v = strtod(text, &end);
+    if (end == text || *end || !(v >= 0) || v > 1e12) return -1;
+    *out = v;
+    return 0;
+}
+

@@ -1,0 +1,20 @@
+/* Progress output shared by the training commands: a bar on a terminal, a line every 10 s
+ * otherwise, Ctrl-C asking the trainer to checkpoint and stop. */
+#ifndef LIBSTYLE_CLI_TRAIN_PROGRESS_H
+#define LIBSTYLE_CLI_TRAIN_PROGRESS_H
+
+#include <libstyle.h>
+
+typedef struct train_progress {
+    int terminal, quiet;
+    double last_line;
+} train_progress;
+
+/* style_train_progress_fn; user is a train_progress. Returns non-zero after Ctrl-C. */
+int train_progress_report(void *user, const style_train_stats *stats);
+/* style_log_fn; user is a train_progress. */
+void train_progress_log(void *user, style_log_level level, const char *message);
+/* A non-negative number up to 1e12 (weights, rates); 0 on success, -1 otherwise. */
+int train_parse_weight(const char *text, double *out);
+
+#endif

@@ -408,6 +408,58 @@ typedef struct style_train_adain_options {
  */
 STYLE_API style_status style_train_adain(const style_train_adain_options *options);
 
+/**
+ * The statistics of a style for an AdaIN model (arch adain): the per-channel mean and standard
+ * deviation of the style image's features at the model's encoder tap. Compute them once and
+ * set them on any number of sessions of models with the same encoder (video, batches).
+ */
+typedef struct style_adain_style style_adain_style;
+
+/**
+ * Computes a style's statistics with the session's model (arch adain, else
+ * STYLE_ERR_UNSUPPORTED). `style_size` > 0 resizes the image first so that its short side has
+ * that many pixels (512 is the paper's); 0 uses it as it is. Free with style_adain_style_free.
+ */
+STYLE_API style_status style_adain_style_create(style_session *session, const style_image *image,
+                                                int32_t style_size, style_adain_style **out);
+
+/**
+ * Blends styles: the result is AdaIN with sum_k w_k AdaIN_k (the weights are normalised to sum
+ * to 1; `weights` NULL = equal), which is exact as a weighted mean of the statistics. All
+ * styles must come from the same encoder.
+ */
+STYLE_API style_status style_adain_style_blend(const style_adain_style *const *styles,
+                                               const float *weights, size_t count,
+                                               style_adain_style **out);
+
+/** The statistics (channels, mean[channels], std[channels]); the arrays belong to the style. */
+STYLE_API style_status style_adain_style_get(const style_adain_style *style, int32_t *channels,
+                                             const float **mean, const float **std);
+
+/** Frees a style. NULL is a no-op. */
+STYLE_API void style_adain_style_free(style_adain_style *style);
+
+/**
+ * Sets the style of an AdaIN session (copied: the caller may free `style`). A session of an
+ * AdaIN model must have one before style_session_stylize.
+ */
+STYLE_API style_status style_session_set_adain_style(style_session *session,
+                                                     const style_adain_style *style);
+
+/**
+ * Strength of the style in 0..1 (default 1). For an AdaIN model it is the paper's alpha, in
+ * feature space: the decoder gets alpha * AdaIN(f(c), s) + (1 - alpha) * f(c). Values outside
+ * 0..1 and NaN are refused with STYLE_ERR_INVALID_ARGUMENT (the setting is kept).
+ */
+STYLE_API style_status style_session_set_strength(style_session *session, float strength);
+
+/**
+ * Non-zero: keep the input's colours (default 0). The result takes the stylized image's
+ * luminance (BT.601 Y) and the input's chroma, i.e. every channel becomes
+ * input + (Y(stylized) - Y(input)), clamped to the sample range.
+ */
+STYLE_API style_status style_session_set_preserve_color(style_session *session, int enable);
+
 /* ---- Precision and performance ---------------------------------------------------------- */
 
 /**

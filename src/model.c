@@ -6,6 +6,8 @@
 #define _GNU_SOURCE /* strtod_l, newlocale */
 #include "model.h"
 
+#include "adain.h"
+
 #include <locale.h>
 #include <math.h>
 #include <stdio.h>
@@ -20,6 +22,12 @@ static const char *const known_metadata_keys[] = {
     "libstyle.output",         "libstyle.final_norm", "libstyle.name",
     "libstyle.license",        "libstyle.source",     "libstyle.description",
     "libstyle.training",
+};
+
+/* Keys of arch adain only (docs/formats.md 1c). */
+static const char *const adain_metadata_keys[] = {
+    "libstyle.encoder.layers", "libstyle.encoder.taps",   "libstyle.encoder.input",
+    "libstyle.encoder.tap",    "libstyle.decoder.layers",
 };
 
 /* Picks the index of `value` in `names`, or fails naming the key and the allowed values. */
@@ -87,8 +95,11 @@ static style_status parse_metadata(style_model *model)
         model->format_version = (int32_t)major;
     }
     model->arch_name = "johnson";
-    if ((value = st_metadata_find(file, "libstyle.arch")) && strcmp(value, "johnson") != 0) {
-        if (strcmp(value, "johnson-cin") == 0 || strcmp(value, "adain") == 0)
+    value = st_metadata_find(file, "libstyle.arch");
+    bool adain = value && strcmp(value, "adain") == 0;
+    if (adain) model->arch_name = "adain";
+    if (value && strcmp(value, "johnson") != 0 && !adain) {
+        if (strcmp(value, "johnson-cin") == 0)
             return style__fail(STYLE_ERR_UNSUPPORTED,
                                "architecture '%s' is not supported by this libstyle version",
                                value);
@@ -103,6 +114,9 @@ static style_status parse_metadata(style_model *model)
         bool known = false;
         for (size_t k = 0; k < sizeof known_metadata_keys / sizeof *known_metadata_keys; k++)
             known = known || strcmp(key, known_metadata_keys[k]) == 0;
+        for (size_t k = 0; adain && k < sizeof adain_metadata_keys / sizeof *adain_metadata_keys;
+             k++)
+            known = known || strcmp(key, adain_metadata_keys[k]) == 0;
         if (!known)
             return style__fail(STYLE_ERR_FORMAT, "unknown metadata key '%s' (a typo?)", key);
     }
@@ -355,7 +369,15 @@ style_status model_from_file(st_file *file, const char *name, const style_load_o
     model->source_name = style__strdup(name);
     FAIL_IF(!model->source_name, STYLE_ERR_NOMEM, "model_load: %s: out of memory", name);
     status = parse_metadata(model);
-    if (status == STYLE_OK) status = load_tensors(model);
+    if (status == STYLE_OK && strcmp(model->arch_name, "adain") == 0) {
+        status = adain_model_from_file(&model->file, &model->adain);
+        if (status == STYLE_OK)
+            model->parameter_count = model->adain->encoder->parameter_count;
+        for (int32_t i = 0; model->adain && i < model->adain->params.count; i++)
+            model->parameter_count += model->adain->params.params[i].count;
+    } else if (status == STYLE_OK) {
+        status = load_tensors(model);
+    }
     if (status != STYLE_OK) {
         char prefix[512];
         snprintf(prefix, sizeof prefix, "model_load: %s", name);
@@ -377,6 +399,7 @@ style_status model_from_file(st_file *file, const char *name, const style_load_o
     return STYLE_OK;
 fail:
     if (model) {
+        adain_model_free(model->adain);
         st_file_clear(&model->file);
         style__free(model->source_name);
         style__free(model);
@@ -445,6 +468,7 @@ void style_model_free(style_model *model)
 {
     if (!model) return;
     if (atomic_fetch_sub(&model->references, 1) != 1) return;
+    adain_model_free(model->adain);
     st_file_clear(&model->file);
     style__free(model->source_name);
     style__free(model);
@@ -479,6 +503,14 @@ style_status style_model_get_info(const style_model *model, style_model_info *in
     info->residual_blocks = model->residual_blocks;
     info->has_bias = model->has_bias;
     info->parameter_count = model->parameter_count;
+    if (model->adain) { /* encoder -> AdaIN -> decoder: no transform-network fields */
+        info->norm = "none";
+        info->upsample = "nearest_conv";
+        info->padding = "reflect";
+        memset(info->widths, 0, sizeof info->widths);
+        info->residual_blocks = 0;
+        info->has_bias = 1;
+    }
     return STYLE_OK;
 }
 

@@ -67,6 +67,9 @@ struct style_model {
     model_stage up[2];
     model_stage out;
 
+    /* arch adain: encoder, decoder (the fields above are unused). */
+    struct adain_model *adain;
+
     /* Strings for style_model_info. */
     const char *arch_name;
 };

@@ -48,6 +48,7 @@ style_status style_model_save(const style_model *model, const char *path)
         {"libstyle.final_norm", model->final_norm ? "instance" : "none"},
     };
     size_t explicit_count = sizeof explicit_keys / sizeof *explicit_keys;
+    if (model->adain) explicit_count = 2; /* the transform-network keys do not apply */
     for (size_t i = 0; i < explicit_count; i++)
         TRY(st_file_add_metadata(&out, explicit_keys[i][0], explicit_keys[i][1]));
     for (size_t i = 0; i < model->file.metadata_count; i++) {

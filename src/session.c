@@ -3,6 +3,7 @@
  * and the network plans of the last few image sizes it saw (primitives, reordered weights,
  * activation buffers), so repeated runs at those sizes allocate nothing and build nothing.
  */
+#include "adain_session.h"
 #include "network.h"
 #include "pixels.h"
 
@@ -37,6 +38,10 @@ struct style_session {
     void *log_user;
     style_progress_fn progress;
     void *progress_user;
+    float strength;       /* adain: alpha in feature space */
+    bool preserve_color;  /* keep the input's colours */
+    adain_runtime *adain; /* arch adain: the encoder/decoder build */
+    style_adain_style *adain_style; /* the session's copy of the style */
     cached_plan plans[SESSION_PLANS];
     int current; /* index of the plan of the last run, -1 none */
     uint64_t clock;
@@ -73,6 +78,7 @@ style_status style_session_create(style_model *model, style_session **out)
     FAIL_IF(!session, STYLE_ERR_NOMEM, "session_create: out of memory");
     session->memory_budget = STYLE_DEFAULT_MEMORY_BUDGET;
     session->precision = STYLE_PRECISION_FP32;
+    session->strength = 1.0f;
     session->current = -1;
     DNNL_TRY(dnnl_engine_create(&session->engine, dnnl_cpu, 0), "session_create: CPU engine");
     DNNL_TRY(dnnl_stream_create(&session->stream, session->engine, dnnl_stream_default_flags),
@@ -93,6 +99,8 @@ void style_session_free(style_session *session)
         network_plan_destroy(&session->plans[i].plan);
         style__free(session->plans[i].profile);
     }
+    adain_runtime_free(session->adain);
+    style_adain_style_free(session->adain_style);
     if (session->stream) dnnl_stream_destroy(session->stream);
     if (session->engine) dnnl_engine_destroy(session->engine);
     style_model_free(session->model);
@@ -141,6 +149,68 @@ static int effective_threads(const style_session *session)
     return session->threads > 0 ? session->threads : omp_get_num_procs();
 }
 
+style_status style_session_set_strength(style_session *session, float strength)
+{
+    if (!session)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_set_strength: NULL session");
+    if (!(strength >= 0.0f && strength <= 1.0f))
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                           "session_set_strength: %g is not in 0..1", (double)strength);
+    if (!session->model->adain && strength != 1.0f)
+        return style__fail(STYLE_ERR_UNSUPPORTED,
+                           "session_set_strength: this model (arch %s) has no strength control",
+                           session->model->arch_name);
+    session->strength = strength;
+    return STYLE_OK;
+}
+
+style_status style_session_set_preserve_color(style_session *session, int enable)
+{
+    if (!session)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_set_preserve_color: NULL session");
+    if (!session->model->adain && enable)
+        return style__fail(STYLE_ERR_UNSUPPORTED,
+                           "session_set_preserve_color: not available for arch %s here",
+                           session->model->arch_name);
+    session->preserve_color = enable != 0;
+    return STYLE_OK;
+}
+
+style_status style_session_set_adain_style(style_session *session, const style_adain_style *style)
+{
+    if (!session || !style)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_set_adain_style: NULL argument");
+    if (!session->model->adain)
+        return style__fail(STYLE_ERR_UNSUPPORTED,
+                           "session_set_adain_style: the model is not an AdaIN model (arch %s)",
+                           session->model->arch_name);
+    style_status status = adain_style_check(session->model->adain, style);
+    if (status == STYLE_OK) status = adain_style_copy(style, &session->adain_style);
+    if (status != STYLE_OK) style__prefix_error("session_set_adain_style");
+    return status;
+}
+
+style_status style_adain_style_create(style_session *session, const style_image *image,
+                                      int32_t style_size, style_adain_style **out)
+{
+    style_status status = STYLE_OK;
+    if (out) *out = NULL;
+    if (!session || !out || style_size < 0 || style_size > 8192)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "adain_style_create: bad argument");
+    if (!session->model->adain)
+        return style__fail(STYLE_ERR_UNSUPPORTED,
+                           "adain_style_create: the model is not an AdaIN model (arch %s)",
+                           session->model->arch_name);
+    TRY(style__check_image(image, "style image"));
+    int previous = omp_get_max_threads();
+    omp_set_num_threads(effective_threads(session));
+    status = adain_style_compute(session->model->adain, session->engine, session->stream, image,
+                                 style_size, session->memory_budget, out);
+    omp_set_num_threads(previous);
+fail:
+    return status;
+}
+
 static net_precision net_precision_of(style_precision p)
 {
     return p == STYLE_PRECISION_BF16 ? NET_BF16 : p == STYLE_PRECISION_INT8 ? NET_INT8 : NET_FP32;
@@ -155,6 +225,7 @@ static bool model_allows_int8(const style_model *model)
 /* The precision runs use: the setting, with auto resolved to the fastest supported one. */
 static style_precision resolved_precision(const style_session *session)
 {
+    if (session->model->adain) return STYLE_PRECISION_FP32;
     if (session->precision != STYLE_PRECISION_AUTO) return session->precision;
     if (network_precision_supported(NET_INT8) && model_allows_int8(session->model))
         return STYLE_PRECISION_INT8;
@@ -218,6 +289,8 @@ static style_status ensure_plan(style_session *session, int32_t height, int32_t 
         }
     }
     session->current = -1;
+    if (session->model->adain)
+        return style__fail(STYLE_ERR_INTERNAL, "stylize: an AdaIN model has no network plan");
     network_plan plan;
     double t0 = now_ms();
     TRY(network_plan_describe_ex(&plan, session->model, session->engine, height, width,
@@ -276,6 +349,10 @@ style_status style_session_estimate_memory(style_session *session, int32_t width
     network_plan plan;
     if (!session || !bytes || width < 1 || height < 1)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_estimate_memory: bad argument");
+    if (session->model->adain) {
+        *bytes = adain_runtime_estimate(session->model->adain, width, height);
+        return STYLE_OK;
+    }
     int previous = omp_get_max_threads();
     omp_set_num_threads(effective_threads(session));
     status = network_plan_describe_ex(&plan, session->model, session->engine,
@@ -336,6 +413,24 @@ style_status style_session_stylize_batch(style_session *session, const style_ima
     }
 
     omp_set_num_threads(effective_threads(session));
+    if (session->model->adain) {
+        const adain_model *m = session->model->adain;
+        FAIL_IF(!session->adain_style, STYLE_ERR_INVALID_ARGUMENT,
+                "stylize: an AdaIN model needs a style (style_session_set_adain_style)");
+        TRY(adain_runtime_prepare(&session->adain, m, session->engine, inputs[0].width,
+                                  inputs[0].height, session->memory_budget));
+        for (size_t i = 0; i < count; i++) {
+            TRY(adain_runtime_stylize(session->adain, m, session->stream, session->adain_style,
+                                      session->strength, session->preserve_color, &inputs[i],
+                                      &outputs[i]));
+            if (session->progress &&
+                session->progress(session->progress_user, (double)(i + 1) / (double)count))
+                FAIL_IF(i + 1 < count, STYLE_ERR_CANCELLED, "stylize: cancelled");
+        }
+        omp_set_num_threads(previous_threads);
+        style__free(owned);
+        return STYLE_OK;
+    }
     const int32_t height = network_padded_size(inputs[0].height);
     const int32_t width = network_padded_size(inputs[0].width);
     TRY(ensure_plan(session, height, width));
@@ -420,6 +515,10 @@ style_status style_session_set_precision(style_session *session, style_precision
                            style_precision_name(precision),
                            precision == STYLE_PRECISION_BF16 ? "needs AVX-512 BF16"
                                                              : "needs AVX-512 VNNI");
+    if (session->model->adain && precision != STYLE_PRECISION_FP32 &&
+        precision != STYLE_PRECISION_AUTO)
+        return style__fail(STYLE_ERR_UNSUPPORTED,
+                           "session_set_precision: AdaIN models run in fp32 only");
     if (precision == STYLE_PRECISION_INT8 && !model_allows_int8(session->model))
         return style__fail(STYLE_ERR_UNSUPPORTED,
                            "session_set_precision: int8 needs a model with instance norms "
@@ -443,7 +542,11 @@ style_status style_session_prepare(style_session *session, int32_t width, int32_
         return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_prepare: bad argument");
     int previous_threads = omp_get_max_threads();
     omp_set_num_threads(effective_threads(session));
-    status = ensure_plan(session, network_padded_size(height), network_padded_size(width));
+    if (session->model->adain)
+        status = adain_runtime_prepare(&session->adain, session->model->adain, session->engine,
+                                       width, height, session->memory_budget);
+    else
+        status = ensure_plan(session, network_padded_size(height), network_padded_size(width));
     omp_set_num_threads(previous_threads);
     return status;
 }

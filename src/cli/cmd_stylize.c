@@ -16,6 +16,7 @@
 
 /* Sane upper bound for --threads: beyond it a typo, not a machine. */
 #define STYLIZE_MAX_THREADS 1024
+#define STYLIZE_MAX_STYLES 16
 
 struct stylize_settings {
     const char *model_path;
@@ -30,6 +31,15 @@ struct stylize_settings {
     int precision_given;
     int quiet;
     int verbose;
+    /* AdaIN models: style images, their blend weights, their short side; controls */
+    const char *style_images[STYLIZE_MAX_STYLES];
+    int style_count;
+    float style_weights[STYLIZE_MAX_STYLES];
+    int weight_count;
+    int style_size;
+    float strength;
+    int strength_given;
+    int preserve_color;
 };
 
 struct stylize_job {
@@ -47,6 +57,11 @@ enum {
     OPTION_MAX_PIXELS,
     OPTION_QUALITY,
     OPTION_PRECISION,
+    OPTION_STYLE_IMAGE,
+    OPTION_STYLE_WEIGHTS,
+    OPTION_STYLE_SIZE,
+    OPTION_STRENGTH,
+    OPTION_PRESERVE_COLOR,
 };
 
 void cmd_stylize_usage(FILE *out)
@@ -71,6 +86,14 @@ void cmd_stylize_usage(FILE *out)
           "      --quality Q          JPEG quality 1..100 (default 92)\n"
           "      --precision P        fp32 (default), bf16, int8 or auto (the fastest this\n"
           "                           processor runs natively); see 'libstyle bench'\n"
+          "      --strength X         0..1: how much style (default 1); for an AdaIN model,\n"
+          "                           the content-style trade-off in feature space\n"
+          "      --preserve-color     keep the input's colours (the style's luminance only)\n"
+          "AdaIN models (arch adain: any style image at run time):\n"
+          "      --style-image IMG    the style; repeat it to blend several styles\n"
+          "      --style-weights W,.. blend weights, one per --style-image (default equal)\n"
+          "      --style-size N       short side the style image is resized to (default 512;\n"
+          "                           0 = as it is)\n"
           "  -q, --quiet              no summary line at the end\n"
           "  -v, --verbose            per-image timings and library warnings on stderr\n"
           "  -h, --help               show this help and exit\n",
@@ -103,6 +126,11 @@ static int parse_options(int argc, char **argv, struct stylize_settings *setting
         {"max-pixels", required_argument, NULL, OPTION_MAX_PIXELS},
         {"quality", required_argument, NULL, OPTION_QUALITY},
         {"precision", required_argument, NULL, OPTION_PRECISION},
+        {"style-image", required_argument, NULL, OPTION_STYLE_IMAGE},
+        {"style-weights", required_argument, NULL, OPTION_STYLE_WEIGHTS},
+        {"style-size", required_argument, NULL, OPTION_STYLE_SIZE},
+        {"strength", required_argument, NULL, OPTION_STRENGTH},
+        {"preserve-color", no_argument, NULL, OPTION_PRESERVE_COLOR},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -161,6 +189,48 @@ static int parse_options(int argc, char **argv, struct stylize_settings *setting
             }
             settings->precision_given = 1;
             break;
+        case OPTION_STYLE_IMAGE:
+            if (settings->style_count == STYLIZE_MAX_STYLES)
+                return cli_usage_error(STYLIZE_COMMAND, "at most %d --style-image",
+                                       STYLIZE_MAX_STYLES);
+            settings->style_images[settings->style_count++] = optarg;
+            break;
+        case OPTION_STYLE_WEIGHTS: {
+            char *text = optarg, *end;
+            settings->weight_count = 0;
+            for (;;) {
+                errno = 0;
+                double w = strtod(text, &end);
+                if (end == text || errno || !(w >= 0) || w > 1e6 ||
+                    settings->weight_count == STYLIZE_MAX_STYLES || (*end && *end != ','))
+                    return cli_usage_error(STYLIZE_COMMAND,
+                                           "--style-weights expects non-negative numbers "
+                                           "separated by commas, not '%s'", optarg);
+                settings->style_weights[settings->weight_count++] = (float)w;
+                if (!*end) break;
+                text = end + 1;
+            }
+            break;
+        }
+        case OPTION_STYLE_SIZE:
+            if (cli_parse_int(optarg, 0, 8192, &number) != 0)
+                return cli_usage_error(STYLIZE_COMMAND, "--style-size expects 0..8192, not '%s'",
+                                       optarg);
+            settings->style_size = (int)number;
+            break;
+        case OPTION_STRENGTH: {
+            char *end;
+            double x = strtod(optarg, &end);
+            if (end == optarg || *end || !(x >= 0 && x <= 1))
+                return cli_usage_error(STYLIZE_COMMAND, "--strength expects 0..1, not '%s'",
+                                       optarg);
+            settings->strength = (float)x;
+            settings->strength_given = 1;
+            break;
+        }
+        case OPTION_PRESERVE_COLOR:
+            settings->preserve_color = 1;
+            break;
         case 'q':
             settings->quiet = 1;
             break;
@@ -182,6 +252,9 @@ static int check_arguments(const struct stylize_settings *settings, int count, c
 {
     if (settings->model_path == NULL)
         return cli_usage_error(STYLIZE_COMMAND, "missing --model MODEL.safetensors");
+    if (settings->weight_count && settings->weight_count != settings->style_count)
+        return cli_usage_error(STYLIZE_COMMAND, "%d --style-weights for %d --style-image",
+                               settings->weight_count, settings->style_count);
     if (settings->out_dir != NULL) {
         if (count < 1) return cli_usage_error(STYLIZE_COMMAND, "missing input files");
         return 0;
@@ -337,6 +410,42 @@ static int stylize_one(style_session *session, const struct stylize_job *job,
     return 0;
 }
 
+/*
+ * The AdaIN style (each --style-image's statistics, blended) and the controls. Returns 0, or
+ * -1 after reporting the problem.
+ */
+static int configure_style(style_session *session, const struct stylize_settings *settings)
+{
+    style_adain_style *styles[STYLIZE_MAX_STYLES] = {0}, *blend = NULL;
+    style_status status = STYLE_OK;
+    const char *subject = NULL;
+    int i;
+    for (i = 0; i < settings->style_count && status == STYLE_OK; ++i) {
+        style_image image = {0};
+        subject = settings->style_images[i];
+        status = style_image_load(subject, settings->max_pixels, &image);
+        if (status == STYLE_OK) {
+            status = style_adain_style_create(session, &image, settings->style_size, &styles[i]);
+            style_image_release(&image);
+        }
+    }
+    if (status == STYLE_OK && settings->style_count > 0) {
+        subject = NULL;
+        status = style_adain_style_blend((const style_adain_style *const *)styles,
+                                         settings->weight_count ? settings->style_weights : NULL,
+                                         (size_t)settings->style_count, &blend);
+        if (status == STYLE_OK) status = style_session_set_adain_style(session, blend);
+    }
+    if (status == STYLE_OK && settings->strength_given)
+        status = style_session_set_strength(session, settings->strength);
+    if (status == STYLE_OK && settings->preserve_color)
+        status = style_session_set_preserve_color(session, 1);
+    if (status != STYLE_OK) cli_report_status(status, subject);
+    for (i = 0; i < settings->style_count; ++i) style_adain_style_free(styles[i]);
+    style_adain_style_free(blend);
+    return status == STYLE_OK ? 0 : -1;
+}
+
 /* Loads the model, configures one session and runs every ready job.
  * Returns the number of ready jobs that failed, or -1 when no job could run (reported). */
 static long run_jobs(const struct stylize_settings *settings, const struct stylize_job *jobs,
@@ -380,6 +489,11 @@ static long run_jobs(const struct stylize_settings *settings, const struct styli
         style_model_free(model);
         return -1;
     }
+    if (configure_style(session, settings) != 0) {
+        style_session_free(session);
+        style_model_free(model);
+        return -1;
+    }
     if (settings->verbose) {
         style_precision used = STYLE_PRECISION_FP32;
         style_session_get_precision(session, &used);
@@ -410,6 +524,7 @@ int cmd_stylize(int argc, char **argv)
 {
     struct stylize_settings settings = {0};
     struct stylize_job *jobs = NULL;
+    settings.style_size = 512;
     char **arguments;
     size_t count;
     size_t ready = 0;

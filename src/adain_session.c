@@ -1,0 +1,293 @@
+/*
+ * AdaIN inference: a session's encoder and decoder built for one padded image size (oneDNN
+ * convolutions through the trainer's frozen conv stages), style statistics as reusable
+ * objects (style_adain_style) and their blends.
+ */
+#include "adain.h"
+#include "adain_session.h"
+#include "optimize.h"
+#include "pixels.h"
+#include "train_data.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+struct style_adain_style {
+    int32_t channels;
+    uint64_t encoder_parameters; /* with the tap name: which encoder made it */
+    char tap[FNET_NAME_MAX];
+    float *mean, *std;
+};
+
+struct adain_runtime {
+    int32_t height, width; /* padded size of the build; 0: none */
+    feature_run encoder;
+    adain_decoder decoder;
+    float *content;        /* padded rgb255 input (for preserve-colour) */
+    float *rgb;            /* the decoder's output as rgb255 */
+    uint64_t memory;
+};
+
+static style_adain_style *style_alloc(int32_t channels)
+{
+    style_adain_style *s = style__calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->channels = channels;
+    s->mean = style__calloc((size_t)channels, sizeof(float));
+    s->std = style__calloc((size_t)channels, sizeof(float));
+    if (!s->mean || !s->std) {
+        style_adain_style_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void style_adain_style_free(style_adain_style *style)
+{
+    if (!style) return;
+    style__free(style->mean);
+    style__free(style->std);
+    style__free(style);
+}
+
+/* Bytes of a feature run of layers [0, last] plus a frozen decoder at h x w (padded). */
+static uint64_t estimate_bytes(const adain_model *m, int32_t h, int32_t w, bool decoder)
+{
+    uint64_t bytes = (uint64_t)h * w * 3 * sizeof(float) * 3;
+    int32_t ch = h, cw = w;
+    for (int32_t i = 0; i <= m->tap; i++) {
+        const fnet_layer *l = &m->encoder->layers[i];
+        if (l->op == FNET_CONV) {
+            ch = (ch + 2 * l->pad - l->kernel) / l->stride + 1;
+            cw = (cw + 2 * l->pad - l->kernel) / l->stride + 1;
+            bytes += 2ull * ch * cw * l->out_channels * sizeof(float); /* output + gradient */
+        } else if (l->op == FNET_MAXPOOL) {
+            ch /= 2, cw /= 2;
+        }
+    }
+    if (!decoder) return bytes;
+    int32_t c = m->decoder.in_channels, factor = 1, pad = 0;
+    bytes += (uint64_t)ch * cw * c * sizeof(float);
+    for (int32_t i = 0; i < m->decoder.count; i++) {
+        const dec_layer *l = &m->decoder.layers[i];
+        if (l->op == DEC_UPSAMPLE) factor = l->value;
+        if (l->op == DEC_REFLECT_PAD) pad = l->value;
+        if (l->op != DEC_CONV) continue;
+        int32_t ph = ch * factor + 2 * pad, pw = cw * factor + 2 * pad;
+        if (factor > 1 || pad > 0) bytes += (uint64_t)ph * pw * c * sizeof(float);
+        ch = ph - l->kernel + 1, cw = pw - l->kernel + 1, c = l->out_channels;
+        bytes += (uint64_t)ch * cw * c * sizeof(float);
+        factor = 1, pad = 0;
+    }
+    return bytes + 2 * (uint64_t)h * w * 3 * sizeof(float);
+}
+
+uint64_t adain_runtime_estimate(const adain_model *model, int32_t width, int32_t height)
+{
+    int32_t r = model->reduction;
+    return estimate_bytes(model, (height + r - 1) / r * r, (width + r - 1) / r * r, true);
+}
+
+static void runtime_clear(adain_runtime *rt)
+{
+    feature_run_destroy(&rt->encoder);
+    adain_decoder_destroy(&rt->decoder);
+    style__aligned_free(rt->content);
+    style__aligned_free(rt->rgb);
+    memset(rt, 0, sizeof *rt);
+}
+
+void adain_runtime_free(adain_runtime *rt)
+{
+    if (!rt) return;
+    runtime_clear(rt);
+    style__free(rt);
+}
+
+style_status adain_runtime_prepare(adain_runtime **rtp, const adain_model *m, dnnl_engine_t engine,
+                                   int32_t width, int32_t height, uint64_t budget)
+{
+    style_status status = STYLE_OK;
+    const int32_t r = m->reduction;
+    const int32_t h = (height + r - 1) / r * r, w = (width + r - 1) / r * r;
+    if (!*rtp) {
+        *rtp = style__calloc(1, sizeof **rtp);
+        if (!*rtp) return style__fail(STYLE_ERR_NOMEM, "stylize: out of memory");
+    }
+    adain_runtime *rt = *rtp;
+    if (rt->height == h && rt->width == w) return STYLE_OK;
+    runtime_clear(rt);
+    uint64_t need = estimate_bytes(m, h, w, true);
+    FAIL_IF(need > budget, STYLE_ERR_LIMIT,
+            "stylize: a %dx%d run needs %.1f MiB, over the memory budget of %.1f MiB", width,
+            height, need / 1048576.0, budget / 1048576.0);
+    TRY(feature_run_create(&rt->encoder, m->encoder, engine, 1, h, w, m->tap, false));
+    TRY(adain_decoder_create(&rt->decoder, &m->decoder, (train_params *)&m->params, engine, 1,
+                             rt->encoder.out_h[m->tap], rt->encoder.out_w[m->tap], true));
+    FAIL_IF(rt->decoder.out_h != h || rt->decoder.out_w != w, STYLE_ERR_INTERNAL,
+            "stylize: the decoder gives %dx%d for %dx%d", rt->decoder.out_w, rt->decoder.out_h,
+            w, h);
+    rt->content = style__aligned_alloc((size_t)h * w * 3 * sizeof(float));
+    rt->rgb = style__aligned_alloc((size_t)h * w * 3 * sizeof(float));
+    FAIL_IF(!rt->content || !rt->rgb, STYLE_ERR_NOMEM, "stylize: out of memory");
+    rt->height = h, rt->width = w, rt->memory = need;
+    return STYLE_OK;
+fail:
+    runtime_clear(rt);
+    return status;
+}
+
+style_status adain_runtime_stylize(adain_runtime *rt, const adain_model *m, dnnl_stream_t stream,
+                                   const style_adain_style *style, float strength,
+                                   bool preserve_color, const style_image *input,
+                                   style_image *output)
+{
+    style_status status = STYLE_OK;
+    const int32_t h = rt->height, w = rt->width, tap = m->tap;
+    pixels_to_tensor(input, h, w, rt->content);
+    TRY(feature_run_forward(&rt->encoder, stream, rt->content));
+    const int32_t th = rt->encoder.out_h[tap], tw = rt->encoder.out_w[tap];
+    adain_forward(feature_run_output(&rt->encoder, tap), th * tw, rt->encoder.out_c[tap],
+                  style->mean, style->std, strength, rt->decoder.input);
+    const float *out;
+    TRY(adain_decoder_forward(&rt->decoder, stream, &out));
+    const size_t pixels = (size_t)h * w;
+    for (size_t i = 0; i < pixels; i++)
+        for (int c = 0; c < 3; c++) rt->rgb[i * 3 + c] = adain_to_rgb255(m->encoder, c, out[i * 3 + c]);
+    if (preserve_color) optimize_preserve_color(rt->rgb, rt->content, pixels);
+    tensor_to_pixels(rt->rgb, w, OUTPUT_LINEAR, input, output);
+fail:
+    return status;
+}
+
+style_status adain_style_compute(const adain_model *m, dnnl_engine_t engine, dnnl_stream_t stream,
+                                 const style_image *image, int32_t style_size,
+                                 uint64_t budget, style_adain_style **out)
+{
+    style_status status = STYLE_OK;
+    float *rgb = NULL, *resized = NULL;
+    feature_run run = {0};
+    style_adain_style *s = NULL;
+    int32_t w = image->width, h = image->height;
+    rgb = style__aligned_alloc((size_t)w * h * 3 * sizeof(float));
+    FAIL_IF(!rgb, STYLE_ERR_NOMEM, "adain_style_create: out of memory");
+    pixels_to_tensor(image, h, w, rgb);
+    if (style_size > 0) { /* the short side becomes style_size */
+        double scale = (double)style_size / (w < h ? w : h);
+        int32_t nw = (int32_t)lround(w * scale), nh = (int32_t)lround(h * scale);
+        if (nw < 1) nw = 1;
+        if (nh < 1) nh = 1;
+        if (nw != w || nh != h) {
+            FAIL_IF((uint64_t)nw * nh > 64ull << 20, STYLE_ERR_LIMIT,
+                    "adain_style_create: %dx%d is too large", nw, nh);
+            resized = style__aligned_alloc((size_t)nw * nh * 3 * sizeof(float));
+            FAIL_IF(!resized, STYLE_ERR_NOMEM, "adain_style_create: out of memory");
+            TRY(image_resize_rgb(rgb, w, h, resized, nw, nh));
+            style__aligned_free(rgb);
+            rgb = resized, resized = NULL;
+            w = nw, h = nh;
+        }
+    }
+    FAIL_IF(w < m->reduction || h < m->reduction, STYLE_ERR_INVALID_ARGUMENT,
+            "adain_style_create: the style image must be at least %dx%d pixels", m->reduction,
+            m->reduction);
+    uint64_t need = estimate_bytes(m, h, w, false);
+    FAIL_IF(need > budget, STYLE_ERR_LIMIT,
+            "adain_style_create: a %dx%d style needs %.1f MiB, over the memory budget", w, h,
+            need / 1048576.0);
+    TRY(feature_run_create(&run, m->encoder, engine, 1, h, w, m->tap, false));
+    TRY(feature_run_forward(&run, stream, rgb));
+    s = style_alloc(run.out_c[m->tap]);
+    FAIL_IF(!s, STYLE_ERR_NOMEM, "adain_style_create: out of memory");
+    adain_statistics(feature_run_output(&run, m->tap), run.out_h[m->tap] * run.out_w[m->tap],
+                     s->channels, s->mean, s->std);
+    s->encoder_parameters = m->encoder->parameter_count;
+    snprintf(s->tap, sizeof s->tap, "%s", m->tap_name);
+    *out = s;
+    s = NULL;
+fail:
+    feature_run_destroy(&run);
+    style__aligned_free(rgb);
+    style__aligned_free(resized);
+    style_adain_style_free(s);
+    return status;
+}
+
+style_status adain_style_check(const adain_model *m, const style_adain_style *style)
+{
+    if (style->channels != m->decoder.in_channels ||
+        style->encoder_parameters != m->encoder->parameter_count || strcmp(style->tap, m->tap_name))
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                           "the style was computed with another model's encoder (%d channels at "
+                           "'%s'; this model has %d at '%s')",
+                           style->channels, style->tap, m->decoder.in_channels, m->tap_name);
+    return STYLE_OK;
+}
+
+style_status adain_style_copy(const style_adain_style *style, style_adain_style **out)
+{
+    style_adain_style *copy = style_alloc(style->channels);
+    if (!copy) return style__fail(STYLE_ERR_NOMEM, "out of memory");
+    memcpy(copy->mean, style->mean, (size_t)style->channels * sizeof(float));
+    memcpy(copy->std, style->std, (size_t)style->channels * sizeof(float));
+    copy->encoder_parameters = style->encoder_parameters;
+    memcpy(copy->tap, style->tap, sizeof copy->tap);
+    style_adain_style_free(*out);
+    *out = copy;
+    return STYLE_OK;
+}
+
+/*
+ * Interpolating AdaIN outputs, sum_k w_k (std_k xh + mean_k) with sum w_k = 1, is AdaIN with
+ * the weighted means of the statistics: the blend is exact at the statistics.
+ */
+style_status style_adain_style_blend(const style_adain_style *const *styles, const float *weights,
+                                     size_t count, style_adain_style **out)
+{
+    if (out) *out = NULL;
+    if (!styles || !out || count == 0)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "adain_style_blend: NULL argument");
+    double total = 0;
+    for (size_t k = 0; k < count; k++) {
+        double wk = weights ? weights[k] : 1.0;
+        if (!styles[k] || !(wk >= 0) || !isfinite(wk))
+            return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                               "adain_style_blend: style %zu is NULL or its weight is not a "
+                               "non-negative number", k);
+        if (styles[k]->channels != styles[0]->channels ||
+            styles[k]->encoder_parameters != styles[0]->encoder_parameters ||
+            strcmp(styles[k]->tap, styles[0]->tap))
+            return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                               "adain_style_blend: style %zu comes from another encoder", k);
+        total += wk;
+    }
+    if (!(total > 0))
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "adain_style_blend: the weights sum to 0");
+    style_adain_style *s = style_alloc(styles[0]->channels);
+    if (!s) return style__fail(STYLE_ERR_NOMEM, "adain_style_blend: out of memory");
+    s->encoder_parameters = styles[0]->encoder_parameters;
+    memcpy(s->tap, styles[0]->tap, sizeof s->tap);
+    for (int32_t c = 0; c < s->channels; c++) {
+        double mean = 0, std = 0;
+        for (size_t k = 0; k < count; k++) {
+            double wk = (weights ? weights[k] : 1.0) / total;
+            mean += wk * styles[k]->mean[c];
+            std += wk * styles[k]->std[c];
+        }
+        s->mean[c] = (float)mean, s->std[c] = (float)std;
+    }
+    *out = s;
+    return STYLE_OK;
+}
+
+style_status style_adain_style_get(const style_adain_style *style, int32_t *channels,
+                                   const float **mean, const float **std)
+{
+    if (!style)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "adain_style_get: NULL style");
+    if (channels) *channels = style->channels;
+    if (mean) *mean = style->mean;
+    if (std) *std = style->std;
+    return STYLE_OK;
+}

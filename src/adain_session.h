@@ -1,0 +1,33 @@
+/* A session's AdaIN machinery (adain_session.c), used by session.c for models of arch adain. */
+#ifndef STYLE_ADAIN_SESSION_H
+#define STYLE_ADAIN_SESSION_H
+
+#include "adain.h"
+
+typedef struct adain_runtime adain_runtime;
+
+/* Bytes a width x height run allocates. */
+uint64_t adain_runtime_estimate(const adain_model *model, int32_t width, int32_t height);
+/* Builds (*rt allocated on first use) for width x height unless already built for its padded
+ * size; fails with STYLE_ERR_LIMIT before allocating when over `budget`. */
+style_status adain_runtime_prepare(adain_runtime **rt, const adain_model *model,
+                                   dnnl_engine_t engine, int32_t width, int32_t height,
+                                   uint64_t budget);
+/* One validated image of the prepared size: encoder, AdaIN with `strength` (alpha), decoder,
+ * optionally the input's colours, into `output`. */
+style_status adain_runtime_stylize(adain_runtime *rt, const adain_model *model,
+                                   dnnl_stream_t stream, const style_adain_style *style,
+                                   float strength, bool preserve_color, const style_image *input,
+                                   style_image *output);
+void adain_runtime_free(adain_runtime *rt);
+
+/* The statistics of a style image at the model's tap (style_size: short side, 0 = as is). */
+style_status adain_style_compute(const adain_model *model, dnnl_engine_t engine,
+                                 dnnl_stream_t stream, const style_image *image,
+                                 int32_t style_size, uint64_t budget, style_adain_style **out);
+/* Whether a style was made by this model's encoder. */
+style_status adain_style_check(const adain_model *model, const style_adain_style *style);
+/* *out (freed first if set) becomes a copy of style. */
+style_status adain_style_copy(const style_adain_style *style, style_adain_style **out);
+
+#endif

@@ -40,6 +40,7 @@ from ._model import Model, ModelInfo, import_ml5
 from ._optimize import OptimizeStats, optimize
 from ._session import PRECISIONS, RunInfo, Session, precision_supported
 from ._train import TrainStats, train
+from ._adain import AdainStyle, train_adain
 
 __all__ = [
     "__version__",
@@ -56,6 +57,8 @@ __all__ = [
     "OptimizeStats",
     "train",
     "TrainStats",
+    "AdainStyle",
+    "train_adain",
     "LogLevel",
     "Status",
     "load_image",

@@ -185,6 +185,40 @@ class TrainOptions(Structure):
     ]
 
 
+class TrainAdainOptions(Structure):
+    """``style_train_adain_options``; set ``struct_size = ctypes.sizeof(TrainAdainOptions)``."""
+
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("data_dir", c_char_p),
+        ("styles_dir", c_char_p),
+        ("loss_net", c_char_p),
+        ("out_path", c_char_p),
+        ("checkpoint_path", c_char_p),
+        ("resume_path", c_char_p),
+        ("tap", c_char_p),
+        ("style_layers", c_char_p),
+        ("crop_size", c_int32),
+        ("batch_size", c_int32),
+        ("iterations", c_int64),
+        ("learning_rate", c_double),
+        ("content_weight", c_double),
+        ("style_weight", c_double),
+        ("seed", c_uint64),
+        ("threads", c_int),
+        ("checkpoint_every", c_int64),
+        ("loss_log", c_char_p),
+        ("progress", TRAIN_PROGRESS_FN),
+        ("progress_user", c_void_p),
+        ("log", LOG_FN),
+        ("log_user", c_void_p),
+    ]
+
+
+class AdainStyleHandle(Structure):
+    """Opaque ``style_adain_style``; only ever used through a pointer."""
+
+
 class ModelHandle(Structure):
     """Opaque ``style_model``; only ever used through a pointer."""
 
@@ -277,6 +311,7 @@ class LayerProfileStruct(Structure):
 _ModelP = POINTER(ModelHandle)
 _SessionP = POINTER(SessionHandle)
 _ImageP = POINTER(StyleImage)
+_AdainStyleP = POINTER(AdainStyleHandle)
 
 # name -> (restype, argtypes, returns a style_status). Every STYLE_API function of libstyle.h.
 FUNCTIONS: Dict[str, Tuple[Any, List[Any], bool]] = {
@@ -340,6 +375,27 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], bool]] = {
     # training and optimisation
     "style_train": (c_status, [POINTER(TrainOptions)], True),
     "style_optimize": (c_status, [POINTER(OptimizeOptions)], True),
+    # arbitrary style (AdaIN)
+    "style_train_adain": (c_status, [POINTER(TrainAdainOptions)], True),
+    "style_adain_style_create": (
+        c_status,
+        [_SessionP, _ImageP, c_int32, POINTER(_AdainStyleP)],
+        True,
+    ),
+    "style_adain_style_blend": (
+        c_status,
+        [POINTER(_AdainStyleP), POINTER(c_float), c_size_t, POINTER(_AdainStyleP)],
+        True,
+    ),
+    "style_adain_style_get": (
+        c_status,
+        [_AdainStyleP, POINTER(c_int32), POINTER(POINTER(c_float)), POINTER(POINTER(c_float))],
+        True,
+    ),
+    "style_adain_style_free": (None, [_AdainStyleP], False),
+    "style_session_set_adain_style": (c_status, [_SessionP, _AdainStyleP], True),
+    "style_session_set_strength": (c_status, [_SessionP, c_float], True),
+    "style_session_set_preserve_color": (c_status, [_SessionP, c_int], True),
 }
 
 

@@ -223,6 +223,63 @@ class Session:
         if error is not None:
             raise error
 
+    # ---- AdaIN models: style and controls ----------------------------------------------------
+
+    def adain_style(self, image: Any, style_size: int = 512) -> "AdainStyle":
+        """The statistics of a style image (an array as :meth:`stylize` takes, or a file
+        path) for this session's AdaIN model, reusable on any session of a model with the
+        same encoder. `style_size`: short side the image is resized to first (0: as is)."""
+        from ._adain import create_style
+
+        with self._running() as handle:
+            return create_style(handle, image, style_size)
+
+    def set_style(
+        self,
+        style: Any,
+        weights: Optional[Sequence[float]] = None,
+        style_size: int = 512,
+    ) -> None:
+        """Sets the style of an AdaIN session: an :class:`AdainStyle`, a style image (array
+        or path), or a list of them blended with `weights` (None = equal)."""
+        from ._adain import AdainStyle
+
+        items = list(style) if isinstance(style, (list, tuple)) else [style]
+        made = [s if isinstance(s, AdainStyle) else self.adain_style(s, style_size) for s in items]
+        try:
+            blended = AdainStyle.blend(made, weights) if len(made) > 1 or weights else made[0]
+            with self._running() as handle:
+                lib.style_session_set_adain_style(handle, blended._live())
+            if blended is not made[0]:
+                blended.close()
+        finally:
+            for original, item in zip(items, made):
+                if item is not original:
+                    item.close()
+
+    @property
+    def strength(self) -> float:
+        """How much style, 0..1 (default 1); for an AdaIN model the paper's alpha in feature
+        space."""
+        return getattr(self, "_strength", 1.0)
+
+    @strength.setter
+    def strength(self, value: float) -> None:
+        with self._running() as handle:
+            lib.style_session_set_strength(handle, float(value))
+        self._strength = float(value)
+
+    @property
+    def preserve_color(self) -> bool:
+        """Keep the input's colours (the stylized luminance with the input's chroma)."""
+        return getattr(self, "_preserve_color", False)
+
+    @preserve_color.setter
+    def preserve_color(self, value: bool) -> None:
+        with self._running() as handle:
+            lib.style_session_set_preserve_color(handle, 1 if value else 0)
+        self._preserve_color = bool(value)
+
     # ---- settings ---------------------------------------------------------------------------
 
     @property

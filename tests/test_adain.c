@@ -1,0 +1,622 @@
+/*
+ * AdaIN (arch adain): the layer against a double-precision reference and finite differences,
+ * the statistics identity (the output has the style's mean and std), the mean/std loss and
+ * the decoder's gradients by finite differences, the mirrored decoder spec, the model file
+ * (save / load from memory / round trip / bad files), a short training run that lowers the
+ * loss and resumes, and the session API (styles, blends, strength, preserve-colour).
+ */
+#include "adain.h"
+#include "testutil.h"
+#include "train.h"
+#include "train_losses.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static dnnl_engine_t engine;
+static dnnl_stream_t stream;
+
+static int setup(void **state)
+{
+    (void)state;
+    if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) return -1;
+    return dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) == dnnl_success ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    dnnl_stream_destroy(stream);
+    dnnl_engine_destroy(engine);
+    return 0;
+}
+
+/* ---- the layer ---------------------------------------------------------------------------- */
+
+static void reference_stats(const float *x, int hw, int c, int k, double *mean, double *std)
+{
+    double m = 0, v = 0;
+    for (int p = 0; p < hw; p++) m += x[p * c + k];
+    m /= hw;
+    for (int p = 0; p < hw; p++) v += (x[p * c + k] - m) * (x[p * c + k] - m);
+    *mean = m;
+    *std = sqrt(v / hw + ADAIN_EPS);
+}
+
+static void test_adain_forward_reference(void **state)
+{
+    (void)state;
+    test_rng rng = {5};
+    const int hw = 37, c = 5;
+    float x[37 * 5], out[37 * 5], sm[5], ss[5];
+    test_fill_uniform(&rng, x, hw * c, -3, 4);
+    test_fill_uniform(&rng, sm, c, -1, 1);
+    test_fill_uniform(&rng, ss, c, 0.1, 2);
+    const float alphas[] = {1.0f, 0.3f, 0.0f};
+    for (int a = 0; a < 3; a++) {
+        double expected[37 * 5];
+        for (int k = 0; k < c; k++) {
+            double m, s;
+            reference_stats(x, hw, c, k, &m, &s);
+            for (int p = 0; p < hw; p++) {
+                double t = ss[k] * (x[p * c + k] - m) / s + sm[k];
+                expected[p * c + k] = alphas[a] * t + (1 - alphas[a]) * x[p * c + k];
+            }
+        }
+        adain_forward(x, hw, c, sm, ss, alphas[a], out);
+        assert_true(test_max_abs_diff(out, expected, hw * c) < 1e-5);
+    }
+}
+
+/* The output's statistics are the style's: mean exactly, std up to the eps inside it. */
+static void test_adain_statistics_identity(void **state)
+{
+    (void)state;
+    test_rng rng = {6};
+    const int hw = 61, c = 9;
+    float x[61 * 9], out[61 * 9], sm[9], ss[9], om[9], os[9];
+    test_fill_uniform(&rng, x, hw * c, -20, 30);
+    test_fill_uniform(&rng, sm, c, -5, 5);
+    test_fill_uniform(&rng, ss, c, 0.5, 3);
+    adain_forward(x, hw, c, sm, ss, 1.0f, out);
+    adain_statistics(out, hw, c, om, os);
+    for (int k = 0; k < c; k++) {
+        assert_true(fabs(om[k] - sm[k]) < 1e-5 * (1 + fabs(sm[k])));
+        assert_true(fabs(os[k] - ss[k]) < 1e-5 * ss[k]);
+    }
+}
+
+static double adain_objective(const float *x, int hw, int c, const float *sm, const float *ss,
+                              float alpha, const float *r)
+{
+    float out[64 * 8];
+    adain_forward(x, hw, c, sm, ss, alpha, out);
+    double l = 0;
+    for (int i = 0; i < hw * c; i++) l += (double)out[i] * r[i];
+    return l;
+}
+
+static void test_adain_gradients(void **state)
+{
+    (void)state;
+    test_rng rng = {7};
+    const int hw = 23, c = 3;
+    const float alpha = 0.7f;
+    float x[23 * 3], r[23 * 3], sm[3], ss[3], dx[23 * 3], dm[3], ds[3];
+    test_fill_uniform(&rng, x, hw * c, -2, 2);
+    test_fill_uniform(&rng, r, hw * c, -1, 1);
+    test_fill_uniform(&rng, sm, c, -1, 1);
+    test_fill_uniform(&rng, ss, c, 0.5, 2);
+    adain_backward(x, hw, c, ss, alpha, r, dx, dm, ds);
+    const double h = 1e-2;
+    double worst = 0;
+    for (int i = 0; i < hw * c; i++) {
+        float keep = x[i];
+        x[i] = keep + (float)h;
+        double up = adain_objective(x, hw, c, sm, ss, alpha, r);
+        x[i] = keep - (float)h;
+        double down = adain_objective(x, hw, c, sm, ss, alpha, r);
+        x[i] = keep;
+        double fd = (up - down) / (2 * h);
+        if (fabs(fd - dx[i]) > worst) worst = fabs(fd - dx[i]);
+    }
+    for (int k = 0; k < c; k++) {
+        float *targets[2] = {sm, ss};
+        float grads[2] = {dm[k], ds[k]};
+        for (int t = 0; t < 2; t++) {
+            float keep = targets[t][k];
+            targets[t][k] = keep + (float)h;
+            double up = adain_objective(x, hw, c, sm, ss, alpha, r);
+            targets[t][k] = keep - (float)h;
+            double down = adain_objective(x, hw, c, sm, ss, alpha, r);
+            targets[t][k] = keep;
+            double fd = (up - down) / (2 * h);
+            if (fabs(fd - grads[t]) > worst) worst = fabs(fd - grads[t]);
+        }
+    }
+    print_message("  AdaIN: max |fd - analytic| = %.2e\n", worst);
+    assert_true(worst < 2e-3);
+}
+
+static void test_moment_loss_gradient(void **state)
+{
+    (void)state;
+    test_rng rng = {8};
+    const int hw = 29, c = 4;
+    float f[29 * 4], tm[4], ts[4], sm[4], ss[4], diff[29 * 4] = {0};
+    test_fill_uniform(&rng, f, hw * c, -1, 3);
+    test_fill_uniform(&rng, tm, c, 0, 2);
+    test_fill_uniform(&rng, ts, c, 0.3, 1.5);
+    double loss = moment_loss(f, hw, c, tm, ts, 1.7, sm, ss, diff);
+    assert_true(loss > 0);
+    const double h = 1e-2;
+    double worst = 0, scale = 0;
+    for (int i = 0; i < hw * c; i++) {
+        float keep = f[i], scratch[29 * 4] = {0};
+        f[i] = keep + (float)h;
+        double up = moment_loss(f, hw, c, tm, ts, 1.7, sm, ss, scratch);
+        f[i] = keep - (float)h;
+        double down = moment_loss(f, hw, c, tm, ts, 1.7, sm, ss, scratch);
+        f[i] = keep;
+        double fd = (up - down) / (2 * h);
+        if (fabs(fd - diff[i]) > worst) worst = fabs(fd - diff[i]);
+        if (fabs(diff[i]) > scale) scale = fabs(diff[i]);
+    }
+    print_message("  mean/std loss: max err / max |grad| = %.2e\n", worst / scale);
+    assert_true(worst < 1e-2 * scale);
+}
+
+/* ---- the decoder -------------------------------------------------------------------------- */
+
+/* in 5 channels -> pad 1, conv3 5->6, relu -> up x2, pad 1, conv3 6->4, relu -> pad 1,
+ * conv3 4->3 */
+static void small_spec(adain_decoder_spec *spec)
+{
+    memset(spec, 0, sizeof *spec);
+    spec->in_channels = 5;
+    dec_layer layers[] = {
+        {.op = DEC_REFLECT_PAD, .value = 1}, {.op = DEC_CONV, .kernel = 3, .in_channels = 5, .out_channels = 6},
+        {.op = DEC_RELU}, {.op = DEC_UPSAMPLE, .value = 2}, {.op = DEC_REFLECT_PAD, .value = 1},
+        {.op = DEC_CONV, .kernel = 3, .in_channels = 6, .out_channels = 4}, {.op = DEC_RELU},
+        {.op = DEC_REFLECT_PAD, .value = 1}, {.op = DEC_CONV, .kernel = 3, .in_channels = 4, .out_channels = 3}};
+    spec->count = (int32_t)(sizeof layers / sizeof *layers);
+    memcpy(spec->layers, layers, sizeof layers);
+    spec->scale = 2;
+}
+
+static double decoder_objective(adain_decoder *d, const float *r, size_t count)
+{
+    const float *out;
+    assert_int_equal(adain_decoder_forward(d, stream, &out), STYLE_OK);
+    double l = 0;
+    for (size_t i = 0; i < count; i++) l += (double)out[i] * r[i];
+    return l;
+}
+
+static void test_decoder_gradients(void **state)
+{
+    (void)state;
+    test_rng rng = {9};
+    adain_decoder_spec spec;
+    small_spec(&spec);
+    /* The JSON form parses back to the same spec. */
+    char *json = adain_decoder_json(&spec);
+    assert_non_null(strstr(json, "upsample_nearest"));
+    free(json);
+    train_params p;
+    assert_int_equal(adain_decoder_params(&spec, &p), STYLE_OK);
+    assert_int_equal(p.count, 6);
+    train_params_init(&p, 3);
+    for (size_t i = 0; i < p.total; i++) p.values[i] *= 2.0f; /* livelier ReLUs */
+    const int n = 2, h = 5, w = 7;
+    adain_decoder d;
+    assert_int_equal(adain_decoder_create(&d, &spec, &p, engine, n, h, w, false), STYLE_OK);
+    assert_int_equal(d.out_h, 10);
+    assert_int_equal(d.out_w, 14);
+    const size_t in_count = (size_t)n * h * w * 5, out_count = (size_t)n * 10 * 14 * 3;
+    test_fill_uniform(&rng, d.input, in_count, -1, 1);
+    float *r = malloc(out_count * sizeof *r);
+    test_fill_uniform(&rng, r, out_count, -1, 1);
+    decoder_objective(&d, r, out_count);
+    memcpy(adain_decoder_diff_output(&d), r, out_count * sizeof *r);
+    assert_int_equal(adain_decoder_backward(&d, stream), STYLE_OK);
+    float *grads = malloc(p.total * sizeof *grads), *dinput = malloc(in_count * sizeof *dinput);
+    memcpy(grads, p.grads, p.total * sizeof *grads);
+    memcpy(dinput, d.diff_input, in_count * sizeof *dinput);
+    const double step = 1e-3; /* small: ReLU kinks inside the step spoil differences */
+    double worst = 0, scale = 0;
+    /* Every tensor: a few entries of each weight and bias, and of the input. */
+    for (int32_t t = 0; t < p.count; t++)
+        for (size_t j = 0; j < p.params[t].count; j += p.params[t].count / 5 + 1) {
+            float *v = p.values + p.params[t].offset + j;
+            float keep = *v;
+            *v = keep + (float)step;
+            double up = decoder_objective(&d, r, out_count);
+            *v = keep - (float)step;
+            double down = decoder_objective(&d, r, out_count);
+            *v = keep;
+            double fd = (up - down) / (2 * step), g = grads[p.params[t].offset + j];
+            if (fabs(fd - g) > worst) worst = fabs(fd - g);
+            if (fabs(g) > scale) scale = fabs(g);
+        }
+    for (size_t j = 0; j < in_count; j += 13) {
+        float keep = d.input[j];
+        d.input[j] = keep + (float)step;
+        double up = decoder_objective(&d, r, out_count);
+        d.input[j] = keep - (float)step;
+        double down = decoder_objective(&d, r, out_count);
+        d.input[j] = keep;
+        double fd = (up - down) / (2 * step);
+        if (fabs(fd - dinput[j]) > worst) worst = fabs(fd - dinput[j]);
+    }
+    print_message("  decoder: max |fd - analytic| = %.2e (max |grad| %.2e)\n", worst, scale);
+    assert_true(worst < 2e-2 * scale);
+    free(r), free(grads), free(dinput);
+    adain_decoder_destroy(&d);
+    train_params_destroy(&p);
+}
+
+/* ---- encoder, mirror, model file ------------------------------------------------------------ */
+
+/* conv3 3->6, leaky, pool, conv3 6->8, relu, pool, conv1 8->5, relu, conv3 5->7, relu */
+static void write_feature_net(const char *path, uint64_t seed)
+{
+    test_rng rng = {seed};
+    st_file file = {0};
+    st_file_add_metadata(&file, "libstyle.kind", "feature-net");
+    st_file_add_metadata(&file, "libstyle.layers",
+                         "[{\"op\":\"conv\",\"kernel\":3,\"stride\":1,\"pad\":1},"
+                         "{\"op\":\"leaky_relu\",\"slope\":0.1},"
+                         "{\"op\":\"maxpool\",\"kernel\":2,\"stride\":2},"
+                         "{\"op\":\"conv\",\"kernel\":3,\"stride\":1,\"pad\":1},{\"op\":\"relu\"},"
+                         "{\"op\":\"maxpool\",\"kernel\":2,\"stride\":2},"
+                         "{\"op\":\"conv\",\"kernel\":1,\"stride\":1,\"pad\":0},{\"op\":\"relu\"},"
+                         "{\"op\":\"conv\",\"kernel\":3,\"stride\":1,\"pad\":1},{\"op\":\"relu\"}]");
+    st_file_add_metadata(&file, "libstyle.taps", "{\"r1\":1,\"r2\":4,\"r3\":7,\"r4\":9}");
+    st_file_add_metadata(&file, "libstyle.input",
+                         "{\"scale\":0.00392156862745098,\"mean\":[0.4,0.5,0.6],\"std\":[0.2,0.25,0.3]}");
+    st_file_add_metadata(&file, "libstyle.loss", "{\"content\":[\"r3\"],\"style\":[\"r1\",\"r2\"]}");
+    int64_t shapes[4][4] = {{6, 3, 3, 3}, {8, 6, 3, 3}, {5, 8, 1, 1}, {7, 5, 3, 3}};
+    int idx[4] = {0, 3, 6, 8};
+    for (int i = 0; i < 4; i++) {
+        size_t count = (size_t)shapes[i][0] * shapes[i][1] * shapes[i][2] * shapes[i][3];
+        float *wt = malloc(count * 4), b[8];
+        test_fill_uniform(&rng, wt, count, -0.5, 0.5);
+        test_fill_uniform(&rng, b, 8, -0.1, 0.2);
+        char name[64];
+        snprintf(name, sizeof name, "features.%d.weight", idx[i]);
+        st_file_add_tensor(&file, name, 4, shapes[i], wt);
+        snprintf(name, sizeof name, "features.%d.bias", idx[i]);
+        int64_t bs[1] = {shapes[i][0]};
+        st_file_add_tensor(&file, name, 1, bs, b);
+        free(wt);
+    }
+    void *bytes;
+    size_t size;
+    assert_int_equal(st_serialize(&file, &bytes, &size), STYLE_OK);
+    assert_int_equal(test_write_file(path, bytes, size), 0);
+    style__free(bytes);
+    st_file_clear(&file);
+}
+
+static void test_mirror(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    write_feature_net(test_path(dir, "net.safetensors"), 1);
+    feature_net *net = NULL;
+    assert_int_equal(feature_net_load(test_path(dir, "net.safetensors"), &net), STYLE_OK);
+    adain_decoder_spec spec;
+    assert_int_equal(adain_decoder_mirror(net, 9, &spec), STYLE_OK);
+    /* conv 7->8 (mirrors conv8, back to conv3's width), up, conv 8->6, up, conv 6->3; the
+     * 1x1 bottleneck is not mirrored. */
+    const dec_op ops[] = {DEC_REFLECT_PAD, DEC_CONV, DEC_RELU, DEC_UPSAMPLE, DEC_REFLECT_PAD,
+                          DEC_CONV, DEC_RELU, DEC_UPSAMPLE, DEC_REFLECT_PAD, DEC_CONV};
+    assert_int_equal(spec.count, 10);
+    for (int i = 0; i < 10; i++) assert_int_equal(spec.layers[i].op, ops[i]);
+    assert_int_equal(spec.layers[1].in_channels, 7);
+    assert_int_equal(spec.layers[1].out_channels, 8);
+    assert_int_equal(spec.layers[5].out_channels, 6);
+    assert_int_equal(spec.layers[9].out_channels, 3);
+    assert_int_equal(spec.scale, 4);
+    feature_net_free(net);
+    test_remove_tree(dir);
+    free(dir);
+}
+
+/* A random adain model file from the test net (tap r4) as bytes. */
+static void *make_model_bytes(const char *dir, size_t *size, const char *extra_key)
+{
+    feature_net *net = NULL;
+    write_feature_net(test_path(dir, "net.safetensors"), 2);
+    assert_int_equal(feature_net_load(test_path(dir, "net.safetensors"), &net), STYLE_OK);
+    adain_decoder_spec spec;
+    assert_int_equal(adain_decoder_mirror(net, 9, &spec), STYLE_OK);
+    train_params p;
+    assert_int_equal(adain_decoder_params(&spec, &p), STYLE_OK);
+    train_params_init(&p, 4);
+    st_file file = {0};
+    st_file_add_metadata(&file, "libstyle.format_version", "1");
+    st_file_add_metadata(&file, "libstyle.arch", "adain");
+    if (extra_key) st_file_add_metadata(&file, extra_key, "1");
+    assert_int_equal(adain_model_add_to_file(&file, net, 9, &spec, &p), STYLE_OK);
+    void *bytes;
+    assert_int_equal(st_serialize(&file, &bytes, size), STYLE_OK);
+    st_file_clear(&file);
+    train_params_destroy(&p);
+    feature_net_free(net);
+    return bytes;
+}
+
+static style_image gradient_image(int w, int h, int seed)
+{
+    style_image img;
+    assert_int_equal(style_image_alloc(&img, w, h, 3, STYLE_SAMPLE_U8), STYLE_OK);
+    uint8_t *p = img.data;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            p[(y * w + x) * 3 + 0] = (uint8_t)(128 + 100 * sin(0.2 * x + seed));
+            p[(y * w + x) * 3 + 1] = (uint8_t)(128 + 100 * cos(0.15 * y - seed));
+            p[(y * w + x) * 3 + 2] = (uint8_t)((x * y + 40 * seed) & 255);
+        }
+    return img;
+}
+
+static void stylize_with(style_model *model, const style_image *style_img, float strength,
+                         int preserve, const style_image *in, style_image *out)
+{
+    style_session *s = NULL;
+    style_adain_style *st = NULL;
+    assert_int_equal(style_session_create(model, &s), STYLE_OK);
+    assert_int_equal(style_adain_style_create(s, style_img, 0, &st), STYLE_OK);
+    assert_int_equal(style_session_set_adain_style(s, st), STYLE_OK);
+    style_adain_style_free(st); /* the session keeps a copy */
+    assert_int_equal(style_session_set_strength(s, strength), STYLE_OK);
+    assert_int_equal(style_session_set_preserve_color(s, preserve), STYLE_OK);
+    memset(out, 0, sizeof *out);
+    assert_int_equal(style_session_stylize(s, in, out), STYLE_OK);
+    style_session_free(s);
+}
+
+static void test_model_round_trip(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    size_t size;
+    void *bytes = make_model_bytes(dir, &size, NULL);
+    style_model *a = NULL, *b = NULL;
+    assert_int_equal(style_model_load_memory(bytes, size, NULL, &a), STYLE_OK);
+    style_model_info info;
+    assert_int_equal(style_model_get_info(a, &info), STYLE_OK);
+    assert_string_equal(info.arch, "adain");
+    assert_int_equal(style_model_save(a, test_path(dir, "saved.safetensors")), STYLE_OK);
+    assert_int_equal(style_model_load(test_path(dir, "saved.safetensors"), NULL, &b), STYLE_OK);
+    style_image content = gradient_image(27, 21, 1), style_img = gradient_image(33, 30, 5);
+    style_image out_a, out_b;
+    stylize_with(a, &style_img, 1.0f, 0, &content, &out_a);
+    stylize_with(b, &style_img, 1.0f, 0, &content, &out_b);
+    assert_int_equal(out_a.width, 27);
+    assert_memory_equal(out_a.data, out_b.data, 27 * 21 * 3);
+    style_image_release(&out_a), style_image_release(&out_b);
+    style_image_release(&content), style_image_release(&style_img);
+    style_model_free(a), style_model_free(b);
+    style__free(bytes);
+    test_remove_tree(dir);
+    free(dir);
+}
+
+static void test_bad_model_files(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    size_t size;
+    style_model *m = NULL;
+    void *bytes = make_model_bytes(dir, &size, "libstyle.decoder.typo");
+    assert_int_equal(style_model_load_memory(bytes, size, NULL, &m), STYLE_ERR_FORMAT);
+    assert_non_null(strstr(style_last_error(), "libstyle.decoder.typo"));
+    style__free(bytes);
+    /* A missing decoder tensor and a wrong tap are named. */
+    bytes = make_model_bytes(dir, &size, NULL);
+    st_file file = {0};
+    assert_int_equal(st_parse(bytes, size, &file), STYLE_OK);
+    st_file trimmed = {0};
+    for (size_t i = 0; i < file.metadata_count; i++)
+        st_file_add_metadata(&trimmed, file.metadata[i].key,
+                             strcmp(file.metadata[i].key, "libstyle.encoder.tap") == 0
+                                 ? "r3"
+                                 : file.metadata[i].value);
+    for (size_t i = 0; i < file.tensor_count; i++)
+        st_file_add_tensor(&trimmed, file.tensors[i].name, file.tensors[i].ndim,
+                           file.tensors[i].shape, file.tensors[i].data);
+    void *wrong_tap;
+    size_t wrong_size;
+    assert_int_equal(st_serialize(&trimmed, &wrong_tap, &wrong_size), STYLE_OK);
+    assert_int_equal(style_model_load_memory(wrong_tap, wrong_size, NULL, &m), STYLE_ERR_FORMAT);
+    assert_non_null(strstr(style_last_error(), "r3"));
+    style__free(wrong_tap);
+    st_file_clear(&trimmed);
+    for (size_t i = 0; i < file.metadata_count; i++)
+        st_file_add_metadata(&trimmed, file.metadata[i].key, file.metadata[i].value);
+    for (size_t i = 0; i < file.tensor_count; i++)
+        if (strcmp(file.tensors[i].name, "decoder.5.weight") != 0)
+            st_file_add_tensor(&trimmed, file.tensors[i].name, file.tensors[i].ndim,
+                               file.tensors[i].shape, file.tensors[i].data);
+    assert_int_equal(st_serialize(&trimmed, &wrong_tap, &wrong_size), STYLE_OK);
+    assert_int_equal(style_model_load_memory(wrong_tap, wrong_size, NULL, &m), STYLE_ERR_FORMAT);
+    assert_non_null(strstr(style_last_error(), "decoder.5.weight"));
+    style__free(wrong_tap);
+    st_file_clear(&trimmed);
+    st_file_clear(&file);
+    style__free(bytes);
+    test_remove_tree(dir);
+    free(dir);
+}
+
+/* Session behaviour: no style -> clear error; blend of a style with itself = that style;
+ * strength 0 reconstructs the content's own features; preserve-colour keeps chroma. */
+static void test_session_controls(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    size_t size;
+    void *bytes = make_model_bytes(dir, &size, NULL);
+    style_model *m = NULL;
+    assert_int_equal(style_model_load_memory(bytes, size, NULL, &m), STYLE_OK);
+    style_session *s = NULL;
+    assert_int_equal(style_session_create(m, &s), STYLE_OK);
+    style_image content = gradient_image(20, 17, 2), style_img = gradient_image(24, 24, 7);
+    style_image out = {0};
+    assert_int_equal(style_session_stylize(s, &content, &out), STYLE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(style_last_error(), "style"));
+    assert_int_equal(style_session_set_strength(s, 1.5f), STYLE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(style_session_set_precision(s, STYLE_PRECISION_INT8) == STYLE_OK, 0);
+    style_adain_style *a = NULL, *b = NULL, *blend = NULL;
+    assert_int_equal(style_adain_style_create(s, &style_img, 0, &a), STYLE_OK);
+    assert_int_equal(style_adain_style_create(s, &content, 16, &b), STYLE_OK);
+    const style_adain_style *pair[2] = {a, a};
+    const float weights[2] = {1, 3};
+    assert_int_equal(style_adain_style_blend(pair, weights, 2, &blend), STYLE_OK);
+    int32_t channels;
+    const float *ma, *sa, *mb, *sb;
+    style_adain_style_get(a, &channels, &ma, &sa);
+    style_adain_style_get(blend, NULL, &mb, &sb);
+    assert_int_equal(channels, 7);
+    for (int k = 0; k < channels; k++) {
+        assert_true(fabsf(ma[k] - mb[k]) < 1e-6f * (1 + fabsf(ma[k])));
+        assert_true(fabsf(sa[k] - sb[k]) < 1e-6f * (1 + sa[k]));
+    }
+    /* A blend of two different styles lies between them. */
+    const style_adain_style *two[2] = {a, b};
+    style_adain_style_free(blend);
+    assert_int_equal(style_adain_style_blend(two, weights, 2, &blend), STYLE_OK);
+    style_adain_style_get(b, NULL, &ma, &sa);
+    style_adain_style_get(blend, NULL, &mb, &sb);
+    const float *m0;
+    style_adain_style_get(a, NULL, &m0, NULL);
+    for (int k = 0; k < channels; k++)
+        assert_true(fabsf(mb[k] - (0.25f * m0[k] + 0.75f * ma[k])) < 1e-5f * (1 + fabsf(mb[k])));
+    const float negative[2] = {-1, 1};
+    style_adain_style *bad = NULL;
+    assert_int_equal(style_adain_style_blend(two, negative, 2, &bad), STYLE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(style_session_set_adain_style(s, blend), STYLE_OK);
+    assert_int_equal(style_session_stylize(s, &content, &out), STYLE_OK);
+    style_image_release(&out);
+    /* preserve-colour: every pixel's chroma (channel differences) is the content's. */
+    assert_int_equal(style_session_set_preserve_color(s, 1), STYLE_OK);
+    assert_int_equal(style_session_stylize(s, &content, &out), STYLE_OK);
+    const uint8_t *pi = content.data, *po = out.data;
+    int off = 0;
+    for (int i = 0; i < 20 * 17; i++) {
+        int dc = (pi[i * 3] - pi[i * 3 + 1]) - (po[i * 3] - po[i * 3 + 1]);
+        bool clamped = po[i * 3] == 0 || po[i * 3] == 255 || po[i * 3 + 1] == 0 || po[i * 3 + 1] == 255;
+        off += !clamped && abs(dc) > 1;
+    }
+    assert_int_equal(off, 0);
+    style_image_release(&out);
+    style_adain_style_free(a), style_adain_style_free(b), style_adain_style_free(blend);
+    style_image_release(&content), style_image_release(&style_img);
+    style_session_free(s);
+    style_model_free(m);
+    style__free(bytes);
+    test_remove_tree(dir);
+    free(dir);
+}
+
+/* ---- training ------------------------------------------------------------------------------- */
+
+static void make_images(const char *dir, const char *sub, int count, int seed)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, sub);
+    assert_int_equal(mkdir(path, 0700), 0);
+    for (int k = 0; k < count; k++) {
+        style_image img = gradient_image(40 + k * 3, 36 + k, seed + k);
+        snprintf(path, sizeof path, "%s/%s/%d.png", dir, sub, k);
+        assert_int_equal(style_image_save(path, &img, 0), STYLE_OK);
+        style_image_release(&img);
+    }
+}
+
+typedef struct loss_record {
+    int calls;
+    double first, last;
+} loss_record;
+
+static int record(void *user, const style_train_stats *st)
+{
+    loss_record *r = user;
+    r->calls++;
+    if (r->calls <= 3) r->first += st->total_loss / 3;
+    if (st->iteration > st->iterations - 3) r->last += st->total_loss / 3;
+    return 0;
+}
+
+static void test_training(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    make_images(dir, "photos", 4, 1);
+    make_images(dir, "styles", 3, 20);
+    write_feature_net(test_path(dir, "net.safetensors"), 3);
+    loss_record log = {0};
+    style_train_adain_options o = {0};
+    o.struct_size = sizeof o;
+    char data[4200], styles[4200], net[4200], out[4200];
+    snprintf(data, sizeof data, "%s/photos", dir);
+    snprintf(styles, sizeof styles, "%s/styles", dir);
+    snprintf(net, sizeof net, "%s/net.safetensors", dir);
+    snprintf(out, sizeof out, "%s/adain.safetensors", dir);
+    o.data_dir = data, o.styles_dir = styles, o.loss_net = net, o.out_path = out;
+    o.tap = "r4";
+    o.crop_size = 24, o.batch_size = 2, o.iterations = 40, o.learning_rate = 3e-3;
+    o.seed = 5, o.threads = 2, o.checkpoint_every = 20;
+    o.progress = record, o.progress_user = &log;
+    style_status status = style_train_adain(&o);
+    if (status != STYLE_OK) print_error("%s\n", style_last_error());
+    assert_int_equal(status, STYLE_OK);
+    print_message("  AdaIN training: mean loss of the first 3 iterations %.4f, last 3 %.4f\n",
+                  log.first, log.last);
+    assert_int_equal(log.calls, 40);
+    assert_true(log.last < 0.8 * log.first);
+    style_model *m = NULL;
+    assert_int_equal(style_model_load(out, NULL, &m), STYLE_OK);
+    assert_non_null(strstr(style_model_metadata_get(m, "libstyle.training"), "\"method\":\"adain\""));
+    style_model_free(m);
+    /* Resume from the checkpoint for 5 more iterations. */
+    char ckpt[4300];
+    snprintf(ckpt, sizeof ckpt, "%s.ckpt", out);
+    style_train_adain_options r = {0};
+    r.struct_size = sizeof r;
+    r.out_path = out, r.resume_path = ckpt, r.iterations = 45, r.threads = 2;
+    loss_record more = {0};
+    r.progress = record, r.progress_user = &more;
+    assert_int_equal(style_train_adain(&r), STYLE_OK);
+    assert_int_equal(more.calls, 5);
+    /* A Johnson checkpoint is not an AdaIN one, and a missing styles folder is named. */
+    o.styles_dir = "/nonexistent/styles";
+    o.progress = NULL;
+    assert_int_equal(style_train_adain(&o), STYLE_ERR_IO);
+    assert_non_null(strstr(style_last_error(), "/nonexistent/styles"));
+    test_remove_tree(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_adain_forward_reference),
+        cmocka_unit_test(test_adain_statistics_identity),
+        cmocka_unit_test(test_adain_gradients),
+        cmocka_unit_test(test_moment_loss_gradient),
+        cmocka_unit_test(test_decoder_gradients),
+        cmocka_unit_test(test_mirror),
+        cmocka_unit_test(test_model_round_trip),
+        cmocka_unit_test(test_bad_model_files),
+        cmocka_unit_test(test_session_controls),
+        cmocka_unit_test(test_training),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

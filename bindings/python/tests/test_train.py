@@ -277,6 +277,7 @@ class TrainDeclarationsTest(unittest.TestCase):
         if compiler is None or not os.path.isfile(os.path.join(header_dir, "libstyle.h")):
             self.skipTest("no C compiler or no include/libstyle.h")
         structs = {"style_train_options": _lib.TrainOptions,
+                   "style_train_adain_options": _lib.TrainAdainOptions,
                    "style_train_stats": _lib.TrainStatsStruct}
         lines = ["#include <stddef.h>", "#include <stdio.h>", "#include \"libstyle.h\"",
                  "int main(void) {"]

@@ -124,38 +124,31 @@ style_model *test_build_model(const test_model_config *config, uint64_t seed)
     return model;
 }
 
-void test_write_feature_net(const char *path, uint64_t seed)
+void test_write_feature_net_spec(const char *path, uint64_t seed, const char *layers,
+                                 const char *taps, const char *loss, int convs, const int *index,
+                                 const int64_t (*shapes)[4])
 {
     test_rng rng = {seed};
     st_file file = {0};
-    const char *layers = "[{\"op\":\"conv\",\"kernel\":3,\"stride\":1,\"pad\":1},"
-                         "{\"op\":\"leaky_relu\",\"slope\":0.1},"
-                         "{\"op\":\"maxpool\",\"kernel\":2,\"stride\":2},"
-                         "{\"op\":\"conv\",\"kernel\":1,\"stride\":1,\"pad\":0},"
-                         "{\"op\":\"relu\"},"
-                         "{\"op\":\"conv\",\"kernel\":3,\"stride\":2,\"pad\":1}]";
     st_file_add_metadata(&file, "libstyle.kind", "feature-net");
     st_file_add_metadata(&file, "libstyle.layers", layers);
-    st_file_add_metadata(&file, "libstyle.taps", "{\"a\":1,\"b\":4,\"c\":5,\"pre\":3}");
+    st_file_add_metadata(&file, "libstyle.taps", taps);
     st_file_add_metadata(
         &file, "libstyle.input",
         "{\"scale\":0.00392156862745098,\"mean\":[0.4,0.5,0.6],\"std\":[0.2,0.25,0.3]}");
-    st_file_add_metadata(&file, "libstyle.loss",
-                         "{\"content\":[\"b\"],\"style\":[\"a\",\"b\",\"c\"]}");
-    int64_t shapes[3][4] = {{6, 3, 3, 3}, {5, 6, 1, 1}, {7, 5, 3, 3}};
-    int idx[3] = {0, 3, 5};
-    for (int i = 0; i < 3; i++) {
+    st_file_add_metadata(&file, "libstyle.loss", loss);
+    for (int i = 0; i < convs; i++) {
         size_t count = (size_t)shapes[i][0] * shapes[i][1] * shapes[i][2] * shapes[i][3];
-        float *w = malloc(count * 4), b[8];
+        float *w = malloc(count * 4), *b = malloc((size_t)shapes[i][0] * 4);
         test_fill_uniform(&rng, w, count, -0.5, 0.5);
-        test_fill_uniform(&rng, b, 8, -0.2, 0.2);
+        test_fill_uniform(&rng, b, (size_t)shapes[i][0], -0.2, 0.2);
         char name[64];
-        snprintf(name, sizeof name, "features.%d.weight", idx[i]);
+        snprintf(name, sizeof name, "features.%d.weight", index[i]);
         st_file_add_tensor(&file, name, 4, shapes[i], w);
-        snprintf(name, sizeof name, "features.%d.bias", idx[i]);
+        snprintf(name, sizeof name, "features.%d.bias", index[i]);
         int64_t bs[1] = {shapes[i][0]};
         st_file_add_tensor(&file, name, 1, bs, b);
-        free(w);
+        free(w), free(b);
     }
     int64_t head[2] = {10, 7};
     float junk[70] = {0};
@@ -166,4 +159,20 @@ void test_write_feature_net(const char *path, uint64_t seed)
     assert_int_equal(test_write_file(path, bytes, size), 0);
     style__free(bytes);
     st_file_clear(&file);
+}
+
+void test_write_feature_net(const char *path, uint64_t seed)
+{
+    const int64_t shapes[3][4] = {{6, 3, 3, 3}, {5, 6, 1, 1}, {7, 5, 3, 3}};
+    const int index[3] = {0, 3, 5};
+    test_write_feature_net_spec(path, seed,
+                                "[{\"op\":\"conv\",\"kernel\":3,\"stride\":1,\"pad\":1},"
+                                "{\"op\":\"leaky_relu\",\"slope\":0.1},"
+                                "{\"op\":\"maxpool\",\"kernel\":2,\"stride\":2},"
+                                "{\"op\":\"conv\",\"kernel\":1,\"stride\":1,\"pad\":0},"
+                                "{\"op\":\"relu\"},"
+                                "{\"op\":\"conv\",\"kernel\":3,\"stride\":2,\"pad\":1}]",
+                                "{\"a\":1,\"b\":4,\"c\":5,\"pre\":3}",
+                                "{\"content\":[\"b\"],\"style\":[\"a\",\"b\",\"c\"]}", 3,
+                                index, shapes);
 }

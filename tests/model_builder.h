@@ -35,4 +35,10 @@ style_model *test_build_model(const test_model_config *config, uint64_t seed);
  * a, b, c; plus an ignored classifier tensor. Asserts on failure. */
 void test_write_feature_net(const char *path, uint64_t seed);
 
+/* The same for any spec: libstyle.layers / taps / loss JSON and `convs` conv layers at layer
+ * indices index[] with weight shapes shapes[] (random weights and biases from `seed`). */
+void test_write_feature_net_spec(const char *path, uint64_t seed, const char *layers,
+                                 const char *taps, const char *loss, int convs, const int *index,
+                                 const int64_t (*shapes)[4]);
+
 #endif

@@ -6,6 +6,7 @@
  * loss and resumes, and the session API (styles, blends, strength, preserve-colour).
  */
 #include "adain.h"
+#include "model_builder.h"
 #include "testutil.h"
 #include "train.h"
 #include "train_losses.h"
@@ -264,42 +265,22 @@ static void test_decoder_gradients(void **state)
 /* conv3 3->6, leaky, pool, conv3 6->8, relu, pool, conv1 8->5, relu, conv3 5->7, relu */
 static void write_feature_net(const char *path, uint64_t seed)
 {
-    test_rng rng = {seed};
-    st_file file = {0};
-    st_file_add_metadata(&file, "libstyle.kind", "feature-net");
-    st_file_add_metadata(&file, "libstyle.layers",
-                         "[{\"op\":\"conv\",\"kernel\":3,\"stride\":1,\"pad\":1},"
-                         "{\"op\":\"leaky_relu\",\"slope\":0.1},"
-                         "{\"op\":\"maxpool\",\"kernel\":2,\"stride\":2},"
-                         "{\"op\":\"conv\",\"kernel\":3,\"stride\":1,\"pad\":1},{\"op\":\"relu\"},"
-                         "{\"op\":\"maxpool\",\"kernel\":2,\"stride\":2},"
-                         "{\"op\":\"conv\",\"kernel\":1,\"stride\":1,\"pad\":0},{\"op\":\"relu\"},"
-                         "{\"op\":\"conv\",\"kernel\":3,\"stride\":1,\"pad\":1},{\"op\":\"relu\"}]");
-    st_file_add_metadata(&file, "libstyle.taps", "{\"r1\":1,\"r2\":4,\"r3\":7,\"r4\":9}");
-    st_file_add_metadata(&file, "libstyle.input",
-                         "{\"scale\":0.00392156862745098,\"mean\":[0.4,0.5,0.6],\"std\":[0.2,0.25,0.3]}");
-    st_file_add_metadata(&file, "libstyle.loss", "{\"content\":[\"r3\"],\"style\":[\"r1\",\"r2\"]}");
-    int64_t shapes[4][4] = {{6, 3, 3, 3}, {8, 6, 3, 3}, {5, 8, 1, 1}, {7, 5, 3, 3}};
-    int idx[4] = {0, 3, 6, 8};
-    for (int i = 0; i < 4; i++) {
-        size_t count = (size_t)shapes[i][0] * shapes[i][1] * shapes[i][2] * shapes[i][3];
-        float *wt = malloc(count * 4), b[8];
-        test_fill_uniform(&rng, wt, count, -0.5, 0.5);
-        test_fill_uniform(&rng, b, 8, -0.1, 0.2);
-        char name[64];
-        snprintf(name, sizeof name, "features.%d.weight", idx[i]);
-        st_file_add_tensor(&file, name, 4, shapes[i], wt);
-        snprintf(name, sizeof name, "features.%d.bias", idx[i]);
-        int64_t bs[1] = {shapes[i][0]};
-        st_file_add_tensor(&file, name, 1, bs, b);
-        free(wt);
-    }
-    void *bytes;
-    size_t size;
-    assert_int_equal(st_serialize(&file, &bytes, &size), STYLE_OK);
-    assert_int_equal(test_write_file(path, bytes, size), 0);
-    style__free(bytes);
-    st_file_clear(&file);
+    const int64_t shapes[4][4] = {{6, 3, 3, 3}, {8, 6, 3, 3}, {5, 8, 1, 1}, {7, 5, 3, 3}};
+    const int index[4] = {0, 3, 6, 8};
+    test_write_feature_net_spec(path, seed,
+                                "[{\"op\":\"conv\",\"kernel\":3,\"stride\":1,\"pad\":1},"
+                                "{\"op\":\"leaky_relu\",\"slope\":0.1},"
+                                "{\"op\":\"maxpool\",\"kernel\":2,\"stride\":2},"
+                                "{\"op\":\"conv\",\"kernel\":3,\"stride\":1,\"pad\":1},"
+                                "{\"op\":\"relu\"},"
+                                "{\"op\":\"maxpool\",\"kernel\":2,\"stride\":2},"
+                                "{\"op\":\"conv\",\"kernel\":1,\"stride\":1,\"pad\":0},"
+                                "{\"op\":\"relu\"},"
+                                "{\"op\":\"conv\",\"kernel\":3,\"stride\":1,\"pad\":1},"
+                                "{\"op\":\"relu\"}]",
+                                "{\"r1\":1,\"r2\":4,\"r3\":7,\"r4\":9}",
+                                "{\"content\":[\"r3\"],\"style\":[\"r1\",\"r2\"]}", 4, index,
+                                shapes);
 }
 
 static void test_mirror(void **state)

@@ -20,29 +20,7 @@ cp "$scratch/sprite.png" "$scratch/styles/sprite.png"
 net=$shared/lossnets/darknet-tiny.safetensors
 model=$scratch/adain.safetensors
 
-passed=0
-failed=0
-check() {
-    local name=$1
-    shift
-    if "$@" >"$scratch/log" 2>&1; then
-        passed=$((passed + 1))
-        echo "PASS: $name"
-    else
-        failed=$((failed + 1))
-        echo "FAIL: $name"
-        sed 's/^/    /' "$scratch/log"
-    fi
-}
-
-# fails with exit code $1 and a message matching $2
-expect_failure() {
-    local code=$1 pattern=$2
-    shift 2
-    local rc=0
-    "$@" 2>"$scratch/err" || rc=$?
-    [ "$rc" = "$code" ] && grep -q -- "$pattern" "$scratch/err"
-}
+source "$(dirname "$0")/check.sh"
 
 train() {
     "$bin" train-adain --data "$scratch/photos" --styles "$scratch/styles" --loss-net "$net" \
@@ -74,23 +52,22 @@ blend() {
 check "blend, strength, preserve-color, RGBA" blend
 
 check "an AdaIN model without a style image is refused" \
-    expect_failure 1 "needs a style" "$bin" stylize --model "$model" "$scratch/photo.png" \
+    expect_status 1 "needs a style" "$bin" stylize --model "$model" "$scratch/photo.png" \
     "$scratch/out3.png"
 check "a style image with a Johnson model is refused" \
-    expect_failure 1 "not an AdaIN model" "$bin" stylize --model "$scratch/model.safetensors" \
+    expect_status 1 "not an AdaIN model" "$bin" stylize --model "$scratch/model.safetensors" \
     --style-image "$scratch/styles/grey.png" "$scratch/photo.png" "$scratch/out4.png"
 check "weights must match the style images" \
-    expect_failure 2 "style-weights" "$bin" stylize --model "$model" --style-image \
+    expect_status 2 "style-weights" "$bin" stylize --model "$model" --style-image \
     "$scratch/styles/grey.png" --style-weights 1,2 "$scratch/photo.png" "$scratch/out5.png"
 check "strength outside 0..1 is a usage error" \
-    expect_failure 2 "strength" "$bin" stylize --model "$model" --strength 2 \
+    expect_status 2 "strength" "$bin" stylize --model "$model" --strength 2 \
     "$scratch/photo.png" "$scratch/out6.png"
 check "a missing style image is named" \
-    expect_failure 1 "nothere.png" "$bin" stylize --model "$model" --style-image \
+    expect_status 1 "nothere.png" "$bin" stylize --model "$model" --style-image \
     "$scratch/nothere.png" "$scratch/photo.png" "$scratch/out7.png"
 check "train-adain needs --styles" \
-    expect_failure 2 "styles" "$bin" train-adain --data "$scratch/photos" --loss-net "$net" \
+    expect_status 2 "styles" "$bin" train-adain --data "$scratch/photos" --loss-net "$net" \
     --out "$scratch/x.safetensors"
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

@@ -43,9 +43,9 @@ typedef enum dec_op { DEC_CONV, DEC_RELU, DEC_UPSAMPLE, DEC_REFLECT_PAD } dec_op
 
 typedef struct dec_layer {
     dec_op op;
-    int32_t kernel;                   /* conv (stride 1, no zero padding) */
+    int32_t kernel;                    /* conv (stride 1, no zero padding) */
     int32_t in_channels, out_channels; /* conv */
-    int32_t value;                    /* upsample: factor (2); reflect_pad: pad */
+    int32_t value;                     /* upsample: factor (2); reflect_pad: pad */
 } dec_layer;
 
 typedef struct adain_decoder_spec {
@@ -76,19 +76,19 @@ style_status adain_decoder_params(const adain_decoder_spec *spec, train_params *
 /* ---- the decoder: graph at one batch and size (adain_decoder.c) ----------------------- */
 
 typedef struct adain_decoder {
-    int32_t n, h, w;            /* input: n x h x w x in_channels */
+    int32_t n, h, w; /* input: n x h x w x in_channels */
     int32_t out_h, out_w;
     train_stage stages[ADAIN_MAX_LAYERS];
     int32_t stage_count;
-    float *input, *diff_input;  /* diff_input NULL when frozen */
+    float *input, *diff_input; /* diff_input NULL when frozen */
     void *scratchpad;
     dnnl_memory_t scratchpad_memory;
 } adain_decoder;
 
 /* frozen: inference (forward only). The params must outlive the decoder. */
 style_status adain_decoder_create(adain_decoder *d, const adain_decoder_spec *spec,
-                                  train_params *params, dnnl_engine_t engine, int32_t n,
-                                  int32_t h, int32_t w, bool frozen);
+                                  train_params *params, dnnl_engine_t engine, int32_t n, int32_t h,
+                                  int32_t w, bool frozen);
 /* Runs d->input; *output: n x out_h x out_w x 3 in the encoder's input space. */
 style_status adain_decoder_forward(adain_decoder *d, dnnl_stream_t stream, const float **output);
 /* Where d loss / d output goes before backward. */
@@ -103,9 +103,9 @@ typedef struct adain_model {
     feature_net *encoder; /* layers [0, tap] of the feature network */
     int32_t tap;          /* layer index of the AdaIN tap */
     char tap_name[FNET_NAME_MAX];
-    int32_t reduction;    /* input sizes must be multiples of it (2^pools) */
+    int32_t reduction; /* input sizes must be multiples of it (2^pools) */
     adain_decoder_spec decoder;
-    train_params params;  /* the decoder's weights (read-only once loaded) */
+    train_params params; /* the decoder's weights (read-only once loaded) */
 } adain_model;
 
 /* From a parsed model file (arch adain); the file stays the caller's. Errors name no file
@@ -121,8 +121,7 @@ style_status adain_model_add_to_file(st_file *file, const feature_net *net, int3
 /* Encoder input of an rgb255 pixel channel and back (the decoder's output space). */
 static inline float adain_to_rgb255(const feature_net *net, int channel, float value)
 {
-    return (float)((value * net->input_std[channel] + net->input_mean[channel]) /
-                   net->input_scale);
+    return (float)((value * net->input_std[channel] + net->input_mean[channel]) / net->input_scale);
 }
 
 #endif

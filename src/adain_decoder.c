@@ -12,8 +12,7 @@
 static style_status push(adain_decoder_spec *spec, dec_layer layer)
 {
     if (spec->count >= ADAIN_MAX_LAYERS)
-        return style__fail(STYLE_ERR_UNSUPPORTED, "decoder: more than %d layers",
-                           ADAIN_MAX_LAYERS);
+        return style__fail(STYLE_ERR_UNSUPPORTED, "decoder: more than %d layers", ADAIN_MAX_LAYERS);
     spec->layers[spec->count++] = layer;
     return STYLE_OK;
 }
@@ -31,8 +30,10 @@ static style_status validate(adain_decoder_spec *spec)
         switch (l->op) {
         case DEC_UPSAMPLE:
             if (group_open || l->value != 2)
-                return style__fail(STYLE_ERR_UNSUPPORTED, "decoder layer %d: only nearest x2 "
-                                   "upsampling before a conv's padding is supported", i);
+                return style__fail(STYLE_ERR_UNSUPPORTED,
+                                   "decoder layer %d: only nearest x2 "
+                                   "upsampling before a conv's padding is supported",
+                                   i);
             group_open = true, scale *= 2;
             break;
         case DEC_REFLECT_PAD:
@@ -43,8 +44,10 @@ static style_status validate(adain_decoder_spec *spec)
             break;
         case DEC_CONV:
             if (l->in_channels != channels)
-                return style__fail(STYLE_ERR_FORMAT, "decoder layer %d: conv takes %d channels, "
-                                   "gets %d", i, l->in_channels, channels);
+                return style__fail(STYLE_ERR_FORMAT,
+                                   "decoder layer %d: conv takes %d channels, "
+                                   "gets %d",
+                                   i, l->in_channels, channels);
             if (l->kernel < 1 || l->kernel > 9 || l->out_channels < 1 || l->out_channels > 4096)
                 return style__fail(STYLE_ERR_UNSUPPORTED, "decoder layer %d: unsupported conv", i);
             channels = l->out_channels;
@@ -65,8 +68,7 @@ static style_status validate(adain_decoder_spec *spec)
     return STYLE_OK;
 }
 
-style_status adain_decoder_mirror(const feature_net *encoder, int32_t tap,
-                                  adain_decoder_spec *spec)
+style_status adain_decoder_mirror(const feature_net *encoder, int32_t tap, adain_decoder_spec *spec)
 {
     style_status status = STYLE_OK;
     memset(spec, 0, sizeof *spec);
@@ -85,8 +87,10 @@ style_status adain_decoder_mirror(const feature_net *encoder, int32_t tap,
                     out = encoder->layers[j].out_channels;
             bool first_conv = out == 3;
             TRY(push(spec, (dec_layer){.op = DEC_REFLECT_PAD, .value = l->kernel / 2}));
-            TRY(push(spec, (dec_layer){.op = DEC_CONV, .kernel = l->kernel,
-                                       .in_channels = channels, .out_channels = out}));
+            TRY(push(spec, (dec_layer){.op = DEC_CONV,
+                                       .kernel = l->kernel,
+                                       .in_channels = channels,
+                                       .out_channels = out}));
             if (!first_conv) TRY(push(spec, (dec_layer){.op = DEC_RELU}));
             channels = out;
         }
@@ -94,8 +98,9 @@ style_status adain_decoder_mirror(const feature_net *encoder, int32_t tap,
     /* An encoder whose first layers are pools or 1x1 convs still needs an RGB output. */
     if (channels != 3) {
         TRY(push(spec, (dec_layer){.op = DEC_REFLECT_PAD, .value = 1}));
-        TRY(push(spec, (dec_layer){.op = DEC_CONV, .kernel = 3, .in_channels = channels,
-                                   .out_channels = 3}));
+        TRY(push(
+            spec,
+            (dec_layer){.op = DEC_CONV, .kernel = 3, .in_channels = channels, .out_channels = 3}));
     }
     TRY(validate(spec));
 fail:
@@ -113,8 +118,7 @@ style_status adain_decoder_parse(const char *text, int32_t in_channels,
     json_t *layers = text ? json_loads(text, JSON_REJECT_DUPLICATES, &error) : NULL;
     FAIL_IF(!json_is_array(layers) || json_array_size(layers) < 1 ||
                 json_array_size(layers) > ADAIN_MAX_LAYERS,
-            STYLE_ERR_FORMAT,
-            "libstyle.decoder.layers is missing or not an array of 1..%d layers",
+            STYLE_ERR_FORMAT, "libstyle.decoder.layers is missing or not an array of 1..%d layers",
             ADAIN_MAX_LAYERS);
     for (size_t i = 0; i < json_array_size(layers); i++) {
         json_t *item = json_array_get(layers, i);
@@ -128,12 +132,15 @@ style_status adain_decoder_parse(const char *text, int32_t in_channels,
                         (p && json_integer_value(p) != 0),
                     STYLE_ERR_UNSUPPORTED,
                     "libstyle.decoder.layers[%zu]: a decoder conv has a kernel, stride 1, pad 0 "
-                    "(padding is a reflect_pad layer)", i);
+                    "(padding is a reflect_pad layer)",
+                    i);
             int64_t shape[4];
             FAIL_IF(!weight_shape(user, (int32_t)i, shape), STYLE_ERR_FORMAT,
                     "missing or misshapen tensor 'decoder.%zu.weight'", i);
-            l = (dec_layer){.op = DEC_CONV, .kernel = (int32_t)json_integer_value(k),
-                            .out_channels = (int32_t)shape[0], .in_channels = (int32_t)shape[1]};
+            l = (dec_layer){.op = DEC_CONV,
+                            .kernel = (int32_t)json_integer_value(k),
+                            .out_channels = (int32_t)shape[0],
+                            .in_channels = (int32_t)shape[1]};
             FAIL_IF(shape[2] != l.kernel || shape[3] != l.kernel, STYLE_ERR_FORMAT,
                     "tensor 'decoder.%zu.weight' does not have kernel %d", i, l.kernel);
         } else if (strcmp(op, "relu") == 0) {
@@ -147,8 +154,8 @@ style_status adain_decoder_parse(const char *text, int32_t in_channels,
                     "libstyle.decoder.layers[%zu]: reflect_pad needs pad", i);
             l = (dec_layer){.op = DEC_REFLECT_PAD, .value = (int32_t)json_integer_value(p)};
         } else {
-            FAIL_IF(true, STYLE_ERR_UNSUPPORTED, "libstyle.decoder.layers[%zu]: unknown op '%s'",
-                    i, op);
+            FAIL_IF(true, STYLE_ERR_UNSUPPORTED, "libstyle.decoder.layers[%zu]: unknown op '%s'", i,
+                    op);
         }
         TRY(push(spec, l));
     }
@@ -166,10 +173,12 @@ char *adain_decoder_json(const adain_decoder_spec *spec)
         json_t *item = NULL;
         switch (l->op) {
         case DEC_CONV:
-            item = json_pack("{s:s, s:i, s:i, s:i}", "op", "conv", "kernel", l->kernel, "stride",
-                             1, "pad", 0);
+            item = json_pack("{s:s, s:i, s:i, s:i}", "op", "conv", "kernel", l->kernel, "stride", 1,
+                             "pad", 0);
             break;
-        case DEC_RELU: item = json_pack("{s:s}", "op", "relu"); break;
+        case DEC_RELU:
+            item = json_pack("{s:s}", "op", "relu");
+            break;
         case DEC_UPSAMPLE:
             item = json_pack("{s:s, s:i}", "op", "upsample_nearest", "factor", l->value);
             break;
@@ -194,7 +203,8 @@ style_status adain_decoder_params(const adain_decoder_spec *spec, train_params *
         const dec_layer *l = &spec->layers[i];
         if (l->op != DEC_CONV) continue;
         char name[48];
-        int64_t w[4] = {l->out_channels, l->in_channels, l->kernel, l->kernel}, b[1] = {l->out_channels};
+        int64_t w[4] = {l->out_channels, l->in_channels, l->kernel, l->kernel},
+                b[1] = {l->out_channels};
         snprintf(name, sizeof name, "decoder.%d.weight", i);
         train_params_add(p, name, 4, w, true);
         snprintf(name, sizeof name, "decoder.%d.bias", i);
@@ -206,8 +216,8 @@ style_status adain_decoder_params(const adain_decoder_spec *spec, train_params *
 /* ---- graph ------------------------------------------------------------------------------ */
 
 style_status adain_decoder_create(adain_decoder *d, const adain_decoder_spec *spec,
-                                  train_params *params, dnnl_engine_t engine, int32_t n,
-                                  int32_t h, int32_t w, bool frozen)
+                                  train_params *params, dnnl_engine_t engine, int32_t n, int32_t h,
+                                  int32_t w, bool frozen)
 {
     style_status status = STYLE_OK;
     memset(d, 0, sizeof *d);
@@ -215,8 +225,7 @@ style_status adain_decoder_create(adain_decoder *d, const adain_decoder_spec *sp
     size_t bytes = (size_t)n * h * w * spec->in_channels * sizeof(float);
     d->input = style__aligned_alloc(bytes);
     d->diff_input = frozen ? NULL : style__aligned_alloc(bytes);
-    FAIL_IF(!d->input || (!frozen && !d->diff_input), STYLE_ERR_NOMEM,
-            "decoder: out of memory");
+    FAIL_IF(!d->input || (!frozen && !d->diff_input), STYLE_ERR_NOMEM, "decoder: out of memory");
     float *src = d->input, *diff_src = d->diff_input;
     int32_t ch = h, cw = w, cc = spec->in_channels, factor = 1, pad = 0;
     size_t scratch = 0;
@@ -229,9 +238,18 @@ style_status adain_decoder_create(adain_decoder *d, const adain_decoder_spec *sp
         snprintf(weight, sizeof weight, "decoder.%d.weight", i);
         snprintf(bias, sizeof bias, "decoder.%d.bias", i);
         bool relu = i + 1 < spec->count && spec->layers[i + 1].op == DEC_RELU;
-        train_stage_desc desc = {.src = src, .diff_src = diff_src, .h = ch, .w = cw, .in_c = cc,
-                                 .factor = factor, .pad = pad, .stride = 1, .weight = weight,
-                                 .bias = bias, .slope = relu ? 0.0f : -1.0f, .frozen = frozen};
+        train_stage_desc desc = {.src = src,
+                                 .diff_src = diff_src,
+                                 .h = ch,
+                                 .w = cw,
+                                 .in_c = cc,
+                                 .factor = factor,
+                                 .pad = pad,
+                                 .stride = 1,
+                                 .weight = weight,
+                                 .bias = bias,
+                                 .slope = relu ? 0.0f : -1.0f,
+                                 .frozen = frozen};
         train_stage *st = &d->stages[d->stage_count++];
         TRY(train_stage_create(st, params, n, engine, &desc, &scratch));
         src = st->out, diff_src = st->diff_out;
@@ -273,7 +291,8 @@ fail:
 void adain_decoder_destroy(adain_decoder *d)
 {
     if (!d) return;
-    for (int32_t i = 0; i < d->stage_count; i++) train_stage_destroy(&d->stages[i]);
+    for (int32_t i = 0; i < d->stage_count; i++)
+        train_stage_destroy(&d->stages[i]);
     style__aligned_free(d->input);
     style__aligned_free(d->diff_input);
     if (d->scratchpad_memory) dnnl_memory_destroy(d->scratchpad_memory);

@@ -8,7 +8,8 @@ void adain_statistics(const float *features, int32_t hw, int32_t c, float *mean,
 {
     for (int32_t k = 0; k < c; k++) {
         double sum = 0;
-        for (int32_t p = 0; p < hw; p++) sum += features[(size_t)p * c + k];
+        for (int32_t p = 0; p < hw; p++)
+            sum += features[(size_t)p * c + k];
         double m = sum / hw, var = 0;
         for (int32_t p = 0; p < hw; p++) {
             double d = features[(size_t)p * c + k] - m;
@@ -34,7 +35,8 @@ void adain_forward(const float *x, int32_t hw, int32_t c, const float *style_mea
     for (int32_t p = 0; p < hw; p++) {
         const float *row = x + (size_t)p * c;
         float *dst = out + (size_t)p * c;
-        for (int32_t k = 0; k < c; k++) dst[k] = a[k] * row[k] + b[k];
+        for (int32_t k = 0; k < c; k++)
+            dst[k] = a[k] * row[k] + b[k];
     }
 }
 

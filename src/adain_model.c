@@ -65,8 +65,10 @@ style_status adain_model_from_file(const st_file *file, adain_model **out)
     status = feature_net_from_file(&enc, "encoder", &m->encoder);
     if (status != STYLE_OK) goto fail; /* the message names the encoder and the problem */
     m->tap = feature_net_tap(m->encoder, tap);
-    FAIL_IF(m->tap < 0, STYLE_ERR_FORMAT, "libstyle.encoder.tap '%s' is not one of the "
-            "encoder's taps", tap);
+    FAIL_IF(m->tap < 0, STYLE_ERR_FORMAT,
+            "libstyle.encoder.tap '%s' is not one of the "
+            "encoder's taps",
+            tap);
     FAIL_IF(m->tap != m->encoder->layer_count - 1, STYLE_ERR_FORMAT,
             "the encoder has layers after its tap '%s'", tap);
     m->reduction = 1;

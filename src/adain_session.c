@@ -24,8 +24,8 @@ struct adain_runtime {
     int32_t height, width; /* padded size of the build; 0: none */
     feature_run encoder;
     adain_decoder decoder;
-    float *content;        /* padded rgb255 input (for preserve-colour) */
-    float *rgb;            /* the decoder's output as rgb255 */
+    float *content; /* padded rgb255 input (for preserve-colour) */
+    float *rgb;     /* the decoder's output as rgb255 */
     uint64_t memory;
 };
 
@@ -126,8 +126,8 @@ style_status adain_runtime_prepare(adain_runtime **rtp, const adain_model *m, dn
     TRY(adain_decoder_create(&rt->decoder, &m->decoder, (train_params *)&m->params, engine, 1,
                              rt->encoder.out_h[m->tap], rt->encoder.out_w[m->tap], true));
     FAIL_IF(rt->decoder.out_h != h || rt->decoder.out_w != w, STYLE_ERR_INTERNAL,
-            "stylize: the decoder gives %dx%d for %dx%d", rt->decoder.out_w, rt->decoder.out_h,
-            w, h);
+            "stylize: the decoder gives %dx%d for %dx%d", rt->decoder.out_w, rt->decoder.out_h, w,
+            h);
     rt->content = style__aligned_alloc((size_t)h * w * 3 * sizeof(float));
     rt->rgb = style__aligned_alloc((size_t)h * w * 3 * sizeof(float));
     FAIL_IF(!rt->content || !rt->rgb, STYLE_ERR_NOMEM, "stylize: out of memory");
@@ -154,7 +154,8 @@ style_status adain_runtime_stylize(adain_runtime *rt, const adain_model *m, dnnl
     TRY(adain_decoder_forward(&rt->decoder, stream, &out));
     const size_t pixels = (size_t)h * w;
     for (size_t i = 0; i < pixels; i++)
-        for (int c = 0; c < 3; c++) rt->rgb[i * 3 + c] = adain_to_rgb255(m->encoder, c, out[i * 3 + c]);
+        for (int c = 0; c < 3; c++)
+            rt->rgb[i * 3 + c] = adain_to_rgb255(m->encoder, c, out[i * 3 + c]);
     if (preserve_color) optimize_preserve_color(rt->rgb, rt->content, pixels);
     tensor_to_pixels(rt->rgb, w, OUTPUT_LINEAR, input, output);
 fail:
@@ -162,8 +163,8 @@ fail:
 }
 
 style_status adain_style_compute(const adain_model *m, dnnl_engine_t engine, dnnl_stream_t stream,
-                                 const style_image *image, int32_t style_size,
-                                 uint64_t budget, style_adain_style **out)
+                                 const style_image *image, int32_t style_size, uint64_t budget,
+                                 style_adain_style **out)
 {
     style_status status = STYLE_OK;
     float *rgb = NULL, *resized = NULL;
@@ -254,7 +255,8 @@ style_status style_adain_style_blend(const style_adain_style *const *styles, con
         if (!styles[k] || !(wk >= 0) || !isfinite(wk))
             return style__fail(STYLE_ERR_INVALID_ARGUMENT,
                                "adain_style_blend: style %zu is NULL or its weight is not a "
-                               "non-negative number", k);
+                               "non-negative number",
+                               k);
         if (styles[k]->channels != styles[0]->channels ||
             styles[k]->encoder_parameters != styles[0]->encoder_parameters ||
             strcmp(styles[k]->tap, styles[0]->tap))
@@ -284,8 +286,7 @@ style_status style_adain_style_blend(const style_adain_style *const *styles, con
 style_status style_adain_style_get(const style_adain_style *style, int32_t *channels,
                                    const float **mean, const float **std)
 {
-    if (!style)
-        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "adain_style_get: NULL style");
+    if (!style) return style__fail(STYLE_ERR_INVALID_ARGUMENT, "adain_style_get: NULL style");
     if (channels) *channels = style->channels;
     if (mean) *mean = style->mean;
     if (std) *std = style->std;

@@ -47,7 +47,7 @@ typedef struct adain_trainer {
     adain_decoder decoder;
     float *content_rgb, *style_rgb, *output_rgb;
     float *style_mean[MAX_STYLE_LAYERS], *style_std[MAX_STYLE_LAYERS]; /* n x c each */
-    float *target;             /* t: n x tap size */
+    float *target;                                                     /* t: n x tap size */
     float *tap_mean, *tap_std; /* the styles' statistics at the tap, n x c */
     float *scratch_mean, *scratch_std;
     FILE *loss_log;
@@ -72,12 +72,11 @@ static char *settings_json(const adain_settings *s, int64_t content_count, int64
                            double seconds)
 {
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:I, s:f, s:f, s:f, s:I}",
-                          "method", "adain", "data_dir", s->data_dir, "styles_dir",
-                          s->styles_dir, "loss_net", s->loss_net, "tap", s->tap, "style_layers",
-                          s->style_layers, "crop_size", s->crop_size, "batch_size",
-                          s->batch_size, "iterations", (json_int_t)s->iterations,
-                          "learning_rate", s->learning_rate, "content_weight",
-                          s->content_weight, "style_weight", s->style_weight,
+                          "method", "adain", "data_dir", s->data_dir, "styles_dir", s->styles_dir,
+                          "loss_net", s->loss_net, "tap", s->tap, "style_layers", s->style_layers,
+                          "crop_size", s->crop_size, "batch_size", s->batch_size, "iterations",
+                          (json_int_t)s->iterations, "learning_rate", s->learning_rate,
+                          "content_weight", s->content_weight, "style_weight", s->style_weight,
                           "checkpoint_every", (json_int_t)s->checkpoint_every);
     if (!o) return NULL;
     char seed[32];
@@ -102,12 +101,11 @@ static style_status settings_from_json(const char *text, adain_settings *s)
     FAIL_IF(json_unpack_ex(o, &error, 0,
                            "{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:I, s:F, s:F, s:F, s:I, "
                            "s:s}",
-                           "method", &method, "data_dir", &data, "styles_dir", &styles,
-                           "loss_net", &loss, "tap", &tap, "style_layers", &layers, "crop_size",
-                           &s->crop_size, "batch_size", &s->batch_size, "iterations",
-                           &iterations, "learning_rate", &s->learning_rate, "content_weight",
-                           &s->content_weight, "style_weight", &s->style_weight,
-                           "checkpoint_every", &every, "seed", &seed) != 0,
+                           "method", &method, "data_dir", &data, "styles_dir", &styles, "loss_net",
+                           &loss, "tap", &tap, "style_layers", &layers, "crop_size", &s->crop_size,
+                           "batch_size", &s->batch_size, "iterations", &iterations, "learning_rate",
+                           &s->learning_rate, "content_weight", &s->content_weight, "style_weight",
+                           &s->style_weight, "checkpoint_every", &every, "seed", &seed) != 0,
             STYLE_ERR_FORMAT, "training settings: %s", error.text);
     FAIL_IF(strcmp(method, "adain") != 0, STYLE_ERR_INVALID_ARGUMENT,
             "this checkpoint is not an AdaIN training run (resume it with 'libstyle train')");
@@ -167,10 +165,9 @@ static style_status resolve_settings(adain_trainer *t)
     s->style_weight = o->style_weight > 0 ? o->style_weight : 2.0;
     s->seed = o->seed;
     s->checkpoint_every = o->checkpoint_every > 0 ? o->checkpoint_every : 100;
-    FAIL_IF(s->crop_size < 8 || s->crop_size > 2048 || s->batch_size > 256 ||
-                o->crop_size < 0 || o->batch_size < 0 || o->iterations < 0 ||
-                o->learning_rate < 0 || o->content_weight < 0 || o->style_weight < 0 ||
-                o->checkpoint_every < 0,
+    FAIL_IF(s->crop_size < 8 || s->crop_size > 2048 || s->batch_size > 256 || o->crop_size < 0 ||
+                o->batch_size < 0 || o->iterations < 0 || o->learning_rate < 0 ||
+                o->content_weight < 0 || o->style_weight < 0 || o->checkpoint_every < 0,
             STYLE_ERR_INVALID_ARGUMENT, "train-adain: an option is out of range");
 fail:
     return status;
@@ -191,7 +188,8 @@ static bool conv_before(const feature_net *net, int32_t layer, int32_t *kernel)
 static int32_t pools_before(const feature_net *net, int32_t layer)
 {
     int32_t pools = 0;
-    for (int32_t i = 0; i <= layer; i++) pools += net->layers[i].op == FNET_MAXPOOL;
+    for (int32_t i = 0; i <= layer; i++)
+        pools += net->layers[i].op == FNET_MAXPOOL;
     return pools;
 }
 
@@ -221,8 +219,7 @@ static style_status resolve_layers(adain_trainer *t)
                 kernel > 1)
                 best = i;
         FAIL_IF(best < 0, STYLE_ERR_INVALID_ARGUMENT,
-                "train-adain: %s has no tap after a third pooling; name one with --tap",
-                net->name);
+                "train-adain: %s has no tap after a third pooling; name one with --tap", net->name);
         snprintf(s->tap, sizeof s->tap, "%s", tap_name(net, best));
     }
     t->tap = feature_net_tap(net, s->tap);
@@ -246,8 +243,8 @@ static style_status resolve_layers(adain_trainer *t)
     for (char *save = NULL, *name = strtok_r(list, ",", &save); name;
          name = strtok_r(NULL, ",", &save)) {
         int32_t layer = feature_net_tap(net, name);
-        FAIL_IF(layer < 0, STYLE_ERR_INVALID_ARGUMENT, "train-adain: %s has no tap '%s'",
-                net->name, name);
+        FAIL_IF(layer < 0, STYLE_ERR_INVALID_ARGUMENT, "train-adain: %s has no tap '%s'", net->name,
+                name);
         FAIL_IF(t->style_count == MAX_STYLE_LAYERS, STYLE_ERR_INVALID_ARGUMENT,
                 "train-adain: too many style layers");
         t->style_layer[t->style_count++] = layer;
@@ -256,8 +253,7 @@ static style_status resolve_layers(adain_trainer *t)
     FAIL_IF(!t->style_count, STYLE_ERR_INVALID_ARGUMENT, "train-adain: no style layers");
     TRY(adain_decoder_mirror(net, t->tap, &t->spec));
     FAIL_IF(s->crop_size % t->spec.scale, STYLE_ERR_INVALID_ARGUMENT,
-            "train-adain: the crop size must be a multiple of %d for this encoder",
-            t->spec.scale);
+            "train-adain: the crop size must be a multiple of %d for this encoder", t->spec.scale);
 fail:
     return status;
 }
@@ -268,7 +264,8 @@ fail:
 static void output_to_rgb(const feature_net *net, const float *out, size_t pixels, float *rgb)
 {
     for (size_t i = 0; i < pixels; i++)
-        for (int c = 0; c < 3; c++) rgb[i * 3 + c] = adain_to_rgb255(net, c, out[i * 3 + c]);
+        for (int c = 0; c < 3; c++)
+            rgb[i * 3 + c] = adain_to_rgb255(net, c, out[i * 3 + c]);
 }
 
 static style_status train_step(adain_trainer *t, double losses[2])
@@ -310,27 +307,27 @@ static style_status train_step(adain_trainer *t, double losses[2])
     losses[0] = losses[1] = 0;
     const double per_image = 1.0 / n;
     for (int32_t b = 0; b < n; b++) {
-        losses[0] += content_loss(feature_run_output(run, tl) + b * tap_image,
-                                  t->target + b * tap_image, tap_image,
-                                  s->content_weight * per_image,
-                                  feature_run_tap_grad(run, tl) + b * tap_image);
+        losses[0] += content_loss(
+            feature_run_output(run, tl) + b * tap_image, t->target + b * tap_image, tap_image,
+            s->content_weight * per_image, feature_run_tap_grad(run, tl) + b * tap_image);
         for (int32_t i = 0; i < t->style_count; i++) {
             int32_t l = t->style_layer[i], hw = run->out_h[l] * run->out_w[l], c = run->out_c[l];
             size_t image = (size_t)hw * c;
-            losses[1] += moment_loss(feature_run_output(run, l) + b * image, hw, c,
-                                     t->style_mean[i] + (size_t)b * c,
-                                     t->style_std[i] + (size_t)b * c, s->style_weight * per_image,
-                                     t->scratch_mean, t->scratch_std,
-                                     feature_run_tap_grad(run, l) + b * image);
+            losses[1] += moment_loss(
+                feature_run_output(run, l) + b * image, hw, c, t->style_mean[i] + (size_t)b * c,
+                t->style_std[i] + (size_t)b * c, s->style_weight * per_image, t->scratch_mean,
+                t->scratch_std, feature_run_tap_grad(run, l) + b * image);
         }
     }
     const float *diff_rgb;
     TRY(feature_run_backward(run, t->stream, &diff_rgb));
     float *diff_out = adain_decoder_diff_output(&t->decoder);
     double factor[3];
-    for (int c = 0; c < 3; c++) factor[c] = t->net->input_std[c] / t->net->input_scale;
+    for (int c = 0; c < 3; c++)
+        factor[c] = t->net->input_std[c] / t->net->input_scale;
     for (size_t i = 0; i < pixels; i++)
-        for (int c = 0; c < 3; c++) diff_out[i * 3 + c] = (float)(diff_rgb[i * 3 + c] * factor[c]);
+        for (int c = 0; c < 3; c++)
+            diff_out[i * 3 + c] = (float)(diff_rgb[i * 3 + c] * factor[c]);
     TRY(adain_decoder_backward(&t->decoder, t->stream));
     FAIL_IF(!isfinite(losses[0]) || !isfinite(losses[1]), STYLE_ERR_INTERNAL,
             "train-adain: the loss became %g at iteration %lld (learning rate too high?)",
@@ -345,8 +342,8 @@ static style_status save_checkpoint(adain_trainer *t, const char *path, double r
     state.seconds += run_seconds;
     char *json = settings_json(&t->settings, -1, -1, -1);
     if (!json) return style__fail(STYLE_ERR_NOMEM, "train-adain: out of memory");
-    style_status status = train_checkpoint_write(path, json, &state, &t->params, t->adam_m,
-                                                 t->adam_v);
+    style_status status =
+        train_checkpoint_write(path, json, &state, &t->params, t->adam_m, t->adam_v);
     free(json);
     if (status == STYLE_OK)
         log_info(t, "checkpoint %s (iteration %lld)", path, (long long)t->state.iteration);
@@ -377,14 +374,18 @@ static style_status run_training(adain_trainer *t, const char *checkpoint_path)
         if (t->loss_log)
             fprintf(t->loss_log, "%lld,%.9g,%.9g,0,%.9g,%.6g\n", (long long)t->state.iteration,
                     losses[0], losses[1], losses[0] + losses[1], s->learning_rate);
-        style_train_stats stats = {
-            .iteration = t->state.iteration, .iterations = s->iterations,
-            .content_loss = losses[0], .style_loss = losses[1],
-            .total_loss = losses[0] + losses[1], .images_per_second = throughput,
-            .elapsed_seconds = now - start, .learning_rate = s->learning_rate,
-            .eta_seconds = throughput > 0 ? (s->iterations - t->state.iteration) *
-                                                s->batch_size / throughput
-                                          : 0};
+        style_train_stats stats = {.iteration = t->state.iteration,
+                                   .iterations = s->iterations,
+                                   .content_loss = losses[0],
+                                   .style_loss = losses[1],
+                                   .total_loss = losses[0] + losses[1],
+                                   .images_per_second = throughput,
+                                   .elapsed_seconds = now - start,
+                                   .learning_rate = s->learning_rate,
+                                   .eta_seconds = throughput > 0
+                                                      ? (s->iterations - t->state.iteration) *
+                                                            s->batch_size / throughput
+                                                      : 0};
         bool stop = o->progress && o->progress(o->progress_user, &stats);
         if (stop || t->state.iteration % s->checkpoint_every == 0 ||
             t->state.iteration == s->iterations)
@@ -473,8 +474,7 @@ style_status style_train_adain(const style_train_adain_options *options)
     char *checkpoint_path = NULL;
     int previous_threads = omp_get_max_threads();
     if (!options || options->struct_size < sizeof(size_t) || !options->out_path)
-        return style__fail(STYLE_ERR_INVALID_ARGUMENT,
-                           "train-adain: options or out_path missing");
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train-adain: options or out_path missing");
     t.options = options;
     if (options->threads > 0) omp_set_num_threads(options->threads);
     TRY(resolve_settings(&t));

@@ -40,9 +40,11 @@ static int teardown(void **state)
 static void reference_stats(const float *x, int hw, int c, int k, double *mean, double *std)
 {
     double m = 0, v = 0;
-    for (int p = 0; p < hw; p++) m += x[p * c + k];
+    for (int p = 0; p < hw; p++)
+        m += x[p * c + k];
     m /= hw;
-    for (int p = 0; p < hw; p++) v += (x[p * c + k] - m) * (x[p * c + k] - m);
+    for (int p = 0; p < hw; p++)
+        v += (x[p * c + k] - m) * (x[p * c + k] - m);
     *mean = m;
     *std = sqrt(v / hw + ADAIN_EPS);
 }
@@ -96,7 +98,8 @@ static double adain_objective(const float *x, int hw, int c, const float *sm, co
     float out[64 * 8];
     adain_forward(x, hw, c, sm, ss, alpha, out);
     double l = 0;
-    for (int i = 0; i < hw * c; i++) l += (double)out[i] * r[i];
+    for (int i = 0; i < hw * c; i++)
+        l += (double)out[i] * r[i];
     return l;
 }
 
@@ -178,11 +181,15 @@ static void small_spec(adain_decoder_spec *spec)
 {
     memset(spec, 0, sizeof *spec);
     spec->in_channels = 5;
-    dec_layer layers[] = {
-        {.op = DEC_REFLECT_PAD, .value = 1}, {.op = DEC_CONV, .kernel = 3, .in_channels = 5, .out_channels = 6},
-        {.op = DEC_RELU}, {.op = DEC_UPSAMPLE, .value = 2}, {.op = DEC_REFLECT_PAD, .value = 1},
-        {.op = DEC_CONV, .kernel = 3, .in_channels = 6, .out_channels = 4}, {.op = DEC_RELU},
-        {.op = DEC_REFLECT_PAD, .value = 1}, {.op = DEC_CONV, .kernel = 3, .in_channels = 4, .out_channels = 3}};
+    dec_layer layers[] = {{.op = DEC_REFLECT_PAD, .value = 1},
+                          {.op = DEC_CONV, .kernel = 3, .in_channels = 5, .out_channels = 6},
+                          {.op = DEC_RELU},
+                          {.op = DEC_UPSAMPLE, .value = 2},
+                          {.op = DEC_REFLECT_PAD, .value = 1},
+                          {.op = DEC_CONV, .kernel = 3, .in_channels = 6, .out_channels = 4},
+                          {.op = DEC_RELU},
+                          {.op = DEC_REFLECT_PAD, .value = 1},
+                          {.op = DEC_CONV, .kernel = 3, .in_channels = 4, .out_channels = 3}};
     spec->count = (int32_t)(sizeof layers / sizeof *layers);
     memcpy(spec->layers, layers, sizeof layers);
     spec->scale = 2;
@@ -193,7 +200,8 @@ static double decoder_objective(adain_decoder *d, const float *r, size_t count)
     const float *out;
     assert_int_equal(adain_decoder_forward(d, stream, &out), STYLE_OK);
     double l = 0;
-    for (size_t i = 0; i < count; i++) l += (double)out[i] * r[i];
+    for (size_t i = 0; i < count; i++)
+        l += (double)out[i] * r[i];
     return l;
 }
 
@@ -211,7 +219,8 @@ static void test_decoder_gradients(void **state)
     assert_int_equal(adain_decoder_params(&spec, &p), STYLE_OK);
     assert_int_equal(p.count, 6);
     train_params_init(&p, 3);
-    for (size_t i = 0; i < p.total; i++) p.values[i] *= 2.0f; /* livelier ReLUs */
+    for (size_t i = 0; i < p.total; i++)
+        p.values[i] *= 2.0f; /* livelier ReLUs */
     const int n = 2, h = 5, w = 7;
     adain_decoder d;
     assert_int_equal(adain_decoder_create(&d, &spec, &p, engine, n, h, w, false), STYLE_OK);
@@ -294,10 +303,11 @@ static void test_mirror(void **state)
     assert_int_equal(adain_decoder_mirror(net, 9, &spec), STYLE_OK);
     /* conv 7->8 (mirrors conv8, back to conv3's width), up, conv 8->6, up, conv 6->3; the
      * 1x1 bottleneck is not mirrored. */
-    const dec_op ops[] = {DEC_REFLECT_PAD, DEC_CONV, DEC_RELU, DEC_UPSAMPLE, DEC_REFLECT_PAD,
-                          DEC_CONV, DEC_RELU, DEC_UPSAMPLE, DEC_REFLECT_PAD, DEC_CONV};
+    const dec_op ops[] = {DEC_REFLECT_PAD, DEC_CONV, DEC_RELU,     DEC_UPSAMPLE,    DEC_REFLECT_PAD,
+                          DEC_CONV,        DEC_RELU, DEC_UPSAMPLE, DEC_REFLECT_PAD, DEC_CONV};
     assert_int_equal(spec.count, 10);
-    for (int i = 0; i < 10; i++) assert_int_equal(spec.layers[i].op, ops[i]);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(spec.layers[i].op, ops[i]);
     assert_int_equal(spec.layers[1].in_channels, 7);
     assert_int_equal(spec.layers[1].out_channels, 8);
     assert_int_equal(spec.layers[5].out_channels, 6);
@@ -492,7 +502,8 @@ static void test_session_controls(void **state)
     int off = 0;
     for (int i = 0; i < 20 * 17; i++) {
         int dc = (pi[i * 3] - pi[i * 3 + 1]) - (po[i * 3] - po[i * 3 + 1]);
-        bool clamped = po[i * 3] == 0 || po[i * 3] == 255 || po[i * 3 + 1] == 0 || po[i * 3 + 1] == 255;
+        bool clamped =
+            po[i * 3] == 0 || po[i * 3] == 255 || po[i * 3 + 1] == 0 || po[i * 3 + 1] == 255;
         off += !clamped && abs(dc) > 1;
     }
     assert_int_equal(off, 0);
@@ -564,7 +575,8 @@ static void test_training(void **state)
     assert_true(log.last < 0.8 * log.first);
     style_model *m = NULL;
     assert_int_equal(style_model_load(out, NULL, &m), STYLE_OK);
-    assert_non_null(strstr(style_model_metadata_get(m, "libstyle.training"), "\"method\":\"adain\""));
+    assert_non_null(
+        strstr(style_model_metadata_get(m, "libstyle.training"), "\"method\":\"adain\""));
     style_model_free(m);
     /* Resume from the checkpoint for 5 more iterations. */
     char ckpt[4300];

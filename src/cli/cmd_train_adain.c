@@ -16,47 +16,63 @@
 
 void cmd_train_adain_usage(FILE *out)
 {
-    fputs("Usage: libstyle train-adain --data DIR --styles DIR --loss-net FILE --out MODEL "
-          "[options]\n"
-          "\n"
-          "Trains an AdaIN decoder (Huang & Belongie) for the loss network's encoder and writes\n"
-          "one self-contained model (arch adain) that stylizes with any style image at run\n"
-          "time (libstyle stylize --style-image). Checkpoints are written atomically to\n"
-          "MODEL.ckpt (or --checkpoint); Ctrl-C saves one and stops; --resume continues.\n"
-          "\n"
-          "Inputs:\n"
-          "  --data DIR               content photos, searched recursively (PNG/JPEG)\n"
-          "  --styles DIR             style images, searched recursively (PNG/JPEG)\n"
-          "  --loss-net FILE          feature network (VGG-19 safetensors or libstyle feature-net)\n"
-          "  --out MODEL              the model file to write\n"
-          "Network:\n"
-          "  --tap NAME               AdaIN tap (default relu4_1, or the first tap after the\n"
-          "                           third pooling: leaky_8 for darknet-tiny)\n"
-          "  --style-layers A,B,...   taps of the mean/std style loss (default: the first tap\n"
-          "                           of every resolution up to the AdaIN tap)\n"
-          "Training:\n"
-          "  --iterations N           default 2000\n"
-          "  --batch N                content/style pairs per iteration (default 4)\n"
-          "  --crop N                 crop size in pixels (default 256; a multiple of 8 for\n"
-          "                           three poolings)\n"
-          "  --lr X                   Adam learning rate (default 0.0001)\n"
-          "  --content-weight X       default 1\n"
-          "  --style-weight X         default 2\n"
-          "  --seed N                 initialisation and data order (default 1)\n"
-          "  --threads N              default: one per processor\n"
-          "Checkpoints and logs:\n"
-          "  --checkpoint PATH        default MODEL.ckpt\n"
-          "  --checkpoint-every N     iterations between checkpoints (default 100)\n"
-          "  --resume CKPT            continue a run from its checkpoint\n"
-          "  --loss-log FILE          append per-iteration losses as CSV\n"
-          "  -q, --quiet              no progress output\n",
-          out);
+    fputs(
+        "Usage: libstyle train-adain --data DIR --styles DIR --loss-net FILE --out MODEL "
+        "[options]\n"
+        "\n"
+        "Trains an AdaIN decoder (Huang & Belongie) for the loss network's encoder and writes\n"
+        "one self-contained model (arch adain) that stylizes with any style image at run\n"
+        "time (libstyle stylize --style-image). Checkpoints are written atomically to\n"
+        "MODEL.ckpt (or --checkpoint); Ctrl-C saves one and stops; --resume continues.\n"
+        "\n"
+        "Inputs:\n"
+        "  --data DIR               content photos, searched recursively (PNG/JPEG)\n"
+        "  --styles DIR             style images, searched recursively (PNG/JPEG)\n"
+        "  --loss-net FILE          feature network (VGG-19 safetensors or libstyle feature-net)\n"
+        "  --out MODEL              the model file to write\n"
+        "Network:\n"
+        "  --tap NAME               AdaIN tap (default relu4_1, or the first tap after the\n"
+        "                           third pooling: leaky_8 for darknet-tiny)\n"
+        "  --style-layers A,B,...   taps of the mean/std style loss (default: the first tap\n"
+        "                           of every resolution up to the AdaIN tap)\n"
+        "Training:\n"
+        "  --iterations N           default 2000\n"
+        "  --batch N                content/style pairs per iteration (default 4)\n"
+        "  --crop N                 crop size in pixels (default 256; a multiple of 8 for\n"
+        "                           three poolings)\n"
+        "  --lr X                   Adam learning rate (default 0.0001)\n"
+        "  --content-weight X       default 1\n"
+        "  --style-weight X         default 2\n"
+        "  --seed N                 initialisation and data order (default 1)\n"
+        "  --threads N              default: one per processor\n"
+        "Checkpoints and logs:\n"
+        "  --checkpoint PATH        default MODEL.ckpt\n"
+        "  --checkpoint-every N     iterations between checkpoints (default 100)\n"
+        "  --resume CKPT            continue a run from its checkpoint\n"
+        "  --loss-log FILE          append per-iteration losses as CSV\n"
+        "  -q, --quiet              no progress output\n",
+        out);
 }
 
 enum {
-    OPT_DATA = 256, OPT_STYLES, OPT_LOSS_NET, OPT_OUT, OPT_TAP, OPT_STYLE_LAYERS, OPT_ITERATIONS,
-    OPT_BATCH, OPT_CROP, OPT_LR, OPT_CONTENT_WEIGHT, OPT_STYLE_WEIGHT, OPT_SEED, OPT_THREADS,
-    OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_LOSS_LOG
+    OPT_DATA = 256,
+    OPT_STYLES,
+    OPT_LOSS_NET,
+    OPT_OUT,
+    OPT_TAP,
+    OPT_STYLE_LAYERS,
+    OPT_ITERATIONS,
+    OPT_BATCH,
+    OPT_CROP,
+    OPT_LR,
+    OPT_CONTENT_WEIGHT,
+    OPT_STYLE_WEIGHT,
+    OPT_SEED,
+    OPT_THREADS,
+    OPT_CHECKPOINT,
+    OPT_CHECKPOINT_EVERY,
+    OPT_RESUME,
+    OPT_LOSS_LOG
 };
 
 int cmd_train_adain(int argc, char **argv)
@@ -97,12 +113,24 @@ int cmd_train_adain(int argc, char **argv)
         int c = getopt_long(argc, argv, "qh", options, NULL);
         if (c == -1) break;
         switch (c) {
-        case OPT_DATA: o.data_dir = optarg; break;
-        case OPT_STYLES: o.styles_dir = optarg; break;
-        case OPT_LOSS_NET: o.loss_net = optarg; break;
-        case OPT_OUT: o.out_path = optarg; break;
-        case OPT_TAP: o.tap = optarg; break;
-        case OPT_STYLE_LAYERS: o.style_layers = optarg; break;
+        case OPT_DATA:
+            o.data_dir = optarg;
+            break;
+        case OPT_STYLES:
+            o.styles_dir = optarg;
+            break;
+        case OPT_LOSS_NET:
+            o.loss_net = optarg;
+            break;
+        case OPT_OUT:
+            o.out_path = optarg;
+            break;
+        case OPT_TAP:
+            o.tap = optarg;
+            break;
+        case OPT_STYLE_LAYERS:
+            o.style_layers = optarg;
+            break;
         case OPT_ITERATIONS:
             if (cli_parse_int(optarg, 1, 100000000, &value))
                 return cli_usage_error(command, "--iterations expects a positive count");
@@ -139,17 +167,28 @@ int cmd_train_adain(int argc, char **argv)
                 return cli_usage_error(command, "--threads expects 0..1024");
             o.threads = (int)value;
             break;
-        case OPT_CHECKPOINT: o.checkpoint_path = optarg; break;
+        case OPT_CHECKPOINT:
+            o.checkpoint_path = optarg;
+            break;
         case OPT_CHECKPOINT_EVERY:
             if (cli_parse_int(optarg, 1, 100000000, &value))
                 return cli_usage_error(command, "--checkpoint-every expects a positive count");
             o.checkpoint_every = value;
             break;
-        case OPT_RESUME: o.resume_path = optarg; break;
-        case OPT_LOSS_LOG: o.loss_log = optarg; break;
-        case 'q': progress.quiet = 1; break;
-        case 'h': cmd_train_adain_usage(stdout); return cli_finish_stdout(CLI_EXIT_OK);
-        default: return cli_option_error(command, c, argc, argv, before);
+        case OPT_RESUME:
+            o.resume_path = optarg;
+            break;
+        case OPT_LOSS_LOG:
+            o.loss_log = optarg;
+            break;
+        case 'q':
+            progress.quiet = 1;
+            break;
+        case 'h':
+            cmd_train_adain_usage(stdout);
+            return cli_finish_stdout(CLI_EXIT_OK);
+        default:
+            return cli_option_error(command, c, argc, argv, before);
         }
     }
     if (optind < argc) return cli_usage_error(command, "unexpected argument '%s'", argv[optind]);

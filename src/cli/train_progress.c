@@ -17,11 +17,12 @@ int train_progress_report(void *user, const style_train_stats *st)
             const int width = 24;
             int filled = (int)(width * (double)st->iteration / (double)st->iterations);
             char bar[32];
-            for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
+            for (int i = 0; i < width; i++)
+                bar[i] = i < filled ? '#' : '.';
             bar[width] = '\0';
             fprintf(stderr,
-                    "\r[%s] %lld/%lld  content %.3f  style %.3f  tv %.3f  %.2f img/s  ETA %s ",
-                    bar, (long long)st->iteration, (long long)st->iterations, st->content_loss,
+                    "\r[%s] %lld/%lld  content %.3f  style %.3f  tv %.3f  %.2f img/s  ETA %s ", bar,
+                    (long long)st->iteration, (long long)st->iterations, st->content_loss,
                     st->style_loss, st->tv_loss, st->images_per_second, eta);
             if (st->iteration == st->iterations) fputc('\n', stderr);
         } else if (st->elapsed_seconds - p->last_line >= 10 || st->iteration == st->iterations ||
@@ -55,4 +56,3 @@ int train_parse_weight(const char *text, double *out)
     *out = v;
     return 0;
 }
-

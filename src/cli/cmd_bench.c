@@ -463,6 +463,15 @@ int cmd_bench(int argc, char **argv)
         cli_report_status(STYLE_ERR_IO, s.model_path);
         return CLI_EXIT_FAILURE;
     }
+    style_model_info info;
+    if (style_model_get_info(model, &info) == STYLE_OK && strcmp(info.arch, "adain") == 0) {
+        /* Its runs need a style; its timings against a Johnson network come from the script. */
+        cli_error("%s: bench times transform networks; for an AdaIN model use "
+                  "tests/bench/adain_vs_johnson.py (docs/adain.md)",
+                  s.model_path);
+        style_model_free(model);
+        return CLI_EXIT_FAILURE;
+    }
     if (s.input_path && style_image_load(s.input_path, 0, &source) != STYLE_OK) {
         cli_report_status(STYLE_ERR_IO, s.input_path);
         style_model_free(model);

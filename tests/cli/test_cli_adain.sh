@@ -66,6 +66,8 @@ check "strength outside 0..1 is a usage error" \
 check "a missing style image is named" \
     expect_status 1 "nothere.png" "$bin" stylize --model "$model" --style-image \
     "$scratch/nothere.png" "$scratch/photo.png" "$scratch/out7.png"
+check "bench points AdaIN models to the timing script" \
+    expect_status 1 "adain_vs_johnson" "$bin" bench --model "$model"
 check "train-adain needs --styles" \
     expect_status 2 "styles" "$bin" train-adain --data "$scratch/photos" --loss-net "$net" \
     --out "$scratch/x.safetensors"

@@ -446,6 +446,42 @@ static void test_bad_model_files(void **state)
     free(dir);
 }
 
+/* Every allocation of loading, computing a style and stylizing failing in turn: a clean
+ * STYLE_ERR_NOMEM (ASan checks that nothing leaks), until the whole run succeeds. */
+static void test_allocation_failures(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    size_t size;
+    void *bytes = make_model_bytes(dir, &size, NULL);
+    style_image content = gradient_image(19, 13, 2), style_img = gradient_image(16, 16, 7);
+    bool completed = false;
+    for (long n = 1; n < 5000 && !completed; n++) {
+        style_model *m = NULL;
+        style_session *s = NULL;
+        style_adain_style *st = NULL;
+        style_image out = {0};
+        style__alloc_fail_after(n);
+        style_status status = style_model_load_memory(bytes, size, NULL, &m);
+        if (status == STYLE_OK) status = style_session_create(m, &s);
+        if (status == STYLE_OK) status = style_adain_style_create(s, &style_img, 0, &st);
+        if (status == STYLE_OK) status = style_session_set_adain_style(s, st);
+        if (status == STYLE_OK) status = style_session_stylize(s, &content, &out);
+        style__alloc_fail_after(0);
+        assert_true(status == STYLE_OK || status == STYLE_ERR_NOMEM);
+        completed = status == STYLE_OK;
+        style_image_release(&out);
+        style_adain_style_free(st);
+        style_session_free(s);
+        style_model_free(m);
+    }
+    assert_true(completed);
+    style_image_release(&content), style_image_release(&style_img);
+    style__free(bytes);
+    test_remove_tree(dir);
+    free(dir);
+}
+
 /* Session behaviour: no style -> clear error; blend of a style with itself = that style;
  * strength 0 reconstructs the content's own features; preserve-colour keeps chroma. */
 static void test_session_controls(void **state)
@@ -609,6 +645,7 @@ int main(void)
         cmocka_unit_test(test_model_round_trip),
         cmocka_unit_test(test_bad_model_files),
         cmocka_unit_test(test_session_controls),
+        cmocka_unit_test(test_allocation_failures),
         cmocka_unit_test(test_training),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -22,6 +22,7 @@ struct style_adain_style {
 
 struct adain_runtime {
     int32_t height, width; /* padded size of the build; 0: none */
+    int threads;           /* the OpenMP thread count the primitives were created for */
     feature_run encoder;
     adain_decoder decoder;
     float *content; /* padded rgb255 input (for preserve-colour) */
@@ -106,7 +107,7 @@ void adain_runtime_free(adain_runtime *rt)
 }
 
 style_status adain_runtime_prepare(adain_runtime **rtp, const adain_model *m, dnnl_engine_t engine,
-                                   int32_t width, int32_t height, uint64_t budget)
+                                   int32_t width, int32_t height, uint64_t budget, int threads)
 {
     style_status status = STYLE_OK;
     const int32_t r = m->reduction;
@@ -116,7 +117,7 @@ style_status adain_runtime_prepare(adain_runtime **rtp, const adain_model *m, dn
         if (!*rtp) return style__fail(STYLE_ERR_NOMEM, "stylize: out of memory");
     }
     adain_runtime *rt = *rtp;
-    if (rt->height == h && rt->width == w) return STYLE_OK;
+    if (rt->height == h && rt->width == w && rt->threads == threads) return STYLE_OK;
     runtime_clear(rt);
     uint64_t need = estimate_bytes(m, h, w, true);
     FAIL_IF(need > budget, STYLE_ERR_LIMIT,
@@ -131,7 +132,7 @@ style_status adain_runtime_prepare(adain_runtime **rtp, const adain_model *m, dn
     rt->content = style__aligned_alloc((size_t)h * w * 3 * sizeof(float));
     rt->rgb = style__aligned_alloc((size_t)h * w * 3 * sizeof(float));
     FAIL_IF(!rt->content || !rt->rgb, STYLE_ERR_NOMEM, "stylize: out of memory");
-    rt->height = h, rt->width = w, rt->memory = need;
+    rt->height = h, rt->width = w, rt->memory = need, rt->threads = threads;
     return STYLE_OK;
 fail:
     runtime_clear(rt);

@@ -9,10 +9,10 @@ typedef struct adain_runtime adain_runtime;
 /* Bytes a width x height run allocates. */
 uint64_t adain_runtime_estimate(const adain_model *model, int32_t width, int32_t height);
 /* Builds (*rt allocated on first use) for width x height unless already built for its padded
- * size; fails with STYLE_ERR_LIMIT before allocating when over `budget`. */
+ * size and `threads`; fails with STYLE_ERR_LIMIT before allocating when over `budget`. */
 style_status adain_runtime_prepare(adain_runtime **rt, const adain_model *model,
                                    dnnl_engine_t engine, int32_t width, int32_t height,
-                                   uint64_t budget);
+                                   uint64_t budget, int threads);
 /* One validated image of the prepared size: encoder, AdaIN with `strength` (alpha), decoder,
  * optionally the input's colours, into `output`. */
 style_status adain_runtime_stylize(adain_runtime *rt, const adain_model *model,

@@ -418,7 +418,8 @@ style_status style_session_stylize_batch(style_session *session, const style_ima
         FAIL_IF(!session->adain_style, STYLE_ERR_INVALID_ARGUMENT,
                 "stylize: an AdaIN model needs a style (style_session_set_adain_style)");
         TRY(adain_runtime_prepare(&session->adain, m, session->engine, inputs[0].width,
-                                  inputs[0].height, session->memory_budget));
+                                  inputs[0].height, session->memory_budget,
+                                  effective_threads(session)));
         for (size_t i = 0; i < count; i++) {
             TRY(adain_runtime_stylize(session->adain, m, session->stream, session->adain_style,
                                       session->strength, session->preserve_color, &inputs[i],
@@ -544,7 +545,8 @@ style_status style_session_prepare(style_session *session, int32_t width, int32_
     omp_set_num_threads(effective_threads(session));
     if (session->model->adain)
         status = adain_runtime_prepare(&session->adain, session->model->adain, session->engine,
-                                       width, height, session->memory_budget);
+                                       width, height, session->memory_budget,
+                                       effective_threads(session));
     else
         status = ensure_plan(session, network_padded_size(height), network_padded_size(width));
     omp_set_num_threads(previous_threads);

@@ -6,11 +6,12 @@ interleaved (so they share the moments of a noisy machine), `--runs` times each;
 and minimum milliseconds per image are printed, with the one-time cost of a style's
 statistics (AdaIN encodes the style image once; style_adain_style_create).
 
-Usage: tests/bench/adain_vs_johnson.py ADAIN.safetensors JOHNSON.safetensors CONTENT STYLE
+Usage: tests/bench/adain_vs_johnson.py ADAIN.safetensors CONTENT STYLE JOHNSON.safetensors...
            [--sizes 256,512] [--runs 11] [--threads 2]
 Needs LIBSTYLE_LIBRARY (build/libstyle.so) and PYTHONPATH=bindings/python.
 """
 import argparse
+import os
 import statistics
 import time
 
@@ -27,9 +28,9 @@ def tiled(image, width, height):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("adain")
-    parser.add_argument("johnson")
     parser.add_argument("content")
     parser.add_argument("style")
+    parser.add_argument("johnson", nargs="+")
     parser.add_argument("--sizes", default="256,512")
     parser.add_argument("--runs", type=int, default=11)
     parser.add_argument("--threads", type=int, default=2)
@@ -37,7 +38,12 @@ def main():
     content = libstyle.load_image(args.content)
     style = libstyle.load_image(args.style)
     adain = libstyle.Session(libstyle.Model(args.adain), threads=args.threads)
-    johnson = libstyle.Session(libstyle.Model(args.johnson), threads=args.threads)
+    sessions = {"adain": adain}
+    for path in args.johnson:
+        model = libstyle.Model(path)
+        info = model.info
+        name = "johnson %d/%d/%d (%s)" % (*info.widths, os.path.basename(path))
+        sessions[name] = libstyle.Session(model, threads=args.threads)
     style_ms = []
     for _ in range(args.runs):
         t0 = time.perf_counter()
@@ -48,11 +54,10 @@ def main():
           % (libstyle.version(), args.threads, args.runs))
     print("AdaIN style statistics (style image, short side 512): median %.1f ms"
           % statistics.median(style_ms))
-    print("%-9s %-8s %10s %10s" % ("size", "model", "median ms", "min ms"))
+    print("%-9s %-48s %10s %10s" % ("size", "model", "median ms", "min ms"))
     for size in [int(x) for x in args.sizes.split(",")]:
         image = tiled(content, size, size)
-        times = {"adain": [], "johnson": []}
-        sessions = {"adain": adain, "johnson": johnson}
+        times = {name: [] for name in sessions}
         for name, session in sessions.items():
             for _ in range(2):  # build and warm up
                 session.stylize(image)
@@ -61,9 +66,9 @@ def main():
                 t0 = time.perf_counter()
                 session.stylize(image)
                 times[name].append(1e3 * (time.perf_counter() - t0))
-        for name in ("adain", "johnson"):
-            print("%-9s %-8s %10.1f %10.1f" % ("%dx%d" % (size, size), name,
-                                               statistics.median(times[name]), min(times[name])))
+        for name in sessions:
+            print("%-9s %-48s %10.1f %10.1f" % ("%dx%d" % (size, size), name,
+                                                statistics.median(times[name]), min(times[name])))
 
 
 if __name__ == "__main__":

@@ -1035,8 +1035,9 @@ static void test_metadata_errors(void **state)
     /* Architectures the format defines but this version does not run. */
     expect_metadata_fail("libstyle.arch", "johnson-cin", STYLE_ERR_UNSUPPORTED, "'johnson-cin'",
                          "not supported");
-    expect_metadata_fail("libstyle.arch", "adain", STYLE_ERR_UNSUPPORTED, "'adain'",
-                         "not supported");
+    /* adain is read (tests/test_adain.c): a Johnson file marked adain lacks its keys. */
+    expect_metadata_fail("libstyle.arch", "adain", STYLE_ERR_FORMAT, "libstyle.encoder.tap",
+                         "missing");
     /* ... even with the keys of those architectures (not reported as typos). */
     test_model_config c = small_config();
     st_file file;
@@ -1046,9 +1047,14 @@ static void test_metadata_errors(void **state)
     expect_file_fail(&file, STYLE_ERR_UNSUPPORTED, "'johnson-cin'", "not supported",
                      "johnson-cin with libstyle.styles");
     set_metadata(&file, "libstyle.arch", "adain");
+    set_metadata(&file, "libstyle.styles", NULL);
     set_metadata(&file, "libstyle.encoder.tap", "relu4_1");
-    expect_file_fail(&file, STYLE_ERR_UNSUPPORTED, "'adain'", "not supported",
-                     "adain with libstyle.encoder.tap");
+    expect_file_fail(&file, STYLE_ERR_FORMAT, "libstyle.encoder.layers", "missing",
+                     "adain with libstyle.encoder.tap only");
+    /* The adain keys are typos in a Johnson file. */
+    set_metadata(&file, "libstyle.arch", "johnson");
+    expect_file_fail(&file, STYLE_ERR_FORMAT, "libstyle.encoder.tap", "unknown",
+                     "johnson with libstyle.encoder.tap");
     st_file_clear(&file);
 
     /* norm_eps: a finite positive decimal. */

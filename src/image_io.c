@@ -127,8 +127,7 @@ static style_status image_to_u8(const style_image *image, int32_t channels, styl
 static image_codec image_codec_for_name(const char *format)
 {
     if (strcasecmp(format, "png") == 0) return IMAGE_CODEC_PNG;
-    if (strcasecmp(format, "jpeg") == 0 || strcasecmp(format, "jpg") == 0)
-        return IMAGE_CODEC_JPEG;
+    if (strcasecmp(format, "jpeg") == 0 || strcasecmp(format, "jpg") == 0) return IMAGE_CODEC_JPEG;
     return IMAGE_CODEC_UNKNOWN;
 }
 

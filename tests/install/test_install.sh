@@ -48,6 +48,10 @@ libdir=$prefix/$(cache_get CMAKE_INSTALL_LIBDIR)
 includedir=$prefix/$(cache_get CMAKE_INSTALL_INCLUDEDIR)
 bindir=$prefix/$(cache_get CMAKE_INSTALL_BINDIR)
 cmakedir=$prefix/$(cache_get STYLE_INSTALL_CMAKEDIR)
+# GNUInstallDirs caches MANDIR and DATAROOTDIR empty, meaning DATAROOTDIR/man and share.
+mandir=$(cache_get CMAKE_INSTALL_MANDIR)
+datarootdir=$(cache_get CMAKE_INSTALL_DATAROOTDIR)
+mandir=$prefix/${mandir:-${datarootdir:-share}/man}
 
 echo "build $build (STYLE_SANITIZE=${sanitize:-OFF}), libstyle $version, prefix $prefix"
 

@@ -1,4 +1,4 @@
-/* Image files and "-" for the libstyle tool (see cli_image_io.h). */
+/* Files and "-" for the libstyle tool (see cli_image_io.h). */
 #define _POSIX_C_SOURCE 200809L
 
 #include "cli_image_io.h"
@@ -10,9 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Standard input is read whole before decoding; no photo comes close to this. */
-#define CLI_STDIN_MAX_BYTES ((size_t)1 << 30)
-
 #define STDIN_SUBJECT "standard input"
 #define STDOUT_SUBJECT "standard output"
 
@@ -21,8 +18,7 @@ int cli_is_stdio(const char *path)
     return path != NULL && strcmp(path, CLI_STDIO_NAME) == 0;
 }
 
-/* Reads all of stdin into a malloc'ed buffer; returns 0, or -1 after reporting. */
-static int read_stdin(unsigned char **data, size_t *size)
+int cli_read_stdin(unsigned char **data, size_t *size)
 {
     size_t capacity = 1 << 16;
     size_t used = 0;
@@ -41,7 +37,7 @@ static int read_stdin(unsigned char **data, size_t *size)
             break; /* end of input */
         }
         if (capacity >= CLI_STDIN_MAX_BYTES) {
-            cli_error(STDIN_SUBJECT ": more than %zu bytes; not an image", CLI_STDIN_MAX_BYTES);
+            cli_error(STDIN_SUBJECT ": more than %zu bytes", CLI_STDIN_MAX_BYTES);
             free(buffer);
             return -1;
         }
@@ -71,7 +67,7 @@ int cli_image_load(const char *path, uint64_t max_pixels, style_image *out)
         if (status != STYLE_OK) cli_report_status(status, path);
         return status == STYLE_OK ? 0 : -1;
     }
-    if (read_stdin(&data, &size) != 0) return -1;
+    if (cli_read_stdin(&data, &size) != 0) return -1;
     status = style_image_load_memory(data, size, max_pixels, out);
     if (status != STYLE_OK) cli_report_status(status, STDIN_SUBJECT);
     free(data);

@@ -1,4 +1,4 @@
-/* Image files for the libstyle tool, where the name "-" means standard input (PNG or JPEG,
+/* Files for the libstyle tool where the name "-" means standard input (an image or a model,
  * read whole) or standard output (PNG), so that the tool can sit in a pipe. */
 #ifndef LIBSTYLE_CLI_IMAGE_IO_H
 #define LIBSTYLE_CLI_IMAGE_IO_H
@@ -10,6 +10,15 @@
 
 /** Whether `path` is "-". */
 int cli_is_stdio(const char *path);
+
+/** Standard input is read whole; more than this is refused (no image or model comes close). */
+#define CLI_STDIN_MAX_BYTES ((size_t)1 << 30)
+
+/**
+ * Reads all of standard input (at most CLI_STDIN_MAX_BYTES) into a malloc'ed buffer (free it).
+ * Returns 0, or -1 after reporting the failure on stderr.
+ */
+int cli_read_stdin(unsigned char **data, size_t *size);
 
 /**
  * style_image_load(), or for "-" the whole of standard input decoded from memory.

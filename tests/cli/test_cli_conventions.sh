@@ -57,6 +57,14 @@ stdin_with_out_dir() {
 }
 check "'-' with --out-dir is refused" stdin_with_out_dir
 
+info_stdin() {
+    "$bin" info "$model" | sed 1d >"$scratch/info-file.txt" &&
+        "$bin" info - <"$model" | sed 1d >"$scratch/info-stdin.txt" &&
+        cmp "$scratch/info-file.txt" "$scratch/info-stdin.txt" &&
+        printf 'garbage' | expect_status 1 "standard input" "$bin" info -
+}
+check "info - reads the model from stdin" info_stdin
+
 exit_codes() {
     expect_status 2 "unrecognized option '--bogus'" "$bin" stylize --bogus &&
         expect_status 2 "unknown command" "$bin" frobnicate &&

@@ -112,10 +112,9 @@ class _Graph:
             steps = [1] * len(starts)
         index = [slice(None)] * data.ndim
         for start, end, axis, step in zip(starts, ends, axes, steps):
-            limit = np.iinfo(np.int64).max
             end = int(end)
-            if abs(end) >= limit // 2:  # "to the end" (INT64_MAX) or "to the front" (INT64_MIN)
-                end = None if int(step) > 0 else None
+            if abs(end) >= np.iinfo(np.int64).max // 2:  # INT64_MAX / INT64_MIN: to the edge
+                end = None
             index[int(axis)] = slice(int(start), end, int(step))
         return data[tuple(index)]
 

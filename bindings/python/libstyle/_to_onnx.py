@@ -188,7 +188,10 @@ def build_graph(tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str],
         b.initializers)
     model = b.helper.make_model(graph, producer_name="libstyle",
                                 opset_imports=[b.helper.make_opsetid("", opset)])
-    model.ir_version = min(model.ir_version, 7 if opset < 14 else model.ir_version)
+    # onnx 1.12 stamps IR version 8, which OpenCV 4.6 and older runtimes refuse; opsets up to
+    # 13 are valid in IR 7.
+    if opset <= 13:
+        model.ir_version = min(model.ir_version, 7)
     doc = ["RGB in 0..255 (NCHW float); height and width multiples of 4; clamp the output "
            "to 0..255."]
     model.doc_string = "\n".join(doc)

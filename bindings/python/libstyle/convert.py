@@ -127,6 +127,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     onnx_out.add_argument("--opset", type=int, default=9,
                           help="ONNX opset: 9 (the zoo's; default) or 11 and later")
     args = parser.parse_args(argv)
+    from ._errors import StyleError
+
     try:
         if args.command == "from-pytorch":
             from_pytorch(args.source, args.target, args.name)
@@ -134,14 +136,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             from_onnx(args.source, args.target, args.name)
         else:
             to_onnx(args.source, args.target, args.opset)
-    except (OSError, ValueError, ImportError) as error:
-        print("libstyle.convert: %s" % error, file=sys.stderr)
-        return 1
-    except Exception as error:  # StyleError and friends: the library refused the result
-        from ._errors import StyleError
-
-        if not isinstance(error, StyleError):
-            raise
+    except (OSError, ValueError, ImportError, StyleError) as error:
+        # StyleError: the library refused the converted model (its message says why).
         print("libstyle.convert: %s" % error, file=sys.stderr)
         return 1
     print("wrote %s" % args.target, file=sys.stderr)

@@ -15,12 +15,13 @@
 #include <thread>
 #include <vector>
 
-namespace {
+namespace
+{
 
 struct style_error : std::runtime_error {
     explicit style_error(style_status status)
-        : std::runtime_error(std::string(style_last_error()) + " (" +
-                             style_status_string(status) + ")")
+        : std::runtime_error(std::string(style_last_error()) + " (" + style_status_string(status) +
+                             ")")
     {
     }
 };
@@ -31,10 +32,16 @@ void check(style_status status)
 }
 
 struct model_deleter {
-    void operator()(style_model *model) const { style_model_free(model); }
+    void operator()(style_model *model) const
+    {
+        style_model_free(model);
+    }
 };
 struct session_deleter {
-    void operator()(style_session *session) const { style_session_free(session); }
+    void operator()(style_session *session) const
+    {
+        style_session_free(session);
+    }
 };
 using model_ptr = std::unique_ptr<style_model, model_deleter>;
 using session_ptr = std::unique_ptr<style_session, session_deleter>;
@@ -45,7 +52,10 @@ struct owned_image {
     owned_image() = default;
     owned_image(const owned_image &) = delete;
     owned_image &operator=(const owned_image &) = delete;
-    ~owned_image() { style_image_release(&image); }
+    ~owned_image()
+    {
+        style_image_release(&image);
+    }
 };
 
 model_ptr load_model(const char *path)

@@ -3,8 +3,10 @@
  * and the network plans of the last few image sizes it saw (primitives, reordered weights,
  * activation buffers), so repeated runs at those sizes allocate nothing and build nothing.
  */
+#include "controls.h"
 #include "network.h"
 #include "pixels.h"
+#include "train_data.h"
 
 #include <omp.h>
 #include <stdarg.h>
@@ -37,6 +39,7 @@ struct style_session {
     void *log_user;
     style_progress_fn progress;
     void *progress_user;
+    style_controls controls;
     cached_plan plans[SESSION_PLANS];
     int current; /* index of the plan of the last run, -1 none */
     uint64_t clock;
@@ -73,6 +76,7 @@ style_status style_session_create(style_model *model, style_session **out)
     FAIL_IF(!session, STYLE_ERR_NOMEM, "session_create: out of memory");
     session->memory_budget = STYLE_DEFAULT_MEMORY_BUDGET;
     session->precision = STYLE_PRECISION_FP32;
+    session->controls = controls_default();
     session->current = -1;
     DNNL_TRY(dnnl_engine_create(&session->engine, dnnl_cpu, 0), "session_create: CPU engine");
     DNNL_TRY(dnnl_stream_create(&session->stream, session->engine, dnnl_stream_default_flags),
@@ -134,6 +138,32 @@ style_status style_session_set_progress_callback(style_session *session, style_p
     session->progress = fn;
     session->progress_user = user;
     return STYLE_OK;
+}
+
+style_status style_session_set_strength(style_session *session, float strength)
+{
+    if (!session)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_set_strength: NULL session");
+    style_status status = controls_check_strength(strength);
+    if (status == STYLE_OK) session->controls.strength = strength;
+    return status;
+}
+
+style_status style_session_set_preserve_color(style_session *session, int enable)
+{
+    if (!session)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_set_preserve_color: NULL session");
+    session->controls.preserve_color = enable != 0;
+    return STYLE_OK;
+}
+
+style_status style_session_set_scale(style_session *session, float scale)
+{
+    if (!session)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_set_scale: NULL session");
+    style_status status = controls_check_scale(scale);
+    if (status == STYLE_OK) session->controls.scale = scale;
+    return status;
 }
 
 static int effective_threads(const style_session *session)
@@ -303,13 +333,111 @@ static int forward_progress(void *user, double fraction)
     return p->session->progress(p->session->progress_user, total);
 }
 
+/*
+ * The network on `count` validated images of one size, nothing else. Progress reports image
+ * i as number first + i of total.
+ */
+static style_status run_network(style_session *session, const style_image *inputs,
+                                style_image *outputs, size_t count, size_t first, size_t total)
+{
+    style_status status = STYLE_OK;
+    int previous_threads = omp_get_max_threads();
+    omp_set_num_threads(effective_threads(session));
+    const int32_t height = network_padded_size(inputs[0].height);
+    const int32_t width = network_padded_size(inputs[0].width);
+    TRY(ensure_plan(session, height, width));
+    cached_plan *cached = &session->plans[session->current];
+    network_plan *plan = &cached->plan;
+    for (size_t i = 0; i < count; i++) {
+        batch_progress progress = {session, first + i, total};
+        pixels_to_tensor(&inputs[i], height, width, plan->buffers[BUF_INPUT]);
+        TRY(network_plan_run(plan, session->stream, session->progress ? forward_progress : NULL,
+                             &progress));
+        tensor_to_pixels(plan->buffers[BUF_OUTPUT], width, session->model->output, &inputs[i],
+                         &outputs[i]);
+        if (plan->op_ms) cached->runs++;
+    }
+fail:
+    omp_set_num_threads(previous_threads);
+    return status;
+}
+
+/* Packed RGB floats (0..255) of `source` resized to width x height with the cubic filter. */
+static style_status resized_rgb(const style_image *source, int32_t width, int32_t height,
+                                style_image *out)
+{
+    style_status status = style_image_alloc(out, width, height, 3, STYLE_SAMPLE_F32);
+    if (status != STYLE_OK) return status;
+    status = image_resize_rgb_filter(source->data, source->width, source->height, out->data, width,
+                                     height, RESIZE_CUBIC);
+    if (status != STYLE_OK) {
+        style_image_release(out);
+        return status;
+    }
+    /* The cubic kernel overshoots at edges; the network and the blend expect 0..255. */
+    controls_clamp(out->data, (size_t)width * (size_t)height * 3);
+    return STYLE_OK;
+}
+
+/*
+ * One image through the session's controls: the content as RGB floats; strength 0 stops
+ * there; otherwise the network runs at the scaled size (cubic resampling both ways), the
+ * colours are transferred and the result blended with the content. Alpha follows the input.
+ */
+static style_status stylize_with_controls(style_session *session, const style_image *input,
+                                          style_image *output, size_t index, size_t count)
+{
+    style_status status = STYLE_OK;
+    const style_controls *controls = &session->controls;
+    const int32_t width = input->width, height = input->height;
+    style_image content = {0}, small = {0}, styled = {0}, full = {0};
+    TRY(style_image_alloc(&content, width, height, 3, STYLE_SAMPLE_F32));
+    pixels_to_tensor(input, height, width, content.data);
+    controls_clamp(content.data, (size_t)width * (size_t)height * 3);
+    const style_image *result = &content;
+    if (controls->strength > 0.0f) {
+        int32_t run_width, run_height;
+        TRY(controls_scaled_size(width, controls->scale, &run_width));
+        TRY(controls_scaled_size(height, controls->scale, &run_height));
+        const bool resampled = run_width != width || run_height != height;
+        const style_image *network_input = &content;
+        if (resampled) {
+            TRY(resized_rgb(&content, run_width, run_height, &small));
+            network_input = &small;
+        }
+        TRY(style_image_alloc(&styled, run_width, run_height, 3, STYLE_SAMPLE_F32));
+        TRY(run_network(session, network_input, &styled, 1, index, count));
+        if (resampled) {
+            TRY(resized_rgb(&styled, width, height, &full));
+            style_image_release(&styled);
+        } else {
+            full = styled;
+            styled.data = NULL;
+        }
+        const size_t pixels = (size_t)width * (size_t)height;
+        if (controls->preserve_color) {
+            color_preserve_luminance(full.data, content.data, pixels);
+            controls_clamp(full.data, pixels * 3);
+        }
+        controls_blend(full.data, content.data, pixels * 3, controls->strength);
+        result = &full;
+    }
+    /* The linear head only clamps: result is final. Alpha comes from the input. */
+    tensor_to_pixels(result->data, width, OUTPUT_LINEAR, input, output);
+fail:
+    style_image_release(&content);
+    style_image_release(&small);
+    style_image_release(&styled);
+    style_image_release(&full);
+    return status;
+}
+
 style_status style_session_stylize_batch(style_session *session, const style_image *inputs,
                                          style_image *outputs, size_t count)
 {
     style_status status = STYLE_OK;
     size_t allocated = 0; /* outputs[0..allocated) got memory from us */
     bool *owned = NULL;
-    int previous_threads = omp_get_max_threads();
     if (!session || !inputs || !outputs || count == 0)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT, "stylize: NULL argument or empty batch");
     owned = style__calloc(count, sizeof *owned);
@@ -335,26 +463,15 @@ style_status style_session_stylize_batch(style_session *session, const style_ima
                     "stylize: output %zu overlaps input %zu", i, j);
     }
 
-    omp_set_num_threads(effective_threads(session));
-    const int32_t height = network_padded_size(inputs[0].height);
-    const int32_t width = network_padded_size(inputs[0].width);
-    TRY(ensure_plan(session, height, width));
-    cached_plan *cached = &session->plans[session->current];
-    network_plan *plan = &cached->plan;
-    for (size_t i = 0; i < count; i++) {
-        batch_progress progress = {session, i, count};
-        pixels_to_tensor(&inputs[i], height, width, plan->buffers[BUF_INPUT]);
-        TRY(network_plan_run(plan, session->stream, session->progress ? forward_progress : NULL,
-                             &progress));
-        tensor_to_pixels(plan->buffers[BUF_OUTPUT], width, session->model->output, &inputs[i],
-                         &outputs[i]);
-        if (plan->op_ms) cached->runs++;
+    if (controls_are_identity(&session->controls)) {
+        TRY(run_network(session, inputs, outputs, count, 0, count));
+    } else {
+        for (size_t i = 0; i < count; i++)
+            TRY(stylize_with_controls(session, &inputs[i], &outputs[i], i, count));
     }
-    omp_set_num_threads(previous_threads);
     style__free(owned);
     return STYLE_OK;
 fail:
-    omp_set_num_threads(previous_threads);
     for (size_t i = 0; owned && i < allocated; i++)
         if (owned[i]) style_image_release(&outputs[i]);
     style__free(owned);

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# `libstyle stylize` on many files: directories searched recursively with the tree kept under
-# --out-dir, --jobs, progress (bar on a terminal, plain lines otherwise), the summary,
-# --skip-existing, failures that leave the others done; the controls --strength,
-# --preserve-color, --scale; and byte-identical output across runs, processes and --jobs for
-# every precision this processor runs.
+# `libstyle stylize` as an asset pipeline uses it (docs/pipeline.md): many files, with
+# directories searched recursively and the tree kept under --out-dir, --jobs, progress (bar on
+# a terminal, plain lines otherwise), the summary, --skip-existing, failures that leave the
+# others done; the controls --strength, --preserve-color, --scale; formats (16-bit PNG kept
+# 16-bit, grey PNG, EXIF-rotated JPEG); byte-identical output across runs, processes and
+# --jobs for every precision this processor runs.
 #
-# Usage: test_cli_batch.sh LIBSTYLE_BINARY CLI_FIXTURES_BINARY SCRATCH_DIR
+# Usage: test_cli_pipeline.sh LIBSTYLE_BINARY CLI_FIXTURES_BINARY SCRATCH_DIR
 set -eu
 bin=$1
 fixtures=$2
-scratch=$3/cli-batch
+scratch=$3/cli-pipeline
 rm -rf "$scratch"
 mkdir -p "$scratch"
 "$fixtures" make "$scratch"
@@ -182,6 +183,29 @@ preserve_and_scale() {
         ! "$fixtures" compare "$scratch/plain.png" "$scratch/ps.png" 1
 }
 check "--preserve-color and --scale keep the size and channels" preserve_and_scale
+
+formats() {
+    /usr/bin/python3 - "$scratch" <<'PY'
+import sys
+import numpy as np
+from PIL import Image
+d = sys.argv[1]
+y, x = np.mgrid[0:29, 0:37]
+rgb = np.stack([x * 7, y * 8, x * y], -1).astype(np.uint8)
+Image.fromarray(rgb[..., 0], "L").save(d + "/grey.png")
+Image.fromarray((rgb[..., 1].astype(np.uint16) * 250), "I;16").save(d + "/grey16.png")
+exif = Image.Exif()
+exif[0x0112] = 6  # stored sideways: shown turned 90 degrees clockwise
+Image.fromarray(rgb).save(d + "/sideways.jpg", quality=95, exif=exif.tobytes())
+PY
+    mkdir -p "$scratch/formats"
+    "$bin" stylize --quiet --model "$model" --out-dir "$scratch/formats" "$scratch/grey.png" \
+        "$scratch/grey16.png" "$scratch/sideways.jpg" &&
+        [ "$("$fixtures" describe "$scratch/formats/grey.png")" = "37 29 3 u8" ] &&
+        [ "$("$fixtures" describe "$scratch/formats/grey16.png")" = "37 29 3 u16" ] &&
+        [ "$("$fixtures" describe "$scratch/formats/sideways.jpg")" = "29 37 3 u8" ]
+}
+check "grey PNG -> RGB, 16-bit PNG stays 16-bit, EXIF orientation applied" formats
 
 # Determinism: two processes, same input, model, precision and threads -> same bytes.
 # (64 x 64: the int8 activation steps are measured on each image, so it needs some size.)

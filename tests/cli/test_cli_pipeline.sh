@@ -16,20 +16,7 @@ mkdir -p "$scratch"
 "$fixtures" make "$scratch"
 model=$scratch/model.safetensors
 
-passed=0
-failed=0
-check() {
-    local name=$1
-    shift
-    if "$@" >"$scratch/log" 2>&1; then
-        passed=$((passed + 1))
-        echo "PASS: $name"
-    else
-        failed=$((failed + 1))
-        echo "FAIL: $name"
-        sed 's/^/    /' "$scratch/log"
-    fi
-}
+source "$(dirname "$0")/check.sh"
 
 # A tree: in/z.PNG, in/a/x.png, in/a/b/y.jpg, and a text file that is not an image.
 tree=$scratch/in
@@ -238,5 +225,4 @@ for precision in bf16 int8; do
     fi
 done
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -132,7 +132,9 @@ STYLE_API void style_image_release(style_image *image);
 /**
  * Decodes a PNG or JPEG file (detected from its content, not its name). The result is
  * RGB, or RGBA when the file has alpha; 8-bit, or 16-bit for 16-bit PNGs; grey and palette
- * images are expanded. Images with more than max_pixels pixels (0 = STYLE_DEFAULT_MAX_PIXELS)
+ * images are expanded (tRNS becomes alpha). JPEGs are turned upright by their EXIF orientation.
+ * Samples are taken as sRGB: a PNG gAMA other than 2.2 is converted to sRGB unless an sRGB or
+ * iCCP chunk is present; ICC profiles are not applied (docs/pipeline.md, "Formats"). Images with more than max_pixels pixels (0 = STYLE_DEFAULT_MAX_PIXELS)
  * are refused with STYLE_ERR_LIMIT before any pixel memory is allocated.
  * On success release *out with style_image_release(). Errors: STYLE_ERR_IO (missing,
  * unreadable), STYLE_ERR_FORMAT (truncated, corrupt, not an image), STYLE_ERR_LIMIT.
@@ -145,7 +147,7 @@ STYLE_API style_status style_image_load_memory(const void *data, size_t size,
 
 /**
  * Encodes an image to a file, PNG or JPEG by the file name's extension (.png, .jpg, .jpeg;
- * case-insensitive). PNG keeps 16-bit samples and alpha; JPEG stores 8-bit RGB (alpha dropped)
+ * case-insensitive). PNG keeps 16-bit samples and alpha and is marked sRGB; JPEG stores 8-bit RGB (alpha dropped)
  * at `jpeg_quality` 1..100 (0 = 92). Floats are rounded and clamped to 0..255.
  * The file is written to a temporary name in the same directory and renamed into place,
  * so a failure never leaves a partial file behind.

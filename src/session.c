@@ -19,11 +19,11 @@
 
 typedef struct cached_plan {
     network_plan plan;
-    int threads;               /* thread count the primitives were created for */
-    uint64_t last_used;        /* session clock */
+    int threads;        /* thread count the primitives were created for */
+    uint64_t last_used; /* session clock */
     double build_ms;
     uint64_t memory;
-    uint64_t runs;             /* profiled runs */
+    uint64_t runs;                /* profiled runs */
     style_layer_profile *profile; /* per op, when asked for */
 } cached_plan;
 
@@ -159,8 +159,7 @@ style_status style_session_set_preserve_color(style_session *session, int enable
 
 style_status style_session_set_scale(style_session *session, float scale)
 {
-    if (!session)
-        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_set_scale: NULL session");
+    if (!session) return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_set_scale: NULL session");
     style_status status = controls_check_scale(scale);
     if (status == STYLE_OK) session->controls.scale = scale;
     return status;
@@ -250,14 +249,13 @@ static style_status ensure_plan(style_session *session, int32_t height, int32_t 
     session->current = -1;
     network_plan plan;
     double t0 = now_ms();
-    TRY(network_plan_describe_ex(&plan, session->model, session->engine, height, width,
-                                 precision));
+    TRY(network_plan_describe_ex(&plan, session->model, session->engine, height, width, precision));
     uint64_t need = network_plan_memory(&plan);
     if (need > session->memory_budget) {
         network_plan_destroy(&plan);
         FAIL_IF(true, STYLE_ERR_LIMIT,
-                "stylize: a %dx%d run needs %.1f MiB, over the memory budget of %.1f MiB",
-                width, height, need / 1048576.0, session->memory_budget / 1048576.0);
+                "stylize: a %dx%d run needs %.1f MiB, over the memory budget of %.1f MiB", width,
+                height, need / 1048576.0, session->memory_budget / 1048576.0);
     }
     /* Room: evict least recently used builds until this one fits beside the rest. */
     for (;;) {
@@ -276,7 +274,8 @@ static style_status ensure_plan(style_session *session, int32_t height, int32_t 
         drop_plan(&session->plans[oldest]);
     }
     int slot = 0;
-    while (session->plans[slot].plan.bound) slot++;
+    while (session->plans[slot].plan.bound)
+        slot++;
     status = network_plan_bind(&plan, session->engine, session->stream);
     if (status != STYLE_OK) {
         network_plan_destroy(&plan);
@@ -380,9 +379,47 @@ static style_status resized_rgb(const style_image *source, int32_t width, int32_
 }
 
 /*
+ * The network's input at run_width x run_height: the input's colours resized (`small`, RGB)
+ * with its alpha resized alongside when it has one, so that whatever the network path does
+ * with alpha sees the same picture at the new size. Fills *out (RGBA F32) or points
+ * *network_input at `small`.
+ */
+static style_status scaled_network_input(const style_image *input, const style_image *small,
+                                         style_image *out, const style_image **network_input)
+{
+    style_status status = STYLE_OK;
+    style_image shifted_rgb = {0}, shifted_small = {0};
+    *network_input = small;
+    if (input->channels != 4) return STYLE_OK;
+    /* A view one sample further on reads (G, B, A) as its "RGB": alpha in its third channel. */
+    style_image shifted = *input;
+    shifted.data = (unsigned char *)input->data + style__sample_size(input->sample_type);
+    shifted.stride = style__image_stride(input);
+    TRY(style_image_alloc(&shifted_rgb, input->width, input->height, 3, STYLE_SAMPLE_F32));
+    pixels_to_tensor(&shifted, input->height, input->width, shifted_rgb.data);
+    controls_clamp(shifted_rgb.data, (size_t)input->width * (size_t)input->height * 3);
+    TRY(resized_rgb(&shifted_rgb, small->width, small->height, &shifted_small));
+    TRY(style_image_alloc(out, small->width, small->height, 4, STYLE_SAMPLE_F32));
+    const float *rgb = small->data, *gba = shifted_small.data;
+    float *rgba = out->data;
+    for (size_t i = 0, n = (size_t)small->width * (size_t)small->height; i < n; i++) {
+        rgba[i * 4 + 0] = rgb[i * 3 + 0];
+        rgba[i * 4 + 1] = rgb[i * 3 + 1];
+        rgba[i * 4 + 2] = rgb[i * 3 + 2];
+        rgba[i * 4 + 3] = gba[i * 3 + 2];
+    }
+    *network_input = out;
+fail:
+    style_image_release(&shifted_rgb);
+    style_image_release(&shifted_small);
+    return status;
+}
+
+/*
  * One image through the session's controls: the content as RGB floats; strength 0 stops
- * there; otherwise the network runs at the scaled size (cubic resampling both ways), the
- * colours are transferred and the result blended with the content. Alpha follows the input.
+ * there; otherwise the network runs on the input itself, or on it resized by the scale (cubic
+ * resampling both ways); then the colours are transferred and the result blended with the
+ * content. Alpha follows the input.
  */
 static style_status stylize_with_controls(style_session *session, const style_image *input,
                                           style_image *output, size_t index, size_t count)
@@ -390,7 +427,7 @@ static style_status stylize_with_controls(style_session *session, const style_im
     style_status status = STYLE_OK;
     const style_controls *controls = &session->controls;
     const int32_t width = input->width, height = input->height;
-    style_image content = {0}, small = {0}, styled = {0}, full = {0};
+    style_image content = {0}, small = {0}, small_rgba = {0}, styled = {0}, full = {0};
     TRY(style_image_alloc(&content, width, height, 3, STYLE_SAMPLE_F32));
     pixels_to_tensor(input, height, width, content.data);
     controls_clamp(content.data, (size_t)width * (size_t)height * 3);
@@ -400,10 +437,10 @@ static style_status stylize_with_controls(style_session *session, const style_im
         TRY(controls_scaled_size(width, controls->scale, &run_width));
         TRY(controls_scaled_size(height, controls->scale, &run_height));
         const bool resampled = run_width != width || run_height != height;
-        const style_image *network_input = &content;
+        const style_image *network_input = input;
         if (resampled) {
             TRY(resized_rgb(&content, run_width, run_height, &small));
-            network_input = &small;
+            TRY(scaled_network_input(input, &small, &small_rgba, &network_input));
         }
         TRY(style_image_alloc(&styled, run_width, run_height, 3, STYLE_SAMPLE_F32));
         TRY(run_network(session, network_input, &styled, 1, index, count));
@@ -427,6 +464,7 @@ static style_status stylize_with_controls(style_session *session, const style_im
 fail:
     style_image_release(&content);
     style_image_release(&small);
+    style_image_release(&small_rgba);
     style_image_release(&styled);
     style_image_release(&full);
     return status;
@@ -445,9 +483,8 @@ style_status style_session_stylize_batch(style_session *session, const style_ima
     for (size_t i = 0; i < count; i++) {
         TRY(style__check_image(&inputs[i], "input"));
         FAIL_IF(inputs[i].width != inputs[0].width || inputs[i].height != inputs[0].height,
-                STYLE_ERR_INVALID_ARGUMENT,
-                "stylize: batch image %zu is %dx%d, the first is %dx%d", i, inputs[i].width,
-                inputs[i].height, inputs[0].width, inputs[0].height);
+                STYLE_ERR_INVALID_ARGUMENT, "stylize: batch image %zu is %dx%d, the first is %dx%d",
+                i, inputs[i].width, inputs[i].height, inputs[0].width, inputs[0].height);
         if (!outputs[i].data) {
             TRY(style_image_alloc(&outputs[i], inputs[i].width, inputs[i].height,
                                   inputs[i].channels, inputs[i].sample_type));
@@ -489,10 +526,14 @@ style_status style_session_stylize(style_session *session, const style_image *in
 const char *style_precision_name(style_precision precision)
 {
     switch (precision) {
-    case STYLE_PRECISION_AUTO: return "auto";
-    case STYLE_PRECISION_FP32: return "fp32";
-    case STYLE_PRECISION_BF16: return "bf16";
-    case STYLE_PRECISION_INT8: return "int8";
+    case STYLE_PRECISION_AUTO:
+        return "auto";
+    case STYLE_PRECISION_FP32:
+        return "fp32";
+    case STYLE_PRECISION_BF16:
+        return "bf16";
+    case STYLE_PRECISION_INT8:
+        return "int8";
     }
     return "?";
 }
@@ -516,9 +557,12 @@ int style_precision_supported(style_precision precision)
 {
     switch (precision) {
     case STYLE_PRECISION_AUTO:
-    case STYLE_PRECISION_FP32: return 1;
-    case STYLE_PRECISION_BF16: return network_precision_supported(NET_BF16);
-    case STYLE_PRECISION_INT8: return network_precision_supported(NET_INT8);
+    case STYLE_PRECISION_FP32:
+        return 1;
+    case STYLE_PRECISION_BF16:
+        return network_precision_supported(NET_BF16);
+    case STYLE_PRECISION_INT8:
+        return network_precision_supported(NET_INT8);
     }
     return 0;
 }
@@ -605,13 +649,14 @@ static const char *op_kind_name(const plan_op *op)
 static const char *op_impl_name(const plan_op *op)
 {
     switch (op->kind) {
-    case OP_CONV: return conv_layer_impl(&op->conv);
+    case OP_CONV:
+        return conv_layer_impl(&op->conv);
     case OP_DIRECT:
         return op->conv.opt.src_type == ACT_BF16 ? "libstyle:direct_avx512_bf16"
                : op->conv.opt.src_type == ACT_U8 ? "libstyle:direct_avx512_vnni"
                                                  : "libstyle:direct_avx512";
     case OP_NORM:
-        return op->norm.isa >= 2 ? "libstyle:norm_avx512"
+        return op->norm.isa >= 2   ? "libstyle:norm_avx512"
                : op->norm.isa == 1 ? "libstyle:norm_avx2"
                                    : "libstyle:norm_generic";
     }

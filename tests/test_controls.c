@@ -337,6 +337,53 @@ static void test_cubic_resize(void **state)
     }
 }
 
+/* Same input, model, precision, controls and threads: the same bytes, in one session and in
+ * two, for every precision this processor runs (two processes: tests/cli/test_cli_pipeline.sh). */
+static void test_deterministic(void **state)
+{
+    (void)state;
+    style_model *model = small_model();
+    test_rng rng = {8};
+    const int w = 41, h = 23;
+    uint8_t *rgba = random_u8(&rng, w, h, 4);
+    style_image in = {w, h, 4, STYLE_SAMPLE_U8, 0, rgba};
+    const style_precision precisions[] = {STYLE_PRECISION_FP32, STYLE_PRECISION_BF16,
+                                          STYLE_PRECISION_INT8};
+    for (size_t p = 0; p < 3; p++) {
+        if (!style_precision_supported(precisions[p])) {
+            print_message("  %s: not run natively here\n", style_precision_name(precisions[p]));
+            continue;
+        }
+        for (int controls = 0; controls < 2; controls++) {
+            style_image out[3] = {{0}, {0}, {0}};
+            style_session *sessions[2];
+            for (int k = 0; k < 2; k++) {
+                assert_int_equal(style_session_create(model, &sessions[k]), STYLE_OK);
+                assert_int_equal(style_session_set_threads(sessions[k], 2), STYLE_OK);
+                assert_int_equal(style_session_set_precision(sessions[k], precisions[p]), STYLE_OK);
+                if (controls) {
+                    assert_int_equal(style_session_set_strength(sessions[k], 0.6f), STYLE_OK);
+                    assert_int_equal(style_session_set_preserve_color(sessions[k], 1), STYLE_OK);
+                    assert_int_equal(style_session_set_scale(sessions[k], 0.7f), STYLE_OK);
+                }
+            }
+            assert_int_equal(style_session_stylize(sessions[0], &in, &out[0]), STYLE_OK);
+            assert_int_equal(style_session_stylize(sessions[0], &in, &out[1]), STYLE_OK);
+            assert_int_equal(style_session_stylize(sessions[1], &in, &out[2]), STYLE_OK);
+            assert_memory_equal(out[0].data, out[1].data, (size_t)w * h * 4);
+            assert_memory_equal(out[0].data, out[2].data, (size_t)w * h * 4);
+            print_message("  %s%s: identical bytes\n", style_precision_name(precisions[p]),
+                          controls ? " with controls" : "");
+            for (int k = 0; k < 3; k++)
+                style_image_release(&out[k]);
+            for (int k = 0; k < 2; k++)
+                style_session_free(sessions[k]);
+        }
+    }
+    free(rgba);
+    style_model_free(model);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -345,6 +392,7 @@ int main(void)
         cmocka_unit_test(test_strength_zero_is_input),
         cmocka_unit_test(test_strength_one_is_plain),
         cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_deterministic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,6 +39,7 @@ static void draw_bar(struct batch_display *d)
             100.0 * (double)settled / (double)d->total, elapsed_text, eta_text);
     fflush(stderr);
     d->bar_drawn = 1;
+    d->drawn_at = elapsed;
 }
 
 void batch_display_begin(struct batch_display *d, size_t total, size_t skipped, size_t failed,
@@ -52,6 +53,7 @@ void batch_display_begin(struct batch_display *d, size_t total, size_t skipped, 
     d->skipped = skipped;
     d->failed = failed;
     d->bar_drawn = 0;
+    d->drawn_at = 0;
     d->start = cli_now();
     pthread_mutex_lock(&d->lock);
     draw_bar(d);
@@ -78,6 +80,15 @@ void batch_display_file(struct batch_display *d, const char *input, const char *
     pthread_mutex_unlock(&d->lock);
 }
 
+void batch_display_tick(struct batch_display *d)
+{
+    if (!d->terminal || d->quiet) return;
+    /* A busy lock means another thread is drawing right now: nothing to add. */
+    if (pthread_mutex_trylock(&d->lock) != 0) return;
+    if (cli_elapsed_ms(d->start) / 1e3 - d->drawn_at >= 0.5) draw_bar(d);
+    pthread_mutex_unlock(&d->lock);
+}
+
 void batch_display_status(struct batch_display *d, style_status status, const char *subject)
 {
     pthread_mutex_lock(&d->lock);
@@ -101,6 +112,17 @@ void batch_display_error(struct batch_display *d, const char *fmt, ...)
     pthread_mutex_unlock(&d->lock);
 }
 
+void batch_display_warning(struct batch_display *d, const char *message)
+{
+    pthread_mutex_lock(&d->lock);
+    erase_bar(d);
+    fputs(CLI_PROGRAM_NAME ": warning: ", stderr);
+    cli_print_escaped(stderr, message);
+    fputc('\n', stderr);
+    draw_bar(d);
+    pthread_mutex_unlock(&d->lock);
+}
+
 void batch_display_end(struct batch_display *d, const char *out_dir, int interrupted)
 {
     char elapsed[32];
@@ -108,8 +130,11 @@ void batch_display_end(struct batch_display *d, const char *out_dir, int interru
     erase_bar(d);
     if (!d->quiet) {
         cli_format_duration(cli_elapsed_ms(d->start) / 1e3, elapsed, sizeof elapsed);
-        fprintf(stderr, CLI_PROGRAM_NAME ": %s%zu done, %zu skipped, %zu failed in %s into '",
-                interrupted ? "interrupted: " : "", d->done, d->skipped, d->failed, elapsed);
+        size_t left = d->total - d->done - d->skipped - d->failed;
+        fprintf(stderr, CLI_PROGRAM_NAME ": %s%zu done, %zu skipped, %zu failed",
+                interrupted ? "interrupted: " : "", d->done, d->skipped, d->failed);
+        if (left > 0) fprintf(stderr, ", %zu not done", left);
+        fprintf(stderr, " in %s into '", elapsed);
         cli_print_escaped(stderr, out_dir);
         fputs("'\n", stderr);
     }

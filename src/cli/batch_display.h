@@ -16,7 +16,8 @@ struct batch_display {
     int quiet;    /* errors only */
     size_t total, done, skipped, failed;
     struct timespec start;
-    int bar_drawn; /* a bar line is on the screen (to be erased before other output) */
+    int bar_drawn;   /* a bar line is on the screen (to be erased before other output) */
+    double drawn_at; /* seconds since start when the bar was last drawn */
 };
 
 /** Starts the clock; `total` files in all, of which `skipped` and `failed` are settled. */
@@ -27,12 +28,18 @@ void batch_display_begin(struct batch_display *display, size_t total, size_t ski
 void batch_display_file(struct batch_display *display, const char *input, const char *output,
                         int ok, double seconds);
 
+/** Redraws the bar (its elapsed time) when it is over half a second old; for long images. */
+void batch_display_tick(struct batch_display *display);
+
 /** Reports a failed libstyle call (cli_report_status) without breaking the bar. */
 void batch_display_status(struct batch_display *display, style_status status, const char *subject);
 
 /** Reports a message (cli_error) without breaking the bar. */
 void batch_display_error(struct batch_display *display, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/** Prints "libstyle: warning: MESSAGE" (escaped to one line) without breaking the bar. */
+void batch_display_warning(struct batch_display *display, const char *message);
 
 /** Erases the bar and prints "N done, N skipped, N failed in M:SS" (unless quiet). */
 void batch_display_end(struct batch_display *display, const char *out_dir, int interrupted);

@@ -11,6 +11,7 @@
 #include "stylize_jobs.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -103,10 +104,14 @@ void cmd_stylize_usage(FILE *out)
           out);
 }
 
+/* `user`: the batch display (session warnings, printed above the bar), or NULL. */
 static void log_warning_to_stderr(void *user, style_log_level level, const char *message)
 {
-    (void)user;
     if (level < STYLE_LOG_WARNING) return;
+    if (user != NULL) {
+        batch_display_warning(user, message != NULL ? message : "");
+        return;
+    }
     /* Locked so a warning from another thread cannot split the line. */
     flockfile(stderr);
     fputs(CLI_PROGRAM_NAME ": warning: ", stderr);
@@ -296,7 +301,11 @@ static const struct stylize_job *take_job(struct batch *batch)
     return job;
 }
 
-/* Load, stylize, save one image. Returns 0, or -1 after reporting the failure. */
+/* stylize_one()'s result for an image stopped by Ctrl-C: not done, and not failed either. */
+#define STYLIZE_INTERRUPTED (-2)
+
+/* Load, stylize, save one image. Returns 0, -1 after reporting the failure, or
+ * STYLIZE_INTERRUPTED. */
 static int stylize_one(style_session *session, const struct stylize_job *job, struct batch *batch)
 {
     const struct stylize_settings *settings = batch->settings;
@@ -323,11 +332,11 @@ static int stylize_one(style_session *session, const struct stylize_job *job, st
     stylize_ms = cli_elapsed_ms(stylize_start);
     if (status != STYLE_OK) {
         /* Reported before the releases: they are libstyle calls, which may reset the message. */
-        if (!(status == STYLE_ERR_CANCELLED && cli_interrupted()))
-            batch_display_status(&batch->display, status, job->input_path);
+        bool interrupted = status == STYLE_ERR_CANCELLED && cli_interrupted();
+        if (!interrupted) batch_display_status(&batch->display, status, job->input_path);
         style_image_release(&output);
         style_image_release(&input);
-        return -1;
+        return interrupted ? STYLIZE_INTERRUPTED : -1;
     }
 
     if (stylize_job_make_parent_dirs(job, settings->out_dir) != 0) {
@@ -349,11 +358,11 @@ static int stylize_one(style_session *session, const struct stylize_job *job, st
     return 0;
 }
 
-/* Ctrl-C cancels the runs in flight. */
+/* Keeps the bar's clock moving during long images; Ctrl-C cancels the runs in flight. */
 static int on_progress(void *user, double fraction)
 {
-    (void)user;
     (void)fraction;
+    batch_display_tick(user);
     return cli_interrupted();
 }
 
@@ -370,8 +379,9 @@ static void *work(void *argument)
     const struct stylize_job *job;
     while ((job = take_job(worker->batch)) != NULL) {
         struct timespec start = cli_now();
-        int ok = stylize_one(worker->session, job, worker->batch) == 0;
-        batch_display_file(&worker->batch->display, job->input_path, job->output_path, ok,
+        int result = stylize_one(worker->session, job, worker->batch);
+        if (result == STYLIZE_INTERRUPTED) break;
+        batch_display_file(&worker->batch->display, job->input_path, job->output_path, result == 0,
                            cli_elapsed_ms(start) / 1e3);
     }
     return NULL;
@@ -379,15 +389,15 @@ static void *work(void *argument)
 
 /* A session with the settings, `threads` threads. Returns NULL after reporting a failure. */
 static style_session *make_session(style_model *model, const struct stylize_settings *settings,
-                                   int threads)
+                                   int threads, struct batch_display *display)
 {
     style_session *session = NULL;
     style_status status = style_session_create(model, &session);
     if (status == STYLE_OK && settings->verbose)
-        status = style_session_set_log_callback(session, log_warning_to_stderr, NULL);
+        status = style_session_set_log_callback(session, log_warning_to_stderr, display);
     if (status == STYLE_OK) status = style_session_set_threads(session, threads);
     if (status == STYLE_OK)
-        status = style_session_set_progress_callback(session, on_progress, NULL);
+        status = style_session_set_progress_callback(session, on_progress, display);
     if (status == STYLE_OK && settings->memory_budget_given)
         status = style_session_set_memory_budget(session, settings->memory_budget_bytes);
     if (status == STYLE_OK && settings->strength_given)
@@ -400,13 +410,13 @@ static style_session *make_session(style_model *model, const struct stylize_sett
         status = style_session_set_precision(session, settings->precision);
         if (status != STYLE_OK) {
             /* Not the model's fault: say what the processor lacks. */
-            cli_report_status(status, NULL);
+            batch_display_status(display, status, NULL);
             style_session_free(session);
             return NULL;
         }
     }
     if (status != STYLE_OK) {
-        cli_report_status(status, settings->model_path);
+        batch_display_status(display, status, settings->model_path);
         style_session_free(session);
         return NULL;
     }
@@ -442,12 +452,13 @@ static int run_jobs(struct batch *batch, size_t ready)
     if (settings->verbose) load_options.log = log_warning_to_stderr;
     style_status status = style_model_load(settings->model_path, &load_options, &model);
     if (status != STYLE_OK) {
-        cli_report_status(status, settings->model_path);
+        batch_display_status(&batch->display, status, settings->model_path);
         return -1;
     }
     for (int i = 0; i < jobs; ++i) {
         workers[i].batch = batch;
-        workers[i].session = make_session(model, settings, threads_per_job(settings, jobs));
+        workers[i].session =
+            make_session(model, settings, threads_per_job(settings, jobs), &batch->display);
         if (workers[i].session == NULL) {
             result = -1;
             goto done;
@@ -456,10 +467,11 @@ static int run_jobs(struct batch *batch, size_t ready)
     if (settings->verbose) {
         style_precision used = STYLE_PRECISION_FP32;
         style_session_get_precision(workers[0].session, &used);
-        cli_error("%s: loaded in %.1f ms; precision %s; %d job%s of %d thread%s",
-                  settings->model_path, cli_elapsed_ms(start), style_precision_name(used), jobs,
-                  jobs == 1 ? "" : "s", threads_per_job(settings, jobs),
-                  threads_per_job(settings, jobs) == 1 ? "" : "s");
+        batch_display_error(&batch->display,
+                            "%s: loaded in %.1f ms; precision %s; %d job%s of %d thread%s",
+                            settings->model_path, cli_elapsed_ms(start), style_precision_name(used),
+                            jobs, jobs == 1 ? "" : "s", threads_per_job(settings, jobs),
+                            threads_per_job(settings, jobs) == 1 ? "" : "s");
     }
     /* This thread is worker 0; the others get threads of their own. */
     for (int i = 1; i < jobs; ++i)

@@ -305,7 +305,8 @@ STYLE_API style_status style_session_set_preserve_color(style_session *session, 
  * the result back to the input's size. Both resizes use Keys' cubic filter (a = -0.5, PIL's
  * BICUBIC), widened when downscaling so it does not alias. Below 1 the style's strokes come
  * out larger relative to the picture and the run is faster (scale^2 of the pixels); above 1
- * they come out finer. The memory budget applies to the scaled size. Out-of-range values and
+ * they come out finer. The memory budget applies to the scaled size (above 1, including the
+ * scaled copies of the image the run holds). Out-of-range values and
  * NaN are refused with STYLE_ERR_INVALID_ARGUMENT (the setting is kept).
  */
 STYLE_API style_status style_session_set_scale(style_session *session, float scale);

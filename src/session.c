@@ -416,6 +416,28 @@ fail:
 }
 
 /*
+ * An enlarged run holds, besides the network's own memory, its scaled input (RGB and RGBA)
+ * and output as floats: all of it must fit the memory budget, checked before any of it is
+ * allocated (so --scale 8 on a large photo fails cleanly rather than exhausting memory).
+ */
+static style_status check_scaled_budget(style_session *session, int32_t run_width,
+                                        int32_t run_height)
+{
+    uint64_t network = 0;
+    style_status status = style_session_estimate_memory(session, run_width, run_height, &network);
+    if (status != STYLE_OK) return status;
+    const uint64_t copies =
+        (uint64_t)run_width * (uint64_t)run_height * (3 + 4 + 3) * sizeof(float);
+    if (network + copies > session->memory_budget)
+        return style__fail(STYLE_ERR_LIMIT,
+                           "stylize: a %dx%d run (scale %g) needs %.1f MiB, over the memory "
+                           "budget of %.1f MiB",
+                           run_width, run_height, (double)session->controls.scale,
+                           (network + copies) / 1048576.0, session->memory_budget / 1048576.0);
+    return STYLE_OK;
+}
+
+/*
  * One image through the session's controls: the content as RGB floats; strength 0 stops
  * there; otherwise the network runs on the input itself, or on it resized by the scale (cubic
  * resampling both ways); then the colours are transferred and the result blended with the
@@ -438,6 +460,7 @@ static style_status stylize_with_controls(style_session *session, const style_im
         TRY(controls_scaled_size(height, controls->scale, &run_height));
         const bool resampled = run_width != width || run_height != height;
         const style_image *network_input = input;
+        if (controls->scale > 1.0f) TRY(check_scaled_budget(session, run_width, run_height));
         if (resampled) {
             TRY(resized_rgb(&content, run_width, run_height, &small));
             TRY(scaled_network_input(input, &small, &small_rgba, &network_input));

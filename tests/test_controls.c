@@ -305,6 +305,14 @@ static void test_bad_values(void **state)
     assert_int_equal(a.height, 6);
     style_image_release(&a);
     style_image_release(&b);
+    /* An enlarged run over the memory budget fails before allocating its copies. */
+    uint8_t *large = calloc(64 * 64 * 3, 1);
+    style_image in64 = {64, 64, 3, STYLE_SAMPLE_U8, 0, large};
+    assert_int_equal(style_session_set_memory_budget(session, 16u << 20), STYLE_OK);
+    assert_int_equal(style_session_stylize(session, &in64, &a), STYLE_ERR_LIMIT);
+    assert_non_null(strstr(style_last_error(), "512x512 run (scale 8) needs"));
+    assert_null(a.data);
+    free(large);
     style_session_free(plain);
     style_session_free(session);
     style_model_free(model);

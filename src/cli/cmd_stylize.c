@@ -423,12 +423,13 @@ static style_session *make_session(style_model *model, const struct stylize_sett
     return session;
 }
 
-/* The threads of each job: the budget split evenly (at least one each). */
+/* The threads of each job: the budget split evenly (at least one each). One job with no
+ * budget given keeps the library's default (one per processor it may run on). */
 static int threads_per_job(const struct stylize_settings *settings, int jobs)
 {
-    long budget = settings->threads_given && settings->threads > 0 ? settings->threads
-                                                                   : sysconf(_SC_NPROCESSORS_ONLN);
-    if (budget < 1) budget = 1;
+    int given = settings->threads_given ? settings->threads : 0;
+    if (jobs == 1) return given;
+    long budget = given > 0 ? given : sysconf(_SC_NPROCESSORS_ONLN);
     long each = budget / jobs;
     return each < 1 ? 1 : (int)each;
 }
@@ -449,7 +450,10 @@ static int run_jobs(struct batch *batch, size_t ready)
     memset(workers, 0, sizeof workers);
     memset(&load_options, 0, sizeof load_options);
     load_options.struct_size = sizeof load_options;
-    if (settings->verbose) load_options.log = log_warning_to_stderr;
+    if (settings->verbose) {
+        load_options.log = log_warning_to_stderr;
+        load_options.log_user = &batch->display;
+    }
     style_status status = style_model_load(settings->model_path, &load_options, &model);
     if (status != STYLE_OK) {
         batch_display_status(&batch->display, status, settings->model_path);
@@ -466,12 +470,14 @@ static int run_jobs(struct batch *batch, size_t ready)
     }
     if (settings->verbose) {
         style_precision used = STYLE_PRECISION_FP32;
+        int threads = threads_per_job(settings, jobs);
+        char threads_text[32] = "one per processor";
+        if (threads > 0) snprintf(threads_text, sizeof threads_text, "%d", threads);
         style_session_get_precision(workers[0].session, &used);
         batch_display_error(&batch->display,
-                            "%s: loaded in %.1f ms; precision %s; %d job%s of %d thread%s",
+                            "%s: loaded in %.1f ms; precision %s; %d job%s, threads each: %s",
                             settings->model_path, cli_elapsed_ms(start), style_precision_name(used),
-                            jobs, jobs == 1 ? "" : "s", threads_per_job(settings, jobs),
-                            threads_per_job(settings, jobs) == 1 ? "" : "s");
+                            jobs, jobs == 1 ? "" : "s", threads_text);
     }
     /* This thread is worker 0; the others get threads of their own. */
     for (int i = 1; i < jobs; ++i)

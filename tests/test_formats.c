@@ -280,7 +280,8 @@ static png_out grey_png(const unsigned char values[4], double gamma, bool srgb, 
         memcpy(c + 4, "iCCP", 4);
         memcpy(c + 8, payload, length);
         uint32_t crc = (uint32_t)crc32(0, c + 4, (unsigned)(4 + length));
-        for (int i = 0; i < 4; i++) c[8 + length + i] = (unsigned char)(crc >> (24 - 8 * i));
+        for (int i = 0; i < 4; i++)
+            c[8 + length + i] = (unsigned char)(crc >> (24 - 8 * i));
         memcpy(grown + at + chunk, out.data + at, out.size - at);
         free(out.data);
         out.data = grown;

@@ -3,6 +3,7 @@
 #define _DEFAULT_SOURCE /* scandir, alphasort */
 
 #include "stylize_jobs.h"
+#include "cli_image_io.h"
 #include "cli_util.h"
 
 #include <dirent.h>
@@ -37,7 +38,10 @@ static int add_job(struct stylize_job_list *jobs, char *input_path, char *output
     job->output_path = output_path;
     job->in_tree = in_tree;
     job->state = JOB_READY;
-    if (stat(input_path, &job->input_stat) != 0) {
+    if (cli_is_stdio(input_path)) {
+        /* "-" (standard input) has no file to check: it is read when its turn comes. */
+        job->is_stdin = 1;
+    } else if (stat(input_path, &job->input_stat) != 0) {
         cli_error("%s: %s", input_path, strerror(errno));
         job->state = JOB_REFUSED;
     } else if (S_ISDIR(job->input_stat.st_mode)) {
@@ -107,7 +111,11 @@ static int walk_directory(struct walk *walk, const char *dir, const char *relati
 int stylize_jobs_collect(struct stylize_job_list *jobs, const char *out_dir, char **arguments,
                          int count)
 {
-    if (out_dir == NULL) return add_job(jobs, strdup(arguments[0]), strdup(arguments[1]), 0);
+    if (out_dir == NULL) {
+        if (add_job(jobs, strdup(arguments[0]), strdup(arguments[1]), 0) != 0) return -1;
+        jobs->items[0].named_output = 1;
+        return 0;
+    }
     struct walk walk = {jobs, out_dir, {0}, 0};
     walk.have_out_dir_stat = stat(out_dir, &walk.out_dir_stat) == 0;
     for (int i = 0; i < count; ++i) {
@@ -131,7 +139,7 @@ static const struct stylize_job *find_input_file(const struct stylize_job_list *
                                                  const struct stat *file_stat)
 {
     for (size_t i = 0; i < jobs->count; ++i)
-        if (jobs->items[i].state != JOB_REFUSED &&
+        if (jobs->items[i].state != JOB_REFUSED && !jobs->items[i].is_stdin &&
             jobs->items[i].input_stat.st_dev == file_stat->st_dev &&
             jobs->items[i].input_stat.st_ino == file_stat->st_ino)
             return &jobs->items[i];
@@ -183,6 +191,14 @@ void stylize_jobs_check(struct stylize_job_list *jobs, int skip_existing)
         struct stat output_stat;
         const struct stylize_job *clobbered;
         if (job->state == JOB_REFUSED) continue;
+        if (job->is_stdin && !job->named_output) {
+            /* With --out-dir the output is named after the input, and "-" has no name. */
+            cli_error("'-' (standard input) needs an OUTPUT name; it cannot be used with "
+                      "--out-dir");
+            job->state = JOB_REFUSED;
+            continue;
+        }
+        if (cli_is_stdio(job->output_path)) continue; /* PNG to standard output */
         if (cli_path_basename(job->output_path)[0] == '\0' ||
             !cli_has_image_extension(job->output_path)) {
             cli_error("%s: cannot tell the output format; the name must end in .png, .jpg or "

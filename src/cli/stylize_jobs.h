@@ -15,7 +15,9 @@ enum stylize_job_state {
 struct stylize_job {
     char *input_path;
     char *output_path;
-    int in_tree; /* found in a directory argument: the output's directories may be made */
+    int in_tree;      /* found in a directory argument: the output's directories may be made */
+    int is_stdin;     /* the input is "-" (standard input; single-image mode only) */
+    int named_output; /* OUTPUT was given (single-image mode), not derived under --out-dir */
     struct stat input_stat;
     enum stylize_job_state state;
 };

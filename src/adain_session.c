@@ -5,7 +5,6 @@
  */
 #include "adain.h"
 #include "adain_session.h"
-#include "optimize.h"
 #include "pixels.h"
 #include "train_data.h"
 
@@ -141,8 +140,7 @@ fail:
 
 style_status adain_runtime_stylize(adain_runtime *rt, const adain_model *m, dnnl_stream_t stream,
                                    const style_adain_style *style, float strength,
-                                   bool preserve_color, const style_image *input,
-                                   style_image *output)
+                                   const style_image *input, style_image *output)
 {
     style_status status = STYLE_OK;
     const int32_t h = rt->height, w = rt->width, tap = m->tap;
@@ -157,7 +155,6 @@ style_status adain_runtime_stylize(adain_runtime *rt, const adain_model *m, dnnl
     for (size_t i = 0; i < pixels; i++)
         for (int c = 0; c < 3; c++)
             rt->rgb[i * 3 + c] = adain_to_rgb255(m->encoder, c, out[i * 3 + c]);
-    if (preserve_color) optimize_preserve_color(rt->rgb, rt->content, pixels);
     tensor_to_pixels(rt->rgb, w, OUTPUT_LINEAR, input, output);
 fail:
     return status;

@@ -14,10 +14,10 @@ style_status adain_runtime_prepare(adain_runtime **rt, const adain_model *model,
                                    dnnl_engine_t engine, int32_t width, int32_t height,
                                    uint64_t budget, int threads);
 /* One validated image of the prepared size: encoder, AdaIN with `strength` (alpha), decoder,
- * optionally the input's colours, into `output`. */
+ * into `output` (the session's controls do the rest). */
 style_status adain_runtime_stylize(adain_runtime *rt, const adain_model *model,
                                    dnnl_stream_t stream, const style_adain_style *style,
-                                   float strength, bool preserve_color, const style_image *input,
+                                   float strength, const style_image *input,
                                    style_image *output);
 void adain_runtime_free(adain_runtime *rt);
 

@@ -150,7 +150,7 @@ int cmd_train(int argc, char **argv)
             o.style_size = (int32_t)value;
             break;
         case OPT_LR:
-            if (train_parse_weight(optarg, &o.learning_rate) || o.learning_rate <= 0)
+            if (cli_parse_double(optarg, 0, 1e12, &o.learning_rate) || o.learning_rate <= 0)
                 return cli_usage_error("train", "--lr expects a positive number");
             break;
         case OPT_LR_SCHEDULE:
@@ -161,7 +161,7 @@ int cmd_train(int argc, char **argv)
         case OPT_CONTENT_WEIGHT:
         case OPT_STYLE_WEIGHT:
         case OPT_TV_WEIGHT:
-            if (train_parse_weight(optarg, &real))
+            if (cli_parse_double(optarg, 0, 1e12, &real))
                 return cli_usage_error("train", "%s expects a non-negative number", argv[before]);
             if (c == OPT_CONTENT_WEIGHT) o.content_weight = real;
             if (c == OPT_STYLE_WEIGHT) o.style_weight = real;

@@ -147,12 +147,12 @@ int cmd_train_adain(int argc, char **argv)
             o.crop_size = (int32_t)value;
             break;
         case OPT_LR:
-            if (train_parse_weight(optarg, &o.learning_rate) || o.learning_rate <= 0)
+            if (cli_parse_double(optarg, 0, 1e12, &o.learning_rate) || o.learning_rate <= 0)
                 return cli_usage_error(command, "--lr expects a positive number");
             break;
         case OPT_CONTENT_WEIGHT:
         case OPT_STYLE_WEIGHT:
-            if (train_parse_weight(optarg, &real) || real <= 0)
+            if (cli_parse_double(optarg, 0, 1e12, &real) || real <= 0)
                 return cli_usage_error(command, "%s expects a positive number", argv[before]);
             if (c == OPT_CONTENT_WEIGHT) o.content_weight = real;
             if (c == OPT_STYLE_WEIGHT) o.style_weight = real;

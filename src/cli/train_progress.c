@@ -47,12 +47,3 @@ void train_progress_log(void *user, style_log_level level, const char *message)
     if (p->terminal) fputc('\n', stderr);
     fprintf(stderr, "libstyle: %s%s\n", level == STYLE_LOG_WARNING ? "warning: " : "", message);
 }
-
-int train_parse_weight(const char *text, double *out)
-{
-    char *end = NULL;
-    double v = strtod(text, &end);
-    if (end == text || *end || !(v >= 0) || v > 1e12) return -1;
-    *out = v;
-    return 0;
-}

@@ -14,7 +14,5 @@ typedef struct train_progress {
 int train_progress_report(void *user, const style_train_stats *stats);
 /* style_log_fn; user is a train_progress. */
 void train_progress_log(void *user, style_log_level level, const char *message);
-/* A non-negative number up to 1e12 (weights, rates); 0 on success, -1 otherwise. */
-int train_parse_weight(const char *text, double *out);
 
 #endif

@@ -100,8 +100,6 @@ class AdainTest(unittest.TestCase):
         with libstyle.Model(path) as model, libstyle.Session(model) as session:
             with self.assertRaises(libstyle.UnsupportedError):
                 session.adain_style(_support.test_image(16, 16, seed=1))
-            with self.assertRaises(libstyle.UnsupportedError):
-                session.strength = 0.5
 
     def test_resume_and_bad_inputs(self) -> None:
         ckpt = self.out + ".ckpt"

@@ -51,6 +51,16 @@ blend() {
 }
 check "blend, strength, preserve-color, RGBA" blend
 
+shipped() {
+    local models
+    models=$(dirname "$0")/../../models
+    "$bin" stylize --model "$models/adain-darknet.safetensors" \
+        --style-image "$shared/datasets/photos/style/opencv-doc__starry_night.jpg" \
+        --style-size 128 "$scratch/photo.png" "$scratch/shipped.png" &&
+        "$fixtures" check "$scratch/shipped.png" 37 29 3
+}
+check "the shipped decoder stylizes with a style it never saw" shipped
+
 check "an AdaIN model without a style image is refused" \
     expect_status 1 "needs a style" "$bin" stylize --model "$model" "$scratch/photo.png" \
     "$scratch/out3.png"

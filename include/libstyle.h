@@ -315,7 +315,8 @@ STYLE_API style_status style_session_estimate_memory(style_session *session, int
  * alpha, it is copied unchanged; an output alpha with no input alpha is set opaque.
  * The colour under fully transparent input pixels (alpha 0) is ignored: it is replaced by a
  * smooth fill from the nearest visible pixels before stylizing, so that it cannot bleed into
- * the visible ones (two inputs that differ only there give identical outputs).
+ * the visible ones (two inputs that differ only there give identical outputs). An image with
+ * no visible pixel at all is used as it is.
  * If output->data is NULL, the library allocates packed memory in the input's format,
  * fills output's fields, and the caller releases it with style_image_release().
  * The first run at a size builds the primitives for it; later runs at that size allocate

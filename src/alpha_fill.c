@@ -23,12 +23,17 @@ bool alpha_fill_needed(const style_image *image)
 {
     if (image->channels != 4) return false;
     const size_t stride = style__image_stride(image);
-    for (int32_t y = 0; y < image->height; y++) {
+    bool hidden = false, visible = false;
+    for (int32_t y = 0; y < image->height && !(hidden && visible); y++) {
         const unsigned char *row = (const unsigned char *)image->data + (size_t)y * stride;
-        for (int32_t x = 0; x < image->width; x++)
-            if (!(pixels_read_sample(row, x * 4 + 3, image->sample_type) > 0.0f)) return true;
+        for (int32_t x = 0; x < image->width; x++) {
+            if (pixels_read_sample(row, x * 4 + 3, image->sample_type) > 0.0f)
+                visible = true;
+            else
+                hidden = true;
+        }
     }
-    return false;
+    return hidden && visible;
 }
 
 uint64_t alpha_fill_memory(int32_t width, int32_t height, const style_image *image)

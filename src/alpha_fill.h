@@ -4,7 +4,9 @@
 
 #include "common.h"
 
-/* Whether `image` has alpha and at least one pixel with alpha 0 (or NaN). */
+/* Whether `image` has alpha, at least one pixel with alpha 0 (or NaN) and one visible pixel.
+ * (Nothing visible: nothing to fill from, and an alpha channel that is all zero is more
+ * likely unused than meant; the colours are then used as they are.) */
 bool alpha_fill_needed(const style_image *image);
 
 /* Bytes alpha_fill_copy allocates for a width x height image of `image`'s sample type. */

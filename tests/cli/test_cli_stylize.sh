@@ -76,12 +76,8 @@ budget() {
 check "over the memory budget: runs in bands; forced bands match the whole image" budget
 
 budget_too_small() {
-    set +e
-    "$bin" stylize --memory-budget 1 --model "$model" "$scratch/wide.png" \
-        "$scratch/wide-styled.png" 2>"$scratch/err"
-    local rc=$?
-    set -e
-    [ "$rc" -eq 1 ] && grep -q "memory budget" "$scratch/err" && [ ! -e "$scratch/wide-styled.png" ]
+    expect_status 1 "memory budget" "$bin" stylize --memory-budget 1 --model "$model" \
+        "$scratch/wide.png" "$scratch/wide-styled.png" && [ ! -e "$scratch/wide-styled.png" ]
 }
 check "a budget too small even for one row: clear error, no output file" budget_too_small
 
@@ -93,11 +89,8 @@ tileable() {
 check "--tileable runs (37x29: resampled periodically) and changes the result" tileable
 
 band_rows_usage() {
-    set +e
-    "$bin" stylize --band-rows 0 --model "$model" "$scratch/photo.png" "$scratch/x.png" 2>"$scratch/err"
-    local rc=$?
-    set -e
-    [ "$rc" -eq 2 ] && grep -q -- "--band-rows" "$scratch/err"
+    expect_status 2 "--band-rows" "$bin" stylize --band-rows 0 --model "$model" \
+        "$scratch/photo.png" "$scratch/x.png"
 }
 check "--band-rows 0: usage error" band_rows_usage
 

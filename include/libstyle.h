@@ -281,8 +281,8 @@ STYLE_API style_status style_session_set_tileable(style_session *session, int en
 /**
  * Huge images: a run whose image does not fit the memory budget is not refused but computed
  * one layer at a time in bands of rows, the activations between layers kept in unlinked
- * temporary files in $TMPDIR (default /tmp; up to ~300 bytes per pixel of disk for the
- * default architecture), with each instance norm's statistics gathered over the whole image:
+ * temporary files in $TMPDIR (default /tmp; at the peak 4 x (3 + the first convolution's
+ * channels) bytes of disk per pixel: 140 for the default architecture), with each instance norm's statistics gathered over the whole image:
  * the result equals the untiled one up to float rounding (docs/pipeline.md). Peak memory
  * stays within the budget. It runs in fp32 (another precision is refused with
  * STYLE_ERR_UNSUPPORTED) and needs a model with nearest_conv upsampling.

@@ -405,6 +405,23 @@ static void test_banded_matches_whole(void **state)
         }
         style_model_free(model);
     }
+    /* Batch norm (running statistics), a final instance norm and the tanh head. */
+    test_model_config c = test_default_config();
+    c.widths[0] = 8, c.widths[1] = 16, c.widths[2] = 32;
+    c.residual_blocks = 1;
+    c.output = "tanh150";
+    c.final_norm = true;
+    const char *norms[] = {"batch", "instance"};
+    for (int i = 0; i < 2; i++) {
+        c.norm = norms[i];
+        style_model *model = test_build_model(&c, 8);
+        double max, mean;
+        compare_banded(model, 44, 36, false, 3, 0, &max, &mean);
+        print_message("  %-8s + in6 + tanh 44x36 in bands of 3 rows: max |diff| %.2e, mean %.2e\n",
+                      norms[i], max, mean);
+        assert_true(max < 0.05 && mean < 0.005);
+        style_model_free(model);
+    }
 }
 
 static void test_banded_by_budget_real_model(void **state)

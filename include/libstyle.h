@@ -282,13 +282,12 @@ STYLE_API style_status style_session_set_tileable(style_session *session, int en
  * Huge images: a run whose image does not fit the memory budget is not refused but computed
  * one layer at a time in bands of rows, the activations between layers kept in unlinked
  * temporary files in $TMPDIR (default /tmp; at the peak 4 x (3 + the first convolution's
- * channels) bytes of disk per pixel: 140 for the default architecture), with each instance norm's statistics gathered over the whole image:
- * the result equals the untiled one up to float rounding (docs/pipeline.md). Peak memory
- * stays within the budget. It runs in fp32 (another precision is refused with
- * STYLE_ERR_UNSUPPORTED) and needs a model with nearest_conv upsampling.
- * This setting forces that path even when the image fits: rows > 0 runs every image in bands
- * of at most `rows` output rows per layer (for tests and comparisons); 0 (the default)
- * restores the automatic choice.
+ * channels) bytes of disk per pixel: 140 for the default architecture), with each instance norm's
+ * statistics gathered over the whole image: the result equals the untiled one up to float rounding
+ * (docs/pipeline.md). Peak memory stays within the budget. It runs in fp32 (another precision is
+ * refused with STYLE_ERR_UNSUPPORTED) and needs a model with nearest_conv upsampling. This setting
+ * forces that path even when the image fits: rows > 0 runs every image in bands of at most `rows`
+ * output rows per layer (for tests and comparisons); 0 (the default) restores the automatic choice.
  */
 STYLE_API style_status style_session_set_band_rows(style_session *session, int32_t rows);
 

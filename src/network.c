@@ -285,9 +285,8 @@ static void plan_stage(const builder *b, const model_stage *stage, int kind, act
     /* Phases only from 4 x 4 inputs on: a smaller upsampled input is (close to) constant,
      * and the instance norm that follows then amplifies the rounding differences between
      * phases (the plain path computes every pixel alike). Tiny images lose nothing. */
-    if (upsample && s == 1 && (k & 1) && pt == k / 2 && pb == k / 2 && pl == k / 2 &&
-        pr == k / 2 && (m->padding != PADDING_REFLECT || k == 3 || b->wrap) && in_h >= 4 &&
-        in_w >= 4) {
+    if (upsample && s == 1 && (k & 1) && pt == k / 2 && pb == k / 2 && pl == k / 2 && pr == k / 2 &&
+        (m->padding != PADDING_REFLECT || k == 3 || b->wrap) && in_h >= 4 && in_w >= 4) {
         sp->form = FORM_PHASES;
         sp->nearest = true;
         bool replicate = m->padding == PADDING_REFLECT && !b->wrap;
@@ -310,7 +309,7 @@ static void plan_stage(const builder *b, const model_stage *stage, int kind, act
             sp->form = FORM_DIRECT;
             sp->need.type = sp->opt.src_type = t;
             sp->need.pt = pt, sp->need.pb = pb, sp->need.pl = pl, sp->need.pr = pr;
-            sp->need.border = b->wrap                          ? BORDER_WRAP
+            sp->need.border = b->wrap                         ? BORDER_WRAP
                               : m->padding == PADDING_REFLECT ? BORDER_REFLECT
                                                               : BORDER_ZERO;
             sp->need.up = up;

@@ -29,8 +29,9 @@ void pixels_write_sample(unsigned char *row, int32_t index, style_sample_type ty
 void pixels_row_to_floats(const style_image *image, int32_t y, int32_t padded_w, float *dst)
 {
     const int32_t channels = image->channels;
-    const unsigned char *row = (const unsigned char *)image->data +
-                               (size_t)pad_reflect_index(y, image->height) * style__image_stride(image);
+    const unsigned char *row =
+        (const unsigned char *)image->data +
+        (size_t)pad_reflect_index(y, image->height) * style__image_stride(image);
     for (int32_t x = 0; x < padded_w; x++) {
         int32_t sx = pad_reflect_index(x, image->width);
         for (int32_t c = 0; c < 3; c++)
@@ -63,8 +64,10 @@ void tensor_resample_periodic(const float *src, int32_t sh, int32_t sw, float *d
         int32_t y0 = periodic_tap(y, sh, dh, &fy), y1 = (y0 + 1) % sh;
         for (int32_t x = 0; x < dw; x++) {
             int32_t x0 = periodic_tap(x, sw, dw, &fx), x1 = (x0 + 1) % sw;
-            const float *a = src + ((size_t)y0 * sw + x0) * 3, *b = src + ((size_t)y0 * sw + x1) * 3;
-            const float *c = src + ((size_t)y1 * sw + x0) * 3, *d = src + ((size_t)y1 * sw + x1) * 3;
+            const float *a = src + ((size_t)y0 * sw + x0) * 3,
+                        *b = src + ((size_t)y0 * sw + x1) * 3;
+            const float *c = src + ((size_t)y1 * sw + x0) * 3,
+                        *d = src + ((size_t)y1 * sw + x1) * 3;
             for (int k = 0; k < 3; k++)
                 dst[((size_t)y * dw + x) * 3 + k] =
                     (1 - fy) * ((1 - fx) * a[k] + fx * b[k]) + fy * ((1 - fx) * c[k] + fx * d[k]);
@@ -110,7 +113,7 @@ void tensor_to_pixels(const float *src, int32_t padded_w, model_output head,
                 for (size_t b = 0; b < sample; b++) d[b] = a[b];
             } else {
                 pixels_write_sample(row, x * 4 + 3, image->sample_type,
-                             copy_alpha(alpha_source, x, y));
+                                    copy_alpha(alpha_source, x, y));
             }
         }
     }

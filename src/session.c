@@ -305,8 +305,7 @@ style_status style_session_estimate_memory(style_session *session, int32_t width
     int previous = omp_get_max_threads();
     omp_set_num_threads(effective_threads(session));
     status = network_plan_describe_circular(&plan, session->model, session->engine,
-                                            network_padded_size(height),
-                                            network_padded_size(width),
+                                            network_padded_size(height), network_padded_size(width),
                                             net_precision_of(resolved_precision(session)),
                                             session->tileable);
     omp_set_num_threads(previous);
@@ -366,20 +365,22 @@ static style_status stylize_one(style_session *session, bool banded, const style
         source = &filled;
     }
     if (banded) {
-        banded_options o = {.model = session->model, .engine = session->engine,
-                            .stream = session->stream, .memory_budget = budget,
-                            .max_band_rows = session->band_rows, .circular = session->tileable,
+        banded_options o = {.model = session->model,
+                            .engine = session->engine,
+                            .stream = session->stream,
+                            .memory_budget = budget,
+                            .max_band_rows = session->band_rows,
+                            .circular = session->tileable,
                             .progress = progress ? forward_progress : NULL,
                             .progress_user = progress};
         TRY(banded_stylize(&o, source, input, output));
     } else {
         cached_plan *cached = &session->plans[session->current];
         network_plan *plan = &cached->plan;
-        const bool periodic = session->tileable && (plan->height != input->height ||
-                                                    plan->width != input->width);
+        const bool periodic =
+            session->tileable && (plan->height != input->height || plan->width != input->width);
         load_input(plan, source, periodic);
-        TRY(network_plan_run(plan, session->stream, progress ? forward_progress : NULL,
-                             progress));
+        TRY(network_plan_run(plan, session->stream, progress ? forward_progress : NULL, progress));
         const float *result = plan->buffers[BUF_OUTPUT];
         int32_t result_w = plan->width;
         if (periodic) {
@@ -438,8 +439,10 @@ style_status style_session_stylize_batch(style_session *session, const style_ima
         status = ensure_plan(session, height, width);
         if (status == STYLE_ERR_LIMIT && banded_runs_model(session->model)) {
             banded = true;
-            session_log(session, STYLE_LOG_INFO, "stylize: %dx%d is over the memory budget: "
-                        "running in bands through temporary files", width, height);
+            session_log(session, STYLE_LOG_INFO,
+                        "stylize: %dx%d is over the memory budget: "
+                        "running in bands through temporary files",
+                        width, height);
         } else {
             TRY(status);
         }
@@ -452,7 +455,8 @@ style_status style_session_stylize_batch(style_session *session, const style_ima
         FAIL_IF(!banded_runs_model(session->model), STYLE_ERR_UNSUPPORTED,
                 "stylize: " BANDED_MODEL_MESSAGE);
         /* The cached builds would sit beside the bands: the budget is for the bands. */
-        for (int i = 0; i < SESSION_PLANS; i++) drop_plan(&session->plans[i]);
+        for (int i = 0; i < SESSION_PLANS; i++)
+            drop_plan(&session->plans[i]);
         session->current = -1;
     }
     for (size_t i = 0; i < count; i++) {

@@ -90,8 +90,8 @@ ref_tensor ref_circular_pad(ref_tensor in, int pt, int pl, int pb, int pr)
     for (int c = 0; c < in.c; c++)
         for (int y = 0; y < out.h; y++)
             for (int x = 0; x < out.w; x++)
-                REF_AT(out, c, y, x) = REF_AT(in, c, ((y - pt) % in.h + in.h) % in.h,
-                                              ((x - pl) % in.w + in.w) % in.w);
+                REF_AT(out, c, y, x) =
+                    REF_AT(in, c, ((y - pt) % in.h + in.h) % in.h, ((x - pl) % in.w + in.w) % in.w);
     return out;
 }
 
@@ -110,7 +110,8 @@ static ref_tensor ref_conv_transpose2d_circular(ref_tensor in, const float *weig
                 REF_AT(out, o, ((y - before) % oh + oh) % oh, ((x - before) % ow + ow) % ow) +=
                     REF_AT(full, o, y, x);
         for (int y = 0; y < oh; y++)
-            for (int x = 0; x < ow; x++) REF_AT(out, o, y, x) += bias ? bias[o] : 0.0;
+            for (int x = 0; x < ow; x++)
+                REF_AT(out, o, y, x) += bias ? bias[o] : 0.0;
     }
     ref_tensor_free(&full);
     return out;
@@ -234,7 +235,8 @@ static ref_tensor copy(ref_tensor t)
 ref_tensor ref_network_ex(const style_model *m, ref_tensor image, bool circular)
 {
     ref_tensor x = copy(image);
-    for (int i = 0; i < 3; i++) x = stage(m, &m->down[i], x, false, true, circular);
+    for (int i = 0; i < 3; i++)
+        x = stage(m, &m->down[i], x, false, true, circular);
     for (int b = 0; b < m->residual_blocks; b++) {
         ref_tensor y = stage(m, &m->residual[b][0], copy(x), false, true, circular);
         y = stage(m, &m->residual[b][1], y, false, false, circular);

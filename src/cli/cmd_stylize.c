@@ -384,8 +384,7 @@ static long run_jobs(const struct stylize_settings *settings, const struct styli
         status = style_session_set_log_callback(session, log_warning_to_stderr, NULL);
     if (status == STYLE_OK && settings->threads_given)
         status = style_session_set_threads(session, settings->threads);
-    if (status == STYLE_OK && settings->tileable)
-        status = style_session_set_tileable(session, 1);
+    if (status == STYLE_OK && settings->tileable) status = style_session_set_tileable(session, 1);
     if (status == STYLE_OK && settings->band_rows > 0)
         status = style_session_set_band_rows(session, (int32_t)settings->band_rows);
     if (status == STYLE_OK && settings->memory_budget_given)

@@ -398,38 +398,16 @@ fail:
     return status;
 }
 
-style_status style_session_stylize_batch(style_session *session, const style_image *inputs,
-                                         style_image *outputs, size_t count)
+/*
+ * The network on `count` validated images of one size: the whole-image plan, or bands when
+ * asked or when the image is over the memory budget. Progress reports image i as number
+ * first + i of total.
+ */
+static style_status run_network(style_session *session, const style_image *inputs,
+                                style_image *outputs, size_t count, size_t first, size_t total)
 {
     style_status status = STYLE_OK;
-    size_t allocated = 0; /* outputs[0..allocated) got memory from us */
-    bool *owned = NULL;
     int previous_threads = omp_get_max_threads();
-    if (!session || !inputs || !outputs || count == 0)
-        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "stylize: NULL argument or empty batch");
-    owned = style__calloc(count, sizeof *owned);
-    FAIL_IF(!owned, STYLE_ERR_NOMEM, "stylize: out of memory");
-    for (size_t i = 0; i < count; i++) {
-        TRY(style__check_image(&inputs[i], "input"));
-        FAIL_IF(inputs[i].width != inputs[0].width || inputs[i].height != inputs[0].height,
-                STYLE_ERR_INVALID_ARGUMENT,
-                "stylize: batch image %zu is %dx%d, the first is %dx%d", i, inputs[i].width,
-                inputs[i].height, inputs[0].width, inputs[0].height);
-        if (!outputs[i].data) {
-            TRY(style_image_alloc(&outputs[i], inputs[i].width, inputs[i].height,
-                                  inputs[i].channels, inputs[i].sample_type));
-            owned[i] = true;
-            allocated = i + 1;
-        }
-        TRY(style__check_image(&outputs[i], "output"));
-        FAIL_IF(outputs[i].width != inputs[i].width || outputs[i].height != inputs[i].height,
-                STYLE_ERR_INVALID_ARGUMENT, "stylize: output is %dx%d, input is %dx%d",
-                outputs[i].width, outputs[i].height, inputs[i].width, inputs[i].height);
-        for (size_t j = 0; j < count; j++)
-            FAIL_IF(images_overlap(&inputs[j], &outputs[i]), STYLE_ERR_INVALID_ARGUMENT,
-                    "stylize: output %zu overlaps input %zu", i, j);
-    }
-
     omp_set_num_threads(effective_threads(session));
     const int32_t height = network_padded_size(inputs[0].height);
     const int32_t width = network_padded_size(inputs[0].width);
@@ -460,15 +438,50 @@ style_status style_session_stylize_batch(style_session *session, const style_ima
         session->current = -1;
     }
     for (size_t i = 0; i < count; i++) {
-        batch_progress progress = {session, i, count};
+        batch_progress progress = {session, first + i, total};
         TRY(stylize_one(session, banded, &inputs[i], &outputs[i],
                         session->progress ? &progress : NULL));
     }
+fail:
     omp_set_num_threads(previous_threads);
+    return status;
+}
+
+style_status style_session_stylize_batch(style_session *session, const style_image *inputs,
+                                         style_image *outputs, size_t count)
+{
+    style_status status = STYLE_OK;
+    size_t allocated = 0; /* outputs[0..allocated) got memory from us */
+    bool *owned = NULL;
+    if (!session || !inputs || !outputs || count == 0)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "stylize: NULL argument or empty batch");
+    owned = style__calloc(count, sizeof *owned);
+    FAIL_IF(!owned, STYLE_ERR_NOMEM, "stylize: out of memory");
+    for (size_t i = 0; i < count; i++) {
+        TRY(style__check_image(&inputs[i], "input"));
+        FAIL_IF(inputs[i].width != inputs[0].width || inputs[i].height != inputs[0].height,
+                STYLE_ERR_INVALID_ARGUMENT,
+                "stylize: batch image %zu is %dx%d, the first is %dx%d", i, inputs[i].width,
+                inputs[i].height, inputs[0].width, inputs[0].height);
+        if (!outputs[i].data) {
+            TRY(style_image_alloc(&outputs[i], inputs[i].width, inputs[i].height,
+                                  inputs[i].channels, inputs[i].sample_type));
+            owned[i] = true;
+            allocated = i + 1;
+        }
+        TRY(style__check_image(&outputs[i], "output"));
+        FAIL_IF(outputs[i].width != inputs[i].width || outputs[i].height != inputs[i].height,
+                STYLE_ERR_INVALID_ARGUMENT, "stylize: output is %dx%d, input is %dx%d",
+                outputs[i].width, outputs[i].height, inputs[i].width, inputs[i].height);
+        for (size_t j = 0; j < count; j++)
+            FAIL_IF(images_overlap(&inputs[j], &outputs[i]), STYLE_ERR_INVALID_ARGUMENT,
+                    "stylize: output %zu overlaps input %zu", i, j);
+    }
+
+    TRY(run_network(session, inputs, outputs, count, 0, count));
     style__free(owned);
     return STYLE_OK;
 fail:
-    omp_set_num_threads(previous_threads);
     for (size_t i = 0; owned && i < allocated; i++)
         if (owned[i]) style_image_release(&outputs[i]);
     style__free(owned);

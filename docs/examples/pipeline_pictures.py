@@ -122,15 +122,16 @@ def huge_picture(build: str, work: str, huge_out: str, huge_in: str) -> None:
     own, per-tile statistics) against the banded whole-image result at the same place."""
     Image.MAX_IMAGE_PIXELS = None
     source = Image.open(huge_in).convert("RGB")
-    cx, cy = 4096, 4096
+    cx, cy = 4608, 4352  # the middle of one photo of the mosaic (1024 x 512 photos)
     naive = Image.new("RGB", (2048, 2048))
     for j in range(2):
         for i in range(2):
             box = (cx - 1024 + i * 1024, cy - 1024 + j * 1024)
             path = os.path.join(work, "naive-%d%d.png" % (j, i))
             source.crop(box + (box[0] + 1024, box[1] + 1024)).save(path)
-            stylize(build, "starry-night", path, path)
-            naive.paste(Image.open(path).convert("RGB"), (i * 1024, j * 1024))
+            styled = path.replace(".png", "-styled.png")
+            stylize(build, "starry-night", path, styled)
+            naive.paste(Image.open(styled).convert("RGB"), (i * 1024, j * 1024))
     naive_crop = naive.crop((768, 768, 1280, 1280))
     ours = Image.open(huge_out).convert("RGB").crop((cx - 256, cy - 256, cx + 256, cy + 256))
     sheet = Image.new("RGB", (2 * 512 + 10, 512), (255, 255, 255))

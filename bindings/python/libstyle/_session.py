@@ -28,6 +28,13 @@ _INT32_MAX = 2**31 - 1
 _MAX_THREADS = 4096
 
 
+def _check_float(value: Any, what: str) -> float:
+    """A real number as float (the library checks the range); TypeError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError("%s must be a number, not %s" % (what, type(value).__name__))
+    return float(value)
+
+
 def _check_int(value: Any, what: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError("%s must be an int, not %s" % (what, type(value).__name__))
@@ -97,6 +104,14 @@ class Session:
             so the output tiles when the input does (``style_session_set_tileable``).
         band_rows: > 0 runs every image in bands of at most that many rows even when it fits
             the budget (for tests and comparisons); 0 = bands only when needed.
+        strength: how strongly the style is applied, 0..1 (default 1): for the Johnson
+            network, the result is strength * stylized + (1 - strength) * input (sRGB values);
+            0 returns the input's pixels, 1 the plain stylized image.
+        preserve_color: keep the input's colours: the stylized luminance (BT.601 Y) with the
+            input's chroma.
+        scale: run the network on the input resized by this factor (above 0, at most 8) and
+            resize the result back (cubic filter); below 1 the strokes come out larger.
+        Out-of-range values raise :class:`InvalidArgumentError` (a ValueError).
 
     The colour under fully transparent pixels (alpha 0) does not reach the visible ones: it
     is replaced by a fill from the nearest visible pixels before stylizing.
@@ -119,6 +134,9 @@ class Session:
         precision: Optional[str] = None,
         tileable: bool = False,
         band_rows: int = 0,
+        strength: float = 1.0,
+        preserve_color: bool = False,
+        scale: float = 1.0,
     ) -> None:
         self._handle: Optional[ctypes._Pointer] = None  # set first: __del__ may run on failure
         if not isinstance(model, Model):
@@ -129,6 +147,8 @@ class Session:
         if not isinstance(tileable, (bool, np.bool_)):
             raise TypeError("tileable must be a bool, not %s" % type(tileable).__name__)
         band_rows = _check_int(band_rows, "band_rows", 0, _INT32_MAX)
+        strength = _check_float(strength, "strength")
+        scale = _check_float(scale, "scale")
         self._lock = threading.Lock()
         self._owner: Optional[int] = None  # thread running a call, to catch re-entry
         self._errors = CallbackErrors()
@@ -141,6 +161,9 @@ class Session:
         self._memory_budget = memory_budget
         self._tileable = bool(tileable)
         self._band_rows = band_rows
+        self._strength = 1.0
+        self._preserve_color = False
+        self._scale = 1.0
         handle = ctypes.POINTER(SessionHandle)()
         with model._acquire() as model_handle:
             lib.style_session_create(model_handle, ctypes.byref(handle))
@@ -157,6 +180,9 @@ class Session:
                 lib.style_session_set_tileable(handle, 1)
             if band_rows:
                 lib.style_session_set_band_rows(handle, band_rows)
+            self.strength = strength
+            self.preserve_color = preserve_color
+            self.scale = scale
             if progress is not None:
                 self.progress = progress
             if log is not None:
@@ -293,6 +319,41 @@ class Session:
         with self._running() as handle:
             lib.style_session_set_band_rows(handle, value)
             self._band_rows = value
+
+    @property
+    def strength(self) -> float:
+        """How strongly the style is applied, 0..1 (see the class documentation)."""
+        return self._strength
+
+    @strength.setter
+    def strength(self, value: float) -> None:
+        value = _check_float(value, "strength")
+        with self._running() as handle:
+            lib.style_session_set_strength(handle, value)
+            self._strength = value
+
+    @property
+    def preserve_color(self) -> bool:
+        """Whether the result keeps the input's colours (stylized luminance, input chroma)."""
+        return self._preserve_color
+
+    @preserve_color.setter
+    def preserve_color(self, value: bool) -> None:
+        with self._running() as handle:
+            lib.style_session_set_preserve_color(handle, 1 if value else 0)
+            self._preserve_color = bool(value)
+
+    @property
+    def scale(self) -> float:
+        """The factor the input is resized by for the network (the result keeps its size)."""
+        return self._scale
+
+    @scale.setter
+    def scale(self, value: float) -> None:
+        value = _check_float(value, "scale")
+        with self._running() as handle:
+            lib.style_session_set_scale(handle, value)
+            self._scale = value
 
     @property
     def precision(self) -> str:

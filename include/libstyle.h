@@ -286,8 +286,10 @@ STYLE_API style_status style_session_set_memory_budget(style_session *session, u
  * (bilinear, wrapping) to the next multiple of 4 and back, which keeps the wrap-around and
  * softens the image very slightly. Works at every precision. Images over the memory budget
  * (run in bands, see style_session_set_memory_budget) must have sides that are multiples of
- * 4 in this mode. Models whose transposed convolutions do not exactly double the size are
- * refused with STYLE_ERR_UNSUPPORTED at the first run.
+ * 4 in this mode, and a scale other than 1 (style_session_set_scale) is refused with
+ * STYLE_ERR_UNSUPPORTED (its resampling does not wrap around). Models whose transposed
+ * convolutions do not exactly double the size are refused with STYLE_ERR_UNSUPPORTED at the
+ * first run.
  */
 STYLE_API style_status style_session_set_tileable(style_session *session, int enable);
 

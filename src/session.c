@@ -575,6 +575,9 @@ static style_status stylize_with_controls(style_session *session, const style_im
         TRY(controls_scaled_size(width, controls->scale, &run_width));
         TRY(controls_scaled_size(height, controls->scale, &run_height));
         const bool resampled = run_width != width || run_height != height;
+        /* The cubic resampling does not wrap around: it would put the seam back. */
+        FAIL_IF(resampled && session->tileable, STYLE_ERR_UNSUPPORTED,
+                "stylize: tileable mode needs scale 1 (resizing would break the wrap-around)");
         const style_image *network_input = input;
         if (controls->scale > 1.0f) TRY(check_scaled_budget(session, run_width, run_height));
         if (resampled) {

@@ -478,6 +478,13 @@ static void test_banded_errors_and_cancel(void **state)
     assert_int_equal(style_session_stylize(session, &in, &out), STYLE_ERR_UNSUPPORTED);
     assert_non_null(strstr(style_last_error(), "multiples of 4"));
     in.width = 60;
+    /* Nor with a scale: the controls' cubic resampling does not wrap around. */
+    assert_int_equal(style_session_set_band_rows(session, 0), STYLE_OK);
+    assert_int_equal(style_session_set_scale(session, 0.5f), STYLE_OK);
+    assert_int_equal(style_session_stylize(session, &in, &out), STYLE_ERR_UNSUPPORTED);
+    assert_non_null(strstr(style_last_error(), "scale 1"));
+    assert_int_equal(style_session_set_scale(session, 1.0f), STYLE_OK);
+    assert_int_equal(style_session_set_band_rows(session, 4), STYLE_OK);
     assert_int_equal(style_session_set_tileable(session, 0), STYLE_OK);
     if (style_precision_supported(STYLE_PRECISION_BF16)) {
         assert_int_equal(style_session_set_precision(session, STYLE_PRECISION_BF16), STYLE_OK);

@@ -456,14 +456,17 @@ style_status style_train(const style_train_options *options)
     const bool leader = train_group_leader(&t.group);
     /* Rank 0 resolves the settings (reading the checkpoint when resuming); the others take
      * its settings, so one set of options and files decides the run. */
-    if (leader) TRY(resolve_settings(&t));
+    if (leader) {
+        TRY(resolve_settings(&t));
+        FAIL_IF(t.settings.net.batch_norm && !train_group_alone(&t.group), STYLE_ERR_UNSUPPORTED,
+                "train: batch normalisation over %d processes would need batch statistics "
+                "synchronised between them, which libstyle does not do: train with --norm "
+                "instance (the default) or in one process",
+                t.group.ranks);
+        TRY(train_group_share(&t.group, t.settings.batch_size));
+    }
     TRY(train_group_broadcast(&t.group, &t.settings, sizeof t.settings, "training settings"));
     const train_settings *s = &t.settings;
-    FAIL_IF(s->net.batch_norm && !train_group_alone(&t.group), STYLE_ERR_UNSUPPORTED,
-            "train: batch normalisation over %d processes would need batch statistics "
-            "synchronised between them, which libstyle does not do: train with --norm instance "
-            "(the default) or in one process",
-            t.group.ranks);
     TRY(train_group_share(&t.group, s->batch_size));
     if (options->checkpoint_path) {
         checkpoint_path = style__strdup(options->checkpoint_path);
@@ -525,8 +528,8 @@ style_status style_train(const style_train_options *options)
     }
     if (!train_group_alone(&t.group))
         train_log(&t, STYLE_LOG_INFO,
-                  "rank %d of %d: crops %d..%d of every batch of %d", t.group.rank,
-                  t.group.ranks, t.group.first, t.group.first + shard - 1, s->batch_size);
+                  "%d processes share every batch of %d (rank %d: crops %d..%d)", t.group.ranks,
+                  s->batch_size, t.group.rank, t.group.first, t.group.first + shard - 1);
     train_log(&t, STYLE_LOG_INFO,
               "training %d/%d/%d x%d blocks (%s norm) on %zu images, loss net %s, content %s, "
               "style %s, %lld iterations of %d x %dpx",

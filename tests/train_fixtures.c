@@ -2,10 +2,12 @@
 #include "train_fixtures.h"
 #include "safetensors.h"
 #include "testutil.h"
+#include "train.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int train_fixture_feature_net(const char *path, uint64_t seed)
 {
@@ -85,4 +87,64 @@ int train_fixture_photos(const char *dir, int jpegs)
         if (failed) return 1;
     }
     return 0;
+}
+
+static int output_independent(const char *name)
+{
+    int block, end = 0;
+    if (sscanf(name, "res%d.in2.bias%n", &block, &end) == 1 && name[end] == '\0') return 1;
+    return strstr(name, ".conv2d.bias") && strncmp(name, "deconv3.", 8) != 0;
+}
+
+static int load_tensors(const char *path, st_file *file)
+{
+    size_t size;
+    void *bytes = test_read_file(path, &size);
+    style_status status = bytes ? st_parse(bytes, size, file)
+                                : style__fail(STYLE_ERR_IO, "%s: cannot read it", path);
+    free(bytes);
+    return status != STYLE_OK;
+}
+
+int train_fixture_compare_models(const char *a_path, const char *b_path,
+                                 train_model_difference *out)
+{
+    st_file a = {0}, b = {0};
+    train_params init = {0};
+    train_settings settings = {0};
+    int failed = load_tensors(a_path, &a) || load_tensors(b_path, &b);
+    const char *training = failed ? NULL : st_metadata_find(&a, "libstyle.training");
+    if (!failed && (!training || train_settings_from_json(training, &settings) != STYLE_OK ||
+                    train_params_create(&init, &settings.net) != STYLE_OK)) {
+        style__fail(STYLE_ERR_FORMAT, "%s: no usable libstyle.training metadata", a_path);
+        failed = 1;
+    }
+    if (!failed) train_params_init(&init, settings.seed);
+    double difference = 0, update = 0;
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; !failed && i < a.tensor_count; i++) {
+        const st_tensor *x = &a.tensors[i], *y = st_find(&b, x->name);
+        const float *start = train_params_value(&init, x->name);
+        if (!y || y->count != x->count || !start || a.tensor_count != b.tensor_count) {
+            style__fail(STYLE_ERR_FORMAT, "%s: tensor %s missing or of another size", b_path,
+                        x->name);
+            failed = 1;
+            break;
+        }
+        for (size_t j = 0; j < x->count; j++) {
+            double d = (double)x->data[j] - y->data[j], u = (double)x->data[j] - start[j];
+            if (isnan(d)) d = INFINITY;
+            if (output_independent(x->name)) {
+                out->ignored = fmax(out->ignored, fabs(d));
+                continue;
+            }
+            difference += d * d, update += u * u;
+            out->largest = fmax(out->largest, fabs(d));
+        }
+    }
+    out->relative = sqrt(difference) / fmax(sqrt(update), 1e-30);
+    train_params_destroy(&init);
+    st_file_clear(&a);
+    st_file_clear(&b);
+    return failed;
 }

@@ -113,6 +113,9 @@ void cli_mpi_abort(cli_mpi *mpi, int exit_code)
 #ifdef STYLE_HAVE_MPI
     if (mpi->initialised && mpi->group.ranks > 1) {
         fflush(stderr);
+        /* When every process fails alike (a missing file), let rank 0's abort end the job:
+         * simultaneous aborts make mpirun print garbled reports. */
+        if (mpi->group.rank > 0) sleep(1);
         MPI_Abort(MPI_COMM_WORLD, exit_code);
     }
     cli_mpi_end(mpi);

@@ -105,7 +105,7 @@ static void on_log(void *user, style_log_level level, const char *message)
     if ((p->quiet || p->rank > 0) && level < STYLE_LOG_WARNING) return;
     if (p->terminal) fputc('\n', stderr);
     char rank[32] = "";
-    if (p->ranks > 1) snprintf(rank, sizeof rank, "rank %d: ", p->rank);
+    if (p->rank > 0) snprintf(rank, sizeof rank, "rank %d: ", p->rank);
     fprintf(stderr, "libstyle: %s%s%s\n", rank, level == STYLE_LOG_WARNING ? "warning: " : "",
             message);
 }

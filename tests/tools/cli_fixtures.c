@@ -9,14 +9,10 @@
  *   cli_fixtures compare-models A B TOL
  *                                  exit 0 when models A and B, trained from the same
  *                                  initialisation, differ by at most TOL of A's training
- *                                  update (see compare_models)
+ *                                  update (see train_fixture_compare_models)
  */
 #include "model_builder.h"
-#include "safetensors.h"
-#include "train.h"
 #include "train_fixtures.h"
-
-#include <math.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,82 +79,17 @@ static int check(const char *path, int w, int h, int c)
     return ok ? 0 : 1;
 }
 
-static int load_tensors(const char *path, st_file *file)
-{
-    size_t size;
-    void *bytes = test_read_file(path, &size);
-    style_status status = bytes ? st_parse(bytes, size, file) : STYLE_ERR_IO;
-    free(bytes);
-    if (status != STYLE_OK) fprintf(stderr, "%s: cannot read the model\n", path);
-    return status != STYLE_OK;
-}
-
-/*
- * Parameters the network's output does not depend on: a conv bias followed by instance
- * normalisation (the normalisation subtracts each channel's mean), and the shift of a
- * residual block's second normalisation (a per-channel constant added to the residual stream,
- * which reaches only convolutions followed by normalisations). Their gradient is zero in exact
- * arithmetic, so all they receive is rounding noise, which Adam scales up to steps of +-lr:
- * they differ between any two summation orders. They are reported, not compared.
- */
-static int output_independent(const char *name)
-{
-    int block, end = 0;
-    if (sscanf(name, "res%d.in2.bias%n", &block, &end) == 1 && name[end] == '\0') return 1;
-    return strstr(name, ".conv2d.bias") && strncmp(name, "deconv3.", 8) != 0;
-}
-
-/*
- * Two models trained from the same initialisation: the L2 norm of their difference over the
- * L2 norm of A's training update (A minus the initial weights, remade from A's recorded
- * seed and configuration), over the parameters the output depends on. A relative measure of
- * the update rather than a per-weight maximum, because Adam's first step moves every weight
- * by lr * sign(gradient): a weight whose gradient is within rounding noise of zero may move
- * either way under another summation order, which a maximum would report as a difference of
- * 2 lr, while it is a negligible part of the update.
- */
 static int compare_models(const char *a_path, const char *b_path, double tolerance)
 {
-    st_file a = {0}, b = {0};
-    train_params init = {0};
-    train_settings settings = {0};
-    if (load_tensors(a_path, &a) || load_tensors(b_path, &b)) return 1;
-    const char *training = st_metadata_find(&a, "libstyle.training");
-    if (!training || train_settings_from_json(training, &settings) != STYLE_OK ||
-        train_params_create(&init, &settings.net) != STYLE_OK) {
-        fprintf(stderr, "%s: no usable libstyle.training metadata: %s\n", a_path,
-                style_last_error());
+    train_model_difference d;
+    if (train_fixture_compare_models(a_path, b_path, &d) != 0) {
+        fprintf(stderr, "cannot compare %s and %s: %s\n", a_path, b_path, style_last_error());
         return 1;
     }
-    train_params_init(&init, settings.seed);
-    int failed = a.tensor_count != b.tensor_count;
-    double difference = 0, update = 0, largest = 0, ignored = 0;
-    for (size_t i = 0; i < a.tensor_count; i++) {
-        const st_tensor *x = &a.tensors[i], *y = st_find(&b, x->name);
-        const float *start = train_params_value(&init, x->name);
-        if (!y || y->count != x->count || !start) {
-            fprintf(stderr, "%s: tensor %s missing or of another size\n", b_path, x->name);
-            failed = 1;
-            continue;
-        }
-        for (size_t j = 0; j < x->count; j++) {
-            double d = (double)x->data[j] - y->data[j], u = (double)x->data[j] - start[j];
-            if (output_independent(x->name)) {
-                ignored = fmax(ignored, fabs(d));
-                continue;
-            }
-            difference += d * d, update += u * u;
-            largest = fmax(largest, fabs(d));
-        }
-    }
-    double relative = sqrt(difference) / fmax(sqrt(update), 1e-30);
     printf("|B - A| / |A - initial| = %.3g (tolerance %g); largest weight difference %.3g; the "
            "parameters the output does not depend on differ by up to %.3g (not compared)\n",
-           relative, tolerance, largest, ignored);
-    train_params_destroy(&init);
-    st_file_clear(&a);
-    st_file_clear(&b);
-    return failed || !(relative <= tolerance);
+           d.relative, tolerance, d.largest, d.ignored);
+    return !(d.relative <= tolerance);
 }
 
 int main(int argc, char **argv)

@@ -243,8 +243,8 @@ static style_status train_step(trainer *t, double lr, double losses[3])
     /* This process's crops of the batch; the losses are means over the whole batch. */
     const int32_t n = t->group.shard, size = s->crop_size;
     feature_run *run = &t->loss_run;
-    TRY(train_dataset_batch_shard(&t->data, &t->state.rng, s->batch_size, t->group.first, n,
-                                  size, t->net.input));
+    TRY(train_dataset_batch_shard(&t->data, &t->state.rng, s->batch_size, t->group.first, n, size,
+                                  t->net.input));
     t1 = now_seconds();
 
     /* Content targets: the features of the photos themselves. */

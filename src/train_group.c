@@ -29,8 +29,8 @@ style_status train_group_init(train_group *g, const style_train_group *api)
                                "train: group: struct_size %zu is not sizeof(style_train_group)",
                                api->struct_size);
         if (api->ranks < 1 || api->rank < 0 || api->rank >= api->ranks)
-            return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: group: rank %d of %d",
-                               api->rank, api->ranks);
+            return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: group: rank %d of %d", api->rank,
+                               api->ranks);
         if (!api->allreduce_sum || !api->broadcast)
             return style__fail(STYLE_ERR_INVALID_ARGUMENT,
                                "train: group: allreduce_sum and broadcast are required");
@@ -59,11 +59,12 @@ style_status train_group_sum(train_group *g, float *data, size_t count, const ch
     if (!g->api) return STYLE_OK;
     double start = now_seconds();
     for (size_t done = 0; done < count; done += TRAIN_GROUP_BUCKET_FLOATS) {
-        size_t bucket = count - done < TRAIN_GROUP_BUCKET_FLOATS ? count - done
-                                                                  : TRAIN_GROUP_BUCKET_FLOATS;
+        size_t bucket =
+            count - done < TRAIN_GROUP_BUCKET_FLOATS ? count - done : TRAIN_GROUP_BUCKET_FLOATS;
         if (g->api->allreduce_sum(g->api->user, data + done, bucket) != 0)
-            return style__fail(STYLE_ERR_IO, "train: rank %d: summing the %s over %d processes "
-                                             "failed",
+            return style__fail(STYLE_ERR_IO,
+                               "train: rank %d: summing the %s over %d processes "
+                               "failed",
                                g->rank, what, g->ranks);
     }
     g->seconds += now_seconds() - start;

@@ -27,8 +27,9 @@ int train_fixture_feature_net(const char *path, uint64_t seed)
     failed |= st_file_add_metadata(&file, "libstyle.input",
                                    "{\"scale\":0.00392156862745098,\"mean\":[0.4,0.5,0.6],"
                                    "\"std\":[0.2,0.25,0.3]}") != STYLE_OK;
-    failed |= st_file_add_metadata(&file, "libstyle.loss",
-                                   "{\"content\":[\"b\"],\"style\":[\"a\",\"b\",\"c\"]}") != STYLE_OK;
+    failed |=
+        st_file_add_metadata(&file, "libstyle.loss",
+                             "{\"content\":[\"b\"],\"style\":[\"a\",\"b\",\"c\"]}") != STYLE_OK;
     int64_t shapes[3][4] = {{6, 3, 3, 3}, {5, 6, 1, 1}, {7, 5, 3, 3}};
     int idx[3] = {0, 3, 5};
     for (int i = 0; i < 3; i++) {
@@ -47,7 +48,8 @@ int train_fixture_feature_net(const char *path, uint64_t seed)
     }
     int64_t head[2] = {10, 7};
     float junk[70] = {0};
-    failed |= st_file_add_tensor(&file, "classifier.weight", 2, head, junk) != STYLE_OK; /* ignored */
+    failed |=
+        st_file_add_tensor(&file, "classifier.weight", 2, head, junk) != STYLE_OK; /* ignored */
     void *bytes = NULL;
     size_t size = 0;
     failed |= st_serialize(&file, &bytes, &size) != STYLE_OK;
@@ -79,7 +81,8 @@ int train_fixture_photos(const char *dir, int jpegs)
                  k < 5 ? "png" : "jpg");
         int failed = style_image_save(path, &img, 90) != STYLE_OK;
         if (k == 0 && !failed) {
-            for (int i = 0; i < img.width * img.height * 3; i++) p[i] = (uint8_t)((i / 3 % 7) * 36);
+            for (int i = 0; i < img.width * img.height * 3; i++)
+                p[i] = (uint8_t)((i / 3 % 7) * 36);
             snprintf(path, sizeof path, "%s/style.png", dir);
             failed = style_image_save(path, &img, 0) != STYLE_OK;
         }
@@ -100,8 +103,8 @@ static int load_tensors(const char *path, st_file *file)
 {
     size_t size;
     void *bytes = test_read_file(path, &size);
-    style_status status = bytes ? st_parse(bytes, size, file)
-                                : style__fail(STYLE_ERR_IO, "%s: cannot read it", path);
+    style_status status =
+        bytes ? st_parse(bytes, size, file) : style__fail(STYLE_ERR_IO, "%s: cannot read it", path);
     free(bytes);
     return status != STYLE_OK;
 }

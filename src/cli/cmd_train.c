@@ -289,12 +289,11 @@ int cmd_train(int argc, char **argv)
         cli_interrupt_end();
         return CLI_EXIT_FAILURE;
     }
+    /* Reported before MPI_Finalize: mpirun, when it passed on a Ctrl-C, may not wait long. */
+    if (status == STYLE_ERR_CANCELLED && mpi.group.rank == 0) cli_error("%s", style_last_error());
     cli_mpi_end(&mpi); /* a stop is collective: every process saw it at the same iteration */
     cli_interrupt_end();
-    if (status == STYLE_ERR_CANCELLED) {
-        if (mpi.group.rank == 0) cli_error("%s", style_last_error());
-        return 130;
-    }
+    if (status == STYLE_ERR_CANCELLED) return 130;
     if (!progress.quiet && mpi.group.rank == 0) fprintf(stderr, "libstyle: wrote %s\n", o.out_path);
     return CLI_EXIT_OK;
 }

@@ -329,7 +329,8 @@ typedef int (*style_train_progress_fn)(void *user, const style_train_stats *stat
  * gradients are summed over the group, so the group trains the same model as one process
  * with the same batch (up to floating-point summation order). Rank 0 reads the checkpoint to
  * resume from and sends the state to the others; it alone writes checkpoints, the loss log
- * and the model. Batch normalisation is refused (its statistics would need synchronising).
+ * and the model. Refused: batch normalisation (its statistics would need synchronising) and
+ * a batch smaller than the group.
  * Both calls must be collective: every process makes the same calls in the same order. When
  * style_train fails on one process, the caller must end the others' calls (MPI_Abort).
  */

@@ -509,7 +509,8 @@ static void test_batch_shards_are_the_batch(void **state)
     assert_int_equal(train_dataset_open(&data, test_path(dir, "photos"), NULL, NULL), STYLE_OK);
     const int32_t count = 5, size = 24;
     const size_t item = (size_t)size * size * 3;
-    float *whole = malloc(count * item * sizeof(float)), *part = malloc(count * item * sizeof(float));
+    float *whole = malloc(count * item * sizeof(float)),
+          *part = malloc(count * item * sizeof(float));
     train_rng rng, after;
     for (int round = 0; round < 3; round++) {
         train_rng_seed(&rng, 40 + round);
@@ -563,7 +564,8 @@ static int thread_allreduce(void *user, float *data, size_t count)
     pthread_barrier_wait(&g->barrier);
     for (size_t i = 0; i < count; i++) {
         float s = 0;
-        for (int k = 0; k < g->ranks; k++) s += g->slots[k][i];
+        for (int k = 0; k < g->ranks; k++)
+            s += g->slots[k][i];
         sum[i] = s;
     }
     pthread_barrier_wait(&g->barrier);
@@ -614,9 +616,12 @@ static void test_group_trains_the_single_process_model(void **state)
         thread_rank *r = &ranks[k];
         memset(r, 0, sizeof *r);
         r->group = &group;
-        r->api = (style_train_group){.struct_size = sizeof r->api, .rank = k, .ranks = RANKS,
+        r->api = (style_train_group){.struct_size = sizeof r->api,
+                                     .rank = k,
+                                     .ranks = RANKS,
                                      .allreduce_sum = thread_allreduce,
-                                     .broadcast = thread_broadcast, .user = r};
+                                     .broadcast = thread_broadcast,
+                                     .user = r};
         r->options = o;
         r->options.out_path = grouped;
         r->options.group = &r->api;

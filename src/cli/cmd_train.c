@@ -62,7 +62,7 @@ void cmd_train_usage(FILE *out)
 
 typedef struct progress_state {
     int terminal, quiet;
-    int rank, ranks; /* under mpirun: only rank 0 reports progress */
+    int rank; /* under mpirun: only rank 0 reports progress */
     double last_line;
 } progress_state;
 
@@ -155,7 +155,7 @@ int cmd_train(int argc, char **argv)
     style_train_options o = {0};
     o.struct_size = sizeof o;
     o.seed = 1;
-    progress_state progress = {isatty(STDERR_FILENO), 0, 0, 0, 1};
+    progress_state progress = {isatty(STDERR_FILENO), 0, 0, 0};
     long value;
     double real;
     uint64_t seed;
@@ -268,7 +268,6 @@ int cmd_train(int argc, char **argv)
         return CLI_EXIT_FAILURE;
     }
     progress.rank = mpi.group.rank;
-    progress.ranks = mpi.group.ranks;
     if (mpi.group.ranks > 1) {
         o.group = &mpi.group;
         if (!o.threads) o.threads = cli_mpi_default_threads(&mpi);

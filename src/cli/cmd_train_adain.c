@@ -103,7 +103,7 @@ int cmd_train_adain(int argc, char **argv)
     style_train_adain_options o = {0};
     o.struct_size = sizeof o;
     o.seed = 1;
-    train_progress progress = {isatty(STDERR_FILENO), 0, 0};
+    train_progress progress = {isatty(STDERR_FILENO), 0, 0, 0};
     long value;
     double real;
     uint64_t seed;

@@ -9,7 +9,7 @@
 int train_progress_report(void *user, const style_train_stats *st)
 {
     train_progress *p = user;
-    if (!p->quiet) {
+    if (!p->quiet && p->rank == 0) {
         char eta[32], elapsed[32];
         cli_format_duration(st->eta_seconds, eta, sizeof eta);
         cli_format_duration(st->elapsed_seconds, elapsed, sizeof elapsed);
@@ -43,7 +43,10 @@ int train_progress_report(void *user, const style_train_stats *st)
 void train_progress_log(void *user, style_log_level level, const char *message)
 {
     const train_progress *p = user;
-    if (p->quiet && level < STYLE_LOG_WARNING) return;
+    if ((p->quiet || p->rank > 0) && level < STYLE_LOG_WARNING) return;
     if (p->terminal) fputc('\n', stderr);
-    fprintf(stderr, "libstyle: %s%s\n", level == STYLE_LOG_WARNING ? "warning: " : "", message);
+    char rank[32] = "";
+    if (p->rank > 0) snprintf(rank, sizeof rank, "rank %d: ", p->rank);
+    fprintf(stderr, "libstyle: %s%s%s\n", rank, level == STYLE_LOG_WARNING ? "warning: " : "",
+            message);
 }

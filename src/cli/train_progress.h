@@ -7,6 +7,7 @@
 
 typedef struct train_progress {
     int terminal, quiet;
+    int rank; /* under mpirun: only rank 0 reports progress */
     double last_line;
 } train_progress;
 

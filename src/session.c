@@ -153,6 +153,9 @@ style_status style_session_set_tileable(style_session *session, int enable)
 {
     if (!session)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_set_tileable: NULL session");
+    if (enable && session->model->adain)
+        return style__fail(STYLE_ERR_UNSUPPORTED,
+                           "session_set_tileable: not available for AdaIN models (arch adain)");
     session->tileable = enable != 0;
     return STYLE_OK;
 }

@@ -17,8 +17,7 @@ style_status adain_runtime_prepare(adain_runtime **rt, const adain_model *model,
  * into `output` (the session's controls do the rest). */
 style_status adain_runtime_stylize(adain_runtime *rt, const adain_model *model,
                                    dnnl_stream_t stream, const style_adain_style *style,
-                                   float strength, const style_image *input,
-                                   style_image *output);
+                                   float strength, const style_image *input, style_image *output);
 void adain_runtime_free(adain_runtime *rt);
 
 /* The statistics of a style image at the model's tap (style_size: short side, 0 = as is). */

@@ -35,7 +35,7 @@ static int teardown(void **state)
     return 0;
 }
 
-static const train_net_config small = {{8, 16, 16}, 1, false};
+static const train_net_config small = {.widths = {8, 16, 16}, .residual_blocks = 1};
 
 /* The training params as a model (through the real export and loader). */
 static style_model *params_to_model(const train_params *p, const char *dir)

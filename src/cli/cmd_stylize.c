@@ -3,6 +3,7 @@
  * a typo costs no model load; a file that fails does not stop the others. */
 #define _POSIX_C_SOURCE 200809L
 
+#include "cli_styles.h"
 #include "cli_util.h"
 #include "commands.h"
 
@@ -28,6 +29,8 @@ struct stylize_settings {
     int jpeg_quality;    /* 0: the library's default */
     style_precision precision;
     int precision_given;
+    const char *style;         /* johnson-cin: --style NAME|INDEX */
+    const char *style_weights; /* johnson-cin: --style-weights NAME=W,... */
     int quiet;
     int verbose;
 };
@@ -47,6 +50,8 @@ enum {
     OPTION_MAX_PIXELS,
     OPTION_QUALITY,
     OPTION_PRECISION,
+    OPTION_STYLE,
+    OPTION_STYLE_WEIGHTS,
 };
 
 void cmd_stylize_usage(FILE *out)
@@ -71,6 +76,11 @@ void cmd_stylize_usage(FILE *out)
           "      --quality Q          JPEG quality 1..100 (default 92)\n"
           "      --precision P        fp32 (default), bf16, int8 or auto (the fastest this\n"
           "                           processor runs natively); see 'libstyle bench'\n"
+          "      --style NAME|INDEX   a model with several styles (johnson-cin): the style\n"
+          "                           to use (default: the first; 'libstyle info' lists them)\n"
+          "      --style-weights NAME=W,...\n"
+          "                           ... or a blend: each style's scale and shift weighted by\n"
+          "                           W / (sum of the Ws), W >= 0; styles not named weigh 0\n"
           "  -q, --quiet              no summary line at the end\n"
           "  -v, --verbose            per-image timings and library warnings on stderr\n"
           "  -h, --help               show this help and exit\n",
@@ -103,6 +113,8 @@ static int parse_options(int argc, char **argv, struct stylize_settings *setting
         {"max-pixels", required_argument, NULL, OPTION_MAX_PIXELS},
         {"quality", required_argument, NULL, OPTION_QUALITY},
         {"precision", required_argument, NULL, OPTION_PRECISION},
+        {"style", required_argument, NULL, OPTION_STYLE},
+        {"style-weights", required_argument, NULL, OPTION_STYLE_WEIGHTS},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -161,6 +173,12 @@ static int parse_options(int argc, char **argv, struct stylize_settings *setting
             }
             settings->precision_given = 1;
             break;
+        case OPTION_STYLE:
+            settings->style = optarg;
+            break;
+        case OPTION_STYLE_WEIGHTS:
+            settings->style_weights = optarg;
+            break;
         case 'q':
             settings->quiet = 1;
             break;
@@ -182,6 +200,8 @@ static int check_arguments(const struct stylize_settings *settings, int count, c
 {
     if (settings->model_path == NULL)
         return cli_usage_error(STYLIZE_COMMAND, "missing --model MODEL.safetensors");
+    if (settings->style && settings->style_weights)
+        return cli_usage_error(STYLIZE_COMMAND, "--style and --style-weights exclude each other");
     if (settings->out_dir != NULL) {
         if (count < 1) return cli_usage_error(STYLIZE_COMMAND, "missing input files");
         return 0;
@@ -376,6 +396,11 @@ static long run_jobs(const struct stylize_settings *settings, const struct styli
     }
     if (status != STYLE_OK) {
         cli_report_status(status, settings->model_path);
+        style_session_free(session);
+        style_model_free(model);
+        return -1;
+    }
+    if (cli_apply_style(session, model, settings->style, settings->style_weights) != 0) {
         style_session_free(session);
         style_model_free(model);
         return -1;

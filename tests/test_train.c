@@ -73,7 +73,8 @@ static void test_forward_matches_inference(void **state)
         memcpy(plan.buffers[BUF_INPUT], net.input + b * image, image * sizeof(float));
         assert_int_equal(network_plan_run(&plan, stream, NULL, NULL), STYLE_OK);
         double *expect = malloc(image * sizeof(double));
-        for (size_t i = 0; i < image; i++) expect[i] = plan.buffers[BUF_OUTPUT][i];
+        for (size_t i = 0; i < image; i++)
+            expect[i] = plan.buffers[BUF_OUTPUT][i];
         double err = test_rel_l2(out + b * image, expect, image);
         print_message("  training forward vs inference, image %d: rel L2 %.2e\n", b, err);
         assert_true(err < 1e-5);
@@ -88,8 +89,8 @@ static void test_forward_matches_inference(void **state)
 }
 
 /* L = sum(g * net(x)) in double through the reference network of the exported model. */
-static double reference_objective(const train_params *p, const char *dir, const float *input,
-                                  int n, int size, const float *g)
+static double reference_objective(const train_params *p, const char *dir, const float *input, int n,
+                                  int size, const float *g)
 {
     style_model *model = params_to_model(p, dir);
     double total = 0;
@@ -133,7 +134,8 @@ static void test_network_gradients(void **state)
 
     /* Central differences in double on a sample of every parameter tensor. */
     double worst = 0, global = 0;
-    for (size_t j = 0; j < params.total; j++) global = fmax(global, fabs(params.grads[j]));
+    for (size_t j = 0; j < params.total; j++)
+        global = fmax(global, fabs(params.grads[j]));
     for (int32_t i = 0; i < params.count; i++) {
         train_param *p = &params.params[i];
         if (!p->trainable) continue;
@@ -187,9 +189,11 @@ static void write_feature_net(const char *path, uint64_t seed)
     st_file_add_metadata(&file, "libstyle.kind", "feature-net");
     st_file_add_metadata(&file, "libstyle.layers", layers);
     st_file_add_metadata(&file, "libstyle.taps", "{\"a\":1,\"b\":4,\"c\":5,\"pre\":3}");
-    st_file_add_metadata(&file, "libstyle.input",
-                         "{\"scale\":0.00392156862745098,\"mean\":[0.4,0.5,0.6],\"std\":[0.2,0.25,0.3]}");
-    st_file_add_metadata(&file, "libstyle.loss", "{\"content\":[\"b\"],\"style\":[\"a\",\"b\",\"c\"]}");
+    st_file_add_metadata(
+        &file, "libstyle.input",
+        "{\"scale\":0.00392156862745098,\"mean\":[0.4,0.5,0.6],\"std\":[0.2,0.25,0.3]}");
+    st_file_add_metadata(&file, "libstyle.loss",
+                         "{\"content\":[\"b\"],\"style\":[\"a\",\"b\",\"c\"]}");
     int64_t shapes[3][4] = {{6, 3, 3, 3}, {5, 6, 1, 1}, {7, 5, 3, 3}};
     int idx[3] = {0, 3, 5};
     for (int i = 0; i < 3; i++) {
@@ -217,14 +221,16 @@ static void write_feature_net(const char *path, uint64_t seed)
 }
 
 /* Double reference of that net up to layer `last`, on NHWC rgb, one image. */
-static ref_tensor feature_reference(const feature_net *net, const float *rgb, int h, int w, int last)
+static ref_tensor feature_reference(const feature_net *net, const float *rgb, int h, int w,
+                                    int last)
 {
     ref_tensor x = ref_tensor_new(3, h, w);
     for (int y = 0; y < h; y++)
         for (int xx = 0; xx < w; xx++)
             for (int c = 0; c < 3; c++)
-                REF_AT(x, c, y, xx) = (rgb[(y * w + xx) * 3 + c] * net->input_scale - net->input_mean[c]) /
-                                      net->input_std[c];
+                REF_AT(x, c, y, xx) =
+                    (rgb[(y * w + xx) * 3 + c] * net->input_scale - net->input_mean[c]) /
+                    net->input_std[c];
     for (int i = 0; i <= last; i++) {
         const fnet_layer *l = &net->layers[i];
         ref_tensor y;
@@ -236,8 +242,10 @@ static ref_tensor feature_reference(const feature_net *net, const float *rgb, in
             for (int c = 0; c < x.c; c++)
                 for (int a = 0; a < y.h; a++)
                     for (int b = 0; b < y.w; b++)
-                        REF_AT(y, c, a, b) = fmax(fmax(REF_AT(x, c, 2 * a, 2 * b), REF_AT(x, c, 2 * a, 2 * b + 1)),
-                                                  fmax(REF_AT(x, c, 2 * a + 1, 2 * b), REF_AT(x, c, 2 * a + 1, 2 * b + 1)));
+                        REF_AT(y, c, a, b) =
+                            fmax(fmax(REF_AT(x, c, 2 * a, 2 * b), REF_AT(x, c, 2 * a, 2 * b + 1)),
+                                 fmax(REF_AT(x, c, 2 * a + 1, 2 * b),
+                                      REF_AT(x, c, 2 * a + 1, 2 * b + 1)));
         } else {
             y = ref_tensor_new(x.c, x.h, x.w);
             double slope = l->op == FNET_RELU ? 0 : l->slope;
@@ -279,7 +287,8 @@ static void test_feature_net_spec(void **state)
             double *e = malloc(image * sizeof(double));
             for (int y = 0; y < r.h; y++)
                 for (int x = 0; x < r.w; x++)
-                    for (int c = 0; c < r.c; c++) e[(y * r.w + x) * r.c + c] = REF_AT(r, c, y, x);
+                    for (int c = 0; c < r.c; c++)
+                        e[(y * r.w + x) * r.c + c] = REF_AT(r, c, y, x);
             assert_true(test_rel_l2(feature_run_output(&run, layer) + b * image, e, image) < 1e-5);
             free(e);
             ref_tensor_free(&r);
@@ -293,12 +302,14 @@ static void test_feature_net_spec(void **state)
         g[t] = malloc(all * 4);
         test_fill_uniform(&rng, g[t], all, -1, 1);
         float *tg = feature_run_tap_grad(&run, layer);
-        for (size_t k = 0; k < all; k++) tg[k] += g[t][k];
+        for (size_t k = 0; k < all; k++)
+            tg[k] += g[t][k];
     }
     const float *diff;
     assert_int_equal(feature_run_backward(&run, stream, &diff), STYLE_OK);
     double worst = 0, scale = 1e-6;
-    for (size_t k = 0; k < count; k++) scale = fmax(scale, fabs(diff[k]));
+    for (size_t k = 0; k < count; k++)
+        scale = fmax(scale, fabs(diff[k]));
     for (int s = 0; s < 30; s++) {
         size_t k = (size_t)(test_rng_next(&rng) % count);
         int b = (int)(k / ((size_t)h * w * 3));
@@ -326,7 +337,8 @@ static void test_feature_net_spec(void **state)
     print_message("  feature net d/d image: max err / max |grad| = %.2e\n", worst);
     /* Max pooling and ReLU kinks make finite differences of 0.5 levels slightly noisy. */
     assert_true(worst < 2e-2);
-    for (int t = 0; t < 4; t++) free(g[t]);
+    for (int t = 0; t < 4; t++)
+        free(g[t]);
     free(rgb);
     feature_run_destroy(&run);
     feature_net_free(net);
@@ -368,7 +380,8 @@ static void test_vgg16_recognised(void **state)
     assert_int_equal(feature_net_tap(net, "relu3_3"), 15);
     assert_int_equal(feature_net_tap(net, "relu4_3"), 22);
     assert_string_equal(net->content_taps[0], "relu2_2");
-    assert_true(fabs(net->input_mean[0] - 0.485) < 1e-12 && fabs(net->input_std[2] - 0.225) < 1e-12);
+    assert_true(fabs(net->input_mean[0] - 0.485) < 1e-12 &&
+                fabs(net->input_std[2] - 0.225) < 1e-12);
     feature_run run;
     assert_int_equal(feature_run_create(&run, net, engine, 1, 32, 24, 22, true), STYLE_OK);
     float *rgb = malloc(32 * 24 * 3 * 4);
@@ -379,7 +392,8 @@ static void test_vgg16_recognised(void **state)
     double *e = malloc(sizeof(double) * r.c * r.h * r.w);
     for (int y = 0; y < r.h; y++)
         for (int x = 0; x < r.w; x++)
-            for (int c = 0; c < r.c; c++) e[(y * r.w + x) * r.c + c] = REF_AT(r, c, y, x);
+            for (int c = 0; c < r.c; c++)
+                e[(y * r.w + x) * r.c + c] = REF_AT(r, c, y, x);
     double err = test_rel_l2(feature_run_output(&run, 22), e, (size_t)r.c * r.h * r.w);
     print_message("  VGG-16 relu4_3 vs reference: rel L2 %.2e\n", err);
     assert_true(err < 1e-5);
@@ -428,7 +442,8 @@ static void make_data(const char *dir)
         snprintf(path, sizeof path, "%s/photos/%s%d.png", dir, k % 2 ? "sub/" : "", k);
         assert_int_equal(style_image_save(path, &img, 0), STYLE_OK);
         if (k == 0) {
-            for (int i = 0; i < img.width * img.height * 3; i++) p[i] = (uint8_t)((i / 3 % 7) * 36);
+            for (int i = 0; i < img.width * img.height * 3; i++)
+                p[i] = (uint8_t)((i / 3 % 7) * 36);
             snprintf(path, sizeof path, "%s/style.png", dir);
             assert_int_equal(style_image_save(path, &img, 0), STYLE_OK);
         }
@@ -481,7 +496,8 @@ static void test_training_lowers_loss(void **state)
     /* The result is a model the library runs; a checkpoint is refused as a model. */
     style_model *model = NULL;
     assert_int_equal(style_model_load(o.out_path, NULL, &model), STYLE_OK);
-    assert_non_null(strstr(style_model_metadata_get(model, "libstyle.training"), "\"iterations\":30"));
+    assert_non_null(
+        strstr(style_model_metadata_get(model, "libstyle.training"), "\"iterations\":30"));
     style_model_free(model);
     char ckpt[4200];
     snprintf(ckpt, sizeof ckpt, "%s.ckpt", o.out_path);
@@ -549,6 +565,186 @@ static void test_resume_is_bit_identical(void **state)
     free(dir);
 }
 
+/* ---- several styles (conditional instance norm) ------------------------------------------ */
+
+/* A second style image: diagonal stripes. */
+static void make_second_style(const char *path)
+{
+    style_image img;
+    assert_int_equal(style_image_alloc(&img, 40, 36, 3, STYLE_SAMPLE_U8), STYLE_OK);
+    uint8_t *p = img.data;
+    for (int i = 0; i < 40 * 36; i++) {
+        int x = i % 40, y = i / 40;
+        p[3 * i] = (uint8_t)(((x + y) / 4 % 2) * 220);
+        p[3 * i + 1] = 40;
+        p[3 * i + 2] = (uint8_t)(255 - p[3 * i]);
+    }
+    assert_int_equal(style_image_save(path, &img, 0), STYLE_OK);
+    style_image_release(&img);
+}
+
+/* A tensor of a model file, as floats (NULL when absent). */
+static const st_tensor *file_tensor(const style_model *model, const char *name)
+{
+    return st_find(&model->file, name);
+}
+
+static void test_several_styles(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    make_data(dir);
+    write_feature_net(test_path(dir, "net.safetensors"), 80);
+    char stripes[4200];
+    snprintf(stripes, sizeof stripes, "%s", test_path(dir, "stripes.png"));
+    make_second_style(stripes);
+
+    /* Two styles in one model: the losses fall, and the model has both, named. */
+    run_log log = {0};
+    style_train_options o = small_run(dir, &log);
+    const char *images[] = {o.style_image, stripes}, *names[] = {"dots", NULL};
+    o.style_images = images;
+    o.style_image_count = 2;
+    o.style_names = names;
+    o.iterations = 40;
+    style_status status = style_train(&o);
+    if (status != STYLE_OK) print_error("%s\n", style_last_error());
+    assert_int_equal(status, STYLE_OK);
+    print_message("  two styles: mean loss of the first 3 iterations %.4f, last 3 %.4f\n",
+                  log.first, log.last);
+    assert_true(log.last < 0.8 * log.first);
+    style_model *two = NULL;
+    assert_int_equal(style_model_load(o.out_path, NULL, &two), STYLE_OK);
+    assert_int_equal(style_model_style_count(two), 2);
+    assert_string_equal(style_model_style_name(two, 0), "dots");
+    assert_string_equal(style_model_style_name(two, 1), "stripes");
+    assert_string_equal(style_model_metadata_get(two, "libstyle.arch"), "johnson-cin");
+    /* Both styles were trained: their rows moved apart from the initial (1, 0). */
+    const st_tensor *scale = file_tensor(two, "res1.in1.weight");
+    assert_int_equal(scale->shape[0], 2);
+    assert_true(
+        memcmp(scale->data, scale->data + scale->shape[1], scale->shape[1] * sizeof(float)) != 0);
+
+    /* Adding a third style trains only its row: everything else is bit-identical. */
+    char two_path[4200], three_path[4200];
+    snprintf(two_path, sizeof two_path, "%s", o.out_path);
+    snprintf(three_path, sizeof three_path, "%s", test_path(dir, "three.safetensors"));
+    run_log add_log = {0};
+    style_train_options a = small_run(dir, &add_log);
+    free((char *)a.out_path);
+    a.out_path = strdup(three_path);
+    a.add_style_to = two_path;
+    const char *third[] = {"tiles"};
+    a.style_names = third;
+    a.style_images = images; /* the dots image again, under another name */
+    a.style_image_count = 1;
+    a.iterations = 8;
+    a.widths[0] = 99; /* ignored: the architecture comes from the model */
+    status = style_train(&a);
+    if (status != STYLE_OK) print_error("%s\n", style_last_error());
+    assert_int_equal(status, STYLE_OK);
+    style_model *three = NULL;
+    assert_int_equal(style_model_load(three_path, NULL, &three), STYLE_OK);
+    assert_int_equal(style_model_style_count(three), 3);
+    assert_string_equal(style_model_style_name(three, 1), "stripes");
+    assert_string_equal(style_model_style_name(three, 2), "tiles");
+    size_t convs = 0, norms = 0;
+    for (size_t i = 0; i < two->file.tensor_count; i++) {
+        const st_tensor *before = &two->file.tensors[i];
+        const st_tensor *after = file_tensor(three, before->name);
+        assert_non_null(after);
+        if (strstr(before->name, ".conv2d.")) {
+            assert_int_equal(after->count, before->count);
+            assert_memory_equal(after->data, before->data, before->count * sizeof(float));
+            convs++;
+            continue;
+        }
+        /* A norm: rows 0-1 unchanged, row 2 trained away from the rows' mean it started at. */
+        const size_t c = (size_t)before->shape[1];
+        assert_int_equal(after->shape[0], 3);
+        assert_memory_equal(after->data, before->data, 2 * c * sizeof(float));
+        bool moved = false;
+        for (size_t k = 0; k < c; k++)
+            moved = moved || after->data[2 * c + k] !=
+                                 (float)(((double)before->data[k] + before->data[c + k]) / 2);
+        assert_true(moved);
+        norms++;
+    }
+    assert_int_equal(convs, 2 * 8); /* conv1-3, res1.conv1-2, deconv1-3: weights, biases */
+    assert_int_equal(norms, 2 * 7); /* in1-5, res1.in1-2: scales and shifts */
+    style_model_free(three);
+
+    /* Stopped and resumed, adding a style continues bit-identically. */
+    size_t size_a, size_b;
+    void *whole = model_tensors(three_path, &size_a);
+    run_log stop = {0};
+    stop.stop_at = 3;
+    a.progress_user = &stop;
+    assert_int_equal(style_train(&a), STYLE_ERR_CANCELLED);
+    char ckpt[4300];
+    snprintf(ckpt, sizeof ckpt, "%s.ckpt", three_path);
+    style_train_options r = {0};
+    r.struct_size = sizeof r;
+    r.resume_path = ckpt;
+    r.out_path = three_path;
+    r.threads = 2;
+    status = style_train(&r);
+    if (status != STYLE_OK) print_error("%s\n", style_last_error());
+    assert_int_equal(status, STYLE_OK);
+    void *resumed = model_tensors(three_path, &size_b);
+    assert_int_equal(size_a, size_b);
+    assert_memory_equal(whole, resumed, size_a);
+    free(whole), free(resumed);
+
+    /* A single-style model becomes style 0 (named after it) of a two-style one. */
+    run_log plain_log = {0};
+    style_train_options p = small_run(dir, &plain_log);
+    free((char *)p.out_path);
+    p.out_path = strdup(test_path(dir, "plain.safetensors"));
+    p.iterations = 2;
+    assert_int_equal(style_train(&p), STYLE_OK);
+    a.add_style_to = p.out_path;
+    a.progress_user = &add_log;
+    a.iterations = 2;
+    const char *stripes_image[] = {stripes};
+    a.style_images = stripes_image;
+    a.style_names = NULL;
+    assert_int_equal(style_train(&a), STYLE_OK);
+    assert_int_equal(style_model_load(three_path, NULL, &three), STYLE_OK);
+    assert_int_equal(style_model_style_count(three), 2);
+    assert_string_equal(style_model_style_name(three, 0), "plain");
+    assert_string_equal(style_model_style_name(three, 1), "stripes");
+    style_model_free(three);
+
+    /* Refused: a name the model has, two images, a batch-norm model. */
+    a.add_style_to = two_path;
+    assert_int_equal(style_train(&a), STYLE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(style_last_error(), "'stripes'"));
+    a.style_images = images;
+    a.style_image_count = 2;
+    assert_int_equal(style_train(&a), STYLE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(style_last_error(), "exactly one"));
+    p.norm = "batch";
+    assert_int_equal(style_train(&p), STYLE_OK);
+    a.add_style_to = p.out_path;
+    a.style_image_count = 1;
+    a.style_names = third;
+    assert_int_equal(style_train(&a), STYLE_ERR_UNSUPPORTED);
+    assert_non_null(strstr(style_last_error(), "batch-norm"));
+    /* Several styles with batch norm are refused too. */
+    o.norm = "batch";
+    assert_int_equal(style_train(&o), STYLE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(style_last_error(), "instance norm"));
+
+    style_model_free(two);
+    free((char *)a.style_image), free((char *)a.data_dir), free((char *)a.loss_net);
+    free((char *)a.out_path);
+    free_run(&p);
+    free_run(&o);
+    test_remove_tree(dir);
+    free(dir);
+}
+
 static void test_bad_inputs(void **state)
 {
     (void)state;
@@ -598,6 +794,7 @@ int main(void)
         cmocka_unit_test(test_vgg16_recognised),
         cmocka_unit_test(test_training_lowers_loss),
         cmocka_unit_test(test_resume_is_bit_identical),
+        cmocka_unit_test(test_several_styles),
         cmocka_unit_test(test_bad_inputs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -47,7 +47,8 @@ static void check_gradient(const char *what, objective_fn f, const void *ctx, do
 {
     double worst = 0;
     double scale = 0;
-    for (size_t i = 0; i < count; i++) scale = fmax(scale, fabs(analytic[i]));
+    for (size_t i = 0; i < count; i++)
+        scale = fmax(scale, fabs(analytic[i]));
     for (int s = 0; s < samples; s++) {
         size_t i = (size_t)(test_rng_next(rng) % count);
         double *v = of_params ? &params[i] : &x[i];
@@ -94,8 +95,12 @@ static double conv_objective(const double *x, const double *params, const void *
                                     int iy = y * s->stride - s->pad_top + ky;
                                     int ix = xo * s->stride - s->pad_left + kx;
                                     if (iy < 0 || iy >= c->h || ix < 0 || ix >= c->w) continue;
-                                    sum += x[(((size_t)n * c->h + iy) * c->w + ix) * s->in_channels + i] *
-                                           params[(((size_t)o * s->in_channels + i) * s->kernel + ky) * s->kernel + kx];
+                                    sum +=
+                                        x[(((size_t)n * c->h + iy) * c->w + ix) * s->in_channels +
+                                          i] *
+                                        params[(((size_t)o * s->in_channels + i) * s->kernel + ky) *
+                                                   s->kernel +
+                                               kx];
                                 }
                     } else {
                         /* out[y] += in[i] * w where y = i*stride - pad + k */
@@ -103,15 +108,22 @@ static double conv_objective(const double *x, const double *params, const void *
                             for (int ky = 0; ky < s->kernel; ky++)
                                 for (int kx = 0; kx < s->kernel; kx++) {
                                     int ty = y + s->pad_top - ky, tx = xo + s->pad_left - kx;
-                                    if (ty < 0 || tx < 0 || ty % s->stride || tx % s->stride) continue;
+                                    if (ty < 0 || tx < 0 || ty % s->stride || tx % s->stride)
+                                        continue;
                                     int iy = ty / s->stride, ix = tx / s->stride;
                                     if (iy >= c->h || ix >= c->w) continue;
-                                    sum += x[(((size_t)n * c->h + iy) * c->w + ix) * s->in_channels + i] *
-                                           params[(((size_t)i * s->out_channels + o) * s->kernel + ky) * s->kernel + kx];
+                                    sum +=
+                                        x[(((size_t)n * c->h + iy) * c->w + ix) * s->in_channels +
+                                          i] *
+                                        params[(((size_t)i * s->out_channels + o) * s->kernel +
+                                                ky) *
+                                                   s->kernel +
+                                               kx];
                                 }
                     }
                     if (c->slope >= 0 && sum < 0) sum *= c->slope;
-                    total += sum * c->g[(((size_t)n * c->oh + y) * c->ow + xo) * s->out_channels + o];
+                    total +=
+                        sum * c->g[(((size_t)n * c->oh + y) * c->ow + xo) * s->out_channels + o];
                 }
     }
     return total;
@@ -133,33 +145,43 @@ static void check_conv(backend *b, conv_spec spec, float slope, int n, int h, in
     test_fill_uniform(&rng, bias, spec.out_channels, -0.5, 0.5);
     test_fill_uniform(&rng, dy, yc, -1, 1);
     double *g = malloc(yc * sizeof(double));
-    for (size_t i = 0; i < yc; i++) g[i] = dy[i];
+    for (size_t i = 0; i < yc; i++)
+        g[i] = dy[i];
     assert_int_equal(tconv_bind(&layer, b->engine, wt, bias, dw, db, x, y, dx, dy), STYLE_OK);
     void *scratch;
     dnnl_memory_t scratch_mem;
-    assert_int_equal(train_scratchpad_create(b->engine, layer.scratchpad_bytes, &scratch, &scratch_mem), STYLE_OK);
+    assert_int_equal(
+        train_scratchpad_create(b->engine, layer.scratchpad_bytes, &scratch, &scratch_mem),
+        STYLE_OK);
     assert_int_equal(tconv_forward(&layer, b->stream, scratch_mem), STYLE_OK);
     assert_int_equal(tconv_backward(&layer, b->stream, scratch_mem), STYLE_OK);
 
     conv_ctx ctx = {spec, n, h, w, slope, g, oh, ow};
-    double *xd = malloc(xc * sizeof(double)), *pd = malloc((wc + spec.out_channels) * sizeof(double));
-    for (size_t i = 0; i < xc; i++) xd[i] = x[i];
-    for (size_t i = 0; i < wc; i++) pd[i] = wt[i];
-    for (int i = 0; i < spec.out_channels; i++) pd[wc + i] = bias[i];
+    double *xd = malloc(xc * sizeof(double)),
+           *pd = malloc((wc + spec.out_channels) * sizeof(double));
+    for (size_t i = 0; i < xc; i++)
+        xd[i] = x[i];
+    for (size_t i = 0; i < wc; i++)
+        pd[i] = wt[i];
+    for (int i = 0; i < spec.out_channels; i++)
+        pd[wc + i] = bias[i];
     /* Forward values first: y must equal the reference (checked through the objective). */
     double fwd = 0;
-    for (size_t i = 0; i < yc; i++) fwd += (double)y[i] * g[i];
+    for (size_t i = 0; i < yc; i++)
+        fwd += (double)y[i] * g[i];
     double ref = conv_objective(xd, pd, &ctx);
     assert_true(fabs(fwd - ref) <= 1e-4 * fmax(1, fabs(ref)));
     char what[96];
-    snprintf(what, sizeof what, "%s %dx%d s%d %d->%d %dx%d: dx", spec.transposed ? "deconv" : "conv",
-             spec.kernel, spec.kernel, spec.stride, spec.in_channels, spec.out_channels, w, h);
+    snprintf(what, sizeof what, "%s %dx%d s%d %d->%d %dx%d: dx",
+             spec.transposed ? "deconv" : "conv", spec.kernel, spec.kernel, spec.stride,
+             spec.in_channels, spec.out_channels, w, h);
     check_gradient(what, conv_objective, &ctx, xd, pd, dx, xc, false, &rng, 40);
     snprintf(what + strlen(what) - 2, 8, "dW");
     check_gradient(what, conv_objective, &ctx, xd, pd, dw, wc, true, &rng, 40);
     /* Bias gradients (the tail of the parameters), every one. */
     double worst = 0, scale = 1e-6;
-    for (int o = 0; o < spec.out_channels; o++) scale = fmax(scale, fabs(db[o]));
+    for (int o = 0; o < spec.out_channels; o++)
+        scale = fmax(scale, fabs(db[o]));
     for (int o = 0; o < spec.out_channels; o++) {
         double keep = pd[wc + o];
         pd[wc + o] = keep + 1e-4;
@@ -209,7 +231,8 @@ static double norm_objective(const double *x, const double *params, const void *
             int n1 = k->batch ? k->n : n0 + 1;
             double mean = 0, var = 0, count = (double)(n1 - n0) * hw;
             for (int n = n0; n < n1; n++)
-                for (size_t i = 0; i < hw; i++) mean += x[((size_t)n * hw + i) * k->c + ch];
+                for (size_t i = 0; i < hw; i++)
+                    mean += x[((size_t)n * hw + i) * k->c + ch];
             mean /= count;
             for (int n = n0; n < n1; n++)
                 for (size_t i = 0; i < hw; i++) {
@@ -235,24 +258,33 @@ static void check_norm(backend *b, bool batch, bool relu, int n, int c, int h, i
     tnorm layer;
     assert_int_equal(tnorm_create(&layer, b->engine, batch, relu, n, c, h, w, 1e-5f), STYLE_OK);
     size_t count = (size_t)n * h * w * c;
-    float *x = malloc(count * 4), *y = malloc(count * 4), *dx = malloc(count * 4), *dy = malloc(count * 4);
-    float *scale = malloc(c * 4), *shift = malloc(c * 4), *dscale = malloc(c * 4), *dshift = malloc(c * 4);
+    float *x = malloc(count * 4), *y = malloc(count * 4), *dx = malloc(count * 4),
+          *dy = malloc(count * 4);
+    float *scale = malloc(c * 4), *shift = malloc(c * 4), *dscale = malloc(c * 4),
+          *dshift = malloc(c * 4);
     test_fill_uniform(&rng, x, count, -2, 3);
     test_fill_uniform(&rng, scale, c, 0.5, 1.5);
     test_fill_uniform(&rng, shift, c, -0.5, 0.5);
     test_fill_uniform(&rng, dy, count, -1, 1);
-    double *g = malloc(count * sizeof(double)), *xd = malloc(count * sizeof(double)), *pd = malloc(2 * c * sizeof(double));
-    for (size_t i = 0; i < count; i++) g[i] = dy[i], xd[i] = x[i];
-    for (int i = 0; i < c; i++) pd[i] = scale[i], pd[c + i] = shift[i];
-    assert_int_equal(tnorm_bind(&layer, b->engine, scale, shift, dscale, dshift, x, y, dx, dy), STYLE_OK);
+    double *g = malloc(count * sizeof(double)), *xd = malloc(count * sizeof(double)),
+           *pd = malloc(2 * c * sizeof(double));
+    for (size_t i = 0; i < count; i++)
+        g[i] = dy[i], xd[i] = x[i];
+    for (int i = 0; i < c; i++)
+        pd[i] = scale[i], pd[c + i] = shift[i];
+    assert_int_equal(tnorm_bind(&layer, b->engine, scale, shift, dscale, dshift, x, y, dx, dy),
+                     STYLE_OK);
     void *scratch;
     dnnl_memory_t scratch_mem;
-    assert_int_equal(train_scratchpad_create(b->engine, layer.scratchpad_bytes, &scratch, &scratch_mem), STYLE_OK);
+    assert_int_equal(
+        train_scratchpad_create(b->engine, layer.scratchpad_bytes, &scratch, &scratch_mem),
+        STYLE_OK);
     assert_int_equal(tnorm_forward(&layer, b->stream, scratch_mem), STYLE_OK);
     assert_int_equal(tnorm_backward(&layer, b->stream, scratch_mem), STYLE_OK);
     norm_ctx ctx = {batch, relu, n, c, h, w, 1e-5, g};
     double fwd = 0;
-    for (size_t i = 0; i < count; i++) fwd += (double)y[i] * g[i];
+    for (size_t i = 0; i < count; i++)
+        fwd += (double)y[i] * g[i];
     double ref = norm_objective(xd, pd, &ctx);
     assert_true(fabs(fwd - ref) <= 1e-4 * fmax(1, fabs(ref)));
     char what[96];
@@ -281,13 +313,105 @@ static void test_norm_gradients(void **state)
     check_norm(b, true, false, 2, 4, 3, 3, 13);
 }
 
+/* ---- conditional instance norm (several styles) ----------------------------------------- */
+
+/* Parameters [scale: styles x C][shift: styles x C]; only row `style` takes part. */
+typedef struct cin_ctx {
+    norm_ctx norm;
+    int styles, style;
+} cin_ctx;
+
+static double cin_objective(const double *x, const double *params, const void *p)
+{
+    const cin_ctx *k = p;
+    const int c = k->norm.c;
+    double *row = malloc(2 * (size_t)c * sizeof(double));
+    for (int i = 0; i < c; i++) {
+        row[i] = params[(size_t)k->style * c + i];
+        row[c + i] = params[(size_t)(k->styles + k->style) * c + i];
+    }
+    double total = norm_objective(x, row, &k->norm);
+    free(row);
+    return total;
+}
+
+/*
+ * A norm bound to [styles, C] parameters and switched to one style's row (tnorm_set_params,
+ * as the trainer does per batch): its output and gradients against the reference of that row,
+ * and nothing written into the other rows' gradients.
+ */
+static void check_cin(backend *b, int styles, int style, int n, int c, int h, int w, uint64_t seed)
+{
+    test_rng rng = {seed};
+    tnorm layer;
+    assert_int_equal(tnorm_create(&layer, b->engine, false, true, n, c, h, w, 1e-5f), STYLE_OK);
+    const size_t count = (size_t)n * h * w * c, rows = (size_t)styles * c;
+    float *x = malloc(count * 4), *y = malloc(count * 4), *dx = malloc(count * 4),
+          *dy = malloc(count * 4);
+    /* scale rows then shift rows, and their gradients, in one array each. */
+    float *p = malloc(2 * rows * 4), *dp = calloc(2 * rows, 4);
+    test_fill_uniform(&rng, x, count, -2, 3);
+    test_fill_uniform(&rng, p, rows, 0.5, 1.5);
+    test_fill_uniform(&rng, p + rows, rows, -0.5, 0.5);
+    test_fill_uniform(&rng, dy, count, -1, 1);
+    double *g = malloc(count * sizeof(double)), *xd = malloc(count * sizeof(double)),
+           *pd = malloc(2 * rows * sizeof(double));
+    for (size_t i = 0; i < count; i++)
+        g[i] = dy[i], xd[i] = x[i];
+    for (size_t i = 0; i < 2 * rows; i++)
+        pd[i] = p[i];
+    /* Bound to style 0, then switched. */
+    assert_int_equal(tnorm_bind(&layer, b->engine, p, p + rows, dp, dp + rows, x, y, dx, dy),
+                     STYLE_OK);
+    const size_t row = (size_t)style * c;
+    tnorm_set_params(&layer, p + row, p + rows + row, dp + row, dp + rows + row);
+    void *scratch;
+    dnnl_memory_t scratch_mem;
+    assert_int_equal(
+        train_scratchpad_create(b->engine, layer.scratchpad_bytes, &scratch, &scratch_mem),
+        STYLE_OK);
+    assert_int_equal(tnorm_forward(&layer, b->stream, scratch_mem), STYLE_OK);
+    assert_int_equal(tnorm_backward(&layer, b->stream, scratch_mem), STYLE_OK);
+    cin_ctx ctx = {{false, true, n, c, h, w, 1e-5, g}, styles, style};
+    double fwd = 0;
+    for (size_t i = 0; i < count; i++)
+        fwd += (double)y[i] * g[i];
+    double ref = cin_objective(xd, pd, &ctx);
+    assert_true(fabs(fwd - ref) <= 1e-4 * fmax(1, fabs(ref)));
+    char what[96];
+    snprintf(what, sizeof what, "conditional norm style %d of %d n%d c%d %dx%d: dx", style, styles,
+             n, c, w, h);
+    check_gradient(what, cin_objective, &ctx, xd, pd, dx, count, false, &rng, 60);
+    /* Every row's gradient, the other styles' being exactly 0. */
+    snprintf(what + strlen(what) - 2, 24, "dgamma,dbeta rows");
+    check_gradient(what, cin_objective, &ctx, xd, pd, dp, 2 * rows, true, &rng, 4 * (int)rows);
+    for (size_t i = 0; i < rows; i++)
+        if (i / c != (size_t)style) {
+            assert_true(dp[i] == 0.0f);
+            assert_true(dp[rows + i] == 0.0f);
+        }
+    tnorm_destroy(&layer);
+    if (scratch_mem) dnnl_memory_destroy(scratch_mem);
+    style__aligned_free(scratch);
+    free(x), free(y), free(dx), free(dy), free(p), free(dp), free(g), free(xd), free(pd);
+}
+
+static void test_conditional_norm_gradients(void **state)
+{
+    backend *b = *state;
+    check_cin(b, 3, 1, 2, 5, 7, 5, 20);
+    check_cin(b, 2, 1, 3, 16, 4, 3, 21);
+    check_cin(b, 4, 0, 1, 3, 5, 3, 22);
+}
+
 /* ---- reflection pad / upsample, max pool -------------------------------------------------- */
 
 static void test_pad_backward(void **state)
 {
     (void)state;
     /* <pad(x), g> == <x, pad_backward(g)> for every x: the backward is the adjoint. */
-    int cases[][5] = {{3, 7, 5, 1, 4}, {4, 5, 6, 2, 1}, {2, 2, 3, 1, 4}, {3, 1, 1, 2, 1}, {5, 9, 4, 1, 1}};
+    int cases[][5] = {
+        {3, 7, 5, 1, 4}, {4, 5, 6, 2, 1}, {2, 2, 3, 1, 4}, {3, 1, 1, 2, 1}, {5, 9, 4, 1, 1}};
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         int c = cases[k][0], h = cases[k][1], w = cases[k][2], f = cases[k][3], p = cases[k][4];
         int oh = h * f + 2 * p, ow = w * f + 2 * p;
@@ -299,8 +423,10 @@ static void test_pad_backward(void **state)
         pad_reflect_nhwc(x, h, w, c, f, p, y);
         pad_reflect_backward_nhwc(g, h, w, c, f, p, dx);
         double a = 0, bsum = 0;
-        for (size_t i = 0; i < yc; i++) a += (double)y[i] * g[i];
-        for (size_t i = 0; i < xc; i++) bsum += (double)x[i] * dx[i];
+        for (size_t i = 0; i < yc; i++)
+            a += (double)y[i] * g[i];
+        for (size_t i = 0; i < xc; i++)
+            bsum += (double)x[i] * dx[i];
         assert_true(fabs(a - bsum) < 1e-4 * fmax(1, fabs(a)));
         free(x), free(y), free(g), free(dx);
     }
@@ -333,7 +459,8 @@ static void test_maxpool(void **state)
         maxpool2_forward_nhwc(x, h, w, c, y2, a2);
         x[i] = keep;
         double d = 0;
-        for (int j = 0; j < oh * ow * c; j++) d += (double)(y2[j] - y[j]) * g[j];
+        for (int j = 0; j < oh * ow * c; j++)
+            d += (double)(y2[j] - y[j]) * g[j];
         assert_true(fabs(d / 1e-3 - dx[i]) < 1e-2);
     }
 }
@@ -343,6 +470,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_gradients),
         cmocka_unit_test(test_norm_gradients),
+        cmocka_unit_test(test_conditional_norm_gradients),
         cmocka_unit_test(test_pad_backward),
         cmocka_unit_test(test_maxpool),
     };

@@ -47,8 +47,7 @@ static void check_gradient(const char *what, objective_fn f, const void *ctx, do
 {
     double worst = 0;
     double scale = 0;
-    for (size_t i = 0; i < count; i++)
-        scale = fmax(scale, fabs(analytic[i]));
+    for (size_t i = 0; i < count; i++) scale = fmax(scale, fabs(analytic[i]));
     for (int s = 0; s < samples; s++) {
         size_t i = (size_t)(test_rng_next(rng) % count);
         double *v = of_params ? &params[i] : &x[i];
@@ -95,12 +94,8 @@ static double conv_objective(const double *x, const double *params, const void *
                                     int iy = y * s->stride - s->pad_top + ky;
                                     int ix = xo * s->stride - s->pad_left + kx;
                                     if (iy < 0 || iy >= c->h || ix < 0 || ix >= c->w) continue;
-                                    sum +=
-                                        x[(((size_t)n * c->h + iy) * c->w + ix) * s->in_channels +
-                                          i] *
-                                        params[(((size_t)o * s->in_channels + i) * s->kernel + ky) *
-                                                   s->kernel +
-                                               kx];
+                                    sum += x[(((size_t)n * c->h + iy) * c->w + ix) * s->in_channels + i] *
+                                           params[(((size_t)o * s->in_channels + i) * s->kernel + ky) * s->kernel + kx];
                                 }
                     } else {
                         /* out[y] += in[i] * w where y = i*stride - pad + k */
@@ -108,22 +103,15 @@ static double conv_objective(const double *x, const double *params, const void *
                             for (int ky = 0; ky < s->kernel; ky++)
                                 for (int kx = 0; kx < s->kernel; kx++) {
                                     int ty = y + s->pad_top - ky, tx = xo + s->pad_left - kx;
-                                    if (ty < 0 || tx < 0 || ty % s->stride || tx % s->stride)
-                                        continue;
+                                    if (ty < 0 || tx < 0 || ty % s->stride || tx % s->stride) continue;
                                     int iy = ty / s->stride, ix = tx / s->stride;
                                     if (iy >= c->h || ix >= c->w) continue;
-                                    sum +=
-                                        x[(((size_t)n * c->h + iy) * c->w + ix) * s->in_channels +
-                                          i] *
-                                        params[(((size_t)i * s->out_channels + o) * s->kernel +
-                                                ky) *
-                                                   s->kernel +
-                                               kx];
+                                    sum += x[(((size_t)n * c->h + iy) * c->w + ix) * s->in_channels + i] *
+                                           params[(((size_t)i * s->out_channels + o) * s->kernel + ky) * s->kernel + kx];
                                 }
                     }
                     if (c->slope >= 0 && sum < 0) sum *= c->slope;
-                    total +=
-                        sum * c->g[(((size_t)n * c->oh + y) * c->ow + xo) * s->out_channels + o];
+                    total += sum * c->g[(((size_t)n * c->oh + y) * c->ow + xo) * s->out_channels + o];
                 }
     }
     return total;
@@ -145,43 +133,33 @@ static void check_conv(backend *b, conv_spec spec, float slope, int n, int h, in
     test_fill_uniform(&rng, bias, spec.out_channels, -0.5, 0.5);
     test_fill_uniform(&rng, dy, yc, -1, 1);
     double *g = malloc(yc * sizeof(double));
-    for (size_t i = 0; i < yc; i++)
-        g[i] = dy[i];
+    for (size_t i = 0; i < yc; i++) g[i] = dy[i];
     assert_int_equal(tconv_bind(&layer, b->engine, wt, bias, dw, db, x, y, dx, dy), STYLE_OK);
     void *scratch;
     dnnl_memory_t scratch_mem;
-    assert_int_equal(
-        train_scratchpad_create(b->engine, layer.scratchpad_bytes, &scratch, &scratch_mem),
-        STYLE_OK);
+    assert_int_equal(train_scratchpad_create(b->engine, layer.scratchpad_bytes, &scratch, &scratch_mem), STYLE_OK);
     assert_int_equal(tconv_forward(&layer, b->stream, scratch_mem), STYLE_OK);
     assert_int_equal(tconv_backward(&layer, b->stream, scratch_mem), STYLE_OK);
 
     conv_ctx ctx = {spec, n, h, w, slope, g, oh, ow};
-    double *xd = malloc(xc * sizeof(double)),
-           *pd = malloc((wc + spec.out_channels) * sizeof(double));
-    for (size_t i = 0; i < xc; i++)
-        xd[i] = x[i];
-    for (size_t i = 0; i < wc; i++)
-        pd[i] = wt[i];
-    for (int i = 0; i < spec.out_channels; i++)
-        pd[wc + i] = bias[i];
+    double *xd = malloc(xc * sizeof(double)), *pd = malloc((wc + spec.out_channels) * sizeof(double));
+    for (size_t i = 0; i < xc; i++) xd[i] = x[i];
+    for (size_t i = 0; i < wc; i++) pd[i] = wt[i];
+    for (int i = 0; i < spec.out_channels; i++) pd[wc + i] = bias[i];
     /* Forward values first: y must equal the reference (checked through the objective). */
     double fwd = 0;
-    for (size_t i = 0; i < yc; i++)
-        fwd += (double)y[i] * g[i];
+    for (size_t i = 0; i < yc; i++) fwd += (double)y[i] * g[i];
     double ref = conv_objective(xd, pd, &ctx);
     assert_true(fabs(fwd - ref) <= 1e-4 * fmax(1, fabs(ref)));
     char what[96];
-    snprintf(what, sizeof what, "%s %dx%d s%d %d->%d %dx%d: dx",
-             spec.transposed ? "deconv" : "conv", spec.kernel, spec.kernel, spec.stride,
-             spec.in_channels, spec.out_channels, w, h);
+    snprintf(what, sizeof what, "%s %dx%d s%d %d->%d %dx%d: dx", spec.transposed ? "deconv" : "conv",
+             spec.kernel, spec.kernel, spec.stride, spec.in_channels, spec.out_channels, w, h);
     check_gradient(what, conv_objective, &ctx, xd, pd, dx, xc, false, &rng, 40);
     snprintf(what + strlen(what) - 2, 8, "dW");
     check_gradient(what, conv_objective, &ctx, xd, pd, dw, wc, true, &rng, 40);
     /* Bias gradients (the tail of the parameters), every one. */
     double worst = 0, scale = 1e-6;
-    for (int o = 0; o < spec.out_channels; o++)
-        scale = fmax(scale, fabs(db[o]));
+    for (int o = 0; o < spec.out_channels; o++) scale = fmax(scale, fabs(db[o]));
     for (int o = 0; o < spec.out_channels; o++) {
         double keep = pd[wc + o];
         pd[wc + o] = keep + 1e-4;
@@ -231,8 +209,7 @@ static double norm_objective(const double *x, const double *params, const void *
             int n1 = k->batch ? k->n : n0 + 1;
             double mean = 0, var = 0, count = (double)(n1 - n0) * hw;
             for (int n = n0; n < n1; n++)
-                for (size_t i = 0; i < hw; i++)
-                    mean += x[((size_t)n * hw + i) * k->c + ch];
+                for (size_t i = 0; i < hw; i++) mean += x[((size_t)n * hw + i) * k->c + ch];
             mean /= count;
             for (int n = n0; n < n1; n++)
                 for (size_t i = 0; i < hw; i++) {
@@ -258,33 +235,24 @@ static void check_norm(backend *b, bool batch, bool relu, int n, int c, int h, i
     tnorm layer;
     assert_int_equal(tnorm_create(&layer, b->engine, batch, relu, n, c, h, w, 1e-5f), STYLE_OK);
     size_t count = (size_t)n * h * w * c;
-    float *x = malloc(count * 4), *y = malloc(count * 4), *dx = malloc(count * 4),
-          *dy = malloc(count * 4);
-    float *scale = malloc(c * 4), *shift = malloc(c * 4), *dscale = malloc(c * 4),
-          *dshift = malloc(c * 4);
+    float *x = malloc(count * 4), *y = malloc(count * 4), *dx = malloc(count * 4), *dy = malloc(count * 4);
+    float *scale = malloc(c * 4), *shift = malloc(c * 4), *dscale = malloc(c * 4), *dshift = malloc(c * 4);
     test_fill_uniform(&rng, x, count, -2, 3);
     test_fill_uniform(&rng, scale, c, 0.5, 1.5);
     test_fill_uniform(&rng, shift, c, -0.5, 0.5);
     test_fill_uniform(&rng, dy, count, -1, 1);
-    double *g = malloc(count * sizeof(double)), *xd = malloc(count * sizeof(double)),
-           *pd = malloc(2 * c * sizeof(double));
-    for (size_t i = 0; i < count; i++)
-        g[i] = dy[i], xd[i] = x[i];
-    for (int i = 0; i < c; i++)
-        pd[i] = scale[i], pd[c + i] = shift[i];
-    assert_int_equal(tnorm_bind(&layer, b->engine, scale, shift, dscale, dshift, x, y, dx, dy),
-                     STYLE_OK);
+    double *g = malloc(count * sizeof(double)), *xd = malloc(count * sizeof(double)), *pd = malloc(2 * c * sizeof(double));
+    for (size_t i = 0; i < count; i++) g[i] = dy[i], xd[i] = x[i];
+    for (int i = 0; i < c; i++) pd[i] = scale[i], pd[c + i] = shift[i];
+    assert_int_equal(tnorm_bind(&layer, b->engine, scale, shift, dscale, dshift, x, y, dx, dy), STYLE_OK);
     void *scratch;
     dnnl_memory_t scratch_mem;
-    assert_int_equal(
-        train_scratchpad_create(b->engine, layer.scratchpad_bytes, &scratch, &scratch_mem),
-        STYLE_OK);
+    assert_int_equal(train_scratchpad_create(b->engine, layer.scratchpad_bytes, &scratch, &scratch_mem), STYLE_OK);
     assert_int_equal(tnorm_forward(&layer, b->stream, scratch_mem), STYLE_OK);
     assert_int_equal(tnorm_backward(&layer, b->stream, scratch_mem), STYLE_OK);
     norm_ctx ctx = {batch, relu, n, c, h, w, 1e-5, g};
     double fwd = 0;
-    for (size_t i = 0; i < count; i++)
-        fwd += (double)y[i] * g[i];
+    for (size_t i = 0; i < count; i++) fwd += (double)y[i] * g[i];
     double ref = norm_objective(xd, pd, &ctx);
     assert_true(fabs(fwd - ref) <= 1e-4 * fmax(1, fabs(ref)));
     char what[96];
@@ -410,8 +378,7 @@ static void test_pad_backward(void **state)
 {
     (void)state;
     /* <pad(x), g> == <x, pad_backward(g)> for every x: the backward is the adjoint. */
-    int cases[][5] = {
-        {3, 7, 5, 1, 4}, {4, 5, 6, 2, 1}, {2, 2, 3, 1, 4}, {3, 1, 1, 2, 1}, {5, 9, 4, 1, 1}};
+    int cases[][5] = {{3, 7, 5, 1, 4}, {4, 5, 6, 2, 1}, {2, 2, 3, 1, 4}, {3, 1, 1, 2, 1}, {5, 9, 4, 1, 1}};
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         int c = cases[k][0], h = cases[k][1], w = cases[k][2], f = cases[k][3], p = cases[k][4];
         int oh = h * f + 2 * p, ow = w * f + 2 * p;
@@ -423,10 +390,8 @@ static void test_pad_backward(void **state)
         pad_reflect_nhwc(x, h, w, c, f, p, y);
         pad_reflect_backward_nhwc(g, h, w, c, f, p, dx);
         double a = 0, bsum = 0;
-        for (size_t i = 0; i < yc; i++)
-            a += (double)y[i] * g[i];
-        for (size_t i = 0; i < xc; i++)
-            bsum += (double)x[i] * dx[i];
+        for (size_t i = 0; i < yc; i++) a += (double)y[i] * g[i];
+        for (size_t i = 0; i < xc; i++) bsum += (double)x[i] * dx[i];
         assert_true(fabs(a - bsum) < 1e-4 * fmax(1, fabs(a)));
         free(x), free(y), free(g), free(dx);
     }
@@ -459,8 +424,7 @@ static void test_maxpool(void **state)
         maxpool2_forward_nhwc(x, h, w, c, y2, a2);
         x[i] = keep;
         double d = 0;
-        for (int j = 0; j < oh * ow * c; j++)
-            d += (double)(y2[j] - y[j]) * g[j];
+        for (int j = 0; j < oh * ow * c; j++) d += (double)(y2[j] - y[j]) * g[j];
         assert_true(fabs(d / 1e-3 - dx[i]) < 1e-2);
     }
 }

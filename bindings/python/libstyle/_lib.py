@@ -182,6 +182,10 @@ class TrainOptions(Structure):
         ("progress_user", c_void_p),
         ("log", LOG_FN),
         ("log_user", c_void_p),
+        ("style_images", POINTER(c_char_p)),
+        ("style_image_count", c_size_t),
+        ("style_names", POINTER(c_char_p)),
+        ("add_style_to", c_char_p),
     ]
 
 
@@ -309,6 +313,9 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], bool]] = {
     ),
     "style_model_metadata_get": (c_char_p, [_ModelP, c_char_p], False),
     "style_import_ml5": (c_status, [c_char_p, c_char_p, c_char_p], True),
+    "style_model_style_count": (c_size_t, [_ModelP], False),
+    "style_model_style_name": (c_char_p, [_ModelP, c_size_t], False),
+    "style_model_find_style": (c_int64, [_ModelP, c_char_p], False),
     # sessions
     "style_session_create": (c_status, [_ModelP, POINTER(_SessionP)], True),
     "style_session_free": (None, [_SessionP], False),
@@ -321,6 +328,8 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], bool]] = {
         [_SessionP, c_int32, c_int32, POINTER(c_uint64)],
         True,
     ),
+    "style_session_set_style": (c_status, [_SessionP, c_size_t], True),
+    "style_session_set_style_weights": (c_status, [_SessionP, POINTER(c_float), c_size_t], True),
     "style_session_stylize": (c_status, [_SessionP, _ImageP, _ImageP], True),
     "style_session_stylize_batch": (c_status, [_SessionP, _ImageP, _ImageP, c_size_t], True),
     # precision, builds and profiling

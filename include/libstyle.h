@@ -576,6 +576,22 @@ typedef struct style_optimize_options {
  */
 STYLE_API style_status style_optimize(const style_optimize_options *options);
 
+/** Losses of one image, weighted as style_optimize reports them (a term turned off is 0). */
+typedef struct style_losses {
+    double content, style, tv, total;
+} style_losses;
+
+/**
+ * The losses style_optimize minimises, of a given image instead of an optimised one: the
+ * problem is the one `options` describes (content image and size, styles and blend, loss
+ * network, layers, weights; the fields about the optimisation and its output are ignored), and
+ * `image_path` is resized to the problem's size (the content's size after resizing) if it
+ * differs. Gives Gatys' losses of any image, e.g. a feed-forward model's output, to compare
+ * with style_optimize's after some iterations (Huang and Belongie's comparison).
+ */
+STYLE_API style_status style_evaluate_losses(const style_optimize_options *options,
+                                             const char *image_path, style_losses *losses);
+
 #ifdef __cplusplus
 }
 #endif

@@ -250,6 +250,17 @@ class OptimizeOptions(Structure):
     ]
 
 
+class LossesStruct(Structure):
+    """``style_losses``."""
+
+    _fields_ = [
+        ("content", c_double),
+        ("style", c_double),
+        ("tv", c_double),
+        ("total", c_double),
+    ]
+
+
 class RunInfoStruct(Structure):
     """``style_run_info``; set ``struct_size = ctypes.sizeof(RunInfoStruct)``."""
 
@@ -349,6 +360,11 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], bool]] = {
     # training and optimisation
     "style_train": (c_status, [POINTER(TrainOptions)], True),
     "style_optimize": (c_status, [POINTER(OptimizeOptions)], True),
+    "style_evaluate_losses": (
+        c_status,
+        [POINTER(OptimizeOptions), c_char_p, POINTER(LossesStruct)],
+        True,
+    ),
 }
 
 

@@ -1772,11 +1772,14 @@ static void test_alloc_failures_load(void **state)
     st_file_clear(&file);
 }
 
-static void test_alloc_failures_session(void **state)
+/* Every allocation of session creation and a run failing in turn; `styles` > 0: a johnson-cin
+ * model set to a blend of its styles (the session's styled copy and blended parameters). */
+static void check_alloc_failures_session(int styles)
 {
-    (void)state;
     test_model_config c = small_config(); /* 8/16/32, one residual block */
+    c.styles = styles;
     style_model *model = test_build_model(&c, 83);
+    const float weights[2] = {1, 3};
     uint8_t pixels[8 * 8 * 3];
     for (size_t i = 0; i < sizeof pixels; i++)
         pixels[i] = (uint8_t)(i * 29 + 5);
@@ -1786,6 +1789,7 @@ static void test_alloc_failures_session(void **state)
     style_session *session = NULL;
     style_image expected = {0};
     assert_int_equal(style_session_create(model, &session), STYLE_OK);
+    if (styles) assert_int_equal(style_session_set_style_weights(session, weights, 2), STYLE_OK);
     assert_int_equal(style_session_stylize(session, &in, &expected), STYLE_OK);
     style_session_free(session);
     assert_int_equal(atomic_load(&model->references), 1);
@@ -1798,7 +1802,8 @@ static void test_alloc_failures_session(void **state)
         style__alloc_fail_after(n);
         style_status status = style_session_create(model, &session);
         bool created = status == STYLE_OK;
-        if (created) status = style_session_stylize(session, &in, &out);
+        if (created && styles) status = style_session_set_style_weights(session, weights, 2);
+        if (created && status == STYLE_OK) status = style_session_stylize(session, &in, &out);
         style__alloc_fail_after(0);
         if (status != STYLE_OK && status != STYLE_ERR_NOMEM && status != STYLE_ERR_BACKEND) {
             print_error("allocation %ld: status %d (%s): %s\n", n, status,
@@ -1820,11 +1825,18 @@ static void test_alloc_failures_session(void **state)
         assert_int_equal(atomic_load(&model->references), 1);
         if (status == STYLE_OK) break;
     }
-    print_message("  session create + stylize: %ld allocations (%d failed runs)\n", n - 1,
-                  failures);
+    print_message("  session create + stylize%s: %ld allocations (%d failed runs)\n",
+                  styles ? " (johnson-cin, blended)" : "", n - 1, failures);
     assert_true(n > 1 && n < 100000);
     style_image_release(&expected);
     style_model_free(model);
+}
+
+static void test_alloc_failures_session(void **state)
+{
+    (void)state;
+    check_alloc_failures_session(0);
+    check_alloc_failures_session(2);
 }
 
 /* ---- Ownership -------------------------------------------------------------------------- */

@@ -384,6 +384,35 @@ typedef struct style_train_stats {
 typedef int (*style_train_progress_fn)(void *user, const style_train_stats *stats);
 
 /**
+ * Data-parallel training over several processes (docs/training.md, "Multi-machine training"):
+ * the caller's communication layer behind two collective calls, so that the library itself
+ * needs no MPI. `libstyle train` under `mpirun` fills it with MPI_Allreduce and MPI_Bcast.
+ *
+ * Every process calls style_train with the same options and its own rank. Each computes its
+ * share of every batch (the batch split as evenly as possible, ranks with the lower numbers
+ * taking one more crop) while drawing the same random crops as a single process would, and the
+ * gradients are summed over the group, so the group trains the same model as one process
+ * with the same batch (up to floating-point summation order). Rank 0 reads the checkpoint to
+ * resume from and sends the state to the others; it alone writes checkpoints, the loss log
+ * and the model. Refused: batch normalisation (its statistics would need synchronising) and
+ * a batch smaller than the group.
+ * Both calls must be collective: every process makes the same calls in the same order. When
+ * style_train fails on one process, the caller must end the others' calls (MPI_Abort).
+ */
+typedef struct style_train_group {
+    size_t struct_size; /**< sizeof(style_train_group) */
+    int32_t rank;       /**< this process, 0 .. ranks - 1 */
+    int32_t ranks;      /**< processes in the group (1: alone) */
+    /** Sums `count` floats element-wise over all processes, in place, leaving the same result
+     *  in every process (MPI_Allreduce with MPI_IN_PLACE, MPI_SUM); returns 0 on success. */
+    int (*allreduce_sum)(void *user, float *data, size_t count);
+    /** Copies `bytes` bytes of rank 0's `data` into every other process's (MPI_Bcast);
+     *  returns 0 on success. */
+    int (*broadcast)(void *user, void *data, size_t bytes);
+    void *user;
+} style_train_group;
+
+/**
  * Options of style_train(). Zero-initialise, set struct_size = sizeof(style_train_options) and
  * the four paths; every other zero field takes its default. Loss definitions and the defaults
  * are documented in docs/training.md.
@@ -419,6 +448,7 @@ typedef struct style_train_options {
     void *progress_user;
     style_log_fn log;            /**< warnings (skipped images) and information */
     void *log_user;
+    const style_train_group *group; /**< data-parallel processes; NULL: this one alone */
     /* Since 0.x (read when struct_size covers them): several styles in one model. */
     const char *const *style_images; /**< style_image_count paths, replacing style_image: 2 or
                                           more train one johnson-cin model (conditional instance

@@ -182,6 +182,7 @@ class TrainOptions(Structure):
         ("progress_user", c_void_p),
         ("log", LOG_FN),
         ("log_user", c_void_p),
+        ("group", c_void_p),  # const style_train_group *: data-parallel processes; NULL here
         ("style_images", POINTER(c_char_p)),
         ("style_image_count", c_size_t),
         ("style_names", POINTER(c_char_p)),

@@ -3,7 +3,8 @@
  *   cli_fixtures make DIR          writes DIR/model.safetensors (random small network),
  *                                  DIR/styles.safetensors (the same with 3 styles s0 s1 s2),
  *                                  DIR/photo.png, DIR/photo.jpg (RGB), DIR/sprite.png (RGBA),
- *                                  DIR/big.png (256 x 256 grey)
+ *                                  DIR/big.png (256 x 256 grey), DIR/wide.png (16384 x 4
+ *                                  grey: one row of a layer is over 1 MiB)
  *   cli_fixtures check IMG W H C   exit 0 when IMG decodes to W x H with C channels
  *   cli_fixtures train DIR         training inputs: DIR/photos/ (PNG and JPEG), DIR/style.png,
  *                                  DIR/net.safetensors (a small feature network)
@@ -64,6 +65,11 @@ static int make(const char *dir)
     if (style_image_alloc(&big, 256, 256, 3, STYLE_SAMPLE_U8) != STYLE_OK) return 1;
     memset(big.data, 128, 256 * 256 * 3);
     snprintf(path, sizeof path, "%s/big.png", dir);
+    if (style_image_save(path, &big, 0) != STYLE_OK) return 1;
+    style_image_release(&big);
+    if (style_image_alloc(&big, 16384, 4, 3, STYLE_SAMPLE_U8) != STYLE_OK) return 1;
+    memset(big.data, 100, 16384 * 4 * 3);
+    snprintf(path, sizeof path, "%s/wide.png", dir);
     if (style_image_save(path, &big, 0) != STYLE_OK) return 1;
     style_image_release(&big);
     snprintf(path, sizeof path, "%s/sprite.png", dir);

@@ -209,7 +209,7 @@ STYLE_API style_status style_model_save(const style_model *model, const char *pa
  * What a model is. All strings belong to the model and live as long as it does.
  */
 typedef struct style_model_info {
-    const char *arch;        /**< "johnson" */
+    const char *arch;        /**< "johnson" or "johnson-cin" (several styles) */
     const char *padding;     /**< "reflect", "zero" or "tf_same" */
     const char *upsample;    /**< "nearest_conv", "transposed_tf" or "transposed_torch" */
     const char *norm;        /**< "instance" or "batch" */
@@ -220,7 +220,8 @@ typedef struct style_model_info {
     int32_t widths[3];       /**< channel widths of conv1, conv2, conv3 (32, 64, 128 by default) */
     int32_t residual_blocks; /**< number of residual blocks (5 by default) */
     int32_t has_bias;        /**< 1 if the convolutions carry biases */
-    uint64_t parameter_count; /**< number of scalar parameters used by the network */
+    uint64_t parameter_count; /**< number of scalar parameters used by the network (every
+                                   style's scale and shift included) */
 } style_model_info;
 
 /** Fills *info. */
@@ -238,6 +239,21 @@ STYLE_API style_status style_model_metadata_at(const style_model *model, size_t 
 
 /** The value of metadata `key`, or NULL when absent. The string belongs to the model. */
 STYLE_API const char *style_model_metadata_get(const style_model *model, const char *key);
+
+/* ---- Several styles in one model (johnson-cin, Dumoulin et al.) ------------------------ */
+
+/**
+ * Number of styles of a johnson-cin model (conditional instance norm: shared convolutions, a
+ * scale and shift per style for every instance norm). 0 for a single-style model (johnson) or
+ * NULL.
+ */
+STYLE_API size_t style_model_style_count(const style_model *model);
+
+/** Name of style `index` (libstyle.styles), or NULL when out of range. Belongs to the model. */
+STYLE_API const char *style_model_style_name(const style_model *model, size_t index);
+
+/** Index of the style named `name` (exact match), or -1. */
+STYLE_API int64_t style_model_find_style(const style_model *model, const char *name);
 
 /**
  * Converts an ml5 / deeplearn.js checkpoint dump (a directory with manifest.json and raw
@@ -471,6 +487,20 @@ typedef struct style_train_options {
     style_log_fn log;            /**< warnings (skipped images) and information */
     void *log_user;
     const style_train_group *group; /**< data-parallel processes; NULL: this one alone */
+    /* Since 0.x (read when struct_size covers them): several styles in one model. */
+    const char *const *style_images; /**< style_image_count paths, replacing style_image: 2 or
+                                          more train one johnson-cin model (conditional instance
+                                          norm, Dumoulin et al.): shared convolutions, a scale
+                                          and shift per style; each batch trains one style, in
+                                          turn */
+    size_t style_image_count;
+    const char *const *style_names;  /**< a name per style image (NULL, or a NULL entry: the
+                                          image's file name without its extension) */
+    const char *add_style_to;        /**< a trained model (johnson-cin, or a johnson model with
+                                          instance norm): add the one style image to it as a new
+                                          style, training only that style's scales and shifts
+                                          (the architecture options are taken from the model;
+                                          the convolutions and other styles stay bit-identical) */
 } style_train_options;
 
 /**
@@ -655,6 +685,22 @@ STYLE_API style_status style_session_get_profile(style_session *session,
                                                  const style_layer_profile **layers,
                                                  size_t *count, uint64_t *runs);
 
+/**
+ * johnson-cin models: the style later runs use (default: style 0). STYLE_ERR_INVALID_ARGUMENT
+ * for an index out of range or a single-style model.
+ */
+STYLE_API style_status style_session_set_style(style_session *session, size_t index);
+
+/**
+ * johnson-cin models: runs use a blend of the styles, every instance norm's scale and shift
+ * being the convex combination sum_s w_s * param[s] (Dumoulin et al.'s interpolation).
+ * `weights` has one entry per style (count == style_model_style_count); each must be finite
+ * and >= 0 and their sum > 0; they are divided by their sum, so (1, 3) means (0.25, 0.75).
+ * STYLE_ERR_INVALID_ARGUMENT otherwise (the session keeps its previous style).
+ */
+STYLE_API style_status style_session_set_style_weights(style_session *session,
+                                                       const float *weights, size_t count);
+
 /* ---- Optimisation-based style transfer (Gatys et al.) -------------------------------------- */
 
 /** Where style_optimize stands; passed to the progress callback after every iteration. */
@@ -726,6 +772,22 @@ typedef struct style_optimize_options {
  * still written to out_path and STYLE_ERR_CANCELLED is returned (result is left empty).
  */
 STYLE_API style_status style_optimize(const style_optimize_options *options);
+
+/** Losses of one image, weighted as style_optimize reports them (a term turned off is 0). */
+typedef struct style_losses {
+    double content, style, tv, total;
+} style_losses;
+
+/**
+ * The losses style_optimize minimises, of a given image instead of an optimised one: the
+ * problem is the one `options` describes (content image and size, styles and blend, loss
+ * network, layers, weights; the fields about the optimisation and its output are ignored), and
+ * `image_path` is resized to the problem's size (the content's size after resizing) if it
+ * differs. Gives Gatys' losses of any image, e.g. a feed-forward model's output, to compare
+ * with style_optimize's after some iterations (Huang and Belongie's comparison).
+ */
+STYLE_API style_status style_evaluate_losses(const style_optimize_options *options,
+                                             const char *image_path, style_losses *losses);
 
 #ifdef __cplusplus
 }

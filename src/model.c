@@ -8,6 +8,7 @@
 
 #include "adain.h"
 
+#include <jansson.h>
 #include <locale.h>
 #include <math.h>
 #include <stdio.h>
@@ -21,10 +22,10 @@ static const char *const known_metadata_keys[] = {
     "libstyle.upsample",       "libstyle.norm",       "libstyle.norm_eps",
     "libstyle.output",         "libstyle.final_norm", "libstyle.name",
     "libstyle.license",        "libstyle.source",     "libstyle.description",
-    "libstyle.training",
+    "libstyle.training",       "libstyle.styles",
 };
 
-/* Keys of arch adain only (docs/formats.md 1c). */
+/* Keys of arch adain only (docs/formats.md). */
 static const char *const adain_metadata_keys[] = {
     "libstyle.encoder.layers", "libstyle.encoder.taps",   "libstyle.encoder.input",
     "libstyle.encoder.tap",    "libstyle.decoder.layers",
@@ -62,6 +63,45 @@ static bool parse_decimal(const char *text, double *out)
     return true;
 }
 
+/* libstyle.styles: a JSON array of 1..MODEL_MAX_STYLES distinct, non-empty strings. */
+static style_status parse_style_names(style_model *model, const char *text)
+{
+    style_status status = STYLE_OK;
+    json_error_t error;
+    json_t *array = json_loads(text, JSON_REJECT_DUPLICATES, &error);
+    FAIL_IF(!json_is_array(array), STYLE_ERR_FORMAT,
+            "metadata libstyle.styles is not a JSON array of names");
+    size_t count = json_array_size(array);
+    FAIL_IF(count < 1 || count > MODEL_MAX_STYLES, STYLE_ERR_FORMAT,
+            "metadata libstyle.styles has %zu names; 1..%d are supported", count,
+            MODEL_MAX_STYLES);
+    model->style_names = style__calloc(count, sizeof(char *));
+    FAIL_IF(!model->style_names, STYLE_ERR_NOMEM, "out of memory");
+    model->style_count = (int32_t)count;
+    for (size_t i = 0; i < count; i++) {
+        const char *name = json_string_value(json_array_get(array, i));
+        FAIL_IF(!name || !*name, STYLE_ERR_FORMAT,
+                "metadata libstyle.styles: entry %zu is not a non-empty string", i);
+        for (size_t j = 0; j < i; j++)
+            FAIL_IF(strcmp(model->style_names[j], name) == 0, STYLE_ERR_FORMAT,
+                    "metadata libstyle.styles names '%s' twice", name);
+        model->style_names[i] = style__strdup(name);
+        FAIL_IF(!model->style_names[i], STYLE_ERR_NOMEM, "out of memory");
+    }
+fail:
+    json_decref(array);
+    return status;
+}
+
+static void free_style_names(style_model *model)
+{
+    for (int32_t i = 0; model->style_names && i < model->style_count; i++)
+        style__free(model->style_names[i]);
+    style__free(model->style_names);
+    model->style_names = NULL;
+    model->style_count = 0;
+}
+
 static style_status parse_metadata(style_model *model)
 {
     static const char *const paddings[] = {"reflect", "zero", "tf_same"};
@@ -95,16 +135,20 @@ static style_status parse_metadata(style_model *model)
         model->format_version = (int32_t)major;
     }
     model->arch_name = "johnson";
-    value = st_metadata_find(file, "libstyle.arch");
-    bool adain = value && strcmp(value, "adain") == 0;
-    if (adain) model->arch_name = "adain";
-    if (value && strcmp(value, "johnson") != 0 && !adain) {
-        if (strcmp(value, "johnson-cin") == 0)
+    bool cin = false, adain = false;
+    if ((value = st_metadata_find(file, "libstyle.arch")) && strcmp(value, "johnson") != 0) {
+        if (strcmp(value, "johnson-cin") == 0) {
+            cin = true;
+            model->arch_name = "johnson-cin";
+        } else if (strcmp(value, "adain") == 0) {
+            adain = true;
+            model->arch_name = "adain";
+        } else {
             return style__fail(STYLE_ERR_UNSUPPORTED,
-                               "architecture '%s' is not supported by this libstyle version",
+                               "metadata libstyle.arch = '%s' is not one of: johnson, "
+                               "johnson-cin, adain",
                                value);
-        return style__fail(STYLE_ERR_UNSUPPORTED, "metadata libstyle.arch = '%s' is not one of: "
-                                                  "johnson, johnson-cin, adain", value);
+        }
     }
     /* After the version and the architecture: a newer or other kind of file legitimately has
      * keys this version does not know (libstyle.styles, libstyle.encoder.*, ...). */
@@ -149,6 +193,17 @@ static style_status parse_metadata(style_model *model)
                                "metadata libstyle.norm_eps = '%s' is not a number in (0, 1]",
                                value);
         model->norm_eps = (float)eps;
+    }
+    value = st_metadata_find(file, "libstyle.styles");
+    FAIL_IF(value && !cin, STYLE_ERR_FORMAT,
+            "metadata libstyle.styles is only valid with libstyle.arch = johnson-cin");
+    if (cin) {
+        FAIL_IF(!value, STYLE_ERR_FORMAT,
+                "a johnson-cin model needs libstyle.styles (a JSON array of the style names)");
+        FAIL_IF(model->norm != NORM_INSTANCE, STYLE_ERR_FORMAT,
+                "a johnson-cin model has conditional instance norms; libstyle.norm = batch is "
+                "not valid with it");
+        TRY(parse_style_names(model, value));
     }
     return STYLE_OK;
 fail:
@@ -263,15 +318,22 @@ static style_status load_norm(style_model *model, const char *prefix, int32_t ch
     style_status status = STYLE_OK;
     char name[96];
     st_tensor *t;
-    int64_t shape[1] = {channels};
+    /* johnson-cin: one row per style ([S, C]); scale/shift start at style 0's row. */
+    const int32_t styles = model->style_count;
+    int64_t shape[2] = {styles ? styles : channels, channels};
+    const int32_t ndim = styles ? 2 : 1;
     norm->channels = channels;
     snprintf(name, sizeof name, "%s.weight", prefix);
-    TRY(take_tensor(model, name, 1, shape, &t));
+    TRY(take_tensor(model, name, ndim, shape, &t));
     norm->scale = t->data;
     snprintf(name, sizeof name, "%s.bias", prefix);
-    TRY(take_tensor(model, name, 1, shape, &t));
+    TRY(take_tensor(model, name, ndim, shape, &t));
     norm->shift = t->data;
-    model->parameter_count += 2 * (uint64_t)channels;
+    if (styles) {
+        norm->style_scale = norm->scale;
+        norm->style_shift = norm->shift;
+    }
+    model->parameter_count += 2 * (uint64_t)channels * (uint64_t)(styles ? styles : 1);
     if (model->norm == NORM_BATCH) {
         snprintf(name, sizeof name, "%s.running_mean", prefix);
         TRY(take_tensor(model, name, 1, shape, &t));
@@ -371,8 +433,7 @@ style_status model_from_file(st_file *file, const char *name, const style_load_o
     status = parse_metadata(model);
     if (status == STYLE_OK && strcmp(model->arch_name, "adain") == 0) {
         status = adain_model_from_file(&model->file, &model->adain);
-        if (status == STYLE_OK)
-            model->parameter_count = model->adain->encoder->parameter_count;
+        if (status == STYLE_OK) model->parameter_count = model->adain->encoder->parameter_count;
         for (int32_t i = 0; model->adain && i < model->adain->params.count; i++)
             model->parameter_count += model->adain->params.params[i].count;
     } else if (status == STYLE_OK) {
@@ -399,6 +460,7 @@ style_status model_from_file(st_file *file, const char *name, const style_load_o
     return STYLE_OK;
 fail:
     if (model) {
+        free_style_names(model);
         adain_model_free(model->adain);
         st_file_clear(&model->file);
         style__free(model->source_name);
@@ -468,6 +530,7 @@ void style_model_free(style_model *model)
 {
     if (!model) return;
     if (atomic_fetch_sub(&model->references, 1) != 1) return;
+    free_style_names(model);
     adain_model_free(model->adain);
     st_file_clear(&model->file);
     style__free(model->source_name);

@@ -12,6 +12,9 @@
 #include <stdatomic.h>
 
 #define MODEL_MAX_RESIDUAL_BLOCKS 64
+/* Normalizations a model can have: in1..in5, two per residual block, in6. */
+#define MODEL_MAX_NORMS (6 + 2 * MODEL_MAX_RESIDUAL_BLOCKS)
+#define MODEL_MAX_STYLES 1024
 
 typedef enum model_padding { PADDING_REFLECT, PADDING_ZERO, PADDING_TF_SAME } model_padding;
 typedef enum model_upsample {
@@ -33,8 +36,9 @@ typedef struct model_conv {
 /* One normalization layer's parameters. */
 typedef struct model_norm {
     int32_t channels;
-    const float *scale, *shift;               /* [channels] */
+    const float *scale, *shift;               /* [channels]: the style in use (CIN: row 0) */
     const float *running_mean, *running_var;  /* [channels], norm = batch only */
+    const float *style_scale, *style_shift;   /* johnson-cin: [styles, channels], else NULL */
 } model_norm;
 
 /* conv -> norm (-> relu): one stage of the network. */
@@ -69,6 +73,10 @@ struct style_model {
 
     /* arch adain: encoder, decoder (the fields above are unused). */
     struct adain_model *adain;
+    /* johnson-cin (Dumoulin et al.): the styles' names from libstyle.styles, in the row order
+     * of every norm's [styles, channels] scale and shift. 0 / NULL for johnson. */
+    int32_t style_count;
+    char **style_names;
 
     /* Strings for style_model_info. */
     const char *arch_name;
@@ -84,5 +92,24 @@ const char *model_upsample_name(model_upsample upsample);
 
 /* Takes one more reference (a session does). */
 void model_retain(style_model *model);
+
+/* Every normalization of the model in network order (in1..in3, res1.in1 .. resB.in2, in4, in5,
+ * in6 when present); returns the count (at most MODEL_MAX_NORMS). */
+int32_t model_norms(style_model *model, model_norm **norms);
+
+/*
+ * johnson-cin: the scale and shift of every norm for a convex combination of the styles
+ * (Dumoulin et al.'s interpolation): scale = sum_s w_s scale[s], likewise shift, with `weights`
+ * (style_count of them) already validated and normalised to sum 1. `params` receives, norm
+ * after norm in model_norms order, that norm's scale then its shift (2 x channels floats);
+ * model_style_param_count says how many floats that is.
+ */
+size_t model_style_param_count(const style_model *model);
+void model_blend_styles(const style_model *model, const double *weights, float *params);
+
+/* Checks blend weights (count == style_count, finite, >= 0, sum > 0) and normalises them into
+ * `normalised` (style_count doubles). `what` names the caller in the message. */
+style_status model_check_style_weights(const style_model *model, const float *weights,
+                                       size_t count, const char *what, double *normalised);
 
 #endif

@@ -326,7 +326,8 @@ fail:
 }
 
 /* Options with their defaults, checked. */
-static style_status resolve_options(style_optimize_options *o, double *blend)
+/* needs_output: style_optimize writes an image; evaluating losses does not. */
+static style_status resolve_options(style_optimize_options *o, double *blend, bool needs_output)
 {
     style_status status = STYLE_OK;
     FAIL_IF(!o->content_image || !*o->content_image, STYLE_ERR_INVALID_ARGUMENT,
@@ -340,9 +341,9 @@ static style_status resolve_options(style_optimize_options *o, double *blend)
                 "optimize: style image %zu has no path", k + 1);
     FAIL_IF(!o->loss_net || !*o->loss_net, STYLE_ERR_INVALID_ARGUMENT,
             "optimize: no loss network given");
-    FAIL_IF(!o->out_path && !o->result, STYLE_ERR_INVALID_ARGUMENT,
+    FAIL_IF(needs_output && !o->out_path && !o->result, STYLE_ERR_INVALID_ARGUMENT,
             "optimize: neither out_path nor result given");
-    if (o->out_path) {
+    if (needs_output && o->out_path) {
         FAIL_IF(!has_image_extension(o->out_path), STYLE_ERR_INVALID_ARGUMENT,
                 "optimize: %s: unknown file extension (expected .png, .jpg or .jpeg)",
                 o->out_path);
@@ -405,7 +406,7 @@ style_status style_optimize(const style_optimize_options *options)
     style_optimize_options o = {0};
     memcpy(&o, options, options->struct_size < sizeof o ? options->struct_size : sizeof o);
     if (o.result) memset(o.result, 0, sizeof *o.result);
-    TRY(resolve_options(&o, blend));
+    TRY(resolve_options(&o, blend, true));
     if (o.threads > 0) omp_set_num_threads(o.threads);
     const bool use_adam = o.optimizer && strcmp(o.optimizer, "adam") == 0;
 
@@ -495,6 +496,56 @@ fail:
     lbfgs_destroy(&lb);
     adam_destroy(&ad);
     style__aligned_free(x);
+    optimize_problem_destroy(&p);
+    omp_set_num_threads(previous_threads);
+    return status;
+}
+
+style_status style_evaluate_losses(const style_optimize_options *options, const char *image_path,
+                                   style_losses *losses)
+{
+    style_status status = STYLE_OK;
+    optimize_problem p = {0};
+    float *full = NULL, *x = NULL, *grad = NULL;
+    int32_t fw = 0, fh = 0;
+    int previous_threads = omp_get_max_threads();
+    double blend[OPTIMIZE_MAX_STYLES];
+    if (!options || options->struct_size < sizeof(size_t) || !image_path || !losses)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "evaluate_losses: NULL argument");
+    memset(losses, 0, sizeof *losses);
+    style_optimize_options o = {0};
+    memcpy(&o, options, options->struct_size < sizeof o ? options->struct_size : sizeof o);
+    TRY(resolve_options(&o, blend, false));
+    if (o.threads > 0) omp_set_num_threads(o.threads);
+    TRY(optimize_problem_create(&p, o.loss_net, o.content_image, o.size, o.style_images, blend,
+                                o.style_count, o.style_size, o.content_layer, o.style_layers,
+                                o.content_weight, o.style_weight, o.tv_weight, o.log,
+                                o.log_user));
+    /* The image at the size the optimisation works at (that of the resized content). */
+    TRY(train_load_rgb(image_path, 0, &full, &fw, &fh));
+    const size_t n = (size_t)p.width * p.height * 3;
+    x = style__aligned_alloc(n * sizeof(float));
+    grad = style__aligned_alloc(n * sizeof(float));
+    FAIL_IF(!x || !grad, STYLE_ERR_NOMEM, "evaluate_losses: out of memory");
+    if (fw == p.width && fh == p.height)
+        memcpy(x, full, n * sizeof(float));
+    else
+        TRY(image_resize_rgb(full, fw, fh, x, p.width, p.height));
+    double f = 0, aux[OPT_AUX] = {0};
+    TRY(optimize_evaluate(&p, x, grad, &f, aux));
+    losses->content = aux[0];
+    losses->style = aux[1];
+    losses->tv = aux[2];
+    losses->total = f;
+fail:
+    if (status != STYLE_OK) {
+        char prefix[PATH_LIMIT + 32];
+        snprintf(prefix, sizeof prefix, "evaluate_losses: %s", image_path ? image_path : "");
+        if (image_path && !strstr(style_last_error(), image_path)) style__prefix_error(prefix);
+    }
+    style__free(full);
+    style__aligned_free(x);
+    style__aligned_free(grad);
     optimize_problem_destroy(&p);
     omp_set_num_threads(previous_threads);
     return status;

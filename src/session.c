@@ -50,7 +50,44 @@ struct style_session {
     cached_plan plans[SESSION_PLANS];
     int current; /* index of the plan of the last run, -1 none */
     uint64_t clock;
+    /* johnson-cin: the model as runs see it, a private copy of the model's description whose
+     * norms point at style_params (the blend of the styles in use) instead of a style's row. */
+    style_model *styled;
+    float *style_params;
+    double *style_weights; /* [style_count], normalised */
 };
+
+/* The model the network is built from: the styled copy for johnson-cin, else the model. */
+static const style_model *run_model(const style_session *session)
+{
+    return session->styled ? session->styled : session->model;
+}
+
+/* johnson-cin: makes the styled copy of the model, set to style 0. */
+static style_status create_styled_model(style_session *session)
+{
+    style_status status = STYLE_OK;
+    const style_model *model = session->model;
+    const size_t styles = (size_t)model->style_count;
+    session->styled = style__malloc(sizeof *session->styled);
+    session->style_params = style__malloc(model_style_param_count(model) * sizeof(float));
+    session->style_weights = style__calloc(styles, sizeof(double));
+    FAIL_IF(!session->styled || !session->style_params || !session->style_weights,
+            STYLE_ERR_NOMEM, "session_create: out of memory");
+    memcpy(session->styled, model, sizeof *model);
+    session->style_weights[0] = 1.0;
+    model_blend_styles(model, session->style_weights, session->style_params);
+    model_norm *norms[MODEL_MAX_NORMS];
+    int32_t count = model_norms(session->styled, norms);
+    float *params = session->style_params;
+    for (int32_t i = 0; i < count; i++) {
+        norms[i]->scale = params;
+        norms[i]->shift = params + norms[i]->channels;
+        params += 2 * (size_t)norms[i]->channels;
+    }
+fail:
+    return status;
+}
 
 /* Progress of one image within a batch. */
 typedef struct batch_progress {
@@ -90,6 +127,7 @@ style_status style_session_create(style_model *model, style_session **out)
              "session_create: stream");
     model_retain(model);
     session->model = model;
+    if (model->style_count > 0) TRY(create_styled_model(session));
     *out = session;
     return STYLE_OK;
 fail:
@@ -109,6 +147,9 @@ void style_session_free(style_session *session)
     if (session->stream) dnnl_stream_destroy(session->stream);
     if (session->engine) dnnl_engine_destroy(session->engine);
     style_model_free(session->model);
+    style__free(session->styled);
+    style__free(session->style_params);
+    style__free(session->style_weights);
     style__free(session);
 }
 
@@ -270,6 +311,52 @@ static void drop_plan(cached_plan *c)
     memset(c, 0, sizeof *c);
 }
 
+/* Uses the blend `weights` (normalised) from now on. The plans are rebuilt: an int8 plan
+ * derives its activation steps from the norms' parameters when it is built. */
+static void apply_style(style_session *session, const double *weights)
+{
+    const size_t styles = (size_t)session->model->style_count;
+    if (memcmp(weights, session->style_weights, styles * sizeof(double)) == 0) return;
+    memcpy(session->style_weights, weights, styles * sizeof(double));
+    model_blend_styles(session->model, weights, session->style_params);
+    for (int i = 0; i < SESSION_PLANS; i++) drop_plan(&session->plans[i]);
+    session->current = -1;
+}
+
+style_status style_session_set_style(style_session *session, size_t index)
+{
+    if (!session) return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_set_style: NULL session");
+    const style_model *model = session->model;
+    if (!model->style_count)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                           "session_set_style: the model has a single style (arch %s)",
+                           model->arch_name);
+    if (index >= (size_t)model->style_count)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                           "session_set_style: style %zu is out of range (the model has %d)",
+                           index, (int)model->style_count);
+    double weights[MODEL_MAX_STYLES] = {0};
+    weights[index] = 1.0;
+    apply_style(session, weights);
+    return STYLE_OK;
+}
+
+style_status style_session_set_style_weights(style_session *session, const float *weights,
+                                             size_t count)
+{
+    if (!session)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_set_style_weights: NULL session");
+    if (!session->model->style_count)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                           "session_set_style_weights: the model has a single style (arch %s)",
+                           session->model->arch_name);
+    double normalised[MODEL_MAX_STYLES];
+    style_status status = model_check_style_weights(session->model, weights, count,
+                                                    "session_set_style_weights", normalised);
+    if (status == STYLE_OK) apply_style(session, normalised);
+    return status;
+}
+
 /* Sets up per-op profiling of a plan (allocation failures just leave it off). */
 static void start_profile(style_session *session, cached_plan *c)
 {
@@ -321,7 +408,7 @@ static style_status ensure_plan(style_session *session, int32_t height, int32_t 
         return style__fail(STYLE_ERR_INTERNAL, "stylize: an AdaIN model has no network plan");
     network_plan plan;
     double t0 = now_ms();
-    TRY(network_plan_describe_circular(&plan, session->model, session->engine, height, width,
+    TRY(network_plan_describe_circular(&plan, run_model(session), session->engine, height, width,
                                        precision, session->tileable));
     uint64_t need = network_plan_memory(&plan);
     if (need > session->memory_budget) {
@@ -384,7 +471,7 @@ style_status style_session_estimate_memory(style_session *session, int32_t width
     }
     int previous = omp_get_max_threads();
     omp_set_num_threads(effective_threads(session));
-    status = network_plan_describe_circular(&plan, session->model, session->engine,
+    status = network_plan_describe_circular(&plan, run_model(session), session->engine,
                                             network_padded_size(height), network_padded_size(width),
                                             net_precision_of(resolved_precision(session)),
                                             session->tileable);
@@ -445,7 +532,7 @@ static style_status stylize_one(style_session *session, bool banded, const style
         source = &filled;
     }
     if (banded) {
-        banded_options o = {.model = session->model,
+        banded_options o = {.model = run_model(session),
                             .engine = session->engine,
                             .stream = session->stream,
                             .memory_budget = budget,

@@ -27,9 +27,10 @@ typedef struct trainer {
     feature_net *loss_net;
     int32_t content_layer;
     int32_t style_layer[MAX_STYLE_LAYERS];
-    int32_t style_count;
-    float *style_gram[MAX_STYLE_LAYERS];
-    double style_norm2[MAX_STYLE_LAYERS];
+    int32_t style_count; /* style layers */
+    /* Per style image (settings.style_count): the Gram targets at every style layer. */
+    float *style_gram[TRAIN_MAX_STYLES][MAX_STYLE_LAYERS];
+    double style_norm2[TRAIN_MAX_STYLES][MAX_STYLE_LAYERS];
     train_dataset data;
     train_params params;
     float *adam_m, *adam_v;
@@ -93,22 +94,63 @@ static style_status copy_path(char *dst, const char *src, const char *what)
     return STYLE_OK;
 }
 
+/* A style's name: the one given, else the image's file name without its extension. */
+static style_status name_style(char *out, const char *given, const char *image_path)
+{
+    char name[TRAIN_STYLE_NAME_MAX];
+    if (given) {
+        if (!*given || strlen(given) >= TRAIN_STYLE_NAME_MAX)
+            return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                               "train: style names must have 1..%d characters",
+                               TRAIN_STYLE_NAME_MAX - 1);
+        snprintf(out, TRAIN_STYLE_NAME_MAX, "%s", given);
+        return STYLE_OK;
+    }
+    snprintf(name, sizeof name, "%s", style__basename(image_path));
+    char *dot = strrchr(name, '.');
+    if (dot && dot != name) *dot = '\0';
+    snprintf(out, TRAIN_STYLE_NAME_MAX, "%s", name);
+    return STYLE_OK;
+}
+
 /* Options -> settings with defaults; on resume the checkpoint's settings win. */
 static style_status resolve_settings(trainer *t)
 {
     style_status status = STYLE_OK;
     const style_train_options *o = t->options;
     train_settings *s = &t->settings;
+    /* Several style images (and their names) only exist in newer option structs. */
+    const bool has_styles = o->struct_size >= offsetof(style_train_options, add_style_to) +
+                                                  sizeof o->add_style_to;
+    const char *const *images = has_styles && o->style_image_count ? o->style_images : NULL;
+    const size_t image_count = images ? o->style_image_count : o->style_image ? 1 : 0;
+    FAIL_IF(image_count > TRAIN_MAX_STYLES, STYLE_ERR_INVALID_ARGUMENT,
+            "train: %zu style images; at most %d are supported", image_count, TRAIN_MAX_STYLES);
     if (o->resume_path) {
         TRY(train_checkpoint_load_settings(o->resume_path, s));
         if (o->iterations > 0) s->iterations = o->iterations;
         /* Inputs may have moved: an explicit path replaces the recorded one. */
-        if (o->style_image) TRY(copy_path(s->style_image, o->style_image, "style image"));
+        FAIL_IF(image_count && image_count != (size_t)s->style_count, STYLE_ERR_INVALID_ARGUMENT,
+                "train: the checkpoint trains %d style images, %zu given", (int)s->style_count,
+                image_count);
+        for (size_t i = 0; i < image_count; i++)
+            TRY(copy_path(s->style_images[i], images ? images[i] : o->style_image, "style image"));
         if (o->data_dir) TRY(copy_path(s->data_dir, o->data_dir, "data directory"));
         if (o->loss_net) TRY(copy_path(s->loss_net, o->loss_net, "loss network"));
         return STYLE_OK;
     }
-    TRY(copy_path(s->style_image, o->style_image, "style image"));
+    FAIL_IF(!image_count, STYLE_ERR_INVALID_ARGUMENT, "train: no style image given");
+    s->style_count = (int32_t)image_count;
+    for (size_t i = 0; i < image_count; i++) {
+        TRY(copy_path(s->style_images[i], images ? images[i] : o->style_image, "style image"));
+        const char *name = has_styles && o->style_names && o->style_names[i]
+                               ? o->style_names[i] : NULL;
+        TRY(name_style(s->style_names[i], name, s->style_images[i]));
+    }
+    if (has_styles && o->add_style_to)
+        TRY(copy_path(s->add_style_to, o->add_style_to, "model to add a style to"));
+    /* Several styles: one conditional-instance-norm network (johnson-cin). */
+    s->net.styles = image_count > 1 ? (int32_t)image_count : 0;
     TRY(copy_path(s->data_dir, o->data_dir, "data directory"));
     TRY(copy_path(s->loss_net, o->loss_net, "loss network"));
     const int32_t default_widths[3] = {32, 64, 128};
@@ -183,24 +225,31 @@ static int32_t deepest_layer(const trainer *t)
     return last;
 }
 
-/* Gram matrices of the style image at every style layer (and their squared norms). */
+/* Gram matrices of every style image at every style layer (and their squared norms). */
 static style_status compute_style_targets(trainer *t)
 {
     style_status status = STYLE_OK;
     float *image = NULL;
     int32_t w = 0, h = 0;
     feature_run run = {0};
-    TRY(train_load_rgb(t->settings.style_image, t->settings.style_size, &image, &w, &h));
-    TRY(feature_run_create(&run, t->loss_net, t->engine, 1, h, w, deepest_layer(t), false));
-    TRY(feature_run_forward(&run, t->stream, image));
-    for (int32_t i = 0; i < t->style_count; i++) {
-        int32_t l = t->style_layer[i], c = run.out_c[l];
-        t->style_gram[i] = style__aligned_alloc((size_t)c * c * sizeof(float));
-        FAIL_IF(!t->style_gram[i], STYLE_ERR_NOMEM, "train: out of memory");
-        gram_matrix(feature_run_output(&run, l), run.out_h[l] * run.out_w[l], c, t->style_gram[i]);
-        t->style_norm2[i] = gram_norm2(t->style_gram[i], c);
+    for (int32_t k = 0; k < t->settings.style_count; k++) {
+        const char *path = t->settings.style_images[k];
+        TRY(train_load_rgb(path, t->settings.style_size, &image, &w, &h));
+        TRY(feature_run_create(&run, t->loss_net, t->engine, 1, h, w, deepest_layer(t), false));
+        TRY(feature_run_forward(&run, t->stream, image));
+        for (int32_t i = 0; i < t->style_count; i++) {
+            int32_t l = t->style_layer[i], c = run.out_c[l];
+            t->style_gram[k][i] = style__aligned_alloc((size_t)c * c * sizeof(float));
+            FAIL_IF(!t->style_gram[k][i], STYLE_ERR_NOMEM, "train: out of memory");
+            gram_matrix(feature_run_output(&run, l), run.out_h[l] * run.out_w[l], c,
+                        t->style_gram[k][i]);
+            t->style_norm2[k][i] = gram_norm2(t->style_gram[k][i], c);
+        }
+        train_log(t, STYLE_LOG_INFO, "style image %s: %dx%d", path, w, h);
+        feature_run_destroy(&run);
+        style__free(image);
+        image = NULL;
     }
-    train_log(t, STYLE_LOG_INFO, "style image %s: %dx%d", t->settings.style_image, w, h);
 fail:
     feature_run_destroy(&run);
     style__free(image);
@@ -215,17 +264,27 @@ static double learning_rate(const train_settings *s, int64_t iteration)
     return s->learning_rate * (0.1 + 0.9 * 0.5 * (1.0 + cos(M_PI * progress)));
 }
 
-void train_adam_update(train_params *p, float *adam_m, float *adam_v, double lr, int64_t step)
+void train_adam_update(train_params *p, float *adam_m, float *adam_v, double lr, int64_t step,
+                       int32_t only_style)
 {
     const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
     const double c1 = 1.0 - pow(b1, (double)step), c2 = 1.0 - pow(b2, (double)step);
+    const bool adding_style = only_style >= 0;
     for (int32_t i = 0; i < p->count; i++) {
         const train_param *param = &p->params[i];
         if (!param->trainable) continue;
+        /* Adding a style: only its row of the norms' scales and shifts moves; the convolutions
+         * and the other styles stay bit-identical. */
+        size_t begin = 0, end = param->count;
+        if (adding_style) {
+            if (strstr(param->name, ".conv2d.")) continue;
+            begin = (size_t)only_style * (size_t)param->shape[1];
+            end = begin + (size_t)param->shape[1];
+        }
         float *v = p->values + param->offset, *g = p->grads + param->offset;
         float *m = adam_m + param->offset, *s = adam_v + param->offset;
 #pragma omp parallel for schedule(static)
-        for (size_t j = 0; j < param->count; j++) {
+        for (size_t j = begin; j < end; j++) {
             m[j] = (float)(b1 * m[j] + (1 - b1) * g[j]);
             s[j] = (float)(b2 * s[j] + (1 - b2) * (double)g[j] * g[j]);
             v[j] -= (float)(lr * (m[j] / c1) / (sqrt(s[j] / c2) + eps));
@@ -244,6 +303,10 @@ static style_status train_step(trainer *t, double lr, double losses[3])
     feature_run *run = &t->loss_run;
     TRY(train_dataset_batch_shard(&t->data, &t->state.rng, s->batch_size, t->group.first, n, size,
                                   t->net.input));
+    /* Several styles: each batch trains one of them, in turn (Dumoulin et al.); every process
+     * of a group picks the same one (it depends on the iteration only). */
+    const int32_t k = (int32_t)(t->state.iteration % s->style_count);
+    if (s->net.styles) train_net_set_style(&t->net, s->first_style + k);
     t1 = train_now_seconds();
 
     /* Content targets: the features of the photos themselves. */
@@ -268,8 +331,9 @@ static style_status train_step(trainer *t, double lr, double losses[3])
         for (int32_t i = 0; i < t->style_count; i++) {
             int32_t l = t->style_layer[i], hw = run->out_h[l] * run->out_w[l], c = run->out_c[l];
             size_t image = (size_t)hw * c;
-            losses[1] += style_loss(feature_run_output(run, l) + b * image, hw, c, t->style_gram[i],
-                                    t->style_norm2[i], s->style_weight * per_image,
+            losses[1] += style_loss(feature_run_output(run, l) + b * image, hw, c,
+                                    t->style_gram[k][i], t->style_norm2[k][i],
+                                    s->style_weight * per_image,
                                     t->gram_scratch, t->delta_scratch,
                                     feature_run_tap_grad(run, l) + b * image);
         }
@@ -292,7 +356,8 @@ static style_status train_step(trainer *t, double lr, double losses[3])
     TRY(train_group_sum_doubles(&t->group, losses, 3, "losses"));
     t->time_communication += t->group.seconds - group_seconds;
     t5 += t->group.seconds - group_seconds;
-    train_adam_update(&t->params, t->adam_m, t->adam_v, lr, t->state.iteration + 1);
+    train_adam_update(&t->params, t->adam_m, t->adam_v, lr, t->state.iteration + 1,
+                      t->settings.add_style_to[0] != '\0' ? t->settings.first_style : -1);
     t->time_data += t1 - t0;
     t->time_loss_net += (t2 - t1) + (t4 - t3);
     t->time_transform += (t3 - t2) + (t5 - t4);
@@ -428,7 +493,8 @@ static void trainer_destroy(trainer *t)
     train_params_destroy(&t->params);
     train_dataset_close(&t->data);
     feature_net_free(t->loss_net);
-    for (int32_t i = 0; i < MAX_STYLE_LAYERS; i++) style__aligned_free(t->style_gram[i]);
+    for (int32_t k = 0; k < TRAIN_MAX_STYLES; k++)
+        for (int32_t i = 0; i < MAX_STYLE_LAYERS; i++) style__aligned_free(t->style_gram[k][i]);
     style__aligned_free(t->adam_m);
     style__aligned_free(t->adam_v);
     style__aligned_free(t->content_target);
@@ -443,6 +509,7 @@ style_status style_train(const style_train_options *options)
 {
     style_status status = STYLE_OK;
     trainer t = {0};
+    style_model *base = NULL; /* adding a style: the model it is added to */
     char *checkpoint_path = NULL;
     int previous_threads = omp_get_max_threads();
     if (!options || options->struct_size < sizeof(size_t) || !options->out_path)
@@ -488,6 +555,8 @@ style_status style_train(const style_train_options *options)
     TRY(check_same_data(&t));
     TRY(compute_style_targets(&t));
 
+    if (s->add_style_to[0] && !options->resume_path)
+        TRY(train_add_style_settings(&t.settings, &base));
     TRY(train_params_create(&t.params, &s->net));
     size_t bytes = t.params.total * sizeof(float);
     t.adam_m = style__aligned_alloc(bytes);
@@ -501,6 +570,7 @@ style_status style_train(const style_train_options *options)
                   (long long)t.state.iteration);
     } else {
         train_params_init(&t.params, s->seed);
+        if (base) TRY(train_add_style_params(base, &t.params));
         train_rng_seed(&t.state.rng, s->seed);
     }
     TRY(sync_from_leader(&t));
@@ -530,10 +600,14 @@ style_status style_train(const style_train_options *options)
                   "%d processes share every batch of %d (rank %d: crops %d..%d)", t.group.ranks,
                   s->batch_size, t.group.rank, t.group.first, t.group.first + shard - 1);
     train_log(&t, STYLE_LOG_INFO,
-              "training %d/%d/%d x%d blocks (%s norm) on %zu images, loss net %s, content %s, "
+              "training %d/%d/%d x%d blocks (%s norm%s) on %zu images, loss net %s, content %s, "
               "style %s, %lld iterations of %d x %dpx",
               s->net.widths[0], s->net.widths[1], s->net.widths[2], s->net.residual_blocks,
-              s->net.batch_norm ? "batch" : "instance", t.data.count, t.loss_net->name,
+              s->net.batch_norm ? "batch" : "instance",
+              s->add_style_to[0] ? ", adding one style: only its scales and shifts"
+              : s->net.styles    ? ", conditional: one scale and shift per style"
+                                 : "",
+              t.data.count, t.loss_net->name,
               s->content_layer, s->style_layers, (long long)s->iterations, s->batch_size,
               s->crop_size);
 
@@ -545,6 +619,7 @@ style_status style_train(const style_train_options *options)
     }
 fail:
     trainer_destroy(&t);
+    style_model_free(base);
     style__free(checkpoint_path);
     omp_set_num_threads(previous_threads);
     return status;

@@ -2,14 +2,25 @@
 #ifndef STYLE_TRAIN_H
 #define STYLE_TRAIN_H
 
+#include "model.h"
 #include "train_data.h"
 #include "safetensors.h"
 #include "train_net.h"
 
 #define TRAIN_PATH_MAX 4096
 
+#define TRAIN_STYLE_NAME_MAX 128
+
 typedef struct train_settings {
-    char style_image[TRAIN_PATH_MAX], data_dir[TRAIN_PATH_MAX], loss_net[TRAIN_PATH_MAX];
+    /* The style images this run trains, style_count of them (one batch = one style, in turn);
+     * style_images[i] is the network's style first_style + i. */
+    char style_images[TRAIN_MAX_STYLES][TRAIN_PATH_MAX];
+    int32_t style_count, first_style;
+    /* Every style's name (net.styles of them; johnson-cin), in row order. */
+    char style_names[TRAIN_MAX_STYLES][TRAIN_STYLE_NAME_MAX];
+    /* Adding a style to this model: only the new style's scale and shift are trained. */
+    char add_style_to[TRAIN_PATH_MAX];
+    char data_dir[TRAIN_PATH_MAX], loss_net[TRAIN_PATH_MAX];
     train_net_config net;
     int32_t crop_size, style_size, batch_size;
     int64_t iterations;
@@ -52,8 +63,20 @@ style_status train_checkpoint_load(const char *path, train_state *state, train_p
 double train_now_seconds(void);
 /* The directory `path` would be created in must exist and be writable (`what` names it). */
 style_status train_check_writable(const char *path, const char *what);
-/* One Adam step (beta 0.9, 0.999, eps 1e-8; `step` counts from 1) on every trainable param. */
-void train_adam_update(train_params *p, float *m, float *v, double lr, int64_t step);
+/* One Adam step (beta 0.9, 0.999, eps 1e-8; `step` counts from 1) on every trainable param;
+ * only_style >= 0 (adding a style): only that row of the [styles, C] norm parameters moves. */
+void train_adam_update(train_params *p, float *m, float *v, double lr, int64_t step,
+                       int32_t only_style);
+/*
+ * Adding a style to a trained model (s->add_style_to; s->style_count == 1): loads it (a
+ * johnson-cin model, or a single-style johnson one, which becomes style 0 of a johnson-cin
+ * one), takes its architecture into s->net with one more style and frozen convolutions, and
+ * names every style. *base receives the model (free it with style_model_free).
+ */
+style_status train_add_style_settings(train_settings *s, style_model **base);
+/* Copies the base model's parameters into p; the new style's row starts as the mean of the
+ * existing styles' rows. */
+style_status train_add_style_params(const style_model *base, train_params *p);
 
 /* Writes the trained network as a model file (every libstyle.* key explicit). */
 style_status train_export_model(const char *path, const train_settings *s,

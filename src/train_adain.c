@@ -362,7 +362,7 @@ static style_status run_training(adain_trainer *t, const char *checkpoint_path)
         double losses[2];
         TRY(train_step(t, losses));
         train_adam_update(&t->params, t->adam_m, t->adam_v, s->learning_rate,
-                          t->state.iteration + 1);
+                          t->state.iteration + 1, -1);
         t->state.iteration++;
         window_iterations++;
         double now = train_now_seconds();

@@ -15,7 +15,7 @@ char *train_settings_to_json(const train_settings *s, int64_t dataset_size, doub
     json_t *o = json_pack(
         "{s:s, s:s, s:s, s:[i,i,i], s:i, s:s, s:i, s:i, s:i, s:I, s:f, s:s, s:f, s:f, s:f, "
         "s:s, s:s, s:s, s:I}",
-        "style_image", s->style_image, "data_dir", s->data_dir, "loss_net", s->loss_net,
+        "style_image", s->style_images[0], "data_dir", s->data_dir, "loss_net", s->loss_net,
         "widths", s->net.widths[0], s->net.widths[1], s->net.widths[2], "residual_blocks",
         s->net.residual_blocks, "norm", s->net.batch_norm ? "batch" : "instance", "crop_size",
         s->crop_size, "style_size", s->style_size, "batch_size", s->batch_size, "iterations",
@@ -29,11 +29,61 @@ char *train_settings_to_json(const train_settings *s, int64_t dataset_size, doub
     char seed[32];
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)s->seed);
     json_object_set_new(o, "seed", json_string(seed));
+    if (s->style_count > 1 || s->net.styles) {
+        /* Several styles: every image, the names of all the network's styles, and which of
+         * them this run trains. */
+        json_t *images = json_array(), *names = json_array();
+        for (int32_t i = 0; i < s->style_count; i++)
+            json_array_append_new(images, json_string(s->style_images[i]));
+        for (int32_t i = 0; i < s->net.styles; i++)
+            json_array_append_new(names, json_string(s->style_names[i]));
+        json_object_set_new(o, "style_images", images);
+        json_object_set_new(o, "style_names", names);
+        json_object_set_new(o, "styles", json_integer(s->net.styles));
+        json_object_set_new(o, "first_style", json_integer(s->first_style));
+        if (s->add_style_to[0])
+            json_object_set_new(o, "add_style_to", json_string(s->add_style_to));
+    }
     if (dataset_size >= 0) json_object_set_new(o, "dataset_size", json_integer(dataset_size));
     if (seconds >= 0) json_object_set_new(o, "seconds", json_real(seconds));
     char *text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
     json_decref(o);
     return text;
+}
+
+/* The optional several-styles part of the settings (absent: one style, plain network). */
+static style_status styles_from_json(json_t *o, train_settings *s)
+{
+    json_t *images = json_object_get(o, "style_images"), *names = json_object_get(o, "style_names");
+    json_t *styles = json_object_get(o, "styles"), *first = json_object_get(o, "first_style");
+    const char *add = json_string_value(json_object_get(o, "add_style_to"));
+    if (!images) return STYLE_OK;
+    size_t count = json_array_size(images), named = json_array_size(names);
+    json_int_t net_styles = json_integer_value(styles), first_style = json_integer_value(first);
+    if (count < 1 || count > TRAIN_MAX_STYLES || net_styles < 0 || net_styles > TRAIN_MAX_STYLES ||
+        named != (size_t)net_styles || first_style < 0 ||
+        (net_styles && first_style + (json_int_t)count > net_styles))
+        return style__fail(STYLE_ERR_FORMAT, "training settings: inconsistent styles");
+    for (size_t i = 0; i < count; i++) {
+        const char *path = json_string_value(json_array_get(images, i));
+        if (!path || strlen(path) >= TRAIN_PATH_MAX)
+            return style__fail(STYLE_ERR_FORMAT, "training settings: bad style image");
+        snprintf(s->style_images[i], TRAIN_PATH_MAX, "%s", path);
+    }
+    for (size_t i = 0; i < named; i++) {
+        const char *name = json_string_value(json_array_get(names, i));
+        if (!name || strlen(name) >= TRAIN_STYLE_NAME_MAX)
+            return style__fail(STYLE_ERR_FORMAT, "training settings: bad style name");
+        snprintf(s->style_names[i], TRAIN_STYLE_NAME_MAX, "%s", name);
+    }
+    if (add && strlen(add) >= TRAIN_PATH_MAX)
+        return style__fail(STYLE_ERR_FORMAT, "training settings: bad add_style_to");
+    snprintf(s->add_style_to, TRAIN_PATH_MAX, "%s", add ? add : "");
+    s->style_count = (int32_t)count;
+    s->net.styles = (int32_t)net_styles;
+    s->first_style = (int32_t)first_style;
+    s->net.frozen_convs = add != NULL;
+    return STYLE_OK;
 }
 
 style_status train_settings_from_json(const char *text, train_settings *s)
@@ -57,7 +107,9 @@ style_status train_settings_from_json(const char *text, train_settings *s)
                            "content_layer", &content, "style_layers", &style, "seed", &seed,
                            "checkpoint_every", &every) != 0,
             STYLE_ERR_FORMAT, "training settings: %s", error.text);
-    snprintf(s->style_image, sizeof s->style_image, "%s", style_image);
+    snprintf(s->style_images[0], sizeof s->style_images[0], "%s", style_image);
+    s->style_count = 1;
+    TRY(styles_from_json(o, s));
     snprintf(s->data_dir, sizeof s->data_dir, "%s", data_dir);
     snprintf(s->loss_net, sizeof s->loss_net, "%s", loss_net);
     s->net.widths[0] = w0, s->net.widths[1] = w1, s->net.widths[2] = w2;
@@ -232,7 +284,7 @@ style_status train_export_model(const char *path, const train_settings *s,
 {
     style_status status = STYLE_OK;
     st_file file = {0};
-    char *training = train_settings_to_json(s, dataset_size, seconds);
+    char *training = train_settings_to_json(s, dataset_size, seconds), *styles = NULL;
     FAIL_IF(!training, STYLE_ERR_NOMEM, "model export: out of memory");
     char name[256];
     snprintf(name, sizeof name, "%s", style__basename(path));
@@ -240,7 +292,7 @@ style_status train_export_model(const char *path, const train_settings *s,
     if (dot && dot != name) *dot = '\0';
     const char *metadata[][2] = {
         {"libstyle.format_version", "1"},
-        {"libstyle.arch", "johnson"},
+        {"libstyle.arch", s->net.styles ? "johnson-cin" : "johnson"},
         {"libstyle.padding", "reflect"},
         {"libstyle.upsample", "nearest_conv"},
         {"libstyle.norm", s->net.batch_norm ? "batch" : "instance"},
@@ -253,12 +305,22 @@ style_status train_export_model(const char *path, const train_settings *s,
     };
     for (size_t i = 0; i < sizeof metadata / sizeof *metadata; i++)
         TRY(st_file_add_metadata(&file, metadata[i][0], metadata[i][1]));
+    if (s->net.styles) {
+        json_t *names = json_array();
+        for (int32_t i = 0; i < s->net.styles; i++)
+            json_array_append_new(names, json_string(s->style_names[i]));
+        styles = json_dumps(names, JSON_COMPACT);
+        json_decref(names);
+        FAIL_IF(!styles, STYLE_ERR_NOMEM, "model export: out of memory");
+        TRY(st_file_add_metadata(&file, "libstyle.styles", styles));
+    }
     for (int32_t i = 0; i < params->count; i++)
         TRY(add_array(&file, "", &params->params[i], params->values));
     TRY(write_file(path, &file));
 fail:
     if (status != STYLE_OK) style__prefix_error("model export");
     free(training);
+    free(styles);
     st_file_clear(&file);
     return status;
 }

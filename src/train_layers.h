@@ -76,6 +76,10 @@ style_status tnorm_create(tnorm *layer, dnnl_engine_t engine, bool batch, bool r
 style_status tnorm_bind(tnorm *layer, dnnl_engine_t engine, const float *scale, const float *shift,
                         float *diff_scale, float *diff_shift, float *src, float *dst,
                         float *diff_src, float *diff_dst);
+/* Points the layer at other parameters and gradient buffers of the same size (conditional
+ * instance norm: the rows of the style of this batch). */
+void tnorm_set_params(tnorm *layer, const float *scale, const float *shift, float *diff_scale,
+                      float *diff_shift);
 style_status tnorm_forward(tnorm *layer, dnnl_stream_t stream, dnnl_memory_t scratchpad);
 style_status tnorm_backward(tnorm *layer, dnnl_stream_t stream, dnnl_memory_t scratchpad);
 /* Batch statistics of the last forward (batch mode): mean and biased variance, [c] each. */

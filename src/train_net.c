@@ -34,14 +34,17 @@ static void add_conv(train_params *p, const char *prefix, int64_t in, int64_t ou
     train_params_add(p, name, 1, b, true);
 }
 
-static void add_norm(train_params *p, const char *prefix, int64_t c, bool batch)
+static void add_norm(train_params *p, const char *prefix, int64_t c, bool batch, int32_t styles)
 {
     char name[48];
-    int64_t s[1] = {c};
+    int64_t s[1] = {c}, rows[2] = {styles, c};
     const char *suffix[] = {"weight", "bias", "running_mean", "running_var"};
     for (int i = 0; i < (batch ? 4 : 2); i++) {
         snprintf(name, sizeof name, "%s.%s", prefix, suffix[i]);
-        train_params_add(p, name, 1, s, i < 2);
+        if (styles > 0 && i < 2)
+            train_params_add(p, name, 2, rows, true);
+        else
+            train_params_add(p, name, 1, s, i < 2);
     }
 }
 
@@ -56,25 +59,33 @@ style_status train_params_create(train_params *p, const train_net_config *config
     for (int i = 0; i < 3; i++)
         if (wd[i] < 1 || wd[i] > 1024)
             return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: bad width %d", wd[i]);
+    if (config->styles < 0 || config->styles > TRAIN_MAX_STYLES)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: 0..%d styles are supported",
+                           TRAIN_MAX_STYLES);
+    if (config->styles > 0 && config->batch_norm)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                           "train: several styles need instance norm (conditional instance "
+                           "norm), not batch norm");
     bool bn = config->batch_norm;
+    int32_t st = config->styles;
     char a[32], b[32];
     add_conv(p, "conv1", 3, wd[0], 9);
-    add_norm(p, "in1", wd[0], bn);
+    add_norm(p, "in1", wd[0], bn, st);
     add_conv(p, "conv2", wd[0], wd[1], 3);
-    add_norm(p, "in2", wd[1], bn);
+    add_norm(p, "in2", wd[1], bn, st);
     add_conv(p, "conv3", wd[1], wd[2], 3);
-    add_norm(p, "in3", wd[2], bn);
+    add_norm(p, "in3", wd[2], bn, st);
     for (int32_t k = 1; k <= config->residual_blocks; k++)
         for (int j = 1; j <= 2; j++) {
             snprintf(a, sizeof a, "res%d.conv%d", k, j);
             snprintf(b, sizeof b, "res%d.in%d", k, j);
             add_conv(p, a, wd[2], wd[2], 3);
-            add_norm(p, b, wd[2], bn);
+            add_norm(p, b, wd[2], bn, st);
         }
     add_conv(p, "deconv1", wd[2], wd[1], 3);
-    add_norm(p, "in4", wd[1], bn);
+    add_norm(p, "in4", wd[1], bn, st);
     add_conv(p, "deconv2", wd[1], wd[0], 3);
-    add_norm(p, "in5", wd[0], bn);
+    add_norm(p, "in5", wd[0], bn, st);
     add_conv(p, "deconv3", wd[0], 3, 9);
     return train_params_allocate(p);
 }
@@ -190,16 +201,17 @@ style_status train_stage_create(train_stage *st, train_params *p, int32_t n,
     conv_spec spec = {
         .in_channels = d->in_c, .out_channels = out_c, .kernel = k, .stride = d->stride};
     TRY(tconv_create(&st->conv, engine, &spec, d->norm ? -1.0f : d->slope, n, ph, pw,
-                     d->diff_src != NULL, d->frozen));
+                     d->diff_src != NULL, d->frozen || d->frozen_weights));
     int32_t oh = st->conv.out_h, ow = st->conv.out_w;
     st->conv_out = alloc_tensor(n, oh, ow, out_c);
     st->diff_conv_out = d->frozen ? NULL : alloc_tensor(n, oh, ow, out_c);
     FAIL_IF(!st->conv_out || (!d->frozen && !st->diff_conv_out), STYLE_ERR_NOMEM,
             "train: out of memory");
     float *bias = d->bias ? train_params_value(p, d->bias) : NULL;
-    float *diff_bias = d->bias && !d->frozen ? train_params_grad(p, d->bias) : NULL;
+    const bool fixed = d->frozen || d->frozen_weights; /* no weight gradients */
+    float *diff_bias = d->bias && !fixed ? train_params_grad(p, d->bias) : NULL;
     TRY(tconv_bind(&st->conv, engine, p->values + wp->offset, bias,
-                   d->frozen ? NULL : p->grads + wp->offset, diff_bias, conv_src, st->conv_out,
+                   fixed ? NULL : p->grads + wp->offset, diff_bias, conv_src, st->conv_out,
                    conv_diff_src, st->diff_conv_out));
     if (st->conv.scratchpad_bytes > *scratch) *scratch = st->conv.scratchpad_bytes;
     st->out = st->conv_out, st->diff_out = st->diff_conv_out;
@@ -237,7 +249,8 @@ static style_status stage_create(train_net *net, train_stage *st, dnnl_engine_t 
     train_stage_desc d = {.src = src, .diff_src = diff_src, .h = h, .w = w, .in_c = in_c,
                           .factor = factor, .pad = (int32_t)wp->shape[2] / 2, .stride = stride,
                           .weight = weight, .bias = bias, .slope = -1.0f, .norm = norm,
-                          .batch_norm = net->params->config.batch_norm, .relu = relu};
+                          .batch_norm = net->params->config.batch_norm, .relu = relu,
+                          .frozen_weights = net->params->config.frozen_convs};
     return train_stage_create(st, net->params, net->n, engine, &d, scratch);
 }
 
@@ -406,6 +419,27 @@ style_status train_net_forward(train_net *net, dnnl_stream_t stream, bool traini
     return STYLE_OK;
 fail:
     return status;
+}
+
+/* Binds a stage's norm to row `style` of its [styles, C] scale and shift. */
+static void stage_set_style(train_net *net, train_stage *st, int32_t style)
+{
+    if (!st->has_norm) return;
+    char s1[64], s2[64];
+    snprintf(s1, sizeof s1, "%s.weight", st->norm_name);
+    snprintf(s2, sizeof s2, "%s.bias", st->norm_name);
+    const size_t row = (size_t)style * (size_t)st->norm.c;
+    train_params *p = net->params;
+    tnorm_set_params(&st->norm, train_params_value(p, s1) + row, train_params_value(p, s2) + row,
+                     train_params_grad(p, s1) + row, train_params_grad(p, s2) + row);
+}
+
+void train_net_set_style(train_net *net, int32_t style)
+{
+    for (int i = 0; i < 3; i++) stage_set_style(net, &net->down[i], style);
+    for (int32_t k = 0; k < net->params->config.residual_blocks; k++)
+        for (int j = 0; j < 2; j++) stage_set_style(net, &net->residual[k][j], style);
+    for (int i = 0; i < 2; i++) stage_set_style(net, &net->up[i], style);
 }
 
 float *train_net_diff_output(train_net *net)

@@ -20,10 +20,17 @@ typedef struct train_param {
     bool trainable; /* false: batch-norm running statistics */
 } train_param;
 
+#define TRAIN_MAX_STYLES 32
+
 typedef struct train_net_config {
     int32_t widths[3];       /* 32 64 128 */
     int32_t residual_blocks; /* 5 */
     bool batch_norm;         /* false: instance norm */
+    /* Conditional instance norm (johnson-cin, Dumoulin et al.): every norm's scale and shift
+     * are [styles, C], one row per style; 0: a single-style network ([C]). */
+    int32_t styles;
+    /* The convolutions are fixed (adding a style to a trained model): no weight gradients. */
+    bool frozen_convs;
 } train_net_config;
 
 typedef struct train_params {
@@ -76,6 +83,7 @@ typedef struct train_stage_desc {
     const char *norm;             /* "<norm>.weight/.bias" parameters, or NULL */
     bool batch_norm, relu;        /* the norm's kind and its ReLU */
     bool frozen;                  /* forward only, weights fixed (inference) */
+    bool frozen_weights;          /* conv weights fixed, gradients still flow (johnson-cin) */
 } train_stage_desc;
 
 style_status train_stage_create(train_stage *st, train_params *p, int32_t n,
@@ -109,6 +117,8 @@ style_status train_net_forward(train_net *net, dnnl_stream_t stream, bool traini
                                const float **output);
 /* The buffer (N x S x S x 3) where the caller puts d loss / d output before backward. */
 float *train_net_diff_output(train_net *net);
+/* Conditional instance norm: the style (row) the next forward and backward passes use. */
+void train_net_set_style(train_net *net, int32_t style);
 /* Backpropagates the output gradient into params->grads (overwritten). */
 style_status train_net_backward(train_net *net, dnnl_stream_t stream);
 void train_net_destroy(train_net *net);

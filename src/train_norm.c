@@ -99,6 +99,19 @@ fail:
     return status;
 }
 
+void tnorm_set_params(tnorm *layer, const float *scale, const float *shift, float *diff_scale,
+                      float *diff_shift)
+{
+    dnnl_memory_set_data_handle(layer->scale, (void *)scale);
+    dnnl_memory_set_data_handle(layer->shift, (void *)shift);
+    if (layer->batch) {
+        dnnl_memory_set_data_handle(layer->diff_scale, diff_scale);
+        dnnl_memory_set_data_handle(layer->diff_shift, diff_shift);
+    }
+    layer->diff_scale_total = diff_scale;
+    layer->diff_shift_total = diff_shift;
+}
+
 /* Points the memories at image `i`'s slice (instance mode) or the whole batch. */
 static void select_image(tnorm *layer, int32_t i)
 {

@@ -8,7 +8,7 @@
 test_model_config test_default_config(void)
 {
     test_model_config c = {{32, 64, 128}, 5,     "reflect", "nearest_conv", "instance",
-                           "linear",      false, true,      NULL,           false};
+                           "linear",      false, true,      NULL,           false, 0};
     return c;
 }
 
@@ -43,11 +43,12 @@ static void add_norm(st_file *file, test_rng *rng, const test_model_config *c, c
                      int channels)
 {
     char name[96];
-    int64_t shape[1] = {channels};
+    int64_t shape[1] = {channels}, rows[2] = {c->styles, channels};
+    const int ndim = c->styles > 0 ? 2 : 1;
     snprintf(name, sizeof name, "%s.weight", prefix);
-    add_random(file, rng, name, 1, shape, 0.5, 1.5);
+    add_random(file, rng, name, ndim, ndim == 2 ? rows : shape, 0.5, 1.5);
     snprintf(name, sizeof name, "%s.bias", prefix);
-    add_random(file, rng, name, 1, shape, -0.5, 0.5);
+    add_random(file, rng, name, ndim, ndim == 2 ? rows : shape, -0.5, 0.5);
     bool batch = strcmp(c->norm, "batch") == 0;
     if (batch || c->legacy_running_stats) {
         snprintf(name, sizeof name, "%s.running_mean", prefix);
@@ -68,7 +69,7 @@ void test_build_model_file(const test_model_config *c, uint64_t seed, st_file *f
     bool transposed = strcmp(c->upsample, "nearest_conv") != 0;
     memset(file, 0, sizeof *file);
     const char *meta[][2] = {{"libstyle.format_version", "1"},
-                             {"libstyle.arch", "johnson"},
+                             {"libstyle.arch", c->styles > 0 ? "johnson-cin" : "johnson"},
                              {"libstyle.padding", c->padding},
                              {"libstyle.upsample", c->upsample},
                              {"libstyle.norm", c->norm},
@@ -77,6 +78,16 @@ void test_build_model_file(const test_model_config *c, uint64_t seed, st_file *f
                              {"libstyle.norm_eps", c->eps ? c->eps : "1e-05"}};
     for (size_t i = 0; i < sizeof meta / sizeof *meta; i++)
         assert_int_equal(st_file_add_metadata(file, meta[i][0], meta[i][1]), STYLE_OK);
+    if (c->styles > 0) {
+        char names[4096] = "[";
+        for (int s = 0; s < c->styles; s++) {
+            char item[32];
+            snprintf(item, sizeof item, "%s\"s%d\"", s ? "," : "", s);
+            strncat(names, item, sizeof names - strlen(names) - 1);
+        }
+        strncat(names, "]", sizeof names - strlen(names) - 1);
+        assert_int_equal(st_file_add_metadata(file, "libstyle.styles", names), STYLE_OK);
+    }
 
     add_conv(file, &rng, c, "conv1", 3, c->widths[0], 9, false);
     add_norm(file, &rng, c, "in1", c->widths[0]);

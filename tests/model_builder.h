@@ -16,6 +16,7 @@ typedef struct test_model_config {
     bool bias;
     const char *eps;         /* NULL = default */
     bool legacy_running_stats; /* add running_mean/var + num_batches_tracked to instance norms */
+    int styles; /* > 0: johnson-cin with that many styles ("s0", "s1", ...): norms [styles, C] */
 } test_model_config;
 
 /* The pytorch/examples default: 32/64/128, 5 blocks, reflect, nearest_conv, instance, bias. */

@@ -221,6 +221,125 @@ static void expect_file_fail(const st_file *file, style_status expected, const c
     free(bytes);
 }
 
+/* ---- johnson-cin (several styles) ------------------------------------------------------- */
+
+static uint64_t expected_parameters(const test_model_config *c);
+
+static void test_cin_loads(void **state)
+{
+    (void)state;
+    test_model_config c = small_config();
+    c.styles = 3;
+    st_file file;
+    test_build_model_file(&c, 51, &file);
+    style_model *model = load_file_ok(&file, "johnson-cin, 3 styles");
+    assert_int_equal(style_model_style_count(model), 3);
+    assert_string_equal(style_model_style_name(model, 0), "s0");
+    assert_string_equal(style_model_style_name(model, 2), "s2");
+    assert_null(style_model_style_name(model, 3));
+    assert_int_equal(style_model_find_style(model, "s1"), 1);
+    assert_int_equal(style_model_find_style(model, "S1"), -1);
+    assert_int_equal(style_model_find_style(model, NULL), -1);
+    style_model_info info;
+    assert_int_equal(style_model_get_info(model, &info), STYLE_OK);
+    assert_string_equal(info.arch, "johnson-cin");
+    /* Every style's scale and shift count: 2 x (8 + 16 + 32 + 2 x 32 + 16 + 8) per style. */
+    test_model_config single = small_config();
+    const uint64_t per_style = 2 * (8 + 16 + 32 + 2 * 32 + 16 + 8);
+    assert_int_equal(info.parameter_count, expected_parameters(&single) + 2 * per_style);
+    /* Style 0's rows are what the network sees before a session picks a style. */
+    assert_ptr_equal(model->down[0].norm.scale, st_find(&model->file, "in1.weight")->data);
+    assert_int_equal(model_style_param_count(model), per_style);
+
+    /* Saved and loaded again: the same styles and tensors. */
+    const char *path = test_path(g_dir, "cin-roundtrip.safetensors");
+    assert_int_equal(style_model_save(model, path), STYLE_OK);
+    style_model *again = NULL;
+    assert_int_equal(style_model_load(path, NULL, &again), STYLE_OK);
+    assert_int_equal(style_model_style_count(again), 3);
+    assert_string_equal(style_model_style_name(again, 1), "s1");
+    const st_tensor *a = st_find(&model->file, "res1.in2.bias"),
+                    *b = st_find(&again->file, "res1.in2.bias");
+    assert_int_equal(b->ndim, 2);
+    assert_int_equal(b->shape[0], 3);
+    assert_memory_equal(a->data, b->data, a->count * sizeof(float));
+    style_model_free(again);
+    style_model_free(model);
+    assert_int_equal(style_model_style_count(NULL), 0);
+    assert_null(style_model_style_name(NULL, 0));
+
+    /* A single-style model has no named styles. */
+    st_file_clear(&file);
+    test_build_model_file(&single, 52, &file);
+    model = load_file_ok(&file, "johnson");
+    assert_int_equal(style_model_style_count(model), 0);
+    assert_null(style_model_style_name(model, 0));
+    style_model_free(model);
+    st_file_clear(&file);
+}
+
+/* One johnson-cin file (3 styles) with `key` set to `value` (NULL removes it) must fail. */
+static void expect_cin_metadata_fail(const char *key, const char *value, const char *part1,
+                                     const char *part2)
+{
+    test_model_config c = small_config();
+    c.styles = 3;
+    st_file file;
+    test_build_model_file(&c, 53, &file);
+    set_metadata(&file, key, value);
+    char what[160];
+    snprintf(what, sizeof what, "johnson-cin with %s = '%s'", key, value ? value : "(absent)");
+    expect_file_fail(&file, STYLE_ERR_FORMAT, part1, part2, what);
+    st_file_clear(&file);
+}
+
+static void test_cin_rejects(void **state)
+{
+    (void)state;
+    /* The names: a JSON array of distinct non-empty strings, as many as the rows. */
+    expect_cin_metadata_fail("libstyle.styles", NULL, "libstyle.styles", "johnson-cin");
+    expect_cin_metadata_fail("libstyle.styles", "candy", "libstyle.styles", "JSON array");
+    expect_cin_metadata_fail("libstyle.styles", "{\"a\":1}", "libstyle.styles", "JSON array");
+    expect_cin_metadata_fail("libstyle.styles", "[]", "libstyle.styles", "0 names");
+    expect_cin_metadata_fail("libstyle.styles", "[\"a\",\"b\",3]", "entry 2", "string");
+    expect_cin_metadata_fail("libstyle.styles", "[\"a\",\"\",\"c\"]", "entry 1", "string");
+    expect_cin_metadata_fail("libstyle.styles", "[\"a\",\"b\",\"a\"]", "'a'", "twice");
+    /* Names count != rows: 2 names for 3-row tensors, 4 names. */
+    expect_cin_metadata_fail("libstyle.styles", "[\"a\",\"b\"]", "has shape [3,8]",
+                             "expected [2,8]");
+    expect_cin_metadata_fail("libstyle.styles", "[\"a\",\"b\",\"c\",\"d\"]",
+                             "has shape [3,8]", "expected [4,8]");
+    /* Conditional norms are instance norms; libstyle.styles needs the architecture. */
+    expect_cin_metadata_fail("libstyle.norm", "batch", "johnson-cin", "batch");
+    expect_cin_metadata_fail("libstyle.arch", "johnson", "libstyle.styles", "johnson-cin");
+
+    /* Shapes: one norm with a different style count, a [C] norm, a [S, C+1] norm, 3-D. */
+    test_model_config c = small_config();
+    c.styles = 3;
+    st_file file;
+    test_build_model_file(&c, 54, &file);
+    const struct {
+        const char *name;
+        int32_t ndim;
+        int64_t shape[3];
+        const char *part1, *part2;
+    } cases[] = {
+        {"res1.in2.weight", 2, {4, 32}, "'res1.in2.weight' has shape [4,32]", "expected [3,32]"},
+        {"in5.bias", 2, {2, 8}, "'in5.bias' has shape [2,8]", "expected [3,8]"},
+        {"in1.weight", 1, {8}, "'in1.weight' has shape [8]", "expected [3,8]"},
+        {"in3.bias", 2, {3, 33}, "'in3.bias' has shape [3,33]", "expected [3,32]"},
+        {"in4.weight", 3, {3, 16, 1}, "'in4.weight' has shape [3,16,1]", "expected [3,16]"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        st_file copy;
+        test_build_model_file(&c, 54, &copy);
+        reshape_tensor(&copy, cases[i].name, cases[i].ndim, cases[i].shape);
+        expect_file_fail(&copy, STYLE_ERR_FORMAT, cases[i].part1, cases[i].part2, cases[i].name);
+        st_file_clear(&copy);
+    }
+    st_file_clear(&file);
+}
+
 /* The parameter count of a configuration, from the TransformerNet shapes. */
 static uint64_t expected_parameters(const test_model_config *c)
 {
@@ -1001,10 +1120,12 @@ static void expect_metadata_ok(const char *key, const char *value)
 static void test_metadata_errors(void **state)
 {
     (void)state;
+    /* libstyle.styles is known, but only with its architecture. */
+    expect_metadata_fail("libstyle.styles", "[\"a\"]", STYLE_ERR_FORMAT, "libstyle.styles",
+                         "johnson-cin");
     /* Unknown libstyle.* keys are typos and refused. */
-    const char *unknown[] = {"libstyle.paddding",   "libstyle.",       "libstyle.Padding",
-                             "libstyle.norm_eps ",  "libstyle.styles", "libstyle.kind",
-                             "libstyle.encoder.tap"};
+    const char *unknown[] = {"libstyle.paddding",  "libstyle.",     "libstyle.Padding",
+                             "libstyle.norm_eps ", "libstyle.kind", "libstyle.encoder.tap"};
     for (size_t i = 0; i < sizeof unknown / sizeof *unknown; i++) {
         char part[96];
         snprintf(part, sizeof part, "'%s'", unknown[i]);
@@ -1033,19 +1154,20 @@ static void test_metadata_errors(void **state)
         expect_metadata_fail(bad[i][0], bad[i][1], STYLE_ERR_UNSUPPORTED, bad[i][0], part);
     }
     /* Architectures the format defines but this version does not run. */
-    expect_metadata_fail("libstyle.arch", "johnson-cin", STYLE_ERR_UNSUPPORTED, "'johnson-cin'",
-                         "not supported");
+    /* johnson-cin on single-style tensors: its names are required, then its shapes. */
+    expect_metadata_fail("libstyle.arch", "johnson-cin", STYLE_ERR_FORMAT, "johnson-cin",
+                         "libstyle.styles");
     /* adain is read (tests/test_adain.c): a Johnson file marked adain lacks its keys. */
     expect_metadata_fail("libstyle.arch", "adain", STYLE_ERR_FORMAT, "libstyle.encoder.tap",
                          "missing");
-    /* ... even with the keys of those architectures (not reported as typos). */
     test_model_config c = small_config();
     st_file file;
     test_build_model_file(&c, 43, &file);
     set_metadata(&file, "libstyle.arch", "johnson-cin");
     set_metadata(&file, "libstyle.styles", "[\"candy\", \"mosaic\"]");
-    expect_file_fail(&file, STYLE_ERR_UNSUPPORTED, "'johnson-cin'", "not supported",
-                     "johnson-cin with libstyle.styles");
+    expect_file_fail(&file, STYLE_ERR_FORMAT, "'in1.weight' has shape [8]", "expected [2,8]",
+                     "johnson-cin with libstyle.styles and [C] norms");
+    /* ... and adain with one of its keys only: the next missing one is named. */
     set_metadata(&file, "libstyle.arch", "adain");
     set_metadata(&file, "libstyle.styles", NULL);
     set_metadata(&file, "libstyle.encoder.tap", "relu4_1");
@@ -1655,11 +1777,14 @@ static void test_alloc_failures_load(void **state)
     st_file_clear(&file);
 }
 
-static void test_alloc_failures_session(void **state)
+/* Every allocation of session creation and a run failing in turn; `styles` > 0: a johnson-cin
+ * model set to a blend of its styles (the session's styled copy and blended parameters). */
+static void check_alloc_failures_session(int styles)
 {
-    (void)state;
     test_model_config c = small_config(); /* 8/16/32, one residual block */
+    c.styles = styles;
     style_model *model = test_build_model(&c, 83);
+    const float weights[2] = {1, 3};
     uint8_t pixels[8 * 8 * 3];
     for (size_t i = 0; i < sizeof pixels; i++)
         pixels[i] = (uint8_t)(i * 29 + 5);
@@ -1669,6 +1794,7 @@ static void test_alloc_failures_session(void **state)
     style_session *session = NULL;
     style_image expected = {0};
     assert_int_equal(style_session_create(model, &session), STYLE_OK);
+    if (styles) assert_int_equal(style_session_set_style_weights(session, weights, 2), STYLE_OK);
     assert_int_equal(style_session_stylize(session, &in, &expected), STYLE_OK);
     style_session_free(session);
     assert_int_equal(atomic_load(&model->references), 1);
@@ -1681,7 +1807,8 @@ static void test_alloc_failures_session(void **state)
         style__alloc_fail_after(n);
         style_status status = style_session_create(model, &session);
         bool created = status == STYLE_OK;
-        if (created) status = style_session_stylize(session, &in, &out);
+        if (created && styles) status = style_session_set_style_weights(session, weights, 2);
+        if (created && status == STYLE_OK) status = style_session_stylize(session, &in, &out);
         style__alloc_fail_after(0);
         if (status != STYLE_OK && status != STYLE_ERR_NOMEM && status != STYLE_ERR_BACKEND) {
             print_error("allocation %ld: status %d (%s): %s\n", n, status,
@@ -1703,11 +1830,18 @@ static void test_alloc_failures_session(void **state)
         assert_int_equal(atomic_load(&model->references), 1);
         if (status == STYLE_OK) break;
     }
-    print_message("  session create + stylize: %ld allocations (%d failed runs)\n", n - 1,
-                  failures);
+    print_message("  session create + stylize%s: %ld allocations (%d failed runs)\n",
+                  styles ? " (johnson-cin, blended)" : "", n - 1, failures);
     assert_true(n > 1 && n < 100000);
     style_image_release(&expected);
     style_model_free(model);
+}
+
+static void test_alloc_failures_session(void **state)
+{
+    (void)state;
+    check_alloc_failures_session(0);
+    check_alloc_failures_session(2);
 }
 
 /* ---- Ownership -------------------------------------------------------------------------- */
@@ -1764,6 +1898,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default_model),
         cmocka_unit_test(test_architecture_variants),
+        cmocka_unit_test(test_cin_loads),
+        cmocka_unit_test(test_cin_rejects),
         cmocka_unit_test(test_bare_pytorch_file),
         cmocka_unit_test(test_legacy_running_stats),
         cmocka_unit_test(test_extra_tensors_ignored),

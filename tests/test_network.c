@@ -86,7 +86,7 @@ static void test_default_architecture(void **state)
     test_model_config c = test_default_config();
     expect_network("32/64/128 reflect nearest instance", &c, 36, 44);
     expect_network("same, 1 block, tiny 4x4", &(test_model_config){{32, 64, 128}, 1, "reflect",
-                   "nearest_conv", "instance", "linear", false, true, NULL, false}, 4, 4);
+                   "nearest_conv", "instance", "linear", false, true, NULL, false, 0}, 4, 4);
 }
 
 static void test_half_width_variants(void **state)
@@ -173,6 +173,186 @@ static void test_any_size_through_api(void **state)
         style_image_release(&out);
         free(pixels);
     }
+    style_session_free(session);
+    style_model_free(model);
+}
+
+/* ---- johnson-cin: a style, or a blend of them ------------------------------------------- */
+
+/* Runs `session` on an f32 image (h, w multiples of 4) and returns the output (caller frees). */
+static float *stylize_f32(style_session *session, const float *pixels, int h, int w)
+{
+    style_image in = {w, h, 3, STYLE_SAMPLE_F32, 0, (void *)pixels};
+    style_image out = {0};
+    assert_int_equal(style_session_stylize(session, &in, &out), STYLE_OK);
+    float *copy = malloc(sizeof(float) * h * w * 3);
+    memcpy(copy, out.data, sizeof(float) * h * w * 3);
+    style_image_release(&out);
+    return copy;
+}
+
+/*
+ * The double reference with every norm's scale and shift set to sum_s w_s row_s (weights as
+ * given, normalised here in double): the model's description is copied and its norms pointed
+ * at the blended values.
+ */
+static double *blended_reference(const style_model *model, const double *weights,
+                                 const float *pixels, int h, int w)
+{
+    double sum = 0;
+    for (int s = 0; s < model->style_count; s++) sum += weights[s];
+    style_model *copy = malloc(sizeof *copy);
+    memcpy(copy, model, sizeof *copy);
+    model_norm *norms[MODEL_MAX_NORMS];
+    int32_t count = model_norms(copy, norms);
+    float *params[MODEL_MAX_NORMS];
+    for (int32_t i = 0; i < count; i++) {
+        const int32_t c = norms[i]->channels;
+        params[i] = malloc(sizeof(float) * 2 * c);
+        for (int32_t k = 0; k < c; k++) {
+            double scale = 0, shift = 0;
+            for (int s = 0; s < model->style_count; s++) {
+                scale += weights[s] / sum * norms[i]->style_scale[s * c + k];
+                shift += weights[s] / sum * norms[i]->style_shift[s * c + k];
+            }
+            params[i][k] = (float)scale;
+            params[i][c + k] = (float)shift;
+        }
+        norms[i]->scale = params[i];
+        norms[i]->shift = params[i] + c;
+    }
+    ref_tensor in = image_to_ref(pixels, h, w);
+    ref_tensor out = ref_network(copy, in);
+    double *e = malloc(sizeof(double) * h * w * 3);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int c = 0; c < 3; c++)
+                e[(y * w + x) * 3 + c] = ref_output_head(copy, REF_AT(out, c, y, x));
+    ref_tensor_free(&out);
+    ref_tensor_free(&in);
+    for (int32_t i = 0; i < count; i++) free(params[i]);
+    free(copy);
+    return e;
+}
+
+static void test_cin_styles_and_blends(void **state)
+{
+    (void)state;
+    test_model_config c = test_default_config();
+    c.widths[0] = 8, c.widths[1] = 16, c.widths[2] = 32;
+    c.residual_blocks = 2;
+    c.styles = 3;
+    style_model *model = test_build_model(&c, 61);
+    style_session *session;
+    assert_int_equal(style_session_create(model, &session), STYLE_OK);
+    const int h = 20, w = 28;
+    test_rng rng = {62};
+    float *pixels = random_image(&rng, h, w);
+    for (int i = 0; i < h * w * 3; i++) pixels[i] = fminf(fmaxf(pixels[i], 0), 255);
+
+    /* Default: style 0; then each style by index; then blends (not normalised as given). */
+    const double cases[][3] = {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}, {1, 0, 3}, {0.2, 0.5, 0.3},
+                               {2, 2, 2}};
+    float *previous = NULL;
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const double *wt = cases[i];
+        if (i == 0) {
+            /* Nothing set: style 0. */
+        } else if (i < 3) {
+            assert_int_equal(style_session_set_style(session, i), STYLE_OK);
+        } else {
+            float weights[3] = {(float)wt[0], (float)wt[1], (float)wt[2]};
+            assert_int_equal(style_session_set_style_weights(session, weights, 3), STYLE_OK);
+        }
+        float *got = stylize_f32(session, pixels, h, w);
+        double *expect = blended_reference(model, wt, pixels, h, w);
+        double max = test_max_abs_diff(got, expect, (size_t)h * w * 3);
+        print_message("  style weights (%g, %g, %g): max |diff| %.2e vs the reference\n", wt[0],
+                      wt[1], wt[2], max);
+        assert_true(max < 1e-2);
+        /* The styles differ: a run does not just repeat the previous one. */
+        if (previous) assert_true(memcmp(got, previous, sizeof(float) * h * w * 3) != 0);
+        free(previous);
+        previous = got;
+        free(expect);
+    }
+    /* One-hot weights are the style itself, bit for bit. */
+    const float one_hot[3] = {0, 5, 0};
+    assert_int_equal(style_session_set_style_weights(session, one_hot, 3), STYLE_OK);
+    float *a = stylize_f32(session, pixels, h, w);
+    assert_int_equal(style_session_set_style(session, 1), STYLE_OK);
+    float *b = stylize_f32(session, pixels, h, w);
+    assert_memory_equal(a, b, sizeof(float) * h * w * 3);
+    free(a);
+
+    /* Refused weights leave the session's style as it was (style 1). */
+    const float negative[3] = {1, -0.5f, 1}, zero[3] = {0, 0, 0}, nan_weight[3] = {1, NAN, 0},
+                inf_weight[3] = {1, INFINITY, 0};
+    const struct {
+        const float *weights;
+        size_t count;
+        const char *part;
+    } bad[] = {{negative, 3, "weight 1"}, {zero, 3, "sum to 0"}, {nan_weight, 3, "weight 1"},
+               {inf_weight, 3, "weight 1"}, {one_hot, 2, "2 weights"}, {one_hot, 4, "4 weights"},
+               {NULL, 3, "NULL"}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(style_session_set_style_weights(session, bad[i].weights, bad[i].count),
+                         STYLE_ERR_INVALID_ARGUMENT);
+        assert_non_null(strstr(style_last_error(), bad[i].part));
+    }
+    assert_int_equal(style_session_set_style(session, 3), STYLE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(style_last_error(), "out of range"));
+    assert_int_equal(style_session_set_style(NULL, 0), STYLE_ERR_INVALID_ARGUMENT);
+    float *still = stylize_f32(session, pixels, h, w);
+    assert_memory_equal(still, b, sizeof(float) * h * w * 3);
+    free(still);
+    free(b);
+
+    /* Banded runs (images over the memory budget) use the style too. */
+    assert_int_equal(style_session_set_style(session, 2), STYLE_OK);
+    float *whole = stylize_f32(session, pixels, h, w);
+    assert_int_equal(style_session_set_band_rows(session, 8), STYLE_OK);
+    float *bands = stylize_f32(session, pixels, h, w);
+    assert_int_equal(style_session_set_band_rows(session, 0), STYLE_OK);
+    double band_diff = 0;
+    for (int i = 0; i < h * w * 3; i++) band_diff = fmax(band_diff, fabs(bands[i] - whole[i]));
+    print_message("  style 2 in bands of 8 rows: max |diff| %.2e vs the whole image\n", band_diff);
+    assert_true(band_diff < 1e-2);
+    free(whole), free(bands);
+    assert_int_equal(style_session_set_style(session, 1), STYLE_OK);
+
+    /* int8 and bf16 plans are rebuilt for the new style's parameters: switching styles and
+     * back gives the same image as a fresh session of that style. */
+    if (style_precision_supported(STYLE_PRECISION_BF16)) {
+        assert_int_equal(style_session_set_precision(session, STYLE_PRECISION_BF16), STYLE_OK);
+        float *x = stylize_f32(session, pixels, h, w);
+        assert_int_equal(style_session_set_style(session, 2), STYLE_OK);
+        float *y = stylize_f32(session, pixels, h, w);
+        assert_int_equal(style_session_set_style(session, 1), STYLE_OK);
+        float *z = stylize_f32(session, pixels, h, w);
+        assert_memory_equal(x, z, sizeof(float) * h * w * 3);
+        assert_true(memcmp(x, y, sizeof(float) * h * w * 3) != 0);
+        free(x), free(y), free(z);
+    }
+    free(previous);
+    free(pixels);
+    style_session_free(session);
+    style_model_free(model);
+
+    /* A single-style model has no styles to choose. */
+    model = test_build_model(&(test_model_config){.widths = {8, 16, 32},
+                                                  .residual_blocks = 1,
+                                                  .padding = "reflect",
+                                                  .upsample = "nearest_conv",
+                                                  .norm = "instance",
+                                                  .output = "linear",
+                                                  .bias = true},
+                             63);
+    assert_int_equal(style_session_create(model, &session), STYLE_OK);
+    assert_int_equal(style_session_set_style(session, 0), STYLE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(style_last_error(), "single style"));
+    assert_int_equal(style_session_set_style_weights(session, one_hot, 1),
+                     STYLE_ERR_INVALID_ARGUMENT);
     style_session_free(session);
     style_model_free(model);
 }
@@ -637,6 +817,7 @@ int main(void)
         cmocka_unit_test(test_half_width_variants),
         cmocka_unit_test(test_ml5_like_architecture),
         cmocka_unit_test(test_any_size_through_api),
+        cmocka_unit_test(test_cin_styles_and_blends),
         cmocka_unit_test(test_alpha_and_formats),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_memory_budget),

@@ -441,6 +441,57 @@ static void test_adam_lowers_loss(void **state)
     check_run("adam");
 }
 
+/* style_evaluate_losses: the same numbers as the optimiser's own evaluation. */
+static void test_evaluate_losses(void **state)
+{
+    (void)state;
+    char *dir = make_fixtures();
+    fixture_paths fp;
+    run_log log = {0};
+    style_optimize_options o = base_options(dir, &fp, &log);
+    o.out_path = NULL; /* not needed */
+    o.content_weight = 1, o.style_weight = 2, o.tv_weight = 50;
+    style_losses at_content, of_out;
+    assert_int_equal(style_evaluate_losses(&o, fp.content, &at_content), STYLE_OK);
+    /* The content against itself: no content loss; the total is the optimiser's start. */
+    assert_true(at_content.content == 0.0);
+    assert_true(at_content.style > 0 && at_content.tv > 0);
+    assert_true(fabs(at_content.total - start_loss(&o)) <= 1e-9 * at_content.total);
+    assert_true(fabs(at_content.total - (at_content.content + at_content.style + at_content.tv)) <=
+                1e-9 * at_content.total);
+
+    /* An optimised image scores near the last reported loss: not exactly, as the file is
+     * clamped to 0..255 and rounded to 8 bits (which the TV term of so small an image feels). */
+    o.out_path = fp.out;
+    assert_int_equal(style_optimize(&o), STYLE_OK);
+    assert_int_equal(style_evaluate_losses(&o, fp.out, &of_out), STYLE_OK);
+    print_message("  losses of the content %.4f, of the 30-iteration result %.4f (reported "
+                  "%.4f)\n",
+                  at_content.total, of_out.total, log.totals[29]);
+    assert_true(of_out.total < 0.5 * at_content.total);
+    assert_true(fabs(of_out.total - log.totals[29]) < 0.25 * log.totals[29]);
+
+    /* Another size is resized to the problem's; a term turned off reads 0. */
+    o.tv_weight = -1;
+    style_losses resized;
+    assert_int_equal(style_evaluate_losses(&o, fp.style[1], &resized), STYLE_OK);
+    assert_true(resized.tv == 0.0 && resized.content > 0 && resized.style > 0);
+
+    /* Errors name the file; NULL arguments are refused. */
+    char missing[4200];
+    snprintf(missing, sizeof missing, "%s", test_path(dir, "missing.png"));
+    assert_int_equal(style_evaluate_losses(&o, missing, &resized), STYLE_ERR_IO);
+    assert_non_null(strstr(style_last_error(), "missing.png"));
+    assert_int_equal(style_evaluate_losses(&o, NULL, &resized), STYLE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(style_evaluate_losses(NULL, fp.content, &resized),
+                     STYLE_ERR_INVALID_ARGUMENT);
+    o.loss_net = NULL;
+    assert_int_equal(style_evaluate_losses(&o, fp.content, &resized),
+                     STYLE_ERR_INVALID_ARGUMENT);
+    test_remove_tree(dir);
+    free(dir);
+}
+
 static void run_to_result(style_optimize_options *o, style_image *result)
 {
     memset(result, 0, sizeof *result);
@@ -676,6 +727,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lbfgs_quadratic_and_rosenbrock),
+        cmocka_unit_test(test_evaluate_losses),
         cmocka_unit_test(test_gradient_matches_finite_differences),
         cmocka_unit_test(test_lbfgs_lowers_loss),
         cmocka_unit_test(test_adam_lowers_loss),

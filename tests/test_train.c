@@ -38,7 +38,7 @@ static int teardown(void **state)
     return 0;
 }
 
-static const train_net_config small = {{8, 16, 16}, 1, false};
+static const train_net_config small = {.widths = {8, 16, 16}, .residual_blocks = 1};
 
 /* The training params as a model (through the real export and loader). */
 static style_model *params_to_model(const train_params *p, const char *dir)
@@ -499,6 +499,186 @@ static void test_resume_is_bit_identical(void **state)
     free(dir);
 }
 
+/* ---- several styles (conditional instance norm) ------------------------------------------ */
+
+/* A second style image: diagonal stripes. */
+static void make_second_style(const char *path)
+{
+    style_image img;
+    assert_int_equal(style_image_alloc(&img, 40, 36, 3, STYLE_SAMPLE_U8), STYLE_OK);
+    uint8_t *p = img.data;
+    for (int i = 0; i < 40 * 36; i++) {
+        int x = i % 40, y = i / 40;
+        p[3 * i] = (uint8_t)(((x + y) / 4 % 2) * 220);
+        p[3 * i + 1] = 40;
+        p[3 * i + 2] = (uint8_t)(255 - p[3 * i]);
+    }
+    assert_int_equal(style_image_save(path, &img, 0), STYLE_OK);
+    style_image_release(&img);
+}
+
+/* A tensor of a model file, as floats (NULL when absent). */
+static const st_tensor *file_tensor(const style_model *model, const char *name)
+{
+    return st_find(&model->file, name);
+}
+
+static void test_several_styles(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    make_data(dir);
+    test_write_feature_net(test_path(dir, "net.safetensors"), 80);
+    char stripes[4200];
+    snprintf(stripes, sizeof stripes, "%s", test_path(dir, "stripes.png"));
+    make_second_style(stripes);
+
+    /* Two styles in one model: the losses fall, and the model has both, named. */
+    run_log log = {0};
+    style_train_options o = small_run(dir, &log);
+    const char *images[] = {o.style_image, stripes}, *names[] = {"dots", NULL};
+    o.style_images = images;
+    o.style_image_count = 2;
+    o.style_names = names;
+    o.iterations = 40;
+    style_status status = style_train(&o);
+    if (status != STYLE_OK) print_error("%s\n", style_last_error());
+    assert_int_equal(status, STYLE_OK);
+    print_message("  two styles: mean loss of the first 3 iterations %.4f, last 3 %.4f\n",
+                  log.first, log.last);
+    assert_true(log.last < 0.8 * log.first);
+    style_model *two = NULL;
+    assert_int_equal(style_model_load(o.out_path, NULL, &two), STYLE_OK);
+    assert_int_equal(style_model_style_count(two), 2);
+    assert_string_equal(style_model_style_name(two, 0), "dots");
+    assert_string_equal(style_model_style_name(two, 1), "stripes");
+    assert_string_equal(style_model_metadata_get(two, "libstyle.arch"), "johnson-cin");
+    /* Both styles were trained: their rows moved apart from the initial (1, 0). */
+    const st_tensor *scale = file_tensor(two, "res1.in1.weight");
+    assert_int_equal(scale->shape[0], 2);
+    assert_true(
+        memcmp(scale->data, scale->data + scale->shape[1], scale->shape[1] * sizeof(float)) != 0);
+
+    /* Adding a third style trains only its row: everything else is bit-identical. */
+    char two_path[4200], three_path[4200];
+    snprintf(two_path, sizeof two_path, "%s", o.out_path);
+    snprintf(three_path, sizeof three_path, "%s", test_path(dir, "three.safetensors"));
+    run_log add_log = {0};
+    style_train_options a = small_run(dir, &add_log);
+    free((char *)a.out_path);
+    a.out_path = strdup(three_path);
+    a.add_style_to = two_path;
+    const char *third[] = {"tiles"};
+    a.style_names = third;
+    a.style_images = images; /* the dots image again, under another name */
+    a.style_image_count = 1;
+    a.iterations = 8;
+    a.widths[0] = 99; /* ignored: the architecture comes from the model */
+    status = style_train(&a);
+    if (status != STYLE_OK) print_error("%s\n", style_last_error());
+    assert_int_equal(status, STYLE_OK);
+    style_model *three = NULL;
+    assert_int_equal(style_model_load(three_path, NULL, &three), STYLE_OK);
+    assert_int_equal(style_model_style_count(three), 3);
+    assert_string_equal(style_model_style_name(three, 1), "stripes");
+    assert_string_equal(style_model_style_name(three, 2), "tiles");
+    size_t convs = 0, norms = 0;
+    for (size_t i = 0; i < two->file.tensor_count; i++) {
+        const st_tensor *before = &two->file.tensors[i];
+        const st_tensor *after = file_tensor(three, before->name);
+        assert_non_null(after);
+        if (strstr(before->name, ".conv2d.")) {
+            assert_int_equal(after->count, before->count);
+            assert_memory_equal(after->data, before->data, before->count * sizeof(float));
+            convs++;
+            continue;
+        }
+        /* A norm: rows 0-1 unchanged, row 2 trained away from the rows' mean it started at. */
+        const size_t c = (size_t)before->shape[1];
+        assert_int_equal(after->shape[0], 3);
+        assert_memory_equal(after->data, before->data, 2 * c * sizeof(float));
+        bool moved = false;
+        for (size_t k = 0; k < c; k++)
+            moved = moved || after->data[2 * c + k] !=
+                                 (float)(((double)before->data[k] + before->data[c + k]) / 2);
+        assert_true(moved);
+        norms++;
+    }
+    assert_int_equal(convs, 2 * 8); /* conv1-3, res1.conv1-2, deconv1-3: weights, biases */
+    assert_int_equal(norms, 2 * 7); /* in1-5, res1.in1-2: scales and shifts */
+    style_model_free(three);
+
+    /* Stopped and resumed, adding a style continues bit-identically. */
+    size_t size_a, size_b;
+    void *whole = model_tensors(three_path, &size_a);
+    run_log stop = {0};
+    stop.stop_at = 3;
+    a.progress_user = &stop;
+    assert_int_equal(style_train(&a), STYLE_ERR_CANCELLED);
+    char ckpt[4300];
+    snprintf(ckpt, sizeof ckpt, "%s.ckpt", three_path);
+    style_train_options r = {0};
+    r.struct_size = sizeof r;
+    r.resume_path = ckpt;
+    r.out_path = three_path;
+    r.threads = 2;
+    status = style_train(&r);
+    if (status != STYLE_OK) print_error("%s\n", style_last_error());
+    assert_int_equal(status, STYLE_OK);
+    void *resumed = model_tensors(three_path, &size_b);
+    assert_int_equal(size_a, size_b);
+    assert_memory_equal(whole, resumed, size_a);
+    free(whole), free(resumed);
+
+    /* A single-style model becomes style 0 (named after it) of a two-style one. */
+    run_log plain_log = {0};
+    style_train_options p = small_run(dir, &plain_log);
+    free((char *)p.out_path);
+    p.out_path = strdup(test_path(dir, "plain.safetensors"));
+    p.iterations = 2;
+    assert_int_equal(style_train(&p), STYLE_OK);
+    a.add_style_to = p.out_path;
+    a.progress_user = &add_log;
+    a.iterations = 2;
+    const char *stripes_image[] = {stripes};
+    a.style_images = stripes_image;
+    a.style_names = NULL;
+    assert_int_equal(style_train(&a), STYLE_OK);
+    assert_int_equal(style_model_load(three_path, NULL, &three), STYLE_OK);
+    assert_int_equal(style_model_style_count(three), 2);
+    assert_string_equal(style_model_style_name(three, 0), "plain");
+    assert_string_equal(style_model_style_name(three, 1), "stripes");
+    style_model_free(three);
+
+    /* Refused: a name the model has, two images, a batch-norm model. */
+    a.add_style_to = two_path;
+    assert_int_equal(style_train(&a), STYLE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(style_last_error(), "'stripes'"));
+    a.style_images = images;
+    a.style_image_count = 2;
+    assert_int_equal(style_train(&a), STYLE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(style_last_error(), "exactly one"));
+    p.norm = "batch";
+    assert_int_equal(style_train(&p), STYLE_OK);
+    a.add_style_to = p.out_path;
+    a.style_image_count = 1;
+    a.style_names = third;
+    assert_int_equal(style_train(&a), STYLE_ERR_UNSUPPORTED);
+    assert_non_null(strstr(style_last_error(), "batch-norm"));
+    /* Several styles with batch norm are refused too. */
+    o.norm = "batch";
+    assert_int_equal(style_train(&o), STYLE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(style_last_error(), "instance norm"));
+
+    style_model_free(two);
+    free((char *)a.style_image), free((char *)a.data_dir), free((char *)a.loss_net);
+    free((char *)a.out_path);
+    free_run(&p);
+    free_run(&o);
+    test_remove_tree(dir);
+    free(dir);
+}
+
 /* Shards of a batch, made separately from the same generator state, are the batch. */
 static void test_batch_shards_are_the_batch(void **state)
 {
@@ -702,6 +882,7 @@ int main(void)
         cmocka_unit_test(test_vgg16_recognised),
         cmocka_unit_test(test_training_lowers_loss),
         cmocka_unit_test(test_resume_is_bit_identical),
+        cmocka_unit_test(test_several_styles),
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_batch_shards_are_the_batch),
         cmocka_unit_test(test_group_trains_the_single_process_model),

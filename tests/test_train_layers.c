@@ -281,6 +281,97 @@ static void test_norm_gradients(void **state)
     check_norm(b, true, false, 2, 4, 3, 3, 13);
 }
 
+/* ---- conditional instance norm (several styles) ----------------------------------------- */
+
+/* Parameters [scale: styles x C][shift: styles x C]; only row `style` takes part. */
+typedef struct cin_ctx {
+    norm_ctx norm;
+    int styles, style;
+} cin_ctx;
+
+static double cin_objective(const double *x, const double *params, const void *p)
+{
+    const cin_ctx *k = p;
+    const int c = k->norm.c;
+    double *row = malloc(2 * (size_t)c * sizeof(double));
+    for (int i = 0; i < c; i++) {
+        row[i] = params[(size_t)k->style * c + i];
+        row[c + i] = params[(size_t)(k->styles + k->style) * c + i];
+    }
+    double total = norm_objective(x, row, &k->norm);
+    free(row);
+    return total;
+}
+
+/*
+ * A norm bound to [styles, C] parameters and switched to one style's row (tnorm_set_params,
+ * as the trainer does per batch): its output and gradients against the reference of that row,
+ * and nothing written into the other rows' gradients.
+ */
+static void check_cin(backend *b, int styles, int style, int n, int c, int h, int w, uint64_t seed)
+{
+    test_rng rng = {seed};
+    tnorm layer;
+    assert_int_equal(tnorm_create(&layer, b->engine, false, true, n, c, h, w, 1e-5f), STYLE_OK);
+    const size_t count = (size_t)n * h * w * c, rows = (size_t)styles * c;
+    float *x = malloc(count * 4), *y = malloc(count * 4), *dx = malloc(count * 4),
+          *dy = malloc(count * 4);
+    /* scale rows then shift rows, and their gradients, in one array each. */
+    float *p = malloc(2 * rows * 4), *dp = calloc(2 * rows, 4);
+    test_fill_uniform(&rng, x, count, -2, 3);
+    test_fill_uniform(&rng, p, rows, 0.5, 1.5);
+    test_fill_uniform(&rng, p + rows, rows, -0.5, 0.5);
+    test_fill_uniform(&rng, dy, count, -1, 1);
+    double *g = malloc(count * sizeof(double)), *xd = malloc(count * sizeof(double)),
+           *pd = malloc(2 * rows * sizeof(double));
+    for (size_t i = 0; i < count; i++)
+        g[i] = dy[i], xd[i] = x[i];
+    for (size_t i = 0; i < 2 * rows; i++)
+        pd[i] = p[i];
+    /* Bound to style 0, then switched. */
+    assert_int_equal(tnorm_bind(&layer, b->engine, p, p + rows, dp, dp + rows, x, y, dx, dy),
+                     STYLE_OK);
+    const size_t row = (size_t)style * c;
+    tnorm_set_params(&layer, p + row, p + rows + row, dp + row, dp + rows + row);
+    void *scratch;
+    dnnl_memory_t scratch_mem;
+    assert_int_equal(
+        train_scratchpad_create(b->engine, layer.scratchpad_bytes, &scratch, &scratch_mem),
+        STYLE_OK);
+    assert_int_equal(tnorm_forward(&layer, b->stream, scratch_mem), STYLE_OK);
+    assert_int_equal(tnorm_backward(&layer, b->stream, scratch_mem), STYLE_OK);
+    cin_ctx ctx = {{false, true, n, c, h, w, 1e-5, g}, styles, style};
+    double fwd = 0;
+    for (size_t i = 0; i < count; i++)
+        fwd += (double)y[i] * g[i];
+    double ref = cin_objective(xd, pd, &ctx);
+    assert_true(fabs(fwd - ref) <= 1e-4 * fmax(1, fabs(ref)));
+    char what[96];
+    snprintf(what, sizeof what, "conditional norm style %d of %d n%d c%d %dx%d: dx", style, styles,
+             n, c, w, h);
+    check_gradient(what, cin_objective, &ctx, xd, pd, dx, count, false, &rng, 60);
+    /* Every row's gradient, the other styles' being exactly 0. */
+    snprintf(what + strlen(what) - 2, 24, "dgamma,dbeta rows");
+    check_gradient(what, cin_objective, &ctx, xd, pd, dp, 2 * rows, true, &rng, 4 * (int)rows);
+    for (size_t i = 0; i < rows; i++)
+        if (i / c != (size_t)style) {
+            assert_true(dp[i] == 0.0f);
+            assert_true(dp[rows + i] == 0.0f);
+        }
+    tnorm_destroy(&layer);
+    if (scratch_mem) dnnl_memory_destroy(scratch_mem);
+    style__aligned_free(scratch);
+    free(x), free(y), free(dx), free(dy), free(p), free(dp), free(g), free(xd), free(pd);
+}
+
+static void test_conditional_norm_gradients(void **state)
+{
+    backend *b = *state;
+    check_cin(b, 3, 1, 2, 5, 7, 5, 20);
+    check_cin(b, 2, 1, 3, 16, 4, 3, 21);
+    check_cin(b, 4, 0, 1, 3, 5, 3, 22);
+}
+
 /* ---- reflection pad / upsample, max pool -------------------------------------------------- */
 
 static void test_pad_backward(void **state)
@@ -343,6 +434,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_gradients),
         cmocka_unit_test(test_norm_gradients),
+        cmocka_unit_test(test_conditional_norm_gradients),
         cmocka_unit_test(test_pad_backward),
         cmocka_unit_test(test_maxpool),
     };

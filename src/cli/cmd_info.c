@@ -1,6 +1,7 @@
 /* `libstyle info MODEL`: what a model file holds, from the public model-info and metadata
  * calls, one "name: value" line per property and one "key = value" line per metadata entry. */
 #include "cli_image_io.h"
+#include "cli_styles.h"
 #include "cli_util.h"
 #include "commands.h"
 
@@ -127,6 +128,7 @@ int cmd_info(int argc, char **argv)
     }
 
     print_architecture(path, &info);
+    cli_print_styles(stdout, model, &info);
     result = print_metadata(model, path);
     style_model_free(model);
     return cli_finish_stdout(result == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILURE);

@@ -52,8 +52,30 @@ void cmd_optimize_usage(FILE *out)
           "  --seed N                 noise of --init noise (default 1)\n"
           "  --threads N              default: one per processor\n"
           "  --log-csv FILE           write per-iteration losses as CSV\n"
+          "  --losses-of IMG          optimise nothing: print the losses (weighted, as the\n"
+          "                           progress shows them) of IMG, resized to --size, for\n"
+          "                           this content, style and weights (e.g. a trained\n"
+          "                           model's output, to compare with the optimiser's); --out\n"
+          "                           is then not needed. Repeatable.\n"
           "  -q, --quiet              no progress output\n",
           out);
+}
+
+/* --losses-of: one line per image, "IMG content C style S tv T total F". */
+static int print_losses(const style_optimize_options *o, const char *const *images, int count)
+{
+    for (int i = 0; i < count; i++) {
+        style_losses losses;
+        style_status status = style_evaluate_losses(o, images[i], &losses);
+        if (status != STYLE_OK) {
+            cli_report_status(status, images[i]);
+            return CLI_EXIT_FAILURE;
+        }
+        cli_print_escaped(stdout, images[i]);
+        printf(" content %.6g style %.6g tv %.6g total %.6g\n", losses.content, losses.style,
+               losses.tv, losses.total);
+    }
+    return cli_finish_stdout(CLI_EXIT_OK);
 }
 
 typedef struct progress_state {
@@ -110,7 +132,7 @@ enum {
     OPT_CONTENT = 256, OPT_STYLE_IMAGE, OPT_STYLE_WEIGHTS, OPT_LOSS_NET, OPT_OUT, OPT_SIZE,
     OPT_STYLE_SIZE, OPT_ITERATIONS, OPT_OPTIMIZER, OPT_LR, OPT_INIT, OPT_CONTENT_WEIGHT,
     OPT_STYLE_WEIGHT, OPT_TV_WEIGHT, OPT_CONTENT_LAYER, OPT_STYLE_LAYERS, OPT_PRESERVE_COLOR,
-    OPT_SEED, OPT_THREADS, OPT_LOG_CSV
+    OPT_SEED, OPT_THREADS, OPT_LOG_CSV, OPT_LOSSES_OF
 };
 
 static int parse_double(const char *text, double *out)
@@ -157,6 +179,7 @@ int cmd_optimize(int argc, char **argv)
         {"seed", required_argument, NULL, OPT_SEED},
         {"threads", required_argument, NULL, OPT_THREADS},
         {"log-csv", required_argument, NULL, OPT_LOG_CSV},
+        {"losses-of", required_argument, NULL, OPT_LOSSES_OF},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -165,7 +188,8 @@ int cmd_optimize(int argc, char **argv)
     o.seed = 1;
     const char *styles[MAX_STYLES];
     double weights[MAX_STYLES];
-    int style_count = 0, weight_count = -1;
+    int style_count = 0, weight_count = -1, evaluate_count = 0;
+    const char *evaluate[MAX_STYLES];
     progress_state progress = {isatty(STDERR_FILENO), 0, 0, 0};
     long value;
     double real;
@@ -245,6 +269,11 @@ int cmd_optimize(int argc, char **argv)
             o.threads = (int)value;
             break;
         case OPT_LOG_CSV: o.log_csv = optarg; break;
+        case OPT_LOSSES_OF:
+            if (evaluate_count == MAX_STYLES)
+                return cli_usage_error("optimize", "at most %d --losses-of", MAX_STYLES);
+            evaluate[evaluate_count++] = optarg;
+            break;
         case 'q': progress.quiet = 1; break;
         case 'h': cmd_optimize_usage(stdout); return cli_finish_stdout(CLI_EXIT_OK);
         default: return cli_option_error("optimize", c, argc, argv, before);
@@ -252,10 +281,10 @@ int cmd_optimize(int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error("optimize", "unexpected argument '%s'", argv[optind]);
-    if (!o.content_image || !style_count || !o.loss_net || !o.out_path)
+    if (!o.content_image || !style_count || !o.loss_net || (!o.out_path && !evaluate_count))
         return cli_usage_error("optimize",
                                "--content, --style-image, --loss-net and --out are required");
-    if (!cli_has_image_extension(o.out_path))
+    if (o.out_path && !cli_has_image_extension(o.out_path))
         return cli_usage_error("optimize", "--out must end in .png, .jpg or .jpeg");
     if (weight_count >= 0 && weight_count != style_count)
         return cli_usage_error("optimize", "%d --style-weights for %d --style-image", weight_count,
@@ -273,6 +302,7 @@ int cmd_optimize(int argc, char **argv)
     o.log = on_log;
     o.log_user = &progress;
 
+    if (evaluate_count) return print_losses(&o, evaluate, evaluate_count);
     cli_interrupt_begin();
     style_status status = style_optimize(&o);
     cli_interrupt_end();

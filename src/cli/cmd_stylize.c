@@ -7,6 +7,7 @@
 #include "batch_display.h"
 #include "cli_image_io.h"
 #include "cli_interrupt.h"
+#include "cli_styles.h"
 #include "cli_util.h"
 #include "commands.h"
 #include "stylize_jobs.h"
@@ -39,6 +40,14 @@ struct stylize_settings {
     int jpeg_quality;    /* 0: the library's default */
     style_precision precision;
     int precision_given;
+    const char *style;         /* johnson-cin: --style NAME|INDEX */
+    const char *style_weights; /* johnson-cin: --style-weights NAME=W,...; adain: W,... */
+    /* AdaIN models: style images, their blend weights (parsed), their short side */
+    const char *style_images[STYLIZE_MAX_STYLES];
+    int style_count;
+    float adain_weights[STYLIZE_MAX_STYLES];
+    int weight_count;
+    int style_size;
     int tileable;
     long band_rows; /* 0: bands only when over the memory budget */
     double strength;
@@ -49,12 +58,6 @@ struct stylize_settings {
     int skip_existing;
     int quiet;
     int verbose;
-    /* AdaIN models: style images, their blend weights, their short side */
-    const char *style_images[STYLIZE_MAX_STYLES];
-    int style_count;
-    float style_weights[STYLIZE_MAX_STYLES];
-    int weight_count;
-    int style_size;
 };
 
 /* Long-only options get values outside the range of short option characters. */
@@ -63,15 +66,16 @@ enum {
     OPTION_MAX_PIXELS,
     OPTION_QUALITY,
     OPTION_PRECISION,
+    OPTION_STYLE,
+    OPTION_STYLE_WEIGHTS,
+    OPTION_STYLE_IMAGE,
+    OPTION_STYLE_SIZE,
     OPTION_TILEABLE,
     OPTION_BAND_ROWS,
     OPTION_STRENGTH,
     OPTION_PRESERVE_COLOR,
     OPTION_SCALE,
     OPTION_SKIP_EXISTING,
-    OPTION_STYLE_IMAGE,
-    OPTION_STYLE_WEIGHTS,
-    OPTION_STYLE_SIZE,
 };
 
 void cmd_stylize_usage(FILE *out)
@@ -114,11 +118,16 @@ void cmd_stylize_usage(FILE *out)
           "      --quality Q          JPEG quality 1..100 (default 92)\n"
           "      --precision P        fp32 (default), bf16, int8 or auto (the fastest this\n"
           "                           processor runs natively); see 'libstyle bench'\n"
-          "AdaIN models (arch adain: any style image at run time):\n"
-          "      --style-image IMG    the style; repeat it to blend several styles\n"
-          "      --style-weights W,.. blend weights, one per --style-image (default equal)\n"
-          "      --style-size N       short side the style image is resized to (default 512;\n"
-          "                           0 = as it is)\n"
+          "      --style NAME|INDEX   a model with several styles (johnson-cin): the style\n"
+          "                           to use (default: the first; 'libstyle info' lists them)\n"
+          "      --style-weights NAME=W,...\n"
+          "                           ... or a blend: each style's scale and shift weighted by\n"
+          "                           W / (sum of the Ws), W >= 0; styles not named weigh 0\n"
+          "      --style-image IMG    an AdaIN model (arch adain): the style, any image;\n"
+          "                           repeat it to blend several, with --style-weights W,...\n"
+          "                           (one per --style-image; default equal)\n"
+          "      --style-size N       AdaIN: short side the style image is resized to\n"
+          "                           (default 512; 0 = as it is)\n"
           "      --tileable           seamless textures: circular padding, so that the output\n"
           "                           tiles when the input does (docs/pipeline.md)\n"
           "      --band-rows N        run in bands of N rows through temporary files even when\n"
@@ -164,6 +173,10 @@ static int parse_options(int argc, char **argv, struct stylize_settings *setting
         {"max-pixels", required_argument, NULL, OPTION_MAX_PIXELS},
         {"quality", required_argument, NULL, OPTION_QUALITY},
         {"precision", required_argument, NULL, OPTION_PRECISION},
+        {"style", required_argument, NULL, OPTION_STYLE},
+        {"style-weights", required_argument, NULL, OPTION_STYLE_WEIGHTS},
+        {"style-image", required_argument, NULL, OPTION_STYLE_IMAGE},
+        {"style-size", required_argument, NULL, OPTION_STYLE_SIZE},
         {"tileable", no_argument, NULL, OPTION_TILEABLE},
         {"band-rows", required_argument, NULL, OPTION_BAND_ROWS},
         {"strength", required_argument, NULL, OPTION_STRENGTH},
@@ -171,9 +184,6 @@ static int parse_options(int argc, char **argv, struct stylize_settings *setting
         {"scale", required_argument, NULL, OPTION_SCALE},
         {"jobs", required_argument, NULL, 'j'},
         {"skip-existing", no_argument, NULL, OPTION_SKIP_EXISTING},
-        {"style-image", required_argument, NULL, OPTION_STYLE_IMAGE},
-        {"style-weights", required_argument, NULL, OPTION_STYLE_WEIGHTS},
-        {"style-size", required_argument, NULL, OPTION_STYLE_SIZE},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -262,35 +272,23 @@ static int parse_options(int argc, char **argv, struct stylize_settings *setting
             }
             settings->precision_given = 1;
             break;
+        case OPTION_STYLE:
+            settings->style = optarg;
+            break;
         case OPTION_STYLE_IMAGE:
             if (settings->style_count == STYLIZE_MAX_STYLES)
                 return cli_usage_error(STYLIZE_COMMAND, "at most %d --style-image",
                                        STYLIZE_MAX_STYLES);
             settings->style_images[settings->style_count++] = optarg;
             break;
-        case OPTION_STYLE_WEIGHTS: {
-            char *text = optarg, *end;
-            settings->weight_count = 0;
-            for (;;) {
-                errno = 0;
-                double w = strtod(text, &end);
-                if (end == text || errno || !(w >= 0) || w > 1e6 ||
-                    settings->weight_count == STYLIZE_MAX_STYLES || (*end && *end != ','))
-                    return cli_usage_error(STYLIZE_COMMAND,
-                                           "--style-weights expects non-negative numbers "
-                                           "separated by commas, not '%s'",
-                                           optarg);
-                settings->style_weights[settings->weight_count++] = (float)w;
-                if (!*end) break;
-                text = end + 1;
-            }
-            break;
-        }
         case OPTION_STYLE_SIZE:
             if (cli_parse_int(optarg, 0, 8192, &number) != 0)
                 return cli_usage_error(STYLIZE_COMMAND, "--style-size expects 0..8192, not '%s'",
                                        optarg);
             settings->style_size = (int)number;
+            break;
+        case OPTION_STYLE_WEIGHTS:
+            settings->style_weights = optarg;
             break;
         case OPTION_TILEABLE:
             settings->tileable = 1;
@@ -323,9 +321,31 @@ static int check_arguments(const struct stylize_settings *settings, int count, c
 {
     if (settings->model_path == NULL)
         return cli_usage_error(STYLIZE_COMMAND, "missing --model MODEL.safetensors");
-    if (settings->weight_count && settings->weight_count != settings->style_count)
-        return cli_usage_error(STYLIZE_COMMAND, "%d --style-weights for %d --style-image",
-                               settings->weight_count, settings->style_count);
+    if (settings->style && settings->style_weights)
+        return cli_usage_error(STYLIZE_COMMAND, "--style and --style-weights exclude each other");
+    if (settings->style_count > 0 && settings->style_weights) {
+        /* AdaIN: one plain weight per --style-image */
+        const char *text = settings->style_weights;
+        char *end;
+        int n = 0;
+        for (;;) {
+            errno = 0;
+            double w = strtod(text, &end);
+            if (end == text || errno || !(w >= 0) || w > 1e6 || n == STYLIZE_MAX_STYLES ||
+                (*end && *end != ','))
+                return cli_usage_error(STYLIZE_COMMAND,
+                                       "--style-weights with --style-image expects non-negative "
+                                       "numbers separated by commas, not '%s'",
+                                       settings->style_weights);
+            ((struct stylize_settings *)settings)->adain_weights[n++] = (float)w;
+            if (!*end) break;
+            text = end + 1;
+        }
+        if (n != settings->style_count)
+            return cli_usage_error(STYLIZE_COMMAND, "%d --style-weights for %d --style-image", n,
+                                   settings->style_count);
+        ((struct stylize_settings *)settings)->weight_count = n;
+    }
     if (settings->out_dir != NULL) {
         if (count < 1) return cli_usage_error(STYLIZE_COMMAND, "missing input files");
         return 0;
@@ -510,6 +530,11 @@ static style_session *make_session(style_model *model, const struct stylize_sett
         style_session_free(session);
         return NULL;
     }
+    if (cli_apply_style(session, model, settings->style,
+                        settings->style_count ? NULL : settings->style_weights) != 0) {
+        style_session_free(session);
+        return NULL;
+    }
     return session;
 }
 
@@ -537,7 +562,7 @@ static int set_styles(const struct stylize_settings *settings, struct worker *wo
     if (status == STYLE_OK) {
         subject = NULL;
         status = style_adain_style_blend((const style_adain_style *const *)styles,
-                                         settings->weight_count ? settings->style_weights : NULL,
+                                         settings->weight_count ? settings->adain_weights : NULL,
                                          (size_t)settings->style_count, &blend);
     }
     for (i = 0; i < jobs && status == STYLE_OK; ++i)

@@ -16,6 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* More than the library accepts, so that its own message reports the limit. */
+#define TRAIN_CLI_MAX_STYLES 64
+
 void cmd_train_usage(FILE *out)
 {
     fputs("Usage: libstyle train --style-image IMG --data DIR --loss-net FILE --out MODEL "
@@ -24,9 +27,17 @@ void cmd_train_usage(FILE *out)
           "Trains a transform network for one style (Johnson et al.'s perceptual losses) and\n"
           "writes it as a model file. Checkpoints are written atomically to MODEL.ckpt (or\n"
           "--checkpoint); Ctrl-C saves one and stops; --resume continues exactly.\n"
+          "Several --style-image options train one model for all of them (johnson-cin:\n"
+          "conditional instance norm, Dumoulin et al.; each batch trains one style, in turn).\n"
           "\n"
           "Inputs:\n"
-          "  --style-image IMG        the style (PNG or JPEG)\n"
+          "  --style-image IMG        the style (PNG or JPEG); repeat it for several styles\n"
+          "  --style-name NAME        name of the style image given before it (default: its\n"
+          "                           file name without the extension)\n"
+          "  --add-style MODEL        add the (one) style image to this trained model as a new\n"
+          "                           style, training only its norms' scales and shifts; the\n"
+          "                           architecture comes from MODEL, whose convolutions and\n"
+          "                           styles stay bit-identical\n"
           "  --data DIR               content photos, searched recursively (PNG/JPEG)\n"
           "  --loss-net FILE          feature network: a torchvision VGG-16/VGG-19 safetensors\n"
           "                           file or a libstyle feature-net file\n"
@@ -65,13 +76,16 @@ enum {
     OPT_STYLE_IMAGE = 256, OPT_DATA, OPT_LOSS_NET, OPT_OUT, OPT_WIDTH, OPT_BLOCKS, OPT_NORM,
     OPT_ITERATIONS, OPT_BATCH, OPT_CROP, OPT_STYLE_SIZE, OPT_LR, OPT_LR_SCHEDULE,
     OPT_CONTENT_WEIGHT, OPT_STYLE_WEIGHT, OPT_TV_WEIGHT, OPT_CONTENT_LAYER, OPT_STYLE_LAYERS,
-    OPT_SEED, OPT_THREADS, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_LOSS_LOG
+    OPT_SEED, OPT_THREADS, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_LOSS_LOG,
+    OPT_STYLE_NAME, OPT_ADD_STYLE
 };
 
 int cmd_train(int argc, char **argv)
 {
     static const struct option options[] = {
         {"style-image", required_argument, NULL, OPT_STYLE_IMAGE},
+        {"style-name", required_argument, NULL, OPT_STYLE_NAME},
+        {"add-style", required_argument, NULL, OPT_ADD_STYLE},
         {"data", required_argument, NULL, OPT_DATA},
         {"loss-net", required_argument, NULL, OPT_LOSS_NET},
         {"out", required_argument, NULL, OPT_OUT},
@@ -99,6 +113,8 @@ int cmd_train(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     style_train_options o = {0};
+    const char *style_images[TRAIN_CLI_MAX_STYLES] = {0}, *style_names[TRAIN_CLI_MAX_STYLES] = {0};
+    size_t style_count = 0;
     o.struct_size = sizeof o;
     o.seed = 1;
     train_progress progress = {isatty(STDERR_FILENO), 0, 0, 0};
@@ -111,7 +127,19 @@ int cmd_train(int argc, char **argv)
         int c = getopt_long(argc, argv, "qh", options, NULL);
         if (c == -1) break;
         switch (c) {
-        case OPT_STYLE_IMAGE: o.style_image = optarg; break;
+        case OPT_STYLE_IMAGE:
+            if (style_count == TRAIN_CLI_MAX_STYLES)
+                return cli_usage_error("train", "at most %d --style-image options",
+                                       TRAIN_CLI_MAX_STYLES);
+            style_images[style_count++] = optarg;
+            break;
+        case OPT_STYLE_NAME:
+            if (style_count == 0 || style_names[style_count - 1])
+                return cli_usage_error("train", "--style-name names the --style-image before "
+                                                "it (once)");
+            style_names[style_count - 1] = optarg;
+            break;
+        case OPT_ADD_STYLE: o.add_style_to = optarg; break;
         case OPT_DATA: o.data_dir = optarg; break;
         case OPT_LOSS_NET: o.loss_net = optarg; break;
         case OPT_OUT: o.out_path = optarg; break;
@@ -198,6 +226,14 @@ int cmd_train(int argc, char **argv)
     }
     if (optind < argc) return cli_usage_error("train", "unexpected argument '%s'", argv[optind]);
     if (!o.out_path) return cli_usage_error("train", "--out is required");
+    if (style_count) {
+        o.style_image = style_images[0];
+        o.style_images = style_images;
+        o.style_image_count = style_count;
+        o.style_names = style_names;
+    }
+    if (o.add_style_to && style_count != 1)
+        return cli_usage_error("train", "--add-style takes exactly one --style-image");
     if (!o.resume_path && (!o.style_image || !o.data_dir || !o.loss_net))
         return cli_usage_error("train", "--style-image, --data and --loss-net are required "
                                         "(unless --resume)");

@@ -174,5 +174,20 @@ run import-ml5 "$scratch/no-such-checkpoint" "$scratch/imported.safetensors"
 check "import-ml5 from a missing directory: fails, names it" \
     names_file_ok "no-such-checkpoint"
 
+# ---- train: several styles (usage errors, before anything is loaded) ----------------------
+
+usage_says() { exit_is 2 && stderr_has "$1"; }
+run train --style-name first --style-image a.png --data d --loss-net n --out m.safetensors
+check "train --style-name before any --style-image: usage error" usage_says "--style-name"
+run train --style-image a.png --style-name x --style-name y --data d --loss-net n \
+    --out m.safetensors
+check "train --style-name twice for one image: usage error" usage_says "--style-name"
+run train --style-image a.png --style-image b.png --add-style m0.safetensors --data d \
+    --loss-net n --out m.safetensors
+check "train --add-style with two style images: usage error" usage_says "exactly one"
+run train --style-image a.png --add-style "$missing_model" --data "$scratch" \
+    --loss-net "$not_a_model" --out "$scratch/out/m.safetensors"
+check "train --add-style: a failure names a file" failed_cleanly
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -69,6 +69,17 @@ else
     }
     check "L-BFGS, 3 iterations at 48 px: PNG, progress lines, CSV" lbfgs_run
 
+    losses_of() {
+        # The content scores no content loss; the optimised image scores lower in all.
+        "$bin" optimize --content "$content" --style-image "$style" --loss-net "$net" \
+            --size 48 --threads 1 --losses-of "$content" --losses-of "$scratch/lbfgs.png" \
+            >"$scratch/losses.txt" 2>/dev/null &&
+            [ "$(wc -l <"$scratch/losses.txt")" -eq 2 ] &&
+            head -1 "$scratch/losses.txt" | grep -q " content 0 style [0-9.e+-]* tv " &&
+            awk 'NR == 1 {a = $9} NR == 2 {b = $9} END {exit !(b < a)}' "$scratch/losses.txt"
+    }
+    check "--losses-of scores images without optimising (no --out needed)" losses_of
+
     adam_blend() {
         "$bin" optimize --content "$content" --style-image "$style" --style-image "$style2" \
             --style-weights 0.7,0.3 --loss-net "$net" --out "$scratch/adam.jpg" --size 40 \

@@ -94,6 +94,53 @@ band_rows_usage() {
 }
 check "--band-rows 0: usage error" band_rows_usage
 
+styles=$scratch/styles.safetensors
+choose_style() {
+    "$bin" info "$styles" | grep -q "^styles: *3 " &&
+        "$bin" info "$styles" | grep -q "^  2 *s2$" &&
+        "$bin" stylize --model "$styles" "$scratch/photo.png" "$scratch/s0-default.png" &&
+        "$bin" stylize --model "$styles" --style s0 "$scratch/photo.png" "$scratch/s0.png" &&
+        "$bin" stylize --model "$styles" --style 2 "$scratch/photo.png" "$scratch/s2.png" &&
+        "$bin" stylize --model "$styles" --style s2 "$scratch/photo.png" "$scratch/s2-name.png" &&
+        cmp -s "$scratch/s0-default.png" "$scratch/s0.png" &&
+        cmp -s "$scratch/s2.png" "$scratch/s2-name.png" &&
+        ! cmp -s "$scratch/s0.png" "$scratch/s2.png"
+}
+check "several styles: info lists them, --style by name or index" choose_style
+
+blend_styles() {
+    "$bin" stylize --model "$styles" --style-weights s0=1,s2=3 "$scratch/photo.png" \
+        "$scratch/blend.png" &&
+        "$bin" stylize --model "$styles" --style-weights s0=0.25,s2=0.75 "$scratch/photo.png" \
+            "$scratch/blend2.png" &&
+        cmp -s "$scratch/blend.png" "$scratch/blend2.png" &&
+        "$bin" stylize --model "$styles" --style-weights 2=5 "$scratch/photo.png" \
+            "$scratch/blend3.png" &&
+        cmp -s "$scratch/blend3.png" "$scratch/s2.png" &&
+        ! cmp -s "$scratch/blend.png" "$scratch/s2.png"
+}
+check "several styles: --style-weights blends (normalised), one-hot = --style" blend_styles
+
+bad_styles() {
+    local rc=0
+    "$bin" stylize --model "$styles" --style nope "$scratch/photo.png" "$scratch/bad.png" \
+        2>"$scratch/err" || rc=$?
+    [ "$rc" -eq 1 ] && grep -q "no style 'nope'" "$scratch/err" && [ ! -e "$scratch/bad.png" ] &&
+        rc=0 && "$bin" stylize --model "$styles" --style-weights s0=-1 "$scratch/photo.png" \
+            "$scratch/bad.png" 2>"$scratch/err" || rc=$?
+    [ "$rc" -eq 1 ] && grep -q ">= 0" "$scratch/err" &&
+        rc=0 && "$bin" stylize --model "$styles" --style-weights s0=0 "$scratch/photo.png" \
+            "$scratch/bad.png" 2>"$scratch/err" || rc=$?
+    [ "$rc" -eq 1 ] && grep -q "sum to 0" "$scratch/err" &&
+        rc=0 && "$bin" stylize --model "$model" --style 0 "$scratch/photo.png" \
+            "$scratch/bad.png" 2>"$scratch/err" || rc=$?
+    [ "$rc" -eq 1 ] && grep -q "several styles" "$scratch/err" &&
+        rc=0 && "$bin" stylize --model "$styles" --style s0 --style-weights s0=1 \
+            "$scratch/photo.png" "$scratch/bad.png" 2>"$scratch/err" || rc=$?
+    [ "$rc" -eq 2 ] && [ ! -e "$scratch/bad.png" ]
+}
+check "several styles: unknown name, bad weights, single-style model refused" bad_styles
+
 if [ -n "$shared" ] && [ -d "$shared/models/ml5/udnie" ]; then
     real_model() {
         "$bin" import-ml5 --name udnie "$shared/models/ml5/udnie" "$scratch/udnie.safetensors" &&

@@ -1,6 +1,7 @@
 /*
  * Fixtures for the CLI tests, made with the library itself:
  *   cli_fixtures make DIR          writes DIR/model.safetensors (random small network),
+ *                                  DIR/styles.safetensors (the same with 3 styles s0 s1 s2),
  *                                  DIR/photo.png, DIR/photo.jpg (RGB), DIR/sprite.png (RGBA),
  *                                  DIR/big.png (256 x 256 grey), DIR/wide.png (16384 x 4
  *                                  grey: one row of a layer is over 1 MiB)
@@ -31,6 +32,11 @@ static int make(const char *dir)
     void *bytes = test_build_model_bytes(&config, 1234, &size);
     char path[4096];
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    if (test_write_file(path, bytes, size) != 0) return 1;
+    free(bytes);
+    config.styles = 3;
+    bytes = test_build_model_bytes(&config, 1235, &size);
+    snprintf(path, sizeof path, "%s/styles.safetensors", dir);
     if (test_write_file(path, bytes, size) != 0) return 1;
     free(bytes);
 

@@ -37,7 +37,7 @@ from ._lib import lib as _c, library_path
 from ._callbacks import LogLevel
 from ._images import decode_image, encode_image, load_image, save_image
 from ._model import Model, ModelInfo, import_ml5
-from ._optimize import OptimizeStats, optimize
+from ._optimize import OptimizeStats, evaluate_losses, optimize
 from ._session import PRECISIONS, RunInfo, Session, precision_supported
 from ._train import TrainStats, train
 from ._adain import AdainStyle, train_adain
@@ -54,6 +54,7 @@ __all__ = [
     "PRECISIONS",
     "precision_supported",
     "optimize",
+    "evaluate_losses",
     "OptimizeStats",
     "train",
     "TrainStats",

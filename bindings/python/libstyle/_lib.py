@@ -183,6 +183,10 @@ class TrainOptions(Structure):
         ("log", LOG_FN),
         ("log_user", c_void_p),
         ("group", c_void_p),  # const style_train_group *: data-parallel processes; NULL here
+        ("style_images", POINTER(c_char_p)),
+        ("style_image_count", c_size_t),
+        ("style_names", POINTER(c_char_p)),
+        ("add_style_to", c_char_p),
     ]
 
 
@@ -281,6 +285,17 @@ class OptimizeOptions(Structure):
     ]
 
 
+class LossesStruct(Structure):
+    """``style_losses``."""
+
+    _fields_ = [
+        ("content", c_double),
+        ("style", c_double),
+        ("tv", c_double),
+        ("total", c_double),
+    ]
+
+
 class RunInfoStruct(Structure):
     """``style_run_info``; set ``struct_size = ctypes.sizeof(RunInfoStruct)``."""
 
@@ -351,6 +366,9 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], bool]] = {
     ),
     "style_model_metadata_get": (c_char_p, [_ModelP, c_char_p], False),
     "style_import_ml5": (c_status, [c_char_p, c_char_p, c_char_p], True),
+    "style_model_style_count": (c_size_t, [_ModelP], False),
+    "style_model_style_name": (c_char_p, [_ModelP, c_size_t], False),
+    "style_model_find_style": (c_int64, [_ModelP, c_char_p], False),
     # sessions
     "style_session_create": (c_status, [_ModelP, POINTER(_SessionP)], True),
     "style_session_free": (None, [_SessionP], False),
@@ -368,6 +386,8 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], bool]] = {
         [_SessionP, c_int32, c_int32, POINTER(c_uint64)],
         True,
     ),
+    "style_session_set_style": (c_status, [_SessionP, c_size_t], True),
+    "style_session_set_style_weights": (c_status, [_SessionP, POINTER(c_float), c_size_t], True),
     "style_session_stylize": (c_status, [_SessionP, _ImageP, _ImageP], True),
     "style_session_stylize_batch": (c_status, [_SessionP, _ImageP, _ImageP, c_size_t], True),
     # precision, builds and profiling
@@ -406,6 +426,11 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], bool]] = {
     ),
     "style_adain_style_free": (None, [_AdainStyleP], False),
     "style_session_set_adain_style": (c_status, [_SessionP, _AdainStyleP], True),
+    "style_evaluate_losses": (
+        c_status,
+        [POINTER(OptimizeOptions), c_char_p, POINTER(LossesStruct)],
+        True,
+    ),
 }
 
 

@@ -7,7 +7,7 @@ import ctypes
 import dataclasses
 import os
 import threading
-from typing import Any, Dict, Iterator, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 from ._callbacks import CallbackErrors, LogCallback, log_trampoline
 from ._images import PathLike, encode_path
@@ -218,6 +218,17 @@ class Model:
         with self._acquire() as handle:
             value = lib.style_model_metadata_get(handle, encoded)
         return default if value is None else _text(value)
+
+    @property
+    def styles(self) -> List[str]:
+        """The style names of a model with several styles (arch ``johnson-cin``), in row order;
+        ``[]`` for a single-style model. Choose one with :meth:`Session.set_style` or blend
+        them with :meth:`Session.set_style_weights`."""
+        with self._acquire() as handle:
+            return [
+                _text(lib.style_model_style_name(handle, index))
+                for index in range(lib.style_model_style_count(handle))
+            ]
 
     def save(self, path: PathLike) -> None:
         """Writes the model to a safetensors file with every libstyle.* key explicit.

@@ -6,14 +6,21 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 from collections.abc import Iterable
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from ._callbacks import CallbackErrors, LogCallback, log_trampoline
 from ._errors import CancelledError
 from ._images import PathLike, encode_path, take_library_image
-from ._lib import OPTIMIZE_PROGRESS_FN, OptimizeOptions, OptimizeStatsStruct, StyleImage, lib
+from ._lib import (
+    OPTIMIZE_PROGRESS_FN,
+    LossesStruct,
+    OptimizeOptions,
+    OptimizeStatsStruct,
+    StyleImage,
+    lib,
+)
 from ._train import _float, _int, _path, _style_layers, _text
 
 __all__ = ["OptimizeStats", "OptimizeProgressCallback", "optimize"]
@@ -101,6 +108,77 @@ def _blend(value: Optional[Sequence[float]], count: int) -> Optional[List[float]
     return weights
 
 
+def _problem_options(content: PathLike, style_images: Union[PathLike, Sequence[PathLike]],
+                     style_weights: Optional[Sequence[float]], loss_net: PathLike, size: int,
+                     style_size: int, content_weight: float, style_weight: float,
+                     tv_weight: float, content_layer: Optional[str],
+                     style_layers: Union[None, str, Sequence[str]],
+                     threads: int) -> Tuple[OptimizeOptions, Dict[str, Any]]:
+    """The options describing the problem (content, styles, losses), and the objects they
+    point into (keep them referenced until the C call returns)."""
+    styles = _style_paths(style_images)
+    weights = _blend(style_weights, len(styles))
+    options = OptimizeOptions()
+    options.struct_size = ctypes.sizeof(OptimizeOptions)
+    keep: Dict[str, Any] = {
+        "content_image": encode_path(content, "content"),
+        "loss_net": encode_path(loss_net, "loss_net"),
+        "content_layer": _text(content_layer, "content_layer"),
+        "style_layers": _style_layers(style_layers),
+    }
+    for field, value in keep.items():
+        setattr(options, field, value)
+    style_array = (ctypes.c_char_p * len(styles))(*styles)
+    keep["style_images"] = (styles, style_array)
+    options.style_images = ctypes.cast(style_array, ctypes.POINTER(ctypes.c_char_p))
+    options.style_count = len(styles)
+    if weights is not None:
+        blend_array = (ctypes.c_double * len(weights))(*weights)
+        keep["style_blend"] = blend_array
+        options.style_blend = ctypes.cast(blend_array, ctypes.POINTER(ctypes.c_double))
+    options.size = _int(size, "size", 0, _INT32_MAX)
+    options.style_size = _int(style_size, "style_size", 0, _INT32_MAX)
+    options.content_weight = _float(content_weight, "content_weight", allow_negative=True)
+    options.style_weight = _float(style_weight, "style_weight", allow_negative=True)
+    options.tv_weight = _float(tv_weight, "tv_weight", allow_negative=True)
+    options.threads = _int(threads, "threads", 0, _MAX_THREADS)
+    return options, keep
+
+
+def evaluate_losses(
+    image: PathLike,
+    *,
+    content: PathLike,
+    style_images: Union[PathLike, Sequence[PathLike]],
+    style_weights: Optional[Sequence[float]] = None,
+    loss_net: PathLike,
+    size: int = 0,
+    style_size: int = 0,
+    content_weight: float = 0.0,
+    style_weight: float = 0.0,
+    tv_weight: float = 0.0,
+    content_layer: Optional[str] = None,
+    style_layers: Union[None, str, Sequence[str]] = None,
+    threads: int = 0,
+) -> Dict[str, float]:
+    """The losses :func:`optimize` minimises, of the image file `image` (resized to the
+    problem's size): ``{"content", "style", "tv", "total"}``, weighted as optimize's progress
+    reports them (a term turned off is 0). The arguments describe the problem as for
+    :func:`optimize`. Use it to score any image, e.g. a trained model's output, against
+    Gatys' objective (``style_evaluate_losses``)."""
+    options, keep = _problem_options(
+        content, style_images, style_weights, loss_net, size, style_size, content_weight,
+        style_weight, tv_weight, content_layer, style_layers, threads)
+    path = encode_path(image, "image")
+    losses = LossesStruct()
+    try:
+        lib.style_evaluate_losses(ctypes.byref(options), path, ctypes.byref(losses))
+    finally:
+        del keep
+    return {"content": losses.content, "style": losses.style, "tv": losses.tv,
+            "total": losses.total}
+
+
 def optimize(
     *,
     content: PathLike,
@@ -173,42 +251,22 @@ def optimize(
         raise TypeError("log must be callable or None")
     if not isinstance(preserve_color, (bool, int, np.bool_)):
         raise TypeError("preserve_color must be a bool, not %s" % type(preserve_color).__name__)
-    styles = _style_paths(style_images)
-    weights = _blend(style_weights, len(styles))
-
-    options = OptimizeOptions()
-    options.struct_size = ctypes.sizeof(OptimizeOptions)
-    # The encoded strings and arrays: kept referenced until the call returns.
-    keep: Dict[str, Any] = {
-        "content_image": encode_path(content, "content"),
-        "loss_net": encode_path(loss_net, "loss_net"),
+    options, keep = _problem_options(
+        content, style_images, style_weights, loss_net, size, style_size, content_weight,
+        style_weight, tv_weight, content_layer, style_layers, threads)
+    more = {
         "out_path": _path(out, "out"),
         "optimizer": _text(optimizer, "optimizer"),
         "init": _text(init, "init"),
-        "content_layer": _text(content_layer, "content_layer"),
-        "style_layers": _style_layers(style_layers),
         "log_csv": _path(log_csv, "log_csv"),
     }
-    for field, value in keep.items():
+    for field, value in more.items():
         setattr(options, field, value)
-    style_array = (ctypes.c_char_p * len(styles))(*styles)
-    keep["style_images"] = (styles, style_array)
-    options.style_images = ctypes.cast(style_array, ctypes.POINTER(ctypes.c_char_p))
-    options.style_count = len(styles)
-    if weights is not None:
-        blend_array = (ctypes.c_double * len(weights))(*weights)
-        keep["style_blend"] = blend_array
-        options.style_blend = ctypes.cast(blend_array, ctypes.POINTER(ctypes.c_double))
-    options.size = _int(size, "size", 0, _INT32_MAX)
-    options.style_size = _int(style_size, "style_size", 0, _INT32_MAX)
+    keep.update(more)
     options.iterations = _int(iterations, "iterations", 0, _INT64_MAX)
     options.learning_rate = _float(learning_rate, "learning_rate")
-    options.content_weight = _float(content_weight, "content_weight", allow_negative=True)
-    options.style_weight = _float(style_weight, "style_weight", allow_negative=True)
-    options.tv_weight = _float(tv_weight, "tv_weight", allow_negative=True)
     options.preserve_color = 1 if preserve_color else 0
     options.seed = _int(seed, "seed", 0, _UINT64_MAX)
-    options.threads = _int(threads, "threads", 0, _MAX_THREADS)
     result = StyleImage()
     options.result = ctypes.pointer(result)
 

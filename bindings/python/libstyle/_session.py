@@ -408,6 +408,56 @@ class Session:
         with self._running() as handle:
             lib.style_session_set_precision(handle, value)
 
+    def _style_index(self, style: Any) -> int:
+        """A style of the model by name, or by index."""
+        if isinstance(style, str):
+            encoded = style.encode("utf-8")
+            if b"\0" in encoded:
+                raise ValueError("style name contains a NUL character")
+            with self._model._acquire() as model_handle:
+                index = lib.style_model_find_style(model_handle, encoded)
+            if index < 0:
+                raise KeyError("the model has no style %r (its styles: %s)"
+                               % (style, ", ".join(self._model.styles) or "none"))
+            return index
+        if isinstance(style, bool) or not isinstance(style, int):
+            raise TypeError("style must be a name (str) or an index (int)")
+        if style < 0:
+            raise ValueError("style index must be >= 0")
+        return style
+
+    def set_style(self, style: Any) -> None:
+        """Runs use one style of a model with several styles (``johnson-cin``): a name from
+        :attr:`Model.styles` or its index. The default is style 0. An index out of range or a
+        single-style model raises :class:`InvalidArgumentError`; an unknown name KeyError."""
+        index = self._style_index(style)
+        with self._running() as handle:
+            lib.style_session_set_style(handle, index)
+
+    def set_style_weights(self, weights: Any) -> None:
+        """Runs use a blend of the styles: every instance norm's scale and shift become the
+        convex combination ``sum_s w_s * param_s`` (Dumoulin et al.'s interpolation).
+
+        `weights` is a sequence with one weight per style (in :attr:`Model.styles` order) or a
+        mapping from style names (or indices) to weights, the styles left out weighing 0.
+        Weights must be finite and >= 0 with a positive sum; they are divided by their sum,
+        so ``{"a": 1, "b": 3}`` means 25 % a, 75 % b. Invalid weights raise
+        :class:`InvalidArgumentError` and keep the previous style.
+        """
+        count = len(self._model.styles)
+        if isinstance(weights, dict):
+            values = [0.0] * count
+            for key, weight in weights.items():
+                index = self._style_index(key)
+                if index >= count:
+                    raise ValueError("style index %d is out of range (%d styles)" % (index, count))
+                values[index] += float(weight)
+        else:
+            values = [float(weight) for weight in weights]
+        array = (ctypes.c_float * max(len(values), 1))(*values)
+        with self._running() as handle:
+            lib.style_session_set_style_weights(handle, array, len(values))
+
     @property
     def progress(self) -> Optional[ProgressCallback]:
         """``progress(fraction) -> cancel`` or None."""

@@ -6,6 +6,7 @@ import contextlib
 import ctypes
 import dataclasses
 import math
+import os
 import signal
 import threading
 from collections.abc import Iterable
@@ -188,7 +189,9 @@ def _style_layers(value: Union[None, str, Sequence[str]]) -> Optional[bytes]:
 
 def train(
     *,
-    style_image: Optional[PathLike] = None,
+    style_image: Union[None, PathLike, Sequence[PathLike]] = None,
+    style_names: Optional[Sequence[Optional[str]]] = None,
+    add_style_to: Optional[PathLike] = None,
     data_dir: Optional[PathLike] = None,
     loss_net: Optional[PathLike] = None,
     out: PathLike,
@@ -222,7 +225,16 @@ def train(
     defaults. Every argument is keyword-only; 0 or None takes the library's default.
 
     Args:
-        style_image: the style (PNG or JPEG).
+        style_image: the style (PNG or JPEG), or a list of several: they train one model
+            with a style each (``johnson-cin``, conditional instance norm, Dumoulin et al.:
+            shared convolutions, a scale and shift per style; each batch trains one style,
+            in turn).
+        style_names: a name per style image (None, or a None entry: the file name without
+            its extension).
+        add_style_to: a trained model (``johnson-cin``, or a single-style instance-norm
+            one): the one `style_image` is added to it as a new style, training only that
+            style's scales and shifts; the architecture comes from the model, whose
+            convolutions and other styles stay bit-identical.
         data_dir: a folder of content photos (.png, .jpg, .jpeg), searched recursively.
         loss_net: the feature network file: a VGG-16/19 state_dict as safetensors, or a
             libstyle feature-net file. The three inputs may be left out with `resume`: they
@@ -274,8 +286,19 @@ def train(
     options = TrainOptions()
     options.struct_size = ctypes.sizeof(TrainOptions)
     # The encoded strings: ctypes keeps what is assigned to c_char_p fields, and so do these.
+    several = style_image is not None and not isinstance(style_image, (str, bytes, os.PathLike))
+    images = [_path(image, "style_image") for image in style_image] if several else []
+    if several and not images:
+        raise ValueError("style_image is an empty list")
+    names = list(style_names) if style_names is not None else []
+    if names and len(names) != max(len(images), 1):
+        raise ValueError("style_names needs one entry per style image")
+    encoded_names = [_text(name, "style_names") for name in names]
+    image_array = (ctypes.c_char_p * max(len(images), 1))(*images)
+    name_array = (ctypes.c_char_p * max(len(encoded_names), 1))(*encoded_names)
     keep = {
-        "style_image": _path(style_image, "style_image"),
+        "style_image": images[0] if several else _path(style_image, "style_image"),
+        "add_style_to": _path(add_style_to, "add_style_to"),
         "data_dir": _path(data_dir, "data_dir"),
         "loss_net": _path(loss_net, "loss_net"),
         "out_path": encode_path(out, "out"),
@@ -289,6 +312,11 @@ def train(
     }
     for field, value in keep.items():
         setattr(options, field, value)
+    if several:
+        options.style_images = image_array
+        options.style_image_count = len(images)
+    if encoded_names:
+        options.style_names = name_array
     options.widths[:] = _widths(widths)
     options.residual_blocks = _int(residual_blocks, "residual_blocks", 0, _INT32_MAX)
     options.crop_size = _int(crop_size, "crop_size", 0, _INT32_MAX)
@@ -323,7 +351,7 @@ def train(
         raise
     finally:
         # Referenced until here: the library held bare pointers into them during the call.
-        del progress_function, log_function, keep
+        del progress_function, log_function, keep, image_array, name_array
     error = errors.take()
     if error is None and interrupted[0]:
         error = KeyboardInterrupt()

@@ -63,6 +63,21 @@ class OptimizeTest(unittest.TestCase):
         self.assertTrue(((self.result >= 0) & (self.result <= 255)).all())
         self.assertTrue(self.result.flags.writeable and self.result.flags.c_contiguous)
 
+    def test_evaluate_losses(self) -> None:
+        settings = {k: v for k, v in SETTINGS.items() if k not in ("iterations", "optimizer")}
+        at_content = libstyle.evaluate_losses(self.content, style_images=self.styles[0],
+                                              **self.inputs, **settings)
+        self.assertEqual(at_content["content"], 0.0)
+        self.assertGreater(at_content["style"], 0.0)
+        of_out = libstyle.evaluate_losses(self.out, style_images=self.styles[0], **self.inputs,
+                                          **settings)
+        self.assertAlmostEqual(of_out["total"],
+                               of_out["content"] + of_out["style"] + of_out["tv"])
+        self.assertLess(of_out["total"], at_content["total"])
+        with self.assertRaises(libstyle.StyleIOError):
+            libstyle.evaluate_losses(self.path("missing.png"), style_images=self.styles[0],
+                                     **self.inputs)
+
     def test_out_file_written(self) -> None:
         self.assertTrue(os.path.isfile(self.out))
         written = libstyle.load_image(self.out)

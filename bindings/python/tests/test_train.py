@@ -194,6 +194,54 @@ class TrainTest(TrainTestCase):
         self.assertFalse(os.path.exists(out))
 
 
+class SeveralStylesTest(TrainTestCase):
+    """One model for two styles (conditional instance norm), then a third added to it."""
+
+    def test_train_choose_blend_and_add(self) -> None:
+        second = self.path("stripes.png")
+        stripes = np.zeros((32, 32, 3), np.uint8)
+        stripes[:, ::4] = (230, 40, 20)
+        libstyle.save_image(second, stripes)
+        two = self.path("two.safetensors")
+        inputs = dict(self.inputs, style_image=[self.style_image, second])
+        libstyle.train(out=two, style_names=["dots", None], **inputs, **SETTINGS)
+        image = _support.test_image(28, 36)
+        with libstyle.Model(two) as model, libstyle.Session(model, threads=2) as session:
+            self.assertEqual(model.styles, ["dots", "stripes"])
+            self.assertEqual(model.info.arch, "johnson-cin")
+            first = session.stylize(image)  # style 0 by default
+            session.set_style("stripes")
+            by_name = session.stylize(image)
+            session.set_style(1)
+            np.testing.assert_array_equal(session.stylize(image), by_name)
+            self.assertFalse(np.array_equal(first, by_name))
+            session.set_style_weights([2.0, 0.0])  # normalised: all of style 0
+            np.testing.assert_array_equal(session.stylize(image), first)
+            session.set_style_weights({"dots": 1, "stripes": 1})
+            blend = session.stylize(image)
+            self.assertFalse(np.array_equal(blend, first) or np.array_equal(blend, by_name))
+            with self.assertRaises(KeyError):
+                session.set_style("nope")
+            with self.assertRaises(libstyle.InvalidArgumentError):
+                session.set_style(2)
+            for bad in ([1.0, -1.0], [0.0, 0.0], [1.0], [1.0, math.nan]):
+                with self.assertRaises(libstyle.InvalidArgumentError):
+                    session.set_style_weights(bad)
+            np.testing.assert_array_equal(session.stylize(image), blend)  # kept
+
+        # A third style: only its scales and shifts are trained.
+        three = self.path("three.safetensors")
+        libstyle.train(out=three, style_image=second, style_names=["lines"], add_style_to=two,
+                       data_dir=self.data_dir, loss_net=self.loss_net, iterations=2, threads=2,
+                       crop_size=24, batch_size=2)
+        with libstyle.Model(three) as model:
+            self.assertEqual(model.styles, ["dots", "stripes", "lines"])
+        with libstyle.Model(self.out) as single, libstyle.Session(single) as session:
+            self.assertEqual(single.styles, [])
+            with self.assertRaises(libstyle.InvalidArgumentError):
+                session.set_style(0)
+
+
 class TrainErrorsTest(TrainTestCase):
     @classmethod
     def setUpClass(cls) -> None:  # no reference run needed

@@ -36,7 +36,7 @@ class AdainStyle:
     of the style image's features at the model's encoder tap.
 
     Make one with :meth:`Session.adain_style` (or :meth:`blend` several), then set it on any
-    number of sessions of models with the same encoder (``session.style = s``): the style
+    number of sessions of models with the same encoder (``session.set_adain_style(s)``): the style
     image is encoded once, however many frames or images follow.
     """
 

@@ -280,7 +280,7 @@ class Session:
         with self._running() as handle:
             return create_style(handle, image, style_size)
 
-    def set_style(
+    def set_adain_style(
         self,
         style: Any,
         weights: Optional[Sequence[float]] = None,

@@ -1,5 +1,5 @@
 """AdaIN from Python: train_adain() on a tiny random feature network, AdainStyle (create,
-blend, statistics), Session.set_style / strength / preserve_color, and the errors."""
+blend, statistics), Session.set_adain_style / strength / preserve_color, and the errors."""
 
 from __future__ import annotations
 
@@ -56,19 +56,19 @@ class AdainTest(unittest.TestCase):
             style = session.adain_style(style_image, style_size=0)
             self.assertEqual(style.mean.shape, (8,))
             self.assertTrue(np.all(style.std > 0))
-            session.set_style(style)
+            session.set_adain_style(style)
             first = session.stylize(content)
             self.assertEqual(first.shape, content.shape)
             # The statistics object is reusable: a second session gives the same result.
             with libstyle.Session(self.model, threads=2) as other:
-                other.set_style(style)
+                other.set_adain_style(style)
                 np.testing.assert_array_equal(other.stylize(content), first)
             # A blend of a style with itself is that style.
-            session.set_style([style, style], weights=[1, 2])
+            session.set_adain_style([style, style], weights=[1, 2])
             np.testing.assert_array_equal(session.stylize(content), first)
             path = os.path.join(self.dir, "style.png")
             libstyle.save_image(path, style_image)
-            session.set_style(path, style_size=0)  # a file path works as well
+            session.set_adain_style(path, style_size=0)  # a file path works as well
             np.testing.assert_array_equal(session.stylize(content), first)
             session.strength = 0.25
             self.assertEqual(session.strength, 0.25)

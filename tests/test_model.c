@@ -610,7 +610,7 @@ static void test_legacy_running_stats(void **state)
     size_t size;
     unsigned char *bytes = serialize(&file, &size);
     log_capture capture = {0};
-    style_load_options options = {sizeof options, capture_log, &capture, 0};
+    style_load_options options = {.struct_size = sizeof options, .log = capture_log, .log_user = &capture};
     style_model *model = NULL;
     assert_int_equal(style_model_load_memory(bytes, size, &options, &model), STYLE_OK);
     check_info(model, &c); /* running stats are not parameters of an instance-norm model */
@@ -671,7 +671,7 @@ static void test_extra_tensors_ignored(void **state)
     size_t size;
     unsigned char *bytes = serialize_dtypes(&file, &plan, &size);
     log_capture capture = {0};
-    style_load_options options = {sizeof options, capture_log, &capture, 0};
+    style_load_options options = {.struct_size = sizeof options, .log = capture_log, .log_user = &capture};
     style_model *model = NULL;
     assert_int_equal(style_model_load_memory(bytes, size, &options, &model), STYLE_OK);
     check_info(model, &c);
@@ -1273,7 +1273,7 @@ static void test_max_bytes(void **state)
     snprintf(path, sizeof path, "%s", test_path(g_dir, "limited.safetensors"));
     assert_int_equal(test_write_file(path, bytes, size), 0);
 
-    style_load_options options = {sizeof options, NULL, NULL, size - 1};
+    style_load_options options = {.struct_size = sizeof options, .max_bytes = size - 1};
     style_model *model = SENTINEL_MODEL;
     style__clear_error();
     assert_int_equal(style_model_load_memory(bytes, size, &options, &model), STYLE_ERR_LIMIT);

@@ -38,6 +38,12 @@ void style__aligned_free(void *ptr);
  */
 void style__alloc_fail_after(long n);
 
+/*
+ * Test hook: the n-th write(2) from now by style__write_file_atomic in the calling thread fails
+ * with ENOSPC, as on a full disk (n >= 1); 0 disables. Thread-local, like the allocation hook.
+ */
+void style__write_fail_after(long n);
+
 /* Overflow-checked size arithmetic: false when the result does not fit. */
 static inline bool style__mul_size(size_t a, size_t b, size_t *out)
 {

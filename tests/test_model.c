@@ -1297,6 +1297,75 @@ static void test_max_bytes(void **state)
     remove(path);
 }
 
+/* The caps on the header, the tensor count and the tensor bytes: over one is STYLE_ERR_LIMIT,
+ * checked before the tensors are allocated; at it loads; 0 is the default. */
+static void test_load_caps(void **state)
+{
+    (void)state;
+    test_model_config c = small_config();
+    size_t size;
+    unsigned char *bytes = test_build_model_bytes(&c, 57, &size);
+    st_file file;
+    assert_int_equal(st_parse(bytes, size, &file), STYLE_OK);
+    uint64_t header = 0, tensor_bytes = 0;
+    memcpy(&header, bytes, 8); /* little-endian host */
+    for (size_t i = 0; i < file.tensor_count; i++) tensor_bytes += file.tensors[i].count * 4;
+    uint64_t exact[3] = {header, file.tensor_count, tensor_bytes};
+    const char *words[3] = {"header", "tensors", "float32"};
+    for (int k = 0; k < 3; k++) {
+        style_load_options options = {.struct_size = sizeof options};
+        uint64_t *field = k == 0   ? &options.max_header_bytes
+                          : k == 1 ? &options.max_tensors
+                                   : &options.max_tensor_bytes;
+        style_model *model = SENTINEL_MODEL;
+        *field = exact[k] - 1;
+        /* Over the cap: refused before what it guards is allocated. The parse allocates the
+         * metadata (a table, key and value each), then the tensor and span tables, a name per
+         * tensor, then the tensors' data: the allocation that the cap guards is made to fail,
+         * so a check made after it would show as NOMEM. */
+        long metadata_allocations = file.metadata_count ? 1 + 2 * (long)file.metadata_count : 0;
+        long guarded = k == 0   ? 1
+                       : k == 1 ? metadata_allocations + 1
+                                : metadata_allocations + 2 + (long)file.tensor_count + 1;
+        style__alloc_fail_after(guarded);
+        style_status status = style_model_load_memory(bytes, size, &options, &model);
+        style__alloc_fail_after(0);
+        if (status != STYLE_ERR_LIMIT) print_error("%s: %s\n", words[k], style_last_error());
+        assert_int_equal(status, STYLE_ERR_LIMIT);
+        assert_null(model);
+        assert_non_null(strstr(style_last_error(), words[k]));
+        *field = exact[k];
+        assert_int_equal(style_model_load_memory(bytes, size, &options, &model), STYLE_OK);
+        style_model_free(model);
+        *field = 0;
+        assert_int_equal(style_model_load_memory(bytes, size, &options, &model), STYLE_OK);
+        style_model_free(model);
+    }
+    /* struct_size versioning: a caller built against the first style_load_options (up to
+     * max_bytes) gets the defaults for the caps, whatever lies past its struct. */
+    struct {
+        style_load_options options;
+        unsigned char garbage[64];
+    } old;
+    memset(&old, 0xff, sizeof old);
+    old.options.struct_size = offsetof(style_load_options, max_header_bytes);
+    old.options.log = NULL;
+    old.options.log_user = NULL;
+    old.options.max_bytes = 0;
+    style_model *model = NULL;
+    assert_int_equal(style_model_load_memory(bytes, size, &old.options, &model), STYLE_OK);
+    style_model_free(model);
+    /* The smallest struct_size accepted is the struct_size field alone. */
+    old.options.struct_size = sizeof(size_t);
+    assert_int_equal(style_model_load_memory(bytes, size, &old.options, &model), STYLE_OK);
+    style_model_free(model);
+    old.options.struct_size = 0;
+    assert_int_equal(style_model_load_memory(bytes, size, &old.options, &model),
+                     STYLE_ERR_INVALID_ARGUMENT);
+    st_file_clear(&file);
+    free(bytes);
+}
+
 /* ---- Locale ----------------------------------------------------------------------------- */
 
 static int restore_c_locale(void **state)
@@ -1771,6 +1840,7 @@ int main(void)
         cmocka_unit_test(test_truncated_and_corrupt),
         cmocka_unit_test(test_path_errors),
         cmocka_unit_test(test_max_bytes),
+        cmocka_unit_test(test_load_caps),
         cmocka_unit_test_teardown(test_locale_independence, restore_c_locale),
         cmocka_unit_test(test_save_round_trip),
         cmocka_unit_test(test_save_errors),

@@ -7,8 +7,8 @@
 
 test_model_config test_default_config(void)
 {
-    test_model_config c = {{32, 64, 128}, 5, "reflect", "nearest_conv", "instance", "linear",
-                           false, true, NULL, false};
+    test_model_config c = {{32, 64, 128}, 5,     "reflect", "nearest_conv", "instance",
+                           "linear",      false, true,      NULL,           false};
     return c;
 }
 
@@ -16,7 +16,8 @@ static void add_random(st_file *file, test_rng *rng, const char *name, int ndim,
                        const int64_t *shape, double lo, double hi)
 {
     size_t count = 1;
-    for (int i = 0; i < ndim; i++) count *= (size_t)shape[i];
+    for (int i = 0; i < ndim; i++)
+        count *= (size_t)shape[i];
     float *data = malloc(count * sizeof(float));
     test_fill_uniform(rng, data, count, lo, hi);
     assert_int_equal(st_file_add_tensor(file, name, ndim, shape, data), STYLE_OK);
@@ -66,9 +67,12 @@ void test_build_model_file(const test_model_config *c, uint64_t seed, st_file *f
     char prefix[64], norm[64];
     bool transposed = strcmp(c->upsample, "nearest_conv") != 0;
     memset(file, 0, sizeof *file);
-    const char *meta[][2] = {{"libstyle.format_version", "1"}, {"libstyle.arch", "johnson"},
-                             {"libstyle.padding", c->padding}, {"libstyle.upsample", c->upsample},
-                             {"libstyle.norm", c->norm},       {"libstyle.output", c->output},
+    const char *meta[][2] = {{"libstyle.format_version", "1"},
+                             {"libstyle.arch", "johnson"},
+                             {"libstyle.padding", c->padding},
+                             {"libstyle.upsample", c->upsample},
+                             {"libstyle.norm", c->norm},
+                             {"libstyle.output", c->output},
                              {"libstyle.final_norm", c->final_norm ? "instance" : "none"},
                              {"libstyle.norm_eps", c->eps ? c->eps : "1e-05"}};
     for (size_t i = 0; i < sizeof meta / sizeof *meta; i++)
@@ -118,4 +122,48 @@ style_model *test_build_model(const test_model_config *config, uint64_t seed)
     assert_int_equal(status, STYLE_OK);
     free(bytes);
     return model;
+}
+
+void test_write_feature_net(const char *path, uint64_t seed)
+{
+    test_rng rng = {seed};
+    st_file file = {0};
+    const char *layers = "[{\"op\":\"conv\",\"kernel\":3,\"stride\":1,\"pad\":1},"
+                         "{\"op\":\"leaky_relu\",\"slope\":0.1},"
+                         "{\"op\":\"maxpool\",\"kernel\":2,\"stride\":2},"
+                         "{\"op\":\"conv\",\"kernel\":1,\"stride\":1,\"pad\":0},"
+                         "{\"op\":\"relu\"},"
+                         "{\"op\":\"conv\",\"kernel\":3,\"stride\":2,\"pad\":1}]";
+    st_file_add_metadata(&file, "libstyle.kind", "feature-net");
+    st_file_add_metadata(&file, "libstyle.layers", layers);
+    st_file_add_metadata(&file, "libstyle.taps", "{\"a\":1,\"b\":4,\"c\":5,\"pre\":3}");
+    st_file_add_metadata(
+        &file, "libstyle.input",
+        "{\"scale\":0.00392156862745098,\"mean\":[0.4,0.5,0.6],\"std\":[0.2,0.25,0.3]}");
+    st_file_add_metadata(&file, "libstyle.loss",
+                         "{\"content\":[\"b\"],\"style\":[\"a\",\"b\",\"c\"]}");
+    int64_t shapes[3][4] = {{6, 3, 3, 3}, {5, 6, 1, 1}, {7, 5, 3, 3}};
+    int idx[3] = {0, 3, 5};
+    for (int i = 0; i < 3; i++) {
+        size_t count = (size_t)shapes[i][0] * shapes[i][1] * shapes[i][2] * shapes[i][3];
+        float *w = malloc(count * 4), b[8];
+        test_fill_uniform(&rng, w, count, -0.5, 0.5);
+        test_fill_uniform(&rng, b, 8, -0.2, 0.2);
+        char name[64];
+        snprintf(name, sizeof name, "features.%d.weight", idx[i]);
+        st_file_add_tensor(&file, name, 4, shapes[i], w);
+        snprintf(name, sizeof name, "features.%d.bias", idx[i]);
+        int64_t bs[1] = {shapes[i][0]};
+        st_file_add_tensor(&file, name, 1, bs, b);
+        free(w);
+    }
+    int64_t head[2] = {10, 7};
+    float junk[70] = {0};
+    st_file_add_tensor(&file, "classifier.weight", 2, head, junk); /* ignored */
+    void *bytes;
+    size_t size;
+    assert_int_equal(st_serialize(&file, &bytes, &size), STYLE_OK);
+    assert_int_equal(test_write_file(path, bytes, size), 0);
+    style__free(bytes);
+    st_file_clear(&file);
 }

@@ -30,4 +30,9 @@ void *test_build_model_bytes(const test_model_config *config, uint64_t seed, siz
 /* Loads the model (asserts success). */
 style_model *test_build_model(const test_model_config *config, uint64_t seed);
 
+/* A small random feature-network file (formats.md §2): conv3 s1 -> leaky 0.1 -> maxpool 2 ->
+ * conv1 -> relu -> conv3 s2, taps a (1), b (4), c (5), pre (3); content loss on b, style on
+ * a, b, c; plus an ignored classifier tensor. Asserts on failure. */
+void test_write_feature_net(const char *path, uint64_t seed);
+
 #endif

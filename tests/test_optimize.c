@@ -9,6 +9,7 @@
  */
 #include "optim.h"
 #include "optimize.h"
+#include "model_builder.h"
 #include "reference.h"
 #include "testutil.h"
 
@@ -22,47 +23,6 @@
 #define CONTENT_H 20
 
 /* ---- fixtures --------------------------------------------------------------------------- */
-
-/* A small random feature-net file: conv3 s1 -> leaky -> pool -> conv1 -> relu -> conv3 s2
- * (the network of test_train.c). */
-static void write_feature_net(const char *path, uint64_t seed)
-{
-    test_rng rng = {seed};
-    st_file file = {0};
-    const char *layers = "[{\"op\":\"conv\",\"kernel\":3,\"stride\":1,\"pad\":1},"
-                         "{\"op\":\"leaky_relu\",\"slope\":0.1},"
-                         "{\"op\":\"maxpool\",\"kernel\":2,\"stride\":2},"
-                         "{\"op\":\"conv\",\"kernel\":1,\"stride\":1,\"pad\":0},"
-                         "{\"op\":\"relu\"},"
-                         "{\"op\":\"conv\",\"kernel\":3,\"stride\":2,\"pad\":1}]";
-    st_file_add_metadata(&file, "libstyle.kind", "feature-net");
-    st_file_add_metadata(&file, "libstyle.layers", layers);
-    st_file_add_metadata(&file, "libstyle.taps", "{\"a\":1,\"b\":4,\"c\":5,\"pre\":3}");
-    st_file_add_metadata(&file, "libstyle.input",
-                         "{\"scale\":0.00392156862745098,\"mean\":[0.4,0.5,0.6],\"std\":[0.2,0.25,0.3]}");
-    st_file_add_metadata(&file, "libstyle.loss", "{\"content\":[\"b\"],\"style\":[\"a\",\"b\",\"c\"]}");
-    int64_t shapes[3][4] = {{6, 3, 3, 3}, {5, 6, 1, 1}, {7, 5, 3, 3}};
-    int idx[3] = {0, 3, 5};
-    for (int i = 0; i < 3; i++) {
-        size_t count = (size_t)shapes[i][0] * shapes[i][1] * shapes[i][2] * shapes[i][3];
-        float *w = malloc(count * 4), b[8];
-        test_fill_uniform(&rng, w, count, -0.5, 0.5);
-        test_fill_uniform(&rng, b, 8, -0.2, 0.2);
-        char name[64];
-        snprintf(name, sizeof name, "features.%d.weight", idx[i]);
-        st_file_add_tensor(&file, name, 4, shapes[i], w);
-        snprintf(name, sizeof name, "features.%d.bias", idx[i]);
-        int64_t bs[1] = {shapes[i][0]};
-        st_file_add_tensor(&file, name, 1, bs, b);
-        free(w);
-    }
-    void *bytes;
-    size_t size;
-    assert_int_equal(st_serialize(&file, &bytes, &size), STYLE_OK);
-    assert_int_equal(test_write_file(path, bytes, size), 0);
-    style__free(bytes);
-    st_file_clear(&file);
-}
 
 /* content.png (smooth), style_a.png (coloured stripes), style_b.png (checks), net. */
 static char *make_fixtures(void)
@@ -100,7 +60,7 @@ static char *make_fixtures(void)
         }
     assert_int_equal(style_image_save(test_path(dir, "style_b.png"), &img, 0), STYLE_OK);
     style_image_release(&img);
-    write_feature_net(test_path(dir, "net.safetensors"), 91);
+    test_write_feature_net(test_path(dir, "net.safetensors"), 91);
     return dir;
 }
 
@@ -198,7 +158,8 @@ static void test_lbfgs_quadratic_and_rosenbrock(void **state)
         x[i] = 0;
     }
     double f0 = 0, f = 0, aux[OPT_AUX];
-    for (size_t i = 0; i < q.n; i++) f0 += 0.5 * q.a[i] * q.c[i] * q.c[i];
+    for (size_t i = 0; i < q.n; i++)
+        f0 += 0.5 * q.a[i] * q.c[i] * q.c[i];
     lbfgs o;
     assert_int_equal(lbfgs_create(&o, q.n, 10, 1.0), STYLE_OK);
     double previous = f0;
@@ -208,7 +169,7 @@ static void test_lbfgs_quadratic_and_rosenbrock(void **state)
         assert_int_equal(lbfgs_step(&o, x, quadratic_eval, &q, &f, aux, &converged), STYLE_OK);
         if (converged) break;
         assert_true(f <= previous); /* the line search only accepts decreases */
-        assert_true(aux[0] == f);    /* aux travels with the accepted point */
+        assert_true(aux[0] == f);   /* aux travels with the accepted point */
         previous = f;
         if (f < 1e-7 * f0) break;
     }
@@ -258,15 +219,20 @@ static void reference_layers(const feature_net *net, const float *rgb, int h, in
             for (int c = 0; c < x.c; c++)
                 for (int a = 0; a < y.h; a++)
                     for (int b = 0; b < y.w; b++)
-                        REF_AT(y, c, a, b) = fmax(fmax(REF_AT(x, c, 2 * a, 2 * b), REF_AT(x, c, 2 * a, 2 * b + 1)),
-                                                  fmax(REF_AT(x, c, 2 * a + 1, 2 * b), REF_AT(x, c, 2 * a + 1, 2 * b + 1)));
+                        REF_AT(y, c, a, b) =
+                            fmax(fmax(REF_AT(x, c, 2 * a, 2 * b), REF_AT(x, c, 2 * a, 2 * b + 1)),
+                                 fmax(REF_AT(x, c, 2 * a + 1, 2 * b),
+                                      REF_AT(x, c, 2 * a + 1, 2 * b + 1)));
         } else {
             y = ref_tensor_new(x.c, x.h, x.w);
             double slope = l->op == FNET_RELU ? 0 : l->slope;
             for (size_t k = 0; k < (size_t)x.c * x.h * x.w; k++)
                 y.data[k] = x.data[k] > 0 ? x.data[k] : x.data[k] * slope;
         }
-        if (i > 0) out[i - 1] = x; else ref_tensor_free(&x);
+        if (i > 0)
+            out[i - 1] = x;
+        else
+            ref_tensor_free(&x);
         x = y;
     }
     out[last] = x;
@@ -301,7 +267,8 @@ static double reference_loss(const optimize_problem *p, const float *x)
         for (int a = 0; a < C; a++)
             for (int b = 0; b < C; b++) {
                 double g = 0;
-                for (int k = 0; k < HW; k++) g += t.data[(size_t)a * HW + k] * t.data[(size_t)b * HW + k];
+                for (int k = 0; k < HW; k++)
+                    g += t.data[(size_t)a * HW + k] * t.data[(size_t)b * HW + k];
                 g /= (double)C * HW;
                 double d = g - p->style_gram[i][a * C + b];
                 loss += d * d;
@@ -326,7 +293,8 @@ static double reference_loss(const optimize_problem *p, const float *x)
                 }
         total += p->tv_weight * (v / ((double)(h - 1) * w * 3) + hz / ((double)h * (w - 1) * 3));
     }
-    for (int i = 0; i <= last; i++) ref_tensor_free(&layers[i]);
+    for (int i = 0; i <= last; i++)
+        ref_tensor_free(&layers[i]);
     return total;
 }
 
@@ -352,7 +320,8 @@ static void test_gradient_matches_finite_differences(void **state)
     float *g2 = malloc(n * sizeof(float));
     test_rng rng = {17};
     /* Away from the content (so every term has a gradient), values partly outside 0..255. */
-    for (size_t i = 0; i < n; i++) x[i] = p.content_rgb[i] + (float)test_rng_uniform(&rng, -40, 40);
+    for (size_t i = 0; i < n; i++)
+        x[i] = p.content_rgb[i] + (float)test_rng_uniform(&rng, -40, 40);
     double f, aux[OPT_AUX];
     assert_int_equal(optimize_evaluate(&p, x, g, &f, aux), STYLE_OK);
     double ref = reference_loss(&p, x);
@@ -366,10 +335,15 @@ static void test_gradient_matches_finite_differences(void **state)
     assert_memory_equal(g, g2, n * sizeof(float));
 
     double gmax = 0;
-    for (size_t i = 0; i < n; i++) gmax = fmax(gmax, fabs(g[i]));
+    for (size_t i = 0; i < n; i++)
+        gmax = fmax(gmax, fabs(g[i]));
     double worst = 0;
-    const size_t pixels[] = {0, 5 * 3 + 1, (10 * CONTENT_W + 7) * 3 + 2, (19 * CONTENT_W + 23) * 3,
-                             (13 * CONTENT_W + 18) * 3 + 1, (4 * CONTENT_W + 20) * 3 + 2,
+    const size_t pixels[] = {0,
+                             5 * 3 + 1,
+                             (10 * CONTENT_W + 7) * 3 + 2,
+                             (19 * CONTENT_W + 23) * 3,
+                             (13 * CONTENT_W + 18) * 3 + 1,
+                             (4 * CONTENT_W + 20) * 3 + 2,
                              (8 * CONTENT_W + 3) * 3};
     for (size_t k = 0; k < sizeof pixels / sizeof pixels[0]; k++) {
         size_t i = pixels[k];
@@ -444,7 +418,8 @@ static void check_run(const char *optimizer)
     assert_int_equal(result.channels, 3);
     assert_int_equal(result.sample_type, STYLE_SAMPLE_F32);
     const float *px = result.data;
-    for (int i = 0; i < CONTENT_W * CONTENT_H * 3; i++) assert_true(px[i] >= 0 && px[i] <= 255);
+    for (int i = 0; i < CONTENT_W * CONTENT_H * 3; i++)
+        assert_true(px[i] >= 0 && px[i] <= 255);
     style_image saved = {0};
     assert_int_equal(style_image_load(o.out_path, 0, &saved), STYLE_OK);
     assert_int_equal(saved.width, CONTENT_W);

@@ -8,6 +8,7 @@
 #include "feature_net.h"
 #include "model.h"
 #include "network.h"
+#include "model_builder.h"
 #include "reference.h"
 #include "testutil.h"
 #include "train.h"
@@ -74,7 +75,8 @@ static void test_forward_matches_inference(void **state)
         memcpy(plan.buffers[BUF_INPUT], net.input + b * image, image * sizeof(float));
         assert_int_equal(network_plan_run(&plan, stream, NULL, NULL), STYLE_OK);
         double *expect = malloc(image * sizeof(double));
-        for (size_t i = 0; i < image; i++) expect[i] = plan.buffers[BUF_OUTPUT][i];
+        for (size_t i = 0; i < image; i++)
+            expect[i] = plan.buffers[BUF_OUTPUT][i];
         double err = test_rel_l2(out + b * image, expect, image);
         print_message("  training forward vs inference, image %d: rel L2 %.2e\n", b, err);
         assert_true(err < 1e-5);
@@ -89,8 +91,8 @@ static void test_forward_matches_inference(void **state)
 }
 
 /* L = sum(g * net(x)) in double through the reference network of the exported model. */
-static double reference_objective(const train_params *p, const char *dir, const float *input,
-                                  int n, int size, const float *g)
+static double reference_objective(const train_params *p, const char *dir, const float *input, int n,
+                                  int size, const float *g)
 {
     style_model *model = params_to_model(p, dir);
     double total = 0;
@@ -134,7 +136,8 @@ static void test_network_gradients(void **state)
 
     /* Central differences in double on a sample of every parameter tensor. */
     double worst = 0, global = 0;
-    for (size_t j = 0; j < params.total; j++) global = fmax(global, fabs(params.grads[j]));
+    for (size_t j = 0; j < params.total; j++)
+        global = fmax(global, fabs(params.grads[j]));
     for (int32_t i = 0; i < params.count; i++) {
         train_param *p = &params.params[i];
         if (!p->trainable) continue;
@@ -174,58 +177,17 @@ static void test_network_gradients(void **state)
 
 /* ---- feature networks --------------------------------------------------------------------- */
 
-/* A small random feature-net file: conv3 s1 -> leaky -> pool -> conv1 -> relu -> conv3 s2. */
-static void write_feature_net(const char *path, uint64_t seed)
-{
-    test_rng rng = {seed};
-    st_file file = {0};
-    const char *layers = "[{\"op\":\"conv\",\"kernel\":3,\"stride\":1,\"pad\":1},"
-                         "{\"op\":\"leaky_relu\",\"slope\":0.1},"
-                         "{\"op\":\"maxpool\",\"kernel\":2,\"stride\":2},"
-                         "{\"op\":\"conv\",\"kernel\":1,\"stride\":1,\"pad\":0},"
-                         "{\"op\":\"relu\"},"
-                         "{\"op\":\"conv\",\"kernel\":3,\"stride\":2,\"pad\":1}]";
-    st_file_add_metadata(&file, "libstyle.kind", "feature-net");
-    st_file_add_metadata(&file, "libstyle.layers", layers);
-    st_file_add_metadata(&file, "libstyle.taps", "{\"a\":1,\"b\":4,\"c\":5,\"pre\":3}");
-    st_file_add_metadata(&file, "libstyle.input",
-                         "{\"scale\":0.00392156862745098,\"mean\":[0.4,0.5,0.6],\"std\":[0.2,0.25,0.3]}");
-    st_file_add_metadata(&file, "libstyle.loss", "{\"content\":[\"b\"],\"style\":[\"a\",\"b\",\"c\"]}");
-    int64_t shapes[3][4] = {{6, 3, 3, 3}, {5, 6, 1, 1}, {7, 5, 3, 3}};
-    int idx[3] = {0, 3, 5};
-    for (int i = 0; i < 3; i++) {
-        size_t count = (size_t)shapes[i][0] * shapes[i][1] * shapes[i][2] * shapes[i][3];
-        float *w = malloc(count * 4), b[8];
-        test_fill_uniform(&rng, w, count, -0.5, 0.5);
-        test_fill_uniform(&rng, b, 8, -0.2, 0.2);
-        char name[64];
-        snprintf(name, sizeof name, "features.%d.weight", idx[i]);
-        st_file_add_tensor(&file, name, 4, shapes[i], w);
-        snprintf(name, sizeof name, "features.%d.bias", idx[i]);
-        int64_t bs[1] = {shapes[i][0]};
-        st_file_add_tensor(&file, name, 1, bs, b);
-        free(w);
-    }
-    int64_t head[2] = {10, 7};
-    float junk[70] = {0};
-    st_file_add_tensor(&file, "classifier.weight", 2, head, junk); /* ignored */
-    void *bytes;
-    size_t size;
-    assert_int_equal(st_serialize(&file, &bytes, &size), STYLE_OK);
-    assert_int_equal(test_write_file(path, bytes, size), 0);
-    style__free(bytes);
-    st_file_clear(&file);
-}
-
 /* Double reference of that net up to layer `last`, on NHWC rgb, one image. */
-static ref_tensor feature_reference(const feature_net *net, const float *rgb, int h, int w, int last)
+static ref_tensor feature_reference(const feature_net *net, const float *rgb, int h, int w,
+                                    int last)
 {
     ref_tensor x = ref_tensor_new(3, h, w);
     for (int y = 0; y < h; y++)
         for (int xx = 0; xx < w; xx++)
             for (int c = 0; c < 3; c++)
-                REF_AT(x, c, y, xx) = (rgb[(y * w + xx) * 3 + c] * net->input_scale - net->input_mean[c]) /
-                                      net->input_std[c];
+                REF_AT(x, c, y, xx) =
+                    (rgb[(y * w + xx) * 3 + c] * net->input_scale - net->input_mean[c]) /
+                    net->input_std[c];
     for (int i = 0; i <= last; i++) {
         const fnet_layer *l = &net->layers[i];
         ref_tensor y;
@@ -237,8 +199,10 @@ static ref_tensor feature_reference(const feature_net *net, const float *rgb, in
             for (int c = 0; c < x.c; c++)
                 for (int a = 0; a < y.h; a++)
                     for (int b = 0; b < y.w; b++)
-                        REF_AT(y, c, a, b) = fmax(fmax(REF_AT(x, c, 2 * a, 2 * b), REF_AT(x, c, 2 * a, 2 * b + 1)),
-                                                  fmax(REF_AT(x, c, 2 * a + 1, 2 * b), REF_AT(x, c, 2 * a + 1, 2 * b + 1)));
+                        REF_AT(y, c, a, b) =
+                            fmax(fmax(REF_AT(x, c, 2 * a, 2 * b), REF_AT(x, c, 2 * a, 2 * b + 1)),
+                                 fmax(REF_AT(x, c, 2 * a + 1, 2 * b),
+                                      REF_AT(x, c, 2 * a + 1, 2 * b + 1)));
         } else {
             y = ref_tensor_new(x.c, x.h, x.w);
             double slope = l->op == FNET_RELU ? 0 : l->slope;
@@ -256,7 +220,7 @@ static void test_feature_net_spec(void **state)
     (void)state;
     char *dir = test_make_temp_dir();
     const char *path = test_path(dir, "net.safetensors");
-    write_feature_net(path, 77);
+    test_write_feature_net(path, 77);
     feature_net *net = NULL;
     assert_int_equal(feature_net_load(path, &net), STYLE_OK);
     assert_int_equal(net->layer_count, 6);
@@ -280,7 +244,8 @@ static void test_feature_net_spec(void **state)
             double *e = malloc(image * sizeof(double));
             for (int y = 0; y < r.h; y++)
                 for (int x = 0; x < r.w; x++)
-                    for (int c = 0; c < r.c; c++) e[(y * r.w + x) * r.c + c] = REF_AT(r, c, y, x);
+                    for (int c = 0; c < r.c; c++)
+                        e[(y * r.w + x) * r.c + c] = REF_AT(r, c, y, x);
             assert_true(test_rel_l2(feature_run_output(&run, layer) + b * image, e, image) < 1e-5);
             free(e);
             ref_tensor_free(&r);
@@ -294,12 +259,14 @@ static void test_feature_net_spec(void **state)
         g[t] = malloc(all * 4);
         test_fill_uniform(&rng, g[t], all, -1, 1);
         float *tg = feature_run_tap_grad(&run, layer);
-        for (size_t k = 0; k < all; k++) tg[k] += g[t][k];
+        for (size_t k = 0; k < all; k++)
+            tg[k] += g[t][k];
     }
     const float *diff;
     assert_int_equal(feature_run_backward(&run, stream, &diff), STYLE_OK);
     double worst = 0, scale = 1e-6;
-    for (size_t k = 0; k < count; k++) scale = fmax(scale, fabs(diff[k]));
+    for (size_t k = 0; k < count; k++)
+        scale = fmax(scale, fabs(diff[k]));
     for (int s = 0; s < 30; s++) {
         size_t k = (size_t)(test_rng_next(&rng) % count);
         int b = (int)(k / ((size_t)h * w * 3));
@@ -327,7 +294,8 @@ static void test_feature_net_spec(void **state)
     print_message("  feature net d/d image: max err / max |grad| = %.2e\n", worst);
     /* Max pooling and ReLU kinks make finite differences of 0.5 levels slightly noisy. */
     assert_true(worst < 2e-2);
-    for (int t = 0; t < 4; t++) free(g[t]);
+    for (int t = 0; t < 4; t++)
+        free(g[t]);
     free(rgb);
     feature_run_destroy(&run);
     feature_net_free(net);
@@ -369,7 +337,8 @@ static void test_vgg16_recognised(void **state)
     assert_int_equal(feature_net_tap(net, "relu3_3"), 15);
     assert_int_equal(feature_net_tap(net, "relu4_3"), 22);
     assert_string_equal(net->content_taps[0], "relu2_2");
-    assert_true(fabs(net->input_mean[0] - 0.485) < 1e-12 && fabs(net->input_std[2] - 0.225) < 1e-12);
+    assert_true(fabs(net->input_mean[0] - 0.485) < 1e-12 &&
+                fabs(net->input_std[2] - 0.225) < 1e-12);
     feature_run run;
     assert_int_equal(feature_run_create(&run, net, engine, 1, 32, 24, 22, true), STYLE_OK);
     float *rgb = malloc(32 * 24 * 3 * 4);
@@ -380,7 +349,8 @@ static void test_vgg16_recognised(void **state)
     double *e = malloc(sizeof(double) * r.c * r.h * r.w);
     for (int y = 0; y < r.h; y++)
         for (int x = 0; x < r.w; x++)
-            for (int c = 0; c < r.c; c++) e[(y * r.w + x) * r.c + c] = REF_AT(r, c, y, x);
+            for (int c = 0; c < r.c; c++)
+                e[(y * r.w + x) * r.c + c] = REF_AT(r, c, y, x);
     double err = test_rel_l2(feature_run_output(&run, 22), e, (size_t)r.c * r.h * r.w);
     print_message("  VGG-16 relu4_3 vs reference: rel L2 %.2e\n", err);
     assert_true(err < 1e-5);
@@ -429,7 +399,8 @@ static void make_data(const char *dir)
         snprintf(path, sizeof path, "%s/photos/%s%d.png", dir, k % 2 ? "sub/" : "", k);
         assert_int_equal(style_image_save(path, &img, 0), STYLE_OK);
         if (k == 0) {
-            for (int i = 0; i < img.width * img.height * 3; i++) p[i] = (uint8_t)((i / 3 % 7) * 36);
+            for (int i = 0; i < img.width * img.height * 3; i++)
+                p[i] = (uint8_t)((i / 3 % 7) * 36);
             snprintf(path, sizeof path, "%s/style.png", dir);
             assert_int_equal(style_image_save(path, &img, 0), STYLE_OK);
         }
@@ -470,7 +441,7 @@ static void test_training_lowers_loss(void **state)
     (void)state;
     char *dir = test_make_temp_dir();
     make_data(dir);
-    write_feature_net(test_path(dir, "net.safetensors"), 78);
+    test_write_feature_net(test_path(dir, "net.safetensors"), 78);
     run_log log = {0};
     style_train_options o = small_run(dir, &log);
     style_status status = style_train(&o);
@@ -482,7 +453,8 @@ static void test_training_lowers_loss(void **state)
     /* The result is a model the library runs; a checkpoint is refused as a model. */
     style_model *model = NULL;
     assert_int_equal(style_model_load(o.out_path, NULL, &model), STYLE_OK);
-    assert_non_null(strstr(style_model_metadata_get(model, "libstyle.training"), "\"iterations\":30"));
+    assert_non_null(
+        strstr(style_model_metadata_get(model, "libstyle.training"), "\"iterations\":30"));
     style_model_free(model);
     char ckpt[4200];
     snprintf(ckpt, sizeof ckpt, "%s.ckpt", o.out_path);
@@ -513,7 +485,7 @@ static void test_resume_is_bit_identical(void **state)
     (void)state;
     char *dir = test_make_temp_dir();
     make_data(dir);
-    write_feature_net(test_path(dir, "net.safetensors"), 79);
+    test_write_feature_net(test_path(dir, "net.safetensors"), 79);
     run_log log = {0};
     style_train_options o = small_run(dir, &log);
     o.iterations = 10;
@@ -555,7 +527,7 @@ static void test_bad_inputs(void **state)
     (void)state;
     char *dir = test_make_temp_dir();
     make_data(dir);
-    write_feature_net(test_path(dir, "net.safetensors"), 80);
+    test_write_feature_net(test_path(dir, "net.safetensors"), 80);
     run_log log = {0};
     style_train_options o = small_run(dir, &log);
     const char *keep = o.style_image;

@@ -12,30 +12,7 @@ mkdir -p "$scratch"
 "$fixtures" make "$scratch"
 model=$scratch/model.safetensors
 
-passed=0
-failed=0
-check() {
-    local name=$1
-    shift
-    if "$@" >"$scratch/log" 2>&1; then
-        passed=$((passed + 1))
-        echo "PASS: $name"
-    else
-        failed=$((failed + 1))
-        echo "FAIL: $name"
-        sed 's/^/    /' "$scratch/log"
-    fi
-}
-# Exit status `want` and a message matching `pattern` on stderr.
-expect_fail() {
-    local want=$1 pattern=$2
-    shift 2
-    set +e
-    "$@" >/dev/null 2>"$scratch/err"
-    local got=$?
-    set -e
-    [ "$got" -eq "$want" ] && grep -q -- "$pattern" "$scratch/err"
-}
+source "$(dirname "$0")/check.sh"
 
 table() {
     "$bin" bench --model "$model" --sizes 24,20x12 --runs 2 --warmup 1 -p fp32 --threads 1 \
@@ -66,12 +43,12 @@ all_supported() {
 check "bench with every supported precision" all_supported
 
 check "bench: unknown precision is a usage error" \
-    expect_fail 2 "precision" "$bin" bench --model "$model" -p fp16
+    expect_status 2 "precision" "$bin" bench --model "$model" -p fp16
 check "bench: bad size list is a usage error" \
-    expect_fail 2 "sizes" "$bin" bench --model "$model" --sizes 0,12
-check "bench: missing model is a usage error" expect_fail 2 "model" "$bin" bench
+    expect_status 2 "sizes" "$bin" bench --model "$model" --sizes 0,12
+check "bench: missing model is a usage error" expect_status 2 "model" "$bin" bench
 check "stylize: unknown precision is a usage error" \
-    expect_fail 2 "precision" "$bin" stylize --precision half --model "$model" \
+    expect_status 2 "precision" "$bin" stylize --precision half --model "$model" \
     "$scratch/photo.png" "$scratch/x.png"
 
 fp32_same() {
@@ -97,5 +74,4 @@ no_avx512() {
 }
 check "stylize --precision bf16 without AVX-512 fails cleanly" bash -c "$(declare -f no_avx512); bin='$bin' model='$model' scratch='$scratch' no_avx512"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -11,38 +11,10 @@ shared=${3:-}
 rm -rf "$scratch"
 mkdir -p "$scratch"
 
-passed=0
-failed=0
-check() {
-    local name=$1
-    shift
-    if "$@" >"$scratch/log" 2>&1; then
-        passed=$((passed + 1))
-        echo "PASS: $name"
-    else
-        failed=$((failed + 1))
-        echo "FAIL: $name"
-        sed 's/^/    /' "$scratch/log"
-    fi
-}
+source "$(dirname "$0")/check.sh"
 
-# Runs the binary, expecting exit status $1 and a message matching $2 on stderr.
-expect() {
-    local want=$1 pattern=$2
-    shift 2
-    local got=0
-    "$bin" "$@" >"$scratch/out.txt" 2>"$scratch/err.txt" || got=$?
-    if [ "$got" -ne "$want" ]; then
-        echo "exit status $got, expected $want"
-        cat "$scratch/err.txt"
-        return 1
-    fi
-    grep -q -- "$pattern" "$scratch/err.txt" || {
-        echo "stderr does not match '$pattern':"
-        cat "$scratch/err.txt"
-        return 1
-    }
-}
+# expect STATUS PATTERN ARGS...: the libstyle binary with ARGS (see check.sh).
+expect() { expect_status "$1" "$2" "$bin" "${@:3}"; }
 
 # Width and height of a PNG from its IHDR chunk.
 png_size() {
@@ -130,5 +102,4 @@ else
     check "Ctrl-C writes the current image and exits 130" interrupt
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -13,20 +13,7 @@ mkdir -p "$scratch/out"
 "$fixtures" make "$scratch"
 model=$scratch/model.safetensors
 
-passed=0
-failed=0
-check() {
-    local name=$1
-    shift
-    if "$@" >"$scratch/log" 2>&1; then
-        passed=$((passed + 1))
-        echo "PASS: $name"
-    else
-        failed=$((failed + 1))
-        echo "FAIL: $name"
-        sed 's/^/    /' "$scratch/log"
-    fi
-}
+source "$(dirname "$0")/check.sh"
 
 stylize_png() {
     "$bin" stylize --model "$model" "$scratch/photo.png" "$scratch/styled.png" &&
@@ -103,5 +90,4 @@ else
     echo "skipping: real ml5 model ($shared/models/ml5 not found)"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -570,7 +570,7 @@ static void test_allocation_failures(void **state)
     (void)state;
     char *dir = test_make_temp_dir();
     make_data(dir);
-    write_feature_net(test_path(dir, "net.safetensors"), 81);
+    test_write_feature_net(test_path(dir, "net.safetensors"), 81);
     run_log log = {0};
     style_train_options o = small_run(dir, &log);
     o.widths[0] = 4, o.widths[1] = 4, o.widths[2] = 4;
@@ -614,7 +614,7 @@ static void test_checkpoint_on_full_disk(void **state)
     (void)state;
     char *dir = test_make_temp_dir();
     make_data(dir);
-    write_feature_net(test_path(dir, "net.safetensors"), 82);
+    test_write_feature_net(test_path(dir, "net.safetensors"), 82);
     run_log log = {0};
     style_train_options o = small_run(dir, &log);
     o.iterations = 6;

@@ -37,6 +37,10 @@ void style__aligned_free(void *ptr);
  * Thread-local so that it never affects other threads.
  */
 void style__alloc_fail_after(long n);
+/* True while the failure set by style__alloc_fail_after has not happened yet: a call that
+ * succeeds with it still pending made fewer allocations (tests loop until then), one that
+ * succeeds after it happened swallowed a failed allocation. */
+bool style__alloc_fail_pending(void);
 
 /*
  * Test hook: the n-th write(2) from now by style__write_file_atomic in the calling thread fails

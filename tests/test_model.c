@@ -1769,6 +1769,48 @@ static void test_alloc_failures_session(void **state)
     print_message("  session create + stylize: %ld allocations (%d failed runs)\n", n - 1,
                   failures);
     assert_true(n > 1 && n < 100000);
+
+    /* The other paths of a session: prepare, a batch of two at another size (the cached
+     * build of 8x8 is kept beside it), the profile. Same rules. */
+    uint8_t wide[100 * 76 * 3];
+    for (size_t i = 0; i < sizeof wide; i++) wide[i] = (uint8_t)(i * 13 + 1);
+    style_image inputs[2] = {{100, 76, 3, STYLE_SAMPLE_U8, 0, wide}, {100, 76, 3, STYLE_SAMPLE_U8, 0, wide}};
+    for (n = 1; n < 100000; n++) {
+        session = NULL;
+        style_image outs[2] = {{0}};
+        const style_layer_profile *layers = NULL;
+        size_t layer_count = 0;
+        uint64_t runs = 0;
+        style__alloc_fail_after(n);
+        int stage = 0;
+        style_status status = style_session_create(model, &session);
+        if (status == STYLE_OK) stage++, status = style_session_set_profiling(session, 1);
+        if (status == STYLE_OK) stage++, status = style_session_stylize(session, &in, &outs[0]);
+        style_image_release(&outs[0]);
+        outs[0] = (style_image){0};
+        if (status == STYLE_OK) stage++, status = style_session_prepare(session, 100, 76);
+        if (status == STYLE_OK) stage++, status = style_session_stylize_batch(session, inputs, outs, 2);
+        if (status == STYLE_OK)
+            stage++, status = style_session_get_profile(session, &layers, &layer_count, &runs);
+        bool injected = !style__alloc_fail_pending();
+        style__alloc_fail_after(0);
+        if ((status != STYLE_OK && status != STYLE_ERR_NOMEM && status != STYLE_ERR_BACKEND) ||
+            (status == STYLE_OK && injected)) {
+            print_error("batch, allocation %ld (step %d): status %d (%s): %s\n", n, stage,
+                        status, style_status_string(status), style_last_error());
+            fail(); /* a wrong status, or a failed allocation swallowed */
+        }
+        if (status == STYLE_OK) {
+            assert_memory_equal(outs[0].data, outs[1].data, sizeof wide);
+            assert_true(layer_count > 0);
+        }
+        for (int i = 0; i < 2; i++) style_image_release(&outs[i]);
+        style_session_free(session);
+        assert_int_equal(atomic_load(&model->references), 1);
+        if (status == STYLE_OK) break;
+    }
+    print_message("  + prepare, batch of two, profile: %ld allocations\n", n - 1);
+    assert_true(n > 1 && n < 100000);
     style_image_release(&expected);
     style_model_free(model);
 }

@@ -7,6 +7,8 @@
 #   LIBDIR/libstyle.so.MAJOR.MINOR.PATCH, libstyle.so.MAJOR         component runtime
 #   LIBDIR/libstyle.so (namelink), LIBDIR/libstyle.a                component development
 #   bin/libstyle (the CLI, with an RPATH to LIBDIR)                 component runtime
+#   share/man/man1/libstyle.1 (its manual page)                     component runtime
+#   share/libstyle/models/*.safetensors (the bundled models)        component runtime
 #   LIBDIR/cmake/libstyle/  find_package(libstyle): libstyle::style, libstyle::style_static
 #   LIBDIR/pkgconfig/libstyle.pc                                    component development
 include(GNUInstallDirs)
@@ -75,6 +77,11 @@ install(TARGETS style_static EXPORT libstyle-static-targets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT development
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS libstyle_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime)
+install(FILES ${PROJECT_SOURCE_DIR}/docs/libstyle.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1
+        COMPONENT runtime)
+file(GLOB _style_bundled_models ${PROJECT_SOURCE_DIR}/models/*.safetensors)
+install(FILES ${_style_bundled_models} ${PROJECT_SOURCE_DIR}/models/README.md
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/libstyle/models COMPONENT runtime)
 install(FILES ${PROJECT_SOURCE_DIR}/include/libstyle.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
         COMPONENT development)
 

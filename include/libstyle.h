@@ -153,6 +153,17 @@ STYLE_API style_status style_image_load_memory(const void *data, size_t size,
 STYLE_API style_status style_image_save(const char *path, const style_image *image,
                                         int jpeg_quality);
 
+/**
+ * Encodes an image in memory, as style_image_save() would write it: `format` "png" or "jpeg"
+ * ("jpg" too; case-insensitive). On success *data holds *size bytes of the encoded file;
+ * release them with style_free(). On failure *data is NULL and *size 0.
+ */
+STYLE_API style_status style_image_encode(const style_image *image, const char *format,
+                                          int jpeg_quality, void **data, size_t *size);
+
+/** Frees memory the library returned through a `void **` (style_image_encode). NULL: no-op. */
+STYLE_API void style_free(void *data);
+
 /* ---- Models ----------------------------------------------------------------------------- */
 
 typedef struct style_model style_model;

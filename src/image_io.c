@@ -1,7 +1,8 @@
 /*
- * The public image file functions: style_image_load, style_image_load_memory and
- * style_image_save. The format is detected from the content when loading and from the
- * extension when saving; the codecs themselves live in image_png.c and image_jpeg.c.
+ * The public image file functions: style_image_load, style_image_load_memory,
+ * style_image_save and style_image_encode. The format is detected from the content when
+ * loading and from the extension (or the format name) when saving; the codecs themselves
+ * live in image_png.c and image_jpeg.c.
  */
 #include "common.h"
 #include "image_jpeg.h"
@@ -123,17 +124,21 @@ static style_status image_to_u8(const style_image *image, int32_t channels, styl
     return STYLE_OK;
 }
 
+static image_codec image_codec_for_name(const char *format)
+{
+    if (strcasecmp(format, "png") == 0) return IMAGE_CODEC_PNG;
+    if (strcasecmp(format, "jpeg") == 0 || strcasecmp(format, "jpg") == 0) return IMAGE_CODEC_JPEG;
+    return IMAGE_CODEC_UNKNOWN;
+}
+
 /* Validates and encodes in memory; messages carry no prefix. */
-static style_status image_encode(const char *path, const style_image *image, int jpeg_quality,
+static style_status image_encode(image_codec codec, const style_image *image, int jpeg_quality,
                                  void **data, size_t *size)
 {
     style_status status = STYLE_OK;
     style_image converted;
     memset(&converted, 0, sizeof converted);
 
-    image_codec codec = image_codec_for_path(path);
-    FAIL_IF(codec == IMAGE_CODEC_UNKNOWN, STYLE_ERR_INVALID_ARGUMENT,
-            "unknown file extension (expected .png, .jpg or .jpeg)");
     TRY(style__check_image(image, "the"));
     if (codec == IMAGE_CODEC_PNG) {
         /* PNG keeps 8- and 16-bit samples as they are; floats become 8-bit. */
@@ -170,7 +175,11 @@ style_status style_image_save(const char *path, const style_image *image, int jp
     size_t encoded_size = 0;
 
     FAIL_IF(!path, STYLE_ERR_INVALID_ARGUMENT, "path is NULL");
-    status = image_encode(path, image, jpeg_quality, &encoded, &encoded_size);
+    status = image_codec_for_path(path) == IMAGE_CODEC_UNKNOWN
+                 ? style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                               "unknown file extension (expected .png, .jpg or .jpeg)")
+                 : image_encode(image_codec_for_path(path), image, jpeg_quality, &encoded,
+                                &encoded_size);
     if (status != STYLE_OK) {
         style__prefix_error(path);
         goto fail;
@@ -183,4 +192,29 @@ fail:
     style__prefix_error("image_save");
     style__free(encoded);
     return status;
+}
+
+style_status style_image_encode(const style_image *image, const char *format, int jpeg_quality,
+                                void **data, size_t *size)
+{
+    style_status status = STYLE_OK;
+    image_codec codec;
+    if (data) *data = NULL;
+    if (size) *size = 0;
+
+    FAIL_IF(!data || !size, STYLE_ERR_INVALID_ARGUMENT, "data or size is NULL");
+    FAIL_IF(!format, STYLE_ERR_INVALID_ARGUMENT, "format is NULL");
+    codec = image_codec_for_name(format);
+    FAIL_IF(codec == IMAGE_CODEC_UNKNOWN, STYLE_ERR_INVALID_ARGUMENT,
+            "unknown format '%s' (expected png or jpeg)", format);
+    TRY(image_encode(codec, image, jpeg_quality, data, size));
+    return STYLE_OK;
+fail:
+    style__prefix_error("image_encode");
+    return status;
+}
+
+void style_free(void *data)
+{
+    style__free(data);
 }

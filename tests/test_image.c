@@ -1,5 +1,6 @@
 /*
- * Image codecs: style_image_load, style_image_load_memory and style_image_save.
+ * Image codecs: style_image_load, style_image_load_memory, style_image_save and
+ * style_image_encode.
  * Round trips for every sample type, expansion of grey/palette/tRNS PNGs written with libpng
  * directly, JPEG quality, strided images, and hostile input: empty, random, truncated at
  * every byte, oversized and zero-sized headers, bad CRCs, mutated files, allocation failures.
@@ -311,6 +312,57 @@ static void test_png_roundtrip_u8(void **state)
         assert_null(loaded.data);
         style_image_release(&image);
     }
+}
+
+/* style_image_encode gives the bytes style_image_save writes, in every format and sample type,
+ * and refuses bad arguments; under failing allocations it returns NOMEM and nothing. */
+static void test_encode_memory(void **state)
+{
+    const char *dir = *state;
+    style_image image;
+    assert_int_equal(style_image_alloc(&image, 19, 11, 4, STYLE_SAMPLE_U16), STYLE_OK);
+    for (int i = 0; i < 19 * 11 * 4; i++)
+        ((uint16_t *)image.data)[i] = (uint16_t)(i * 977);
+    const char *formats[] = {"png", "PNG", "jpeg", "jpg"};
+    const char *names[] = {"e.png", "e.png", "e.jpg", "e.jpg"};
+    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
+        void *data = NULL;
+        size_t size = 0, file_size = 0;
+        unsigned char *file = encode_to_memory(dir, names[i], &image, 77, &file_size);
+        assert_int_equal(style_image_encode(&image, formats[i], 77, &data, &size), STYLE_OK);
+        assert_int_equal(size, file_size);
+        assert_memory_equal(data, file, size);
+        free(file);
+        style_free(data);
+    }
+
+    void *data = &image;
+    size_t size = 5;
+    assert_int_equal(style_image_encode(&image, "gif", 0, &data, &size),
+                     STYLE_ERR_INVALID_ARGUMENT);
+    assert_null(data);
+    assert_int_equal(size, 0);
+    assert_non_null(strstr(style_last_error(), "image_encode: unknown format 'gif'"));
+    assert_int_equal(style_image_encode(&image, NULL, 0, &data, &size), STYLE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(style_image_encode(NULL, "png", 0, &data, &size), STYLE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(style_image_encode(&image, "png", 0, NULL, &size), STYLE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(style_image_encode(&image, "jpeg", 101, &data, &size),
+                     STYLE_ERR_INVALID_ARGUMENT);
+    style_free(NULL);
+
+    for (long n = 1;; n++) {
+        style__alloc_fail_after(n);
+        style_status status = style_image_encode(&image, n % 2 ? "png" : "jpeg", 0, &data, &size);
+        style__alloc_fail_after(0);
+        if (status == STYLE_OK) {
+            style_free(data);
+            break;
+        }
+        assert_int_equal(status, STYLE_ERR_NOMEM);
+        assert_null(data);
+        assert_true(n < 1000);
+    }
+    style_image_release(&image);
 }
 
 static void test_png_roundtrip_u16(void **state)
@@ -1047,6 +1099,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_png_roundtrip_u8, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_png_roundtrip_u16, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_encode_memory, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_png_f32_saved_as_u8, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_png_strided, setup_dir, teardown_dir),
         cmocka_unit_test(test_png_grey_palette_expanded),

@@ -1,10 +1,12 @@
 /* `libstyle info MODEL`: what a model file holds, from the public model-info and metadata
  * calls, one "name: value" line per property and one "key = value" line per metadata entry. */
+#include "cli_image_io.h"
 #include "cli_util.h"
 #include "commands.h"
 
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define INFO_COMMAND "info"
@@ -14,7 +16,8 @@ void cmd_info_usage(FILE *out)
     fputs("Usage: " CLI_PROGRAM_NAME " " INFO_COMMAND " [options] MODEL.safetensors\n"
           "\n"
           "Prints the architecture of a style model, its parameter count and every\n"
-          "metadata entry of the file (key = value).\n"
+          "metadata entry of the file (key = value). MODEL '-' reads the model file from\n"
+          "standard input.\n"
           "\n"
           "Options:\n"
           "  -h, --help   show this help and exit\n",
@@ -101,7 +104,16 @@ int cmd_info(int argc, char **argv)
         return cli_usage_error(INFO_COMMAND, "unexpected argument '%s'", argv[optind + 1]);
     path = argv[optind];
 
-    status = style_model_load(path, NULL, &model);
+    if (cli_is_stdio(path)) { /* "-": the model file on standard input */
+        unsigned char *data = NULL;
+        size_t size = 0;
+        if (cli_read_stdin(&data, &size) != 0) return CLI_EXIT_FAILURE;
+        path = "standard input";
+        status = style_model_load_memory(data, size, NULL, &model);
+        free(data);
+    } else {
+        status = style_model_load(path, NULL, &model);
+    }
     if (status != STYLE_OK) {
         cli_report_status(status, path);
         return CLI_EXIT_FAILURE;

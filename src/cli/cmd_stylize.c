@@ -3,6 +3,7 @@
  * a typo costs no model load; a file that fails does not stop the others. */
 #define _POSIX_C_SOURCE 200809L
 
+#include "cli_image_io.h"
 #include "cli_util.h"
 #include "commands.h"
 
@@ -60,6 +61,8 @@ void cmd_stylize_usage(FILE *out)
           "name's extension (.png, .jpg, .jpeg). With --out-dir, each INPUT is written to\n"
           "DIR under its own file name; a file that fails does not stop the others.\n"
           "Input files are never overwritten, and outputs are written atomically.\n"
+          "INPUT '-' reads a PNG or JPEG image from standard input; OUTPUT '-' writes PNG\n"
+          "to standard output.\n"
           "\n"
           "Options:\n"
           "  -m, --model FILE         style model (safetensors); required\n"
@@ -247,7 +250,9 @@ static const struct stylize_job *find_input_file(const struct stylize_job *jobs,
 static void check_jobs(struct stylize_job *jobs, size_t count)
 {
     for (size_t i = 0; i < count; ++i) {
-        jobs[i].input_found = stat(jobs[i].input_path, &jobs[i].input_stat) == 0;
+        /* "-" (standard input) has no file to check: it is read when its turn comes. */
+        jobs[i].input_found =
+            !cli_is_stdio(jobs[i].input_path) && stat(jobs[i].input_path, &jobs[i].input_stat) == 0;
         jobs[i].input_errno = jobs[i].input_found ? 0 : errno;
     }
 
@@ -257,12 +262,23 @@ static void check_jobs(struct stylize_job *jobs, size_t count)
         const struct stylize_job *clobbered;
 
         job->ready = 0;
-        if (!job->input_found) {
+        if (cli_is_stdio(job->input_path)) {
+            /* With --out-dir the output is named after the input, and "-" has no name. */
+            if (count > 1 || (!cli_is_stdio(job->output_path) &&
+                              cli_is_stdio(cli_path_basename(job->output_path)))) {
+                cli_error("'-' (standard input) needs an OUTPUT name; it cannot be used with "
+                          "--out-dir");
+                continue;
+            }
+        } else if (!job->input_found) {
             cli_error("%s: %s", job->input_path, strerror(job->input_errno));
             continue;
-        }
-        if (S_ISDIR(job->input_stat.st_mode)) {
+        } else if (S_ISDIR(job->input_stat.st_mode)) {
             cli_error("%s: is a directory, not an image", job->input_path);
+            continue;
+        }
+        if (cli_is_stdio(job->output_path)) { /* PNG to standard output: nothing to clobber */
+            job->ready = 1;
             continue;
         }
         if (cli_path_basename(job->output_path)[0] == '\0' ||
@@ -302,11 +318,7 @@ static int stylize_one(style_session *session, const struct stylize_job *job,
     style_image output = {0};
     style_status status;
 
-    status = style_image_load(job->input_path, settings->max_pixels, &input);
-    if (status != STYLE_OK) {
-        cli_report_status(status, job->input_path);
-        return -1;
-    }
+    if (cli_image_load(job->input_path, settings->max_pixels, &input) != 0) return -1;
 
     /* data == NULL: the library allocates the output in the input's format. */
     output.width = input.width;
@@ -324,8 +336,8 @@ static int stylize_one(style_session *session, const struct stylize_job *job,
         return -1;
     }
 
-    status = style_image_save(job->output_path, &output, settings->jpeg_quality);
-    if (status != STYLE_OK) cli_report_status(status, job->output_path);
+    status = cli_image_save(job->output_path, &output, settings->jpeg_quality) == 0 ? STYLE_OK
+                                                                                    : STYLE_ERR_IO;
     style_image_release(&output);
     style_image_release(&input);
     if (status != STYLE_OK) return -1;

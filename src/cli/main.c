@@ -51,7 +51,8 @@ static void print_usage(FILE *out)
           "  -V, --version  show the library version and exit\n"
           "\n"
           "Run '" CLI_PROGRAM_NAME " <command> --help' for the options of a command.\n"
-          "Exit status: 0 on success, 1 when an operation failed, 2 for a usage error.\n",
+          "Exit status: 0 on success, 1 when an operation failed, 2 for a usage error,\n"
+          "130 when train or optimize was interrupted (after saving). See man libstyle.\n",
           out);
 }
 

@@ -10,6 +10,12 @@
 #   pkg-config         a C++ program: c++ consumer.cpp $(pkg-config --cflags --libs libstyle)
 #   cmake-static       a C project: find_package(libstyle COMPONENTS static) + style_static
 #   pkg-config-static  cc consumer.c ... -l:libstyle.a $(pkg-config --static --libs libstyle)
+#   examples           docs/examples/ as a user runs them: stylize.c and stylize.cpp built by
+#                      their CMakeLists.txt (find_package) and stylize.cpp also by the
+#                      pkg-config line in its comment, stylize.py from a venv with the
+#                      bindings pip-installed; each stylizes docs/examples/city.jpg with an
+#                      installed bundled model and must write the bytes the installed CLI
+#                      writes for the same model, picture and format
 # Each consumer (tests/install/consumer/) checks that the linked library has the header's
 # version and that loading garbage as a model fails with STYLE_ERR_FORMAT and a message.
 # A sanitized build (STYLE_SANITIZE=ON) needs nothing special: its package carries the
@@ -48,6 +54,12 @@ libdir=$prefix/$(cache_get CMAKE_INSTALL_LIBDIR)
 includedir=$prefix/$(cache_get CMAKE_INSTALL_INCLUDEDIR)
 bindir=$prefix/$(cache_get CMAKE_INSTALL_BINDIR)
 cmakedir=$prefix/$(cache_get STYLE_INSTALL_CMAKEDIR)
+# GNUInstallDirs caches MANDIR and DATAROOTDIR empty, meaning DATAROOTDIR/man and share.
+mandir=$(cache_get CMAKE_INSTALL_MANDIR)
+datarootdir=$(cache_get CMAKE_INSTALL_DATAROOTDIR)
+mandir=$prefix/${mandir:-${datarootdir:-share}/man}
+datadir=$(cache_get CMAKE_INSTALL_DATADIR)
+datadir=$prefix/${datadir:-${datarootdir:-share}}
 
 echo "build $build (STYLE_SANITIZE=${sanitize:-OFF}), libstyle $version, prefix $prefix"
 
@@ -187,6 +199,54 @@ do_pkg_config_static() {
     expect_no_libstyle_so "$tmp/consumer-static-pc"
 }
 
+# ---- docs/examples ------------------------------------------------------------------------
+do_examples() {
+    local examples=$src/docs/examples models=$datadir/libstyle/models photo out=$tmp/examples
+    local cli=$bindir/libstyle
+    mkdir -p "$out"
+    # docs/examples/city.jpg at a quarter of its width: the test is about building and
+    # running, and 256 x 128 takes a fraction of the time on a busy machine.
+    photo=$out/city.jpg
+    /usr/bin/python3 -c 'import sys; from PIL import Image
+Image.open(sys.argv[1]).resize((256, 128), Image.LANCZOS).save(sys.argv[2], quality=92)' \
+        "$examples/city.jpg" "$photo"
+    export LD_LIBRARY_PATH=$libdir PKG_CONFIG_PATH=$libdir/pkgconfig
+    # What the installed CLI writes: the reference for every example.
+    "$cli" stylize -m "$models/starry-night.safetensors" "$photo" "$out/cli-starry.png"
+    "$cli" stylize -m "$models/the-scream.safetensors" --quality 90 "$photo" "$out/cli-scream.jpg"
+    "$cli" stylize -m "$models/bricks.safetensors" "$photo" "$out/cli-bricks.png"
+
+    "$cmake_cmd" -S "$examples" -B "$out/build" -DCMAKE_BUILD_TYPE=Release \
+        -DCMAKE_C_COMPILER="$cc" -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_PREFIX_PATH="$prefix"
+    "$cmake_cmd" --build "$out/build"
+    "$out/build/stylize" "$models/starry-night.safetensors" "$photo" "$out/c.png"
+    cmp "$out/cli-starry.png" "$out/c.png"
+    "$out/build/stylize-cpp" "$models/the-scream.safetensors" "$photo" "$out/cpp.jpg"
+    cmp "$out/cli-scream.jpg" "$out/cpp.jpg"
+    # The command line in stylize.cpp's comment, as written there.
+    # shellcheck disable=SC2046
+    "$cxx" -std=c++17 "$examples/stylize.cpp" $("$pkg_config" --cflags --libs libstyle) \
+        -pthread -o "$out/stylize-cpp-pc"
+    "$out/stylize-cpp-pc" "$models/the-scream.safetensors" "$photo" "$out/cpp-pc.jpg"
+    cmp "$out/cli-scream.jpg" "$out/cpp-pc.jpg"
+    # A failure is one line and exit status 1.
+    if "$out/build/stylize" "$photo" "$photo" "$out/x.png" 2>"$out/err"; then
+        fail "stylize.c accepted a JPEG as a model"
+    fi
+    grep -q "city.jpg" "$out/err" || fail "stylize.c's error does not name the file: $(cat "$out/err")"
+
+    /usr/bin/python3 -m venv --system-site-packages "$out/venv"
+    "$out/venv/bin/pip" install --quiet --no-build-isolation --no-index "$src/bindings/python"
+    local -a python_env=("LIBSTYLE_LIBRARY=$libdir/libstyle.so.$major")
+    if [ "$sanitize" = ON ]; then # an ASan library needs its runtime loaded first
+        python_env+=("LD_PRELOAD=$("$cc" -print-file-name=libasan.so) $("$cc" \
+            -print-file-name=libubsan.so)" ASAN_OPTIONS=detect_leaks=0)
+    fi
+    (cd "$out" && env "${python_env[@]}" "$out/venv/bin/python" "$examples/stylize.py" \
+        "$models/bricks.safetensors" "$photo" "$out/py.png")
+    cmp "$out/cli-bricks.png" "$out/py.png"
+}
+
 if step install do_install; then
     step cli do_cli
     step symbols do_symbols
@@ -194,6 +254,7 @@ if step install do_install; then
     step pkg-config do_pkg_config
     step cmake-static do_cmake_static
     step pkg-config-static do_pkg_config_static
+    step examples do_examples
 fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

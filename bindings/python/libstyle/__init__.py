@@ -35,7 +35,7 @@ from ._errors import (
 )
 from ._lib import lib as _c, library_path
 from ._callbacks import LogLevel
-from ._images import decode_image, load_image, save_image
+from ._images import decode_image, encode_image, load_image, save_image
 from ._model import Model, ModelInfo, import_ml5
 from ._optimize import OptimizeStats, optimize
 from ._session import PRECISIONS, RunInfo, Session, precision_supported
@@ -61,6 +61,7 @@ __all__ = [
     "load_image",
     "decode_image",
     "save_image",
+    "encode_image",
     "import_ml5",
     "status_string",
     "LibraryNotFoundError",

@@ -17,7 +17,7 @@ import numpy as np
 
 from ._lib import SAMPLE_F32, SAMPLE_U8, SAMPLE_U16, StyleImage, lib
 
-__all__ = ["load_image", "decode_image", "save_image", "PathLike"]
+__all__ = ["load_image", "decode_image", "save_image", "encode_image", "PathLike"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -201,6 +201,24 @@ def save_image(path: PathLike, image: object, quality: int = 0) -> None:
     array = as_input(image)
     described = describe(array)
     lib.style_image_save(encoded, ctypes.byref(described), int(quality))
+
+
+def encode_image(image: object, format: str = "png", quality: int = 0) -> bytes:
+    """Encodes `image` in memory as :func:`save_image` would write it; `format` is "png" or
+    "jpeg". Returns the file's bytes."""
+    if not isinstance(format, str):
+        raise TypeError("format must be a str, not %s" % type(format).__name__)
+    if not 0 <= quality <= 100:
+        raise ValueError("quality must be 0..100, not %r" % (quality,))
+    described = describe(as_input(image))
+    data = ctypes.c_void_p()
+    size = ctypes.c_size_t()
+    lib.style_image_encode(ctypes.byref(described), format.encode("ascii", "replace"),
+                           int(quality), ctypes.byref(data), ctypes.byref(size))
+    try:
+        return ctypes.string_at(data.value, size.value)
+    finally:
+        lib.style_free(data)
 
 
 def image_dtype(sample_type: int) -> np.dtype:

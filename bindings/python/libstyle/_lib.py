@@ -294,6 +294,12 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], bool]] = {
     "style_image_load": (c_status, [c_char_p, c_uint64, _ImageP], True),
     "style_image_load_memory": (c_status, [c_void_p, c_size_t, c_uint64, _ImageP], True),
     "style_image_save": (c_status, [c_char_p, _ImageP, c_int], True),
+    "style_image_encode": (
+        c_status,
+        [_ImageP, c_char_p, c_int, POINTER(c_void_p), POINTER(c_size_t)],
+        True,
+    ),
+    "style_free": (None, [c_void_p], False),
     # models
     "style_model_load": (c_status, [c_char_p, POINTER(LoadOptions), POINTER(_ModelP)], True),
     "style_model_load_memory": (

@@ -1,4 +1,5 @@
-"""load_image / decode_image / save_image: numpy arrays through the library's codecs."""
+"""load_image / decode_image / save_image / encode_image: numpy arrays through the library's
+codecs."""
 
 from __future__ import annotations
 
@@ -57,6 +58,18 @@ class ImageIOTest(unittest.TestCase):
         self.assertLess(np.abs(decoded.astype(int) - image).mean(), 8)
         with self.assertRaises(ValueError):
             libstyle.save_image(self.path("d.jpg"), image, quality=101)
+
+    def test_encode_gives_the_bytes_of_save(self) -> None:
+        image = _support.test_image(21, 17, channels=4)
+        for name, format in (("e.png", "png"), ("e.jpg", "jpeg"), ("f.jpg", "JPG")):
+            libstyle.save_image(self.path(name), image, quality=80)
+            with open(self.path(name), "rb") as file:
+                self.assertEqual(libstyle.encode_image(image, format, quality=80), file.read())
+        np.testing.assert_array_equal(libstyle.decode_image(libstyle.encode_image(image)), image)
+        with self.assertRaisesRegex(libstyle.InvalidArgumentError, "unknown format 'gif'"):
+            libstyle.encode_image(image, "gif")
+        with self.assertRaises(ValueError):
+            libstyle.encode_image(image, "jpeg", quality=101)
 
     def test_strided_view_is_saved(self) -> None:
         big = _support.test_image(20, 30)

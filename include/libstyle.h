@@ -132,7 +132,9 @@ STYLE_API void style_image_release(style_image *image);
 /**
  * Decodes a PNG or JPEG file (detected from its content, not its name). The result is
  * RGB, or RGBA when the file has alpha; 8-bit, or 16-bit for 16-bit PNGs; grey and palette
- * images are expanded. Images with more than max_pixels pixels (0 = STYLE_DEFAULT_MAX_PIXELS)
+ * images are expanded (tRNS becomes alpha). JPEGs are turned upright by their EXIF orientation.
+ * Samples are taken as sRGB: a PNG gAMA other than 2.2 is converted to sRGB unless an sRGB or
+ * iCCP chunk is present; ICC profiles are not applied (docs/pipeline.md, "Formats"). Images with more than max_pixels pixels (0 = STYLE_DEFAULT_MAX_PIXELS)
  * are refused with STYLE_ERR_LIMIT before any pixel memory is allocated.
  * On success release *out with style_image_release(). Errors: STYLE_ERR_IO (missing,
  * unreadable), STYLE_ERR_FORMAT (truncated, corrupt, not an image), STYLE_ERR_LIMIT.
@@ -145,7 +147,7 @@ STYLE_API style_status style_image_load_memory(const void *data, size_t size,
 
 /**
  * Encodes an image to a file, PNG or JPEG by the file name's extension (.png, .jpg, .jpeg;
- * case-insensitive). PNG keeps 16-bit samples and alpha; JPEG stores 8-bit RGB (alpha dropped)
+ * case-insensitive). PNG keeps 16-bit samples and alpha and is marked sRGB; JPEG stores 8-bit RGB (alpha dropped)
  * at `jpeg_quality` 1..100 (0 = 92). Floats are rounded and clamped to 0..255.
  * The file is written to a temporary name in the same directory and renamed into place,
  * so a failure never leaves a partial file behind.
@@ -300,6 +302,42 @@ STYLE_API style_status style_session_set_log_callback(style_session *session, st
  */
 STYLE_API style_status style_session_set_progress_callback(style_session *session,
                                                            style_progress_fn fn, void *user);
+
+/*
+ * Controls of the result (docs/pipeline.md, "Controls"). They apply to every later stylize call
+ * of the session; with all three at their defaults a run is the plain network run, bit for bit.
+ * The order is: resample the input to the scale, run the network, resample back to the input's
+ * size, transfer colours, blend by strength. Alpha always follows the input.
+ */
+
+/**
+ * How strongly the style is applied, 0..1 (default 1). How an architecture interprets it is
+ * documented with the architecture; for the Johnson transform network (arch "johnson") the
+ * result is strength * stylized + (1 - strength) * input per sample, on the sRGB-encoded
+ * values (like a layer's opacity). Strength 0 returns the input's pixels (converted to the
+ * output's format) without running the network; strength 1 is the plain stylized output.
+ * Values outside 0..1 and NaN are refused with STYLE_ERR_INVALID_ARGUMENT (the setting is
+ * kept).
+ */
+STYLE_API style_status style_session_set_strength(style_session *session, float strength);
+
+/**
+ * Non-zero: keep the input's colours (default 0). The result takes the stylized image's
+ * luminance (BT.601 Y of the sRGB values) and the input's chroma (Cb, Cr), i.e. every channel
+ * becomes input + (Y(stylized) - Y(input)), clamped to the sample range.
+ */
+STYLE_API style_status style_session_set_preserve_color(style_session *session, int enable);
+
+/**
+ * Runs the network on the input resized by `scale` (default 1; above 0, at most 8), and resizes
+ * the result back to the input's size. Both resizes use Keys' cubic filter (a = -0.5, PIL's
+ * BICUBIC), widened when downscaling so it does not alias. Below 1 the style's strokes come
+ * out larger relative to the picture and the run is faster (scale^2 of the pixels); above 1
+ * they come out finer. The memory budget applies to the scaled size (above 1, including the
+ * scaled copies of the image the run holds). Out-of-range values and
+ * NaN are refused with STYLE_ERR_INVALID_ARGUMENT (the setting is kept).
+ */
+STYLE_API style_status style_session_set_scale(style_session *session, float scale);
 
 /**
  * The bytes a run on a width x height image would allocate (what the budget is compared to).

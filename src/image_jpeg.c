@@ -7,6 +7,7 @@
  * reaches every allocation libstyle hands back to the caller.
  */
 #include "image_jpeg.h"
+#include "image_orient.h"
 
 #include <inttypes.h>
 #include <limits.h>
@@ -117,6 +118,11 @@ style_status style__jpeg_decode(const void *data, size_t size, uint64_t max_pixe
     }
 
     tjDestroy(decoder);
+    decoder = NULL;
+    /* Upright, as every viewer shows it: the output carries no EXIF to say otherwise. */
+    int orientation;
+    TRY(style__jpeg_orientation(data, size, &orientation));
+    TRY(style__image_orient(&image, orientation));
     *out = image;
     return STYLE_OK;
 fail:

@@ -9,7 +9,8 @@ bool style__jpeg_is_jpeg(const void *data, size_t size);
 
 /*
  * Decodes a JPEG held in memory into a fresh packed 8-bit RGB image (grey is expanded; CMYK is
- * refused with STYLE_ERR_UNSUPPORTED). The header's dimensions are checked against max_pixels
+ * refused with STYLE_ERR_UNSUPPORTED), turned upright by its EXIF orientation. The header's
+ * dimensions are checked against max_pixels
  * (which must not be 0) before the pixels are allocated. The message carries no prefix.
  */
 style_status style__jpeg_decode(const void *data, size_t size, uint64_t max_pixels,

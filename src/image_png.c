@@ -120,6 +120,25 @@ static style_status png_check_header(const unsigned char *bytes, size_t size, ui
     return STYLE_OK;
 }
 
+/*
+ * True when a chunk named `type` comes before the first IDAT. Used for iCCP, which libpng is
+ * told to skip unread (a profile is never applied) but whose presence matters: it overrides
+ * gAMA. Walks the chunk headers only; a malformed layout just answers false (libpng reports it).
+ */
+static bool png_has_chunk_before_idat(const unsigned char *bytes, size_t size, const char *type)
+{
+    size_t pos = sizeof png_signature;
+    while (size - pos >= 12) {
+        uint32_t length = read_be32(bytes + pos);
+        const unsigned char *name = bytes + pos + 4;
+        if (memcmp(name, "IDAT", 4) == 0) return false;
+        if (memcmp(name, type, 4) == 0) return true;
+        if (length > size - pos - 12) return false;
+        pos += (size_t)length + 12;
+    }
+    return false;
+}
+
 /* ---- libpng callbacks ---------------------------------------------------------------- */
 
 static png_voidp png_job_malloc(png_structp png, png_alloc_size_t size)
@@ -243,6 +262,20 @@ static style_status png_decode_guarded(png_job *job)
     int channels = has_alpha ? 4 : 3;
     size_t sample_size = wide ? 2 : 1;
 
+    /*
+     * Colour: samples are taken as sRGB. A gAMA chunk is honoured only when neither an sRGB
+     * chunk nor an ICC profile (iCCP, which takes precedence and is not applied) is present, as
+     * browsers do: samples with another gamma (gAMA 1.0: linear light) are re-encoded with
+     * libpng's sRGB approximation (gamma 2.2); gamma 2.2 itself is left alone (libpng skips
+     * insignificant corrections). Alpha is never touched.
+     */
+    png_fixed_point file_gamma = 0;
+    if (png_get_gAMA_fixed(png, info, &file_gamma) && file_gamma > 0 &&
+        !png_get_valid(png, info, PNG_INFO_sRGB) &&
+        !png_has_chunk_before_idat(job->input, job->input_size, "iCCP"))
+        png_set_gamma_fixed(png, PNG_DEFAULT_sRGB, file_gamma); /* (the file's gamma: this
+                                                                   call overrides the chunk) */
+
     /* Palette -> RGB, grey below 8 bits -> 8 bits, tRNS -> an alpha channel. */
     png_set_expand(png);
     if ((color_type & PNG_COLOR_MASK_COLOR) == 0) png_set_gray_to_rgb(png);
@@ -320,6 +353,8 @@ static style_status png_encode_guarded(png_job *job, const style_image *image)
     png_set_IHDR(png, info, (png_uint_32)image->width, (png_uint_32)image->height, wide ? 16 : 8,
                  image->channels == 4 ? PNG_COLOR_TYPE_RGB_ALPHA : PNG_COLOR_TYPE_RGB,
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    /* The samples are sRGB: say so (sRGB, with the gAMA and cHRM the PNG spec pairs it with). */
+    png_set_sRGB_gAMA_and_cHRM(png, info, PNG_sRGB_INTENT_PERCEPTUAL);
     png_write_info(png, info);
     /* After png_write_info, as libpng requires; it swaps a copy, never the caller's rows. */
     if (wide && host_is_little_endian()) png_set_swap(png);

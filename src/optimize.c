@@ -4,6 +4,7 @@
  * with L-BFGS (default) or Adam (optim.h). Several styles blend their Gram matrices.
  */
 #include "optimize.h"
+#include "controls.h"
 #include "train_data.h"
 #include "train_losses.h"
 
@@ -268,18 +269,6 @@ fail:
     return status;
 }
 
-void optimize_preserve_color(float *image, const float *content, size_t pixels)
-{
-    for (size_t i = 0; i < pixels; i++) {
-        const float *c = content + i * 3;
-        float *r = image + i * 3;
-        double y_image = 0.299 * r[0] + 0.587 * r[1] + 0.114 * r[2];
-        double y_content = 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2];
-        double shift = y_image - y_content;
-        for (int k = 0; k < 3; k++) r[k] = (float)(c[k] + shift);
-    }
-}
-
 /* ---- style_optimize --------------------------------------------------------------------- */
 
 static bool has_image_extension(const char *path)
@@ -311,11 +300,6 @@ static style_status check_writable(const char *path)
     return STYLE_OK;
 }
 
-static void clamp_pixels(float *x, size_t count)
-{
-    for (size_t i = 0; i < count; i++) x[i] = x[i] < 0.0f ? 0.0f : x[i] > 255.0f ? 255.0f : x[i];
-}
-
 /* Clamps (and with preserve_color recolours) the image, writes out_path and fills result. */
 static style_status finish_image(const style_optimize_options *o, const optimize_problem *p,
                                  const float *x)
@@ -326,10 +310,10 @@ static style_status finish_image(const style_optimize_options *o, const optimize
     float *out = image.data;
     const size_t pixels = (size_t)p->width * p->height;
     memcpy(out, x, pixels * 3 * sizeof(float));
-    clamp_pixels(out, pixels * 3);
+    controls_clamp(out, pixels * 3);
     if (o->preserve_color) {
-        optimize_preserve_color(out, p->content_rgb, pixels);
-        clamp_pixels(out, pixels * 3);
+        color_preserve_luminance(out, p->content_rgb, pixels);
+        controls_clamp(out, pixels * 3);
     }
     if (o->out_path) TRY(style_image_save(o->out_path, &image, 0));
     if (o->result) {

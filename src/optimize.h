@@ -55,8 +55,4 @@ void optimize_problem_destroy(optimize_problem *p);
 style_status optimize_evaluate(void *ctx, const float *x, float *grad, double *f,
                                double aux[OPT_AUX]);
 
-/* Keeps the luminance (BT.601 Y) of `image` and the chroma of `content`: since the luma
- * weights sum to 1, that is image' = content + (Y(image) - Y(content)) on every channel. */
-void optimize_preserve_color(float *image, const float *content, size_t pixels);
-
 #endif

@@ -3,8 +3,10 @@
  * and the network plans of the last few image sizes it saw (primitives, reordered weights,
  * activation buffers), so repeated runs at those sizes allocate nothing and build nothing.
  */
+#include "controls.h"
 #include "network.h"
 #include "pixels.h"
+#include "train_data.h"
 
 #include <omp.h>
 #include <stdarg.h>
@@ -17,11 +19,11 @@
 
 typedef struct cached_plan {
     network_plan plan;
-    int threads;               /* thread count the primitives were created for */
-    uint64_t last_used;        /* session clock */
+    int threads;        /* thread count the primitives were created for */
+    uint64_t last_used; /* session clock */
     double build_ms;
     uint64_t memory;
-    uint64_t runs;             /* profiled runs */
+    uint64_t runs;                /* profiled runs */
     style_layer_profile *profile; /* per op, when asked for */
 } cached_plan;
 
@@ -37,6 +39,7 @@ struct style_session {
     void *log_user;
     style_progress_fn progress;
     void *progress_user;
+    style_controls controls;
     cached_plan plans[SESSION_PLANS];
     int current; /* index of the plan of the last run, -1 none */
     uint64_t clock;
@@ -73,6 +76,7 @@ style_status style_session_create(style_model *model, style_session **out)
     FAIL_IF(!session, STYLE_ERR_NOMEM, "session_create: out of memory");
     session->memory_budget = STYLE_DEFAULT_MEMORY_BUDGET;
     session->precision = STYLE_PRECISION_FP32;
+    session->controls = controls_default();
     session->current = -1;
     DNNL_TRY(dnnl_engine_create(&session->engine, dnnl_cpu, 0), "session_create: CPU engine");
     DNNL_TRY(dnnl_stream_create(&session->stream, session->engine, dnnl_stream_default_flags),
@@ -134,6 +138,31 @@ style_status style_session_set_progress_callback(style_session *session, style_p
     session->progress = fn;
     session->progress_user = user;
     return STYLE_OK;
+}
+
+style_status style_session_set_strength(style_session *session, float strength)
+{
+    if (!session)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_set_strength: NULL session");
+    style_status status = controls_check_strength(strength);
+    if (status == STYLE_OK) session->controls.strength = strength;
+    return status;
+}
+
+style_status style_session_set_preserve_color(style_session *session, int enable)
+{
+    if (!session)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_set_preserve_color: NULL session");
+    session->controls.preserve_color = enable != 0;
+    return STYLE_OK;
+}
+
+style_status style_session_set_scale(style_session *session, float scale)
+{
+    if (!session) return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_set_scale: NULL session");
+    style_status status = controls_check_scale(scale);
+    if (status == STYLE_OK) session->controls.scale = scale;
+    return status;
 }
 
 static int effective_threads(const style_session *session)
@@ -222,14 +251,13 @@ static style_status ensure_plan(style_session *session, int32_t height, int32_t 
     session->current = -1;
     network_plan plan;
     double t0 = now_ms();
-    TRY(network_plan_describe_ex(&plan, session->model, session->engine, height, width,
-                                 precision));
+    TRY(network_plan_describe_ex(&plan, session->model, session->engine, height, width, precision));
     uint64_t need = network_plan_memory(&plan);
     if (need > session->memory_budget) {
         network_plan_destroy(&plan);
         FAIL_IF(true, STYLE_ERR_LIMIT,
-                "stylize: a %dx%d run needs %.1f MiB, over the memory budget of %.1f MiB",
-                width, height, need / 1048576.0, session->memory_budget / 1048576.0);
+                "stylize: a %dx%d run needs %.1f MiB, over the memory budget of %.1f MiB", width,
+                height, need / 1048576.0, session->memory_budget / 1048576.0);
     }
     /* Room: evict least recently used builds until this one fits beside the rest. */
     for (;;) {
@@ -248,7 +276,8 @@ static style_status ensure_plan(style_session *session, int32_t height, int32_t 
         drop_plan(&session->plans[oldest]);
     }
     int slot = 0;
-    while (session->plans[slot].plan.bound) slot++;
+    while (session->plans[slot].plan.bound)
+        slot++;
     status = network_plan_bind(&plan, session->engine, session->stream);
     if (status != STYLE_OK) {
         network_plan_destroy(&plan);
@@ -309,13 +338,173 @@ static int forward_progress(void *user, double fraction)
     return p->session->progress(p->session->progress_user, total);
 }
 
+/*
+ * The network on `count` validated images of one size, nothing else. Progress reports image
+ * i as number first + i of total.
+ */
+static style_status run_network(style_session *session, const style_image *inputs,
+                                style_image *outputs, size_t count, size_t first, size_t total)
+{
+    style_status status = STYLE_OK;
+    int previous_threads = omp_get_max_threads();
+    omp_set_num_threads(effective_threads(session));
+    const int32_t height = network_padded_size(inputs[0].height);
+    const int32_t width = network_padded_size(inputs[0].width);
+    TRY(ensure_plan(session, height, width));
+    cached_plan *cached = &session->plans[session->current];
+    network_plan *plan = &cached->plan;
+    for (size_t i = 0; i < count; i++) {
+        batch_progress progress = {session, first + i, total};
+        pixels_to_tensor(&inputs[i], height, width, plan->buffers[BUF_INPUT]);
+        TRY(network_plan_run(plan, session->stream, session->progress ? forward_progress : NULL,
+                             &progress));
+        tensor_to_pixels(plan->buffers[BUF_OUTPUT], width, session->model->output, &inputs[i],
+                         &outputs[i]);
+        if (plan->op_ms) cached->runs++;
+    }
+fail:
+    omp_set_num_threads(previous_threads);
+    return status;
+}
+
+/* Packed RGB floats (0..255) of `source` resized to width x height with the cubic filter. */
+static style_status resized_rgb(const style_image *source, int32_t width, int32_t height,
+                                style_image *out)
+{
+    style_status status = style_image_alloc(out, width, height, 3, STYLE_SAMPLE_F32);
+    if (status != STYLE_OK) return status;
+    status = image_resize_rgb_filter(source->data, source->width, source->height, out->data, width,
+                                     height, RESIZE_CUBIC);
+    if (status != STYLE_OK) {
+        style_image_release(out);
+        return status;
+    }
+    /* The cubic kernel overshoots at edges; the network and the blend expect 0..255. */
+    controls_clamp(out->data, (size_t)width * (size_t)height * 3);
+    return STYLE_OK;
+}
+
+/*
+ * The network's input at run_width x run_height: the input's colours resized (`small`, RGB)
+ * with its alpha resized alongside when it has one, so that whatever the network path does
+ * with alpha sees the same picture at the new size. Fills *out (RGBA F32) or points
+ * *network_input at `small`.
+ */
+static style_status scaled_network_input(const style_image *input, const style_image *small,
+                                         style_image *out, const style_image **network_input)
+{
+    style_status status = STYLE_OK;
+    style_image shifted_rgb = {0}, shifted_small = {0};
+    *network_input = small;
+    if (input->channels != 4) return STYLE_OK;
+    /* A view one sample further on reads (G, B, A) as its "RGB": alpha in its third channel. */
+    style_image shifted = *input;
+    shifted.data = (unsigned char *)input->data + style__sample_size(input->sample_type);
+    shifted.stride = style__image_stride(input);
+    TRY(style_image_alloc(&shifted_rgb, input->width, input->height, 3, STYLE_SAMPLE_F32));
+    pixels_to_tensor(&shifted, input->height, input->width, shifted_rgb.data);
+    controls_clamp(shifted_rgb.data, (size_t)input->width * (size_t)input->height * 3);
+    TRY(resized_rgb(&shifted_rgb, small->width, small->height, &shifted_small));
+    TRY(style_image_alloc(out, small->width, small->height, 4, STYLE_SAMPLE_F32));
+    const float *rgb = small->data, *gba = shifted_small.data;
+    float *rgba = out->data;
+    for (size_t i = 0, n = (size_t)small->width * (size_t)small->height; i < n; i++) {
+        rgba[i * 4 + 0] = rgb[i * 3 + 0];
+        rgba[i * 4 + 1] = rgb[i * 3 + 1];
+        rgba[i * 4 + 2] = rgb[i * 3 + 2];
+        rgba[i * 4 + 3] = gba[i * 3 + 2];
+    }
+    *network_input = out;
+fail:
+    style_image_release(&shifted_rgb);
+    style_image_release(&shifted_small);
+    return status;
+}
+
+/*
+ * An enlarged run holds, besides the network's own memory, its scaled input (RGB and RGBA)
+ * and output as floats: all of it must fit the memory budget, checked before any of it is
+ * allocated (so --scale 8 on a large photo fails cleanly rather than exhausting memory).
+ */
+static style_status check_scaled_budget(style_session *session, int32_t run_width,
+                                        int32_t run_height)
+{
+    uint64_t network = 0;
+    style_status status = style_session_estimate_memory(session, run_width, run_height, &network);
+    if (status != STYLE_OK) return status;
+    const uint64_t copies =
+        (uint64_t)run_width * (uint64_t)run_height * (3 + 4 + 3) * sizeof(float);
+    if (network + copies > session->memory_budget)
+        return style__fail(STYLE_ERR_LIMIT,
+                           "stylize: a %dx%d run (scale %g) needs %.1f MiB, over the memory "
+                           "budget of %.1f MiB",
+                           run_width, run_height, (double)session->controls.scale,
+                           (network + copies) / 1048576.0, session->memory_budget / 1048576.0);
+    return STYLE_OK;
+}
+
+/*
+ * One image through the session's controls: the content as RGB floats; strength 0 stops
+ * there; otherwise the network runs on the input itself, or on it resized by the scale (cubic
+ * resampling both ways); then the colours are transferred and the result blended with the
+ * content. Alpha follows the input.
+ */
+static style_status stylize_with_controls(style_session *session, const style_image *input,
+                                          style_image *output, size_t index, size_t count)
+{
+    style_status status = STYLE_OK;
+    const style_controls *controls = &session->controls;
+    const int32_t width = input->width, height = input->height;
+    style_image content = {0}, small = {0}, small_rgba = {0}, styled = {0}, full = {0};
+    TRY(style_image_alloc(&content, width, height, 3, STYLE_SAMPLE_F32));
+    pixels_to_tensor(input, height, width, content.data);
+    controls_clamp(content.data, (size_t)width * (size_t)height * 3);
+    const style_image *result = &content;
+    if (controls->strength > 0.0f) {
+        int32_t run_width, run_height;
+        TRY(controls_scaled_size(width, controls->scale, &run_width));
+        TRY(controls_scaled_size(height, controls->scale, &run_height));
+        const bool resampled = run_width != width || run_height != height;
+        const style_image *network_input = input;
+        if (controls->scale > 1.0f) TRY(check_scaled_budget(session, run_width, run_height));
+        if (resampled) {
+            TRY(resized_rgb(&content, run_width, run_height, &small));
+            TRY(scaled_network_input(input, &small, &small_rgba, &network_input));
+        }
+        TRY(style_image_alloc(&styled, run_width, run_height, 3, STYLE_SAMPLE_F32));
+        TRY(run_network(session, network_input, &styled, 1, index, count));
+        if (resampled) {
+            TRY(resized_rgb(&styled, width, height, &full));
+            style_image_release(&styled);
+        } else {
+            full = styled;
+            styled.data = NULL;
+        }
+        const size_t pixels = (size_t)width * (size_t)height;
+        if (controls->preserve_color) {
+            color_preserve_luminance(full.data, content.data, pixels);
+            controls_clamp(full.data, pixels * 3);
+        }
+        controls_blend(full.data, content.data, pixels * 3, controls->strength);
+        result = &full;
+    }
+    /* The linear head only clamps: result is final. Alpha comes from the input. */
+    tensor_to_pixels(result->data, width, OUTPUT_LINEAR, input, output);
+fail:
+    style_image_release(&content);
+    style_image_release(&small);
+    style_image_release(&small_rgba);
+    style_image_release(&styled);
+    style_image_release(&full);
+    return status;
+}
+
 style_status style_session_stylize_batch(style_session *session, const style_image *inputs,
                                          style_image *outputs, size_t count)
 {
     style_status status = STYLE_OK;
     size_t allocated = 0; /* outputs[0..allocated) got memory from us */
     bool *owned = NULL;
-    int previous_threads = omp_get_max_threads();
     if (!session || !inputs || !outputs || count == 0)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT, "stylize: NULL argument or empty batch");
     owned = style__calloc(count, sizeof *owned);
@@ -323,9 +512,8 @@ style_status style_session_stylize_batch(style_session *session, const style_ima
     for (size_t i = 0; i < count; i++) {
         TRY(style__check_image(&inputs[i], "input"));
         FAIL_IF(inputs[i].width != inputs[0].width || inputs[i].height != inputs[0].height,
-                STYLE_ERR_INVALID_ARGUMENT,
-                "stylize: batch image %zu is %dx%d, the first is %dx%d", i, inputs[i].width,
-                inputs[i].height, inputs[0].width, inputs[0].height);
+                STYLE_ERR_INVALID_ARGUMENT, "stylize: batch image %zu is %dx%d, the first is %dx%d",
+                i, inputs[i].width, inputs[i].height, inputs[0].width, inputs[0].height);
         if (!outputs[i].data) {
             TRY(style_image_alloc(&outputs[i], inputs[i].width, inputs[i].height,
                                   inputs[i].channels, inputs[i].sample_type));
@@ -341,26 +529,15 @@ style_status style_session_stylize_batch(style_session *session, const style_ima
                     "stylize: output %zu overlaps input %zu", i, j);
     }
 
-    omp_set_num_threads(effective_threads(session));
-    const int32_t height = network_padded_size(inputs[0].height);
-    const int32_t width = network_padded_size(inputs[0].width);
-    TRY(ensure_plan(session, height, width));
-    cached_plan *cached = &session->plans[session->current];
-    network_plan *plan = &cached->plan;
-    for (size_t i = 0; i < count; i++) {
-        batch_progress progress = {session, i, count};
-        pixels_to_tensor(&inputs[i], height, width, plan->buffers[BUF_INPUT]);
-        TRY(network_plan_run(plan, session->stream, session->progress ? forward_progress : NULL,
-                             &progress));
-        tensor_to_pixels(plan->buffers[BUF_OUTPUT], width, session->model->output, &inputs[i],
-                         &outputs[i]);
-        if (plan->op_ms) cached->runs++;
+    if (controls_are_identity(&session->controls)) {
+        TRY(run_network(session, inputs, outputs, count, 0, count));
+    } else {
+        for (size_t i = 0; i < count; i++)
+            TRY(stylize_with_controls(session, &inputs[i], &outputs[i], i, count));
     }
-    omp_set_num_threads(previous_threads);
     style__free(owned);
     return STYLE_OK;
 fail:
-    omp_set_num_threads(previous_threads);
     for (size_t i = 0; owned && i < allocated; i++)
         if (owned[i]) style_image_release(&outputs[i]);
     style__free(owned);
@@ -378,10 +555,14 @@ style_status style_session_stylize(style_session *session, const style_image *in
 const char *style_precision_name(style_precision precision)
 {
     switch (precision) {
-    case STYLE_PRECISION_AUTO: return "auto";
-    case STYLE_PRECISION_FP32: return "fp32";
-    case STYLE_PRECISION_BF16: return "bf16";
-    case STYLE_PRECISION_INT8: return "int8";
+    case STYLE_PRECISION_AUTO:
+        return "auto";
+    case STYLE_PRECISION_FP32:
+        return "fp32";
+    case STYLE_PRECISION_BF16:
+        return "bf16";
+    case STYLE_PRECISION_INT8:
+        return "int8";
     }
     return "?";
 }
@@ -405,9 +586,12 @@ int style_precision_supported(style_precision precision)
 {
     switch (precision) {
     case STYLE_PRECISION_AUTO:
-    case STYLE_PRECISION_FP32: return 1;
-    case STYLE_PRECISION_BF16: return network_precision_supported(NET_BF16);
-    case STYLE_PRECISION_INT8: return network_precision_supported(NET_INT8);
+    case STYLE_PRECISION_FP32:
+        return 1;
+    case STYLE_PRECISION_BF16:
+        return network_precision_supported(NET_BF16);
+    case STYLE_PRECISION_INT8:
+        return network_precision_supported(NET_INT8);
     }
     return 0;
 }
@@ -502,13 +686,14 @@ static const char *op_kind_name(const plan_op *op)
 static const char *op_impl_name(const plan_op *op)
 {
     switch (op->kind) {
-    case OP_CONV: return conv_layer_impl(&op->conv);
+    case OP_CONV:
+        return conv_layer_impl(&op->conv);
     case OP_DIRECT:
         return op->conv.opt.src_type == ACT_BF16 ? "libstyle:direct_avx512_bf16"
                : op->conv.opt.src_type == ACT_U8 ? "libstyle:direct_avx512_vnni"
                                                  : "libstyle:direct_avx512";
     case OP_NORM:
-        return op->norm.isa >= 2 ? "libstyle:norm_avx512"
+        return op->norm.isa >= 2   ? "libstyle:norm_avx512"
                : op->norm.isa == 1 ? "libstyle:norm_avx2"
                                    : "libstyle:norm_generic";
     }

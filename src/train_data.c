@@ -402,19 +402,31 @@ static double triangle(double x)
     return x < 1.0 ? 1.0 - x : 0.0;
 }
 
+/* Keys' cubic convolution with a = -0.5 (Catmull-Rom; PIL's BICUBIC), support 2. */
+static double keys_cubic(double x)
+{
+    const double a = -0.5;
+    x = fabs(x);
+    if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0;
+    if (x < 2.0) return (((x - 5.0) * x + 8.0) * x - 4.0) * a;
+    return 0.0;
+}
+
 /*
- * PIL's BILINEAR coefficients: output o is centred on source coordinate (o + 0.5) * scale,
- * scale = in / out; the triangle is stretched by max(1, scale), so a downscale averages over
- * every source pixel it covers; taps outside the image are dropped and the rest renormalized
- * (which, when upscaling, is bilinear interpolation with the edges clamped).
+ * PIL's BILINEAR (or BICUBIC) coefficients: output o is centred on source coordinate
+ * (o + 0.5) * scale, scale = in / out; the kernel is stretched by max(1, scale), so a downscale
+ * averages over every source pixel it covers; taps outside the image are dropped and the rest
+ * renormalized (which, when upscaling, is interpolation with the edges clamped).
  */
-static style_status axis_taps_make(axis_taps *taps, int32_t in_size, int32_t out_size,
-                                   int32_t first, int32_t count)
+static style_status axis_taps_make(axis_taps *taps, resize_filter filter, int32_t in_size,
+                                   int32_t out_size, int32_t first, int32_t count)
 {
     memset(taps, 0, sizeof *taps);
+    double (*kernel)(double) = filter == RESIZE_CUBIC ? keys_cubic : triangle;
+    double radius = filter == RESIZE_CUBIC ? 2.0 : 1.0;
     double scale = (double)in_size / (double)out_size;
     double filter_scale = scale > 1.0 ? scale : 1.0;
-    double support = filter_scale;
+    double support = radius * filter_scale;
     double stride = ceil(2.0 * support) + 2.0;
     if (stride > (double)in_size) stride = (double)in_size;
     taps->stride = (int32_t)stride;
@@ -444,7 +456,7 @@ static style_status axis_taps_make(axis_taps *taps, int32_t in_size, int32_t out
         int32_t n = 0;
         double sum = 0.0;
         for (int32_t j = begin; j < end; j++) {
-            double weight = triangle(((double)j + 0.5 - center) / filter_scale);
+            double weight = kernel(((double)j + 0.5 - center) / filter_scale);
             if (n == 0 && weight == 0.0) {
                 begin++; /* trim leading zeros */
                 continue;
@@ -478,8 +490,9 @@ static style_status axis_taps_make(axis_taps *taps, int32_t in_size, int32_t out
  * into `out` (out_w x out_h x 3), computing only what the window needs: a horizontal pass over
  * the source rows it touches into a scratch buffer, then a vertical pass.
  */
-static style_status resample_window(const row_source *src, int32_t dst_w, int32_t dst_h, int32_t x0,
-                                    int32_t y0, int32_t out_w, int32_t out_h, float *out)
+static style_status resample_window(const row_source *src, resize_filter filter, int32_t dst_w,
+                                    int32_t dst_h, int32_t x0, int32_t y0, int32_t out_w,
+                                    int32_t out_h, float *out)
 {
     style_status status = STYLE_OK;
     axis_taps across = {0}, down = {0};
@@ -501,8 +514,8 @@ static style_status resample_window(const row_source *src, int32_t dst_w, int32_
         return STYLE_OK;
     }
 
-    TRY(axis_taps_make(&across, src->width, dst_w, x0, out_w));
-    TRY(axis_taps_make(&down, src->height, dst_h, y0, out_h));
+    TRY(axis_taps_make(&across, filter, src->width, dst_w, x0, out_w));
+    TRY(axis_taps_make(&down, filter, src->height, dst_h, y0, out_h));
     int32_t sx0 = across.source_min, sx1 = across.source_end;
     int32_t sy0 = down.source_min, sy1 = down.source_end;
 
@@ -560,8 +573,8 @@ fail:
     return status;
 }
 
-style_status image_resize_rgb(const float *src, int32_t src_w, int32_t src_h, float *dst,
-                              int32_t dst_w, int32_t dst_h)
+style_status image_resize_rgb_filter(const float *src, int32_t src_w, int32_t src_h, float *dst,
+                                     int32_t dst_w, int32_t dst_h, resize_filter filter)
 {
     if (!src || !dst)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT, "image_resize_rgb: NULL image buffer");
@@ -569,7 +582,13 @@ style_status image_resize_rgb(const float *src, int32_t src_w, int32_t src_h, fl
         return style__fail(STYLE_ERR_INVALID_ARGUMENT, "image_resize_rgb: bad sizes %dx%d -> %dx%d",
                            src_w, src_h, dst_w, dst_h);
     row_source source = {.pixels = src, .width = src_w, .height = src_h};
-    return resample_window(&source, dst_w, dst_h, 0, 0, dst_w, dst_h, dst);
+    return resample_window(&source, filter, dst_w, dst_h, 0, 0, dst_w, dst_h, dst);
+}
+
+style_status image_resize_rgb(const float *src, int32_t src_w, int32_t src_h, float *dst,
+                              int32_t dst_w, int32_t dst_h)
+{
+    return image_resize_rgb_filter(src, src_w, src_h, dst, dst_w, dst_h, RESIZE_TRIANGLE);
 }
 
 /* The long side when the short side becomes `target`, rounded; -1 when over INT32_MAX. */
@@ -613,7 +632,7 @@ style_status train_load_rgb(const char *path, int32_t short_side, float **out, i
     FAIL_IF(!pixels, STYLE_ERR_NOMEM, "%s: cannot allocate %zu bytes for %dx%d pixels", path, bytes,
             new_w, new_h);
     row_source source = {.image = &image, .width = w, .height = h};
-    TRY(resample_window(&source, new_w, new_h, 0, 0, new_w, new_h, pixels));
+    TRY(resample_window(&source, RESIZE_TRIANGLE, new_w, new_h, 0, 0, new_w, new_h, pixels));
     style_image_release(&image);
     *out = pixels;
     *width = new_w;
@@ -674,7 +693,7 @@ static style_status batch_item(train_dataset *data, train_rng *rng, int32_t size
         int32_t x0 = (int32_t)train_rng_below(rng, (uint64_t)(new_w - size) + 1);
         int32_t y0 = (int32_t)train_rng_below(rng, (uint64_t)(new_h - size) + 1);
         row_source source = {.image = &image, .width = w, .height = h};
-        status = resample_window(&source, new_w, new_h, x0, y0, size, size, out);
+        status = resample_window(&source, RESIZE_TRIANGLE, new_w, new_h, x0, y0, size, size, out);
         style_image_release(&image);
         return status;
     }

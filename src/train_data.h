@@ -64,6 +64,17 @@ style_status train_dataset_batch(train_dataset *data, train_rng *rng, int32_t co
 style_status image_resize_rgb(const float *src, int32_t src_w, int32_t src_h, float *dst,
                               int32_t dst_w, int32_t dst_h);
 
+/* Resampling kernels: the triangle (PIL BILINEAR) or Keys' cubic, a = -0.5 (PIL BICUBIC). */
+typedef enum resize_filter { RESIZE_TRIANGLE, RESIZE_CUBIC } resize_filter;
+
+/*
+ * image_resize_rgb with a choice of kernel. The cubic kernel (stretched by the scale factor
+ * when downscaling, like the triangle) is sharper; it has negative lobes, so its results can
+ * overshoot the source's range by a few percent at edges: clamp them where that matters.
+ */
+style_status image_resize_rgb_filter(const float *src, int32_t src_w, int32_t src_h, float *dst,
+                                     int32_t dst_w, int32_t dst_h, resize_filter filter);
+
 /*
  * Loads an image file as RGB floats 0..255 (alpha dropped, 16-bit scaled), resized so that its
  * SHORT side is `short_side` (0 = keep the size). Used for the style image. *out is

@@ -85,6 +85,19 @@ int cli_parse_int(const char *text, long min, long max, long *out)
     return 0;
 }
 
+int cli_parse_double(const char *text, double min, double max, double *out)
+{
+    char *end = NULL;
+    double value;
+
+    if (text == NULL || text[0] == '\0' || isspace((unsigned char)text[0])) return -1;
+    errno = 0;
+    value = strtod(text, &end);
+    if (errno != 0 || end == text || *end != '\0' || !(value >= min && value <= max)) return -1;
+    *out = value;
+    return 0;
+}
+
 int cli_parse_u64(const char *text, uint64_t *out)
 {
     char *end = NULL;

@@ -45,6 +45,9 @@ int cli_option_error(const char *command, int result, int argc, char **argv, int
 /** Parses a whole decimal integer in [min, max]; returns 0 on success, -1 otherwise. */
 int cli_parse_int(const char *text, long min, long max, long *out);
 
+/** Parses a whole decimal number in [min, max] (NaN refused); returns 0 on success, -1 otherwise. */
+int cli_parse_double(const char *text, double min, double max, double *out);
+
 /** Parses a whole non-negative decimal integer; returns 0 on success, -1 otherwise. */
 int cli_parse_u64(const char *text, uint64_t *out);
 

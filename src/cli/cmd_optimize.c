@@ -115,11 +115,7 @@ enum {
 
 static int parse_double(const char *text, double *out)
 {
-    char *end = NULL;
-    double v = strtod(text, &end);
-    if (end == text || *end || !(v >= 0) || v > 1e12) return -1;
-    *out = v;
-    return 0;
+    return cli_parse_double(text, 0, 1e12, out);
 }
 
 /* "0.7,0.3" -> weights; returns the count, or -1 for a malformed list. */

@@ -1,45 +1,51 @@
-/* `libstyle stylize`: applies a style model to one image (INPUT OUTPUT) or to many
- * (--out-dir DIR INPUT...). Cheap checks on every file run before the model is loaded, so
+/* `libstyle stylize`: applies a style model to one image (INPUT OUTPUT) or to many files and
+ * directories (--out-dir DIR INPUT...), several at a time (--jobs) within one thread budget,
+ * sessions sharing one model. Cheap checks on every file run before the model is loaded, so
  * a typo costs no model load; a file that fails does not stop the others. */
 #define _POSIX_C_SOURCE 200809L
 
+#include "batch_display.h"
 #include "cli_image_io.h"
+#include "cli_interrupt.h"
 #include "cli_util.h"
 #include "commands.h"
+#include "stylize_jobs.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define STYLIZE_COMMAND "stylize"
 
-/* Sane upper bound for --threads: beyond it a typo, not a machine. */
+/* Sane upper bounds for --threads and --jobs: beyond them a typo, not a machine. */
 #define STYLIZE_MAX_THREADS 1024
+#define STYLIZE_MAX_JOBS 256
 
 struct stylize_settings {
     const char *model_path;
     const char *out_dir; /* NULL: single INPUT OUTPUT mode */
-    int threads;
+    int threads;         /* the budget of all jobs together; 0 = one per processor */
     int threads_given;
+    int jobs; /* images stylized at once */
     uint64_t memory_budget_bytes;
     int memory_budget_given;
     uint64_t max_pixels; /* 0: the library's default cap */
     int jpeg_quality;    /* 0: the library's default */
     style_precision precision;
     int precision_given;
+    double strength;
+    int strength_given;
+    int preserve_color;
+    double scale;
+    int scale_given;
+    int skip_existing;
     int quiet;
     int verbose;
-};
-
-struct stylize_job {
-    const char *input_path;
-    char *output_path;
-    struct stat input_stat;
-    int input_found;
-    int input_errno; /* why stat() failed when !input_found */
-    int ready;       /* passed every check that can be made before the model is loaded */
 };
 
 /* Long-only options get values outside the range of short option characters. */
@@ -48,6 +54,10 @@ enum {
     OPTION_MAX_PIXELS,
     OPTION_QUALITY,
     OPTION_PRECISION,
+    OPTION_STRENGTH,
+    OPTION_PRESERVE_COLOR,
+    OPTION_SCALE,
+    OPTION_SKIP_EXISTING,
 };
 
 void cmd_stylize_usage(FILE *out)
@@ -58,32 +68,54 @@ void cmd_stylize_usage(FILE *out)
           " --model MODEL.safetensors --out-dir DIR [options] INPUT...\n"
           "\n"
           "Applies a style model to PNG or JPEG images. The output format follows the output\n"
-          "name's extension (.png, .jpg, .jpeg). With --out-dir, each INPUT is written to\n"
-          "DIR under its own file name; a file that fails does not stop the others.\n"
-          "Input files are never overwritten, and outputs are written atomically.\n"
+          "name's extension (.png, .jpg, .jpeg); 16-bit PNGs stay 16-bit, alpha is kept (PNG),\n"
+          "JPEG EXIF orientation is applied. With --out-dir, each INPUT file is written to DIR\n"
+          "under its own name, and each INPUT directory is searched recursively for .png, .jpg\n"
+          "and .jpeg files, written to DIR under their path inside it. A file that fails does\n"
+          "not stop the others; the exit code is 1 when any failed. Input files are never\n"
+          "overwritten, and outputs are written atomically.\n"
           "INPUT '-' reads a PNG or JPEG image from standard input; OUTPUT '-' writes PNG\n"
           "to standard output.\n"
           "\n"
           "Options:\n"
           "  -m, --model FILE         style model (safetensors); required\n"
           "  -o, --out-dir DIR        write every INPUT into DIR (which must exist)\n"
-          "  -t, --threads N          threads per image; 0 = one per processor (default)\n"
-          "      --memory-budget MB   cap on the memory of one run, in MiB (default 4096)\n"
+          "      --strength S         0..1: blend of the input (0) and the stylized image (1,\n"
+          "                           the default)\n"
+          "      --preserve-color     keep the input's colours (stylized luminance only)\n"
+          "      --scale F            stylize at F times the input size (0 < F <= 8), then\n"
+          "                           resize back; below 1 gives larger strokes, and is faster\n"
+          "  -j, --jobs N             stylize N images at once (default 1), sharing the model\n"
+          "                           and splitting the thread budget between them\n"
+          "  -t, --threads N          thread budget of all jobs together; 0 = one per\n"
+          "                           processor (default)\n"
+          "      --skip-existing      leave files whose output already exists (counted as\n"
+          "                           skipped)\n"
+          "      --memory-budget MB   cap on the memory of one run (per job), in MiB\n"
+          "                           (default 4096)\n"
           "      --max-pixels N       refuse inputs with more than N pixels\n"
           "                           (default 67108864)\n"
           "      --quality Q          JPEG quality 1..100 (default 92)\n"
           "      --precision P        fp32 (default), bf16, int8 or auto (the fastest this\n"
           "                           processor runs natively); see 'libstyle bench'\n"
-          "  -q, --quiet              no summary line at the end\n"
+          "  -q, --quiet              errors only: no progress and no summary\n"
           "  -v, --verbose            per-image timings and library warnings on stderr\n"
-          "  -h, --help               show this help and exit\n",
+          "  -h, --help               show this help and exit\n"
+          "\n"
+          "With --out-dir, a terminal shows a progress bar with the time left; otherwise one\n"
+          "line per file. A summary (done, skipped, failed, time) ends the run. The same input,\n"
+          "model, precision, controls and threads per job give byte-identical output.\n",
           out);
 }
 
+/* `user`: the batch display (session warnings, printed above the bar), or NULL. */
 static void log_warning_to_stderr(void *user, style_log_level level, const char *message)
 {
-    (void)user;
     if (level < STYLE_LOG_WARNING) return;
+    if (user != NULL) {
+        batch_display_warning(user, message != NULL ? message : "");
+        return;
+    }
     /* Locked so a warning from another thread cannot split the line. */
     flockfile(stderr);
     fputs(CLI_PROGRAM_NAME ": warning: ", stderr);
@@ -106,6 +138,11 @@ static int parse_options(int argc, char **argv, struct stylize_settings *setting
         {"max-pixels", required_argument, NULL, OPTION_MAX_PIXELS},
         {"quality", required_argument, NULL, OPTION_QUALITY},
         {"precision", required_argument, NULL, OPTION_PRECISION},
+        {"strength", required_argument, NULL, OPTION_STRENGTH},
+        {"preserve-color", no_argument, NULL, OPTION_PRESERVE_COLOR},
+        {"scale", required_argument, NULL, OPTION_SCALE},
+        {"jobs", required_argument, NULL, 'j'},
+        {"skip-existing", no_argument, NULL, OPTION_SKIP_EXISTING},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -117,7 +154,8 @@ static int parse_options(int argc, char **argv, struct stylize_settings *setting
 
     optind = 0; /* restart getopt on this command's own argv */
     opterr = 0;
-    while (before = optind, (result = getopt_long(argc, argv, ":m:o:t:qvh", options, NULL)) != -1) {
+    while (before = optind,
+           (result = getopt_long(argc, argv, ":m:o:t:j:qvh", options, NULL)) != -1) {
         switch (result) {
         case 'm':
             settings->model_path = optarg;
@@ -155,6 +193,35 @@ static int parse_options(int argc, char **argv, struct stylize_settings *setting
                                        optarg);
             }
             settings->jpeg_quality = (int)number;
+            break;
+        case 'j':
+            if (cli_parse_int(optarg, 1, STYLIZE_MAX_JOBS, &number) != 0) {
+                return cli_usage_error(STYLIZE_COMMAND, "--jobs expects 1..%d, not '%s'",
+                                       STYLIZE_MAX_JOBS, optarg);
+            }
+            settings->jobs = (int)number;
+            break;
+        case OPTION_STRENGTH:
+            if (cli_parse_double(optarg, 0.0, 1.0, &settings->strength) != 0) {
+                return cli_usage_error(STYLIZE_COMMAND, "--strength expects 0..1, not '%s'",
+                                       optarg);
+            }
+            settings->strength_given = 1;
+            break;
+        case OPTION_PRESERVE_COLOR:
+            settings->preserve_color = 1;
+            break;
+        case OPTION_SCALE:
+            if (cli_parse_double(optarg, 0.0, 8.0, &settings->scale) != 0 ||
+                !(settings->scale > 0.0)) {
+                return cli_usage_error(STYLIZE_COMMAND,
+                                       "--scale expects a factor above 0 and at most 8, not '%s'",
+                                       optarg);
+            }
+            settings->scale_given = 1;
+            break;
+        case OPTION_SKIP_EXISTING:
+            settings->skip_existing = 1;
             break;
         case OPTION_PRECISION:
             if (style_precision_parse(optarg, &settings->precision) != STYLE_OK) {
@@ -213,104 +280,39 @@ static int check_out_dir(const char *dir)
     return 0;
 }
 
-/* Fills jobs[i].output_path; returns 0, or -1 when memory runs out (reported). */
-static int plan_outputs(const struct stylize_settings *settings, struct stylize_job *jobs,
-                        size_t count, char **arguments)
-{
-    if (settings->out_dir == NULL) {
-        jobs[0].input_path = arguments[0];
-        jobs[0].output_path = strdup(arguments[1]);
-        if (jobs[0].output_path == NULL) goto out_of_memory;
-        return 0;
-    }
-    for (size_t i = 0; i < count; ++i) {
-        jobs[i].input_path = arguments[i];
-        jobs[i].output_path = cli_path_join(settings->out_dir, cli_path_basename(arguments[i]));
-        if (jobs[i].output_path == NULL) goto out_of_memory;
-    }
-    return 0;
+/* Everything the workers share. */
+struct batch {
+    const struct stylize_settings *settings;
+    struct stylize_job_list *jobs;
+    struct batch_display display;
+    pthread_mutex_t next_lock;
+    size_t next; /* the next job to look at */
+};
 
-out_of_memory:
-    cli_error("out of memory");
-    return -1;
+/* The next ready job, or NULL when none is left (or Ctrl-C came). */
+static const struct stylize_job *take_job(struct batch *batch)
+{
+    const struct stylize_job *job = NULL;
+    pthread_mutex_lock(&batch->next_lock);
+    while (!cli_interrupted() && batch->next < batch->jobs->count) {
+        const struct stylize_job *candidate = &batch->jobs->items[batch->next++];
+        if (candidate->state == JOB_READY) {
+            job = candidate;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&batch->next_lock);
+    return job;
 }
 
-static const struct stylize_job *find_input_file(const struct stylize_job *jobs, size_t count,
-                                                 const struct stat *file_stat)
+/* stylize_one()'s result for an image stopped by Ctrl-C: not done, and not failed either. */
+#define STYLIZE_INTERRUPTED (-2)
+
+/* Load, stylize, save one image. Returns 0, -1 after reporting the failure, or
+ * STYLIZE_INTERRUPTED. */
+static int stylize_one(style_session *session, const struct stylize_job *job, struct batch *batch)
 {
-    for (size_t i = 0; i < count; ++i)
-        if (jobs[i].input_found && jobs[i].input_stat.st_dev == file_stat->st_dev &&
-            jobs[i].input_stat.st_ino == file_stat->st_ino)
-            return &jobs[i];
-    return NULL;
-}
-
-/* The checks that need no model: the input exists, the output can be encoded, and writing
- * it would clobber neither an input nor an earlier output. Each problem is reported. */
-static void check_jobs(struct stylize_job *jobs, size_t count)
-{
-    for (size_t i = 0; i < count; ++i) {
-        /* "-" (standard input) has no file to check: it is read when its turn comes. */
-        jobs[i].input_found =
-            !cli_is_stdio(jobs[i].input_path) && stat(jobs[i].input_path, &jobs[i].input_stat) == 0;
-        jobs[i].input_errno = jobs[i].input_found ? 0 : errno;
-    }
-
-    for (size_t i = 0; i < count; ++i) {
-        struct stylize_job *job = &jobs[i];
-        struct stat output_stat;
-        const struct stylize_job *clobbered;
-
-        job->ready = 0;
-        if (cli_is_stdio(job->input_path)) {
-            /* With --out-dir the output is named after the input, and "-" has no name. */
-            if (count > 1 || (!cli_is_stdio(job->output_path) &&
-                              cli_is_stdio(cli_path_basename(job->output_path)))) {
-                cli_error("'-' (standard input) needs an OUTPUT name; it cannot be used with "
-                          "--out-dir");
-                continue;
-            }
-        } else if (!job->input_found) {
-            cli_error("%s: %s", job->input_path, strerror(job->input_errno));
-            continue;
-        } else if (S_ISDIR(job->input_stat.st_mode)) {
-            cli_error("%s: is a directory, not an image", job->input_path);
-            continue;
-        }
-        if (cli_is_stdio(job->output_path)) { /* PNG to standard output: nothing to clobber */
-            job->ready = 1;
-            continue;
-        }
-        if (cli_path_basename(job->output_path)[0] == '\0' ||
-            !cli_has_image_extension(job->output_path)) {
-            cli_error("%s: cannot tell the output format; the name must end in .png, .jpg or "
-                      ".jpeg",
-                      job->output_path);
-            continue;
-        }
-        /* The same inode, not just the same name: "./a.png", links and "dir/../a.png" count. */
-        if (stat(job->output_path, &output_stat) == 0 &&
-            (clobbered = find_input_file(jobs, count, &output_stat)) != NULL) {
-            cli_error("%s: refusing to overwrite the input file '%s'", job->output_path,
-                      clobbered->input_path);
-            continue;
-        }
-        job->ready = 1;
-        for (size_t j = 0; j < i; ++j) {
-            if (jobs[j].ready && strcmp(jobs[j].output_path, job->output_path) == 0) {
-                cli_error("%s: its output '%s' would overwrite that of '%s'", job->input_path,
-                          job->output_path, jobs[j].input_path);
-                job->ready = 0;
-                break;
-            }
-        }
-    }
-}
-
-/* Load, stylize, save one image. Returns 0, or -1 after reporting the failure. */
-static int stylize_one(style_session *session, const struct stylize_job *job,
-                       const struct stylize_settings *settings)
-{
+    const struct stylize_settings *settings = batch->settings;
     struct timespec start = cli_now();
     struct timespec stylize_start;
     double stylize_ms;
@@ -318,7 +320,16 @@ static int stylize_one(style_session *session, const struct stylize_job *job,
     style_image output = {0};
     style_status status;
 
-    if (cli_image_load(job->input_path, settings->max_pixels, &input) != 0) return -1;
+    if (cli_is_stdio(job->input_path)) {
+        /* Single-image mode only (stylize_jobs_check): no bar to keep clear. */
+        if (cli_image_load(job->input_path, settings->max_pixels, &input) != 0) return -1;
+    } else {
+        status = style_image_load(job->input_path, settings->max_pixels, &input);
+        if (status != STYLE_OK) {
+            batch_display_status(&batch->display, status, job->input_path);
+            return -1;
+        }
+    }
 
     /* data == NULL: the library allocates the output in the input's format. */
     output.width = input.width;
@@ -330,136 +341,229 @@ static int stylize_one(style_session *session, const struct stylize_job *job,
     stylize_ms = cli_elapsed_ms(stylize_start);
     if (status != STYLE_OK) {
         /* Reported before the releases: they are libstyle calls, which may reset the message. */
-        cli_report_status(status, job->input_path);
+        bool interrupted = status == STYLE_ERR_CANCELLED && cli_interrupted();
+        if (!interrupted) batch_display_status(&batch->display, status, job->input_path);
         style_image_release(&output);
         style_image_release(&input);
-        return -1;
+        return interrupted ? STYLIZE_INTERRUPTED : -1;
     }
 
-    status = cli_image_save(job->output_path, &output, settings->jpeg_quality) == 0 ? STYLE_OK
-                                                                                    : STYLE_ERR_IO;
+    if (stylize_job_make_parent_dirs(job, settings->out_dir) != 0) {
+        batch_display_error(&batch->display, "%s: cannot make its directory: %s", job->output_path,
+                            strerror(errno));
+        status = STYLE_ERR_IO;
+    } else if (cli_is_stdio(job->output_path)) {
+        status = cli_image_save(job->output_path, &output, settings->jpeg_quality) == 0
+                     ? STYLE_OK
+                     : STYLE_ERR_IO;
+    } else {
+        status = style_image_save(job->output_path, &output, settings->jpeg_quality);
+        if (status != STYLE_OK) batch_display_status(&batch->display, status, job->output_path);
+    }
     style_image_release(&output);
     style_image_release(&input);
     if (status != STYLE_OK) return -1;
 
     if (settings->verbose)
-        cli_error("%s -> %s: %dx%d, stylize %.1f ms, total %.1f ms", job->input_path,
-                  job->output_path, (int)input.width, (int)input.height, stylize_ms,
-                  cli_elapsed_ms(start));
+        batch_display_error(&batch->display, "%s -> %s: %dx%d, stylize %.1f ms, total %.1f ms",
+                            job->input_path, job->output_path, (int)input.width, (int)input.height,
+                            stylize_ms, cli_elapsed_ms(start));
     return 0;
 }
 
-/* Loads the model, configures one session and runs every ready job.
- * Returns the number of ready jobs that failed, or -1 when no job could run (reported). */
-static long run_jobs(const struct stylize_settings *settings, const struct stylize_job *jobs,
-                     size_t count)
+/* Keeps the bar's clock moving during long images; Ctrl-C cancels the runs in flight. */
+static int on_progress(void *user, double fraction)
 {
-    style_load_options load_options;
-    style_model *model = NULL;
-    style_session *session = NULL;
-    style_status status;
-    struct timespec start = cli_now();
-    long failed = 0;
+    (void)fraction;
+    batch_display_tick(user);
+    return cli_interrupted();
+}
 
-    memset(&load_options, 0, sizeof load_options);
-    load_options.struct_size = sizeof load_options;
-    if (settings->verbose) load_options.log = log_warning_to_stderr;
-    status = style_model_load(settings->model_path, &load_options, &model);
-    if (status != STYLE_OK) {
-        cli_report_status(status, settings->model_path);
-        return -1;
+struct worker {
+    struct batch *batch;
+    style_session *session;
+    pthread_t thread;
+    int started;
+};
+
+static void *work(void *argument)
+{
+    struct worker *worker = argument;
+    const struct stylize_job *job;
+    while ((job = take_job(worker->batch)) != NULL) {
+        struct timespec start = cli_now();
+        int result = stylize_one(worker->session, job, worker->batch);
+        if (result == STYLIZE_INTERRUPTED) break;
+        batch_display_file(&worker->batch->display, job->input_path, job->output_path, result == 0,
+                           cli_elapsed_ms(start) / 1e3);
     }
-    status = style_session_create(model, &session);
+    return NULL;
+}
+
+/* A session with the settings, `threads` threads. Returns NULL after reporting a failure. */
+static style_session *make_session(style_model *model, const struct stylize_settings *settings,
+                                   int threads, struct batch_display *display)
+{
+    style_session *session = NULL;
+    style_status status = style_session_create(model, &session);
     if (status == STYLE_OK && settings->verbose)
-        status = style_session_set_log_callback(session, log_warning_to_stderr, NULL);
-    if (status == STYLE_OK && settings->threads_given)
-        status = style_session_set_threads(session, settings->threads);
+        status = style_session_set_log_callback(session, log_warning_to_stderr, display);
+    if (status == STYLE_OK) status = style_session_set_threads(session, threads);
+    if (status == STYLE_OK)
+        status = style_session_set_progress_callback(session, on_progress, display);
     if (status == STYLE_OK && settings->memory_budget_given)
         status = style_session_set_memory_budget(session, settings->memory_budget_bytes);
+    if (status == STYLE_OK && settings->strength_given)
+        status = style_session_set_strength(session, (float)settings->strength);
+    if (status == STYLE_OK && settings->preserve_color)
+        status = style_session_set_preserve_color(session, 1);
+    if (status == STYLE_OK && settings->scale_given)
+        status = style_session_set_scale(session, (float)settings->scale);
     if (status == STYLE_OK && settings->precision_given) {
         status = style_session_set_precision(session, settings->precision);
         if (status != STYLE_OK) {
             /* Not the model's fault: say what the processor lacks. */
-            cli_report_status(status, NULL);
+            batch_display_status(display, status, NULL);
             style_session_free(session);
-            style_model_free(model);
-            return -1;
+            return NULL;
         }
     }
     if (status != STYLE_OK) {
-        cli_report_status(status, settings->model_path);
+        batch_display_status(display, status, settings->model_path);
         style_session_free(session);
-        style_model_free(model);
+        return NULL;
+    }
+    return session;
+}
+
+/* The threads of each job: the budget split evenly (at least one each). One job with no
+ * budget given keeps the library's default (one per processor it may run on). */
+static int threads_per_job(const struct stylize_settings *settings, int jobs)
+{
+    int given = settings->threads_given ? settings->threads : 0;
+    if (jobs == 1) return given;
+    long budget = given > 0 ? given : sysconf(_SC_NPROCESSORS_ONLN);
+    long each = budget / jobs;
+    return each < 1 ? 1 : (int)each;
+}
+
+/* Loads the model, makes one session per job and works through the ready jobs.
+ * Returns 0, or -1 when no job could run (reported; the ready jobs count as failed). */
+static int run_jobs(struct batch *batch, size_t ready)
+{
+    const struct stylize_settings *settings = batch->settings;
+    style_load_options load_options;
+    style_model *model = NULL;
+    struct worker workers[STYLIZE_MAX_JOBS];
+    struct timespec start = cli_now();
+    int jobs = settings->jobs;
+    int result = 0;
+
+    if ((size_t)jobs > ready) jobs = (int)ready;
+    memset(workers, 0, sizeof workers);
+    memset(&load_options, 0, sizeof load_options);
+    load_options.struct_size = sizeof load_options;
+    if (settings->verbose) {
+        load_options.log = log_warning_to_stderr;
+        load_options.log_user = &batch->display;
+    }
+    style_status status = style_model_load(settings->model_path, &load_options, &model);
+    if (status != STYLE_OK) {
+        batch_display_status(&batch->display, status, settings->model_path);
         return -1;
+    }
+    for (int i = 0; i < jobs; ++i) {
+        workers[i].batch = batch;
+        workers[i].session =
+            make_session(model, settings, threads_per_job(settings, jobs), &batch->display);
+        if (workers[i].session == NULL) {
+            result = -1;
+            goto done;
+        }
     }
     if (settings->verbose) {
         style_precision used = STYLE_PRECISION_FP32;
-        style_session_get_precision(session, &used);
-        cli_error("%s: loaded in %.1f ms; precision %s", settings->model_path,
-                  cli_elapsed_ms(start), style_precision_name(used));
+        int threads = threads_per_job(settings, jobs);
+        char threads_text[32] = "one per processor";
+        if (threads > 0) snprintf(threads_text, sizeof threads_text, "%d", threads);
+        style_session_get_precision(workers[0].session, &used);
+        batch_display_error(&batch->display,
+                            "%s: loaded in %.1f ms; precision %s; %d job%s, threads each: %s",
+                            settings->model_path, cli_elapsed_ms(start), style_precision_name(used),
+                            jobs, jobs == 1 ? "" : "s", threads_text);
     }
+    /* This thread is worker 0; the others get threads of their own. */
+    for (int i = 1; i < jobs; ++i)
+        workers[i].started = pthread_create(&workers[i].thread, NULL, work, &workers[i]) == 0;
+    work(&workers[0]);
+    for (int i = 1; i < jobs; ++i)
+        if (workers[i].started)
+            pthread_join(workers[i].thread, NULL);
+        else
+            work(&workers[i]); /* no thread to be had: run its share here */
 
-    for (size_t i = 0; i < count; ++i)
-        if (jobs[i].ready && stylize_one(session, &jobs[i], settings) != 0) ++failed;
-
-    style_session_free(session);
+done:
+    for (int i = 0; i < jobs; ++i)
+        style_session_free(workers[i].session);
     style_model_free(model);
-    return failed;
-}
-
-static void print_summary(const struct stylize_settings *settings, size_t count, size_t succeeded)
-{
-    size_t failed = count - succeeded;
-    if (failed == 0)
-        cli_error("stylized %zu image%s into '%s'", count, count == 1 ? "" : "s",
-                  settings->out_dir);
-    else
-        cli_error("stylized %zu of %zu images into '%s'; %zu failed", succeeded, count,
-                  settings->out_dir, failed);
+    return result;
 }
 
 int cmd_stylize(int argc, char **argv)
 {
     struct stylize_settings settings = {0};
-    struct stylize_job *jobs = NULL;
-    char **arguments;
-    size_t count;
-    size_t ready = 0;
-    size_t succeeded = 0;
-    long failed_runs;
+    struct stylize_job_list jobs = {0};
+    struct batch batch;
+    size_t ready = 0, skipped = 0, refused = 0;
     int exit_code;
 
+    settings.jobs = 1;
     exit_code = parse_options(argc, argv, &settings);
     if (exit_code != PARSE_CONTINUE) return exit_code;
-    arguments = argv + optind;
-    exit_code = check_arguments(&settings, argc - optind, arguments);
+    char **arguments = argv + optind;
+    int count = argc - optind;
+    exit_code = check_arguments(&settings, count, arguments);
     if (exit_code != 0) return exit_code;
     if (settings.out_dir != NULL && check_out_dir(settings.out_dir) != 0) return CLI_EXIT_FAILURE;
 
-    count = settings.out_dir != NULL ? (size_t)(argc - optind) : 1;
-    jobs = calloc(count, sizeof *jobs);
-    if (jobs == NULL) {
-        cli_error("out of memory");
+    if (stylize_jobs_collect(&jobs, settings.out_dir, arguments, count) != 0) {
+        stylize_jobs_free(&jobs);
         return CLI_EXIT_FAILURE;
     }
-    if (plan_outputs(&settings, jobs, count, arguments) != 0) {
-        exit_code = CLI_EXIT_FAILURE;
-        goto done;
+    stylize_jobs_check(&jobs, settings.skip_existing);
+    for (size_t i = 0; i < jobs.count; ++i) {
+        ready += jobs.items[i].state == JOB_READY;
+        skipped += jobs.items[i].state == JOB_SKIPPED;
+        refused += jobs.items[i].state == JOB_REFUSED;
     }
-    check_jobs(jobs, count);
-    for (size_t i = 0; i < count; ++i)
-        ready += (size_t)jobs[i].ready;
+    if (settings.out_dir != NULL && jobs.count == 0 && jobs.unreadable == 0)
+        cli_error("no .png, .jpg or .jpeg files in the inputs; nothing to do");
 
+    memset(&batch, 0, sizeof batch);
+    batch.settings = &settings;
+    batch.jobs = &jobs;
+    pthread_mutex_init(&batch.next_lock, NULL);
+    /* One file: no bar and no summary, only errors (as `cp` would). */
+    batch_display_begin(&batch.display, jobs.count + jobs.unreadable, skipped,
+                        refused + jobs.unreadable, settings.quiet || settings.out_dir == NULL);
     /* Loading a model costs time and memory: skip it when nothing is left to do. */
-    failed_runs = ready > 0 ? run_jobs(&settings, jobs, count) : 0;
-    if (failed_runs >= 0) succeeded = ready - (size_t)failed_runs;
-    if (settings.out_dir != NULL && !settings.quiet && failed_runs >= 0)
-        print_summary(&settings, count, succeeded);
-    exit_code = succeeded == count ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
-
-done:
-    for (size_t i = 0; i < count; ++i)
-        free(jobs[i].output_path);
-    free(jobs);
+    int run_failed = 0;
+    if (ready > 0) {
+        cli_interrupt_begin();
+        run_failed = run_jobs(&batch, ready) != 0;
+        cli_interrupt_end();
+    }
+    int interrupted = cli_interrupted();
+    if (run_failed) batch.display.failed += ready;
+    if (settings.out_dir != NULL)
+        batch_display_end(&batch.display, settings.out_dir, interrupted);
+    else
+        batch_display_end(&batch.display, "", interrupted);
+    size_t unfinished = batch.display.total - batch.display.done - batch.display.skipped -
+                        batch.display.failed; /* left by Ctrl-C */
+    exit_code = batch.display.failed == 0 && unfinished == 0 && !interrupted ? CLI_EXIT_OK
+                                                                             : CLI_EXIT_FAILURE;
+    pthread_mutex_destroy(&batch.next_lock);
+    stylize_jobs_free(&jobs);
     return exit_code;
 }

@@ -110,11 +110,7 @@ enum {
 
 static int parse_double(const char *text, double *out)
 {
-    char *end = NULL;
-    double v = strtod(text, &end);
-    if (end == text || *end || !(v >= 0) || v > 1e12) return -1;
-    *out = v;
-    return 0;
+    return cli_parse_double(text, 0, 1e12, out);
 }
 
 int cmd_train(int argc, char **argv)

@@ -4,6 +4,9 @@
  *                                  DIR/photo.png, DIR/photo.jpg (RGB), DIR/sprite.png (RGBA),
  *                                  DIR/big.png (256 x 256 grey)
  *   cli_fixtures check IMG W H C   exit 0 when IMG decodes to W x H with C channels
+ *   cli_fixtures describe IMG      prints "W H C u8|u16" of the decoded image
+ *   cli_fixtures compare A B MAX   exit 0 when A and B decode to the same shape with samples
+ *                                  at most MAX apart (in 8-bit steps); prints the largest gap
  */
 #include "model_builder.h"
 
@@ -72,8 +75,59 @@ static int check(const char *path, int w, int h, int c)
     return ok ? 0 : 1;
 }
 
+static int describe(const char *path)
+{
+    style_image image = {0};
+    if (style_image_load(path, 0, &image) != STYLE_OK) {
+        fprintf(stderr, "%s\n", style_last_error());
+        return 1;
+    }
+    printf("%d %d %d %s\n", image.width, image.height, image.channels,
+           image.sample_type == STYLE_SAMPLE_U16 ? "u16" : "u8");
+    style_image_release(&image);
+    return 0;
+}
+
+static double sample_at(const style_image *image, size_t index)
+{
+    if (image->sample_type == STYLE_SAMPLE_U16)
+        return ((const uint16_t *)image->data)[index] * (255.0 / 65535.0);
+    return ((const uint8_t *)image->data)[index];
+}
+
+static int compare(const char *a_path, const char *b_path, double max)
+{
+    style_image a = {0}, b = {0};
+    int result = 1;
+    if (style_image_load(a_path, 0, &a) != STYLE_OK || style_image_load(b_path, 0, &b) != STYLE_OK) {
+        fprintf(stderr, "%s\n", style_last_error());
+        goto done;
+    }
+    if (a.width != b.width || a.height != b.height || a.channels != b.channels) {
+        fprintf(stderr, "shapes differ: %dx%dx%d and %dx%dx%d\n", a.width, a.height, a.channels,
+                b.width, b.height, b.channels);
+        goto done;
+    }
+    double gap = 0;
+    size_t count = (size_t)a.width * a.height * a.channels;
+    for (size_t i = 0; i < count; i++) {
+        double d = sample_at(&a, i) - sample_at(&b, i);
+        if (d < 0) d = -d;
+        if (d > gap) gap = d;
+    }
+    printf("max difference %.4f\n", gap);
+    result = gap <= max ? 0 : 1;
+done:
+    style_image_release(&a);
+    style_image_release(&b);
+    return result;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "describe") == 0) return describe(argv[2]);
+    if (argc == 5 && strcmp(argv[1], "compare") == 0)
+        return compare(argv[2], argv[3], atof(argv[4]));
     if (argc == 3 && strcmp(argv[1], "make") == 0) return make(argv[2]);
     if (argc == 6 && strcmp(argv[1], "check") == 0)
         return check(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));

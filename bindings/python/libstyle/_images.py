@@ -166,7 +166,9 @@ def load_image(path: PathLike, max_pixels: int = 0) -> np.ndarray:
     """Decodes a PNG or JPEG file (detected from its content) into a new array.
 
     The result is H x W x 3, or x 4 when the file has alpha; uint8, or uint16 for 16-bit
-    PNGs. Images with more than `max_pixels` pixels (0 = the library's default, 64 Mpx) are
+    PNGs; grey and palette PNGs are expanded (tRNS becomes alpha), JPEGs are turned upright
+    by their EXIF orientation, and a PNG's gAMA is honoured unless sRGB or iCCP is present
+    (docs/pipeline.md, "Formats"). Images with more than `max_pixels` pixels (0 = the library's default, 64 Mpx) are
     refused with LimitError before any pixel memory is allocated. Errors: StyleIOError
     (missing, unreadable), FormatError (truncated, corrupt, not an image), LimitError.
     """

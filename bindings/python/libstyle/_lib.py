@@ -323,6 +323,9 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], bool]] = {
     "style_session_free": (None, [_SessionP], False),
     "style_session_set_threads": (c_status, [_SessionP, c_int], True),
     "style_session_set_memory_budget": (c_status, [_SessionP, c_uint64], True),
+    "style_session_set_strength": (c_status, [_SessionP, c_float], True),
+    "style_session_set_preserve_color": (c_status, [_SessionP, c_int], True),
+    "style_session_set_scale": (c_status, [_SessionP, c_float], True),
     "style_session_set_log_callback": (c_status, [_SessionP, LOG_FN, c_void_p], True),
     "style_session_set_progress_callback": (c_status, [_SessionP, PROGRESS_FN, c_void_p], True),
     "style_session_estimate_memory": (

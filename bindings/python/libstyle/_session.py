@@ -28,6 +28,13 @@ _INT32_MAX = 2**31 - 1
 _MAX_THREADS = 4096
 
 
+def _check_float(value: Any, what: str) -> float:
+    """A real number as float (the library checks the range); TypeError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError("%s must be a number, not %s" % (what, type(value).__name__))
+    return float(value)
+
+
 def _check_int(value: Any, what: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError("%s must be an int, not %s" % (what, type(value).__name__))
@@ -91,6 +98,14 @@ class Session:
         precision: "fp32", "bf16", "int8" or "auto" (the fastest the processor and model
             allow); None keeps the library's default (fp32). One the processor does not run
             natively raises :class:`UnsupportedError`, an unknown name ValueError.
+        strength: how strongly the style is applied, 0..1 (default 1): for the Johnson
+            network, the result is strength * stylized + (1 - strength) * input (sRGB values);
+            0 returns the input's pixels, 1 the plain stylized image.
+        preserve_color: keep the input's colours: the stylized luminance (BT.601 Y) with the
+            input's chroma.
+        scale: run the network on the input resized by this factor (above 0, at most 8) and
+            resize the result back (cubic filter); below 1 the strokes come out larger.
+        Out-of-range values raise :class:`InvalidArgumentError` (a ValueError).
 
     An exception raised inside `progress` cancels the run and is re-raised from the
     stylize call; one raised inside `log` is re-raised once the call returns.
@@ -108,6 +123,9 @@ class Session:
         progress: Optional[ProgressCallback] = None,
         log: Optional[LogCallback] = None,
         precision: Optional[str] = None,
+        strength: float = 1.0,
+        preserve_color: bool = False,
+        scale: float = 1.0,
     ) -> None:
         self._handle: Optional[ctypes._Pointer] = None  # set first: __del__ may run on failure
         if not isinstance(model, Model):
@@ -115,6 +133,8 @@ class Session:
         threads = _check_int(threads, "threads", 0, _MAX_THREADS)
         memory_budget = _check_int(memory_budget, "memory_budget", 0, 2**64 - 1)
         precision_value = None if precision is None else _parse_precision(precision)
+        strength = _check_float(strength, "strength")
+        scale = _check_float(scale, "scale")
         self._lock = threading.Lock()
         self._owner: Optional[int] = None  # thread running a call, to catch re-entry
         self._errors = CallbackErrors()
@@ -125,6 +145,9 @@ class Session:
         self._log_function: Any = None
         self._threads = threads
         self._memory_budget = memory_budget
+        self._strength = 1.0
+        self._preserve_color = False
+        self._scale = 1.0
         handle = ctypes.POINTER(SessionHandle)()
         with model._acquire() as model_handle:
             lib.style_session_create(model_handle, ctypes.byref(handle))
@@ -137,6 +160,9 @@ class Session:
                 lib.style_session_set_memory_budget(handle, memory_budget)
             if precision_value is not None:
                 lib.style_session_set_precision(handle, precision_value)
+            self.strength = strength
+            self.preserve_color = preserve_color
+            self.scale = scale
             if progress is not None:
                 self.progress = progress
             if log is not None:
@@ -248,6 +274,41 @@ class Session:
         with self._running() as handle:
             lib.style_session_set_memory_budget(handle, value)
             self._memory_budget = value
+
+    @property
+    def strength(self) -> float:
+        """How strongly the style is applied, 0..1 (see the class documentation)."""
+        return self._strength
+
+    @strength.setter
+    def strength(self, value: float) -> None:
+        value = _check_float(value, "strength")
+        with self._running() as handle:
+            lib.style_session_set_strength(handle, value)
+            self._strength = value
+
+    @property
+    def preserve_color(self) -> bool:
+        """Whether the result keeps the input's colours (stylized luminance, input chroma)."""
+        return self._preserve_color
+
+    @preserve_color.setter
+    def preserve_color(self, value: bool) -> None:
+        with self._running() as handle:
+            lib.style_session_set_preserve_color(handle, 1 if value else 0)
+            self._preserve_color = bool(value)
+
+    @property
+    def scale(self) -> float:
+        """The factor the input is resized by for the network (the result keeps its size)."""
+        return self._scale
+
+    @scale.setter
+    def scale(self, value: float) -> None:
+        value = _check_float(value, "scale")
+        with self._running() as handle:
+            lib.style_session_set_scale(handle, value)
+            self._scale = value
 
     @property
     def precision(self) -> str:

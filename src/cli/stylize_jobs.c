@@ -1,0 +1,253 @@
+/* The work list of `libstyle stylize` (see stylize_jobs.h). */
+#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* scandir, alphasort */
+
+#include "stylize_jobs.h"
+#include "cli_image_io.h"
+#include "cli_util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Deeper trees are almost certainly a loop made by bind mounts; stop rather than recurse. */
+#define STYLIZE_MAX_DEPTH 64
+
+/* What a directory walk needs to know besides the directory. */
+struct walk {
+    struct stylize_job_list *jobs;
+    const char *out_dir;
+    struct stat out_dir_stat;
+    int have_out_dir_stat;
+};
+
+static int add_job(struct stylize_job_list *jobs, char *input_path, char *output_path, int in_tree)
+{
+    if (input_path == NULL || output_path == NULL) goto out_of_memory;
+    if (jobs->count == jobs->capacity) {
+        size_t capacity = jobs->capacity ? jobs->capacity * 2 : 16;
+        struct stylize_job *grown = realloc(jobs->items, capacity * sizeof *grown);
+        if (grown == NULL) goto out_of_memory;
+        jobs->items = grown;
+        jobs->capacity = capacity;
+    }
+    struct stylize_job *job = &jobs->items[jobs->count++];
+    memset(job, 0, sizeof *job);
+    job->input_path = input_path;
+    job->output_path = output_path;
+    job->in_tree = in_tree;
+    job->state = JOB_READY;
+    if (cli_is_stdio(input_path)) {
+        /* "-" (standard input) has no file to check: it is read when its turn comes. */
+        job->is_stdin = 1;
+    } else if (stat(input_path, &job->input_stat) != 0) {
+        cli_error("%s: %s", input_path, strerror(errno));
+        job->state = JOB_REFUSED;
+    } else if (S_ISDIR(job->input_stat.st_mode)) {
+        cli_error("%s: is a directory, not an image", input_path);
+        job->state = JOB_REFUSED;
+    }
+    return 0;
+out_of_memory:
+    free(input_path);
+    free(output_path);
+    cli_error("out of memory");
+    return -1;
+}
+
+static int is_out_dir(const struct walk *walk, const struct stat *dir_stat)
+{
+    return walk->have_out_dir_stat && dir_stat->st_dev == walk->out_dir_stat.st_dev &&
+           dir_stat->st_ino == walk->out_dir_stat.st_ino;
+}
+
+/* Adds the image files under `dir` (relative path `relative`, "" at the top). */
+static int walk_directory(struct walk *walk, const char *dir, const char *relative, int depth)
+{
+    struct dirent **entries = NULL;
+    int count = scandir(dir, &entries, NULL, alphasort);
+    int result = 0;
+    if (count < 0) {
+        cli_error("%s: %s", dir, strerror(errno));
+        walk->jobs->unreadable++;
+        return 0;
+    }
+    for (int i = 0; i < count; ++i) {
+        const char *name = entries[i]->d_name;
+        if (result != 0 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || name[0] == '\0')
+            continue;
+        char *path = cli_path_join(dir, name);
+        char *inner = relative[0] ? cli_path_join(relative, name) : strdup(name);
+        struct stat entry_stat;
+        if (path == NULL || inner == NULL) {
+            cli_error("out of memory");
+            result = -1;
+        } else if (lstat(path, &entry_stat) != 0) {
+            cli_error("%s: %s", path, strerror(errno));
+            walk->jobs->unreadable++;
+        } else if (S_ISDIR(entry_stat.st_mode)) {
+            if (is_out_dir(walk, &entry_stat)) {
+                /* The outputs of this very run (or an earlier one): never inputs. */
+            } else if (depth >= STYLIZE_MAX_DEPTH) {
+                cli_error("%s: deeper than %d directories; not searched", path, STYLIZE_MAX_DEPTH);
+                walk->jobs->unreadable++;
+            } else {
+                result = walk_directory(walk, path, inner, depth + 1);
+            }
+        } else if (cli_has_image_extension(name)) {
+            result = add_job(walk->jobs, path, cli_path_join(walk->out_dir, inner), 1);
+            path = NULL; /* owned by the job list now */
+        }
+        free(path);
+        free(inner);
+    }
+    for (int i = 0; i < count; ++i)
+        free(entries[i]);
+    free(entries);
+    return result;
+}
+
+int stylize_jobs_collect(struct stylize_job_list *jobs, const char *out_dir, char **arguments,
+                         int count)
+{
+    if (out_dir == NULL) {
+        if (add_job(jobs, strdup(arguments[0]), strdup(arguments[1]), 0) != 0) return -1;
+        jobs->items[0].named_output = 1;
+        return 0;
+    }
+    struct walk walk = {jobs, out_dir, {0}, 0};
+    walk.have_out_dir_stat = stat(out_dir, &walk.out_dir_stat) == 0;
+    for (int i = 0; i < count; ++i) {
+        struct stat argument_stat;
+        if (stat(arguments[i], &argument_stat) == 0 && S_ISDIR(argument_stat.st_mode)) {
+            if (is_out_dir(&walk, &argument_stat)) {
+                cli_error("%s: is the output directory; not searched", arguments[i]);
+                continue;
+            }
+            if (walk_directory(&walk, arguments[i], "", 1) != 0) return -1;
+            continue;
+        }
+        if (add_job(jobs, strdup(arguments[i]),
+                    cli_path_join(out_dir, cli_path_basename(arguments[i])), 0) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static const struct stylize_job *find_input_file(const struct stylize_job_list *jobs,
+                                                 const struct stat *file_stat)
+{
+    for (size_t i = 0; i < jobs->count; ++i)
+        if (jobs->items[i].state != JOB_REFUSED && !jobs->items[i].is_stdin &&
+            jobs->items[i].input_stat.st_dev == file_stat->st_dev &&
+            jobs->items[i].input_stat.st_ino == file_stat->st_ino)
+            return &jobs->items[i];
+    return NULL;
+}
+
+/* Orders jobs by output path, then by position in the list (the array is contiguous). */
+static int by_output_path(const void *a, const void *b)
+{
+    const struct stylize_job *i = *(struct stylize_job *const *)a;
+    const struct stylize_job *j = *(struct stylize_job *const *)b;
+    int order = strcmp(i->output_path, j->output_path);
+    return order != 0 ? order : (i > j) - (i < j);
+}
+
+/* Two jobs writing the same output: the later one is refused (sorted, so n log n). */
+static void refuse_duplicate_outputs(struct stylize_job_list *jobs)
+{
+    if (jobs->count < 2) return;
+    struct stylize_job **order = malloc(jobs->count * sizeof *order);
+    if (order == NULL) {
+        cli_error("out of memory checking for duplicate outputs");
+        for (size_t i = 0; i < jobs->count; ++i)
+            jobs->items[i].state = JOB_REFUSED;
+        return;
+    }
+    for (size_t i = 0; i < jobs->count; ++i)
+        order[i] = &jobs->items[i];
+    qsort(order, jobs->count, sizeof *order, by_output_path);
+    const struct stylize_job *kept = NULL;
+    for (size_t k = 0; k < jobs->count; ++k) {
+        struct stylize_job *job = order[k];
+        if (job->state == JOB_REFUSED) continue;
+        if (kept != NULL && strcmp(kept->output_path, job->output_path) == 0) {
+            cli_error("%s: its output '%s' would overwrite that of '%s'", job->input_path,
+                      job->output_path, kept->input_path);
+            job->state = JOB_REFUSED;
+            continue;
+        }
+        kept = job;
+    }
+    free(order);
+}
+
+void stylize_jobs_check(struct stylize_job_list *jobs, int skip_existing)
+{
+    for (size_t i = 0; i < jobs->count; ++i) {
+        struct stylize_job *job = &jobs->items[i];
+        struct stat output_stat;
+        const struct stylize_job *clobbered;
+        if (job->state == JOB_REFUSED) continue;
+        if (job->is_stdin && !job->named_output) {
+            /* With --out-dir the output is named after the input, and "-" has no name. */
+            cli_error("'-' (standard input) needs an OUTPUT name; it cannot be used with "
+                      "--out-dir");
+            job->state = JOB_REFUSED;
+            continue;
+        }
+        if (cli_is_stdio(job->output_path)) continue; /* PNG to standard output */
+        if (cli_path_basename(job->output_path)[0] == '\0' ||
+            !cli_has_image_extension(job->output_path)) {
+            cli_error("%s: cannot tell the output format; the name must end in .png, .jpg or "
+                      ".jpeg",
+                      job->output_path);
+            job->state = JOB_REFUSED;
+            continue;
+        }
+        if (stat(job->output_path, &output_stat) != 0) continue;
+        /* The same inode, not just the same name: "./a.png", links and "dir/../a.png" count. */
+        if ((clobbered = find_input_file(jobs, &output_stat)) != NULL) {
+            cli_error("%s: refusing to overwrite the input file '%s'", job->output_path,
+                      clobbered->input_path);
+            job->state = JOB_REFUSED;
+        } else if (skip_existing) {
+            job->state = JOB_SKIPPED;
+        }
+    }
+    refuse_duplicate_outputs(jobs);
+}
+
+int stylize_job_make_parent_dirs(const struct stylize_job *job, const char *out_dir)
+{
+    if (!job->in_tree || out_dir == NULL) return 0;
+    size_t base = strlen(out_dir);
+    char *path = strdup(job->output_path);
+    if (path == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+    /* Each '/' after out_dir ends a directory to make ("out/a/b/c.png": out/a, out/a/b). */
+    for (char *slash = path + base + 1; (slash = strchr(slash, '/')) != NULL; ++slash) {
+        *slash = '\0';
+        if (mkdir(path, 0777) != 0 && errno != EEXIST) {
+            free(path);
+            return -1;
+        }
+        *slash = '/';
+    }
+    free(path);
+    return 0;
+}
+
+void stylize_jobs_free(struct stylize_job_list *jobs)
+{
+    for (size_t i = 0; i < jobs->count; ++i) {
+        free(jobs->items[i].input_path);
+        free(jobs->items[i].output_path);
+    }
+    free(jobs->items);
+    memset(jobs, 0, sizeof *jobs);
+}

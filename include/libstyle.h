@@ -287,10 +287,41 @@ STYLE_API style_status style_session_set_threads(style_session *session, int thr
 
 /**
  * Cap on the memory one run may allocate (activations, padded copies, scratch), in bytes;
- * 0 restores STYLE_DEFAULT_MEMORY_BUDGET. A run that would need more fails with
- * STYLE_ERR_LIMIT before allocating anything.
+ * 0 restores STYLE_DEFAULT_MEMORY_BUDGET. An image that does not fit is processed in bands
+ * through temporary files (see style_session_set_band_rows) when the model and precision
+ * allow it; otherwise the run fails with STYLE_ERR_LIMIT before allocating anything.
+ * (The caller's images and, for RGBA images with fully transparent pixels, a filled copy of
+ * the input are not part of the budget of a whole-image run.)
  */
 STYLE_API style_status style_session_set_memory_budget(style_session *session, uint64_t bytes);
+
+/**
+ * Tileable (seamless) textures: non-zero makes every convolution, stride-2 layer and
+ * upsampling of the session's runs pad circularly (wrap around) instead of with the model's
+ * reflection or zero padding, so that the output of an input that tiles, tiles too (default
+ * 0). Sides that are not multiples of 4 (the network's stride) are resampled periodically
+ * (bilinear, wrapping) to the next multiple of 4 and back, which keeps the wrap-around and
+ * softens the image very slightly. Works at every precision. Images over the memory budget
+ * (run in bands, see style_session_set_memory_budget) must have sides that are multiples of
+ * 4 in this mode, and a scale other than 1 (style_session_set_scale) is refused with
+ * STYLE_ERR_UNSUPPORTED (its resampling does not wrap around). Models whose transposed
+ * convolutions do not exactly double the size are refused with STYLE_ERR_UNSUPPORTED at the
+ * first run.
+ */
+STYLE_API style_status style_session_set_tileable(style_session *session, int enable);
+
+/**
+ * Huge images: a run whose image does not fit the memory budget is not refused but computed
+ * one layer at a time in bands of rows, the activations between layers kept in unlinked
+ * temporary files in $TMPDIR (default /tmp; at the peak 4 x (3 + the first convolution's
+ * channels) bytes of disk per pixel: 140 for the default architecture), with each instance norm's
+ * statistics gathered over the whole image: the result equals the untiled one up to float rounding
+ * (docs/pipeline.md). Peak memory stays within the budget. It runs in fp32 (another precision is
+ * refused with STYLE_ERR_UNSUPPORTED) and needs a model with nearest_conv upsampling. This setting
+ * forces that path even when the image fits: rows > 0 runs every image in bands of at most `rows`
+ * output rows per layer (for tests and comparisons); 0 (the default) restores the automatic choice.
+ */
+STYLE_API style_status style_session_set_band_rows(style_session *session, int32_t rows);
 
 /** Installs (or with fn == NULL removes) the session's log receiver. */
 STYLE_API style_status style_session_set_log_callback(style_session *session, style_log_fn fn,
@@ -349,6 +380,10 @@ STYLE_API style_status style_session_estimate_memory(style_session *session, int
  * Stylizes one image. `output` must have the input's width and height; its channel count
  * (3 or 4) and sample type may differ from the input's. When input and output both have
  * alpha, it is copied unchanged; an output alpha with no input alpha is set opaque.
+ * The colour under fully transparent input pixels (alpha 0) is ignored: it is replaced by a
+ * smooth fill from the nearest visible pixels before stylizing, so that it cannot bleed into
+ * the visible ones (two inputs that differ only there give identical outputs). An image with
+ * no visible pixel at all is used as it is.
  * If output->data is NULL, the library allocates packed memory in the input's format,
  * fills output's fields, and the caller releases it with style_image_release().
  * The first run at a size builds the primitives for it; later runs at that size allocate
@@ -383,6 +418,35 @@ typedef struct style_train_stats {
 
 /** Called after every training iteration; return non-zero to stop (a checkpoint is saved). */
 typedef int (*style_train_progress_fn)(void *user, const style_train_stats *stats);
+
+/**
+ * Data-parallel training over several processes (docs/training.md, "Multi-machine training"):
+ * the caller's communication layer behind two collective calls, so that the library itself
+ * needs no MPI. `libstyle train` under `mpirun` fills it with MPI_Allreduce and MPI_Bcast.
+ *
+ * Every process calls style_train with the same options and its own rank. Each computes its
+ * share of every batch (the batch split as evenly as possible, ranks with the lower numbers
+ * taking one more crop) while drawing the same random crops as a single process would, and the
+ * gradients are summed over the group, so the group trains the same model as one process
+ * with the same batch (up to floating-point summation order). Rank 0 reads the checkpoint to
+ * resume from and sends the state to the others; it alone writes checkpoints, the loss log
+ * and the model. Refused: batch normalisation (its statistics would need synchronising) and
+ * a batch smaller than the group.
+ * Both calls must be collective: every process makes the same calls in the same order. When
+ * style_train fails on one process, the caller must end the others' calls (MPI_Abort).
+ */
+typedef struct style_train_group {
+    size_t struct_size; /**< sizeof(style_train_group) */
+    int32_t rank;       /**< this process, 0 .. ranks - 1 */
+    int32_t ranks;      /**< processes in the group (1: alone) */
+    /** Sums `count` floats element-wise over all processes, in place, leaving the same result
+     *  in every process (MPI_Allreduce with MPI_IN_PLACE, MPI_SUM); returns 0 on success. */
+    int (*allreduce_sum)(void *user, float *data, size_t count);
+    /** Copies `bytes` bytes of rank 0's `data` into every other process's (MPI_Bcast);
+     *  returns 0 on success. */
+    int (*broadcast)(void *user, void *data, size_t bytes);
+    void *user;
+} style_train_group;
 
 /**
  * Options of style_train(). Zero-initialise, set struct_size = sizeof(style_train_options) and
@@ -420,6 +484,7 @@ typedef struct style_train_options {
     void *progress_user;
     style_log_fn log;            /**< warnings (skipped images) and information */
     void *log_user;
+    const style_train_group *group; /**< data-parallel processes; NULL: this one alone */
 } style_train_options;
 
 /**

@@ -89,6 +89,13 @@ style_status style__write_file_atomic(const char *path, const void *data, size_t
 /* Reads a whole file (at most max_bytes) into a fresh buffer; free with style__free. */
 style_status style__read_file(const char *path, size_t max_bytes, void **data, size_t *size);
 
+/*
+ * The size of a PNG or JPEG file from its header alone, with the checks style_image_load makes
+ * before decoding (max_pixels 0: the default limit); damaged pixel data goes unnoticed.
+ */
+style_status style__image_file_size(const char *path, uint64_t max_pixels, int32_t *width,
+                                    int32_t *height);
+
 /* Base name of a path (points into it), for messages. */
 const char *style__basename(const char *path);
 

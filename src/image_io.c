@@ -68,6 +68,25 @@ fail:
     return status;
 }
 
+style_status style__image_file_size(const char *path, uint64_t max_pixels, int32_t *width,
+                                    int32_t *height)
+{
+    void *data = NULL;
+    size_t size = 0;
+    style_status status = style__read_file(path, IMAGE_MAX_FILE_BYTES, &data, &size);
+    if (status != STYLE_OK) return status;
+    if (max_pixels == 0) max_pixels = STYLE_DEFAULT_MAX_PIXELS;
+    if (style__png_is_png(data, size))
+        status = style__png_size(data, size, max_pixels, width, height);
+    else if (style__jpeg_is_jpeg(data, size))
+        status = style__jpeg_size(data, size, max_pixels, width, height);
+    else
+        status = style__fail(STYLE_ERR_FORMAT, "not a PNG or JPEG image");
+    if (status != STYLE_OK) style__prefix_error(path);
+    style__free(data);
+    return status;
+}
+
 static image_codec image_codec_for_path(const char *path)
 {
     const char *dot = strrchr(style__basename(path), '.');

@@ -74,6 +74,46 @@ static style_status jpeg_failure(tjhandle handle, const void *data, size_t size)
     return style__fail(STYLE_ERR_FORMAT, "corrupt JPEG (%s)", message);
 }
 
+/* Reads and checks the frame header: the size, refusing CMYK and images over max_pixels. */
+static style_status jpeg_read_header(tjhandle decoder, const void *data, size_t size,
+                                     uint64_t max_pixels, int *width, int *height)
+{
+    style_status status = STYLE_OK;
+    int subsampling = 0, colorspace = 0;
+    FAIL_IF(size > ULONG_MAX, STYLE_ERR_LIMIT, "JPEG of %zu bytes is too large", size);
+    if (tjDecompressHeader3(decoder, data, (unsigned long)size, width, height, &subsampling,
+                            &colorspace) != 0)
+        return jpeg_failure(decoder, data, size);
+    /* A stream of tables only (or one cut before its frame header) decodes as 0x0. */
+    FAIL_IF(*width < 1 || *height < 1, STYLE_ERR_FORMAT, "%s JPEG (%s)",
+            jpeg_headers_truncated(data, size) ? "truncated" : "corrupt",
+            "no image frame before the end of the data");
+    /* TurboJPEG has no CMYK -> RGB conversion, and Adobe's inverted CMYK needs guessing. */
+    FAIL_IF(colorspace == TJCS_CMYK || colorspace == TJCS_YCCK, STYLE_ERR_UNSUPPORTED,
+            "CMYK JPEG images are not supported (convert to RGB first)");
+    uint64_t pixels = (uint64_t)*width * (uint64_t)*height;
+    FAIL_IF(pixels > max_pixels, STYLE_ERR_LIMIT,
+            "JPEG is %dx%d = %" PRIu64 " pixels, over the limit of %" PRIu64 " pixels", *width,
+            *height, pixels, max_pixels);
+    return STYLE_OK;
+fail:
+    return status;
+}
+
+style_status style__jpeg_size(const void *data, size_t size, uint64_t max_pixels, int32_t *width,
+                              int32_t *height)
+{
+    tjhandle decoder = tjInitDecompress();
+    if (!decoder)
+        return style__fail(STYLE_ERR_NOMEM, "cannot create a JPEG decoder (%s)",
+                           tjGetErrorStr2(NULL));
+    int w = 0, h = 0;
+    style_status status = jpeg_read_header(decoder, data, size, max_pixels, &w, &h);
+    tjDestroy(decoder);
+    *width = w, *height = h;
+    return status;
+}
+
 style_status style__jpeg_decode(const void *data, size_t size, uint64_t max_pixels,
                                 style_image *out)
 {
@@ -83,27 +123,10 @@ style_status style__jpeg_decode(const void *data, size_t size, uint64_t max_pixe
     memset(&image, 0, sizeof image);
     memset(out, 0, sizeof *out);
 
-    FAIL_IF(size > ULONG_MAX, STYLE_ERR_LIMIT, "JPEG of %zu bytes is too large", size);
     decoder = tjInitDecompress();
     FAIL_IF(!decoder, STYLE_ERR_NOMEM, "cannot create a JPEG decoder (%s)", tjGetErrorStr2(NULL));
-
-    int width = 0, height = 0, subsampling = 0, colorspace = 0;
-    if (tjDecompressHeader3(decoder, data, (unsigned long)size, &width, &height, &subsampling,
-                            &colorspace) != 0) {
-        status = jpeg_failure(decoder, data, size);
-        goto fail;
-    }
-    /* A stream of tables only (or one cut before its frame header) decodes as 0x0. */
-    FAIL_IF(width < 1 || height < 1, STYLE_ERR_FORMAT, "%s JPEG (%s)",
-            jpeg_headers_truncated(data, size) ? "truncated" : "corrupt",
-            "no image frame before the end of the data");
-    /* TurboJPEG has no CMYK -> RGB conversion, and Adobe's inverted CMYK needs guessing. */
-    FAIL_IF(colorspace == TJCS_CMYK || colorspace == TJCS_YCCK, STYLE_ERR_UNSUPPORTED,
-            "CMYK JPEG images are not supported (convert to RGB first)");
-    uint64_t pixels = (uint64_t)width * (uint64_t)height;
-    FAIL_IF(pixels > max_pixels, STYLE_ERR_LIMIT,
-            "JPEG is %dx%d = %" PRIu64 " pixels, over the limit of %" PRIu64 " pixels", width,
-            height, pixels, max_pixels);
+    int width = 0, height = 0;
+    TRY(jpeg_read_header(decoder, data, size, max_pixels, &width, &height));
 
     TRY(style_image_alloc(&image, width, height, 3, STYLE_SAMPLE_U8));
     /*

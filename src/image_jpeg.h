@@ -17,6 +17,12 @@ style_status style__jpeg_decode(const void *data, size_t size, uint64_t max_pixe
                                 style_image *out);
 
 /*
+ * The size an image would decode to, from the frame header alone, with the same checks as
+ * decoding (CMYK, max_pixels); the entropy-coded data is not read.
+ */
+style_status style__jpeg_size(const void *data, size_t size, uint64_t max_pixels, int32_t *width,
+                              int32_t *height);
+/*
  * Encodes a U8 RGB or RGBA image (any stride; alpha is ignored) as a baseline JPEG at
  * `quality` 1..100. On success *data holds *size bytes; free it with style__free.
  */

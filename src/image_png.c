@@ -120,6 +120,16 @@ static style_status png_check_header(const unsigned char *bytes, size_t size, ui
     return STYLE_OK;
 }
 
+style_status style__png_size(const void *data, size_t size, uint64_t max_pixels, int32_t *width,
+                             int32_t *height)
+{
+    style_status status = png_check_header(data, size, max_pixels);
+    if (status != STYLE_OK) return status;
+    *width = (int32_t)read_be32((const unsigned char *)data + 16);
+    *height = (int32_t)read_be32((const unsigned char *)data + 20);
+    return STYLE_OK;
+}
+
 /*
  * True when a chunk named `type` comes before the first IDAT. Used for iCCP, which libpng is
  * told to skip unread (a profile is never applied) but whose presence matters: it overrides

@@ -18,6 +18,12 @@ style_status style__png_decode(const void *data, size_t size, uint64_t max_pixel
                                style_image *out);
 
 /*
+ * The size an image would decode to, from the IHDR alone (the same checks as decoding makes
+ * before allocating; the pixel data is not read, so damage there is not detected).
+ */
+style_status style__png_size(const void *data, size_t size, uint64_t max_pixels, int32_t *width,
+                             int32_t *height);
+/*
  * Encodes a U8 or U16 RGB/RGBA image (any stride) as a PNG of the same bit depth.
  * On success *data holds *size bytes; free it with style__free.
  */

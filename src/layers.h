@@ -107,7 +107,8 @@ void direct_conv_destroy(direct_conv *conv);
 
 /* ---- Instance norm / affine / ReLU / residual / interleave / pad: one fused pass -------- */
 
-typedef enum border_mode { BORDER_ZERO, BORDER_REFLECT, BORDER_REPLICATE } border_mode;
+/* BORDER_WRAP: circular padding (the tensor repeats), for tileable textures. */
+typedef enum border_mode { BORDER_ZERO, BORDER_REFLECT, BORDER_REPLICATE, BORDER_WRAP } border_mode;
 
 /* Where one source tensor's samples are: an NHWC buffer with rows `row_pixels` apart. */
 typedef struct norm_source {
@@ -195,9 +196,13 @@ void pad_reflect_nhwc(const float *src, int32_t h, int32_t w, int32_t c, int32_t
 /* Index of the source sample for padded coordinate i (may be < 0 or >= n). */
 int32_t pad_reflect_index(int32_t i, int32_t n);
 
+/* Index of the interior sample that padded coordinate i (relative to the interior, may be
+ * < 0 or >= n) copies under `mode`; -1 for BORDER_ZERO outside the interior. */
+int32_t pad_border_index(int32_t i, int32_t n, border_mode mode);
+
 /*
  * Fills the border of a buffer whose interior (rows [top, top + h), columns [left, left + w))
- * holds an h x w tensor of `elem` bytes per pixel: zero, reflection or replication.
+ * holds an h x w tensor of `elem` bytes per pixel: zero, reflection, replication or wrap.
  */
 void pad_fill_border(void *buffer, size_t pixel_bytes, int32_t h, int32_t w, int32_t top,
                      int32_t left, int32_t bottom, int32_t right, border_mode mode);

@@ -92,6 +92,7 @@ typedef struct builder {
     const style_model *model;
     dnnl_engine_t engine;
     net_precision precision;
+    bool wrap; /* circular padding everywhere (tileable textures) */
 } builder;
 
 /* TensorFlow SAME padding of one axis: the smaller half before. */
@@ -176,6 +177,28 @@ static bool transposed_phases(stage_plan *sp, int32_t k, int32_t crop)
     return true;
 }
 
+/* Circular padding for a phase stage: the input is pre-padded by wrapping (top/left by the
+ * largest backward offset, bottom/right by the largest forward one) and the phase convs run
+ * unpadded, phase q's rows starting at dmin[q] + the pre-padding. Wrapping the low-resolution
+ * input is exactly circular padding of the upsampled (or transposed-conv) tensor, since both
+ * are periodic with twice the period. */
+static void wrap_phases(stage_plan *sp)
+{
+    int32_t before = 0, after = 0;
+    for (int q = 0; q < 2; q++) {
+        before = -sp->dmin[q] > before ? -sp->dmin[q] : before;
+        int32_t dmax = sp->dmin[q] + sp->kp[q] - 1;
+        after = dmax > after ? dmax : after;
+    }
+    for (int q = 0; q < 2; q++) {
+        sp->ppad_t[q] = sp->ppad_b[q] = 0;
+        sp->poff[q] = sp->dmin[q] + before;
+    }
+    sp->need.pt = sp->need.pl = before;
+    sp->need.pb = sp->need.pr = after;
+    sp->need.border = BORDER_WRAP;
+}
+
 /* Phases of nearest x2 followed by a stride-1 k x k conv padded by p = k/2 on the upsampled
  * tensor: out(2m + q) = sum over kh of in(m + floor((q + kh - p) / 2)) w(kh). With
  * `replicate`, the input is pre-padded by one replicated sample (what reflection padding of
@@ -229,8 +252,11 @@ static void plan_stage(const builder *b, const model_stage *stage, int kind, act
         if (s == 2 && sp->out_h == 2 * in_h && sp->out_w == 2 * in_w &&
             transposed_phases(sp, k, crop)) {
             sp->form = FORM_PHASES;
+            if (b->wrap) wrap_phases(sp);
             return;
         }
+        /* Not reached for the stride-2 layers models have; network_plan_describe_circular
+         * refuses a circular plan that lands here. */
         sp->form = FORM_CONV;
         sp->spec.transposed = true;
         sp->spec.pad_top = sp->spec.pad_left = crop;
@@ -259,13 +285,15 @@ static void plan_stage(const builder *b, const model_stage *stage, int kind, act
     /* Phases only from 4 x 4 inputs on: a smaller upsampled input is (close to) constant,
      * and the instance norm that follows then amplifies the rounding differences between
      * phases (the plain path computes every pixel alike). Tiny images lose nothing. */
-    if (upsample && s == 1 && (k & 1) && pt == k / 2 && pb == k / 2 && pl == k / 2 &&
-        pr == k / 2 && (m->padding != PADDING_REFLECT || k == 3) && in_h >= 4 && in_w >= 4) {
+    if (upsample && s == 1 && (k & 1) && pt == k / 2 && pb == k / 2 && pl == k / 2 && pr == k / 2 &&
+        (m->padding != PADDING_REFLECT || k == 3 || b->wrap) && in_h >= 4 && in_w >= 4) {
         sp->form = FORM_PHASES;
         sp->nearest = true;
-        bool replicate = m->padding == PADDING_REFLECT;
+        bool replicate = m->padding == PADDING_REFLECT && !b->wrap;
         nearest_phases(sp, k, replicate);
-        if (replicate) {
+        if (b->wrap) {
+            wrap_phases(sp);
+        } else if (replicate) {
             sp->need.pt = sp->need.pl = sp->need.pb = sp->need.pr = 1;
             sp->need.border = BORDER_REPLICATE;
         }
@@ -281,16 +309,18 @@ static void plan_stage(const builder *b, const model_stage *stage, int kind, act
             sp->form = FORM_DIRECT;
             sp->need.type = sp->opt.src_type = t;
             sp->need.pt = pt, sp->need.pb = pb, sp->need.pl = pl, sp->need.pr = pr;
-            sp->need.border = m->padding == PADDING_REFLECT ? BORDER_REFLECT : BORDER_ZERO;
+            sp->need.border = b->wrap                         ? BORDER_WRAP
+                              : m->padding == PADDING_REFLECT ? BORDER_REFLECT
+                                                              : BORDER_ZERO;
             sp->need.up = up;
             return;
         }
     }
     sp->form = FORM_CONV;
     sp->need.up = up;
-    if (m->padding == PADDING_REFLECT) {
+    if (m->padding == PADDING_REFLECT || b->wrap) {
         sp->need.pt = pt, sp->need.pb = pb, sp->need.pl = pl, sp->need.pr = pr;
-        sp->need.border = BORDER_REFLECT;
+        sp->need.border = b->wrap ? BORDER_WRAP : BORDER_REFLECT;
     } else {
         sp->spec.pad_top = pt, sp->spec.pad_bottom = pb;
         sp->spec.pad_left = pl, sp->spec.pad_right = pr;
@@ -646,14 +676,22 @@ style_status network_plan_describe_ex(network_plan *plan, const style_model *mod
                                       dnnl_engine_t engine, int32_t height, int32_t width,
                                       net_precision precision)
 {
+    return network_plan_describe_circular(plan, model, engine, height, width, precision, false);
+}
+
+style_status network_plan_describe_circular(network_plan *plan, const style_model *model,
+                                            dnnl_engine_t engine, int32_t height, int32_t width,
+                                            net_precision precision, bool circular)
+{
     style_status status = STYLE_OK;
     memset(plan, 0, sizeof *plan);
     plan->height = height;
     plan->width = width;
     plan->precision = precision;
+    plan->circular = circular;
     stage_plan *sp_res = NULL;
     float *x_scale = NULL; /* int8: relative channel steps of the residual stream */
-    builder bld = {plan, model, engine, precision};
+    builder bld = {plan, model, engine, precision, circular};
     builder *b = &bld;
     const int32_t nb = model->residual_blocks;
     const bool int8 = precision == NET_INT8;
@@ -684,6 +722,11 @@ style_status network_plan_describe_ex(network_plan *plan, const style_model *mod
                &sp_up[1]);
     plan_stage(b, &model->out, 2, conv_src_type(b, false, ROLE_OUT), sp_up[1].out_h, sp_up[1].out_w,
                &sp_out);
+    FAIL_IF(circular && ((sp_up[0].form == FORM_CONV && sp_up[0].spec.transposed) ||
+                         (sp_up[1].form == FORM_CONV && sp_up[1].spec.transposed)),
+            STYLE_ERR_UNSUPPORTED,
+            "network: tileable mode needs stride-2 transposed convolutions that double the size "
+            "(this model's do not)");
     FAIL_IF(sp_out.out_h != height || sp_out.out_w != width ||
                 model->out.conv.out_channels != 3,
             STYLE_ERR_INTERNAL, "network output is %dx%dx%d for a %dx%d input", sp_out.out_w,

@@ -68,6 +68,7 @@ typedef struct network_plan {
     double flops;  /* nominal FLOPs of one run (2 x multiply-adds of the model's convolutions) */
     double *op_ms; /* when non-NULL, network_plan_run adds each op's milliseconds here */
     double buffers_ms; /* bind: allocating and first-touching the activation buffers */
+    bool circular;     /* circular (wrap-around) padding everywhere: tileable output */
     bool bound;
 } network_plan;
 
@@ -86,6 +87,15 @@ style_status network_plan_describe(network_plan *plan, const style_model *model,
 style_status network_plan_describe_ex(network_plan *plan, const style_model *model,
                                       dnnl_engine_t engine, int32_t height, int32_t width,
                                       net_precision precision);
+
+/*
+ * The same with circular padding in every convolution, sub-pixel phase and upsampling
+ * instead of the model's reflection / zero padding: a periodic input (a tileable texture)
+ * gives a periodic output. Every precision works; height and width are multiples of 4.
+ */
+style_status network_plan_describe_circular(network_plan *plan, const style_model *model,
+                                            dnnl_engine_t engine, int32_t height, int32_t width,
+                                            net_precision precision, bool circular);
 
 /* Total bytes network_plan_bind will allocate (buffers, scratchpad, reordered weights). */
 uint64_t network_plan_memory(const network_plan *plan);

@@ -1,4 +1,5 @@
-/* Reflection padding (with optional nearest x2 upsampling) and the residual add: plain loops. */
+/* Reflection / wrap padding (with optional nearest x2 upsampling) and the residual add: plain
+ * loops. */
 #include "layers.h"
 
 #include <string.h>
@@ -48,10 +49,18 @@ void residual_add(float *x, const float *y, size_t count)
     for (size_t i = 0; i < count; i++) x[i] += y[i];
 }
 
-/* Index of the interior sample that padded coordinate i (relative to the interior) copies. */
-static int32_t border_index(int32_t i, int32_t n, border_mode mode)
+int32_t pad_border_index(int32_t i, int32_t n, border_mode mode)
 {
-    if (mode == BORDER_REPLICATE) return i < 0 ? 0 : i >= n ? n - 1 : i;
+    switch (mode) {
+    case BORDER_ZERO:
+        return i < 0 || i >= n ? -1 : i;
+    case BORDER_REPLICATE:
+        return i < 0 ? 0 : i >= n ? n - 1 : i;
+    case BORDER_WRAP:
+        return (i % n + n) % n;
+    case BORDER_REFLECT:
+        break;
+    }
     return pad_reflect_index(i, n);
 }
 
@@ -73,7 +82,8 @@ void pad_fill_border(void *buffer, size_t pixel_bytes, int32_t h, int32_t w, int
                 if (mode == BORDER_ZERO)
                     memset(d, 0, pixel_bytes);
                 else
-                    memcpy(d, row + (size_t)(left + border_index(x - left, w, mode)) * pixel_bytes,
+                    memcpy(d,
+                           row + (size_t)(left + pad_border_index(x - left, w, mode)) * pixel_bytes,
                            pixel_bytes);
             }
         }
@@ -85,6 +95,7 @@ void pad_fill_border(void *buffer, size_t pixel_bytes, int32_t h, int32_t w, int
         if (mode == BORDER_ZERO)
             memset(d, 0, row_bytes);
         else
-            memcpy(d, base + (size_t)(top + border_index(y - top, h, mode)) * row_bytes, row_bytes);
+            memcpy(d, base + (size_t)(top + pad_border_index(y - top, h, mode)) * row_bytes,
+                   row_bytes);
     }
 }

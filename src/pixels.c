@@ -4,7 +4,7 @@
 
 #include <math.h>
 
-static float read_sample(const unsigned char *row, int32_t index, style_sample_type type)
+float pixels_read_sample(const unsigned char *row, int32_t index, style_sample_type type)
 {
     switch (type) {
     case STYLE_SAMPLE_U8: return (float)row[index];
@@ -15,7 +15,7 @@ static float read_sample(const unsigned char *row, int32_t index, style_sample_t
 }
 
 /* value in 0..255 (already clamped). */
-static void write_sample(unsigned char *row, int32_t index, style_sample_type type, float value)
+void pixels_write_sample(unsigned char *row, int32_t index, style_sample_type type, float value)
 {
     switch (type) {
     case STYLE_SAMPLE_U8: row[index] = (unsigned char)(value + 0.5f); break;
@@ -26,19 +26,51 @@ static void write_sample(unsigned char *row, int32_t index, style_sample_type ty
     }
 }
 
+void pixels_row_to_floats(const style_image *image, int32_t y, int32_t padded_w, float *dst)
+{
+    const int32_t channels = image->channels;
+    const unsigned char *row =
+        (const unsigned char *)image->data +
+        (size_t)pad_reflect_index(y, image->height) * style__image_stride(image);
+    for (int32_t x = 0; x < padded_w; x++) {
+        int32_t sx = pad_reflect_index(x, image->width);
+        for (int32_t c = 0; c < 3; c++)
+            dst[x * 3 + c] = pixels_read_sample(row, sx * channels + c, image->sample_type);
+    }
+}
+
 void pixels_to_tensor(const style_image *image, int32_t padded_h, int32_t padded_w, float *dst)
 {
-    const size_t stride = style__image_stride(image);
-    const int32_t channels = image->channels;
 #pragma omp parallel for schedule(static)
-    for (int32_t y = 0; y < padded_h; y++) {
-        const unsigned char *row =
-            (const unsigned char *)image->data + (size_t)pad_reflect_index(y, image->height) * stride;
-        float *out = dst + (size_t)y * padded_w * 3;
-        for (int32_t x = 0; x < padded_w; x++) {
-            int32_t sx = pad_reflect_index(x, image->width);
-            for (int32_t c = 0; c < 3; c++)
-                out[x * 3 + c] = read_sample(row, sx * channels + c, image->sample_type);
+    for (int32_t y = 0; y < padded_h; y++)
+        pixels_row_to_floats(image, y, padded_w, dst + (size_t)y * padded_w * 3);
+}
+
+/* Source index and weight of the upper neighbour for output coordinate d of n -> m. */
+static int32_t periodic_tap(int32_t d, int32_t from, int32_t to, float *frac)
+{
+    double pos = ((double)d + 0.5) * (double)from / (double)to - 0.5;
+    double base = floor(pos);
+    *frac = (float)(pos - base);
+    return (int32_t)(((int64_t)base % from + from) % from);
+}
+
+void tensor_resample_periodic(const float *src, int32_t sh, int32_t sw, float *dst, int32_t dh,
+                              int32_t dw)
+{
+#pragma omp parallel for schedule(static)
+    for (int32_t y = 0; y < dh; y++) {
+        float fy, fx;
+        int32_t y0 = periodic_tap(y, sh, dh, &fy), y1 = (y0 + 1) % sh;
+        for (int32_t x = 0; x < dw; x++) {
+            int32_t x0 = periodic_tap(x, sw, dw, &fx), x1 = (x0 + 1) % sw;
+            const float *a = src + ((size_t)y0 * sw + x0) * 3,
+                        *b = src + ((size_t)y0 * sw + x1) * 3;
+            const float *c = src + ((size_t)y1 * sw + x0) * 3,
+                        *d = src + ((size_t)y1 * sw + x1) * 3;
+            for (int k = 0; k < 3; k++)
+                dst[((size_t)y * dw + x) * 3 + k] =
+                    (1 - fy) * ((1 - fx) * a[k] + fx * b[k]) + fy * ((1 - fx) * c[k] + fx * d[k]);
         }
     }
 }
@@ -48,7 +80,7 @@ static float copy_alpha(const style_image *source, int32_t x, int32_t y)
     if (source->channels != 4) return 255.0f;
     const unsigned char *row =
         (const unsigned char *)source->data + (size_t)y * style__image_stride(source);
-    float value = read_sample(row, x * 4 + 3, source->sample_type);
+    float value = pixels_read_sample(row, x * 4 + 3, source->sample_type);
     return value < 0.0f ? 0.0f : value > 255.0f ? 255.0f : value;
 }
 
@@ -71,7 +103,7 @@ void tensor_to_pixels(const float *src, int32_t padded_w, model_output head,
                 float v = in[x * 3 + c];
                 if (head == OUTPUT_TANH150) v = 150.0f * tanhf(v) + 127.5f;
                 v = v > 0.0f ? (v < 255.0f ? v : 255.0f) : 0.0f; /* NaN -> 0 */
-                write_sample(row, x * channels + c, image->sample_type, v);
+                pixels_write_sample(row, x * channels + c, image->sample_type, v);
             }
             if (channels != 4) continue;
             if (exact_alpha) {
@@ -80,8 +112,8 @@ void tensor_to_pixels(const float *src, int32_t padded_w, model_output head,
                 unsigned char *d = row + ((size_t)x * 4 + 3) * sample;
                 for (size_t b = 0; b < sample; b++) d[b] = a[b];
             } else {
-                write_sample(row, x * 4 + 3, image->sample_type,
-                             copy_alpha(alpha_source, x, y));
+                pixels_write_sample(row, x * 4 + 3, image->sample_type,
+                                    copy_alpha(alpha_source, x, y));
             }
         }
     }

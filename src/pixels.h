@@ -11,6 +11,21 @@
  */
 void pixels_to_tensor(const style_image *image, int32_t padded_h, int32_t padded_w, float *dst);
 
+/* Row `y` (0 <= y < padded height) of what pixels_to_tensor writes: padded_w x 3 floats. */
+void pixels_row_to_floats(const style_image *image, int32_t y, int32_t padded_w, float *dst);
+
+/* One sample of a row as 0..255 (U16 scaled), and back (value in 0..255, already clamped). */
+float pixels_read_sample(const unsigned char *row, int32_t index, style_sample_type type);
+void pixels_write_sample(unsigned char *row, int32_t index, style_sample_type type, float value);
+
+/*
+ * Bilinear resampling of a periodic sh x sw x 3 tensor to dh x dw x 3, wrapping around the
+ * edges (the result is periodic too): how tileable mode brings a texture whose sides are not
+ * multiples of 4 to the network's size and back without creating a seam.
+ */
+void tensor_resample_periodic(const float *src, int32_t sh, int32_t sw, float *dst, int32_t dh,
+                              int32_t dw);
+
 /*
  * Applies the output head (linear or 150*tanh(x)+127.5), clamps to 0..255 and writes the
  * top-left image->height x image->width of src (padded_w wide, 3 channels) into `image`.

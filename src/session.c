@@ -3,6 +3,8 @@
  * and the network plans of the last few image sizes it saw (primitives, reordered weights,
  * activation buffers), so repeated runs at those sizes allocate nothing and build nothing.
  */
+#include "alpha_fill.h"
+#include "banded.h"
 #include "controls.h"
 #include "network.h"
 #include "pixels.h"
@@ -35,6 +37,8 @@ struct style_session {
     uint64_t memory_budget;
     style_precision precision; /* the setting (may be auto) */
     bool profiling;
+    bool tileable;     /* circular padding: seamless textures */
+    int32_t band_rows; /* > 0: always run in bands of at most this many rows (tests) */
     style_log_fn log;
     void *log_user;
     style_progress_fn progress;
@@ -140,6 +144,23 @@ style_status style_session_set_progress_callback(style_session *session, style_p
     return STYLE_OK;
 }
 
+style_status style_session_set_tileable(style_session *session, int enable)
+{
+    if (!session)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_set_tileable: NULL session");
+    session->tileable = enable != 0;
+    return STYLE_OK;
+}
+
+style_status style_session_set_band_rows(style_session *session, int32_t rows)
+{
+    if (!session || rows < 0)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_set_band_rows: bad argument (%d)",
+                           (int)rows);
+    session->band_rows = rows;
+    return STYLE_OK;
+}
+
 style_status style_session_set_strength(style_session *session, float strength)
 {
     if (!session)
@@ -242,7 +263,12 @@ static style_status ensure_plan(style_session *session, int32_t height, int32_t 
     for (int i = 0; i < SESSION_PLANS; i++) {
         cached_plan *c = &session->plans[i];
         if (c->plan.bound && c->plan.height == height && c->plan.width == width &&
-            c->threads == threads && c->plan.precision == precision) {
+            c->threads == threads && c->plan.precision == precision &&
+            c->plan.circular == session->tileable) {
+            if (c->memory > session->memory_budget) {
+                drop_plan(c); /* built under a larger budget than the current one */
+                break;
+            }
             c->last_used = session->clock;
             session->current = i;
             return STYLE_OK;
@@ -251,7 +277,8 @@ static style_status ensure_plan(style_session *session, int32_t height, int32_t 
     session->current = -1;
     network_plan plan;
     double t0 = now_ms();
-    TRY(network_plan_describe_ex(&plan, session->model, session->engine, height, width, precision));
+    TRY(network_plan_describe_circular(&plan, session->model, session->engine, height, width,
+                                       precision, session->tileable));
     uint64_t need = network_plan_memory(&plan);
     if (need > session->memory_budget) {
         network_plan_destroy(&plan);
@@ -313,9 +340,10 @@ style_status style_session_estimate_memory(style_session *session, int32_t width
         return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_estimate_memory: bad argument");
     int previous = omp_get_max_threads();
     omp_set_num_threads(effective_threads(session));
-    status = network_plan_describe_ex(&plan, session->model, session->engine,
-                                      network_padded_size(height), network_padded_size(width),
-                                      net_precision_of(resolved_precision(session)));
+    status = network_plan_describe_circular(&plan, session->model, session->engine,
+                                            network_padded_size(height), network_padded_size(width),
+                                            net_precision_of(resolved_precision(session)),
+                                            session->tileable);
     omp_set_num_threads(previous);
     if (status != STYLE_OK) return status;
     *bytes = network_plan_memory(&plan);
@@ -339,8 +367,77 @@ static int forward_progress(void *user, double fraction)
 }
 
 /*
- * The network on `count` validated images of one size, nothing else. Progress reports image
- * i as number first + i of total.
+ * The network's input from an image: its RGB, the size padded to multiples of 4 by
+ * reflection; in tileable mode a size that is not a multiple of 4 is resampled periodically
+ * instead (reflection would break the wrap-around), BUF_OUTPUT serving as scratch.
+ */
+static void load_input(network_plan *plan, const style_image *image, bool periodic)
+{
+    if (!periodic) {
+        pixels_to_tensor(image, plan->height, plan->width, plan->buffers[BUF_INPUT]);
+        return;
+    }
+    pixels_to_tensor(image, image->height, image->width, plan->buffers[BUF_OUTPUT]);
+    tensor_resample_periodic(plan->buffers[BUF_OUTPUT], image->height, image->width,
+                             plan->buffers[BUF_INPUT], plan->height, plan->width);
+}
+
+/* Stylizes one image with the current plan or in bands; `progress` may be NULL. */
+static style_status stylize_one(style_session *session, bool banded, const style_image *input,
+                                style_image *output, batch_progress *progress)
+{
+    style_status status = STYLE_OK;
+    style_image filled = {0};
+    const style_image *source = input;
+    uint64_t budget = session->memory_budget;
+    if (alpha_fill_needed(input)) {
+        uint64_t fill = alpha_fill_memory(input->width, input->height, input);
+        FAIL_IF(banded && fill >= budget, STYLE_ERR_LIMIT,
+                "stylize: filling the transparent pixels of %dx%d needs %.1f MiB, over the "
+                "memory budget of %.1f MiB",
+                input->width, input->height, fill / 1048576.0, budget / 1048576.0);
+        budget -= fill;
+        TRY(alpha_fill_copy(input, &filled));
+        source = &filled;
+    }
+    if (banded) {
+        banded_options o = {.model = session->model,
+                            .engine = session->engine,
+                            .stream = session->stream,
+                            .memory_budget = budget,
+                            .max_band_rows = session->band_rows,
+                            .circular = session->tileable,
+                            .progress = progress ? forward_progress : NULL,
+                            .progress_user = progress};
+        TRY(banded_stylize(&o, source, input, output));
+    } else {
+        cached_plan *cached = &session->plans[session->current];
+        network_plan *plan = &cached->plan;
+        const bool periodic =
+            session->tileable && (plan->height != input->height || plan->width != input->width);
+        load_input(plan, source, periodic);
+        TRY(network_plan_run(plan, session->stream, progress ? forward_progress : NULL, progress));
+        const float *result = plan->buffers[BUF_OUTPUT];
+        int32_t result_w = plan->width;
+        if (periodic) {
+            /* Back to the image's size, BUF_INPUT (no longer needed) as the target. */
+            tensor_resample_periodic(plan->buffers[BUF_OUTPUT], plan->height, plan->width,
+                                     plan->buffers[BUF_INPUT], input->height, input->width);
+            result = plan->buffers[BUF_INPUT];
+            result_w = input->width;
+        }
+        tensor_to_pixels(result, result_w, session->model->output, input, output);
+        if (plan->op_ms) cached->runs++;
+    }
+fail:
+    style_image_release(&filled);
+    return status;
+}
+
+/*
+ * The network on `count` validated images of one size: the whole-image plan, or bands when
+ * asked or when the image is over the memory budget. Progress reports image i as number
+ * first + i of total.
  */
 static style_status run_network(style_session *session, const style_image *inputs,
                                 style_image *outputs, size_t count, size_t first, size_t total)
@@ -350,17 +447,36 @@ static style_status run_network(style_session *session, const style_image *input
     omp_set_num_threads(effective_threads(session));
     const int32_t height = network_padded_size(inputs[0].height);
     const int32_t width = network_padded_size(inputs[0].width);
-    TRY(ensure_plan(session, height, width));
-    cached_plan *cached = &session->plans[session->current];
-    network_plan *plan = &cached->plan;
+    /* Bands when asked, or when the whole image does not fit the budget. */
+    bool banded = session->band_rows > 0;
+    if (!banded) {
+        status = ensure_plan(session, height, width);
+        if (status == STYLE_ERR_LIMIT && banded_runs_model(session->model)) {
+            banded = true;
+            session_log(session, STYLE_LOG_INFO,
+                        "stylize: %dx%d is over the memory budget: "
+                        "running in bands through temporary files",
+                        width, height);
+        } else {
+            TRY(status);
+        }
+    }
+    if (banded) {
+        FAIL_IF(resolved_precision(session) != STYLE_PRECISION_FP32, STYLE_ERR_UNSUPPORTED,
+                "stylize: %dx%d runs in bands (over the memory budget), which computes in fp32 "
+                "only; set the precision to fp32 or raise the budget",
+                inputs[0].width, inputs[0].height);
+        FAIL_IF(!banded_runs_model(session->model), STYLE_ERR_UNSUPPORTED,
+                "stylize: " BANDED_MODEL_MESSAGE);
+        /* The cached builds would sit beside the bands: the budget is for the bands. */
+        for (int i = 0; i < SESSION_PLANS; i++)
+            drop_plan(&session->plans[i]);
+        session->current = -1;
+    }
     for (size_t i = 0; i < count; i++) {
         batch_progress progress = {session, first + i, total};
-        pixels_to_tensor(&inputs[i], height, width, plan->buffers[BUF_INPUT]);
-        TRY(network_plan_run(plan, session->stream, session->progress ? forward_progress : NULL,
-                             &progress));
-        tensor_to_pixels(plan->buffers[BUF_OUTPUT], width, session->model->output, &inputs[i],
-                         &outputs[i]);
-        if (plan->op_ms) cached->runs++;
+        TRY(stylize_one(session, banded, &inputs[i], &outputs[i],
+                        session->progress ? &progress : NULL));
     }
 fail:
     omp_set_num_threads(previous_threads);
@@ -465,6 +581,9 @@ static style_status stylize_with_controls(style_session *session, const style_im
         TRY(controls_scaled_size(width, controls->scale, &run_width));
         TRY(controls_scaled_size(height, controls->scale, &run_height));
         const bool resampled = run_width != width || run_height != height;
+        /* The cubic resampling does not wrap around: it would put the seam back. */
+        FAIL_IF(resampled && session->tileable, STYLE_ERR_UNSUPPORTED,
+                "stylize: tileable mode needs scale 1 (resizing would break the wrap-around)");
         const style_image *network_input = input;
         if (controls->scale > 1.0f) TRY(check_scaled_budget(session, run_width, run_height));
         if (resampled) {

@@ -5,12 +5,14 @@
  */
 #include "feature_net.h"
 #include "train.h"
+#include "train_group.h"
 #include "train_losses.h"
 
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +41,8 @@ typedef struct trainer {
     float *content_target;
     float *gram_scratch, *delta_scratch;
     FILE *loss_log;
-    double time_data, time_transform, time_loss_net, time_optimizer; /* seconds, this run */
+    train_group group; /* data-parallel processes (alone: one rank of one) */
+    double time_data, time_transform, time_loss_net, time_optimizer, time_communication;
 } trainer;
 
 static void train_log(const trainer *t, style_log_level level, const char *fmt, ...)
@@ -237,9 +240,11 @@ static style_status train_step(trainer *t, double lr, double losses[3])
     style_status status = STYLE_OK;
     double t0 = now_seconds(), t1, t2, t3, t4, t5;
     const train_settings *s = &t->settings;
-    const int32_t n = s->batch_size, size = s->crop_size;
+    /* This process's crops of the batch; the losses are means over the whole batch. */
+    const int32_t n = t->group.shard, size = s->crop_size;
     feature_run *run = &t->loss_run;
-    TRY(train_dataset_batch(&t->data, &t->state.rng, n, size, t->net.input));
+    TRY(train_dataset_batch_shard(&t->data, &t->state.rng, s->batch_size, t->group.first, n, size,
+                                  t->net.input));
     t1 = now_seconds();
 
     /* Content targets: the features of the photos themselves. */
@@ -255,7 +260,7 @@ static style_status train_step(trainer *t, double lr, double losses[3])
     TRY(feature_run_forward(run, t->stream, output));
 
     losses[0] = losses[1] = losses[2] = 0;
-    const double per_image = 1.0 / n;
+    const double per_image = 1.0 / s->batch_size;
     for (int32_t b = 0; b < n; b++) {
         losses[0] += content_loss(feature_run_output(run, cl) + b * content_count,
                                   t->content_target + b * content_count, content_count,
@@ -282,6 +287,12 @@ static style_status train_step(trainer *t, double lr, double losses[3])
     t4 = now_seconds();
     TRY(train_net_backward(&t->net, t->stream));
     t5 = now_seconds();
+    /* Each process's gradients are its crops' share of the batch mean: the sum is the mean. */
+    const double group_seconds = t->group.seconds;
+    TRY(train_group_sum(&t->group, t->params.grads, t->params.total, "gradients"));
+    TRY(train_group_sum_doubles(&t->group, losses, 3, "losses"));
+    t->time_communication += t->group.seconds - group_seconds;
+    t5 += t->group.seconds - group_seconds;
     adam_step(t, lr, t->state.iteration + 1);
     t->time_data += t1 - t0;
     t->time_loss_net += (t2 - t1) + (t4 - t3);
@@ -296,12 +307,53 @@ fail:
     return status;
 }
 
+/* Every process must see the same photos, or their crops would not be shares of one batch. */
+static style_status check_same_data(trainer *t)
+{
+    if (train_group_alone(&t->group)) return STYLE_OK;
+    uint64_t mine[2] = {t->data.count, 0xcbf29ce484222325ull}; /* count, FNV-1a of the paths */
+    for (size_t i = 0; i < t->data.count; i++)
+        for (const char *c = t->data.paths[i];; c++) {
+            mine[1] = (mine[1] ^ (uint8_t)*c) * 0x100000001b3ull;
+            if (!*c) break;
+        }
+    uint64_t leaders[2] = {mine[0], mine[1]};
+    style_status status = train_group_broadcast(&t->group, leaders, sizeof leaders, "photo list");
+    if (status == STYLE_OK && (leaders[0] != mine[0] || leaders[1] != mine[1]))
+        status = style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                             "train: rank %d finds %llu photos under %s, rank 0 %llu%s: every "
+                             "process needs the same photos at the same path",
+                             t->group.rank, (unsigned long long)mine[0], t->settings.data_dir,
+                             (unsigned long long)leaders[0],
+                             leaders[0] == mine[0] ? " with other names" : "");
+    return status;
+}
+
+/* Makes every process hold rank 0's parameters, optimizer moments and training state. */
+static style_status sync_from_leader(trainer *t)
+{
+    style_status status = STYLE_OK;
+    const size_t bytes = t->params.total * sizeof(float);
+    if (train_group_alone(&t->group)) return STYLE_OK;
+    TRY(train_group_broadcast(&t->group, t->params.values, bytes, "parameters"));
+    TRY(train_group_broadcast(&t->group, t->adam_m, bytes, "optimizer state"));
+    TRY(train_group_broadcast(&t->group, t->adam_v, bytes, "optimizer state"));
+    TRY(train_group_broadcast(&t->group, &t->state, sizeof t->state, "training state"));
+fail:
+    return status;
+}
+
 static style_status save_checkpoint(trainer *t, const char *path, double run_seconds)
 {
+    /* The processes' copies agree already (they apply the same summed gradients); taking
+     * rank 0's at every checkpoint also keeps them bit-identical with an MPI whose sums could
+     * round differently on different ranks, and the checkpoint is then exactly every rank's
+     * state. */
+    style_status status = sync_from_leader(t);
+    if (status != STYLE_OK || !train_group_leader(&t->group)) return status;
     train_state state = t->state;
     state.seconds += run_seconds;
-    style_status status = train_checkpoint_save(path, &t->settings, &state, &t->params, t->adam_m,
-                                                t->adam_v);
+    status = train_checkpoint_save(path, &t->settings, &state, &t->params, t->adam_m, t->adam_v);
     if (status == STYLE_OK)
         train_log(t, STYLE_LOG_INFO, "checkpoint %s (iteration %lld)", path,
                   (long long)t->state.iteration);
@@ -329,7 +381,7 @@ static style_status run_training(trainer *t, const char *checkpoint_path)
             window_start = now;
             window_iterations = 0;
         }
-        if (t->loss_log)
+        if (t->loss_log) /* opened by rank 0 only */
             fprintf(t->loss_log, "%lld,%.9g,%.9g,%.9g,%.9g,%.6g\n", (long long)t->state.iteration,
                     losses[0], losses[1], losses[2], losses[0] + losses[1] + losses[2], lr);
         style_train_stats stats = {
@@ -339,6 +391,12 @@ static style_status run_training(trainer *t, const char *checkpoint_path)
             .elapsed_seconds = now - start, .learning_rate = lr,
             .eta_seconds = throughput > 0 ? (s->iterations - t->state.iteration) * s->batch_size / throughput : 0};
         bool stop = o->progress && o->progress(o->progress_user, &stats);
+        if (!train_group_alone(&t->group)) {
+            /* Ctrl-C reaches the processes at different moments: stop when any of them asks. */
+            float votes = stop;
+            TRY(train_group_sum(&t->group, &votes, 1, "stop requests"));
+            stop = votes > 0;
+        }
         if (stop || t->state.iteration % s->checkpoint_every == 0 || t->state.iteration == s->iterations)
             TRY(save_checkpoint(t, checkpoint_path, now - start));
         if (stop && t->state.iteration < s->iterations) {
@@ -348,14 +406,16 @@ static style_status run_training(trainer *t, const char *checkpoint_path)
             goto fail;
         }
     }
-    double total = t->time_data + t->time_transform + t->time_loss_net + t->time_optimizer;
+    double total = t->time_data + t->time_transform + t->time_loss_net + t->time_optimizer +
+                   t->time_communication;
     if (total > 0 && s->iterations > first_iteration)
         train_log(t, STYLE_LOG_INFO,
                   "%.3f s per iteration: transform network %.0f %%, loss network (with losses) "
-                  "%.0f %%, data %.0f %%, optimizer %.0f %%",
+                  "%.0f %%, data %.0f %%, optimizer %.0f %%, communication %.0f %%",
                   (now_seconds() - start) / (double)(s->iterations - first_iteration),
                   100 * t->time_transform / total, 100 * t->time_loss_net / total,
-                  100 * t->time_data / total, 100 * t->time_optimizer / total);
+                  100 * t->time_data / total, 100 * t->time_optimizer / total,
+                  100 * t->time_communication / total);
     t->state.seconds += now_seconds() - start;
     return STYLE_OK;
 fail:
@@ -390,8 +450,24 @@ style_status style_train(const style_train_options *options)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: options or out_path missing");
     t.options = options;
     if (options->threads > 0) omp_set_num_threads(options->threads);
-    TRY(resolve_settings(&t));
+    const bool has_group = options->struct_size >= offsetof(style_train_options, group) +
+                                                       sizeof options->group;
+    TRY(train_group_init(&t.group, has_group ? options->group : NULL));
+    const bool leader = train_group_leader(&t.group);
+    /* Rank 0 resolves the settings (reading the checkpoint when resuming); the others take
+     * its settings, so one set of options and files decides the run. */
+    if (leader) {
+        TRY(resolve_settings(&t));
+        FAIL_IF(t.settings.net.batch_norm && !train_group_alone(&t.group), STYLE_ERR_UNSUPPORTED,
+                "train: batch normalisation over %d processes would need batch statistics "
+                "synchronised between them, which libstyle does not do: train with --norm "
+                "instance (the default) or in one process",
+                t.group.ranks);
+        TRY(train_group_share(&t.group, t.settings.batch_size));
+    }
+    TRY(train_group_broadcast(&t.group, &t.settings, sizeof t.settings, "training settings"));
     const train_settings *s = &t.settings;
+    TRY(train_group_share(&t.group, s->batch_size));
     if (options->checkpoint_path) {
         checkpoint_path = style__strdup(options->checkpoint_path);
     } else {
@@ -400,14 +476,17 @@ style_status style_train(const style_train_options *options)
         if (checkpoint_path) snprintf(checkpoint_path, n, "%s.ckpt", options->out_path);
     }
     FAIL_IF(!checkpoint_path, STYLE_ERR_NOMEM, "train: out of memory");
-    TRY(check_writable(options->out_path, "model"));
-    TRY(check_writable(checkpoint_path, "checkpoint"));
+    if (leader) { /* the only writer */
+        TRY(check_writable(options->out_path, "model"));
+        TRY(check_writable(checkpoint_path, "checkpoint"));
+    }
 
     DNNL_TRY(dnnl_engine_create(&t.engine, dnnl_cpu, 0), "train: engine");
     DNNL_TRY(dnnl_stream_create(&t.stream, t.engine, dnnl_stream_default_flags), "train: stream");
     TRY(feature_net_load(s->loss_net, &t.loss_net));
     TRY(resolve_layers(&t));
     TRY(train_dataset_open(&t.data, s->data_dir, options->log, options->log_user));
+    TRY(check_same_data(&t));
     TRY(compute_style_targets(&t));
 
     TRY(train_params_create(&t.params, &s->net));
@@ -417,7 +496,7 @@ style_status style_train(const style_train_options *options)
     FAIL_IF(!t.adam_m || !t.adam_v, STYLE_ERR_NOMEM, "train: out of memory");
     memset(t.adam_m, 0, bytes);
     memset(t.adam_v, 0, bytes);
-    if (options->resume_path) {
+    if (options->resume_path && leader) {
         TRY(train_checkpoint_load(options->resume_path, &t.state, &t.params, t.adam_m, t.adam_v));
         train_log(&t, STYLE_LOG_INFO, "resuming %s at iteration %lld", options->resume_path,
                   (long long)t.state.iteration);
@@ -425,13 +504,15 @@ style_status style_train(const style_train_options *options)
         train_params_init(&t.params, s->seed);
         train_rng_seed(&t.state.rng, s->seed);
     }
+    TRY(sync_from_leader(&t));
 
-    TRY(train_net_create(&t.net, &t.params, t.engine, s->batch_size, s->crop_size));
-    TRY(feature_run_create(&t.loss_run, t.loss_net, t.engine, s->batch_size, s->crop_size,
+    const int32_t shard = t.group.shard;
+    TRY(train_net_create(&t.net, &t.params, t.engine, shard, s->crop_size));
+    TRY(feature_run_create(&t.loss_run, t.loss_net, t.engine, shard, s->crop_size,
                            s->crop_size, deepest_layer(&t), true));
     const feature_run *run = &t.loss_run;
     int32_t cl = t.content_layer, max_c = 1;
-    t.content_target = style__aligned_alloc((size_t)s->batch_size * run->out_h[cl] *
+    t.content_target = style__aligned_alloc((size_t)shard * run->out_h[cl] *
                                             run->out_w[cl] * run->out_c[cl] * sizeof(float));
     for (int32_t i = 0; i < t.style_count; i++)
         if (run->out_c[t.style_layer[i]] > max_c) max_c = run->out_c[t.style_layer[i]];
@@ -439,12 +520,16 @@ style_status style_train(const style_train_options *options)
     t.delta_scratch = style__aligned_alloc((size_t)max_c * max_c * sizeof(float));
     FAIL_IF(!t.content_target || !t.gram_scratch || !t.delta_scratch, STYLE_ERR_NOMEM,
             "train: out of memory");
-    if (options->loss_log) {
+    if (options->loss_log && leader) {
         t.loss_log = fopen(options->loss_log, "a");
         FAIL_IF(!t.loss_log, STYLE_ERR_IO, "train: cannot open the loss log %s",
                 options->loss_log);
         if (ftell(t.loss_log) == 0) fprintf(t.loss_log, "iteration,content,style,tv,total,lr\n");
     }
+    if (!train_group_alone(&t.group))
+        train_log(&t, STYLE_LOG_INFO,
+                  "%d processes share every batch of %d (rank %d: crops %d..%d)", t.group.ranks,
+                  s->batch_size, t.group.rank, t.group.first, t.group.first + shard - 1);
     train_log(&t, STYLE_LOG_INFO,
               "training %d/%d/%d x%d blocks (%s norm) on %zu images, loss net %s, content %s, "
               "style %s, %lld iterations of %d x %dpx",
@@ -454,8 +539,11 @@ style_status style_train(const style_train_options *options)
               s->crop_size);
 
     TRY(run_training(&t, checkpoint_path));
-    TRY(train_export_model(options->out_path, s, &t.params, (int64_t)t.data.count, t.state.seconds));
-    train_log(&t, STYLE_LOG_INFO, "wrote %s", options->out_path);
+    if (leader) {
+        TRY(train_export_model(options->out_path, s, &t.params, (int64_t)t.data.count,
+                               t.state.seconds));
+        train_log(&t, STYLE_LOG_INFO, "wrote %s", options->out_path);
+    }
 fail:
     trainer_destroy(&t);
     style__free(checkpoint_path);

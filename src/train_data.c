@@ -657,7 +657,11 @@ static void drop_image(train_dataset *data, size_t index)
     data->count--;
 }
 
-/* One random size x size crop into `out`. */
+/*
+ * One random size x size crop into `out`, or, with out == NULL, only the random draws the crop
+ * would make: the image's size is then read from its header, not decoded (another process
+ * decodes it; the draws must stay in step with it).
+ */
 static style_status batch_item(train_dataset *data, train_rng *rng, int32_t size, float *out)
 {
     for (;;) {
@@ -667,13 +671,15 @@ static style_status batch_item(train_dataset *data, train_rng *rng, int32_t size
         size_t index = (size_t)train_rng_below(rng, data->count);
         const char *path = data->paths[index];
         style_image image = {0};
-        style_status status = style_image_load(path, data->max_pixels, &image);
+        int32_t w = 0, h = 0;
+        style_status status = out ? style_image_load(path, data->max_pixels, &image)
+                                  : style__image_file_size(path, data->max_pixels, &w, &h);
         if (status == STYLE_ERR_NOMEM) return status;
         if (status != STYLE_OK) {
             drop_image(data, index);
             continue;
         }
-        int32_t w = image.width, h = image.height;
+        if (out) w = image.width, h = image.height;
         bool wide = w >= h;
         int32_t short_side = wide ? h : w, long_side = wide ? w : h;
         int64_t largest = short_side > size ? short_side : size;
@@ -692,6 +698,7 @@ static style_status batch_item(train_dataset *data, train_rng *rng, int32_t size
         int32_t new_h = wide ? (int32_t)target : scaled;
         int32_t x0 = (int32_t)train_rng_below(rng, (uint64_t)(new_w - size) + 1);
         int32_t y0 = (int32_t)train_rng_below(rng, (uint64_t)(new_h - size) + 1);
+        if (!out) return STYLE_OK;
         row_source source = {.image = &image, .width = w, .height = h};
         status = resample_window(&source, RESIZE_TRIANGLE, new_w, new_h, x0, y0, size, size, out);
         style_image_release(&image);
@@ -699,22 +706,33 @@ static style_status batch_item(train_dataset *data, train_rng *rng, int32_t size
     }
 }
 
-style_status train_dataset_batch(train_dataset *data, train_rng *rng, int32_t count, int32_t size,
-                                 float *batch)
+style_status train_dataset_batch_shard(train_dataset *data, train_rng *rng, int32_t count,
+                                       int32_t first, int32_t shard, int32_t size, float *batch)
 {
     style_status status = STYLE_OK;
     FAIL_IF(!data || !rng || !batch, STYLE_ERR_INVALID_ARGUMENT,
             "train_dataset_batch: NULL argument");
     FAIL_IF(count < 1 || size < 1, STYLE_ERR_INVALID_ARGUMENT,
             "train_dataset_batch: bad batch of %d crops of %d pixels", count, size);
+    FAIL_IF(first < 0 || shard < 1 || shard > count - first, STYLE_ERR_INVALID_ARGUMENT,
+            "train_dataset_batch: crops %d..%d are not in a batch of %d", first, first + shard - 1,
+            count);
     FAIL_IF(data->count > 0 && !data->paths, STYLE_ERR_INVALID_ARGUMENT,
             "train_dataset_batch: data set has no paths");
     size_t item;
     FAIL_IF(!style__mul_size((size_t)size * 3, (size_t)size, &item), STYLE_ERR_INVALID_ARGUMENT,
             "train_dataset_batch: crop size %d overflows", size);
-    for (int32_t i = 0; i < count; i++)
-        TRY(batch_item(data, rng, size, batch + (size_t)i * item));
+    for (int32_t i = 0; i < count; i++) {
+        bool mine = i >= first && i < first + shard;
+        TRY(batch_item(data, rng, size, mine ? batch + (size_t)(i - first) * item : NULL));
+    }
     return STYLE_OK;
 fail:
     return status;
+}
+
+style_status train_dataset_batch(train_dataset *data, train_rng *rng, int32_t count, int32_t size,
+                                 float *batch)
+{
+    return train_dataset_batch_shard(data, rng, count, 0, count, size, batch);
 }

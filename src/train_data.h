@@ -54,6 +54,17 @@ style_status train_dataset_batch(train_dataset *data, train_rng *rng, int32_t co
                                  float *batch);
 
 /*
+ * Items first .. first + shard - 1 of the batch train_dataset_batch would make with `count`
+ * crops, into `batch` (shard crops): every item's random draws are made, in the same order,
+ * but only the shard's images are decoded (the others' sizes come from their headers), so
+ * the processes of a data-parallel run each make a disjoint part of one and the same batch.
+ * (A file whose header reads but whose pixels do not is dropped only by the process that
+ * decodes it; the others' data order then differs from a single process's.)
+ */
+style_status train_dataset_batch_shard(train_dataset *data, train_rng *rng, int32_t count,
+                                       int32_t first, int32_t shard, int32_t size, float *batch);
+
+/*
  * Antialiased resampling of an RGB float image (src_w x src_h x 3, NHWC) to dst_w x dst_h:
  * separable triangle (bilinear) filter whose support widens by the scale factor when
  * downscaling (as PIL's BILINEAR resize does), so downscaled photos do not alias. Upscaling is

@@ -84,6 +84,39 @@ ref_tensor ref_reflect_pad(ref_tensor in, int p)
     return out;
 }
 
+ref_tensor ref_circular_pad(ref_tensor in, int pt, int pl, int pb, int pr)
+{
+    ref_tensor out = ref_tensor_new(in.c, in.h + pt + pb, in.w + pl + pr);
+    for (int c = 0; c < in.c; c++)
+        for (int y = 0; y < out.h; y++)
+            for (int x = 0; x < out.w; x++)
+                REF_AT(out, c, y, x) =
+                    REF_AT(in, c, ((y - pt) % in.h + in.h) % in.h, ((x - pl) % in.w + in.w) % in.w);
+    return out;
+}
+
+/* Circular transposed conv: the full output folded modulo (in * stride), then shifted by
+ * `before` (the rows the non-circular version crops at the top). */
+static ref_tensor ref_conv_transpose2d_circular(ref_tensor in, const float *weight,
+                                                const float *bias, int out_channels, int k,
+                                                int stride, int before)
+{
+    ref_tensor full = ref_conv_transpose2d(in, weight, NULL, out_channels, k, stride, 0, 0);
+    int oh = in.h * stride, ow = in.w * stride;
+    ref_tensor out = ref_tensor_new(out_channels, oh, ow);
+    for (int o = 0; o < out_channels; o++) {
+        for (int y = 0; y < full.h; y++)
+            for (int x = 0; x < full.w; x++)
+                REF_AT(out, o, ((y - before) % oh + oh) % oh, ((x - before) % ow + ow) % ow) +=
+                    REF_AT(full, o, y, x);
+        for (int y = 0; y < oh; y++)
+            for (int x = 0; x < ow; x++)
+                REF_AT(out, o, y, x) += bias ? bias[o] : 0.0;
+    }
+    ref_tensor_free(&full);
+    return out;
+}
+
 ref_tensor ref_upsample_nearest2(ref_tensor in)
 {
     ref_tensor out = ref_tensor_new(in.c, in.h * 2, in.w * 2);
@@ -136,7 +169,7 @@ static void tf_same(int n, int k, int s, int *before, int *after)
 
 /* One stage: [upsample] [pad] conv, then [norm], [relu]. Consumes `in`. */
 static ref_tensor stage(const style_model *m, const model_stage *s, ref_tensor in, bool upsample,
-                        bool relu)
+                        bool relu, bool circular)
 {
     const model_conv *c = &s->conv;
     int k = c->kernel;
@@ -144,15 +177,29 @@ static ref_tensor stage(const style_model *m, const model_stage *s, ref_tensor i
     if (c->transposed) {
         int crop = k - 2;
         int before = m->upsample == UPSAMPLE_TRANSPOSED_TF ? crop / 2 : k / 2;
-        out = ref_conv_transpose2d(in, c->weight, c->bias, c->out_channels, k, c->stride, before,
-                                   crop - before);
+        if (circular)
+            out = ref_conv_transpose2d_circular(in, c->weight, c->bias, c->out_channels, k,
+                                                c->stride, before);
+        else
+            out = ref_conv_transpose2d(in, c->weight, c->bias, c->out_channels, k, c->stride,
+                                       before, crop - before);
     } else {
         if (upsample) {
             ref_tensor up = ref_upsample_nearest2(in);
             ref_tensor_free(&in);
             in = up;
         }
-        if (m->padding == PADDING_REFLECT) {
+        if (circular) {
+            /* The model's pad amounts, filled by wrapping around. */
+            int pt = k / 2, pb = k / 2, pl = k / 2, pr = k / 2;
+            if (m->padding == PADDING_TF_SAME) {
+                tf_same(in.h, k, c->stride, &pt, &pb);
+                tf_same(in.w, k, c->stride, &pl, &pr);
+            }
+            ref_tensor padded = ref_circular_pad(in, pt, pl, pb, pr);
+            out = ref_conv2d(padded, c->weight, c->bias, c->out_channels, k, c->stride, 0, 0, 0, 0);
+            ref_tensor_free(&padded);
+        } else if (m->padding == PADDING_REFLECT) {
             ref_tensor padded = ref_reflect_pad(in, k / 2);
             out = ref_conv2d(padded, c->weight, c->bias, c->out_channels, k, c->stride, 0, 0, 0, 0);
             ref_tensor_free(&padded);
@@ -185,19 +232,25 @@ static ref_tensor copy(ref_tensor t)
     return c;
 }
 
-ref_tensor ref_network(const style_model *m, ref_tensor image)
+ref_tensor ref_network_ex(const style_model *m, ref_tensor image, bool circular)
 {
     ref_tensor x = copy(image);
-    for (int i = 0; i < 3; i++) x = stage(m, &m->down[i], x, false, true);
+    for (int i = 0; i < 3; i++)
+        x = stage(m, &m->down[i], x, false, true, circular);
     for (int b = 0; b < m->residual_blocks; b++) {
-        ref_tensor y = stage(m, &m->residual[b][0], copy(x), false, true);
-        y = stage(m, &m->residual[b][1], y, false, false);
+        ref_tensor y = stage(m, &m->residual[b][0], copy(x), false, true, circular);
+        y = stage(m, &m->residual[b][1], y, false, false, circular);
         for (size_t i = 0; i < (size_t)x.c * x.h * x.w; i++) x.data[i] += y.data[i];
         ref_tensor_free(&y);
     }
-    x = stage(m, &m->up[0], x, true, true);
-    x = stage(m, &m->up[1], x, true, true);
-    return stage(m, &m->out, x, false, false);
+    x = stage(m, &m->up[0], x, true, true, circular);
+    x = stage(m, &m->up[1], x, true, true, circular);
+    return stage(m, &m->out, x, false, false, circular);
+}
+
+ref_tensor ref_network(const style_model *m, ref_tensor image)
+{
+    return ref_network_ex(m, image, false);
 }
 
 double ref_output_head(const style_model *m, double x)

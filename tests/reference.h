@@ -27,6 +27,8 @@ ref_tensor ref_conv_transpose2d(ref_tensor in, const float *weight, const float 
                                 int out_channels, int k, int stride, int before, int after);
 /* PyTorch ReflectionPad2d(p); where p >= size the edge is replicated. */
 ref_tensor ref_reflect_pad(ref_tensor in, int p);
+/* Circular (wrap-around) padding by the given amounts; any amount, even beyond the size. */
+ref_tensor ref_circular_pad(ref_tensor in, int pt, int pl, int pb, int pr);
 ref_tensor ref_upsample_nearest2(ref_tensor in);
 /* In place. */
 void ref_instance_norm(ref_tensor t, const float *scale, const float *shift, double eps);
@@ -37,6 +39,9 @@ void ref_relu(ref_tensor t);
 /* The whole network on an image tensor 3 x h x w (0..255), h and w multiples of 4; returns
  * the raw output (before the output head and clamp). */
 ref_tensor ref_network(const style_model *model, ref_tensor image);
+/* The same; `circular`: every layer pads by wrapping around (tileable mode), transposed convs
+ * fold their full output modulo the output size. */
+ref_tensor ref_network_ex(const style_model *model, ref_tensor image, bool circular);
 
 /* Output head + clamp as pixels are written: linear or 150 tanh(x) + 127.5, then 0..255. */
 double ref_output_head(const style_model *model, double x);

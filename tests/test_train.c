@@ -12,8 +12,10 @@
 #include "reference.h"
 #include "testutil.h"
 #include "train.h"
+#include "train_fixtures.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -381,31 +383,7 @@ static int record(void *user, const style_train_stats *st)
 /* Writes a data folder of smooth random photos and a style image. */
 static void make_data(const char *dir)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/photos/sub", dir);
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", path);
-    assert_int_equal(system(cmd), 0);
-    for (int k = 0; k < 5; k++) {
-        style_image img;
-        assert_int_equal(style_image_alloc(&img, 40 + k * 3, 36 + k, 3, STYLE_SAMPLE_U8), STYLE_OK);
-        uint8_t *p = img.data;
-        for (int y = 0; y < img.height; y++)
-            for (int x = 0; x < img.width; x++) {
-                p[(y * img.width + x) * 3 + 0] = (uint8_t)(128 + 100 * sin(0.2 * x + k));
-                p[(y * img.width + x) * 3 + 1] = (uint8_t)(128 + 100 * cos(0.15 * y - k));
-                p[(y * img.width + x) * 3 + 2] = (uint8_t)((x * y + 40 * k) & 255);
-            }
-        snprintf(path, sizeof path, "%s/photos/%s%d.png", dir, k % 2 ? "sub/" : "", k);
-        assert_int_equal(style_image_save(path, &img, 0), STYLE_OK);
-        if (k == 0) {
-            for (int i = 0; i < img.width * img.height * 3; i++)
-                p[i] = (uint8_t)((i / 3 % 7) * 36);
-            snprintf(path, sizeof path, "%s/style.png", dir);
-            assert_int_equal(style_image_save(path, &img, 0), STYLE_OK);
-        }
-        style_image_release(&img);
-    }
+    assert_int_equal(train_fixture_photos(dir, 0), 0);
 }
 
 static style_train_options small_run(const char *dir, run_log *log)
@@ -517,6 +495,160 @@ static void test_resume_is_bit_identical(void **state)
     assert_int_equal(size_a, size_b);
     assert_memory_equal(a, b, size_a);
     free(a), free(b);
+    free_run(&o);
+    test_remove_tree(dir);
+    free(dir);
+}
+
+/* Shards of a batch, made separately from the same generator state, are the batch. */
+static void test_batch_shards_are_the_batch(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    assert_int_equal(train_fixture_photos(dir, 2), 0); /* PNG and JPEG photos */
+    train_dataset data;
+    assert_int_equal(train_dataset_open(&data, test_path(dir, "photos"), NULL, NULL), STYLE_OK);
+    const int32_t count = 5, size = 24;
+    const size_t item = (size_t)size * size * 3;
+    float *whole = malloc(count * item * sizeof(float)),
+          *part = malloc(count * item * sizeof(float));
+    train_rng rng, after;
+    for (int round = 0; round < 3; round++) {
+        train_rng_seed(&rng, 40 + round);
+        assert_int_equal(train_dataset_batch(&data, &rng, count, size, whole), STYLE_OK);
+        after = rng;
+        const int32_t shares[3][2] = {{0, 2}, {2, 2}, {4, 1}}; /* 3 processes */
+        for (int s = 0; s < 3; s++) {
+            train_rng_seed(&rng, 40 + round);
+            assert_int_equal(train_dataset_batch_shard(&data, &rng, count, shares[s][0],
+                                                       shares[s][1], size,
+                                                       part + shares[s][0] * item),
+                             STYLE_OK);
+            assert_memory_equal(&rng, &after, sizeof rng); /* the same draws, all of them */
+        }
+        assert_memory_equal(part, whole, count * item * sizeof(float));
+    }
+    train_rng_seed(&rng, 1);
+    assert_int_equal(train_dataset_batch_shard(&data, &rng, count, 4, 2, size, part),
+                     STYLE_ERR_INVALID_ARGUMENT);
+    free(whole), free(part);
+    train_dataset_close(&data);
+    test_remove_tree(dir);
+    free(dir);
+}
+
+/* ---- data-parallel training, with threads standing in for the processes ------------------ */
+
+typedef struct thread_group {
+    pthread_barrier_t barrier;
+    int ranks;
+    float *slots[4];
+    void *source;
+} thread_group;
+
+typedef struct thread_rank {
+    thread_group *group;
+    style_train_group api;
+    style_train_options options;
+    run_log log;
+    style_status status;
+    char error[512];
+} thread_rank;
+
+/* Every rank adds the ranks' arrays in rank order, so all hold the same sums (as MPI's do). */
+static int thread_allreduce(void *user, float *data, size_t count)
+{
+    thread_rank *r = user;
+    thread_group *g = r->group;
+    float *sum = malloc(count * sizeof(float));
+    g->slots[r->api.rank] = data;
+    pthread_barrier_wait(&g->barrier);
+    for (size_t i = 0; i < count; i++) {
+        float s = 0;
+        for (int k = 0; k < g->ranks; k++)
+            s += g->slots[k][i];
+        sum[i] = s;
+    }
+    pthread_barrier_wait(&g->barrier);
+    memcpy(data, sum, count * sizeof(float));
+    free(sum);
+    return 0;
+}
+
+static int thread_broadcast(void *user, void *data, size_t bytes)
+{
+    thread_rank *r = user;
+    thread_group *g = r->group;
+    if (r->api.rank == 0) g->source = data;
+    pthread_barrier_wait(&g->barrier);
+    if (r->api.rank != 0) memcpy(data, g->source, bytes);
+    pthread_barrier_wait(&g->barrier);
+    return 0;
+}
+
+static void *thread_train(void *arg)
+{
+    thread_rank *r = arg;
+    r->status = style_train(&r->options);
+    snprintf(r->error, sizeof r->error, "%s", style_last_error());
+    return NULL;
+}
+
+static void test_group_trains_the_single_process_model(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    make_data(dir);
+    test_write_feature_net(test_path(dir, "net.safetensors"), 81);
+    run_log single_log = {0};
+    style_train_options o = small_run(dir, &single_log);
+    o.iterations = 4, o.batch_size = 3, o.threads = 1;
+    char *single = strdup(o.out_path);
+    assert_int_equal(style_train(&o), STYLE_OK);
+
+    /* Two ranks share the batch of 3 unevenly (2 + 1). */
+    enum { RANKS = 2 };
+    thread_group group = {.ranks = RANKS};
+    pthread_barrier_init(&group.barrier, NULL, RANKS);
+    thread_rank ranks[RANKS];
+    pthread_t threads[RANKS];
+    char *grouped = strdup(test_path(dir, "grouped.safetensors"));
+    for (int k = 0; k < RANKS; k++) {
+        thread_rank *r = &ranks[k];
+        memset(r, 0, sizeof *r);
+        r->group = &group;
+        r->api = (style_train_group){.struct_size = sizeof r->api,
+                                     .rank = k,
+                                     .ranks = RANKS,
+                                     .allreduce_sum = thread_allreduce,
+                                     .broadcast = thread_broadcast,
+                                     .user = r};
+        r->options = o;
+        r->options.out_path = grouped;
+        r->options.group = &r->api;
+        r->options.progress_user = &r->log;
+        assert_int_equal(pthread_create(&threads[k], NULL, thread_train, r), 0);
+    }
+    for (int k = 0; k < RANKS; k++) {
+        pthread_join(threads[k], NULL);
+        if (ranks[k].status != STYLE_OK) print_error("rank %d: %s\n", k, ranks[k].error);
+        assert_int_equal(ranks[k].status, STYLE_OK);
+        assert_int_equal(ranks[k].log.calls, 4);
+        /* Every rank reports the whole batch's losses. */
+        assert_true(fabs(ranks[k].log.first - single_log.first) <= 1e-5 * single_log.first);
+    }
+    pthread_barrier_destroy(&group.barrier);
+    train_model_difference d;
+    assert_int_equal(train_fixture_compare_models(single, grouped, &d), 0);
+    print_message("  2 ranks vs 1 process: |B - A| / |A - initial| = %.3g\n", d.relative);
+    assert_true(d.relative <= 2e-2);
+
+    /* A group without its calls is refused before anything runs. */
+    style_train_group broken = {.struct_size = sizeof broken, .rank = 0, .ranks = 2};
+    o.group = &broken;
+    assert_int_equal(style_train(&o), STYLE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(style_last_error(), "allreduce_sum"));
+    free(single), free(grouped);
     free_run(&o);
     test_remove_tree(dir);
     free(dir);
@@ -659,6 +791,8 @@ int main(void)
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_allocation_failures),
         cmocka_unit_test(test_checkpoint_on_full_disk),
+        cmocka_unit_test(test_batch_shards_are_the_batch),
+        cmocka_unit_test(test_group_trains_the_single_process_model),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

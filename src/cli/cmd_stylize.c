@@ -38,6 +38,8 @@ struct stylize_settings {
     int jpeg_quality;    /* 0: the library's default */
     style_precision precision;
     int precision_given;
+    int tileable;
+    long band_rows; /* 0: bands only when over the memory budget */
     double strength;
     int strength_given;
     int preserve_color;
@@ -54,6 +56,8 @@ enum {
     OPTION_MAX_PIXELS,
     OPTION_QUALITY,
     OPTION_PRECISION,
+    OPTION_TILEABLE,
+    OPTION_BAND_ROWS,
     OPTION_STRENGTH,
     OPTION_PRESERVE_COLOR,
     OPTION_SCALE,
@@ -92,12 +96,18 @@ void cmd_stylize_usage(FILE *out)
           "      --skip-existing      leave files whose output already exists (counted as\n"
           "                           skipped)\n"
           "      --memory-budget MB   cap on the memory of one run (per job), in MiB\n"
-          "                           (default 4096)\n"
+          "                           (default 4096); an image over it runs in bands\n"
+          "                           through temporary files (docs/pipeline.md)\n"
           "      --max-pixels N       refuse inputs with more than N pixels\n"
           "                           (default 67108864)\n"
           "      --quality Q          JPEG quality 1..100 (default 92)\n"
           "      --precision P        fp32 (default), bf16, int8 or auto (the fastest this\n"
           "                           processor runs natively); see 'libstyle bench'\n"
+          "      --tileable           seamless textures: circular padding, so that the output\n"
+          "                           tiles when the input does (docs/pipeline.md)\n"
+          "      --band-rows N        run in bands of N rows through temporary files even when\n"
+          "                           the image fits the memory budget (images that do not fit\n"
+          "                           always run in bands; fp32 only)\n"
           "  -q, --quiet              errors only: no progress and no summary\n"
           "  -v, --verbose            per-image timings and library warnings on stderr\n"
           "  -h, --help               show this help and exit\n"
@@ -138,6 +148,8 @@ static int parse_options(int argc, char **argv, struct stylize_settings *setting
         {"max-pixels", required_argument, NULL, OPTION_MAX_PIXELS},
         {"quality", required_argument, NULL, OPTION_QUALITY},
         {"precision", required_argument, NULL, OPTION_PRECISION},
+        {"tileable", no_argument, NULL, OPTION_TILEABLE},
+        {"band-rows", required_argument, NULL, OPTION_BAND_ROWS},
         {"strength", required_argument, NULL, OPTION_STRENGTH},
         {"preserve-color", no_argument, NULL, OPTION_PRESERVE_COLOR},
         {"scale", required_argument, NULL, OPTION_SCALE},
@@ -230,6 +242,16 @@ static int parse_options(int argc, char **argv, struct stylize_settings *setting
                                        optarg);
             }
             settings->precision_given = 1;
+            break;
+        case OPTION_TILEABLE:
+            settings->tileable = 1;
+            break;
+        case OPTION_BAND_ROWS:
+            if (cli_parse_int(optarg, 1, INT32_MAX, &number) != 0) {
+                return cli_usage_error(STYLIZE_COMMAND, "--band-rows expects 1..%d, not '%s'",
+                                       INT32_MAX, optarg);
+            }
+            settings->band_rows = number;
             break;
         case 'q':
             settings->quiet = 1;
@@ -411,6 +433,9 @@ static style_session *make_session(style_model *model, const struct stylize_sett
     if (status == STYLE_OK) status = style_session_set_threads(session, threads);
     if (status == STYLE_OK)
         status = style_session_set_progress_callback(session, on_progress, display);
+    if (status == STYLE_OK && settings->tileable) status = style_session_set_tileable(session, 1);
+    if (status == STYLE_OK && settings->band_rows > 0)
+        status = style_session_set_band_rows(session, (int32_t)settings->band_rows);
     if (status == STYLE_OK && settings->memory_budget_given)
         status = style_session_set_memory_budget(session, settings->memory_budget_bytes);
     if (status == STYLE_OK && settings->strength_given)

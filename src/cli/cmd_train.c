@@ -1,9 +1,11 @@
 /*
  * `libstyle train`: trains a style model from a style image and a folder of photos, with a
  * progress bar on a terminal (plain lines otherwise), Ctrl-C saving a checkpoint, and
- * --resume to continue from one.
+ * --resume to continue from one. Under mpirun the processes train one model together
+ * (data-parallel, cli_mpi.c); rank 0 reports progress.
  */
 #include "cli_interrupt.h"
+#include "cli_mpi.h"
 #include "cli_util.h"
 #include "commands.h"
 
@@ -51,19 +53,23 @@ void cmd_train_usage(FILE *out)
           "  --checkpoint-every N     iterations between checkpoints (default 100)\n"
           "  --resume CKPT            continue a run from its checkpoint\n"
           "  --loss-log FILE          append per-iteration losses as CSV\n"
-          "  -q, --quiet              no progress output\n",
+          "  -q, --quiet              no progress output\n"
+          "\n"
+          "Several processes (built with MPI): mpirun -np N libstyle train ... trains one model\n"
+          "with each process computing its share of every batch (docs/training.md).\n",
           out);
 }
 
 typedef struct progress_state {
     int terminal, quiet;
+    int rank; /* under mpirun: only rank 0 reports progress */
     double last_line;
 } progress_state;
 
 static int on_progress(void *user, const style_train_stats *st)
 {
     progress_state *p = user;
-    if (!p->quiet) {
+    if (!p->quiet && p->rank == 0) {
         char eta[32], elapsed[32];
         cli_format_duration(st->eta_seconds, eta, sizeof eta);
         cli_format_duration(st->elapsed_seconds, elapsed, sizeof elapsed);
@@ -96,9 +102,12 @@ static int on_progress(void *user, const style_train_stats *st)
 static void on_log(void *user, style_log_level level, const char *message)
 {
     const progress_state *p = user;
-    if (p->quiet && level < STYLE_LOG_WARNING) return;
+    if ((p->quiet || p->rank > 0) && level < STYLE_LOG_WARNING) return;
     if (p->terminal) fputc('\n', stderr);
-    fprintf(stderr, "libstyle: %s%s\n", level == STYLE_LOG_WARNING ? "warning: " : "", message);
+    char rank[32] = "";
+    if (p->rank > 0) snprintf(rank, sizeof rank, "rank %d: ", p->rank);
+    fprintf(stderr, "libstyle: %s%s%s\n", rank, level == STYLE_LOG_WARNING ? "warning: " : "",
+            message);
 }
 
 enum {
@@ -146,7 +155,7 @@ int cmd_train(int argc, char **argv)
     style_train_options o = {0};
     o.struct_size = sizeof o;
     o.seed = 1;
-    progress_state progress = {isatty(STDERR_FILENO), 0, 0};
+    progress_state progress = {isatty(STDERR_FILENO), 0, 0, 0};
     long value;
     double real;
     uint64_t seed;
@@ -251,18 +260,35 @@ int cmd_train(int argc, char **argv)
     o.log = on_log;
     o.log_user = &progress;
 
+    /* Before MPI_Init: the threads MPI starts inherit the blocked signals too. */
     cli_interrupt_begin();
-    style_status status = style_train(&o);
-    cli_interrupt_end();
-    if (progress.terminal && !progress.quiet) fputc('\n', stderr);
-    if (status == STYLE_ERR_CANCELLED) {
-        cli_error("%s", style_last_error());
-        return 130;
-    }
-    if (status != STYLE_OK) {
-        cli_report_status(status, NULL);
+    cli_mpi mpi;
+    if (cli_mpi_begin(&mpi) != 0) {
+        cli_interrupt_end();
         return CLI_EXIT_FAILURE;
     }
-    if (!progress.quiet) fprintf(stderr, "libstyle: wrote %s\n", o.out_path);
+    progress.rank = mpi.group.rank;
+    if (mpi.group.ranks > 1) {
+        o.group = &mpi.group;
+        if (!o.threads) o.threads = cli_mpi_default_threads(&mpi);
+    }
+    style_status status = style_train(&o);
+    if (progress.terminal && !progress.quiet) fputc('\n', stderr);
+    if (status != STYLE_OK && status != STYLE_ERR_CANCELLED) {
+        if (mpi.group.ranks > 1)
+            cli_error("rank %d of %d: %s", mpi.group.rank, mpi.group.ranks, style_last_error());
+        else
+            cli_report_status(status, NULL);
+        /* The other processes may be waiting for this one in a collective call. */
+        cli_mpi_abort(&mpi, CLI_EXIT_FAILURE);
+        cli_interrupt_end();
+        return CLI_EXIT_FAILURE;
+    }
+    /* Reported before MPI_Finalize: mpirun, when it passed on a Ctrl-C, may not wait long. */
+    if (status == STYLE_ERR_CANCELLED && mpi.group.rank == 0) cli_error("%s", style_last_error());
+    cli_mpi_end(&mpi); /* a stop is collective: every process saw it at the same iteration */
+    cli_interrupt_end();
+    if (status == STYLE_ERR_CANCELLED) return 130;
+    if (!progress.quiet && mpi.group.rank == 0) fprintf(stderr, "libstyle: wrote %s\n", o.out_path);
     return CLI_EXIT_OK;
 }

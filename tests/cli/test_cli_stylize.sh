@@ -67,14 +67,32 @@ info_ok() {
 check "info prints architecture and parameter count" info_ok
 
 budget() {
-    set +e
-    "$bin" stylize --memory-budget 1 --model "$model" "$scratch/big.png" \
-        "$scratch/budget.png" 2>"$scratch/err"
-    local rc=$?
-    set -e
-    [ "$rc" -eq 1 ] && grep -q "memory budget" "$scratch/err" && [ ! -e "$scratch/budget.png" ]
+    "$bin" stylize --memory-budget 1 --model "$model" "$scratch/big.png" "$scratch/budget.png" &&
+        "$fixtures" check "$scratch/budget.png" 256 256 3 &&
+        "$bin" stylize --band-rows 16 --model "$model" "$scratch/big.png" "$scratch/bands.png" &&
+        "$bin" stylize --model "$model" "$scratch/big.png" "$scratch/whole.png" &&
+        cmp "$scratch/whole.png" "$scratch/bands.png"
 }
-check "over the memory budget: clear error, no output file" budget
+check "over the memory budget: runs in bands; forced bands match the whole image" budget
+
+budget_too_small() {
+    expect_status 1 "memory budget" "$bin" stylize --memory-budget 1 --model "$model" \
+        "$scratch/wide.png" "$scratch/wide-styled.png" && [ ! -e "$scratch/wide-styled.png" ]
+}
+check "a budget too small even for one row: clear error, no output file" budget_too_small
+
+tileable() {
+    "$bin" stylize --tileable --model "$model" "$scratch/photo.png" "$scratch/tiled.png" &&
+        "$fixtures" check "$scratch/tiled.png" 37 29 3 && ! cmp -s "$scratch/tiled.png" "$scratch/styled.png" &&
+        "$bin" stylize --help | grep -q -- "--tileable"
+}
+check "--tileable runs (37x29: resampled periodically) and changes the result" tileable
+
+band_rows_usage() {
+    expect_status 2 "--band-rows" "$bin" stylize --band-rows 0 --model "$model" \
+        "$scratch/photo.png" "$scratch/x.png"
+}
+check "--band-rows 0: usage error" band_rows_usage
 
 if [ -n "$shared" ] && [ -d "$shared/models/ml5/udnie" ]; then
     real_model() {

@@ -2,13 +2,21 @@
  * Fixtures for the CLI tests, made with the library itself:
  *   cli_fixtures make DIR          writes DIR/model.safetensors (random small network),
  *                                  DIR/photo.png, DIR/photo.jpg (RGB), DIR/sprite.png (RGBA),
- *                                  DIR/big.png (256 x 256 grey)
+ *                                  DIR/big.png (256 x 256 grey), DIR/wide.png (16384 x 4
+ *                                  grey: one row of a layer is over 1 MiB)
  *   cli_fixtures check IMG W H C   exit 0 when IMG decodes to W x H with C channels
+ *   cli_fixtures train DIR         training inputs: DIR/photos/ (PNG and JPEG), DIR/style.png,
+ *                                  DIR/net.safetensors (a small feature network)
+ *   cli_fixtures compare-models A B TOL
+ *                                  exit 0 when models A and B, trained from the same
+ *                                  initialisation, differ by at most TOL of A's training
+ *                                  update (see train_fixture_compare_models)
  *   cli_fixtures describe IMG      prints "W H C u8|u16" of the decoded image
  *   cli_fixtures compare A B MAX   exit 0 when A and B decode to the same shape with samples
  *                                  at most MAX apart (in 8-bit steps); prints the largest gap
  */
 #include "model_builder.h"
+#include "train_fixtures.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +61,11 @@ static int make(const char *dir)
     snprintf(path, sizeof path, "%s/big.png", dir);
     if (style_image_save(path, &big, 0) != STYLE_OK) return 1;
     style_image_release(&big);
+    if (style_image_alloc(&big, 16384, 4, 3, STYLE_SAMPLE_U8) != STYLE_OK) return 1;
+    memset(big.data, 100, 16384 * 4 * 3);
+    snprintf(path, sizeof path, "%s/wide.png", dir);
+    if (style_image_save(path, &big, 0) != STYLE_OK) return 1;
+    style_image_release(&big);
     snprintf(path, sizeof path, "%s/sprite.png", dir);
     if (style_image_save(path, &rgba, 0) != STYLE_OK) return 1;
     style_image_release(&rgb);
@@ -73,6 +86,19 @@ static int check(const char *path, int w, int h, int c)
                 image.channels, w, h, c);
     style_image_release(&image);
     return ok ? 0 : 1;
+}
+
+static int compare_models(const char *a_path, const char *b_path, double tolerance)
+{
+    train_model_difference d;
+    if (train_fixture_compare_models(a_path, b_path, &d) != 0) {
+        fprintf(stderr, "cannot compare %s and %s: %s\n", a_path, b_path, style_last_error());
+        return 1;
+    }
+    printf("|B - A| / |A - initial| = %.3g (tolerance %g); largest weight difference %.3g; the "
+           "parameters the output does not depend on differ by up to %.3g (not compared)\n",
+           d.relative, tolerance, d.largest, d.ignored);
+    return !(d.relative <= tolerance);
 }
 
 static int describe(const char *path)
@@ -125,12 +151,22 @@ done:
 
 int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "train") == 0) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/net.safetensors", argv[2]);
+        if (train_fixture_photos(argv[2], 2) != 0) return 1;
+        test_write_feature_net(path, 78);
+        return 0;
+    }
+    if (argc == 5 && strcmp(argv[1], "compare-models") == 0)
+        return compare_models(argv[2], argv[3], atof(argv[4]));
     if (argc == 3 && strcmp(argv[1], "describe") == 0) return describe(argv[2]);
     if (argc == 5 && strcmp(argv[1], "compare") == 0)
         return compare(argv[2], argv[3], atof(argv[4]));
     if (argc == 3 && strcmp(argv[1], "make") == 0) return make(argv[2]);
     if (argc == 6 && strcmp(argv[1], "check") == 0)
         return check(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
-    fprintf(stderr, "usage: cli_fixtures make DIR | check IMG W H C\n");
+    fprintf(stderr, "usage: cli_fixtures make DIR | check IMG W H C | describe IMG | "
+                    "compare A B MAX | train DIR | compare-models A B TOL\n");
     return 2;
 }

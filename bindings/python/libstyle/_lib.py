@@ -185,6 +185,7 @@ class TrainOptions(Structure):
         ("progress_user", c_void_p),
         ("log", LOG_FN),
         ("log_user", c_void_p),
+        ("group", c_void_p),  # const style_train_group *: data-parallel processes; NULL here
     ]
 
 
@@ -323,6 +324,8 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], bool]] = {
     "style_session_free": (None, [_SessionP], False),
     "style_session_set_threads": (c_status, [_SessionP, c_int], True),
     "style_session_set_memory_budget": (c_status, [_SessionP, c_uint64], True),
+    "style_session_set_tileable": (c_status, [_SessionP, c_int], True),
+    "style_session_set_band_rows": (c_status, [_SessionP, c_int32], True),
     "style_session_set_strength": (c_status, [_SessionP, c_float], True),
     "style_session_set_preserve_color": (c_status, [_SessionP, c_int], True),
     "style_session_set_scale": (c_status, [_SessionP, c_float], True),

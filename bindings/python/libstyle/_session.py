@@ -90,14 +90,20 @@ class Session:
         model: the :class:`Model`. The session keeps it (the Python object) alive, and the
             weights stay alive even when ``model.close()`` is called while the session lives.
         threads: threads a run uses; 0 = one per processor.
-        memory_budget: cap in bytes on the memory one run may allocate; 0 = 4 GiB. A run over
-            it raises :class:`LimitError` before allocating anything.
+        memory_budget: cap in bytes on the memory one run may allocate; 0 = 4 GiB. An image
+            over it is computed in bands through temporary files (fp32, nearest_conv models;
+            the result equals the whole-image one up to float rounding); one that does not
+            fit even so raises :class:`LimitError` before allocating anything.
         progress: ``progress(fraction)`` called between layers with the fraction done;
             returning a true value cancels the run, which raises :class:`CancelledError`.
         log: ``log(level, message)`` receives the library's log messages.
         precision: "fp32", "bf16", "int8" or "auto" (the fastest the processor and model
             allow); None keeps the library's default (fp32). One the processor does not run
             natively raises :class:`UnsupportedError`, an unknown name ValueError.
+        tileable: True for seamless textures: circular padding through the whole network,
+            so the output tiles when the input does (``style_session_set_tileable``).
+        band_rows: > 0 runs every image in bands of at most that many rows even when it fits
+            the budget (for tests and comparisons); 0 = bands only when needed.
         strength: how strongly the style is applied, 0..1 (default 1): for the Johnson
             network, the result is strength * stylized + (1 - strength) * input (sRGB values);
             0 returns the input's pixels, 1 the plain stylized image.
@@ -106,6 +112,9 @@ class Session:
         scale: run the network on the input resized by this factor (above 0, at most 8) and
             resize the result back (cubic filter); below 1 the strokes come out larger.
         Out-of-range values raise :class:`InvalidArgumentError` (a ValueError).
+
+    The colour under fully transparent pixels (alpha 0) does not reach the visible ones: it
+    is replaced by a fill from the nearest visible pixels before stylizing.
 
     An exception raised inside `progress` cancels the run and is re-raised from the
     stylize call; one raised inside `log` is re-raised once the call returns.
@@ -123,6 +132,8 @@ class Session:
         progress: Optional[ProgressCallback] = None,
         log: Optional[LogCallback] = None,
         precision: Optional[str] = None,
+        tileable: bool = False,
+        band_rows: int = 0,
         strength: float = 1.0,
         preserve_color: bool = False,
         scale: float = 1.0,
@@ -133,6 +144,9 @@ class Session:
         threads = _check_int(threads, "threads", 0, _MAX_THREADS)
         memory_budget = _check_int(memory_budget, "memory_budget", 0, 2**64 - 1)
         precision_value = None if precision is None else _parse_precision(precision)
+        if not isinstance(tileable, (bool, np.bool_)):
+            raise TypeError("tileable must be a bool, not %s" % type(tileable).__name__)
+        band_rows = _check_int(band_rows, "band_rows", 0, _INT32_MAX)
         strength = _check_float(strength, "strength")
         scale = _check_float(scale, "scale")
         self._lock = threading.Lock()
@@ -145,6 +159,8 @@ class Session:
         self._log_function: Any = None
         self._threads = threads
         self._memory_budget = memory_budget
+        self._tileable = bool(tileable)
+        self._band_rows = band_rows
         self._strength = 1.0
         self._preserve_color = False
         self._scale = 1.0
@@ -160,6 +176,10 @@ class Session:
                 lib.style_session_set_memory_budget(handle, memory_budget)
             if precision_value is not None:
                 lib.style_session_set_precision(handle, precision_value)
+            if tileable:
+                lib.style_session_set_tileable(handle, 1)
+            if band_rows:
+                lib.style_session_set_band_rows(handle, band_rows)
             self.strength = strength
             self.preserve_color = preserve_color
             self.scale = scale
@@ -274,6 +294,31 @@ class Session:
         with self._running() as handle:
             lib.style_session_set_memory_budget(handle, value)
             self._memory_budget = value
+
+    @property
+    def tileable(self) -> bool:
+        """Seamless textures: circular padding, so the output tiles when the input does."""
+        return self._tileable
+
+    @tileable.setter
+    def tileable(self, value: bool) -> None:
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError("tileable must be a bool, not %s" % type(value).__name__)
+        with self._running() as handle:
+            lib.style_session_set_tileable(handle, int(bool(value)))
+            self._tileable = bool(value)
+
+    @property
+    def band_rows(self) -> int:
+        """> 0: every image runs in bands of at most this many rows; 0: only when needed."""
+        return self._band_rows
+
+    @band_rows.setter
+    def band_rows(self, value: int) -> None:
+        value = _check_int(value, "band_rows", 0, _INT32_MAX)
+        with self._running() as handle:
+            lib.style_session_set_band_rows(handle, value)
+            self._band_rows = value
 
     @property
     def strength(self) -> float:

@@ -66,7 +66,9 @@ class StylizeTest(SessionTestCase):
         np.testing.assert_array_equal(self.session.stylize(swapped), native)
 
     def test_rgba_alpha_passes_through(self) -> None:
-        rgba = np.concatenate([self.image, _support.test_image(29, 37, 4)[..., 3:]], axis=-1)
+        # Alpha 1..255: colour under alpha 0 would be replaced (test_colour_under_...).
+        alpha = np.maximum(_support.test_image(29, 37, 4)[..., 3:], 1)
+        rgba = np.concatenate([self.image, alpha], axis=-1)
         result = self.session.stylize(rgba)
         self.assertEqual(result.shape, rgba.shape)
         np.testing.assert_array_equal(result[..., 3], rgba[..., 3])
@@ -213,6 +215,41 @@ class BadArgumentTest(SessionTestCase):
         np.testing.assert_array_equal(self.session.stylize(self.image), self.expected)
 
 
+class PipelineTest(SessionTestCase):
+    """Tileable mode and the alpha fill (the C tests measure them in detail)."""
+
+    def test_tileable_output_wraps_around(self) -> None:
+        y, x = np.mgrid[0:48, 0:64]
+        texture = np.stack([127 + 100 * np.sin(2 * np.pi * (2 * x / 64 + y / 48 + c))
+                            for c in range(3)], axis=-1).astype(np.uint8)
+        with libstyle.Session(self.model, tileable=True) as session:
+            self.assertTrue(session.tileable)
+            tiled = session.stylize(texture).astype(np.float64)
+            session.tileable = False
+            plain = session.stylize(texture).astype(np.float64)
+
+        def seam_ratio(image: np.ndarray) -> float:
+            seam = np.abs(image[:, -1] - image[:, 0]).mean()
+            interior = np.abs(np.diff(image, axis=1)).mean()
+            return float(seam / interior)
+
+        self.assertLess(seam_ratio(tiled), 1.5)
+        self.assertGreater(seam_ratio(plain), 1.5)
+        with self.assertRaises(TypeError):
+            libstyle.Session(self.model, tileable="yes")  # type: ignore[arg-type]
+
+    def test_colour_under_transparent_pixels_is_ignored(self) -> None:
+        rng = np.random.default_rng(3)
+        rgba = np.concatenate([self.image, np.full(self.image.shape[:2] + (1,), 255, np.uint8)],
+                              axis=-1)
+        rgba[:, :12, 3] = 0  # a transparent strip
+        other = rgba.copy()
+        other[:, :12, :3] = rng.integers(0, 256, (rgba.shape[0], 12, 3), dtype=np.uint8)
+        first, second = self.session.stylize(rgba), self.session.stylize(other)
+        np.testing.assert_array_equal(first[:, 12:], second[:, 12:])
+        np.testing.assert_array_equal(first[..., 3], rgba[..., 3])
+
+
 class LimitAndCallbackTest(SessionTestCase):
     def test_tiny_memory_budget(self) -> None:
         with libstyle.Session(self.model, memory_budget=1) as session:
@@ -226,11 +263,25 @@ class LimitAndCallbackTest(SessionTestCase):
 
     def test_budget_equal_to_the_estimate_is_enough(self) -> None:
         need = self.session.estimate_memory(37, 29)
-        with libstyle.Session(self.model, memory_budget=need - 1) as session:
-            with self.assertRaises(libstyle.LimitError):
-                session.stylize(self.image)
-            session.memory_budget = need
+        with libstyle.Session(self.model, memory_budget=need) as session:
             np.testing.assert_array_equal(session.stylize(self.image), self.expected)
+
+    def test_over_the_budget_runs_in_bands(self) -> None:
+        need = self.session.estimate_memory(37, 29)
+        image = self.image.astype(np.float32)
+        whole = self.session.stylize(image)
+        fractions = []
+        with libstyle.Session(self.model, memory_budget=need // 4,
+                              progress=fractions.append) as session:
+            banded = session.stylize(image)
+        self.assertLess(float(np.abs(banded - whole).max()), 1e-3)
+        self.assertEqual(fractions, sorted(fractions))
+        self.assertAlmostEqual(fractions[-1], 1.0)
+        with libstyle.Session(self.model, band_rows=3) as session:
+            self.assertEqual(session.band_rows, 3)
+            self.assertLess(float(np.abs(session.stylize(image) - whole).max()), 1e-3)
+            with self.assertRaises(ValueError):
+                session.band_rows = -1
 
     def test_progress_reports_fractions(self) -> None:
         fractions = []

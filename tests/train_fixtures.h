@@ -1,0 +1,35 @@
+/* Small training inputs made with the library itself, for the trainer's C and CLI tests. */
+#ifndef STYLE_TEST_TRAIN_FIXTURES_H
+#define STYLE_TEST_TRAIN_FIXTURES_H
+
+#include <stdint.h>
+
+/*
+ * DIR/photos/ (five smooth PNG photos of 40..52 x 36..40, two in photos/sub/, and `jpegs`
+ * JPEG photos of other sizes) and DIR/style.png. Returns 0 on success.
+ */
+int train_fixture_photos(const char *dir, int jpegs);
+
+/* How far model B is from model A, both trained from the same initialisation. */
+typedef struct train_model_difference {
+    double relative; /* |B - A| / |A - initial| over the parameters the output depends on */
+    double largest;  /* the largest difference of one such parameter */
+    double ignored;  /* the largest difference of a parameter the output does not depend on */
+} train_model_difference;
+
+/*
+ * Compares two trained model files, remaking the initial weights from A's recorded seed and
+ * configuration (libstyle.training). The measure is relative to the training update rather
+ * than a per-weight maximum because Adam's first step moves every weight by lr * sign(grad):
+ * a weight whose gradient is within rounding noise of zero may move either way under another
+ * summation order, a difference of 2 lr that is still a negligible part of the update.
+ * Parameters the output does not depend on (conv biases followed by instance normalisation,
+ * which subtracts each channel's mean; the shift of a residual block's second normalisation,
+ * a per-channel constant reaching only normalised convolutions) get only rounding noise,
+ * scaled by Adam to +-lr steps: they are reported in `ignored`, not compared.
+ * Returns 0 on success (non-zero with style_last_error() set when a file is unusable).
+ */
+int train_fixture_compare_models(const char *a_path, const char *b_path,
+                                 train_model_difference *out);
+
+#endif

@@ -2,7 +2,7 @@
 # libstyle set-up and tests. Two commands (see README.md):
 #   ./setup.sh        install Debian packages, build into build/, stylize the bundled example
 #   ./setup.sh test   build if needed, run every test: the suite, the suite under
-#                     ASan+UBSan, the network tests with ONEDNN_MAX_CPU_ISA=AVX2 (machines
+#                     ASan+UBSan, the threaded tests under TSan, the network tests with ONEDNN_MAX_CPU_ISA=AVX2 (machines
 #                     without AVX-512); prints "N passed, N failed" at the end
 #   ./setup.sh test quick   only the plain suite
 set -euo pipefail
@@ -100,6 +100,13 @@ tests() {
         build build-asan -DSTYLE_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
             run_ctest "test suite under AddressSanitizer + UndefinedBehaviorSanitizer" build-asan
+        # ThreadSanitizer: the threaded tests only (threads sharing a model, the soak), with
+        # OpenMP at one thread (libgomp is not instrumented) and tests/tsan.supp (a false
+        # report inside oneDNN; docs/reliability.md).
+        cmake -S . -B build-tsan -DSTYLE_TSAN=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+        cmake --build build-tsan -j "$jobs" --target test_threads soak
+        OMP_NUM_THREADS=1 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
+            run_ctest "threaded tests under ThreadSanitizer" build-tsan -R "^(test_threads|soak_short)$"
     fi
     echo "$passed passed, $failed failed"
     [ "$failed" -eq 0 ]

@@ -170,12 +170,29 @@ STYLE_API void style_free(void *data);
 
 typedef struct style_model style_model;
 
-/** Options for loading a model; zero-initialise, then set struct_size = sizeof(it). */
+/** Default caps of style_load_options (docs/reliability.md). */
+#define STYLE_DEFAULT_MAX_MODEL_BYTES (2ull << 30)     /**< the file: 2 GiB */
+#define STYLE_DEFAULT_MAX_HEADER_BYTES (100ull * 1000 * 1000) /**< JSON header: 100 MB */
+#define STYLE_DEFAULT_MAX_TENSORS 65536ull             /**< tensors in one file */
+#define STYLE_DEFAULT_MAX_TENSOR_BYTES (4ull << 30)    /**< tensor data as float32: 4 GiB */
+
+/**
+ * Options for loading a model; zero-initialise, then set struct_size = sizeof(it). Every cap
+ * is checked against what the file declares before the memory is allocated, and exceeding
+ * one fails with STYLE_ERR_LIMIT. Fields past the caller's struct_size take their defaults,
+ * so programs built against an older libstyle.h keep working.
+ */
 typedef struct style_load_options {
     size_t struct_size;  /**< sizeof(style_load_options), for future extension */
     style_log_fn log;    /**< optional receiver of warnings (e.g. ignored legacy keys) */
     void *log_user;      /**< passed to log */
-    uint64_t max_bytes;  /**< cap on the model file's size; 0 = 2 GiB */
+    uint64_t max_bytes;  /**< cap on the model file's size; 0 = STYLE_DEFAULT_MAX_MODEL_BYTES */
+    /* Since 0.1 (issue 9). */
+    uint64_t max_header_bytes; /**< cap on the JSON header (metadata and tensor table);
+                                    0 = STYLE_DEFAULT_MAX_HEADER_BYTES (also the maximum) */
+    uint64_t max_tensors;      /**< cap on the number of tensors; 0 = STYLE_DEFAULT_MAX_TENSORS */
+    uint64_t max_tensor_bytes; /**< cap on all tensors converted to float32, in bytes;
+                                    0 = STYLE_DEFAULT_MAX_TENSOR_BYTES */
 } style_load_options;
 
 /**

@@ -14,6 +14,11 @@ void style__alloc_fail_after(long n)
     style__fail_countdown = n > 0 ? n : 0;
 }
 
+bool style__alloc_fail_pending(void)
+{
+    return style__fail_countdown > 0;
+}
+
 static bool style__should_fail(void)
 {
     if (style__fail_countdown <= 0) return false;

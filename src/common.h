@@ -37,6 +37,16 @@ void style__aligned_free(void *ptr);
  * Thread-local so that it never affects other threads.
  */
 void style__alloc_fail_after(long n);
+/* True while the failure set by style__alloc_fail_after has not happened yet: a call that
+ * succeeds with it still pending made fewer allocations (tests loop until then), one that
+ * succeeds after it happened swallowed a failed allocation. */
+bool style__alloc_fail_pending(void);
+
+/*
+ * Test hook: the n-th write(2) from now by style__write_file_atomic in the calling thread fails
+ * with ENOSPC, as on a full disk (n >= 1); 0 disables. Thread-local, like the allocation hook.
+ */
+void style__write_fail_after(long n);
 
 /* Overflow-checked size arithmetic: false when the result does not fit. */
 static inline bool style__mul_size(size_t a, size_t b, size_t *out)

@@ -106,8 +106,12 @@ void direct_conv_destroy(direct_conv *conv)
     memset(conv, 0, sizeof *conv);
 }
 
+#if defined(__clang__) /* clang ignores GCC target pragmas; this is its equivalent */
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,fma")
+#endif
 
 /* PX output pixels of one row, OC output channels, fp32. */
 static inline __attribute__((always_inline)) void
@@ -169,10 +173,18 @@ static void row_f32(const direct_conv *c, const float *in, size_t in_row, float 
 #undef DIRECT_F32_CASE
 }
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
+#if defined(__clang__) /* clang ignores GCC target pragmas; this is its equivalent */
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma,avx512bf16"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,fma,avx512bf16")
+#endif
 
 /* bf16: 32 input channels per vector (16 pairs), vdpbf16ps accumulates pair products. */
 static inline __attribute__((always_inline)) void
@@ -234,10 +246,18 @@ static void row_bf16(const direct_conv *c, const uint16_t *in, size_t in_row, fl
 #undef DIRECT_BF16_CASE
 }
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
+#if defined(__clang__) /* clang ignores GCC target pragmas; this is its equivalent */
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")
+#endif
 
 /* u8 x s8 (vpdpbusd): 32 input channels of two neighbouring taps per 64-byte vector. */
 static inline __attribute__((always_inline)) void
@@ -303,7 +323,11 @@ static void row_u8(const direct_conv *c, const uint8_t *in, size_t in_row, float
 #undef DIRECT_U8_CASE
 }
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
 void direct_conv_forward(const direct_conv *conv, const void *src, float *dst)
 {

@@ -63,8 +63,16 @@ static style_status attach_conv(feature_net *net, int32_t i, int32_t *channels)
     return STYLE_OK;
 }
 
-/* torchvision VGG: conv indices identify VGG-16 or VGG-19; ReLUs follow convs; pools. */
-static bool recognise_vgg(feature_net *net)
+static style_status not_vgg(void)
+{
+    return style__fail(STYLE_ERR_FORMAT,
+                       "not a feature network: no libstyle.kind = feature-net metadata, and not "
+                       "a torchvision VGG-16/VGG-19 state_dict");
+}
+
+/* torchvision VGG: conv indices identify VGG-16 or VGG-19; ReLUs follow convs; pools.
+ * STYLE_ERR_FORMAT when the file is not one. */
+static style_status recognise_vgg(feature_net *net)
 {
     static const int vgg16[] = {0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28};
     static const int vgg19[] = {0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34};
@@ -78,10 +86,10 @@ static bool recognise_vgg(feature_net *net)
     int n = 0;
     if (count == 13 && last == 28) convs = vgg16, n = 13;
     if (count == 16 && last == 34) convs = vgg19, n = 16;
-    if (!convs) return false;
+    if (!convs) return not_vgg();
     for (int k = 0; k < n; k++) {
         snprintf(name, sizeof name, "features.%d.weight", convs[k]);
-        if (!st_find(&net->file, name)) return false;
+        if (!st_find(&net->file, name)) return not_vgg();
     }
     net->layer_count = last + 2; /* through the last ReLU */
     for (int i = 0, k = 0, block = 1, within = 0; i < net->layer_count; i++) {
@@ -98,8 +106,10 @@ static bool recognise_vgg(feature_net *net)
             block++, within = 0;
         }
     }
-    free(net->name);
-    net->name = strdup(n == 13 ? "vgg16" : "vgg19");
+    char *vgg_name = style__strdup(n == 13 ? "vgg16" : "vgg19");
+    if (!vgg_name) return style__fail(STYLE_ERR_NOMEM, "out of memory");
+    style__free(net->name);
+    net->name = vgg_name;
     net->input_scale = 1.0 / 255.0;
     const double mean[3] = {0.485, 0.456, 0.406}, std[3] = {0.229, 0.224, 0.225};
     memcpy(net->input_mean, mean, sizeof mean);
@@ -112,7 +122,7 @@ static bool recognise_vgg(feature_net *net)
     for (int i = 0; i < 4; i++)
         snprintf(net->style_taps[i], FNET_NAME_MAX, "%s", n == 13 ? style16[i] : style19[i]);
     net->style_count = 4;
-    return true;
+    return STYLE_OK;
 }
 
 static style_status parse_tap_list(feature_net *net, json_t *list, const char *what,
@@ -160,7 +170,8 @@ static style_status parse_spec(feature_net *net)
                    *p = json_object_get(item, "pad");
             FAIL_IF(!json_is_integer(k) || !json_is_integer(s) || !json_is_integer(p),
                     STYLE_ERR_FORMAT, "libstyle.layers[%d]: conv needs kernel, stride, pad", i);
-            *l = (fnet_layer){.op = FNET_CONV, .kernel = (int32_t)json_integer_value(k),
+            *l = (fnet_layer){.op = FNET_CONV,
+                              .kernel = (int32_t)json_integer_value(k),
                               .stride = (int32_t)json_integer_value(s),
                               .pad = (int32_t)json_integer_value(p)};
             FAIL_IF(l->kernel < 1 || l->kernel > 15 || l->stride < 1 || l->stride > 4 ||
@@ -213,8 +224,10 @@ static style_status parse_spec(feature_net *net)
     }
     const char *name = st_metadata_find(&net->file, "libstyle.name");
     if (name) {
-        free(net->name);
-        net->name = strdup(name);
+        char *copy = style__strdup(name);
+        FAIL_IF(!copy, STYLE_ERR_NOMEM, "out of memory");
+        style__free(net->name);
+        net->name = copy;
     }
 fail:
     json_decref(layers);
@@ -235,7 +248,7 @@ style_status feature_net_from_file(st_file *file, const char *name, feature_net 
     }
     net->file = *file;
     memset(file, 0, sizeof *file);
-    net->name = strdup(style__basename(name));
+    net->name = style__strdup(style__basename(name));
     net->layers = style__calloc(FNET_MAX_LAYERS, sizeof *net->layers);
     FAIL_IF(!net->layers || !net->name, STYLE_ERR_NOMEM, "out of memory");
     const char *kind = st_metadata_find(&net->file, "libstyle.kind");
@@ -244,9 +257,7 @@ style_status feature_net_from_file(st_file *file, const char *name, feature_net 
                 "libstyle.kind is '%s', not 'feature-net'", kind);
         TRY(parse_spec(net));
     } else {
-        FAIL_IF(!recognise_vgg(net), STYLE_ERR_FORMAT,
-                "not a feature network: no libstyle.kind = feature-net metadata, and not a "
-                "torchvision VGG-16/VGG-19 state_dict");
+        TRY(recognise_vgg(net));
     }
     int32_t channels = 3;
     for (int32_t i = 0; i < net->layer_count; i++)
@@ -296,7 +307,7 @@ void feature_net_free(feature_net *net)
     if (!net) return;
     st_file_clear(&net->file);
     style__free(net->layers);
-    free(net->name);
+    style__free(net->name);
     style__free(net);
 }
 

@@ -9,6 +9,24 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Test hook: a thread-local countdown to a simulated full disk (see common.h). */
+static _Thread_local long style__write_fail_countdown;
+
+void style__write_fail_after(long n)
+{
+    style__write_fail_countdown = n > 0 ? n : 0;
+}
+
+/* write(2), or a failure with ENOSPC when the test hook says so. */
+static ssize_t style__write(int fd, const void *data, size_t size)
+{
+    if (style__write_fail_countdown > 0 && --style__write_fail_countdown == 0) {
+        errno = ENOSPC;
+        return -1;
+    }
+    return write(fd, data, size);
+}
+
 const char *style__basename(const char *path)
 {
     const char *slash = strrchr(path, '/');
@@ -64,12 +82,14 @@ style_status style__write_file_atomic(const char *path, const void *data, size_t
     FAIL_IF(!temp, STYLE_ERR_NOMEM, "%s: out of memory", path);
     snprintf(temp, n, "%s.tmpXXXXXX", path);
     fd = mkstemp(temp);
-    FAIL_IF(fd < 0, STYLE_ERR_IO, "%s: cannot create a temporary file: %s", path,
-            strerror(errno));
+    FAIL_IF(fd < 0, STYLE_ERR_IO, "%s: cannot create a temporary file: %s", path, strerror(errno));
     const unsigned char *bytes = data;
     size_t done = 0;
     while (done < size) {
-        ssize_t put = write(fd, bytes + done, size - done);
+        /* At most 1 MiB per call: a large file takes several writes, so that the write
+         * hook can fail one in the middle (a disk filling up half-way). */
+        size_t chunk = size - done < (1u << 20) ? size - done : (1u << 20);
+        ssize_t put = style__write(fd, bytes + done, chunk);
         if (put < 0 && errno == EINTR) continue;
         FAIL_IF(put <= 0, STYLE_ERR_IO, "%s: write failed: %s", path,
                 put < 0 ? strerror(errno) : "no progress");
@@ -83,8 +103,7 @@ style_status style__write_file_atomic(const char *path, const void *data, size_t
     int closed = close(fd);
     fd = -1;
     FAIL_IF(closed != 0, STYLE_ERR_IO, "%s: close failed: %s", path, strerror(errno));
-    FAIL_IF(rename(temp, path) != 0, STYLE_ERR_IO, "%s: rename failed: %s", path,
-            strerror(errno));
+    FAIL_IF(rename(temp, path) != 0, STYLE_ERR_IO, "%s: rename failed: %s", path, strerror(errno));
     style__free(temp);
     return STYLE_OK;
 fail:

@@ -4,22 +4,15 @@
  * The result is a regular model file whose metadata says how the original network computes
  * (tf_same padding, transposed_tf upsampling, eps 1e-3, tanh150 output, final instance norm).
  */
+#include "import_ml5.h"
 #include "model.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
-#define ML5_VARIABLES 48
-#define ML5_MAX_FILE_BYTES (64u << 20)
-
-/* What each Variable_k becomes: tensor name, rank, and whether it is a 4-d kernel. */
-typedef struct ml5_variable {
-    char name[48];
-    int rank;
-} ml5_variable;
-
-static void ml5_layout(ml5_variable vars[ML5_VARIABLES])
+/* What each Variable_k becomes: tensor name and rank (4: a kernel, 1: a norm vector). */
+static void ml5_layout(ml5_entry vars[ML5_VARIABLES])
 {
     int v = 0;
     static const char *const down[3][2] = {{"conv1", "in1"}, {"conv2", "in2"}, {"conv3", "in3"}};
@@ -40,7 +33,8 @@ static void ml5_layout(ml5_variable vars[ML5_VARIABLES])
             snprintf(vars[v].name, sizeof vars[v].name, "res%d.in%d.weight", b, j);
             vars[v++].rank = 1;
         }
-    static const char *const up[3][2] = {{"deconv1", "in4"}, {"deconv2", "in5"}, {"deconv3", "in6"}};
+    static const char *const up[3][2] = {
+        {"deconv1", "in4"}, {"deconv2", "in5"}, {"deconv3", "in6"}};
     for (int i = 0; i < 3; i++) {
         snprintf(vars[v].name, sizeof vars[v].name, "%s.conv2d.weight", up[i][0]);
         vars[v++].rank = 4;
@@ -66,45 +60,84 @@ static void transpose_3201(const float *src, const int64_t shape[4], float *dst)
                     dst[((a * nb + b) * kh + y) * kw + x] = src[((y * kw + x) * nb + b) * na + a];
 }
 
-/* Reads one variable's file after checking its manifest entry. */
-static style_status read_variable(const char *dir, json_t *manifest, int index, int rank,
-                                  int64_t shape[4], float **data, size_t *count)
+/* Checks manifest entry `index` and fills in its filename, shape and count. */
+static style_status parse_entry(json_t *manifest, int index, ml5_entry *entry)
 {
     style_status status = STYLE_OK;
-    char key[32], path[4096];
-    void *bytes = NULL;
-    size_t size = 0;
-    *data = NULL;
+    char key[32];
     if (index == 0)
         snprintf(key, sizeof key, "Variable");
     else
         snprintf(key, sizeof key, "Variable_%d", index);
-    json_t *entry = json_object_get(manifest, key);
-    FAIL_IF(!json_is_object(entry), STYLE_ERR_FORMAT, "manifest.json has no entry '%s'", key);
-    json_t *filename = json_object_get(entry, "filename");
-    json_t *dims = json_object_get(entry, "shape");
+    json_t *object = json_object_get(manifest, key);
+    FAIL_IF(!json_is_object(object), STYLE_ERR_FORMAT, "manifest.json has no entry '%s'", key);
+    json_t *filename = json_object_get(object, "filename");
+    json_t *dims = json_object_get(object, "shape");
     FAIL_IF(!json_is_string(filename) || !json_is_array(dims), STYLE_ERR_FORMAT,
             "manifest.json entry '%s' needs a string 'filename' and an array 'shape'", key);
     const char *name = json_string_value(filename);
-    FAIL_IF(!*name || strchr(name, '/') || strcmp(name, "..") == 0 || strcmp(name, ".") == 0,
-            STYLE_ERR_FORMAT, "manifest.json entry '%s' has a bad filename '%s'", key, name);
-    FAIL_IF((int)json_array_size(dims) != rank, STYLE_ERR_FORMAT,
-            "manifest.json entry '%s' has %zu dimensions, expected %d", key,
-            json_array_size(dims), rank);
-    *count = 1;
-    for (int d = 0; d < rank; d++) {
+    FAIL_IF(!*name || strchr(name, '/') || strcmp(name, "..") == 0 || strcmp(name, ".") == 0 ||
+                strlen(name) > 255,
+            STYLE_ERR_FORMAT, "manifest.json entry '%s' has a bad filename '%.64s'", key, name);
+    FAIL_IF((int)json_array_size(dims) != entry->rank, STYLE_ERR_FORMAT,
+            "manifest.json entry '%s' has %zu dimensions, expected %d", key, json_array_size(dims),
+            entry->rank);
+    entry->count = 1;
+    for (int d = 0; d < entry->rank; d++) {
         json_t *dim = json_array_get(dims, (size_t)d);
         FAIL_IF(!json_is_integer(dim) || json_integer_value(dim) < 1 ||
                     json_integer_value(dim) > 65536,
                 STYLE_ERR_FORMAT, "manifest.json entry '%s' has a bad shape", key);
-        shape[d] = json_integer_value(dim);
-        FAIL_IF(!style__mul_size(*count, (size_t)shape[d], count) || *count > ML5_MAX_FILE_BYTES,
+        entry->shape[d] = json_integer_value(dim);
+        FAIL_IF(!style__mul_size(entry->count, (size_t)entry->shape[d], &entry->count) ||
+                    entry->count > ML5_MAX_FILE_BYTES / sizeof(float),
                 STYLE_ERR_FORMAT, "manifest.json entry '%s' is too large", key);
     }
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    entry->filename = name;
+fail:
+    return status;
+}
+
+style_status ml5_manifest_parse(const void *text, size_t size, ml5_manifest *out)
+{
+    style_status status = STYLE_OK;
+    memset(out, 0, sizeof *out);
+    FAIL_IF(size > ML5_MAX_MANIFEST_BYTES, STYLE_ERR_LIMIT,
+            "manifest.json is %zu bytes, over the limit of %u", size, ML5_MAX_MANIFEST_BYTES);
+    json_error_t error;
+    json_t *manifest = json_loadb(text, size, JSON_REJECT_DUPLICATES, &error);
+    out->json = manifest;
+    FAIL_IF(!manifest, STYLE_ERR_FORMAT, "manifest.json: invalid JSON (%s, line %d)", error.text,
+            error.line);
+    FAIL_IF(!json_is_object(manifest), STYLE_ERR_FORMAT, "manifest.json: not a JSON object");
+    ml5_layout(out->entries);
+    for (int i = 0; i < ML5_VARIABLES; i++)
+        TRY(parse_entry(manifest, i, &out->entries[i]));
+    return STYLE_OK;
+fail:
+    ml5_manifest_clear(out);
+    return status;
+}
+
+void ml5_manifest_clear(ml5_manifest *manifest)
+{
+    json_decref(manifest->json);
+    manifest->json = NULL;
+}
+
+/* Reads one variable's float32 file, which must hold exactly the entry's values. */
+static style_status read_variable(const char *dir, const ml5_entry *entry, float **data)
+{
+    style_status status = STYLE_OK;
+    char path[4096];
+    void *bytes = NULL;
+    size_t size = 0;
+    *data = NULL;
+    snprintf(path, sizeof path, "%s/%s", dir, entry->filename);
     TRY(style__read_file(path, ML5_MAX_FILE_BYTES, &bytes, &size));
-    FAIL_IF(size != *count * sizeof(float), STYLE_ERR_FORMAT,
-            "%s: %zu bytes, but shape needs %zu float32 values", name, size, *count);
+    FAIL_IF(size != entry->count * sizeof(float), STYLE_ERR_FORMAT,
+            "%s: %zu bytes, but shape needs %zu float32 values", entry->filename, size,
+            entry->count);
     *data = bytes; /* little-endian float32, as on this host */
     return STYLE_OK;
 fail:
@@ -115,53 +148,55 @@ fail:
 style_status style_import_ml5(const char *dir, const char *out_path, const char *name)
 {
     style_status status = STYLE_OK;
-    json_t *manifest = NULL;
+    ml5_manifest manifest = {0};
     void *text = NULL, *bytes = NULL;
     size_t text_size = 0, size = 0;
     float *data = NULL, *converted = NULL;
     st_file file = {0};
     style_model *model = NULL;
-    ml5_variable vars[ML5_VARIABLES];
     char path[4096];
 
     if (!dir || !out_path)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT, "import_ml5: dir or out_path is NULL");
-    ml5_layout(vars);
     snprintf(path, sizeof path, "%s/manifest.json", dir);
-    TRY(style__read_file(path, 1u << 20, &text, &text_size));
-    json_error_t error;
-    manifest = json_loadb(text, text_size, JSON_REJECT_DUPLICATES, &error);
-    FAIL_IF(!manifest, STYLE_ERR_FORMAT, "%s: invalid JSON (%s, line %d)", path, error.text,
-            error.line);
-    FAIL_IF(!json_is_object(manifest), STYLE_ERR_FORMAT, "%s: not a JSON object", path);
+    TRY(style__read_file(path, ML5_MAX_MANIFEST_BYTES, &text, &text_size));
+    status = ml5_manifest_parse(text, text_size, &manifest);
+    if (status != STYLE_OK) {
+        style__prefix_error(dir);
+        goto fail;
+    }
 
     for (int i = 0; i < ML5_VARIABLES; i++) {
-        int64_t shape[4] = {0}, converted_shape[4];
-        size_t count = 0;
-        TRY(read_variable(dir, manifest, i, vars[i].rank, shape, &data, &count));
+        const ml5_entry *entry = &manifest.entries[i];
+        int64_t converted_shape[4];
+        TRY(read_variable(dir, entry, &data));
         const float *tensor = data;
-        if (vars[i].rank == 4) {
-            converted = style__malloc(count * sizeof(float));
+        if (entry->rank == 4) {
+            converted = style__malloc(entry->count * sizeof(float));
             FAIL_IF(!converted, STYLE_ERR_NOMEM, "out of memory");
-            transpose_3201(data, shape, converted);
-            converted_shape[0] = shape[3];
-            converted_shape[1] = shape[2];
-            converted_shape[2] = shape[0];
-            converted_shape[3] = shape[1];
+            transpose_3201(data, entry->shape, converted);
+            converted_shape[0] = entry->shape[3];
+            converted_shape[1] = entry->shape[2];
+            converted_shape[2] = entry->shape[0];
+            converted_shape[3] = entry->shape[1];
             tensor = converted;
         } else {
-            converted_shape[0] = shape[0];
+            converted_shape[0] = entry->shape[0];
         }
-        TRY(st_file_add_tensor(&file, vars[i].name, vars[i].rank, converted_shape, tensor));
+        TRY(st_file_add_tensor(&file, entry->name, entry->rank, converted_shape, tensor));
         style__free(data);
         style__free(converted);
         data = converted = NULL;
     }
     static const char *const metadata[][2] = {
-        {"libstyle.format_version", "1"},     {"libstyle.arch", "johnson"},
-        {"libstyle.padding", "tf_same"},      {"libstyle.upsample", "transposed_tf"},
-        {"libstyle.norm", "instance"},        {"libstyle.norm_eps", "0.001"},
-        {"libstyle.output", "tanh150"},       {"libstyle.final_norm", "instance"},
+        {"libstyle.format_version", "1"},
+        {"libstyle.arch", "johnson"},
+        {"libstyle.padding", "tf_same"},
+        {"libstyle.upsample", "transposed_tf"},
+        {"libstyle.norm", "instance"},
+        {"libstyle.norm_eps", "0.001"},
+        {"libstyle.output", "tanh150"},
+        {"libstyle.final_norm", "instance"},
         {"libstyle.source", "ml5 / lengstrom fast-style-transfer checkpoint dump"},
     };
     for (size_t i = 0; i < sizeof metadata / sizeof *metadata; i++)
@@ -177,7 +212,7 @@ style_status style_import_ml5(const char *dir, const char *out_path, const char 
     st_file_clear(&file);
     style__free(bytes);
     style__free(text);
-    json_decref(manifest);
+    ml5_manifest_clear(&manifest);
     return STYLE_OK;
 fail:
     style__prefix_error("import_ml5");
@@ -187,6 +222,6 @@ fail:
     style__free(data);
     style__free(converted);
     style__free(text);
-    json_decref(manifest);
+    ml5_manifest_clear(&manifest);
     return status;
 }

@@ -15,8 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_MAX_MODEL_BYTES (2ull << 30)
-
 static const char *const known_metadata_keys[] = {
     "libstyle.format_version", "libstyle.arch",       "libstyle.padding",
     "libstyle.upsample",       "libstyle.norm",       "libstyle.norm_eps",
@@ -445,7 +443,7 @@ style_status model_from_file(st_file *file, const char *name, const style_load_o
         style__prefix_error(prefix);
         goto fail;
     }
-    if (options && options->log) {
+    if (options && options->struct_size > offsetof(style_load_options, log) && options->log) {
         size_t ignored = 0;
         for (size_t i = 0; i < model->file.tensor_count; i++)
             ignored += !model->file.tensors[i].used;
@@ -471,11 +469,31 @@ fail:
     return status;
 }
 
+/*
+ * The caller's options with every field past its struct_size zero (a program built against
+ * an older libstyle.h passes a shorter struct), so that later code reads them all safely.
+ */
+static style_status load_options_copy(const style_load_options *options,
+                                      style_load_options *copy)
+{
+    memset(copy, 0, sizeof *copy);
+    if (options && options->struct_size < sizeof(size_t))
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "model_load: options.struct_size not set");
+    if (options)
+        memcpy(copy, options,
+               options->struct_size < sizeof *copy ? options->struct_size : sizeof *copy);
+    if (!copy->max_bytes) copy->max_bytes = STYLE_DEFAULT_MAX_MODEL_BYTES;
+    return STYLE_OK;
+}
+
 static style_status load_from_memory(const void *data, size_t size, const char *name,
                                      const style_load_options *options, style_model **out)
 {
     st_file file = {0};
-    style_status status = st_parse_lenient(data, size, true, &file);
+    st_limits limits = {.max_header_bytes = options->max_header_bytes,
+                        .max_tensors = options->max_tensors,
+                        .max_tensor_bytes = options->max_tensor_bytes};
+    style_status status = st_parse_limited(data, size, true, &limits, &file);
     if (status != STYLE_OK) {
         char prefix[512];
         snprintf(prefix, sizeof prefix, "model_load: %s", name);
@@ -491,17 +509,17 @@ style_status style_model_load(const char *path, const style_load_options *option
     if (out) *out = NULL;
     if (!path || !out)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT, "model_load: path or out is NULL");
-    if (options && options->struct_size < sizeof(size_t))
-        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "model_load: options.struct_size not set");
-    uint64_t max_bytes = options && options->max_bytes ? options->max_bytes : DEFAULT_MAX_MODEL_BYTES;
+    style_load_options limits;
+    style_status status = load_options_copy(options, &limits);
+    if (status != STYLE_OK) return status;
     void *data = NULL;
     size_t size = 0;
-    style_status status = style__read_file(path, (size_t)max_bytes, &data, &size);
+    status = style__read_file(path, (size_t)limits.max_bytes, &data, &size);
     if (status != STYLE_OK) {
         style__prefix_error("model_load");
         return status;
     }
-    status = load_from_memory(data, size, path, options, out);
+    status = load_from_memory(data, size, path, &limits, out);
     style__free(data);
     return status;
 }
@@ -512,13 +530,13 @@ style_status style_model_load_memory(const void *data, size_t size,
     if (out) *out = NULL;
     if (!data || !out)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT, "model_load: data or out is NULL");
-    if (options && options->struct_size < sizeof(size_t))
-        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "model_load: options.struct_size not set");
-    uint64_t max_bytes = options && options->max_bytes ? options->max_bytes : DEFAULT_MAX_MODEL_BYTES;
-    if (size > max_bytes)
+    style_load_options limits;
+    style_status status = load_options_copy(options, &limits);
+    if (status != STYLE_OK) return status;
+    if (size > limits.max_bytes)
         return style__fail(STYLE_ERR_LIMIT, "model_load: <memory>: %zu bytes, over the limit",
                            size);
-    return load_from_memory(data, size, "<memory>", options, out);
+    return load_from_memory(data, size, "<memory>", &limits, out);
 }
 
 void model_retain(style_model *model)

@@ -35,22 +35,38 @@ typedef struct norm_kernels {
 #include "norm_kernels.inc"
 #undef KSUFFIX
 
+#if defined(__clang__) /* clang ignores GCC target pragmas; this is its equivalent */
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
+#endif
 #define KSUFFIX avx2
 #include "norm_kernels.inc"
 #undef KSUFFIX
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
+#if defined(__clang__) /* clang ignores GCC target pragmas; this is its equivalent */
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")
+#endif
 #include <immintrin.h>
 #define KSUFFIX avx512
 #define NORM_AVX512
 #include "norm_kernels.inc"
 #undef NORM_AVX512
 #undef KSUFFIX
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
 static const norm_kernels *kernels_for(int isa)
 {

@@ -298,6 +298,12 @@ fail:
 
 style_status st_parse_lenient(const void *data, size_t size, bool lenient, st_file *out)
 {
+    return st_parse_limited(data, size, lenient, NULL, out);
+}
+
+style_status st_parse_limited(const void *data, size_t size, bool lenient,
+                              const st_limits *limits, st_file *out)
+{
     style_status status = STYLE_OK;
     st_file file = {0};
     json_t *root = NULL;
@@ -315,6 +321,11 @@ style_status st_parse_lenient(const void *data, size_t size, bool lenient, st_fi
     FAIL_IF(header_size > ST_MAX_HEADER_BYTES, STYLE_ERR_FORMAT,
             "header length %" PRIu64 " is over the %u-byte limit", header_size,
             ST_MAX_HEADER_BYTES);
+    uint64_t max_header = limits && limits->max_header_bytes ? limits->max_header_bytes
+                                                             : STYLE_DEFAULT_MAX_HEADER_BYTES;
+    FAIL_IF(header_size > max_header, STYLE_ERR_LIMIT,
+            "header length %" PRIu64 " is over the configured limit of %" PRIu64 " bytes",
+            header_size, max_header);
     FAIL_IF(header_size > size - 8, STYLE_ERR_FORMAT,
             "header length %" PRIu64 " goes past the end of the file (%zu bytes)", header_size,
             size);
@@ -336,6 +347,10 @@ style_status st_parse_lenient(const void *data, size_t size, bool lenient, st_fi
     if (metadata) TRY(st_parse_metadata(metadata, &file));
 
     size_t tensor_count = json_object_size(root) - (metadata ? 1 : 0);
+    uint64_t max_tensors = limits && limits->max_tensors ? limits->max_tensors
+                                                         : STYLE_DEFAULT_MAX_TENSORS;
+    FAIL_IF(tensor_count > max_tensors, STYLE_ERR_LIMIT,
+            "%zu tensors, over the limit of %" PRIu64, tensor_count, max_tensors);
     file.tensors = style__calloc(tensor_count, sizeof *file.tensors);
     spans = style__calloc(tensor_count, sizeof *spans);
     FAIL_IF(!file.tensors || !spans, STYLE_ERR_NOMEM, "out of memory for %zu tensors",
@@ -373,6 +388,19 @@ style_status st_parse_lenient(const void *data, size_t size, bool lenient, st_fi
             json_array_size(json_object_get(json_object_get(root, too_many_dims), "shape")),
             ST_MAX_DIMS);
 
+    /* The float32 copies are checked against the cap before any of them is allocated. */
+    uint64_t max_tensor_bytes = limits && limits->max_tensor_bytes
+                                    ? limits->max_tensor_bytes
+                                    : STYLE_DEFAULT_MAX_TENSOR_BYTES;
+    uint64_t total_bytes = 0;
+    for (size_t i = 0; i < tensor_count; i++) {
+        if (spans[i].dtype->id == ST_OTHER) continue;
+        uint64_t count = file.tensors[spans[i].tensor].count;
+        FAIL_IF(count > (UINT64_MAX - total_bytes) / sizeof(float) ||
+                    (total_bytes += count * sizeof(float)) > max_tensor_bytes,
+                STYLE_ERR_LIMIT, "tensor data needs over %" PRIu64 " bytes as float32 (limit)",
+                max_tensor_bytes);
+    }
     for (size_t i = 0; i < tensor_count; i++) {
         st_tensor *tensor = &file.tensors[spans[i].tensor];
         tensor->dtype = spans[i].dtype->name;

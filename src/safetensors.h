@@ -52,6 +52,17 @@ typedef struct st_file {
  */
 style_status st_parse(const void *data, size_t size, st_file *out);
 
+/* Caps applied while parsing (0 in a field: the default named in libstyle.h). */
+typedef struct st_limits {
+    uint64_t max_header_bytes; /* at most ST_MAX_HEADER_BYTES whatever is asked */
+    uint64_t max_tensors;
+    uint64_t max_tensor_bytes; /* all tensors as float32 */
+} st_limits;
+
+/* st_parse_lenient with caps: over one of them is STYLE_ERR_LIMIT, before allocating. */
+style_status st_parse_limited(const void *data, size_t size, bool lenient,
+                              const st_limits *limits, st_file *out);
+
 /*
  * Like st_parse, but with lenient = true a tensor of a valid dtype that cannot be converted
  * (I64, U8, ...) is kept with data == NULL instead of failing the parse, so that a consumer

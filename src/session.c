@@ -357,15 +357,16 @@ style_status style_session_set_style_weights(style_session *session, const float
     return status;
 }
 
-/* Sets up per-op profiling of a plan (allocation failures just leave it off). */
-static void start_profile(style_session *session, cached_plan *c)
+/* Sets up (or with profiling off, drops) per-op profiling of a plan. On an allocation
+ * failure the plan is left unprofiled and STYLE_ERR_NOMEM returned. */
+static style_status start_profile(style_session *session, cached_plan *c)
 {
     network_plan *plan = &c->plan;
     c->runs = 0;
     if (!session->profiling) {
         style__free(plan->op_ms);
         plan->op_ms = NULL;
-        return;
+        return STYLE_OK;
     }
     if (!plan->op_ms) plan->op_ms = style__calloc(plan->op_count, sizeof(double));
     if (!c->profile) c->profile = style__calloc(plan->op_count, sizeof *c->profile);
@@ -374,9 +375,10 @@ static void start_profile(style_session *session, cached_plan *c)
         style__free(c->profile);
         plan->op_ms = NULL;
         c->profile = NULL;
-        return;
+        return style__fail(STYLE_ERR_NOMEM, "session: out of memory for the profile");
     }
     memset(plan->op_ms, 0, plan->op_count * sizeof(double));
+    return STYLE_OK;
 }
 
 /*
@@ -447,7 +449,11 @@ static style_status ensure_plan(style_session *session, int32_t height, int32_t 
     c->last_used = session->clock;
     c->memory = need;
     c->build_ms = now_ms() - t0;
-    start_profile(session, c);
+    status = start_profile(session, c);
+    if (status != STYLE_OK) {
+        drop_plan(c);
+        goto fail;
+    }
     session->current = slot;
     session_log(session, STYLE_LOG_DEBUG,
                 "built the network for %dx%d (%s) in %.1f ms: %zu operations, %.1f MiB", width,
@@ -944,8 +950,16 @@ style_status style_session_set_profiling(style_session *session, int enable)
     if (!session)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_set_profiling: NULL session");
     session->profiling = enable != 0;
+    style_status status = STYLE_OK;
     for (int i = 0; i < SESSION_PLANS; i++)
-        if (session->plans[i].plan.bound) start_profile(session, &session->plans[i]);
+        if (session->plans[i].plan.bound && start_profile(session, &session->plans[i]) != STYLE_OK)
+            status = STYLE_ERR_NOMEM;
+    if (status != STYLE_OK) { /* all or nothing: profiling stays off */
+        session->profiling = false;
+        for (int i = 0; i < SESSION_PLANS; i++)
+            if (session->plans[i].plan.bound) start_profile(session, &session->plans[i]);
+        return style__fail(STYLE_ERR_NOMEM, "session_set_profiling: out of memory");
+    }
     return STYLE_OK;
 }
 

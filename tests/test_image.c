@@ -724,6 +724,27 @@ static void test_limits(void **state)
     assert_non_null(strstr(style_last_error(), "huge.png: "));
     free(huge.data);
 
+    /* A JPEG whose frame header (SOF) claims 65500x65500: refused before any allocation. */
+    unsigned char grey[8 * 8] = {0};
+    unsigned long jpeg_size = 0;
+    unsigned char *jpeg = turbojpeg_encode(grey, 8, 8, TJPF_GRAY, TJSAMP_GRAY, &jpeg_size);
+    bool patched = false;
+    for (unsigned long i = 2; i + 9 < jpeg_size && !patched; i++) {
+        if (jpeg[i] == 0xff && (jpeg[i + 1] == 0xc0 || jpeg[i + 1] == 0xc2)) {
+            jpeg[i + 5] = 0xff, jpeg[i + 6] = 0xdc; /* height 65500 */
+            jpeg[i + 7] = 0xff, jpeg[i + 8] = 0xdc; /* width 65500 */
+            patched = true;
+        }
+    }
+    assert_true(patched);
+    style__alloc_fail_after(1);
+    status = style_image_load_memory(jpeg, jpeg_size, 0, &loaded);
+    style__alloc_fail_after(0);
+    assert_int_equal(status, STYLE_ERR_LIMIT);
+    assert_null(loaded.data);
+    assert_non_null(strstr(style_last_error(), "65500x65500"));
+    tjFree(jpeg);
+
     /* An explicit limit: exactly at it loads, one below it is refused (PNG and JPEG). */
     assert_int_equal(style_image_alloc(&image, 10, 10, 3, STYLE_SAMPLE_U8), STYLE_OK);
     fill_gradient_u8(&image);

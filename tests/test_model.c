@@ -729,7 +729,7 @@ static void test_legacy_running_stats(void **state)
     size_t size;
     unsigned char *bytes = serialize(&file, &size);
     log_capture capture = {0};
-    style_load_options options = {sizeof options, capture_log, &capture, 0};
+    style_load_options options = {.struct_size = sizeof options, .log = capture_log, .log_user = &capture};
     style_model *model = NULL;
     assert_int_equal(style_model_load_memory(bytes, size, &options, &model), STYLE_OK);
     check_info(model, &c); /* running stats are not parameters of an instance-norm model */
@@ -790,7 +790,7 @@ static void test_extra_tensors_ignored(void **state)
     size_t size;
     unsigned char *bytes = serialize_dtypes(&file, &plan, &size);
     log_capture capture = {0};
-    style_load_options options = {sizeof options, capture_log, &capture, 0};
+    style_load_options options = {.struct_size = sizeof options, .log = capture_log, .log_user = &capture};
     style_model *model = NULL;
     assert_int_equal(style_model_load_memory(bytes, size, &options, &model), STYLE_OK);
     check_info(model, &c);
@@ -1401,7 +1401,7 @@ static void test_max_bytes(void **state)
     snprintf(path, sizeof path, "%s", test_path(g_dir, "limited.safetensors"));
     assert_int_equal(test_write_file(path, bytes, size), 0);
 
-    style_load_options options = {sizeof options, NULL, NULL, size - 1};
+    style_load_options options = {.struct_size = sizeof options, .max_bytes = size - 1};
     style_model *model = SENTINEL_MODEL;
     style__clear_error();
     assert_int_equal(style_model_load_memory(bytes, size, &options, &model), STYLE_ERR_LIMIT);
@@ -1423,6 +1423,75 @@ static void test_max_bytes(void **state)
     style_model_free(model);
     free(bytes);
     remove(path);
+}
+
+/* The caps on the header, the tensor count and the tensor bytes: over one is STYLE_ERR_LIMIT,
+ * checked before the tensors are allocated; at it loads; 0 is the default. */
+static void test_load_caps(void **state)
+{
+    (void)state;
+    test_model_config c = small_config();
+    size_t size;
+    unsigned char *bytes = test_build_model_bytes(&c, 57, &size);
+    st_file file;
+    assert_int_equal(st_parse(bytes, size, &file), STYLE_OK);
+    uint64_t header = 0, tensor_bytes = 0;
+    memcpy(&header, bytes, 8); /* little-endian host */
+    for (size_t i = 0; i < file.tensor_count; i++) tensor_bytes += file.tensors[i].count * 4;
+    uint64_t exact[3] = {header, file.tensor_count, tensor_bytes};
+    const char *words[3] = {"header", "tensors", "float32"};
+    for (int k = 0; k < 3; k++) {
+        style_load_options options = {.struct_size = sizeof options};
+        uint64_t *field = k == 0   ? &options.max_header_bytes
+                          : k == 1 ? &options.max_tensors
+                                   : &options.max_tensor_bytes;
+        style_model *model = SENTINEL_MODEL;
+        *field = exact[k] - 1;
+        /* Over the cap: refused before what it guards is allocated. The parse allocates the
+         * metadata (a table, key and value each), then the tensor and span tables, a name per
+         * tensor, then the tensors' data: the allocation that the cap guards is made to fail,
+         * so a check made after it would show as NOMEM. */
+        long metadata_allocations = file.metadata_count ? 1 + 2 * (long)file.metadata_count : 0;
+        long guarded = k == 0   ? 1
+                       : k == 1 ? metadata_allocations + 1
+                                : metadata_allocations + 2 + (long)file.tensor_count + 1;
+        style__alloc_fail_after(guarded);
+        style_status status = style_model_load_memory(bytes, size, &options, &model);
+        style__alloc_fail_after(0);
+        if (status != STYLE_ERR_LIMIT) print_error("%s: %s\n", words[k], style_last_error());
+        assert_int_equal(status, STYLE_ERR_LIMIT);
+        assert_null(model);
+        assert_non_null(strstr(style_last_error(), words[k]));
+        *field = exact[k];
+        assert_int_equal(style_model_load_memory(bytes, size, &options, &model), STYLE_OK);
+        style_model_free(model);
+        *field = 0;
+        assert_int_equal(style_model_load_memory(bytes, size, &options, &model), STYLE_OK);
+        style_model_free(model);
+    }
+    /* struct_size versioning: a caller built against the first style_load_options (up to
+     * max_bytes) gets the defaults for the caps, whatever lies past its struct. */
+    struct {
+        style_load_options options;
+        unsigned char garbage[64];
+    } old;
+    memset(&old, 0xff, sizeof old);
+    old.options.struct_size = offsetof(style_load_options, max_header_bytes);
+    old.options.log = NULL;
+    old.options.log_user = NULL;
+    old.options.max_bytes = 0;
+    style_model *model = NULL;
+    assert_int_equal(style_model_load_memory(bytes, size, &old.options, &model), STYLE_OK);
+    style_model_free(model);
+    /* The smallest struct_size accepted is the struct_size field alone. */
+    old.options.struct_size = sizeof(size_t);
+    assert_int_equal(style_model_load_memory(bytes, size, &old.options, &model), STYLE_OK);
+    style_model_free(model);
+    old.options.struct_size = 0;
+    assert_int_equal(style_model_load_memory(bytes, size, &old.options, &model),
+                     STYLE_ERR_INVALID_ARGUMENT);
+    st_file_clear(&file);
+    free(bytes);
 }
 
 /* ---- Locale ----------------------------------------------------------------------------- */
@@ -1833,6 +1902,48 @@ static void check_alloc_failures_session(int styles)
     print_message("  session create + stylize%s: %ld allocations (%d failed runs)\n",
                   styles ? " (johnson-cin, blended)" : "", n - 1, failures);
     assert_true(n > 1 && n < 100000);
+
+    /* The other paths of a session: prepare, a batch of two at another size (the cached
+     * build of 8x8 is kept beside it), the profile. Same rules. */
+    uint8_t wide[100 * 76 * 3];
+    for (size_t i = 0; i < sizeof wide; i++) wide[i] = (uint8_t)(i * 13 + 1);
+    style_image inputs[2] = {{100, 76, 3, STYLE_SAMPLE_U8, 0, wide}, {100, 76, 3, STYLE_SAMPLE_U8, 0, wide}};
+    for (n = 1; n < 100000; n++) {
+        session = NULL;
+        style_image outs[2] = {{0}};
+        const style_layer_profile *layers = NULL;
+        size_t layer_count = 0;
+        uint64_t runs = 0;
+        style__alloc_fail_after(n);
+        int stage = 0;
+        style_status status = style_session_create(model, &session);
+        if (status == STYLE_OK) stage++, status = style_session_set_profiling(session, 1);
+        if (status == STYLE_OK) stage++, status = style_session_stylize(session, &in, &outs[0]);
+        style_image_release(&outs[0]);
+        outs[0] = (style_image){0};
+        if (status == STYLE_OK) stage++, status = style_session_prepare(session, 100, 76);
+        if (status == STYLE_OK) stage++, status = style_session_stylize_batch(session, inputs, outs, 2);
+        if (status == STYLE_OK)
+            stage++, status = style_session_get_profile(session, &layers, &layer_count, &runs);
+        bool injected = !style__alloc_fail_pending();
+        style__alloc_fail_after(0);
+        if ((status != STYLE_OK && status != STYLE_ERR_NOMEM && status != STYLE_ERR_BACKEND) ||
+            (status == STYLE_OK && injected)) {
+            print_error("batch, allocation %ld (step %d): status %d (%s): %s\n", n, stage,
+                        status, style_status_string(status), style_last_error());
+            fail(); /* a wrong status, or a failed allocation swallowed */
+        }
+        if (status == STYLE_OK) {
+            assert_memory_equal(outs[0].data, outs[1].data, sizeof wide);
+            assert_true(layer_count > 0);
+        }
+        for (int i = 0; i < 2; i++) style_image_release(&outs[i]);
+        style_session_free(session);
+        assert_int_equal(atomic_load(&model->references), 1);
+        if (status == STYLE_OK) break;
+    }
+    print_message("  + prepare, batch of two, profile: %ld allocations\n", n - 1);
+    assert_true(n > 1 && n < 100000);
     style_image_release(&expected);
     style_model_free(model);
 }
@@ -1913,6 +2024,7 @@ int main(void)
         cmocka_unit_test(test_truncated_and_corrupt),
         cmocka_unit_test(test_path_errors),
         cmocka_unit_test(test_max_bytes),
+        cmocka_unit_test(test_load_caps),
         cmocka_unit_test_teardown(test_locale_independence, restore_c_locale),
         cmocka_unit_test(test_save_round_trip),
         cmocka_unit_test(test_save_errors),

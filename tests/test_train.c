@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static dnnl_engine_t engine;
 static dnnl_stream_t stream;
@@ -873,6 +874,91 @@ static void test_bad_inputs(void **state)
     free(dir);
 }
 
+/* Every allocation of a small training run failing in turn (setup, data, loss network,
+ * iterations, checkpoints, the final model): STYLE_ERR_NOMEM each time, no leak (the ASan
+ * build), no crash, no model file and no temporary left behind; then the run succeeds. */
+static void test_allocation_failures(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    make_data(dir);
+    test_write_feature_net(test_path(dir, "net.safetensors"), 81);
+    run_log log = {0};
+    style_train_options o = small_run(dir, &log);
+    o.widths[0] = 4, o.widths[1] = 4, o.widths[2] = 4;
+    o.crop_size = 16;
+    o.iterations = 2;
+    o.checkpoint_every = 1;
+    o.threads = 1;
+    o.progress = NULL;
+    char ckpt[4200];
+    snprintf(ckpt, sizeof ckpt, "%s.ckpt", o.out_path);
+    long n;
+    for (n = 1; n < 20000; n++) {
+        style__alloc_fail_after(n);
+        style_status status = style_train(&o);
+        bool injected = !style__alloc_fail_pending();
+        style__alloc_fail_after(0);
+        if (status == STYLE_OK && !injected) break;
+        if (status != STYLE_ERR_NOMEM) { /* (STYLE_OK here: a failed allocation swallowed) */
+            print_error("allocation %ld: status %d (%s): %s\n", n, status,
+                        style_status_string(status), style_last_error());
+            fail();
+        }
+        assert_int_equal(access(o.out_path, F_OK), -1);
+        assert_int_equal(test_count_temporaries(dir), 0);
+        remove(ckpt);
+    }
+    print_message("  style_train: %ld allocations, each failing in turn\n", n - 1);
+    assert_true(n > 20 && n < 20000);
+    style_model *model = NULL;
+    assert_int_equal(style_model_load(o.out_path, NULL, &model), STYLE_OK);
+    style_model_free(model);
+    free_run(&o);
+    test_remove_tree(dir);
+    free(dir);
+}
+
+/* The disk fills up while the second checkpoint is written: the run stops with STYLE_ERR_IO
+ * naming the checkpoint, no temporary is left, and the first checkpoint is intact and
+ * resumes to the end. */
+static void test_checkpoint_on_full_disk(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    make_data(dir);
+    test_write_feature_net(test_path(dir, "net.safetensors"), 82);
+    run_log log = {0};
+    style_train_options o = small_run(dir, &log);
+    o.iterations = 6;
+    o.checkpoint_every = 2;
+    style__write_fail_after(2); /* the checkpoint of iteration 2 is the first write */
+    style_status status = style_train(&o);
+    style__write_fail_after(0);
+    assert_int_equal(status, STYLE_ERR_IO);
+    assert_non_null(strstr(style_last_error(), ".ckpt"));
+    assert_int_equal(test_count_temporaries(dir), 0);
+    assert_int_equal(access(o.out_path, F_OK), -1);
+    assert_int_equal(log.calls, 4);
+    char ckpt[4200];
+    snprintf(ckpt, sizeof ckpt, "%s.ckpt", o.out_path);
+    style_train_options r = {0};
+    r.struct_size = sizeof r;
+    r.resume_path = ckpt;
+    r.out_path = o.out_path;
+    r.threads = 2;
+    run_log rest = {0};
+    r.progress = record;
+    r.progress_user = &rest;
+    status = style_train(&r);
+    if (status != STYLE_OK) print_error("%s\n", style_last_error());
+    assert_int_equal(status, STYLE_OK);
+    assert_int_equal(rest.calls, 4); /* iterations 3..6: resumed from the checkpoint of 2 */
+    free_run(&o);
+    test_remove_tree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -884,6 +970,8 @@ int main(void)
         cmocka_unit_test(test_resume_is_bit_identical),
         cmocka_unit_test(test_several_styles),
         cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_allocation_failures),
+        cmocka_unit_test(test_checkpoint_on_full_disk),
         cmocka_unit_test(test_batch_shards_are_the_batch),
         cmocka_unit_test(test_group_trains_the_single_process_model),
     };

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "testutil.h"
 
+#include <dirent.h>
 #include <ftw.h>
 #include <math.h>
 #include <stdio.h>
@@ -118,4 +119,16 @@ int test_have_shared(const char *relative, const char *why)
     if (access(path, R_OK) == 0) return 1;
     printf("skipping: %s (%s not found)\n", why, path);
     return 0;
+}
+
+int test_count_temporaries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strstr(e->d_name, ".tmp")) n++;
+    closedir(d);
+    return n;
 }

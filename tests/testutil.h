@@ -27,6 +27,9 @@ double test_max_abs_diff(const float *a, const double *b, size_t count);
 /* A fresh directory under $TMPDIR (or /tmp); the caller removes it with test_remove_tree. */
 char *test_make_temp_dir(void);
 void test_remove_tree(const char *path);
+/* Entries of `dir` whose name contains ".tmp" (leftovers of an atomic write). */
+int test_count_temporaries(const char *dir);
+
 /* dir + "/" + name in a static ring of buffers (valid for a few calls). */
 const char *test_path(const char *dir, const char *name);
 

@@ -152,6 +152,11 @@ run stylize --model "$missing_model" "$input" "$scratch/../cli/input.png"
 check "stylize onto its input by another path: refused" input_untouched_ok
 run stylize --model "$missing_model" --quiet --out-dir "$scratch" "$input"
 check "stylize --out-dir into the input's directory: refused" input_untouched_ok
+mkdir -p "$scratch/linked"
+ln -sf "$input" "$scratch/linked/$(basename "$input")"
+run stylize --model "$missing_model" --quiet --out-dir "$scratch/linked" "$input"
+check "stylize --out-dir where the output name is a symlink to the input: refused" \
+    input_untouched_ok
 
 run stylize --model "$missing_model" "$input" "$scratch/out.bmp"
 check "stylize to an unknown extension: fails, names the output" names_file_ok "out.bmp"

@@ -103,6 +103,9 @@ class LoadOptions(Structure):
         ("log", LOG_FN),
         ("log_user", c_void_p),
         ("max_bytes", c_uint64),
+        ("max_header_bytes", c_uint64),
+        ("max_tensors", c_uint64),
+        ("max_tensor_bytes", c_uint64),
     ]
 
 

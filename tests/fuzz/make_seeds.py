@@ -1,0 +1,191 @@
+#!/usr/bin/python3
+"""Writes the fuzz seed corpora (tests/fuzz/seeds/<target>/) from real files, kept small.
+
+    tests/fuzz/make_seeds.py [--shared ../shared]
+
+- model, safetensors: the header (metadata, tensor names, layout) of each bundled model
+  (models/*.safetensors) with its tensors shrunk to a tiny network (widths 2, 1 residual
+  block) of the same architecture, in F32 and in F16; plus the real header alone (truncated).
+- feature_net: darknet-tiny's spec (../shared/lossnets) with 1-2 channels per conv, and a
+  tiny torchvision-VGG-16-shaped state_dict (the recognised-VGG path).
+- png, jpeg: docs/examples/city.jpg downscaled to 16x12 and saved in each colour type, bit
+  depth and mode the decoders handle (without their first bytes: fuzz_image.c prepends them).
+- ml5_manifest: the manifest.json of each ../shared/models/ml5 network.
+Deterministic: the same inputs give the same bytes.
+"""
+import argparse
+import io
+import json
+import os
+import re
+import struct
+import sys
+
+import numpy as np
+from PIL import Image
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+
+def read_header(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header_bytes = f.read(n)
+    return header_bytes, json.loads(header_bytes)
+
+
+def safetensors(tensors, metadata, dtype="F32"):
+    """tensors: list of (name, numpy array)."""
+    header = {}
+    if metadata:
+        header["__metadata__"] = metadata
+    blobs, offset = [], 0
+    for name, array in tensors:
+        data = array.astype("<f2" if dtype == "F16" else "<f4").tobytes()
+        header[name] = {"dtype": dtype, "shape": list(array.shape),
+                        "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text + b"".join(blobs)
+
+
+def shrink_model(header):
+    """The same tensor names (first residual block only) with every width 2."""
+    rng = np.random.default_rng(0)
+    out = []
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        m = re.match(r"res(\d+)\.", name)
+        if m and m.group(1) != "1":
+            continue
+        shape = list(entry["shape"])
+        if len(shape) == 4:
+            # conv1 reads 3 channels; deconv3 writes 3; everything else is width 2.
+            first_in = name.startswith("conv1.")
+            last_out = name.startswith("deconv3.")
+            if "deconv" in name and "deconv3" not in name and entry["shape"][0] != 3:
+                # transposed [in, out, k, k]
+                shape[0], shape[1] = 2, 2
+            else:
+                shape[0] = 3 if last_out else 2
+                shape[1] = 3 if first_in else 2
+        elif len(shape) == 1:
+            shape[0] = 3 if name.startswith("deconv3.") else 2
+        array = rng.standard_normal(shape).astype(np.float32) * 0.1
+        if name.endswith("running_var"):
+            array = np.abs(array) + 0.5
+        out.append((name, array))
+    return out
+
+
+def write(target, name, data):
+    directory = os.path.join(HERE, "seeds", target)
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, name), "wb") as f:
+        f.write(data)
+
+
+def model_seeds():
+    for path in sorted(os.listdir(os.path.join(ROOT, "models"))):
+        if not path.endswith(".safetensors"):
+            continue
+        stem = path[: -len(".safetensors")]
+        header_bytes, header = read_header(os.path.join(ROOT, "models", path))
+        tiny = shrink_model(header)
+        metadata = header.get("__metadata__", {})
+        for target in ("model", "safetensors"):
+            write(target, stem + "-tiny-f32.safetensors", safetensors(tiny, metadata))
+        write("model", stem + "-tiny-f16.safetensors", safetensors(tiny, metadata, "F16"))
+        # The real header without its data: exercises the error paths of the full layout.
+        write("safetensors", stem + "-header-only.safetensors",
+              struct.pack("<Q", len(header_bytes)) + header_bytes)
+    write("safetensors", "zero-d-and-empty.safetensors",
+          safetensors([("scalar", np.array(1.5, np.float32)),
+                       ("empty", np.zeros((0, 3), np.float32))], {"k": "v"}))
+
+
+def feature_net_seeds(shared):
+    path = os.path.join(shared, "lossnets", "darknet-tiny.safetensors")
+    rng = np.random.default_rng(1)
+    if os.path.exists(path):
+        _, header = read_header(path)
+        metadata = header["__metadata__"]
+        layers = json.loads(metadata["libstyle.layers"])
+        tensors, channels = [], 3
+        for i, layer in enumerate(layers):
+            if layer["op"] != "conv":
+                continue
+            k, out = layer["kernel"], 2
+            tensors.append((f"features.{i}.weight",
+                            rng.standard_normal((out, channels, k, k)).astype(np.float32)))
+            tensors.append((f"features.{i}.bias", np.zeros(out, np.float32)))
+            channels = out
+        write("feature_net", "darknet-tiny-narrow.safetensors", safetensors(tensors, metadata))
+    vgg16 = [0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28]
+    tensors, channels = [], 3
+    for i in vgg16:
+        tensors.append((f"features.{i}.weight",
+                        rng.standard_normal((1, channels, 3, 3)).astype(np.float32)))
+        tensors.append((f"features.{i}.bias", np.zeros(1, np.float32)))
+        channels = 1
+    write("feature_net", "vgg16-narrow.safetensors", safetensors(tensors, {}))
+
+
+def image_seeds():
+    photo = Image.open(os.path.join(ROOT, "docs", "examples", "city.jpg")).convert("RGB")
+    small = photo.resize((16, 12), Image.BILINEAR)
+
+    def png(image, name, **kwargs):
+        buffer = io.BytesIO()
+        image.save(buffer, "PNG", **kwargs)
+        write("png", name, buffer.getvalue()[8:])
+
+    png(small, "rgb8.png")
+    png(small.convert("RGBA"), "rgba8.png")
+    png(small.convert("L"), "grey8.png")
+    png(small.convert("P", palette=Image.ADAPTIVE, colors=16), "palette4.png", bits=4)
+    wide = (np.asarray(small.convert("L"), np.uint16) * 257)
+    png(Image.fromarray(wide), "grey16.png")
+
+    def jpeg(image, name, **kwargs):
+        buffer = io.BytesIO()
+        image.save(buffer, "JPEG", **kwargs)
+        write("jpeg", name, buffer.getvalue()[2:])
+
+    jpeg(small, "baseline-420.jpg", quality=80)
+    jpeg(small, "baseline-444.jpg", quality=90, subsampling=0)
+    jpeg(small, "progressive.jpg", quality=80, progressive=True)
+    jpeg(small.convert("L"), "grey.jpg", quality=80)
+    jpeg(small.convert("CMYK"), "cmyk.jpg", quality=80)
+
+
+def ml5_seeds(shared):
+    base = os.path.join(shared, "models", "ml5")
+    if not os.path.isdir(base):
+        return
+    names = sorted(d for d in os.listdir(base) if os.path.isdir(os.path.join(base, d)))
+    for name in names[:2]:  # all manifests share one layout; two are plenty
+        with open(os.path.join(base, name, "manifest.json"), "rb") as f:
+            write("ml5_manifest", name + ".json", f.read())
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--shared", default=os.path.join(ROOT, "..", "shared"))
+    args = parser.parse_args()
+    model_seeds()
+    feature_net_seeds(args.shared)
+    image_seeds()
+    ml5_seeds(args.shared)
+    total = 0
+    for dirpath, _, files in os.walk(os.path.join(HERE, "seeds")):
+        total += sum(os.path.getsize(os.path.join(dirpath, f)) for f in files)
+    print("seeds written: %d bytes in all" % total)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -3,7 +3,7 @@
 #   - 2 processes, batch 4 (2 + 2 crops), and 3 processes, batch 5 (uneven: 2 + 2 + 1), give
 #     the model of one process with the same batch, up to floating-point summation order:
 #     |B - A| / |A - initial| <= 2e-2 (cli_fixtures compare-models; measured 4e-6 and 2.3e-3,
-#     while a 1 % change of the content weight gives 0.135);
+#     while the same run on other crops gives 3.0);
 #   - a batch smaller than the processes and batch norm are refused with a message;
 #   - a process killed with SIGKILL ends the job with mpirun's message (no hang), and
 #     `mpirun ... --resume` continues from the last checkpoint to exactly the model of an
@@ -43,12 +43,15 @@ check "mpirun -np 2, batch 4: the single-process model" same_model 2 4
 measured
 check "mpirun -np 3, batch 5 (2 + 2 + 1): the single-process model" same_model 3 5
 measured
-# The comparison can fail: the same run with the content weight 1 % higher does not pass.
+# The comparison can fail: the same run on other random crops (a later --seed wins) does not pass
+# (measured 3.0; a 10 % higher content weight gives 0.038: Adam's first steps move weights
+# by about the learning rate whatever the gradient's scale, so weights barely tell losses
+# apart after 4 steps).
 different() {
-    "$bin" train "${args[@]}" --batch 4 --content-weight 1.01 --out cw.safetensors &&
-        ! "$fixtures" compare-models one-4.safetensors cw.safetensors 2e-2
+    "$bin" train "${args[@]}" --seed 4 --batch 4 --out seed4.safetensors &&
+        ! "$fixtures" compare-models one-4.safetensors seed4.safetensors 2e-2
 }
-check "the comparison tells a 1 % different content weight apart" different
+check "the comparison tells a run on other crops apart" different
 measured
 
 expect_refusal() { # expect_refusal PATTERN ARGS...: rank 0 says why, nothing is written

@@ -86,6 +86,11 @@ size_t style__image_stride(const style_image *image);
 /* Writes `size` bytes to `path` atomically: a temporary file in the same directory, then rename. */
 style_status style__write_file_atomic(const char *path, const void *data, size_t size);
 
+/* Removes what interrupted atomic writes of `path` left (PATH.tmpXXXXXX files: a process
+ * killed between creating the temporary and the rename). Returns how many were removed, -1
+ * when the directory cannot be read. Only for paths one writer owns (checkpoints). */
+int style__remove_temporaries(const char *path);
+
 /* Reads a whole file (at most max_bytes) into a fresh buffer; free with style__free. */
 style_status style__read_file(const char *path, size_t max_bytes, void **data, size_t *size);
 

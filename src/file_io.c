@@ -1,6 +1,7 @@
 /* Whole-file reads with a size cap, and atomic writes (temporary file + rename). */
 #include "common.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -111,4 +112,49 @@ fail:
     if (temp) unlink(temp);
     style__free(temp);
     return status;
+}
+
+/* The temporaries of style__write_file_atomic are PATH.tmp + mkstemp's 6 characters. */
+static bool is_temporary_of(const char *name, const char *base, size_t base_len)
+{
+    if (strncmp(name, base, base_len) != 0 || strncmp(name + base_len, ".tmp", 4) != 0)
+        return false;
+    const char *suffix = name + base_len + 4;
+    if (strlen(suffix) != 6) return false;
+    for (int i = 0; i < 6; i++) {
+        char c = suffix[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
+            return false;
+    }
+    return true;
+}
+
+int style__remove_temporaries(const char *path)
+{
+    /* Fixed buffers, no allocation: this is housekeeping that must not fail a run. */
+    char dir[4096], full[4096 + 256];
+    if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir) return -1;
+    char *slash = strrchr(dir, '/');
+    const char *base = path;
+    if (!slash) {
+        strcpy(dir, ".");
+    } else {
+        base = path + (slash - dir) + 1;
+        if (slash == dir)
+            dir[1] = '\0';
+        else
+            *slash = '\0';
+    }
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    size_t base_len = strlen(base);
+    int removed = 0;
+    struct dirent *entry;
+    while ((entry = readdir(d)) != NULL) {
+        if (!is_temporary_of(entry->d_name, base, base_len)) continue;
+        snprintf(full, sizeof full, "%s/%s", dir, entry->d_name);
+        if (unlink(full) == 0) removed++;
+    }
+    closedir(d);
+    return removed;
 }

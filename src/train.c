@@ -545,6 +545,12 @@ style_status style_train(const style_train_options *options)
     if (leader) { /* the only writer */
         TRY(train_check_writable(options->out_path, "model"));
         TRY(train_check_writable(checkpoint_path, "checkpoint"));
+        /* A run killed while writing a checkpoint leaves its temporary behind. */
+        int stale = style__remove_temporaries(checkpoint_path);
+        if (stale > 0)
+            train_log(&t, STYLE_LOG_INFO,
+                      "removed %d unfinished temporary file%s of %s (an interrupted write)",
+                      stale, stale == 1 ? "" : "s", checkpoint_path);
     }
 
     DNNL_TRY(dnnl_engine_create(&t.engine, dnnl_cpu, 0), "train: engine");

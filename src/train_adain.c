@@ -489,6 +489,10 @@ style_status style_train_adain(const style_train_adain_options *options)
     FAIL_IF(!checkpoint_path, STYLE_ERR_NOMEM, "train-adain: out of memory");
     TRY(train_check_writable(options->out_path, "model"));
     TRY(train_check_writable(checkpoint_path, "checkpoint"));
+    int stale = style__remove_temporaries(checkpoint_path); /* left by a killed run */
+    if (stale > 0)
+        log_info(&t, "removed %d unfinished temporary file%s of %s (an interrupted write)", stale,
+                 stale == 1 ? "" : "s", checkpoint_path);
     DNNL_TRY(dnnl_engine_create(&t.engine, dnnl_cpu, 0), "train-adain: engine");
     DNNL_TRY(dnnl_stream_create(&t.stream, t.engine, dnnl_stream_default_flags),
              "train-adain: stream");

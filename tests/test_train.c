@@ -874,6 +874,32 @@ static void test_bad_inputs(void **state)
     free(dir);
 }
 
+/* A run killed between creating a checkpoint's temporary and renaming it leaves
+ * MODEL.ckpt.tmpXXXXXX behind: the next run removes exactly those, nothing else. */
+static void test_stale_checkpoint_temporaries_removed(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    make_data(dir);
+    test_write_feature_net(test_path(dir, "net.safetensors"), 83);
+    run_log log = {0};
+    style_train_options o = small_run(dir, &log);
+    o.iterations = 2;
+    o.checkpoint_every = 0;
+    const char *stale = "model.safetensors.ckpt.tmpAb12Z9";
+    const char *kept[] = {"model.safetensors.ckpt.tmp1234567", "model.safetensors.tmpAb12Z9",
+                          "other.ckpt.tmpAb12Z9"};
+    assert_int_equal(test_write_file(test_path(dir, stale), "partial", 7), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(test_write_file(test_path(dir, kept[i]), "keep", 4), 0);
+    assert_int_equal(style_train(&o), STYLE_OK);
+    assert_int_equal(access(test_path(dir, stale), F_OK), -1);
+    for (int i = 0; i < 3; i++) assert_int_equal(access(test_path(dir, kept[i]), F_OK), 0);
+    free_run(&o);
+    test_remove_tree(dir);
+    free(dir);
+}
+
 /* Every allocation of a small training run failing in turn (setup, data, loss network,
  * iterations, checkpoints, the final model): STYLE_ERR_NOMEM each time, no leak (the ASan
  * build), no crash, no model file and no temporary left behind; then the run succeeds. */
@@ -970,6 +996,7 @@ int main(void)
         cmocka_unit_test(test_resume_is_bit_identical),
         cmocka_unit_test(test_several_styles),
         cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_stale_checkpoint_temporaries_removed),
         cmocka_unit_test(test_allocation_failures),
         cmocka_unit_test(test_checkpoint_on_full_disk),
         cmocka_unit_test(test_batch_shards_are_the_batch),

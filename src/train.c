@@ -78,6 +78,15 @@ style_status train_check_writable(const char *path, const char *what)
     return STYLE_OK;
 }
 
+char *train_checkpoint_path(const char *given, const char *out_path)
+{
+    if (given) return style__strdup(given);
+    size_t n = strlen(out_path) + 6;
+    char *path = style__malloc(n);
+    if (path) snprintf(path, n, "%s.ckpt", out_path);
+    return path;
+}
+
 double train_now_seconds(void)
 {
     struct timespec ts;
@@ -534,13 +543,7 @@ style_status style_train(const style_train_options *options)
     TRY(train_group_broadcast(&t.group, &t.settings, sizeof t.settings, "training settings"));
     const train_settings *s = &t.settings;
     TRY(train_group_share(&t.group, s->batch_size));
-    if (options->checkpoint_path) {
-        checkpoint_path = style__strdup(options->checkpoint_path);
-    } else {
-        size_t n = strlen(options->out_path) + 6;
-        checkpoint_path = style__malloc(n);
-        if (checkpoint_path) snprintf(checkpoint_path, n, "%s.ckpt", options->out_path);
-    }
+    checkpoint_path = train_checkpoint_path(options->checkpoint_path, options->out_path);
     FAIL_IF(!checkpoint_path, STYLE_ERR_NOMEM, "train: out of memory");
     if (leader) { /* the only writer */
         TRY(train_check_writable(options->out_path, "model"));

@@ -63,6 +63,10 @@ style_status train_checkpoint_load(const char *path, train_state *state, train_p
 double train_now_seconds(void);
 /* The directory `path` would be created in must exist and be writable (`what` names it). */
 style_status train_check_writable(const char *path, const char *what);
+
+/* The checkpoint path: `given`, else OUT_PATH.ckpt; a fresh string (style__free), NULL when out
+ * of memory. */
+char *train_checkpoint_path(const char *given, const char *out_path);
 /* One Adam step (beta 0.9, 0.999, eps 1e-8; `step` counts from 1) on every trainable param;
  * only_style >= 0 (adding a style): only that row of the [styles, C] norm parameters moves. */
 void train_adam_update(train_params *p, float *m, float *v, double lr, int64_t step,

@@ -479,13 +479,7 @@ style_status style_train_adain(const style_train_adain_options *options)
     if (options->threads > 0) omp_set_num_threads(options->threads);
     TRY(resolve_settings(&t));
     const adain_settings *s = &t.settings;
-    if (options->checkpoint_path) {
-        checkpoint_path = style__strdup(options->checkpoint_path);
-    } else {
-        size_t len = strlen(options->out_path) + 6;
-        checkpoint_path = style__malloc(len);
-        if (checkpoint_path) snprintf(checkpoint_path, len, "%s.ckpt", options->out_path);
-    }
+    checkpoint_path = train_checkpoint_path(options->checkpoint_path, options->out_path);
     FAIL_IF(!checkpoint_path, STYLE_ERR_NOMEM, "train-adain: out of memory");
     TRY(train_check_writable(options->out_path, "model"));
     TRY(train_check_writable(checkpoint_path, "checkpoint"));

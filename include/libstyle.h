@@ -226,7 +226,7 @@ STYLE_API style_status style_model_save(const style_model *model, const char *pa
  * What a model is. All strings belong to the model and live as long as it does.
  */
 typedef struct style_model_info {
-    const char *arch;        /**< "johnson" or "johnson-cin" (several styles) */
+    const char *arch;        /**< "johnson", "johnson-cin" (several styles) or "adain" */
     const char *padding;     /**< "reflect", "zero" or "tf_same" */
     const char *upsample;    /**< "nearest_conv", "transposed_tf" or "transposed_torch" */
     const char *norm;        /**< "instance" or "batch" */

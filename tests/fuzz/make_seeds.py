@@ -4,8 +4,11 @@
     tests/fuzz/make_seeds.py [--shared ../shared]
 
 - model, safetensors: the header (metadata, tensor names, layout) of each bundled model
-  (models/*.safetensors) with its tensors shrunk to a tiny network (widths 2, 1 residual
-  block) of the same architecture, in F32 and in F16; plus the real header alone (truncated).
+  (models/*.safetensors, the AdaIN one included) with its tensors shrunk to a tiny network
+  (widths 2, 1 residual block) of the same architecture, in F32 and in F16; plus the real
+  header alone (truncated). model also gets tiny variants of the Johnson network that no
+  bundled model has: johnson-cin (2 styles), batch norm with tanh150 and a final norm, and
+  the ml5 form (tf_same padding, transposed_tf upsampling, no biases).
 - feature_net: darknet-tiny's spec (../shared/lossnets) with 1-2 channels per conv, and a
   tiny torchvision-VGG-16-shaped state_dict (the recognised-VGG path).
 - png, jpeg: docs/examples/city.jpg downscaled to 16x12 and saved in each colour type, bit
@@ -52,8 +55,35 @@ def safetensors(tensors, metadata, dtype="F32"):
     return struct.pack("<Q", len(text)) + text + b"".join(blobs)
 
 
+def conv_index(name, prefix):
+    m = re.match(prefix + r"(\d+)\.weight$", name)
+    return int(m.group(1)) if m else None
+
+
+def shrink_adain(header):
+    """An AdaIN model with every conv 2 wide: the encoder reads 3 channels, the decoder writes 3."""
+    rng = np.random.default_rng(0)
+    names = [n for n in header if n != "__metadata__"]
+    encoder = [i for i in (conv_index(n, r"encoder\.features\.") for n in names) if i is not None]
+    decoder = [i for i in (conv_index(n, r"decoder\.") for n in names) if i is not None]
+    first_in = "encoder.features.%d." % min(encoder)
+    last_out = "decoder.%d." % max(decoder)
+    out = []
+    for name in names:
+        shape = list(header[name]["shape"])
+        if len(shape) == 4:
+            shape[0] = 3 if name.startswith(last_out) else 2
+            shape[1] = 3 if name.startswith(first_in) else 2
+        else:
+            shape[0] = 3 if name.startswith(last_out) else 2
+        out.append((name, rng.standard_normal(shape).astype(np.float32) * 0.1))
+    return out
+
+
 def shrink_model(header):
     """The same tensor names (first residual block only) with every width 2."""
+    if header.get("__metadata__", {}).get("libstyle.arch") == "adain":
+        return shrink_adain(header)
     rng = np.random.default_rng(0)
     out = []
     for name, entry in header.items():
@@ -103,9 +133,41 @@ def model_seeds():
         # The real header without its data: exercises the error paths of the full layout.
         write("safetensors", stem + "-header-only.safetensors",
               struct.pack("<Q", len(header_bytes)) + header_bytes)
+    variant_seeds(os.path.join(ROOT, "models", "starry-night.safetensors"))
     write("safetensors", "zero-d-and-empty.safetensors",
           safetensors([("scalar", np.array(1.5, np.float32)),
                        ("empty", np.zeros((0, 3), np.float32))], {"k": "v"}))
+
+
+def variant_seeds(path):
+    """Tiny Johnson networks in the forms no bundled model has (docs/formats.md)."""
+    _, header = read_header(path)
+    tiny = shrink_model(header)
+    base = {k: v for k, v in header["__metadata__"].items() if k != "libstyle.training"}
+    is_norm = re.compile(r"(res\d+\.)?in\d+\.(weight|bias)$")
+
+    cin = [(n, np.stack([a, a * 0.5 + 0.1]) if is_norm.match(n) else a) for n, a in tiny]
+    write("model", "variant-cin-tiny-f32.safetensors",
+          safetensors(cin, dict(base, **{"libstyle.arch": "johnson-cin",
+                                          "libstyle.styles": '["s0","s1"]'})))
+
+    rng = np.random.default_rng(2)
+    batch = list(tiny) + [("in6.weight", np.ones(3, np.float32)),
+                          ("in6.bias", np.zeros(3, np.float32))]
+    for name, array in batch:
+        m = re.match(r"((res\d+\.)?in\d+)\.weight$", name)
+        if m:
+            batch.append((m.group(1) + ".running_mean", rng.standard_normal(array.shape) * 0.1))
+            batch.append((m.group(1) + ".running_var", np.abs(rng.standard_normal(array.shape)) + 0.5))
+    write("model", "variant-batch-tanh-tiny-f32.safetensors",
+          safetensors(batch, dict(base, **{"libstyle.norm": "batch", "libstyle.output": "tanh150",
+                                           "libstyle.final_norm": "instance",
+                                           "libstyle.norm_eps": "0.001"})))
+
+    ml5 = [(n, a) for n, a in tiny if not n.endswith("conv2d.bias")]
+    write("model", "variant-ml5-tiny-f32.safetensors",
+          safetensors(ml5, dict(base, **{"libstyle.padding": "tf_same",
+                                         "libstyle.upsample": "transposed_tf"})))
 
 
 def feature_net_seeds(shared):

@@ -123,14 +123,14 @@ static style_status name_style(char *out, const char *given, const char *image_p
 }
 
 /* Options -> settings with defaults; on resume the checkpoint's settings win. */
-static style_status resolve_settings(trainer *t)
+static style_status settings_from_options(trainer *t)
 {
     style_status status = STYLE_OK;
     const style_train_options *o = t->options;
     train_settings *s = &t->settings;
     /* Several style images (and their names) only exist in newer option structs. */
-    const bool has_styles = o->struct_size >= offsetof(style_train_options, add_style_to) +
-                                                  sizeof o->add_style_to;
+    const bool has_styles =
+        o->struct_size >= offsetof(style_train_options, add_style_to) + sizeof o->add_style_to;
     const char *const *images = has_styles && o->style_image_count ? o->style_images : NULL;
     const size_t image_count = images ? o->style_image_count : o->style_image ? 1 : 0;
     FAIL_IF(image_count > TRAIN_MAX_STYLES, STYLE_ERR_INVALID_ARGUMENT,
@@ -152,8 +152,8 @@ static style_status resolve_settings(trainer *t)
     s->style_count = (int32_t)image_count;
     for (size_t i = 0; i < image_count; i++) {
         TRY(copy_path(s->style_images[i], images ? images[i] : o->style_image, "style image"));
-        const char *name = has_styles && o->style_names && o->style_names[i]
-                               ? o->style_names[i] : NULL;
+        const char *name =
+            has_styles && o->style_names && o->style_names[i] ? o->style_names[i] : NULL;
         TRY(name_style(s->style_names[i], name, s->style_images[i]));
     }
     if (has_styles && o->add_style_to)
@@ -163,19 +163,16 @@ static style_status resolve_settings(trainer *t)
     TRY(copy_path(s->data_dir, o->data_dir, "data directory"));
     TRY(copy_path(s->loss_net, o->loss_net, "loss network"));
     const int32_t default_widths[3] = {32, 64, 128};
-    for (int i = 0; i < 3; i++) s->net.widths[i] = o->widths[i] > 0 ? o->widths[i] : default_widths[i];
+    for (int i = 0; i < 3; i++)
+        s->net.widths[i] = o->widths[i] > 0 ? o->widths[i] : default_widths[i];
     s->net.residual_blocks = o->residual_blocks > 0 ? o->residual_blocks : 5;
     FAIL_IF(o->norm && strcmp(o->norm, "instance") != 0 && strcmp(o->norm, "batch") != 0,
             STYLE_ERR_INVALID_ARGUMENT, "train: norm must be 'instance' or 'batch', not '%s'",
             o->norm);
     s->net.batch_norm = o->norm && strcmp(o->norm, "batch") == 0;
     s->crop_size = o->crop_size > 0 ? o->crop_size : 256;
-    FAIL_IF(s->crop_size % 4 || s->crop_size < 16 || s->crop_size > 4096,
-            STYLE_ERR_INVALID_ARGUMENT, "train: crop size %d is not a multiple of 4 in 16..4096",
-            s->crop_size);
     s->style_size = o->style_size > 0 ? o->style_size : s->crop_size;
     s->batch_size = o->batch_size > 0 ? o->batch_size : 4;
-    FAIL_IF(s->batch_size > 256, STYLE_ERR_INVALID_ARGUMENT, "train: batch size too large");
     s->iterations = o->iterations > 0 ? o->iterations : 2000;
     s->learning_rate = o->learning_rate > 0 ? o->learning_rate : 1e-3;
     FAIL_IF(o->lr_schedule && strcmp(o->lr_schedule, "cosine") != 0 &&
@@ -185,7 +182,8 @@ static style_status resolve_settings(trainer *t)
     s->content_weight = o->content_weight > 0 ? o->content_weight : 1.0;
     s->style_weight = o->style_weight > 0 ? o->style_weight : 2.0;
     s->tv_weight = o->tv_weight > 0 ? o->tv_weight : o->tv_weight < 0 ? 0.0 : 50.0;
-    snprintf(s->content_layer, sizeof s->content_layer, "%s", o->content_layer ? o->content_layer : "");
+    snprintf(s->content_layer, sizeof s->content_layer, "%s",
+             o->content_layer ? o->content_layer : "");
     snprintf(s->style_layers, sizeof s->style_layers, "%s", o->style_layers ? o->style_layers : "");
     s->seed = o->seed;
     s->checkpoint_every = o->checkpoint_every > 0 ? o->checkpoint_every : 100;
@@ -194,16 +192,65 @@ fail:
     return status;
 }
 
+/* The ranges every run must be in, whether the settings came from options or from a
+ * checkpoint (which may be damaged or hostile: a batch of 2^31 must not reach an allocator). */
+static style_status check_settings(const train_settings *s)
+{
+    for (int i = 0; i < 3; i++)
+        if (s->net.widths[i] < 1 || s->net.widths[i] > 1024)
+            return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: bad width %d (1..1024)",
+                               s->net.widths[i]);
+    if (s->net.residual_blocks < 0 || s->net.residual_blocks > TRAIN_MAX_BLOCKS)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: residual blocks must be 0..%d",
+                           TRAIN_MAX_BLOCKS);
+    if (s->crop_size % 4 || s->crop_size < 16 || s->crop_size > 4096)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                           "train: crop size %d is not a multiple of 4 in 16..4096", s->crop_size);
+    if (s->style_size < 16 || s->style_size > 8192)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: style size %d is not in 16..8192",
+                           s->style_size);
+    if (s->batch_size < 1 || s->batch_size > 256)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: batch size %d is not in 1..256",
+                           s->batch_size);
+    if (s->iterations < 1 || s->checkpoint_every < 1)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                           "train: iterations and checkpoint interval must be at least 1");
+    if (!(isfinite(s->learning_rate) && s->learning_rate > 0) ||
+        !(isfinite(s->content_weight) && s->content_weight >= 0) ||
+        !(isfinite(s->style_weight) && s->style_weight >= 0) ||
+        !(isfinite(s->tv_weight) && s->tv_weight >= 0))
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                           "train: the learning rate must be finite and positive, the loss "
+                           "weights finite and not negative");
+    return STYLE_OK;
+}
+
+static style_status resolve_settings(trainer *t)
+{
+    style_status status = settings_from_options(t);
+    if (status != STYLE_OK) return status;
+    status = check_settings(&t->settings);
+    if (status != STYLE_OK && t->options->resume_path) {
+        char prefix[TRAIN_PATH_MAX + 32];
+        snprintf(prefix, sizeof prefix, "checkpoint %s", t->options->resume_path);
+        style__prefix_error(prefix);
+    }
+    return status;
+}
+
 /* Loss layers: explicit names, or the network's recommendation (recorded in the settings). */
 static style_status resolve_layers(trainer *t)
 {
     train_settings *s = &t->settings;
     feature_net *net = t->loss_net;
-    if (!s->content_layer[0]) snprintf(s->content_layer, sizeof s->content_layer, "%s", net->content_taps[0]);
+    if (!s->content_layer[0])
+        snprintf(s->content_layer, sizeof s->content_layer, "%s", net->content_taps[0]);
     if (!s->style_layers[0]) {
         for (int32_t i = 0; i < net->style_count; i++) {
-            if (i) strncat(s->style_layers, ",", sizeof s->style_layers - strlen(s->style_layers) - 1);
-            strncat(s->style_layers, net->style_taps[i], sizeof s->style_layers - strlen(s->style_layers) - 1);
+            if (i)
+                strncat(s->style_layers, ",", sizeof s->style_layers - strlen(s->style_layers) - 1);
+            strncat(s->style_layers, net->style_taps[i],
+                    sizeof s->style_layers - strlen(s->style_layers) - 1);
         }
     }
     t->content_layer = feature_net_tap(net, s->content_layer);
@@ -213,7 +260,8 @@ static style_status resolve_layers(trainer *t)
     char list[512];
     snprintf(list, sizeof list, "%s", s->style_layers);
     t->style_count = 0;
-    for (char *save = NULL, *name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+    for (char *save = NULL, *name = strtok_r(list, ",", &save); name;
+         name = strtok_r(NULL, ",", &save)) {
         int32_t layer = feature_net_tap(net, name);
         if (layer < 0)
             return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: loss network %s has no tap '%s'",
@@ -340,11 +388,10 @@ static style_status train_step(trainer *t, double lr, double losses[3])
         for (int32_t i = 0; i < t->style_count; i++) {
             int32_t l = t->style_layer[i], hw = run->out_h[l] * run->out_w[l], c = run->out_c[l];
             size_t image = (size_t)hw * c;
-            losses[1] += style_loss(feature_run_output(run, l) + b * image, hw, c,
-                                    t->style_gram[k][i], t->style_norm2[k][i],
-                                    s->style_weight * per_image,
-                                    t->gram_scratch, t->delta_scratch,
-                                    feature_run_tap_grad(run, l) + b * image);
+            losses[1] +=
+                style_loss(feature_run_output(run, l) + b * image, hw, c, t->style_gram[k][i],
+                           t->style_norm2[k][i], s->style_weight * per_image, t->gram_scratch,
+                           t->delta_scratch, feature_run_tap_grad(run, l) + b * image);
         }
     }
     const float *diff_rgb;
@@ -457,12 +504,19 @@ static style_status run_training(trainer *t, const char *checkpoint_path)
         if (t->loss_log) /* opened by rank 0 only */
             fprintf(t->loss_log, "%lld,%.9g,%.9g,%.9g,%.9g,%.6g\n", (long long)t->state.iteration,
                     losses[0], losses[1], losses[2], losses[0] + losses[1] + losses[2], lr);
-        style_train_stats stats = {
-            .iteration = t->state.iteration, .iterations = s->iterations,
-            .content_loss = losses[0], .style_loss = losses[1], .tv_loss = losses[2],
-            .total_loss = losses[0] + losses[1] + losses[2], .images_per_second = throughput,
-            .elapsed_seconds = now - start, .learning_rate = lr,
-            .eta_seconds = throughput > 0 ? (s->iterations - t->state.iteration) * s->batch_size / throughput : 0};
+        style_train_stats stats = {.iteration = t->state.iteration,
+                                   .iterations = s->iterations,
+                                   .content_loss = losses[0],
+                                   .style_loss = losses[1],
+                                   .tv_loss = losses[2],
+                                   .total_loss = losses[0] + losses[1] + losses[2],
+                                   .images_per_second = throughput,
+                                   .elapsed_seconds = now - start,
+                                   .learning_rate = lr,
+                                   .eta_seconds = throughput > 0
+                                                      ? (s->iterations - t->state.iteration) *
+                                                            s->batch_size / throughput
+                                                      : 0};
         bool stop = o->progress && o->progress(o->progress_user, &stats);
         if (!train_group_alone(&t->group)) {
             /* Ctrl-C reaches the processes at different moments: stop when any of them asks. */
@@ -470,7 +524,8 @@ static style_status run_training(trainer *t, const char *checkpoint_path)
             TRY(train_group_sum(&t->group, &votes, 1, "stop requests"));
             stop = votes > 0;
         }
-        if (stop || t->state.iteration % s->checkpoint_every == 0 || t->state.iteration == s->iterations)
+        if (stop || t->state.iteration % s->checkpoint_every == 0 ||
+            t->state.iteration == s->iterations)
             TRY(save_checkpoint(t, checkpoint_path, now - start));
         if (stop && t->state.iteration < s->iterations) {
             status = style__fail(STYLE_ERR_CANCELLED,
@@ -503,7 +558,8 @@ static void trainer_destroy(trainer *t)
     train_dataset_close(&t->data);
     feature_net_free(t->loss_net);
     for (int32_t k = 0; k < TRAIN_MAX_STYLES; k++)
-        for (int32_t i = 0; i < MAX_STYLE_LAYERS; i++) style__aligned_free(t->style_gram[k][i]);
+        for (int32_t i = 0; i < MAX_STYLE_LAYERS; i++)
+            style__aligned_free(t->style_gram[k][i]);
     style__aligned_free(t->adam_m);
     style__aligned_free(t->adam_v);
     style__aligned_free(t->content_target);
@@ -525,8 +581,8 @@ style_status style_train(const style_train_options *options)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: options or out_path missing");
     t.options = options;
     if (options->threads > 0) omp_set_num_threads(options->threads);
-    const bool has_group = options->struct_size >= offsetof(style_train_options, group) +
-                                                       sizeof options->group;
+    const bool has_group =
+        options->struct_size >= offsetof(style_train_options, group) + sizeof options->group;
     TRY(train_group_init(&t.group, has_group ? options->group : NULL));
     const bool leader = train_group_leader(&t.group);
     /* Rank 0 resolves the settings (reading the checkpoint when resuming); the others take
@@ -552,8 +608,8 @@ style_status style_train(const style_train_options *options)
         int stale = style__remove_temporaries(checkpoint_path);
         if (stale > 0)
             train_log(&t, STYLE_LOG_INFO,
-                      "removed %d unfinished temporary file%s of %s (an interrupted write)",
-                      stale, stale == 1 ? "" : "s", checkpoint_path);
+                      "removed %d unfinished temporary file%s of %s (an interrupted write)", stale,
+                      stale == 1 ? "" : "s", checkpoint_path);
     }
 
     DNNL_TRY(dnnl_engine_create(&t.engine, dnnl_cpu, 0), "train: engine");
@@ -586,12 +642,12 @@ style_status style_train(const style_train_options *options)
 
     const int32_t shard = t.group.shard;
     TRY(train_net_create(&t.net, &t.params, t.engine, shard, s->crop_size));
-    TRY(feature_run_create(&t.loss_run, t.loss_net, t.engine, shard, s->crop_size,
-                           s->crop_size, deepest_layer(&t), true));
+    TRY(feature_run_create(&t.loss_run, t.loss_net, t.engine, shard, s->crop_size, s->crop_size,
+                           deepest_layer(&t), true));
     const feature_run *run = &t.loss_run;
     int32_t cl = t.content_layer, max_c = 1;
-    t.content_target = style__aligned_alloc((size_t)shard * run->out_h[cl] *
-                                            run->out_w[cl] * run->out_c[cl] * sizeof(float));
+    t.content_target = style__aligned_alloc((size_t)shard * run->out_h[cl] * run->out_w[cl] *
+                                            run->out_c[cl] * sizeof(float));
     for (int32_t i = 0; i < t.style_count; i++)
         if (run->out_c[t.style_layer[i]] > max_c) max_c = run->out_c[t.style_layer[i]];
     t.gram_scratch = style__aligned_alloc((size_t)max_c * max_c * sizeof(float));
@@ -600,8 +656,7 @@ style_status style_train(const style_train_options *options)
             "train: out of memory");
     if (options->loss_log && leader) {
         t.loss_log = fopen(options->loss_log, "a");
-        FAIL_IF(!t.loss_log, STYLE_ERR_IO, "train: cannot open the loss log %s",
-                options->loss_log);
+        FAIL_IF(!t.loss_log, STYLE_ERR_IO, "train: cannot open the loss log %s", options->loss_log);
         if (ftell(t.loss_log) == 0) fprintf(t.loss_log, "iteration,content,style,tv,total,lr\n");
     }
     if (!train_group_alone(&t.group))
@@ -616,9 +671,8 @@ style_status style_train(const style_train_options *options)
               s->add_style_to[0] ? ", adding one style: only its scales and shifts"
               : s->net.styles    ? ", conditional: one scale and shift per style"
                                  : "",
-              t.data.count, t.loss_net->name,
-              s->content_layer, s->style_layers, (long long)s->iterations, s->batch_size,
-              s->crop_size);
+              t.data.count, t.loss_net->name, s->content_layer, s->style_layers,
+              (long long)s->iterations, s->batch_size, s->crop_size);
 
     TRY(run_training(&t, checkpoint_path));
     if (leader) {

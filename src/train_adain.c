@@ -131,6 +131,22 @@ static style_status copy_path(char *dst, const char *src, const char *what)
     return STYLE_OK;
 }
 
+/* The ranges every run must be in, whether the settings came from options or from a
+ * checkpoint (which may be damaged or hostile). */
+static style_status check_settings(const adain_settings *s)
+{
+    if (s->crop_size < 8 || s->crop_size > 2048 || s->batch_size < 1 || s->batch_size > 256 ||
+        s->iterations < 1 || s->checkpoint_every < 1 ||
+        !(isfinite(s->learning_rate) && s->learning_rate > 0) ||
+        !(isfinite(s->content_weight) && s->content_weight >= 0) ||
+        !(isfinite(s->style_weight) && s->style_weight >= 0))
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                           "train-adain: a setting is out of range (crop 8..2048, batch 1..256, "
+                           "iterations and checkpoint interval >= 1, finite positive learning "
+                           "rate, finite weights >= 0)");
+    return STYLE_OK;
+}
+
 static style_status resolve_settings(adain_trainer *t)
 {
     style_status status = STYLE_OK;
@@ -141,8 +157,16 @@ static style_status resolve_settings(adain_trainer *t)
         TRY(train_checkpoint_read_settings(o->resume_path, &json));
         status = settings_from_json(json, s);
         style__free(json);
-        TRY(status);
-        if (o->iterations > 0) s->iterations = o->iterations;
+        if (status == STYLE_OK) {
+            if (o->iterations > 0) s->iterations = o->iterations;
+            status = check_settings(s);
+        }
+        if (status != STYLE_OK) {
+            char prefix[TRAIN_PATH_MAX + 32];
+            snprintf(prefix, sizeof prefix, "checkpoint %s", o->resume_path);
+            style__prefix_error(prefix);
+            return status;
+        }
         if (o->data_dir) TRY(copy_path(s->data_dir, o->data_dir, "data directory"));
         if (o->styles_dir) TRY(copy_path(s->styles_dir, o->styles_dir, "styles directory"));
         if (o->loss_net) TRY(copy_path(s->loss_net, o->loss_net, "loss network"));
@@ -165,10 +189,10 @@ static style_status resolve_settings(adain_trainer *t)
     s->style_weight = o->style_weight > 0 ? o->style_weight : 2.0;
     s->seed = o->seed;
     s->checkpoint_every = o->checkpoint_every > 0 ? o->checkpoint_every : 100;
-    FAIL_IF(s->crop_size < 8 || s->crop_size > 2048 || s->batch_size > 256 || o->crop_size < 0 ||
-                o->batch_size < 0 || o->iterations < 0 || o->learning_rate < 0 ||
+    FAIL_IF(o->crop_size < 0 || o->batch_size < 0 || o->iterations < 0 || o->learning_rate < 0 ||
                 o->content_weight < 0 || o->style_weight < 0 || o->checkpoint_every < 0,
             STYLE_ERR_INVALID_ARGUMENT, "train-adain: an option is out of range");
+    TRY(check_settings(s));
 fail:
     return status;
 }

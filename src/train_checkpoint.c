@@ -107,6 +107,10 @@ style_status train_settings_from_json(const char *text, train_settings *s)
                            "content_layer", &content, "style_layers", &style, "seed", &seed,
                            "checkpoint_every", &every) != 0,
             STYLE_ERR_FORMAT, "training settings: %s", error.text);
+    FAIL_IF(strcmp(norm, "instance") != 0 && strcmp(norm, "batch") != 0, STYLE_ERR_FORMAT,
+            "training settings: unknown norm '%s'", norm);
+    FAIL_IF(strcmp(schedule, "cosine") != 0 && strcmp(schedule, "constant") != 0, STYLE_ERR_FORMAT,
+            "training settings: unknown learning-rate schedule '%s'", schedule);
     snprintf(s->style_images[0], sizeof s->style_images[0], "%s", style_image);
     s->style_count = 1;
     TRY(styles_from_json(o, s));
@@ -228,7 +232,14 @@ style_status train_checkpoint_load_settings(const char *path, train_settings *s)
 {
     char *json = NULL;
     style_status status = train_checkpoint_read_settings(path, &json);
-    if (status == STYLE_OK) status = train_settings_from_json(json, s);
+    if (status == STYLE_OK) {
+        status = train_settings_from_json(json, s);
+        if (status != STYLE_OK) {
+            char prefix[TRAIN_PATH_MAX + 32];
+            snprintf(prefix, sizeof prefix, "checkpoint %s", path);
+            style__prefix_error(prefix);
+        }
+    }
     style__free(json);
     return status;
 }
@@ -251,16 +262,20 @@ style_status train_checkpoint_load(const char *path, train_state *state, train_p
     style_status status = STYLE_OK;
     st_file file = {0};
     json_t *o = NULL;
-    TRY(read_checkpoint(path, &file));
+    status = read_checkpoint(path, &file); /* its errors already name the checkpoint */
+    if (status != STYLE_OK) return status;
     const char *text = st_metadata_find(&file, "libstyle.train.state");
     o = text ? json_loads(text, 0, NULL) : NULL;
     json_t *rng = json_object_get(o, "rng");
-    FAIL_IF(!json_is_integer(json_object_get(o, "iteration")) || json_array_size(rng) != 4,
-            STYLE_ERR_FORMAT, "checkpoint %s: bad training state", path);
+    FAIL_IF(!json_is_integer(json_object_get(o, "iteration")) ||
+                json_integer_value(json_object_get(o, "iteration")) < 0 ||
+                json_array_size(rng) != 4,
+            STYLE_ERR_FORMAT, "bad training state");
     state->iteration = json_integer_value(json_object_get(o, "iteration"));
     state->seconds = json_number_value(json_object_get(o, "seconds"));
     for (int i = 0; i < 4; i++)
-        state->rng.s[i] = strtoull(json_string_value(json_array_get(rng, (size_t)i)) ?: "0", NULL, 10);
+        state->rng.s[i] =
+            strtoull(json_string_value(json_array_get(rng, (size_t)i)) ?: "0", NULL, 10);
     for (int32_t i = 0; i < params->count; i++) {
         const train_param *p = &params->params[i];
         TRY(take_array(&file, "param.", p, params->values));
@@ -269,7 +284,7 @@ style_status train_checkpoint_load(const char *path, train_state *state, train_p
         TRY(take_array(&file, "adam.v.", p, adam_v));
     }
 fail:
-    if (status != STYLE_OK && o) {
+    if (status != STYLE_OK) {
         char prefix[TRAIN_PATH_MAX + 32];
         snprintf(prefix, sizeof prefix, "checkpoint %s", path);
         style__prefix_error(prefix);

@@ -8,6 +8,7 @@
 #include "adain.h"
 #include "model_builder.h"
 #include "testutil.h"
+#include "train_fixtures.h"
 #include "train.h"
 #include "train_losses.h"
 
@@ -624,6 +625,16 @@ static void test_training(void **state)
     r.progress = record, r.progress_user = &more;
     assert_int_equal(style_train_adain(&r), STYLE_OK);
     assert_int_equal(more.calls, 5);
+    /* A damaged checkpoint is refused with its name before anything is allocated for it. */
+    char bad[4300];
+    snprintf(bad, sizeof bad, "%s/bad.ckpt", dir);
+    assert_int_equal(train_fixture_damage_checkpoint(ckpt, bad, "libstyle.train.settings",
+                                                     "batch_size", "1073741824"),
+                     0);
+    r.resume_path = bad, r.progress = NULL;
+    assert_int_equal(style_train_adain(&r), STYLE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(style_last_error(), "bad.ckpt"));
+    assert_non_null(strstr(style_last_error(), "batch 1..256"));
     /* A Johnson checkpoint is not an AdaIN one, and a missing styles folder is named. */
     o.styles_dir = "/nonexistent/styles";
     o.progress = NULL;

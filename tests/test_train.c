@@ -3,7 +3,7 @@
  * engine and with finite differences of the reference network; feature networks (spec files
  * and recognised VGG-16) agree with a double-precision reference forward and backward; a few
  * steps lower the loss; a stopped and resumed run is bit-identical to an uninterrupted one;
- * checkpoints are not mistaken for models; bad inputs give clear errors.
+ * checkpoints are not mistaken for models; bad inputs and damaged checkpoints give clear errors.
  */
 #include "feature_net.h"
 #include "model.h"
@@ -500,6 +500,56 @@ static void test_resume_is_bit_identical(void **state)
     free(dir);
 }
 
+/* A damaged or hostile checkpoint is refused with its name and the problem before anything
+ * is allocated for it or written: a batch of 2^31 must not reach an allocator. */
+static void test_damaged_checkpoint_refused(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    make_data(dir);
+    test_write_feature_net(test_path(dir, "net.safetensors"), 81);
+    run_log log = {0};
+    style_train_options o = small_run(dir, &log);
+    log.stop_at = 2;
+    assert_int_equal(style_train(&o), STYLE_ERR_CANCELLED);
+    char ckpt[4200];
+    snprintf(ckpt, sizeof ckpt, "%s.ckpt", o.out_path);
+    const struct {
+        const char *entry, *key, *value, *message;
+    } cases[] = {
+        {"libstyle.train.settings", "batch_size", "2000000000", "batch size 2000000000"},
+        {"libstyle.train.settings", "crop_size", "1000000", "crop size 1000000"},
+        {"libstyle.train.settings", "style_size", "-5", "style size -5"},
+        {"libstyle.train.settings", "learning_rate", "-1.0", "learning rate"},
+        {"libstyle.train.settings", "checkpoint_every", "0", "checkpoint interval"},
+        {"libstyle.train.settings", "norm", "\"weird\"", "unknown norm 'weird'"},
+        {"libstyle.train.settings", "lr_schedule", "\"steps\"", "unknown learning-rate schedule"},
+        {"libstyle.train.settings", "widths", "[8,16,100000]", "bad width 100000"},
+        {"libstyle.train.state", "iteration", "-3", "bad training state"},
+    };
+    const char *bad = test_path(dir, "bad.ckpt");
+    char *bad_path = strdup(bad), *out = strdup(test_path(dir, "resumed.safetensors"));
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(train_fixture_damage_checkpoint(ckpt, bad_path, cases[i].entry,
+                                                         cases[i].key, cases[i].value),
+                         0);
+        style_train_options r = {0};
+        r.struct_size = sizeof r;
+        r.resume_path = bad_path;
+        r.out_path = out;
+        r.threads = 1;
+        assert_true(style_train(&r) != STYLE_OK);
+        const char *error = style_last_error();
+        if (!strstr(error, cases[i].message) || !strstr(error, "bad.ckpt"))
+            fail_msg("case %zu: '%s'", i, error);
+        assert_int_not_equal(access(out, F_OK), 0); /* nothing written */
+    }
+    free(bad_path), free(out);
+    free_run(&o);
+    test_remove_tree(dir);
+    free(dir);
+}
+
 /* ---- several styles (conditional instance norm) ------------------------------------------ */
 
 /* A second style image: diagonal stripes. */
@@ -894,7 +944,8 @@ static void test_stale_checkpoint_temporaries_removed(void **state)
         assert_int_equal(test_write_file(test_path(dir, kept[i]), "keep", 4), 0);
     assert_int_equal(style_train(&o), STYLE_OK);
     assert_int_equal(access(test_path(dir, stale), F_OK), -1);
-    for (int i = 0; i < 3; i++) assert_int_equal(access(test_path(dir, kept[i]), F_OK), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(access(test_path(dir, kept[i]), F_OK), 0);
     free_run(&o);
     test_remove_tree(dir);
     free(dir);
@@ -994,6 +1045,7 @@ int main(void)
         cmocka_unit_test(test_vgg16_recognised),
         cmocka_unit_test(test_training_lowers_loss),
         cmocka_unit_test(test_resume_is_bit_identical),
+        cmocka_unit_test(test_damaged_checkpoint_refused),
         cmocka_unit_test(test_several_styles),
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_stale_checkpoint_temporaries_removed),

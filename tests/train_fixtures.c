@@ -1,4 +1,5 @@
 /* Training fixtures (see train_fixtures.h). */
+#define _GNU_SOURCE /* asprintf */
 #include "train_fixtures.h"
 #include "safetensors.h"
 #include "testutil.h"
@@ -100,4 +101,50 @@ int train_fixture_compare_models(const char *a_path, const char *b_path,
     st_file_clear(&a);
     st_file_clear(&b);
     return failed;
+}
+
+/* `json` with the value of "key" replaced by `value` (NULL when the key is absent). */
+static char *replace_json_value(const char *json, const char *key, const char *value)
+{
+    char needle[64];
+    snprintf(needle, sizeof needle, "\"%s\":", key);
+    const char *at = strstr(json, needle);
+    if (!at) return NULL;
+    const char *start = at + strlen(needle);
+    const char *close = *start == '[' ? strchr(start, ']') : NULL;
+    const char *end = close ? close + 1 : start + strcspn(start, ",}");
+    char *out = NULL;
+    if (asprintf(&out, "%.*s%s%s", (int)(start - json), json, value, end) < 0) return NULL;
+    return out;
+}
+
+int train_fixture_damage_checkpoint(const char *from, const char *to, const char *entry,
+                                    const char *key, const char *value)
+{
+    int result = 1, replaced = 0;
+    size_t size = 0;
+    void *bytes = test_read_file(from, &size), *data = NULL;
+    st_file in = {0}, out = {0};
+    if (!bytes || st_parse(bytes, size, &in) != STYLE_OK) goto done;
+    for (size_t i = 0; i < in.metadata_count; i++) {
+        const st_metadata_entry *m = &in.metadata[i];
+        const int damage = strcmp(m->key, entry) == 0;
+        char *text = damage ? replace_json_value(m->value, key, value) : strdup(m->value);
+        const style_status added =
+            text ? st_file_add_metadata(&out, m->key, text) : STYLE_ERR_NOMEM;
+        free(text);
+        if (added != STYLE_OK) goto done;
+        replaced += damage;
+    }
+    for (size_t i = 0; i < in.tensor_count; i++) {
+        const st_tensor *t = &in.tensors[i];
+        if (st_file_add_tensor(&out, t->name, t->ndim, t->shape, t->data) != STYLE_OK) goto done;
+    }
+    if (replaced != 1 || st_serialize(&out, &data, &size) != STYLE_OK) goto done;
+    result = test_write_file(to, data, size);
+done:
+    style__free(data);
+    st_file_clear(&in), st_file_clear(&out);
+    free(bytes);
+    return result;
 }

@@ -32,4 +32,12 @@ typedef struct train_model_difference {
 int train_fixture_compare_models(const char *a_path, const char *b_path,
                                  train_model_difference *out);
 
+/*
+ * Copies checkpoint `from` to `to` with the JSON value of `key` (a number, string or array of
+ * numbers) in metadata entry `entry` replaced by `value` (e.g. "libstyle.train.settings",
+ * "batch_size", "2000000000"): a damaged or hostile checkpoint. Returns 0 on success.
+ */
+int train_fixture_damage_checkpoint(const char *from, const char *to, const char *entry,
+                                    const char *key, const char *value);
+
 #endif

@@ -610,6 +610,20 @@ static int run_jobs(struct batch *batch, size_t ready)
         batch_display_status(&batch->display, status, settings->model_path);
         return -1;
     }
+    /* --style-image is for AdaIN models only, and an AdaIN model needs one: say so up front. */
+    style_model_info info = {0};
+    const bool adain = style_model_get_info(model, &info) == STYLE_OK && info.arch &&
+                       strcmp(info.arch, "adain") == 0;
+    if (adain != (settings->style_count > 0)) {
+        batch_display_error(&batch->display,
+                            adain ? "%s: an AdaIN model stylizes with any style image: give one "
+                                    "with --style-image IMG"
+                                  : "%s: --style-image needs an AdaIN model (this one is %s; "
+                                    "its style is built in)",
+                            settings->model_path, info.arch ? info.arch : "not AdaIN");
+        result = -1;
+        goto done;
+    }
     for (int i = 0; i < jobs; ++i) {
         workers[i].batch = batch;
         workers[i].session =

@@ -62,10 +62,10 @@ shipped() {
 check "the shipped decoder stylizes with a style it never saw" shipped
 
 check "an AdaIN model without a style image is refused" \
-    expect_status 1 "needs a style" "$bin" stylize --model "$model" "$scratch/photo.png" \
+    expect_status 1 "give one with --style-image" "$bin" stylize --model "$model" "$scratch/photo.png" \
     "$scratch/out3.png"
 check "a style image with a Johnson model is refused" \
-    expect_status 1 "not an AdaIN model" "$bin" stylize --model "$scratch/model.safetensors" \
+    expect_status 1 "--style-image needs an AdaIN model" "$bin" stylize --model "$scratch/model.safetensors" \
     --style-image "$scratch/styles/grey.png" "$scratch/photo.png" "$scratch/out4.png"
 check "weights must match the style images" \
     expect_status 2 "style-weights" "$bin" stylize --model "$model" --style-image \

@@ -103,13 +103,13 @@ tests() {
         build build-asan -DSTYLE_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
             run_ctest "test suite under AddressSanitizer + UndefinedBehaviorSanitizer" build-asan
-        # ThreadSanitizer: the threaded tests only (threads sharing a model, the soak), with
-        # OpenMP at one thread (libgomp is not instrumented) and tests/tsan.supp (a false
-        # report inside oneDNN; docs/reliability.md).
+        # ThreadSanitizer: the threaded tests only (threads sharing a model, the soak, the
+        # CLI's --jobs workers), with OpenMP at one thread (libgomp is not instrumented) and
+        # tests/tsan.supp (a false report inside oneDNN; docs/reliability.md).
         cmake -S . -B build-tsan -DSTYLE_TSAN=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-        cmake --build build-tsan -j "$jobs" --target test_threads soak
+        cmake --build build-tsan -j "$jobs" --target test_threads soak libstyle_cli cli_fixtures
         OMP_NUM_THREADS=1 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
-            run_ctest "threaded tests under ThreadSanitizer" build-tsan -R "^(test_threads|soak_short)$"
+            run_ctest "threaded tests under ThreadSanitizer" build-tsan -R "^(test_threads|soak_short|cli_jobs)$"
     fi
     echo "$passed passed, $failed failed"
     [ "$failed" -eq 0 ]

@@ -48,6 +48,12 @@ bool style__alloc_fail_pending(void);
  */
 void style__write_fail_after(long n);
 
+/*
+ * Test hook: the n-th read(2) from now by style__read_file in the calling thread fails with
+ * EIO, as on a failing disk or network file system (n >= 1); 0 disables. Thread-local.
+ */
+void style__read_fail_after(long n);
+
 /* Overflow-checked size arithmetic: false when the result does not fit. */
 static inline bool style__mul_size(size_t a, size_t b, size_t *out)
 {

@@ -10,8 +10,24 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Test hook: a thread-local countdown to a simulated full disk (see common.h). */
+/* Test hooks: thread-local countdowns to a simulated full disk or failing read (common.h). */
 static _Thread_local long style__write_fail_countdown;
+static _Thread_local long style__read_fail_countdown;
+
+void style__read_fail_after(long n)
+{
+    style__read_fail_countdown = n > 0 ? n : 0;
+}
+
+/* read(2), or a failure with EIO when the test hook says so. */
+static ssize_t style__read(int fd, void *buffer, size_t size)
+{
+    if (style__read_fail_countdown > 0 && --style__read_fail_countdown == 0) {
+        errno = EIO;
+        return -1;
+    }
+    return read(fd, buffer, size);
+}
 
 void style__write_fail_after(long n)
 {
@@ -56,7 +72,7 @@ style_status style__read_file(const char *path, size_t max_bytes, void **data, s
     FAIL_IF(!buffer, STYLE_ERR_NOMEM, "%s: cannot allocate %zu bytes", path, length);
     size_t done = 0;
     while (done < length) {
-        ssize_t got = read(fd, buffer + done, length - done);
+        ssize_t got = style__read(fd, buffer + done, length - done);
         if (got < 0 && errno == EINTR) continue;
         FAIL_IF(got < 0, STYLE_ERR_IO, "%s: read failed: %s", path, strerror(errno));
         FAIL_IF(got == 0, STYLE_ERR_IO, "%s: file shrank while reading", path);

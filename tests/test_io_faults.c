@@ -1,11 +1,13 @@
 /*
  * I/O failures: a disk that fills up in the middle of a write (the write hook of
- * src/file_io.c), and paths that cannot be read as files (directories). Every save must fail
+ * src/file_io.c), reads that fail (its read hook), and paths that cannot be read as files
+ * (directories). Every save must fail
  * with STYLE_ERR_IO and a message naming the file, leave no temporary behind, and leave an
  * earlier file at the destination untouched: nothing is lost, nothing half-written.
  * (chmod 000 proves nothing when the tests run as root, so unreadable inputs are directories.)
  */
 #include "common.h"
+#include "feature_net.h"
 #include "model_builder.h"
 
 #include <stdio.h>
@@ -152,12 +154,60 @@ static void test_directories_are_not_files(void **state)
     style_image_release(&picture);
 }
 
+/* Every file the library reads fails with EIO on its first read: STYLE_ERR_IO naming the
+ * file and the error, nothing returned, nothing leaked (the ASan suite checks leaks). */
+static void test_read_errors(void **state)
+{
+    (void)state;
+    test_model_config c = test_default_config();
+    style_model *model = test_build_model(&c, 9);
+    char model_path[4096], image_path[4096], net_path[4096];
+    snprintf(model_path, sizeof model_path, "%s", test_path(g_dir, "read.safetensors"));
+    snprintf(image_path, sizeof image_path, "%s", test_path(g_dir, "read.png"));
+    snprintf(net_path, sizeof net_path, "%s", test_path(g_dir, "net.safetensors"));
+    assert_int_equal(style_model_save(model, model_path), STYLE_OK);
+    style_model_free(model);
+    style_image picture = test_picture(64, 48);
+    assert_int_equal(style_image_save(image_path, &picture, 0), STYLE_OK);
+    style_image_release(&picture);
+    test_write_feature_net(net_path, 3);
+
+    style__read_fail_after(1);
+    model = NULL;
+    assert_int_equal(style_model_load(model_path, NULL, &model), STYLE_ERR_IO);
+    assert_null(model);
+    assert_non_null(strstr(style_last_error(), "read.safetensors"));
+    assert_non_null(strstr(style_last_error(), "Input/output error"));
+
+    style__read_fail_after(1);
+    style_image image;
+    assert_int_equal(style_image_load(image_path, 0, &image), STYLE_ERR_IO);
+    assert_null(image.data);
+    assert_non_null(strstr(style_last_error(), "read.png"));
+    assert_non_null(strstr(style_last_error(), "Input/output error"));
+
+    /* The loss network of training (and of Gatys' optimisation). */
+    style__read_fail_after(1);
+    feature_net *net = NULL;
+    assert_int_equal(feature_net_load(net_path, &net), STYLE_ERR_IO);
+    assert_null(net);
+    assert_non_null(strstr(style_last_error(), "net.safetensors"));
+    style__read_fail_after(0);
+
+    /* With the hook spent, the same files load. */
+    assert_int_equal(style_model_load(model_path, NULL, &model), STYLE_OK);
+    style_model_free(model);
+    assert_int_equal(feature_net_load(net_path, &net), STYLE_OK);
+    feature_net_free(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_image_save_full_disk),
         cmocka_unit_test(test_model_save_full_disk),
         cmocka_unit_test(test_directories_are_not_files),
+        cmocka_unit_test(test_read_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,9 +1,10 @@
 /*
  * Soak test: many threads, each creating sessions on one shared model (and now and then
  * loading its own copy of the model), stylizing images of mixed sizes, freeing everything,
- * for a set time. Prints the resident set size (RSS) over time and fails when it keeps
- * growing: after a warm-up (oneDNN's primitive cache, the allocator's arenas), memory must
- * stay flat.
+ * for a set time. Any architecture: an AdaIN model's sessions get the style of one random
+ * picture or a blend of two, a johnson-cin model's random style weights. Prints the resident set
+ * size (RSS) over time and fails when it keeps growing: after a warm-up (oneDNN's primitive cache,
+ * the allocator's arenas), memory must stay flat.
  *
  *   soak MODEL [--threads N] [--seconds S] [--report S] [--max-growth MB | --no-growth-check]
  *
@@ -70,28 +71,81 @@ static void fail(soak *s, const char *what)
     atomic_fetch_add(&s->failures, 1);
 }
 
+/* A random RGB picture (free with style_image_release). */
+static bool random_image(int width, int height, int channels, uint32_t *rng, style_image *image)
+{
+    if (style_image_alloc(image, width, height, channels, STYLE_SAMPLE_U8) != STYLE_OK)
+        return false;
+    uint8_t *p = image->data;
+    for (size_t i = 0; i < (size_t)width * height * channels; i++)
+        p[i] = (uint8_t)next_random(rng);
+    return true;
+}
+
+/* What a session of this model needs before it runs: an AdaIN model a style (one or a blend
+ * of two random pictures' statistics, freed at once: the session keeps a copy), a johnson-cin
+ * model random style weights. */
+static bool choose_style(soak *s, style_session *session, const style_model *model, uint32_t *rng)
+{
+    style_model_info info = {0};
+    if (style_model_get_info(model, &info) != STYLE_OK) return fail(s, "model_get_info"), false;
+    size_t styles = style_model_style_count(model);
+    if (styles > 0) {
+        float weights[64] = {0};
+        for (size_t i = 0; i < styles && i < 64; i++)
+            weights[i] = (float)(1 + next_random(rng) % 4);
+        if (style_session_set_style_weights(session, weights, styles) != STYLE_OK)
+            return fail(s, "set_style_weights"), false;
+    }
+    if (strcmp(info.arch, "adain") != 0) return true;
+    style_adain_style *parts[2] = {NULL, NULL}, *blend = NULL;
+    const int count = 1 + (int)(next_random(rng) % 2);
+    bool ok = true;
+    for (int i = 0; i < count && ok; i++) {
+        /* A few sizes, as for the content: oneDNN caches primitives per shape (up to its
+         * cache's capacity), which would look like growth with a new shape every time. */
+        static const int style_sizes[][2] = {{48, 48}, {64, 80}, {96, 72}};
+        const int *size = style_sizes[next_random(rng) % 3];
+        style_image picture;
+        ok = random_image(size[0], size[1], 3, rng, &picture);
+        if (!ok) break;
+        ok = style_adain_style_create(session, &picture, 0, &parts[i]) == STYLE_OK;
+        style_image_release(&picture);
+    }
+    if (ok && count == 2)
+        ok = style_adain_style_blend((const style_adain_style *const *)parts, NULL, 2, &blend) ==
+             STYLE_OK;
+    if (ok) ok = style_session_set_adain_style(session, blend ? blend : parts[0]) == STYLE_OK;
+    style_adain_style_free(parts[0]), style_adain_style_free(parts[1]),
+        style_adain_style_free(blend);
+    if (!ok) fail(s, "adain style");
+    return ok;
+}
+
 /* One session's life: 1-4 runs at sizes picked at random (some repeated, some new). */
 static void session_life(soak *s, style_model *model, bool drop_model, uint32_t *rng)
 {
     style_session *session = NULL;
     style_status status = style_session_create(model, &session);
+    if (status == STYLE_OK) style_session_set_threads(session, 1);
+    if (status == STYLE_OK && !choose_style(s, session, model, rng)) {
+        style_session_free(session);
+        if (drop_model) style_model_free(model);
+        return;
+    }
     /* The session holds a reference: the caller's may go now (reference counting). */
     if (drop_model) style_model_free(model);
     if (status != STYLE_OK) return fail(s, "session_create");
     atomic_fetch_add(&s->sessions, 1);
-    style_session_set_threads(session, 1);
     int runs = 1 + (int)(next_random(rng) % 4);
     for (int r = 0; r < runs && !atomic_load(&s->stop); r++) {
         const int *size = sizes[next_random(rng) % SIZE_COUNT];
         int channels = next_random(rng) % 2 ? 3 : 4;
         style_image input, output = {0};
-        if (style_image_alloc(&input, size[0], size[1], channels, STYLE_SAMPLE_U8) != STYLE_OK) {
+        if (!random_image(size[0], size[1], channels, rng, &input)) {
             fail(s, "image_alloc");
             break;
         }
-        uint8_t *p = input.data;
-        for (size_t i = 0; i < (size_t)size[0] * size[1] * channels; i++)
-            p[i] = (uint8_t)next_random(rng);
         if (style_session_stylize(session, &input, &output) == STYLE_OK)
             atomic_fetch_add(&s->runs, 1);
         else

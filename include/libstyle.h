@@ -322,7 +322,11 @@ STYLE_API style_status style_session_set_memory_budget(style_session *session, u
  * 4 in this mode, and a scale other than 1 (style_session_set_scale) is refused with
  * STYLE_ERR_UNSUPPORTED (its resampling does not wrap around). Models whose transposed
  * convolutions do not exactly double the size are refused with STYLE_ERR_UNSUPPORTED at the
- * first run.
+ * first run. AdaIN models (arch adain) get the same result another way: the image is wrapped
+ * around itself for more than the network's receptive field on every side, the content
+ * statistics are taken over exactly one period and the centre period is kept (sides are
+ * resampled to multiples of the encoder's reduction, 8 for the bundled model; the run costs
+ * the area of the wrapped image, about 1.6 times a 512 x 512 one's for the bundled model).
  */
 STYLE_API style_status style_session_set_tileable(style_session *session, int enable);
 

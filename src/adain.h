@@ -23,6 +23,15 @@
 /* mean[c] and std[c] = sqrt(biased variance + ADAIN_EPS), accumulated in double. */
 void adain_statistics(const float *features, int32_t hw, int32_t c, float *mean, float *std);
 
+/* The same over a rows x cols window of a feature map whose rows are row_stride positions
+ * apart (`features` points at the window's first position). */
+void adain_statistics_region(const float *features, int32_t rows, int32_t cols, int32_t row_stride,
+                             int32_t c, float *mean, float *std);
+
+/* adain_forward with the content statistics given (mean, std of x or of a part of it). */
+void adain_apply(const float *x, int32_t hw, int32_t c, const float *mean, const float *std,
+                 const float *style_mean, const float *style_std, float alpha, float *out);
+
 /*
  * out = alpha * (style_std * (x - mean(x)) / std(x) + style_mean) + (1 - alpha) * x, per
  * channel: alpha = 1 is AdaIN, alpha in [0, 1) moves back towards the content's features (the

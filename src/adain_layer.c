@@ -4,27 +4,34 @@
 #include <math.h>
 #include <string.h>
 
-void adain_statistics(const float *features, int32_t hw, int32_t c, float *mean, float *std)
+void adain_statistics_region(const float *features, int32_t rows, int32_t cols, int32_t row_stride,
+                             int32_t c, float *mean, float *std)
 {
+    const double count = (double)rows * cols;
     for (int32_t k = 0; k < c; k++) {
         double sum = 0;
-        for (int32_t p = 0; p < hw; p++)
-            sum += features[(size_t)p * c + k];
-        double m = sum / hw, var = 0;
-        for (int32_t p = 0; p < hw; p++) {
-            double d = features[(size_t)p * c + k] - m;
-            var += d * d;
-        }
+        for (int32_t y = 0; y < rows; y++)
+            for (int32_t x = 0; x < cols; x++)
+                sum += features[((size_t)y * row_stride + x) * c + k];
+        double m = sum / count, var = 0;
+        for (int32_t y = 0; y < rows; y++)
+            for (int32_t x = 0; x < cols; x++) {
+                double d = features[((size_t)y * row_stride + x) * c + k] - m;
+                var += d * d;
+            }
         mean[k] = (float)m;
-        std[k] = (float)sqrt(var / hw + ADAIN_EPS);
+        std[k] = (float)sqrt(var / count + ADAIN_EPS);
     }
 }
 
-void adain_forward(const float *x, int32_t hw, int32_t c, const float *style_mean,
-                   const float *style_std, float alpha, float *out)
+void adain_statistics(const float *features, int32_t hw, int32_t c, float *mean, float *std)
 {
-    float mean[c], std[c];
-    adain_statistics(x, hw, c, mean, std);
+    adain_statistics_region(features, 1, hw, hw, c, mean, std);
+}
+
+void adain_apply(const float *x, int32_t hw, int32_t c, const float *mean, const float *std,
+                 const float *style_mean, const float *style_std, float alpha, float *out)
+{
     /* out = a * x + b per channel. */
     float a[c], b[c];
     for (int32_t k = 0; k < c; k++) {
@@ -38,6 +45,14 @@ void adain_forward(const float *x, int32_t hw, int32_t c, const float *style_mea
         for (int32_t k = 0; k < c; k++)
             dst[k] = a[k] * row[k] + b[k];
     }
+}
+
+void adain_forward(const float *x, int32_t hw, int32_t c, const float *style_mean,
+                   const float *style_std, float alpha, float *out)
+{
+    float mean[c], std[c];
+    adain_statistics(x, hw, c, mean, std);
+    adain_apply(x, hw, c, mean, std, style_mean, style_std, alpha, out);
 }
 
 /*

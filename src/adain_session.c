@@ -9,6 +9,7 @@
 #include "train_data.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,10 +23,15 @@ struct style_adain_style {
 struct adain_runtime {
     int32_t height, width; /* padded size of the build; 0: none */
     int threads;           /* the OpenMP thread count the primitives were created for */
+    /* Tileable builds: the period (the input's size rounded up to the reduction) and the
+     * wrapped context around it on every side; height = period_h + 2 * margin. */
+    bool tileable;
+    int32_t period_h, period_w, margin;
     feature_run encoder;
     adain_decoder decoder;
     float *content; /* padded rgb255 input (for preserve-colour) */
     float *rgb;     /* the decoder's output as rgb255 */
+    float *period;  /* tileable: one period, rgb255 (input, then output) */
     uint64_t memory;
 };
 
@@ -83,10 +89,54 @@ static uint64_t estimate_bytes(const adain_model *m, int32_t h, int32_t w, bool 
     return bytes + 2 * (uint64_t)h * w * 3 * sizeof(float);
 }
 
-uint64_t adain_runtime_estimate(const adain_model *model, int32_t width, int32_t height)
+/*
+ * How far (in input pixels) an output pixel can see: the receptive field's radius of the
+ * encoder up to the tap and the decoder back, counted generously (a pooling window's full
+ * width, one coarse pixel per nearest upsampling), rounded up to whole multiples of the
+ * reduction so that a context of this width keeps the pooling grid aligned.
+ */
+static int32_t receptive_margin(const adain_model *m)
 {
-    int32_t r = model->reduction;
-    return estimate_bytes(model, (height + r - 1) / r * r, (width + r - 1) / r * r, true);
+    int64_t radius = 0, jump = 1;
+    for (int32_t i = 0; i <= m->tap; i++) {
+        const fnet_layer *l = &m->encoder->layers[i];
+        if (l->op == FNET_CONV) {
+            radius += (int64_t)(l->kernel / 2 > l->pad ? l->kernel / 2 : l->pad) * jump;
+            jump *= l->stride;
+        } else if (l->op == FNET_MAXPOOL) {
+            radius += (int64_t)(l->kernel - 1) * jump;
+            jump *= l->stride;
+        }
+    }
+    for (int32_t i = 0; i < m->decoder.count; i++) {
+        const dec_layer *l = &m->decoder.layers[i];
+        if (l->op == DEC_CONV) radius += (int64_t)(l->kernel / 2) * jump;
+        if (l->op == DEC_UPSAMPLE && l->value > 0) radius += jump, jump /= l->value;
+        if (jump < 1) jump = 1;
+    }
+    const int64_t r = m->reduction;
+    return (int32_t)((radius + r - 1) / r * r);
+}
+
+/* The build size for a width x height image: rounded up to the reduction, and in tileable
+ * mode with the wrapped context on every side. */
+static void build_size(const adain_model *m, int32_t width, int32_t height, bool tileable,
+                       int32_t *h, int32_t *w, int32_t *margin)
+{
+    const int32_t r = m->reduction;
+    *margin = tileable ? receptive_margin(m) : 0;
+    *h = (height + r - 1) / r * r + 2 * *margin;
+    *w = (width + r - 1) / r * r + 2 * *margin;
+}
+
+uint64_t adain_runtime_estimate(const adain_model *model, int32_t width, int32_t height,
+                                bool tileable)
+{
+    int32_t h, w, margin;
+    build_size(model, width, height, tileable, &h, &w, &margin);
+    uint64_t bytes = estimate_bytes(model, h, w, true);
+    if (tileable) bytes += (uint64_t)(h - 2 * margin) * (w - 2 * margin) * 3 * sizeof(float);
+    return bytes;
 }
 
 static void runtime_clear(adain_runtime *rt)
@@ -95,6 +145,7 @@ static void runtime_clear(adain_runtime *rt)
     adain_decoder_destroy(&rt->decoder);
     style__aligned_free(rt->content);
     style__aligned_free(rt->rgb);
+    style__aligned_free(rt->period);
     memset(rt, 0, sizeof *rt);
 }
 
@@ -106,19 +157,22 @@ void adain_runtime_free(adain_runtime *rt)
 }
 
 style_status adain_runtime_prepare(adain_runtime **rtp, const adain_model *m, dnnl_engine_t engine,
-                                   int32_t width, int32_t height, uint64_t budget, int threads)
+                                   int32_t width, int32_t height, bool tileable, uint64_t budget,
+                                   int threads)
 {
     style_status status = STYLE_OK;
-    const int32_t r = m->reduction;
-    const int32_t h = (height + r - 1) / r * r, w = (width + r - 1) / r * r;
+    int32_t h, w, margin;
+    build_size(m, width, height, tileable, &h, &w, &margin);
     if (!*rtp) {
         *rtp = style__calloc(1, sizeof **rtp);
         if (!*rtp) return style__fail(STYLE_ERR_NOMEM, "stylize: out of memory");
     }
     adain_runtime *rt = *rtp;
-    if (rt->height == h && rt->width == w && rt->threads == threads) return STYLE_OK;
+    if (rt->height == h && rt->width == w && rt->threads == threads && rt->tileable == tileable &&
+        rt->margin == margin)
+        return STYLE_OK;
     runtime_clear(rt);
-    uint64_t need = estimate_bytes(m, h, w, true);
+    uint64_t need = adain_runtime_estimate(m, width, height, tileable);
     FAIL_IF(need > budget, STYLE_ERR_LIMIT,
             "stylize: a %dx%d run needs %.1f MiB, over the memory budget of %.1f MiB", width,
             height, need / 1048576.0, budget / 1048576.0);
@@ -131,31 +185,107 @@ style_status adain_runtime_prepare(adain_runtime **rtp, const adain_model *m, dn
     rt->content = style__aligned_alloc((size_t)h * w * 3 * sizeof(float));
     rt->rgb = style__aligned_alloc((size_t)h * w * 3 * sizeof(float));
     FAIL_IF(!rt->content || !rt->rgb, STYLE_ERR_NOMEM, "stylize: out of memory");
+    if (tileable) {
+        rt->period_h = h - 2 * margin, rt->period_w = w - 2 * margin;
+        rt->period = style__aligned_alloc((size_t)rt->period_h * rt->period_w * 3 * sizeof(float));
+        FAIL_IF(!rt->period, STYLE_ERR_NOMEM, "stylize: out of memory");
+    }
     rt->height = h, rt->width = w, rt->memory = need, rt->threads = threads;
+    rt->tileable = tileable, rt->margin = margin;
     return STYLE_OK;
 fail:
     runtime_clear(rt);
     return status;
 }
 
+/* dst (dh x dw) = the periodic extension of src (sh x sw) shifted by (oy, ox): dst[y][x] =
+ * src[(y - oy) mod sh][(x - ox) mod sw]. */
+static void wrap_extend(const float *src, int32_t sh, int32_t sw, float *dst, int32_t dh,
+                        int32_t dw, int32_t oy, int32_t ox)
+{
+#pragma omp parallel for schedule(static)
+    for (int32_t y = 0; y < dh; y++) {
+        const float *row = src + (size_t)((((y - oy) % sh) + sh) % sh) * sw * 3;
+        for (int32_t x = 0; x < dw; x++) {
+            const int32_t sx = (((x - ox) % sw) + sw) % sw;
+            memcpy(dst + ((size_t)y * dw + x) * 3, row + (size_t)sx * 3, 3 * sizeof(float));
+        }
+    }
+}
+
+/* Tileable input: the image as one period (resampled periodically when its size is not the
+ * period's), wrapped around it for `margin` pixels on every side, into rt->content. */
+static void load_periodic(adain_runtime *rt, const style_image *input)
+{
+    const int32_t ph = rt->period_h, pw = rt->period_w;
+    if (input->height == ph && input->width == pw) {
+        pixels_to_tensor(input, ph, pw, rt->period);
+    } else { /* rt->rgb (the larger build size) as scratch */
+        pixels_to_tensor(input, input->height, input->width, rt->rgb);
+        tensor_resample_periodic(rt->rgb, input->height, input->width, rt->period, ph, pw);
+    }
+    wrap_extend(rt->period, ph, pw, rt->content, rt->height, rt->width, rt->margin, rt->margin);
+}
+
+/* The AdaIN layer on the encoder's tap into the decoder's input; in tileable mode the content
+ * statistics cover one period, the centre of the tap's feature map. */
+static void adain_at_tap(adain_runtime *rt, const adain_model *m, const style_adain_style *style,
+                         float strength)
+{
+    const int32_t tap = m->tap, th = rt->encoder.out_h[tap], tw = rt->encoder.out_w[tap];
+    const int32_t c = rt->encoder.out_c[tap];
+    const float *features = feature_run_output(&rt->encoder, tap);
+    float mean[c], std[c];
+    if (rt->tileable) {
+        const int32_t r = m->reduction, edge = rt->margin / r;
+        adain_statistics_region(features + ((size_t)edge * tw + edge) * c, rt->period_h / r,
+                                rt->period_w / r, tw, c, mean, std);
+    } else {
+        adain_statistics(features, th * tw, c, mean, std);
+    }
+    adain_apply(features, th * tw, c, mean, std, style->mean, style->std, strength,
+                rt->decoder.input);
+}
+
+/*
+ * Tileable mode computes the network on the infinite periodic image: the input wrapped around
+ * for more than the receptive field on every side, the content statistics at the tap taken
+ * over exactly one period (the centre, which the zero padding at the border cannot reach), the
+ * centre period of the output kept. The output is then periodic, so it tiles.
+ */
 style_status adain_runtime_stylize(adain_runtime *rt, const adain_model *m, dnnl_stream_t stream,
                                    const style_adain_style *style, float strength,
                                    const style_image *input, style_image *output)
 {
     style_status status = STYLE_OK;
-    const int32_t h = rt->height, w = rt->width, tap = m->tap;
-    pixels_to_tensor(input, h, w, rt->content);
+    const int32_t h = rt->height, w = rt->width;
+    if (rt->tileable)
+        load_periodic(rt, input);
+    else
+        pixels_to_tensor(input, h, w, rt->content);
     TRY(feature_run_forward(&rt->encoder, stream, rt->content));
-    const int32_t th = rt->encoder.out_h[tap], tw = rt->encoder.out_w[tap];
-    adain_forward(feature_run_output(&rt->encoder, tap), th * tw, rt->encoder.out_c[tap],
-                  style->mean, style->std, strength, rt->decoder.input);
+    adain_at_tap(rt, m, style, strength);
     const float *out;
     TRY(adain_decoder_forward(&rt->decoder, stream, &out));
     const size_t pixels = (size_t)h * w;
     for (size_t i = 0; i < pixels; i++)
-        for (int c = 0; c < 3; c++)
-            rt->rgb[i * 3 + c] = adain_to_rgb255(m->encoder, c, out[i * 3 + c]);
-    tensor_to_pixels(rt->rgb, w, OUTPUT_LINEAR, input, output);
+        for (int k = 0; k < 3; k++)
+            rt->rgb[i * 3 + k] = adain_to_rgb255(m->encoder, k, out[i * 3 + k]);
+    if (!rt->tileable) {
+        tensor_to_pixels(rt->rgb, w, OUTPUT_LINEAR, input, output);
+        goto fail; /* status is STYLE_OK: the common exit */
+    }
+    const int32_t ph = rt->period_h, pw = rt->period_w;
+    const float *centre = rt->rgb + ((size_t)rt->margin * w + rt->margin) * 3;
+    if (input->height == ph && input->width == pw) {
+        tensor_to_pixels(centre, w, OUTPUT_LINEAR, input, output);
+    } else { /* the centre period, resampled back to the image's size */
+        for (int32_t y = 0; y < ph; y++)
+            memcpy(rt->period + (size_t)y * pw * 3, centre + (size_t)y * w * 3,
+                   (size_t)pw * 3 * sizeof(float));
+        tensor_resample_periodic(rt->period, ph, pw, rt->rgb, input->height, input->width);
+        tensor_to_pixels(rt->rgb, input->width, OUTPUT_LINEAR, input, output);
+    }
 fail:
     return status;
 }

@@ -4,15 +4,19 @@
 
 #include "adain.h"
 
+#include <stdbool.h>
+
 typedef struct adain_runtime adain_runtime;
 
-/* Bytes a width x height run allocates. */
-uint64_t adain_runtime_estimate(const adain_model *model, int32_t width, int32_t height);
+/* Bytes a width x height run allocates (tileable: with the wrapped context). */
+uint64_t adain_runtime_estimate(const adain_model *model, int32_t width, int32_t height,
+                                bool tileable);
 /* Builds (*rt allocated on first use) for width x height unless already built for its padded
- * size and `threads`; fails with STYLE_ERR_LIMIT before allocating when over `budget`. */
+ * size, mode and `threads`; fails with STYLE_ERR_LIMIT before allocating when over `budget`.
+ * Tileable: the output of an image that tiles, tiles too (adain_session.c). */
 style_status adain_runtime_prepare(adain_runtime **rt, const adain_model *model,
                                    dnnl_engine_t engine, int32_t width, int32_t height,
-                                   uint64_t budget, int threads);
+                                   bool tileable, uint64_t budget, int threads);
 /* One validated image of the prepared size: encoder, AdaIN with `strength` (alpha), decoder,
  * into `output` (the session's controls do the rest). */
 style_status adain_runtime_stylize(adain_runtime *rt, const adain_model *model,

@@ -45,7 +45,7 @@ struct style_session {
     style_progress_fn progress;
     void *progress_user;
     style_controls controls;
-    adain_runtime *adain; /* arch adain: the encoder/decoder build */
+    adain_runtime *adain;           /* arch adain: the encoder/decoder build */
     style_adain_style *adain_style; /* the session's copy of the style */
     cached_plan plans[SESSION_PLANS];
     int current; /* index of the plan of the last run, -1 none */
@@ -72,8 +72,8 @@ static style_status create_styled_model(style_session *session)
     session->styled = style__malloc(sizeof *session->styled);
     session->style_params = style__malloc(model_style_param_count(model) * sizeof(float));
     session->style_weights = style__calloc(styles, sizeof(double));
-    FAIL_IF(!session->styled || !session->style_params || !session->style_weights,
-            STYLE_ERR_NOMEM, "session_create: out of memory");
+    FAIL_IF(!session->styled || !session->style_params || !session->style_weights, STYLE_ERR_NOMEM,
+            "session_create: out of memory");
     memcpy(session->styled, model, sizeof *model);
     session->style_weights[0] = 1.0;
     model_blend_styles(model, session->style_weights, session->style_params);
@@ -194,9 +194,6 @@ style_status style_session_set_tileable(style_session *session, int enable)
 {
     if (!session)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_set_tileable: NULL session");
-    if (enable && session->model->adain)
-        return style__fail(STYLE_ERR_UNSUPPORTED,
-                           "session_set_tileable: not available for AdaIN models (arch adain)");
     session->tileable = enable != 0;
     return STYLE_OK;
 }
@@ -319,7 +316,8 @@ static void apply_style(style_session *session, const double *weights)
     if (memcmp(weights, session->style_weights, styles * sizeof(double)) == 0) return;
     memcpy(session->style_weights, weights, styles * sizeof(double));
     model_blend_styles(session->model, weights, session->style_params);
-    for (int i = 0; i < SESSION_PLANS; i++) drop_plan(&session->plans[i]);
+    for (int i = 0; i < SESSION_PLANS; i++)
+        drop_plan(&session->plans[i]);
     session->current = -1;
 }
 
@@ -333,8 +331,8 @@ style_status style_session_set_style(style_session *session, size_t index)
                            model->arch_name);
     if (index >= (size_t)model->style_count)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT,
-                           "session_set_style: style %zu is out of range (the model has %d)",
-                           index, (int)model->style_count);
+                           "session_set_style: style %zu is out of range (the model has %d)", index,
+                           (int)model->style_count);
     double weights[MODEL_MAX_STYLES] = {0};
     weights[index] = 1.0;
     apply_style(session, weights);
@@ -472,7 +470,7 @@ style_status style_session_estimate_memory(style_session *session, int32_t width
     if (!session || !bytes || width < 1 || height < 1)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_estimate_memory: bad argument");
     if (session->model->adain) {
-        *bytes = adain_runtime_estimate(session->model->adain, width, height);
+        *bytes = adain_runtime_estimate(session->model->adain, width, height, session->tileable);
         return STYLE_OK;
     }
     int previous = omp_get_max_threads();
@@ -588,7 +586,7 @@ static style_status run_network(style_session *session, const style_image *input
         FAIL_IF(!session->adain_style, STYLE_ERR_INVALID_ARGUMENT,
                 "stylize: an AdaIN model needs a style (style_session_set_adain_style)");
         TRY(adain_runtime_prepare(&session->adain, m, session->engine, inputs[0].width,
-                                  inputs[0].height, session->memory_budget,
+                                  inputs[0].height, session->tileable, session->memory_budget,
                                   effective_threads(session)));
         for (size_t i = 0; i < count; i++) {
             TRY(adain_runtime_stylize(session->adain, m, session->stream, session->adain_style,
@@ -915,7 +913,7 @@ style_status style_session_prepare(style_session *session, int32_t width, int32_
     omp_set_num_threads(effective_threads(session));
     if (session->model->adain)
         status = adain_runtime_prepare(&session->adain, session->model->adain, session->engine,
-                                       width, height, session->memory_budget,
+                                       width, height, session->tileable, session->memory_budget,
                                        effective_threads(session));
     else
         status = ensure_plan(session, network_padded_size(height), network_padded_size(width));

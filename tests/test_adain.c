@@ -554,6 +554,124 @@ static void test_session_controls(void **state)
     free(dir);
 }
 
+/* A smooth picture that tiles: a sum of sinusoids whose periods divide the size. */
+static style_image periodic_picture(int w, int h, int seed)
+{
+    style_image img;
+    assert_int_equal(style_image_alloc(&img, w, h, 3, STYLE_SAMPLE_F32), STYLE_OK);
+    float *p = img.data;
+    const double tau = 6.283185307179586;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int c = 0; c < 3; c++)
+                p[((size_t)y * w + x) * 3 + c] =
+                    (float)(255.0 *
+                            (0.5 + 0.2 * sin(tau * (x / (double)w + 2.0 * y / h) + seed + c) +
+                             0.15 * cos(tau * (3.0 * x / w - (double)y / h) * (c + 1) / 2.0)));
+    return img;
+}
+
+/* Mean |difference| across the wrap edges (last column / first, last row / first) and
+ * between neighbouring columns and rows inside. */
+static void seam_and_inside(const style_image *img, double *seam, double *inside)
+{
+    const float *p = img->data;
+    const int w = img->width, h = img->height;
+    double s = 0, i = 0;
+    size_t ns = 0, ni = 0;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int c = 0; c < 3; c++) {
+                const float v = p[((size_t)y * w + x) * 3 + c];
+                const float right = p[((size_t)y * w + (x + 1) % w) * 3 + c];
+                const float down = p[((size_t)((y + 1) % h) * w + x) * 3 + c];
+                const bool edge_x = x == w - 1, edge_y = y == h - 1;
+                s += edge_x ? fabsf(v - right) : 0, ns += edge_x;
+                s += edge_y ? fabsf(v - down) : 0, ns += edge_y;
+                i += edge_x ? 0 : fabsf(v - right), ni += !edge_x;
+                i += edge_y ? 0 : fabsf(v - down), ni += !edge_y;
+            }
+    *seam = s / ns, *inside = i / ni;
+}
+
+/* Tileable AdaIN: the network on the infinite periodic image. Shifting the input by whole
+ * multiples of the reduction shifts the output (exactly, up to rounding: any error from a too
+ * small context would depend on the position), and the output tiles, at a size that is a
+ * multiple of the reduction and one that is resampled. */
+static void test_tileable(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    size_t size;
+    void *bytes = make_model_bytes(dir, &size, NULL);
+    style_model *m = NULL;
+    assert_int_equal(style_model_load_memory(bytes, size, NULL, &m), STYLE_OK);
+    style_session *s = NULL;
+    assert_int_equal(style_session_create(m, &s), STYLE_OK);
+    style_image style_img = gradient_image(24, 24, 7);
+    style_adain_style *st = NULL;
+    assert_int_equal(style_adain_style_create(s, &style_img, 0, &st), STYLE_OK);
+    assert_int_equal(style_session_set_adain_style(s, st), STYLE_OK);
+    assert_int_equal(style_session_set_tileable(s, 1), STYLE_OK);
+
+    const int w = 40, h = 32, dx = 12, dy = 8; /* reduction 4 */
+    style_image in = periodic_picture(w, h, 1), shifted = periodic_picture(w, h, 1);
+    const float *a = in.data;
+    float *b = shifted.data;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            memcpy(b + ((size_t)((y + dy) % h) * w + (x + dx) % w) * 3, a + ((size_t)y * w + x) * 3,
+                   3 * sizeof(float));
+    style_image out = {0}, out_shifted = {0};
+    assert_int_equal(style_session_stylize(s, &in, &out), STYLE_OK);
+    assert_int_equal(style_session_stylize(s, &shifted, &out_shifted), STYLE_OK);
+    assert_int_equal(out.sample_type, STYLE_SAMPLE_F32);
+    double worst = 0, scale = 0;
+    const float *o = out.data, *os = out_shifted.data;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int c = 0; c < 3; c++) {
+                const float v = o[((size_t)y * w + x) * 3 + c];
+                const float u = os[((size_t)((y + dy) % h) * w + (x + dx) % w) * 3 + c];
+                worst = fmax(worst, fabs((double)v - u));
+                scale = fmax(scale, fabs(v));
+            }
+    double seam, inside;
+    seam_and_inside(&out, &seam, &inside);
+    print_message("  tileable %dx%d: shifted by (%d, %d) max |diff| %.2g (outputs up to %.2g); "
+                  "seam %.4f, inside %.4f\n",
+                  w, h, dx, dy, worst, scale, seam, inside);
+    assert_true(worst < 1e-4 * (1 + scale));
+    assert_true(seam < 1.5 * inside);
+    style_image_release(&out), style_image_release(&out_shifted);
+    style_image_release(&in), style_image_release(&shifted);
+
+    /* 37 x 29: resampled periodically to 40 x 32 and back; the output still tiles. Without
+     * tileable mode it does not (zero padding and reflection at the borders). */
+    in = periodic_picture(37, 29, 2);
+    assert_int_equal(style_session_stylize(s, &in, &out), STYLE_OK);
+    assert_int_equal(out.width, 37);
+    double seam_off, inside_off;
+    seam_and_inside(&out, &seam, &inside);
+    style_image_release(&out);
+    assert_int_equal(style_session_set_tileable(s, 0), STYLE_OK);
+    assert_int_equal(style_session_stylize(s, &in, &out), STYLE_OK);
+    seam_and_inside(&out, &seam_off, &inside_off);
+    print_message("  37x29: seam / inside %.4f / %.4f tileable, %.4f / %.4f default\n", seam,
+                  inside, seam_off, inside_off);
+    assert_true(seam < 1.5 * inside);
+    assert_true(seam_off > 2 * seam);
+    style_image_release(&out), style_image_release(&in);
+
+    style_adain_style_free(st);
+    style_image_release(&style_img);
+    style_session_free(s);
+    style_model_free(m);
+    style__free(bytes);
+    test_remove_tree(dir);
+    free(dir);
+}
+
 /* ---- training ------------------------------------------------------------------------------- */
 
 static void make_images(const char *dir, const char *sub, int count, int seed)
@@ -656,6 +774,7 @@ int main(void)
         cmocka_unit_test(test_model_round_trip),
         cmocka_unit_test(test_bad_model_files),
         cmocka_unit_test(test_session_controls),
+        cmocka_unit_test(test_tileable),
         cmocka_unit_test(test_allocation_failures),
         cmocka_unit_test(test_training),
     };

@@ -43,6 +43,14 @@ one_style() {
 }
 check "stylize with a style image keeps the size" one_style
 
+tileable() {
+    "$bin" stylize --model "$model" --style-image "$scratch/styles/grey.png" --tileable \
+        "$scratch/photo.png" "$scratch/tiled.png" &&
+        "$fixtures" check "$scratch/tiled.png" 37 29 3 &&
+        ! cmp -s "$scratch/out1.png" "$scratch/tiled.png"
+}
+check "--tileable runs (37x29: resampled periodically) and changes the result" tileable
+
 blend() {
     "$bin" stylize --model "$model" --style-image "$scratch/styles/grey.png" \
         --style-image "$scratch/photo.jpg" --style-weights 1,3 --strength 0.6 --preserve-color \

@@ -100,7 +100,8 @@ class Session:
         precision: "fp32", "bf16", "int8" or "auto" (the fastest the processor and model
             allow); None keeps the library's default (fp32). One the processor does not run
             natively raises :class:`UnsupportedError`, an unknown name ValueError.
-        tileable: True for seamless textures: circular padding through the whole network,
+        tileable: True for seamless textures: circular padding through the whole network (AdaIN
+            models: the image wrapped around itself for the receptive field),
             so the output tiles when the input does (``style_session_set_tileable``).
         band_rows: > 0 runs every image in bands of at most that many rows even when it fits
             the budget (for tests and comparisons); 0 = bands only when needed.

@@ -337,9 +337,12 @@ STYLE_API style_status style_session_set_tileable(style_session *session, int en
  * channels) bytes of disk per pixel: 140 for the default architecture), with each instance norm's
  * statistics gathered over the whole image: the result equals the untiled one up to float rounding
  * (docs/pipeline.md). Peak memory stays within the budget. It runs in fp32 (another precision is
- * refused with STYLE_ERR_UNSUPPORTED) and needs a model with nearest_conv upsampling. This setting
- * forces that path even when the image fits: rows > 0 runs every image in bands of at most `rows`
- * output rows per layer (for tests and comparisons); 0 (the default) restores the automatic choice.
+ * refused with STYLE_ERR_UNSUPPORTED) and needs a model with nearest_conv upsampling. AdaIN
+ * models run in bands of rows through the whole network with the receptive field as context
+ * and whole-image AdaIN statistics (two passes, no temporary files; not in tileable mode).
+ * This setting forces that path even when the image fits: rows > 0 runs every image in bands
+ * of at most `rows` output rows per layer (for tests and comparisons; AdaIN rounds it up to a
+ * multiple of the encoder's reduction); 0 (the default) restores the automatic choice.
  */
 STYLE_API style_status style_session_set_band_rows(style_session *session, int32_t rows);
 

@@ -290,6 +290,147 @@ fail:
     return status;
 }
 
+/* ---- images over the memory budget: bands of rows ------------------------------------------ */
+
+static int32_t round_up(int32_t value, int32_t multiple)
+{
+    return (value + multiple - 1) / multiple * multiple;
+}
+
+/* The rows of one band, in the padded image: [y0, y1) kept, [top, bottom) computed. */
+typedef struct adain_band {
+    int32_t y0, y1, top, bottom;
+} adain_band;
+
+/* Runs the encoder on rows [top, bottom) of the padded image (reflection beyond the image,
+ * as in a whole-image run), building for that height unless already built. */
+static style_status encode_band(adain_runtime **rtp, const adain_model *m, dnnl_engine_t engine,
+                                dnnl_stream_t stream, const style_image *input, int32_t width,
+                                const adain_band *band, uint64_t budget, int threads)
+{
+    style_status status = STYLE_OK;
+    const int32_t rows = band->bottom - band->top;
+    TRY(adain_runtime_prepare(rtp, m, engine, width, rows, false, budget, threads));
+    adain_runtime *rt = *rtp;
+#pragma omp parallel for schedule(static)
+    for (int32_t i = 0; i < rows; i++)
+        pixels_row_to_floats(input, band->top + i, width, rt->content + (size_t)i * width * 3);
+    TRY(feature_run_forward(&rt->encoder, stream, rt->content));
+fail:
+    return status;
+}
+
+/* Adds the kept rows' tap features to the per-channel sums (double: whole-image statistics
+ * from many bands). */
+static void accumulate_band(const adain_runtime *rt, const adain_model *m, const adain_band *band,
+                            double *sum, double *squares)
+{
+    const int32_t r = m->reduction, tap = m->tap, tw = rt->encoder.out_w[tap];
+    const int32_t c = rt->encoder.out_c[tap];
+    const float *features = feature_run_output(&rt->encoder, tap);
+    const size_t first = (size_t)(band->y0 - band->top) / r * tw;
+    const size_t count = (size_t)(band->y1 - band->y0) / r * tw;
+    for (size_t p = first; p < first + count; p++)
+        for (int32_t k = 0; k < c; k++) {
+            const double v = features[p * c + k];
+            sum[k] += v, squares[k] += v * v;
+        }
+}
+
+/* The decoder on a band with the whole image's content statistics; its kept rows that lie in
+ * the image go to `output` (alpha from `input`). */
+static style_status decode_band(adain_runtime *rt, const adain_model *m, dnnl_stream_t stream,
+                                const style_adain_style *style, float strength, const float *mean,
+                                const float *std, const adain_band *band, const style_image *input,
+                                style_image *output)
+{
+    style_status status = STYLE_OK;
+    const int32_t tap = m->tap, w = rt->width;
+    const int32_t th = rt->encoder.out_h[tap], tw = rt->encoder.out_w[tap];
+    adain_apply(feature_run_output(&rt->encoder, tap), th * tw, rt->encoder.out_c[tap], mean, std,
+                style->mean, style->std, strength, rt->decoder.input);
+    const float *out;
+    TRY(adain_decoder_forward(&rt->decoder, stream, &out));
+    const int32_t last = band->y1 < input->height ? band->y1 : input->height;
+    if (last <= band->y0) goto fail; /* only padding rows: status is STYLE_OK */
+    const size_t first = (size_t)(band->y0 - band->top) * w * 3,
+                 count = (size_t)(last - band->y0) * w * 3;
+    for (size_t i = 0; i < count; i++)
+        rt->rgb[i] = adain_to_rgb255(m->encoder, (int)(i % 3), out[first + i]);
+    style_image in_rows = *input, out_rows = *output;
+    in_rows.data = (unsigned char *)input->data + (size_t)band->y0 * style__image_stride(input);
+    in_rows.stride = style__image_stride(input);
+    out_rows.data = (unsigned char *)output->data + (size_t)band->y0 * style__image_stride(output);
+    out_rows.stride = style__image_stride(output);
+    in_rows.height = out_rows.height = last - band->y0;
+    tensor_to_pixels(rt->rgb, w, OUTPUT_LINEAR, &in_rows, &out_rows);
+fail:
+    return status;
+}
+
+/*
+ * An image over the memory budget (or with band_rows > 0) in bands of rows, each computed with
+ * the context of the receptive field above and below and only its own rows kept, in two passes:
+ * the encoder on every band to gather the whole image's content statistics at the tap, then
+ * encoder, AdaIN with those statistics and decoder band by band. The result is the whole-image
+ * run's up to float rounding (the statistics summed in another order); the encoder runs twice.
+ */
+style_status adain_runtime_stylize_banded(adain_runtime **rtp, const adain_model *m,
+                                          dnnl_engine_t engine, dnnl_stream_t stream,
+                                          const style_adain_style *style, float strength,
+                                          const style_image *input, style_image *output,
+                                          int32_t band_rows, uint64_t budget, int threads)
+{
+    style_status status = STYLE_OK;
+    const int32_t r = m->reduction, margin = receptive_margin(m);
+    const int32_t height = round_up(input->height, r), width = round_up(input->width, r);
+    const int32_t c = m->decoder.in_channels;
+    double *sum = NULL, *squares = NULL;
+    float *mean = NULL, *std = NULL;
+    int32_t rows = band_rows > 0 ? round_up(band_rows, r) : 0;
+    if (rows == 0) /* the tallest band that fits */
+        for (rows = height; rows >= r; rows -= r) {
+            const int32_t band_height = rows + 2 * margin < height ? rows + 2 * margin : height;
+            if (adain_runtime_estimate(m, width, band_height, false) <= budget) break;
+        }
+    FAIL_IF(rows < r, STYLE_ERR_LIMIT,
+            "stylize: %dx%d is over the memory budget of %.1f MiB even in bands of %d rows",
+            input->width, input->height, budget / 1048576.0, r);
+    sum = style__calloc((size_t)c, sizeof *sum);
+    squares = style__calloc((size_t)c, sizeof *squares);
+    mean = style__calloc((size_t)c, sizeof *mean);
+    std = style__calloc((size_t)c, sizeof *std);
+    FAIL_IF(!sum || !squares || !mean || !std, STYLE_ERR_NOMEM, "stylize: out of memory");
+    /* Every band is computed at one height (one build: rebuilding for the shorter first and
+     * last bands would leave the allocator's freed memory resident), the first and last with
+     * more context below or above instead. */
+    const int32_t computed = rows + 2 * margin < height ? rows + 2 * margin : height;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int32_t y0 = 0; y0 < height; y0 += rows) {
+            adain_band band = {.y0 = y0, .y1 = y0 + rows < height ? y0 + rows : height};
+            band.top = y0 - margin;
+            if (band.top + computed > height) band.top = height - computed;
+            if (band.top < 0) band.top = 0;
+            band.bottom = band.top + computed;
+            TRY(encode_band(rtp, m, engine, stream, input, width, &band, budget, threads));
+            if (pass == 0)
+                accumulate_band(*rtp, m, &band, sum, squares);
+            else
+                TRY(decode_band(*rtp, m, stream, style, strength, mean, std, &band, input, output));
+        }
+        if (pass > 0) break;
+        const double n = (double)(height / r) * (width / r);
+        for (int32_t k = 0; k < c; k++) {
+            const double mk = sum[k] / n, variance = squares[k] / n - mk * mk;
+            mean[k] = (float)mk;
+            std[k] = (float)sqrt((variance > 0 ? variance : 0) + ADAIN_EPS);
+        }
+    }
+fail:
+    style__free(sum), style__free(squares), style__free(mean), style__free(std);
+    return status;
+}
+
 style_status adain_style_compute(const adain_model *m, dnnl_engine_t engine, dnnl_stream_t stream,
                                  const style_image *image, int32_t style_size, uint64_t budget,
                                  style_adain_style **out)

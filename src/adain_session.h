@@ -22,6 +22,14 @@ style_status adain_runtime_prepare(adain_runtime **rt, const adain_model *model,
 style_status adain_runtime_stylize(adain_runtime *rt, const adain_model *model,
                                    dnnl_stream_t stream, const style_adain_style *style,
                                    float strength, const style_image *input, style_image *output);
+/* The same for an image over the memory budget (or band_rows > 0: bands of at most that many
+ * rows), in bands of rows that fit `budget`, (re)building *rt for them: the whole-image result
+ * up to float rounding. STYLE_ERR_LIMIT when even the smallest band does not fit. */
+style_status adain_runtime_stylize_banded(adain_runtime **rt, const adain_model *model,
+                                          dnnl_engine_t engine, dnnl_stream_t stream,
+                                          const style_adain_style *style, float strength,
+                                          const style_image *input, style_image *output,
+                                          int32_t band_rows, uint64_t budget, int threads);
 void adain_runtime_free(adain_runtime *rt);
 
 /* The statistics of a style image at the model's tap (style_size: short side, 0 = as is). */

@@ -585,12 +585,31 @@ static style_status run_network(style_session *session, const style_image *input
         const adain_model *m = session->model->adain;
         FAIL_IF(!session->adain_style, STYLE_ERR_INVALID_ARGUMENT,
                 "stylize: an AdaIN model needs a style (style_session_set_adain_style)");
-        TRY(adain_runtime_prepare(&session->adain, m, session->engine, inputs[0].width,
-                                  inputs[0].height, session->tileable, session->memory_budget,
-                                  effective_threads(session)));
+        bool banded = session->band_rows > 0;
+        if (!banded) {
+            status = adain_runtime_prepare(&session->adain, m, session->engine, inputs[0].width,
+                                           inputs[0].height, session->tileable,
+                                           session->memory_budget, effective_threads(session));
+            banded = status == STYLE_ERR_LIMIT && !session->tileable;
+            if (banded)
+                session_log(session, STYLE_LOG_INFO,
+                            "stylize: %dx%d is over the memory budget: running in bands",
+                            inputs[0].width, inputs[0].height);
+            else
+                TRY(status);
+            status = STYLE_OK;
+        }
+        FAIL_IF(banded && session->tileable, STYLE_ERR_UNSUPPORTED,
+                "stylize: tileable AdaIN runs need the whole image within the memory budget");
         for (size_t i = 0; i < count; i++) {
-            TRY(adain_runtime_stylize(session->adain, m, session->stream, session->adain_style,
-                                      session->controls.strength, &inputs[i], &outputs[i]));
+            if (banded)
+                TRY(adain_runtime_stylize_banded(
+                    &session->adain, m, session->engine, session->stream, session->adain_style,
+                    session->controls.strength, &inputs[i], &outputs[i], session->band_rows,
+                    session->memory_budget, effective_threads(session)));
+            else
+                TRY(adain_runtime_stylize(session->adain, m, session->stream, session->adain_style,
+                                          session->controls.strength, &inputs[i], &outputs[i]));
             if (session->progress &&
                 session->progress(session->progress_user,
                                   (double)(first + i + 1) / (double)total) &&

@@ -672,6 +672,86 @@ static void test_tileable(void **state)
     free(dir);
 }
 
+/* Images over the memory budget run in bands (or with band_rows > 0): the whole-image result up
+ * to float rounding, for forced band heights and one chosen by the budget; alpha kept; a
+ * budget too small for any band, and tileable bands, refused. */
+static void test_banded(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    size_t size;
+    void *bytes = make_model_bytes(dir, &size, NULL);
+    style_model *m = NULL;
+    assert_int_equal(style_model_load_memory(bytes, size, NULL, &m), STYLE_OK);
+    style_session *s = NULL;
+    assert_int_equal(style_session_create(m, &s), STYLE_OK);
+    style_image style_img = gradient_image(24, 24, 7);
+    style_adain_style *st = NULL;
+    assert_int_equal(style_adain_style_create(s, &style_img, 0, &st), STYLE_OK);
+    assert_int_equal(style_session_set_adain_style(s, st), STYLE_OK);
+
+    /* RGBA floats, 45 x 203: odd sizes, padded to 48 x 204 inside; tall enough for bands
+     * with their context (24 rows above and below for this encoder and decoder) to fit a
+     * budget of 75 % of the whole run. */
+    const int w = 45, h = 203;
+    style_image in;
+    assert_int_equal(style_image_alloc(&in, w, h, 4, STYLE_SAMPLE_F32), STYLE_OK);
+    float *p = in.data;
+    for (int i = 0; i < w * h; i++) {
+        p[i * 4 + 0] = (float)(128 + 100 * sin(0.21 * (i % w) + 0.1 * (i / w)));
+        p[i * 4 + 1] = (float)(128 + 90 * cos(0.17 * (i / w)));
+        p[i * 4 + 2] = (float)((i * 37) % 256);
+        p[i * 4 + 3] = (float)(i % 256);
+    }
+    style_image whole = {0};
+    assert_int_equal(style_session_stylize(s, &in, &whole), STYLE_OK);
+    size_t inside = 0; /* samples not clamped to 0 or 255: what the comparison sees */
+    for (int i = 0; i < w * h * 4; i++)
+        inside += i % 4 != 3 && ((float *)whole.data)[i] > 0 && ((float *)whole.data)[i] < 255;
+    assert_true(inside > (size_t)w * h * 3 / 2);
+    uint64_t need = 0;
+    assert_int_equal(style_session_estimate_memory(s, w, h, &need), STYLE_OK);
+    /* band_rows 4 and 12 (whole multiples of the reduction, 4), 5 (rounded up to 8); then no
+     * forced height but a budget of 75 % of the whole run's. */
+    const int32_t forced[] = {4, 12, 5, 0};
+    for (size_t k = 0; k < sizeof forced / sizeof forced[0]; k++) {
+        assert_int_equal(style_session_set_band_rows(s, forced[k]), STYLE_OK);
+        assert_int_equal(style_session_set_memory_budget(s, forced[k] ? 0 : need * 3 / 4),
+                         STYLE_OK);
+        style_image banded = {0};
+        assert_int_equal(style_session_stylize(s, &in, &banded), STYLE_OK);
+        const float *a = whole.data, *b = banded.data;
+        double worst = 0;
+        for (int i = 0; i < w * h * 4; i++)
+            worst = fmax(worst, fabs((double)a[i] - b[i]));
+        print_message("  bands of %d rows (0: by the budget): max |diff| %.3g of 0..255\n",
+                      (int)forced[k], worst);
+        assert_true(worst < 2e-3);
+        for (int i = 0; i < w * h; i++) /* alpha copied */
+            assert_true(b[i * 4 + 3] == p[i * 4 + 3]);
+        style_image_release(&banded);
+    }
+    /* No band fits; tileable needs the whole image. */
+    assert_int_equal(style_session_set_band_rows(s, 0), STYLE_OK);
+    assert_int_equal(style_session_set_memory_budget(s, 1024), STYLE_OK);
+    style_image out = {0};
+    assert_int_equal(style_session_stylize(s, &in, &out), STYLE_ERR_LIMIT);
+    assert_int_equal(style_session_set_memory_budget(s, 0), STYLE_OK);
+    assert_int_equal(style_session_set_band_rows(s, 8), STYLE_OK);
+    assert_int_equal(style_session_set_tileable(s, 1), STYLE_OK);
+    assert_int_equal(style_session_stylize(s, &in, &out), STYLE_ERR_UNSUPPORTED);
+    assert_non_null(strstr(style_last_error(), "tileable"));
+
+    style_image_release(&whole), style_image_release(&in);
+    style_adain_style_free(st);
+    style_image_release(&style_img);
+    style_session_free(s);
+    style_model_free(m);
+    style__free(bytes);
+    test_remove_tree(dir);
+    free(dir);
+}
+
 /* ---- training ------------------------------------------------------------------------------- */
 
 static void make_images(const char *dir, const char *sub, int count, int seed)
@@ -775,6 +855,7 @@ int main(void)
         cmocka_unit_test(test_bad_model_files),
         cmocka_unit_test(test_session_controls),
         cmocka_unit_test(test_tileable),
+        cmocka_unit_test(test_banded),
         cmocka_unit_test(test_allocation_failures),
         cmocka_unit_test(test_training),
     };

@@ -602,14 +602,21 @@ static style_status run_network(style_session *session, const style_image *input
         FAIL_IF(banded && session->tileable, STYLE_ERR_UNSUPPORTED,
                 "stylize: tileable AdaIN runs need the whole image within the memory budget");
         for (size_t i = 0; i < count; i++) {
+            /* Colour under alpha 0 must not reach the result (nor the content statistics). */
+            style_image filled = {0};
+            if (alpha_fill_needed(&inputs[i])) TRY(alpha_fill_copy(&inputs[i], &filled));
+            const style_image *source = filled.data ? &filled : &inputs[i];
             if (banded)
-                TRY(adain_runtime_stylize_banded(
+                status = adain_runtime_stylize_banded(
                     &session->adain, m, session->engine, session->stream, session->adain_style,
-                    session->controls.strength, &inputs[i], &outputs[i], session->band_rows,
-                    session->memory_budget, effective_threads(session)));
+                    session->controls.strength, source, &outputs[i], session->band_rows,
+                    session->memory_budget, effective_threads(session));
             else
-                TRY(adain_runtime_stylize(session->adain, m, session->stream, session->adain_style,
-                                          session->controls.strength, &inputs[i], &outputs[i]));
+                status =
+                    adain_runtime_stylize(session->adain, m, session->stream, session->adain_style,
+                                          session->controls.strength, source, &outputs[i]);
+            style_image_release(&filled);
+            TRY(status);
             if (session->progress &&
                 session->progress(session->progress_user,
                                   (double)(first + i + 1) / (double)total) &&

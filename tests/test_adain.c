@@ -752,6 +752,56 @@ static void test_banded(void **state)
     free(dir);
 }
 
+/* RGBA: colour under alpha 0 is filled from the visible pixels before the network (and the
+ * content statistics) see it, so two images that differ only there give the same result. */
+static void test_hidden_colour_ignored(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    size_t size;
+    void *bytes = make_model_bytes(dir, &size, NULL);
+    style_model *m = NULL;
+    assert_int_equal(style_model_load_memory(bytes, size, NULL, &m), STYLE_OK);
+    style_session *s = NULL;
+    assert_int_equal(style_session_create(m, &s), STYLE_OK);
+    style_image style_img = gradient_image(24, 24, 7);
+    style_adain_style *st = NULL;
+    assert_int_equal(style_adain_style_create(s, &style_img, 0, &st), STYLE_OK);
+    assert_int_equal(style_session_set_adain_style(s, st), STYLE_OK);
+    const int w = 40, h = 36;
+    style_image in[2], out[2] = {{0}, {0}};
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(style_image_alloc(&in[k], w, h, 4, STYLE_SAMPLE_U8), STYLE_OK);
+        uint8_t *p = in[k].data;
+        test_rng rng = {(uint64_t)(11 + 7 * k)};
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                uint8_t *q = p + ((size_t)y * w + x) * 4;
+                const bool visible = hypot(x - 18.0, y - 17.0) < 12.0;
+                q[0] = visible ? (uint8_t)(100 + x) : (uint8_t)test_rng_next(&rng);
+                q[1] = visible ? (uint8_t)(60 + 2 * y) : (uint8_t)test_rng_next(&rng);
+                q[2] = visible ? 90 : (uint8_t)test_rng_next(&rng);
+                q[3] = visible ? 255 : 0;
+            }
+        assert_int_equal(style_session_stylize(s, &in[k], &out[k]), STYLE_OK);
+    }
+    assert_memory_not_equal(in[0].data, in[1].data, (size_t)w * h * 4);
+    const uint8_t *a = out[0].data, *b = out[1].data;
+    int differing = 0;
+    for (int i = 0; i < w * h; i++)
+        if (a[i * 4 + 3] > 0) differing += memcmp(a + i * 4, b + i * 4, 4) != 0;
+    assert_int_equal(differing, 0);
+    for (int k = 0; k < 2; k++)
+        style_image_release(&in[k]), style_image_release(&out[k]);
+    style_adain_style_free(st);
+    style_image_release(&style_img);
+    style_session_free(s);
+    style_model_free(m);
+    style__free(bytes);
+    test_remove_tree(dir);
+    free(dir);
+}
+
 /* ---- training ------------------------------------------------------------------------------- */
 
 static void make_images(const char *dir, const char *sub, int count, int seed)
@@ -856,6 +906,7 @@ int main(void)
         cmocka_unit_test(test_session_controls),
         cmocka_unit_test(test_tileable),
         cmocka_unit_test(test_banded),
+        cmocka_unit_test(test_hidden_colour_ignored),
         cmocka_unit_test(test_allocation_failures),
         cmocka_unit_test(test_training),
     };

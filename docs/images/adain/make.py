@@ -67,6 +67,22 @@ def main():
     blend = fit(session.stylize(content), 256)
     save(os.path.join(out, "preserve-color-and-blend.jpg"), np.hstack([kept, blend]))
 
+    # Tileable: a texture that tiles (a crop of the content mirrored into a 2 x 2 block), with
+    # The Starry Night, repeated 3 x 3: the input, the default run, --tileable.
+    crop = content[:160, 200:360, :3]
+    texture = np.vstack([np.hstack([crop, crop[:, ::-1]]), np.hstack([crop[::-1], crop[::-1, ::-1]])])
+    texture = np.ascontiguousarray(texture)
+    session.set_style(styles["starry-night"])
+    panels = [texture]
+    for tileable in (False, True):
+        session.tileable = tileable
+        panels.append(session.stylize(texture))
+    session.tileable = False
+    tiles = [fit(np.tile(p, (3, 3, 1)), 300) for p in panels]
+    gap = np.full((300, 6, 3), 255, np.uint8)
+    save(os.path.join(out, "tileable-3x3.jpg"),
+         np.hstack([tiles[0], gap, tiles[1], gap, tiles[2]]))
+
 
 if __name__ == "__main__":
     main()

@@ -223,7 +223,10 @@ STYLE_API void style_model_free(style_model *model);
 STYLE_API style_status style_model_save(const style_model *model, const char *path);
 
 /**
- * What a model is. All strings belong to the model and live as long as it does.
+ * What a model is. All strings belong to the model and live as long as it does. For an AdaIN
+ * model (arch "adain") the transform network's fields (widths, residual_blocks, padding, ...)
+ * do not apply and hold zeros or defaults; its encoder and decoder are described by the
+ * libstyle.encoder.* and libstyle.decoder.layers metadata (docs/formats.md).
  */
 typedef struct style_model_info {
     const char *arch;        /**< "johnson", "johnson-cin" (several styles) or "adain" */

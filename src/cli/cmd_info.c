@@ -37,10 +37,19 @@ static void print_property(const char *name, const char *value)
     putchar('\n');
 }
 
-static void print_architecture(const char *path, const style_model_info *info)
+static void print_architecture(const style_model *model, const char *path,
+                               const style_model_info *info)
 {
     print_property("file:", path);
     print_property("arch:", info->arch);
+    if (info->arch && strcmp(info->arch, "adain") == 0) {
+        /* The transform network's fields do not apply: encoder, tap and decoder do. */
+        print_property("encoder_tap:", style_model_metadata_get(model, "libstyle.encoder.tap"));
+        print_property("style_input:", "any style image (--style-image)");
+        printf("%-16s %" PRId32 "\n", "format_version:", info->format_version);
+        printf("%-16s %" PRIu64 "\n", "parameters:", info->parameter_count);
+        return;
+    }
     printf("%-16s %" PRId32 " %" PRId32 " %" PRId32 "\n", "widths:", info->widths[0],
            info->widths[1], info->widths[2]);
     printf("%-16s %" PRId32 "\n", "residual_blocks:", info->residual_blocks);
@@ -127,7 +136,7 @@ int cmd_info(int argc, char **argv)
         return CLI_EXIT_FAILURE;
     }
 
-    print_architecture(path, &info);
+    print_architecture(model, path, &info);
     cli_print_styles(stdout, model, &info);
     result = print_metadata(model, path);
     style_model_free(model);

@@ -41,7 +41,7 @@ def main():
     for file, name in STYLES:
         image = libstyle.load_image(os.path.join(style_dir, file))[:, :, :3]
         styles[name] = session.adain_style(image, style_size=512)
-        session.set_style(styles[name])
+        session.set_adain_style(styles[name])
         result = session.stylize(content)
         thumb = fit(image, 256)[:, :256]
         rows.append(np.hstack([thumb, fit(result, 256)]))
@@ -51,7 +51,7 @@ def main():
     save(os.path.join(out, "unseen-styles.jpg"), np.vstack(rows))
 
     # Strength (alpha in feature space) 0, 0.25, 0.5, 1 with The Starry Night.
-    session.set_style(styles["starry-night"])
+    session.set_adain_style(styles["starry-night"])
     strip = []
     for alpha in (0.0, 0.25, 0.5, 1.0):
         session.strength = alpha
@@ -63,7 +63,7 @@ def main():
     session.preserve_color = True
     kept = fit(session.stylize(content), 256)
     session.preserve_color = False
-    session.set_style([styles["starry-night"], styles["the-scream"]], weights=[1, 1])
+    session.set_adain_style([styles["starry-night"], styles["the-scream"]], weights=[1, 1])
     blend = fit(session.stylize(content), 256)
     save(os.path.join(out, "preserve-color-and-blend.jpg"), np.hstack([kept, blend]))
 
@@ -72,7 +72,7 @@ def main():
     crop = content[:160, 200:360, :3]
     texture = np.vstack([np.hstack([crop, crop[:, ::-1]]), np.hstack([crop[::-1], crop[::-1, ::-1]])])
     texture = np.ascontiguousarray(texture)
-    session.set_style(styles["starry-night"])
+    session.set_adain_style(styles["starry-night"])
     panels = [texture]
     for tileable in (False, True):
         session.tileable = tileable

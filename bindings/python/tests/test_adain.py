@@ -81,6 +81,26 @@ class AdainTest(unittest.TestCase):
             session.stylize(content)
             style.close()
 
+    def test_tileable_and_bands(self) -> None:
+        # A texture that tiles (the mirror trick), 32 x 40: tileable mode shifts with it.
+        base = _support.test_image(16, 20, seed=7)
+        texture = np.vstack([np.hstack([base, base[:, ::-1]]),
+                             np.hstack([base[::-1], base[::-1, ::-1]])])
+        texture = np.ascontiguousarray(texture)
+        with libstyle.Session(self.model, threads=2, tileable=True) as session:
+            session.set_adain_style(_support.test_image(24, 24, seed=4), style_size=0)
+            tiled = session.stylize(texture)
+            shifted = session.stylize(np.ascontiguousarray(np.roll(texture, (8, 16), (0, 1))))
+            np.testing.assert_array_equal(shifted, np.roll(tiled, (8, 16), (0, 1)))
+            session.tileable = False
+            whole = session.stylize(texture)
+            self.assertFalse(np.array_equal(whole, tiled))
+        # Bands of 8 rows give the whole-image result (up to a rounding step).
+        with libstyle.Session(self.model, threads=2, band_rows=8) as session:
+            session.set_adain_style(_support.test_image(24, 24, seed=4), style_size=0)
+            banded = session.stylize(texture)
+            self.assertLessEqual(int(np.abs(banded.astype(int) - whole.astype(int)).max()), 1)
+
     def test_blend_is_the_weighted_mean(self) -> None:
         with libstyle.Session(self.model, threads=2) as session:
             a = session.adain_style(_support.test_image(24, 24, seed=5), style_size=0)

@@ -33,6 +33,7 @@ struct adain_runtime {
     float *rgb;     /* the decoder's output as rgb255 */
     float *period;  /* tileable: one period, rgb255 (input, then output) */
     uint64_t memory;
+    double flops; /* per image: 2 x multiply-adds of the encoder's and decoder's convolutions */
 };
 
 static style_adain_style *style_alloc(int32_t channels)
@@ -87,6 +88,42 @@ static uint64_t estimate_bytes(const adain_model *m, int32_t h, int32_t w, bool 
         factor = 1, pad = 0;
     }
     return bytes + 2 * (uint64_t)h * w * 3 * sizeof(float);
+}
+
+/* 2 x multiply-adds of the convolutions of a run at h x w (padded). */
+static double network_flops(const adain_model *m, int32_t h, int32_t w)
+{
+    double flops = 0;
+    int32_t ch = h, cw = w, c = 3;
+    for (int32_t i = 0; i <= m->tap; i++) {
+        const fnet_layer *l = &m->encoder->layers[i];
+        if (l->op == FNET_CONV) {
+            ch = (ch + 2 * l->pad - l->kernel) / l->stride + 1;
+            cw = (cw + 2 * l->pad - l->kernel) / l->stride + 1;
+            flops += 2.0 * ch * cw * l->kernel * l->kernel * l->in_channels * l->out_channels;
+            c = l->out_channels;
+        } else if (l->op == FNET_MAXPOOL) {
+            ch /= 2, cw /= 2;
+        }
+    }
+    int32_t factor = 1, pad = 0;
+    for (int32_t i = 0; i < m->decoder.count; i++) {
+        const dec_layer *l = &m->decoder.layers[i];
+        if (l->op == DEC_UPSAMPLE) factor = l->value;
+        if (l->op == DEC_REFLECT_PAD) pad = l->value;
+        if (l->op != DEC_CONV) continue;
+        ch = ch * factor + 2 * pad - l->kernel + 1, cw = cw * factor + 2 * pad - l->kernel + 1;
+        flops += 2.0 * ch * cw * l->kernel * l->kernel * c * l->out_channels;
+        c = l->out_channels, factor = 1, pad = 0;
+    }
+    return flops;
+}
+
+void adain_runtime_describe(const adain_runtime *rt, int32_t *width, int32_t *height, double *flops,
+                            uint64_t *memory)
+{
+    *width = rt ? rt->width : 0, *height = rt ? rt->height : 0;
+    *flops = rt ? rt->flops : 0, *memory = rt ? rt->memory : 0;
 }
 
 /*
@@ -191,7 +228,7 @@ style_status adain_runtime_prepare(adain_runtime **rtp, const adain_model *m, dn
         FAIL_IF(!rt->period, STYLE_ERR_NOMEM, "stylize: out of memory");
     }
     rt->height = h, rt->width = w, rt->memory = need, rt->threads = threads;
-    rt->tileable = tileable, rt->margin = margin;
+    rt->tileable = tileable, rt->margin = margin, rt->flops = network_flops(m, h, w);
     return STYLE_OK;
 fail:
     runtime_clear(rt);

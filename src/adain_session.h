@@ -31,6 +31,10 @@ style_status adain_runtime_stylize_banded(adain_runtime **rt, const adain_model 
                                           const style_image *input, style_image *output,
                                           int32_t band_rows, uint64_t budget, int threads);
 void adain_runtime_free(adain_runtime *rt);
+/* The current build: its size (padded, with a tileable run's context), FLOPs per image and
+ * memory; zeros when nothing is built. */
+void adain_runtime_describe(const adain_runtime *rt, int32_t *width, int32_t *height, double *flops,
+                            uint64_t *memory);
 
 /* The statistics of a style image at the model's tap (style_size: short side, 0 = as is). */
 style_status adain_style_compute(const adain_model *model, dnnl_engine_t engine,

@@ -47,6 +47,7 @@ struct style_session {
     style_controls controls;
     adain_runtime *adain;           /* arch adain: the encoder/decoder build */
     style_adain_style *adain_style; /* the session's copy of the style */
+    double adain_build_ms;          /* the last style_session_prepare of an AdaIN build */
     cached_plan plans[SESSION_PLANS];
     int current; /* index of the plan of the last run, -1 none */
     uint64_t clock;
@@ -937,11 +938,20 @@ style_status style_session_prepare(style_session *session, int32_t width, int32_
         return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_prepare: bad argument");
     int previous_threads = omp_get_max_threads();
     omp_set_num_threads(effective_threads(session));
-    if (session->model->adain)
+    if (session->model->adain) {
+        /* build_ms of the run info: the time of a prepare that built (not of a cached one). */
+        int32_t w0, h0, w1, h1;
+        double flops;
+        uint64_t memory;
+        adain_runtime_describe(session->adain, &w0, &h0, &flops, &memory);
+        const double t0 = now_ms();
         status = adain_runtime_prepare(&session->adain, session->model->adain, session->engine,
                                        width, height, session->tileable, session->memory_budget,
                                        effective_threads(session));
-    else
+        const double elapsed = now_ms() - t0;
+        adain_runtime_describe(session->adain, &w1, &h1, &flops, &memory);
+        if (status == STYLE_OK && (w0 != w1 || h0 != h1)) session->adain_build_ms = elapsed;
+    } else
         status = ensure_plan(session, network_padded_size(height), network_padded_size(width));
     omp_set_num_threads(previous_threads);
     return status;
@@ -952,6 +962,17 @@ style_status style_session_get_run_info(style_session *session, style_run_info *
     if (!session || !info || info->struct_size < sizeof *info)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT,
                            "session_get_run_info: NULL argument or struct_size not set");
+    if (session->model->adain) {
+        memset((char *)info + sizeof info->struct_size, 0, sizeof *info - sizeof info->struct_size);
+        adain_runtime_describe(session->adain, &info->width, &info->height, &info->flops,
+                               &info->memory_bytes);
+        if (!info->width)
+            return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                               "session_get_run_info: nothing is built yet");
+        info->precision = STYLE_PRECISION_FP32;
+        info->build_ms = session->adain_build_ms;
+        return STYLE_OK;
+    }
     if (session->current < 0)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT,
                            "session_get_run_info: nothing is built yet");

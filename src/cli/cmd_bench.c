@@ -32,6 +32,7 @@ struct bench_settings {
     int warmup;
     int layers; /* 0: largest size only, 1: every size, -1: none */
     int csv;
+    int adain; /* the model is an AdaIN one: each session gets the input's own style */
 };
 
 enum { OPTION_WARMUP = 256, OPTION_LAYERS, OPTION_NO_LAYERS, OPTION_CSV, OPTION_INPUT };
@@ -50,7 +51,8 @@ void cmd_bench_usage(FILE *out)
           "Columns: build ms = primitives and weight reorders of a new size; mem ms = allocating\n"
           "and first-touching its buffers; cached = preparing the same size again (ms); RSS MiB\n"
           "= peak resident memory added by the build and the runs, MiB/MP per megapixel; cpu =\n"
-          "CPU time / (wall time x threads) while timing.\n"
+          "CPU time / (wall time x threads) while timing. An AdaIN model runs in fp32, its\n"
+          "style the input's own statistics (computed before the timing).\n"
           "\n"
           "Options:\n"
           "  -m, --model FILE         style model (safetensors); required\n"
@@ -89,8 +91,10 @@ static int parse_sizes(const char *text, struct bench_settings *s)
         s->sizes[s->size_count][0] = (int)w;
         s->sizes[s->size_count][1] = (int)h;
         s->size_count++;
-        if (*end == ',') end++;
-        else if (*end != '\0') return -1;
+        if (*end == ',')
+            end++;
+        else if (*end != '\0')
+            return -1;
         p = end;
     }
     return s->size_count > 0 ? 0 : -1;
@@ -133,19 +137,22 @@ static int parse_options(int argc, char **argv, struct bench_settings *s)
     long number;
     optind = 0;
     opterr = 0;
-    while (before = optind, (result = getopt_long(argc, argv, ":m:s:p:r:t:h", options, NULL)) != -1) {
+    while (before = optind,
+           (result = getopt_long(argc, argv, ":m:s:p:r:t:h", options, NULL)) != -1) {
         switch (result) {
-        case 'm': s->model_path = optarg; break;
+        case 'm':
+            s->model_path = optarg;
+            break;
         case 's':
             if (parse_sizes(optarg, s) != 0)
-                return cli_usage_error(BENCH_COMMAND, "--sizes expects e.g. 256,512 or 640x480, not '%s'",
-                                       optarg);
+                return cli_usage_error(BENCH_COMMAND,
+                                       "--sizes expects e.g. 256,512 or 640x480, not '%s'", optarg);
             break;
         case 'p':
             if (parse_precisions(optarg, s) != 0)
-                return cli_usage_error(BENCH_COMMAND,
-                                       "--precision expects fp32, bf16, int8, auto or all, not '%s'",
-                                       optarg);
+                return cli_usage_error(
+                    BENCH_COMMAND, "--precision expects fp32, bf16, int8, auto or all, not '%s'",
+                    optarg);
             break;
         case 'r':
             if (cli_parse_int(optarg, 1, 100000, &number) != 0)
@@ -159,15 +166,27 @@ static int parse_options(int argc, char **argv, struct bench_settings *s)
             break;
         case 't':
             if (cli_parse_int(optarg, 0, 1024, &number) != 0)
-                return cli_usage_error(BENCH_COMMAND, "--threads expects 0..1024, not '%s'", optarg);
+                return cli_usage_error(BENCH_COMMAND, "--threads expects 0..1024, not '%s'",
+                                       optarg);
             s->threads = (int)number;
             break;
-        case OPTION_INPUT: s->input_path = optarg; break;
-        case OPTION_LAYERS: s->layers = 1; break;
-        case OPTION_NO_LAYERS: s->layers = -1; break;
-        case OPTION_CSV: s->csv = 1; break;
-        case 'h': cmd_bench_usage(stdout); return cli_finish_stdout(CLI_EXIT_OK);
-        default: return cli_option_error(BENCH_COMMAND, result, argc, argv, before);
+        case OPTION_INPUT:
+            s->input_path = optarg;
+            break;
+        case OPTION_LAYERS:
+            s->layers = 1;
+            break;
+        case OPTION_NO_LAYERS:
+            s->layers = -1;
+            break;
+        case OPTION_CSV:
+            s->csv = 1;
+            break;
+        case 'h':
+            cmd_bench_usage(stdout);
+            return cli_finish_stdout(CLI_EXIT_OK);
+        default:
+            return cli_option_error(BENCH_COMMAND, result, argc, argv, before);
         }
     }
     if (optind < argc)
@@ -236,9 +255,10 @@ static int make_input(const style_image *source, int w, int h, style_image *out)
                 unsigned char v;
                 if (source) {
                     int sx = x % source->width, sy = y % source->height;
-                    const unsigned char *row = (const unsigned char *)source->data +
-                                               (size_t)sy * (source->stride ? source->stride
-                                                                            : (size_t)source->width * source->channels);
+                    const unsigned char *row =
+                        (const unsigned char *)source->data +
+                        (size_t)sy * (source->stride ? source->stride
+                                                     : (size_t)source->width * source->channels);
                     v = row[sx * source->channels + c];
                 } else {
                     state = state * 1664525u + 1013904223u;
@@ -270,10 +290,11 @@ static void report_layers(const char *size_label, precision_run *pr, int csv)
     if (style_session_get_profile(pr->session, &layers, &count, &runs) != STYLE_OK || runs == 0)
         return;
     double total = 0;
-    for (size_t i = 0; i < count; i++) total += layers[i].milliseconds;
+    for (size_t i = 0; i < count; i++)
+        total += layers[i].milliseconds;
     if (!csv) {
-        printf("\nlayers at %s, %s (mean of %llu runs; sub-pixel phases .pN merged):\n",
-               size_label, style_precision_name(pr->precision), (unsigned long long)runs);
+        printf("\nlayers at %s, %s (mean of %llu runs; sub-pixel phases .pN merged):\n", size_label,
+               style_precision_name(pr->precision), (unsigned long long)runs);
         printf("  %-14s %-7s %-30s %9s %7s %9s\n", "layer", "kind", "implementation", "ms", "share",
                "GFLOP/s");
     }
@@ -315,7 +336,8 @@ static int run_size(const struct bench_settings *s, style_model *model, const st
     char label[32];
     snprintf(label, sizeof label, "%dx%d", w, h);
     memset(runs, 0, sizeof runs);
-    if (make_input(source, w, h, &in) != 0 || style_image_alloc(&out, w, h, 3, STYLE_SAMPLE_U8) != STYLE_OK) {
+    if (make_input(source, w, h, &in) != 0 ||
+        style_image_alloc(&out, w, h, 3, STYLE_SAMPLE_U8) != STYLE_OK) {
         cli_error("out of memory for a %dx%d image", w, h);
         style_image_release(&in);
         return -1;
@@ -331,6 +353,16 @@ static int run_size(const struct bench_settings *s, style_model *model, const st
             style_session_set_precision(pr->session, pr->precision) != STYLE_OK) {
             cli_report_status(STYLE_ERR_UNSUPPORTED, style_precision_name(pr->precision));
             continue;
+        }
+        if (s->adain) { /* the input's own statistics as the style, before the timing */
+            style_adain_style *style = NULL;
+            style_status made = style_adain_style_create(pr->session, &in, 256, &style);
+            if (made == STYLE_OK) made = style_session_set_adain_style(pr->session, style);
+            style_adain_style_free(style);
+            if (made != STYLE_OK) {
+                cli_report_status(made, label);
+                continue;
+            }
         }
         if (reset_ok) reset_peak_rss();
         long rss0 = status_kb("VmRSS");
@@ -381,7 +413,8 @@ static int run_size(const struct bench_settings *s, style_model *model, const st
         precision_run *pr = &runs[p];
         if (!pr->ok) continue;
         double mn = pr->times[0];
-        for (int r = 1; r < s->runs; r++) mn = pr->times[r] < mn ? pr->times[r] : mn;
+        for (int r = 1; r < s->runs; r++)
+            mn = pr->times[r] < mn ? pr->times[r] : mn;
         double med = median(pr->times, s->runs);
         if (pr->precision == STYLE_PRECISION_FP32) fp32_median = med;
         double gflops = pr->flops / 1e9 / (med / 1e3);
@@ -404,7 +437,8 @@ static int run_size(const struct bench_settings *s, style_model *model, const st
                 snprintf(fp, sizeof fp, "%.0f", pr->footprint_mib);
                 snprintf(mpp, sizeof mpp, "%.0f", pr->footprint_mib / mp);
             }
-            printf("%-10s %-6s %7.1f %9.1f %9.1f %8.1f %6.1f%% %6.1f%% %7s %8.1f %8.1f %8.2f %7s %6s %5.0f%%\n",
+            printf("%-10s %-6s %7.1f %9.1f %9.1f %8.1f %6.1f%% %6.1f%% %7s %8.1f %8.1f %8.2f %7s "
+                   "%6s %5.0f%%\n",
                    label, style_precision_name(pr->precision), pr->flops / 1e9, med, mn, gflops,
                    peak->fp32 > 0 ? 100 * gflops / peak->fp32 : 0.0,
                    own > 0 ? 100 * gflops / own : 0.0, speedup, pr->build_ms - pr->buffers_ms,
@@ -419,7 +453,8 @@ static int run_size(const struct bench_settings *s, style_model *model, const st
             precision_run *pr = &runs[p];
             if (!pr->ok) continue;
             if (style_session_set_profiling(pr->session, 1) != STYLE_OK) continue;
-            for (int r = 0; r < profiled_runs; r++) style_session_stylize(pr->session, &in, &out);
+            for (int r = 0; r < profiled_runs; r++)
+                style_session_stylize(pr->session, &in, &out);
             report_layers(label, pr, s->csv);
             style_session_set_profiling(pr->session, 0);
         }
@@ -453,7 +488,8 @@ int cmd_bench(int argc, char **argv)
     }
     for (int i = 0; i < s.precision_count; i++)
         if (!style_precision_supported(s.precisions[i])) {
-            cli_error("%s: this processor does not run it natively", style_precision_name(s.precisions[i]));
+            cli_error("%s: this processor does not run it natively",
+                      style_precision_name(s.precisions[i]));
             return CLI_EXIT_FAILURE;
         }
 
@@ -465,12 +501,18 @@ int cmd_bench(int argc, char **argv)
     }
     style_model_info info;
     if (style_model_get_info(model, &info) == STYLE_OK && strcmp(info.arch, "adain") == 0) {
-        /* Its runs need a style; its timings against a Johnson network come from the script. */
-        cli_error("%s: bench times transform networks; for an AdaIN model use "
-                  "tests/bench/adain_vs_johnson.py (docs/adain.md)",
-                  s.model_path);
-        style_model_free(model);
-        return CLI_EXIT_FAILURE;
+        /* AdaIN runs in fp32 only; its style (the input itself) is set untimed. */
+        int kept = 0;
+        for (int i = 0; i < s.precision_count; i++)
+            if (s.precisions[i] == STYLE_PRECISION_FP32 || s.precisions[i] == STYLE_PRECISION_AUTO)
+                s.precisions[kept++] = s.precisions[i];
+        if (kept == 0) {
+            cli_error("%s: an AdaIN model runs in fp32 only", s.model_path);
+            style_model_free(model);
+            return CLI_EXIT_FAILURE;
+        }
+        s.precision_count = kept;
+        s.adain = 1;
     }
     if (s.input_path && style_image_load(s.input_path, 0, &source) != STYLE_OK) {
         cli_report_status(STYLE_ERR_IO, s.input_path);
@@ -486,8 +528,8 @@ int cmd_bench(int argc, char **argv)
         printf("peak,%d,%.2f,%.2f,%.2f\n", threads, peak.fp32, peak.bf16, peak.int8);
     } else {
         printf("libstyle bench: %s, %d thread%s, median of %d runs after %d warm-up run%s\n",
-               cli_path_basename(s.model_path), threads, threads == 1 ? "" : "s", s.runs,
-               s.warmup, s.warmup == 1 ? "" : "s");
+               cli_path_basename(s.model_path), threads, threads == 1 ? "" : "s", s.runs, s.warmup,
+               s.warmup == 1 ? "" : "s");
         printf("peak of this machine on %d thread%s (multiply-add loops): fp32 %.1f GFLOP/s (%s)",
                threads, threads == 1 ? "" : "s", peak.fp32, peak.fp32_isa);
         if (peak.bf16 > 0) printf(", bf16 %.1f GFLOP/s", peak.bf16);

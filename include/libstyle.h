@@ -685,7 +685,12 @@ typedef struct style_run_info {
     size_t layer_count;        /**< entries of style_session_get_profile */
 } style_run_info;
 
-/** Fills *info for the current build; STYLE_ERR_INVALID_ARGUMENT when nothing is built yet. */
+/**
+ * Fills *info for the current build; STYLE_ERR_INVALID_ARGUMENT when nothing is built yet. For
+ * an AdaIN session: the build's size (with a tileable run's context), the encoder's and
+ * decoder's FLOPs, its memory and the time of the last style_session_prepare that built it
+ * (0 when a run built it); no per-layer profile (layer_count 0).
+ */
 STYLE_API style_status style_session_get_run_info(style_session *session, style_run_info *info);
 
 /** One step of a run, as style_session_get_profile reports it. Strings belong to the session. */

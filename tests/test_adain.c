@@ -554,6 +554,39 @@ static void test_session_controls(void **state)
     free(dir);
 }
 
+/* A small random AdaIN model and a session with a style set, for the session tests. */
+typedef struct styled_session {
+    char *dir;
+    void *bytes;
+    style_model *model;
+    style_session *session;
+} styled_session;
+
+static styled_session styled_session_open(void)
+{
+    styled_session f = {.dir = test_make_temp_dir()};
+    size_t size;
+    f.bytes = make_model_bytes(f.dir, &size, NULL);
+    assert_int_equal(style_model_load_memory(f.bytes, size, NULL, &f.model), STYLE_OK);
+    assert_int_equal(style_session_create(f.model, &f.session), STYLE_OK);
+    style_image style_img = gradient_image(24, 24, 7);
+    style_adain_style *style = NULL;
+    assert_int_equal(style_adain_style_create(f.session, &style_img, 0, &style), STYLE_OK);
+    assert_int_equal(style_session_set_adain_style(f.session, style), STYLE_OK);
+    style_adain_style_free(style);
+    style_image_release(&style_img);
+    return f;
+}
+
+static void styled_session_close(styled_session *f)
+{
+    style_session_free(f->session);
+    style_model_free(f->model);
+    style__free(f->bytes);
+    test_remove_tree(f->dir);
+    free(f->dir);
+}
+
 /* A smooth picture that tiles: a sum of sinusoids whose periods divide the size. */
 static style_image periodic_picture(int w, int h, int seed)
 {
@@ -601,17 +634,8 @@ static void seam_and_inside(const style_image *img, double *seam, double *inside
 static void test_tileable(void **state)
 {
     (void)state;
-    char *dir = test_make_temp_dir();
-    size_t size;
-    void *bytes = make_model_bytes(dir, &size, NULL);
-    style_model *m = NULL;
-    assert_int_equal(style_model_load_memory(bytes, size, NULL, &m), STYLE_OK);
-    style_session *s = NULL;
-    assert_int_equal(style_session_create(m, &s), STYLE_OK);
-    style_image style_img = gradient_image(24, 24, 7);
-    style_adain_style *st = NULL;
-    assert_int_equal(style_adain_style_create(s, &style_img, 0, &st), STYLE_OK);
-    assert_int_equal(style_session_set_adain_style(s, st), STYLE_OK);
+    styled_session f = styled_session_open();
+    style_session *s = f.session;
     assert_int_equal(style_session_set_tileable(s, 1), STYLE_OK);
 
     const int w = 40, h = 32, dx = 12, dy = 8; /* reduction 4 */
@@ -663,13 +687,7 @@ static void test_tileable(void **state)
     assert_true(seam_off > 2 * seam);
     style_image_release(&out), style_image_release(&in);
 
-    style_adain_style_free(st);
-    style_image_release(&style_img);
-    style_session_free(s);
-    style_model_free(m);
-    style__free(bytes);
-    test_remove_tree(dir);
-    free(dir);
+    styled_session_close(&f);
 }
 
 /* Images over the memory budget run in bands (or with band_rows > 0): the whole-image result up
@@ -678,17 +696,8 @@ static void test_tileable(void **state)
 static void test_banded(void **state)
 {
     (void)state;
-    char *dir = test_make_temp_dir();
-    size_t size;
-    void *bytes = make_model_bytes(dir, &size, NULL);
-    style_model *m = NULL;
-    assert_int_equal(style_model_load_memory(bytes, size, NULL, &m), STYLE_OK);
-    style_session *s = NULL;
-    assert_int_equal(style_session_create(m, &s), STYLE_OK);
-    style_image style_img = gradient_image(24, 24, 7);
-    style_adain_style *st = NULL;
-    assert_int_equal(style_adain_style_create(s, &style_img, 0, &st), STYLE_OK);
-    assert_int_equal(style_session_set_adain_style(s, st), STYLE_OK);
+    styled_session f = styled_session_open();
+    style_session *s = f.session;
 
     /* RGBA floats, 45 x 203: odd sizes, padded to 48 x 204 inside; tall enough for bands
      * with their context (24 rows above and below for this encoder and decoder) to fit a
@@ -743,13 +752,7 @@ static void test_banded(void **state)
     assert_non_null(strstr(style_last_error(), "tileable"));
 
     style_image_release(&whole), style_image_release(&in);
-    style_adain_style_free(st);
-    style_image_release(&style_img);
-    style_session_free(s);
-    style_model_free(m);
-    style__free(bytes);
-    test_remove_tree(dir);
-    free(dir);
+    styled_session_close(&f);
 }
 
 /* RGBA: colour under alpha 0 is filled from the visible pixels before the network (and the
@@ -757,17 +760,8 @@ static void test_banded(void **state)
 static void test_hidden_colour_ignored(void **state)
 {
     (void)state;
-    char *dir = test_make_temp_dir();
-    size_t size;
-    void *bytes = make_model_bytes(dir, &size, NULL);
-    style_model *m = NULL;
-    assert_int_equal(style_model_load_memory(bytes, size, NULL, &m), STYLE_OK);
-    style_session *s = NULL;
-    assert_int_equal(style_session_create(m, &s), STYLE_OK);
-    style_image style_img = gradient_image(24, 24, 7);
-    style_adain_style *st = NULL;
-    assert_int_equal(style_adain_style_create(s, &style_img, 0, &st), STYLE_OK);
-    assert_int_equal(style_session_set_adain_style(s, st), STYLE_OK);
+    styled_session f = styled_session_open();
+    style_session *s = f.session;
     const int w = 40, h = 36;
     style_image in[2], out[2] = {{0}, {0}};
     for (int k = 0; k < 2; k++) {
@@ -793,13 +787,7 @@ static void test_hidden_colour_ignored(void **state)
     assert_int_equal(differing, 0);
     for (int k = 0; k < 2; k++)
         style_image_release(&in[k]), style_image_release(&out[k]);
-    style_adain_style_free(st);
-    style_image_release(&style_img);
-    style_session_free(s);
-    style_model_free(m);
-    style__free(bytes);
-    test_remove_tree(dir);
-    free(dir);
+    styled_session_close(&f);
 }
 
 /* ---- training ------------------------------------------------------------------------------- */

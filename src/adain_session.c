@@ -62,15 +62,17 @@ void style_adain_style_free(style_adain_style *style)
 static uint64_t estimate_bytes(const adain_model *m, int32_t h, int32_t w, bool decoder)
 {
     uint64_t bytes = (uint64_t)h * w * 3 * sizeof(float) * 3;
-    int32_t ch = h, cw = w;
-    for (int32_t i = 0; i <= m->tap; i++) {
+    int32_t ch = h, cw = w, channels = 3;
+    for (int32_t i = 0; i <= m->tap; i++) { /* forward only: each layer's output */
         const fnet_layer *l = &m->encoder->layers[i];
         if (l->op == FNET_CONV) {
             ch = (ch + 2 * l->pad - l->kernel) / l->stride + 1;
             cw = (cw + 2 * l->pad - l->kernel) / l->stride + 1;
-            bytes += 2ull * ch * cw * l->out_channels * sizeof(float); /* output + gradient */
+            channels = l->out_channels;
+            bytes += (uint64_t)ch * cw * channels * sizeof(float);
         } else if (l->op == FNET_MAXPOOL) {
             ch /= 2, cw /= 2;
+            bytes += (uint64_t)ch * cw * channels * (sizeof(float) + 1); /* output, argmax */
         }
     }
     if (!decoder) return bytes;
@@ -213,7 +215,7 @@ style_status adain_runtime_prepare(adain_runtime **rtp, const adain_model *m, dn
     FAIL_IF(need > budget, STYLE_ERR_LIMIT,
             "stylize: a %dx%d run needs %.1f MiB, over the memory budget of %.1f MiB", width,
             height, need / 1048576.0, budget / 1048576.0);
-    TRY(feature_run_create(&rt->encoder, m->encoder, engine, 1, h, w, m->tap, false));
+    TRY(feature_run_create_forward(&rt->encoder, m->encoder, engine, 1, h, w, m->tap));
     TRY(adain_decoder_create(&rt->decoder, &m->decoder, (train_params *)&m->params, engine, 1,
                              rt->encoder.out_h[m->tap], rt->encoder.out_w[m->tap], true));
     FAIL_IF(rt->decoder.out_h != h || rt->decoder.out_w != w, STYLE_ERR_INTERNAL,
@@ -503,7 +505,7 @@ style_status adain_style_compute(const adain_model *m, dnnl_engine_t engine, dnn
     FAIL_IF(need > budget, STYLE_ERR_LIMIT,
             "adain_style_create: a %dx%d style needs %.1f MiB, over the memory budget", w, h,
             need / 1048576.0);
-    TRY(feature_run_create(&run, m->encoder, engine, 1, h, w, m->tap, false));
+    TRY(feature_run_create_forward(&run, m->encoder, engine, 1, h, w, m->tap));
     TRY(feature_run_forward(&run, stream, rgb));
     s = style_alloc(run.out_c[m->tap]);
     FAIL_IF(!s, STYLE_ERR_NOMEM, "adain_style_create: out of memory");

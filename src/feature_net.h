@@ -57,6 +57,7 @@ typedef struct feature_run {
     const feature_net *net;
     int32_t n, h, w, last;   /* runs layers [0, last] */
     bool need_input_grad;
+    bool forward_only; /* inference: no gradient buffers, feature_run_backward refused */
     /* Per layer: output shape and buffers (NULL where a conv's output is fused away). */
     int32_t *out_h, *out_w, *out_c;
     float **out, **diff, **tap_grad;
@@ -73,6 +74,11 @@ typedef struct feature_run {
 style_status feature_run_create(feature_run *run, const feature_net *net, dnnl_engine_t engine,
                                 int32_t n, int32_t h, int32_t w, int32_t last,
                                 bool need_input_grad);
+/* The same for inference only: no gradient buffers, no backward primitives (the encoder of
+ * AdaIN runs). feature_run_tap_grad returns NULL and feature_run_backward fails on it. */
+style_status feature_run_create_forward(feature_run *run, const feature_net *net,
+                                        dnnl_engine_t engine, int32_t n, int32_t h, int32_t w,
+                                        int32_t last);
 /* rgb: n x h x w x 3 floats in 0..255 (NHWC). Also zeroes every tap gradient. */
 style_status feature_run_forward(feature_run *run, dnnl_stream_t stream, const float *rgb);
 /* The gradient buffer of layer `layer`'s output (same shape), which the caller adds to

@@ -15,15 +15,17 @@ static bool is_tap(const feature_net *net, int32_t layer)
     return false;
 }
 
-style_status feature_run_create(feature_run *run, const feature_net *net, dnnl_engine_t engine,
-                                int32_t n, int32_t h, int32_t w, int32_t last,
-                                bool need_input_grad)
+/* forward_only: no gradient buffers and no backward primitives (inference). */
+static style_status run_create(feature_run *run, const feature_net *net, dnnl_engine_t engine,
+                               int32_t n, int32_t h, int32_t w, int32_t last,
+                               bool need_input_grad, bool forward_only)
 {
     style_status status = STYLE_OK;
     memset(run, 0, sizeof *run);
     run->net = net;
     run->n = n, run->h = h, run->w = w, run->last = last;
-    run->need_input_grad = need_input_grad;
+    run->need_input_grad = need_input_grad && !forward_only;
+    run->forward_only = forward_only;
     FAIL_IF(last < 0 || last >= net->layer_count, STYLE_ERR_INTERNAL, "feature run: bad layer");
     size_t layers = (size_t)last + 1;
     run->out_h = style__calloc(layers, sizeof(int32_t));
@@ -40,10 +42,12 @@ style_status feature_run_create(feature_run *run, const feature_net *net, dnnl_e
             STYLE_ERR_NOMEM, "feature run: out of memory");
     size_t image = (size_t)n * h * w * 3 * sizeof(float);
     run->input = style__aligned_alloc(image);
-    run->diff_input = style__aligned_alloc(image);
-    run->diff_rgb = style__aligned_alloc(image);
-    FAIL_IF(!run->input || !run->diff_input || !run->diff_rgb, STYLE_ERR_NOMEM,
-            "feature run: out of memory");
+    if (!forward_only) {
+        run->diff_input = style__aligned_alloc(image);
+        run->diff_rgb = style__aligned_alloc(image);
+    }
+    FAIL_IF(!run->input || (!forward_only && (!run->diff_input || !run->diff_rgb)),
+            STYLE_ERR_NOMEM, "feature run: out of memory");
 
     /* Shapes, fusion and buffers. */
     int32_t ch = h, cw = w, cc = 3;
@@ -76,10 +80,10 @@ style_status feature_run_create(feature_run *run, const feature_net *net, dnnl_e
             continue;
         }
         run->out[i] = style__aligned_alloc(bytes);
-        run->diff[i] = style__aligned_alloc(bytes);
-        FAIL_IF(!run->out[i] || !run->diff[i], STYLE_ERR_NOMEM,
+        if (!forward_only) run->diff[i] = style__aligned_alloc(bytes);
+        FAIL_IF(!run->out[i] || (!forward_only && !run->diff[i]), STYLE_ERR_NOMEM,
                 "feature run: cannot allocate %zu bytes", bytes);
-        if (is_tap(net, i)) {
+        if (!forward_only && is_tap(net, i)) {
             run->tap_grad[i] = style__aligned_alloc(bytes);
             FAIL_IF(!run->tap_grad[i], STYLE_ERR_NOMEM, "feature run: out of memory");
         }
@@ -98,11 +102,11 @@ style_status feature_run_create(feature_run *run, const feature_net *net, dnnl_e
                           .kernel = l->kernel, .stride = l->stride, .pad_top = l->pad,
                           .pad_left = l->pad, .pad_bottom = l->pad, .pad_right = l->pad};
         int32_t in_h = i ? run->out_h[i - 1] : h, in_w = i ? run->out_w[i - 1] : w;
-        bool diff_src = i > 0 || need_input_grad;
+        bool diff_src = !forward_only && (i > 0 || need_input_grad);
         TRY(tconv_create(&run->convs[i], engine, &spec, slope, n, in_h, in_w, diff_src, true));
         if (run->convs[i].scratchpad_bytes > scratch) scratch = run->convs[i].scratchpad_bytes;
         float *src = i ? run->out[i - 1] : run->input;
-        float *diff_src_buf = i ? run->diff[i - 1] : (need_input_grad ? run->diff_input : NULL);
+        float *diff_src_buf = !diff_src ? NULL : i ? run->diff[i - 1] : run->diff_input;
         TRY(tconv_bind(&run->convs[i], engine, l->weight, l->bias, NULL, NULL, src, run->out[i],
                        diff_src_buf, run->diff[i]));
     }
@@ -111,6 +115,20 @@ style_status feature_run_create(feature_run *run, const feature_net *net, dnnl_e
 fail:
     feature_run_destroy(run);
     return status;
+}
+
+style_status feature_run_create(feature_run *run, const feature_net *net, dnnl_engine_t engine,
+                                int32_t n, int32_t h, int32_t w, int32_t last,
+                                bool need_input_grad)
+{
+    return run_create(run, net, engine, n, h, w, last, need_input_grad, false);
+}
+
+style_status feature_run_create_forward(feature_run *run, const feature_net *net,
+                                        dnnl_engine_t engine, int32_t n, int32_t h, int32_t w,
+                                        int32_t last)
+{
+    return run_create(run, net, engine, n, h, w, last, false, true);
 }
 
 /* y = activation(x) over count floats. */
@@ -187,6 +205,7 @@ style_status feature_run_backward(feature_run *run, dnnl_stream_t stream, const 
 {
     style_status status = STYLE_OK;
     const feature_net *net = run->net;
+    FAIL_IF(run->forward_only, STYLE_ERR_INTERNAL, "feature run: built for forward only");
     int32_t i = run->last;
     size_t last_count = (size_t)run->n * run->out_h[i] * run->out_w[i] * run->out_c[i];
     memset(run->diff[i], 0, last_count * sizeof(float));

@@ -1,8 +1,9 @@
 /*
  * Fuzz target: the model loader on a file image in memory (style_model_load_memory), then the
  * public queries a caller makes on a loaded model and, for a model that loads, a session
- * stylizing a small image (with the image's own style for an AdaIN model): whatever the loader
- * accepts, the network builder must run (or refuse cleanly). Tight limits keep each input cheap.
+ * stylizing a small image (with the image's own style for an AdaIN model), plainly, in
+ * tileable mode and in bands: whatever the loader accepts, the network builder must run (or
+ * refuse cleanly). Tight limits keep each input cheap.
  */
 #include "libstyle.h"
 
@@ -42,6 +43,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             style_session_set_adain_style(session, style);
         style_adain_style_free(style);
         if (style_session_stylize(session, &input, &output) == STYLE_OK)
+            style_image_release(&output);
+        /* The tileable and the banded paths build differently (wrap padding, context, bands). */
+        if (style_session_set_tileable(session, 1) == STYLE_OK &&
+            style_session_stylize(session, &input, &output) == STYLE_OK)
+            style_image_release(&output);
+        if (style_session_set_tileable(session, 0) == STYLE_OK &&
+            style_session_set_band_rows(session, 4) == STYLE_OK &&
+            style_session_stylize(session, &input, &output) == STYLE_OK)
             style_image_release(&output);
         style_session_free(session);
     }

@@ -49,7 +49,7 @@ def main():
         t0 = time.perf_counter()
         s = adain.adain_style(style, style_size=512)
         style_ms.append(1e3 * (time.perf_counter() - t0))
-    adain.set_style(s)
+    adain.set_adain_style(s)
     print("libstyle %s, %d threads, %d runs per size and model (interleaved)"
           % (libstyle.version(), args.threads, args.runs))
     print("AdaIN style statistics (style image, short side 512): median %.1f ms"

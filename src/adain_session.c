@@ -157,6 +157,11 @@ static int32_t receptive_margin(const adain_model *m)
     return (int32_t)((radius + r - 1) / r * r);
 }
 
+static int32_t round_up(int32_t value, int32_t multiple)
+{
+    return (value + multiple - 1) / multiple * multiple;
+}
+
 /* The build size for a width x height image: rounded up to the reduction, and in tileable
  * mode with the wrapped context on every side. */
 static void build_size(const adain_model *m, int32_t width, int32_t height, bool tileable,
@@ -164,8 +169,8 @@ static void build_size(const adain_model *m, int32_t width, int32_t height, bool
 {
     const int32_t r = m->reduction;
     *margin = tileable ? receptive_margin(m) : 0;
-    *h = (height + r - 1) / r * r + 2 * *margin;
-    *w = (width + r - 1) / r * r + 2 * *margin;
+    *h = round_up(height, r) + 2 * *margin;
+    *w = round_up(width, r) + 2 * *margin;
 }
 
 uint64_t adain_runtime_estimate(const adain_model *model, int32_t width, int32_t height,
@@ -330,11 +335,6 @@ fail:
 }
 
 /* ---- images over the memory budget: bands of rows ------------------------------------------ */
-
-static int32_t round_up(int32_t value, int32_t multiple)
-{
-    return (value + multiple - 1) / multiple * multiple;
-}
 
 /* The rows of one band, in the padded image: [y0, y1) kept, [top, bottom) computed. */
 typedef struct adain_band {

@@ -230,11 +230,8 @@ static style_status resolve_settings(trainer *t)
     style_status status = settings_from_options(t);
     if (status != STYLE_OK) return status;
     status = check_settings(&t->settings);
-    if (status != STYLE_OK && t->options->resume_path) {
-        char prefix[TRAIN_PATH_MAX + 32];
-        snprintf(prefix, sizeof prefix, "checkpoint %s", t->options->resume_path);
-        style__prefix_error(prefix);
-    }
+    if (status != STYLE_OK && t->options->resume_path)
+        status = train_checkpoint_error(t->options->resume_path, status);
     return status;
 }
 

@@ -37,7 +37,7 @@ typedef struct train_settings {
 typedef struct train_state {
     int64_t iteration; /* completed */
     train_rng rng;
-    double seconds;    /* training time of earlier runs (resumed) */
+    double seconds; /* training time of earlier runs (resumed) */
 } train_state;
 
 /* Settings as JSON (for checkpoints and the model's libstyle.training). Caller frees. */
@@ -52,6 +52,8 @@ style_status train_checkpoint_save(const char *path, const train_settings *s,
 style_status train_checkpoint_write(const char *path, const char *settings,
                                     const train_state *state, const train_params *params,
                                     const float *adam_m, const float *adam_v);
+/* Prefixes the current error message with "checkpoint PATH" and returns `status`. */
+style_status train_checkpoint_error(const char *path, style_status status);
 /* A checkpoint's settings JSON (*json: free with style__free). */
 style_status train_checkpoint_read_settings(const char *path, char **json);
 /* Loads into already-created params (same configuration) and moments. */

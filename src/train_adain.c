@@ -161,12 +161,7 @@ static style_status resolve_settings(adain_trainer *t)
             if (o->iterations > 0) s->iterations = o->iterations;
             status = check_settings(s);
         }
-        if (status != STYLE_OK) {
-            char prefix[TRAIN_PATH_MAX + 32];
-            snprintf(prefix, sizeof prefix, "checkpoint %s", o->resume_path);
-            style__prefix_error(prefix);
-            return status;
-        }
+        if (status != STYLE_OK) return train_checkpoint_error(o->resume_path, status);
         if (o->data_dir) TRY(copy_path(s->data_dir, o->data_dir, "data directory"));
         if (o->styles_dir) TRY(copy_path(s->styles_dir, o->styles_dir, "styles directory"));
         if (o->loss_net) TRY(copy_path(s->loss_net, o->loss_net, "loss network"));

@@ -185,12 +185,16 @@ style_status train_checkpoint_write(const char *path, const char *settings,
     }
     TRY(write_file(path, &file));
 fail:
-    if (status != STYLE_OK) {
-        char prefix[TRAIN_PATH_MAX + 32];
-        snprintf(prefix, sizeof prefix, "checkpoint %s", path);
-        style__prefix_error(prefix);
-    }
+    if (status != STYLE_OK) status = train_checkpoint_error(path, status);
     st_file_clear(&file);
+    return status;
+}
+
+style_status train_checkpoint_error(const char *path, style_status status)
+{
+    char prefix[TRAIN_PATH_MAX + 32];
+    snprintf(prefix, sizeof prefix, "checkpoint %s", path);
+    style__prefix_error(prefix);
     return status;
 }
 
@@ -205,11 +209,7 @@ static style_status read_checkpoint(const char *path, st_file *file)
         st_file_clear(file);
         status = style__fail(STYLE_ERR_FORMAT, "not a libstyle training checkpoint");
     }
-    if (status != STYLE_OK) {
-        char prefix[TRAIN_PATH_MAX + 32];
-        snprintf(prefix, sizeof prefix, "checkpoint %s", path);
-        style__prefix_error(prefix);
-    }
+    if (status != STYLE_OK) status = train_checkpoint_error(path, status);
     return status;
 }
 
@@ -234,11 +234,7 @@ style_status train_checkpoint_load_settings(const char *path, train_settings *s)
     style_status status = train_checkpoint_read_settings(path, &json);
     if (status == STYLE_OK) {
         status = train_settings_from_json(json, s);
-        if (status != STYLE_OK) {
-            char prefix[TRAIN_PATH_MAX + 32];
-            snprintf(prefix, sizeof prefix, "checkpoint %s", path);
-            style__prefix_error(prefix);
-        }
+        if (status != STYLE_OK) status = train_checkpoint_error(path, status);
     }
     style__free(json);
     return status;
@@ -284,11 +280,7 @@ style_status train_checkpoint_load(const char *path, train_state *state, train_p
         TRY(take_array(&file, "adam.v.", p, adam_v));
     }
 fail:
-    if (status != STYLE_OK) {
-        char prefix[TRAIN_PATH_MAX + 32];
-        snprintf(prefix, sizeof prefix, "checkpoint %s", path);
-        style__prefix_error(prefix);
-    }
+    if (status != STYLE_OK) status = train_checkpoint_error(path, status);
     json_decref(o);
     st_file_clear(&file);
     return status;

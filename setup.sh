@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 
 packages=(build-essential cmake pkg-config libdnnl-dev ocl-icd-opencl-dev libpng-dev
     libturbojpeg0-dev libjpeg62-turbo-dev libjansson-dev libexif-dev libcmocka-dev
-    python3-numpy python3-pytest python3-venv python3-setuptools python3-pil
+    python3-numpy python3-pytest python3-venv python3-setuptools python3-wheel python3-pil
     python3-torch python3-onnx python3-opencv libopenmpi-dev openmpi-bin)
 jobs=$(nproc)
 
@@ -24,6 +24,13 @@ install_packages() {
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
             missing+=("$p")
     done
+    if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null; then
+        echo "setup.sh: Debian packages are missing, and installing them needs root (this user" \
+            "is not root and sudo is not installed). As root, run" >&2
+        echo "  apt-get update && apt-get install -y ${missing[*]}" >&2
+        echo "then run $0 again as this user (or run it as root)." >&2
+        exit 1
+    fi
     if [ ${#missing[@]} -gt 0 ]; then
         echo "== installing: ${missing[*]}"
         as_root apt-get update -qq

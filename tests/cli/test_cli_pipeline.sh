@@ -120,6 +120,19 @@ jobs_match_serial() {
 check "--jobs 2: byte-identical to one job with the same threads per image" jobs_match_serial
 
 progress_bar() {
+    # `script` gives the tool a pseudo-terminal. Where none can be opened (a chroot or
+    # container without devpts on /dev/pts) say that, not a libstyle failure; it still fails,
+    # since a skip would pass the suite without this check (docs/install.md, "Tests").
+    if ! command -v script >/dev/null; then
+        echo "the test machine lacks 'script' (Debian package bsdutils); libstyle was not run"
+        return 1
+    fi
+    if ! script -qec true /dev/null </dev/null >/dev/null 2>&1; then
+        echo "the test machine has no pseudo-terminal: 'script -qec true /dev/null' fails," \
+            "so the progress bar cannot be checked (libstyle was not run). In a chroot, mount" \
+            "/dev/pts inside it (mount --bind /dev/pts ROOT/dev/pts) and run the tests again."
+        return 1
+    fi
     mkdir -p "$scratch/out4"
     script -qec "'$bin' stylize --model '$model' --out-dir '$scratch/out4' '$tree'" \
         /dev/null >"$scratch/tty" </dev/null

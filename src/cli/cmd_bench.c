@@ -486,12 +486,6 @@ int cmd_bench(int argc, char **argv)
         for (int i = 0; i < 3; i++)
             if (style_precision_supported(all[i])) s.precisions[s.precision_count++] = all[i];
     }
-    for (int i = 0; i < s.precision_count; i++)
-        if (!style_precision_supported(s.precisions[i])) {
-            cli_error("%s: this processor does not run it natively",
-                      style_precision_name(s.precisions[i]));
-            return CLI_EXIT_FAILURE;
-        }
 
     style_model *model = NULL;
     style_image source = {0};
@@ -514,6 +508,14 @@ int cmd_bench(int argc, char **argv)
         s.precision_count = kept;
         s.adain = 1;
     }
+    /* After the AdaIN check: its refusal of other precisions holds on any processor. */
+    for (int i = 0; i < s.precision_count; i++)
+        if (!style_precision_supported(s.precisions[i])) {
+            cli_error("%s: this processor does not run it natively",
+                      style_precision_name(s.precisions[i]));
+            style_model_free(model);
+            return CLI_EXIT_FAILURE;
+        }
     if (s.input_path && style_image_load(s.input_path, 0, &source) != STYLE_OK) {
         cli_report_status(STYLE_ERR_IO, s.input_path);
         style_model_free(model);

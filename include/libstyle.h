@@ -499,9 +499,9 @@ typedef struct style_train_options {
     int64_t iterations;          /**< 0: 2000 (on resume: the checkpoint's, unless set) */
     double learning_rate;        /**< Adam's rate; 0: 1e-3 */
     const char *lr_schedule;     /**< "cosine" (NULL: decays to 10 % at the end) or "constant" */
-    double content_weight;       /**< 0: 1 */
+    double content_weight;       /**< 0: 1; a negative value disables the content loss */
     double style_weight;         /**< 0: the loss network's default (2 with the normalised
-                                      style loss) */
+                                      style loss); a negative value disables the style loss */
     double tv_weight;            /**< 0: 50; a negative value disables the TV loss */
     const char *content_layer;   /**< tap name; NULL: the loss network's recommendation */
     const char *style_layers;    /**< comma-separated tap names; NULL: recommended */

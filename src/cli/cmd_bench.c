@@ -165,9 +165,9 @@ static int parse_options(int argc, char **argv, struct bench_settings *s)
             s->warmup = (int)number;
             break;
         case 't':
-            if (cli_parse_int(optarg, 0, 1024, &number) != 0)
-                return cli_usage_error(BENCH_COMMAND, "--threads expects 0..1024, not '%s'",
-                                       optarg);
+            if (cli_parse_int(optarg, 0, CLI_MAX_THREADS, &number) != 0)
+                return cli_usage_error(BENCH_COMMAND, "--threads expects 0..%d, not '%s'",
+                                       CLI_MAX_THREADS, optarg);
             s->threads = (int)number;
             break;
         case OPTION_INPUT:

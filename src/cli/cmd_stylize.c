@@ -24,7 +24,7 @@
 #define STYLIZE_COMMAND "stylize"
 
 /* Sane upper bounds for --threads and --jobs: beyond them a typo, not a machine. */
-#define STYLIZE_MAX_THREADS 1024
+#define STYLIZE_MAX_THREADS CLI_MAX_THREADS
 #define STYLIZE_MAX_JOBS 256
 #define STYLIZE_MAX_STYLES 16
 
@@ -214,18 +214,23 @@ static int parse_options(int argc, char **argv, struct stylize_settings *setting
             break;
         case OPTION_MEMORY_BUDGET: {
             uint64_t mebibytes;
-            if (cli_parse_u64(optarg, &mebibytes) != 0 || mebibytes > (UINT64_MAX >> 20)) {
+            /* 0 would be the library's default, not a budget of nothing: refused. */
+            if (cli_parse_u64(optarg, &mebibytes) != 0 || mebibytes == 0 ||
+                mebibytes > (UINT64_MAX >> 20)) {
                 return cli_usage_error(STYLIZE_COMMAND,
-                                       "--memory-budget expects a size in MiB, not '%s'", optarg);
+                                       "--memory-budget expects a size in MiB above 0, not '%s'",
+                                       optarg);
             }
             settings->memory_budget_bytes = mebibytes << 20;
             settings->memory_budget_given = 1;
             break;
         }
         case OPTION_MAX_PIXELS:
-            if (cli_parse_u64(optarg, &settings->max_pixels) != 0) {
+            /* 0 would be the library's default cap, not "no pixels": refused. */
+            if (cli_parse_u64(optarg, &settings->max_pixels) != 0 || settings->max_pixels == 0) {
                 return cli_usage_error(STYLIZE_COMMAND,
-                                       "--max-pixels expects a pixel count, not '%s'", optarg);
+                                       "--max-pixels expects a pixel count above 0, not '%s'",
+                                       optarg);
             }
             break;
         case OPTION_QUALITY:

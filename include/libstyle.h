@@ -592,7 +592,10 @@ typedef struct style_adain_style style_adain_style;
 /**
  * Computes a style's statistics with the session's model (arch adain, else
  * STYLE_ERR_UNSUPPORTED). `style_size` > 0 resizes the image first so that its short side has
- * that many pixels (512 is the paper's); 0 uses it as it is. Free with style_adain_style_free.
+ * that many pixels (512 is the paper's); 0 uses it as it is. With alpha, transparent pixels
+ * are not part of the style: the colour under alpha 0 is ignored (filled from the visible
+ * pixels) and each feature position weighs by the mean alpha of the pixels it covers. Free
+ * with style_adain_style_free.
  */
 STYLE_API style_status style_adain_style_create(style_session *session, const style_image *image,
                                                 int32_t style_size, style_adain_style **out);

@@ -180,7 +180,9 @@ static style_status settings_from_options(trainer *t)
             STYLE_ERR_INVALID_ARGUMENT, "train: lr schedule must be 'cosine' or 'constant'");
     s->cosine = !o->lr_schedule || strcmp(o->lr_schedule, "cosine") == 0;
     /* 0 (a zeroed struct): the default; negative: the term is off, as for tv_weight. */
-    s->content_weight = o->content_weight > 0 ? o->content_weight : o->content_weight < 0 ? 0.0 : 1.0;
+    s->content_weight = o->content_weight > 0   ? o->content_weight
+                        : o->content_weight < 0 ? 0.0
+                                                : 1.0;
     s->style_weight = o->style_weight > 0 ? o->style_weight : o->style_weight < 0 ? 0.0 : 2.0;
     s->tv_weight = o->tv_weight > 0 ? o->tv_weight : o->tv_weight < 0 ? 0.0 : 50.0;
     snprintf(s->content_layer, sizeof s->content_layer, "%s",
@@ -234,8 +236,8 @@ static style_status check_settings(const train_settings *s)
                 return style__fail(STYLE_ERR_INVALID_ARGUMENT,
                                    "train: style images %d (%s) and %d (%s) are both named '%s'; "
                                    "name them apart with --style-name",
-                                   (int)k + 1, s->style_images[k], (int)i + 1,
-                                   s->style_images[i], s->style_names[i]);
+                                   (int)k + 1, s->style_images[k], (int)i + 1, s->style_images[i],
+                                   s->style_names[i]);
     return STYLE_OK;
 }
 

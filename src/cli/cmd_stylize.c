@@ -328,6 +328,11 @@ static int check_arguments(const struct stylize_settings *settings, int count, c
         return cli_usage_error(STYLIZE_COMMAND, "missing --model MODEL.safetensors");
     if (settings->style && settings->style_weights)
         return cli_usage_error(STYLIZE_COMMAND, "--style and --style-weights exclude each other");
+    /* The library refuses it for every image (resizing breaks the wrap-around): say so once,
+     * before any model is loaded. */
+    if (settings->tileable && settings->scale_given && settings->scale != 1.0)
+        return cli_usage_error(STYLIZE_COMMAND, "--tileable needs --scale 1 (resizing would break "
+                                                "the wrap-around)");
     if (settings->style_count > 0 && settings->style_weights) {
         /* AdaIN: one plain weight per --style-image */
         const char *text = settings->style_weights;

@@ -499,9 +499,9 @@ typedef struct style_train_options {
     int64_t iterations;          /**< 0: 2000 (on resume: the checkpoint's, unless set) */
     double learning_rate;        /**< Adam's rate; 0: 1e-3 */
     const char *lr_schedule;     /**< "cosine" (NULL: decays to 10 % at the end) or "constant" */
-    double content_weight;       /**< 0: 1 */
+    double content_weight;       /**< 0: 1; a negative value disables the content loss */
     double style_weight;         /**< 0: the loss network's default (2 with the normalised
-                                      style loss) */
+                                      style loss); a negative value disables the style loss */
     double tv_weight;            /**< 0: 50; a negative value disables the TV loss */
     const char *content_layer;   /**< tap name; NULL: the loss network's recommendation */
     const char *style_layers;    /**< comma-separated tap names; NULL: recommended */
@@ -592,7 +592,10 @@ typedef struct style_adain_style style_adain_style;
 /**
  * Computes a style's statistics with the session's model (arch adain, else
  * STYLE_ERR_UNSUPPORTED). `style_size` > 0 resizes the image first so that its short side has
- * that many pixels (512 is the paper's); 0 uses it as it is. Free with style_adain_style_free.
+ * that many pixels (512 is the paper's); 0 uses it as it is. With alpha, transparent pixels
+ * are not part of the style: the colour under alpha 0 is ignored (filled from the visible
+ * pixels) and each feature position weighs by the mean alpha of the pixels it covers. Free
+ * with style_adain_style_free.
  */
 STYLE_API style_status style_adain_style_create(style_session *session, const style_image *image,
                                                 int32_t style_size, style_adain_style **out);

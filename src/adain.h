@@ -28,6 +28,11 @@ void adain_statistics(const float *features, int32_t hw, int32_t c, float *mean,
 void adain_statistics_region(const float *features, int32_t rows, int32_t cols, int32_t row_stride,
                              int32_t c, float *mean, float *std);
 
+/* The same with a weight per position (weights[hw] >= 0, not all 0): a weighted mean and
+ * biased variance; how a style image's transparent pixels are left out of its statistics. */
+void adain_statistics_weighted(const float *features, const float *weights, int32_t hw, int32_t c,
+                               float *mean, float *std);
+
 /* adain_forward with the content statistics given (mean, std of x or of a part of it). */
 void adain_apply(const float *x, int32_t hw, int32_t c, const float *mean, const float *std,
                  const float *style_mean, const float *style_std, float alpha, float *out);

@@ -24,6 +24,26 @@ void adain_statistics_region(const float *features, int32_t rows, int32_t cols, 
     }
 }
 
+void adain_statistics_weighted(const float *features, const float *weights, int32_t hw, int32_t c,
+                               float *mean, float *std)
+{
+    double total = 0;
+    for (int32_t p = 0; p < hw; p++)
+        total += weights[p];
+    for (int32_t k = 0; k < c; k++) {
+        double sum = 0;
+        for (int32_t p = 0; p < hw; p++)
+            sum += (double)weights[p] * features[(size_t)p * c + k];
+        double m = sum / total, var = 0;
+        for (int32_t p = 0; p < hw; p++) {
+            double d = features[(size_t)p * c + k] - m;
+            var += weights[p] * d * d;
+        }
+        mean[k] = (float)m;
+        std[k] = (float)sqrt(var / total + ADAIN_EPS);
+    }
+}
+
 void adain_statistics(const float *features, int32_t hw, int32_t c, float *mean, float *std)
 {
     adain_statistics_region(features, 1, hw, hw, c, mean, std);

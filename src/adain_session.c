@@ -5,6 +5,7 @@
  */
 #include "adain.h"
 #include "adain_session.h"
+#include "alpha_fill.h"
 #include "pixels.h"
 #include "train_data.h"
 
@@ -470,18 +471,52 @@ fail:
     return status;
 }
 
+/*
+ * The weight of each of the rows x cols feature positions of a style image with transparent
+ * pixels: the mean alpha (0..1) of the image pixels it covers (the positions tile the image,
+ * at whatever size it was resized to, in proportion). NULL without memory.
+ */
+static float *alpha_weights(const style_image *image, int32_t rows, int32_t cols)
+{
+    float *weights = style__calloc((size_t)rows * cols, sizeof *weights);
+    float *counts = style__calloc((size_t)rows * cols, sizeof *counts);
+    if (!weights || !counts) {
+        style__free(weights), style__free(counts);
+        return NULL;
+    }
+    const size_t stride = style__image_stride(image);
+    for (int32_t y = 0; y < image->height; y++) {
+        const unsigned char *row = (const unsigned char *)image->data + (size_t)y * stride;
+        const size_t fy = (size_t)((int64_t)y * rows / image->height);
+        for (int32_t x = 0; x < image->width; x++) {
+            const size_t at = fy * cols + (size_t)((int64_t)x * cols / image->width);
+            weights[at] += pixels_read_sample(row, x * 4 + 3, image->sample_type) / 255.0f;
+            counts[at] += 1.0f;
+        }
+    }
+    for (size_t i = 0; i < (size_t)rows * cols; i++)
+        weights[i] = counts[i] > 0 ? weights[i] / counts[i] : 0.0f;
+    style__free(counts);
+    return weights;
+}
+
 style_status adain_style_compute(const adain_model *m, dnnl_engine_t engine, dnnl_stream_t stream,
                                  const style_image *image, int32_t style_size, uint64_t budget,
                                  style_adain_style **out)
 {
     style_status status = STYLE_OK;
-    float *rgb = NULL, *resized = NULL;
+    float *rgb = NULL, *resized = NULL, *weights = NULL;
     feature_run run = {0};
     style_adain_style *s = NULL;
+    style_image filled = {0};
     int32_t w = image->width, h = image->height;
+    /* Transparent pixels are not part of the style: their colour is filled from the visible
+     * ones (so it reaches no feature), and their positions weigh nothing in the statistics. */
+    const bool transparent = alpha_fill_needed(image);
+    if (transparent) TRY(alpha_fill_copy(image, false, &filled));
     rgb = style__aligned_alloc((size_t)w * h * 3 * sizeof(float));
     FAIL_IF(!rgb, STYLE_ERR_NOMEM, "adain_style_create: out of memory");
-    pixels_to_tensor(image, h, w, rgb);
+    pixels_to_tensor(transparent ? &filled : image, h, w, rgb);
     if (style_size > 0) { /* the short side becomes style_size */
         double scale = (double)style_size / (w < h ? w : h);
         int32_t nw = (int32_t)lround(w * scale), nh = (int32_t)lround(h * scale);
@@ -509,8 +544,18 @@ style_status adain_style_compute(const adain_model *m, dnnl_engine_t engine, dnn
     TRY(feature_run_forward(&run, stream, rgb));
     s = style_alloc(run.out_c[m->tap]);
     FAIL_IF(!s, STYLE_ERR_NOMEM, "adain_style_create: out of memory");
-    adain_statistics(feature_run_output(&run, m->tap), run.out_h[m->tap] * run.out_w[m->tap],
-                     s->channels, s->mean, s->std);
+    const int32_t rows = run.out_h[m->tap], cols = run.out_w[m->tap];
+    weights = transparent ? alpha_weights(image, rows, cols) : NULL;
+    FAIL_IF(transparent && !weights, STYLE_ERR_NOMEM, "adain_style_create: out of memory");
+    float total = 0;
+    for (int32_t i = 0; weights && i < rows * cols; i++)
+        total += weights[i];
+    if (weights && total > 0)
+        adain_statistics_weighted(feature_run_output(&run, m->tap), weights, rows * cols,
+                                  s->channels, s->mean, s->std);
+    else /* opaque, or so little visible that no feature position carries it */
+        adain_statistics(feature_run_output(&run, m->tap), rows * cols, s->channels, s->mean,
+                         s->std);
     s->encoder_parameters = m->encoder->parameter_count;
     snprintf(s->tap, sizeof s->tap, "%s", m->tap_name);
     *out = s;
@@ -519,6 +564,8 @@ fail:
     feature_run_destroy(&run);
     style__aligned_free(rgb);
     style__aligned_free(resized);
+    style__free(weights);
+    style_image_release(&filled);
     style_adain_style_free(s);
     return status;
 }

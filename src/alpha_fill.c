@@ -46,15 +46,32 @@ uint64_t alpha_fill_memory(int32_t width, int32_t height, const style_image *ima
     return pyramid + (uint64_t)width * height * 4 * style__sample_size(image->sample_type);
 }
 
-/* Colour of level l at (x, y) for its finer level: bilinear between the four nearest
- * pixels' centres (clamped at the borders). */
-static void sample_bilinear(const level *l, float fx, float fy, float out[3])
+/* The two neighbours of coordinate g on an axis of n pixels and the weight of the second:
+ * clamped at the borders, or wrapped around when periodic. */
+static void axis_neighbours(float g, int32_t n, bool periodic, int32_t *i0, int32_t *i1, float *a)
 {
-    float gx = fx < 0 ? 0 : fx > (float)(l->w - 1) ? (float)(l->w - 1) : fx;
-    float gy = fy < 0 ? 0 : fy > (float)(l->h - 1) ? (float)(l->h - 1) : fy;
-    int32_t x0 = (int32_t)gx, y0 = (int32_t)gy;
-    int32_t x1 = x0 + 1 < l->w ? x0 + 1 : x0, y1 = y0 + 1 < l->h ? y0 + 1 : y0;
-    float ax = gx - (float)x0, ay = gy - (float)y0;
+    if (periodic) {
+        float base = floorf(g);
+        *a = g - base;
+        int32_t i = (int32_t)base % n;
+        *i0 = i < 0 ? i + n : i;
+        *i1 = *i0 + 1 < n ? *i0 + 1 : 0;
+        return;
+    }
+    float clamped = g < 0 ? 0 : g > (float)(n - 1) ? (float)(n - 1) : g;
+    *i0 = (int32_t)clamped;
+    *i1 = *i0 + 1 < n ? *i0 + 1 : *i0;
+    *a = clamped - (float)*i0;
+}
+
+/* Colour of level l at (x, y) for its finer level: bilinear between the four nearest
+ * pixels' centres (clamped at the borders, or wrapped around when periodic). */
+static void sample_bilinear(const level *l, float fx, float fy, bool periodic, float out[3])
+{
+    int32_t x0, x1, y0, y1;
+    float ax, ay;
+    axis_neighbours(fx, l->w, periodic, &x0, &x1, &ax);
+    axis_neighbours(fy, l->h, periodic, &y0, &y1, &ay);
     const float *p00 = l->rgbw + ((size_t)y0 * l->w + x0) * 4,
                 *p01 = l->rgbw + ((size_t)y0 * l->w + x1) * 4;
     const float *p10 = l->rgbw + ((size_t)y1 * l->w + x0) * 4,
@@ -66,7 +83,7 @@ static void sample_bilinear(const level *l, float fx, float fy, float out[3])
 
 /* Level `fine` (colours normalised where visible) takes the colour of `coarse` where its
  * weight is 0. */
-static void fill_from(level *fine, const level *coarse)
+static void fill_from(level *fine, const level *coarse, bool periodic)
 {
 #pragma omp parallel for schedule(static)
     for (int32_t y = 0; y < fine->h; y++)
@@ -74,7 +91,7 @@ static void fill_from(level *fine, const level *coarse)
             float *p = fine->rgbw + ((size_t)y * fine->w + x) * 4;
             if (p[3] > 0.0f) continue;
             sample_bilinear(coarse, ((float)x + 0.5f) * 0.5f - 0.5f,
-                            ((float)y + 0.5f) * 0.5f - 0.5f, p);
+                            ((float)y + 0.5f) * 0.5f - 0.5f, periodic, p);
         }
 }
 
@@ -90,7 +107,13 @@ static void normalise(level *l)
     }
 }
 
-style_status alpha_fill_copy(const style_image *image, style_image *filled)
+/* Index i of an axis of n: itself, or (periodic) wrapped around; -1 when past the end. */
+static int32_t wrap_index(int32_t i, int32_t n, bool periodic)
+{
+    return i < n ? i : periodic ? i - n : -1;
+}
+
+style_status alpha_fill_copy(const style_image *image, bool periodic, style_image *filled)
 {
     style_status status = STYLE_OK;
     level levels[64];
@@ -116,16 +139,18 @@ style_status alpha_fill_copy(const style_image *image, style_image *filled)
             for (int32_t y = 0; y < h; y++)
                 for (int32_t x = 0; x < w; x++) {
                     float *p = l->rgbw + ((size_t)y * w + x) * 4;
-                    for (int32_t sy = 2 * y; sy < 2 * y + 2 && sy < image->height; sy++) {
+                    /* An odd side's last cell: clipped, or (periodic) wrapped to the start. */
+                    for (int32_t k = 0; k < 4; k++) {
+                        int32_t sy = wrap_index(2 * y + k / 2, image->height, periodic);
+                        int32_t sx = wrap_index(2 * x + k % 2, image->width, periodic);
+                        if (sy < 0 || sx < 0) continue;
                         const unsigned char *row =
                             (const unsigned char *)image->data + (size_t)sy * in_stride;
-                        for (int32_t sx = 2 * x; sx < 2 * x + 2 && sx < image->width; sx++) {
-                            if (!(pixels_read_sample(row, sx * 4 + 3, image->sample_type) > 0.0f))
-                                continue;
-                            for (int c = 0; c < 3; c++)
-                                p[c] += pixels_read_sample(row, sx * 4 + c, image->sample_type);
-                            p[3] += 1.0f;
-                        }
+                        if (!(pixels_read_sample(row, sx * 4 + 3, image->sample_type) > 0.0f))
+                            continue;
+                        for (int c = 0; c < 3; c++)
+                            p[c] += pixels_read_sample(row, sx * 4 + c, image->sample_type);
+                        p[3] += 1.0f;
                     }
                 }
         } else {
@@ -134,12 +159,14 @@ style_status alpha_fill_copy(const style_image *image, style_image *filled)
             for (int32_t y = 0; y < h; y++)
                 for (int32_t x = 0; x < w; x++) {
                     float *p = l->rgbw + ((size_t)y * w + x) * 4;
-                    for (int32_t sy = 2 * y; sy < 2 * y + 2 && sy < below->h; sy++)
-                        for (int32_t sx = 2 * x; sx < 2 * x + 2 && sx < below->w; sx++) {
-                            const float *q = below->rgbw + ((size_t)sy * below->w + sx) * 4;
-                            for (int c = 0; c < 4; c++)
-                                p[c] += q[c];
-                        }
+                    for (int32_t k = 0; k < 4; k++) {
+                        int32_t sy = wrap_index(2 * y + k / 2, below->h, periodic);
+                        int32_t sx = wrap_index(2 * x + k % 2, below->w, periodic);
+                        if (sy < 0 || sx < 0) continue;
+                        const float *q = below->rgbw + ((size_t)sy * below->w + sx) * 4;
+                        for (int c = 0; c < 4; c++)
+                            p[c] += q[c];
+                    }
                 }
         }
     }
@@ -147,7 +174,7 @@ style_status alpha_fill_copy(const style_image *image, style_image *filled)
      * the mean visible colour, or black when nothing is visible). */
     for (int i = count - 1; i >= 0; i--) {
         normalise(&levels[i]);
-        if (i + 1 < count) fill_from(&levels[i], &levels[i + 1]);
+        if (i + 1 < count) fill_from(&levels[i], &levels[i + 1], periodic);
     }
     if (count > 0) {
         const level *l1 = &levels[0];
@@ -158,7 +185,7 @@ style_status alpha_fill_copy(const style_image *image, style_image *filled)
                 if (pixels_read_sample(row, x * 4 + 3, image->sample_type) > 0.0f) continue;
                 float rgb[3];
                 sample_bilinear(l1, ((float)x + 0.5f) * 0.5f - 0.5f,
-                                ((float)y + 0.5f) * 0.5f - 0.5f, rgb);
+                                ((float)y + 0.5f) * 0.5f - 0.5f, periodic, rgb);
                 for (int c = 0; c < 3; c++)
                     pixels_write_sample(row, x * 4 + c, image->sample_type, rgb[c]);
             }

@@ -15,9 +15,11 @@ uint64_t alpha_fill_memory(int32_t width, int32_t height, const style_image *ima
 /*
  * A packed RGBA copy of `image` (4 channels, same sample type) whose colour under alpha 0
  * comes from the nearest visible pixels (push-pull), smoothly; visible pixels and alpha are
- * copied unchanged. The fill depends on the visible pixels only. Release with
- * style_image_release.
+ * copied unchanged. The fill depends on the visible pixels only. `periodic` (tileable mode):
+ * the image wraps around, so a hole at an edge is filled from the visible pixels across it as
+ * well, and rolling the image by a multiple of the pyramid's cells rolls the fill with it.
+ * Release with style_image_release.
  */
-style_status alpha_fill_copy(const style_image *image, style_image *filled);
+style_status alpha_fill_copy(const style_image *image, bool periodic, style_image *filled);
 
 #endif

@@ -458,8 +458,9 @@ style_status banded_stylize(const banded_options *o, const style_image *input,
     FAIL_IF(!banded_runs_model(m), STYLE_ERR_UNSUPPORTED, "stylize: " BANDED_MODEL_MESSAGE);
     const int32_t h = (input->height + 3) / 4 * 4, w = (input->width + 3) / 4 * 4;
     FAIL_IF(o->circular && (h != input->height || w != input->width), STYLE_ERR_UNSUPPORTED,
-            "stylize: a tileable image over the memory budget must have sides that are "
-            "multiples of 4 (it is %dx%d)",
+            "stylize: a tileable image run in bands (%s) must have sides that are multiples of "
+            "4 (it is %dx%d)",
+            o->max_band_rows > 0 ? "band rows were set" : "it is over the memory budget",
             input->width, input->height);
 
     /* Total work for the progress fraction. */

@@ -88,16 +88,32 @@ fail:
     return status;
 }
 
+/* A file name has at most this many bytes on the file systems in use (NAME_MAX). */
+#define TEMP_NAME_MAX 255
+/* ".tmp" and mkstemp's six characters, after (a prefix of) the file's name. */
+#define TEMP_SUFFIX_LENGTH 10
+
+/* The length of the part of a file's name its temporaries start with: the whole name, or as
+ * much as leaves room for the suffix within TEMP_NAME_MAX (a name of 246..255 bytes). */
+static size_t temporary_base_length(size_t name_length)
+{
+    return name_length + TEMP_SUFFIX_LENGTH <= TEMP_NAME_MAX ? name_length
+                                                             : TEMP_NAME_MAX - TEMP_SUFFIX_LENGTH;
+}
+
 style_status style__write_file_atomic(const char *path, const void *data, size_t size)
 {
     style_status status = STYLE_OK;
     char *temp = NULL;
     int fd = -1;
 
-    size_t n = strlen(path) + 16;
+    const char *slash = strrchr(path, '/');
+    const size_t dir_length = slash ? (size_t)(slash - path) + 1 : 0;
+    const size_t base_length = temporary_base_length(strlen(path + dir_length));
+    size_t n = dir_length + base_length + TEMP_SUFFIX_LENGTH + 1;
     temp = style__malloc(n);
     FAIL_IF(!temp, STYLE_ERR_NOMEM, "%s: out of memory", path);
-    snprintf(temp, n, "%s.tmpXXXXXX", path);
+    snprintf(temp, n, "%.*s.tmpXXXXXX", (int)(dir_length + base_length), path);
     fd = mkstemp(temp);
     FAIL_IF(fd < 0, STYLE_ERR_IO, "%s: cannot create a temporary file: %s", path, strerror(errno));
     const unsigned char *bytes = data;
@@ -130,9 +146,11 @@ fail:
     return status;
 }
 
-/* The temporaries of style__write_file_atomic are PATH.tmp + mkstemp's 6 characters. */
+/* The temporaries of style__write_file_atomic are PATH.tmp + mkstemp's 6 characters (PATH's
+ * name cut short when it is too long for that). */
 static bool is_temporary_of(const char *name, const char *base, size_t base_len)
 {
+    base_len = temporary_base_length(base_len);
     if (strncmp(name, base, base_len) != 0 || strncmp(name + base_len, ".tmp", 4) != 0)
         return false;
     const char *suffix = name + base_len + 4;

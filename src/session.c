@@ -533,7 +533,7 @@ static style_status stylize_one(style_session *session, bool banded, const style
                 "memory budget of %.1f MiB",
                 input->width, input->height, fill / 1048576.0, budget / 1048576.0);
         budget -= fill;
-        TRY(alpha_fill_copy(input, &filled));
+        TRY(alpha_fill_copy(input, session->tileable, &filled));
         source = &filled;
     }
     if (banded) {
@@ -605,7 +605,8 @@ static style_status run_network(style_session *session, const style_image *input
         for (size_t i = 0; i < count; i++) {
             /* Colour under alpha 0 must not reach the result (nor the content statistics). */
             style_image filled = {0};
-            if (alpha_fill_needed(&inputs[i])) TRY(alpha_fill_copy(&inputs[i], &filled));
+            if (alpha_fill_needed(&inputs[i]))
+                TRY(alpha_fill_copy(&inputs[i], session->tileable, &filled));
             const style_image *source = filled.data ? &filled : &inputs[i];
             if (banded)
                 status = adain_runtime_stylize_banded(
@@ -679,6 +680,30 @@ static style_status resized_rgb(const style_image *source, int32_t width, int32_
     /* The cubic kernel overshoots at edges; the network and the blend expect 0..255. */
     controls_clamp(out->data, (size_t)width * (size_t)height * 3);
     return STYLE_OK;
+}
+
+/*
+ * The input's colours resized to width x height (`content` is them at full size, RGB). Under
+ * alpha 0 they are filled from the visible pixels first (alpha_fill_copy), as the network path
+ * does at scale 1: the resampling kernel reaches across the sprite's edge, so colour left
+ * under alpha 0 would otherwise reach the visible pixels.
+ */
+static style_status scaled_colours(const style_session *session, const style_image *input,
+                                   const style_image *content, int32_t width, int32_t height,
+                                   style_image *out)
+{
+    style_status status = STYLE_OK;
+    style_image filled = {0}, filled_rgb = {0};
+    if (!alpha_fill_needed(input)) return resized_rgb(content, width, height, out);
+    TRY(alpha_fill_copy(input, session->tileable, &filled));
+    TRY(style_image_alloc(&filled_rgb, input->width, input->height, 3, STYLE_SAMPLE_F32));
+    pixels_to_tensor(&filled, input->height, input->width, filled_rgb.data);
+    controls_clamp(filled_rgb.data, (size_t)input->width * (size_t)input->height * 3);
+    TRY(resized_rgb(&filled_rgb, width, height, out));
+fail:
+    style_image_release(&filled);
+    style_image_release(&filled_rgb);
+    return status;
 }
 
 /*
@@ -768,10 +793,8 @@ static style_status stylize_with_controls(style_session *session, const style_im
                 "stylize: tileable mode needs scale 1 (resizing would break the wrap-around)");
         const style_image *network_input = input;
         if (controls->scale > 1.0f) TRY(check_scaled_budget(session, run_width, run_height));
-        if (resampled) {
-            TRY(resized_rgb(&content, run_width, run_height, &small));
-            TRY(scaled_network_input(input, &small, &small_rgba, &network_input));
-        }
+        if (resampled) TRY(scaled_colours(session, input, &content, run_width, run_height, &small));
+        if (resampled) TRY(scaled_network_input(input, &small, &small_rgba, &network_input));
         TRY(style_image_alloc(&styled, run_width, run_height, 3, STYLE_SAMPLE_F32));
         TRY(run_network(session, network_input, &styled, 1, index, count));
         if (resampled) {

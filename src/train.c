@@ -179,8 +179,11 @@ static style_status settings_from_options(trainer *t)
                 strcmp(o->lr_schedule, "constant") != 0,
             STYLE_ERR_INVALID_ARGUMENT, "train: lr schedule must be 'cosine' or 'constant'");
     s->cosine = !o->lr_schedule || strcmp(o->lr_schedule, "cosine") == 0;
-    s->content_weight = o->content_weight > 0 ? o->content_weight : 1.0;
-    s->style_weight = o->style_weight > 0 ? o->style_weight : 2.0;
+    /* 0 (a zeroed struct): the default; negative: the term is off, as for tv_weight. */
+    s->content_weight = o->content_weight > 0   ? o->content_weight
+                        : o->content_weight < 0 ? 0.0
+                                                : 1.0;
+    s->style_weight = o->style_weight > 0 ? o->style_weight : o->style_weight < 0 ? 0.0 : 2.0;
     s->tv_weight = o->tv_weight > 0 ? o->tv_weight : o->tv_weight < 0 ? 0.0 : 50.0;
     snprintf(s->content_layer, sizeof s->content_layer, "%s",
              o->content_layer ? o->content_layer : "");
@@ -222,6 +225,19 @@ static style_status check_settings(const train_settings *s)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT,
                            "train: the learning rate must be finite and positive, the loss "
                            "weights finite and not negative");
+    if (s->content_weight == 0 && s->style_weight == 0 && s->tv_weight == 0)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                           "train: every loss term is off (content, style and TV weights 0); "
+                           "nothing to train for");
+    /* The loader refuses a model whose styles share a name: refuse before training instead. */
+    for (int32_t i = 0; i < s->style_count && i < TRAIN_MAX_STYLES; i++)
+        for (int32_t k = 0; k < i; k++)
+            if (strcmp(s->style_names[i], s->style_names[k]) == 0)
+                return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                                   "train: style images %d (%s) and %d (%s) are both named '%s'; "
+                                   "name them apart with --style-name",
+                                   (int)k + 1, s->style_images[k], (int)i + 1, s->style_images[i],
+                                   s->style_names[i]);
     return STYLE_OK;
 }
 

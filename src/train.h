@@ -88,4 +88,9 @@ style_status train_add_style_params(const style_model *base, train_params *p);
 style_status train_export_model(const char *path, const train_settings *s,
                                 const train_params *params, int64_t dataset_size, double seconds);
 
+/* Serialises `file`, loads the bytes back as a model (so a model the loader would refuse is
+ * never written: duplicate style names, a damaged network) and only then writes it
+ * atomically to `path`. */
+style_status train_write_model(const char *path, st_file *file);
+
 #endif

@@ -447,11 +447,7 @@ static style_status export_model(adain_trainer *t, const char *path)
     for (size_t i = 0; i < sizeof metadata / sizeof *metadata; i++)
         TRY(st_file_add_metadata(&file, metadata[i][0], metadata[i][1]));
     TRY(adain_model_add_to_file(&file, t->net, t->tap, &t->spec, &t->params));
-    void *bytes = NULL;
-    size_t size = 0;
-    TRY(st_serialize(&file, &bytes, &size));
-    status = style__write_file_atomic(path, bytes, size);
-    style__free(bytes);
+    TRY(train_write_model(path, &file));
 fail:
     if (status != STYLE_OK) style__prefix_error("model export");
     free(training);

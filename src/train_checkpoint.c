@@ -149,6 +149,20 @@ static style_status write_file(const char *path, st_file *file)
     return status;
 }
 
+style_status train_write_model(const char *path, st_file *file)
+{
+    void *bytes = NULL;
+    size_t size = 0;
+    style_model *model = NULL;
+    style_status status = st_serialize(file, &bytes, &size);
+    /* Loaded back before it is written: a model the loader refuses is never written. */
+    if (status == STYLE_OK) status = style_model_load_memory(bytes, size, NULL, &model);
+    if (status == STYLE_OK) status = style__write_file_atomic(path, bytes, size);
+    style_model_free(model);
+    style__free(bytes);
+    return status;
+}
+
 style_status train_checkpoint_save(const char *path, const train_settings *s,
                                    const train_state *state, const train_params *params,
                                    const float *adam_m, const float *adam_v)
@@ -323,7 +337,7 @@ style_status train_export_model(const char *path, const train_settings *s,
     }
     for (int32_t i = 0; i < params->count; i++)
         TRY(add_array(&file, "", &params->params[i], params->values));
-    TRY(write_file(path, &file));
+    TRY(train_write_model(path, &file));
 fail:
     if (status != STYLE_OK) style__prefix_error("model export");
     free(training);

@@ -772,6 +772,25 @@ static void test_banded(void **state)
     styled_session_close(&f);
 }
 
+/* Weighted statistics (issue 23 item 5: a style image's transparent pixels weigh 0): weight 0
+ * leaves a position out, weight 2 counts it twice. */
+static void test_weighted_statistics(void **state)
+{
+    (void)state;
+    const int32_t c = 3;
+    const float features[6 * 3] = {1, 5, -2, 3, 4, 0, 9, -7, 8, 2, 2, 2, -4, 6, 1, 100, 100, 100};
+    const float weights[6] = {1, 2, 0, 1, 1, 0};
+    /* The same positions, position 1 twice, 2 and 5 left out. */
+    const float picked[5 * 3] = {1, 5, -2, 3, 4, 0, 3, 4, 0, 2, 2, 2, -4, 6, 1};
+    float mean[3], std[3], want_mean[3], want_std[3];
+    adain_statistics_weighted(features, weights, 6, c, mean, std);
+    adain_statistics(picked, 5, c, want_mean, want_std);
+    for (int k = 0; k < c; k++) {
+        assert_float_equal(mean[k], want_mean[k], 1e-5);
+        assert_float_equal(std[k], want_std[k], 1e-5);
+    }
+}
+
 /* RGBA: colour under alpha 0 is filled from the visible pixels before the network (and the
  * content statistics) see it, so two images that differ only there give the same result. */
 static void test_hidden_colour_ignored(void **state)
@@ -912,6 +931,7 @@ int main(void)
         cmocka_unit_test(test_tileable),
         cmocka_unit_test(test_banded),
         cmocka_unit_test(test_hidden_colour_ignored),
+        cmocka_unit_test(test_weighted_statistics),
         cmocka_unit_test(test_allocation_failures),
         cmocka_unit_test(test_training),
     };

@@ -259,6 +259,53 @@ static uint8_t *sprite(int h, int w, uint64_t junk_seed)
     return p;
 }
 
+/* Issue 23 item 6: in tileable mode the fill wraps around the edges, so filling a texture
+ * rolled by half its size gives the fill rolled (exactly: every pyramid cell moves whole);
+ * the clamped fill of an image does not. */
+static void test_periodic_alpha_fill_rolls(void **state)
+{
+    (void)state;
+    enum { N = 64, SHIFT = 32 };
+    uint8_t *a = malloc(N * N * 4), *b = malloc(N * N * 4);
+    for (int y = 0; y < N; y++)
+        for (int x = 0; x < N; x++) {
+            uint8_t *q = a + ((size_t)y * N + x) * 4;
+            const double dx = fmin(fabs(x - 2.0), N - fabs(x - 2.0)); /* a hole across x = 0 */
+            const bool hole = hypot(dx, y - 30.0) < 9;
+            q[0] = (uint8_t)(128 + 90 * sin(2 * M_PI * x / N));
+            q[1] = (uint8_t)(128 + 90 * cos(2 * M_PI * y / 32));
+            q[2] = hole ? 255 : (uint8_t)((x * 3 + y) & 255);
+            q[3] = hole ? 0 : 255;
+        }
+    for (int y = 0; y < N; y++)
+        for (int x = 0; x < N; x++)
+            memcpy(b + ((size_t)((y + SHIFT) % N) * N + (x + SHIFT) % N) * 4,
+                   a + ((size_t)y * N + x) * 4, 4);
+    style_image ia = {N, N, 4, STYLE_SAMPLE_U8, 0, a}, ib = {N, N, 4, STYLE_SAMPLE_U8, 0, b};
+    for (int periodic = 0; periodic < 2; periodic++) {
+        style_image fa, fb;
+        assert_int_equal(alpha_fill_copy(&ia, periodic, &fa), STYLE_OK);
+        assert_int_equal(alpha_fill_copy(&ib, periodic, &fb), STYLE_OK);
+        int differing = 0;
+        for (int y = 0; y < N; y++)
+            for (int x = 0; x < N; x++)
+                differing += memcmp((uint8_t *)fa.data + ((size_t)y * N + x) * 4,
+                                    (uint8_t *)fb.data +
+                                        ((size_t)((y + SHIFT) % N) * N + (x + SHIFT) % N) * 4,
+                                    4) != 0;
+        print_message("  %s fill: %d pixels differ from the rolled fill\n",
+                      periodic ? "periodic" : "clamped", differing);
+        if (periodic)
+            assert_int_equal(differing, 0);
+        else
+            assert_true(differing > 0);
+        style_image_release(&fa);
+        style_image_release(&fb);
+    }
+    free(a);
+    free(b);
+}
+
 static void test_alpha_fill_ignores_hidden_colour(void **state)
 {
     (void)state;
@@ -268,8 +315,8 @@ static void test_alpha_fill_ignores_hidden_colour(void **state)
     style_image ia = {w, h, 4, STYLE_SAMPLE_U8, 0, a}, ib = {w, h, 4, STYLE_SAMPLE_U8, 0, b};
     assert_true(alpha_fill_needed(&ia));
     style_image fa, fb;
-    assert_int_equal(alpha_fill_copy(&ia, &fa), STYLE_OK);
-    assert_int_equal(alpha_fill_copy(&ib, &fb), STYLE_OK);
+    assert_int_equal(alpha_fill_copy(&ia, false, &fa), STYLE_OK);
+    assert_int_equal(alpha_fill_copy(&ib, false, &fb), STYLE_OK);
     assert_memory_equal(fa.data, fb.data, (size_t)h * w * 4);
     for (size_t i = 0; i < (size_t)h * w; i++)
         if (a[i * 4 + 3]) assert_memory_equal((uint8_t *)fa.data + i * 4, a + i * 4, 4);
@@ -521,6 +568,7 @@ int main(void)
         cmocka_unit_test(test_circular_low_precision),
         cmocka_unit_test(test_tileable_seam),
         cmocka_unit_test(test_alpha_fill_ignores_hidden_colour),
+        cmocka_unit_test(test_periodic_alpha_fill_rolls),
         cmocka_unit_test(test_banded_matches_whole),
         cmocka_unit_test(test_banded_by_budget_real_model),
         cmocka_unit_test(test_banded_errors_and_cancel),

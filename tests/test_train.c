@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static dnnl_engine_t engine;
@@ -1036,6 +1037,87 @@ static void test_checkpoint_on_full_disk(void **state)
     free(dir);
 }
 
+/* Issue 23 item 2: a model the loader refuses is never written (it is loaded back from memory
+ * first), and several style images with one default name are refused before training. */
+static void test_unloadable_model_never_written(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    const char *path = test_path(dir, "bad.safetensors");
+    st_file file = {0};
+    /* A johnson model without a single tensor: the loader refuses it. */
+    assert_int_equal(st_file_add_metadata(&file, "libstyle.format_version", "1"), STYLE_OK);
+    assert_int_equal(st_file_add_metadata(&file, "libstyle.arch", "johnson"), STYLE_OK);
+    assert_int_not_equal(train_write_model(path, &file), STYLE_OK);
+    assert_int_equal(access(path, F_OK), -1);
+    st_file_clear(&file);
+
+    make_data(dir);
+    test_write_feature_net(test_path(dir, "net.safetensors"), 80);
+    assert_int_equal(mkdir(test_path(dir, "a"), 0777), 0);
+    assert_int_equal(mkdir(test_path(dir, "b"), 0777), 0);
+    char first[4200], second[4200];
+    snprintf(first, sizeof first, "%s", test_path(dir, "a/painting.png"));
+    snprintf(second, sizeof second, "%s", test_path(dir, "b/painting.png"));
+    make_second_style(first);
+    make_second_style(second);
+    run_log log = {0};
+    style_train_options o = small_run(dir, &log);
+    const char *images[] = {first, second};
+    o.style_images = images;
+    o.style_image_count = 2;
+    assert_int_equal(style_train(&o), STYLE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(style_last_error(), "both named 'painting'"));
+    assert_int_equal(log.calls, 0); /* refused before the first iteration */
+    assert_int_equal(access(o.out_path, F_OK), -1);
+    /* Named apart, the same run trains a model that loads. */
+    const char *names[] = {NULL, "painting-b"};
+    o.style_names = names;
+    o.iterations = 2;
+    assert_int_equal(style_train(&o), STYLE_OK);
+    style_model *model = NULL;
+    assert_int_equal(style_model_load(o.out_path, NULL, &model), STYLE_OK);
+    assert_string_equal(style_model_style_name(model, 1), "painting-b");
+    style_model_free(model);
+    free_run(&o);
+    test_remove_tree(dir);
+    free(dir);
+}
+
+/* Issue 23 item 4: a negative content or style weight turns the term off (0 is the default);
+ * all terms off is refused. */
+static void test_zero_weights_turn_terms_off(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    make_data(dir);
+    test_write_feature_net(test_path(dir, "net.safetensors"), 80);
+    run_log log = {0};
+    style_train_options o = small_run(dir, &log);
+    o.iterations = 2;
+    o.content_weight = -1;
+    assert_int_equal(style_train(&o), STYLE_OK);
+    style_model *model = NULL;
+    assert_int_equal(style_model_load(o.out_path, NULL, &model), STYLE_OK);
+    const char *training = style_model_metadata_get(model, "libstyle.training");
+    assert_non_null(strstr(training, "\"content_weight\":0.0,\"style_weight\":2.0"));
+    style_model_free(model);
+    o.content_weight = 0;
+    o.style_weight = -1;
+    assert_int_equal(style_train(&o), STYLE_OK);
+    assert_int_equal(style_model_load(o.out_path, NULL, &model), STYLE_OK);
+    training = style_model_metadata_get(model, "libstyle.training");
+    assert_non_null(strstr(training, "\"content_weight\":1.0,\"style_weight\":0.0"));
+    style_model_free(model);
+    o.content_weight = -1;
+    o.tv_weight = -1;
+    assert_int_equal(style_train(&o), STYLE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(style_last_error(), "every loss term is off"));
+    free_run(&o);
+    test_remove_tree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1047,6 +1129,8 @@ int main(void)
         cmocka_unit_test(test_resume_is_bit_identical),
         cmocka_unit_test(test_damaged_checkpoint_refused),
         cmocka_unit_test(test_several_styles),
+        cmocka_unit_test(test_unloadable_model_never_written),
+        cmocka_unit_test(test_zero_weights_turn_terms_off),
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_stale_checkpoint_temporaries_removed),
         cmocka_unit_test(test_allocation_failures),

@@ -17,6 +17,10 @@
 
 #define CLI_PROGRAM_NAME "libstyle"
 
+/* The most --threads any command takes: the library's limit (style_session_set_threads), which
+ * the Python bindings use too. */
+#define CLI_MAX_THREADS 4096
+
 /** Prints "libstyle: <formatted message>" as one line on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

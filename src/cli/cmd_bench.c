@@ -50,7 +50,8 @@ void cmd_bench_usage(FILE *out)
           "interleaved, so their ratios come from the same moments of a noisy machine.\n"
           "Columns: build ms = primitives and weight reorders of a new size; mem ms = allocating\n"
           "and first-touching its buffers; cached = preparing the same size again (ms); RSS MiB\n"
-          "= peak resident memory added by the build and the runs, MiB/MP per megapixel; cpu =\n"
+          "= peak resident memory added by the build and the runs, MiB/MP per megapixel (from\n"
+          "0.05 MP up; below, fixed costs dominate: '-', -1 in CSV); cpu =\n"
           "CPU time / (wall time x threads) while timing. An AdaIN model runs in fp32, its\n"
           "style the input's own statistics (computed before the timing).\n"
           "\n"
@@ -67,10 +68,15 @@ void cmd_bench_usage(FILE *out)
           "                           synthetic one\n"
           "      --layers             per-layer breakdown for every size (default: the largest)\n"
           "      --no-layers          no per-layer breakdown\n"
-          "      --csv                one comma-separated line per size and precision\n"
+          "      --csv                comma-separated records: peak, one 'size' line per size\n"
+          "                           and precision, 'layer' lines, peak_after; the first lines\n"
+          "                           ('columns,RECORD,NAME,...') name each record's fields\n"
           "  -h, --help               show this help and exit\n",
           out);
 }
+
+/* Images below this many megapixels get no MiB/MP: fixed costs dominate their memory. */
+#define BENCH_MIN_MP_PER_MP 0.05
 
 #define PARSE_CONTINUE (-1)
 
@@ -165,9 +171,9 @@ static int parse_options(int argc, char **argv, struct bench_settings *s)
             s->warmup = (int)number;
             break;
         case 't':
-            if (cli_parse_int(optarg, 0, 1024, &number) != 0)
-                return cli_usage_error(BENCH_COMMAND, "--threads expects 0..1024, not '%s'",
-                                       optarg);
+            if (cli_parse_int(optarg, 0, CLI_MAX_THREADS, &number) != 0)
+                return cli_usage_error(BENCH_COMMAND, "--threads expects 0..%d, not '%s'",
+                                       CLI_MAX_THREADS, optarg);
             s->threads = (int)number;
             break;
         case OPTION_INPUT:
@@ -422,6 +428,10 @@ static int run_size(const struct bench_settings *s, style_model *model, const st
                      : pr->precision == STYLE_PRECISION_INT8 ? peak->int8
                                                              : peak->fp32;
         double mp = (double)w * h / 1e6;
+        /* Per megapixel only where pixels dominate: at 16x16, 30 MiB of weights and primitives
+         * would read as millions of MiB per megapixel. */
+        const double per_mp =
+            pr->footprint_mib >= 0 && mp >= BENCH_MIN_MP_PER_MP ? pr->footprint_mib / mp : -1;
         char speedup[16] = "-";
         if (fp32_median > 0) snprintf(speedup, sizeof speedup, "%.2fx", fp32_median / med);
         if (s->csv) {
@@ -429,14 +439,11 @@ static int run_size(const struct bench_settings *s, style_model *model, const st
                    label, style_precision_name(pr->precision), pr->flops / 1e9, med, mn, gflops,
                    peak->fp32 > 0 ? 100 * gflops / peak->fp32 : 0, own > 0 ? 100 * gflops / own : 0,
                    fp32_median > 0 ? fp32_median / med : 0, pr->build_ms - pr->buffers_ms,
-                   pr->buffers_ms, pr->rebuild_ms, pr->footprint_mib,
-                   pr->footprint_mib >= 0 ? pr->footprint_mib / mp : -1, share);
+                   pr->buffers_ms, pr->rebuild_ms, pr->footprint_mib, per_mp, share);
         } else {
             char fp[16] = "-", mpp[16] = "-";
-            if (pr->footprint_mib >= 0) {
-                snprintf(fp, sizeof fp, "%.0f", pr->footprint_mib);
-                snprintf(mpp, sizeof mpp, "%.0f", pr->footprint_mib / mp);
-            }
+            if (pr->footprint_mib >= 0) snprintf(fp, sizeof fp, "%.0f", pr->footprint_mib);
+            if (per_mp >= 0) snprintf(mpp, sizeof mpp, "%.0f", per_mp);
             printf("%-10s %-6s %7.1f %9.1f %9.1f %8.1f %6.1f%% %6.1f%% %7s %8.1f %8.1f %8.2f %7s "
                    "%6s %5.0f%%\n",
                    label, style_precision_name(pr->precision), pr->flops / 1e9, med, mn, gflops,
@@ -527,6 +534,12 @@ int cmd_bench(int argc, char **argv)
     bench_peak peak, after;
     bench_measure_peak(threads, &peak);
     if (s.csv) {
+        /* The header: what each record's fields are, before the first record. */
+        printf("columns,peak,threads,fp32_gflops,bf16_gflops,int8_gops\n"
+               "columns,size,size,precision,gflop,median_ms,min_ms,gflops,pct_fp32_peak,"
+               "pct_own_peak,vs_fp32,build_ms,mem_ms,cached_ms,rss_mib,mib_per_mp,cpu_share\n"
+               "columns,layer,size,precision,layer,kind,implementation,ms,gflops\n"
+               "columns,peak_after,threads,fp32_gflops,bf16_gflops,int8_gops\n");
         printf("peak,%d,%.2f,%.2f,%.2f\n", threads, peak.fp32, peak.bf16, peak.int8);
     } else {
         printf("libstyle bench: %s, %d thread%s, median of %d runs after %d warm-up run%s\n",

@@ -50,7 +50,7 @@ void cmd_optimize_usage(FILE *out)
           "  --preserve-color         keep the photo's colours: the result's luminance (BT.601\n"
           "                           Y) with the photo's chroma (U, V)\n"
           "  --seed N                 noise of --init noise (default 1)\n"
-          "  --threads N              default: one per processor\n"
+          "  --threads N              0 = one per processor (default)\n"
           "  --log-csv FILE           write per-iteration losses as CSV\n"
           "  --losses-of IMG          optimise nothing: print the losses (weighted, as the\n"
           "                           progress shows them) of IMG, resized to --size, for\n"
@@ -264,8 +264,8 @@ int cmd_optimize(int argc, char **argv)
             o.seed = seed;
             break;
         case OPT_THREADS:
-            if (cli_parse_int(optarg, 0, 1024, &value))
-                return cli_usage_error("optimize", "--threads expects 0..1024");
+            if (cli_parse_int(optarg, 0, CLI_MAX_THREADS, &value))
+                return cli_usage_error("optimize", "--threads expects 0..%d", CLI_MAX_THREADS);
             o.threads = (int)value;
             break;
         case OPT_LOG_CSV: o.log_csv = optarg; break;

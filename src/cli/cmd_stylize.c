@@ -24,7 +24,7 @@
 #define STYLIZE_COMMAND "stylize"
 
 /* Sane upper bounds for --threads and --jobs: beyond them a typo, not a machine. */
-#define STYLIZE_MAX_THREADS 1024
+#define STYLIZE_MAX_THREADS CLI_MAX_THREADS
 #define STYLIZE_MAX_JOBS 256
 #define STYLIZE_MAX_STYLES 16
 
@@ -214,18 +214,23 @@ static int parse_options(int argc, char **argv, struct stylize_settings *setting
             break;
         case OPTION_MEMORY_BUDGET: {
             uint64_t mebibytes;
-            if (cli_parse_u64(optarg, &mebibytes) != 0 || mebibytes > (UINT64_MAX >> 20)) {
+            /* 0 would be the library's default, not a budget of nothing: refused. */
+            if (cli_parse_u64(optarg, &mebibytes) != 0 || mebibytes == 0 ||
+                mebibytes > (UINT64_MAX >> 20)) {
                 return cli_usage_error(STYLIZE_COMMAND,
-                                       "--memory-budget expects a size in MiB, not '%s'", optarg);
+                                       "--memory-budget expects a size in MiB above 0, not '%s'",
+                                       optarg);
             }
             settings->memory_budget_bytes = mebibytes << 20;
             settings->memory_budget_given = 1;
             break;
         }
         case OPTION_MAX_PIXELS:
-            if (cli_parse_u64(optarg, &settings->max_pixels) != 0) {
+            /* 0 would be the library's default cap, not "no pixels": refused. */
+            if (cli_parse_u64(optarg, &settings->max_pixels) != 0 || settings->max_pixels == 0) {
                 return cli_usage_error(STYLIZE_COMMAND,
-                                       "--max-pixels expects a pixel count, not '%s'", optarg);
+                                       "--max-pixels expects a pixel count above 0, not '%s'",
+                                       optarg);
             }
             break;
         case OPTION_QUALITY:
@@ -323,6 +328,11 @@ static int check_arguments(const struct stylize_settings *settings, int count, c
         return cli_usage_error(STYLIZE_COMMAND, "missing --model MODEL.safetensors");
     if (settings->style && settings->style_weights)
         return cli_usage_error(STYLIZE_COMMAND, "--style and --style-weights exclude each other");
+    /* The library refuses it for every image (resizing breaks the wrap-around): say so once,
+     * before any model is loaded. */
+    if (settings->tileable && settings->scale_given && settings->scale != 1.0)
+        return cli_usage_error(STYLIZE_COMMAND, "--tileable needs --scale 1 (resizing would break "
+                                                "the wrap-around)");
     if (settings->style_count > 0 && settings->style_weights) {
         /* AdaIN: one plain weight per --style-image */
         const char *text = settings->style_weights;

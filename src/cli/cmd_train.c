@@ -53,13 +53,14 @@ void cmd_train_usage(FILE *out)
           "  --style-size N           short side of the style image (default: the crop size)\n"
           "  --lr X                   Adam learning rate (default 0.001)\n"
           "  --lr-schedule S          cosine (default, decays to 10%) or constant\n"
-          "  --content-weight X       default 1\n"
-          "  --style-weight X         default 2 (style loss normalised per layer)\n"
+          "  --content-weight X       default 1; 0 turns the content loss off\n"
+          "  --style-weight X         default 2 (style loss normalised per layer); 0 turns it\n"
+          "                           off\n"
           "  --tv-weight X            total variation, default 50; 0 disables it\n"
           "  --content-layer NAME     tap of the loss network (default: its recommendation)\n"
           "  --style-layers A,B,...   taps (default: its recommendation)\n"
           "  --seed N                 initialisation and data order (default 1)\n"
-          "  --threads N              default: one per processor\n"
+          "  --threads N              0 = one per processor (default)\n"
           "Checkpoints and logs:\n"
           "  --checkpoint PATH        default MODEL.ckpt\n"
           "  --checkpoint-every N     iterations between checkpoints (default 100)\n"
@@ -196,9 +197,12 @@ int cmd_train(int argc, char **argv)
         case OPT_TV_WEIGHT:
             if (cli_parse_double(optarg, 0, 1e12, &real))
                 return cli_usage_error("train", "%s expects a non-negative number", argv[before]);
+            /* 0 turns the term off: the library takes a negative weight for that (its 0 is
+             * "the default", as in a zeroed options struct). */
+            if (real == 0) real = -1.0;
             if (c == OPT_CONTENT_WEIGHT) o.content_weight = real;
             if (c == OPT_STYLE_WEIGHT) o.style_weight = real;
-            if (c == OPT_TV_WEIGHT) o.tv_weight = real > 0 ? real : -1.0; /* 0: off */
+            if (c == OPT_TV_WEIGHT) o.tv_weight = real;
             break;
         case OPT_CONTENT_LAYER: o.content_layer = optarg; break;
         case OPT_STYLE_LAYERS: o.style_layers = optarg; break;
@@ -207,8 +211,8 @@ int cmd_train(int argc, char **argv)
             o.seed = seed;
             break;
         case OPT_THREADS:
-            if (cli_parse_int(optarg, 0, 1024, &value))
-                return cli_usage_error("train", "--threads expects 0..1024");
+            if (cli_parse_int(optarg, 0, CLI_MAX_THREADS, &value))
+                return cli_usage_error("train", "--threads expects 0..%d", CLI_MAX_THREADS);
             o.threads = (int)value;
             break;
         case OPT_CHECKPOINT: o.checkpoint_path = optarg; break;

@@ -44,7 +44,7 @@ void cmd_train_adain_usage(FILE *out)
         "  --content-weight X       default 1\n"
         "  --style-weight X         default 2\n"
         "  --seed N                 initialisation and data order (default 1)\n"
-        "  --threads N              default: one per processor\n"
+        "  --threads N              0 = one per processor (default)\n"
         "Checkpoints and logs:\n"
         "  --checkpoint PATH        default MODEL.ckpt\n"
         "  --checkpoint-every N     iterations between checkpoints (default 100)\n"
@@ -163,8 +163,8 @@ int cmd_train_adain(int argc, char **argv)
             o.seed = seed;
             break;
         case OPT_THREADS:
-            if (cli_parse_int(optarg, 0, 1024, &value))
-                return cli_usage_error(command, "--threads expects 0..1024");
+            if (cli_parse_int(optarg, 0, CLI_MAX_THREADS, &value))
+                return cli_usage_error(command, "--threads expects 0..%d", CLI_MAX_THREADS);
             o.threads = (int)value;
             break;
         case OPT_CHECKPOINT:

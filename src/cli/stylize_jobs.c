@@ -5,6 +5,7 @@
 #include "stylize_jobs.h"
 #include "cli_image_io.h"
 #include "cli_util.h"
+#include "output_place.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -56,6 +57,29 @@ out_of_memory:
     return -1;
 }
 
+/* Records a file under an input directory (and what a symbolic link points to) as never to be
+ * overwritten. Returns 0, or -1 without memory. */
+static int record_tree_file(struct walk *walk, const char *path, const struct stat *entry_stat)
+{
+    struct stat target_stat;
+    if (input_files_add(&walk->jobs->tree_files, entry_stat, path, 1) != 0) return -1;
+    if (S_ISLNK(entry_stat->st_mode) && stat(path, &target_stat) == 0 &&
+        input_files_add(&walk->jobs->tree_files, &target_stat, path, 1) != 0)
+        return -1;
+    return 0;
+}
+
+/* The --out-dir met as (or inside) an input directory: its files are not inputs (they are
+ * likely outputs of an earlier run), but nothing in it may be overwritten either. */
+static int record_out_dir(struct walk *walk, const char *path)
+{
+    cli_error("%s: is the output directory; not searched (none of its files is overwritten)", path);
+    long unreadable = input_files_add_tree(&walk->jobs->tree_files, path, STYLIZE_MAX_DEPTH);
+    if (unreadable < 0) return -1;
+    walk->jobs->unreadable += (size_t)unreadable;
+    return 0;
+}
+
 static int is_out_dir(const struct walk *walk, const struct stat *dir_stat)
 {
     return walk->have_out_dir_stat && dir_stat->st_dev == walk->out_dir_stat.st_dev &&
@@ -88,13 +112,16 @@ static int walk_directory(struct walk *walk, const char *dir, const char *relati
             walk->jobs->unreadable++;
         } else if (S_ISDIR(entry_stat.st_mode)) {
             if (is_out_dir(walk, &entry_stat)) {
-                /* The outputs of this very run (or an earlier one): never inputs. */
+                result = record_out_dir(walk, path);
             } else if (depth >= STYLIZE_MAX_DEPTH) {
                 cli_error("%s: deeper than %d directories; not searched", path, STYLIZE_MAX_DEPTH);
                 walk->jobs->unreadable++;
             } else {
                 result = walk_directory(walk, path, inner, depth + 1);
             }
+        } else if (record_tree_file(walk, path, &entry_stat) != 0) {
+            cli_error("out of memory");
+            result = -1;
         } else if (cli_has_image_extension(name)) {
             result = add_job(walk->jobs, path, cli_path_join(walk->out_dir, inner), 1);
             path = NULL; /* owned by the job list now */
@@ -122,7 +149,7 @@ int stylize_jobs_collect(struct stylize_job_list *jobs, const char *out_dir, cha
         struct stat argument_stat;
         if (stat(arguments[i], &argument_stat) == 0 && S_ISDIR(argument_stat.st_mode)) {
             if (is_out_dir(&walk, &argument_stat)) {
-                cli_error("%s: is the output directory; not searched", arguments[i]);
+                if (record_out_dir(&walk, arguments[i]) != 0) return -1;
                 continue;
             }
             if (walk_directory(&walk, arguments[i], "", 1) != 0) return -1;
@@ -135,62 +162,141 @@ int stylize_jobs_collect(struct stylize_job_list *jobs, const char *out_dir, cha
     return 0;
 }
 
-static const struct stylize_job *find_input_file(const struct stylize_job_list *jobs,
-                                                 const struct stat *file_stat)
+/* Adds every job's input to jobs->tree_files (the files under input directories are there
+ * already) and sorts it. Returns 0, or -1 without memory. */
+static int record_inputs(struct stylize_job_list *jobs)
 {
-    for (size_t i = 0; i < jobs->count; ++i)
-        if (jobs->items[i].state != JOB_REFUSED && !jobs->items[i].is_stdin &&
-            jobs->items[i].input_stat.st_dev == file_stat->st_dev &&
-            jobs->items[i].input_stat.st_ino == file_stat->st_ino)
-            return &jobs->items[i];
-    return NULL;
+    for (size_t i = 0; i < jobs->count; ++i) {
+        const struct stylize_job *job = &jobs->items[i];
+        if (job->state == JOB_REFUSED || job->is_stdin) continue;
+        if (input_files_add(&jobs->tree_files, &job->input_stat, job->input_path, 1) != 0)
+            return -1;
+    }
+    input_files_sort(&jobs->tree_files);
+    return 0;
 }
 
-/* Orders jobs by output path, then by position in the list (the array is contiguous). */
-static int by_output_path(const void *a, const void *b)
+/* Orders jobs by input identity (device, inode), then by position in the list. */
+static int by_input_identity(const void *a, const void *b)
 {
     const struct stylize_job *i = *(struct stylize_job *const *)a;
     const struct stylize_job *j = *(struct stylize_job *const *)b;
-    int order = strcmp(i->output_path, j->output_path);
-    return order != 0 ? order : (i > j) - (i < j);
+    if (i->input_stat.st_dev != j->input_stat.st_dev)
+        return i->input_stat.st_dev < j->input_stat.st_dev ? -1 : 1;
+    if (i->input_stat.st_ino != j->input_stat.st_ino)
+        return i->input_stat.st_ino < j->input_stat.st_ino ? -1 : 1;
+    return (i > j) - (i < j);
 }
 
-/* Two jobs writing the same output: the later one is refused (sorted, so n log n). */
-static void refuse_duplicate_outputs(struct stylize_job_list *jobs)
+/*
+ * An input file met again (nested or overlapping directories, a file named twice, a link to
+ * it) is stylized once, for its first job; the later ones are skipped, each reported. Returns
+ * 0, or -1 without memory.
+ */
+static int skip_repeated_inputs(struct stylize_job_list *jobs)
 {
-    if (jobs->count < 2) return;
-    struct stylize_job **order = malloc(jobs->count * sizeof *order);
-    if (order == NULL) {
-        cli_error("out of memory checking for duplicate outputs");
-        for (size_t i = 0; i < jobs->count; ++i)
-            jobs->items[i].state = JOB_REFUSED;
-        return;
-    }
+    struct stylize_job **order = malloc((jobs->count ? jobs->count : 1) * sizeof *order);
+    size_t count = 0;
+    if (order == NULL) return -1;
     for (size_t i = 0; i < jobs->count; ++i)
-        order[i] = &jobs->items[i];
-    qsort(order, jobs->count, sizeof *order, by_output_path);
-    const struct stylize_job *kept = NULL;
-    for (size_t k = 0; k < jobs->count; ++k) {
+        if (jobs->items[i].state != JOB_REFUSED && !jobs->items[i].is_stdin)
+            order[count++] = &jobs->items[i];
+    if (count > 1) qsort(order, count, sizeof *order, by_input_identity);
+    for (size_t k = 1; k < count; ++k) {
+        const struct stylize_job *first = order[k - 1];
         struct stylize_job *job = order[k];
-        if (job->state == JOB_REFUSED) continue;
-        if (kept != NULL && strcmp(kept->output_path, job->output_path) == 0) {
-            cli_error("%s: its output '%s' would overwrite that of '%s'", job->input_path,
-                      job->output_path, kept->input_path);
-            job->state = JOB_REFUSED;
+        if (job->input_stat.st_dev != first->input_stat.st_dev ||
+            job->input_stat.st_ino != first->input_stat.st_ino)
             continue;
-        }
-        kept = job;
+        cli_error("%s: the same file as '%s', already an input; stylized once, into '%s'",
+                  job->input_path, first->input_path, first->output_path);
+        job->state = JOB_SKIPPED;
+        order[k] = (struct stylize_job *)first; /* a third one names the first as well */
     }
     free(order);
+    return 0;
+}
+
+/* A job and where its output lands. */
+struct placed_job {
+    struct stylize_job *job;
+    struct output_place place;
+};
+
+/* Orders by place, then by position in the job list (the array is contiguous). */
+static int by_output_place(const void *a, const void *b)
+{
+    const struct placed_job *i = a, *j = b;
+    int order = output_place_compare(&i->place, &j->place);
+    return order != 0 ? order : (i->job > j->job) - (i->job < j->job);
+}
+
+/*
+ * Two jobs writing the same place ("out/a.png", "out//a.png", a link to out/): the later one
+ * is refused (sorted, so n log n). Returns 0, or -1 without memory.
+ */
+static int refuse_duplicate_outputs(struct stylize_job_list *jobs)
+{
+    struct placed_job *order = calloc(jobs->count ? jobs->count : 1, sizeof *order);
+    size_t count = 0;
+    int result = 0;
+    if (order == NULL) return -1;
+    for (size_t i = 0; i < jobs->count && result == 0; ++i) {
+        struct stylize_job *job = &jobs->items[i];
+        if (job->state != JOB_READY || cli_is_stdio(job->output_path)) continue;
+        if (output_place_find(job->output_path, &order[count].place) == 0) {
+            order[count++].job = job;
+        } else if (errno == ENOMEM) {
+            result = -1;
+        } else {
+            cli_error("%s: cannot tell where it would be written: %s", job->output_path,
+                      strerror(errno));
+            job->state = JOB_REFUSED;
+        }
+    }
+    if (result == 0 && count > 1) qsort(order, count, sizeof *order, by_output_place);
+    for (size_t k = 1; k < count && result == 0; ++k) {
+        const struct placed_job *kept = &order[k - 1];
+        struct stylize_job *job = order[k].job;
+        if (output_place_compare(&kept->place, &order[k].place) != 0) continue;
+        cli_error("%s: its output '%s' would overwrite that of '%s'", job->input_path,
+                  job->output_path, kept->job->input_path);
+        job->state = JOB_REFUSED;
+        order[k].job = kept->job; /* a third one names the first as well */
+    }
+    for (size_t k = 0; k < count; ++k)
+        output_place_free(&order[k].place);
+    free(order);
+    return result;
+}
+
+/* The output of `job` exists: refuses or skips the job as writing it would clobber a file
+ * under an input directory (`protected`, or NULL), an input, or nothing of the kind. */
+static void check_existing_output(struct stylize_job *job, const struct input_file *protected,
+                                  int skip_existing)
+{
+    if (protected != NULL && protected->is_input) {
+        cli_error("%s: refusing to overwrite the input file '%s'", job->output_path,
+                  protected->path);
+        job->state = JOB_REFUSED;
+    } else if (skip_existing) {
+        job->state = JOB_SKIPPED;
+    } else if (protected != NULL) {
+        /* The --out-dir lies inside an input directory: what is in it may be a source image. */
+        cli_error("%s: refusing to overwrite a file in the output directory, which is inside an "
+                  "input directory; choose an --out-dir outside the inputs, or --skip-existing",
+                  job->output_path);
+        job->state = JOB_REFUSED;
+    }
 }
 
 void stylize_jobs_check(struct stylize_job_list *jobs, int skip_existing)
 {
+    if (record_inputs(jobs) != 0 || skip_repeated_inputs(jobs) != 0) goto out_of_memory;
     for (size_t i = 0; i < jobs->count; ++i) {
         struct stylize_job *job = &jobs->items[i];
         struct stat output_stat;
-        const struct stylize_job *clobbered;
-        if (job->state == JOB_REFUSED) continue;
+        if (job->state != JOB_READY) continue;
         if (job->is_stdin && !job->named_output) {
             /* With --out-dir the output is named after the input, and "-" has no name. */
             cli_error("'-' (standard input) needs an OUTPUT name; it cannot be used with "
@@ -207,17 +313,22 @@ void stylize_jobs_check(struct stylize_job_list *jobs, int skip_existing)
             job->state = JOB_REFUSED;
             continue;
         }
-        if (stat(job->output_path, &output_stat) != 0) continue;
-        /* The same inode, not just the same name: "./a.png", links and "dir/../a.png" count. */
-        if ((clobbered = find_input_file(jobs, &output_stat)) != NULL) {
-            cli_error("%s: refusing to overwrite the input file '%s'", job->output_path,
-                      clobbered->input_path);
-            job->state = JOB_REFUSED;
-        } else if (skip_existing) {
-            job->state = JOB_SKIPPED;
-        }
+        /* The same inode, not just the same name: "./a.png", links and "dir/../a.png" count;
+         * a symbolic link in the output's place counts as itself and as what it points to. */
+        struct stat link_stat;
+        const struct input_file *protected = NULL;
+        if (lstat(job->output_path, &link_stat) != 0) continue;
+        if (S_ISLNK(link_stat.st_mode)) protected = input_files_find(&jobs->tree_files, &link_stat);
+        if (protected == NULL && stat(job->output_path, &output_stat) == 0)
+        protected = input_files_find(&jobs->tree_files, &output_stat);
+        check_existing_output(job, protected, skip_existing);
     }
-    refuse_duplicate_outputs(jobs);
+    if (refuse_duplicate_outputs(jobs) != 0) goto out_of_memory;
+    return;
+out_of_memory:
+    cli_error("out of memory checking the inputs and outputs");
+    for (size_t i = 0; i < jobs->count; ++i)
+        jobs->items[i].state = JOB_REFUSED;
 }
 
 int stylize_job_make_parent_dirs(const struct stylize_job *job, const char *out_dir)
@@ -249,5 +360,6 @@ void stylize_jobs_free(struct stylize_job_list *jobs)
         free(jobs->items[i].output_path);
     }
     free(jobs->items);
+    input_files_free(&jobs->tree_files);
     memset(jobs, 0, sizeof *jobs);
 }

@@ -3,12 +3,14 @@
 #ifndef LIBSTYLE_CLI_STYLIZE_JOBS_H
 #define LIBSTYLE_CLI_STYLIZE_JOBS_H
 
+#include "input_files.h"
+
 #include <stddef.h>
 #include <sys/stat.h>
 
 enum stylize_job_state {
     JOB_READY,   /* to be stylized */
-    JOB_SKIPPED, /* --skip-existing and the output exists */
+    JOB_SKIPPED, /* --skip-existing and the output exists, or an input given again */
     JOB_REFUSED, /* a check failed (reported); counts as failed */
 };
 
@@ -27,6 +29,8 @@ struct stylize_job_list {
     size_t count;
     size_t capacity;
     size_t unreadable; /* directories or entries that could not be searched (reported) */
+    /* every file under an input directory (the --out-dir too, when inside one), by inode */
+    struct input_files tree_files;
 };
 
 /**
@@ -35,15 +39,20 @@ struct stylize_job_list {
  * directory, whose image files (.png, .jpg, .jpeg, any case; sorted by name, symbolic links to
  * directories not followed) go to out_dir under their path relative to it. out_dir itself is
  * never searched. Missing inputs are reported and become refused jobs; unreadable directories
- * are reported and counted in jobs->unreadable. Returns 0, or -1 when memory runs out (reported).
+ * are reported and counted in jobs->unreadable. An out_dir inside an input directory is not
+ * searched for inputs, but its files are recorded, like every file under an input directory,
+ * as files never to be overwritten. Returns 0, or -1 when memory runs out (reported).
  */
 int stylize_jobs_collect(struct stylize_job_list *jobs, const char *out_dir, char **arguments,
                          int count);
 
 /**
- * The checks that need no model, each problem reported: the output can be encoded, writing it
- * would clobber neither an input (same inode) nor an earlier job's output; with
- * skip_existing, jobs whose output exists become JOB_SKIPPED.
+ * The checks that need no model, each problem reported: an input file met again (the same
+ * inode: nested or repeated arguments, links) is stylized once, the later jobs JOB_SKIPPED; the
+ * output can be encoded; writing it would clobber neither an input nor another file under an
+ * input directory (same inode), nor another job's output (the same place, however spelled);
+ * with skip_existing, jobs whose output exists (and is not an input) become JOB_SKIPPED.
+ * When memory runs out, every job is refused (reported).
  */
 void stylize_jobs_check(struct stylize_job_list *jobs, int skip_existing);
 

@@ -90,14 +90,25 @@ check "the summary counts files that failed before and during the run" summary_c
 out_dir_inside_tree() {
     mkdir -p "$tree/styled"
     run stylize --quiet --model "$model" --out-dir "$tree/styled" "$tree"
+    local first=$rc
+    cp -a "$tree/styled" "$scratch/styled-first"
+    # Run again: the files in the --out-dir are under the input tree now, so never overwritten
+    # (they might be source images): refused, or skipped with --skip-existing.
     run stylize --model "$model" --out-dir "$tree/styled" "$tree"
+    cat "$scratch/err"
+    local refused=$rc
+    grep -q "0 done, 0 skipped, 3 failed" "$scratch/err" || refused=0
+    run stylize --skip-existing --model "$model" --out-dir "$tree/styled" "$tree"
     cat "$scratch/err"
     local found
     found=$(find "$tree/styled" -type f | wc -l)
-    rm -rf "$tree/styled"
-    [ "$rc" -eq 0 ] && [ "$found" -eq 3 ] && grep -q "3 done" "$scratch/err"
+    diff -r "$tree/styled" "$scratch/styled-first" || found=0
+    rm -rf "$tree/styled" "$scratch/styled-first"
+    [ "$first" -eq 0 ] && [ "$refused" -eq 1 ] && [ "$rc" -eq 0 ] && [ "$found" -eq 3 ] &&
+        grep -q "0 done, 3 skipped, 0 failed" "$scratch/err"
 }
-check "an --out-dir inside the input tree is never searched" out_dir_inside_tree
+check "an --out-dir inside the input tree is never searched, its files never overwritten" \
+    out_dir_inside_tree
 
 never_overwrite() {
     cp -r "$tree" "$scratch/in-copy"

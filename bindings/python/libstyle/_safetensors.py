@@ -62,14 +62,21 @@ def to_bytes(tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str]) -> 
 
 
 def write_atomic(path: "os.PathLike[str] | str", data: bytes) -> None:
-    """Writes to a temporary file beside `path`, then renames it into place."""
+    """Writes to a temporary file beside `path`, then renames it into place. The file gets
+    the usual permissions (0666 less the umask), as every other file libstyle writes."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=directory)
+    # A short prefix: a name near the file system's 255-byte limit leaves no room for more.
+    prefix = ".%s." % os.fsencode(os.path.basename(path))[:100].decode("utf-8", "ignore")
+    handle, temporary = tempfile.mkstemp(prefix=prefix, dir=directory)
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data)
             file.flush()
+            # mkstemp makes 0600 files; os.umask can only be read by setting it.
+            mask = os.umask(0)
+            os.umask(mask)
+            os.fchmod(file.fileno(), 0o666 & ~mask)
             os.fsync(file.fileno())
         os.replace(temporary, path)
     except BaseException:

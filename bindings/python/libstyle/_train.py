@@ -252,8 +252,9 @@ def train(
         iterations: iterations in all; 0 = 2000 (on resume: the checkpoint's).
         learning_rate: Adam's rate; 0 = 1e-3.
         lr_schedule: "cosine" (None: decays to 10 % at the end) or "constant".
-        content_weight: weight of the content loss; 0 = 1.
-        style_weight: weight of the style loss; 0 = the loss network's default (2).
+        content_weight: weight of the content loss; 0 = 1; a negative value disables it.
+        style_weight: weight of the style loss; 0 = the loss network's default (2); a
+            negative value disables it.
         tv_weight: weight of the total-variation loss; 0 = 50; a negative value disables
             the TV loss.
         content_layer: the loss network's tap for the content loss; None = its recommendation.
@@ -324,8 +325,8 @@ def train(
     options.batch_size = _int(batch_size, "batch_size", 0, _INT32_MAX)
     options.iterations = _int(iterations, "iterations", 0, _INT64_MAX)
     options.learning_rate = _float(learning_rate, "learning_rate")
-    options.content_weight = _float(content_weight, "content_weight")
-    options.style_weight = _float(style_weight, "style_weight")
+    options.content_weight = _float(content_weight, "content_weight", allow_negative=True)
+    options.style_weight = _float(style_weight, "style_weight", allow_negative=True)
     options.tv_weight = _float(tv_weight, "tv_weight", allow_negative=True)
     options.seed = _int(seed, "seed", 0, _UINT64_MAX)
     options.threads = _int(threads, "threads", 0, _MAX_THREADS)

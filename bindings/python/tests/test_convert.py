@@ -262,6 +262,27 @@ class CommandLineTest(ConvertTestCase):
             self.assertEqual(model.get_metadata("libstyle.name"), "eight")
             self.assertIn("n.pth", model.get_metadata("libstyle.source"))
 
+    def test_outputs_honour_the_umask(self) -> None:
+        # Issue 23 item 8: the written files are 0666 less the umask (mkstemp alone gives 0600),
+        # like every other file libstyle writes; names up to 255 bytes work (item 7).
+        bundled = os.path.join(_support.repo_root(), "models", "starry-night.safetensors")
+        for mask in (0o022, 0o027):
+            onnx_path = self.path("u%o.onnx" % mask)
+            back = self.path("u%o.safetensors" % mask)
+            for args in (("to-onnx", bundled, onnx_path), ("from-onnx", onnx_path, back)):
+                done = subprocess.run([sys.executable, "-m", "libstyle.convert", *args],
+                                      capture_output=True, text=True, timeout=120,
+                                      cwd=os.path.join(os.path.dirname(__file__), ".."),
+                                      preexec_fn=lambda: os.umask(mask))
+                self.assertEqual(done.returncode, 0, done.stderr)
+            for written in (onnx_path, back):
+                with self.subTest(mask=oct(mask), file=os.path.basename(written)):
+                    self.assertEqual(os.stat(written).st_mode & 0o777, 0o666 & ~mask)
+        long_name = self.path("n" * (255 - len(".safetensors")) + ".safetensors")
+        _safetensors.write_atomic(long_name, b"x")
+        with open(long_name, "rb") as file:
+            self.assertEqual(file.read(), b"x")
+
     def test_errors_exit_1_with_one_line(self) -> None:
         done = self.run_convert("from-onnx", self.path("missing.onnx"), self.path("x.safetensors"))
         self.assertEqual(done.returncode, 1)

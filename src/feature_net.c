@@ -4,6 +4,8 @@
  */
 #include "feature_net.h"
 
+#include "file_kind.h"
+
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -280,6 +282,20 @@ fail : {
 }
 }
 
+/* A libstyle model or checkpoint given where a loss network is expected. */
+static style_status not_another_libstyle_file(st_file *file)
+{
+    const char *what = st_metadata_find(file, "libstyle.checkpoint") ? "a training checkpoint"
+                       : st_metadata_find(file, "libstyle.arch")     ? "a style model"
+                                                                     : NULL;
+    if (!what) return STYLE_OK;
+    st_file_clear(file);
+    return style__fail(STYLE_ERR_FORMAT,
+                       "this is %s, not a loss network (the loss network is a feature network "
+                       "such as a torchvision VGG-16 in safetensors, docs/training.md)",
+                       what);
+}
+
 style_status feature_net_load(const char *path, feature_net **out)
 {
     void *data = NULL;
@@ -288,7 +304,9 @@ style_status feature_net_load(const char *path, feature_net **out)
     *out = NULL;
     style_status status = style__read_file(path, (size_t)2 << 30, &data, &size);
     if (status == STYLE_OK) {
-        status = st_parse_lenient(data, size, true, &file);
+        status = style__file_kind_check(data, size, FILE_ROLE_LOSS_NET);
+        if (status == STYLE_OK) status = st_parse_lenient(data, size, true, &file);
+        if (status == STYLE_OK) status = not_another_libstyle_file(&file);
         if (status != STYLE_OK) {
             char prefix[512];
             snprintf(prefix, sizeof prefix, "feature_net: %s", path);
@@ -328,7 +346,9 @@ style_status feature_net_spec_json(const feature_net *net, int32_t last, char **
             item = json_pack("{s:s, s:i, s:i, s:i}", "op", "conv", "kernel", l->kernel, "stride",
                              l->stride, "pad", l->pad);
             break;
-        case FNET_RELU: item = json_pack("{s:s}", "op", "relu"); break;
+        case FNET_RELU:
+            item = json_pack("{s:s}", "op", "relu");
+            break;
         case FNET_LEAKY_RELU:
             item = json_pack("{s:s, s:f}", "op", "leaky_relu", "slope", (double)l->slope);
             break;
@@ -341,9 +361,9 @@ style_status feature_net_spec_json(const feature_net *net, int32_t last, char **
     }
     for (int32_t t = 0; t < net->tap_count; t++)
         if (net->tap_layers[t] <= last)
-            FAIL_IF(json_object_set_new(taps, net->tap_names[t],
-                                        json_integer(net->tap_layers[t])) != 0,
-                    STYLE_ERR_NOMEM, "feature net: out of memory");
+            FAIL_IF(
+                json_object_set_new(taps, net->tap_names[t], json_integer(net->tap_layers[t])) != 0,
+                STYLE_ERR_NOMEM, "feature net: out of memory");
     input = json_pack("{s:f, s:[f,f,f], s:[f,f,f]}", "scale", net->input_scale, "mean",
                       net->input_mean[0], net->input_mean[1], net->input_mean[2], "std",
                       net->input_std[0], net->input_std[1], net->input_std[2]);

@@ -346,9 +346,7 @@ style_status feature_net_spec_json(const feature_net *net, int32_t last, char **
             item = json_pack("{s:s, s:i, s:i, s:i}", "op", "conv", "kernel", l->kernel, "stride",
                              l->stride, "pad", l->pad);
             break;
-        case FNET_RELU:
-            item = json_pack("{s:s}", "op", "relu");
-            break;
+        case FNET_RELU: item = json_pack("{s:s}", "op", "relu"); break;
         case FNET_LEAKY_RELU:
             item = json_pack("{s:s, s:f}", "op", "leaky_relu", "slope", (double)l->slope);
             break;
@@ -361,9 +359,9 @@ style_status feature_net_spec_json(const feature_net *net, int32_t last, char **
     }
     for (int32_t t = 0; t < net->tap_count; t++)
         if (net->tap_layers[t] <= last)
-            FAIL_IF(
-                json_object_set_new(taps, net->tap_names[t], json_integer(net->tap_layers[t])) != 0,
-                STYLE_ERR_NOMEM, "feature net: out of memory");
+            FAIL_IF(json_object_set_new(taps, net->tap_names[t],
+                                        json_integer(net->tap_layers[t])) != 0,
+                    STYLE_ERR_NOMEM, "feature net: out of memory");
     input = json_pack("{s:f, s:[f,f,f], s:[f,f,f]}", "scale", net->input_scale, "mean",
                       net->input_mean[0], net->input_mean[1], net->input_mean[2], "std",
                       net->input_std[0], net->input_std[1], net->input_std[2]);

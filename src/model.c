@@ -17,9 +17,10 @@
 #include <string.h>
 
 static const char *const known_metadata_keys[] = {
-    "libstyle.format_version", "libstyle.arch",     "libstyle.padding", "libstyle.upsample",
-    "libstyle.norm",           "libstyle.norm_eps", "libstyle.output",  "libstyle.final_norm",
-    "libstyle.name",           "libstyle.license",  "libstyle.source",  "libstyle.description",
+    "libstyle.format_version", "libstyle.arch",       "libstyle.padding",
+    "libstyle.upsample",       "libstyle.norm",       "libstyle.norm_eps",
+    "libstyle.output",         "libstyle.final_norm", "libstyle.name",
+    "libstyle.license",        "libstyle.source",     "libstyle.description",
     "libstyle.training",       "libstyle.styles",
 };
 
@@ -71,7 +72,8 @@ static style_status parse_style_names(style_model *model, const char *text)
             "metadata libstyle.styles is not a JSON array of names");
     size_t count = json_array_size(array);
     FAIL_IF(count < 1 || count > MODEL_MAX_STYLES, STYLE_ERR_FORMAT,
-            "metadata libstyle.styles has %zu names; 1..%d are supported", count, MODEL_MAX_STYLES);
+            "metadata libstyle.styles has %zu names; 1..%d are supported", count,
+            MODEL_MAX_STYLES);
     model->style_names = style__calloc(count, sizeof(char *));
     FAIL_IF(!model->style_names, STYLE_ERR_NOMEM, "out of memory");
     model->style_count = (int32_t)count;
@@ -122,10 +124,8 @@ static style_status parse_metadata(style_model *model)
         char *end = NULL;
         long major = strtol(value, &end, 10);
         if (end == value || (*end != '\0' && *end != '.') || major < 1)
-            return style__fail(STYLE_ERR_FORMAT,
-                               "metadata libstyle.format_version = '%s' is not "
-                               "a version number",
-                               value);
+            return style__fail(STYLE_ERR_FORMAT, "metadata libstyle.format_version = '%s' is not "
+                                                 "a version number", value);
         if (major > 1)
             return style__fail(STYLE_ERR_UNSUPPORTED,
                                "format version %ld is newer than this libstyle (%s) reads "
@@ -214,8 +214,8 @@ static void format_shape(char *out, size_t size, int32_t ndim, const int64_t *sh
 {
     size_t used = (size_t)snprintf(out, size, "[");
     for (int32_t i = 0; i < ndim && used < size; i++)
-        used +=
-            (size_t)snprintf(out + used, size - used, i ? ",%lld" : "%lld", (long long)shape[i]);
+        used += (size_t)snprintf(out + used, size - used, i ? ",%lld" : "%lld",
+                                 (long long)shape[i]);
     if (used < size) snprintf(out + used, size - used, "]");
 }
 
@@ -369,16 +369,15 @@ static style_status load_tensors(style_model *model)
     TRY(load_conv(model, "conv3", model->down[1].conv.out_channels, 0, 2, false,
                   &model->down[2].conv));
     TRY(load_norm(model, "in3", model->down[2].conv.out_channels, &model->down[2].norm));
-    for (int i = 0; i < 3; i++)
-        model->down[i].has_norm = true;
+    for (int i = 0; i < 3; i++) model->down[i].has_norm = true;
 
     const int32_t width = model->down[2].conv.out_channels;
     model->residual_blocks = 0;
     for (int b = 0;; b++) {
         snprintf(prefix, sizeof prefix, "res%d.conv1.conv2d.weight", b + 1);
         if (!st_find(&model->file, prefix)) break;
-        FAIL_IF(b >= MODEL_MAX_RESIDUAL_BLOCKS, STYLE_ERR_FORMAT, "more than %d residual blocks",
-                MODEL_MAX_RESIDUAL_BLOCKS);
+        FAIL_IF(b >= MODEL_MAX_RESIDUAL_BLOCKS, STYLE_ERR_FORMAT,
+                "more than %d residual blocks", MODEL_MAX_RESIDUAL_BLOCKS);
         for (int j = 0; j < 2; j++) {
             model_stage *stage = &model->residual[b][j];
             snprintf(prefix, sizeof prefix, "res%d.conv%d", b + 1, j + 1);
@@ -451,10 +450,8 @@ style_status model_from_file(st_file *file, const char *name, const style_load_o
             ignored += !model->file.tensors[i].used;
         if (ignored) {
             char message[256];
-            snprintf(message, sizeof message,
-                     "%s: ignored %zu tensors (legacy running stats, "
-                     "extra.* data)",
-                     name, ignored);
+            snprintf(message, sizeof message, "%s: ignored %zu tensors (legacy running stats, "
+                                              "extra.* data)", name, ignored);
             options->log(options->log_user, STYLE_LOG_INFO, message);
         }
     }
@@ -477,7 +474,8 @@ fail:
  * The caller's options with every field past its struct_size zero (a program built against
  * an older libstyle.h passes a shorter struct), so that later code reads them all safely.
  */
-static style_status load_options_copy(const style_load_options *options, style_load_options *copy)
+static style_status load_options_copy(const style_load_options *options,
+                                      style_load_options *copy)
 {
     memset(copy, 0, sizeof *copy);
     if (options && options->struct_size < sizeof(size_t))
@@ -584,8 +582,7 @@ style_status style_model_get_info(const style_model *model, style_model_info *in
     info->final_norm = model->final_norm ? "instance" : "none";
     info->norm_eps = model->norm_eps;
     info->format_version = model->format_version;
-    for (int i = 0; i < 3; i++)
-        info->widths[i] = model->down[i].conv.out_channels;
+    for (int i = 0; i < 3; i++) info->widths[i] = model->down[i].conv.out_channels;
     info->residual_blocks = model->residual_blocks;
     info->has_bias = model->has_bias;
     info->parameter_count = model->parameter_count;

@@ -27,7 +27,7 @@ void cmd_optimize_usage(FILE *out)
           "Ctrl-C writes the current image and stops.\n"
           "\n"
           "Inputs:\n"
-          "  --content IMG            the photo (PNG or JPEG)\n"
+          "  --content IMG            the photo (PNG, JPEG or WebP)\n"
           "  --style-image IMG        a style; repeat to blend several\n"
           "  --style-weights W1,W2,.. one weight per style image (normalised to sum 1;\n"
           "                           default equal)\n"

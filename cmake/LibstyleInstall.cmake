@@ -48,7 +48,7 @@ target_include_directories(style_static PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURC
 # What a program linking libstyle.a needs (a static library's PRIVATE dependencies are part of
 # its exported link interface, as $<LINK_ONLY:...>).
 target_link_libraries(style_static PRIVATE DNNL::dnnl PNG::PNG PkgConfig::TURBOJPEG
-                                           PkgConfig::JANSSON PkgConfig::EXIF
+                                           PkgConfig::JANSSON PkgConfig::EXIF PkgConfig::WEBP
                                            ${_style_openmp_link} m)
 if(NOT _style_openmp_link AND OpenMP_C_FLAGS)
   target_link_options(style_static INTERFACE ${OpenMP_C_FLAGS})

@@ -130,14 +130,18 @@ STYLE_API style_status style_image_alloc(style_image *image, int32_t width, int3
 STYLE_API void style_image_release(style_image *image);
 
 /**
- * Decodes a PNG or JPEG file (detected from its content, not its name). The result is
+ * Decodes a PNG, JPEG or WebP file (detected from its content, not its name). The result is
  * RGB, or RGBA when the file has alpha; 8-bit, or 16-bit for 16-bit PNGs; grey and palette
- * images are expanded (tRNS becomes alpha). JPEGs are turned upright by their EXIF orientation.
+ * images are expanded (tRNS becomes alpha); CMYK and YCCK JPEGs are converted to RGB (Adobe
+ * inverted ink when an APP14 marker is present). JPEGs are turned upright by their EXIF
+ * orientation.
  * Samples are taken as sRGB: a PNG gAMA other than 2.2 is converted to sRGB unless an sRGB or
  * iCCP chunk is present; ICC profiles are not applied (docs/pipeline.md, "Formats"). Images with more than max_pixels pixels (0 = STYLE_DEFAULT_MAX_PIXELS)
  * are refused with STYLE_ERR_LIMIT before any pixel memory is allocated.
  * On success release *out with style_image_release(). Errors: STYLE_ERR_IO (missing,
- * unreadable), STYLE_ERR_FORMAT (truncated, corrupt, not an image), STYLE_ERR_LIMIT.
+ * unreadable), STYLE_ERR_FORMAT (truncated, corrupt, not an image: the message says what the
+ * file is, e.g. a model), STYLE_ERR_UNSUPPORTED (GIF, BMP, TIFF, HEIF, animated WebP),
+ * STYLE_ERR_LIMIT.
  */
 STYLE_API style_status style_image_load(const char *path, uint64_t max_pixels, style_image *out);
 
@@ -146,9 +150,10 @@ STYLE_API style_status style_image_load_memory(const void *data, size_t size,
                                                uint64_t max_pixels, style_image *out);
 
 /**
- * Encodes an image to a file, PNG or JPEG by the file name's extension (.png, .jpg, .jpeg;
- * case-insensitive). PNG keeps 16-bit samples and alpha and is marked sRGB; JPEG stores 8-bit RGB (alpha dropped)
- * at `jpeg_quality` 1..100 (0 = 92). Floats are rounded and clamped to 0..255.
+ * Encodes an image to a file, PNG, JPEG or WebP by the file name's extension (.png, .jpg,
+ * .jpeg, .webp; case-insensitive). PNG keeps 16-bit samples and alpha and is marked sRGB; JPEG stores 8-bit RGB (alpha dropped)
+ * at `jpeg_quality` 1..100 (0 = 92); WebP stores 8-bit RGB or RGBA, lossless when
+ * `jpeg_quality` is 0 and lossy at 1..100 (alpha kept either way). Floats are rounded and clamped to 0..255.
  * The file is written to a temporary name in the same directory and renamed into place,
  * so a failure never leaves a partial file behind.
  */
@@ -156,8 +161,8 @@ STYLE_API style_status style_image_save(const char *path, const style_image *ima
                                         int jpeg_quality);
 
 /**
- * Encodes an image in memory, as style_image_save() would write it: `format` "png" or "jpeg"
- * ("jpg" too; case-insensitive). On success *data holds *size bytes of the encoded file;
+ * Encodes an image in memory, as style_image_save() would write it: `format` "png", "jpeg"
+ * ("jpg" too) or "webp" (case-insensitive). On success *data holds *size bytes of the encoded file;
  * release them with style_free(). On failure *data is NULL and *size 0.
  */
 STYLE_API style_status style_image_encode(const style_image *image, const char *format,

@@ -4,6 +4,8 @@
  */
 #include "feature_net.h"
 
+#include "file_kind.h"
+
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -280,6 +282,20 @@ fail : {
 }
 }
 
+/* A libstyle model or checkpoint given where a loss network is expected. */
+static style_status not_another_libstyle_file(st_file *file)
+{
+    const char *what = st_metadata_find(file, "libstyle.checkpoint") ? "a training checkpoint"
+                       : st_metadata_find(file, "libstyle.arch")     ? "a style model"
+                                                                     : NULL;
+    if (!what) return STYLE_OK;
+    st_file_clear(file);
+    return style__fail(STYLE_ERR_FORMAT,
+                       "this is %s, not a loss network (the loss network is a feature network "
+                       "such as a torchvision VGG-16 in safetensors, docs/training.md)",
+                       what);
+}
+
 style_status feature_net_load(const char *path, feature_net **out)
 {
     void *data = NULL;
@@ -288,7 +304,9 @@ style_status feature_net_load(const char *path, feature_net **out)
     *out = NULL;
     style_status status = style__read_file(path, (size_t)2 << 30, &data, &size);
     if (status == STYLE_OK) {
-        status = st_parse_lenient(data, size, true, &file);
+        status = style__file_kind_check(data, size, FILE_ROLE_LOSS_NET);
+        if (status == STYLE_OK) status = st_parse_lenient(data, size, true, &file);
+        if (status == STYLE_OK) status = not_another_libstyle_file(&file);
         if (status != STYLE_OK) {
             char prefix[512];
             snprintf(prefix, sizeof prefix, "feature_net: %s", path);

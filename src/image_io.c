@@ -2,11 +2,14 @@
  * The public image file functions: style_image_load, style_image_load_memory,
  * style_image_save and style_image_encode. The format is detected from the content when
  * loading and from the extension (or the format name) when saving; the codecs themselves
- * live in image_png.c and image_jpeg.c.
+ * live in image_png.c, image_jpeg.c and image_webp.c. A file that is no image is named by
+ * what it is (file_kind.c).
  */
 #include "common.h"
+#include "file_kind.h"
 #include "image_jpeg.h"
 #include "image_png.h"
+#include "image_webp.h"
 
 #include <string.h>
 #include <strings.h>
@@ -16,7 +19,20 @@
 
 #define JPEG_DEFAULT_QUALITY 92
 
-typedef enum image_codec { IMAGE_CODEC_UNKNOWN, IMAGE_CODEC_PNG, IMAGE_CODEC_JPEG } image_codec;
+typedef enum image_codec {
+    IMAGE_CODEC_UNKNOWN,
+    IMAGE_CODEC_PNG,
+    IMAGE_CODEC_JPEG,
+    IMAGE_CODEC_WEBP
+} image_codec;
+
+/* Not PNG, JPEG or WebP: says what the data is instead (a model, a GIF, ...). */
+static style_status not_an_image(const void *data, size_t size)
+{
+    style_status status = style__file_kind_check(data, size, FILE_ROLE_IMAGE);
+    if (status != STYLE_OK) return status;
+    return style__fail(STYLE_ERR_FORMAT, "not a PNG, JPEG or WebP image");
+}
 
 /* Decodes by content; messages carry no prefix. */
 static style_status image_decode(const void *data, size_t size, uint64_t max_pixels,
@@ -25,8 +41,8 @@ static style_status image_decode(const void *data, size_t size, uint64_t max_pix
     if (max_pixels == 0) max_pixels = STYLE_DEFAULT_MAX_PIXELS;
     if (style__png_is_png(data, size)) return style__png_decode(data, size, max_pixels, out);
     if (style__jpeg_is_jpeg(data, size)) return style__jpeg_decode(data, size, max_pixels, out);
-    if (size == 0) return style__fail(STYLE_ERR_FORMAT, "empty file (not a PNG or JPEG image)");
-    return style__fail(STYLE_ERR_FORMAT, "not a PNG or JPEG image");
+    if (style__webp_is_webp(data, size)) return style__webp_decode(data, size, max_pixels, out);
+    return not_an_image(data, size);
 }
 
 style_status style_image_load_memory(const void *data, size_t size, uint64_t max_pixels,
@@ -80,8 +96,10 @@ style_status style__image_file_size(const char *path, uint64_t max_pixels, int32
         status = style__png_size(data, size, max_pixels, width, height);
     else if (style__jpeg_is_jpeg(data, size))
         status = style__jpeg_size(data, size, max_pixels, width, height);
+    else if (style__webp_is_webp(data, size))
+        status = style__webp_size(data, size, max_pixels, width, height);
     else
-        status = style__fail(STYLE_ERR_FORMAT, "not a PNG or JPEG image");
+        status = not_an_image(data, size);
     if (status != STYLE_OK) style__prefix_error(path);
     style__free(data);
     return status;
@@ -93,6 +111,7 @@ static image_codec image_codec_for_path(const char *path)
     if (!dot) return IMAGE_CODEC_UNKNOWN;
     if (strcasecmp(dot, ".png") == 0) return IMAGE_CODEC_PNG;
     if (strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0) return IMAGE_CODEC_JPEG;
+    if (strcasecmp(dot, ".webp") == 0) return IMAGE_CODEC_WEBP;
     return IMAGE_CODEC_UNKNOWN;
 }
 
@@ -147,11 +166,12 @@ static image_codec image_codec_for_name(const char *format)
 {
     if (strcasecmp(format, "png") == 0) return IMAGE_CODEC_PNG;
     if (strcasecmp(format, "jpeg") == 0 || strcasecmp(format, "jpg") == 0) return IMAGE_CODEC_JPEG;
+    if (strcasecmp(format, "webp") == 0) return IMAGE_CODEC_WEBP;
     return IMAGE_CODEC_UNKNOWN;
 }
 
 /* Validates and encodes in memory; messages carry no prefix. */
-static style_status image_encode(image_codec codec, const style_image *image, int jpeg_quality,
+static style_status image_encode(image_codec codec, const style_image *image, int quality,
                                  void **data, size_t *size)
 {
     style_status status = STYLE_OK;
@@ -167,8 +187,18 @@ static style_status image_encode(image_codec codec, const style_image *image, in
             source = &converted;
         }
         TRY(style__png_encode(source, data, size));
+    } else if (codec == IMAGE_CODEC_WEBP) {
+        FAIL_IF(quality < 0 || quality > 100, STYLE_ERR_INVALID_ARGUMENT,
+                "quality %d is out of range (1..100 for lossy WebP, or 0 for lossless)", quality);
+        /* WebP stores 8-bit samples, alpha included. */
+        const style_image *source = image;
+        if (image->sample_type != STYLE_SAMPLE_U8) {
+            TRY(image_to_u8(image, image->channels, &converted));
+            source = &converted;
+        }
+        TRY(style__webp_encode(source, quality, data, size));
     } else {
-        if (jpeg_quality == 0) jpeg_quality = JPEG_DEFAULT_QUALITY;
+        int jpeg_quality = quality == 0 ? JPEG_DEFAULT_QUALITY : quality;
         FAIL_IF(jpeg_quality < 1 || jpeg_quality > 100, STYLE_ERR_INVALID_ARGUMENT,
                 "jpeg_quality %d is out of range (1..100, or 0 for %d)", jpeg_quality,
                 JPEG_DEFAULT_QUALITY);
@@ -196,7 +226,7 @@ style_status style_image_save(const char *path, const style_image *image, int jp
     FAIL_IF(!path, STYLE_ERR_INVALID_ARGUMENT, "path is NULL");
     status = image_codec_for_path(path) == IMAGE_CODEC_UNKNOWN
                  ? style__fail(STYLE_ERR_INVALID_ARGUMENT,
-                               "unknown file extension (expected .png, .jpg or .jpeg)")
+                               "unknown file extension (expected .png, .jpg, .jpeg or .webp)")
                  : image_encode(image_codec_for_path(path), image, jpeg_quality, &encoded,
                                 &encoded_size);
     if (status != STYLE_OK) {
@@ -225,7 +255,7 @@ style_status style_image_encode(const style_image *image, const char *format, in
     FAIL_IF(!format, STYLE_ERR_INVALID_ARGUMENT, "format is NULL");
     codec = image_codec_for_name(format);
     FAIL_IF(codec == IMAGE_CODEC_UNKNOWN, STYLE_ERR_INVALID_ARGUMENT,
-            "unknown format '%s' (expected png or jpeg)", format);
+            "unknown format '%s' (expected png, jpeg or webp)", format);
     TRY(image_encode(codec, image, jpeg_quality, data, size));
     return STYLE_OK;
 fail:

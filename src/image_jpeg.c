@@ -5,6 +5,10 @@
  * -1 return with a per-handle message. Its internal working memory comes from its own
  * allocator; the pixel and output buffers come from ours, so the failure-injection hook still
  * reaches every allocation libstyle hands back to the caller.
+ *
+ * CMYK and YCCK files (print pipelines, stock photos) are decoded to CMYK by libjpeg (which
+ * turns YCCK into CMYK) and converted to RGB here with the formula Pillow uses; a file with
+ * an Adobe APP14 marker, as Photoshop and libjpeg write them, stores inverted CMYK.
  */
 #include "image_jpeg.h"
 #include "image_orient.h"
@@ -74,23 +78,72 @@ static style_status jpeg_failure(tjhandle handle, const void *data, size_t size)
     return style__fail(STYLE_ERR_FORMAT, "corrupt JPEG (%s)", message);
 }
 
-/* Reads and checks the frame header: the size, refusing CMYK and images over max_pixels. */
+/*
+ * True when an Adobe APP14 segment ("Adobe" at the start of an FF EE marker segment) comes
+ * before the first scan: its writer stored CMYK inverted (0 = full ink), as Photoshop does.
+ */
+static bool jpeg_has_adobe_marker(const unsigned char *bytes, size_t size)
+{
+    size_t pos = 2; /* after SOI */
+    while (pos + 4 <= size && bytes[pos] == 0xff) {
+        unsigned marker = bytes[pos + 1];
+        if (marker == 0xff) { /* a fill byte */
+            pos++;
+            continue;
+        }
+        if (marker == 0xd9 || marker == 0xda) return false; /* EOI, SOS */
+        if (marker == 0x01 || (marker >= 0xd0 && marker <= 0xd8)) {
+            pos += 2;
+            continue;
+        }
+        size_t length = (size_t)bytes[pos + 2] << 8 | bytes[pos + 3];
+        if (length < 2 || length > size - pos - 2) return false;
+        if (marker == 0xee && length >= 2 + 5 && memcmp(bytes + pos + 4, "Adobe", 5) == 0)
+            return true;
+        pos += 2 + length;
+    }
+    return false;
+}
+
+/* Pillow's a * b / 255 with rounding (libImaging's MULDIV255). */
+static inline unsigned muldiv255(unsigned a, unsigned b)
+{
+    unsigned t = a * b + 128;
+    return ((t >> 8) + t) >> 8;
+}
+
+/*
+ * CMYK (0 = no ink, or 255 = no ink when inverted) to RGB in place of a packed RGB image,
+ * by Pillow's formula: R = (255 - K) - C (255 - K) / 255, and likewise G from M, B from Y.
+ */
+static void jpeg_cmyk_to_rgb(const unsigned char *cmyk, bool inverted, style_image *image)
+{
+    unsigned flip = inverted ? 255u : 0u;
+    unsigned char *rgb = image->data;
+    size_t pixels = (size_t)image->width * (size_t)image->height;
+    for (size_t i = 0; i < pixels; i++) {
+        const unsigned char *ink = cmyk + 4 * i;
+        unsigned no_black = 255u - (ink[3] ^ flip);
+        for (int c = 0; c < 3; c++)
+            rgb[3 * i + c] = (unsigned char)(no_black - muldiv255(ink[c] ^ flip, no_black));
+    }
+}
+
+/* Reads and checks the frame header: the size and colour space, refusing images over
+ * max_pixels. */
 static style_status jpeg_read_header(tjhandle decoder, const void *data, size_t size,
-                                     uint64_t max_pixels, int *width, int *height)
+                                     uint64_t max_pixels, int *width, int *height, int *colorspace)
 {
     style_status status = STYLE_OK;
-    int subsampling = 0, colorspace = 0;
+    int subsampling = 0;
     FAIL_IF(size > ULONG_MAX, STYLE_ERR_LIMIT, "JPEG of %zu bytes is too large", size);
     if (tjDecompressHeader3(decoder, data, (unsigned long)size, width, height, &subsampling,
-                            &colorspace) != 0)
+                            colorspace) != 0)
         return jpeg_failure(decoder, data, size);
     /* A stream of tables only (or one cut before its frame header) decodes as 0x0. */
     FAIL_IF(*width < 1 || *height < 1, STYLE_ERR_FORMAT, "%s JPEG (%s)",
             jpeg_headers_truncated(data, size) ? "truncated" : "corrupt",
             "no image frame before the end of the data");
-    /* TurboJPEG has no CMYK -> RGB conversion, and Adobe's inverted CMYK needs guessing. */
-    FAIL_IF(colorspace == TJCS_CMYK || colorspace == TJCS_YCCK, STYLE_ERR_UNSUPPORTED,
-            "CMYK JPEG images are not supported (convert to RGB first)");
     uint64_t pixels = (uint64_t)*width * (uint64_t)*height;
     FAIL_IF(pixels > max_pixels, STYLE_ERR_LIMIT,
             "JPEG is %dx%d = %" PRIu64 " pixels, over the limit of %" PRIu64 " pixels", *width,
@@ -107,8 +160,8 @@ style_status style__jpeg_size(const void *data, size_t size, uint64_t max_pixels
     if (!decoder)
         return style__fail(STYLE_ERR_NOMEM, "cannot create a JPEG decoder (%s)",
                            tjGetErrorStr2(NULL));
-    int w = 0, h = 0;
-    style_status status = jpeg_read_header(decoder, data, size, max_pixels, &w, &h);
+    int w = 0, h = 0, colorspace = 0;
+    style_status status = jpeg_read_header(decoder, data, size, max_pixels, &w, &h, &colorspace);
     tjDestroy(decoder);
     *width = w, *height = h;
     return status;
@@ -119,25 +172,34 @@ style_status style__jpeg_decode(const void *data, size_t size, uint64_t max_pixe
 {
     style_status status = STYLE_OK;
     tjhandle decoder = NULL;
-    style_image image;
+    style_image image, cmyk;
     memset(&image, 0, sizeof image);
+    memset(&cmyk, 0, sizeof cmyk);
     memset(out, 0, sizeof *out);
 
     decoder = tjInitDecompress();
     FAIL_IF(!decoder, STYLE_ERR_NOMEM, "cannot create a JPEG decoder (%s)", tjGetErrorStr2(NULL));
-    int width = 0, height = 0;
-    TRY(jpeg_read_header(decoder, data, size, max_pixels, &width, &height));
+    int width = 0, height = 0, colorspace = 0;
+    TRY(jpeg_read_header(decoder, data, size, max_pixels, &width, &height, &colorspace));
+    bool ink = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
 
     TRY(style_image_alloc(&image, width, height, 3, STYLE_SAMPLE_U8));
+    /* CMYK is decoded into an image of 4 channels of ink, then converted into `image`. */
+    if (ink) TRY(style_image_alloc(&cmyk, width, height, 4, STYLE_SAMPLE_U8));
     /*
      * STOPONWARNING: libjpeg only warns about truncated or corrupt entropy data and fills
      * the rest with grey; a damaged file must be an error, not a half-grey picture.
      * LIMITSCANS: refuses progressive files with absurd scan counts (a CPU bomb).
      */
-    if (tjDecompress2(decoder, data, (unsigned long)size, image.data, width, width * 3, height,
-                      TJPF_RGB, TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS) != 0) {
+    if (tjDecompress2(decoder, data, (unsigned long)size, ink ? cmyk.data : image.data, width,
+                      width * (ink ? 4 : 3), height, ink ? TJPF_CMYK : TJPF_RGB,
+                      TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS) != 0) {
         status = jpeg_failure(decoder, data, size);
         goto fail;
+    }
+    if (ink) {
+        jpeg_cmyk_to_rgb(cmyk.data, jpeg_has_adobe_marker(data, size), &image);
+        style_image_release(&cmyk);
     }
 
     tjDestroy(decoder);
@@ -150,6 +212,7 @@ style_status style__jpeg_decode(const void *data, size_t size, uint64_t max_pixe
     return STYLE_OK;
 fail:
     if (decoder) tjDestroy(decoder);
+    style_image_release(&cmyk);
     style_image_release(&image);
     return status;
 }

@@ -8,8 +8,9 @@
 bool style__jpeg_is_jpeg(const void *data, size_t size);
 
 /*
- * Decodes a JPEG held in memory into a fresh packed 8-bit RGB image (grey is expanded; CMYK is
- * refused with STYLE_ERR_UNSUPPORTED), turned upright by its EXIF orientation. The header's
+ * Decodes a JPEG held in memory into a fresh packed 8-bit RGB image (grey is expanded; CMYK and
+ * YCCK are converted as Pillow converts them, inverted CMYK when an Adobe APP14 marker is
+ * present), turned upright by its EXIF orientation. The header's
  * dimensions are checked against max_pixels
  * (which must not be 0) before the pixels are allocated. The message carries no prefix.
  */
@@ -18,7 +19,7 @@ style_status style__jpeg_decode(const void *data, size_t size, uint64_t max_pixe
 
 /*
  * The size an image would decode to, from the frame header alone, with the same checks as
- * decoding (CMYK, max_pixels); the entropy-coded data is not read.
+ * decoding (max_pixels); the entropy-coded data is not read.
  */
 style_status style__jpeg_size(const void *data, size_t size, uint64_t max_pixels, int32_t *width,
                               int32_t *height);

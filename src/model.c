@@ -7,6 +7,7 @@
 #include "model.h"
 
 #include "adain.h"
+#include "file_kind.h"
 
 #include <jansson.h>
 #include <locale.h>
@@ -493,7 +494,8 @@ static style_status load_from_memory(const void *data, size_t size, const char *
     st_limits limits = {.max_header_bytes = options->max_header_bytes,
                         .max_tensors = options->max_tensors,
                         .max_tensor_bytes = options->max_tensor_bytes};
-    style_status status = st_parse_limited(data, size, true, &limits, &file);
+    style_status status = style__file_kind_check(data, size, FILE_ROLE_MODEL);
+    if (status == STYLE_OK) status = st_parse_limited(data, size, true, &limits, &file);
     if (status != STYLE_OK) {
         char prefix[512];
         snprintf(prefix, sizeof prefix, "model_load: %s", name);

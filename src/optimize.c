@@ -277,7 +277,7 @@ static bool has_image_extension(const char *path)
     const char *slash = strrchr(path, '/');
     if (!dot || (slash && dot < slash)) return false;
     return strcasecmp(dot, ".png") == 0 || strcasecmp(dot, ".jpg") == 0 ||
-           strcasecmp(dot, ".jpeg") == 0;
+           strcasecmp(dot, ".jpeg") == 0 || strcasecmp(dot, ".webp") == 0;
 }
 
 /* The directory the output goes to must exist and be writable: checked before the work. */
@@ -345,7 +345,7 @@ static style_status resolve_options(style_optimize_options *o, double *blend, bo
             "optimize: neither out_path nor result given");
     if (needs_output && o->out_path) {
         FAIL_IF(!has_image_extension(o->out_path), STYLE_ERR_INVALID_ARGUMENT,
-                "optimize: %s: unknown file extension (expected .png, .jpg or .jpeg)",
+                "optimize: %s: unknown file extension (expected .png, .jpg, .jpeg or .webp)",
                 o->out_path);
         TRY(check_writable(o->out_path));
     }

@@ -5,6 +5,8 @@
  */
 #include "train.h"
 
+#include "file_kind.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -217,11 +219,17 @@ static style_status read_checkpoint(const char *path, st_file *file)
     void *data = NULL;
     size_t size = 0;
     style_status status = style__read_file(path, (size_t)4 << 30, &data, &size);
+    if (status == STYLE_OK) status = style__file_kind_check(data, size, FILE_ROLE_CHECKPOINT);
     if (status == STYLE_OK) status = st_parse(data, size, file);
     style__free(data);
     if (status == STYLE_OK && !st_metadata_find(file, "libstyle.checkpoint")) {
+        bool model = st_metadata_find(file, "libstyle.arch") != NULL;
         st_file_clear(file);
-        status = style__fail(STYLE_ERR_FORMAT, "not a libstyle training checkpoint");
+        status = style__fail(STYLE_ERR_FORMAT,
+                             model ? "this is a trained style model, not a libstyle training "
+                                     "checkpoint (--resume takes the checkpoint file that "
+                                     "'libstyle train' wrote, --checkpoint names it)"
+                                   : "not a libstyle training checkpoint");
     }
     if (status != STYLE_OK) status = train_checkpoint_error(path, status);
     return status;

@@ -161,7 +161,8 @@ static bool has_image_extension(const char *name)
 {
     const char *dot = strrchr(name, '.');
     if (!dot) return false;
-    return !strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg");
+    return !strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") ||
+           !strcasecmp(dot, ".webp");
 }
 
 static char *join_path(const char *dir, const char *name)
@@ -299,7 +300,7 @@ style_status train_dataset_open(train_dataset *data, const char *root, style_log
     if (status != STYLE_OK) goto fail;
     TRY(list_directory(&ls, root, true));
     FAIL_IF(ls.files.count == 0, STYLE_ERR_INVALID_ARGUMENT,
-            "no images found under %s (looked for .png, .jpg and .jpeg files)", root);
+            "no images found under %s (looked for .png, .jpg, .jpeg and .webp files)", root);
 
     qsort(ls.files.items, ls.files.count, sizeof *ls.files.items, compare_paths);
     data->paths = ls.files.items;

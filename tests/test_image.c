@@ -690,14 +690,132 @@ static void test_jpeg_grey_and_cmyk(void **state)
     style_image_release(&image);
     tjFree(jpeg);
 
-    unsigned char cmyk[W * H * 4];
-    memset(cmyk, 40, sizeof cmyk);
-    jpeg = turbojpeg_encode(cmyk, W, H, TJPF_CMYK, TJSAMP_444, &size);
-    image.data = (void *)1;
-    assert_int_equal(style_image_load_memory(jpeg, size, 0, &image), STYLE_ERR_UNSUPPORTED);
-    assert_null(image.data);
-    assert_non_null(strstr(style_last_error(), "CMYK"));
+    /*
+     * TurboJPEG writes CMYK as YCCK with an Adobe marker, which by Adobe's convention (and
+     * Pillow's, docs/pipeline.md) holds inverted ink: stored s means ink 255 - s, so
+     * R = 255 (1 - C)(1 - K) = s_C s_K / 255. Four flat 8x8-aligned quadrants (a lossy
+     * encoding keeps flat blocks within a step or two).
+     */
+    enum { Q = 16 };
+    static const unsigned char inks[4][4] = {
+        {40, 40, 40, 40}, {255, 0, 128, 255}, {200, 100, 50, 220}, {0, 0, 0, 0}};
+    unsigned char cmyk[2 * Q * 2 * Q * 4];
+    for (int y = 0; y < 2 * Q; y++)
+        for (int x = 0; x < 2 * Q; x++)
+            memcpy(cmyk + ((size_t)y * 2 * Q + x) * 4, inks[(y / Q) * 2 + x / Q], 4);
+    jpeg = turbojpeg_encode(cmyk, 2 * Q, 2 * Q, TJPF_CMYK, TJSAMP_444, &size);
+    assert_int_equal(style_image_load_memory(jpeg, size, 0, &image), STYLE_OK);
+    assert_int_equal(image.channels, 3);
+    assert_int_equal(image.width, 2 * Q);
+    for (int q = 0; q < 4; q++) {
+        int x = (q % 2) * Q + Q / 2, y = (q / 2) * Q + Q / 2;
+        const uint8_t *p = (const uint8_t *)image.data + ((size_t)y * 2 * Q + x) * 3;
+        for (int c = 0; c < 3; c++) {
+            double expected = inks[q][c] * inks[q][3] / 255.0;
+            if (fabs(p[c] - expected) > 3.0)
+                fail_msg("CMYK quadrant %d channel %d: %d, expected %.1f", q, c, p[c], expected);
+        }
+    }
+    style_image_release(&image);
+    /* Its size is known from the header, as for RGB JPEGs. */
+    int32_t w = 0, h = 0;
+    const char *path = test_path(*state, "cmyk.jpg");
+    assert_int_equal(test_write_file(path, jpeg, size), 0);
+    assert_int_equal(style__image_file_size(path, 0, &w, &h), STYLE_OK);
+    assert_int_equal(w, 2 * Q);
+    assert_int_equal(h, 2 * Q);
     tjFree(jpeg);
+}
+
+/* WebP: lossless exact (alpha and the colour under transparent pixels too), lossy close with
+ * alpha kept exactly, 16-bit and float inputs reduced to 8 bits, the format named in memory. */
+static void test_webp_roundtrip(void **state)
+{
+    const char *dir = *state;
+    style_image rgb, rgba, loaded;
+    assert_int_equal(style_image_alloc(&rgb, 64, 48, 3, STYLE_SAMPLE_U8), STYLE_OK);
+    assert_int_equal(style_image_alloc(&rgba, 64, 48, 4, STYLE_SAMPLE_U8), STYLE_OK);
+    fill_u8(&rgb, 3);
+    fill_gradient_u8(&rgba);
+    for (int i = 0; i < 64 * 48; i++)
+        ((uint8_t *)rgba.data)[i * 4 + 3] = (uint8_t)(i * 7);
+
+    /* Lossless (quality 0), by the extension in any case. */
+    const char *names[] = {"exact.webp", "exact.WEBP"};
+    const style_image *images[] = {&rgb, &rgba};
+    for (int i = 0; i < 2; i++) {
+        const char *path = test_path(dir, names[i]);
+        assert_int_equal(style_image_save(path, images[i], 0), STYLE_OK);
+        assert_int_equal(style_image_load(path, 0, &loaded), STYLE_OK);
+        assert_int_equal(loaded.channels, images[i]->channels);
+        assert_int_equal(loaded.sample_type, STYLE_SAMPLE_U8);
+        assert_same_pixels(images[i], &loaded);
+        style_image_release(&loaded);
+    }
+
+    /* Lossy: close in colour, alpha still exact. */
+    const char *path = test_path(dir, "lossy.webp");
+    assert_int_equal(style_image_save(path, &rgba, 90), STYLE_OK);
+    assert_int_equal(style_image_load(path, 0, &loaded), STYLE_OK);
+    assert_int_equal(loaded.channels, 4);
+    int alpha_differs = 0;
+    for (int i = 0; i < 64 * 48; i++)
+        alpha_differs += ((uint8_t *)loaded.data)[i * 4 + 3] != ((uint8_t *)rgba.data)[i * 4 + 3];
+    assert_int_equal(alpha_differs, 0);
+    double psnr = psnr_rgb(&rgba, &loaded);
+    if (!(psnr > 30.0)) fail_msg("lossy WebP at quality 90: PSNR %.2f dB", psnr);
+    style_image_release(&loaded);
+    /* A lower quality gives a smaller file. */
+    size_t high = 0, low = 0;
+    void *data = NULL;
+    assert_int_equal(style_image_encode(&rgb, "webp", 95, &data, &high), STYLE_OK);
+    style_free(data);
+    assert_int_equal(style_image_encode(&rgb, "WebP", 20, &data, &low), STYLE_OK);
+    assert_true(low < high);
+    assert_int_equal(style_image_load_memory(data, low, 0, &loaded), STYLE_OK);
+    assert_int_equal(loaded.channels, 3);
+    style_image_release(&loaded);
+    style_free(data);
+
+    /* 16-bit RGBA: samples reduced to 8 bits, alpha kept. */
+    style_image wide;
+    assert_int_equal(style_image_alloc(&wide, 64, 48, 4, STYLE_SAMPLE_U16), STYLE_OK);
+    for (int i = 0; i < 64 * 48 * 4; i++)
+        ((uint16_t *)wide.data)[i] = (uint16_t)(((uint8_t *)rgba.data)[i] * 257);
+    path = test_path(dir, "wide.webp");
+    assert_int_equal(style_image_save(path, &wide, 0), STYLE_OK);
+    assert_int_equal(style_image_load(path, 0, &loaded), STYLE_OK);
+    assert_same_pixels(&rgba, &loaded);
+    style_image_release(&loaded);
+    style_image_release(&wide);
+
+    /* A WebP named .jpg and a JPEG named .webp load by their content. */
+    assert_int_equal(style_image_save(test_path(dir, "real.webp"), &rgb, 0), STYLE_OK);
+    size_t size = 0;
+    unsigned char *bytes = test_read_file(test_path(dir, "real.webp"), &size);
+    assert_int_equal(test_write_file(test_path(dir, "named.jpg"), bytes, size), 0);
+    assert_int_equal(style_image_load(test_path(dir, "named.jpg"), 0, &loaded), STYLE_OK);
+    assert_same_pixels(&rgb, &loaded);
+    style_image_release(&loaded);
+    free(bytes);
+    assert_int_equal(style_image_save(test_path(dir, "jpeg.jpg"), &rgb, 0), STYLE_OK);
+    bytes = test_read_file(test_path(dir, "jpeg.jpg"), &size);
+    assert_int_equal(test_write_file(test_path(dir, "named.webp"), bytes, size), 0);
+    assert_int_equal(style_image_load(test_path(dir, "named.webp"), 0, &loaded), STYLE_OK);
+    assert_int_equal(loaded.channels, 3);
+    style_image_release(&loaded);
+    free(bytes);
+
+    /* An animated WebP (an ANIM chunk in an extended file) is refused as unsupported. */
+    static const unsigned char animated[] = {'R', 'I', 'F', 'F', 36,  0,  0, 0, 'W', 'E',  'B',
+                                             'P', 'V', 'P', '8', 'X', 10, 0, 0, 0,   0x02, 0,
+                                             0,   0,   0,   0,   0,   0,  0, 0, 'A', 'N',  'I',
+                                             'M', 6,   0,   0,   0,   0,  0, 0, 0,   0,    0};
+    assert_int_equal(style_image_load_memory(animated, sizeof animated, 0, &loaded),
+                     STYLE_ERR_UNSUPPORTED);
+    assert_non_null(strstr(style_last_error(), "animated WebP"));
+    style_image_release(&rgb);
+    style_image_release(&rgba);
 }
 
 /* ---- Limits -------------------------------------------------------------------------- */
@@ -745,11 +863,30 @@ static void test_limits(void **state)
     assert_non_null(strstr(style_last_error(), "65500x65500"));
     tjFree(jpeg);
 
-    /* An explicit limit: exactly at it loads, one below it is refused (PNG and JPEG). */
+    /* A lossless WebP whose header claims 16383x16383 (the format's largest), refused before
+     * any allocation; the same in a file named .png (the content decides, not the name). */
+    unsigned char webp[] = {'R', 'I', 'F', 'F', 26, 0, 0, 0, 'W',  'E', 'B', 'P',
+                            'V', 'P', '8', 'L', 14, 0, 0, 0, 0x2f, 0,   0,   0,
+                            0,   0,   0,   0,   0,  0, 0, 0, 0,    0};
+    uint32_t bits = (16383u - 1) | (16383u - 1) << 14; /* width - 1, height - 1; no alpha */
+    for (int i = 0; i < 4; i++)
+        webp[21 + i] = (unsigned char)(bits >> (8 * i));
+    style__alloc_fail_after(1);
+    status = style_image_load_memory(webp, sizeof webp, 0, &loaded);
+    style__alloc_fail_after(0);
+    assert_int_equal(status, STYLE_ERR_LIMIT);
+    assert_null(loaded.data);
+    assert_non_null(strstr(style_last_error(), "WebP is 16383x16383"));
+    path = test_path(dir, "huge-webp.png");
+    assert_int_equal(test_write_file(path, webp, sizeof webp), 0);
+    assert_int_equal(style_image_load(path, 0, &loaded), STYLE_ERR_LIMIT);
+    assert_non_null(strstr(style_last_error(), "huge-webp.png: WebP is 16383x16383"));
+
+    /* An explicit limit: exactly at it loads, one below it is refused (PNG, JPEG, WebP). */
     assert_int_equal(style_image_alloc(&image, 10, 10, 3, STYLE_SAMPLE_U8), STYLE_OK);
     fill_gradient_u8(&image);
-    const char *names[] = {"limit.png", "limit.jpg"};
-    for (int i = 0; i < 2; i++) {
+    const char *names[] = {"limit.png", "limit.jpg", "limit.webp"};
+    for (int i = 0; i < 3; i++) {
         path = test_path(dir, names[i]);
         assert_int_equal(style_image_save(path, &image, 0), STYLE_OK);
         assert_int_equal(style_image_load(path, 100, &loaded), STYLE_OK);
@@ -806,7 +943,9 @@ static void test_corrupt_basic(void **state)
         noise[i] = (unsigned char)test_rng_next(&rng);
     noise[0] = 'x';
     expect_format_error(noise, sizeof noise, "random bytes");
-    assert_non_null(strstr(style_last_error(), "not a PNG or JPEG image"));
+    assert_non_null(strstr(style_last_error(), "not a PNG, JPEG or WebP image"));
+    memcpy(noise, "RIFF\x10\0\0\0WEBP", 12);
+    expect_format_error(noise, sizeof noise, "RIFF WEBP header + random bytes");
     memcpy(noise, png_sig, 8);
     expect_format_error(noise, sizeof noise, "PNG signature + random bytes");
     memcpy(noise, "\xff\xd8\xff", 3);
@@ -867,10 +1006,12 @@ static void test_truncated(void **state)
     style_image image;
     assert_int_equal(style_image_alloc(&image, 24, 17, 4, STYLE_SAMPLE_U8), STYLE_OK);
     fill_gradient_u8(&image);
-    const char *names[] = {"cut.png", "cut.jpg"};
-    for (int n = 0; n < 2; n++) {
+    const char *names[] = {"cut.png", "cut.jpg", "cut.webp", "cut-lossy.webp"};
+    const char *kinds[] = {"truncated PNG", "JPEG", "truncated WebP", "truncated WebP"};
+    const size_t signatures[] = {8, 3, 12, 12};
+    for (int n = 0; n < 4; n++) {
         size_t size;
-        unsigned char *data = encode_to_memory(dir, names[n], &image, 0, &size);
+        unsigned char *data = encode_to_memory(dir, names[n], &image, n == 3 ? 80 : 0, &size);
         style_image loaded;
         assert_int_equal(style_image_load_memory(data, size, 0, &loaded), STYLE_OK);
         style_image_release(&loaded);
@@ -882,7 +1023,7 @@ static void test_truncated(void **state)
             snprintf(what, sizeof what, "%s cut at %zu of %zu", names[n], cut, size);
             expect_format_error(copy, cut, what);
             /* Past the signature, the message says what happened. */
-            if (cut >= (n == 0 ? 8u : 3u) && !strstr(style_last_error(), "truncated"))
+            if (cut >= signatures[n] && !strstr(style_last_error(), "truncated"))
                 fail_msg("%s: message \"%s\" does not say truncated", what, style_last_error());
             free(copy);
         }
@@ -893,7 +1034,7 @@ static void test_truncated(void **state)
         const char *message = style_last_error();
         assert_non_null(strstr(message, "image_load: "));
         assert_non_null(strstr(message, names[n]));
-        assert_non_null(strstr(message, n == 0 ? "truncated PNG" : "JPEG"));
+        assert_non_null(strstr(message, kinds[n]));
         free(data);
     }
     style_image_release(&image);
@@ -907,10 +1048,10 @@ static void test_mutations(void **state)
     assert_int_equal(style_image_alloc(&image, 20, 14, 4, STYLE_SAMPLE_U8), STYLE_OK);
     fill_gradient_u8(&image);
     test_rng rng = {42};
-    const char *names[] = {"fuzz.png", "fuzz.jpg"};
-    for (int n = 0; n < 2; n++) {
+    const char *names[] = {"fuzz.png", "fuzz.jpg", "fuzz.webp", "fuzz-lossy.webp"};
+    for (int n = 0; n < 4; n++) {
         size_t size;
-        unsigned char *original = encode_to_memory(dir, names[n], &image, 0, &size);
+        unsigned char *original = encode_to_memory(dir, names[n], &image, n == 3 ? 80 : 0, &size);
         unsigned char *data = malloc(size);
         int loaded_ok = 0;
         for (int round = 0; round < 1500; round++) {
@@ -977,6 +1118,12 @@ static void test_save_errors(void **state)
     style_image long_row = {70000, 1, 3, STYLE_SAMPLE_U8, 0, calloc(70000, 3)};
     assert_int_equal(style_image_save(test_path(dir, "long.jpg"), &long_row, 0),
                      STYLE_ERR_UNSUPPORTED);
+    /* Nor WebP past 16383, nor a WebP quality over 100. */
+    assert_int_equal(style_image_save(test_path(dir, "long.webp"), &long_row, 0),
+                     STYLE_ERR_UNSUPPORTED);
+    assert_non_null(strstr(style_last_error(), "16383"));
+    assert_int_equal(style_image_save(test_path(dir, "q.webp"), &image, 101),
+                     STYLE_ERR_INVALID_ARGUMENT);
     free(long_row.data);
     assert_int_equal(count_entries(dir), 0);
 
@@ -1037,11 +1184,8 @@ static void test_alloc_failures(void **state)
     struct {
         const char *name;
         const style_image *image;
-    } cases[] = {{"a.png", &rgba},
-                 {"b.png", &wide},
-                 {"c.jpg", &rgba},
-                 {"d.jpg", &wide},
-                 {"palette.png", NULL}};
+    } cases[] = {{"a.png", &rgba},  {"b.png", &wide},  {"c.jpg", &rgba},     {"d.jpg", &wide},
+                 {"e.webp", &rgba}, {"f.webp", &wide}, {"palette.png", NULL}};
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         const char *path = test_path(dir, cases[k].name);
         style_image expected;
@@ -1106,7 +1250,8 @@ int main(void)
         cmocka_unit_test(test_png_interlaced),
         cmocka_unit_test_setup_teardown(test_png_warnings_silent, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_jpeg_roundtrip, setup_dir, teardown_dir),
-        cmocka_unit_test(test_jpeg_grey_and_cmyk),
+        cmocka_unit_test_setup_teardown(test_jpeg_grey_and_cmyk, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_webp_roundtrip, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_limits, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_corrupt_basic, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_png_crc_errors, setup_dir, teardown_dir),

@@ -1232,9 +1232,11 @@ static void test_not_safetensors(void **state)
     expect_bytes_fail(text, sizeof text - 1, STYLE_ERR_FORMAT, "header length", NULL, "text");
     static const unsigned char png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',
                                         0,    0,   0,   13,  'I',  'H',  'D',  'R'};
-    expect_bytes_fail(png, sizeof png, STYLE_ERR_FORMAT, "header length", NULL, "PNG");
-    static const unsigned char zip[32] = {'P', 'K', 3, 4}; /* torch.save's zip */
-    expect_bytes_fail(zip, sizeof zip, STYLE_ERR_FORMAT, "header length", NULL, "zip");
+    expect_bytes_fail(png, sizeof png, STYLE_ERR_FORMAT, "this is a PNG image, not a style model",
+                      "libstyle stylize --model", "PNG");
+    static const unsigned char zip[32] = {'P', 'K', 3, 4}; /* a ZIP without torch's data.pkl */
+    expect_bytes_fail(zip, sizeof zip, STYLE_ERR_FORMAT, "this is a ZIP archive, not a style model",
+                      NULL, "zip");
     static const unsigned char zeros[64] = {0};
     expect_bytes_fail(zeros, sizeof zeros, STYLE_ERR_FORMAT, "JSON", NULL, "zeros");
     static const char array[] = "\x05\0\0\0\0\0\0\0[1,2]";
@@ -1243,7 +1245,7 @@ static void test_not_safetensors(void **state)
     expect_bytes_fail(broken, sizeof broken - 1, STYLE_ERR_FORMAT, "JSON", NULL, "broken JSON");
     static const char shortfile[] = "\x02\0\0\0";
     expect_bytes_fail(shortfile, 4, STYLE_ERR_FORMAT, "too short", NULL, "4 bytes");
-    expect_bytes_fail("", 0, STYLE_ERR_FORMAT, "too short", NULL, "empty file");
+    expect_bytes_fail("", 0, STYLE_ERR_FORMAT, "empty file (0 bytes)", NULL, "empty file");
     /* A feature network (section 2) is not a style model. */
     static const char feature[] = "{\"__metadata__\":{\"libstyle.kind\":\"feature-net\"}}";
     size_t size = 8 + sizeof feature - 1;
@@ -1352,7 +1354,7 @@ static void test_path_errors(void **state)
     char empty[4096];
     snprintf(empty, sizeof empty, "%s", test_path(g_dir, "empty.safetensors"));
     assert_int_equal(test_write_file(empty, "", 0), 0);
-    expect_path_fail(empty, NULL, STYLE_ERR_FORMAT, "too short", "empty file");
+    expect_path_fail(empty, NULL, STYLE_ERR_FORMAT, "empty file (0 bytes)", "empty file");
     remove(empty);
 
     /* NULL arguments and unset options. */

@@ -136,7 +136,7 @@ int cli_has_image_extension(const char *path)
     const char *dot = strrchr(cli_path_basename(path), '.');
     if (dot == NULL) return 0;
     return strcasecmp(dot, ".png") == 0 || strcasecmp(dot, ".jpg") == 0 ||
-           strcasecmp(dot, ".jpeg") == 0;
+           strcasecmp(dot, ".jpeg") == 0 || strcasecmp(dot, ".webp") == 0;
 }
 
 void cli_print_escaped(FILE *out, const char *text)

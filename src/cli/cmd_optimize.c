@@ -27,13 +27,13 @@ void cmd_optimize_usage(FILE *out)
           "Ctrl-C writes the current image and stops.\n"
           "\n"
           "Inputs:\n"
-          "  --content IMG            the photo (PNG or JPEG)\n"
+          "  --content IMG            the photo (PNG, JPEG or WebP)\n"
           "  --style-image IMG        a style; repeat to blend several\n"
           "  --style-weights W1,W2,.. one weight per style image (normalised to sum 1;\n"
           "                           default equal)\n"
           "  --loss-net FILE          feature network: a torchvision VGG-16/VGG-19 safetensors\n"
           "                           file or a libstyle feature-net file\n"
-          "  --out OUT                the image to write (.png, .jpg or .jpeg)\n"
+          "  --out OUT                the image to write (.png, .jpg, .jpeg or .webp)\n"
           "Sizes:\n"
           "  --size N                 long side of the result in pixels (default 512)\n"
           "  --style-size N           short side of the style images (default: the result's)\n"
@@ -285,7 +285,7 @@ int cmd_optimize(int argc, char **argv)
         return cli_usage_error("optimize",
                                "--content, --style-image, --loss-net and --out are required");
     if (o.out_path && !cli_has_image_extension(o.out_path))
-        return cli_usage_error("optimize", "--out must end in .png, .jpg or .jpeg");
+        return cli_usage_error("optimize", "--out must end in .png, .jpg, .jpeg or .webp");
     if (weight_count >= 0 && weight_count != style_count)
         return cli_usage_error("optimize", "%d --style-weights for %d --style-image", weight_count,
                                style_count);

@@ -85,15 +85,16 @@ void cmd_stylize_usage(FILE *out)
           "       " CLI_PROGRAM_NAME " " STYLIZE_COMMAND
           " --model MODEL.safetensors --out-dir DIR [options] INPUT...\n"
           "\n"
-          "Applies a style model to PNG or JPEG images. The output format follows the output\n"
-          "name's extension (.png, .jpg, .jpeg); 16-bit PNGs stay 16-bit, alpha is kept (PNG),\n"
-          "JPEG EXIF orientation is applied. With --out-dir, each INPUT file is written to DIR\n"
-          "under its own name, and each INPUT directory is searched recursively for .png, .jpg\n"
-          "and .jpeg files, written to DIR under their path inside it. A file that fails does\n"
+          "Applies a style model to PNG, JPEG or WebP images. The output format follows the\n"
+          "output name's extension (.png, .jpg, .jpeg, .webp); 16-bit PNGs stay 16-bit, alpha\n"
+          "is kept (PNG, WebP), JPEG EXIF orientation is applied. With --out-dir, each INPUT\n"
+          "file is written to DIR under its own name, and each INPUT directory is searched\n"
+          "recursively for .png, .jpg, .jpeg and .webp files, written to DIR under their path\n"
+          "inside it. A file that fails does\n"
           "not stop the others; the exit code is 1 when any failed. Input files are never\n"
           "overwritten, and outputs are written atomically.\n"
-          "INPUT '-' reads a PNG or JPEG image from standard input; OUTPUT '-' writes PNG\n"
-          "to standard output.\n"
+          "INPUT '-' reads a PNG, JPEG or WebP image from standard input; OUTPUT '-' writes\n"
+          "PNG to standard output.\n"
           "\n"
           "Options:\n"
           "  -m, --model FILE         style model (safetensors); required\n"
@@ -115,7 +116,8 @@ void cmd_stylize_usage(FILE *out)
           "                           through temporary files (docs/pipeline.md)\n"
           "      --max-pixels N       refuse inputs with more than N pixels\n"
           "                           (default 67108864)\n"
-          "      --quality Q          JPEG quality 1..100 (default 92)\n"
+          "      --quality Q          JPEG or lossy WebP quality 1..100 (default: JPEG 92,\n"
+          "                           WebP lossless)\n"
           "      --precision P        fp32 (default), bf16, int8 or auto (the fastest this\n"
           "                           processor runs natively); see 'libstyle bench'\n"
           "      --style NAME|INDEX   a model with several styles (johnson-cin): the style\n"
@@ -704,7 +706,7 @@ int cmd_stylize(int argc, char **argv)
         refused += jobs.items[i].state == JOB_REFUSED;
     }
     if (settings.out_dir != NULL && jobs.count == 0 && jobs.unreadable == 0)
-        cli_error("no .png, .jpg or .jpeg files in the inputs; nothing to do");
+        cli_error("no .png, .jpg, .jpeg or .webp files in the inputs; nothing to do");
 
     memset(&batch, 0, sizeof batch);
     batch.settings = &settings;

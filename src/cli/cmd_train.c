@@ -31,7 +31,7 @@ void cmd_train_usage(FILE *out)
           "conditional instance norm, Dumoulin et al.; each batch trains one style, in turn).\n"
           "\n"
           "Inputs:\n"
-          "  --style-image IMG        the style (PNG or JPEG); repeat it for several styles\n"
+          "  --style-image IMG        the style (PNG, JPEG or WebP); repeat it for several styles\n"
           "  --style-name NAME        name of the style image given before it (default: its\n"
           "                           file name without the extension)\n"
           "  --add-style MODEL        add the (one) style image to this trained model as a new\n"

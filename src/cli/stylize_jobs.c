@@ -307,8 +307,8 @@ void stylize_jobs_check(struct stylize_job_list *jobs, int skip_existing)
         if (cli_is_stdio(job->output_path)) continue; /* PNG to standard output */
         if (cli_path_basename(job->output_path)[0] == '\0' ||
             !cli_has_image_extension(job->output_path)) {
-            cli_error("%s: cannot tell the output format; the name must end in .png, .jpg or "
-                      ".jpeg",
+            cli_error("%s: cannot tell the output format; the name must end in .png, .jpg, "
+                      ".jpeg or .webp",
                       job->output_path);
             job->state = JOB_REFUSED;
             continue;

@@ -45,7 +45,7 @@ file_to_stdout_is_png() {
 check "stylize IN - : PNG on stdout whatever the input format" file_to_stdout_is_png
 
 stdin_garbage() {
-    printf 'not an image' | expect_status 1 "standard input.*not a PNG or JPEG" \
+    printf 'not an image' | expect_status 1 "standard input.*not a PNG, JPEG or WebP" \
         "$bin" stylize --model "$model" - - &&
         [ ! -s "$scratch/out.txt" ]
 }

@@ -1,7 +1,9 @@
 /*
- * Fuzz target: image decoding as the library does it (style_image_load_memory). Built twice,
- * with FUZZ_IMAGE_PNG 1 or 0: the PNG or JPEG signature is put in front of the input,
- * so that each target spends its time inside one decoder instead of mutating the signature.
+ * Fuzz target: image decoding as the library does it (style_image_load_memory). Built three
+ * times, with FUZZ_IMAGE_PNG 1 or 0 and FUZZ_IMAGE_WEBP 1 or 0: the PNG signature, the JPEG
+ * SOI or WebP's "RIFF" is put in front of the input, so that each target spends its time
+ * inside one decoder instead of mutating the signature (WebP's RIFF size and "WEBP" form
+ * stay in the input, so that a wrong size is fuzzed too).
  * Seeds are therefore files without their first bytes (tests/fuzz/make_seeds.py).
  */
 #include "libstyle.h"
@@ -10,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if FUZZ_IMAGE_PNG
+#if FUZZ_IMAGE_WEBP
+static const uint8_t magic[] = {'R', 'I', 'F', 'F'};
+#elif FUZZ_IMAGE_PNG
 static const uint8_t magic[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
 #else
 static const uint8_t magic[] = {0xff, 0xd8}; /* JPEG SOI */

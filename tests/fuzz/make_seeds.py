@@ -11,8 +11,9 @@
   the ml5 form (tf_same padding, transposed_tf upsampling, no biases).
 - feature_net: darknet-tiny's spec (../shared/lossnets) with 1-2 channels per conv, and a
   tiny torchvision-VGG-16-shaped state_dict (the recognised-VGG path).
-- png, jpeg: docs/examples/city.jpg downscaled to 16x12 and saved in each colour type, bit
-  depth and mode the decoders handle (without their first bytes: fuzz_image.c prepends them).
+- png, jpeg, webp: docs/examples/city.jpg downscaled to 16x12 and saved in each colour type,
+  bit depth and mode the decoders handle (without their first bytes: fuzz_image.c prepends
+  them); WebP lossless and lossy, with and without alpha.
 - ml5_manifest: the manifest.json of each ../shared/models/ml5 network.
 Deterministic: the same inputs give the same bytes.
 """
@@ -223,6 +224,21 @@ def image_seeds():
     jpeg(small, "progressive.jpg", quality=80, progressive=True)
     jpeg(small.convert("L"), "grey.jpg", quality=80)
     jpeg(small.convert("CMYK"), "cmyk.jpg", quality=80)
+    webp_seeds(small)
+
+
+def webp_seeds(small):
+    def webp(image, name, **kwargs):
+        buffer = io.BytesIO()
+        image.save(buffer, "WEBP", **kwargs)
+        write("webp", name, buffer.getvalue()[4:])
+
+    alpha = small.convert("RGBA")
+    alpha.putalpha(Image.linear_gradient("L").resize(small.size))
+    webp(small, "lossless-rgb.webp", lossless=True)
+    webp(alpha, "lossless-rgba.webp", lossless=True, exact=True)
+    webp(small, "lossy-rgb.webp", quality=80)
+    webp(alpha, "lossy-rgba.webp", quality=80)
 
 
 def ml5_seeds(shared):

@@ -9,7 +9,7 @@
 #               the corpus of a target grows over runs, so later runs continue where the
 #               last one stopped
 #   -t SECONDS  time per target (default 600)
-#   TARGET      model png jpeg ml5_manifest feature_net safetensors (default: all)
+#   TARGET      model png jpeg webp ml5_manifest feature_net safetensors (default: all)
 #
 # Each target starts from tests/fuzz/seeds/<target> plus its corpus in WORKDIR. A crash,
 # leak, timeout or out-of-memory input is left in WORKDIR/artifacts/<target>/; after fixing
@@ -30,7 +30,7 @@ while getopts "b:w:t:" opt; do
 done
 shift $((OPTIND - 1))
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(model png jpeg ml5_manifest feature_net safetensors)
+[ ${#targets[@]} -gt 0 ] || targets=(model png jpeg webp ml5_manifest feature_net safetensors)
 
 mkdir -p "$work"
 summary=$work/summary.tsv

@@ -163,14 +163,16 @@ def take_library_image(image: StyleImage) -> np.ndarray:
 
 
 def load_image(path: PathLike, max_pixels: int = 0) -> np.ndarray:
-    """Decodes a PNG or JPEG file (detected from its content) into a new array.
+    """Decodes a PNG, JPEG or WebP file (detected from its content) into a new array.
 
     The result is H x W x 3, or x 4 when the file has alpha; uint8, or uint16 for 16-bit
-    PNGs; grey and palette PNGs are expanded (tRNS becomes alpha), JPEGs are turned upright
+    PNGs; grey and palette PNGs are expanded (tRNS becomes alpha), CMYK and YCCK JPEGs are
+    converted to RGB (as Pillow converts them), JPEGs are turned upright
     by their EXIF orientation, and a PNG's gAMA is honoured unless sRGB or iCCP is present
     (docs/pipeline.md, "Formats"). Images with more than `max_pixels` pixels (0 = the library's default, 64 Mpx) are
     refused with LimitError before any pixel memory is allocated. Errors: StyleIOError
-    (missing, unreadable), FormatError (truncated, corrupt, not an image), LimitError.
+    (missing, unreadable), FormatError (truncated, corrupt, not an image: the message says
+    what the file is, e.g. a model), UnsupportedError (GIF, TIFF, animated WebP...), LimitError.
     """
     encoded = encode_path(path)
     if max_pixels < 0:
@@ -181,7 +183,7 @@ def load_image(path: PathLike, max_pixels: int = 0) -> np.ndarray:
 
 
 def decode_image(data: Union[bytes, bytearray, memoryview], max_pixels: int = 0) -> np.ndarray:
-    """Like :func:`load_image` on an encoded PNG or JPEG file held in memory."""
+    """Like :func:`load_image` on an encoded PNG, JPEG or WebP file held in memory."""
     if max_pixels < 0:
         raise ValueError("max_pixels must be >= 0, not %r" % (max_pixels,))
     buffer = bytes(data)
@@ -191,10 +193,12 @@ def decode_image(data: Union[bytes, bytearray, memoryview], max_pixels: int = 0)
 
 
 def save_image(path: PathLike, image: object, quality: int = 0) -> None:
-    """Encodes `image` to a file, PNG or JPEG by the name's extension (.png, .jpg, .jpeg).
+    """Encodes `image` to a file, PNG, JPEG or WebP by the name's extension (.png, .jpg,
+    .jpeg, .webp).
 
     PNG keeps 16-bit samples and alpha; JPEG stores 8-bit RGB (alpha dropped) at `quality`
-    1..100 (0 = the library's default, 92). float32 samples are rounded and clamped to 0..255.
+    1..100 (0 = the library's default, 92); WebP stores 8-bit samples with alpha, lossless
+    when `quality` is 0 (the default) and lossy at `quality` 1..100 otherwise. float32 samples are rounded and clamped to 0..255.
     The file is written atomically (temporary name, then rename).
     """
     encoded = encode_path(path)
@@ -206,8 +210,8 @@ def save_image(path: PathLike, image: object, quality: int = 0) -> None:
 
 
 def encode_image(image: object, format: str = "png", quality: int = 0) -> bytes:
-    """Encodes `image` in memory as :func:`save_image` would write it; `format` is "png" or
-    "jpeg". Returns the file's bytes."""
+    """Encodes `image` in memory as :func:`save_image` would write it; `format` is "png",
+    "jpeg" or "webp". Returns the file's bytes."""
     if not isinstance(format, str):
         raise TypeError("format must be a str, not %s" % type(format).__name__)
     if not 0 <= quality <= 100:

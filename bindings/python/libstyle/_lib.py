@@ -5,9 +5,12 @@ The library is looked for, in order:
 1. ``$LIBSTYLE_LIBRARY``: the path of the library file (or a directory holding it). When the
    variable is set it is the only place tried, so a wrong value is an error rather than a
    silent fall-back to another copy of the library;
-2. next to this package: ``libstyle/libstyle.so*`` (a copy bundled into the package);
+2. next to this package: ``libstyle/libstyle.so*`` (the copy that ``pip install`` bundles
+   from the build tree, see setup.py);
 3. the system: ``ctypes.util.find_library("style")``, then ``libstyle.so.0`` and
-   ``libstyle.so`` through the dynamic loader's own search (``LD_LIBRARY_PATH``, ld.so.cache).
+   ``libstyle.so`` through the dynamic loader's own search (``LD_LIBRARY_PATH``, ld.so.cache),
+   then ``libstyle.so.0`` (the SONAME) in ``/usr/local/lib``, where ``cmake --install`` puts it
+   by default and where the loader looks only after ``ldconfig``.
 
 Every function that returns a ``style_status`` gets an ``errcheck`` that turns a failure
 into the matching :class:`~libstyle.StyleError` subclass, carrying the detail message read
@@ -474,7 +477,22 @@ def _candidates(environ: Mapping[str, str]) -> Tuple[List[Tuple[Optional[str], s
     places.append((system, "ctypes.util.find_library('style')%s [the system]" % found_as))
     for name in ("libstyle.so.0", "libstyle.so"):
         places.append((name, "%s [the system: the dynamic loader's search path]" % name))
+    for directory in _install_dirs():
+        path = os.path.join(directory, "libstyle.so.%d" % SUPPORTED_MAJOR)
+        if os.path.isfile(path):
+            places.append((path, "%s [cmake --install's default prefix]" % path))
     return places, False
+
+
+def _install_dirs() -> List[str]:
+    """Where ``cmake --install`` puts the library under its default prefix, /usr/local."""
+    import sysconfig
+
+    multiarch = sysconfig.get_config_var("MULTIARCH")
+    dirs = ["/usr/local/lib"]
+    if multiarch:
+        dirs.append("/usr/local/lib/" + multiarch)
+    return dirs
 
 
 def _declare(library: ctypes.CDLL) -> None:
@@ -571,8 +589,9 @@ def load_library(environ: Optional[Mapping[str, str]] = None) -> Tuple[ctypes.CD
         lines.append("%s is set, so no other place was tried." % ENV_VARIABLE)
     else:
         lines.append(
-            "Set %s to the path of libstyle.so (e.g. build/libstyle.so), copy the library "
-            "into the package directory, or install it system-wide." % ENV_VARIABLE
+            "Build the library before 'pip install ./bindings/python' (the package then "
+            "bundles build/libstyle.so.0), install it system-wide (cmake --install), or set "
+            "%s to the path of libstyle.so." % ENV_VARIABLE
         )
     raise LibraryNotFoundError("\n".join(lines), tried)
 

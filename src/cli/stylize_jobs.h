@@ -27,6 +27,7 @@ struct stylize_job_list {
     size_t count;
     size_t capacity;
     size_t unreadable; /* directories or entries that could not be searched (reported) */
+    size_t special;    /* image names in a tree that are no regular file (reported; skipped) */
 };
 
 /**
@@ -34,8 +35,11 @@ struct stylize_job_list {
  * INPUT OUTPUT. Otherwise each argument is a file, written to out_dir under its own name, or a
  * directory, whose image files (.png, .jpg, .jpeg, any case; sorted by name, symbolic links to
  * directories not followed) go to out_dir under their path relative to it. out_dir itself is
- * never searched. Missing inputs are reported and become refused jobs; unreadable directories
- * are reported and counted in jobs->unreadable. Returns 0, or -1 when memory runs out (reported).
+ * never searched. Missing inputs are reported and become refused jobs, and so do inputs named
+ * on the command line that are not regular files (a FIFO, a device); unreadable directories
+ * are reported and counted in jobs->unreadable. In a directory only regular files and links to
+ * them are taken: other entries with an image name are reported and counted in jobs->special.
+ * Returns 0, or -1 when memory runs out (reported).
  */
 int stylize_jobs_collect(struct stylize_job_list *jobs, const char *out_dir, char **arguments,
                          int count);

@@ -24,18 +24,24 @@ const char *cli_file_kind(mode_t mode)
     return "a special file";
 }
 
-/* mkdir of one level; 0 when it exists as a directory afterwards, else -1 with errno set. */
-static int make_one(const char *path)
+/* mkdir of one level of `whole`; 0 when it exists as a directory afterwards, else -1 after
+ * reporting why not. */
+static int make_one(const char *whole, const char *path)
 {
     struct stat st;
     if (mkdir(path, 0777) == 0) return 0;
     int saved = errno;
     if (stat(path, &st) == 0) {
         if (S_ISDIR(st.st_mode)) return 0;
-        errno = ENOTDIR;
+        if (strcmp(whole, path) == 0)
+            cli_error("%s: cannot make the directory: it exists as %s", whole,
+                      cli_file_kind(st.st_mode));
+        else
+            cli_error("%s: cannot make the directory: '%s' is %s", whole, path,
+                      cli_file_kind(st.st_mode));
         return -1;
     }
-    errno = saved;
+    cli_error("%s: cannot make directory '%s': %s", whole, path, strerror(saved));
     return -1;
 }
 
@@ -51,16 +57,10 @@ int cli_make_directories(const char *path)
     for (char *slash = copy + 1; result == 0 && (slash = strchr(slash, '/')) != NULL; ++slash) {
         if (slash[-1] == '/') continue; /* "a//b" */
         *slash = '\0';
-        if (make_one(copy) != 0) {
-            cli_error("%s: cannot make directory '%s': %s", path, copy, strerror(errno));
-            result = -1;
-        }
+        result = make_one(path, copy);
         *slash = '/';
     }
-    if (result == 0 && make_one(copy) != 0) {
-        cli_error("%s: cannot make the directory: %s", path, strerror(errno));
-        result = -1;
-    }
+    if (result == 0) result = make_one(path, copy);
     free(copy);
     return result;
 }

@@ -43,17 +43,15 @@ static const char *signal_name(int signal_number)
     }
 }
 
-/* Ends the process now, unless the command has finished first (then returns). */
+/* Ends the process now, saying `why`, unless the command has finished first (then returns). */
 static void give_up(const char *why)
 {
     int expected = WATCHING;
     if (!atomic_compare_exchange_strong(&state, &expected, GIVING_UP)) return;
-    int signal_number = atomic_load(&interrupt_signal);
-    fprintf(stderr, CLI_PROGRAM_NAME ": %s %s: stopping at once\n", why,
-            signal_name(signal_number));
+    fprintf(stderr, CLI_PROGRAM_NAME ": %s: stopping at once\n", why);
     if (give_up_function != NULL) give_up_function(give_up_user);
     fflush(NULL);
-    _exit(128 + signal_number);
+    _exit(128 + atomic_load(&interrupt_signal));
 }
 
 /* `deadline` plus the grace period is over: sigtimedwait's relative timeout until then. */
@@ -82,8 +80,9 @@ static void *wait_for_signals(void *arg)
             struct timespec left;
             if (!time_left(&deadline, &left)) {
                 if (atomic_load(&state) != WATCHING) return NULL;
-                char why[64];
-                snprintf(why, sizeof why, "still busy %.1f s after", grace_period_ms / 1e3);
+                char why[80];
+                snprintf(why, sizeof why, "still busy %.1f s after %s", grace_period_ms / 1e3,
+                         signal_name(atomic_load(&interrupt_signal)));
                 give_up(why);
                 return NULL;
             }
@@ -102,7 +101,10 @@ static void *wait_for_signals(void *arg)
             }
             continue;
         }
-        give_up("second signal,");
+        char why[80];
+        snprintf(why, sizeof why, "%s after %s", signal_name(signal_number),
+                 signal_name(atomic_load(&interrupt_signal)));
+        give_up(why);
         return NULL;
     }
 }

@@ -497,7 +497,7 @@ static int stylize_one(style_session *session, const struct stylize_job *job, st
     }
     style_image_release(&output);
     style_image_release(&input);
-    if (status != STYLE_OK) return cli_interrupted() && job->is_stdin ? STYLIZE_INTERRUPTED : -1;
+    if (status != STYLE_OK) return cli_interrupted() ? STYLIZE_INTERRUPTED : -1;
 
     if (settings->verbose)
         batch_display_error(&batch->display, "%s -> %s: %dx%d, stylize %.1f ms, total %.1f ms",

@@ -394,7 +394,7 @@ struct batch {
 /* Grace period after the first signal: past it the run is given up (cli_interrupt.h), so that
  * it ends within a second even inside a step the library cannot cancel (decoding a large
  * image, one long layer, encoding the output). */
-#define STYLIZE_GRACE_MS 700
+#define STYLIZE_GRACE_MS 400
 
 /* The summary (or for one file, one line) of a run that a signal stopped. */
 static void report_interrupted(struct batch *batch)
@@ -403,8 +403,12 @@ static void report_interrupted(struct batch *batch)
     if (settings->out_dir != NULL) {
         batch_display_summary(&batch->display, settings->out_dir, 1);
     } else if (!settings->quiet && batch->jobs->count > 0) {
-        batch_display_error(&batch->display, "interrupted by %s: '%s' not written",
-                            cli_interrupt_signal_name(), batch->jobs->items[0].output_path);
+        pthread_mutex_lock(&batch->display.lock);
+        const bool written = batch->display.done > 0; /* the signal came after the save */
+        pthread_mutex_unlock(&batch->display.lock);
+        batch_display_error(&batch->display, "interrupted by %s: '%s' %s",
+                            cli_interrupt_signal_name(), batch->jobs->items[0].output_path,
+                            written ? "was written before it" : "not written");
     }
 }
 

@@ -138,10 +138,13 @@ STYLE_API void style_image_release(style_image *image);
  * Samples are taken as sRGB: a PNG gAMA other than 2.2 is converted to sRGB unless an sRGB or
  * iCCP chunk is present; ICC profiles are not applied (docs/pipeline.md, "Formats"). Images with more than max_pixels pixels (0 = STYLE_DEFAULT_MAX_PIXELS)
  * are refused with STYLE_ERR_LIMIT before any pixel memory is allocated.
+ * Only regular files are read: a FIFO, socket or device is refused with STYLE_ERR_IO naming
+ * its kind, without waiting (the file is opened with O_NONBLOCK; so are model, loss-network
+ * and checkpoint files, all read by the same function).
  * On success release *out with style_image_release(). Errors: STYLE_ERR_IO (missing,
- * unreadable), STYLE_ERR_FORMAT (truncated, corrupt, not an image: the message says what the
- * file is, e.g. a model), STYLE_ERR_UNSUPPORTED (GIF, BMP, TIFF, HEIF, animated WebP),
- * STYLE_ERR_LIMIT.
+ * unreadable, not a regular file), STYLE_ERR_FORMAT (truncated, corrupt, not an image: the
+ * message says what the file is, e.g. a model), STYLE_ERR_UNSUPPORTED (GIF, BMP, TIFF, HEIF,
+ * animated WebP), STYLE_ERR_LIMIT.
  */
 STYLE_API style_status style_image_load(const char *path, uint64_t max_pixels, style_image *out);
 
@@ -361,6 +364,12 @@ STYLE_API style_status style_session_set_log_callback(style_session *session, st
 /**
  * Installs (or with fn == NULL removes) a progress callback, called between layers of every
  * run with the fraction done. Returning non-zero cancels the run (STYLE_ERR_CANCELLED).
+ * Where it is asked: after every layer of a whole-image run, after every band of every layer
+ * of a banded run, and for an AdaIN model between its encoder and decoder and after every
+ * band. So the delay from a request to stop to the return is one layer (or band) at most:
+ * on a large image run whole, one layer can take seconds; style_session_set_band_rows bounds
+ * it. The callback runs in the calling thread (a session is used by one thread at a time); to
+ * stop from another thread or a signal, have it read an atomic flag that the other sets.
  */
 STYLE_API style_status style_session_set_progress_callback(style_session *session,
                                                            style_progress_fn fn, void *user);
@@ -454,6 +463,14 @@ typedef struct style_train_stats {
 typedef int (*style_train_progress_fn)(void *user, const style_train_stats *stats);
 
 /**
+ * Asked between the stages of a long operation (e.g. of one training iteration: its data, its
+ * loss-network and transform-network passes); return non-zero to stop soon. It must be cheap
+ * and may be called from the thread running the operation only; to stop from another thread
+ * or a signal, have it read an atomic flag that the other sets.
+ */
+typedef int (*style_cancel_fn)(void *user);
+
+/**
  * Data-parallel training over several processes (docs/training.md, "Multi-machine training"):
  * the caller's communication layer behind two collective calls, so that the library itself
  * needs no MPI. `libstyle train` under `mpirun` fills it with MPI_Allreduce and MPI_Bcast.
@@ -533,6 +550,16 @@ typedef struct style_train_options {
                                           style, training only that style's scales and shifts
                                           (the architecture options are taken from the model;
                                           the convolutions and other styles stay bit-identical) */
+    /* Since 0.x (read when struct_size covers them): stopping inside an iteration. */
+    style_cancel_fn cancel; /**< asked between the stages of every iteration (alone, without
+                                 a group); non-zero abandons the iteration in flight (its
+                                 update is never applied, its random crops are drawn again on
+                                 resume), saves the checkpoint of the last whole iteration
+                                 and returns STYLE_ERR_CANCELLED. With batch norm it is asked
+                                 only before the transform network runs (its running
+                                 statistics must not take a half iteration). NULL: stops
+                                 only through `progress`, after an iteration */
+    void *cancel_user;
 } style_train_options;
 
 /**

@@ -298,9 +298,18 @@ static void adain_at_tap(adain_runtime *rt, const adain_model *m, const style_ad
  * over exactly one period (the centre, which the zero padding at the border cannot reach), the
  * centre period of the output kept. The output is then periodic, so it tiles.
  */
+/* Asks the progress callback (if any) between stages; true when it wants the run stopped. */
+static bool stop_requested(int (*progress)(void *user, double fraction), void *user,
+                           double fraction)
+{
+    return progress != NULL && progress(user, fraction) != 0;
+}
+
 style_status adain_runtime_stylize(adain_runtime *rt, const adain_model *m, dnnl_stream_t stream,
                                    const style_adain_style *style, float strength,
-                                   const style_image *input, style_image *output)
+                                   const style_image *input, style_image *output,
+                                   int (*progress)(void *user, double fraction),
+                                   void *progress_user)
 {
     style_status status = STYLE_OK;
     const int32_t h = rt->height, w = rt->width;
@@ -309,6 +318,8 @@ style_status adain_runtime_stylize(adain_runtime *rt, const adain_model *m, dnnl
     else
         pixels_to_tensor(input, h, w, rt->content);
     TRY(feature_run_forward(&rt->encoder, stream, rt->content));
+    FAIL_IF(stop_requested(progress, progress_user, 0.5), STYLE_ERR_CANCELLED,
+            "stylize: cancelled by the progress callback");
     adain_at_tap(rt, m, style, strength);
     const float *out;
     TRY(adain_decoder_forward(&rt->decoder, stream, &out));
@@ -419,7 +430,9 @@ style_status adain_runtime_stylize_banded(adain_runtime **rtp, const adain_model
                                           dnnl_engine_t engine, dnnl_stream_t stream,
                                           const style_adain_style *style, float strength,
                                           const style_image *input, style_image *output,
-                                          int32_t band_rows, uint64_t budget, int threads)
+                                          int32_t band_rows, uint64_t budget, int threads,
+                                          int (*progress)(void *user, double fraction),
+                                          void *progress_user)
 {
     style_status status = STYLE_OK;
     const int32_t r = m->reduction, margin = receptive_margin(m);
@@ -445,6 +458,8 @@ style_status adain_runtime_stylize_banded(adain_runtime **rtp, const adain_model
      * last bands would leave the allocator's freed memory resident), the first and last with
      * more context below or above instead. */
     const int32_t computed = rows + 2 * margin < height ? rows + 2 * margin : height;
+    const int32_t band_count = (height + rows - 1) / rows;
+    int32_t bands_done = 0;
     for (int pass = 0; pass < 2; pass++) {
         for (int32_t y0 = 0; y0 < height; y0 += rows) {
             adain_band band = {.y0 = y0, .y1 = y0 + rows < height ? y0 + rows : height};
@@ -457,6 +472,12 @@ style_status adain_runtime_stylize_banded(adain_runtime **rtp, const adain_model
                 accumulate_band(*rtp, m, &band, sum, squares);
             else
                 TRY(decode_band(*rtp, m, stream, style, strength, mean, std, &band, input, output));
+            /* Between bands (not after the last: the image is done then). */
+            ++bands_done;
+            FAIL_IF(bands_done < 2 * band_count &&
+                        stop_requested(progress, progress_user,
+                                       (double)bands_done / (2.0 * band_count)),
+                    STYLE_ERR_CANCELLED, "stylize: cancelled by the progress callback");
         }
         if (pass > 0) break;
         const double n = (double)(height / r) * (width / r);

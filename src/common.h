@@ -97,7 +97,12 @@ style_status style__write_file_atomic(const char *path, const void *data, size_t
  * when the directory cannot be read. Only for paths one writer owns (checkpoints). */
 int style__remove_temporaries(const char *path);
 
-/* Reads a whole file (at most max_bytes) into a fresh buffer; free with style__free. */
+/* What kind of file a stat() mode is, for messages: "a FIFO (named pipe)", "a socket", ... */
+const char *style__file_kind(unsigned mode);
+
+/* Reads a whole file (at most max_bytes) into a fresh buffer; free with style__free. Never
+ * blocks in open(): anything but a regular file (a FIFO, a socket, a device) is refused with
+ * STYLE_ERR_IO naming the path and its kind. */
 style_status style__read_file(const char *path, size_t max_bytes, void **data, size_t *size);
 
 /*

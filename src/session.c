@@ -608,15 +608,17 @@ static style_status run_network(style_session *session, const style_image *input
             if (alpha_fill_needed(&inputs[i]))
                 TRY(alpha_fill_copy(&inputs[i], session->tileable, &filled));
             const style_image *source = filled.data ? &filled : &inputs[i];
+            batch_progress progress = {session, first + i, total};
+            int (*progress_fn)(void *, double) = session->progress ? forward_progress : NULL;
             if (banded)
                 status = adain_runtime_stylize_banded(
                     &session->adain, m, session->engine, session->stream, session->adain_style,
                     session->controls.strength, source, &outputs[i], session->band_rows,
-                    session->memory_budget, effective_threads(session));
+                    session->memory_budget, effective_threads(session), progress_fn, &progress);
             else
-                status =
-                    adain_runtime_stylize(session->adain, m, session->stream, session->adain_style,
-                                          session->controls.strength, source, &outputs[i]);
+                status = adain_runtime_stylize(session->adain, m, session->stream,
+                                               session->adain_style, session->controls.strength,
+                                               source, &outputs[i], progress_fn, &progress);
             style_image_release(&filled);
             TRY(status);
             if (session->progress &&

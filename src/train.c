@@ -42,7 +42,9 @@ typedef struct trainer {
     float *content_target;
     float *gram_scratch, *delta_scratch;
     FILE *loss_log;
-    train_group group; /* data-parallel processes (alone: one rank of one) */
+    train_group group;      /* data-parallel processes (alone: one rank of one) */
+    style_cancel_fn cancel; /* options->cancel when struct_size covers it and alone; or NULL */
+    void *cancel_user;
     double time_data, time_transform, time_loss_net, time_optimizer, time_communication;
 } trainer;
 
@@ -362,7 +364,17 @@ void train_adam_update(train_params *p, float *adam_m, float *adam_v, double lr,
     }
 }
 
-/* One iteration: returns the batch-mean weighted losses. */
+/* Whether the caller asks to stop inside an iteration (options->cancel). */
+static bool cancel_requested(const trainer *t)
+{
+    return t->cancel != NULL && t->cancel(t->cancel_user) != 0;
+}
+
+#define TRAIN_CANCELLED_MESSAGE "train: cancelled inside an iteration"
+
+/* One iteration: returns the batch-mean weighted losses. STYLE_ERR_CANCELLED when
+ * cancel_requested() before its update (the parameters, Adam's moments and batch-norm
+ * statistics are then untouched; the random state is not). */
 static style_status train_step(trainer *t, double lr, double losses[3])
 {
     style_status status = STYLE_OK;
@@ -382,14 +394,20 @@ static style_status train_step(trainer *t, double lr, double losses[3])
     /* Content targets: the features of the photos themselves. */
     const int32_t cl = t->content_layer;
     const size_t content_count = (size_t)run->out_h[cl] * run->out_w[cl] * run->out_c[cl];
+    FAIL_IF(cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
     TRY(feature_run_forward(run, t->stream, t->net.input));
     memcpy(t->content_target, feature_run_output(run, cl), n * content_count * sizeof(float));
+    FAIL_IF(cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
 
+    /* Batch norm updates its running statistics in the forward pass: no stop after it. */
+    const bool may_cancel_later = !s->net.batch_norm;
     const float *output;
     t2 = train_now_seconds();
     TRY(train_net_forward(&t->net, t->stream, true, &output));
+    FAIL_IF(may_cancel_later && cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
     t3 = train_now_seconds();
     TRY(feature_run_forward(run, t->stream, output));
+    FAIL_IF(may_cancel_later && cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
 
     losses[0] = losses[1] = losses[2] = 0;
     const double per_image = 1.0 / s->batch_size;
@@ -409,6 +427,7 @@ static style_status train_step(trainer *t, double lr, double losses[3])
     }
     const float *diff_rgb;
     TRY(feature_run_backward(run, t->stream, &diff_rgb));
+    FAIL_IF(may_cancel_later && cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
     float *diff_out = train_net_diff_output(&t->net);
     const size_t image = (size_t)size * size * 3;
     memcpy(diff_out, diff_rgb, n * image * sizeof(float));
@@ -418,6 +437,7 @@ static style_status train_step(trainer *t, double lr, double losses[3])
                                  diff_out + b * image);
     t4 = train_now_seconds();
     TRY(train_net_backward(&t->net, t->stream));
+    FAIL_IF(may_cancel_later && cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
     t5 = train_now_seconds();
     /* Each process's gradients are its crops' share of the batch mean: the sum is the mean. */
     const double group_seconds = t->group.seconds;
@@ -505,7 +525,21 @@ static style_status run_training(trainer *t, const char *checkpoint_path)
     double throughput = 0;
     while (t->state.iteration < s->iterations) {
         double lr = learning_rate(s, t->state.iteration), losses[3];
-        TRY(train_step(t, lr, losses));
+        const train_rng rng_before = t->state.rng;
+        status = train_step(t, lr, losses);
+        if (status == STYLE_ERR_CANCELLED) {
+            /* The iteration in flight is dropped: its crops are drawn again on resume, so the
+             * resumed run is the uninterrupted one. */
+            t->state.rng = rng_before;
+            TRY(save_checkpoint(t, checkpoint_path, train_now_seconds() - start));
+            status = style__fail(STYLE_ERR_CANCELLED,
+                                 "train: stopped inside iteration %lld (dropped); checkpoint of "
+                                 "iteration %lld saved to %s",
+                                 (long long)t->state.iteration + 1, (long long)t->state.iteration,
+                                 checkpoint_path);
+            goto fail;
+        }
+        TRY(status);
         t->state.iteration++;
         window_iterations++;
         double now = train_now_seconds();
@@ -597,6 +631,12 @@ style_status style_train(const style_train_options *options)
     const bool has_group =
         options->struct_size >= offsetof(style_train_options, group) + sizeof options->group;
     TRY(train_group_init(&t.group, has_group ? options->group : NULL));
+    /* Inside an iteration only alone: the processes of a group stop together after one. */
+    if (options->struct_size >= offsetof(style_train_options, cancel_user) + sizeof(void *) &&
+        train_group_alone(&t.group)) {
+        t.cancel = options->cancel;
+        t.cancel_user = options->cancel_user;
+    }
     const bool leader = train_group_leader(&t.group);
     /* Rank 0 resolves the settings (reading the checkpoint when resuming); the others take
      * its settings, so one set of options and files decides the run. */

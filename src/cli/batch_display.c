@@ -125,6 +125,12 @@ void batch_display_warning(struct batch_display *d, const char *message)
 
 void batch_display_end(struct batch_display *d, const char *out_dir, int interrupted)
 {
+    batch_display_summary(d, out_dir, interrupted);
+    pthread_mutex_destroy(&d->lock);
+}
+
+void batch_display_summary(struct batch_display *d, const char *out_dir, int interrupted)
+{
     char elapsed[32];
     pthread_mutex_lock(&d->lock);
     erase_bar(d);
@@ -139,5 +145,4 @@ void batch_display_end(struct batch_display *d, const char *out_dir, int interru
         fputs("'\n", stderr);
     }
     pthread_mutex_unlock(&d->lock);
-    pthread_mutex_destroy(&d->lock);
 }

@@ -44,4 +44,7 @@ void batch_display_warning(struct batch_display *display, const char *message);
 /** Erases the bar and prints "N done, N skipped, N failed in M:SS" (unless quiet). */
 void batch_display_end(struct batch_display *display, const char *out_dir, int interrupted);
 
+/** The summary of batch_display_end, leaving the display usable (a run ended early). */
+void batch_display_summary(struct batch_display *display, const char *out_dir, int interrupted);
+
 #endif

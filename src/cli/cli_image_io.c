@@ -3,12 +3,16 @@
 
 #include "cli_image_io.h"
 
+#include "cli_interrupt.h"
 #include "cli_util.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define STDIN_SUBJECT "standard input"
 #define STDOUT_SUBJECT "standard output"
@@ -16,6 +20,26 @@
 int cli_is_stdio(const char *path)
 {
     return path != NULL && strcmp(path, CLI_STDIO_NAME) == 0;
+}
+
+/* How often a wait on a pipe looks at cli_interrupted() (the signals are blocked while a
+ * command watches them, so a blocked read(2) or write(2) would never see EINTR). */
+#define PIPE_POLL_MS 50
+
+/* Waits until `fd` is ready for `events` (POLLIN or POLLOUT) or a signal was taken.
+ * Returns 0 when ready, -1 when interrupted (nothing reported) or on a poll failure (errno). */
+static int wait_for_pipe(int fd, short events)
+{
+    for (;;) {
+        if (cli_interrupted()) {
+            errno = EINTR;
+            return -1;
+        }
+        struct pollfd ready = {.fd = fd, .events = events};
+        int count = poll(&ready, 1, PIPE_POLL_MS);
+        if (count < 0 && errno != EINTR) return -1;
+        if (count > 0) return 0; /* ready, or POLLHUP / POLLERR: the read or write says which */
+    }
 }
 
 int cli_read_stdin(unsigned char **data, size_t *size)
@@ -26,25 +50,30 @@ int cli_read_stdin(unsigned char **data, size_t *size)
 
     if (buffer == NULL) goto out_of_memory;
     for (;;) {
-        size_t got = fread(buffer + used, 1, capacity - used, stdin);
-        used += got;
-        if (used < capacity) {
-            if (ferror(stdin)) {
-                cli_error(STDIN_SUBJECT ": %s", strerror(errno));
+        if (used == capacity) {
+            if (capacity >= CLI_STDIN_MAX_BYTES) {
+                cli_error(STDIN_SUBJECT ": more than %zu bytes", CLI_STDIN_MAX_BYTES);
                 free(buffer);
                 return -1;
             }
-            break; /* end of input */
+            unsigned char *grown = realloc(buffer, capacity * 2);
+            if (grown == NULL) goto out_of_memory;
+            buffer = grown;
+            capacity *= 2;
         }
-        if (capacity >= CLI_STDIN_MAX_BYTES) {
-            cli_error(STDIN_SUBJECT ": more than %zu bytes", CLI_STDIN_MAX_BYTES);
+        ssize_t got = -1;
+        if (wait_for_pipe(STDIN_FILENO, POLLIN) == 0)
+            got = read(STDIN_FILENO, buffer + used, capacity - used);
+        if (got < 0 && errno == EAGAIN) continue; /* a non-blocking descriptor: poll again */
+        if (got < 0 && errno == EINTR && !cli_interrupted()) continue;
+        if (got < 0) {
+            /* Interrupted by a signal: the command reports the stop, not a read error. */
+            if (!cli_interrupted()) cli_error(STDIN_SUBJECT ": %s", strerror(errno));
             free(buffer);
             return -1;
         }
-        unsigned char *grown = realloc(buffer, capacity * 2);
-        if (grown == NULL) goto out_of_memory;
-        buffer = grown;
-        capacity *= 2;
+        if (got == 0) break; /* end of input */
+        used += (size_t)got;
     }
     *data = buffer;
     *size = used;
@@ -54,6 +83,23 @@ out_of_memory:
     free(buffer);
     cli_error(STDIN_SUBJECT ": out of memory");
     return -1;
+}
+
+/* Writes all of `data` to standard output, never blocking past a signal: at most PIPE_BUF
+ * bytes once poll says there is room (a pipe then takes them without waiting). */
+static int write_stdout(const unsigned char *data, size_t size)
+{
+    if (fflush(stdout) != 0) return -1;
+    size_t done = 0;
+    while (done < size) {
+        if (wait_for_pipe(STDOUT_FILENO, POLLOUT) != 0) return -1;
+        size_t chunk = size - done < PIPE_BUF ? size - done : PIPE_BUF;
+        ssize_t put = write(STDOUT_FILENO, data + done, chunk);
+        if (put < 0 && (errno == EAGAIN || (errno == EINTR && !cli_interrupted()))) continue;
+        if (put <= 0) return -1;
+        done += (size_t)put;
+    }
+    return 0;
 }
 
 int cli_image_load(const char *path, uint64_t max_pixels, style_image *out)
@@ -91,10 +137,11 @@ int cli_image_save(const char *path, const style_image *image, int jpeg_quality)
         cli_report_status(status, STDOUT_SUBJECT);
         return -1;
     }
-    written = fwrite(data, 1, size, stdout) == size;
+    written = write_stdout(data, size) == 0;
     style_free(data);
     if (!written) {
-        cli_error("cannot write to " STDOUT_SUBJECT ": %s", strerror(errno));
+        if (!cli_interrupted())
+            cli_error("cannot write to " STDOUT_SUBJECT ": %s", strerror(errno));
         return -1;
     }
     return cli_finish_stdout(0) == 0 ? 0 : -1;

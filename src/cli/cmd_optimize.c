@@ -303,13 +303,13 @@ int cmd_optimize(int argc, char **argv)
     o.log_user = &progress;
 
     if (evaluate_count) return print_losses(&o, evaluate, evaluate_count);
-    cli_interrupt_begin();
+    cli_interrupt_begin(0); /* no deadline: the current image is written first */
     style_status status = style_optimize(&o);
     cli_interrupt_end();
     if (progress.bar_open) fputc('\n', stderr);
     if (status == STYLE_ERR_CANCELLED) {
         cli_error("%s", style_last_error());
-        return 130;
+        return cli_interrupt_exit_code() ? cli_interrupt_exit_code() : 130;
     }
     if (status != STYLE_OK) {
         cli_report_status(status, NULL);

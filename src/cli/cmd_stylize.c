@@ -5,6 +5,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "batch_display.h"
+#include "cli_files.h"
 #include "cli_image_io.h"
 #include "cli_interrupt.h"
 #include "cli_styles.h"
@@ -16,6 +17,7 @@
 #include <stdbool.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -98,7 +100,8 @@ void cmd_stylize_usage(FILE *out)
           "\n"
           "Options:\n"
           "  -m, --model FILE         style model (safetensors); required\n"
-          "  -o, --out-dir DIR        write every INPUT into DIR (which must exist)\n"
+          "  -o, --out-dir DIR        write every INPUT into DIR (made, with its parents, when\n"
+          "                           missing)\n"
           "      --strength S         0..1: blend of the input (0) and the stylized image (1,\n"
           "                           the default); for an AdaIN model, the content-style\n"
           "                           trade-off in feature space\n"
@@ -371,16 +374,19 @@ static int check_arguments(const struct stylize_settings *settings, int count, c
     return 0;
 }
 
-/* Returns 0, or -1 after reporting why the output directory cannot be used. */
-static int check_out_dir(const char *dir)
+/* Makes the output directory (and its parents) when missing. Returns 0, or -1 after
+ * reporting why it cannot be used: one error before any work. */
+static int prepare_out_dir(const char *dir)
 {
     struct stat dir_stat;
-    if (stat(dir, &dir_stat) != 0) {
-        cli_error("%s: %s", dir, strerror(errno));
+    if (stat(dir, &dir_stat) == 0 && !S_ISDIR(dir_stat.st_mode)) {
+        cli_error("%s: cannot be the output directory: it is %s", dir,
+                  cli_file_kind(dir_stat.st_mode));
         return -1;
     }
-    if (!S_ISDIR(dir_stat.st_mode)) {
-        cli_error("%s: not a directory", dir);
+    if (cli_make_directories(dir) != 0) return -1;
+    if (access(dir, W_OK | X_OK) != 0) {
+        cli_error("%s: cannot write into the output directory: %s", dir, strerror(errno));
         return -1;
     }
     return 0;
@@ -393,7 +399,42 @@ struct batch {
     struct batch_display display;
     pthread_mutex_t next_lock;
     size_t next; /* the next job to look at */
+    /* The output each worker is writing (NULL: none), for give_up() to clear its temporary. */
+    _Atomic(const char *) writing[STYLIZE_MAX_JOBS];
 };
+
+/* Grace period after the first signal: past it the run is given up (cli_interrupt.h), so that
+ * it ends within a second even inside a step the library cannot cancel (decoding a large
+ * image, one long layer, encoding the output). */
+#define STYLIZE_GRACE_MS 400
+
+/* The summary (or for one file, one line) of a run that a signal stopped. */
+static void report_interrupted(struct batch *batch)
+{
+    const struct stylize_settings *settings = batch->settings;
+    if (settings->out_dir != NULL) {
+        batch_display_summary(&batch->display, settings->out_dir, 1);
+    } else if (!settings->quiet && batch->jobs->count > 0) {
+        pthread_mutex_lock(&batch->display.lock);
+        const bool written = batch->display.done > 0; /* the signal came after the save */
+        pthread_mutex_unlock(&batch->display.lock);
+        batch_display_error(&batch->display, "interrupted by %s: '%s' %s",
+                            cli_interrupt_signal_name(), batch->jobs->items[0].output_path,
+                            written ? "was written before it" : "not written");
+    }
+}
+
+/* Called by the signal-watching thread when the run is given up (cli_interrupt.h): what is
+ * being written goes (the outputs themselves appear only by rename), then the summary. */
+static void give_up(void *user)
+{
+    struct batch *batch = user;
+    for (int i = 0; i < STYLIZE_MAX_JOBS; ++i) {
+        const char *path = atomic_load(&batch->writing[i]);
+        if (path != NULL && !cli_is_stdio(path)) cli_remove_temporaries(path);
+    }
+    report_interrupted(batch);
+}
 
 /* The next ready job, or NULL when none is left (or Ctrl-C came). */
 static const struct stylize_job *take_job(struct batch *batch)
@@ -416,7 +457,8 @@ static const struct stylize_job *take_job(struct batch *batch)
 
 /* Load, stylize, save one image. Returns 0, -1 after reporting the failure, or
  * STYLIZE_INTERRUPTED. */
-static int stylize_one(style_session *session, const struct stylize_job *job, struct batch *batch)
+static int stylize_one(style_session *session, const struct stylize_job *job, struct batch *batch,
+                       int worker_index)
 {
     const struct stylize_settings *settings = batch->settings;
     struct timespec start = cli_now();
@@ -428,7 +470,8 @@ static int stylize_one(style_session *session, const struct stylize_job *job, st
 
     if (cli_is_stdio(job->input_path)) {
         /* Single-image mode only (stylize_jobs_check): no bar to keep clear. */
-        if (cli_image_load(job->input_path, settings->max_pixels, &input) != 0) return -1;
+        if (cli_image_load(job->input_path, settings->max_pixels, &input) != 0)
+            return cli_interrupted() ? STYLIZE_INTERRUPTED : -1;
     } else {
         status = style_image_load(job->input_path, settings->max_pixels, &input);
         if (status != STYLE_OK) {
@@ -463,12 +506,14 @@ static int stylize_one(style_session *session, const struct stylize_job *job, st
                      ? STYLE_OK
                      : STYLE_ERR_IO;
     } else {
+        atomic_store(&batch->writing[worker_index], job->output_path);
         status = style_image_save(job->output_path, &output, settings->jpeg_quality);
+        atomic_store(&batch->writing[worker_index], NULL);
         if (status != STYLE_OK) batch_display_status(&batch->display, status, job->output_path);
     }
     style_image_release(&output);
     style_image_release(&input);
-    if (status != STYLE_OK) return -1;
+    if (status != STYLE_OK) return cli_interrupted() ? STYLIZE_INTERRUPTED : -1;
 
     if (settings->verbose)
         batch_display_error(&batch->display, "%s -> %s: %dx%d, stylize %.1f ms, total %.1f ms",
@@ -487,6 +532,7 @@ static int on_progress(void *user, double fraction)
 
 struct worker {
     struct batch *batch;
+    int index; /* in batch->writing */
     style_session *session;
     pthread_t thread;
     int started;
@@ -498,7 +544,7 @@ static void *work(void *argument)
     const struct stylize_job *job;
     while ((job = take_job(worker->batch)) != NULL) {
         struct timespec start = cli_now();
-        int result = stylize_one(worker->session, job, worker->batch);
+        int result = stylize_one(worker->session, job, worker->batch, worker->index);
         if (result == STYLIZE_INTERRUPTED) break;
         batch_display_file(&worker->batch->display, job->input_path, job->output_path, result == 0,
                            cli_elapsed_ms(start) / 1e3);
@@ -638,6 +684,7 @@ static int run_jobs(struct batch *batch, size_t ready)
     }
     for (int i = 0; i < jobs; ++i) {
         workers[i].batch = batch;
+        workers[i].index = i;
         workers[i].session =
             make_session(model, settings, threads_per_job(settings, jobs), &batch->display);
         if (workers[i].session == NULL) {
@@ -693,7 +740,7 @@ int cmd_stylize(int argc, char **argv)
     int count = argc - optind;
     exit_code = check_arguments(&settings, count, arguments);
     if (exit_code != 0) return exit_code;
-    if (settings.out_dir != NULL && check_out_dir(settings.out_dir) != 0) return CLI_EXIT_FAILURE;
+    if (settings.out_dir != NULL && prepare_out_dir(settings.out_dir) != 0) return CLI_EXIT_FAILURE;
 
     if (stylize_jobs_collect(&jobs, settings.out_dir, arguments, count) != 0) {
         stylize_jobs_free(&jobs);
@@ -705,7 +752,7 @@ int cmd_stylize(int argc, char **argv)
         skipped += jobs.items[i].state == JOB_SKIPPED;
         refused += jobs.items[i].state == JOB_REFUSED;
     }
-    if (settings.out_dir != NULL && jobs.count == 0 && jobs.unreadable == 0)
+    if (settings.out_dir != NULL && jobs.count == 0 && jobs.unreadable == 0 && jobs.special == 0)
         cli_error("no .png, .jpg, .jpeg or .webp files in the inputs; nothing to do");
 
     memset(&batch, 0, sizeof batch);
@@ -713,25 +760,31 @@ int cmd_stylize(int argc, char **argv)
     batch.jobs = &jobs;
     pthread_mutex_init(&batch.next_lock, NULL);
     /* One file: no bar and no summary, only errors (as `cp` would). */
-    batch_display_begin(&batch.display, jobs.count + jobs.unreadable, skipped,
-                        refused + jobs.unreadable, settings.quiet || settings.out_dir == NULL);
+    batch_display_begin(&batch.display, jobs.count + jobs.unreadable + jobs.special,
+                        skipped + jobs.special, refused + jobs.unreadable,
+                        settings.quiet || settings.out_dir == NULL);
     /* Loading a model costs time and memory: skip it when nothing is left to do. */
     int run_failed = 0;
     if (ready > 0) {
-        cli_interrupt_begin();
+        cli_interrupt_begin(STYLIZE_GRACE_MS);
+        cli_interrupt_set_give_up(give_up, &batch);
         run_failed = run_jobs(&batch, ready) != 0;
         cli_interrupt_end();
     }
     int interrupted = cli_interrupted();
-    if (run_failed) batch.display.failed += ready;
+    if (run_failed && !interrupted) batch.display.failed += ready;
+    if (interrupted && settings.out_dir == NULL) report_interrupted(&batch);
     if (settings.out_dir != NULL)
         batch_display_end(&batch.display, settings.out_dir, interrupted);
     else
         batch_display_end(&batch.display, "", interrupted);
     size_t unfinished = batch.display.total - batch.display.done - batch.display.skipped -
                         batch.display.failed; /* left by Ctrl-C */
-    exit_code = batch.display.failed == 0 && unfinished == 0 && !interrupted ? CLI_EXIT_OK
-                                                                             : CLI_EXIT_FAILURE;
+    /* A signal: 128 + its number (130 SIGINT, 143 SIGTERM, 129 SIGHUP), as a shell reports. */
+    if (interrupted)
+        exit_code = cli_interrupt_exit_code();
+    else
+        exit_code = batch.display.failed == 0 && unfinished == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
     pthread_mutex_destroy(&batch.next_lock);
     stylize_jobs_free(&jobs);
     return exit_code;

@@ -242,12 +242,13 @@ int cmd_train(int argc, char **argv)
         return cli_usage_error("train", "--style-image, --data and --loss-net are required "
                                         "(unless --resume)");
     o.progress = train_progress_report;
+    o.cancel = train_progress_cancel; /* a signal stops inside an iteration too */
     o.progress_user = &progress;
     o.log = train_progress_log;
     o.log_user = &progress;
 
     /* Before MPI_Init: the threads MPI starts inherit the blocked signals too. */
-    cli_interrupt_begin();
+    cli_interrupt_begin(0); /* no deadline: the checkpoint (or image) comes first */
     cli_mpi mpi;
     if (cli_mpi_begin(&mpi) != 0) {
         cli_interrupt_end();
@@ -274,7 +275,8 @@ int cmd_train(int argc, char **argv)
     if (status == STYLE_ERR_CANCELLED && mpi.group.rank == 0) cli_error("%s", style_last_error());
     cli_mpi_end(&mpi); /* a stop is collective: every process saw it at the same iteration */
     cli_interrupt_end();
-    if (status == STYLE_ERR_CANCELLED) return 130;
+    if (status == STYLE_ERR_CANCELLED)
+        return cli_interrupt_exit_code() ? cli_interrupt_exit_code() : 130;
     if (!progress.quiet && mpi.group.rank == 0) fprintf(stderr, "libstyle: wrote %s\n", o.out_path);
     return CLI_EXIT_OK;
 }

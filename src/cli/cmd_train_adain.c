@@ -201,13 +201,13 @@ int cmd_train_adain(int argc, char **argv)
     o.log = train_progress_log;
     o.log_user = &progress;
 
-    cli_interrupt_begin();
+    cli_interrupt_begin(0); /* no deadline: the checkpoint (or image) comes first */
     style_status status = style_train_adain(&o);
     cli_interrupt_end();
     if (progress.terminal && !progress.quiet) fputc('\n', stderr);
     if (status == STYLE_ERR_CANCELLED) {
         cli_error("%s", style_last_error());
-        return 130;
+        return cli_interrupt_exit_code() ? cli_interrupt_exit_code() : 130;
     }
     if (status != STYLE_OK) {
         cli_report_status(status, NULL);

@@ -54,7 +54,8 @@ static void print_usage(FILE *out)
           "\n"
           "Run '" CLI_PROGRAM_NAME " <command> --help' for the options of a command.\n"
           "Exit status: 0 on success, 1 when an operation failed, 2 for a usage error,\n"
-          "130 when train or optimize was interrupted (after saving). See man libstyle.\n",
+          "128 + the signal's number when a signal stopped it: 130 (SIGINT), 143 (SIGTERM),\n"
+          "129 (SIGHUP); train and optimize save first. See man libstyle.\n",
           out);
 }
 

@@ -3,6 +3,7 @@
 #define _DEFAULT_SOURCE /* scandir, alphasort */
 
 #include "stylize_jobs.h"
+#include "cli_files.h"
 #include "cli_image_io.h"
 #include "cli_util.h"
 #include "output_place.h"
@@ -48,6 +49,11 @@ static int add_job(struct stylize_job_list *jobs, char *input_path, char *output
     } else if (S_ISDIR(job->input_stat.st_mode)) {
         cli_error("%s: is a directory, not an image", input_path);
         job->state = JOB_REFUSED;
+    } else if (!S_ISREG(job->input_stat.st_mode)) {
+        /* Opening a FIFO or a device could wait forever; '-' is the way to read a pipe. */
+        cli_error("%s: is %s, not a regular file (use '-' to read a pipe on standard input)",
+                  input_path, cli_file_kind(job->input_stat.st_mode));
+        job->state = JOB_REFUSED;
     }
     return 0;
 out_of_memory:
@@ -86,6 +92,33 @@ static int is_out_dir(const struct walk *walk, const struct stat *dir_stat)
            dir_stat->st_ino == walk->out_dir_stat.st_ino;
 }
 
+/*
+ * Whether a directory entry (its lstat in `entry_stat`) is a regular file or a symbolic link
+ * to one: only those are read. Anything else with an image name (a FIFO, a socket, a device,
+ * a dangling link, a link loop) is reported as skipped with its kind and counted in
+ * jobs->special, so that the run never waits on it and still finishes.
+ */
+static int is_regular_file(struct walk *walk, const char *path, const struct stat *entry_stat)
+{
+    struct stat target;
+    if (S_ISREG(entry_stat->st_mode)) return 1;
+    if (!S_ISLNK(entry_stat->st_mode)) {
+        cli_error("%s: skipped: %s, not a regular file", path, cli_file_kind(entry_stat->st_mode));
+    } else if (stat(path, &target) != 0) {
+        cli_error("%s: skipped: %s", path,
+                  errno == ELOOP    ? "a symbolic link loop"
+                  : errno == ENOENT ? "a dangling symbolic link (its target does not exist)"
+                                    : strerror(errno));
+    } else if (S_ISREG(target.st_mode)) {
+        return 1;
+    } else {
+        cli_error("%s: skipped: a symbolic link to %s, not to a regular file", path,
+                  cli_file_kind(target.st_mode));
+    }
+    walk->jobs->special++;
+    return 0;
+}
+
 /* Adds the image files under `dir` (relative path `relative`, "" at the top). */
 static int walk_directory(struct walk *walk, const char *dir, const char *relative, int depth)
 {
@@ -122,7 +155,7 @@ static int walk_directory(struct walk *walk, const char *dir, const char *relati
         } else if (record_tree_file(walk, path, &entry_stat) != 0) {
             cli_error("out of memory");
             result = -1;
-        } else if (cli_has_image_extension(name)) {
+        } else if (cli_has_image_extension(name) && is_regular_file(walk, path, &entry_stat)) {
             result = add_job(walk->jobs, path, cli_path_join(walk->out_dir, inner), 1);
             path = NULL; /* owned by the job list now */
         }

@@ -31,17 +31,21 @@ struct stylize_job_list {
     size_t unreadable; /* directories or entries that could not be searched (reported) */
     /* every file under an input directory (the --out-dir too, when inside one), by inode */
     struct input_files tree_files;
+    size_t special;    /* image names in a tree that are no regular file (reported; skipped) */
 };
 
 /**
  * Adds the jobs of the positional arguments. With out_dir NULL there are exactly two,
  * INPUT OUTPUT. Otherwise each argument is a file, written to out_dir under its own name, or a
- * directory, whose image files (.png, .jpg, .jpeg, any case; sorted by name, symbolic links to
+ * directory, whose image files (.png, .jpg, .jpeg, .webp, any case; sorted by name, symbolic links to
  * directories not followed) go to out_dir under their path relative to it. out_dir itself is
- * never searched. Missing inputs are reported and become refused jobs; unreadable directories
- * are reported and counted in jobs->unreadable. An out_dir inside an input directory is not
- * searched for inputs, but its files are recorded, like every file under an input directory,
- * as files never to be overwritten. Returns 0, or -1 when memory runs out (reported).
+ * never searched. Missing inputs are reported and become refused jobs, and so do inputs named
+ * on the command line that are not regular files (a FIFO, a device); unreadable directories
+ * are reported and counted in jobs->unreadable. In a directory only regular files and links to
+ * them are taken: other entries with an image name are reported and counted in jobs->special.
+ * An out_dir inside an input directory is not searched for inputs, but its files are
+ * recorded, like every file under an input directory, as files never to be overwritten.
+ * Returns 0, or -1 when memory runs out (reported).
  */
 int stylize_jobs_collect(struct stylize_job_list *jobs, const char *out_dir, char **arguments,
                          int count);

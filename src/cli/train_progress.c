@@ -50,3 +50,9 @@ void train_progress_log(void *user, style_log_level level, const char *message)
     fprintf(stderr, "libstyle: %s%s%s\n", rank, level == STYLE_LOG_WARNING ? "warning: " : "",
             message);
 }
+
+int train_progress_cancel(void *user)
+{
+    (void)user;
+    return cli_interrupted();
+}

@@ -847,7 +847,7 @@ typedef struct style_evaluate_photo {
     double color_gatys;       /**< of the Gatys result to the style image */
     double peaks_model;       /**< periodic-peak fraction of the output's spectrum */
     double peaks_gatys;       /**< of the Gatys result's */
-    double artifact_score;    /**< peaks_model / peaks_gatys (denominator floored at 1e-4) */
+    double artifact_score;    /**< peaks_model / peaks_gatys (denominator floored at 0.01) */
     int gatys_cached;         /**< non-zero: the curve came from the cache */
 } style_evaluate_photo;
 

@@ -232,14 +232,14 @@ static bool read_cached_curve(const char *path, gatys_curve *c, int64_t iteratio
 static style_status write_curve(const char *path, const gatys_curve *c)
 {
     style_status status = STYLE_OK;
-    size_t capacity = 64 + c->count * 48, used = 0;
+    size_t capacity = 64 + c->count * 64, used = 0;
     char *text = style__malloc(capacity);
     FAIL_IF(!text, STYLE_ERR_NOMEM, "evaluate: out of memory");
     used +=
         (size_t)snprintf(text, capacity, "iteration,evaluations,content,style,tv,total,seconds\n");
     for (size_t i = 1; i < c->count; i++)
         used +=
-            (size_t)snprintf(text + used, capacity - used, "%zu,0,0,0,0,%.9g,0\n", i, c->total[i]);
+            (size_t)snprintf(text + used, capacity - used, "%zu,0,0,0,0,%.17g,0\n", i, c->total[i]);
     TRY(style__write_file_atomic(path, text, used));
 fail:
     style__free(text);

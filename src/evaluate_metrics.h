@@ -63,7 +63,7 @@ style_status artifact_peak_fraction(const float *rgb, int32_t width, int32_t hei
 
 /* The artifact score: fraction(model output) / fraction(Gatys result), with the denominator
  * floored at ARTIFACT_FLOOR so a spectrum without peaks does not divide by zero. */
-#define ARTIFACT_FLOOR 1e-4
+#define ARTIFACT_FLOOR 0.01
 double artifact_score(double model_fraction, double gatys_fraction);
 
 /* ---- Gatys-equivalent iterations ---------------------------------------------------------- */

@@ -528,11 +528,18 @@ typedef struct style_train_options {
                                           style, training only that style's scales and shifts
                                           (the architecture options are taken from the model;
                                           the convolutions and other styles stay bit-identical) */
+    /* Since 0.x (read when struct_size covers it): held-out photos. */
+    const char *exclude_list;        /**< a sha256sum-format list (models/heldout-photos.sha256):
+                                          photos of data_dir whose SHA-256 it holds are refused
+                                          (not trained on, whatever their name; a warning names
+                                          each); the model records the list's name and hash */
 } style_train_options;
 
 /**
  * Trains a transform network for one style (Johnson et al.'s perceptual losses) and writes it
- * to options->out_path as a model file with provenance metadata. Checkpoints (atomic, with the
+ * to options->out_path as a model file with provenance metadata (libstyle.training: the
+ * settings, with the style images, loss network and held-out list as file names and SHA-256
+ * and the photos as the data folder's name and the SHA-256 of their list, never a path). Checkpoints (atomic, with the
  * optimizer state; marked as checkpoints, not models) are written every checkpoint_every
  * iterations and when the progress callback stops the run (then STYLE_ERR_CANCELLED is
  * returned). With the same seed and thread count a run is deterministic, and a resumed run

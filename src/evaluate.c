@@ -525,7 +525,7 @@ static style_status write_json(const evaluation *e, const style_evaluate_summary
             "gatys_cached", r->gatys_cached);
         json_array_append_new(photos, o);
     }
-    const bool overridden = e->o.size || e->o.gatys_iterations;
+    const bool overridden = e->o.size || e->o.gatys_iterations || e->o.style_size;
     json_t *root = json_pack(
         "{s:s, s:b, s:{s:s, s:s}, s:o, s:o, s:{s:i, s:i, s:f, s:f, s:f, s:s, s:I}, s:o, "
         "s:{s:I, s:f, s:f, s:b, s:I, s:f, s:f, s:f}}",

@@ -560,11 +560,18 @@ typedef struct style_train_options {
                                  statistics must not take a half iteration). NULL: stops
                                  only through `progress`, after an iteration */
     void *cancel_user;
+    /* Since 0.x (read when struct_size covers it): held-out photos. */
+    const char *exclude_list;        /**< a sha256sum-format list (models/heldout-photos.sha256):
+                                          photos of data_dir whose SHA-256 it holds are refused
+                                          (not trained on, whatever their name; a warning names
+                                          each); the model records the list's name and hash */
 } style_train_options;
 
 /**
  * Trains a transform network for one style (Johnson et al.'s perceptual losses) and writes it
- * to options->out_path as a model file with provenance metadata. Checkpoints (atomic, with the
+ * to options->out_path as a model file with provenance metadata (libstyle.training: the
+ * settings, with the style images, loss network and held-out list as file names and SHA-256
+ * and the photos as the data folder's name and the SHA-256 of their list, never a path). Checkpoints (atomic, with the
  * optimizer state; marked as checkpoints, not models) are written every checkpoint_every
  * iterations and when the progress callback stops the run (then STYLE_ERR_CANCELLED is
  * returned). With the same seed and thread count a run is deterministic, and a resumed run
@@ -855,6 +862,109 @@ typedef struct style_losses {
  */
 STYLE_API style_status style_evaluate_losses(const style_optimize_options *options,
                                              const char *image_path, style_losses *losses);
+
+/* ---- Quality evaluation (Johnson et al.'s protocol) ---------------------------------------- */
+
+/**
+ * The name of the frozen evaluation definition style_evaluate applies (docs/quality.md): the
+ * objective (the model's loss network with its recommended taps, content weight 1, style weight
+ * 20, TV weight 50, the photo resized to long side 512, the style image at the model's
+ * training style size) and the reference (Gatys: L-BFGS, history 10, strong-Wolfe line
+ * search, from the photo, 300 iterations). Changing any of it makes a new version.
+ */
+#define STYLE_EVALUATION_DEFINITION "johnson-gatys-v1"
+
+/** The measures of one photo (docs/quality.md defines each). */
+typedef struct style_evaluate_photo {
+    const char *name;         /**< the photo's file name */
+    double content, style, tv, total; /**< weighted losses of the model's output */
+    double photo_total;       /**< total loss of the photo itself (Gatys' iteration 0) */
+    double gatys_total;       /**< Gatys' total loss after the last iteration */
+    int64_t gatys_iterations; /**< iterations of the Gatys curve */
+    double gatys_equivalent;  /**< iterations at which Gatys reaches `total` (0: the model is
+                                   no better than the photo) */
+    int gatys_beyond;         /**< non-zero: better than Gatys' last iteration (">N") */
+    double color_model;       /**< colour distance of the output to the style image */
+    double color_photo;       /**< of the photo to the style image */
+    double color_gatys;       /**< of the Gatys result to the style image */
+    double peaks_model;       /**< periodic-peak fraction of the output's spectrum */
+    double peaks_gatys;       /**< of the Gatys result's */
+    double artifact_score;    /**< peaks_model / peaks_gatys (denominator floored at 0.01) */
+    int gatys_cached;         /**< non-zero: the curve came from the cache */
+} style_evaluate_photo;
+
+/** Medians over the photos (for gatys_equivalent, ">N" counts as more than any number). */
+typedef struct style_evaluate_summary {
+    size_t photos;
+    double total_ratio;       /**< median of total / gatys_total */
+    double gatys_equivalent;  /**< median Gatys-equivalent iterations */
+    int gatys_beyond;         /**< non-zero: the median is ">N" */
+    int64_t gatys_iterations; /**< N */
+    double color_model;       /**< median colour distance of the outputs to the style */
+    double color_photo;       /**< median of the photos' own */
+    double artifact_score;    /**< median artifact score */
+} style_evaluate_summary;
+
+/** Where style_evaluate stands: a stage of a photo, or a Gatys iteration of it. */
+typedef struct style_evaluate_progress {
+    size_t photo;          /**< 0-based index of the photo being measured */
+    size_t photos;         /**< photos in all */
+    const char *name;      /**< its file name */
+    const char *stage;     /**< "model", "gatys", "gatys-cached", "done" */
+    int64_t iteration;     /**< stage "gatys": iterations done */
+    int64_t iterations;    /**< stage "gatys": iterations planned */
+    const style_evaluate_photo *result; /**< stage "done": the photo's measures */
+} style_evaluate_progress;
+
+/** Called at every stage and Gatys iteration; return non-zero to stop (STYLE_ERR_CANCELLED). */
+typedef int (*style_evaluate_progress_fn)(void *user, const style_evaluate_progress *progress);
+
+/**
+ * Options of style_evaluate(). Zero-initialise, set struct_size = sizeof(it), model and
+ * photos_dir; zero fields take the frozen definition's values. The test overrides (size,
+ * gatys_iterations, style_size) change the numbers: a report made with them names them.
+ */
+typedef struct style_evaluate_options {
+    size_t struct_size;
+    const char *model;               /**< the model file (arch johnson) */
+    const char *photos_dir;          /**< held-out photos (PNG/JPEG), searched recursively */
+    const char *photo_list;          /**< optional sha256sum-format list: only these files of
+                                          photos_dir, by name, each checked against its SHA-256
+                                          (models/heldout-photos.sha256) */
+    const char *const *search_dirs;  /**< folders searched (recursively) for the style image and
+                                          the loss network the model's training metadata names,
+                                          matched by file name and SHA-256 */
+    size_t search_dir_count;
+    const char *style_image;         /**< the style image, instead of searching */
+    const char *loss_net;            /**< the loss network, instead of searching */
+    const char *cache_dir;           /**< Gatys curves and results by photo, style and
+                                          objective (created if missing); NULL: no cache */
+    const char *out_dir;             /**< report.csv, report.json and sheets/NAME.png (photo |
+                                          model | Gatys); NULL: nothing written */
+    size_t max_photos;               /**< 0: all; else the first ones (in list or path order) */
+    int32_t size;                    /**< test override of the long side (0: 512) */
+    int32_t style_size;              /**< short side of the style image; 0: the model's training
+                                          style size (the result's short side if unrecorded) */
+    int64_t gatys_iterations;        /**< test override (0: 300) */
+    int threads;                     /**< 0: one per processor */
+    style_evaluate_progress_fn progress;
+    void *progress_user;
+    style_log_fn log;                /**< which files were found, warnings */
+    void *log_user;
+} style_evaluate_options;
+
+/**
+ * Measures a feed-forward model against Gatys' optimisation on held-out photos under the
+ * frozen definition STYLE_EVALUATION_DEFINITION (docs/quality.md): per photo the weighted
+ * losses of the model's output, the Gatys-equivalent iterations, the colour distance to the
+ * style image (2-Wasserstein distance of Gaussians in CIELAB) and the artifact score
+ * (periodic spectral peaks relative to Gatys'); the medians go to *summary, everything to
+ * out_dir's reports. The style image and loss network come from the options, or are found in
+ * search_dirs by the names and SHA-256 the model's libstyle.training records; a clear error
+ * names what is missing otherwise. Only single-style (arch johnson) models are measured.
+ */
+STYLE_API style_status style_evaluate(const style_evaluate_options *options,
+                                      style_evaluate_summary *summary);
 
 #ifdef __cplusplus
 }

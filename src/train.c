@@ -5,6 +5,7 @@
  */
 #include "feature_net.h"
 #include "train.h"
+#include "train_data_list.h"
 #include "train_group.h"
 #include "train_losses.h"
 
@@ -622,11 +623,16 @@ style_status style_train(const style_train_options *options)
     style_status status = STYLE_OK;
     trainer t = {0};
     style_model *base = NULL; /* adding a style: the model it is added to */
-    char *checkpoint_path = NULL;
+    char *checkpoint_path = NULL, data_sha256[SHA256_HEX_SIZE] = "";
     int previous_threads = omp_get_max_threads();
     if (!options || options->struct_size < sizeof(size_t) || !options->out_path)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: options or out_path missing");
     t.options = options;
+    /* The held-out list exists only in newer option structs. */
+    const char *exclude_list = options->struct_size >= offsetof(style_train_options, exclude_list) +
+                                                           sizeof options->exclude_list
+                                   ? options->exclude_list
+                                   : NULL;
     if (options->threads > 0) omp_set_num_threads(options->threads);
     const bool has_group =
         options->struct_size >= offsetof(style_train_options, group) + sizeof options->group;
@@ -670,6 +676,11 @@ style_status style_train(const style_train_options *options)
     TRY(feature_net_load(s->loss_net, &t.loss_net));
     TRY(resolve_layers(&t));
     TRY(train_dataset_open(&t.data, s->data_dir, options->log, options->log_user));
+    size_t excluded = 0;
+    TRY(train_dataset_fingerprint(&t.data, exclude_list, data_sha256, &excluded));
+    if (excluded)
+        train_log(&t, STYLE_LOG_INFO, "%zu held-out photo%s of %s refused", excluded,
+                  excluded == 1 ? "" : "s", exclude_list);
     TRY(check_same_data(&t));
     TRY(compute_style_targets(&t));
 
@@ -729,8 +740,8 @@ style_status style_train(const style_train_options *options)
 
     TRY(run_training(&t, checkpoint_path));
     if (leader) {
-        TRY(train_export_model(options->out_path, s, &t.params, (int64_t)t.data.count,
-                               t.state.seconds));
+        TRY(train_export_model(options->out_path, s, data_sha256, exclude_list, &t.params,
+                               (int64_t)t.data.count, t.state.seconds));
         train_log(&t, STYLE_LOG_INFO, "wrote %s", options->out_path);
     }
 fail:

@@ -40,8 +40,13 @@ typedef struct train_state {
     double seconds; /* training time of earlier runs (resumed) */
 } train_state;
 
-/* Settings as JSON (for checkpoints and the model's libstyle.training). Caller frees. */
+/* Settings as JSON (for checkpoints). Caller frees. */
 char *train_settings_to_json(const train_settings *s, int64_t dataset_size, double seconds);
+/* The model's libstyle.training: the settings with file names and SHA-256 instead of paths,
+ * the data folder's name and data_sha256 (train_dataset_fingerprint), and the held-out list
+ * (NULL: none). Caller frees with free(); NULL on failure (style_last_error() says why). */
+char *train_provenance_json(const train_settings *s, int64_t dataset_size, double seconds,
+                            const char *data_sha256, const char *exclude_list);
 style_status train_settings_from_json(const char *json, train_settings *s);
 
 /* Checkpoint: parameters, Adam moments, state and settings, written atomically. */
@@ -86,6 +91,7 @@ style_status train_add_style_params(const style_model *base, train_params *p);
 
 /* Writes the trained network as a model file (every libstyle.* key explicit). */
 style_status train_export_model(const char *path, const train_settings *s,
+                                const char *data_sha256, const char *exclude_list,
                                 const train_params *params, int64_t dataset_size, double seconds);
 
 /* Serialises `file`, loads the bytes back as a model (so a model the loader would refuse is

@@ -308,13 +308,19 @@ fail:
     return status;
 }
 
-style_status train_export_model(const char *path, const train_settings *s,
-                                const train_params *params, int64_t dataset_size, double seconds)
+style_status train_export_model(const char *path, const train_settings *s, const char *data_sha256,
+                                const char *exclude_list, const train_params *params,
+                                int64_t dataset_size, double seconds)
 {
     style_status status = STYLE_OK;
     st_file file = {0};
-    char *training = train_settings_to_json(s, dataset_size, seconds), *styles = NULL;
-    FAIL_IF(!training, STYLE_ERR_NOMEM, "model export: out of memory");
+    char *styles = NULL;
+    char *training = train_provenance_json(s, dataset_size, seconds, data_sha256, exclude_list);
+    if (!training) {
+        status = STYLE_ERR_NOMEM;
+        if (!*style_last_error()) style__fail(status, "model export: out of memory");
+        goto fail;
+    }
     char name[256];
     snprintf(name, sizeof name, "%s", style__basename(path));
     char *dot = strrchr(name, '.');

@@ -48,7 +48,7 @@ static style_model *params_to_model(const train_params *p, const char *dir)
     train_settings s = {0};
     s.net = p->config;
     const char *path = test_path(dir, "exported.safetensors");
-    assert_int_equal(train_export_model(path, &s, p, 1, 0), STYLE_OK);
+    assert_int_equal(train_export_model(path, &s, NULL, NULL, p, 1, 0), STYLE_OK);
     style_model *model = NULL;
     assert_int_equal(style_model_load(path, NULL, &model), STYLE_OK);
     return model;

@@ -66,6 +66,8 @@ void cmd_train_usage(FILE *out)
           "  --checkpoint-every N     iterations between checkpoints (default 100)\n"
           "  --resume CKPT            continue a run from its checkpoint\n"
           "  --loss-log FILE          append per-iteration losses as CSV\n"
+          "  --exclude LIST           refuse the photos whose SHA-256 this sha256sum-format\n"
+          "                           list holds (models/heldout-photos.sha256)\n"
           "  -q, --quiet              no progress output\n"
           "\n"
           "Several processes (built with MPI): mpirun -np N libstyle train ... trains one model\n"
@@ -78,7 +80,7 @@ enum {
     OPT_ITERATIONS, OPT_BATCH, OPT_CROP, OPT_STYLE_SIZE, OPT_LR, OPT_LR_SCHEDULE,
     OPT_CONTENT_WEIGHT, OPT_STYLE_WEIGHT, OPT_TV_WEIGHT, OPT_CONTENT_LAYER, OPT_STYLE_LAYERS,
     OPT_SEED, OPT_THREADS, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_LOSS_LOG,
-    OPT_STYLE_NAME, OPT_ADD_STYLE
+    OPT_STYLE_NAME, OPT_ADD_STYLE, OPT_EXCLUDE
 };
 
 int cmd_train(int argc, char **argv)
@@ -110,6 +112,7 @@ int cmd_train(int argc, char **argv)
         {"checkpoint-every", required_argument, NULL, OPT_CHECKPOINT_EVERY},
         {"resume", required_argument, NULL, OPT_RESUME},
         {"loss-log", required_argument, NULL, OPT_LOSS_LOG},
+        {"exclude", required_argument, NULL, OPT_EXCLUDE},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -223,6 +226,7 @@ int cmd_train(int argc, char **argv)
             break;
         case OPT_RESUME: o.resume_path = optarg; break;
         case OPT_LOSS_LOG: o.loss_log = optarg; break;
+        case OPT_EXCLUDE: o.exclude_list = optarg; break;
         case 'q': progress.quiet = 1; break;
         case 'h': cmd_train_usage(stdout); return cli_finish_stdout(CLI_EXIT_OK);
         default: return cli_option_error("train", c, argc, argv, before);

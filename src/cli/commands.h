@@ -20,6 +20,9 @@ void cmd_train_adain_usage(FILE *out);
 int cmd_optimize(int argc, char **argv);
 void cmd_optimize_usage(FILE *out);
 
+int cmd_evaluate(int argc, char **argv);
+void cmd_evaluate_usage(FILE *out);
+
 int cmd_import_ml5(int argc, char **argv);
 void cmd_import_ml5_usage(FILE *out);
 

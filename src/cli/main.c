@@ -24,6 +24,8 @@ static const struct command commands[] = {
      cmd_train_adain_usage},
     {"optimize", "style one photo by optimising its pixels (Gatys et al.; slow, no model)",
      cmd_optimize, cmd_optimize_usage},
+    {"evaluate", "score a model against Gatys on held-out photos (losses, colour, artifacts)",
+     cmd_evaluate, cmd_evaluate_usage},
     {"import-ml5", "convert an ml5 / deeplearn.js checkpoint to a model file", cmd_import_ml5,
      cmd_import_ml5_usage},
 };

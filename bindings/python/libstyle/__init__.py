@@ -38,6 +38,7 @@ from ._callbacks import LogLevel
 from ._images import decode_image, encode_image, load_image, save_image
 from ._model import Model, ModelInfo, import_ml5
 from ._optimize import OptimizeStats, evaluate_losses, optimize
+from ._evaluate import EVALUATION_DEFINITION, evaluate
 from ._session import PRECISIONS, RunInfo, Session, precision_supported
 from ._train import TrainStats, train
 from ._adain import AdainStyle, train_adain
@@ -55,6 +56,8 @@ __all__ = [
     "precision_supported",
     "optimize",
     "evaluate_losses",
+    "evaluate",
+    "EVALUATION_DEFINITION",
     "OptimizeStats",
     "train",
     "TrainStats",

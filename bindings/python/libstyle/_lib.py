@@ -193,6 +193,7 @@ class TrainOptions(Structure):
         ("style_image_count", c_size_t),
         ("style_names", POINTER(c_char_p)),
         ("add_style_to", c_char_p),
+        ("exclude_list", c_char_p),
     ]
 
 
@@ -285,6 +286,88 @@ class OptimizeOptions(Structure):
         ("threads", c_int),
         ("log_csv", c_char_p),
         ("progress", OPTIMIZE_PROGRESS_FN),
+        ("progress_user", c_void_p),
+        ("log", LOG_FN),
+        ("log_user", c_void_p),
+    ]
+
+
+class EvaluatePhotoStruct(Structure):
+    """``style_evaluate_photo``."""
+
+    _fields_ = [
+        ("name", c_char_p),
+        ("content", c_double),
+        ("style", c_double),
+        ("tv", c_double),
+        ("total", c_double),
+        ("photo_total", c_double),
+        ("gatys_total", c_double),
+        ("gatys_iterations", c_int64),
+        ("gatys_equivalent", c_double),
+        ("gatys_beyond", c_int),
+        ("color_model", c_double),
+        ("color_photo", c_double),
+        ("color_gatys", c_double),
+        ("peaks_model", c_double),
+        ("peaks_gatys", c_double),
+        ("artifact_score", c_double),
+        ("gatys_cached", c_int),
+    ]
+
+
+class EvaluateSummaryStruct(Structure):
+    """``style_evaluate_summary``."""
+
+    _fields_ = [
+        ("photos", c_size_t),
+        ("total_ratio", c_double),
+        ("gatys_equivalent", c_double),
+        ("gatys_beyond", c_int),
+        ("gatys_iterations", c_int64),
+        ("color_model", c_double),
+        ("color_photo", c_double),
+        ("artifact_score", c_double),
+    ]
+
+
+class EvaluateProgressStruct(Structure):
+    """``style_evaluate_progress``."""
+
+    _fields_ = [
+        ("photo", c_size_t),
+        ("photos", c_size_t),
+        ("name", c_char_p),
+        ("stage", c_char_p),
+        ("iteration", c_int64),
+        ("iterations", c_int64),
+        ("result", POINTER(EvaluatePhotoStruct)),
+    ]
+
+
+EVALUATE_PROGRESS_FN = CFUNCTYPE(c_int, c_void_p, POINTER(EvaluateProgressStruct))
+
+
+class EvaluateOptions(Structure):
+    """``style_evaluate_options``; set ``struct_size = ctypes.sizeof(EvaluateOptions)``."""
+
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("model", c_char_p),
+        ("photos_dir", c_char_p),
+        ("photo_list", c_char_p),
+        ("search_dirs", POINTER(c_char_p)),
+        ("search_dir_count", c_size_t),
+        ("style_image", c_char_p),
+        ("loss_net", c_char_p),
+        ("cache_dir", c_char_p),
+        ("out_dir", c_char_p),
+        ("max_photos", c_size_t),
+        ("size", c_int32),
+        ("style_size", c_int32),
+        ("gatys_iterations", c_int64),
+        ("threads", c_int),
+        ("progress", EVALUATE_PROGRESS_FN),
         ("progress_user", c_void_p),
         ("log", LOG_FN),
         ("log_user", c_void_p),
@@ -432,6 +515,11 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], bool]] = {
     ),
     "style_adain_style_free": (None, [_AdainStyleP], False),
     "style_session_set_adain_style": (c_status, [_SessionP, _AdainStyleP], True),
+    "style_evaluate": (
+        c_status,
+        [POINTER(EvaluateOptions), POINTER(EvaluateSummaryStruct)],
+        True,
+    ),
     "style_evaluate_losses": (
         c_status,
         [POINTER(OptimizeOptions), c_char_p, POINTER(LossesStruct)],

@@ -193,6 +193,7 @@ def train(
     style_names: Optional[Sequence[Optional[str]]] = None,
     add_style_to: Optional[PathLike] = None,
     data_dir: Optional[PathLike] = None,
+    exclude: Optional[PathLike] = None,
     loss_net: Optional[PathLike] = None,
     out: PathLike,
     checkpoint: Optional[PathLike] = None,
@@ -236,6 +237,8 @@ def train(
             style's scales and shifts; the architecture comes from the model, whose
             convolutions and other styles stay bit-identical.
         data_dir: a folder of content photos (.png, .jpg, .jpeg), searched recursively.
+        exclude: a sha256sum-format list of held-out photos (models/heldout-photos.sha256):
+            photos of data_dir with a listed SHA-256 are refused, whatever their name.
         loss_net: the feature network file: a VGG-16/19 state_dict as safetensors, or a
             libstyle feature-net file. The three inputs may be left out with `resume`: they
             then come from the checkpoint.
@@ -301,6 +304,7 @@ def train(
         "style_image": images[0] if several else _path(style_image, "style_image"),
         "add_style_to": _path(add_style_to, "add_style_to"),
         "data_dir": _path(data_dir, "data_dir"),
+        "exclude_list": _path(exclude, "exclude"),
         "loss_net": _path(loss_net, "loss_net"),
         "out_path": encode_path(out, "out"),
         "checkpoint_path": _path(checkpoint, "checkpoint"),

@@ -1,10 +1,13 @@
 """Model converters: PyTorch and ONNX fast-neural-style networks in, ONNX out.
 
     python3 -m libstyle.convert from-pytorch candy.pth candy.safetensors [--name candy]
+    python3 -m libstyle.convert lossnet-from-pytorch vgg16-397923af.pth vgg16.safetensors
     python3 -m libstyle.convert from-onnx mosaic-9.onnx mosaic.safetensors [--name mosaic]
     python3 -m libstyle.convert to-onnx candy.safetensors candy.onnx [--opset 9]
 
-``from-pytorch`` reads a pytorch/examples fast_neural_style checkpoint (needs Debian
+``from-pytorch`` reads a pytorch/examples fast_neural_style checkpoint and
+``lossnet-from-pytorch`` a torchvision VGG-16/VGG-19 state_dict (zip or legacy pickle format),
+writing a loss network with its ImageNet input normalisation (both need Debian
 ``python3-torch``); ``from-onnx`` reads a graph in the onnx/models zoo layout and ``to-onnx``
 writes one (both need ``python3-onnx``). A converted model is loaded by the C library before
 it is written, so a file that libstyle would refuse is never written; the output is written
@@ -82,6 +85,16 @@ def from_pytorch(pth_path: "os.PathLike[str] | str", out_path: "os.PathLike[str]
     _write_model(tensors, metadata, out_path)
 
 
+def lossnet_from_pytorch(pth_path: "os.PathLike[str] | str",
+                         out_path: "os.PathLike[str] | str", name: Optional[str] = None) -> None:
+    """Converts a torchvision VGG-16/VGG-19 ``.pth`` state_dict to a libstyle feature-net file
+    (the loss network of ``libstyle train``, ``optimize``, ``evaluate``)."""
+    from ._lossnet_from_pytorch import read_lossnet
+
+    tensors, metadata = read_lossnet(pth_path, name or "")
+    _safetensors.write_atomic(out_path, _safetensors.to_bytes(tensors, metadata))
+
+
 def from_onnx(onnx_path: "os.PathLike[str] | str", out_path: "os.PathLike[str] | str",
               name: Optional[str] = None) -> None:
     """Converts an ONNX fast-neural-style graph (onnx/models zoo layout) to a model file."""
@@ -114,16 +127,21 @@ def main(argv: Optional[List[str]] = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     pytorch = commands.add_parser(
         "from-pytorch", help="pytorch/examples fast_neural_style .pth -> model file")
+    lossnet = commands.add_parser(
+        "lossnet-from-pytorch",
+        help="torchvision VGG-16/VGG-19 state_dict .pth -> loss network (feature-net) file")
     onnx_in = commands.add_parser(
         "from-onnx", help="ONNX fast neural style graph (onnx/models zoo) -> model file")
     onnx_out = commands.add_parser("to-onnx", help="model file -> ONNX graph")
     for command, source, target in ((pytorch, "CHECKPOINT.pth", "MODEL.safetensors"),
+                                    (lossnet, "VGG.pth", "LOSSNET.safetensors"),
                                     (onnx_in, "GRAPH.onnx", "MODEL.safetensors"),
                                     (onnx_out, "MODEL.safetensors", "GRAPH.onnx")):
         command.add_argument("source", metavar=source)
         command.add_argument("target", metavar=target)
     for command in (pytorch, onnx_in):
         command.add_argument("--name", help="libstyle.name of the model (default: file name)")
+    lossnet.add_argument("--name", help="libstyle.name of the network (default: vgg16/vgg19)")
     onnx_out.add_argument("--opset", type=int, default=9,
                           help="ONNX opset: 9 (the zoo's; default) or 11 and later")
     args = parser.parse_args(argv)
@@ -132,6 +150,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         if args.command == "from-pytorch":
             from_pytorch(args.source, args.target, args.name)
+        elif args.command == "lossnet-from-pytorch":
+            lossnet_from_pytorch(args.source, args.target, args.name)
         elif args.command == "from-onnx":
             from_onnx(args.source, args.target, args.name)
         else:

@@ -1,0 +1,254 @@
+/*
+ * `libstyle evaluate`: a model against Gatys' optimisation on held-out photos, under the
+ * frozen evaluation definition (style_evaluate, docs/quality.md). Progress on stderr, the
+ * summary on stdout, the reports and contact sheets in --out-dir.
+ */
+#include "cli_interrupt.h"
+#include "cli_util.h"
+#include "commands.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_SEARCH_DIRS 32
+
+void cmd_evaluate_usage(FILE *out)
+{
+    fputs("Usage: libstyle evaluate --model M.safetensors --photos DIR [--list HELDOUT.sha256]\n"
+          "                         (--search DIR ... | --style-image IMG --loss-net FILE)\n"
+          "                         [--out-dir DIR] [--cache DIR] [options]\n"
+          "\n"
+          "Measures a model's outputs on held-out photos against Gatys' optimisation of the\n"
+          "same photos, under the frozen evaluation definition " STYLE_EVALUATION_DEFINITION "\n"
+          "(docs/quality.md): the model's loss network and its recommended taps, content 1,\n"
+          "style 20, TV 50, long side 512, the model's style size; Gatys with L-BFGS (history\n"
+          "10, strong Wolfe) from the photo for 300 iterations. Per photo: the losses, the\n"
+          "Gatys-equivalent iterations (where the model's total falls on Gatys' curve; 0: no\n"
+          "better than the photo; '>N': better than Gatys' last iteration), the colour\n"
+          "distance to the style image (2-Wasserstein distance of Gaussians in CIELAB) and\n"
+          "the artifact score (periodic spectral peaks relative to Gatys' result).\n"
+          "\n"
+          "Inputs:\n"
+          "  --model FILE           a single-style model (arch johnson)\n"
+          "  --photos DIR           held-out photos (PNG/JPEG, searched recursively)\n"
+          "  --list FILE            only the photos this sha256sum-format list names, each\n"
+          "                         checked against its hash (models/heldout-photos.sha256)\n"
+          "  --search DIR           a folder holding the style image and loss network the\n"
+          "                         model's training metadata names (found by name and\n"
+          "                         SHA-256); repeatable\n"
+          "  --style-image IMG      the style image (models without training metadata)\n"
+          "  --loss-net FILE        the loss network (likewise)\n"
+          "Outputs:\n"
+          "  --out-dir DIR          report.csv, report.json, sheets/PHOTO.png (photo | model |\n"
+          "                         Gatys)\n"
+          "  --cache DIR            Gatys curves and results, by photo, style and objective\n"
+          "                         (reused by later runs)\n"
+          "Limits and test overrides (a report made with --size or --gatys-iterations says\n"
+          "so: its numbers are not the definition's):\n"
+          "  --max-photos N         the first N photos only\n"
+          "  --size N               long side (default 512)\n"
+          "  --style-size N         short side of the style image (default: the model's)\n"
+          "  --gatys-iterations N   default 300\n"
+          "  --threads N            default: one per processor\n"
+          "  -q, --quiet            no progress output\n",
+          out);
+}
+
+typedef struct progress_state {
+    int quiet, terminal, bar_open;
+} progress_state;
+
+static int on_progress(void *user, const style_evaluate_progress *p)
+{
+    progress_state *s = user;
+    if (s->quiet) return cli_interrupted();
+    if (strcmp(p->stage, "gatys") == 0) {
+        if (s->terminal) {
+            fprintf(stderr, "\r[%zu/%zu] %s: Gatys iteration %lld/%lld ", p->photo + 1, p->photos,
+                    p->name, (long long)p->iteration, (long long)p->iterations);
+            s->bar_open = 1;
+        } else if (p->iteration % 50 == 0 || p->iteration == p->iterations) {
+            fprintf(stderr, "[%zu/%zu] %s: Gatys iteration %lld/%lld\n", p->photo + 1, p->photos,
+                    p->name, (long long)p->iteration, (long long)p->iterations);
+        }
+    } else {
+        if (s->bar_open) fputc('\n', stderr);
+        s->bar_open = 0;
+        if (strcmp(p->stage, "done") == 0) {
+            const style_evaluate_photo *r = p->result;
+            char equivalent[32];
+            if (r->gatys_beyond)
+                snprintf(equivalent, sizeof equivalent, ">%lld", (long long)r->gatys_iterations);
+            else
+                snprintf(equivalent, sizeof equivalent, "%.1f", r->gatys_equivalent);
+            fprintf(stderr,
+                    "[%zu/%zu] %s: total %.4g (photo %.4g, Gatys-%lld %.4g, ratio %.2f), "
+                    "Gatys-equivalent %s, colour %.1f (photo %.1f, Gatys %.1f), artifacts "
+                    "%.2f\n",
+                    p->photo + 1, p->photos, p->name, r->total, r->photo_total,
+                    (long long)r->gatys_iterations, r->gatys_total, r->total / r->gatys_total,
+                    equivalent, r->color_model, r->color_photo, r->color_gatys, r->artifact_score);
+        } else {
+            fprintf(stderr, "[%zu/%zu] %s: %s\n", p->photo + 1, p->photos, p->name,
+                    strcmp(p->stage, "model") == 0 ? "stylizing and scoring"
+                                                   : "Gatys curve from the cache");
+        }
+    }
+    fflush(stderr);
+    return cli_interrupted();
+}
+
+static void on_log(void *user, style_log_level level, const char *message)
+{
+    progress_state *s = user;
+    if (s->quiet && level < STYLE_LOG_WARNING) return;
+    if (s->bar_open) fputc('\n', stderr);
+    s->bar_open = 0;
+    fprintf(stderr, "libstyle: %s%s\n", level == STYLE_LOG_WARNING ? "warning: " : "", message);
+}
+
+enum {
+    OPT_MODEL = 256,
+    OPT_PHOTOS,
+    OPT_LIST,
+    OPT_SEARCH,
+    OPT_STYLE_IMAGE,
+    OPT_LOSS_NET,
+    OPT_OUT_DIR,
+    OPT_CACHE,
+    OPT_MAX_PHOTOS,
+    OPT_SIZE,
+    OPT_STYLE_SIZE,
+    OPT_GATYS_ITERATIONS,
+    OPT_THREADS
+};
+
+int cmd_evaluate(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"model", required_argument, NULL, OPT_MODEL},
+        {"photos", required_argument, NULL, OPT_PHOTOS},
+        {"list", required_argument, NULL, OPT_LIST},
+        {"search", required_argument, NULL, OPT_SEARCH},
+        {"style-image", required_argument, NULL, OPT_STYLE_IMAGE},
+        {"loss-net", required_argument, NULL, OPT_LOSS_NET},
+        {"out-dir", required_argument, NULL, OPT_OUT_DIR},
+        {"cache", required_argument, NULL, OPT_CACHE},
+        {"max-photos", required_argument, NULL, OPT_MAX_PHOTOS},
+        {"size", required_argument, NULL, OPT_SIZE},
+        {"style-size", required_argument, NULL, OPT_STYLE_SIZE},
+        {"gatys-iterations", required_argument, NULL, OPT_GATYS_ITERATIONS},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    style_evaluate_options o = {.struct_size = sizeof o};
+    const char *search[MAX_SEARCH_DIRS];
+    size_t search_count = 0;
+    progress_state progress = {0, isatty(2), 0};
+    long value;
+    optind = 1;
+    for (;;) {
+        int before = optind;
+        int c = getopt_long(argc, argv, "qh", options, NULL);
+        if (c == -1) break;
+        switch (c) {
+        case OPT_MODEL:
+            o.model = optarg;
+            break;
+        case OPT_PHOTOS:
+            o.photos_dir = optarg;
+            break;
+        case OPT_LIST:
+            o.photo_list = optarg;
+            break;
+        case OPT_SEARCH:
+            if (search_count == MAX_SEARCH_DIRS)
+                return cli_usage_error("evaluate", "at most %d --search", MAX_SEARCH_DIRS);
+            search[search_count++] = optarg;
+            break;
+        case OPT_STYLE_IMAGE:
+            o.style_image = optarg;
+            break;
+        case OPT_LOSS_NET:
+            o.loss_net = optarg;
+            break;
+        case OPT_OUT_DIR:
+            o.out_dir = optarg;
+            break;
+        case OPT_CACHE:
+            o.cache_dir = optarg;
+            break;
+        case OPT_MAX_PHOTOS:
+            if (cli_parse_int(optarg, 1, 1000000, &value))
+                return cli_usage_error("evaluate", "--max-photos expects a positive count");
+            o.max_photos = (size_t)value;
+            break;
+        case OPT_SIZE:
+        case OPT_STYLE_SIZE:
+            if (cli_parse_int(optarg, 16, 16384, &value))
+                return cli_usage_error("evaluate", "%s expects 16..16384", argv[before]);
+            if (c == OPT_SIZE)
+                o.size = (int32_t)value;
+            else
+                o.style_size = (int32_t)value;
+            break;
+        case OPT_GATYS_ITERATIONS:
+            if (cli_parse_int(optarg, 1, 100000, &value))
+                return cli_usage_error("evaluate", "--gatys-iterations expects 1..100000");
+            o.gatys_iterations = value;
+            break;
+        case OPT_THREADS:
+            if (cli_parse_int(optarg, 0, 1024, &value))
+                return cli_usage_error("evaluate", "--threads expects 0..1024");
+            o.threads = (int)value;
+            break;
+        case 'q':
+            progress.quiet = 1;
+            break;
+        case 'h':
+            cmd_evaluate_usage(stdout);
+            return cli_finish_stdout(CLI_EXIT_OK);
+        default:
+            return cli_option_error("evaluate", c, argc, argv, before);
+        }
+    }
+    if (optind < argc) return cli_usage_error("evaluate", "unexpected argument '%s'", argv[optind]);
+    if (!o.model || !o.photos_dir)
+        return cli_usage_error("evaluate", "--model and --photos are required");
+    o.search_dirs = search;
+    o.search_dir_count = search_count;
+    o.progress = on_progress;
+    o.progress_user = &progress;
+    o.log = on_log;
+    o.log_user = &progress;
+
+    style_evaluate_summary s;
+    cli_interrupt_begin();
+    style_status status = style_evaluate(&o, &s);
+    cli_interrupt_end();
+    if (progress.bar_open) fputc('\n', stderr);
+    if (status == STYLE_ERR_CANCELLED) {
+        cli_error("%s", style_last_error());
+        return 130;
+    }
+    if (status != STYLE_OK) {
+        cli_report_status(status, NULL);
+        return CLI_EXIT_FAILURE;
+    }
+    char equivalent[32];
+    if (s.gatys_beyond)
+        snprintf(equivalent, sizeof equivalent, ">%lld", (long long)s.gatys_iterations);
+    else
+        snprintf(equivalent, sizeof equivalent, "%.1f", s.gatys_equivalent);
+    printf("definition %s%s\nphotos %zu\ntotal_ratio %.3f\ngatys_equivalent %s\n"
+           "color_distance %.2f\ncolor_distance_photo %.2f\nartifact_score %.3f\n",
+           STYLE_EVALUATION_DEFINITION,
+           o.size || o.gatys_iterations || o.style_size ? " (with overrides)" : "", s.photos,
+           s.total_ratio, equivalent, s.color_model, s.color_photo, s.artifact_score);
+    return cli_finish_stdout(CLI_EXIT_OK);
+}

@@ -528,6 +528,12 @@ typedef struct style_train_options {
                                           style, training only that style's scales and shifts
                                           (the architecture options are taken from the model;
                                           the convolutions and other styles stay bit-identical) */
+    /* Since 0.x (read when struct_size covers them): quality terms (docs/training.md). */
+    const char *loss_pooling;        /**< "max" (NULL: as the loss network is) or "avg": its
+                                          2x2 max pools run as average pools while training,
+                                          which keeps the period-4 grid out of the model */
+    double color_weight;             /**< weight of the colour loss (mean and covariance of
+                                          the output's RGB against the style image's); 0: none */
 } style_train_options;
 
 /**

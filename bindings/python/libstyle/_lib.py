@@ -190,6 +190,8 @@ class TrainOptions(Structure):
         ("style_image_count", c_size_t),
         ("style_names", POINTER(c_char_p)),
         ("add_style_to", c_char_p),
+        ("loss_pooling", c_char_p),
+        ("color_weight", c_double),
     ]
 
 

@@ -565,6 +565,12 @@ typedef struct style_train_options {
                                           photos of data_dir whose SHA-256 it holds are refused
                                           (not trained on, whatever their name; a warning names
                                           each); the model records the list's name and hash */
+    /* Since 0.x (read when struct_size covers them): quality terms (docs/training.md). */
+    const char *loss_pooling;        /**< "max" (NULL: as the loss network is) or "avg": its
+                                          2x2 max pools run as average pools while training,
+                                          which keeps the period-4 grid out of the model */
+    double color_weight;             /**< weight of the colour loss (mean and covariance of
+                                          the output's RGB against the style image's); 0: none */
 } style_train_options;
 
 /**

@@ -58,6 +58,10 @@ typedef struct feature_run {
     int32_t n, h, w, last;   /* runs layers [0, last] */
     bool need_input_grad;
     bool forward_only; /* inference: no gradient buffers, feature_run_backward refused */
+    /* The network's 2x2 max pools run as average pools (a training choice, Gatys et al. 2016:
+     * max pooling routes the style gradient through one pixel in four, which trains a
+     * period-4 grid into transform networks). Set after creation; false by default. */
+    bool average_pooling;
     /* Per layer: output shape and buffers (NULL where a conv's output is fused away). */
     int32_t *out_h, *out_w, *out_c;
     float **out, **diff, **tap_grad;

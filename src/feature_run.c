@@ -166,9 +166,15 @@ style_status feature_run_forward(feature_run *run, dnnl_stream_t stream, const f
             int32_t ih = i ? run->out_h[i - 1] : run->h, iw = i ? run->out_w[i - 1] : run->w;
             size_t in_image = (size_t)ih * iw * run->out_c[i];
             size_t out_image = count / (size_t)run->n;
-            for (int32_t b = 0; b < run->n; b++)
-                maxpool2_forward_nhwc(prev + b * in_image, ih, iw, run->out_c[i],
-                                      run->out[i] + b * out_image, run->argmax[i] + b * out_image);
+            for (int32_t b = 0; b < run->n; b++) {
+                if (run->average_pooling)
+                    avgpool2_forward_nhwc(prev + b * in_image, ih, iw, run->out_c[i],
+                                          run->out[i] + b * out_image);
+                else
+                    maxpool2_forward_nhwc(prev + b * in_image, ih, iw, run->out_c[i],
+                                          run->out[i] + b * out_image,
+                                          run->argmax[i] + b * out_image);
+            }
             break;
         }
         }
@@ -230,9 +236,15 @@ style_status feature_run_backward(feature_run *run, dnnl_stream_t stream, const 
             int32_t ih = below >= 0 ? run->out_h[below] : run->h;
             int32_t iw = below >= 0 ? run->out_w[below] : run->w;
             size_t in_image = (size_t)ih * iw * run->out_c[i], out_image = count / (size_t)run->n;
-            for (int32_t b = 0; b < run->n; b++)
-                maxpool2_backward_nhwc(run->diff[i] + b * out_image, run->argmax[i] + b * out_image,
-                                       ih, iw, run->out_c[i], diff_below + b * in_image);
+            for (int32_t b = 0; b < run->n; b++) {
+                if (run->average_pooling)
+                    avgpool2_backward_nhwc(run->diff[i] + b * out_image, ih, iw, run->out_c[i],
+                                           diff_below + b * in_image);
+                else
+                    maxpool2_backward_nhwc(run->diff[i] + b * out_image,
+                                           run->argmax[i] + b * out_image, ih, iw, run->out_c[i],
+                                           diff_below + b * in_image);
+            }
         }
         i = below;
     }

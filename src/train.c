@@ -32,6 +32,8 @@ typedef struct trainer {
     /* Per style image (settings.style_count): the Gram targets at every style layer. */
     float *style_gram[TRAIN_MAX_STYLES][MAX_STYLE_LAYERS];
     double style_norm2[TRAIN_MAX_STYLES][MAX_STYLE_LAYERS];
+    /* Per style image: its colour mean and covariance (the colour loss's target). */
+    double style_color_mean[TRAIN_MAX_STYLES][3], style_color_cov[TRAIN_MAX_STYLES][9];
     train_dataset data;
     train_params params;
     float *adam_m, *adam_v;
@@ -161,6 +163,16 @@ static style_status settings_from_options(trainer *t)
     }
     if (has_styles && o->add_style_to)
         TRY(copy_path(s->add_style_to, o->add_style_to, "model to add a style to"));
+    const bool has_quality =
+        o->struct_size >= offsetof(style_train_options, color_weight) + sizeof o->color_weight;
+    if (has_quality) {
+        FAIL_IF(o->loss_pooling && strcmp(o->loss_pooling, "max") != 0 &&
+                    strcmp(o->loss_pooling, "avg") != 0,
+                STYLE_ERR_INVALID_ARGUMENT, "train: loss pooling must be 'max' or 'avg', not '%s'",
+                o->loss_pooling);
+        s->average_pooling = o->loss_pooling && strcmp(o->loss_pooling, "avg") == 0;
+        s->color_weight = o->color_weight;
+    }
     /* Several styles: one conditional-instance-norm network (johnson-cin). */
     s->net.styles = image_count > 1 ? (int32_t)image_count : 0;
     TRY(copy_path(s->data_dir, o->data_dir, "data directory"));
@@ -224,7 +236,8 @@ static style_status check_settings(const train_settings *s)
     if (!(isfinite(s->learning_rate) && s->learning_rate > 0) ||
         !(isfinite(s->content_weight) && s->content_weight >= 0) ||
         !(isfinite(s->style_weight) && s->style_weight >= 0) ||
-        !(isfinite(s->tv_weight) && s->tv_weight >= 0))
+        !(isfinite(s->tv_weight) && s->tv_weight >= 0) ||
+        !(isfinite(s->color_weight) && s->color_weight >= 0))
         return style__fail(STYLE_ERR_INVALID_ARGUMENT,
                            "train: the learning rate must be finite and positive, the loss "
                            "weights finite and not negative");
@@ -309,7 +322,9 @@ static style_status compute_style_targets(trainer *t)
         const char *path = t->settings.style_images[k];
         TRY(train_load_rgb(path, t->settings.style_size, &image, &w, &h));
         TRY(feature_run_create(&run, t->loss_net, t->engine, 1, h, w, deepest_layer(t), false));
+        run.average_pooling = t->settings.average_pooling;
         TRY(feature_run_forward(&run, t->stream, image));
+        color_statistics(image, (size_t)w * h, t->style_color_mean[k], t->style_color_cov[k]);
         for (int32_t i = 0; i < t->style_count; i++) {
             int32_t l = t->style_layer[i], c = run.out_c[l];
             t->style_gram[k][i] = style__aligned_alloc((size_t)c * c * sizeof(float));
@@ -411,6 +426,7 @@ static style_status train_step(trainer *t, double lr, double losses[3])
     FAIL_IF(may_cancel_later && cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
 
     losses[0] = losses[1] = losses[2] = 0;
+    double colour = 0;
     const double per_image = 1.0 / s->batch_size;
     for (int32_t b = 0; b < n; b++) {
         losses[0] += content_loss(feature_run_output(run, cl) + b * content_count,
@@ -436,6 +452,13 @@ static style_status train_step(trainer *t, double lr, double losses[3])
         for (int32_t b = 0; b < n; b++)
             losses[2] += tv_loss(output + b * image, size, size, s->tv_weight * per_image,
                                  diff_out + b * image);
+    /* The colour term is a style term: it is reported in the style loss. */
+    if (s->color_weight > 0)
+        for (int32_t b = 0; b < n; b++)
+            colour += color_loss(output + b * image, (size_t)size * size, t->style_color_mean[k],
+                                 t->style_color_cov[k], s->color_weight * per_image,
+                                 diff_out + b * image);
+    losses[1] += colour;
     t4 = train_now_seconds();
     TRY(train_net_backward(&t->net, t->stream));
     FAIL_IF(may_cancel_later && cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
@@ -708,6 +731,7 @@ style_status style_train(const style_train_options *options)
     TRY(train_net_create(&t.net, &t.params, t.engine, shard, s->crop_size));
     TRY(feature_run_create(&t.loss_run, t.loss_net, t.engine, shard, s->crop_size, s->crop_size,
                            deepest_layer(&t), true));
+    t.loss_run.average_pooling = s->average_pooling;
     const feature_run *run = &t.loss_run;
     int32_t cl = t.content_layer, max_c = 1;
     t.content_target = style__aligned_alloc((size_t)shard * run->out_h[cl] * run->out_w[cl] *

@@ -27,6 +27,10 @@ typedef struct train_settings {
     double learning_rate;
     bool cosine;
     double content_weight, style_weight, tv_weight;
+    /* Quality terms (docs/training.md): the loss network's max pools run as average pools;
+     * the weight of the colour loss (0: none). */
+    bool average_pooling;
+    double color_weight;
     char content_layer[64];
     char style_layers[512];
     uint64_t seed;

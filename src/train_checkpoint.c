@@ -46,6 +46,9 @@ char *train_settings_to_json(const train_settings *s, int64_t dataset_size, doub
         if (s->add_style_to[0])
             json_object_set_new(o, "add_style_to", json_string(s->add_style_to));
     }
+    /* Quality terms, written only when used (older readers and models stay as they were). */
+    if (s->average_pooling) json_object_set_new(o, "loss_pooling", json_string("avg"));
+    if (s->color_weight > 0) json_object_set_new(o, "color_weight", json_real(s->color_weight));
     if (dataset_size >= 0) json_object_set_new(o, "dataset_size", json_integer(dataset_size));
     if (seconds >= 0) json_object_set_new(o, "seconds", json_real(seconds));
     char *text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
@@ -116,6 +119,16 @@ style_status train_settings_from_json(const char *text, train_settings *s)
     snprintf(s->style_images[0], sizeof s->style_images[0], "%s", style_image);
     s->style_count = 1;
     TRY(styles_from_json(o, s));
+    json_t *pooling = json_object_get(o, "loss_pooling"),
+           *colour = json_object_get(o, "color_weight");
+    FAIL_IF(pooling &&
+                (!json_is_string(pooling) || (strcmp(json_string_value(pooling), "avg") != 0 &&
+                                              strcmp(json_string_value(pooling), "max") != 0)),
+            STYLE_ERR_FORMAT, "training settings: bad loss_pooling");
+    FAIL_IF(colour && !json_is_number(colour), STYLE_ERR_FORMAT,
+            "training settings: bad color_weight");
+    s->average_pooling = pooling && strcmp(json_string_value(pooling), "avg") == 0;
+    s->color_weight = colour ? json_number_value(colour) : 0.0;
     snprintf(s->data_dir, sizeof s->data_dir, "%s", data_dir);
     snprintf(s->loss_net, sizeof s->loss_net, "%s", loss_net);
     s->net.widths[0] = w0, s->net.widths[1] = w1, s->net.widths[2] = w2;

@@ -99,6 +99,11 @@ void maxpool2_forward_nhwc(const float *src, int32_t h, int32_t w, int32_t c, fl
                            uint8_t *argmax);
 void maxpool2_backward_nhwc(const float *diff_dst, const uint8_t *argmax, int32_t h, int32_t w,
                             int32_t c, float *diff_src);
+/* 2x2 stride-2 average pooling (odd trailing rows/columns dropped, as by the max pooling):
+ * the loss network's pooling when training with average pooling (Gatys et al. 2016). */
+void avgpool2_forward_nhwc(const float *src, int32_t h, int32_t w, int32_t c, float *dst);
+void avgpool2_backward_nhwc(const float *diff_dst, int32_t h, int32_t w, int32_t c,
+                            float *diff_src);
 
 /* Shared scratchpad memory for a set of primitives (user scratchpad mode). */
 style_status train_scratchpad_create(dnnl_engine_t engine, size_t bytes, void **buffer,

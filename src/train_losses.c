@@ -109,3 +109,64 @@ double moment_loss(const float *features, int32_t hw, int32_t c, const float *ta
         }
     return weight * loss / norm2;
 }
+
+void color_statistics(const float *image, size_t pixels, double mean[3], double cov[9])
+{
+    const double s = 1.0 / 255.0;
+    double sum[3] = {0, 0, 0}, sq[9] = {0};
+    for (size_t p = 0; p < pixels; p++)
+        for (int i = 0; i < 3; i++)
+            sum[i] += image[p * 3 + i] * s;
+    const double n = pixels ? (double)pixels : 1.0;
+    for (int i = 0; i < 3; i++)
+        mean[i] = sum[i] / n;
+    /* Centred second moments: no cancellation when the colours are nearly constant. */
+    for (size_t p = 0; p < pixels; p++) {
+        double d[3];
+        for (int i = 0; i < 3; i++)
+            d[i] = image[p * 3 + i] * s - mean[i];
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 3; j++)
+                sq[i * 3 + j] += d[i] * d[j];
+    }
+    for (int i = 0; i < 9; i++)
+        cov[i] = sq[i] / n;
+}
+
+double color_loss(const float *image, size_t pixels, const double target_mean[3],
+                  const double target_cov[9], double weight, float *diff)
+{
+    double mean[3], cov[9];
+    color_statistics(image, pixels, mean, cov);
+    double trace = target_cov[0] + target_cov[4] + target_cov[8], norm2 = 0;
+    for (int i = 0; i < 9; i++)
+        norm2 += target_cov[i] * target_cov[i];
+    if (!(trace > 0)) trace = 1e-12;
+    if (!(norm2 > 0)) norm2 = 1e-12;
+    double mean_term = 0, cov_term = 0, dm[3], dc[9];
+    for (int i = 0; i < 3; i++) {
+        dm[i] = mean[i] - target_mean[i];
+        mean_term += dm[i] * dm[i];
+    }
+    for (int i = 0; i < 9; i++) {
+        dc[i] = cov[i] - target_cov[i];
+        cov_term += dc[i] * dc[i];
+    }
+    /* d/dx_p: 2 dm / (n tr) + 4 D (x_p - mean) / (n ||C||^2), on x in [0, 1]; then / 255. */
+    const double n = pixels ? (double)pixels : 1.0, s = 1.0 / 255.0;
+    double a[3], b[9];
+    for (int i = 0; i < 3; i++)
+        a[i] = weight * s * 2.0 * dm[i] / (n * trace);
+    for (int i = 0; i < 9; i++)
+        b[i] = weight * s * 4.0 * dc[i] / (n * norm2);
+#pragma omp parallel for schedule(static)
+    for (size_t p = 0; p < pixels; p++) {
+        double d[3];
+        for (int i = 0; i < 3; i++)
+            d[i] = image[p * 3 + i] * s - mean[i];
+        for (int i = 0; i < 3; i++)
+            diff[p * 3 + i] +=
+                (float)(a[i] + b[i * 3] * d[0] + b[i * 3 + 1] * d[1] + b[i * 3 + 2] * d[2]);
+    }
+    return weight * (mean_term / trace + cov_term / norm2);
+}

@@ -37,6 +37,22 @@ double moment_loss(const float *features, int32_t hw, int32_t c, const float *ta
 double content_loss(const float *features, const float *target, size_t count, double weight,
                     float *diff);
 
+/*
+ * Colour statistics of an image (pixels x 3 values 0..255) in RGB scaled to [0, 1]: the mean
+ * (3) and the covariance (3 x 3, row-major, divided by the pixel count).
+ */
+void color_statistics(const float *image, size_t pixels, double mean[3], double cov[9]);
+
+/*
+ * Colour loss of one image (pixels x 3, values 0..255) against a style's colour statistics
+ * (color_statistics of the style image), times weight:
+ *   |mean(x) - mean(s)|^2 / tr(C(s)) + ||C(x) - C(s)||_F^2 / ||C(s)||_F^2
+ * (both terms dimensionless: a palette wholly unlike the style's scores about 1 on each).
+ * Adds weight * dL/dx (with respect to the 0..255 values) to diff.
+ */
+double color_loss(const float *image, size_t pixels, const double target_mean[3],
+                  const double target_cov[9], double weight, float *diff);
+
 /* Total variation of one image (h x w x 3, values 0..255 scaled to [0, 1]), times weight;
  * adds weight * dL/dx (with respect to the 0..255 values) to diff. */
 double tv_loss(const float *image, int32_t h, int32_t w, double weight, float *diff);

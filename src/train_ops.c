@@ -58,6 +58,35 @@ void maxpool2_backward_nhwc(const float *diff_dst, const uint8_t *argmax, int32_
             }
 }
 
+void avgpool2_forward_nhwc(const float *src, int32_t h, int32_t w, int32_t c, float *dst)
+{
+    const int32_t oh = h / 2, ow = w / 2;
+#pragma omp parallel for schedule(static)
+    for (int32_t y = 0; y < oh; y++)
+        for (int32_t x = 0; x < ow; x++)
+            for (int32_t ch = 0; ch < c; ch++) {
+                const float *top = src + ((size_t)(2 * y) * w + 2 * x) * c + ch;
+                const float *bottom = top + (size_t)w * c;
+                dst[((size_t)y * ow + x) * c + ch] =
+                    0.25f * (top[0] + top[c] + bottom[0] + bottom[c]);
+            }
+}
+
+void avgpool2_backward_nhwc(const float *diff_dst, int32_t h, int32_t w, int32_t c, float *diff_src)
+{
+    const int32_t oh = h / 2, ow = w / 2;
+    memset(diff_src, 0, (size_t)h * w * c * sizeof(float));
+#pragma omp parallel for schedule(static)
+    for (int32_t y = 0; y < oh; y++)
+        for (int32_t x = 0; x < ow; x++)
+            for (int32_t ch = 0; ch < c; ch++) {
+                float g = 0.25f * diff_dst[((size_t)y * ow + x) * c + ch];
+                float *top = diff_src + ((size_t)(2 * y) * w + 2 * x) * c + ch;
+                float *bottom = top + (size_t)w * c;
+                top[0] = top[c] = bottom[0] = bottom[c] = g;
+            }
+}
+
 style_status train_scratchpad_create(dnnl_engine_t engine, size_t bytes, void **buffer,
                                      dnnl_memory_t *memory)
 {

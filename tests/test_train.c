@@ -501,6 +501,67 @@ static void test_resume_is_bit_identical(void **state)
     free(dir);
 }
 
+/* Average pooling in the loss network and the colour loss: recorded in the model, kept
+ * across a stop and resume (bit-identical), and they change what is trained. */
+static void test_quality_terms(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    make_data(dir);
+    test_write_feature_net(test_path(dir, "net.safetensors"), 80);
+    run_log log = {0};
+    style_train_options o = small_run(dir, &log);
+    o.iterations = 10;
+    assert_int_equal(style_train(&o), STYLE_OK);
+    size_t size_plain, size_a, size_b;
+    void *plain = model_tensors(o.out_path, &size_plain);
+
+    o.loss_pooling = "avg";
+    o.color_weight = 5.0;
+    style_status status = style_train(&o);
+    if (status != STYLE_OK) print_error("%s\n", style_last_error());
+    assert_int_equal(status, STYLE_OK);
+    void *a = model_tensors(o.out_path, &size_a);
+    assert_int_equal(size_a, size_plain);
+    assert_true(memcmp(a, plain, size_a) != 0);
+    style_model *model = NULL;
+    assert_int_equal(style_model_load(o.out_path, NULL, &model), STYLE_OK);
+    const char *training = style_model_metadata_get(model, "libstyle.training");
+    assert_non_null(strstr(training, "\"loss_pooling\":\"avg\""));
+    assert_non_null(strstr(training, "\"color_weight\":5"));
+    style_model_free(model);
+
+    /* Stop at 6, resume to 10 with no quality options given: the checkpoint carries them. */
+    run_log stop = {0};
+    stop.stop_at = 6;
+    o.progress_user = &stop;
+    assert_int_equal(style_train(&o), STYLE_ERR_CANCELLED);
+    char ckpt[4200];
+    snprintf(ckpt, sizeof ckpt, "%s.ckpt", o.out_path);
+    style_train_options r = {0};
+    r.struct_size = sizeof r;
+    r.resume_path = ckpt;
+    r.out_path = o.out_path;
+    r.threads = 2;
+    assert_int_equal(style_train(&r), STYLE_OK);
+    void *b = model_tensors(o.out_path, &size_b);
+    assert_int_equal(size_a, size_b);
+    assert_memory_equal(a, b, size_a);
+
+    /* Bad values are refused before training. */
+    o.progress_user = &log;
+    o.loss_pooling = "median";
+    assert_int_equal(style_train(&o), STYLE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(style_last_error(), "median"));
+    o.loss_pooling = NULL;
+    o.color_weight = -1;
+    assert_int_equal(style_train(&o), STYLE_ERR_INVALID_ARGUMENT);
+    free(plain), free(a), free(b);
+    free_run(&o);
+    test_remove_tree(dir);
+    free(dir);
+}
+
 /* A damaged or hostile checkpoint is refused with its name and the problem before anything
  * is allocated for it or written: a batch of 2^31 must not reach an allocator. */
 static void test_damaged_checkpoint_refused(void **state)
@@ -1127,6 +1188,7 @@ int main(void)
         cmocka_unit_test(test_vgg16_recognised),
         cmocka_unit_test(test_training_lowers_loss),
         cmocka_unit_test(test_resume_is_bit_identical),
+        cmocka_unit_test(test_quality_terms),
         cmocka_unit_test(test_damaged_checkpoint_refused),
         cmocka_unit_test(test_several_styles),
         cmocka_unit_test(test_unloadable_model_never_written),

@@ -429,6 +429,35 @@ static void test_maxpool(void **state)
     }
 }
 
+static void test_avgpool(void **state)
+{
+    (void)state;
+    int h = 7, w = 5, c = 3, oh = 3, ow = 2;
+    test_rng rng = {31};
+    float x[7 * 5 * 3], y[3 * 2 * 3], g[3 * 2 * 3], dx[7 * 5 * 3];
+    test_fill_uniform(&rng, x, sizeof x / 4, -1, 1);
+    test_fill_uniform(&rng, g, sizeof g / 4, -1, 1);
+    avgpool2_forward_nhwc(x, h, w, c, y);
+    /* Reference in double: the mean of each 2x2 window; the odd last row/column dropped. */
+    for (int yy = 0; yy < oh; yy++)
+        for (int xx = 0; xx < ow; xx++)
+            for (int ch = 0; ch < c; ch++) {
+                double m = 0;
+                for (int k = 0; k < 4; k++)
+                    m += x[((2 * yy + k / 2) * w + 2 * xx + k % 2) * c + ch];
+                assert_true(fabs(y[(yy * ow + xx) * c + ch] - m / 4) < 1e-6);
+            }
+    memset(dx, 0x7f, sizeof dx); /* every element must be written, dropped ones with 0 */
+    avgpool2_backward_nhwc(g, h, w, c, dx);
+    for (int yy = 0; yy < h; yy++)
+        for (int xx = 0; xx < w; xx++)
+            for (int ch = 0; ch < c; ch++) {
+                double want =
+                    yy / 2 < oh && xx / 2 < ow ? g[((yy / 2) * ow + xx / 2) * c + ch] / 4.0 : 0.0;
+                assert_true(fabs(dx[(yy * w + xx) * c + ch] - want) < 1e-7);
+            }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -437,6 +466,7 @@ int main(void)
         cmocka_unit_test(test_conditional_norm_gradients),
         cmocka_unit_test(test_pad_backward),
         cmocka_unit_test(test_maxpool),
+        cmocka_unit_test(test_avgpool),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -57,6 +57,10 @@ void cmd_train_usage(FILE *out)
           "  --style-weight X         default 2 (style loss normalised per layer); 0 turns it\n"
           "                           off\n"
           "  --tv-weight X            total variation, default 50; 0 disables it\n"
+          "  --color-weight X         colour loss: the output's RGB mean and covariance against\n"
+          "                           the style image's (default 0: none)\n"
+          "  --loss-pooling max|avg   run the loss network's max pools as average pools while\n"
+          "                           training (avg keeps the period-4 grid out; default max)\n"
           "  --content-layer NAME     tap of the loss network (default: its recommendation)\n"
           "  --style-layers A,B,...   taps (default: its recommendation)\n"
           "  --seed N                 initialisation and data order (default 1)\n"
@@ -80,7 +84,7 @@ enum {
     OPT_ITERATIONS, OPT_BATCH, OPT_CROP, OPT_STYLE_SIZE, OPT_LR, OPT_LR_SCHEDULE,
     OPT_CONTENT_WEIGHT, OPT_STYLE_WEIGHT, OPT_TV_WEIGHT, OPT_CONTENT_LAYER, OPT_STYLE_LAYERS,
     OPT_SEED, OPT_THREADS, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_LOSS_LOG,
-    OPT_STYLE_NAME, OPT_ADD_STYLE, OPT_EXCLUDE
+    OPT_STYLE_NAME, OPT_ADD_STYLE, OPT_EXCLUDE, OPT_LOSS_POOLING, OPT_COLOR_WEIGHT
 };
 
 int cmd_train(int argc, char **argv)
@@ -112,7 +116,7 @@ int cmd_train(int argc, char **argv)
         {"checkpoint-every", required_argument, NULL, OPT_CHECKPOINT_EVERY},
         {"resume", required_argument, NULL, OPT_RESUME},
         {"loss-log", required_argument, NULL, OPT_LOSS_LOG},
-        {"exclude", required_argument, NULL, OPT_EXCLUDE},
+    OPT_STYLE_NAME, OPT_ADD_STYLE, OPT_EXCLUDE, OPT_LOSS_POOLING, OPT_COLOR_WEIGHT
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -206,6 +210,16 @@ int cmd_train(int argc, char **argv)
             if (c == OPT_CONTENT_WEIGHT) o.content_weight = real;
             if (c == OPT_STYLE_WEIGHT) o.style_weight = real;
             if (c == OPT_TV_WEIGHT) o.tv_weight = real;
+            break;
+        case OPT_COLOR_WEIGHT:
+            if (cli_parse_double(optarg, 0, 1e12, &real))
+                return cli_usage_error("train", "%s expects a non-negative number", argv[before]);
+            o.color_weight = real;
+            break;
+        case OPT_LOSS_POOLING:
+            if (strcmp(optarg, "max") != 0 && strcmp(optarg, "avg") != 0)
+                return cli_usage_error("train", "--loss-pooling expects max or avg");
+            o.loss_pooling = optarg;
             break;
         case OPT_CONTENT_LAYER: o.content_layer = optarg; break;
         case OPT_STYLE_LAYERS: o.style_layers = optarg; break;

@@ -193,7 +193,11 @@ class TrainOptions(Structure):
         ("style_image_count", c_size_t),
         ("style_names", POINTER(c_char_p)),
         ("add_style_to", c_char_p),
+        ("cancel", c_void_p),  # style_cancel_fn: stopping inside an iteration; NULL here
+        ("cancel_user", c_void_p),
         ("exclude_list", c_char_p),
+        ("loss_pooling", c_char_p),
+        ("color_weight", c_double),
     ]
 
 

@@ -210,6 +210,8 @@ def train(
     content_weight: float = 0.0,
     style_weight: float = 0.0,
     tv_weight: float = 0.0,
+    color_weight: float = 0.0,
+    loss_pooling: Optional[str] = None,
     content_layer: Optional[str] = None,
     style_layers: Union[None, str, Sequence[str]] = None,
     seed: int = 0,
@@ -260,6 +262,10 @@ def train(
             negative value disables it.
         tv_weight: weight of the total-variation loss; 0 = 50; a negative value disables
             the TV loss.
+        color_weight: weight of the colour loss (the output's RGB mean and covariance
+            against the style image's); 0 = none.
+        loss_pooling: "max" (None: as the loss network is) or "avg": the loss network's
+            max pools run as average pools while training (keeps the period-4 grid out).
         content_layer: the loss network's tap for the content loss; None = its recommendation.
         style_layers: the taps of the style loss, a list of names or a comma-separated
             string; None = the loss network's recommendation.
@@ -314,6 +320,7 @@ def train(
         "content_layer": _text(content_layer, "content_layer"),
         "style_layers": _style_layers(style_layers),
         "loss_log": _path(loss_log, "loss_log"),
+        "loss_pooling": _text(loss_pooling, "loss_pooling"),
     }
     for field, value in keep.items():
         setattr(options, field, value)
@@ -332,6 +339,7 @@ def train(
     options.content_weight = _float(content_weight, "content_weight", allow_negative=True)
     options.style_weight = _float(style_weight, "style_weight", allow_negative=True)
     options.tv_weight = _float(tv_weight, "tv_weight", allow_negative=True)
+    options.color_weight = _float(color_weight, "color_weight")
     options.seed = _int(seed, "seed", 0, _UINT64_MAX)
     options.threads = _int(threads, "threads", 0, _MAX_THREADS)
     options.checkpoint_every = _int(checkpoint_every, "checkpoint_every", 0, _INT64_MAX)

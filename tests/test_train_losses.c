@@ -1,0 +1,105 @@
+/*
+ * The colour loss of the trainer: its statistics against values computed by hand, and its
+ * gradient against central finite differences of a double-precision reference of the loss.
+ */
+#include "testutil.h"
+#include "train_losses.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Double-precision reference of color_loss (docs/training.md's definition), on 0..255 values. */
+static double reference_color_loss(const double *image, size_t pixels, const double tm[3],
+                                   const double tc[9])
+{
+    double mean[3] = {0, 0, 0}, cov[9] = {0};
+    for (size_t p = 0; p < pixels; p++)
+        for (int i = 0; i < 3; i++)
+            mean[i] += image[p * 3 + i] / 255.0 / pixels;
+    for (size_t p = 0; p < pixels; p++)
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 3; j++)
+                cov[i * 3 + j] += (image[p * 3 + i] / 255.0 - mean[i]) *
+                                  (image[p * 3 + j] / 255.0 - mean[j]) / pixels;
+    double trace = tc[0] + tc[4] + tc[8], norm2 = 0, a = 0, b = 0;
+    for (int i = 0; i < 9; i++)
+        norm2 += tc[i] * tc[i];
+    for (int i = 0; i < 3; i++)
+        a += (mean[i] - tm[i]) * (mean[i] - tm[i]);
+    for (int i = 0; i < 9; i++)
+        b += (cov[i] - tc[i]) * (cov[i] - tc[i]);
+    return a / trace + b / norm2;
+}
+
+static void test_color_statistics_by_hand(void **state)
+{
+    (void)state;
+    /* Two pixels: (0, 51, 255) and (255, 51, 0) -> in [0, 1]: (0, .2, 1), (1, .2, 0).
+     * Mean (.5, .2, .5); deviations (-.5, 0, .5), (.5, 0, -.5): covariance
+     * [[.25, 0, -.25], [0, 0, 0], [-.25, 0, .25]]. */
+    const float image[6] = {0, 51, 255, 255, 51, 0};
+    double mean[3], cov[9];
+    color_statistics(image, 2, mean, cov);
+    const double want_mean[3] = {0.5, 0.2, 0.5};
+    const double want_cov[9] = {0.25, 0, -0.25, 0, 0, 0, -0.25, 0, 0.25};
+    for (int i = 0; i < 3; i++)
+        assert_true(fabs(mean[i] - want_mean[i]) < 1e-12);
+    for (int i = 0; i < 9; i++)
+        assert_true(fabs(cov[i] - want_cov[i]) < 1e-12);
+    /* Against itself the loss is 0; against the flipped image (same statistics) too. */
+    float diff[6] = {0};
+    assert_true(fabs(color_loss(image, 2, mean, cov, 1.0, diff)) < 1e-12);
+    for (int i = 0; i < 6; i++)
+        assert_true(fabs(diff[i]) < 1e-9);
+    /* A grey target of mean .5 and the same covariance: only the mean term, .09 / tr = .18. */
+    const double grey[3] = {0.5, 0.5, 0.5};
+    assert_true(fabs(color_loss(image, 2, grey, cov, 2.0, diff) - 2.0 * 0.09 / 0.5) < 1e-9);
+}
+
+static void test_color_loss_gradient(void **state)
+{
+    (void)state;
+    const size_t sizes[] = {1 * 1, 3 * 5, 7 * 4};
+    test_rng rng = {41};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        const size_t pixels = sizes[s], n = pixels * 3;
+        float *x = malloc(n * sizeof *x), *diff = calloc(n, sizeof *diff);
+        double *xd = malloc(n * sizeof *xd);
+        test_fill_uniform(&rng, x, n, 0, 255);
+        /* A random target: the statistics of another random image with a colour cast. */
+        float other[12 * 3];
+        test_fill_uniform(&rng, other, 36, 0, 255);
+        for (int p = 0; p < 12; p++)
+            other[p * 3] *= 0.5f;
+        double tm[3], tc[9];
+        color_statistics(other, 12, tm, tc);
+        const double weight = 3.0;
+        double got = color_loss(x, pixels, tm, tc, weight, diff);
+        for (size_t i = 0; i < n; i++)
+            xd[i] = x[i];
+        assert_true(fabs(got - weight * reference_color_loss(xd, pixels, tm, tc)) <=
+                    1e-9 * fmax(1, fabs(got)));
+        const double h = 1e-2;
+        for (size_t i = 0; i < n; i++) {
+            double keep = xd[i];
+            xd[i] = keep + h;
+            double up = reference_color_loss(xd, pixels, tm, tc);
+            xd[i] = keep - h;
+            double down = reference_color_loss(xd, pixels, tm, tc);
+            xd[i] = keep;
+            double numeric = weight * (up - down) / (2 * h);
+            assert_true(fabs(numeric - diff[i]) <= 1e-4 * fmax(1e-3, fabs(numeric)) + 1e-7);
+        }
+        free(x), free(diff), free(xd);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_color_statistics_by_hand),
+        cmocka_unit_test(test_color_loss_gradient),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

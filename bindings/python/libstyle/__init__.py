@@ -41,6 +41,7 @@ from ._optimize import OptimizeStats, evaluate_losses, optimize
 from ._session import PRECISIONS, RunInfo, Session, precision_supported
 from ._train import TrainStats, train
 from ._adain import AdainStyle, train_adain
+from ._video import DEFAULT_NORM_SMOOTHING, VideoSession
 
 __all__ = [
     "__version__",
@@ -60,6 +61,8 @@ __all__ = [
     "TrainStats",
     "AdainStyle",
     "train_adain",
+    "VideoSession",
+    "DEFAULT_NORM_SMOOTHING",
     "LogLevel",
     "Status",
     "load_image",

@@ -23,8 +23,8 @@
 
 int cli_video_path(const char *path)
 {
-    static const char *const extensions[] = {".mp4", ".m4v", ".mkv", ".mov", ".webm", ".avi",
-                                             ".mpg", ".mpeg", ".ts", ".y4m", NULL};
+    static const char *const extensions[] = {".mp4", ".m4v",  ".mkv", ".mov", ".webm", ".avi",
+                                             ".mpg", ".mpeg", ".ts",  ".y4m", NULL};
     const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
     if (dot == NULL || (slash != NULL && dot < slash)) return 0;
     for (int i = 0; extensions[i] != NULL; i++)
@@ -110,7 +110,8 @@ static const char *error_text(int code, char *buffer, size_t size)
     av_strerror(code, buffer, size);
     return buffer;
 }
-#define AV_ERROR(code) error_text((code), (char[AV_ERROR_MAX_STRING_SIZE]){0}, AV_ERROR_MAX_STRING_SIZE)
+#define AV_ERROR(code)                                                                             \
+    error_text((code), (char[AV_ERROR_MAX_STRING_SIZE]){0}, AV_ERROR_MAX_STRING_SIZE)
 
 static int open_input(struct video_job *job)
 {
@@ -119,7 +120,8 @@ static int open_input(struct video_job *job)
     r = avformat_find_stream_info(job->demuxer, NULL);
     if (r < 0) return job_fail(job, job->in, "cannot read its streams (%s)", AV_ERROR(r));
     job->video_in = av_find_best_stream(job->demuxer, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
-    if (job->video_in < 0) return job_fail(job, job->in, "no video stream (an audio-only file?)");
+    if (job->video_in < 0)
+        return job_fail(job, job->in, "no video stream (audio only, or an empty video track)");
     AVStream *stream = job->demuxer->streams[job->video_in];
     const AVCodecParameters *par = stream->codecpar;
     job->width = par->width;
@@ -145,15 +147,19 @@ static int open_input(struct video_job *job)
     }
     if (r < 0) return job_fail(job, job->in, "cannot open its decoder (%s)", AV_ERROR(r));
     job->expected = stream->nb_frames;
-    job->audio_in = av_find_best_stream(job->demuxer, AVMEDIA_TYPE_AUDIO, -1, job->video_in,
-                                        NULL, 0);
+    job->audio_in =
+        av_find_best_stream(job->demuxer, AVMEDIA_TYPE_AUDIO, -1, job->video_in, NULL, 0);
     return 0;
 }
 
-/* BT.709 for HD, BT.601 below, unless the stream says. */
+/* The YUV matrix of the input, also the output's: the stream's own, else BT.709 for HD and
+ * BT.601 below (also for RGB inputs, whose output is YUV). */
 static enum AVColorSpace input_colorspace(const AVCodecParameters *par)
 {
-    if (par->color_space != AVCOL_SPC_UNSPECIFIED && par->color_space != AVCOL_SPC_RESERVED)
+    const AVPixFmtDescriptor *desc = av_pix_fmt_desc_get(par->format);
+    const bool rgb =
+        par->color_space == AVCOL_SPC_RGB || (desc != NULL && (desc->flags & AV_PIX_FMT_FLAG_RGB));
+    if (!rgb && par->color_space != AVCOL_SPC_UNSPECIFIED && par->color_space != AVCOL_SPC_RESERVED)
         return par->color_space;
     return par->height >= 720 ? AVCOL_SPC_BT709 : AVCOL_SPC_SMPTE170M;
 }
@@ -191,8 +197,8 @@ static int add_video_stream(struct video_job *job, const AVOutputFormat *format)
     enc->colorspace = job->colorspace;
     enc->color_range = AVCOL_RANGE_MPEG;
     enc->color_primaries = par->color_primaries != AVCOL_PRI_UNSPECIFIED ? par->color_primaries
-                           : hd                                         ? AVCOL_PRI_BT709
-                                                                        : AVCOL_PRI_SMPTE170M;
+                           : hd                                          ? AVCOL_PRI_BT709
+                                                                         : AVCOL_PRI_SMPTE170M;
     enc->color_trc = par->color_trc != AVCOL_TRC_UNSPECIFIED ? par->color_trc
                      : hd                                    ? AVCOL_TRC_BT709
                                                              : AVCOL_TRC_SMPTE170M;
@@ -355,10 +361,9 @@ static int process_frame(struct video_job *job, AVFrame *frame)
                         job->width, job->height, frame->width, frame->height,
                         (long long)job->frames);
     const enum AVPixelFormat format = frame->format;
-    job->to_rgb = sws_getCachedContext(job->to_rgb, job->width, job->height, format, job->width,
-                                       job->height, AV_PIX_FMT_RGB24,
-                                       SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, NULL,
-                                       NULL, NULL);
+    job->to_rgb = sws_getCachedContext(
+        job->to_rgb, job->width, job->height, format, job->width, job->height, AV_PIX_FMT_RGB24,
+        SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, NULL, NULL, NULL);
     if (job->to_rgb == NULL)
         return job_fail(job, job->in, "cannot convert its %s frames to RGB",
                         av_get_pix_fmt_name(format));
@@ -366,8 +371,10 @@ static int process_frame(struct video_job *job, AVFrame *frame)
     const bool rgb_input = desc && (desc->flags & AV_PIX_FMT_FLAG_RGB);
     const bool full = frame->color_range == AVCOL_RANGE_JPEG || format == AV_PIX_FMT_YUVJ420P ||
                       format == AV_PIX_FMT_YUVJ422P || format == AV_PIX_FMT_YUVJ444P;
-    enum AVColorSpace space = frame->colorspace != AVCOL_SPC_UNSPECIFIED ? frame->colorspace
-                                                                          : job->colorspace;
+    enum AVColorSpace space =
+        frame->colorspace != AVCOL_SPC_UNSPECIFIED && frame->colorspace != AVCOL_SPC_RGB
+            ? frame->colorspace
+            : job->colorspace;
     if (!rgb_input) {
         const int *coefficients = sws_getCoefficients(space);
         sws_setColorspaceDetails(job->to_rgb, coefficients, full, coefficients, 1, 0, 1 << 16,
@@ -388,8 +395,8 @@ static int process_frame(struct video_job *job, AVFrame *frame)
     int r = av_frame_make_writable(job->yuv);
     if (r < 0) return job_fail(job, job->out, "out of memory");
     const uint8_t *styled_planes[4] = {job->styled.data};
-    int styled_strides[4] = {(int)(job->styled.stride ? job->styled.stride
-                                                      : (size_t)job->width * 3)};
+    int styled_strides[4] = {
+        (int)(job->styled.stride ? job->styled.stride : (size_t)job->width * 3)};
     sws_scale(job->to_yuv, styled_planes, styled_strides, 0, job->height, job->yuv->data,
               job->yuv->linesize);
     int64_t pts = frame->best_effort_timestamp;
@@ -449,10 +456,9 @@ static int run(struct video_job *job)
     job->yuv->colorspace = job->encoder->colorspace;
     job->yuv->color_range = job->encoder->color_range;
     int r = av_frame_get_buffer(job->yuv, 0);
-    job->to_yuv = sws_getContext(job->width, job->height, AV_PIX_FMT_RGB24, job->width,
-                                 job->height, job->encoder->pix_fmt,
-                                 SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, NULL, NULL,
-                                 NULL);
+    job->to_yuv = sws_getContext(
+        job->width, job->height, AV_PIX_FMT_RGB24, job->width, job->height, job->encoder->pix_fmt,
+        SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, NULL, NULL, NULL);
     if (r < 0 || job->to_yuv == NULL) {
         av_frame_free(&frame);
         return job_fail(job, job->out, "cannot set up the colour conversion");
@@ -469,8 +475,8 @@ static int run(struct video_job *job)
         av_packet_unref(job->packet);
     }
     if (status == 0 && r != AVERROR_EOF)
-        status = job_fail(job, job->in, "read error after frame %lld (%s)",
-                          (long long)job->frames, AV_ERROR(r));
+        status = job_fail(job, job->in, "read error after frame %lld (%s)", (long long)job->frames,
+                          AV_ERROR(r));
     if (status == 0) status = decode(job, NULL, frame);
     av_frame_free(&frame);
     if (status != 0) return status;

@@ -443,6 +443,70 @@ STYLE_API style_status style_session_stylize_batch(style_session *session,
                                                    const style_image *inputs,
                                                    style_image *outputs, size_t count);
 
+/* ---- Video: a stream of frames ---------------------------------------------------------- */
+
+/**
+ * A video session: a session (style_video_session) plus the state kept between the frames of
+ * one stream. Stylizing every frame on its own makes a feed-forward network flicker: each
+ * frame's instance norms use that frame's own statistics, which jump with small changes of
+ * content. A video session can smooth those statistics over time instead: every instance norm
+ * of the network normalizes with an exponential moving average of its per-channel mean and
+ * variance,  smoothed(t) = w * smoothed(t - 1) + (1 - w) * measured(t),  w being
+ * `norm_smoothing`. This works for any model with instance norms, with no retraining; the
+ * average starts afresh at a cut (style_video_reset) and when the frame size changes.
+ * Measured flicker and style numbers: docs/video.md. The library reads no video files (the CLI
+ * does, through FFmpeg); frames are style_image values.
+ */
+typedef struct style_video style_video;
+
+/** The default of style_video_settings.norm_smoothing (style_video_create with NULL settings). */
+#define STYLE_DEFAULT_NORM_SMOOTHING 0.9f
+
+/**
+ * Settings of a video session; zero-initialise, set struct_size = sizeof(it). All zero means
+ * per-frame stylization (no smoothing).
+ */
+typedef struct style_video_settings {
+    size_t struct_size;   /**< sizeof(style_video_settings), for future extension */
+    float norm_smoothing; /**< w in [0, 1): weight of the past frames' instance-norm statistics;
+                               0 = each frame on its own (bit for bit style_session_stylize) */
+} style_video_settings;
+
+/**
+ * Creates a video session on a model (the session holds a reference to it). `settings` NULL
+ * means STYLE_DEFAULT_NORM_SMOOTHING. Smoothing (w > 0) needs a model with instance norms run
+ * whole-frame: an AdaIN or batch-norm model, or a frame that would run in bands (over the
+ * memory budget), is refused with STYLE_ERR_UNSUPPORTED.
+ */
+STYLE_API style_status style_video_create(style_model *model, const style_video_settings *settings,
+                                          style_video **out);
+
+/**
+ * The session the frames run in, owned by the video session: set its threads, precision,
+ * memory budget, strength, preserve-colour, scale, style or callbacks there (the controls
+ * apply to every frame as to an image). Valid until style_video_free.
+ */
+STYLE_API style_session *style_video_session(style_video *video);
+
+/**
+ * Stylizes the next frame of the stream (same rules as style_session_stylize for `frame` and
+ * `output`, output->data NULL allocating it). With smoothing, the frame's instance norms use
+ * the moving average of the statistics of this and the earlier frames since the last reset;
+ * a frame of another size than the previous one starts the average afresh. On failure the
+ * average is reset too (the stream can go on).
+ */
+STYLE_API style_status style_video_push_frame(style_video *video, const style_image *frame,
+                                              style_image *output);
+
+/** Forgets the past frames (a scene cut): the next frame is stylized with its own statistics. */
+STYLE_API style_status style_video_reset(style_video *video);
+
+/** Frames stylized since creation (failed ones not counted). */
+STYLE_API uint64_t style_video_frame_count(const style_video *video);
+
+/** Frees the video session and its session. NULL is a no-op. */
+STYLE_API void style_video_free(style_video *video);
+
 /* ---- Training ---------------------------------------------------------------------------- */
 
 /** Where a training run stands; passed to the progress callback after every iteration. */

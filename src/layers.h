@@ -162,6 +162,8 @@ typedef struct norm_layer {
     float used_dst_scale; /* int8 dst: the scale of the last run */
     int isa;              /* backend_kernel_isa() */
     size_t scratchpad_bytes; /* always 0 (no oneDNN primitive); kept for the old API */
+    /* Video: statistics smoothed over frames (norm_ema.h); NULL: this image's own. */
+    struct norm_ema_slot *ema;
 } norm_layer;
 
 style_status norm_layer_init(norm_layer *layer, const norm_spec *spec);

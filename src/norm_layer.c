@@ -12,6 +12,7 @@
  * source after the other; only the apply pass interleaves them.
  */
 #include "layers.h"
+#include "norm_ema.h"
 
 #include <math.h>
 #include <omp.h>
@@ -233,6 +234,7 @@ static float compute_affine(norm_layer *layer, const norm_kernels *k, bool stats
             double var = s2 / count - mean_d * mean_d;
             if (var < 0.0) var = 0.0;
             mean = (double)shift[c] + mean_d;
+            if (layer->ema) norm_ema_smooth(layer->ema, c, unit, &mean, &var);
             /* In real units: x = unit * raw. */
             double inv = 1.0 / sqrt(var * (double)unit * unit + (double)s->eps);
             scale_c = (double)layer->scale[c] * inv;
@@ -253,6 +255,7 @@ static float compute_affine(norm_layer *layer, const norm_kernels *k, bool stats
             peak = mm > peak ? mm : peak;
         }
     }
+    if (layer->ema && s->normalize) layer->ema->primed = true;
     return peak;
 }
 

@@ -8,6 +8,7 @@
 #include "banded.h"
 #include "controls.h"
 #include "network.h"
+#include "norm_ema.h"
 #include "pixels.h"
 #include "train_data.h"
 
@@ -56,7 +57,13 @@ struct style_session {
     style_model *styled;
     float *style_params;
     double *style_weights; /* [style_count], normalised */
+    norm_ema_store *norm_ema; /* video: norm statistics smoothed over frames (not owned) */
 };
+
+void style__session_set_norm_ema(style_session *session, norm_ema_store *store)
+{
+    session->norm_ema = store;
+}
 
 /* The model the network is built from: the styled copy for johnson-cin, else the model. */
 static const style_model *run_model(const style_session *session)
@@ -536,6 +543,10 @@ static style_status stylize_one(style_session *session, bool banded, const style
         TRY(alpha_fill_copy(input, session->tileable, &filled));
         source = &filled;
     }
+    FAIL_IF(banded && session->norm_ema && session->norm_ema->weight > 0.0, STYLE_ERR_UNSUPPORTED,
+            "stylize: smoothing the norm statistics over frames needs the whole %dx%d frame in "
+            "one run, not in bands (raise the memory budget)",
+            input->width, input->height);
     if (banded) {
         banded_options o = {.model = run_model(session),
                             .engine = session->engine,
@@ -552,7 +563,11 @@ static style_status stylize_one(style_session *session, bool banded, const style
         const bool periodic =
             session->tileable && (plan->height != input->height || plan->width != input->width);
         load_input(plan, source, periodic);
-        TRY(network_plan_run(plan, session->stream, progress ? forward_progress : NULL, progress));
+        if (session->norm_ema) TRY(norm_ema_store_bind(session->norm_ema, plan));
+        status =
+            network_plan_run(plan, session->stream, progress ? forward_progress : NULL, progress);
+        if (session->norm_ema) norm_ema_store_unbind(plan);
+        TRY(status);
         const float *result = plan->buffers[BUF_OUTPUT];
         int32_t result_w = plan->width;
         if (periodic) {

@@ -10,6 +10,7 @@
 #include "cli_interrupt.h"
 #include "cli_styles.h"
 #include "cli_util.h"
+#include "cli_video.h"
 #include "commands.h"
 #include "stylize_jobs.h"
 
@@ -58,6 +59,7 @@ struct stylize_settings {
     double scale;
     int scale_given;
     int skip_existing;
+    double smoothing; /* video: norm statistics smoothing (cli_video.h) */
     int quiet;
     int verbose;
 };
@@ -78,6 +80,7 @@ enum {
     OPTION_PRESERVE_COLOR,
     OPTION_SCALE,
     OPTION_SKIP_EXISTING,
+    OPTION_SMOOTHING,
 };
 
 void cmd_stylize_usage(FILE *out)
@@ -97,6 +100,9 @@ void cmd_stylize_usage(FILE *out)
           "overwritten, and outputs are written atomically.\n"
           "INPUT '-' reads a PNG, JPEG or WebP image from standard input; OUTPUT '-' writes\n"
           "PNG to standard output.\n"
+          "A video OUTPUT (.mp4, .mkv, .mov, .webm, ...) stylizes every frame of a video INPUT\n"
+          "(H.264 or VP9 out, audio copied when the container takes it; builds with FFmpeg\n"
+          "only; docs/video.md).\n"
           "\n"
           "Options:\n"
           "  -m, --model FILE         style model (safetensors); required\n"
@@ -138,6 +144,9 @@ void cmd_stylize_usage(FILE *out)
           "      --band-rows N        run in bands of N rows through temporary files even when\n"
           "                           the image fits the memory budget (images that do not fit\n"
           "                           always run in bands; fp32 only)\n"
+          "      --smoothing W        video: weight of the past frames' instance-norm\n"
+          "                           statistics, 0 <= W < 1 (default 0.9; 0 = each frame\n"
+          "                           on its own); see docs/video.md\n"
           "  -q, --quiet              errors only: no progress and no summary\n"
           "  -v, --verbose            per-image timings and library warnings on stderr\n"
           "  -h, --help               show this help and exit\n"
@@ -189,6 +198,7 @@ static int parse_options(int argc, char **argv, struct stylize_settings *setting
         {"scale", required_argument, NULL, OPTION_SCALE},
         {"jobs", required_argument, NULL, 'j'},
         {"skip-existing", no_argument, NULL, OPTION_SKIP_EXISTING},
+        {"smoothing", required_argument, NULL, OPTION_SMOOTHING},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -273,6 +283,12 @@ static int parse_options(int argc, char **argv, struct stylize_settings *setting
             break;
         case OPTION_SKIP_EXISTING:
             settings->skip_existing = 1;
+            break;
+        case OPTION_SMOOTHING:
+            if (cli_parse_double(optarg, 0.0, 1.0, &settings->smoothing) != 0 ||
+                !(settings->smoothing < 1.0))
+                return cli_usage_error(STYLIZE_COMMAND, "--smoothing expects 0 <= W < 1, not '%s'",
+                                       optarg);
             break;
         case OPTION_PRECISION:
             if (style_precision_parse(optarg, &settings->precision) != STYLE_OK) {
@@ -724,6 +740,26 @@ done:
     return result;
 }
 
+/* INPUT OUTPUT where either is a video (cli_video.c). */
+static int stylize_video(const struct stylize_settings *s, const char *in, const char *out)
+{
+    if (!cli_video_path(out))
+        return cli_usage_error(STYLIZE_COMMAND, "a video input needs a video output (.mp4, .mkv, "
+                                                ".mov, .webm), not '%s'", out);
+    if (!cli_video_path(in) && cli_has_image_extension(in))
+        return cli_usage_error(STYLIZE_COMMAND, "a video output needs a video input, not '%s'",
+                               in);
+    if (s->style_count || s->tileable || s->band_rows || s->skip_existing)
+        return cli_usage_error(STYLIZE_COMMAND, "--style-image, --tileable, --band-rows and "
+                                                "--skip-existing do not apply to video");
+    struct cli_video_options o = {
+        s->model_path, s->threads,   s->memory_budget_bytes, s->memory_budget_given,
+        s->max_pixels, s->precision, s->precision_given,     s->strength,
+        s->strength_given, s->preserve_color, s->scale, s->scale_given,
+        s->smoothing, s->quiet, s->verbose};
+    return cli_video_stylize(&o, in, out);
+}
+
 int cmd_stylize(int argc, char **argv)
 {
     struct stylize_settings settings = {0};
@@ -734,12 +770,15 @@ int cmd_stylize(int argc, char **argv)
 
     settings.jobs = 1;
     settings.style_size = 512;
+    settings.smoothing = STYLE_DEFAULT_NORM_SMOOTHING;
     exit_code = parse_options(argc, argv, &settings);
     if (exit_code != PARSE_CONTINUE) return exit_code;
     char **arguments = argv + optind;
     int count = argc - optind;
     exit_code = check_arguments(&settings, count, arguments);
     if (exit_code != 0) return exit_code;
+    if (settings.out_dir == NULL && (cli_video_path(arguments[0]) || cli_video_path(arguments[1])))
+        return stylize_video(&settings, arguments[0], arguments[1]);
     if (settings.out_dir != NULL && prepare_out_dir(settings.out_dir) != 0) return CLI_EXIT_FAILURE;
 
     if (stylize_jobs_collect(&jobs, settings.out_dir, arguments, count) != 0) {

@@ -42,6 +42,7 @@ from ._evaluate import EVALUATION_DEFINITION, evaluate
 from ._session import PRECISIONS, RunInfo, Session, precision_supported
 from ._train import TrainStats, train
 from ._adain import AdainStyle, train_adain
+from ._video import DEFAULT_NORM_SMOOTHING, VideoSession
 
 __all__ = [
     "__version__",
@@ -63,6 +64,8 @@ __all__ = [
     "TrainStats",
     "AdainStyle",
     "train_adain",
+    "VideoSession",
+    "DEFAULT_NORM_SMOOTHING",
     "LogLevel",
     "Status",
     "load_image",

@@ -243,6 +243,16 @@ class SessionHandle(Structure):
     """Opaque ``style_session``; only ever used through a pointer."""
 
 
+class VideoHandle(Structure):
+    """Opaque ``style_video``; only ever used through a pointer."""
+
+
+class VideoSettings(Structure):
+    """``style_video_settings``."""
+
+    _fields_ = [("struct_size", c_size_t), ("norm_smoothing", c_float)]
+
+
 class OptimizeStatsStruct(Structure):
     """``style_optimize_stats``."""
 
@@ -421,6 +431,7 @@ _ModelP = POINTER(ModelHandle)
 _SessionP = POINTER(SessionHandle)
 _ImageP = POINTER(StyleImage)
 _AdainStyleP = POINTER(AdainStyleHandle)
+_VideoP = POINTER(VideoHandle)
 
 # name -> (restype, argtypes, returns a style_status). Every STYLE_API function of libstyle.h.
 FUNCTIONS: Dict[str, Tuple[Any, List[Any], bool]] = {
@@ -483,6 +494,13 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], bool]] = {
     "style_session_set_style_weights": (c_status, [_SessionP, POINTER(c_float), c_size_t], True),
     "style_session_stylize": (c_status, [_SessionP, _ImageP, _ImageP], True),
     "style_session_stylize_batch": (c_status, [_SessionP, _ImageP, _ImageP, c_size_t], True),
+    # video sessions
+    "style_video_create": (c_status, [_ModelP, POINTER(VideoSettings), POINTER(_VideoP)], True),
+    "style_video_session": (_SessionP, [_VideoP], False),
+    "style_video_push_frame": (c_status, [_VideoP, _ImageP, _ImageP], True),
+    "style_video_reset": (c_status, [_VideoP], True),
+    "style_video_frame_count": (c_uint64, [_VideoP], False),
+    "style_video_free": (None, [_VideoP], False),
     # precision, builds and profiling
     "style_precision_name": (c_char_p, [c_int], False),
     "style_precision_parse": (c_status, [c_char_p, POINTER(c_int)], True),

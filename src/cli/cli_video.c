@@ -1,0 +1,551 @@
+/*
+ * `libstyle stylize IN.mp4 OUT.mp4` (cli_video.h): FFmpeg demuxes and decodes, every frame is
+ * converted to RGB with its own matrix and range, stylized through a video session, converted
+ * back and encoded (H.264 with libx264, or VP9 where the container takes no H.264); audio
+ * packets are copied when the output container accepts their codec. Timestamps are the
+ * input's (variable frame rates stay variable), so are rotation and colour tags. The output
+ * is written to a temporary file renamed at the end; any failure or Ctrl-C removes it.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "cli_video.h"
+#include "cli_interrupt.h"
+#include "cli_util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+int cli_video_path(const char *path)
+{
+    static const char *const extensions[] = {".mp4", ".m4v",  ".mkv", ".mov", ".webm", ".avi",
+                                             ".mpg", ".mpeg", ".ts",  ".y4m", NULL};
+    const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+    if (dot == NULL || (slash != NULL && dot < slash)) return 0;
+    for (int i = 0; extensions[i] != NULL; i++)
+        if (strcasecmp(dot, extensions[i]) == 0) return 1;
+    return 0;
+}
+
+#ifndef STYLE_HAVE_FFMPEG
+
+int cli_video_supported(void)
+{
+    return 0;
+}
+
+int cli_video_stylize(const struct cli_video_options *options, const char *in, const char *out)
+{
+    (void)options;
+    (void)out;
+    cli_error("%s: video needs a build with FFmpeg (libavformat, libavcodec, libswscale and "
+              "libavutil found by CMake; docs/video.md), and this build has none",
+              in);
+    return CLI_EXIT_FAILURE;
+}
+
+#else
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/display.h>
+#include <libavutil/opt.h>
+#include <libavutil/pixdesc.h>
+#include <libswscale/swscale.h>
+
+int cli_video_supported(void)
+{
+    return 1;
+}
+
+/* Frame sizes beyond this are refused whatever --max-pixels says (H.264 level limits). */
+#define VIDEO_MAX_SIDE 16384
+
+struct video_job {
+    const struct cli_video_options *options;
+    const char *in, *out;
+    char *temporary; /* the output until it is complete */
+    AVFormatContext *demuxer, *muxer;
+    AVCodecContext *decoder, *encoder;
+    int video_in, audio_in; /* input stream indexes; audio -1 when not copied */
+    AVStream *video_out, *audio_out;
+    struct SwsContext *to_rgb, *to_yuv;
+    enum AVColorSpace colorspace;
+    AVFrame *yuv;
+    AVPacket *packet, *encoded;
+    style_model *model;
+    style_video *video;
+    style_image rgb, styled;
+    int width, height;
+    int64_t frames, expected, last_pts;
+    struct timespec start;
+    bool failed, progress_shown;
+};
+
+/* One error line naming `subject`; the job is failed (only the first error is printed). */
+static int job_fail(struct video_job *job, const char *subject, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int job_fail(struct video_job *job, const char *subject, const char *fmt, ...)
+{
+    if (job->failed) return -1;
+    job->failed = true;
+    if (job->progress_shown) fputc('\n', stderr);
+    char message[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    cli_error("%s: %s", subject, message);
+    return -1;
+}
+
+static const char *error_text(int code, char *buffer, size_t size)
+{
+    av_strerror(code, buffer, size);
+    return buffer;
+}
+#define AV_ERROR(code)                                                                             \
+    error_text((code), (char[AV_ERROR_MAX_STRING_SIZE]){0}, AV_ERROR_MAX_STRING_SIZE)
+
+static int open_input(struct video_job *job)
+{
+    int r = avformat_open_input(&job->demuxer, job->in, NULL, NULL);
+    if (r < 0) return job_fail(job, job->in, "not a video FFmpeg can read (%s)", AV_ERROR(r));
+    r = avformat_find_stream_info(job->demuxer, NULL);
+    if (r < 0) return job_fail(job, job->in, "cannot read its streams (%s)", AV_ERROR(r));
+    job->video_in = av_find_best_stream(job->demuxer, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+    if (job->video_in < 0)
+        return job_fail(job, job->in, "no video stream (audio only, or an empty video track)");
+    AVStream *stream = job->demuxer->streams[job->video_in];
+    const AVCodecParameters *par = stream->codecpar;
+    job->width = par->width;
+    job->height = par->height;
+    const uint64_t max_pixels =
+        job->options->max_pixels ? job->options->max_pixels : STYLE_DEFAULT_MAX_PIXELS;
+    if (job->width < 1 || job->height < 1)
+        return job_fail(job, job->in, "the video stream has no frame size");
+    if (job->width > VIDEO_MAX_SIDE || job->height > VIDEO_MAX_SIDE ||
+        (uint64_t)job->width * (uint64_t)job->height > max_pixels)
+        return job_fail(job, job->in, "%dx%d frames are over the limit (%llu pixels, sides %d)",
+                        job->width, job->height, (unsigned long long)max_pixels, VIDEO_MAX_SIDE);
+    const AVCodec *codec = avcodec_find_decoder(par->codec_id);
+    if (codec == NULL)
+        return job_fail(job, job->in, "no decoder for its video codec (%s)",
+                        avcodec_get_name(par->codec_id));
+    job->decoder = avcodec_alloc_context3(codec);
+    if (job->decoder == NULL) return job_fail(job, job->in, "out of memory");
+    r = avcodec_parameters_to_context(job->decoder, par);
+    if (r >= 0) {
+        job->decoder->pkt_timebase = stream->time_base;
+        r = avcodec_open2(job->decoder, codec, NULL);
+    }
+    if (r < 0) return job_fail(job, job->in, "cannot open its decoder (%s)", AV_ERROR(r));
+    job->expected = stream->nb_frames;
+    job->audio_in =
+        av_find_best_stream(job->demuxer, AVMEDIA_TYPE_AUDIO, -1, job->video_in, NULL, 0);
+    return 0;
+}
+
+/* The YUV matrix of the input, also the output's: the stream's own, else BT.709 for HD and
+ * BT.601 below (also for RGB inputs, whose output is YUV). */
+static enum AVColorSpace input_colorspace(const AVCodecParameters *par)
+{
+    const AVPixFmtDescriptor *desc = av_pix_fmt_desc_get(par->format);
+    const bool rgb =
+        par->color_space == AVCOL_SPC_RGB || (desc != NULL && (desc->flags & AV_PIX_FMT_FLAG_RGB));
+    if (!rgb && par->color_space != AVCOL_SPC_UNSPECIFIED && par->color_space != AVCOL_SPC_RESERVED)
+        return par->color_space;
+    return par->height >= 720 ? AVCOL_SPC_BT709 : AVCOL_SPC_SMPTE170M;
+}
+
+static int add_video_stream(struct video_job *job, const AVOutputFormat *format)
+{
+    const AVStream *in = job->demuxer->streams[job->video_in];
+    const AVCodecParameters *par = in->codecpar;
+    const bool h264 = avformat_query_codec(format, AV_CODEC_ID_H264, FF_COMPLIANCE_NORMAL) == 1;
+    const bool vp9 = avformat_query_codec(format, AV_CODEC_ID_VP9, FF_COMPLIANCE_NORMAL) == 1;
+    const char *name = h264 ? "libx264" : vp9 ? "libvpx-vp9" : NULL;
+    if (name == NULL)
+        return job_fail(job, job->out, "the %s container takes neither H.264 nor VP9",
+                        format->name);
+    const AVCodec *codec = avcodec_find_encoder_by_name(name);
+    if (codec == NULL) return job_fail(job, job->out, "this FFmpeg has no %s encoder", name);
+    AVCodecContext *enc = job->encoder = avcodec_alloc_context3(codec);
+    if (enc == NULL) return job_fail(job, job->out, "out of memory");
+    const bool odd = job->width % 2 || job->height % 2;
+    if (odd && !job->options->quiet)
+        fprintf(stderr,
+                CLI_PROGRAM_NAME ": %s: %dx%d has an odd side, which 4:2:0 cannot hold: encoding "
+                                 "4:4:4 (H.264 High 4:4:4 / VP9 profile 1)\n",
+                job->out, job->width, job->height);
+    enc->width = job->width;
+    enc->height = job->height;
+    enc->pix_fmt = odd ? AV_PIX_FMT_YUV444P : AV_PIX_FMT_YUV420P;
+    enc->sample_aspect_ratio = par->sample_aspect_ratio;
+    enc->time_base = in->time_base;
+    enc->framerate = av_guess_frame_rate(job->demuxer, (AVStream *)in, NULL);
+    if (enc->time_base.num <= 0 || enc->time_base.den <= 0)
+        enc->time_base = av_inv_q(enc->framerate);
+    job->colorspace = input_colorspace(par);
+    const bool hd = job->colorspace == AVCOL_SPC_BT709;
+    enc->colorspace = job->colorspace;
+    enc->color_range = AVCOL_RANGE_MPEG;
+    enc->color_primaries = par->color_primaries != AVCOL_PRI_UNSPECIFIED ? par->color_primaries
+                           : hd                                          ? AVCOL_PRI_BT709
+                                                                         : AVCOL_PRI_SMPTE170M;
+    enc->color_trc = par->color_trc != AVCOL_TRC_UNSPECIFIED ? par->color_trc
+                     : hd                                    ? AVCOL_TRC_BT709
+                                                             : AVCOL_TRC_SMPTE170M;
+    if (job->muxer->oformat->flags & AVFMT_GLOBALHEADER) enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    AVDictionary *settings = NULL;
+    if (h264) {
+        av_dict_set(&settings, "preset", "medium", 0);
+        av_dict_set(&settings, "crf", "18", 0);
+    } else {
+        av_dict_set(&settings, "crf", "31", 0);
+        av_dict_set(&settings, "b", "0", 0);
+        av_dict_set(&settings, "row-mt", "1", 0);
+    }
+    int r = avcodec_open2(enc, codec, &settings);
+    av_dict_free(&settings);
+    if (r < 0) return job_fail(job, job->out, "cannot open the %s encoder (%s)", name, AV_ERROR(r));
+    job->video_out = avformat_new_stream(job->muxer, NULL);
+    if (job->video_out == NULL) return job_fail(job, job->out, "out of memory");
+    r = avcodec_parameters_from_context(job->video_out->codecpar, enc);
+    if (r < 0) return job_fail(job, job->out, "cannot set up the video stream (%s)", AV_ERROR(r));
+    job->video_out->time_base = enc->time_base;
+    job->video_out->avg_frame_rate = enc->framerate;
+    job->video_out->sample_aspect_ratio = enc->sample_aspect_ratio;
+    av_dict_copy(&job->video_out->metadata, in->metadata, 0);
+    /* rotation: the display matrix goes along */
+    size_t size = 0;
+    const uint8_t *matrix = av_stream_get_side_data(in, AV_PKT_DATA_DISPLAYMATRIX, &size);
+    if (matrix != NULL && size == 9 * sizeof(int32_t)) {
+        uint8_t *copy = av_stream_new_side_data(job->video_out, AV_PKT_DATA_DISPLAYMATRIX, size);
+        if (copy == NULL) return job_fail(job, job->out, "out of memory");
+        memcpy(copy, matrix, size);
+    }
+    return 0;
+}
+
+static int add_audio_stream(struct video_job *job, const AVOutputFormat *format)
+{
+    if (job->audio_in < 0) return 0;
+    const AVStream *in = job->demuxer->streams[job->audio_in];
+    if (avformat_query_codec(format, in->codecpar->codec_id, FF_COMPLIANCE_NORMAL) != 1) {
+        if (!job->options->quiet)
+            fprintf(stderr,
+                    CLI_PROGRAM_NAME ": %s: the audio (%s) is left out: the %s container does "
+                                     "not take it\n",
+                    job->out, avcodec_get_name(in->codecpar->codec_id), format->name);
+        job->audio_in = -1;
+        return 0;
+    }
+    job->audio_out = avformat_new_stream(job->muxer, NULL);
+    if (job->audio_out == NULL) return job_fail(job, job->out, "out of memory");
+    int r = avcodec_parameters_copy(job->audio_out->codecpar, in->codecpar);
+    if (r < 0) return job_fail(job, job->out, "cannot copy the audio (%s)", AV_ERROR(r));
+    job->audio_out->codecpar->codec_tag = 0;
+    job->audio_out->time_base = in->time_base;
+    av_dict_copy(&job->audio_out->metadata, in->metadata, 0);
+    return 0;
+}
+
+static int open_output(struct video_job *job)
+{
+    const AVOutputFormat *format = av_guess_format(NULL, job->out, NULL);
+    if (format == NULL) return job_fail(job, job->out, "no video container for this extension");
+    size_t length = strlen(job->out);
+    job->temporary = malloc(length + sizeof ".tmp.XXXXXX");
+    if (job->temporary == NULL) return job_fail(job, job->out, "out of memory");
+    memcpy(job->temporary, job->out, length);
+    memcpy(job->temporary + length, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
+    int fd = mkstemp(job->temporary);
+    if (fd < 0) {
+        free(job->temporary);
+        job->temporary = NULL;
+        return job_fail(job, job->out, "cannot create a file beside it (%s)", strerror(errno));
+    }
+    close(fd);
+    int r = avformat_alloc_output_context2(&job->muxer, format, NULL, job->temporary);
+    if (r < 0) return job_fail(job, job->out, "cannot set up the container (%s)", AV_ERROR(r));
+    if (add_video_stream(job, format) != 0 || add_audio_stream(job, format) != 0) return -1;
+    av_dict_copy(&job->muxer->metadata, job->demuxer->metadata, 0);
+    r = avio_open(&job->muxer->pb, job->temporary, AVIO_FLAG_WRITE);
+    if (r < 0) return job_fail(job, job->out, "cannot write (%s)", AV_ERROR(r));
+    AVDictionary *settings = NULL;
+    if (strstr(format->name, "mp4") || strstr(format->name, "mov"))
+        av_dict_set(&settings, "movflags", "+faststart", 0);
+    r = avformat_write_header(job->muxer, &settings);
+    av_dict_free(&settings);
+    if (r < 0) return job_fail(job, job->out, "cannot write the header (%s)", AV_ERROR(r));
+    return 0;
+}
+
+static int open_style(struct video_job *job)
+{
+    const struct cli_video_options *o = job->options;
+    style_status status = style_model_load(o->model_path, NULL, &job->model);
+    if (status != STYLE_OK) {
+        cli_report_status(status, o->model_path);
+        return job->failed = true, -1;
+    }
+    style_video_settings settings = {sizeof settings, (float)o->smoothing};
+    status = style_video_create(job->model, &settings, &job->video);
+    style_session *session = style_video_session(job->video);
+    if (status == STYLE_OK) status = style_session_set_threads(session, o->threads);
+    if (status == STYLE_OK && o->memory_budget_given)
+        status = style_session_set_memory_budget(session, o->memory_budget_bytes);
+    if (status == STYLE_OK && o->strength_given)
+        status = style_session_set_strength(session, (float)o->strength);
+    if (status == STYLE_OK && o->preserve_color)
+        status = style_session_set_preserve_color(session, 1);
+    if (status == STYLE_OK && o->scale_given)
+        status = style_session_set_scale(session, (float)o->scale);
+    if (status == STYLE_OK && o->precision_given)
+        status = style_session_set_precision(session, o->precision);
+    if (status == STYLE_OK)
+        status = style_image_alloc(&job->rgb, job->width, job->height, 3, STYLE_SAMPLE_U8);
+    if (status == STYLE_OK)
+        status = style_image_alloc(&job->styled, job->width, job->height, 3, STYLE_SAMPLE_U8);
+    if (status != STYLE_OK) {
+        cli_report_status(status, o->model_path);
+        return job->failed = true, -1;
+    }
+    return 0;
+}
+
+static int write_packets(struct video_job *job)
+{
+    for (;;) {
+        int r = avcodec_receive_packet(job->encoder, job->encoded);
+        if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return 0;
+        if (r < 0) return job_fail(job, job->out, "encoding failed (%s)", AV_ERROR(r));
+        av_packet_rescale_ts(job->encoded, job->encoder->time_base, job->video_out->time_base);
+        job->encoded->stream_index = job->video_out->index;
+        r = av_interleaved_write_frame(job->muxer, job->encoded);
+        if (r < 0) return job_fail(job, job->out, "cannot write (%s)", AV_ERROR(r));
+    }
+}
+
+static void show_progress(struct video_job *job, bool last)
+{
+    if (job->options->quiet || !isatty(STDERR_FILENO)) return;
+    double seconds = cli_elapsed_ms(job->start) / 1000.0;
+    double fps = seconds > 0 ? (double)job->frames / seconds : 0.0;
+    char eta[32] = "?";
+    if (job->expected > 0 && fps > 0)
+        cli_format_duration((double)(job->expected - job->frames) / fps, eta, sizeof eta);
+    if (job->expected > 0)
+        fprintf(stderr, "\r" CLI_PROGRAM_NAME ": frame %lld/%lld, %.2f fps, %s left   ",
+                (long long)job->frames, (long long)job->expected, fps, eta);
+    else
+        fprintf(stderr, "\r" CLI_PROGRAM_NAME ": frame %lld, %.2f fps   ", (long long)job->frames,
+                fps);
+    job->progress_shown = !last;
+    if (last) fputc('\n', stderr);
+}
+
+/* One decoded frame: to RGB, stylized, back to YUV, encoded. */
+static int process_frame(struct video_job *job, AVFrame *frame)
+{
+    if (cli_interrupted()) return job_fail(job, job->out, "interrupted; nothing written");
+    if (frame->width != job->width || frame->height != job->height)
+        return job_fail(job, job->in, "the frame size changes from %dx%d to %dx%d at frame %lld",
+                        job->width, job->height, frame->width, frame->height,
+                        (long long)job->frames);
+    const enum AVPixelFormat format = frame->format;
+    job->to_rgb = sws_getCachedContext(
+        job->to_rgb, job->width, job->height, format, job->width, job->height, AV_PIX_FMT_RGB24,
+        SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, NULL, NULL, NULL);
+    if (job->to_rgb == NULL)
+        return job_fail(job, job->in, "cannot convert its %s frames to RGB",
+                        av_get_pix_fmt_name(format));
+    const AVPixFmtDescriptor *desc = av_pix_fmt_desc_get(format);
+    const bool rgb_input = desc && (desc->flags & AV_PIX_FMT_FLAG_RGB);
+    const bool full = frame->color_range == AVCOL_RANGE_JPEG || format == AV_PIX_FMT_YUVJ420P ||
+                      format == AV_PIX_FMT_YUVJ422P || format == AV_PIX_FMT_YUVJ444P;
+    enum AVColorSpace space =
+        frame->colorspace != AVCOL_SPC_UNSPECIFIED && frame->colorspace != AVCOL_SPC_RGB
+            ? frame->colorspace
+            : job->colorspace;
+    if (!rgb_input) {
+        const int *coefficients = sws_getCoefficients(space);
+        sws_setColorspaceDetails(job->to_rgb, coefficients, full, coefficients, 1, 0, 1 << 16,
+                                 1 << 16);
+    }
+    uint8_t *rgb_planes[4] = {job->rgb.data};
+    int rgb_strides[4] = {(int)(job->rgb.stride ? job->rgb.stride : (size_t)job->width * 3)};
+    sws_scale(job->to_rgb, (const uint8_t *const *)frame->data, frame->linesize, 0, job->height,
+              rgb_planes, rgb_strides);
+
+    style_status status = style_video_push_frame(job->video, &job->rgb, &job->styled);
+    if (status != STYLE_OK) {
+        if (job->progress_shown) fputc('\n', stderr);
+        cli_report_status(status, job->in);
+        return job->failed = true, -1;
+    }
+
+    int r = av_frame_make_writable(job->yuv);
+    if (r < 0) return job_fail(job, job->out, "out of memory");
+    const uint8_t *styled_planes[4] = {job->styled.data};
+    int styled_strides[4] = {
+        (int)(job->styled.stride ? job->styled.stride : (size_t)job->width * 3)};
+    sws_scale(job->to_yuv, styled_planes, styled_strides, 0, job->height, job->yuv->data,
+              job->yuv->linesize);
+    int64_t pts = frame->best_effort_timestamp;
+    if (pts == AV_NOPTS_VALUE || (job->frames > 0 && pts <= job->last_pts))
+        pts = job->frames > 0 ? job->last_pts + 1 : 0;
+    job->last_pts = pts;
+    job->yuv->pts = pts;
+    r = avcodec_send_frame(job->encoder, job->yuv);
+    if (r < 0) return job_fail(job, job->out, "encoding failed (%s)", AV_ERROR(r));
+    job->frames++;
+    show_progress(job, false);
+    return write_packets(job);
+}
+
+/* Sends a packet (NULL: flush) to the decoder and processes the frames that come out. */
+static int decode(struct video_job *job, const AVPacket *packet, AVFrame *frame)
+{
+    int r = avcodec_send_packet(job->decoder, packet);
+    if (r < 0 && r != AVERROR_EOF)
+        return job_fail(job, job->in, "damaged video data after frame %lld (%s)",
+                        (long long)job->frames, AV_ERROR(r));
+    for (;;) {
+        r = avcodec_receive_frame(job->decoder, frame);
+        if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return 0;
+        if (r < 0)
+            return job_fail(job, job->in, "damaged video data after frame %lld (%s)",
+                            (long long)job->frames, AV_ERROR(r));
+        r = process_frame(job, frame);
+        av_frame_unref(frame);
+        if (r != 0) return r;
+    }
+}
+
+static int copy_audio(struct video_job *job, AVPacket *packet)
+{
+    const AVStream *in = job->demuxer->streams[job->audio_in];
+    av_packet_rescale_ts(packet, in->time_base, job->audio_out->time_base);
+    packet->stream_index = job->audio_out->index;
+    packet->pos = -1;
+    int r = av_interleaved_write_frame(job->muxer, packet);
+    return r < 0 ? job_fail(job, job->out, "cannot write the audio (%s)", AV_ERROR(r)) : 0;
+}
+
+static int run(struct video_job *job)
+{
+    AVFrame *frame = av_frame_alloc();
+    job->yuv = av_frame_alloc();
+    job->packet = av_packet_alloc();
+    job->encoded = av_packet_alloc();
+    if (!frame || !job->yuv || !job->packet || !job->encoded) {
+        av_frame_free(&frame);
+        return job_fail(job, job->out, "out of memory");
+    }
+    job->yuv->format = job->encoder->pix_fmt;
+    job->yuv->width = job->width;
+    job->yuv->height = job->height;
+    job->yuv->colorspace = job->encoder->colorspace;
+    job->yuv->color_range = job->encoder->color_range;
+    int r = av_frame_get_buffer(job->yuv, 0);
+    job->to_yuv = sws_getContext(
+        job->width, job->height, AV_PIX_FMT_RGB24, job->width, job->height, job->encoder->pix_fmt,
+        SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, NULL, NULL, NULL);
+    if (r < 0 || job->to_yuv == NULL) {
+        av_frame_free(&frame);
+        return job_fail(job, job->out, "cannot set up the colour conversion");
+    }
+    const int *coefficients = sws_getCoefficients(job->encoder->colorspace);
+    sws_setColorspaceDetails(job->to_yuv, coefficients, 1, coefficients, 0, 0, 1 << 16, 1 << 16);
+    job->start = cli_now();
+    int status = 0;
+    while (status == 0 && (r = av_read_frame(job->demuxer, job->packet)) >= 0) {
+        if (job->packet->stream_index == job->video_in)
+            status = decode(job, job->packet, frame);
+        else if (job->packet->stream_index == job->audio_in)
+            status = copy_audio(job, job->packet);
+        av_packet_unref(job->packet);
+    }
+    if (status == 0 && r != AVERROR_EOF)
+        status = job_fail(job, job->in, "read error after frame %lld (%s)", (long long)job->frames,
+                          AV_ERROR(r));
+    if (status == 0) status = decode(job, NULL, frame);
+    av_frame_free(&frame);
+    if (status != 0) return status;
+    if (job->frames == 0) return job_fail(job, job->in, "the video stream has no frames");
+    if (job->expected > 0 && job->frames < job->expected)
+        return job_fail(job, job->in, "truncated: %lld of its %lld frames could be decoded",
+                        (long long)job->frames, (long long)job->expected);
+    r = avcodec_send_frame(job->encoder, NULL);
+    if (r < 0) return job_fail(job, job->out, "encoding failed (%s)", AV_ERROR(r));
+    if (write_packets(job) != 0) return -1;
+    r = av_write_trailer(job->muxer);
+    if (r < 0) return job_fail(job, job->out, "cannot finish the file (%s)", AV_ERROR(r));
+    r = avio_closep(&job->muxer->pb);
+    if (r < 0) return job_fail(job, job->out, "cannot write (%s)", AV_ERROR(r));
+    if (rename(job->temporary, job->out) != 0)
+        return job_fail(job, job->out, "cannot rename the finished file into place (%s)",
+                        strerror(errno));
+    free(job->temporary);
+    job->temporary = NULL;
+    show_progress(job, true);
+    if (job->options->verbose) {
+        double seconds = cli_elapsed_ms(job->start) / 1000.0;
+        fprintf(stderr,
+                CLI_PROGRAM_NAME ": %s: %lld frames %dx%d in %.1f s, %.2f fps (decode, stylize, "
+                                 "encode)\n",
+                job->out, (long long)job->frames, job->width, job->height, seconds,
+                seconds > 0 ? (double)job->frames / seconds : 0.0);
+    }
+    return 0;
+}
+
+static void job_free(struct video_job *job)
+{
+    if (job->muxer != NULL) {
+        if (job->muxer->pb != NULL) avio_closep(&job->muxer->pb);
+        avformat_free_context(job->muxer);
+    }
+    if (job->temporary != NULL) {
+        unlink(job->temporary);
+        free(job->temporary);
+    }
+    avformat_close_input(&job->demuxer);
+    avcodec_free_context(&job->decoder);
+    avcodec_free_context(&job->encoder);
+    sws_freeContext(job->to_rgb);
+    sws_freeContext(job->to_yuv);
+    av_frame_free(&job->yuv);
+    av_packet_free(&job->packet);
+    av_packet_free(&job->encoded);
+    style_image_release(&job->rgb);
+    style_image_release(&job->styled);
+    style_video_free(job->video);
+    style_model_free(job->model);
+}
+
+int cli_video_stylize(const struct cli_video_options *options, const char *in, const char *out)
+{
+    struct video_job job = {.options = options, .in = in, .out = out, .audio_in = -1};
+    av_log_set_level(options->verbose ? AV_LOG_WARNING : AV_LOG_QUIET);
+    int status = open_input(&job);
+    if (status == 0) status = open_style(&job);
+    if (status == 0) status = open_output(&job);
+    if (status == 0) {
+        cli_interrupt_begin();
+        status = run(&job);
+        cli_interrupt_end();
+    }
+    job_free(&job);
+    return status == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
+}
+
+#endif

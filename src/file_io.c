@@ -50,7 +50,7 @@ const char *style__basename(const char *path)
     return slash ? slash + 1 : path;
 }
 
-const char *style__file_kind(unsigned mode)
+const char *style__file_type_name(unsigned mode)
 {
     if (S_ISREG(mode)) return "a regular file";
     if (S_ISDIR(mode)) return "a directory";
@@ -78,7 +78,7 @@ style_status style__read_file(const char *path, size_t max_bytes, void **data, s
     FAIL_IF(fstat(fd, &st) != 0, STYLE_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
     FAIL_IF(S_ISDIR(st.st_mode), STYLE_ERR_IO, "%s: is a directory", path);
     FAIL_IF(!S_ISREG(st.st_mode), STYLE_ERR_IO, "%s: is %s, not a regular file", path,
-            style__file_kind(st.st_mode));
+            style__file_type_name(st.st_mode));
     FAIL_IF((uint64_t)st.st_size > max_bytes, STYLE_ERR_LIMIT,
             "%s: file is %lld bytes, over the limit of %zu", path, (long long)st.st_size,
             max_bytes);

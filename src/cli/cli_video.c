@@ -70,6 +70,9 @@ struct video_job {
     const struct cli_video_options *options;
     const char *in, *out;
     char *temporary; /* the output until it is complete */
+    /* A copy of the temporary's name for give_up() (the signal-watching thread); emptied
+     * before the rename, so that a late give-up never removes a finished file. */
+    char give_up_path[4096];
     AVFormatContext *demuxer, *muxer;
     AVCodecContext *decoder, *encoder;
     int video_in, audio_in; /* input stream indexes; audio -1 when not copied */
@@ -267,6 +270,7 @@ static int open_output(struct video_job *job)
     memcpy(job->temporary, job->out, length);
     memcpy(job->temporary + length, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
     int fd = mkstemp(job->temporary);
+    if (fd >= 0) snprintf(job->give_up_path, sizeof job->give_up_path, "%s", job->temporary);
     if (fd < 0) {
         free(job->temporary);
         job->temporary = NULL;
@@ -491,6 +495,7 @@ static int run(struct video_job *job)
     if (r < 0) return job_fail(job, job->out, "cannot finish the file (%s)", AV_ERROR(r));
     r = avio_closep(&job->muxer->pb);
     if (r < 0) return job_fail(job, job->out, "cannot write (%s)", AV_ERROR(r));
+    job->give_up_path[0] = '\0';
     if (rename(job->temporary, job->out) != 0)
         return job_fail(job, job->out, "cannot rename the finished file into place (%s)",
                         strerror(errno));
@@ -532,6 +537,18 @@ static void job_free(struct video_job *job)
     style_model_free(job->model);
 }
 
+/* Grace period after the first signal (as for images, cli_interrupt.h): past it the run is
+ * given up, its temporary removed, and the process ends. */
+#define VIDEO_GRACE_MS 400
+
+/* Called by the signal-watching thread when the run is given up. */
+static void give_up(void *user)
+{
+    struct video_job *job = user;
+    if (job->give_up_path[0] != '\0') unlink(job->give_up_path);
+    cli_error("%s: %s; nothing written", job->out, cli_interrupt_signal_name());
+}
+
 int cli_video_stylize(const struct cli_video_options *options, const char *in, const char *out)
 {
     struct video_job job = {.options = options, .in = in, .out = out, .audio_in = -1};
@@ -540,7 +557,8 @@ int cli_video_stylize(const struct cli_video_options *options, const char *in, c
     if (status == 0) status = open_style(&job);
     if (status == 0) status = open_output(&job);
     if (status == 0) {
-        cli_interrupt_begin();
+        cli_interrupt_begin(VIDEO_GRACE_MS);
+        cli_interrupt_set_give_up(give_up, &job);
         status = run(&job);
         cli_interrupt_end();
     }

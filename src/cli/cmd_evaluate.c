@@ -228,13 +228,13 @@ int cmd_evaluate(int argc, char **argv)
     o.log_user = &progress;
 
     style_evaluate_summary s;
-    cli_interrupt_begin();
+    cli_interrupt_begin(0); /* no deadline: the progress callback stops it between steps */
     style_status status = style_evaluate(&o, &s);
     cli_interrupt_end();
     if (progress.bar_open) fputc('\n', stderr);
     if (status == STYLE_ERR_CANCELLED) {
         cli_error("%s", style_last_error());
-        return 130;
+        return cli_interrupt_exit_code() ? cli_interrupt_exit_code() : 130;
     }
     if (status != STYLE_OK) {
         cli_report_status(status, NULL);

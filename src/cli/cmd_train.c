@@ -116,7 +116,9 @@ int cmd_train(int argc, char **argv)
         {"checkpoint-every", required_argument, NULL, OPT_CHECKPOINT_EVERY},
         {"resume", required_argument, NULL, OPT_RESUME},
         {"loss-log", required_argument, NULL, OPT_LOSS_LOG},
-    OPT_STYLE_NAME, OPT_ADD_STYLE, OPT_EXCLUDE, OPT_LOSS_POOLING, OPT_COLOR_WEIGHT
+        {"exclude", required_argument, NULL, OPT_EXCLUDE},
+        {"loss-pooling", required_argument, NULL, OPT_LOSS_POOLING},
+        {"color-weight", required_argument, NULL, OPT_COLOR_WEIGHT},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};

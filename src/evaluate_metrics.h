@@ -55,7 +55,7 @@ double artifact_peak_fraction_of_spectrum(const double *power, int32_t width, in
                                           double *scratch);
 
 /*
- * The same for an image: the power spectrum (FFTW) of its BT.601 luma with the mean removed
+ * The same for an image: the power spectrum (KISS FFT) of its BT.601 luma with the mean removed
  * and a separable periodic Hann window applied (so the image's borders make no false peaks).
  */
 style_status artifact_peak_fraction(const float *rgb, int32_t width, int32_t height,

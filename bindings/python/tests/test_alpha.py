@@ -82,10 +82,14 @@ class JohnsonAlphaTest(unittest.TestCase):
             # Without alpha the network is equivariant: the reference for the bound.
             plain_rgb = session.stylize(np.ascontiguousarray(texture[..., :3]))
             moved_rgb = session.stylize(np.ascontiguousarray(rolled[..., :3]))
+        # (Up to float rounding: 0 in the release build, 1 level in the sanitizer build.)
         rgb_gap = np.abs(np.roll(plain_rgb, (32, 32), axis=(0, 1)).astype(int) - moved_rgb).max()
-        self.assertEqual(rgb_gap, 0)
+        self.assertLessEqual(rgb_gap, 1)
+        # With alpha, the same bound: the fill wraps around (clamped, it differed by 57).
         back = np.roll(moved, (-32, -32), axis=(0, 1))
-        assert_visible_equal(self, plain, back, alpha)
+        visible = alpha > 0
+        gap = np.abs(plain[visible].astype(int) - back[visible].astype(int)).max()
+        self.assertLessEqual(gap, max(rgb_gap, 1), "visible pixels differ by up to %d" % gap)
 
 
 class AdainAlphaTest(unittest.TestCase):

@@ -47,6 +47,9 @@ char *train_settings_to_json(const train_settings *s, int64_t dataset_size, doub
  * (NULL: none). Caller frees with free(); NULL on failure (style_last_error() says why). */
 char *train_provenance_json(const train_settings *s, int64_t dataset_size, double seconds,
                             const char *data_sha256, const char *exclude_list);
+/* The same for an AdaIN run's settings JSON: loss_net as file name + SHA-256, the photo and
+ * style folders by name. */
+char *train_provenance_adain_json(const char *settings_json, const char *loss_net);
 style_status train_settings_from_json(const char *json, train_settings *s);
 
 /* Checkpoint: parameters, Adam moments, state and settings, written atomically. */

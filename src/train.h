@@ -93,8 +93,8 @@ style_status train_add_style_settings(train_settings *s, style_model **base);
 style_status train_add_style_params(const style_model *base, train_params *p);
 
 /* Writes the trained network as a model file (every libstyle.* key explicit). */
-style_status train_export_model(const char *path, const train_settings *s,
-                                const char *data_sha256, const char *exclude_list,
-                                const train_params *params, int64_t dataset_size, double seconds);
+style_status train_export_model(const char *path, const train_settings *s, const char *data_sha256,
+                                const char *exclude_list, const train_params *params,
+                                int64_t dataset_size, double seconds);
 
 #endif

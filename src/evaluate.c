@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -556,10 +557,12 @@ style_status style_evaluate(const style_evaluate_options *options, style_evaluat
 {
     style_status status = STYLE_OK;
     evaluation e = {0};
+    const int previous_threads = omp_get_max_threads();
     if (!options || options->struct_size < sizeof(size_t) || !summary)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT, "evaluate: NULL argument");
     memset(summary, 0, sizeof *summary);
     memcpy(&e.o, options, options->struct_size < sizeof e.o ? options->struct_size : sizeof e.o);
+    if (e.o.threads > 0) omp_set_num_threads(e.o.threads);
     TRY(set_up(&e));
     for (size_t i = 0; i < e.photos.count; i++)
         TRY(evaluate_photo(&e, i));
@@ -573,5 +576,6 @@ fail:
     style__free(e.results);
     style_session_free(e.session);
     style_model_free(e.model);
+    omp_set_num_threads(previous_threads);
     return status;
 }

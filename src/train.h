@@ -51,6 +51,9 @@ char *train_settings_to_json(const train_settings *s, int64_t dataset_size, doub
  * (NULL: none). Caller frees with free(); NULL on failure (style_last_error() says why). */
 char *train_provenance_json(const train_settings *s, int64_t dataset_size, double seconds,
                             const char *data_sha256, const char *exclude_list);
+/* The same for an AdaIN run's settings JSON: loss_net as file name + SHA-256, the photo and
+ * style folders by name. */
+char *train_provenance_adain_json(const char *settings_json, const char *loss_net);
 style_status train_settings_from_json(const char *json, train_settings *s);
 
 /* Checkpoint: parameters, Adam moments, state and settings, written atomically. */
@@ -94,9 +97,9 @@ style_status train_add_style_settings(train_settings *s, style_model **base);
 style_status train_add_style_params(const style_model *base, train_params *p);
 
 /* Writes the trained network as a model file (every libstyle.* key explicit). */
-style_status train_export_model(const char *path, const train_settings *s,
-                                const char *data_sha256, const char *exclude_list,
-                                const train_params *params, int64_t dataset_size, double seconds);
+style_status train_export_model(const char *path, const train_settings *s, const char *data_sha256,
+                                const char *exclude_list, const train_params *params,
+                                int64_t dataset_size, double seconds);
 
 /* Serialises `file`, loads the bytes back as a model (so a model the loader would refuse is
  * never written: duplicate style names, a damaged network) and only then writes it

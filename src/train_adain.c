@@ -425,8 +425,10 @@ static style_status export_model(adain_trainer *t, const char *path)
 {
     style_status status = STYLE_OK;
     st_file file = {0};
-    char *training = settings_json(&t->settings, (int64_t)t->content.count,
+    char *settings = settings_json(&t->settings, (int64_t)t->content.count,
                                    (int64_t)t->styles.count, t->state.seconds);
+    char *training = settings ? train_provenance_adain_json(settings, t->settings.loss_net) : NULL;
+    free(settings);
     FAIL_IF(!training, STYLE_ERR_NOMEM, "out of memory");
     char name[256];
     snprintf(name, sizeof name, "%s", style__basename(path));

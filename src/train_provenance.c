@@ -68,3 +68,32 @@ fail:
     }
     return text;
 }
+
+char *train_provenance_adain_json(const char *settings_json, const char *loss_net)
+{
+    style_status status = STYLE_OK;
+    char *text = NULL;
+    json_t *o = settings_json ? json_loads(settings_json, 0, NULL) : NULL;
+    FAIL_IF(!o, STYLE_ERR_NOMEM, "model export: out of memory");
+    TRY(record_file(o, "loss_net", loss_net));
+    static const char *const folders[] = {"data_dir", "styles_dir"};
+    for (size_t i = 0; i < 2; i++) {
+        const char *value = json_string_value(json_object_get(o, folders[i]));
+        if (!value) continue;
+        char folder[TRAIN_PATH_MAX];
+        snprintf(folder, sizeof folder, "%s", value);
+        size_t n = strlen(folder);
+        while (n > 1 && folder[n - 1] == '/')
+            folder[--n] = '\0';
+        json_object_set_new(o, folders[i], json_string(style__basename(folder)));
+    }
+    text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    FAIL_IF(!text, STYLE_ERR_NOMEM, "model export: out of memory");
+fail:
+    json_decref(o);
+    if (status != STYLE_OK) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}

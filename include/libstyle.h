@@ -905,6 +905,13 @@ typedef struct style_optimize_options {
     void *progress_user;
     style_log_fn log;                 /**< information (sizes, layers, timing) */
     void *log_user;
+    /* Since 0.x (read when struct_size covers them): stopping inside an iteration. */
+    style_cancel_fn cancel; /**< asked before and after the loss network's forward
+                                 pass of every evaluation; non-zero drops the
+                                 iteration in flight and ends the run as `progress`
+                                 does, with the image of the last whole iteration.
+                                 NULL: stops only through `progress` */
+    void *cancel_user;
 } style_optimize_options;
 
 /**

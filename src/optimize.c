@@ -241,7 +241,9 @@ style_status optimize_evaluate(void *ctx, const float *x, float *grad, double *f
     style_status status = STYLE_OK;
     optimize_problem *p = ctx;
     feature_run *run = &p->run;
+    FAIL_IF(p->cancel && p->cancel(p->cancel_user), STYLE_ERR_CANCELLED, "optimize: cancelled");
     TRY(feature_run_forward(run, p->stream, x));
+    FAIL_IF(p->cancel && p->cancel(p->cancel_user), STYLE_ERR_CANCELLED, "optimize: cancelled");
     double content = 0, style = 0, tv = 0;
     if (p->content_weight > 0) {
         const int32_t cl = p->content_layer;
@@ -395,7 +397,7 @@ style_status style_optimize(const style_optimize_options *options)
     optimize_problem p = {0};
     lbfgs lb = {0};
     adam ad = {0};
-    float *x = NULL;
+    float *x = NULL, *x_before = NULL;
     FILE *csv = NULL;
     bool cancelled = false;
     int previous_threads = omp_get_max_threads();
@@ -414,9 +416,13 @@ style_status style_optimize(const style_optimize_options *options)
                                 o.style_count, o.style_size, o.content_layer, o.style_layers,
                                 o.content_weight, o.style_weight, o.tv_weight, o.log,
                                 o.log_user));
+    p.cancel = o.cancel; /* zero unless the caller's struct_size covers it */
+    p.cancel_user = o.cancel_user;
     const size_t n = (size_t)p.width * p.height * 3;
     x = style__aligned_alloc(n * sizeof(float));
-    FAIL_IF(!x, STYLE_ERR_NOMEM, "optimize: out of memory");
+    /* The image of the last whole iteration, for a stop inside the next one. */
+    x_before = p.cancel ? style__aligned_alloc(n * sizeof(float)) : NULL;
+    FAIL_IF(!x || (p.cancel && !x_before), STYLE_ERR_NOMEM, "optimize: out of memory");
     if (o.init && strcmp(o.init, "noise") == 0) {
         train_rng rng;
         train_rng_seed(&rng, o.seed);
@@ -446,13 +452,20 @@ style_status style_optimize(const style_optimize_options *options)
     while (iteration < o.iterations) {
         double f = 0, aux[OPT_AUX] = {0};
         bool converged = false;
-        if (use_adam) {
-            TRY(adam_step(&ad, x, optimize_evaluate, &p, &f, aux));
-            evaluations = ad.evaluations;
-        } else {
-            TRY(lbfgs_step(&lb, x, optimize_evaluate, &p, &f, aux, &converged));
-            evaluations = lb.evaluations;
+        if (x_before) memcpy(x_before, x, n * sizeof(float));
+        if (use_adam)
+            status = adam_step(&ad, x, optimize_evaluate, &p, &f, aux);
+        else
+            status = lbfgs_step(&lb, x, optimize_evaluate, &p, &f, aux, &converged);
+        if (status == STYLE_ERR_CANCELLED) {
+            /* Stopped inside the iteration: it is dropped, the last whole one is the result. */
+            memcpy(x, x_before, n * sizeof(float));
+            status = STYLE_OK;
+            cancelled = true;
+            break;
         }
+        TRY(status);
+        evaluations = use_adam ? ad.evaluations : lb.evaluations;
         if (converged) {
             log_message(o.log, o.log_user, STYLE_LOG_INFO,
                         "L-BFGS converged after %lld iterations (no further decrease)",
@@ -496,6 +509,7 @@ fail:
     lbfgs_destroy(&lb);
     adam_destroy(&ad);
     style__aligned_free(x);
+    style__aligned_free(x_before);
     optimize_problem_destroy(&p);
     omp_set_num_threads(previous_threads);
     return status;

@@ -30,6 +30,9 @@ typedef struct optimize_problem {
     double style_norm2[OPTIMIZE_MAX_STYLE_LAYERS];
     double content_weight, style_weight, tv_weight; /* 0 turns a term off */
     float *gram_scratch, *delta_scratch;
+    style_cancel_fn cancel; /* asked before and after the forward pass of every evaluation;
+                               non-zero: optimize_evaluate returns STYLE_ERR_CANCELLED */
+    void *cancel_user;
 } optimize_problem;
 
 /*

@@ -619,6 +619,60 @@ static void test_cancel(void **state)
     free(dir);
 }
 
+/* style_cancel_fn: stops at the `stop_at`-th ask once `log` has seen `after` iterations. */
+typedef struct cancel_log {
+    const run_log *log;
+    int after, stop_at, asks;
+} cancel_log;
+
+static int cancel_inside(void *user)
+{
+    cancel_log *c = user;
+    if (c->log->calls < c->after) return 0;
+    return ++c->asks >= c->stop_at;
+}
+
+/* Issue 22: a stop inside an iteration (through `cancel`, as on a signal) drops it: the image
+ * written is that of the last whole iteration, the same as a stop by `progress` after it. */
+static void test_cancel_inside_iteration(void **state)
+{
+    (void)state;
+    char *dir = make_fixtures();
+    fixture_paths fp;
+    for (int adam = 0; adam < 2; ++adam)
+        for (int ask = 1; ask <= 2; ++ask) { /* an iteration evaluates once at least: 2 asks */
+            run_log log = {0};
+            log.stop_at = 3;
+            style_optimize_options o = base_options(dir, &fp, &log);
+            if (adam) o.optimizer = "adam";
+            assert_int_equal(style_optimize(&o), STYLE_ERR_CANCELLED);
+            style_image after_three = {0};
+            assert_int_equal(style_image_load(fp.out, 0, &after_three), STYLE_OK);
+
+            run_log inside_log = {0};
+            cancel_log inside = {&inside_log, 3, ask, 0};
+            o = base_options(dir, &fp, &inside_log);
+            if (adam) o.optimizer = "adam";
+            o.cancel = cancel_inside;
+            o.cancel_user = &inside;
+            assert_int_equal(style_optimize(&o), STYLE_ERR_CANCELLED);
+            print_message("  %s, stop at ask %d inside iteration 4: %s\n", adam ? "Adam" : "L-BFGS",
+                          ask, style_last_error());
+            assert_non_null(strstr(style_last_error(), "iteration 3"));
+            assert_int_equal(inside_log.calls, 3);
+            style_image dropped = {0};
+            assert_int_equal(style_image_load(fp.out, 0, &dropped), STYLE_OK);
+            assert_int_equal(dropped.width, after_three.width);
+            assert_int_equal(dropped.height, after_three.height);
+            assert_memory_equal(dropped.data, after_three.data,
+                                (size_t)dropped.height * dropped.stride);
+            style_image_release(&dropped);
+            style_image_release(&after_three);
+        }
+    test_remove_tree(dir);
+    free(dir);
+}
+
 static void expect_error(style_optimize_options *o, style_status expected, const char *needle)
 {
     style_status status = style_optimize(o);
@@ -739,6 +793,7 @@ int main(void)
         cmocka_unit_test(test_style_blend),
         cmocka_unit_test(test_preserve_color),
         cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_cancel_inside_iteration),
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_allocation_failures),
     };

@@ -2,7 +2,8 @@
  * The trainer end to end on small generated data: the training graph agrees with the inference
  * engine and with finite differences of the reference network; feature networks (spec files
  * and recognised VGG-16) agree with a double-precision reference forward and backward; a few
- * steps lower the loss; a stopped and resumed run is bit-identical to an uninterrupted one;
+ * steps lower the loss; a stopped and resumed run (after an iteration, or inside one through
+ * the cancel callback) is bit-identical to an uninterrupted one;
  * checkpoints are not mistaken for models; bad inputs and damaged checkpoints give clear errors.
  */
 #include "feature_net.h"
@@ -557,6 +558,85 @@ static void test_quality_terms(void **state)
     o.color_weight = -1;
     assert_int_equal(style_train(&o), STYLE_ERR_INVALID_ARGUMENT);
     free(plain), free(a), free(b);
+    free_run(&o);
+    test_remove_tree(dir);
+    free(dir);
+}
+
+/* style_train_options.cancel: asks to stop at its `stop_at_ask`-th call once `log` has seen
+ * `after_iterations` whole iterations (so in the middle of the next one). */
+typedef struct cancel_log {
+    const run_log *log;
+    int after_iterations;
+    int stop_at_ask;
+    int asks; /* since the last whole iteration */
+    int last_calls;
+    int max_asks; /* the most asks seen within one iteration */
+} cancel_log;
+
+static int cancel_inside(void *user)
+{
+    cancel_log *c = user;
+    if (c->log->calls != c->last_calls) c->last_calls = c->log->calls, c->asks = 0;
+    c->asks++;
+    if (c->asks > c->max_asks) c->max_asks = c->asks;
+    return c->log->calls >= c->after_iterations && c->asks >= c->stop_at_ask;
+}
+
+/* Issue 22: a stop inside an iteration (a signal during a long one) drops that iteration and
+ * saves the checkpoint of the last whole one; the resumed run is bit-identical to an
+ * uninterrupted one, for a stop at every point an iteration is asked at. */
+static void test_cancel_inside_iteration(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    make_data(dir);
+    test_write_feature_net(test_path(dir, "net.safetensors"), 79);
+    run_log log = {0};
+    style_train_options o = small_run(dir, &log);
+    o.iterations = 8;
+    /* Uninterrupted, counting how often an iteration asks. */
+    cancel_log never = {&log, 1000, 1000, 0, 0, 0};
+    o.cancel = cancel_inside;
+    o.cancel_user = &never;
+    assert_int_equal(style_train(&o), STYLE_OK);
+    assert_int_equal(log.calls, 8);
+    assert_true(never.max_asks >= 4); /* before and after each pass */
+    size_t size_a, size_b;
+    void *a = model_tensors(o.out_path, &size_a);
+    char ckpt[4200];
+    snprintf(ckpt, sizeof ckpt, "%s.ckpt", o.out_path);
+
+    for (int ask = 1; ask <= never.max_asks; ++ask) {
+        run_log stop = {0};
+        cancel_log inside = {&stop, 5, ask, 0, 0, 0};
+        o.progress_user = &stop;
+        o.cancel_user = &inside;
+        assert_int_equal(style_train(&o), STYLE_ERR_CANCELLED);
+        assert_int_equal(stop.calls, 5);
+        assert_non_null(strstr(style_last_error(), "inside iteration 6 (dropped)"));
+        assert_non_null(strstr(style_last_error(), "checkpoint of iteration 5"));
+        style_train_options r = {0};
+        r.struct_size = sizeof r;
+        r.resume_path = ckpt;
+        r.out_path = o.out_path;
+        r.threads = 2;
+        run_log rest = {0};
+        r.progress = record;
+        r.progress_user = &rest;
+        style_status status = style_train(&r);
+        if (status != STYLE_OK) print_error("%s\n", style_last_error());
+        assert_int_equal(status, STYLE_OK);
+        assert_int_equal(rest.calls, 3); /* iterations 6..8: the dropped one again */
+        void *b = model_tensors(o.out_path, &size_b);
+        assert_int_equal(size_a, size_b);
+        assert_memory_equal(a, b, size_a);
+        free(b);
+    }
+    print_message("  stopped at each of the %d points an iteration asks at; every resumed run "
+                  "bit-identical\n",
+                  never.max_asks);
+    free(a);
     free_run(&o);
     test_remove_tree(dir);
     free(dir);
@@ -1189,6 +1269,7 @@ int main(void)
         cmocka_unit_test(test_training_lowers_loss),
         cmocka_unit_test(test_resume_is_bit_identical),
         cmocka_unit_test(test_quality_terms),
+        cmocka_unit_test(test_cancel_inside_iteration),
         cmocka_unit_test(test_damaged_checkpoint_refused),
         cmocka_unit_test(test_several_styles),
         cmocka_unit_test(test_unloadable_model_never_written),

@@ -84,6 +84,13 @@ typedef struct progress_state {
     double last_line;
 } progress_state;
 
+/* style_cancel_fn: non-zero once a signal arrived. */
+static int on_cancel(void *user)
+{
+    (void)user;
+    return cli_interrupted();
+}
+
 static int on_progress(void *user, const style_optimize_stats *st)
 {
     progress_state *p = user;
@@ -298,6 +305,7 @@ int cmd_optimize(int argc, char **argv)
     o.style_count = (size_t)style_count;
     o.style_blend = weight_count >= 0 ? weights : NULL;
     o.progress = on_progress;
+    o.cancel = on_cancel; /* a signal stops inside an iteration too */
     o.progress_user = &progress;
     o.log = on_log;
     o.log_user = &progress;

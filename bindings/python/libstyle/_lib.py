@@ -150,6 +150,7 @@ class TrainStatsStruct(Structure):
 
 #: ``int (*style_train_progress_fn)(void *user, const style_train_stats *stats)``
 TRAIN_PROGRESS_FN = CFUNCTYPE(c_int, c_void_p, POINTER(TrainStatsStruct))
+CANCEL_FN = CFUNCTYPE(c_int, c_void_p)
 
 
 class TrainOptions(Structure):
@@ -193,7 +194,7 @@ class TrainOptions(Structure):
         ("style_image_count", c_size_t),
         ("style_names", POINTER(c_char_p)),
         ("add_style_to", c_char_p),
-        ("cancel", c_void_p),  # style_cancel_fn: stopping inside an iteration; NULL here
+        ("cancel", CANCEL_FN),  # style_cancel_fn: asked inside every iteration; NULL here
         ("cancel_user", c_void_p),
         ("exclude_list", c_char_p),
         ("loss_pooling", c_char_p),
@@ -303,6 +304,8 @@ class OptimizeOptions(Structure):
         ("progress_user", c_void_p),
         ("log", LOG_FN),
         ("log_user", c_void_p),
+        ("cancel", CANCEL_FN),  # style_cancel_fn: asked inside every iteration; NULL here
+        ("cancel_user", c_void_p),
     ]
 
 

@@ -140,7 +140,7 @@ void cmd_stylize_usage(FILE *out)
           "                           the image fits the memory budget (images that do not fit\n"
           "                           always run in bands; fp32 only)\n"
           "      --smoothing W        video: weight of the past frames' instance-norm\n"
-          "                           statistics, 0 <= W < 1 (default 0.9; 0 = each frame\n"
+          "                           statistics, 0 <= W < 1 (default 0: each frame\n"
           "                           on its own); see docs/video.md\n"
           "  -q, --quiet              errors only: no progress and no summary\n"
           "  -v, --verbose            per-image timings and library warnings on stderr\n"

@@ -43,6 +43,10 @@ check "a bad --smoothing is a usage error" \
     expect_status 2 "smoothing" "$bin" stylize --smoothing 1 --model "$model" \
     "$scratch/notes.mp4" "$out/x.mp4"
 
+check "image-only options are a usage error with a video" \
+    expect_status 2 "do not apply to video" "$bin" stylize --tileable --model "$model" \
+    "$scratch/notes.mp4" "$out/x.mp4"
+
 if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then
     echo "skipping the clip checks: the ffmpeg and ffprobe commands are not installed"
     finish

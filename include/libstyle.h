@@ -459,8 +459,12 @@ STYLE_API style_status style_session_stylize_batch(style_session *session,
  */
 typedef struct style_video style_video;
 
-/** The default of style_video_settings.norm_smoothing (style_video_create with NULL settings). */
-#define STYLE_DEFAULT_NORM_SMOOTHING 0.9f
+/**
+ * The default of style_video_settings.norm_smoothing (style_video_create with NULL settings):
+ * 0, per-frame. Smoothing measured no flicker reduction on the bundled models (within +-1 %,
+ * docs/video.md), so it is opt-in.
+ */
+#define STYLE_DEFAULT_NORM_SMOOTHING 0.0f
 
 /**
  * Settings of a video session; zero-initialise, set struct_size = sizeof(it). All zero means
@@ -474,7 +478,7 @@ typedef struct style_video_settings {
 
 /**
  * Creates a video session on a model (the session holds a reference to it). `settings` NULL
- * means STYLE_DEFAULT_NORM_SMOOTHING. Smoothing (w > 0) needs a model with instance norms run
+ * means STYLE_DEFAULT_NORM_SMOOTHING (per-frame). Smoothing (w > 0) needs a model with instance norms run
  * whole-frame: an AdaIN or batch-norm model, or a frame that would run in bands (over the
  * memory budget), is refused with STYLE_ERR_UNSUPPORTED.
  */

@@ -236,15 +236,18 @@ static void test_refusals(void **state)
     c.widths[0] = 8, c.widths[1] = 16, c.widths[2] = 32, c.residual_blocks = 1;
     c.norm = "batch";
     style_model *batch = test_build_model(&c, 3);
-    assert_int_equal(style_video_create(batch, NULL, &video), STYLE_ERR_UNSUPPORTED);
+    style_video_settings on = {sizeof on, 0.9f};
+    assert_int_equal(style_video_create(batch, &on, &video), STYLE_ERR_UNSUPPORTED);
     assert_non_null(strstr(style_last_error(), "instance norms"));
     style_video_settings off = {sizeof off, 0.0f};
     assert_int_equal(style_video_create(batch, &off, &video), STYLE_OK);
     style_video_free(video);
+    assert_int_equal(style_video_create(batch, NULL, &video), STYLE_OK); /* default: per-frame */
+    style_video_free(video);
     style_model_free(batch);
 
     /* a frame run in bands (as over the memory budget) has no smoothing */
-    assert_int_equal(style_video_create(model, NULL, &video), STYLE_OK);
+    assert_int_equal(style_video_create(model, &on, &video), STYLE_OK);
     assert_int_equal(style_session_set_band_rows(style_video_session(video), 8), STYLE_OK);
     style_image frame = clip_frame(64, 48, 0), out = {0};
     assert_int_equal(style_video_push_frame(video, &frame, &out), STYLE_ERR_UNSUPPORTED);
@@ -269,7 +272,8 @@ static void test_adain_refused(void **state)
     assert_int_equal(style_model_load(STYLE_MODELS_DIR "/adain-darknet.safetensors", NULL, &model),
                      STYLE_OK);
     style_video *video = NULL;
-    assert_int_equal(style_video_create(model, NULL, &video), STYLE_ERR_UNSUPPORTED);
+    style_video_settings on = {sizeof on, 0.5f};
+    assert_int_equal(style_video_create(model, &on, &video), STYLE_ERR_UNSUPPORTED);
     assert_null(video);
     assert_non_null(strstr(style_last_error(), "instance norms"));
     style_model_free(model);

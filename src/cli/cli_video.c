@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int cli_video_path(const char *path)
@@ -275,6 +276,13 @@ static int open_output(struct video_job *job)
         free(job->temporary);
         job->temporary = NULL;
         return job_fail(job, job->out, "cannot create a file beside it (%s)", strerror(errno));
+    }
+    /* mkstemp makes it 0600: give the finished file the permissions any new file gets */
+    const mode_t mask = umask(0);
+    umask(mask);
+    if (fchmod(fd, 0666 & ~mask) != 0) {
+        close(fd);
+        return job_fail(job, job->out, "cannot set its permissions (%s)", strerror(errno));
     }
     close(fd);
     int r = avformat_alloc_output_context2(&job->muxer, format, NULL, job->temporary);

@@ -145,7 +145,7 @@ void cmd_stylize_usage(FILE *out)
           "                           the image fits the memory budget (images that do not fit\n"
           "                           always run in bands; fp32 only)\n"
           "      --smoothing W        video: weight of the past frames' instance-norm\n"
-          "                           statistics, 0 <= W < 1 (default 0.9; 0 = each frame\n"
+          "                           statistics, 0 <= W < 1 (default 0: each frame\n"
           "                           on its own); see docs/video.md\n"
           "  -q, --quiet              errors only: no progress and no summary\n"
           "  -v, --verbose            per-image timings and library warnings on stderr\n"
@@ -749,9 +749,11 @@ static int stylize_video(const struct stylize_settings *s, const char *in, const
     if (!cli_video_path(in) && cli_has_image_extension(in))
         return cli_usage_error(STYLIZE_COMMAND, "a video output needs a video input, not '%s'",
                                in);
-    if (s->style_count || s->tileable || s->band_rows || s->skip_existing)
-        return cli_usage_error(STYLIZE_COMMAND, "--style-image, --tileable, --band-rows and "
-                                                "--skip-existing do not apply to video");
+    if (s->style || s->style_weights || s->style_count || s->tileable || s->band_rows ||
+        s->skip_existing || s->jobs != 1)
+        return cli_usage_error(STYLIZE_COMMAND,
+                               "--style, --style-weights, --style-image, --tileable, --band-rows, "
+                               "--skip-existing and --jobs do not apply to video (yet)");
     struct cli_video_options o = {
         s->model_path, s->threads,   s->memory_budget_bytes, s->memory_budget_given,
         s->max_pixels, s->precision, s->precision_given,     s->strength,

@@ -43,6 +43,10 @@ check "a bad --smoothing is a usage error" \
     expect_status 2 "smoothing" "$bin" stylize --smoothing 1 --model "$model" \
     "$scratch/notes.mp4" "$out/x.mp4"
 
+check "image-only options are a usage error with a video" \
+    expect_status 2 "do not apply to video" "$bin" stylize --tileable --model "$model" \
+    "$scratch/notes.mp4" "$out/x.mp4"
+
 if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then
     echo "skipping the clip checks: the ffmpeg and ffprobe commands are not installed"
     finish
@@ -70,7 +74,10 @@ clip_kept() {
         [ "$(video_times "$out/clip.mp4")" = "$(video_times "$scratch/clip.mp4")" ] &&
         ffprobe -v error -select_streams v -show_entries stream=codec_name -of csv=p=0 \
             "$out/clip.mp4" | grep -qx h264 &&
-        [ -z "$(ls "$out" | grep tmp)" ]
+        [ -z "$(ls "$out" | grep tmp)" ] &&
+        # the permissions of any new file (not mkstemp's 0600)
+        touch "$scratch/new-file" &&
+        [ "$(stat -c %a "$out/clip.mp4")" = "$(stat -c %a "$scratch/new-file")" ]
 }
 check "a clip with audio: 12 frames, same timestamps, audio copied, H.264" clip_kept
 rm -f "$out"/*

@@ -16,8 +16,9 @@ from ._session import _check_float, _check_int, _parse_precision
 
 __all__ = ["VideoSession", "DEFAULT_NORM_SMOOTHING"]
 
-#: ``STYLE_DEFAULT_NORM_SMOOTHING``: the weight of the past frames' statistics by default.
-DEFAULT_NORM_SMOOTHING = 0.9
+#: ``STYLE_DEFAULT_NORM_SMOOTHING``: the weight of the past frames' statistics by default (0:
+#: per-frame; docs/video.md has the measurements).
+DEFAULT_NORM_SMOOTHING = 0.0
 
 
 class VideoSession:

@@ -38,7 +38,7 @@ class VideoSessionTest(unittest.TestCase):
             self.assertEqual(video.frame_count, len(self.frames))
 
     def test_still_clip_gives_identical_frames(self) -> None:
-        with libstyle.VideoSession(self.model) as video:
+        with libstyle.VideoSession(self.model, smoothing=0.9) as video:
             for _ in range(3):
                 np.testing.assert_array_equal(video.push(self.frames[0]), self.alone[0])
 

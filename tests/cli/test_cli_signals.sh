@@ -52,10 +52,6 @@ special_files_skipped() {
     expect_status 0 "2 done, 7 skipped, 0 failed" timeout 120 "$bin" stylize --model "$model" \
         --out-dir "$out" "$tree" || return 1
     local err=$scratch/err.txt
-    [ -f "$out/a.png" ] && [ -f "$out/link-to-b.jpg" ] || {
-        echo "the regular file or the link to one was not stylized"
-        return 1
-    }
     grep -q "fifo.png: skipped: a FIFO (named pipe)" "$err" &&
         grep -q "socket.png: skipped: a socket" "$err" &&
         grep -q "dangling.png: skipped: a dangling symbolic link" "$err" &&
@@ -66,9 +62,8 @@ special_files_skipped() {
         cat "$err"
         return 1
     }
-    "$fixtures" check "$out/a.png" 37 29 3 && "$fixtures" check "$out/sub/b.jpg" 37 29 3 &&
-        "$fixtures" check "$out/link-to-b.jpg" 37 29 3 &&
-        [ "$(find "$out" -type f | wc -l)" -eq 3 ]
+    "$fixtures" check "$out/a.png" 37 29 3 && "$fixtures" check "$out/link-to-b.jpg" 37 29 3 &&
+        [ "$(find "$out" -type f | wc -l)" -eq 2 ]
 }
 check "a tree with a FIFO, a socket, bad links and /dev/null: finishes, each named" \
     special_files_skipped

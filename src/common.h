@@ -97,8 +97,6 @@ style_status style__write_file_atomic(const char *path, const void *data, size_t
  * when the directory cannot be read. Only for paths one writer owns (checkpoints). */
 int style__remove_temporaries(const char *path);
 
-/* What kind of file a stat() mode is, for messages: "a FIFO (named pipe)", "a socket", ... */
-const char *style__file_type_name(unsigned mode);
 
 /* Reads a whole file (at most max_bytes) into a fresh buffer; free with style__free. Never
  * blocks in open(): anything but a regular file (a FIFO, a socket, a device) is refused with

@@ -1,5 +1,6 @@
 /* Whole-file reads with a size cap, and atomic writes (temporary file + rename). */
 #include "common.h"
+#include "file_type_name.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -50,18 +51,6 @@ const char *style__basename(const char *path)
     return slash ? slash + 1 : path;
 }
 
-const char *style__file_type_name(unsigned mode)
-{
-    if (S_ISREG(mode)) return "a regular file";
-    if (S_ISDIR(mode)) return "a directory";
-    if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
-    if (S_ISSOCK(mode)) return "a socket";
-    if (S_ISCHR(mode)) return "a character device";
-    if (S_ISBLK(mode)) return "a block device";
-    if (S_ISLNK(mode)) return "a symbolic link";
-    return "a special file";
-}
-
 style_status style__read_file(const char *path, size_t max_bytes, void **data, size_t *size)
 {
     style_status status = STYLE_OK;
@@ -78,7 +67,7 @@ style_status style__read_file(const char *path, size_t max_bytes, void **data, s
     FAIL_IF(fstat(fd, &st) != 0, STYLE_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
     FAIL_IF(S_ISDIR(st.st_mode), STYLE_ERR_IO, "%s: is a directory", path);
     FAIL_IF(!S_ISREG(st.st_mode), STYLE_ERR_IO, "%s: is %s, not a regular file", path,
-            style__file_type_name(st.st_mode));
+            file_type_name(st.st_mode));
     FAIL_IF((uint64_t)st.st_size > max_bytes, STYLE_ERR_LIMIT,
             "%s: file is %lld bytes, over the limit of %zu", path, (long long)st.st_size,
             max_bytes);

@@ -12,18 +12,6 @@
 #include <string.h>
 #include <unistd.h>
 
-const char *cli_file_kind(mode_t mode)
-{
-    if (S_ISREG(mode)) return "a regular file";
-    if (S_ISDIR(mode)) return "a directory";
-    if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
-    if (S_ISSOCK(mode)) return "a socket";
-    if (S_ISCHR(mode)) return "a character device";
-    if (S_ISBLK(mode)) return "a block device";
-    if (S_ISLNK(mode)) return "a symbolic link";
-    return "a special file";
-}
-
 /* mkdir of one level of `whole`; 0 when it exists as a directory afterwards, else -1 after
  * reporting why not. */
 static int make_one(const char *whole, const char *path)
@@ -35,10 +23,10 @@ static int make_one(const char *whole, const char *path)
         if (S_ISDIR(st.st_mode)) return 0;
         if (strcmp(whole, path) == 0)
             cli_error("%s: cannot make the directory: it exists as %s", whole,
-                      cli_file_kind(st.st_mode));
+                      file_type_name(st.st_mode));
         else
             cli_error("%s: cannot make the directory: '%s' is %s", whole, path,
-                      cli_file_kind(st.st_mode));
+                      file_type_name(st.st_mode));
         return -1;
     }
     cli_error("%s: cannot make directory '%s': %s", whole, path, strerror(saved));

@@ -5,8 +5,8 @@
 
 #include <sys/stat.h>
 
-/** The kind of a stat() mode, for messages: "a FIFO (named pipe)", "a socket", ... */
-const char *cli_file_kind(mode_t mode);
+/* The kind of a stat() mode, for messages: file_type_name(), shared with the library. */
+#include "../file_type_name.h"
 
 /**
  * Makes directory `path` and any missing parents (as `mkdir -p`; permissions 0777 less the

@@ -397,7 +397,7 @@ static int prepare_out_dir(const char *dir)
     struct stat dir_stat;
     if (stat(dir, &dir_stat) == 0 && !S_ISDIR(dir_stat.st_mode)) {
         cli_error("%s: cannot be the output directory: it is %s", dir,
-                  cli_file_kind(dir_stat.st_mode));
+                  file_type_name(dir_stat.st_mode));
         return -1;
     }
     if (cli_make_directories(dir) != 0) return -1;

@@ -52,7 +52,7 @@ static int add_job(struct stylize_job_list *jobs, char *input_path, char *output
     } else if (!S_ISREG(job->input_stat.st_mode)) {
         /* Opening a FIFO or a device could wait forever; '-' is the way to read a pipe. */
         cli_error("%s: is %s, not a regular file (use '-' to read a pipe on standard input)",
-                  input_path, cli_file_kind(job->input_stat.st_mode));
+                  input_path, file_type_name(job->input_stat.st_mode));
         job->state = JOB_REFUSED;
     }
     return 0;
@@ -103,7 +103,7 @@ static int is_regular_file(struct walk *walk, const char *path, const struct sta
     struct stat target;
     if (S_ISREG(entry_stat->st_mode)) return 1;
     if (!S_ISLNK(entry_stat->st_mode)) {
-        cli_error("%s: skipped: %s, not a regular file", path, cli_file_kind(entry_stat->st_mode));
+        cli_error("%s: skipped: %s, not a regular file", path, file_type_name(entry_stat->st_mode));
     } else if (stat(path, &target) != 0) {
         cli_error("%s: skipped: %s", path,
                   errno == ELOOP    ? "a symbolic link loop"
@@ -113,7 +113,7 @@ static int is_regular_file(struct walk *walk, const char *path, const struct sta
         return 1;
     } else {
         cli_error("%s: skipped: a symbolic link to %s, not to a regular file", path,
-                  cli_file_kind(target.st_mode));
+                  file_type_name(target.st_mode));
     }
     walk->jobs->special++;
     return 0;

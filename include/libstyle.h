@@ -467,6 +467,12 @@ typedef struct style_video style_video;
 #define STYLE_DEFAULT_NORM_SMOOTHING 0.0f
 
 /**
+ * The default of style_video_settings.temporal_blend (NULL settings, or settings whose
+ * struct_size predates the field): see docs/video.md for what it measured.
+ */
+#define STYLE_DEFAULT_TEMPORAL_BLEND 0.0f
+
+/**
  * Settings of a video session; zero-initialise, set struct_size = sizeof(it). All zero means
  * per-frame stylization (no smoothing).
  */
@@ -474,6 +480,13 @@ typedef struct style_video_settings {
     size_t struct_size;   /**< sizeof(style_video_settings), for future extension */
     float norm_smoothing; /**< w in [0, 1): weight of the past frames' instance-norm statistics;
                                0 = each frame on its own (bit for bit style_session_stylize) */
+    float temporal_blend; /**< a in [0, 1): each output is blended with the previous output
+                               warped along the motion, out = S + a * m * (warp(prev) - S),
+                               where m (0..1) says how reliable the motion is there (the
+                               library's own coarse-to-fine Lucas-Kanade estimate on the
+                               input frames' luma, checked forward-backward, so uncovered
+                               areas keep their own stylization); 0 = no blending.
+                               Default STYLE_DEFAULT_TEMPORAL_BLEND (docs/video.md) */
 } style_video_settings;
 
 /**

@@ -536,7 +536,7 @@ static int open_style(struct video_job *job)
         cli_report_status(status, o->model_path);
         return job->failed = true, -1;
     }
-    style_video_settings settings = {sizeof settings, (float)o->smoothing};
+    style_video_settings settings = {sizeof settings, (float)o->smoothing, (float)o->blend};
     status = style_video_create(job->model, &settings, &job->video);
     style_session *session = style_video_session(job->video);
     if (status == STYLE_OK) status = style_session_set_threads(session, o->threads);

@@ -26,6 +26,7 @@ struct cli_video_options {
     double scale;
     int scale_given;
     double smoothing; /* norm statistics smoothing weight, [0, 1) */
+    double blend;     /* temporal blend weight, [0, 1) (style_video_settings.temporal_blend) */
     /* encoding (NULL / -1: the codec's default here: H.264 preset medium CRF 18, VP9 CRF 31) */
     const char *codec;  /* "h264", "vp9" or NULL (H.264 where the container takes it) */
     const char *preset; /* libx264 preset (ultrafast ... veryslow); VP9: its "deadline" */

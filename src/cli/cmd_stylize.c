@@ -61,6 +61,7 @@ struct stylize_settings {
     int scale_given;
     int skip_existing;
     double smoothing; /* video: norm statistics smoothing (cli_video.h) */
+    double blend;     /* video: temporal blend weight (cli_video.h) */
     /* video: encoding and limits (cli_video.h) */
     const char *codec, *preset;
     long crf; /* -1: the codec's default */
@@ -88,6 +89,7 @@ enum {
     OPTION_SCALE,
     OPTION_SKIP_EXISTING,
     OPTION_SMOOTHING,
+    OPTION_TEMPORAL_BLEND,
     OPTION_CODEC,
     OPTION_CRF,
     OPTION_PRESET,
@@ -160,6 +162,9 @@ void cmd_stylize_usage(FILE *out)
           "      --smoothing W        video: weight of the past frames' instance-norm\n"
           "                           statistics, 0 <= W < 1 (default 0: each frame\n"
           "                           on its own); see docs/video.md\n"
+          "      --temporal-blend A   video: blend each frame with the previous output warped\n"
+          "                           along the motion where it is reliable, 0 <= A < 1\n"
+          "                           (default 0: none); see docs/video.md\n"
           "      --codec h264|vp9     video: the encoder (default: H.264 where the container\n"
           "                           takes it, VP9 for WebM)\n"
           "      --crf N              video: quality, lower is better (H.264 0..51, default 18;\n"
@@ -222,6 +227,7 @@ static int parse_options(int argc, char **argv, struct stylize_settings *setting
         {"jobs", required_argument, NULL, 'j'},
         {"skip-existing", no_argument, NULL, OPTION_SKIP_EXISTING},
         {"smoothing", required_argument, NULL, OPTION_SMOOTHING},
+        {"temporal-blend", required_argument, NULL, OPTION_TEMPORAL_BLEND},
         {"codec", required_argument, NULL, OPTION_CODEC},
         {"crf", required_argument, NULL, OPTION_CRF},
         {"preset", required_argument, NULL, OPTION_PRESET},
@@ -318,6 +324,12 @@ static int parse_options(int argc, char **argv, struct stylize_settings *setting
                 !(settings->smoothing < 1.0))
                 return cli_usage_error(STYLIZE_COMMAND, "--smoothing expects 0 <= W < 1, not '%s'",
                                        optarg);
+            break;
+        case OPTION_TEMPORAL_BLEND:
+            if (cli_parse_double(optarg, 0.0, 1.0, &settings->blend) != 0 ||
+                !(settings->blend < 1.0))
+                return cli_usage_error(STYLIZE_COMMAND,
+                                       "--temporal-blend expects 0 <= A < 1, not '%s'", optarg);
             break;
         case OPTION_CODEC:
             settings->codec = optarg;
@@ -833,6 +845,7 @@ static int stylize_video(const struct stylize_settings *s, char **arguments, int
         .scale = s->scale,
         .scale_given = s->scale_given,
         .smoothing = s->smoothing,
+        .blend = s->blend,
         .codec = s->codec,
         .preset = s->preset,
         .crf = (int)s->crf,
@@ -862,6 +875,7 @@ int cmd_stylize(int argc, char **argv)
     settings.jobs = 1;
     settings.style_size = 512;
     settings.smoothing = STYLE_DEFAULT_NORM_SMOOTHING;
+    settings.blend = STYLE_DEFAULT_TEMPORAL_BLEND;
     settings.crf = -1;
     exit_code = parse_options(argc, argv, &settings);
     if (exit_code != PARSE_CONTINUE) return exit_code;

@@ -31,8 +31,9 @@ double temporal_reliability(const float *target, const float *source, const moti
             const size_t i = (size_t)y * (size_t)w + (size_t)x;
             const float bx = back->dx[i], by = back->dy[i];
             const float sx = (float)x + bx, sy = (float)y + by;
+            /* within half a pixel of the previous frame */
             const bool inside =
-                sx >= 0.0f && sx <= (float)(w - 1) && sy >= 0.0f && sy <= (float)(h - 1);
+                sx > -0.5f && sx < (float)w - 0.5f && sy > -0.5f && sy < (float)h - 0.5f;
             const float fx = motion_sample(forward->dx, w, h, sx, sy);
             const float fy = motion_sample(forward->dy, w, h, sx, sy);
             const float rx = bx + fx, ry = by + fy;
@@ -50,8 +51,8 @@ double temporal_reliability(const float *target, const float *source, const moti
             const float vx = (back->dy[ir] - back->dy[il]) / (float)(xr - xl > 0 ? xr - xl : 1);
             const float uy = (back->dx[id] - back->dx[iu]) / (float)(yd - yu > 0 ? yd - yu : 1);
             const float vy = (back->dy[id] - back->dy[iu]) / (float)(yd - yu > 0 ? yd - yu : 1);
-            const bool smooth =
-                ux * ux + vx * vx + uy * uy + vy * vy <= 0.01f * (bx * bx + by * by) + 0.002f;
+            const bool smooth = ux * ux + vx * vx + uy * uy + vy * vy <=
+                                0.01f * (bx * bx + by * by) + TEMPORAL_MAX_FLOW_GRADIENT2;
             const float error = motion_sample(source, w, h, sx, sy) - target[i];
             const bool matches =
                 error <= TEMPORAL_MAX_LUMA_ERROR && error >= -TEMPORAL_MAX_LUMA_ERROR;
@@ -115,6 +116,45 @@ static style_status fit(temporal_state *state, int32_t width, int32_t height)
     return STYLE_OK;
 }
 
+/* Catmull-Rom weights of the four samples around a position with fraction t. */
+static void catmull_rom(float t, float weights[4])
+{
+    const float t2 = t * t, t3 = t2 * t;
+    weights[0] = 0.5f * (-t3 + 2.0f * t2 - t);
+    weights[1] = 0.5f * (3.0f * t3 - 5.0f * t2 + 2.0f);
+    weights[2] = 0.5f * (-3.0f * t3 + 4.0f * t2 + t);
+    weights[3] = 0.5f * (t3 - t2);
+}
+
+/* An interleaved RGB float plane (w x h x 3) at (x, y), bicubic (Catmull-Rom), edges clamped:
+ * sharper than bilinear, whose blur would add up frame after frame in the blend. */
+static void sample_bicubic(const float *plane, int32_t w, int32_t h, float x, float y, float rgb[3])
+{
+    x = x < 0.0f ? 0.0f : x > (float)(w - 1) ? (float)(w - 1) : x;
+    y = y < 0.0f ? 0.0f : y > (float)(h - 1) ? (float)(h - 1) : y;
+    const int32_t x0 = (int32_t)x, y0 = (int32_t)y;
+    float wx[4], wy[4];
+    catmull_rom(x - (float)x0, wx);
+    catmull_rom(y - (float)y0, wy);
+    rgb[0] = rgb[1] = rgb[2] = 0.0f;
+    for (int j = 0; j < 4; j++) {
+        int32_t yy = y0 - 1 + j;
+        yy = yy < 0 ? 0 : yy >= h ? h - 1 : yy;
+        float row[3] = {0};
+        for (int i = 0; i < 4; i++) {
+            int32_t xx = x0 - 1 + i;
+            xx = xx < 0 ? 0 : xx >= w ? w - 1 : xx;
+            const float *p = plane + ((size_t)yy * (size_t)w + (size_t)xx) * 3;
+            row[0] += wx[i] * p[0];
+            row[1] += wx[i] * p[1];
+            row[2] += wx[i] * p[2];
+        }
+        rgb[0] += wy[j] * row[0];
+        rgb[1] += wy[j] * row[1];
+        rgb[2] += wy[j] * row[2];
+    }
+}
+
 /* Blends `output` with state->output (the previous output) warped by `back` where `mask` says
  * (NULL: nowhere), and keeps the result as floats in state->next_output. */
 static void blend(temporal_state *state, float weight, const motion_field *back, const float *mask,
@@ -130,23 +170,8 @@ static void blend(temporal_state *state, float weight, const motion_field *back,
             float *kept = state->next_output + i * 3;
             const float a = mask ? weight * mask[i] : 0.0f;
             float warped[3] = {0};
-            if (a > 0.0f) { /* the previous output at this pixel's source (bilinear) */
-                float sx = (float)x + back->dx[i], sy = (float)y + back->dy[i];
-                sx = sx < 0.0f ? 0.0f : sx > (float)(w - 1) ? (float)(w - 1) : sx;
-                sy = sy < 0.0f ? 0.0f : sy > (float)(h - 1) ? (float)(h - 1) : sy;
-                const int32_t x0 = (int32_t)sx, y0 = (int32_t)sy;
-                const int32_t x1 = x0 + 1 < w ? x0 + 1 : x0, y1 = y0 + 1 < h ? y0 + 1 : y0;
-                const float fx = sx - (float)x0, fy = sy - (float)y0;
-                const float *p00 = prev + ((size_t)y0 * (size_t)w + (size_t)x0) * 3;
-                const float *p01 = prev + ((size_t)y0 * (size_t)w + (size_t)x1) * 3;
-                const float *p10 = prev + ((size_t)y1 * (size_t)w + (size_t)x0) * 3;
-                const float *p11 = prev + ((size_t)y1 * (size_t)w + (size_t)x1) * 3;
-                for (int c = 0; c < 3; c++) {
-                    const float top = p00[c] + fx * (p01[c] - p00[c]);
-                    const float bottom = p10[c] + fx * (p11[c] - p10[c]);
-                    warped[c] = top + fy * (bottom - top);
-                }
-            }
+            if (a > 0.0f) /* the previous output at this pixel's source */
+                sample_bicubic(prev, w, h, (float)x + back->dx[i], (float)y + back->dy[i], warped);
             for (int c = 0; c < 3; c++) {
                 const int32_t index = x * output->channels + c;
                 float value = pixels_read_sample(row, index, output->sample_type);

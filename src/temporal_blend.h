@@ -5,7 +5,8 @@
  * a the blend weight and m in [0, 1] the reliability of the motion at x. The motion is the
  * library's own estimate on the input frames' luma (motion_estimate.h), both ways: m is 1
  * where the forward-backward check passes (|b + f(x + b)|^2 <= 0.01 (|b|^2 + |f(x + b)|^2)
- * + 0.5, Sundaram et al. 2010), the source lies inside the previous frame and the warped
+ * + 0.5, Sundaram et al. 2010), the flow is not at a motion boundary (its gradient is
+ * small), the source lies inside the previous frame and the warped
  * previous input matches this one (luma within TEMPORAL_MAX_LUMA_ERROR), softened by a
  * small box filter; so newly uncovered areas and occlusions keep this frame's stylization
  * instead of a ghost of the previous one. When less than TEMPORAL_MIN_RELIABLE of the frame
@@ -19,6 +20,9 @@
 #define TEMPORAL_MAX_LUMA_ERROR 16.0f
 #define TEMPORAL_MIN_RELIABLE 0.25
 #define TEMPORAL_MASK_RADIUS 2
+/* Motion boundaries: |grad flow|^2 <= 0.01 |flow|^2 + this (Ruder et al. use 0.002 with
+ * DeepFlow; this estimate is noisier, and 0.002 refused a quarter of a real clip) */
+#define TEMPORAL_MAX_FLOW_GRADIENT2 0.05f
 
 /* What a stream keeps between frames. Zero-initialise. */
 typedef struct temporal_state {

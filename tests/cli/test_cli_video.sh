@@ -45,6 +45,10 @@ check "a bad --smoothing is a usage error" \
     expect_status 2 "smoothing" "$bin" stylize --smoothing 1 --model "$model" \
     "$scratch/notes.mp4" "$out/x.mp4"
 
+check "a bad --temporal-blend is a usage error" \
+    expect_status 2 "temporal-blend expects" "$bin" stylize --temporal-blend 1.5 --model "$model" \
+    "$scratch/notes.mp4" "$out/x.mp4"
+
 check "image-only options are a usage error with a video" \
     expect_status 2 "do not apply to video" "$bin" stylize --tileable --model "$model" \
     "$scratch/notes.mp4" "$out/x.mp4"
@@ -82,6 +86,17 @@ clip_kept() {
         [ "$(stat -c %a "$out/clip.mp4")" = "$(stat -c %a "$scratch/new-file")" ]
 }
 check "a clip with audio: 12 frames, same timestamps, audio copied, H.264" clip_kept
+rm -f "$out"/*
+# a pan of 2 pixels a frame, through a bundled model (the fixture model paints nearly black)
+ff -f lavfi -i "testsrc=size=160x48:rate=12,crop=64:48:t*24:0" -t 1 -c:v ffv1 "$scratch/pan.mkv"
+check "--temporal-blend 0.7: every frame out, the frames differ from per-frame ones" \
+    bash -c '"$1" stylize -q --model "$2" "$3" "$4/plain.mp4" &&
+        "$1" stylize -q --temporal-blend 0.7 --model "$2" "$3" "$4/blend.mp4" &&
+        [ "$(ffprobe -v error -count_frames -show_entries stream=nb_read_frames -of csv=p=0 \
+            -select_streams v "$4/blend.mp4")" = 12 ] &&
+        [ "$(ffmpeg -v error -i "$4/plain.mp4" -f rawvideo - | md5sum)" != \
+            "$(ffmpeg -v error -i "$4/blend.mp4" -f rawvideo - | md5sum)" ]' _ \
+    "$bin" "$(dirname "$0")/../../models/starry-night.safetensors" "$scratch/pan.mkv" "$out"
 rm -f "$out"/*
 
 odd_size() {

@@ -219,6 +219,8 @@ def main() -> None:
     parser.add_argument("--smoothing", default="0,0.9", help="weights; 0 = per-frame")
     parser.add_argument("--blend", default="",
                         help="temporal blend weights, each run with smoothing 0 (e.g. 0.5,0.7)")
+    parser.add_argument("--clips", default="",
+                        help="only the clips whose name contains one of these (comma-separated)")
     parser.add_argument("--save-frames", help="folder: write each variant's frames of each clip")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--style-frames", type=int, default=2,
@@ -238,6 +240,9 @@ def main() -> None:
     video = os.path.join(args.shared, "datasets", "video", "cityCC0.mpg")
     clips["cityCC0"] = ("b",) + real_clip(video, args.width, args.frames, args.skip)
 
+    if args.clips:
+        wanted = args.clips.split(",")
+        clips = {k: v for k, v in clips.items() if any(w in k for w in wanted)}
     results = []
     for model_path in args.models:
         model = libstyle.Model(model_path)

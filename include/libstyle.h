@@ -454,6 +454,10 @@ STYLE_API style_status style_session_stylize_batch(style_session *session,
  * variance,  smoothed(t) = w * smoothed(t - 1) + (1 - w) * measured(t),  w being
  * `norm_smoothing`. This works for any model with instance norms, with no retraining; the
  * average starts afresh at a cut (style_video_reset) and when the frame size changes.
+ * It measured no flicker reduction on the bundled models: their flicker is local. The cure
+ * that works is `temporal_blend`: each output is blended with the previous output warped
+ * along the motion (the library's own estimate on the input frames), where the motion is
+ * reliable; it costs some texture contrast on zooms and rotations, so it is opt-in too.
  * Measured flicker and style numbers: docs/video.md. The library reads no video files (the CLI
  * does, through FFmpeg); frames are style_image values.
  */

@@ -231,6 +231,21 @@ check "a PNG sequence to MP4: 5 frames" \
         [ "$(ffprobe -v error -count_frames -show_entries stream=nb_read_frames -of csv=p=0 \
             "$4")" = 5 ]' _ "$bin" "$model" "$scratch/frames/%05d.png" "$out/frames.mp4"
 rm -f "$out"/*
+# Ctrl-C while a sequence is being written: the temporary folder goes, nothing is left
+interrupted_sequence() {
+    ff -f lavfi -i testsrc=size=320x240:rate=25 -t 8 -c:v ffv1 "$scratch/long.mkv"
+    "$bin" stylize -q --threads 1 --model "$(dirname "$0")/../../models/starry-night.safetensors" \
+        "$scratch/long.mkv" "$out/cut/%05d.png" 2>"$scratch/cut.err" &
+    local pid=$! status=0
+    sleep 2
+    ls -A "$out" | grep -q "cut.tmp" || { echo "no temporary folder after 2 s"; return 1; }
+    kill -INT "$pid"
+    wait "$pid" || status=$?
+    cat "$scratch/cut.err"
+    [ "$status" -ne 0 ] && [ -z "$(ls -A "$out")" ]
+}
+check "Ctrl-C while writing a frame sequence: nothing left, not even the temporary folder" \
+    interrupted_sequence
 check "a pattern matching no files: one error, no output" \
     refused "no frames found for this pattern" "$scratch/nothing/%05d.png"
 

@@ -12,7 +12,8 @@ packages=(build-essential cmake pkg-config libdnnl-dev ocl-icd-opencl-dev libpng
     libturbojpeg0-dev libjpeg62-turbo-dev libjansson-dev libexif-dev libwebp-dev libcmocka-dev
     python3-numpy python3-pytest python3-venv python3-setuptools python3-wheel python3-pil
     python3-torch python3-onnx python3-opencv libopenmpi-dev openmpi-bin libkissfft-dev libssl-dev
-    python3-torchvision libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg)
+    python3-torchvision libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libswresample-dev
+    ffmpeg)
 jobs=$(nproc)
 
 as_root() {

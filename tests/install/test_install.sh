@@ -4,7 +4,8 @@
 #   install            cmake --install BUILD --prefix TMP puts every expected file in place
 #   cli                the installed CLI runs and loads the installed libstyle.so
 #   symbols            libstyle.so exports exactly the STYLE_API functions of libstyle.h,
-#                      each versioned LIBSTYLE_0 (no internal style__* helper)
+#                      each versioned LIBSTYLE_0 (no internal style__* helper); libstyle.a
+#                      defines exactly those globals, and libstyle.so no global but style_*
 #   cmake              a C project: find_package(libstyle 0.1 CONFIG) + libstyle::style
 #                      (and find_package(libstyle 1.0) is refused: SameMajorVersion)
 #   pkg-config         a C++ program: c++ consumer.cpp $(pkg-config --cflags --libs libstyle)
@@ -152,6 +153,17 @@ $unexpected"
     [ "$(wc -l <<<"$api")" -ge 20 ] || fail "found only these STYLE_API functions in the header: $api"
     diff <(echo "$api") <(echo "$names") ||
         fail "libstyle.so exports (>) differ from the STYLE_API functions of libstyle.h (<)"
+    # Neither library defines a global symbol besides that API (issue 18): libstyle.so's
+    # whole symbol table (not only the dynamic one), and libstyle.a, whose internals a static
+    # link beside a program's own adam_step would otherwise clash with.
+    local foreign
+    foreign=$(nm -g --defined-only "$libdir/libstyle.so.$version" |
+        awk 'NF == 3 && $2 != "A" && $3 !~ /^style_/ { print $3 }')
+    [ -z "$foreign" ] || fail "libstyle.so defines global symbols outside style_*:
+$foreign"
+    names=$(nm -g --defined-only "$libdir/libstyle.a" | awk 'NF == 3 { print $3 }' | sort -u)
+    diff <(echo "$api") <(echo "$names") ||
+        fail "libstyle.a's global symbols (>) differ from the STYLE_API functions of libstyle.h (<)"
 }
 
 # ---- consumers ----------------------------------------------------------------------------

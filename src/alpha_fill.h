@@ -2,7 +2,7 @@
 #ifndef STYLE_ALPHA_FILL_H
 #define STYLE_ALPHA_FILL_H
 
-#include "common.h"
+#include "core/common.h"
 
 /* Whether `image` has alpha, at least one pixel with alpha 0 (or NaN) and one visible pixel.
  * (Nothing visible: nothing to fill from, and an alpha channel that is all zero is more

@@ -7,7 +7,7 @@
 #ifndef STYLE_BACKEND_H
 #define STYLE_BACKEND_H
 
-#include "common.h"
+#include "core/common.h"
 
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_debug.h>

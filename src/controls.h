@@ -5,7 +5,7 @@
 #ifndef STYLE_CONTROLS_H
 #define STYLE_CONTROLS_H
 
-#include "common.h"
+#include "core/common.h"
 
 /* A session's control settings. */
 typedef struct style_controls {

@@ -7,7 +7,7 @@
 #ifndef STYLE_EVALUATE_FILES_H
 #define STYLE_EVALUATE_FILES_H
 
-#include "file_sha256.h"
+#include "core/file_sha256.h"
 
 #define EVALUATE_PATH_MAX 4096
 

@@ -12,7 +12,7 @@
 #ifndef STYLE_EVALUATE_METRICS_H
 #define STYLE_EVALUATE_METRICS_H
 
-#include "common.h"
+#include "core/common.h"
 
 /* ---- Colour ---------------------------------------------------------------------------- */
 

@@ -4,7 +4,7 @@
  */
 #include "feature_net.h"
 
-#include "file_kind.h"
+#include "core/file_kind.h"
 
 #include <jansson.h>
 #include <math.h>

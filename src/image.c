@@ -1,5 +1,5 @@
 /* The style_image struct: allocation, release and validation. */
-#include "common.h"
+#include "core/common.h"
 
 #include <string.h>
 

@@ -5,8 +5,8 @@
  * live in image_png.c, image_jpeg.c and image_webp.c. A file that is no image is named by
  * what it is (file_kind.c).
  */
-#include "common.h"
-#include "file_kind.h"
+#include "core/common.h"
+#include "core/file_kind.h"
 #include "image_jpeg.h"
 #include "image_png.h"
 #include "image_webp.h"

@@ -2,7 +2,7 @@
 #ifndef STYLE_IMAGE_JPEG_H
 #define STYLE_IMAGE_JPEG_H
 
-#include "common.h"
+#include "core/common.h"
 
 /* True when the data starts with a JPEG SOI marker followed by another marker (FF D8 FF). */
 bool style__jpeg_is_jpeg(const void *data, size_t size);

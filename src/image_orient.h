@@ -2,7 +2,7 @@
 #ifndef STYLE_IMAGE_ORIENT_H
 #define STYLE_IMAGE_ORIENT_H
 
-#include "common.h"
+#include "core/common.h"
 
 /*
  * The EXIF orientation (1..8) of a JPEG held in memory: 1 when it has no EXIF segment, no

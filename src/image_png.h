@@ -2,7 +2,7 @@
 #ifndef STYLE_IMAGE_PNG_H
 #define STYLE_IMAGE_PNG_H
 
-#include "common.h"
+#include "core/common.h"
 
 /* True when the data starts with the 8-byte PNG signature. */
 bool style__png_is_png(const void *data, size_t size);

@@ -2,7 +2,7 @@
 #ifndef STYLE_IMAGE_WEBP_H
 #define STYLE_IMAGE_WEBP_H
 
-#include "common.h"
+#include "core/common.h"
 
 /* True when the data starts with a RIFF header of form WEBP. */
 bool style__webp_is_webp(const void *data, size_t size);

@@ -7,7 +7,7 @@
 #ifndef STYLE_IMPORT_ML5_H
 #define STYLE_IMPORT_ML5_H
 
-#include "common.h"
+#include "core/common.h"
 
 #define ML5_VARIABLES 48
 #define ML5_MAX_MANIFEST_BYTES (1u << 20)

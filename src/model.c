@@ -7,7 +7,7 @@
 #include "model.h"
 
 #include "adain.h"
-#include "file_kind.h"
+#include "core/file_kind.h"
 
 #include <jansson.h>
 #include <locale.h>

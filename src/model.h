@@ -6,7 +6,7 @@
 #ifndef STYLE_MODEL_H
 #define STYLE_MODEL_H
 
-#include "common.h"
+#include "core/common.h"
 #include "safetensors.h"
 
 #include <stdatomic.h>

@@ -11,7 +11,7 @@
  */
 #include "safetensors.h"
 
-#include "half.h"
+#include "core/half.h"
 
 #include <inttypes.h>
 #include <jansson.h>

@@ -7,7 +7,7 @@
 #ifndef STYLE_SAFETENSORS_H
 #define STYLE_SAFETENSORS_H
 
-#include "common.h"
+#include "core/common.h"
 
 #define ST_MAX_DIMS 8
 #define ST_MAX_HEADER_BYTES (100u * 1000u * 1000u) /* formats.md: header over 100 MB refused */

@@ -9,7 +9,7 @@
  */
 #include "evaluate_files.h"
 #include "evaluate_metrics.h"
-#include "file_sha256.h"
+#include "core/file_sha256.h"
 #include "model_builder.h"
 #include "testutil.h"
 

@@ -9,7 +9,7 @@
 #define _GNU_SOURCE
 #include "model_builder.h"
 
-#include "half.h"
+#include "core/half.h"
 #include "model.h"
 
 #include <dirent.h>

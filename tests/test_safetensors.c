@@ -5,7 +5,7 @@
  */
 #include "testutil.h"
 
-#include "half.h"
+#include "core/half.h"
 #include "safetensors.h"
 
 #include <math.h>

@@ -1,6 +1,6 @@
 /* Whole-file reads with a size cap, and atomic writes (temporary file + rename). */
-#include "common.h"
-#include "file_type_name.h"
+#include "core/common.h"
+#include "core/file_type_name.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -2,7 +2,7 @@
 #ifndef STYLE_FILE_SHA256_H
 #define STYLE_FILE_SHA256_H
 
-#include "common.h"
+#include "core/common.h"
 
 #define SHA256_HEX_SIZE 65 /* 64 digits and the terminator */
 

@@ -2,7 +2,7 @@
  * Recognising files by their first bytes (file_kind.h). Every test here is on magic numbers
  * or on a structure that must hold exactly (ONNX's protobuf fields), never on the file name.
  */
-#include "file_kind.h"
+#include "core/file_kind.h"
 
 #include "safetensors.h"
 

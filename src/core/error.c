@@ -1,5 +1,5 @@
 /* Status names, the thread-local detail message, and the version functions. */
-#include "common.h"
+#include "core/common.h"
 
 #include <stdarg.h>
 #include <stdio.h>

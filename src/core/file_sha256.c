@@ -1,5 +1,5 @@
 /* SHA-256 of files and strings with OpenSSL's EVP interface, and sha256sum-format lists. */
-#include "file_sha256.h"
+#include "core/file_sha256.h"
 
 #include <ctype.h>
 #include <errno.h>

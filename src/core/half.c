@@ -1,5 +1,5 @@
 /* float32 <-> binary16 / bfloat16, bit by bit so the result never depends on the FPU mode. */
-#include "half.h"
+#include "core/half.h"
 
 #include <string.h>
 

@@ -7,7 +7,7 @@
 #ifndef STYLE_FILE_KIND_H
 #define STYLE_FILE_KIND_H
 
-#include "common.h"
+#include "core/common.h"
 
 typedef enum file_kind {
     FILE_KIND_UNKNOWN,

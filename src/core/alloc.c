@@ -2,7 +2,7 @@
  * The one place the library allocates. Going through here lets tests make the n-th
  * allocation fail (a thread-local countdown, so other threads are never affected).
  */
-#include "common.h"
+#include "core/common.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* Status names, the thread-local detail message, and the version functions. */
+/* Status names and the thread-local detail message. */
 #include "core/common.h"
 
 #include <stdarg.h>
@@ -8,16 +8,6 @@
 #define STYLE_ERROR_CAPACITY 1024
 
 static _Thread_local char style__error_message[STYLE_ERROR_CAPACITY];
-
-const char *style_version_string(void)
-{
-    return LIBSTYLE_VERSION_STRING;
-}
-
-unsigned style_version_number(void)
-{
-    return LIBSTYLE_VERSION_NUMBER;
-}
 
 const char *style_status_string(style_status status)
 {

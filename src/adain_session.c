@@ -5,8 +5,8 @@
  */
 #include "adain.h"
 #include "adain_session.h"
-#include "alpha_fill.h"
-#include "pixels.h"
+#include "image/alpha_fill.h"
+#include "image/pixels.h"
 #include "train_data.h"
 
 #include <math.h>

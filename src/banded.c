@@ -15,7 +15,7 @@
  */
 #define _GNU_SOURCE
 #include "banded.h"
-#include "pixels.h"
+#include "image/pixels.h"
 
 #include <errno.h>
 #include <fcntl.h>

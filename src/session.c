@@ -4,12 +4,12 @@
  * activation buffers), so repeated runs at those sizes allocate nothing and build nothing.
  */
 #include "adain_session.h"
-#include "alpha_fill.h"
+#include "image/alpha_fill.h"
 #include "banded.h"
 #include "controls.h"
 #include "network.h"
 #include "norm_ema.h"
-#include "pixels.h"
+#include "image/pixels.h"
 #include "train_data.h"
 
 #include <omp.h>

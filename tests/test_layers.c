@@ -5,7 +5,7 @@
  * with and without nearest x2 upsampling, the residual add and the output heads.
  */
 #include "layers.h"
-#include "pixels.h"
+#include "image/pixels.h"
 #include "reference.h"
 #include "testutil.h"
 

@@ -3,7 +3,7 @@
  * reference and its measured seam, the alpha fill under transparent pixels, and banded runs
  * of images over the memory budget against whole-image runs.
  */
-#include "alpha_fill.h"
+#include "image/alpha_fill.h"
 #include "layers.h"
 #include "model_builder.h"
 #include "network.h"

@@ -7,9 +7,9 @@
  */
 #include "core/common.h"
 #include "core/file_kind.h"
-#include "image_jpeg.h"
-#include "image_png.h"
-#include "image_webp.h"
+#include "image/image_jpeg.h"
+#include "image/image_png.h"
+#include "image/image_webp.h"
 
 #include <string.h>
 #include <strings.h>

@@ -7,7 +7,7 @@
  * the failure-injection hook reaches it and its failures map to STYLE_ERR_NOMEM), and its
  * warnings are swallowed because the library never prints.
  */
-#include "image_png.h"
+#include "image/image_png.h"
 
 #include <inttypes.h>
 #include <png.h>

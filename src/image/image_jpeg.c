@@ -10,8 +10,8 @@
  * turns YCCK into CMYK) and converted to RGB here with the formula Pillow uses; a file with
  * an Adobe APP14 marker, as Photoshop and libjpeg write them, stores inverted CMYK.
  */
-#include "image_jpeg.h"
-#include "image_orient.h"
+#include "image/image_jpeg.h"
+#include "image/image_orient.h"
 
 #include <inttypes.h>
 #include <limits.h>

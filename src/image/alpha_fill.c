@@ -7,8 +7,8 @@
  * visible pixels, so two images that differ only under alpha = 0 stylize identically; it is
  * smooth, so the network sees no new edges around the sprite; and it costs O(pixels).
  */
-#include "alpha_fill.h"
-#include "pixels.h"
+#include "image/alpha_fill.h"
+#include "image/pixels.h"
 
 #include <math.h>
 #include <string.h>

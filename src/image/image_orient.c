@@ -8,7 +8,7 @@
  * hook reaches it) and reports allocation failures through its log, which maps them to
  * STYLE_ERR_NOMEM; anything else wrong with the EXIF block just means "no orientation".
  */
-#include "image_orient.h"
+#include "image/image_orient.h"
 
 #include <libexif/exif-data.h>
 #include <libexif/exif-log.h>

@@ -4,7 +4,7 @@
  * code per failure, which words the message; the encoder's output is copied into a buffer of
  * ours before libwebp's is freed.
  */
-#include "image_webp.h"
+#include "image/image_webp.h"
 
 #include <inttypes.h>
 #include <limits.h>

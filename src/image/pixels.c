@@ -1,5 +1,5 @@
 /* Caller images <-> NHWC float tensors, with the size padding and the output head. */
-#include "pixels.h"
+#include "image/pixels.h"
 #include "layers.h"
 
 #include <math.h>

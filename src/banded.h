@@ -10,7 +10,7 @@
 #define STYLE_BANDED_H
 
 #include "layers.h"
-#include "model.h"
+#include "model/model.h"
 
 typedef struct banded_options {
     const style_model *model;

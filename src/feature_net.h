@@ -8,7 +8,7 @@
 #ifndef STYLE_FEATURE_NET_H
 #define STYLE_FEATURE_NET_H
 
-#include "safetensors.h"
+#include "model/safetensors.h"
 #include "train_layers.h"
 
 typedef enum fnet_op { FNET_CONV, FNET_RELU, FNET_LEAKY_RELU, FNET_MAXPOOL } fnet_op;

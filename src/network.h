@@ -7,7 +7,7 @@
 #define STYLE_NETWORK_H
 
 #include "layers.h"
-#include "model.h"
+#include "model/model.h"
 
 /* Arithmetic of the convolutions. */
 typedef enum net_precision { NET_FP32 = 0, NET_BF16, NET_INT8 } net_precision;

@@ -2,7 +2,7 @@
  * Video sessions (include/libstyle.h): a session plus the instance-norm statistics smoothed
  * over the frames of a stream (norm_ema.h).
  */
-#include "model.h"
+#include "model/model.h"
 #include "norm_ema.h"
 
 #include <math.h>

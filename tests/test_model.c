@@ -10,7 +10,7 @@
 #include "model_builder.h"
 
 #include "core/half.h"
-#include "model.h"
+#include "model/model.h"
 
 #include <dirent.h>
 #include <locale.h>

@@ -6,7 +6,7 @@
 #include "testutil.h"
 
 #include "core/half.h"
-#include "safetensors.h"
+#include "model/safetensors.h"
 
 #include <math.h>
 #include <stdio.h>

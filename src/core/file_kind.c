@@ -4,7 +4,7 @@
  */
 #include "core/file_kind.h"
 
-#include "safetensors.h"
+#include "model/safetensors.h"
 
 #include <string.h>
 

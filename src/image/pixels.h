@@ -2,7 +2,7 @@
 #ifndef STYLE_PIXELS_H
 #define STYLE_PIXELS_H
 
-#include "model.h"
+#include "model/model.h"
 
 /*
  * Writes the RGB of `image` (any sample type, 3 or 4 channels) into dst, padded_h x padded_w x 3

@@ -7,7 +7,7 @@
 #define STYLE_MODEL_H
 
 #include "core/common.h"
-#include "safetensors.h"
+#include "model/safetensors.h"
 
 #include <stdatomic.h>
 

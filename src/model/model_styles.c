@@ -3,7 +3,7 @@
  * and the per-norm scale and shift of a convex combination of them. The convolutions are
  * shared by every style; only these parameters differ.
  */
-#include "model.h"
+#include "model/model.h"
 
 #include <math.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* Writing a model back to safetensors, with every libstyle.* metadata key explicit. */
 #define _GNU_SOURCE /* newlocale, uselocale */
-#include "model.h"
+#include "model/model.h"
 
 #include <locale.h>
 #include <stdio.h>

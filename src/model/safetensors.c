@@ -9,7 +9,7 @@
  * Order: Jansson (2.8 and later) iterates objects in insertion order, so tensors and metadata
  * come back in the order of the JSON header, and st_serialize writes them in the order given.
  */
-#include "safetensors.h"
+#include "model/safetensors.h"
 
 #include "core/half.h"
 

@@ -4,8 +4,8 @@
  * The result is a regular model file whose metadata says how the original network computes
  * (tf_same padding, transposed_tf upsampling, eps 1e-3, tanh150 output, final instance norm).
  */
-#include "import_ml5.h"
-#include "model.h"
+#include "model/import_ml5.h"
+#include "model/model.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -4,7 +4,7 @@
  * and the public model queries.
  */
 #define _GNU_SOURCE /* strtod_l, newlocale */
-#include "model.h"
+#include "model/model.h"
 
 #include "adain.h"
 #include "core/file_kind.h"

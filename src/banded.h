@@ -9,7 +9,7 @@
 #ifndef STYLE_BANDED_H
 #define STYLE_BANDED_H
 
-#include "layers.h"
+#include "dnn/layers.h"
 #include "model/model.h"
 
 typedef struct banded_options {

@@ -6,7 +6,7 @@
 #ifndef STYLE_NETWORK_H
 #define STYLE_NETWORK_H
 
-#include "layers.h"
+#include "dnn/layers.h"
 #include "model/model.h"
 
 /* Arithmetic of the convolutions. */

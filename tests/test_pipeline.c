@@ -4,7 +4,7 @@
  * of images over the memory budget against whole-image runs.
  */
 #include "image/alpha_fill.h"
-#include "layers.h"
+#include "dnn/layers.h"
 #include "model_builder.h"
 #include "network.h"
 #include "reference.h"

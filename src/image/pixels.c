@@ -1,6 +1,6 @@
 /* Caller images <-> NHWC float tensors, with the size padding and the output head. */
 #include "image/pixels.h"
-#include "layers.h"
+#include "dnn/layers.h"
 
 #include <math.h>
 

@@ -3,7 +3,7 @@
  * fp32, bf16 (bf16 src and weights, f32 or bf16 dst) or int8 (u8/s8 src, s8 weights with one
  * symmetric scale per output channel, f32 dst).
  */
-#include "layers.h"
+#include "dnn/layers.h"
 
 #include <math.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* oneDNN helpers: status mapping, descriptors, weight reorders, attributes. */
-#include "backend.h"
+#include "dnn/backend.h"
 
 #include <string.h>
 

@@ -11,7 +11,7 @@
  * Statistics do not depend on the order of the pixels, so sub-pixel phases are read one
  * source after the other; only the apply pass interleaves them.
  */
-#include "layers.h"
+#include "dnn/layers.h"
 #include "norm_ema.h"
 
 #include <math.h>
@@ -33,7 +33,7 @@ typedef struct norm_kernels {
 } norm_kernels;
 
 #define KSUFFIX generic
-#include "norm_kernels.inc"
+#include "dnn/norm_kernels.inc"
 #undef KSUFFIX
 
 #if defined(__clang__) /* clang ignores GCC target pragmas; this is its equivalent */
@@ -43,7 +43,7 @@ typedef struct norm_kernels {
 #pragma GCC target("avx2,fma")
 #endif
 #define KSUFFIX avx2
-#include "norm_kernels.inc"
+#include "dnn/norm_kernels.inc"
 #undef KSUFFIX
 #if defined(__clang__)
 #pragma clang attribute pop
@@ -60,7 +60,7 @@ typedef struct norm_kernels {
 #include <immintrin.h>
 #define KSUFFIX avx512
 #define NORM_AVX512
-#include "norm_kernels.inc"
+#include "dnn/norm_kernels.inc"
 #undef NORM_AVX512
 #undef KSUFFIX
 #if defined(__clang__)

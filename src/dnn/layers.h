@@ -10,7 +10,7 @@
 #ifndef STYLE_LAYERS_H
 #define STYLE_LAYERS_H
 
-#include "backend.h"
+#include "dnn/backend.h"
 
 /* Element types of activations. ACT_F32 = 0 so that zero-initialised specs mean fp32. */
 typedef enum act_type { ACT_F32 = 0, ACT_BF16, ACT_U8, ACT_S8 } act_type;

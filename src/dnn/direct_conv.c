@@ -9,7 +9,7 @@
  * ends the pixel. The input is pre-padded (the fused norm pass writes the border), so there
  * are no edge cases inside. AVX-512 only; other machines use the oneDNN path.
  */
-#include "layers.h"
+#include "dnn/layers.h"
 
 #include <immintrin.h>
 #include <math.h>

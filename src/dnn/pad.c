@@ -1,6 +1,6 @@
 /* Reflection / wrap padding (with optional nearest x2 upsampling) and the residual add: plain
  * loops. */
-#include "layers.h"
+#include "dnn/layers.h"
 
 #include <string.h>
 

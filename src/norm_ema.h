@@ -11,7 +11,7 @@
 #ifndef STYLE_NORM_EMA_H
 #define STYLE_NORM_EMA_H
 
-#include "network.h"
+#include "arch/network.h"
 
 /* The statistics of one norm pass. */
 typedef struct norm_ema_slot {

@@ -3,11 +3,11 @@
  * and the network plans of the last few image sizes it saw (primitives, reordered weights,
  * activation buffers), so repeated runs at those sizes allocate nothing and build nothing.
  */
-#include "adain_session.h"
+#include "arch/adain_session.h"
 #include "image/alpha_fill.h"
-#include "banded.h"
+#include "arch/banded.h"
 #include "controls.h"
-#include "network.h"
+#include "arch/network.h"
 #include "norm_ema.h"
 #include "image/pixels.h"
 #include "train_data.h"

@@ -5,7 +5,7 @@
  */
 #include "testutil.h"
 
-#include "feature_net.h"
+#include "features/feature_net.h"
 #include "core/file_kind.h"
 #include "model_builder.h"
 #include "train.h"

@@ -7,7 +7,7 @@
  * (chmod 000 proves nothing when the tests run as root, so unreadable inputs are directories.)
  */
 #include "core/common.h"
-#include "feature_net.h"
+#include "features/feature_net.h"
 #include "model_builder.h"
 
 #include <stdio.h>

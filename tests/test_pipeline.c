@@ -6,7 +6,7 @@
 #include "image/alpha_fill.h"
 #include "dnn/layers.h"
 #include "model_builder.h"
-#include "network.h"
+#include "arch/network.h"
 #include "reference.h"
 
 #include <math.h>

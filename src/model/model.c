@@ -6,7 +6,7 @@
 #define _GNU_SOURCE /* strtod_l, newlocale */
 #include "model/model.h"
 
-#include "adain.h"
+#include "arch/adain.h"
 #include "core/file_kind.h"
 
 #include <jansson.h>

@@ -3,7 +3,7 @@
  * (encoder.* tensors, libstyle.encoder.* keys), the decoder as decoder.{i}.* tensors and
  * libstyle.decoder.layers. Reading rebuilds the encoder with the feature-network loader.
  */
-#include "adain.h"
+#include "arch/adain.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -12,7 +12,7 @@
 #ifndef STYLE_ADAIN_H
 #define STYLE_ADAIN_H
 
-#include "feature_net.h"
+#include "features/feature_net.h"
 #include "train_net.h"
 
 #define ADAIN_EPS 1e-5f

@@ -2,7 +2,7 @@
 #ifndef STYLE_ADAIN_SESSION_H
 #define STYLE_ADAIN_SESSION_H
 
-#include "adain.h"
+#include "arch/adain.h"
 
 #include <stdbool.h>
 

@@ -4,7 +4,7 @@
  * the image. A conv followed by a (leaky) ReLU is fused into one primitive unless a tap needs
  * the conv's own output.
  */
-#include "feature_net.h"
+#include "features/feature_net.h"
 
 #include <string.h>
 

@@ -14,7 +14,7 @@
  * counting against the process).
  */
 #define _GNU_SOURCE
-#include "banded.h"
+#include "arch/banded.h"
 #include "image/pixels.h"
 
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* The AdaIN decoder: its spec (mirrored from an encoder, or parsed from a model file), its
  * parameters, and its forward / backward graph built from the trainer's conv stages. */
-#include "adain.h"
+#include "arch/adain.h"
 
 #include <jansson.h>
 #include <stdio.h>

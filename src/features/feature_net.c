@@ -2,7 +2,7 @@
  * Feature networks: loading (metadata spec or recognised VGG) and running them forward and
  * backward with frozen weights.
  */
-#include "feature_net.h"
+#include "features/feature_net.h"
 
 #include "core/file_kind.h"
 

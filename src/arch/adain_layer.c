@@ -1,5 +1,5 @@
 /* The AdaIN layer: per-channel statistics, the feature transform and its gradients. */
-#include "adain.h"
+#include "arch/adain.h"
 
 #include <math.h>
 #include <string.h>

@@ -3,8 +3,8 @@
  * convolutions through the trainer's frozen conv stages), style statistics as reusable
  * objects (style_adain_style) and their blends.
  */
-#include "adain.h"
-#include "adain_session.h"
+#include "arch/adain.h"
+#include "arch/adain_session.h"
 #include "image/alpha_fill.h"
 #include "image/pixels.h"
 #include "train_data.h"

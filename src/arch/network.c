@@ -21,7 +21,7 @@
  * Activations are f32 (fp32), bf16 (bf16) or u8/s8 with a dynamic per-tensor scale (int8);
  * the residual stream and the last convolution's output are always f32.
  */
-#include "network.h"
+#include "arch/network.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -5,7 +5,7 @@
  * transfer, blend) is recomputed here in double. Edge cases: strength 0 is the input exactly,
  * strength 1 is the plain run bit for bit, bad values are refused with clear messages.
  */
-#include "controls.h"
+#include "session/controls.h"
 #include "model_builder.h"
 #include "train_data.h"
 

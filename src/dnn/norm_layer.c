@@ -12,7 +12,7 @@
  * source after the other; only the apply pass interleaves them.
  */
 #include "dnn/layers.h"
-#include "norm_ema.h"
+#include "session/norm_ema.h"
 
 #include <math.h>
 #include <omp.h>

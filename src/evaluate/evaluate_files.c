@@ -3,7 +3,7 @@
  * recorded style image and loss network by name and SHA-256, and the held-out photos.
  */
 #define _XOPEN_SOURCE 700
-#include "evaluate_files.h"
+#include "evaluate/evaluate_files.h"
 #include "train_data.h"
 
 #include <errno.h>

@@ -6,9 +6,9 @@
 #include "arch/adain_session.h"
 #include "image/alpha_fill.h"
 #include "arch/banded.h"
-#include "controls.h"
+#include "session/controls.h"
 #include "arch/network.h"
-#include "norm_ema.h"
+#include "session/norm_ema.h"
 #include "image/pixels.h"
 #include "train_data.h"
 

@@ -2,7 +2,7 @@
  * Colour distance of `libstyle evaluate`: Gaussians fitted to two images' CIELAB pixels,
  * compared by their 2-Wasserstein distance (evaluate_metrics.h, docs/quality.md).
  */
-#include "evaluate_metrics.h"
+#include "evaluate/evaluate_metrics.h"
 
 #include <math.h>
 #include <string.h>

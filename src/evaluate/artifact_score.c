@@ -6,7 +6,7 @@
  * libstyle.so stays linkable under MIT terms); Debian builds it in single precision, which is
  * ample for a ratio of spectral powers.
  */
-#include "evaluate_metrics.h"
+#include "evaluate/evaluate_metrics.h"
 
 #include <kiss_fftnd.h>
 #include <math.h>

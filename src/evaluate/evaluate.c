@@ -5,8 +5,8 @@
  * objective), with a colour distance to the style image and an artifact score; the results go
  * to a CSV and a JSON report and a contact sheet per photo.
  */
-#include "evaluate_files.h"
-#include "evaluate_metrics.h"
+#include "evaluate/evaluate_files.h"
+#include "evaluate/evaluate_metrics.h"
 #include "optimize.h"
 #include "train_data.h"
 

@@ -2,7 +2,7 @@
  * Gatys-equivalent iterations (evaluate_metrics.h): where a feed-forward model's loss falls
  * on Gatys' optimisation curve of the same photo, and the median over photos.
  */
-#include "evaluate_metrics.h"
+#include "evaluate/evaluate_metrics.h"
 
 #include <math.h>
 #include <stdlib.h>

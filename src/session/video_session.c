@@ -3,7 +3,7 @@
  * over the frames of a stream (norm_ema.h).
  */
 #include "model/model.h"
-#include "norm_ema.h"
+#include "session/norm_ema.h"
 
 #include <math.h>
 

@@ -1,7 +1,7 @@
 /*
  * Instance-norm statistics smoothed over time (norm_ema.h).
  */
-#include "norm_ema.h"
+#include "session/norm_ema.h"
 
 #include <string.h>
 

@@ -9,7 +9,7 @@
  *     YIQ, whose Y is this one); linear and exactly invertible, and the same transform as
  *     `libstyle optimize --preserve-color`.
  */
-#include "controls.h"
+#include "session/controls.h"
 
 #include <math.h>
 

@@ -1,4 +1,5 @@
-/* A session's AdaIN machinery (adain_session.c), used by session.c for models of arch adain. */
+/* A session's AdaIN machinery (adain_session.c), used by session.c for models of arch adain;
+ * the styles it applies are adain_style.h's. */
 #ifndef STYLE_ADAIN_SESSION_H
 #define STYLE_ADAIN_SESSION_H
 
@@ -42,13 +43,7 @@ void adain_runtime_free(adain_runtime *rt);
 void adain_runtime_describe(const adain_runtime *rt, int32_t *width, int32_t *height, double *flops,
                             uint64_t *memory);
 
-/* The statistics of a style image at the model's tap (style_size: short side, 0 = as is). */
-style_status adain_style_compute(const adain_model *model, dnnl_engine_t engine,
-                                 dnnl_stream_t stream, const style_image *image, int32_t style_size,
-                                 uint64_t budget, style_adain_style **out);
-/* Whether a style was made by this model's encoder. */
-style_status adain_style_check(const adain_model *model, const style_adain_style *style);
-/* *out (freed first if set) becomes a copy of style. */
-style_status adain_style_copy(const style_adain_style *style, style_adain_style **out);
+/* Bytes of a forward run of the encoder (to the tap) at h x w: what making a style takes. */
+uint64_t adain_encoder_bytes(const adain_model *model, int32_t h, int32_t w);
 
 #endif

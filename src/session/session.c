@@ -4,12 +4,14 @@
  * activation buffers), so repeated runs at those sizes allocate nothing and build nothing.
  */
 #include "arch/adain_session.h"
+#include "arch/adain_style.h"
 #include "image/alpha_fill.h"
 #include "arch/banded.h"
 #include "session/controls.h"
 #include "arch/network.h"
 #include "session/norm_ema.h"
 #include "image/pixels.h"
+#include "session/session.h"
 #include "train_data.h"
 
 #include <omp.h>
@@ -245,6 +247,15 @@ static int effective_threads(const style_session *session)
     return session->threads > 0 ? session->threads : omp_get_num_procs();
 }
 
+void session_get_context(const style_session *session, session_context *out)
+{
+    *out = (session_context){.model = session->model,
+                             .engine = session->engine,
+                             .stream = session->stream,
+                             .memory_budget = session->memory_budget,
+                             .threads = effective_threads(session)};
+}
+
 style_status style_session_set_adain_style(style_session *session, const style_adain_style *style)
 {
     if (!session || !style)
@@ -256,27 +267,6 @@ style_status style_session_set_adain_style(style_session *session, const style_a
     style_status status = adain_style_check(session->model->adain, style);
     if (status == STYLE_OK) status = adain_style_copy(style, &session->adain_style);
     if (status != STYLE_OK) style__prefix_error("session_set_adain_style");
-    return status;
-}
-
-style_status style_adain_style_create(style_session *session, const style_image *image,
-                                      int32_t style_size, style_adain_style **out)
-{
-    style_status status = STYLE_OK;
-    if (out) *out = NULL;
-    if (!session || !out || style_size < 0 || style_size > 8192)
-        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "adain_style_create: bad argument");
-    if (!session->model->adain)
-        return style__fail(STYLE_ERR_UNSUPPORTED,
-                           "adain_style_create: the model is not an AdaIN model (arch %s)",
-                           session->model->arch_name);
-    TRY(style__check_image(image, "style image"));
-    int previous = omp_get_max_threads();
-    omp_set_num_threads(effective_threads(session));
-    status = adain_style_compute(session->model->adain, session->engine, session->stream, image,
-                                 style_size, session->memory_budget, out);
-    omp_set_num_threads(previous);
-fail:
     return status;
 }
 

@@ -8,7 +8,10 @@
   exactly the long options that `libstyle <command> --help` prints (--help, accepted by every
   command, is documented once); the global options likewise;
 - every exit status the tool's sources return is in the manual page's EXIT STATUS;
-- links between the Markdown files of docs/ and README.md lead to files that exist.
+- links between the Markdown files of docs/ and README.md lead to files that exist;
+- the version is the one of include/libstyle.h (LIBSTYLE_VERSION_MAJOR/MINOR/PATCH, which
+  CMakeLists.txt reads) wherever else it is written: LIBSTYLE_VERSION_STRING, the Python
+  package (pyproject.toml, __version__), the manual page and `libstyle --version`.
 
 Usage: check_docs.py SOURCE_DIR LIBSTYLE_BINARY. Prints one line per check and the problems;
 exits 1 when any check failed.
@@ -192,6 +195,36 @@ def check_links(src):
     check("links between README.md and docs/*.md lead to existing files", problems)
 
 
+# ---- the version ----------------------------------------------------------------------------
+
+def check_version(src, cli):
+    with open(os.path.join(src, "include", "libstyle.h")) as f:
+        header = f.read()
+    parts = [re.search(r"^#define LIBSTYLE_VERSION_%s (\d+)$" % p, header, re.M)
+             for p in ("MAJOR", "MINOR", "PATCH")]
+    if not all(parts):
+        check("include/libstyle.h defines LIBSTYLE_VERSION_MAJOR, _MINOR and _PATCH",
+              ["one of them is missing"])
+        return
+    version = ".".join(m.group(1) for m in parts)
+    copies = {}
+    m = re.search(r'^#define LIBSTYLE_VERSION_STRING "([^"]*)"$', header, re.M)
+    copies["LIBSTYLE_VERSION_STRING"] = m.group(1) if m else None
+    for name, path, pattern in [
+            ("bindings/python/pyproject.toml", ("bindings", "python", "pyproject.toml"),
+             r'^version = "([^"]*)"$'),
+            ("bindings/python/libstyle/__init__.py",
+             ("bindings", "python", "libstyle", "__init__.py"), r'^__version__ = "([^"]*)"$'),
+            ("docs/libstyle.1", ("docs", "libstyle.1"), r'^\.TH [^\n]*"libstyle ([^"]*)"')]:
+        with open(os.path.join(src, *path)) as f:
+            m = re.search(pattern, f.read(), re.M)
+        copies[name] = m.group(1) if m else None
+    m = re.match(r"libstyle (\S+)$", run(cli, "--version").strip())
+    copies["libstyle --version"] = m.group(1) if m else None
+    check("the version %s of include/libstyle.h is the one everywhere else" % version,
+          ["%s says %s" % (name, got) for name, got in sorted(copies.items()) if got != version])
+
+
 def main():
     if len(sys.argv) != 3:
         raise SystemExit(__doc__)
@@ -200,6 +233,7 @@ def main():
     check_manual(src, cli)
     check_exit_codes(src)
     check_links(src)
+    check_version(src, cli)
     print("%d check(s) failed" % len(failures) if failures else "all checks passed")
     return 1 if failures else 0
 

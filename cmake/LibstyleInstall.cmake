@@ -1,9 +1,8 @@
 # Installing libstyle (docs/install.md). Included by the top-level CMakeLists.txt once the
 # targets `style` (libstyle.so), `style_core` (its objects) and `libstyle_cli` exist.
 #
-# Defines `style_static` (libstyle.a, the code of libstyle.so as one object that defines only
-# the public style_* API) and installs, in the
-# directories of GNUInstallDirs:
+# Defines `style_static` (libstyle.a: the code of libstyle.so as one object that defines only
+# the public style_* API) and installs, in the directories of GNUInstallDirs:
 #   include/libstyle.h                                              component development
 #   LIBDIR/libstyle.so.MAJOR.MINOR.PATCH, libstyle.so.MAJOR         component runtime
 #   LIBDIR/libstyle.so (namelink), LIBDIR/libstyle.a                component development

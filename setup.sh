@@ -105,7 +105,7 @@ tests() {
     if [ "${1:-}" != quick ]; then
         # Every test that runs a network: oneDNN and libstyle's own kernels take their AVX2 paths.
         local avx2_tests="test_layers|test_network|test_ml5|test_threads|test_precision"
-        avx2_tests+="|test_pipeline|test_controls|test_adain|test_train$|test_optimize|fuzz_replay_model"
+        avx2_tests+="|test_pipeline|test_controls|test_adain|test_train$|test_train_layers|test_optimize|fuzz_replay_model"
         ONEDNN_MAX_CPU_ISA=AVX2 run_ctest "network tests with ONEDNN_MAX_CPU_ISA=AVX2 (no AVX-512)" build \
             -R "$avx2_tests"
         build build-asan -DSTYLE_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo

@@ -639,6 +639,16 @@ typedef struct style_train_options {
                                           which keeps the period-4 grid out of the model */
     double color_weight;             /**< weight of the colour loss (mean and covariance of
                                           the output's RGB against the style image's); 0: none */
+    /* Since 0.x (read when struct_size covers them): shift jitter and warm start. */
+    int32_t loss_shift;              /**< 0: none; N > 0: the loss network sees a window of
+                                          (crop - N)^2 pixels of the output and of the photo at
+                                          a random offset of 0..N pixels per image and
+                                          iteration, so the model cannot align a pattern to the
+                                          loss network's pooling grid (at most crop / 4) */
+    const char *init_model;          /**< a trained single-style model (johnson, the trainer's
+                                          architecture): start from its weights instead of a
+                                          random initialisation (its widths, blocks and norm
+                                          replace the options'); every weight is trained */
 } style_train_options;
 
 /**

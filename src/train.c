@@ -44,6 +44,10 @@ typedef struct trainer {
     feature_run loss_run;
     float *content_target;
     float *gram_scratch, *delta_scratch;
+    /* Shift jitter (settings.loss_shift > 0): the loss network's window of this process's
+     * crops (first the photos', then the outputs') and each crop's offset. */
+    float *loss_window;
+    int32_t window_y[256], window_x[256];
     FILE *loss_log;
     train_group group;      /* data-parallel processes (alone: one rank of one) */
     style_cancel_fn cancel; /* options->cancel when struct_size covers it and alone; or NULL */
@@ -173,6 +177,18 @@ static style_status settings_from_options(trainer *t)
         s->average_pooling = o->loss_pooling && strcmp(o->loss_pooling, "avg") == 0;
         s->color_weight = o->color_weight;
     }
+    const bool has_warm_start =
+        o->struct_size >= offsetof(style_train_options, init_model) + sizeof o->init_model;
+    if (has_warm_start) {
+        s->loss_shift = o->loss_shift;
+        if (o->init_model) {
+            FAIL_IF(image_count != 1 || (has_styles && o->add_style_to),
+                    STYLE_ERR_INVALID_ARGUMENT,
+                    "train: a warm start (init_model) trains one style image from a "
+                    "single-style model, not several styles or an added style");
+            TRY(copy_path(s->init_model, o->init_model, "model to start from"));
+        }
+    }
     /* Several styles: one conditional-instance-norm network (johnson-cin). */
     s->net.styles = image_count > 1 ? (int32_t)image_count : 0;
     TRY(copy_path(s->data_dir, o->data_dir, "data directory"));
@@ -241,6 +257,10 @@ static style_status check_settings(const train_settings *s)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT,
                            "train: the learning rate must be finite and positive, the loss "
                            "weights finite and not negative");
+    if (s->loss_shift < 0 || s->loss_shift > s->crop_size / 4)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                           "train: loss shift %d is not in 0..%d (a quarter of the crop size)",
+                           (int)s->loss_shift, (int)(s->crop_size / 4));
     if (s->content_weight == 0 && s->style_weight == 0 && s->tv_weight == 0)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT,
                            "train: every loss term is off (content, style and TV weights 0); "
@@ -386,6 +406,20 @@ static bool cancel_requested(const trainer *t)
     return t->cancel != NULL && t->cancel(t->cancel_user) != 0;
 }
 
+/* What the loss network sees of n crops (N x S x S x 3): the crops themselves, or with shift
+ * jitter each crop's window at its offset (copied to t->loss_window). */
+static const float *loss_view(trainer *t, const float *crops, int32_t n)
+{
+    const train_settings *s = &t->settings;
+    if (s->loss_shift == 0) return crops;
+    const int32_t size = s->crop_size, window = size - s->loss_shift;
+    for (int32_t b = 0; b < n; b++)
+        window_forward_nhwc(crops + (size_t)b * size * size * 3, size, size, 3, t->window_y[b],
+                            t->window_x[b], window, window,
+                            t->loss_window + (size_t)b * window * window * 3);
+    return t->loss_window;
+}
+
 #define TRAIN_CANCELLED_MESSAGE "train: cancelled inside an iteration"
 
 /* One iteration: returns the batch-mean weighted losses. STYLE_ERR_CANCELLED when
@@ -401,6 +435,15 @@ static style_status train_step(trainer *t, double lr, double losses[3])
     feature_run *run = &t->loss_run;
     TRY(train_dataset_batch_shard(&t->data, &t->state.rng, s->batch_size, t->group.first, n, size,
                                   t->net.input));
+    /* Shift jitter: every process draws the whole batch's offsets (one random sequence) and
+     * uses its own crops'. */
+    const int32_t window = size - s->loss_shift;
+    for (int32_t b = 0; b < s->batch_size && s->loss_shift > 0; b++) {
+        int32_t y = (int32_t)train_rng_below(&t->state.rng, (uint64_t)s->loss_shift + 1);
+        int32_t x = (int32_t)train_rng_below(&t->state.rng, (uint64_t)s->loss_shift + 1);
+        if (b >= t->group.first && b < t->group.first + n)
+            t->window_y[b - t->group.first] = y, t->window_x[b - t->group.first] = x;
+    }
     /* Several styles: each batch trains one of them, in turn (Dumoulin et al.); every process
      * of a group picks the same one (it depends on the iteration only). */
     const int32_t k = (int32_t)(t->state.iteration % s->style_count);
@@ -411,7 +454,7 @@ static style_status train_step(trainer *t, double lr, double losses[3])
     const int32_t cl = t->content_layer;
     const size_t content_count = (size_t)run->out_h[cl] * run->out_w[cl] * run->out_c[cl];
     FAIL_IF(cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
-    TRY(feature_run_forward(run, t->stream, t->net.input));
+    TRY(feature_run_forward(run, t->stream, loss_view(t, t->net.input, n)));
     memcpy(t->content_target, feature_run_output(run, cl), n * content_count * sizeof(float));
     FAIL_IF(cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
 
@@ -422,7 +465,7 @@ static style_status train_step(trainer *t, double lr, double losses[3])
     TRY(train_net_forward(&t->net, t->stream, true, &output));
     FAIL_IF(may_cancel_later && cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
     t3 = train_now_seconds();
-    TRY(feature_run_forward(run, t->stream, output));
+    TRY(feature_run_forward(run, t->stream, loss_view(t, output, n)));
     FAIL_IF(may_cancel_later && cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
 
     losses[0] = losses[1] = losses[2] = 0;
@@ -446,8 +489,13 @@ static style_status train_step(trainer *t, double lr, double losses[3])
     TRY(feature_run_backward(run, t->stream, &diff_rgb));
     FAIL_IF(may_cancel_later && cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
     float *diff_out = train_net_diff_output(&t->net);
-    const size_t image = (size_t)size * size * 3;
-    memcpy(diff_out, diff_rgb, n * image * sizeof(float));
+    const size_t image = (size_t)size * size * 3, window_image = (size_t)window * window * 3;
+    if (s->loss_shift > 0)
+        for (int32_t b = 0; b < n; b++)
+            window_backward_nhwc(diff_rgb + b * window_image, size, size, 3, t->window_y[b],
+                                 t->window_x[b], window, window, diff_out + b * image);
+    else
+        memcpy(diff_out, diff_rgb, n * image * sizeof(float));
     if (s->tv_weight > 0)
         for (int32_t b = 0; b < n; b++)
             losses[2] += tv_loss(output + b * image, size, size, s->tv_weight * per_image,
@@ -634,6 +682,7 @@ static void trainer_destroy(trainer *t)
     style__aligned_free(t->adam_m);
     style__aligned_free(t->adam_v);
     style__aligned_free(t->content_target);
+    style__aligned_free(t->loss_window);
     style__aligned_free(t->gram_scratch);
     style__aligned_free(t->delta_scratch);
     if (t->loss_log) fclose(t->loss_log);
@@ -646,6 +695,7 @@ style_status style_train(const style_train_options *options)
     style_status status = STYLE_OK;
     trainer t = {0};
     style_model *base = NULL; /* adding a style: the model it is added to */
+    style_model *init = NULL; /* a warm start: the model whose weights it starts from */
     char *checkpoint_path = NULL, data_sha256[SHA256_HEX_SIZE] = "";
     int previous_threads = omp_get_max_threads();
     if (!options || options->struct_size < sizeof(size_t) || !options->out_path)
@@ -709,6 +759,8 @@ style_status style_train(const style_train_options *options)
 
     if (s->add_style_to[0] && !options->resume_path)
         TRY(train_add_style_settings(&t.settings, &base));
+    if (s->init_model[0] && !options->resume_path)
+        TRY(train_warm_start_settings(&t.settings, &init));
     TRY(train_params_create(&t.params, &s->net));
     size_t bytes = t.params.total * sizeof(float);
     t.adam_m = style__aligned_alloc(bytes);
@@ -723,14 +775,21 @@ style_status style_train(const style_train_options *options)
     } else {
         train_params_init(&t.params, s->seed);
         if (base) TRY(train_add_style_params(base, &t.params));
+        if (init) TRY(train_warm_start_params(init, s->init_model, &t.params));
         train_rng_seed(&t.state.rng, s->seed);
     }
     TRY(sync_from_leader(&t));
 
     const int32_t shard = t.group.shard;
     TRY(train_net_create(&t.net, &t.params, t.engine, shard, s->crop_size));
-    TRY(feature_run_create(&t.loss_run, t.loss_net, t.engine, shard, s->crop_size, s->crop_size,
+    const int32_t loss_size = s->crop_size - s->loss_shift;
+    TRY(feature_run_create(&t.loss_run, t.loss_net, t.engine, shard, loss_size, loss_size,
                            deepest_layer(&t), true));
+    if (s->loss_shift > 0) {
+        t.loss_window = style__aligned_alloc((size_t)shard * loss_size * loss_size * 3 *
+                                             sizeof(float));
+        FAIL_IF(!t.loss_window, STYLE_ERR_NOMEM, "train: out of memory");
+    }
     t.loss_run.average_pooling = s->average_pooling;
     const feature_run *run = &t.loss_run;
     int32_t cl = t.content_layer, max_c = 1;
@@ -762,6 +821,11 @@ style_status style_train(const style_train_options *options)
               t.data.count, t.loss_net->name, s->content_layer, s->style_layers,
               (long long)s->iterations, s->batch_size, s->crop_size);
 
+    if (s->loss_shift > 0)
+        train_log(&t, STYLE_LOG_INFO, "loss network window %d x %d at a random offset of 0..%d",
+                  (int)loss_size, (int)loss_size, (int)s->loss_shift);
+    if (s->init_model[0] && !options->resume_path)
+        train_log(&t, STYLE_LOG_INFO, "starting from the weights of %s", s->init_model);
     TRY(run_training(&t, checkpoint_path));
     if (leader) {
         TRY(train_export_model(options->out_path, s, data_sha256, exclude_list, &t.params,
@@ -771,6 +835,7 @@ style_status style_train(const style_train_options *options)
 fail:
     trainer_destroy(&t);
     style_model_free(base);
+    style_model_free(init);
     style__free(checkpoint_path);
     omp_set_num_threads(previous_threads);
     return status;

@@ -6,6 +6,7 @@
 #include "train_data.h"
 #include "safetensors.h"
 #include "train_net.h"
+#include "file_sha256.h"
 
 #define TRAIN_PATH_MAX 4096
 
@@ -31,6 +32,13 @@ typedef struct train_settings {
      * the weight of the colour loss (0: none). */
     bool average_pooling;
     double color_weight;
+    /* Shift jitter: the loss network's window is (crop - loss_shift)^2 at a random offset
+     * of 0..loss_shift per image (0: the whole crop). */
+    int32_t loss_shift;
+    /* Warm start: the weights come from this model ("" : random initialisation), whose
+     * SHA-256 is taken when it is read (the file may be gone when the model is exported). */
+    char init_model[TRAIN_PATH_MAX];
+    char init_model_sha256[SHA256_HEX_SIZE];
     char content_layer[64];
     char style_layers[512];
     uint64_t seed;
@@ -95,6 +103,21 @@ style_status train_add_style_settings(train_settings *s, style_model **base);
 /* Copies the base model's parameters into p; the new style's row starts as the mean of the
  * existing styles' rows. */
 style_status train_add_style_params(const style_model *base, train_params *p);
+
+/* Whether the trainer's network can represent model `m` (pytorch/examples TransformerNet:
+ * johnson or johnson-cin, instance norm, reflect padding, nearest_conv upsampling, linear
+ * output, 9x9 first and last kernels). */
+style_status train_check_trainable(const style_model *m);
+
+/*
+ * Warm start (s->init_model): loads the model, checks that it is a single-style model the
+ * trainer can represent, and takes its widths, blocks and norm into s->net. *init receives the
+ * model (caller frees with style_model_free).
+ */
+style_status train_warm_start_settings(train_settings *s, style_model **init);
+/* Copies every weight of `init` (read from `path`) into the trainer's parameters (same names,
+ * same shapes). */
+style_status train_warm_start_params(const style_model *init, const char *path, train_params *p);
 
 /* Writes the trained network as a model file (every libstyle.* key explicit). */
 style_status train_export_model(const char *path, const train_settings *s, const char *data_sha256,

@@ -9,8 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* What the trainer's network can represent (pytorch/examples TransformerNet). */
-static style_status check_trainable(const style_model *m)
+style_status train_check_trainable(const style_model *m)
 {
     if (strcmp(m->arch_name, "johnson") != 0 && strcmp(m->arch_name, "johnson-cin") != 0)
         return style__fail(STYLE_ERR_UNSUPPORTED, "architecture %s", m->arch_name);
@@ -36,7 +35,7 @@ style_status train_add_style_settings(train_settings *s, style_model **base)
     FAIL_IF(s->style_count != 1, STYLE_ERR_INVALID_ARGUMENT,
             "train: adding a style takes exactly one style image (%d given)", (int)s->style_count);
     TRY(style_model_load(s->add_style_to, NULL, &m));
-    TRY(check_trainable(m));
+    TRY(train_check_trainable(m));
     const int32_t old_styles = m->style_count ? m->style_count : 1;
     FAIL_IF(old_styles + 1 > TRAIN_MAX_STYLES, STYLE_ERR_LIMIT,
             "the model already has %d styles; at most %d are supported", (int)old_styles,

@@ -49,6 +49,11 @@ char *train_settings_to_json(const train_settings *s, int64_t dataset_size, doub
     /* Quality terms, written only when used (older readers and models stay as they were). */
     if (s->average_pooling) json_object_set_new(o, "loss_pooling", json_string("avg"));
     if (s->color_weight > 0) json_object_set_new(o, "color_weight", json_real(s->color_weight));
+    if (s->loss_shift > 0) json_object_set_new(o, "loss_shift", json_integer(s->loss_shift));
+    if (s->init_model[0]) {
+        json_object_set_new(o, "init_model", json_string(s->init_model));
+        json_object_set_new(o, "init_model_sha256", json_string(s->init_model_sha256));
+    }
     if (dataset_size >= 0) json_object_set_new(o, "dataset_size", json_integer(dataset_size));
     if (seconds >= 0) json_object_set_new(o, "seconds", json_real(seconds));
     char *text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
@@ -129,6 +134,19 @@ style_status train_settings_from_json(const char *text, train_settings *s)
             "training settings: bad color_weight");
     s->average_pooling = pooling && strcmp(json_string_value(pooling), "avg") == 0;
     s->color_weight = colour ? json_number_value(colour) : 0.0;
+    json_t *shift = json_object_get(o, "loss_shift"), *init = json_object_get(o, "init_model"),
+           *init_hash = json_object_get(o, "init_model_sha256");
+    FAIL_IF(shift && (!json_is_integer(shift) || json_integer_value(shift) < 0 ||
+                      json_integer_value(shift) > 4096),
+            STYLE_ERR_FORMAT, "training settings: bad loss_shift");
+    FAIL_IF(init && (!json_is_string(init) || strlen(json_string_value(init)) >= TRAIN_PATH_MAX ||
+                     !json_is_string(init_hash) ||
+                     strlen(json_string_value(init_hash)) != SHA256_HEX_SIZE - 1),
+            STYLE_ERR_FORMAT, "training settings: bad init_model");
+    s->loss_shift = shift ? (int32_t)json_integer_value(shift) : 0;
+    snprintf(s->init_model, sizeof s->init_model, "%s", init ? json_string_value(init) : "");
+    snprintf(s->init_model_sha256, sizeof s->init_model_sha256, "%s",
+             init ? json_string_value(init_hash) : "");
     snprintf(s->data_dir, sizeof s->data_dir, "%s", data_dir);
     snprintf(s->loss_net, sizeof s->loss_net, "%s", loss_net);
     s->net.widths[0] = w0, s->net.widths[1] = w1, s->net.widths[2] = w2;

@@ -27,6 +27,57 @@ static size_t max_size(size_t a, size_t b)
     return a > b ? a : b;
 }
 
+/* Whether pd runs oneDNN's reference (plain C loop) implementation. */
+static bool is_reference(const_dnnl_primitive_desc_t pd)
+{
+    const char *impl = NULL;
+    return dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success &&
+           impl && strncmp(impl, "ref", 3) == 0;
+}
+
+/* Backward data of a convolution whose output channels are not a multiple of 8 (the last
+ * layer's 3): oneDNN's AVX2 kernels need whole blocks of 8 and would leave it to the reference
+ * implementation. The same gradient comes from the padded problem (zero weights and zero
+ * gradients in the extra channels add nothing), which the JIT kernels take. Keeps the
+ * original primitive descriptor when padding does not give a faster one. */
+static style_status pad_backward_data(tconv *layer, dnnl_engine_t engine,
+                                      const dnnl_memory_desc_t *src_md, const dnnl_dims_t strides,
+                                      const dnnl_dims_t pad_l, const dnnl_dims_t pad_r,
+                                      const_dnnl_primitive_attr_t attr)
+{
+    style_status status = STYLE_OK;
+    const conv_spec *s = &layer->spec;
+    dnnl_primitive_desc_t fwd_pd = NULL, pd = NULL;
+    if (s->transposed || s->out_channels % 8 == 0 || !is_reference(layer->bwd_data_pd))
+        return STYLE_OK;
+    const int32_t oc = (s->out_channels + 7) / 8 * 8;
+    dnnl_memory_desc_t dst_md, w_md;
+    dnnl_dims_t dst_dims = {layer->n, oc, layer->out_h, layer->out_w};
+    dnnl_dims_t w_dims = {oc, s->in_channels, s->kernel, s->kernel};
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&dst_md, 4, dst_dims, dnnl_f32, dnnl_nhwc), "dst");
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&w_md, 4, w_dims, dnnl_f32, dnnl_format_tag_any), "w");
+    dnnl_convolution_desc_t fd, bd;
+    DNNL_TRY(dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training,
+                                                dnnl_convolution_direct, src_md, &w_md, NULL,
+                                                &dst_md, strides, pad_l, pad_r),
+             "padded convolution");
+    DNNL_TRY(dnnl_primitive_desc_create(&fwd_pd, &fd, attr, engine, NULL), "padded convolution");
+    DNNL_TRY(dnnl_convolution_backward_data_desc_init(&bd, dnnl_convolution_direct, src_md, &w_md,
+                                                      &dst_md, strides, pad_l, pad_r),
+             "padded convolution backward data");
+    DNNL_TRY(dnnl_primitive_desc_create(&pd, &bd, attr, engine, fwd_pd),
+             "padded convolution backward data");
+    if (is_reference(pd)) goto fail; /* no better: keep the original */
+    dnnl_primitive_desc_destroy(layer->bwd_data_pd);
+    layer->bwd_data_pd = pd;
+    pd = NULL;
+    layer->padded_oc = oc;
+fail:
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (fwd_pd) dnnl_primitive_desc_destroy(fwd_pd);
+    return status;
+}
+
 style_status tconv_create(tconv *layer, dnnl_engine_t engine, const conv_spec *spec, float slope,
                           int32_t n, int32_t in_h, int32_t in_w, bool need_diff_src, bool frozen)
 {
@@ -119,6 +170,7 @@ style_status tconv_create(tconv *layer, dnnl_engine_t engine, const conv_spec *s
             DNNL_TRY(dnnl_primitive_desc_create(&layer->bwd_data_pd, &bd, plain_attr, engine,
                                                 layer->fwd_pd),
                      "convolution backward data");
+            TRY(pad_backward_data(layer, engine, &src_md, strides, pad_l, pad_r, plain_attr));
         }
         if (!frozen) {
             DNNL_TRY(dnnl_convolution_backward_weights_desc_init(&wd, dnnl_convolution_direct,
@@ -207,12 +259,38 @@ style_status tconv_bind(tconv *layer, dnnl_engine_t engine, const float *weights
     DNNL_TRY(dnnl_memory_create(&layer->dst, dst_md, engine, dst), "destination");
     DNNL_TRY(dnnl_memory_create(&layer->diff_dst, dst_md, engine, diff_dst), "gradient");
 
+    if (layer->bwd_data_pd && layer->padded_oc) {
+        /* Zero-padded copies of the weights and of the output gradient (backward data only). */
+        const int32_t oc = layer->padded_oc;
+        const size_t w_count = (size_t)oc * s->in_channels * s->kernel * s->kernel;
+        const size_t d_count = (size_t)layer->n * layer->out_h * layer->out_w * oc;
+        dnnl_memory_desc_t padded_user_md;
+        dnnl_dims_t w_dims = {oc, s->in_channels, s->kernel, s->kernel};
+        DNNL_TRY(dnnl_memory_desc_init_by_tag(&padded_user_md, 4, w_dims, dnnl_f32, dnnl_oihw),
+                 "padded weights");
+        layer->w_user_padded = style__aligned_alloc(w_count * sizeof(float));
+        layer->diff_dst_padded = style__aligned_alloc(d_count * sizeof(float));
+        FAIL_IF(!layer->w_user_padded || !layer->diff_dst_padded, STYLE_ERR_NOMEM,
+                "cannot allocate the padded backward pass");
+        memset(layer->w_user_padded, 0, w_count * sizeof(float));
+        memset(layer->diff_dst_padded, 0, d_count * sizeof(float));
+        DNNL_TRY(dnnl_memory_create(&layer->w_user_p, &padded_user_md, engine,
+                                    layer->w_user_padded),
+                 "padded weights");
+        DNNL_TRY(dnnl_memory_create(&layer->diff_dst_p,
+                                    dnnl_primitive_desc_query_md(layer->bwd_data_pd,
+                                                                 dnnl_query_diff_dst_md, 0),
+                                    engine, layer->diff_dst_padded),
+                 "padded gradient");
+        user_md = padded_user_md; /* the backward pass reorders from the padded copy */
+    }
     if (layer->bwd_data_pd) {
         const dnnl_memory_desc_t *w_bwd_md =
             dnnl_primitive_desc_query_md(layer->bwd_data_pd, dnnl_query_weights_md, 0);
         DNNL_TRY(dnnl_primitive_create(&layer->bwd_data, layer->bwd_data_pd), "backward data");
         TRY(memory_with_buffer(engine, w_bwd_md, &layer->w_bwd, &layer->w_bwd_buf));
         TRY(make_reorder(engine, &user_md, w_bwd_md, &layer->reorder_w_bwd));
+        if (layer->padded_oc) TRY(user_weights_md(s, &user_md));
         DNNL_TRY(dnnl_memory_create(&layer->diff_src, src_md, engine, diff_src), "gradient");
     }
     if (layer->bwd_weights_pd) {
@@ -252,8 +330,17 @@ style_status tconv_forward(tconv *layer, dnnl_stream_t stream, dnnl_memory_t scr
     style_status status = STYLE_OK;
     if (!layer->frozen || !layer->weights_ready) {
         TRY(run_reorder(layer->reorder_w_fwd, stream, layer->w_user, layer->w_fwd));
-        if (layer->frozen && layer->reorder_w_bwd)
-            TRY(run_reorder(layer->reorder_w_bwd, stream, layer->w_user, layer->w_bwd));
+        if (layer->frozen && layer->reorder_w_bwd) {
+            if (layer->padded_oc) {
+                void *w = NULL;
+                dnnl_memory_get_data_handle(layer->w_user, &w);
+                memcpy(layer->w_user_padded, w,
+                       (size_t)layer->spec.out_channels * layer->spec.in_channels *
+                           layer->spec.kernel * layer->spec.kernel * sizeof(float));
+            }
+            TRY(run_reorder(layer->reorder_w_bwd, stream,
+                            layer->padded_oc ? layer->w_user_p : layer->w_user, layer->w_bwd));
+        }
         layer->weights_ready = true;
     }
     dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, layer->src},
@@ -289,9 +376,24 @@ style_status tconv_backward(tconv *layer, dnnl_stream_t stream, dnnl_memory_t sc
                             (size_t)layer->n * layer->out_h * layer->out_w * s->out_channels,
                             layer->slope);
     }
+    if (layer->bwd_data && layer->padded_oc) {
+        /* The real channels into the zero-padded copies (their padding stays zero). */
+        void *w = NULL, *diff = NULL;
+        dnnl_memory_get_data_handle(layer->w_user, &w);
+        dnnl_memory_get_data_handle(layer->diff_dst, &diff);
+        const size_t oc = (size_t)s->out_channels, poc = (size_t)layer->padded_oc;
+        memcpy(layer->w_user_padded, w,
+               oc * s->in_channels * s->kernel * s->kernel * sizeof(float));
+        const size_t pixels = (size_t)layer->n * layer->out_h * layer->out_w;
+        const float *from = diff;
+        for (size_t i = 0; i < pixels; i++)
+            memcpy(layer->diff_dst_padded + i * poc, from + i * oc, oc * sizeof(float));
+    }
     if (layer->bwd_data) {
-        if (!layer->frozen) TRY(run_reorder(layer->reorder_w_bwd, stream, layer->w_user, layer->w_bwd));
-        dnnl_exec_arg_t args[] = {{DNNL_ARG_DIFF_DST, layer->diff_dst},
+        dnnl_memory_t w_user = layer->padded_oc ? layer->w_user_p : layer->w_user;
+        dnnl_memory_t diff_dst = layer->padded_oc ? layer->diff_dst_p : layer->diff_dst;
+        if (!layer->frozen) TRY(run_reorder(layer->reorder_w_bwd, stream, w_user, layer->w_bwd));
+        dnnl_exec_arg_t args[] = {{DNNL_ARG_DIFF_DST, diff_dst},
                                   {DNNL_ARG_WEIGHTS, layer->w_bwd},
                                   {DNNL_ARG_DIFF_SRC, layer->diff_src},
                                   {DNNL_ARG_SCRATCHPAD, scratchpad}};
@@ -326,7 +428,8 @@ void tconv_destroy(tconv *layer)
         if (pds[i]) dnnl_primitive_desc_destroy(pds[i]);
     dnnl_memory_t mems[] = {layer->src,   layer->dst,     layer->diff_src, layer->diff_dst,
                             layer->w_user, layer->w_fwd,  layer->w_bwd,    layer->dw_user,
-                            layer->dw,     layer->bias,   layer->diff_bias};
+                            layer->dw,     layer->bias,   layer->diff_bias,
+                            layer->diff_dst_p, layer->w_user_p};
     for (size_t i = 0; i < sizeof mems / sizeof *mems; i++)
         if (mems[i]) dnnl_memory_destroy(mems[i]);
     style__aligned_free(layer->w_fwd_buf);
@@ -334,5 +437,7 @@ void tconv_destroy(tconv *layer)
     style__aligned_free(layer->dw_buf);
     style__aligned_free(layer->zero_bias);
     style__aligned_free(layer->diff_bias_sink);
+    style__aligned_free(layer->w_user_padded);
+    style__aligned_free(layer->diff_dst_padded);
     memset(layer, 0, sizeof *layer);
 }

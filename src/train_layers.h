@@ -25,6 +25,12 @@ typedef struct tconv {
     float *zero_bias, *diff_bias_sink;
     size_t scratchpad_bytes;
     bool weights_ready; /* frozen weights reordered once */
+    /* Backward data with the output channels padded with zeros to padded_oc (0: not padded):
+     * where oneDNN has only its reference implementation for the real count (a convolution to
+     * 3 channels on AVX2: ~100x slower than the padded JIT one). */
+    int32_t padded_oc;
+    float *diff_dst_padded, *w_user_padded;
+    dnnl_memory_t diff_dst_p, w_user_p;
 } tconv;
 
 /*
@@ -104,6 +110,13 @@ void maxpool2_backward_nhwc(const float *diff_dst, const uint8_t *argmax, int32_
 void avgpool2_forward_nhwc(const float *src, int32_t h, int32_t w, int32_t c, float *dst);
 void avgpool2_backward_nhwc(const float *diff_dst, int32_t h, int32_t w, int32_t c,
                             float *diff_src);
+/* The window of `wh x ww` pixels at (y0, x0) of an h x w x c image (NHWC), copied to dst: the
+ * loss network's view of a shifted crop (shift jitter). The backward pass writes the window's
+ * gradient into diff_src at the same place and zeroes the rest. */
+void window_forward_nhwc(const float *src, int32_t h, int32_t w, int32_t c, int32_t y0, int32_t x0,
+                         int32_t wh, int32_t ww, float *dst);
+void window_backward_nhwc(const float *diff_dst, int32_t h, int32_t w, int32_t c, int32_t y0,
+                          int32_t x0, int32_t wh, int32_t ww, float *diff_src);
 
 /* Shared scratchpad memory for a set of primitives (user scratchpad mode). */
 style_status train_scratchpad_create(dnnl_engine_t engine, size_t bytes, void **buffer,

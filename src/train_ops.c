@@ -106,3 +106,22 @@ fail:
     *buffer = NULL;
     return status;
 }
+
+void window_forward_nhwc(const float *src, int32_t h, int32_t w, int32_t c, int32_t y0, int32_t x0,
+                         int32_t wh, int32_t ww, float *dst)
+{
+    (void)h;
+    const size_t row = (size_t)ww * c;
+    for (int32_t y = 0; y < wh; y++)
+        memcpy(dst + (size_t)y * row, src + ((size_t)(y0 + y) * w + x0) * c, row * sizeof(float));
+}
+
+void window_backward_nhwc(const float *diff_dst, int32_t h, int32_t w, int32_t c, int32_t y0,
+                          int32_t x0, int32_t wh, int32_t ww, float *diff_src)
+{
+    const size_t row = (size_t)ww * c;
+    memset(diff_src, 0, (size_t)h * w * c * sizeof(float));
+    for (int32_t y = 0; y < wh; y++)
+        memcpy(diff_src + ((size_t)(y0 + y) * w + x0) * c, diff_dst + (size_t)y * row,
+               row * sizeof(float));
+}

@@ -37,6 +37,9 @@ char *train_provenance_json(const train_settings *s, int64_t dataset_size, doubl
     TRY(record_file(o, "loss_net", s->loss_net));
     if (s->add_style_to[0]) TRY(record_file(o, "add_style_to", s->add_style_to));
     if (exclude_list) TRY(record_file(o, "exclude", exclude_list));
+    /* The warm start's hash was taken when it was read. */
+    if (s->init_model[0])
+        json_object_set_new(o, "init_model", json_string(style__basename(s->init_model)));
     json_t *images = json_object_get(o, "style_images");
     if (images) {
         json_t *names = json_array(), *hashes = json_array();

@@ -563,6 +563,96 @@ static void test_quality_terms(void **state)
     free(dir);
 }
 
+/* Warm start (init_model) and shift jitter (loss_shift): the start is the given model's
+ * weights exactly, the shifted run resumes bit-identically, the provenance records both, and
+ * bad values are refused before training. */
+static void test_warm_start_and_shift(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    make_data(dir);
+    test_write_feature_net(test_path(dir, "net.safetensors"), 81);
+    run_log log = {0};
+    style_train_options o = small_run(dir, &log);
+    o.iterations = 6;
+    assert_int_equal(style_train(&o), STYLE_OK);
+    char *base = strdup(test_path(dir, "base.safetensors"));
+    assert_int_equal(rename(o.out_path, base), 0);
+    size_t size_base, size_a, size_b;
+    void *base_tensors = model_tensors(base, &size_base);
+
+    /* A step too small to move any weight: the result is the starting model, so every weight
+     * came from it (a random initialisation would differ everywhere). The widths come from
+     * the model, not from the options. */
+    o.init_model = base;
+    o.widths[0] = o.widths[1] = o.widths[2] = 0;
+    o.learning_rate = 1e-30;
+    o.iterations = 1;
+    style_status status = style_train(&o);
+    if (status != STYLE_OK) print_error("%s\n", style_last_error());
+    assert_int_equal(status, STYLE_OK);
+    void *a = model_tensors(o.out_path, &size_a);
+    assert_int_equal(size_a, size_base);
+    assert_memory_equal(a, base_tensors, size_a);
+    free(a);
+
+    /* A real run from it with shift jitter, and the same run stopped and resumed. */
+    o.learning_rate = 1e-2;
+    o.iterations = 8;
+    o.loss_shift = 4;
+    assert_int_equal(style_train(&o), STYLE_OK);
+    a = model_tensors(o.out_path, &size_a);
+    assert_true(memcmp(a, base_tensors, size_a) != 0);
+    style_model *model = NULL;
+    assert_int_equal(style_model_load(o.out_path, NULL, &model), STYLE_OK);
+    const char *training = style_model_metadata_get(model, "libstyle.training");
+    assert_non_null(strstr(training, "\"loss_shift\":4"));
+    assert_non_null(strstr(training, "\"init_model\":\"base.safetensors\""));
+    assert_non_null(strstr(training, "\"init_model_sha256\":\""));
+    assert_null(strstr(training, dir)); /* no machine path */
+    style_model_free(model);
+    run_log stop = {0};
+    stop.stop_at = 5;
+    o.progress_user = &stop;
+    assert_int_equal(style_train(&o), STYLE_ERR_CANCELLED);
+    char ckpt[4200];
+    snprintf(ckpt, sizeof ckpt, "%s.ckpt", o.out_path);
+    style_train_options r = {0};
+    r.struct_size = sizeof r;
+    r.resume_path = ckpt;
+    r.out_path = o.out_path;
+    r.threads = 2;
+    assert_int_equal(style_train(&r), STYLE_OK);
+    void *b = model_tensors(o.out_path, &size_b);
+    assert_int_equal(size_a, size_b);
+    assert_memory_equal(a, b, size_a);
+
+    /* Refused: a shift over a quarter of the crop, a missing model (named), several styles. */
+    o.progress_user = &log;
+    o.loss_shift = 7;
+    assert_int_equal(style_train(&o), STYLE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(style_last_error(), "loss shift"));
+    o.loss_shift = 0;
+    o.init_model = test_path(dir, "absent.safetensors");
+    assert_int_not_equal(style_train(&o), STYLE_OK);
+    assert_non_null(strstr(style_last_error(), "absent.safetensors"));
+    const char *images[2] = {o.style_image, o.style_image};
+    const char *names[2] = {"one", "two"};
+    o.init_model = base;
+    o.style_images = images;
+    o.style_image_count = 2;
+    o.style_names = names;
+    assert_int_equal(style_train(&o), STYLE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(style_last_error(), "warm start"));
+    o.style_images = NULL;
+    o.style_image_count = 0;
+    o.style_names = NULL;
+    free(a), free(b), free(base_tensors), free(base);
+    free_run(&o);
+    test_remove_tree(dir);
+    free(dir);
+}
+
 /* style_train_options.cancel: asks to stop at its `stop_at_ask`-th call once `log` has seen
  * `after_iterations` whole iterations (so in the middle of the next one). */
 typedef struct cancel_log {
@@ -1269,6 +1359,7 @@ int main(void)
         cmocka_unit_test(test_training_lowers_loss),
         cmocka_unit_test(test_resume_is_bit_identical),
         cmocka_unit_test(test_quality_terms),
+        cmocka_unit_test(test_warm_start_and_shift),
         cmocka_unit_test(test_cancel_inside_iteration),
         cmocka_unit_test(test_damaged_checkpoint_refused),
         cmocka_unit_test(test_several_styles),

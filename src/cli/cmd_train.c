@@ -38,6 +38,8 @@ void cmd_train_usage(FILE *out)
           "                           style, training only its norms' scales and shifts; the\n"
           "                           architecture comes from MODEL, whose convolutions and\n"
           "                           styles stay bit-identical\n"
+          "  --init MODEL             start from this trained single-style model's weights\n"
+          "                           (a warm start; its widths, blocks and norm are used)\n"
           "  --data DIR               content photos, searched recursively (PNG/JPEG)\n"
           "  --loss-net FILE          feature network: a torchvision VGG-16/VGG-19 safetensors\n"
           "                           file or a libstyle feature-net file\n"
@@ -61,6 +63,9 @@ void cmd_train_usage(FILE *out)
           "                           the style image's (default 0: none)\n"
           "  --loss-pooling max|avg   run the loss network's max pools as average pools while\n"
           "                           training (avg keeps the period-4 grid out; default max)\n"
+          "  --loss-shift N           the loss network sees the (crop - N)^2 window of output\n"
+          "                           and photo at a random offset of 0..N pixels, so no\n"
+          "                           pattern can align to its pooling grid (default 0)\n"
           "  --content-layer NAME     tap of the loss network (default: its recommendation)\n"
           "  --style-layers A,B,...   taps (default: its recommendation)\n"
           "  --seed N                 initialisation and data order (default 1)\n"
@@ -84,7 +89,8 @@ enum {
     OPT_ITERATIONS, OPT_BATCH, OPT_CROP, OPT_STYLE_SIZE, OPT_LR, OPT_LR_SCHEDULE,
     OPT_CONTENT_WEIGHT, OPT_STYLE_WEIGHT, OPT_TV_WEIGHT, OPT_CONTENT_LAYER, OPT_STYLE_LAYERS,
     OPT_SEED, OPT_THREADS, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_LOSS_LOG,
-    OPT_STYLE_NAME, OPT_ADD_STYLE, OPT_EXCLUDE, OPT_LOSS_POOLING, OPT_COLOR_WEIGHT
+    OPT_STYLE_NAME, OPT_ADD_STYLE, OPT_EXCLUDE, OPT_LOSS_POOLING, OPT_COLOR_WEIGHT, OPT_LOSS_SHIFT,
+    OPT_INIT
 };
 
 int cmd_train(int argc, char **argv)
@@ -119,6 +125,8 @@ int cmd_train(int argc, char **argv)
         {"exclude", required_argument, NULL, OPT_EXCLUDE},
         {"loss-pooling", required_argument, NULL, OPT_LOSS_POOLING},
         {"color-weight", required_argument, NULL, OPT_COLOR_WEIGHT},
+        {"loss-shift", required_argument, NULL, OPT_LOSS_SHIFT},
+        {"init", required_argument, NULL, OPT_INIT},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -150,6 +158,7 @@ int cmd_train(int argc, char **argv)
             style_names[style_count - 1] = optarg;
             break;
         case OPT_ADD_STYLE: o.add_style_to = optarg; break;
+        case OPT_INIT: o.init_model = optarg; break;
         case OPT_DATA: o.data_dir = optarg; break;
         case OPT_LOSS_NET: o.loss_net = optarg; break;
         case OPT_OUT: o.out_path = optarg; break;
@@ -217,6 +226,11 @@ int cmd_train(int argc, char **argv)
             if (cli_parse_double(optarg, 0, 1e12, &real))
                 return cli_usage_error("train", "%s expects a non-negative number", argv[before]);
             o.color_weight = real;
+            break;
+        case OPT_LOSS_SHIFT:
+            if (cli_parse_int(optarg, 0, 1024, &value))
+                return cli_usage_error("train", "--loss-shift expects 0..1024 pixels");
+            o.loss_shift = (int32_t)value;
             break;
         case OPT_LOSS_POOLING:
             if (strcmp(optarg, "max") != 0 && strcmp(optarg, "avg") != 0)

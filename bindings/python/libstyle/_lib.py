@@ -199,6 +199,8 @@ class TrainOptions(Structure):
         ("exclude_list", c_char_p),
         ("loss_pooling", c_char_p),
         ("color_weight", c_double),
+        ("loss_shift", c_int32),
+        ("init_model", c_char_p),
     ]
 
 

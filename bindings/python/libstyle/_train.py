@@ -212,6 +212,8 @@ def train(
     tv_weight: float = 0.0,
     color_weight: float = 0.0,
     loss_pooling: Optional[str] = None,
+    loss_shift: int = 0,
+    init_model: Optional[PathLike] = None,
     content_layer: Optional[str] = None,
     style_layers: Union[None, str, Sequence[str]] = None,
     seed: int = 0,
@@ -266,6 +268,11 @@ def train(
             against the style image's); 0 = none.
         loss_pooling: "max" (None: as the loss network is) or "avg": the loss network's
             max pools run as average pools while training (keeps the period-4 grid out).
+        loss_shift: 0 = none; N: the loss network sees the (crop - N)^2 window of output
+            and photo at a random offset of 0..N pixels (no pattern can align to its
+            pooling grid); at most crop_size / 4.
+        init_model: a trained single-style model to start from (a warm start: its weights,
+            widths, blocks and norm); None = a random initialisation.
         content_layer: the loss network's tap for the content loss; None = its recommendation.
         style_layers: the taps of the style loss, a list of names or a comma-separated
             string; None = the loss network's recommendation.
@@ -321,6 +328,7 @@ def train(
         "style_layers": _style_layers(style_layers),
         "loss_log": _path(loss_log, "loss_log"),
         "loss_pooling": _text(loss_pooling, "loss_pooling"),
+        "init_model": _path(init_model, "init_model"),
     }
     for field, value in keep.items():
         setattr(options, field, value)
@@ -340,6 +348,7 @@ def train(
     options.style_weight = _float(style_weight, "style_weight", allow_negative=True)
     options.tv_weight = _float(tv_weight, "tv_weight", allow_negative=True)
     options.color_weight = _float(color_weight, "color_weight")
+    options.loss_shift = _int(loss_shift, "loss_shift", 0, _INT32_MAX)
     options.seed = _int(seed, "seed", 0, _UINT64_MAX)
     options.threads = _int(threads, "threads", 0, _MAX_THREADS)
     options.checkpoint_every = _int(checkpoint_every, "checkpoint_every", 0, _INT64_MAX)

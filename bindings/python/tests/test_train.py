@@ -111,6 +111,21 @@ class TrainTest(TrainTestCase):
         self.assertEqual(result.shape, image.shape)
         self.assertEqual(result.dtype, np.uint8)
 
+    def test_warm_start_with_shift_jitter(self) -> None:
+        out = self.path("warm.safetensors")
+        settings = dict(SETTINGS, iterations=2)
+        libstyle.train(out=out, init_model=self.out, loss_shift=2, **self.inputs, **settings)
+        with libstyle.Model(out) as model:
+            training = json.loads(model.metadata["libstyle.training"])
+            self.assertEqual(model.info.widths, (8, 16, 16))
+        self.assertEqual(training["loss_shift"], 2)
+        self.assertEqual(training["init_model"], os.path.basename(self.out))
+        self.assertEqual(len(training["init_model_sha256"]), 64)
+        with self.assertRaises(libstyle.InvalidArgumentError) as caught:
+            libstyle.train(out=self.path("never.safetensors"), loss_shift=1000, **self.inputs,
+                           **settings)
+        self.assertIn("loss shift", str(caught.exception))
+
     def test_progress_every_iteration(self) -> None:
         self.assertEqual([s.iteration for s in self.stats], list(range(1, ITERATIONS + 1)))
         for stats in self.stats:

@@ -649,6 +649,11 @@ typedef struct style_train_options {
                                           architecture): start from its weights instead of a
                                           random initialisation (its widths, blocks and norm
                                           replace the options'); every weight is trained */
+    /* Since 0.x (read when struct_size covers it): the scale photos are cropped at. */
+    int32_t max_short_side;          /**< 0: each crop's photo is scaled to a short side drawn
+                                          from [crop, its own]; N: from [crop, min(its own, N)],
+                                          the scale the model will be used at (a model for
+                                          512-pixel images: about 384) */
 } style_train_options;
 
 /**

@@ -179,6 +179,8 @@ static style_status settings_from_options(trainer *t)
     }
     const bool has_warm_start =
         o->struct_size >= offsetof(style_train_options, init_model) + sizeof o->init_model;
+    if (o->struct_size >= offsetof(style_train_options, max_short_side) + sizeof o->max_short_side)
+        s->max_short_side = o->max_short_side;
     if (has_warm_start) {
         s->loss_shift = o->loss_shift;
         if (o->init_model) {
@@ -257,6 +259,11 @@ static style_status check_settings(const train_settings *s)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT,
                            "train: the learning rate must be finite and positive, the loss "
                            "weights finite and not negative");
+    if (s->max_short_side != 0 && (s->max_short_side < s->crop_size || s->max_short_side > 65536))
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                           "train: max short side %d is not 0 (none) or in %d..65536 (at least "
+                           "the crop size)",
+                           (int)s->max_short_side, (int)s->crop_size);
     if (s->loss_shift < 0 || s->loss_shift > s->crop_size / 4)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT,
                            "train: loss shift %d is not in 0..%d (a quarter of the crop size)",
@@ -749,6 +756,7 @@ style_status style_train(const style_train_options *options)
     TRY(feature_net_load(s->loss_net, &t.loss_net));
     TRY(resolve_layers(&t));
     TRY(train_dataset_open(&t.data, s->data_dir, options->log, options->log_user));
+    t.data.max_short_side = s->max_short_side;
     size_t excluded = 0;
     TRY(train_dataset_fingerprint(&t.data, exclude_list, data_sha256, &excluded));
     if (excluded)

@@ -39,6 +39,8 @@ typedef struct train_settings {
      * SHA-256 is taken when it is read (the file may be gone when the model is exported). */
     char init_model[TRAIN_PATH_MAX];
     char init_model_sha256[SHA256_HEX_SIZE];
+    /* The cap on the short side photos are scaled to before cropping (0: none). */
+    int32_t max_short_side;
     char content_layer[64];
     char style_layers[512];
     uint64_t seed;

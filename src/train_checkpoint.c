@@ -50,6 +50,8 @@ char *train_settings_to_json(const train_settings *s, int64_t dataset_size, doub
     if (s->average_pooling) json_object_set_new(o, "loss_pooling", json_string("avg"));
     if (s->color_weight > 0) json_object_set_new(o, "color_weight", json_real(s->color_weight));
     if (s->loss_shift > 0) json_object_set_new(o, "loss_shift", json_integer(s->loss_shift));
+    if (s->max_short_side > 0)
+        json_object_set_new(o, "max_short_side", json_integer(s->max_short_side));
     if (s->init_model[0]) {
         json_object_set_new(o, "init_model", json_string(s->init_model));
         json_object_set_new(o, "init_model_sha256", json_string(s->init_model_sha256));
@@ -144,6 +146,11 @@ style_status train_settings_from_json(const char *text, train_settings *s)
                      strlen(json_string_value(init_hash)) != SHA256_HEX_SIZE - 1),
             STYLE_ERR_FORMAT, "training settings: bad init_model");
     s->loss_shift = shift ? (int32_t)json_integer_value(shift) : 0;
+    json_t *short_side = json_object_get(o, "max_short_side");
+    FAIL_IF(short_side && (!json_is_integer(short_side) || json_integer_value(short_side) < 0 ||
+                           json_integer_value(short_side) > 65536),
+            STYLE_ERR_FORMAT, "training settings: bad max_short_side");
+    s->max_short_side = short_side ? (int32_t)json_integer_value(short_side) : 0;
     snprintf(s->init_model, sizeof s->init_model, "%s", init ? json_string_value(init) : "");
     snprintf(s->init_model_sha256, sizeof s->init_model_sha256, "%s",
              init ? json_string_value(init_hash) : "");

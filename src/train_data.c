@@ -691,8 +691,11 @@ static style_status batch_item(train_dataset *data, train_rng *rng, int32_t size
             drop_image(data, index);
             continue;
         }
-        /* The short side: uniform in [size, max(size, short side)]. */
-        uint64_t range = short_side > size ? (uint64_t)(short_side - size) : 0;
+        /* The short side: uniform in [size, max(size, short side)], the top capped at
+         * data->max_short_side when that is set (the scale the model will be used at). */
+        int32_t top = short_side;
+        if (data->max_short_side > 0 && top > data->max_short_side) top = data->max_short_side;
+        uint64_t range = top > size ? (uint64_t)(top - size) : 0;
         int64_t target = size + (int64_t)train_rng_below(rng, range + 1);
         int32_t scaled = (int32_t)scaled_long_side(long_side, short_side, target);
         int32_t new_w = wide ? scaled : (int32_t)target;

@@ -26,6 +26,9 @@ typedef struct train_dataset {
     char **paths; /* sorted, absolute or as found under the root */
     size_t count;
     uint64_t max_pixels;
+    /* > 0: a photo's short side is drawn from [crop, min(its own, max_short_side)] instead
+     * of [crop, its own] (0: no cap). */
+    int32_t max_short_side;
     style_log_fn log;
     void *log_user;
     char *root; /* copy of the root given to train_dataset_open, for messages (may be NULL) */

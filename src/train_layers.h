@@ -25,12 +25,14 @@ typedef struct tconv {
     float *zero_bias, *diff_bias_sink;
     size_t scratchpad_bytes;
     bool weights_ready; /* frozen weights reordered once */
-    /* Backward data with the output channels padded with zeros to padded_oc (0: not padded):
-     * where oneDNN has only its reference implementation for the real count (a convolution to
-     * 3 channels on AVX2: ~100x slower than the padded JIT one). */
-    int32_t padded_oc;
-    float *diff_dst_padded, *w_user_padded;
-    dnnl_memory_t diff_dst_p, w_user_p;
+    /* Backward data run as a forward convolution of diff_dst with the weights flipped and
+     * transposed (stride 1 only), where oneDNN has only its reference implementation for the
+     * backward pass itself (the 16 -> 3 channel 9x9 output layer on AVX2 with one thread:
+     * ~100x slower). w_flipped holds those weights in the user layout [in, out, k, k]. */
+    bool bwd_data_as_forward;
+    int32_t border[4];        /* zero border of the output gradient: top, left, bottom, right */
+    float *w_flipped, *diff_dst_bordered;
+    dnnl_memory_t w_flipped_user, diff_dst_border_mem;
 } tconv;
 
 /*

@@ -600,6 +600,7 @@ static void test_warm_start_and_shift(void **state)
     o.learning_rate = 1e-2;
     o.iterations = 8;
     o.loss_shift = 4;
+    o.max_short_side = 30;
     assert_int_equal(style_train(&o), STYLE_OK);
     a = model_tensors(o.out_path, &size_a);
     assert_true(memcmp(a, base_tensors, size_a) != 0);
@@ -607,6 +608,7 @@ static void test_warm_start_and_shift(void **state)
     assert_int_equal(style_model_load(o.out_path, NULL, &model), STYLE_OK);
     const char *training = style_model_metadata_get(model, "libstyle.training");
     assert_non_null(strstr(training, "\"loss_shift\":4"));
+    assert_non_null(strstr(training, "\"max_short_side\":30"));
     assert_non_null(strstr(training, "\"init_model\":\"base.safetensors\""));
     assert_non_null(strstr(training, "\"init_model_sha256\":\""));
     assert_null(strstr(training, dir)); /* no machine path */
@@ -633,6 +635,10 @@ static void test_warm_start_and_shift(void **state)
     assert_int_equal(style_train(&o), STYLE_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(style_last_error(), "loss shift"));
     o.loss_shift = 0;
+    o.max_short_side = 10; /* under the crop */
+    assert_int_equal(style_train(&o), STYLE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(style_last_error(), "max short side"));
+    o.max_short_side = 0;
     o.init_model = test_path(dir, "absent.safetensors");
     assert_int_not_equal(style_train(&o), STYLE_OK);
     assert_non_null(strstr(style_last_error(), "absent.safetensors"));

@@ -749,6 +749,41 @@ static void test_batch_exact_crop(void **state)
     train_dataset_close(&data);
 }
 
+/* max_short_side = the crop: every crop is the whole (square) photo resized to the crop, the
+ * scale the model will be used at; without the cap most crops are windows of larger scales. */
+static void test_batch_short_side_capped(void **state)
+{
+    const char *tmp = *state;
+    const char *path = test_path(tmp, "square.png");
+    save_noise(path, 64, 64, 3, 13);
+    style_image image;
+    assert_int_equal(style_image_load(path, 0, &image), STYLE_OK);
+    float *photo = malloc(64 * 64 * 3 * sizeof(float)), want[32 * 32 * 3];
+    for (int i = 0; i < 64 * 64 * 3; i++) photo[i] = ((const uint8_t *)image.data)[i];
+    assert_int_equal(image_resize_rgb_filter(photo, 64, 64, want, 32, 32, RESIZE_TRIANGLE), STYLE_OK);
+    train_dataset data;
+    assert_int_equal(train_dataset_open(&data, tmp, NULL, NULL), STYLE_OK);
+    enum { COUNT = 6 };
+    float batch[COUNT * 32 * 32 * 3];
+    train_rng rng;
+    train_rng_seed(&rng, 4);
+    data.max_short_side = 32;
+    assert_int_equal(train_dataset_batch(&data, &rng, COUNT, 32, batch), STYLE_OK);
+    for (int item = 0; item < COUNT; item++)
+        for (int i = 0; i < 32 * 32 * 3; i++)
+            assert_true(fabsf(batch[item * 32 * 32 * 3 + i] - want[i]) < 1e-3f);
+    data.max_short_side = 0;
+    train_rng_seed(&rng, 4);
+    assert_int_equal(train_dataset_batch(&data, &rng, COUNT, 32, batch), STYLE_OK);
+    int differ = 0;
+    for (int item = 0; item < COUNT; item++)
+        differ += memcmp(batch + item * 32 * 32 * 3, want, sizeof want) != 0;
+    assert_true(differ > 0);
+    free(photo);
+    style_image_release(&image);
+    train_dataset_close(&data);
+}
+
 static double gradient_pixel(int32_t x, int32_t y, int c, void *user)
 {
     (void)user;
@@ -912,6 +947,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_batch_determinism, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_batch_is_window_of_resize, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_batch_constant_colour, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_batch_short_side_capped, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_batch_exact_crop, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_batch_small_image_upscaled, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_batch_skips_corrupt, setup_dir, teardown_dir),

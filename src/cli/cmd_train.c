@@ -63,6 +63,9 @@ void cmd_train_usage(FILE *out)
           "                           the style image's (default 0: none)\n"
           "  --loss-pooling max|avg   run the loss network's max pools as average pools while\n"
           "                           training (avg keeps the period-4 grid out; default max)\n"
+          "  --max-short-side N       photos are scaled to a short side drawn from [crop, N]\n"
+          "                           before cropping (default: up to their own size); the\n"
+          "                           scale the model will be used at (~384 for 512-px images)\n"
           "  --loss-shift N           the loss network sees the (crop - N)^2 window of output\n"
           "                           and photo at a random offset of 0..N pixels, so no\n"
           "                           pattern can align to its pooling grid (default 0)\n"
@@ -90,7 +93,7 @@ enum {
     OPT_CONTENT_WEIGHT, OPT_STYLE_WEIGHT, OPT_TV_WEIGHT, OPT_CONTENT_LAYER, OPT_STYLE_LAYERS,
     OPT_SEED, OPT_THREADS, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_LOSS_LOG,
     OPT_STYLE_NAME, OPT_ADD_STYLE, OPT_EXCLUDE, OPT_LOSS_POOLING, OPT_COLOR_WEIGHT, OPT_LOSS_SHIFT,
-    OPT_INIT
+    OPT_INIT, OPT_MAX_SHORT_SIDE
 };
 
 int cmd_train(int argc, char **argv)
@@ -127,6 +130,7 @@ int cmd_train(int argc, char **argv)
         {"color-weight", required_argument, NULL, OPT_COLOR_WEIGHT},
         {"loss-shift", required_argument, NULL, OPT_LOSS_SHIFT},
         {"init", required_argument, NULL, OPT_INIT},
+        {"max-short-side", required_argument, NULL, OPT_MAX_SHORT_SIDE},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -226,6 +230,11 @@ int cmd_train(int argc, char **argv)
             if (cli_parse_double(optarg, 0, 1e12, &real))
                 return cli_usage_error("train", "%s expects a non-negative number", argv[before]);
             o.color_weight = real;
+            break;
+        case OPT_MAX_SHORT_SIDE:
+            if (cli_parse_int(optarg, 16, 65536, &value))
+                return cli_usage_error("train", "--max-short-side expects 16..65536 pixels");
+            o.max_short_side = (int32_t)value;
             break;
         case OPT_LOSS_SHIFT:
             if (cli_parse_int(optarg, 0, 1024, &value))

@@ -201,6 +201,7 @@ class TrainOptions(Structure):
         ("color_weight", c_double),
         ("loss_shift", c_int32),
         ("init_model", c_char_p),
+        ("max_short_side", c_int32),
     ]
 
 

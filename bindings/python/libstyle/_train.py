@@ -214,6 +214,7 @@ def train(
     loss_pooling: Optional[str] = None,
     loss_shift: int = 0,
     init_model: Optional[PathLike] = None,
+    max_short_side: int = 0,
     content_layer: Optional[str] = None,
     style_layers: Union[None, str, Sequence[str]] = None,
     seed: int = 0,
@@ -273,6 +274,9 @@ def train(
             pooling grid); at most crop_size / 4.
         init_model: a trained single-style model to start from (a warm start: its weights,
             widths, blocks and norm); None = a random initialisation.
+        max_short_side: 0 = each crop's photo is scaled to a short side drawn from
+            [crop_size, its own]; N = from [crop_size, min(its own, N)] (the scale the model
+            will be used at).
         content_layer: the loss network's tap for the content loss; None = its recommendation.
         style_layers: the taps of the style loss, a list of names or a comma-separated
             string; None = the loss network's recommendation.
@@ -349,6 +353,7 @@ def train(
     options.tv_weight = _float(tv_weight, "tv_weight", allow_negative=True)
     options.color_weight = _float(color_weight, "color_weight")
     options.loss_shift = _int(loss_shift, "loss_shift", 0, _INT32_MAX)
+    options.max_short_side = _int(max_short_side, "max_short_side", 0, _INT32_MAX)
     options.seed = _int(seed, "seed", 0, _UINT64_MAX)
     options.threads = _int(threads, "threads", 0, _MAX_THREADS)
     options.checkpoint_every = _int(checkpoint_every, "checkpoint_every", 0, _INT64_MAX)

@@ -9,8 +9,8 @@
 #include "model_builder.h"
 #include "testutil.h"
 #include "train_fixtures.h"
-#include "train.h"
-#include "train_losses.h"
+#include "train/train.h"
+#include "train/train_losses.h"
 
 #include <math.h>
 #include <stdio.h>

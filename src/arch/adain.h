@@ -13,7 +13,7 @@
 #define STYLE_ADAIN_H
 
 #include "features/feature_net.h"
-#include "train_net.h"
+#include "train/train_net.h"
 
 #define ADAIN_EPS 1e-5f
 #define ADAIN_MAX_LAYERS 64

@@ -7,8 +7,8 @@
  */
 #include "evaluate/evaluate_files.h"
 #include "evaluate/evaluate_metrics.h"
-#include "optimize.h"
-#include "train_data.h"
+#include "train/optimize.h"
+#include "train/train_data.h"
 
 #include <errno.h>
 #include <jansson.h>

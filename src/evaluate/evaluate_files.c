@@ -4,7 +4,7 @@
  */
 #define _XOPEN_SOURCE 700
 #include "evaluate/evaluate_files.h"
-#include "train_data.h"
+#include "train/train_data.h"
 
 #include <errno.h>
 #include <ftw.h>

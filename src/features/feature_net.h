@@ -9,7 +9,7 @@
 #define STYLE_FEATURE_NET_H
 
 #include "model/safetensors.h"
-#include "train_layers.h"
+#include "dnn/train_layers.h"
 
 typedef enum fnet_op { FNET_CONV, FNET_RELU, FNET_LEAKY_RELU, FNET_MAXPOOL } fnet_op;
 

@@ -1,5 +1,5 @@
 /* The transform network's parameters and its training graph (forward and backward). */
-#include "train_net.h"
+#include "train/train_net.h"
 
 #include <math.h>
 #include <stdio.h>

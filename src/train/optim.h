@@ -16,7 +16,7 @@
 #ifndef STYLE_OPTIM_H
 #define STYLE_OPTIM_H
 
-#include "common.h"
+#include "core/common.h"
 
 /* Extra values an evaluation reports alongside f (e.g. the loss terms), carried with the
  * point the line search accepts. */

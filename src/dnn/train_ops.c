@@ -1,5 +1,5 @@
 /* Backward passes of the plain-loop layers, max pooling, and the shared scratchpad. */
-#include "train_layers.h"
+#include "dnn/train_layers.h"
 
 #include <string.h>
 

@@ -5,8 +5,8 @@
  * photo list, so that the files can be found again on any machine (`libstyle evaluate
  * --search`) and nothing about the training machine's folders is shipped.
  */
-#include "file_sha256.h"
-#include "train.h"
+#include "core/file_sha256.h"
+#include "train/train.h"
 
 #include <jansson.h>
 #include <stdlib.h>

@@ -5,9 +5,9 @@
  * (train_losses.h), minimised over the decoder's weights with Adam; the encoder is frozen.
  * Checkpoints and resumption use the trainer's checkpoint files.
  */
-#include "adain.h"
-#include "train.h"
-#include "train_losses.h"
+#include "arch/adain.h"
+#include "train/train.h"
+#include "train/train_losses.h"
 
 #include <jansson.h>
 #include <math.h>

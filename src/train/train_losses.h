@@ -10,7 +10,7 @@
 #ifndef STYLE_TRAIN_LOSSES_H
 #define STYLE_TRAIN_LOSSES_H
 
-#include "common.h"
+#include "core/common.h"
 
 /* gram: C x C. */
 void gram_matrix(const float *features, int32_t hw, int32_t c, float *gram);

@@ -2,11 +2,11 @@
 #ifndef STYLE_TRAIN_H
 #define STYLE_TRAIN_H
 
-#include "model.h"
-#include "train_data.h"
-#include "safetensors.h"
-#include "train_net.h"
-#include "file_sha256.h"
+#include "model/model.h"
+#include "train/train_data.h"
+#include "model/safetensors.h"
+#include "train/train_net.h"
+#include "core/file_sha256.h"
 
 #define TRAIN_PATH_MAX 4096
 

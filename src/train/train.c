@@ -3,11 +3,11 @@
  * network against a frozen feature network, with Adam, periodic atomic checkpoints and exact
  * resumption.
  */
-#include "feature_net.h"
-#include "train.h"
-#include "train_data_list.h"
-#include "train_group.h"
-#include "train_losses.h"
+#include "features/feature_net.h"
+#include "train/train.h"
+#include "train/train_data_list.h"
+#include "train/train_group.h"
+#include "train/train_losses.h"
 
 #include <errno.h>
 #include <math.h>

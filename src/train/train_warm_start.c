@@ -4,7 +4,7 @@
  * that already reproduces content only has to learn the new texture, which takes far fewer
  * iterations than learning both from noise. Every weight is trained.
  */
-#include "train.h"
+#include "train/train.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* L-BFGS with a strong-Wolfe line search, and Adam, on float variables (see optim.h). */
-#include "optim.h"
+#include "train/optim.h"
 
 #include <math.h>
 #include <string.h>

@@ -7,7 +7,7 @@
  *   the crop's x offset, the crop's y offset.
  */
 #define _GNU_SOURCE
-#include "train_data.h"
+#include "train/train_data.h"
 
 #include <dirent.h>
 #include <errno.h>

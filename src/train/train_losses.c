@@ -1,7 +1,7 @@
 /* Content, Gram-matrix style and total-variation losses with their gradients. */
-#include "train_losses.h"
+#include "train/train_losses.h"
 
-#include "adain.h"
+#include "arch/adain.h"
 
 #include <oneapi/dnnl/dnnl.h>
 #include <string.h>

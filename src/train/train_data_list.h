@@ -6,8 +6,8 @@
 #ifndef STYLE_TRAIN_DATA_LIST_H
 #define STYLE_TRAIN_DATA_LIST_H
 
-#include "file_sha256.h"
-#include "train_data.h"
+#include "core/file_sha256.h"
+#include "train/train_data.h"
 
 /*
  * Hashes every photo of `data`; with exclude_list (may be NULL), drops each whose SHA-256 the

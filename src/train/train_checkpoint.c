@@ -3,9 +3,9 @@
  * written atomically. A checkpoint carries libstyle.checkpoint = 1, so the model loader refuses
  * it with a clear message rather than running half-trained weights by accident.
  */
-#include "train.h"
+#include "train/train.h"
 
-#include "file_kind.h"
+#include "core/file_kind.h"
 
 #include <jansson.h>
 #include <stdio.h>

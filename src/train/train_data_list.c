@@ -1,5 +1,5 @@
 /* Training photos by content (train_data_list.h): hashes, held-out refusal, the list's hash. */
-#include "train_data_list.h"
+#include "train/train_data_list.h"
 
 #include <stdio.h>
 #include <string.h>

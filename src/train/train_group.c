@@ -7,7 +7,7 @@
  * The sums run after the backward pass, not overlapped with it: measured and estimated in
  * docs/training.md, communication is a few per cent of an iteration even at 10 Gb/s.
  */
-#include "train_group.h"
+#include "train/train_group.h"
 
 #include <string.h>
 #include <time.h>

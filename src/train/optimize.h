@@ -7,8 +7,8 @@
 #ifndef STYLE_OPTIMIZE_H
 #define STYLE_OPTIMIZE_H
 
-#include "feature_net.h"
-#include "optim.h"
+#include "features/feature_net.h"
+#include "train/optim.h"
 
 #define OPTIMIZE_MAX_STYLE_LAYERS 16
 #define OPTIMIZE_MAX_STYLES 64

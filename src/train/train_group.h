@@ -6,7 +6,7 @@
 #ifndef STYLE_TRAIN_GROUP_H
 #define STYLE_TRAIN_GROUP_H
 
-#include "common.h"
+#include "core/common.h"
 
 /* Gradients are summed in buckets of this many floats (4 MiB): see train_group.c. */
 #define TRAIN_GROUP_BUCKET_FLOATS ((size_t)1 << 20)

@@ -4,7 +4,7 @@
  * layout; each pass reorders them into the layout its primitive chose (they change every
  * optimizer step), and the weight gradient is reordered back.
  */
-#include "train_layers.h"
+#include "dnn/train_layers.h"
 
 #include <string.h>
 

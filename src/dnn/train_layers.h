@@ -7,7 +7,7 @@
 #ifndef STYLE_TRAIN_LAYERS_H
 #define STYLE_TRAIN_LAYERS_H
 
-#include "layers.h"
+#include "dnn/layers.h"
 
 /* ---- Convolution / transposed convolution ------------------------------------------------ */
 

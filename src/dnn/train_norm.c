@@ -4,7 +4,7 @@
  * each image of the NHWC batch (its slice is contiguous) and keeps per-image statistics.
  * ReLU is fused (its mask goes to the workspace for the backward pass).
  */
-#include "train_layers.h"
+#include "dnn/train_layers.h"
 
 #include <string.h>
 

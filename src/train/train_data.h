@@ -6,7 +6,7 @@
 #ifndef STYLE_TRAIN_DATA_H
 #define STYLE_TRAIN_DATA_H
 
-#include "common.h"
+#include "core/common.h"
 
 /* A small deterministic generator (xoshiro256**), whose state a checkpoint stores. */
 typedef struct train_rng {

@@ -7,7 +7,7 @@
 #ifndef STYLE_TRAIN_NET_H
 #define STYLE_TRAIN_NET_H
 
-#include "train_layers.h"
+#include "dnn/train_layers.h"
 
 #define TRAIN_MAX_PARAMS 256
 #define TRAIN_MAX_BLOCKS 16

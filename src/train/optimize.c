@@ -3,10 +3,10 @@
  * content + Gram style + total-variation losses (the trainer's definitions, train_losses.h),
  * with L-BFGS (default) or Adam (optim.h). Several styles blend their Gram matrices.
  */
-#include "optimize.h"
-#include "controls.h"
-#include "train_data.h"
-#include "train_losses.h"
+#include "train/optimize.h"
+#include "session/controls.h"
+#include "train/train_data.h"
+#include "train/train_losses.h"
 
 #include <errno.h>
 #include <math.h>

@@ -7,7 +7,7 @@
  */
 #include "session/controls.h"
 #include "model_builder.h"
-#include "train/train_data.h"
+#include "image/resize.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -11,6 +11,7 @@
 
 #include "core/common.h"
 #include "train/train_data.h"
+#include "image/resize.h"
 
 #include <math.h>
 #include <stdbool.h>

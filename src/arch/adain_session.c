@@ -8,7 +8,6 @@
 #include "arch/adain_style.h"
 #include "image/alpha_fill.h"
 #include "image/pixels.h"
-#include "train/train_data.h"
 
 #include <math.h>
 #include <stdbool.h>

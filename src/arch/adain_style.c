@@ -8,7 +8,7 @@
 #include "image/alpha_fill.h"
 #include "image/pixels.h"
 #include "session/session.h"
-#include "train/train_data.h"
+#include "image/resize.h"
 
 #include <math.h>
 #include <omp.h>

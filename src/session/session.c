@@ -12,7 +12,7 @@
 #include "session/norm_ema.h"
 #include "image/pixels.h"
 #include "session/session.h"
-#include "train/train_data.h"
+#include "image/resize.h"
 
 #include <omp.h>
 #include <stdarg.h>

@@ -6,6 +6,7 @@
 #include "train/optimize.h"
 #include "session/controls.h"
 #include "train/train_data.h"
+#include "image/resize.h"
 #include "train/train_losses.h"
 
 #include <errno.h>

@@ -7,20 +7,7 @@
 #define STYLE_TRAIN_DATA_H
 
 #include "core/common.h"
-
-/* A small deterministic generator (xoshiro256**), whose state a checkpoint stores. */
-typedef struct train_rng {
-    uint64_t s[4];
-} train_rng;
-
-void train_rng_seed(train_rng *rng, uint64_t seed);
-uint64_t train_rng_next(train_rng *rng);
-/* Uniform in [0, n) without modulo bias (n >= 1). */
-uint64_t train_rng_below(train_rng *rng, uint64_t n);
-/* Uniform double in [0, 1). */
-double train_rng_uniform(train_rng *rng);
-/* Standard normal (Box-Muller, no cached second value, so the state alone defines it). */
-double train_rng_normal(train_rng *rng);
+#include "train/train_rng.h"
 
 typedef struct train_dataset {
     char **paths; /* sorted, absolute or as found under the root */
@@ -66,28 +53,6 @@ style_status train_dataset_batch(train_dataset *data, train_rng *rng, int32_t co
  */
 style_status train_dataset_batch_shard(train_dataset *data, train_rng *rng, int32_t count,
                                        int32_t first, int32_t shard, int32_t size, float *batch);
-
-/*
- * Antialiased resampling of an RGB float image (src_w x src_h x 3, NHWC) to dst_w x dst_h:
- * separable triangle (bilinear) filter whose support widens by the scale factor when
- * downscaling (as PIL's BILINEAR resize does), so downscaled photos do not alias. Upscaling is
- * plain bilinear with the edges clamped; equal sizes copy exactly. Fails with
- * STYLE_ERR_INVALID_ARGUMENT for NULL buffers or sizes below 1 and STYLE_ERR_NOMEM when the
- * scratch memory cannot be had.
- */
-style_status image_resize_rgb(const float *src, int32_t src_w, int32_t src_h, float *dst,
-                              int32_t dst_w, int32_t dst_h);
-
-/* Resampling kernels: the triangle (PIL BILINEAR) or Keys' cubic, a = -0.5 (PIL BICUBIC). */
-typedef enum resize_filter { RESIZE_TRIANGLE, RESIZE_CUBIC } resize_filter;
-
-/*
- * image_resize_rgb with a choice of kernel. The cubic kernel (stretched by the scale factor
- * when downscaling, like the triangle) is sharper; it has negative lobes, so its results can
- * overshoot the source's range by a few percent at edges: clamp them where that matters.
- */
-style_status image_resize_rgb_filter(const float *src, int32_t src_w, int32_t src_h, float *dst,
-                                     int32_t dst_w, int32_t dst_h, resize_filter filter);
 
 /*
  * Loads an image file as RGB floats 0..255 (alpha dropped, 16-bit scaled), resized so that its

@@ -22,6 +22,10 @@ void style__clear_error(void);
 /* Prefixes the current detail message with "prefix: " (used to add a file name). */
 void style__prefix_error(const char *prefix);
 
+/* Formats a message (up to 6 KiB) and hands it to a caller's log callback; none: nothing. */
+void style__log(style_log_fn log, void *user, style_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Every allocation in the library goes through these. */
 void *style__malloc(size_t size);
 void *style__calloc(size_t count, size_t size);

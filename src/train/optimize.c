@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,19 +28,6 @@
 #define LBFGS_HISTORY 10
 #define LBFGS_FIRST_STEP 8.0 /* pixel units (0..255) */
 #define PATH_LIMIT 4096
-
-static void log_message(style_log_fn log, void *user, style_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void log_message(style_log_fn log, void *user, style_log_level level, const char *fmt, ...)
-{
-    if (!log) return;
-    char message[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(message, sizeof message, fmt, ap);
-    va_end(ap);
-    log(user, level, message);
-}
 
 static double now_seconds(void)
 {
@@ -130,7 +116,7 @@ static style_status accumulate_style(optimize_problem *p, const char *path, int3
     int32_t w = 0, h = 0;
     feature_run run = {0};
     TRY(train_load_rgb(path, short_side, &image, &w, &h));
-    log_message(log, log_user, STYLE_LOG_INFO, "style image %s: %dx%d, weight %.3g", path, w, h,
+    style__log(log, log_user, STYLE_LOG_INFO, "style image %s: %dx%d, weight %.3g", path, w, h,
                 blend);
     if (blend == 0) goto fail; /* loaded (so a bad file is still an error), nothing to add */
     status = feature_run_create(&run, p->net, p->engine, 1, h, w, deepest_layer(p), false);
@@ -180,7 +166,7 @@ style_status optimize_problem_create(optimize_problem *p, const char *loss_net,
         style__prefix_error(content_image);
         goto fail;
     }
-    log_message(log, log_user, STYLE_LOG_INFO, "content image %s: %dx%d", content_image,
+    style__log(log, log_user, STYLE_LOG_INFO, "content image %s: %dx%d", content_image,
                 p->width, p->height);
 
     /* Content target. */
@@ -441,7 +427,7 @@ style_status style_optimize(const style_optimize_options *options)
                 strerror(errno));
         fprintf(csv, "iteration,evaluations,content,style,tv,total,seconds\n");
     }
-    log_message(o.log, o.log_user, STYLE_LOG_INFO,
+    style__log(o.log, o.log_user, STYLE_LOG_INFO,
                 "optimizing %dx%d pixels with %s%s, loss net %s, content %s (weight %g), style "
                 "%s (weight %g), tv weight %g, %lld iterations",
                 p.width, p.height, use_adam ? "Adam" : "L-BFGS", use_adam ? "" : " (history 10)",
@@ -468,7 +454,7 @@ style_status style_optimize(const style_optimize_options *options)
         TRY(status);
         evaluations = use_adam ? ad.evaluations : lb.evaluations;
         if (converged) {
-            log_message(o.log, o.log_user, STYLE_LOG_INFO,
+            style__log(o.log, o.log_user, STYLE_LOG_INFO,
                         "L-BFGS converged after %lld iterations (no further decrease)",
                         (long long)iteration);
             break;
@@ -490,14 +476,14 @@ style_status style_optimize(const style_optimize_options *options)
     }
     const double seconds = now_seconds() - start;
     if (iteration > 0)
-        log_message(o.log, o.log_user, STYLE_LOG_INFO,
+        style__log(o.log, o.log_user, STYLE_LOG_INFO,
                     "%lld iterations, %lld evaluations in %.1f s: %.3f s per iteration, %.3f s "
                     "per evaluation",
                     (long long)iteration, (long long)evaluations, seconds,
                     seconds / (double)iteration,
                     evaluations ? seconds / (double)evaluations : 0.0);
     TRY(finish_image(&o, &p, x));
-    if (o.out_path) log_message(o.log, o.log_user, STYLE_LOG_INFO, "wrote %s", o.out_path);
+    if (o.out_path) style__log(o.log, o.log_user, STYLE_LOG_INFO, "wrote %s", o.out_path);
     if (cancelled) {
         if (o.result) style_image_release(o.result);
         status = style__fail(STYLE_ERR_CANCELLED, "optimize: stopped at iteration %lld%s%s",

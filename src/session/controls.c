@@ -1,6 +1,7 @@
 /*
- * Stylize controls on RGB float images. Both the blend and the colour transfer work on the
- * sRGB-encoded values the network reads and writes (docs/pipeline.md, "Controls", says why):
+ * Stylize controls: the settings and their checks; the pixel operations they apply are
+ * image/color.c's. Both the blend and the colour transfer work on the sRGB-encoded values
+ * the network reads and writes (docs/pipeline.md, "Controls", says why):
  *   - strength: a per-sample linear blend, like a layer's opacity in an image editor; sRGB
  *     coding is close to perceptually uniform, so strength 0.5 looks half-way, whereas a
  *     blend of linear light would weight the brighter of the two images;
@@ -52,33 +53,4 @@ style_status controls_scaled_size(int32_t size, float scale, int32_t *out)
                            (double)scale);
     *out = scaled < 1.0 ? 1 : (int32_t)scaled;
     return STYLE_OK;
-}
-
-void color_preserve_luminance(float *image, const float *content, size_t pixels)
-{
-    for (size_t i = 0; i < pixels; i++) {
-        const float *c = content + i * 3;
-        float *r = image + i * 3;
-        double y_image = 0.299 * r[0] + 0.587 * r[1] + 0.114 * r[2];
-        double y_content = 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2];
-        double shift = y_image - y_content;
-        for (int k = 0; k < 3; k++)
-            r[k] = (float)(c[k] + shift);
-    }
-}
-
-void controls_blend(float *image, const float *content, size_t count, float strength)
-{
-    if (strength == 1.0f) return;
-    const float keep = 1.0f - strength;
-    for (size_t i = 0; i < count; i++)
-        image[i] = strength * image[i] + keep * content[i];
-}
-
-void controls_clamp(float *values, size_t count)
-{
-    for (size_t i = 0; i < count; i++) {
-        float v = values[i];
-        values[i] = v > 0.0f ? (v < 255.0f ? v : 255.0f) : 0.0f;
-    }
 }

@@ -1,6 +1,6 @@
 /*
- * The user controls of a stylize run (strength, colour preservation, scale) as operations on
- * packed RGB float images (0..255, width x height x 3), applied around the network run.
+ * The user controls of a stylize run (strength, colour preservation, scale): the settings, their
+ * checks and the scaled size; the operations on pixels are image/color.h's.
  */
 #ifndef STYLE_CONTROLS_H
 #define STYLE_CONTROLS_H
@@ -29,21 +29,5 @@ style_status controls_check_scale(float scale);
  * Fails with STYLE_ERR_LIMIT when it would not fit in an int32_t.
  */
 style_status controls_scaled_size(int32_t size, float scale, int32_t *out);
-
-/*
- * Keeps the luminance (BT.601 Y) of `image` and the chroma (Cb, Cr) of `content`. The luma
- * weights sum to 1, so that is image' = content + (Y(image) - Y(content)) on every channel,
- * computed in double precision. Values may leave 0..255 (not clamped here).
- */
-void color_preserve_luminance(float *image, const float *content, size_t pixels);
-
-/*
- * image' = strength * image + (1 - strength) * content, per sample (count floats), in the
- * sRGB-encoded values the network works in. strength 1 leaves image unchanged bit for bit.
- */
-void controls_blend(float *image, const float *content, size_t count, float strength);
-
-/* Clamps count floats to 0..255 (NaN becomes 0). */
-void controls_clamp(float *values, size_t count);
 
 #endif

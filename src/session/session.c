@@ -7,6 +7,7 @@
 #include "arch/adain_style.h"
 #include "image/alpha_fill.h"
 #include "arch/banded.h"
+#include "image/color.h"
 #include "session/controls.h"
 #include "arch/network.h"
 #include "session/norm_ema.h"
@@ -685,7 +686,7 @@ static style_status resized_rgb(const style_image *source, int32_t width, int32_
         return status;
     }
     /* The cubic kernel overshoots at edges; the network and the blend expect 0..255. */
-    controls_clamp(out->data, (size_t)width * (size_t)height * 3);
+    color_clamp(out->data, (size_t)width * (size_t)height * 3);
     return STYLE_OK;
 }
 
@@ -705,7 +706,7 @@ static style_status scaled_colours(const style_session *session, const style_ima
     TRY(alpha_fill_copy(input, session->tileable, &filled));
     TRY(style_image_alloc(&filled_rgb, input->width, input->height, 3, STYLE_SAMPLE_F32));
     pixels_to_tensor(&filled, input->height, input->width, filled_rgb.data);
-    controls_clamp(filled_rgb.data, (size_t)input->width * (size_t)input->height * 3);
+    color_clamp(filled_rgb.data, (size_t)input->width * (size_t)input->height * 3);
     TRY(resized_rgb(&filled_rgb, width, height, out));
 fail:
     style_image_release(&filled);
@@ -732,7 +733,7 @@ static style_status scaled_network_input(const style_image *input, const style_i
     shifted.stride = style__image_stride(input);
     TRY(style_image_alloc(&shifted_rgb, input->width, input->height, 3, STYLE_SAMPLE_F32));
     pixels_to_tensor(&shifted, input->height, input->width, shifted_rgb.data);
-    controls_clamp(shifted_rgb.data, (size_t)input->width * (size_t)input->height * 3);
+    color_clamp(shifted_rgb.data, (size_t)input->width * (size_t)input->height * 3);
     TRY(resized_rgb(&shifted_rgb, small->width, small->height, &shifted_small));
     TRY(style_image_alloc(out, small->width, small->height, 4, STYLE_SAMPLE_F32));
     const float *rgb = small->data, *gba = shifted_small.data;
@@ -787,7 +788,7 @@ static style_status stylize_with_controls(style_session *session, const style_im
     style_image content = {0}, small = {0}, small_rgba = {0}, styled = {0}, full = {0};
     TRY(style_image_alloc(&content, width, height, 3, STYLE_SAMPLE_F32));
     pixels_to_tensor(input, height, width, content.data);
-    controls_clamp(content.data, (size_t)width * (size_t)height * 3);
+    color_clamp(content.data, (size_t)width * (size_t)height * 3);
     const style_image *result = &content;
     const bool adain = session->model->adain != NULL; /* strength acts inside the network */
     if (controls->strength > 0.0f || adain) {
@@ -814,9 +815,9 @@ static style_status stylize_with_controls(style_session *session, const style_im
         const size_t pixels = (size_t)width * (size_t)height;
         if (controls->preserve_color) {
             color_preserve_luminance(full.data, content.data, pixels);
-            controls_clamp(full.data, pixels * 3);
+            color_clamp(full.data, pixels * 3);
         }
-        controls_blend(full.data, content.data, pixels * 3, adain ? 1.0f : controls->strength);
+        color_blend(full.data, content.data, pixels * 3, adain ? 1.0f : controls->strength);
         result = &full;
     }
     /* The linear head only clamps: result is final. Alpha comes from the input. */

@@ -4,7 +4,7 @@
  * with L-BFGS (default) or Adam (optim.h). Several styles blend their Gram matrices.
  */
 #include "train/optimize.h"
-#include "session/controls.h"
+#include "image/color.h"
 #include "train/train_data.h"
 #include "image/resize.h"
 #include "train/train_losses.h"
@@ -299,10 +299,10 @@ static style_status finish_image(const style_optimize_options *o, const optimize
     float *out = image.data;
     const size_t pixels = (size_t)p->width * p->height;
     memcpy(out, x, pixels * 3 * sizeof(float));
-    controls_clamp(out, pixels * 3);
+    color_clamp(out, pixels * 3);
     if (o->preserve_color) {
         color_preserve_luminance(out, p->content_rgb, pixels);
-        controls_clamp(out, pixels * 3);
+        color_clamp(out, pixels * 3);
     }
     if (o->out_path) TRY(style_image_save(o->out_path, &image, 0));
     if (o->result) {

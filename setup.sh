@@ -12,7 +12,8 @@ packages=(build-essential cmake pkg-config libdnnl-dev ocl-icd-opencl-dev libpng
     libturbojpeg0-dev libjpeg62-turbo-dev libjansson-dev libexif-dev libwebp-dev libcmocka-dev
     python3-numpy python3-pytest python3-venv python3-setuptools python3-wheel python3-pil
     python3-torch python3-onnx python3-opencv libopenmpi-dev openmpi-bin libkissfft-dev libssl-dev
-    python3-torchvision libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg)
+    python3-torchvision libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libswresample-dev
+    ffmpeg)
 jobs=$(nproc)
 
 as_root() {
@@ -105,7 +106,7 @@ tests() {
     if [ "${1:-}" != quick ]; then
         # Every test that runs a network: oneDNN and libstyle's own kernels take their AVX2 paths.
         local avx2_tests="test_layers|test_network|test_ml5|test_threads|test_precision"
-        avx2_tests+="|test_pipeline|test_controls|test_adain|test_train$|test_train_layers|test_optimize|fuzz_replay_model"
+        avx2_tests+="|test_pipeline|test_controls|test_adain|test_train$|test_train_layers|test_optimize|test_video|test_motion|fuzz_replay_model"
         ONEDNN_MAX_CPU_ISA=AVX2 run_ctest "network tests with ONEDNN_MAX_CPU_ISA=AVX2 (no AVX-512)" build \
             -R "$avx2_tests"
         build build-asan -DSTYLE_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo

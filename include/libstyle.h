@@ -454,6 +454,10 @@ STYLE_API style_status style_session_stylize_batch(style_session *session,
  * variance,  smoothed(t) = w * smoothed(t - 1) + (1 - w) * measured(t),  w being
  * `norm_smoothing`. This works for any model with instance norms, with no retraining; the
  * average starts afresh at a cut (style_video_reset) and when the frame size changes.
+ * It measured no flicker reduction on the bundled models: their flicker is local. The cure
+ * that works is `temporal_blend`: each output is blended with the previous output warped
+ * along the motion (the library's own estimate on the input frames), where the motion is
+ * reliable; it costs some texture contrast on zooms and rotations, so it is opt-in too.
  * Measured flicker and style numbers: docs/video.md. The library reads no video files (the CLI
  * does, through FFmpeg); frames are style_image values.
  */
@@ -467,6 +471,12 @@ typedef struct style_video style_video;
 #define STYLE_DEFAULT_NORM_SMOOTHING 0.0f
 
 /**
+ * The default of style_video_settings.temporal_blend (NULL settings, or settings whose
+ * struct_size predates the field): see docs/video.md for what it measured.
+ */
+#define STYLE_DEFAULT_TEMPORAL_BLEND 0.0f
+
+/**
  * Settings of a video session; zero-initialise, set struct_size = sizeof(it). All zero means
  * per-frame stylization (no smoothing).
  */
@@ -474,6 +484,13 @@ typedef struct style_video_settings {
     size_t struct_size;   /**< sizeof(style_video_settings), for future extension */
     float norm_smoothing; /**< w in [0, 1): weight of the past frames' instance-norm statistics;
                                0 = each frame on its own (bit for bit style_session_stylize) */
+    float temporal_blend; /**< a in [0, 1): each output is blended with the previous output
+                               warped along the motion, out = S + a * m * (warp(prev) - S),
+                               where m (0..1) says how reliable the motion is there (the
+                               library's own coarse-to-fine Lucas-Kanade estimate on the
+                               input frames' luma, checked forward-backward, so uncovered
+                               areas keep their own stylization); 0 = no blending.
+                               Default STYLE_DEFAULT_TEMPORAL_BLEND (docs/video.md) */
 } style_video_settings;
 
 /**

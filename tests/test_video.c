@@ -62,7 +62,7 @@ static style_image per_frame(style_model *model, style_precision precision,
 
 static style_video *make_video(style_model *model, float smoothing, style_precision precision)
 {
-    style_video_settings settings = {sizeof settings, smoothing};
+    style_video_settings settings = {.struct_size = sizeof settings, .norm_smoothing = smoothing};
     style_video *video = NULL;
     assert_int_equal(style_video_create(model, &settings, &video), STYLE_OK);
     assert_int_equal(style_session_set_precision(style_video_session(video), precision), STYLE_OK);
@@ -219,7 +219,7 @@ static void test_refusals(void **state)
     style_video *video = (style_video *)1;
     const float bad[] = {1.0f, -0.1f, NAN, INFINITY};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        style_video_settings settings = {sizeof settings, bad[i]};
+        style_video_settings settings = {.struct_size = sizeof settings, .norm_smoothing = bad[i]};
         assert_int_equal(style_video_create(model, &settings, &video), STYLE_ERR_INVALID_ARGUMENT);
         assert_null(video);
         assert_non_null(strstr(style_last_error(), "norm_smoothing"));
@@ -236,10 +236,10 @@ static void test_refusals(void **state)
     c.widths[0] = 8, c.widths[1] = 16, c.widths[2] = 32, c.residual_blocks = 1;
     c.norm = "batch";
     style_model *batch = test_build_model(&c, 3);
-    style_video_settings on = {sizeof on, 0.9f};
+    style_video_settings on = {.struct_size = sizeof on, .norm_smoothing = 0.9f};
     assert_int_equal(style_video_create(batch, &on, &video), STYLE_ERR_UNSUPPORTED);
     assert_non_null(strstr(style_last_error(), "instance norms"));
-    style_video_settings off = {sizeof off, 0.0f};
+    style_video_settings off = {.struct_size = sizeof off, .norm_smoothing = 0.0f};
     assert_int_equal(style_video_create(batch, &off, &video), STYLE_OK);
     style_video_free(video);
     assert_int_equal(style_video_create(batch, NULL, &video), STYLE_OK); /* default: per-frame */
@@ -272,7 +272,7 @@ static void test_adain_refused(void **state)
     assert_int_equal(style_model_load(STYLE_MODELS_DIR "/adain-darknet.safetensors", NULL, &model),
                      STYLE_OK);
     style_video *video = NULL;
-    style_video_settings on = {sizeof on, 0.5f};
+    style_video_settings on = {.struct_size = sizeof on, .norm_smoothing = 0.5f};
     assert_int_equal(style_video_create(model, &on, &video), STYLE_ERR_UNSUPPORTED);
     assert_null(video);
     assert_non_null(strstr(style_last_error(), "instance norms"));

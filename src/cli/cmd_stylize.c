@@ -11,6 +11,7 @@
 #include "cli_styles.h"
 #include "cli_util.h"
 #include "cli_video.h"
+#include "frame_sequence.h"
 #include "commands.h"
 #include "stylize_jobs.h"
 
@@ -60,6 +61,13 @@ struct stylize_settings {
     int scale_given;
     int skip_existing;
     double smoothing; /* video: norm statistics smoothing (cli_video.h) */
+    double blend;     /* video: temporal blend weight (cli_video.h) */
+    /* video: encoding and limits (cli_video.h) */
+    const char *codec, *preset;
+    long crf; /* -1: the codec's default */
+    int chroma444;
+    uint64_t max_frames;
+    double max_seconds;
     int quiet;
     int verbose;
 };
@@ -81,6 +89,13 @@ enum {
     OPTION_SCALE,
     OPTION_SKIP_EXISTING,
     OPTION_SMOOTHING,
+    OPTION_TEMPORAL_BLEND,
+    OPTION_CODEC,
+    OPTION_CRF,
+    OPTION_PRESET,
+    OPTION_CHROMA,
+    OPTION_MAX_FRAMES,
+    OPTION_MAX_DURATION,
 };
 
 void cmd_stylize_usage(FILE *out)
@@ -147,6 +162,19 @@ void cmd_stylize_usage(FILE *out)
           "      --smoothing W        video: weight of the past frames' instance-norm\n"
           "                           statistics, 0 <= W < 1 (default 0: each frame\n"
           "                           on its own); see docs/video.md\n"
+          "      --temporal-blend A   video: blend each frame with the previous output warped\n"
+          "                           along the motion where it is reliable, 0 <= A < 1\n"
+          "                           (default 0: none); see docs/video.md\n"
+          "      --codec h264|vp9     video: the encoder (default: H.264 where the container\n"
+          "                           takes it, VP9 for WebM)\n"
+          "      --crf N              video: quality, lower is better (H.264 0..51, default 18;\n"
+          "                           VP9 0..63, default 31)\n"
+          "      --preset P           video: libx264 preset (default medium) or VP9 deadline\n"
+          "                           (realtime, good, best)\n"
+          "      --chroma 420|444     video: 420 (default) pads an odd width or height by one\n"
+          "                           pixel so that every player takes it; 444 keeps the size\n"
+          "      --max-frames N       video: refuse inputs with more frames (default 1000000)\n"
+          "      --max-duration S     video: refuse inputs longer than S seconds (default 14400)\n"
           "  -q, --quiet              errors only: no progress and no summary\n"
           "  -v, --verbose            per-image timings and library warnings on stderr\n"
           "  -h, --help               show this help and exit\n"
@@ -199,6 +227,13 @@ static int parse_options(int argc, char **argv, struct stylize_settings *setting
         {"jobs", required_argument, NULL, 'j'},
         {"skip-existing", no_argument, NULL, OPTION_SKIP_EXISTING},
         {"smoothing", required_argument, NULL, OPTION_SMOOTHING},
+        {"temporal-blend", required_argument, NULL, OPTION_TEMPORAL_BLEND},
+        {"codec", required_argument, NULL, OPTION_CODEC},
+        {"crf", required_argument, NULL, OPTION_CRF},
+        {"preset", required_argument, NULL, OPTION_PRESET},
+        {"chroma", required_argument, NULL, OPTION_CHROMA},
+        {"max-frames", required_argument, NULL, OPTION_MAX_FRAMES},
+        {"max-duration", required_argument, NULL, OPTION_MAX_DURATION},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -289,6 +324,40 @@ static int parse_options(int argc, char **argv, struct stylize_settings *setting
                 !(settings->smoothing < 1.0))
                 return cli_usage_error(STYLIZE_COMMAND, "--smoothing expects 0 <= W < 1, not '%s'",
                                        optarg);
+            break;
+        case OPTION_TEMPORAL_BLEND:
+            if (cli_parse_double(optarg, 0.0, 1.0, &settings->blend) != 0 ||
+                !(settings->blend < 1.0))
+                return cli_usage_error(STYLIZE_COMMAND,
+                                       "--temporal-blend expects 0 <= A < 1, not '%s'", optarg);
+            break;
+        case OPTION_CODEC:
+            settings->codec = optarg;
+            break;
+        case OPTION_PRESET:
+            settings->preset = optarg;
+            break;
+        case OPTION_CRF:
+            if (cli_parse_int(optarg, 0, 63, &settings->crf) != 0)
+                return cli_usage_error(STYLIZE_COMMAND, "--crf expects 0..63, not '%s'", optarg);
+            break;
+        case OPTION_CHROMA:
+            if (strcmp(optarg, "420") != 0 && strcmp(optarg, "444") != 0)
+                return cli_usage_error(STYLIZE_COMMAND, "--chroma expects 420 or 444, not '%s'",
+                                       optarg);
+            settings->chroma444 = strcmp(optarg, "444") == 0;
+            break;
+        case OPTION_MAX_FRAMES:
+            if (cli_parse_u64(optarg, &settings->max_frames) != 0 || settings->max_frames == 0)
+                return cli_usage_error(STYLIZE_COMMAND,
+                                       "--max-frames expects a frame count above 0, not '%s'",
+                                       optarg);
+            break;
+        case OPTION_MAX_DURATION:
+            if (cli_parse_double(optarg, 0.0, 1e9, &settings->max_seconds) != 0 ||
+                !(settings->max_seconds > 0.0))
+                return cli_usage_error(STYLIZE_COMMAND,
+                                       "--max-duration expects seconds above 0, not '%s'", optarg);
             break;
         case OPTION_PRECISION:
             if (style_precision_parse(optarg, &settings->precision) != STYLE_OK) {
@@ -740,26 +809,59 @@ done:
     return result;
 }
 
-/* INPUT OUTPUT where either is a video (cli_video.c). */
-static int stylize_video(const struct stylize_settings *s, const char *in, const char *out)
+/* INPUT OUTPUT where either is a video, or --out-dir with videos (cli_video.c). */
+static int stylize_video(const struct stylize_settings *s, char **arguments, int count)
 {
-    if (!cli_video_path(out))
-        return cli_usage_error(STYLIZE_COMMAND, "a video input needs a video output (.mp4, .mkv, "
-                                                ".mov, .webm), not '%s'", out);
-    if (!cli_video_path(in) && cli_has_image_extension(in))
-        return cli_usage_error(STYLIZE_COMMAND, "a video output needs a video input, not '%s'",
-                               in);
+    const char *in = arguments[0], *out = s->out_dir ? NULL : arguments[1];
+    if (out != NULL && !cli_video_path(out))
+        return cli_usage_error(STYLIZE_COMMAND,
+                               "a video input needs a video output (.mp4, .mkv, "
+                               ".mov, .webm), not '%s'",
+                               out);
+    if (out != NULL && !cli_video_path(in) && cli_has_image_extension(in))
+        return cli_usage_error(STYLIZE_COMMAND, "a video output needs a video input, not '%s'", in);
+    for (int i = 0; s->out_dir != NULL && i < count; i++)
+        if (!cli_video_path(arguments[i]))
+            return cli_usage_error(STYLIZE_COMMAND,
+                                   "--out-dir with videos takes videos only, "
+                                   "not '%s' (stylize images in another run)",
+                                   arguments[i]);
     if (s->style || s->style_weights || s->style_count || s->tileable || s->band_rows ||
         s->skip_existing || s->jobs != 1)
         return cli_usage_error(STYLIZE_COMMAND,
                                "--style, --style-weights, --style-image, --tileable, --band-rows, "
                                "--skip-existing and --jobs do not apply to video (yet)");
     struct cli_video_options o = {
-        s->model_path, s->threads,   s->memory_budget_bytes, s->memory_budget_given,
-        s->max_pixels, s->precision, s->precision_given,     s->strength,
-        s->strength_given, s->preserve_color, s->scale, s->scale_given,
-        s->smoothing, s->quiet, s->verbose};
-    return cli_video_stylize(&o, in, out);
+        .model_path = s->model_path,
+        .threads = s->threads,
+        .memory_budget_bytes = s->memory_budget_bytes,
+        .memory_budget_given = s->memory_budget_given,
+        .max_pixels = s->max_pixels,
+        .precision = s->precision,
+        .precision_given = s->precision_given,
+        .strength = s->strength,
+        .strength_given = s->strength_given,
+        .preserve_color = s->preserve_color,
+        .scale = s->scale,
+        .scale_given = s->scale_given,
+        .smoothing = s->smoothing,
+        .blend = s->blend,
+        .codec = s->codec,
+        .preset = s->preset,
+        .crf = (int)s->crf,
+        .chroma444 = s->chroma444,
+        .max_frames = s->max_frames,
+        .max_seconds = s->max_seconds,
+        .quiet = s->quiet,
+        .verbose = s->verbose,
+    };
+    if (cli_video_check_encoding(&o) != 0) return CLI_EXIT_USAGE;
+    if (s->out_dir == NULL) {
+        o.sequence_in = frame_sequence_pattern(in);
+        return cli_video_stylize(&o, in, out);
+    }
+    if (prepare_out_dir(s->out_dir) != 0) return CLI_EXIT_FAILURE;
+    return cli_video_stylize_into(&o, s->out_dir, (const char *const *)arguments, count);
 }
 
 int cmd_stylize(int argc, char **argv)
@@ -773,14 +875,18 @@ int cmd_stylize(int argc, char **argv)
     settings.jobs = 1;
     settings.style_size = 512;
     settings.smoothing = STYLE_DEFAULT_NORM_SMOOTHING;
+    settings.blend = STYLE_DEFAULT_TEMPORAL_BLEND;
+    settings.crf = -1;
     exit_code = parse_options(argc, argv, &settings);
     if (exit_code != PARSE_CONTINUE) return exit_code;
     char **arguments = argv + optind;
     int count = argc - optind;
     exit_code = check_arguments(&settings, count, arguments);
     if (exit_code != 0) return exit_code;
-    if (settings.out_dir == NULL && (cli_video_path(arguments[0]) || cli_video_path(arguments[1])))
-        return stylize_video(&settings, arguments[0], arguments[1]);
+    int videos = 0;
+    for (int i = 0; i < count; i++)
+        videos += cli_video_path(arguments[i]);
+    if (videos > 0) return stylize_video(&settings, arguments, count);
     if (settings.out_dir != NULL && prepare_out_dir(settings.out_dir) != 0) return CLI_EXIT_FAILURE;
 
     if (stylize_jobs_collect(&jobs, settings.out_dir, arguments, count) != 0) {

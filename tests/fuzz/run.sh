@@ -9,7 +9,8 @@
 #               the corpus of a target grows over runs, so later runs continue where the
 #               last one stopped
 #   -t SECONDS  time per target (default 600)
-#   TARGET      model png jpeg webp ml5_manifest feature_net safetensors (default: all)
+#   TARGET      model png jpeg webp ml5_manifest feature_net safetensors video (default: all;
+#               video only in builds with FFmpeg)
 #
 # Each target starts from tests/fuzz/seeds/<target> plus its corpus in WORKDIR. A crash,
 # leak, timeout or out-of-memory input is left in WORKDIR/artifacts/<target>/; after fixing
@@ -31,6 +32,7 @@ done
 shift $((OPTIND - 1))
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(model png jpeg webp ml5_manifest feature_net safetensors)
+if [ $# -eq 0 ] && [ -x "$build/tests/fuzz/fuzz_video" ]; then targets+=(video); fi
 
 mkdir -p "$work"
 summary=$work/summary.tsv

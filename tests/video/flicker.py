@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Flicker of stylized video, per-frame against instance-norm statistics smoothed over time.
+"""Flicker of stylized video, per-frame against the video session's cures: instance-norm
+statistics smoothed over time, and blending with the warped previous output.
 
 flicker = sum_t mean_{x visible in t-1 and t} |warp(S(t-1))(x) - S(t)(x)|
           / the same sum for the input frames I,
@@ -19,8 +20,9 @@ Two sets:
       (PRESET_MEDIUM) on the input frames, both directions; a pixel counts when the
       forward-backward check passes (|f_b + f_f(x + f_b)|^2 <= 0.01 (|f_b|^2 + |f_f|^2) + 0.5,
       Sundaram et al. 2010, as Ruder et al. use) and its source is inside the frame.
-The library's cure (norm statistics smoothing) uses no flow at all, so the evaluation's flow
-is independent of it.
+The library's cures use no flow of the evaluation: norm statistics smoothing none at all, the
+temporal blend the library's own coarse-to-fine Lucas-Kanade estimate (src/image/motion_estimate.c),
+so the evaluation's flow (exact, or DIS) is another one.
 
 Also the style loss of stylized frames (Gatys style loss with the models' loss network and
 training style size, libstyle.evaluate_losses) per-frame against smoothed, so stability is
@@ -171,8 +173,9 @@ def real_clip(path: str, width: int, frames: int, skip: int):
 
 # ---- stylizing and the style loss -----------------------------------------------------------
 
-def stylize(model, clip: list, smoothing: float, threads: int) -> tuple:
-    with libstyle.VideoSession(model, smoothing=smoothing, threads=threads) as video:
+def stylize(model, clip: list, smoothing: float, blend: float, threads: int) -> tuple:
+    with libstyle.VideoSession(model, smoothing=smoothing, blend=blend,
+                               threads=threads) as video:
         start = time.monotonic()
         out = [video.push(frame) for frame in clip]
         return out, time.monotonic() - start
@@ -214,12 +217,18 @@ def main() -> None:
     parser.add_argument("--synthetic-frames", type=int, default=10)
     parser.add_argument("--photos", type=int, default=1, help="held-out photos per motion")
     parser.add_argument("--smoothing", default="0,0.9", help="weights; 0 = per-frame")
+    parser.add_argument("--blend", default="",
+                        help="temporal blend weights, each run with smoothing 0 (e.g. 0.5,0.7)")
+    parser.add_argument("--clips", default="",
+                        help="only the clips whose name contains one of these (comma-separated)")
+    parser.add_argument("--save-frames", help="folder: write each variant's frames of each clip")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--style-frames", type=int, default=2,
                         help="frames per clip whose style loss is computed (0: none)")
     parser.add_argument("--json", help="write all numbers here too")
     args = parser.parse_args()
-    weights = [float(w) for w in args.smoothing.split(",")]
+    variants = [("w=%g" % float(w), float(w), 0.0) for w in args.smoothing.split(",")]
+    variants += [("blend=%g" % float(b), 0.0, float(b)) for b in args.blend.split(",") if b]
 
     height = int(round(args.width * 9 / 16 / 2)) * 2
     clips = {}
@@ -231,6 +240,9 @@ def main() -> None:
     video = os.path.join(args.shared, "datasets", "video", "cityCC0.mpg")
     clips["cityCC0"] = ("b",) + real_clip(video, args.width, args.frames, args.skip)
 
+    if args.clips:
+        wanted = args.clips.split(",")
+        clips = {k: v for k, v in clips.items() if any(w in k for w in wanted)}
     results = []
     for model_path in args.models:
         model = libstyle.Model(model_path)
@@ -241,16 +253,22 @@ def main() -> None:
             row = {"model": name, "set": subset, "clip": clip_name,
                    "size": "%dx%d" % (frames_in[0].shape[1], frames_in[0].shape[0]),
                    "frames": len(frames_in)}
-            for w in weights:
-                out, seconds = stylize(model, frames_in, w, args.threads)
+            for label, w, blend in variants:
+                out, seconds = stylize(model, frames_in, w, blend, args.threads)
                 ratio, styled_error, input_error = flicker(frames_in, out, motions)
-                row["flicker w=%g" % w] = ratio
-                row["warp error w=%g" % w] = styled_error
+                row["flicker " + label] = ratio
+                row["warp error " + label] = styled_error
                 row["input warp error"] = input_error
-                row["seconds w=%g" % w] = seconds
+                row["seconds " + label] = seconds
                 if args.style_frames and settings:
-                    row["style w=%g" % w] = style_loss(frames_in, out, settings, args.shared,
+                    row["style " + label] = style_loss(frames_in, out, settings, args.shared,
                                                        list(picks))
+                if args.save_frames:
+                    folder = os.path.join(args.save_frames, name, clip_name.replace(":", "-"),
+                                          label)
+                    os.makedirs(folder, exist_ok=True)
+                    for t, frame in enumerate(out):
+                        libstyle.save_image(os.path.join(folder, "%03d.png" % t), frame)
             results.append(row)
             print(json.dumps(row), flush=True)
         model.close()

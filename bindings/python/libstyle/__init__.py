@@ -42,7 +42,7 @@ from ._evaluate import EVALUATION_DEFINITION, evaluate
 from ._session import PRECISIONS, RunInfo, Session, precision_supported
 from ._train import TrainStats, train
 from ._adain import AdainStyle, train_adain
-from ._video import DEFAULT_NORM_SMOOTHING, VideoSession
+from ._video import DEFAULT_NORM_SMOOTHING, DEFAULT_TEMPORAL_BLEND, VideoSession
 
 __all__ = [
     "__version__",
@@ -66,6 +66,7 @@ __all__ = [
     "train_adain",
     "VideoSession",
     "DEFAULT_NORM_SMOOTHING",
+    "DEFAULT_TEMPORAL_BLEND",
     "LogLevel",
     "Status",
     "load_image",

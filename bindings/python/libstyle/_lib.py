@@ -254,7 +254,11 @@ class VideoHandle(Structure):
 class VideoSettings(Structure):
     """``style_video_settings``."""
 
-    _fields_ = [("struct_size", c_size_t), ("norm_smoothing", c_float)]
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("norm_smoothing", c_float),
+        ("temporal_blend", c_float),
+    ]
 
 
 class OptimizeStatsStruct(Structure):

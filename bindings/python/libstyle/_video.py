@@ -14,11 +14,14 @@ from ._lib import VideoHandle, VideoSettings, lib
 from ._model import Model
 from ._session import _check_float, _check_int, _parse_precision
 
-__all__ = ["VideoSession", "DEFAULT_NORM_SMOOTHING"]
+__all__ = ["VideoSession", "DEFAULT_NORM_SMOOTHING", "DEFAULT_TEMPORAL_BLEND"]
 
 #: ``STYLE_DEFAULT_NORM_SMOOTHING``: the weight of the past frames' statistics by default (0:
 #: per-frame; docs/video.md has the measurements).
 DEFAULT_NORM_SMOOTHING = 0.0
+
+#: ``STYLE_DEFAULT_TEMPORAL_BLEND``: the weight of the warped previous output by default.
+DEFAULT_TEMPORAL_BLEND = 0.0
 
 
 class VideoSession:
@@ -29,6 +32,9 @@ class VideoSession:
         smoothing: weight w in [0, 1) of the past frames' instance-norm statistics: every
             instance norm normalizes with w * previous + (1 - w) * this frame's mean and
             variance. 0 stylizes each frame on its own (bit for bit :meth:`Session.stylize`).
+        blend: weight a in [0, 1) of the previous output warped along the motion (the
+            library's own estimate), where the motion is reliable: out = S + a * m *
+            (warp(previous) - S). 0: no blending.
         threads, precision, strength, preserve_color, scale: as for :class:`Session`.
 
     Call :meth:`reset` at a scene cut; a frame of another size starts afresh by itself.
@@ -40,6 +46,7 @@ class VideoSession:
         model: Model,
         *,
         smoothing: float = DEFAULT_NORM_SMOOTHING,
+        blend: float = DEFAULT_TEMPORAL_BLEND,
         threads: int = 0,
         precision: Optional[str] = None,
         strength: float = 1.0,
@@ -49,7 +56,11 @@ class VideoSession:
         self._handle: Optional[ctypes._Pointer] = None
         if not isinstance(model, Model):
             raise TypeError("model must be a libstyle.Model, not %s" % type(model).__name__)
-        settings = VideoSettings(ctypes.sizeof(VideoSettings), _check_float(smoothing, "smoothing"))
+        settings = VideoSettings(
+            ctypes.sizeof(VideoSettings),
+            _check_float(smoothing, "smoothing"),
+            _check_float(blend, "blend"),
+        )
         threads = _check_int(threads, "threads", 0, 4096)
         precision_value = None if precision is None else _parse_precision(precision)
         self._lock = threading.Lock()

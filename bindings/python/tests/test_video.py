@@ -1,4 +1,5 @@
-"""VideoSession: frames of a stream with instance-norm statistics smoothed over time."""
+"""VideoSession: frames of a stream with instance-norm statistics smoothed over time, and
+blended with the warped previous output."""
 
 from __future__ import annotations
 
@@ -62,6 +63,23 @@ class VideoSessionTest(unittest.TestCase):
         video.close()
         with self.assertRaises(ValueError):
             video.push(self.frames[0])
+
+    def test_blend(self) -> None:
+        with libstyle.VideoSession(self.model, blend=0.6) as video:
+            # a still clip: the frame stylized on its own, every time
+            for _ in range(3):
+                np.testing.assert_array_equal(video.push(self.frames[0]), self.alone[0])
+            video.reset()
+            out = list(video.frames(self.frames))
+            np.testing.assert_array_equal(out[0], self.alone[0])
+            # moving: later frames are pulled toward the warped previous output
+            self.assertFalse(np.array_equal(out[2], self.alone[2]))
+
+    def test_bad_blend_is_refused(self) -> None:
+        for bad in (1.0, -0.1, float("inf")):
+            with self.assertRaises(libstyle.InvalidArgumentError) as caught:
+                libstyle.VideoSession(self.model, blend=bad)
+            self.assertIn("temporal_blend", str(caught.exception))
 
 
 if __name__ == "__main__":

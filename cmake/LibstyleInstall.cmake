@@ -3,7 +3,7 @@
 #
 # Defines `style_static` (libstyle.a: the code of libstyle.so as one object that defines only
 # the public style_* API) and installs, in the directories of GNUInstallDirs:
-#   include/libstyle.h                                              component development
+#   include/libstyle.h, include/libstyle_train.h                    component development
 #   LIBDIR/libstyle.so.MAJOR.MINOR.PATCH, libstyle.so.MAJOR         component runtime
 #   LIBDIR/libstyle.so (namelink), LIBDIR/libstyle.a                component development
 #   bin/libstyle (the CLI, with an RPATH to LIBDIR)                 component runtime
@@ -101,8 +101,8 @@ install(FILES ${PROJECT_SOURCE_DIR}/docs/libstyle.1 DESTINATION ${CMAKE_INSTALL_
 file(GLOB _style_bundled_models ${PROJECT_SOURCE_DIR}/models/*.safetensors)
 install(FILES ${_style_bundled_models} ${PROJECT_SOURCE_DIR}/models/README.md
         DESTINATION ${CMAKE_INSTALL_DATADIR}/libstyle/models COMPONENT runtime)
-install(FILES ${PROJECT_SOURCE_DIR}/include/libstyle.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-        COMPONENT development)
+install(FILES ${PROJECT_SOURCE_DIR}/include/libstyle.h ${PROJECT_SOURCE_DIR}/include/libstyle_train.h
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT development)
 
 # CMake package: find_package(libstyle 0.1 CONFIG REQUIRED [COMPONENTS static]).
 install(EXPORT libstyle-targets NAMESPACE libstyle:: DESTINATION ${STYLE_INSTALL_CMAKEDIR}

@@ -6,7 +6,7 @@
 #ifndef STYLE_COMMON_H
 #define STYLE_COMMON_H
 
-#include "libstyle.h"
+#include "libstyle_train.h" /* the whole API: libstyle.h and the training part */
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -11,64 +11,34 @@
 /* How often each function below ran; the library must never call them. */
 static int calls;
 
-/* Names that libstyle.a's objects define (nm), with signatures of this program's own. */
-int adam_step(int x)
-{
-    calls++;
-    return x + 1;
-}
-int lbfgs_step(int x)
-{
-    calls++;
-    return x + 2;
-}
-int model_from_file(int x)
-{
-    calls++;
-    return x + 3;
-}
-int st_find(int x)
-{
-    calls++;
-    return x + 4;
-}
-int pad_reflect_nhwc(int x)
-{
-    calls++;
-    return x + 5;
-}
-int image_resize_rgb(int x)
-{
-    calls++;
-    return x + 6;
-}
-int train_rng_next(int x)
-{
-    calls++;
-    return x + 7;
-}
-int tconv_forward(int x)
-{
-    calls++;
-    return x + 8;
-}
-int conv_layer_forward(int x)
-{
-    calls++;
-    return x + 9;
-}
-int network_plan_run(int x)
-{
-    calls++;
-    return x + 10;
-}
+/* Names that libstyle.a's objects define (nm), with signatures of this program's own: each
+ * returns x + its number and counts the call. */
+#define OWN_FUNCTIONS(X)                                                                           \
+    X(adam_step, 1)                                                                                \
+    X(lbfgs_step, 2)                                                                               \
+    X(model_from_file, 3)                                                                          \
+    X(st_find, 4)                                                                                  \
+    X(pad_reflect_nhwc, 5)                                                                         \
+    X(image_resize_rgb, 6)                                                                         \
+    X(train_rng_next, 7)                                                                           \
+    X(tconv_forward, 8)                                                                            \
+    X(conv_layer_forward, 9)                                                                       \
+    X(network_plan_run, 10)
+#define DEFINE_OWN(name, number)                                                                   \
+    int name(int x);                                                                               \
+    int name(int x)                                                                                \
+    {                                                                                              \
+        calls++;                                                                                   \
+        return x + number;                                                                         \
+    }
+OWN_FUNCTIONS(DEFINE_OWN)
 
 static int own_functions_answer(void)
 {
-    return adam_step(0) == 1 && lbfgs_step(0) == 2 && model_from_file(0) == 3 && st_find(0) == 4 &&
-           pad_reflect_nhwc(0) == 5 && image_resize_rgb(0) == 6 && train_rng_next(0) == 7 &&
-           tconv_forward(0) == 8 && conv_layer_forward(0) == 9 && network_plan_run(0) == 10 &&
-           calls == 10;
+    int answered = 0, count = 0;
+#define CALL_OWN(name, number) answered += name(0) == number, count++;
+    OWN_FUNCTIONS(CALL_OWN)
+    return answered == count && calls == count;
 }
 
 int main(int argc, char **argv)

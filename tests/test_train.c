@@ -460,6 +460,33 @@ static void *model_tensors(const char *path, size_t *size)
     return out;
 }
 
+/* Runs `o` again, stopped by its progress callback after `stop_at` iterations, resumes it from
+ * its checkpoint with no other option given, and checks that the model's tensors equal
+ * `expected` (the uninterrupted run's) bit for bit. Restores o->progress_user. */
+static void assert_stop_and_resume_identical(style_train_options *o, int stop_at,
+                                             const void *expected, size_t size)
+{
+    void *user = o->progress_user;
+    run_log stop = {0};
+    stop.stop_at = stop_at;
+    o->progress_user = &stop;
+    assert_int_equal(style_train(o), STYLE_ERR_CANCELLED);
+    o->progress_user = user;
+    char ckpt[4200];
+    snprintf(ckpt, sizeof ckpt, "%s.ckpt", o->out_path);
+    style_train_options r = {0};
+    r.struct_size = sizeof r;
+    r.resume_path = ckpt;
+    r.out_path = o->out_path;
+    r.threads = 2;
+    assert_int_equal(style_train(&r), STYLE_OK);
+    size_t size_b;
+    void *b = model_tensors(o->out_path, &size_b);
+    assert_int_equal(size, size_b);
+    assert_memory_equal(expected, b, size);
+    free(b);
+}
+
 static void test_resume_is_bit_identical(void **state)
 {
     (void)state;
@@ -514,7 +541,7 @@ static void test_quality_terms(void **state)
     style_train_options o = small_run(dir, &log);
     o.iterations = 10;
     assert_int_equal(style_train(&o), STYLE_OK);
-    size_t size_plain, size_a, size_b;
+    size_t size_plain, size_a;
     void *plain = model_tensors(o.out_path, &size_plain);
 
     o.loss_pooling = "avg";
@@ -533,21 +560,7 @@ static void test_quality_terms(void **state)
     style_model_free(model);
 
     /* Stop at 6, resume to 10 with no quality options given: the checkpoint carries them. */
-    run_log stop = {0};
-    stop.stop_at = 6;
-    o.progress_user = &stop;
-    assert_int_equal(style_train(&o), STYLE_ERR_CANCELLED);
-    char ckpt[4200];
-    snprintf(ckpt, sizeof ckpt, "%s.ckpt", o.out_path);
-    style_train_options r = {0};
-    r.struct_size = sizeof r;
-    r.resume_path = ckpt;
-    r.out_path = o.out_path;
-    r.threads = 2;
-    assert_int_equal(style_train(&r), STYLE_OK);
-    void *b = model_tensors(o.out_path, &size_b);
-    assert_int_equal(size_a, size_b);
-    assert_memory_equal(a, b, size_a);
+    assert_stop_and_resume_identical(&o, 6, a, size_a);
 
     /* Bad values are refused before training. */
     o.progress_user = &log;
@@ -557,7 +570,7 @@ static void test_quality_terms(void **state)
     o.loss_pooling = NULL;
     o.color_weight = -1;
     assert_int_equal(style_train(&o), STYLE_ERR_INVALID_ARGUMENT);
-    free(plain), free(a), free(b);
+    free(plain), free(a);
     free_run(&o);
     test_remove_tree(dir);
     free(dir);
@@ -578,7 +591,7 @@ static void test_warm_start_and_shift(void **state)
     assert_int_equal(style_train(&o), STYLE_OK);
     char *base = strdup(test_path(dir, "base.safetensors"));
     assert_int_equal(rename(o.out_path, base), 0);
-    size_t size_base, size_a, size_b;
+    size_t size_base, size_a;
     void *base_tensors = model_tensors(base, &size_base);
 
     /* A step too small to move any weight: the result is the starting model, so every weight
@@ -613,21 +626,7 @@ static void test_warm_start_and_shift(void **state)
     assert_non_null(strstr(training, "\"init_model_sha256\":\""));
     assert_null(strstr(training, dir)); /* no machine path */
     style_model_free(model);
-    run_log stop = {0};
-    stop.stop_at = 5;
-    o.progress_user = &stop;
-    assert_int_equal(style_train(&o), STYLE_ERR_CANCELLED);
-    char ckpt[4200];
-    snprintf(ckpt, sizeof ckpt, "%s.ckpt", o.out_path);
-    style_train_options r = {0};
-    r.struct_size = sizeof r;
-    r.resume_path = ckpt;
-    r.out_path = o.out_path;
-    r.threads = 2;
-    assert_int_equal(style_train(&r), STYLE_OK);
-    void *b = model_tensors(o.out_path, &size_b);
-    assert_int_equal(size_a, size_b);
-    assert_memory_equal(a, b, size_a);
+    assert_stop_and_resume_identical(&o, 5, a, size_a);
 
     /* Refused: a shift over a quarter of the crop, a missing model (named), several styles. */
     o.progress_user = &log;
@@ -653,7 +652,7 @@ static void test_warm_start_and_shift(void **state)
     o.style_images = NULL;
     o.style_image_count = 0;
     o.style_names = NULL;
-    free(a), free(b), free(base_tensors), free(base);
+    free(a), free(base_tensors), free(base);
     free_run(&o);
     test_remove_tree(dir);
     free(dir);

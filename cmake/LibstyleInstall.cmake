@@ -1,9 +1,9 @@
 # Installing libstyle (docs/install.md). Included by the top-level CMakeLists.txt once the
 # targets `style` (libstyle.so), `style_core` (its objects) and `libstyle_cli` exist.
 #
-# Defines `style_static` (libstyle.a, the same objects as libstyle.so) and installs, in the
-# directories of GNUInstallDirs:
-#   include/libstyle.h                                              component development
+# Defines `style_static` (libstyle.a: the code of libstyle.so as one object that defines only
+# the public style_* API) and installs, in the directories of GNUInstallDirs:
+#   include/libstyle.h, include/libstyle_train.h                    component development
 #   LIBDIR/libstyle.so.MAJOR.MINOR.PATCH, libstyle.so.MAJOR         component runtime
 #   LIBDIR/libstyle.so (namelink), LIBDIR/libstyle.a                component development
 #   bin/libstyle (the CLI, with an RPATH to LIBDIR)                 component runtime
@@ -41,14 +41,32 @@ foreach(_name IN LISTS OpenMP_C_LIB_NAMES)
 endforeach()
 
 # ---- libstyle.a --------------------------------------------------------------------------
-add_library(style_static STATIC $<TARGET_OBJECTS:style_core>)
+# One object, not the library's ~100: its objects linked into one (ld -r), then every hidden
+# symbol made local (objcopy --localize-hidden). Everything but the STYLE_API functions is
+# compiled hidden (C_VISIBILITY_PRESET), so libstyle.a defines only the public style_* API,
+# as libstyle.so exports it, and a program with its own adam_step or st_find links beside it
+# (tests/symbols/). A static link pulls in the whole library: libstyle.a needs each of its
+# dependencies below whatever the program calls.
+set(_style_static_object "${PROJECT_BINARY_DIR}/libstyle_static.o")
+add_custom_command(
+  OUTPUT "${_style_static_object}"
+  COMMAND "${CMAKE_LINKER}" -r -o "${_style_static_object}.partial" $<TARGET_OBJECTS:style_core>
+  COMMAND "${CMAKE_OBJCOPY}" --localize-hidden "${_style_static_object}.partial"
+          "${_style_static_object}"
+  COMMAND "${CMAKE_COMMAND}" -E rm -f "${_style_static_object}.partial"
+  DEPENDS $<TARGET_OBJECTS:style_core>
+  COMMENT "Linking libstyle's objects into one object that defines only the public API"
+  COMMAND_EXPAND_LISTS VERBATIM)
+add_library(style_static STATIC "${_style_static_object}")
+add_dependencies(style_static style_core)
 add_library(libstyle::style_static ALIAS style_static)
-set_target_properties(style_static PROPERTIES OUTPUT_NAME style)
+set_target_properties(style_static PROPERTIES OUTPUT_NAME style LINKER_LANGUAGE C)
 target_include_directories(style_static PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>)
 # What a program linking libstyle.a needs (a static library's PRIVATE dependencies are part of
 # its exported link interface, as $<LINK_ONLY:...>).
 target_link_libraries(style_static PRIVATE DNNL::dnnl PNG::PNG PkgConfig::TURBOJPEG
                                            PkgConfig::JANSSON PkgConfig::EXIF PkgConfig::WEBP
+                                           PkgConfig::KISSFFT PkgConfig::LIBCRYPTO
                                            ${_style_openmp_link} m)
 if(NOT _style_openmp_link AND OpenMP_C_FLAGS)
   target_link_options(style_static INTERFACE ${OpenMP_C_FLAGS})
@@ -83,8 +101,8 @@ install(FILES ${PROJECT_SOURCE_DIR}/docs/libstyle.1 DESTINATION ${CMAKE_INSTALL_
 file(GLOB _style_bundled_models ${PROJECT_SOURCE_DIR}/models/*.safetensors)
 install(FILES ${_style_bundled_models} ${PROJECT_SOURCE_DIR}/models/README.md
         DESTINATION ${CMAKE_INSTALL_DATADIR}/libstyle/models COMPONENT runtime)
-install(FILES ${PROJECT_SOURCE_DIR}/include/libstyle.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-        COMPONENT development)
+install(FILES ${PROJECT_SOURCE_DIR}/include/libstyle.h ${PROJECT_SOURCE_DIR}/include/libstyle_train.h
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT development)
 
 # CMake package: find_package(libstyle 0.1 CONFIG REQUIRED [COMPONENTS static]).
 install(EXPORT libstyle-targets NAMESPACE libstyle:: DESTINATION ${STYLE_INSTALL_CMAKEDIR}

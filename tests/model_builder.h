@@ -2,7 +2,7 @@
 #ifndef STYLE_MODEL_BUILDER_H
 #define STYLE_MODEL_BUILDER_H
 
-#include "safetensors.h"
+#include "model/safetensors.h"
 #include "testutil.h"
 
 typedef struct test_model_config {

@@ -6,7 +6,7 @@
 #ifndef STYLE_REFERENCE_H
 #define STYLE_REFERENCE_H
 
-#include "model.h"
+#include "model/model.h"
 
 /* A C x H x W tensor of doubles. */
 typedef struct ref_tensor {

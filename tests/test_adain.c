@@ -5,12 +5,12 @@
  * (save / load from memory / round trip / bad files), a short training run that lowers the
  * loss and resumes, and the session API (styles, blends, strength, preserve-colour).
  */
-#include "adain.h"
+#include "arch/adain.h"
 #include "model_builder.h"
 #include "testutil.h"
 #include "train_fixtures.h"
-#include "train.h"
-#include "train_losses.h"
+#include "train/train.h"
+#include "train/train_losses.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -5,9 +5,10 @@
  * transfer, blend) is recomputed here in double. Edge cases: strength 0 is the input exactly,
  * strength 1 is the plain run bit for bit, bad values are refused with clear messages.
  */
-#include "controls.h"
+#include "image/color.h"
+#include "session/controls.h"
 #include "model_builder.h"
-#include "train_data.h"
+#include "image/resize.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -333,7 +334,7 @@ static void test_cubic_resize(void **state)
             srcd[i] = src[i];
         float *dst = malloc(sizeof(float) * dw * dh * 3);
         assert_int_equal(image_resize_rgb_filter(src, sw, sh, dst, dw, dh, RESIZE_CUBIC), STYLE_OK);
-        controls_clamp(dst, (size_t)dw * dh * 3);
+        color_clamp(dst, (size_t)dw * dh * 3);
         double *expect = ref_resize(srcd, sw, sh, dw, dh);
         double max = test_max_abs_diff(dst, expect, (size_t)dw * dh * 3);
         print_message("  cubic %dx%d -> %dx%d: max |diff| %.2e\n", sw, sh, dw, dh, max);

@@ -7,9 +7,9 @@
  * random model on two tiny photos (files found by name and SHA-256, reports, contact sheets,
  * the Gatys curves reused from the cache) and its clear errors.
  */
-#include "evaluate_files.h"
-#include "evaluate_metrics.h"
-#include "file_sha256.h"
+#include "evaluate/evaluate_files.h"
+#include "evaluate/evaluate_metrics.h"
+#include "core/file_sha256.h"
 #include "model_builder.h"
 #include "testutil.h"
 

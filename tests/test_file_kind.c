@@ -1,14 +1,14 @@
 /*
- * Recognising wrong files by their first bytes (src/file_kind.c): every kind from a sample
+ * Recognising wrong files by their first bytes (src/core/file_kind.c): every kind from a sample
  * built here, and the messages of the loaders that use it (model, loss network, training
  * checkpoint, image): what the file is and what to do.
  */
 #include "testutil.h"
 
-#include "feature_net.h"
-#include "file_kind.h"
+#include "features/feature_net.h"
+#include "core/file_kind.h"
 #include "model_builder.h"
-#include "train.h"
+#include "train/train.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -8,7 +8,7 @@
 #define _GNU_SOURCE
 #include "testutil.h"
 
-#include "common.h"
+#include "core/common.h"
 
 #include <dirent.h>
 #include <fcntl.h>

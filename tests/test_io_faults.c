@@ -1,13 +1,13 @@
 /*
  * I/O failures: a disk that fills up in the middle of a write (the write hook of
- * src/file_io.c), reads that fail (its read hook), and paths that cannot be read as files
+ * src/core/file_io.c), reads that fail (its read hook), and paths that cannot be read as files
  * (directories). Every save must fail
  * with STYLE_ERR_IO and a message naming the file, leave no temporary behind, and leave an
  * earlier file at the destination untouched: nothing is lost, nothing half-written.
  * (chmod 000 proves nothing when the tests run as root, so unreadable inputs are directories.)
  */
-#include "common.h"
-#include "feature_net.h"
+#include "core/common.h"
+#include "features/feature_net.h"
 #include "model_builder.h"
 
 #include <stdio.h>

@@ -4,8 +4,8 @@
  * transposed convolution (TF and PyTorch crops), instance norm (+ReLU), reflection padding
  * with and without nearest x2 upsampling, the residual add and the output heads.
  */
-#include "layers.h"
-#include "pixels.h"
+#include "dnn/layers.h"
+#include "image/pixels.h"
 #include "reference.h"
 #include "testutil.h"
 

@@ -5,7 +5,7 @@
  * conv2d_transpose, instance norm eps 1e-3, 150 tanh + 127.5), so that the importer's layout
  * conversions and the metadata's semantics are both checked. Skips where ../shared is absent.
  */
-#include "network.h"
+#include "arch/network.h"
 #include "reference.h"
 #include "testutil.h"
 

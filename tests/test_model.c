@@ -9,8 +9,8 @@
 #define _GNU_SOURCE
 #include "model_builder.h"
 
-#include "half.h"
-#include "model.h"
+#include "core/half.h"
+#include "model/model.h"
 
 #include <dirent.h>
 #include <locale.h>

@@ -13,8 +13,8 @@
  *   bit, bad weights refused.
  */
 #include "model_builder.h"
-#include "motion_estimate.h"
-#include "temporal_blend.h"
+#include "image/motion_estimate.h"
+#include "session/temporal_blend.h"
 
 #include <math.h>
 #include <stdbool.h>

@@ -5,7 +5,7 @@
  * batches and determinism.
  */
 #include "model_builder.h"
-#include "network.h"
+#include "arch/network.h"
 #include "reference.h"
 
 #include <math.h>

@@ -7,8 +7,8 @@
  * chroma; the progress callback cancels; bad inputs give clear errors; every allocation
  * failure is handled.
  */
-#include "optim.h"
-#include "optimize.h"
+#include "train/optim.h"
+#include "train/optimize.h"
 #include "model_builder.h"
 #include "reference.h"
 #include "testutil.h"

@@ -3,10 +3,10 @@
  * reference and its measured seam, the alpha fill under transparent pixels, and banded runs
  * of images over the memory budget against whole-image runs.
  */
-#include "alpha_fill.h"
-#include "layers.h"
+#include "image/alpha_fill.h"
+#include "dnn/layers.h"
 #include "model_builder.h"
-#include "network.h"
+#include "arch/network.h"
 #include "reference.h"
 
 #include <math.h>

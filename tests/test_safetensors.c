@@ -5,8 +5,8 @@
  */
 #include "testutil.h"
 
-#include "half.h"
-#include "safetensors.h"
+#include "core/half.h"
+#include "model/safetensors.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -6,13 +6,13 @@
  * the cancel callback) is bit-identical to an uninterrupted one;
  * checkpoints are not mistaken for models; bad inputs and damaged checkpoints give clear errors.
  */
-#include "feature_net.h"
-#include "model.h"
-#include "network.h"
+#include "features/feature_net.h"
+#include "model/model.h"
+#include "arch/network.h"
 #include "model_builder.h"
 #include "reference.h"
 #include "testutil.h"
-#include "train.h"
+#include "train/train.h"
 #include "train_fixtures.h"
 
 #include <math.h>

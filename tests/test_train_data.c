@@ -1,5 +1,5 @@
 /*
- * Training data (src/train_data.c): the random stream (known answers, determinism, ranges,
+ * Training data (src/train/train_data.c): the random stream (known answers, determinism, ranges,
  * uniformity, normal moments), the recursive listing (nested folders, mixed-case extensions,
  * symlinked files and directories, loops, sorted order, errors, allocation failures), batches
  * (determinism, crops that are windows of the resized image, constant colours, upscaling of
@@ -9,8 +9,9 @@
 #define _GNU_SOURCE
 #include "testutil.h"
 
-#include "common.h"
-#include "train_data.h"
+#include "core/common.h"
+#include "train/train_data.h"
+#include "image/resize.h"
 
 #include <math.h>
 #include <stdbool.h>

@@ -6,7 +6,7 @@
  */
 #include "reference.h"
 #include "testutil.h"
-#include "train_layers.h"
+#include "dnn/train_layers.h"
 
 #include <math.h>
 #include <omp.h>

@@ -3,7 +3,7 @@
  * gradient against central finite differences of a double-precision reference of the loss.
  */
 #include "testutil.h"
-#include "train_losses.h"
+#include "train/train_losses.h"
 
 #include <math.h>
 #include <stdlib.h>

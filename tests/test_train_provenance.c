@@ -5,8 +5,8 @@
  * and SHA-256, and the photos by the data folder's name and the hash of their list (computed
  * here by hand), with no path of the training machine.
  */
-#include "file_sha256.h"
-#include "train_data_list.h"
+#include "core/file_sha256.h"
+#include "train/train_data_list.h"
 #include "train_fixtures.h"
 #include "model_builder.h"
 #include "testutil.h"

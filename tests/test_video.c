@@ -10,7 +10,7 @@
  *   models and banded runs refused with clear messages.
  */
 #include "model_builder.h"
-#include "norm_ema.h"
+#include "session/norm_ema.h"
 
 #include <math.h>
 #include <stdlib.h>

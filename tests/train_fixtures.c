@@ -1,9 +1,9 @@
 /* Training fixtures (see train_fixtures.h). */
 #define _GNU_SOURCE /* asprintf */
 #include "train_fixtures.h"
-#include "safetensors.h"
+#include "model/safetensors.h"
 #include "testutil.h"
-#include "train.h"
+#include "train/train.h"
 
 #include <math.h>
 #include <stdio.h>

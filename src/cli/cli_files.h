@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 
 /* The kind of a stat() mode, for messages: file_type_name(), shared with the library. */
-#include "../file_type_name.h"
+#include "../core/file_type_name.h"
 
 /**
  * Makes directory `path` and any missing parents (as `mkdir -p`; permissions 0777 less the

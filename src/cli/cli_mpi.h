@@ -7,7 +7,7 @@
 #ifndef LIBSTYLE_CLI_MPI_H
 #define LIBSTYLE_CLI_MPI_H
 
-#include <libstyle.h>
+#include <libstyle_train.h>
 
 typedef struct cli_mpi {
     style_train_group group; /* ranks 1: not started by mpirun */

@@ -7,6 +7,7 @@
 #include "cli_util.h"
 #include "commands.h"
 
+#include <libstyle_train.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>

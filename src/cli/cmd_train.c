@@ -10,6 +10,7 @@
 #include "train_progress.h"
 #include "commands.h"
 
+#include <libstyle_train.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>

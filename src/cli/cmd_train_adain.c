@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "train_progress.h"
 
+#include <libstyle_train.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>

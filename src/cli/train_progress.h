@@ -3,7 +3,7 @@
 #ifndef LIBSTYLE_CLI_TRAIN_PROGRESS_H
 #define LIBSTYLE_CLI_TRAIN_PROGRESS_H
 
-#include <libstyle.h>
+#include <libstyle_train.h>
 
 typedef struct train_progress {
     int terminal, quiet;

@@ -536,11 +536,11 @@ s8 weights per output channel), and the rest in bf16.
   convolutions at the input resolution: the same multiply-adds as the transposed conv (2.25x
   fewer for nearest + conv), as regular stride-1 convs that brgconv runs at full speed, where
   oneDNN's deconvolution runs at ~45 %.
-* The 9x9 32 -> 3 output convolution uses our own AVX-512 kernel (`src/direct_conv.c`),
+* The 9x9 32 -> 3 output convolution uses our own AVX-512 kernel (`src/dnn/direct_conv.c`),
   vectorised over input channels: oneDNN computes 3 output channels at the cost of 16.
 * Instance norm, ReLU, the residual add, reflection / zero padding of the next conv's input,
   the phase interleave and the conversion to bf16 / int8 are one fused pass (statistics, then
-  apply) of our own (`src/norm_layer.c`).
+  apply) of our own (`src/dnn/norm_layer.c`).
 * Activation buffers are allocated and touched once per build (transparent huge pages), so
   steady-state runs allocate nothing and take no page faults. Builds are cached per size.
 """

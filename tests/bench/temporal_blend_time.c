@@ -8,7 +8,7 @@
  *       libwebp libcrypto kissfft-float) -ldnnl -lm -fopenmp
  *   /tmp/temporal_blend_time /tmp/frame1.png /tmp/frame2.png
  */
-#include "temporal_blend.h"
+#include "session/temporal_blend.h"
 
 #include <stdio.h>
 #include <time.h>

@@ -2,13 +2,16 @@
 """Checks that the documentation agrees with the code (ctest `docs`):
 
 - docs/api.md documents (as a "### `name`" heading) exactly the functions, types and macros
-  that include/libstyle.h declares, every field of every public struct in that type's section,
+  that include/libstyle.h and include/libstyle_train.h declare, every field of every public struct in that type's section,
   and every enum value;
 - docs/libstyle.1 has a section per command of `libstyle --help`, and each section lists
   exactly the long options that `libstyle <command> --help` prints (--help, accepted by every
   command, is documented once); the global options likewise;
 - every exit status the tool's sources return is in the manual page's EXIT STATUS;
-- links between the Markdown files of docs/ and README.md lead to files that exist.
+- links between the Markdown files of docs/ and README.md lead to files that exist;
+- the version is the one of include/libstyle.h (LIBSTYLE_VERSION_MAJOR/MINOR/PATCH, which
+  CMakeLists.txt reads) wherever else it is written: LIBSTYLE_VERSION_STRING, the Python
+  package (pyproject.toml, __version__), the manual page and `libstyle --version`.
 
 Usage: check_docs.py SOURCE_DIR LIBSTYLE_BINARY. Prints one line per check and the problems;
 exits 1 when any check failed.
@@ -45,7 +48,7 @@ def header_declarations(text):
     names |= set(re.findall(r"typedef\s+(?:enum|struct)\s+(style_[a-z0-9_]+)", flat))
     names |= set(re.findall(r"typedef[^;]*\(\s*\*\s*(style_[a-z0-9_]+)\s*\)", flat))
     names |= set(re.findall(r"#define\s+((?:LIBSTYLE|STYLE)_[A-Z0-9_]+)\b", flat))
-    names -= {"LIBSTYLE_H"}  # the include guard
+    names -= {"LIBSTYLE_H", "LIBSTYLE_TRAIN_H"}  # the include guards
     structs = {}
     for name, body in re.findall(r"typedef\s+struct\s+(style_[a-z0-9_]+)\s*\{(.*?)\}", flat,
                                  flags=re.S):
@@ -76,14 +79,21 @@ def api_sections(text):
     return sections
 
 
+HEADERS = ("libstyle.h", "libstyle_train.h")  # the stable API, and training & evaluation
+
+
 def check_api(src):
-    with open(os.path.join(src, "include", "libstyle.h")) as f:
-        names, structs, values = header_declarations(f.read())
+    text = ""
+    for header in HEADERS:
+        with open(os.path.join(src, "include", header)) as f:
+            text += f.read()
+    names, structs, values = header_declarations(text)
     with open(os.path.join(src, "docs", "api.md")) as f:
         text = f.read()
     sections = api_sections(text)
-    check("docs/api.md documents every declaration of libstyle.h (%d) and no other" % len(names),
-          difference("", names, set(sections), "libstyle.h", "docs/api.md"))
+    check("docs/api.md documents every declaration of libstyle.h and libstyle_train.h (%d) and "
+          "no other" % len(names),
+          difference("", names, set(sections), "the headers", "docs/api.md"))
     problems = []
     for struct, fields in structs.items():
         section = sections.get(struct, "")
@@ -192,6 +202,36 @@ def check_links(src):
     check("links between README.md and docs/*.md lead to existing files", problems)
 
 
+# ---- the version ----------------------------------------------------------------------------
+
+def check_version(src, cli):
+    with open(os.path.join(src, "include", "libstyle.h")) as f:
+        header = f.read()
+    parts = [re.search(r"^#define LIBSTYLE_VERSION_%s (\d+)$" % p, header, re.M)
+             for p in ("MAJOR", "MINOR", "PATCH")]
+    if not all(parts):
+        check("include/libstyle.h defines LIBSTYLE_VERSION_MAJOR, _MINOR and _PATCH",
+              ["one of them is missing"])
+        return
+    version = ".".join(m.group(1) for m in parts)
+    copies = {}
+    m = re.search(r'^#define LIBSTYLE_VERSION_STRING "([^"]*)"$', header, re.M)
+    copies["LIBSTYLE_VERSION_STRING"] = m.group(1) if m else None
+    for name, path, pattern in [
+            ("bindings/python/pyproject.toml", ("bindings", "python", "pyproject.toml"),
+             r'^version = "([^"]*)"$'),
+            ("bindings/python/libstyle/__init__.py",
+             ("bindings", "python", "libstyle", "__init__.py"), r'^__version__ = "([^"]*)"$'),
+            ("docs/libstyle.1", ("docs", "libstyle.1"), r'^\.TH [^\n]*"libstyle ([^"]*)"')]:
+        with open(os.path.join(src, *path)) as f:
+            m = re.search(pattern, f.read(), re.M)
+        copies[name] = m.group(1) if m else None
+    m = re.match(r"libstyle (\S+)$", run(cli, "--version").strip())
+    copies["libstyle --version"] = m.group(1) if m else None
+    check("the version %s of include/libstyle.h is the one everywhere else" % version,
+          ["%s says %s" % (name, got) for name, got in sorted(copies.items()) if got != version])
+
+
 def main():
     if len(sys.argv) != 3:
         raise SystemExit(__doc__)
@@ -200,6 +240,7 @@ def main():
     check_manual(src, cli)
     check_exit_codes(src)
     check_links(src)
+    check_version(src, cli)
     print("%d check(s) failed" % len(failures) if failures else "all checks passed")
     return 1 if failures else 0
 

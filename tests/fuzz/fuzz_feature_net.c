@@ -1,9 +1,9 @@
 /*
  * Fuzz target: feature (loss) network files: the safetensors parse the loader does (lenient),
  * then the spec parser (libstyle.layers / taps / input / loss metadata) or VGG recognition,
- * and the tensor checks (src/feature_net.c).
+ * and the tensor checks (src/features/feature_net.c).
  */
-#include "feature_net.h"
+#include "features/feature_net.h"
 
 #include <stdint.h>
 

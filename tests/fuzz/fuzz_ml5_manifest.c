@@ -1,5 +1,5 @@
-/* Fuzz target: the ml5 importer's manifest.json parser (src/import_ml5.c). */
-#include "import_ml5.h"
+/* Fuzz target: the ml5 importer's manifest.json parser (src/model/import_ml5.c). */
+#include "model/import_ml5.h"
 
 #include <stdint.h>
 #include <string.h>

@@ -2,7 +2,7 @@
  * Fuzz target: the safetensors reader (strict), and a round trip: whatever it accepts must
  * serialise and parse back to the same tensors and metadata.
  */
-#include "safetensors.h"
+#include "model/safetensors.h"
 
 #include <stdint.h>
 #include <string.h>

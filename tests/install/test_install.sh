@@ -3,8 +3,10 @@
 # (docs/install.md). Steps:
 #   install            cmake --install BUILD --prefix TMP puts every expected file in place
 #   cli                the installed CLI runs and loads the installed libstyle.so
-#   symbols            libstyle.so exports exactly the STYLE_API functions of libstyle.h,
-#                      each versioned LIBSTYLE_0 (no internal style__* helper)
+#   symbols            libstyle.so exports exactly the STYLE_API functions of libstyle.h and
+#                      libstyle_train.h,
+#                      each versioned LIBSTYLE_0 (no internal style__* helper); libstyle.a
+#                      defines exactly those globals, and libstyle.so no global but style_*
 #   cmake              a C project: find_package(libstyle 0.1 CONFIG) + libstyle::style
 #                      (and find_package(libstyle 1.0) is refused: SameMajorVersion)
 #   pkg-config         a C++ program: c++ consumer.cpp $(pkg-config --cflags --libs libstyle)
@@ -44,6 +46,7 @@ pkg_config=$(cache_get PKG_CONFIG_EXECUTABLE)
 : "${cmake_cmd:=cmake}" "${cc:=cc}" "${cxx:=c++}" "${pkg_config:=pkg-config}"
 sanitize=$(cache_get STYLE_SANITIZE)
 header=$src/include/libstyle.h
+train_header=$src/include/libstyle_train.h
 version=$(sed -n 's/^#define LIBSTYLE_VERSION_STRING "\(.*\)"$/\1/p' "$header")
 major=${version%%.*}
 
@@ -110,7 +113,7 @@ expect_no_libstyle_so() { # a statically linked consumer needs no libstyle.so
 do_install() {
     "$cmake_cmd" --install "$build" --prefix "$prefix"
     local f
-    for f in "$includedir/libstyle.h" "$libdir/libstyle.so.$version" "$libdir/libstyle.a" \
+    for f in "$includedir/libstyle.h" "$includedir/libstyle_train.h" "$libdir/libstyle.so.$version" "$libdir/libstyle.a" \
         "$bindir/libstyle" "$cmakedir/libstyle-config.cmake" \
         "$cmakedir/libstyle-config-version.cmake" "$cmakedir/libstyle-targets.cmake" \
         "$cmakedir/libstyle-static-targets.cmake" "$libdir/pkgconfig/libstyle.pc"; do
@@ -124,6 +127,7 @@ do_install() {
     [ "$(readelf -d "$libdir/libstyle.so.$version" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')" = \
         "libstyle.so.$major" ] || fail "SONAME is not libstyle.so.$major"
     cmp "$header" "$includedir/libstyle.h"
+    cmp "$train_header" "$includedir/libstyle_train.h"
 }
 
 # ---- the CLI ------------------------------------------------------------------------------
@@ -145,13 +149,25 @@ do_symbols() {
     unexpected=$(grep -vE '^style_[a-z0-9][a-z0-9_]*@@LIBSTYLE_0$' <<<"$exported" || true)
     [ -z "$unexpected" ] || fail "exported besides the versioned public API:
 $unexpected"
-    # Every function that libstyle.h declares STYLE_API, and nothing else.
-    api=$(tr '\n' ' ' <"$includedir/libstyle.h" | grep -oE 'STYLE_API[^;{}]*\(' |
+    # Every function that libstyle.h and libstyle_train.h declare STYLE_API, and nothing else.
+    api=$(cat "$includedir/libstyle.h" "$includedir/libstyle_train.h" | tr '\n' ' ' |
+        grep -oE 'STYLE_API[^;{}]*\(' |
         grep -oE 'style_[a-z0-9_]+ *\($' | tr -d ' (' | sort -u)
     names=$(sed 's/@@LIBSTYLE_0$//' <<<"$exported" | sort -u)
-    [ "$(wc -l <<<"$api")" -ge 20 ] || fail "found only these STYLE_API functions in the header: $api"
+    [ "$(wc -l <<<"$api")" -ge 20 ] || fail "found only these STYLE_API functions in the headers: $api"
     diff <(echo "$api") <(echo "$names") ||
-        fail "libstyle.so exports (>) differ from the STYLE_API functions of libstyle.h (<)"
+        fail "libstyle.so exports (>) differ from the STYLE_API functions of the headers (<)"
+    # Neither library defines a global symbol besides that API (issue 18): libstyle.so's
+    # whole symbol table (not only the dynamic one), and libstyle.a, whose internals a static
+    # link beside a program's own adam_step would otherwise clash with.
+    local foreign
+    foreign=$(nm -g --defined-only "$libdir/libstyle.so.$version" |
+        awk 'NF == 3 && $2 != "A" && $3 !~ /^style_/ { print $3 }')
+    [ -z "$foreign" ] || fail "libstyle.so defines global symbols outside style_*:
+$foreign"
+    names=$(nm -g --defined-only "$libdir/libstyle.a" | awk 'NF == 3 { print $3 }' | sort -u)
+    diff <(echo "$api") <(echo "$names") ||
+        fail "libstyle.a's global symbols (>) differ from the STYLE_API functions of the headers (<)"
 }
 
 # ---- consumers ----------------------------------------------------------------------------

@@ -21,7 +21,7 @@ Two sets:
       forward-backward check passes (|f_b + f_f(x + f_b)|^2 <= 0.01 (|f_b|^2 + |f_f|^2) + 0.5,
       Sundaram et al. 2010, as Ruder et al. use) and its source is inside the frame.
 The library's cures use no flow of the evaluation: norm statistics smoothing none at all, the
-temporal blend the library's own coarse-to-fine Lucas-Kanade estimate (src/motion_estimate.c),
+temporal blend the library's own coarse-to-fine Lucas-Kanade estimate (src/image/motion_estimate.c),
 so the evaluation's flow (exact, or DIS) is another one.
 
 Also the style loss of stylized frames (Gatys style loss with the models' loss network and

@@ -28,7 +28,7 @@ _WIDTHS = {
     "vgg16": (64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512),
     "vgg19": (64, 64, 128, 128, 256, 256, 256, 256, 512, 512, 512, 512, 512, 512, 512, 512),
 }
-# The loss layers libstyle recommends for a recognised VGG (src/feature_net.c).
+# The loss layers libstyle recommends for a recognised VGG (src/features/feature_net.c).
 _LOSS = {
     "vgg16": {"content": ["relu2_2"], "style": ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]},
     "vgg19": {"content": ["relu4_1"], "style": ["relu1_1", "relu2_1", "relu3_1", "relu4_1"]},

@@ -135,7 +135,7 @@ def shared_dir() -> str:
 
 
 def iter_header_functions(header_text: str) -> Iterable[str]:
-    """Names of the STYLE_API functions declared in libstyle.h."""
+    """Names of the STYLE_API functions declared in a header (libstyle.h, libstyle_train.h)."""
     import re
 
     for match in re.finditer(r"STYLE_API\s+[^;(]*?\b(style_\w+)\s*\(", header_text):

@@ -334,15 +334,15 @@ class TrainErrorsTest(TrainTestCase):
 
 class TrainDeclarationsTest(unittest.TestCase):
     def test_struct_layout_matches_the_header(self) -> None:
-        """Compiles a probe against include/libstyle.h and compares sizes and offsets."""
+        """Compiles a probe against include/libstyle_train.h and compares sizes and offsets."""
         compiler = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
         header_dir = os.path.join(_support.repo_root(), "include")
-        if compiler is None or not os.path.isfile(os.path.join(header_dir, "libstyle.h")):
-            self.skipTest("no C compiler or no include/libstyle.h")
+        if compiler is None or not os.path.isfile(os.path.join(header_dir, "libstyle_train.h")):
+            self.skipTest("no C compiler or no include/libstyle_train.h")
         structs = {"style_train_options": _lib.TrainOptions,
                    "style_train_adain_options": _lib.TrainAdainOptions,
                    "style_train_stats": _lib.TrainStatsStruct}
-        lines = ["#include <stddef.h>", "#include <stdio.h>", "#include \"libstyle.h\"",
+        lines = ["#include <stddef.h>", "#include <stdio.h>", "#include \"libstyle_train.h\"",
                  "int main(void) {"]
         for c_name, py_type in structs.items():
             lines.append('printf("%s %%zu\\n", sizeof(%s));' % (c_name, c_name))

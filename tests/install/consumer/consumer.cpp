@@ -1,6 +1,7 @@
-// A C++ program using an installed libstyle (tests/install/test_install.sh): the header is
-// usable from C++ (extern "C", no C-only constructs) and links by its C names.
-#include <libstyle.h>
+// A C++ program using an installed libstyle (tests/install/test_install.sh): the headers are
+// usable from C++ (extern "C", no C-only constructs) and link by their C names. It includes
+// libstyle_train.h, which brings libstyle.h (consumer.c includes libstyle.h alone).
+#include <libstyle_train.h>
 
 #include <cstdio>
 #include <string>
@@ -24,6 +25,12 @@ int main()
         std::fprintf(stderr, "garbage model: status %d (%s), model %s, error '%s'\n",
                      static_cast<int>(status), style_status_string(status),
                      model == nullptr ? "nullptr" : "set", error.c_str());
+        return 1;
+    }
+    style_train_options train_options{}; // no out_path: refused before any work
+    train_options.struct_size = sizeof train_options;
+    if (style_train(&train_options) != STYLE_ERR_INVALID_ARGUMENT) {
+        std::fprintf(stderr, "style_train without out_path: not STYLE_ERR_INVALID_ARGUMENT\n");
         return 1;
     }
     std::printf("C++ consumer: libstyle %s; garbage model: %s: %s\n", style_version_string(),

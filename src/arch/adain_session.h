@@ -1,0 +1,49 @@
+/* A session's AdaIN machinery (adain_session.c), used by session.c for models of arch adain;
+ * the styles it applies are adain_style.h's. */
+#ifndef STYLE_ADAIN_SESSION_H
+#define STYLE_ADAIN_SESSION_H
+
+#include "arch/adain.h"
+
+#include <stdbool.h>
+
+typedef struct adain_runtime adain_runtime;
+
+/* Bytes a width x height run allocates (tileable: with the wrapped context). */
+uint64_t adain_runtime_estimate(const adain_model *model, int32_t width, int32_t height,
+                                bool tileable);
+/* Builds (*rt allocated on first use) for width x height unless already built for its padded
+ * size, mode and `threads`; fails with STYLE_ERR_LIMIT before allocating when over `budget`.
+ * Tileable: the output of an image that tiles, tiles too (adain_session.c). */
+style_status adain_runtime_prepare(adain_runtime **rt, const adain_model *model,
+                                   dnnl_engine_t engine, int32_t width, int32_t height,
+                                   bool tileable, uint64_t budget, int threads);
+/* One validated image of the prepared size: encoder, AdaIN with `strength` (alpha), decoder,
+ * into `output` (the session's controls do the rest). `progress` (may be NULL) is asked
+ * between the encoder and the decoder; non-zero stops the run with STYLE_ERR_CANCELLED. */
+style_status adain_runtime_stylize(adain_runtime *rt, const adain_model *model,
+                                   dnnl_stream_t stream, const style_adain_style *style,
+                                   float strength, const style_image *input, style_image *output,
+                                   int (*progress)(void *user, double fraction),
+                                   void *progress_user);
+/* The same for an image over the memory budget (or band_rows > 0: bands of at most that many
+ * rows), in bands of rows that fit `budget`, (re)building *rt for them: the whole-image result
+ * up to float rounding. STYLE_ERR_LIMIT when even the smallest band does not fit. `progress`
+ * is asked between bands, as above. */
+style_status adain_runtime_stylize_banded(adain_runtime **rt, const adain_model *model,
+                                          dnnl_engine_t engine, dnnl_stream_t stream,
+                                          const style_adain_style *style, float strength,
+                                          const style_image *input, style_image *output,
+                                          int32_t band_rows, uint64_t budget, int threads,
+                                          int (*progress)(void *user, double fraction),
+                                          void *progress_user);
+void adain_runtime_free(adain_runtime *rt);
+/* The current build: its size (padded, with a tileable run's context), FLOPs per image and
+ * memory; zeros when nothing is built. */
+void adain_runtime_describe(const adain_runtime *rt, int32_t *width, int32_t *height, double *flops,
+                            uint64_t *memory);
+
+/* Bytes of a forward run of the encoder (to the tap) at h x w: what making a style takes. */
+uint64_t adain_encoder_bytes(const adain_model *model, int32_t h, int32_t w);
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * The thin layer over oneDNN 2.6's C API. Everything that names a dnnl_* type lives behind
+ * this header (and the layer files that include it), so that a move to oneDNN 3.x touches
+ * few files. Activations are always plain NHWC float32 with N = 1: the layout oneDNN's
+ * brgconv inference kernels prefer on this hardware and the one our own loops walk easily.
+ */
+#ifndef STYLE_BACKEND_H
+#define STYLE_BACKEND_H
+
+#include "core/common.h"
+
+#include <oneapi/dnnl/dnnl.h>
+#include <oneapi/dnnl/dnnl_debug.h>
+
+/* Evaluate a oneDNN call; on failure set a message naming `what` and jump to `fail`. */
+#define DNNL_TRY(call, what)                                                                       \
+    do {                                                                                           \
+        dnnl_status_t dnnl_status_ = (call);                                                       \
+        if (dnnl_status_ != dnnl_success) {                                                        \
+            status = style__backend_fail(dnnl_status_, (what));                                    \
+            goto fail;                                                                             \
+        }                                                                                          \
+    } while (0)
+
+/* Maps a oneDNN status to a libstyle status and message. */
+style_status style__backend_fail(dnnl_status_t dnnl_status, const char *what);
+
+/* A memory descriptor for an NHWC float tensor 1 x c x h x w. */
+style_status backend_md_nhwc(dnnl_memory_desc_t *md, int32_t c, int32_t h, int32_t w);
+
+/* Reorders plain OIHW float weights into memory of descriptor `target` (allocated here). */
+style_status backend_reorder_weights(dnnl_engine_t engine, dnnl_stream_t stream,
+                                     const float *oihw, const dnnl_dims_t dims,
+                                     const dnnl_memory_desc_t *target, dnnl_memory_t *out,
+                                     void **buffer);
+
+/* Scratchpad bytes a primitive descriptor needs (user scratchpad mode). */
+size_t backend_scratchpad_bytes(const_dnnl_primitive_desc_t pd);
+
+/* Attributes every primitive gets: user scratchpad (so sessions are independent) + post-ops. */
+style_status backend_attr_create(dnnl_primitive_attr_t *attr, bool relu, bool sum);
+
+/*
+ * The instruction set our own kernels may use: 0 generic, 1 AVX2 + FMA, 2 AVX-512 (F, BW, DQ,
+ * VL), 3 AVX-512 with BF16 and VNNI. It follows oneDNN's effective ISA, so that
+ * ONEDNN_MAX_CPU_ISA=AVX2 exercises every fallback, not only oneDNN's.
+ */
+int backend_kernel_isa(void);
+
+#endif

@@ -1,0 +1,127 @@
+/* Backward passes of the plain-loop layers, max pooling, and the shared scratchpad. */
+#include "dnn/train_layers.h"
+
+#include <string.h>
+
+void pad_reflect_backward_nhwc(const float *diff_dst, int32_t h, int32_t w, int32_t c,
+                               int32_t factor, int32_t pad, float *diff_src)
+{
+    const int32_t up_h = h * factor, up_w = w * factor;
+    const int32_t out_h = up_h + 2 * pad, out_w = up_w + 2 * pad;
+    memset(diff_src, 0, (size_t)h * w * c * sizeof(float));
+    /* Each source row receives from a fixed set of padded rows; parallelising over source
+     * rows would need that inverse map, so parallelise over channels instead (no conflicts). */
+#pragma omp parallel for schedule(static)
+    for (int32_t ch = 0; ch < c; ch++)
+        for (int32_t y = 0; y < out_h; y++) {
+            const int32_t sy = pad_reflect_index(y - pad, up_h) / factor;
+            const float *row = diff_dst + (size_t)y * out_w * c;
+            float *src_row = diff_src + (size_t)sy * w * c;
+            for (int32_t x = 0; x < out_w; x++) {
+                int32_t sx = pad_reflect_index(x - pad, up_w) / factor;
+                src_row[(size_t)sx * c + ch] += row[(size_t)x * c + ch];
+            }
+        }
+}
+
+void maxpool2_forward_nhwc(const float *src, int32_t h, int32_t w, int32_t c, float *dst,
+                           uint8_t *argmax)
+{
+    const int32_t oh = h / 2, ow = w / 2;
+#pragma omp parallel for schedule(static)
+    for (int32_t y = 0; y < oh; y++)
+        for (int32_t x = 0; x < ow; x++)
+            for (int32_t ch = 0; ch < c; ch++) {
+                float best = src[((size_t)(2 * y) * w + 2 * x) * c + ch];
+                uint8_t which = 0;
+                for (uint8_t k = 1; k < 4; k++) {
+                    float v = src[((size_t)(2 * y + k / 2) * w + 2 * x + k % 2) * c + ch];
+                    if (v > best) best = v, which = k;
+                }
+                dst[((size_t)y * ow + x) * c + ch] = best;
+                argmax[((size_t)y * ow + x) * c + ch] = which;
+            }
+}
+
+void maxpool2_backward_nhwc(const float *diff_dst, const uint8_t *argmax, int32_t h, int32_t w,
+                            int32_t c, float *diff_src)
+{
+    const int32_t oh = h / 2, ow = w / 2;
+    memset(diff_src, 0, (size_t)h * w * c * sizeof(float));
+#pragma omp parallel for schedule(static)
+    for (int32_t y = 0; y < oh; y++)
+        for (int32_t x = 0; x < ow; x++)
+            for (int32_t ch = 0; ch < c; ch++) {
+                size_t o = ((size_t)y * ow + x) * c + ch;
+                int32_t k = argmax[o];
+                diff_src[((size_t)(2 * y + k / 2) * w + 2 * x + k % 2) * c + ch] = diff_dst[o];
+            }
+}
+
+void avgpool2_forward_nhwc(const float *src, int32_t h, int32_t w, int32_t c, float *dst)
+{
+    const int32_t oh = h / 2, ow = w / 2;
+#pragma omp parallel for schedule(static)
+    for (int32_t y = 0; y < oh; y++)
+        for (int32_t x = 0; x < ow; x++)
+            for (int32_t ch = 0; ch < c; ch++) {
+                const float *top = src + ((size_t)(2 * y) * w + 2 * x) * c + ch;
+                const float *bottom = top + (size_t)w * c;
+                dst[((size_t)y * ow + x) * c + ch] =
+                    0.25f * (top[0] + top[c] + bottom[0] + bottom[c]);
+            }
+}
+
+void avgpool2_backward_nhwc(const float *diff_dst, int32_t h, int32_t w, int32_t c, float *diff_src)
+{
+    const int32_t oh = h / 2, ow = w / 2;
+    memset(diff_src, 0, (size_t)h * w * c * sizeof(float));
+#pragma omp parallel for schedule(static)
+    for (int32_t y = 0; y < oh; y++)
+        for (int32_t x = 0; x < ow; x++)
+            for (int32_t ch = 0; ch < c; ch++) {
+                float g = 0.25f * diff_dst[((size_t)y * ow + x) * c + ch];
+                float *top = diff_src + ((size_t)(2 * y) * w + 2 * x) * c + ch;
+                float *bottom = top + (size_t)w * c;
+                top[0] = top[c] = bottom[0] = bottom[c] = g;
+            }
+}
+
+style_status train_scratchpad_create(dnnl_engine_t engine, size_t bytes, void **buffer,
+                                     dnnl_memory_t *memory)
+{
+    style_status status = STYLE_OK;
+    *buffer = NULL;
+    *memory = NULL;
+    if (!bytes) return STYLE_OK;
+    dnnl_memory_desc_t md;
+    dnnl_dims_t dims = {(dnnl_dim_t)bytes};
+    *buffer = style__aligned_alloc(bytes);
+    FAIL_IF(!*buffer, STYLE_ERR_NOMEM, "cannot allocate %zu bytes of scratchpad", bytes);
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&md, 1, dims, dnnl_u8, dnnl_a), "scratchpad");
+    DNNL_TRY(dnnl_memory_create(memory, &md, engine, *buffer), "scratchpad");
+    return STYLE_OK;
+fail:
+    style__aligned_free(*buffer);
+    *buffer = NULL;
+    return status;
+}
+
+void window_forward_nhwc(const float *src, int32_t h, int32_t w, int32_t c, int32_t y0, int32_t x0,
+                         int32_t wh, int32_t ww, float *dst)
+{
+    (void)h;
+    const size_t row = (size_t)ww * c;
+    for (int32_t y = 0; y < wh; y++)
+        memcpy(dst + (size_t)y * row, src + ((size_t)(y0 + y) * w + x0) * c, row * sizeof(float));
+}
+
+void window_backward_nhwc(const float *diff_dst, int32_t h, int32_t w, int32_t c, int32_t y0,
+                          int32_t x0, int32_t wh, int32_t ww, float *diff_src)
+{
+    const size_t row = (size_t)ww * c;
+    memset(diff_src, 0, (size_t)h * w * c * sizeof(float));
+    for (int32_t y = 0; y < wh; y++)
+        memcpy(diff_src + ((size_t)(y0 + y) * w + x0) * c, diff_dst + (size_t)y * row,
+               row * sizeof(float));
+}

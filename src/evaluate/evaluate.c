@@ -1,0 +1,581 @@
+/*
+ * style_evaluate: Johnson et al.'s evaluation protocol as a tool (docs/quality.md). A model's
+ * outputs on held-out photos are scored under one frozen, versioned objective, against Gatys'
+ * optimisation of the same photos (whose loss curves are cached by photo, style and
+ * objective), with a colour distance to the style image and an artifact score; the results go
+ * to a CSV and a JSON report and a contact sheet per photo.
+ */
+#include "evaluate/evaluate_files.h"
+#include "evaluate/evaluate_metrics.h"
+#include "train/optimize.h"
+#include "train/train_data.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* The frozen definition STYLE_EVALUATION_DEFINITION: change any of these and it is a new
+ * version (a new name), never a silent change. */
+#define DEFINITION_SIZE 512
+#define DEFINITION_CONTENT_WEIGHT 1.0
+#define DEFINITION_STYLE_WEIGHT 20.0
+#define DEFINITION_TV_WEIGHT 50.0
+#define DEFINITION_GATYS_ITERATIONS 300
+
+typedef struct evaluation {
+    style_evaluate_options o;
+    int32_t size, style_size;
+    int64_t iterations;
+    char style_path[EVALUATE_PATH_MAX], loss_net_path[EVALUATE_PATH_MAX];
+    char model_sha256[SHA256_HEX_SIZE], style_sha256[SHA256_HEX_SIZE],
+        loss_net_sha256[SHA256_HEX_SIZE];
+    style_model *model;
+    style_session *session;
+    color_stats style_colors;
+    photo_set photos;
+    style_evaluate_photo *results;
+    char **names;
+    size_t done;
+} evaluation;
+
+static void log_info(const evaluation *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void log_info(const evaluation *e, const char *fmt, ...)
+{
+    if (!e->o.log) return;
+    char message[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    e->o.log(e->o.log_user, STYLE_LOG_INFO, message);
+}
+
+static int report_progress(const evaluation *e, size_t photo, const char *stage, int64_t iteration,
+                           const style_evaluate_photo *result)
+{
+    if (!e->o.progress) return 0;
+    style_evaluate_progress p = {.photo = photo,
+                                 .photos = e->photos.count,
+                                 .name = style__basename(e->photos.paths[photo]),
+                                 .stage = stage,
+                                 .iteration = iteration,
+                                 .iterations = e->iterations,
+                                 .result = result};
+    return e->o.progress(e->o.progress_user, &p);
+}
+
+/* ---- Set-up: options, the model, its files ---------------------------------------------- */
+
+/* mkdir -p. */
+static style_status make_dir(const char *path)
+{
+    char partial[EVALUATE_PATH_MAX];
+    if (strlen(path) >= sizeof partial)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "%s: path too long", path);
+    snprintf(partial, sizeof partial, "%s", path);
+    for (char *slash = strchr(partial + 1, '/');; slash = strchr(slash + 1, '/')) {
+        if (slash) *slash = '\0';
+        if (partial[0] && mkdir(partial, 0777) != 0 && errno != EEXIST)
+            return style__fail(STYLE_ERR_IO, "cannot create directory %s: %s", partial,
+                               strerror(errno));
+        if (!slash) break;
+        *slash = '/';
+    }
+    return STYLE_OK;
+}
+
+static style_status set_up(evaluation *e)
+{
+    style_status status = STYLE_OK;
+    const style_evaluate_options *o = &e->o;
+    FAIL_IF(!o->model || !*o->model, STYLE_ERR_INVALID_ARGUMENT, "evaluate: no model given");
+    FAIL_IF(!o->photos_dir || !*o->photos_dir, STYLE_ERR_INVALID_ARGUMENT,
+            "evaluate: no photo folder given");
+    FAIL_IF(o->size < 0 || o->size > 16384 || o->style_size < 0 || o->style_size > 16384 ||
+                o->gatys_iterations < 0 || o->gatys_iterations > 100000,
+            STYLE_ERR_INVALID_ARGUMENT, "evaluate: size, style size or iterations out of range");
+    e->size = o->size ? o->size : DEFINITION_SIZE;
+    e->iterations = o->gatys_iterations ? o->gatys_iterations : DEFINITION_GATYS_ITERATIONS;
+
+    TRY(style_model_load(o->model, NULL, &e->model));
+    const char *arch = style_model_metadata_get(e->model, "libstyle.arch");
+    FAIL_IF(!arch || strcmp(arch, "johnson") != 0, STYLE_ERR_UNSUPPORTED,
+            "evaluate: %s: arch %s: only single-style (johnson) models are evaluated", o->model,
+            arch ? arch : "(none)");
+    TRY(file_sha256(o->model, e->model_sha256));
+    training_provenance recorded;
+    status = training_provenance_parse(style_model_metadata_get(e->model, "libstyle.training"),
+                                       &recorded);
+    if (status != STYLE_OK) {
+        style__prefix_error(o->model);
+        goto fail;
+    }
+    if (o->style_image && *o->style_image)
+        snprintf(e->style_path, sizeof e->style_path, "%s", o->style_image);
+    else
+        TRY(find_recorded_file(o->search_dirs, o->search_dir_count, &recorded.style_image,
+                               "style image", "--style-image", e->style_path));
+    if (o->loss_net && *o->loss_net)
+        snprintf(e->loss_net_path, sizeof e->loss_net_path, "%s", o->loss_net);
+    else
+        TRY(find_recorded_file(o->search_dirs, o->search_dir_count, &recorded.loss_net,
+                               "loss network", "--loss-net", e->loss_net_path));
+    TRY(file_sha256(e->style_path, e->style_sha256));
+    TRY(file_sha256(e->loss_net_path, e->loss_net_sha256));
+    if (!o->style_image && !recorded.style_image.sha256[0])
+        log_info(e, "%s records no SHA-256 of its style image: %s matched by name only", o->model,
+                 e->style_path);
+    if (!o->loss_net && !recorded.loss_net.sha256[0])
+        log_info(e, "%s records no SHA-256 of its loss network: %s matched by name only", o->model,
+                 e->loss_net_path);
+    e->style_size = o->style_size ? o->style_size : recorded.style_size;
+    log_info(e, "model %s, style image %s, loss network %s, style size %d%s", o->model,
+             e->style_path, e->loss_net_path, e->style_size,
+             e->style_size ? "" : " (unrecorded: the result's short side)");
+
+    float *style = NULL;
+    int32_t sw = 0, sh = 0;
+    TRY(train_load_rgb(e->style_path, 0, &style, &sw, &sh));
+    color_stats_of(style, (size_t)sw * sh, &e->style_colors);
+    style__free(style);
+
+    TRY(photo_set_open(&e->photos, o->photos_dir, o->photo_list, o->max_photos, o->log,
+                       o->log_user));
+    e->results = style__calloc(e->photos.count, sizeof *e->results);
+    FAIL_IF(!e->results, STYLE_ERR_NOMEM, "evaluate: out of memory");
+    TRY(style_session_create(e->model, &e->session));
+    if (o->threads > 0) TRY(style_session_set_threads(e->session, o->threads));
+    if (o->cache_dir) TRY(make_dir(o->cache_dir));
+    if (o->out_dir) {
+        char sheets[EVALUATE_PATH_MAX];
+        TRY(make_dir(o->out_dir));
+        snprintf(sheets, sizeof sheets, "%s/sheets", o->out_dir);
+        TRY(make_dir(sheets));
+    }
+fail:
+    return status;
+}
+
+/* ---- The Gatys reference, cached ---------------------------------------------------------- */
+
+typedef struct gatys_curve {
+    double *total; /* [0]: the photo; [i]: after iteration i */
+    size_t count, capacity;
+    const evaluation *e;
+    size_t photo;
+    bool cancelled;
+} gatys_curve;
+
+static bool curve_push(gatys_curve *c, double total)
+{
+    if (c->count == c->capacity) {
+        size_t grown = c->capacity ? 2 * c->capacity : 512;
+        double *t = style__realloc(c->total, grown * sizeof *t);
+        if (!t) return false;
+        c->total = t;
+        c->capacity = grown;
+    }
+    c->total[c->count++] = total;
+    return true;
+}
+
+static int on_gatys_iteration(void *user, const style_optimize_stats *st)
+{
+    gatys_curve *c = user;
+    if (!curve_push(c, st->total_loss)) return 1;
+    if (report_progress(c->e, c->photo, "gatys", st->iteration, NULL)) c->cancelled = true;
+    return c->cancelled;
+}
+
+/* The cache key: the definition, the photo, the style and the objective's settings. */
+static style_status cache_key(const evaluation *e, size_t photo, char key[SHA256_HEX_SIZE])
+{
+    char text[1024];
+    int n = snprintf(text, sizeof text,
+                     "%s\nphoto %s\nstyle %s\nstyle_size %d\nloss_net %s\nsize %d\n"
+                     "weights %g %g %g\ngatys lbfgs history 10 init content iterations %lld\n",
+                     STYLE_EVALUATION_DEFINITION, e->photos.sha256[photo], e->style_sha256,
+                     e->style_size, e->loss_net_sha256, e->size, DEFINITION_CONTENT_WEIGHT,
+                     DEFINITION_STYLE_WEIGHT, DEFINITION_TV_WEIGHT, (long long)e->iterations);
+    return bytes_sha256(text, (size_t)n, key);
+}
+
+/* Reads a cached curve (the CSV `libstyle optimize --log-csv` writes: the total is column 6
+ * of rows "iteration,evaluations,content,style,tv,total,seconds"). False when absent or
+ * unusable (the run is then made again). */
+static bool read_cached_curve(const char *path, gatys_curve *c, int64_t iterations)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return false;
+    char line[512];
+    bool ok = fgets(line, sizeof line, f) && strncmp(line, "iteration,", 10) == 0;
+    int64_t expected = 1;
+    while (ok && fgets(line, sizeof line, f)) {
+        long long iteration, evaluations;
+        double content, style, tv, total, seconds;
+        if (sscanf(line, "%lld,%lld,%lf,%lf,%lf,%lf,%lf", &iteration, &evaluations, &content,
+                   &style, &tv, &total, &seconds) != 7 ||
+            iteration != expected || !isfinite(total) || !curve_push(c, total))
+            ok = false;
+        expected++;
+    }
+    fclose(f);
+    /* An L-BFGS run may converge before the planned count, never run past it. */
+    return ok && c->count >= 2 && (int64_t)c->count - 1 <= iterations;
+}
+
+static style_status write_curve(const char *path, const gatys_curve *c)
+{
+    style_status status = STYLE_OK;
+    size_t capacity = 64 + c->count * 64, used = 0;
+    char *text = style__malloc(capacity);
+    FAIL_IF(!text, STYLE_ERR_NOMEM, "evaluate: out of memory");
+    used +=
+        (size_t)snprintf(text, capacity, "iteration,evaluations,content,style,tv,total,seconds\n");
+    for (size_t i = 1; i < c->count; i++)
+        used +=
+            (size_t)snprintf(text + used, capacity - used, "%zu,0,0,0,0,%.17g,0\n", i, c->total[i]);
+    TRY(style__write_file_atomic(path, text, used));
+fail:
+    style__free(text);
+    return status;
+}
+
+/* Rounds to 8-bit values, as a PNG keeps them, so that a cached result measures the same. */
+static void quantize(float *rgb, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        float v = rgb[i] < 0 ? 0 : rgb[i] > 255 ? 255 : rgb[i];
+        rgb[i] = roundf(v);
+    }
+}
+
+/* The Gatys curve (photo loss first) and result of one photo: from the cache, or run. */
+static style_status gatys_reference(evaluation *e, size_t photo, const optimize_problem *p,
+                                    double photo_total, gatys_curve *curve, float **result,
+                                    bool *cached)
+{
+    style_status status = STYLE_OK;
+    style_image image = {0};
+    char key[SHA256_HEX_SIZE], csv[EVALUATE_PATH_MAX], png[EVALUATE_PATH_MAX];
+    int32_t w = 0, h = 0;
+    *cached = false;
+    FAIL_IF(!curve_push(curve, photo_total), STYLE_ERR_NOMEM, "evaluate: out of memory");
+    if (e->o.cache_dir) {
+        TRY(cache_key(e, photo, key));
+        snprintf(csv, sizeof csv, "%s/%s.csv", e->o.cache_dir, key);
+        snprintf(png, sizeof png, "%s/%s.png", e->o.cache_dir, key);
+        if (read_cached_curve(csv, curve, e->iterations) &&
+            train_load_rgb(png, 0, result, &w, &h) == STYLE_OK && w == p->width && h == p->height) {
+            *cached = true;
+            report_progress(e, photo, "gatys-cached", 0, NULL);
+            return STYLE_OK;
+        }
+        style__free(*result);
+        *result = NULL;
+        curve->count = 1;
+        log_info(e, "%s: no usable cached Gatys curve (%s): running it",
+                 style__basename(e->photos.paths[photo]), csv);
+    }
+    const char *styles[1] = {e->style_path};
+    style_optimize_options o = {.struct_size = sizeof o,
+                                .content_image = e->photos.paths[photo],
+                                .style_images = styles,
+                                .style_count = 1,
+                                .loss_net = e->loss_net_path,
+                                .result = &image,
+                                .size = e->size,
+                                .style_size = e->style_size,
+                                .iterations = e->iterations,
+                                .content_weight = DEFINITION_CONTENT_WEIGHT,
+                                .style_weight = DEFINITION_STYLE_WEIGHT,
+                                .tv_weight = DEFINITION_TV_WEIGHT,
+                                .threads = e->o.threads,
+                                .progress = on_gatys_iteration,
+                                .progress_user = curve};
+    curve->e = e;
+    curve->photo = photo;
+    status = style_optimize(&o);
+    if (curve->cancelled)
+        status = style__fail(STYLE_ERR_CANCELLED, "evaluate: stopped during Gatys' run on %s",
+                             e->photos.paths[photo]);
+    TRY(status);
+    FAIL_IF(image.width != p->width || image.height != p->height, STYLE_ERR_INTERNAL,
+            "evaluate: Gatys' result is %dx%d, the problem %dx%d", image.width, image.height,
+            p->width, p->height);
+    const size_t count = (size_t)image.width * image.height * 3;
+    *result = style__malloc(count * sizeof(float));
+    FAIL_IF(!*result, STYLE_ERR_NOMEM, "evaluate: out of memory");
+    memcpy(*result, image.data, count * sizeof(float));
+    quantize(*result, count);
+    if (e->o.cache_dir) {
+        TRY(style_image_save(png, &image, 0));
+        TRY(write_curve(csv, curve));
+    }
+fail:
+    style_image_release(&image);
+    return status;
+}
+
+/* ---- One photo ---------------------------------------------------------------------------- */
+
+static style_status stylize_photo(evaluation *e, const optimize_problem *p, float **out)
+{
+    style_status status = STYLE_OK;
+    style_image in = {.width = p->width,
+                      .height = p->height,
+                      .channels = 3,
+                      .sample_type = STYLE_SAMPLE_F32,
+                      .data = p->content_rgb};
+    style_image result = {0};
+    TRY(style_session_stylize(e->session, &in, &result));
+    const size_t count = (size_t)p->width * p->height * 3;
+    *out = style__malloc(count * sizeof(float));
+    FAIL_IF(!*out, STYLE_ERR_NOMEM, "evaluate: out of memory");
+    memcpy(*out, result.data, count * sizeof(float));
+    quantize(*out, count);
+fail:
+    style_image_release(&result);
+    return status;
+}
+
+static style_status write_sheet(const evaluation *e, size_t photo, const optimize_problem *p,
+                                const float *model, const float *gatys)
+{
+    style_status status = STYLE_OK;
+    style_image sheet = {0};
+    char path[2 * EVALUATE_PATH_MAX + 16], name[EVALUATE_PATH_MAX];
+    const int32_t w = p->width, h = p->height;
+    TRY(style_image_alloc(&sheet, 3 * w, h, 3, STYLE_SAMPLE_F32));
+    float *dst = sheet.data;
+    const float *panels[3] = {p->content_rgb, model, gatys};
+    for (int32_t y = 0; y < h; y++)
+        for (int k = 0; k < 3; k++)
+            memcpy(dst + ((size_t)y * 3 * w + (size_t)k * w) * 3, panels[k] + (size_t)y * w * 3,
+                   (size_t)w * 3 * sizeof(float));
+    snprintf(name, sizeof name, "%s", style__basename(e->photos.paths[photo]));
+    char *dot = strrchr(name, '.');
+    if (dot && dot != name) *dot = '\0';
+    snprintf(path, sizeof path, "%s/sheets/%s.png", e->o.out_dir, name);
+    TRY(style_image_save(path, &sheet, 0));
+fail:
+    style_image_release(&sheet);
+    return status;
+}
+
+static style_status evaluate_photo(evaluation *e, size_t photo)
+{
+    style_status status = STYLE_OK;
+    optimize_problem p = {0};
+    gatys_curve curve = {0};
+    float *model = NULL, *gatys = NULL, *grad = NULL;
+    const char *path = e->photos.paths[photo];
+    const char *styles[1] = {e->style_path};
+    const double blend[1] = {1.0};
+    style_evaluate_photo *r = &e->results[photo];
+    r->name = style__basename(path);
+    FAIL_IF(report_progress(e, photo, "model", 0, NULL), STYLE_ERR_CANCELLED,
+            "evaluate: stopped before %s", path);
+    TRY(optimize_problem_create(&p, e->loss_net_path, path, e->size, styles, blend, 1,
+                                e->style_size, NULL, NULL, DEFINITION_CONTENT_WEIGHT,
+                                DEFINITION_STYLE_WEIGHT, DEFINITION_TV_WEIGHT, NULL, NULL));
+    const size_t pixels = (size_t)p.width * p.height;
+    grad = style__aligned_alloc(pixels * 3 * sizeof(float));
+    FAIL_IF(!grad, STYLE_ERR_NOMEM, "evaluate: out of memory");
+    double f = 0, aux[OPT_AUX] = {0};
+    TRY(optimize_evaluate(&p, p.content_rgb, grad, &f, aux));
+    r->photo_total = f;
+    TRY(stylize_photo(e, &p, &model));
+    TRY(optimize_evaluate(&p, model, grad, &f, aux));
+    r->content = aux[0], r->style = aux[1], r->tv = aux[2], r->total = f;
+
+    bool cached = false;
+    TRY(gatys_reference(e, photo, &p, r->photo_total, &curve, &gatys, &cached));
+    r->gatys_cached = cached;
+    r->gatys_iterations = (int64_t)curve.count - 1;
+    r->gatys_total = curve.total[curve.count - 1];
+    bool beyond = false;
+    r->gatys_equivalent = gatys_equivalent_iterations(curve.total, curve.count, r->total, &beyond);
+    r->gatys_beyond = beyond;
+
+    color_stats colors;
+    color_stats_of(model, pixels, &colors);
+    r->color_model = color_distance(&colors, &e->style_colors);
+    color_stats_of(p.content_rgb, pixels, &colors);
+    r->color_photo = color_distance(&colors, &e->style_colors);
+    color_stats_of(gatys, pixels, &colors);
+    r->color_gatys = color_distance(&colors, &e->style_colors);
+    TRY(artifact_peak_fraction(model, p.width, p.height, &r->peaks_model));
+    TRY(artifact_peak_fraction(gatys, p.width, p.height, &r->peaks_gatys));
+    r->artifact_score = artifact_score(r->peaks_model, r->peaks_gatys);
+    if (e->o.out_dir) TRY(write_sheet(e, photo, &p, model, gatys));
+    e->done = photo + 1;
+    FAIL_IF(report_progress(e, photo, "done", 0, r), STYLE_ERR_CANCELLED,
+            "evaluate: stopped after %s", path);
+fail:
+    if (status != STYLE_OK && status != STYLE_ERR_CANCELLED && !strstr(style_last_error(), path))
+        style__prefix_error(path);
+    optimize_problem_destroy(&p);
+    style__free(curve.total);
+    style__free(model);
+    style__free(gatys);
+    style__aligned_free(grad);
+    return status;
+}
+
+/* ---- Summary and reports ------------------------------------------------------------------ */
+
+static style_status summarize(const evaluation *e, style_evaluate_summary *s)
+{
+    const size_t n = e->done;
+    double *values = style__calloc(n ? n : 1, sizeof *values);
+    if (!values) return style__fail(STYLE_ERR_NOMEM, "evaluate: out of memory");
+    memset(s, 0, sizeof *s);
+    s->photos = n;
+    s->gatys_iterations = e->iterations;
+    for (size_t i = 0; i < n; i++)
+        values[i] = e->results[i].gatys_total > 0 ? e->results[i].total / e->results[i].gatys_total
+                                                  : INFINITY;
+    s->total_ratio = median_of(values, n);
+    for (size_t i = 0; i < n; i++)
+        values[i] = e->results[i].gatys_beyond ? INFINITY : e->results[i].gatys_equivalent;
+    s->gatys_equivalent = median_of(values, n);
+    if (isinf(s->gatys_equivalent)) {
+        s->gatys_beyond = 1;
+        s->gatys_equivalent = (double)e->iterations;
+    }
+    for (size_t i = 0; i < n; i++)
+        values[i] = e->results[i].color_model;
+    s->color_model = median_of(values, n);
+    for (size_t i = 0; i < n; i++)
+        values[i] = e->results[i].color_photo;
+    s->color_photo = median_of(values, n);
+    for (size_t i = 0; i < n; i++)
+        values[i] = e->results[i].artifact_score;
+    s->artifact_score = median_of(values, n);
+    style__free(values);
+    return STYLE_OK;
+}
+
+static void format_equivalent(char *out, size_t size, double value, int beyond, int64_t n)
+{
+    if (beyond)
+        snprintf(out, size, ">%lld", (long long)n);
+    else
+        snprintf(out, size, "%.1f", value);
+}
+
+static style_status write_csv(const evaluation *e)
+{
+    style_status status = STYLE_OK;
+    char path[EVALUATE_PATH_MAX], *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    FAIL_IF(!f, STYLE_ERR_NOMEM, "evaluate: out of memory");
+    fprintf(f, "photo,content,style,tv,total,photo_total,gatys_total,total_ratio,"
+               "gatys_equivalent,color_model,color_photo,color_gatys,peaks_model,peaks_gatys,"
+               "artifact_score\n");
+    for (size_t i = 0; i < e->done; i++) {
+        const style_evaluate_photo *r = &e->results[i];
+        char equivalent[32];
+        format_equivalent(equivalent, sizeof equivalent, r->gatys_equivalent, r->gatys_beyond,
+                          r->gatys_iterations);
+        fprintf(f, "%s,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.4f,%s,%.3f,%.3f,%.3f,%.6g,%.6g,%.4f\n",
+                r->name, r->content, r->style, r->tv, r->total, r->photo_total, r->gatys_total,
+                r->total / r->gatys_total, equivalent, r->color_model, r->color_photo,
+                r->color_gatys, r->peaks_model, r->peaks_gatys, r->artifact_score);
+    }
+    int closed = fclose(f);
+    f = NULL;
+    FAIL_IF(closed != 0, STYLE_ERR_NOMEM, "evaluate: out of memory");
+    snprintf(path, sizeof path, "%s/report.csv", e->o.out_dir);
+    TRY(style__write_file_atomic(path, text, size));
+fail:
+    if (f) fclose(f);
+    free(text);
+    return status;
+}
+
+static json_t *file_json(const char *path, const char *sha256)
+{
+    return json_pack("{s:s, s:s}", "name", style__basename(path), "sha256", sha256);
+}
+
+static style_status write_json(const evaluation *e, const style_evaluate_summary *s)
+{
+    style_status status = STYLE_OK;
+    char path[EVALUATE_PATH_MAX], *text = NULL;
+    json_t *photos = json_array();
+    for (size_t i = 0; i < e->done; i++) {
+        const style_evaluate_photo *r = &e->results[i];
+        json_t *o = json_pack(
+            "{s:s, s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:f, s:b, s:f, s:f, s:f, s:f, s:f, "
+            "s:f, s:b}",
+            "photo", r->name, "sha256", e->photos.sha256[i], "content", r->content, "style",
+            r->style, "tv", r->tv, "total", r->total, "photo_total", r->photo_total, "gatys_total",
+            r->gatys_total, "gatys_iterations", (json_int_t)r->gatys_iterations, "gatys_equivalent",
+            r->gatys_equivalent, "gatys_beyond", r->gatys_beyond, "color_model", r->color_model,
+            "color_photo", r->color_photo, "color_gatys", r->color_gatys, "peaks_model",
+            r->peaks_model, "peaks_gatys", r->peaks_gatys, "artifact_score", r->artifact_score,
+            "gatys_cached", r->gatys_cached);
+        json_array_append_new(photos, o);
+    }
+    const bool overridden = e->o.size || e->o.gatys_iterations || e->o.style_size;
+    json_t *root = json_pack(
+        "{s:s, s:b, s:{s:s, s:s}, s:o, s:o, s:{s:i, s:i, s:f, s:f, s:f, s:s, s:I}, s:o, "
+        "s:{s:I, s:f, s:f, s:b, s:I, s:f, s:f, s:f}}",
+        "definition", STYLE_EVALUATION_DEFINITION, "overridden", overridden, "model", "name",
+        style__basename(e->o.model), "sha256", e->model_sha256, "style_image",
+        file_json(e->style_path, e->style_sha256), "loss_net",
+        file_json(e->loss_net_path, e->loss_net_sha256), "objective", "size", e->size, "style_size",
+        e->style_size, "content_weight", DEFINITION_CONTENT_WEIGHT, "style_weight",
+        DEFINITION_STYLE_WEIGHT, "tv_weight", DEFINITION_TV_WEIGHT, "gatys",
+        "lbfgs history 10, strong Wolfe, from the photo", "gatys_iterations",
+        (json_int_t)e->iterations, "photos", photos, "summary", "photos", (json_int_t)s->photos,
+        "total_ratio", s->total_ratio, "gatys_equivalent", s->gatys_equivalent, "gatys_beyond",
+        s->gatys_beyond, "gatys_iterations", (json_int_t)s->gatys_iterations, "color_model",
+        s->color_model, "color_photo", s->color_photo, "artifact_score", s->artifact_score);
+    photos = NULL; /* owned by root now (or freed with the failed pack) */
+    FAIL_IF(!root, STYLE_ERR_NOMEM, "evaluate: cannot build the JSON report");
+    text = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(9));
+    FAIL_IF(!text, STYLE_ERR_NOMEM, "evaluate: out of memory");
+    snprintf(path, sizeof path, "%s/report.json", e->o.out_dir);
+    TRY(style__write_file_atomic(path, text, strlen(text)));
+fail:
+    json_decref(root);
+    free(text);
+    return status;
+}
+
+style_status style_evaluate(const style_evaluate_options *options, style_evaluate_summary *summary)
+{
+    style_status status = STYLE_OK;
+    evaluation e = {0};
+    const int previous_threads = omp_get_max_threads();
+    if (!options || options->struct_size < sizeof(size_t) || !summary)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "evaluate: NULL argument");
+    memset(summary, 0, sizeof *summary);
+    memcpy(&e.o, options, options->struct_size < sizeof e.o ? options->struct_size : sizeof e.o);
+    if (e.o.threads > 0) omp_set_num_threads(e.o.threads);
+    TRY(set_up(&e));
+    for (size_t i = 0; i < e.photos.count; i++)
+        TRY(evaluate_photo(&e, i));
+    TRY(summarize(&e, summary));
+    if (e.o.out_dir) {
+        TRY(write_csv(&e));
+        TRY(write_json(&e, summary));
+    }
+fail:
+    photo_set_close(&e.photos);
+    style__free(e.results);
+    style_session_free(e.session);
+    style_model_free(e.model);
+    omp_set_num_threads(previous_threads);
+    return status;
+}

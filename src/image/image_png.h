@@ -1,0 +1,32 @@
+/* PNG decoding and encoding in memory (libpng), used by the public image functions. */
+#ifndef STYLE_IMAGE_PNG_H
+#define STYLE_IMAGE_PNG_H
+
+#include "core/common.h"
+
+/* True when the data starts with the 8-byte PNG signature. */
+bool style__png_is_png(const void *data, size_t size);
+
+/*
+ * Decodes a PNG held in memory into a fresh packed image: RGB or RGBA (RGBA when the file has
+ * an alpha channel or a tRNS chunk), STYLE_SAMPLE_U16 in host byte order for 16-bit files and
+ * STYLE_SAMPLE_U8 otherwise. Grey, palette and low-bit-depth images are expanded.
+ * The IHDR dimensions are checked against max_pixels (which must not be 0) before anything is
+ * allocated. The message carries no prefix; the caller adds one.
+ */
+style_status style__png_decode(const void *data, size_t size, uint64_t max_pixels,
+                               style_image *out);
+
+/*
+ * The size an image would decode to, from the IHDR alone (the same checks as decoding makes
+ * before allocating; the pixel data is not read, so damage there is not detected).
+ */
+style_status style__png_size(const void *data, size_t size, uint64_t max_pixels, int32_t *width,
+                             int32_t *height);
+/*
+ * Encodes a U8 or U16 RGB/RGBA image (any stride) as a PNG of the same bit depth.
+ * On success *data holds *size bytes; free it with style__free.
+ */
+style_status style__png_encode(const style_image *image, void **data, size_t *size);
+
+#endif

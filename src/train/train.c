@@ -1,0 +1,850 @@
+/*
+ * The training loop (style_train): Johnson et al.'s perceptual-loss training of the transform
+ * network against a frozen feature network, with Adam, periodic atomic checkpoints and exact
+ * resumption.
+ */
+#include "features/feature_net.h"
+#include "train/train.h"
+#include "train/train_data_list.h"
+#include "train/train_group.h"
+#include "train/train_losses.h"
+
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_STYLE_LAYERS 16
+
+typedef struct trainer {
+    const style_train_options *options;
+    train_settings settings;
+    feature_net *loss_net;
+    int32_t content_layer;
+    int32_t style_layer[MAX_STYLE_LAYERS];
+    int32_t style_count; /* style layers */
+    /* Per style image (settings.style_count): the Gram targets at every style layer. */
+    float *style_gram[TRAIN_MAX_STYLES][MAX_STYLE_LAYERS];
+    double style_norm2[TRAIN_MAX_STYLES][MAX_STYLE_LAYERS];
+    /* Per style image: its colour mean and covariance (the colour loss's target). */
+    double style_color_mean[TRAIN_MAX_STYLES][3], style_color_cov[TRAIN_MAX_STYLES][9];
+    train_dataset data;
+    train_params params;
+    float *adam_m, *adam_v;
+    train_state state;
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+    train_net net;
+    feature_run loss_run;
+    float *content_target;
+    float *gram_scratch, *delta_scratch;
+    /* Shift jitter (settings.loss_shift > 0): the loss network's window of this process's
+     * crops (first the photos', then the outputs') and each crop's offset. */
+    float *loss_window;
+    int32_t window_y[256], window_x[256];
+    FILE *loss_log;
+    train_group group;      /* data-parallel processes (alone: one rank of one) */
+    style_cancel_fn cancel; /* options->cancel when struct_size covers it and alone; or NULL */
+    void *cancel_user;
+    double time_data, time_transform, time_loss_net, time_optimizer, time_communication;
+} trainer;
+
+static void train_log(const trainer *t, style_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void train_log(const trainer *t, style_log_level level, const char *fmt, ...)
+{
+    if (!t->options->log) return;
+    char message[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    t->options->log(t->options->log_user, level, message);
+}
+
+/* The directory a file would be created in must exist and be writable: checked before hours
+ * of training rather than at the first checkpoint. */
+style_status train_check_writable(const char *path, const char *what)
+{
+    char dir[TRAIN_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    if (access(dir, W_OK | X_OK) != 0)
+        return style__fail(STYLE_ERR_IO, "train: cannot write the %s %s: directory %s: %s", what,
+                           path, dir, strerror(errno));
+    return STYLE_OK;
+}
+
+char *train_checkpoint_path(const char *given, const char *out_path)
+{
+    if (given) return style__strdup(given);
+    size_t n = strlen(out_path) + 6;
+    char *path = style__malloc(n);
+    if (path) snprintf(path, n, "%s.ckpt", out_path);
+    return path;
+}
+
+double train_now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static style_status copy_path(char *dst, const char *src, const char *what)
+{
+    if (!src || !*src) return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: no %s given", what);
+    if (strlen(src) >= TRAIN_PATH_MAX)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: %s path too long", what);
+    strcpy(dst, src);
+    return STYLE_OK;
+}
+
+/* A style's name: the one given, else the image's file name without its extension. */
+static style_status name_style(char *out, const char *given, const char *image_path)
+{
+    char name[TRAIN_STYLE_NAME_MAX];
+    if (given) {
+        if (!*given || strlen(given) >= TRAIN_STYLE_NAME_MAX)
+            return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                               "train: style names must have 1..%d characters",
+                               TRAIN_STYLE_NAME_MAX - 1);
+        snprintf(out, TRAIN_STYLE_NAME_MAX, "%s", given);
+        return STYLE_OK;
+    }
+    snprintf(name, sizeof name, "%s", style__basename(image_path));
+    char *dot = strrchr(name, '.');
+    if (dot && dot != name) *dot = '\0';
+    snprintf(out, TRAIN_STYLE_NAME_MAX, "%s", name);
+    return STYLE_OK;
+}
+
+/* Options -> settings with defaults; on resume the checkpoint's settings win. */
+static style_status settings_from_options(trainer *t)
+{
+    style_status status = STYLE_OK;
+    const style_train_options *o = t->options;
+    train_settings *s = &t->settings;
+    /* Several style images (and their names) only exist in newer option structs. */
+    const bool has_styles =
+        o->struct_size >= offsetof(style_train_options, add_style_to) + sizeof o->add_style_to;
+    const char *const *images = has_styles && o->style_image_count ? o->style_images : NULL;
+    const size_t image_count = images ? o->style_image_count : o->style_image ? 1 : 0;
+    FAIL_IF(image_count > TRAIN_MAX_STYLES, STYLE_ERR_INVALID_ARGUMENT,
+            "train: %zu style images; at most %d are supported", image_count, TRAIN_MAX_STYLES);
+    if (o->resume_path) {
+        TRY(train_checkpoint_load_settings(o->resume_path, s));
+        if (o->iterations > 0) s->iterations = o->iterations;
+        /* Inputs may have moved: an explicit path replaces the recorded one. */
+        FAIL_IF(image_count && image_count != (size_t)s->style_count, STYLE_ERR_INVALID_ARGUMENT,
+                "train: the checkpoint trains %d style images, %zu given", (int)s->style_count,
+                image_count);
+        for (size_t i = 0; i < image_count; i++)
+            TRY(copy_path(s->style_images[i], images ? images[i] : o->style_image, "style image"));
+        if (o->data_dir) TRY(copy_path(s->data_dir, o->data_dir, "data directory"));
+        if (o->loss_net) TRY(copy_path(s->loss_net, o->loss_net, "loss network"));
+        return STYLE_OK;
+    }
+    FAIL_IF(!image_count, STYLE_ERR_INVALID_ARGUMENT, "train: no style image given");
+    s->style_count = (int32_t)image_count;
+    for (size_t i = 0; i < image_count; i++) {
+        TRY(copy_path(s->style_images[i], images ? images[i] : o->style_image, "style image"));
+        const char *name =
+            has_styles && o->style_names && o->style_names[i] ? o->style_names[i] : NULL;
+        TRY(name_style(s->style_names[i], name, s->style_images[i]));
+    }
+    if (has_styles && o->add_style_to)
+        TRY(copy_path(s->add_style_to, o->add_style_to, "model to add a style to"));
+    const bool has_quality =
+        o->struct_size >= offsetof(style_train_options, color_weight) + sizeof o->color_weight;
+    if (has_quality) {
+        FAIL_IF(o->loss_pooling && strcmp(o->loss_pooling, "max") != 0 &&
+                    strcmp(o->loss_pooling, "avg") != 0,
+                STYLE_ERR_INVALID_ARGUMENT, "train: loss pooling must be 'max' or 'avg', not '%s'",
+                o->loss_pooling);
+        s->average_pooling = o->loss_pooling && strcmp(o->loss_pooling, "avg") == 0;
+        s->color_weight = o->color_weight;
+    }
+    const bool has_warm_start =
+        o->struct_size >= offsetof(style_train_options, init_model) + sizeof o->init_model;
+    if (o->struct_size >= offsetof(style_train_options, max_short_side) + sizeof o->max_short_side)
+        s->max_short_side = o->max_short_side;
+    if (has_warm_start) {
+        s->loss_shift = o->loss_shift;
+        if (o->init_model) {
+            FAIL_IF(image_count != 1 || (has_styles && o->add_style_to),
+                    STYLE_ERR_INVALID_ARGUMENT,
+                    "train: a warm start (init_model) trains one style image from a "
+                    "single-style model, not several styles or an added style");
+            TRY(copy_path(s->init_model, o->init_model, "model to start from"));
+        }
+    }
+    /* Several styles: one conditional-instance-norm network (johnson-cin). */
+    s->net.styles = image_count > 1 ? (int32_t)image_count : 0;
+    TRY(copy_path(s->data_dir, o->data_dir, "data directory"));
+    TRY(copy_path(s->loss_net, o->loss_net, "loss network"));
+    const int32_t default_widths[3] = {32, 64, 128};
+    for (int i = 0; i < 3; i++)
+        s->net.widths[i] = o->widths[i] > 0 ? o->widths[i] : default_widths[i];
+    s->net.residual_blocks = o->residual_blocks > 0 ? o->residual_blocks : 5;
+    FAIL_IF(o->norm && strcmp(o->norm, "instance") != 0 && strcmp(o->norm, "batch") != 0,
+            STYLE_ERR_INVALID_ARGUMENT, "train: norm must be 'instance' or 'batch', not '%s'",
+            o->norm);
+    s->net.batch_norm = o->norm && strcmp(o->norm, "batch") == 0;
+    s->crop_size = o->crop_size > 0 ? o->crop_size : 256;
+    s->style_size = o->style_size > 0 ? o->style_size : s->crop_size;
+    s->batch_size = o->batch_size > 0 ? o->batch_size : 4;
+    s->iterations = o->iterations > 0 ? o->iterations : 2000;
+    s->learning_rate = o->learning_rate > 0 ? o->learning_rate : 1e-3;
+    FAIL_IF(o->lr_schedule && strcmp(o->lr_schedule, "cosine") != 0 &&
+                strcmp(o->lr_schedule, "constant") != 0,
+            STYLE_ERR_INVALID_ARGUMENT, "train: lr schedule must be 'cosine' or 'constant'");
+    s->cosine = !o->lr_schedule || strcmp(o->lr_schedule, "cosine") == 0;
+    /* 0 (a zeroed struct): the default; negative: the term is off, as for tv_weight. */
+    s->content_weight = o->content_weight > 0   ? o->content_weight
+                        : o->content_weight < 0 ? 0.0
+                                                : 1.0;
+    s->style_weight = o->style_weight > 0 ? o->style_weight : o->style_weight < 0 ? 0.0 : 2.0;
+    s->tv_weight = o->tv_weight > 0 ? o->tv_weight : o->tv_weight < 0 ? 0.0 : 50.0;
+    snprintf(s->content_layer, sizeof s->content_layer, "%s",
+             o->content_layer ? o->content_layer : "");
+    snprintf(s->style_layers, sizeof s->style_layers, "%s", o->style_layers ? o->style_layers : "");
+    s->seed = o->seed;
+    s->checkpoint_every = o->checkpoint_every > 0 ? o->checkpoint_every : 100;
+    return STYLE_OK;
+fail:
+    return status;
+}
+
+/* The ranges every run must be in, whether the settings came from options or from a
+ * checkpoint (which may be damaged or hostile: a batch of 2^31 must not reach an allocator). */
+static style_status check_settings(const train_settings *s)
+{
+    for (int i = 0; i < 3; i++)
+        if (s->net.widths[i] < 1 || s->net.widths[i] > 1024)
+            return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: bad width %d (1..1024)",
+                               s->net.widths[i]);
+    if (s->net.residual_blocks < 0 || s->net.residual_blocks > TRAIN_MAX_BLOCKS)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: residual blocks must be 0..%d",
+                           TRAIN_MAX_BLOCKS);
+    if (s->crop_size % 4 || s->crop_size < 16 || s->crop_size > 4096)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                           "train: crop size %d is not a multiple of 4 in 16..4096", s->crop_size);
+    if (s->style_size < 16 || s->style_size > 8192)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: style size %d is not in 16..8192",
+                           s->style_size);
+    if (s->batch_size < 1 || s->batch_size > 256)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: batch size %d is not in 1..256",
+                           s->batch_size);
+    if (s->iterations < 1 || s->checkpoint_every < 1)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                           "train: iterations and checkpoint interval must be at least 1");
+    if (!(isfinite(s->learning_rate) && s->learning_rate > 0) ||
+        !(isfinite(s->content_weight) && s->content_weight >= 0) ||
+        !(isfinite(s->style_weight) && s->style_weight >= 0) ||
+        !(isfinite(s->tv_weight) && s->tv_weight >= 0) ||
+        !(isfinite(s->color_weight) && s->color_weight >= 0))
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                           "train: the learning rate must be finite and positive, the loss "
+                           "weights finite and not negative");
+    if (s->max_short_side != 0 && (s->max_short_side < s->crop_size || s->max_short_side > 65536))
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                           "train: max short side %d is not 0 (none) or in %d..65536 (at least "
+                           "the crop size)",
+                           (int)s->max_short_side, (int)s->crop_size);
+    if (s->loss_shift < 0 || s->loss_shift > s->crop_size / 4)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                           "train: loss shift %d is not in 0..%d (a quarter of the crop size)",
+                           (int)s->loss_shift, (int)(s->crop_size / 4));
+    if (s->content_weight == 0 && s->style_weight == 0 && s->tv_weight == 0)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                           "train: every loss term is off (content, style and TV weights 0); "
+                           "nothing to train for");
+    /* The loader refuses a model whose styles share a name: refuse before training instead. */
+    for (int32_t i = 0; i < s->style_count && i < TRAIN_MAX_STYLES; i++)
+        for (int32_t k = 0; k < i; k++)
+            if (strcmp(s->style_names[i], s->style_names[k]) == 0)
+                return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                                   "train: style images %d (%s) and %d (%s) are both named '%s'; "
+                                   "name them apart with --style-name",
+                                   (int)k + 1, s->style_images[k], (int)i + 1, s->style_images[i],
+                                   s->style_names[i]);
+    return STYLE_OK;
+}
+
+static style_status resolve_settings(trainer *t)
+{
+    style_status status = settings_from_options(t);
+    if (status != STYLE_OK) return status;
+    status = check_settings(&t->settings);
+    if (status != STYLE_OK && t->options->resume_path)
+        status = train_checkpoint_error(t->options->resume_path, status);
+    return status;
+}
+
+/* Loss layers: explicit names, or the network's recommendation (recorded in the settings). */
+static style_status resolve_layers(trainer *t)
+{
+    train_settings *s = &t->settings;
+    feature_net *net = t->loss_net;
+    if (!s->content_layer[0])
+        snprintf(s->content_layer, sizeof s->content_layer, "%s", net->content_taps[0]);
+    if (!s->style_layers[0]) {
+        for (int32_t i = 0; i < net->style_count; i++) {
+            if (i)
+                strncat(s->style_layers, ",", sizeof s->style_layers - strlen(s->style_layers) - 1);
+            strncat(s->style_layers, net->style_taps[i],
+                    sizeof s->style_layers - strlen(s->style_layers) - 1);
+        }
+    }
+    t->content_layer = feature_net_tap(net, s->content_layer);
+    if (t->content_layer < 0)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: loss network %s has no tap '%s'",
+                           net->name, s->content_layer);
+    char list[512];
+    snprintf(list, sizeof list, "%s", s->style_layers);
+    t->style_count = 0;
+    for (char *save = NULL, *name = strtok_r(list, ",", &save); name;
+         name = strtok_r(NULL, ",", &save)) {
+        int32_t layer = feature_net_tap(net, name);
+        if (layer < 0)
+            return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: loss network %s has no tap '%s'",
+                               net->name, name);
+        if (t->style_count == MAX_STYLE_LAYERS)
+            return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: too many style layers");
+        t->style_layer[t->style_count++] = layer;
+    }
+    if (!t->style_count) return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: no style layers");
+    return STYLE_OK;
+}
+
+static int32_t deepest_layer(const trainer *t)
+{
+    int32_t last = t->content_layer;
+    for (int32_t i = 0; i < t->style_count; i++)
+        if (t->style_layer[i] > last) last = t->style_layer[i];
+    return last;
+}
+
+/* Gram matrices of every style image at every style layer (and their squared norms). */
+static style_status compute_style_targets(trainer *t)
+{
+    style_status status = STYLE_OK;
+    float *image = NULL;
+    int32_t w = 0, h = 0;
+    feature_run run = {0};
+    for (int32_t k = 0; k < t->settings.style_count; k++) {
+        const char *path = t->settings.style_images[k];
+        TRY(train_load_rgb(path, t->settings.style_size, &image, &w, &h));
+        TRY(feature_run_create(&run, t->loss_net, t->engine, 1, h, w, deepest_layer(t), false));
+        run.average_pooling = t->settings.average_pooling;
+        TRY(feature_run_forward(&run, t->stream, image));
+        color_statistics(image, (size_t)w * h, t->style_color_mean[k], t->style_color_cov[k]);
+        for (int32_t i = 0; i < t->style_count; i++) {
+            int32_t l = t->style_layer[i], c = run.out_c[l];
+            t->style_gram[k][i] = style__aligned_alloc((size_t)c * c * sizeof(float));
+            FAIL_IF(!t->style_gram[k][i], STYLE_ERR_NOMEM, "train: out of memory");
+            gram_matrix(feature_run_output(&run, l), run.out_h[l] * run.out_w[l], c,
+                        t->style_gram[k][i]);
+            t->style_norm2[k][i] = gram_norm2(t->style_gram[k][i], c);
+        }
+        train_log(t, STYLE_LOG_INFO, "style image %s: %dx%d", path, w, h);
+        feature_run_destroy(&run);
+        style__free(image);
+        image = NULL;
+    }
+fail:
+    feature_run_destroy(&run);
+    style__free(image);
+    return status;
+}
+
+static double learning_rate(const train_settings *s, int64_t iteration)
+{
+    if (!s->cosine) return s->learning_rate;
+    double progress = (double)iteration / (double)(s->iterations > 1 ? s->iterations - 1 : 1);
+    if (progress > 1) progress = 1;
+    return s->learning_rate * (0.1 + 0.9 * 0.5 * (1.0 + cos(M_PI * progress)));
+}
+
+void train_adam_update(train_params *p, float *adam_m, float *adam_v, double lr, int64_t step,
+                       int32_t only_style)
+{
+    const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+    const double c1 = 1.0 - pow(b1, (double)step), c2 = 1.0 - pow(b2, (double)step);
+    const bool adding_style = only_style >= 0;
+    for (int32_t i = 0; i < p->count; i++) {
+        const train_param *param = &p->params[i];
+        if (!param->trainable) continue;
+        /* Adding a style: only its row of the norms' scales and shifts moves; the convolutions
+         * and the other styles stay bit-identical. */
+        size_t begin = 0, end = param->count;
+        if (adding_style) {
+            if (strstr(param->name, ".conv2d.")) continue;
+            begin = (size_t)only_style * (size_t)param->shape[1];
+            end = begin + (size_t)param->shape[1];
+        }
+        float *v = p->values + param->offset, *g = p->grads + param->offset;
+        float *m = adam_m + param->offset, *s = adam_v + param->offset;
+#pragma omp parallel for schedule(static)
+        for (size_t j = begin; j < end; j++) {
+            m[j] = (float)(b1 * m[j] + (1 - b1) * g[j]);
+            s[j] = (float)(b2 * s[j] + (1 - b2) * (double)g[j] * g[j]);
+            v[j] -= (float)(lr * (m[j] / c1) / (sqrt(s[j] / c2) + eps));
+        }
+    }
+}
+
+/* Whether the caller asks to stop inside an iteration (options->cancel). */
+static bool cancel_requested(const trainer *t)
+{
+    return t->cancel != NULL && t->cancel(t->cancel_user) != 0;
+}
+
+/* What the loss network sees of n crops (N x S x S x 3): the crops themselves, or with shift
+ * jitter each crop's window at its offset (copied to t->loss_window). */
+static const float *loss_view(trainer *t, const float *crops, int32_t n)
+{
+    const train_settings *s = &t->settings;
+    if (s->loss_shift == 0) return crops;
+    const int32_t size = s->crop_size, window = size - s->loss_shift;
+    for (int32_t b = 0; b < n; b++)
+        window_forward_nhwc(crops + (size_t)b * size * size * 3, size, size, 3, t->window_y[b],
+                            t->window_x[b], window, window,
+                            t->loss_window + (size_t)b * window * window * 3);
+    return t->loss_window;
+}
+
+#define TRAIN_CANCELLED_MESSAGE "train: cancelled inside an iteration"
+
+/* One iteration: returns the batch-mean weighted losses. STYLE_ERR_CANCELLED when
+ * cancel_requested() before its update (the parameters, Adam's moments and batch-norm
+ * statistics are then untouched; the random state is not). */
+static style_status train_step(trainer *t, double lr, double losses[3])
+{
+    style_status status = STYLE_OK;
+    double t0 = train_now_seconds(), t1, t2, t3, t4, t5;
+    const train_settings *s = &t->settings;
+    /* This process's crops of the batch; the losses are means over the whole batch. */
+    const int32_t n = t->group.shard, size = s->crop_size;
+    feature_run *run = &t->loss_run;
+    TRY(train_dataset_batch_shard(&t->data, &t->state.rng, s->batch_size, t->group.first, n, size,
+                                  t->net.input));
+    /* Shift jitter: every process draws the whole batch's offsets (one random sequence) and
+     * uses its own crops'. */
+    const int32_t window = size - s->loss_shift;
+    for (int32_t b = 0; b < s->batch_size && s->loss_shift > 0; b++) {
+        int32_t y = (int32_t)train_rng_below(&t->state.rng, (uint64_t)s->loss_shift + 1);
+        int32_t x = (int32_t)train_rng_below(&t->state.rng, (uint64_t)s->loss_shift + 1);
+        if (b >= t->group.first && b < t->group.first + n)
+            t->window_y[b - t->group.first] = y, t->window_x[b - t->group.first] = x;
+    }
+    /* Several styles: each batch trains one of them, in turn (Dumoulin et al.); every process
+     * of a group picks the same one (it depends on the iteration only). */
+    const int32_t k = (int32_t)(t->state.iteration % s->style_count);
+    if (s->net.styles) train_net_set_style(&t->net, s->first_style + k);
+    t1 = train_now_seconds();
+
+    /* Content targets: the features of the photos themselves. */
+    const int32_t cl = t->content_layer;
+    const size_t content_count = (size_t)run->out_h[cl] * run->out_w[cl] * run->out_c[cl];
+    FAIL_IF(cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
+    TRY(feature_run_forward(run, t->stream, loss_view(t, t->net.input, n)));
+    memcpy(t->content_target, feature_run_output(run, cl), n * content_count * sizeof(float));
+    FAIL_IF(cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
+
+    /* Batch norm updates its running statistics in the forward pass: no stop after it. */
+    const bool may_cancel_later = !s->net.batch_norm;
+    const float *output;
+    t2 = train_now_seconds();
+    TRY(train_net_forward(&t->net, t->stream, true, &output));
+    FAIL_IF(may_cancel_later && cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
+    t3 = train_now_seconds();
+    TRY(feature_run_forward(run, t->stream, loss_view(t, output, n)));
+    FAIL_IF(may_cancel_later && cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
+
+    losses[0] = losses[1] = losses[2] = 0;
+    double colour = 0;
+    const double per_image = 1.0 / s->batch_size;
+    for (int32_t b = 0; b < n; b++) {
+        losses[0] += content_loss(feature_run_output(run, cl) + b * content_count,
+                                  t->content_target + b * content_count, content_count,
+                                  s->content_weight * per_image,
+                                  feature_run_tap_grad(run, cl) + b * content_count);
+        for (int32_t i = 0; i < t->style_count; i++) {
+            int32_t l = t->style_layer[i], hw = run->out_h[l] * run->out_w[l], c = run->out_c[l];
+            size_t image = (size_t)hw * c;
+            losses[1] +=
+                style_loss(feature_run_output(run, l) + b * image, hw, c, t->style_gram[k][i],
+                           t->style_norm2[k][i], s->style_weight * per_image, t->gram_scratch,
+                           t->delta_scratch, feature_run_tap_grad(run, l) + b * image);
+        }
+    }
+    const float *diff_rgb;
+    TRY(feature_run_backward(run, t->stream, &diff_rgb));
+    FAIL_IF(may_cancel_later && cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
+    float *diff_out = train_net_diff_output(&t->net);
+    const size_t image = (size_t)size * size * 3, window_image = (size_t)window * window * 3;
+    if (s->loss_shift > 0)
+        for (int32_t b = 0; b < n; b++)
+            window_backward_nhwc(diff_rgb + b * window_image, size, size, 3, t->window_y[b],
+                                 t->window_x[b], window, window, diff_out + b * image);
+    else
+        memcpy(diff_out, diff_rgb, n * image * sizeof(float));
+    if (s->tv_weight > 0)
+        for (int32_t b = 0; b < n; b++)
+            losses[2] += tv_loss(output + b * image, size, size, s->tv_weight * per_image,
+                                 diff_out + b * image);
+    /* The colour term is a style term: it is reported in the style loss. */
+    if (s->color_weight > 0)
+        for (int32_t b = 0; b < n; b++)
+            colour += color_loss(output + b * image, (size_t)size * size, t->style_color_mean[k],
+                                 t->style_color_cov[k], s->color_weight * per_image,
+                                 diff_out + b * image);
+    losses[1] += colour;
+    t4 = train_now_seconds();
+    TRY(train_net_backward(&t->net, t->stream));
+    FAIL_IF(may_cancel_later && cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
+    t5 = train_now_seconds();
+    /* Each process's gradients are its crops' share of the batch mean: the sum is the mean. */
+    const double group_seconds = t->group.seconds;
+    TRY(train_group_sum(&t->group, t->params.grads, t->params.total, "gradients"));
+    TRY(train_group_sum_doubles(&t->group, losses, 3, "losses"));
+    t->time_communication += t->group.seconds - group_seconds;
+    t5 += t->group.seconds - group_seconds;
+    train_adam_update(&t->params, t->adam_m, t->adam_v, lr, t->state.iteration + 1,
+                      t->settings.add_style_to[0] != '\0' ? t->settings.first_style : -1);
+    t->time_data += t1 - t0;
+    t->time_loss_net += (t2 - t1) + (t4 - t3);
+    t->time_transform += (t3 - t2) + (t5 - t4);
+    t->time_optimizer += train_now_seconds() - t5;
+    for (int i = 0; i < 3; i++)
+        FAIL_IF(!isfinite(losses[i]), STYLE_ERR_INTERNAL,
+                "train: the loss became %g at iteration %lld (learning rate too high?)", losses[i],
+                (long long)t->state.iteration + 1);
+    return STYLE_OK;
+fail:
+    return status;
+}
+
+/* Every process must see the same photos, or their crops would not be shares of one batch. */
+static style_status check_same_data(trainer *t)
+{
+    if (train_group_alone(&t->group)) return STYLE_OK;
+    uint64_t mine[2] = {t->data.count, 0xcbf29ce484222325ull}; /* count, FNV-1a of the paths */
+    for (size_t i = 0; i < t->data.count; i++)
+        for (const char *c = t->data.paths[i];; c++) {
+            mine[1] = (mine[1] ^ (uint8_t)*c) * 0x100000001b3ull;
+            if (!*c) break;
+        }
+    uint64_t leaders[2] = {mine[0], mine[1]};
+    style_status status = train_group_broadcast(&t->group, leaders, sizeof leaders, "photo list");
+    if (status == STYLE_OK && (leaders[0] != mine[0] || leaders[1] != mine[1]))
+        status = style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                             "train: rank %d finds %llu photos under %s, rank 0 %llu%s: every "
+                             "process needs the same photos at the same path",
+                             t->group.rank, (unsigned long long)mine[0], t->settings.data_dir,
+                             (unsigned long long)leaders[0],
+                             leaders[0] == mine[0] ? " with other names" : "");
+    return status;
+}
+
+/* Makes every process hold rank 0's parameters, optimizer moments and training state. */
+static style_status sync_from_leader(trainer *t)
+{
+    style_status status = STYLE_OK;
+    const size_t bytes = t->params.total * sizeof(float);
+    if (train_group_alone(&t->group)) return STYLE_OK;
+    TRY(train_group_broadcast(&t->group, t->params.values, bytes, "parameters"));
+    TRY(train_group_broadcast(&t->group, t->adam_m, bytes, "optimizer state"));
+    TRY(train_group_broadcast(&t->group, t->adam_v, bytes, "optimizer state"));
+    TRY(train_group_broadcast(&t->group, &t->state, sizeof t->state, "training state"));
+fail:
+    return status;
+}
+
+static style_status save_checkpoint(trainer *t, const char *path, double run_seconds)
+{
+    /* The processes' copies agree already (they apply the same summed gradients); taking
+     * rank 0's at every checkpoint also keeps them bit-identical with an MPI whose sums could
+     * round differently on different ranks, and the checkpoint is then exactly every rank's
+     * state. */
+    style_status status = sync_from_leader(t);
+    if (status != STYLE_OK || !train_group_leader(&t->group)) return status;
+    train_state state = t->state;
+    state.seconds += run_seconds;
+    status = train_checkpoint_save(path, &t->settings, &state, &t->params, t->adam_m, t->adam_v);
+    if (status == STYLE_OK)
+        train_log(t, STYLE_LOG_INFO, "checkpoint %s (iteration %lld)", path,
+                  (long long)t->state.iteration);
+    return status;
+}
+
+static style_status run_training(trainer *t, const char *checkpoint_path)
+{
+    style_status status = STYLE_OK;
+    const train_settings *s = &t->settings;
+    const style_train_options *o = t->options;
+    const double start = train_now_seconds();
+    const int64_t first_iteration = t->state.iteration;
+    double window_start = start;
+    int64_t window_iterations = 0;
+    double throughput = 0;
+    while (t->state.iteration < s->iterations) {
+        double lr = learning_rate(s, t->state.iteration), losses[3];
+        const train_rng rng_before = t->state.rng;
+        status = train_step(t, lr, losses);
+        if (status == STYLE_ERR_CANCELLED) {
+            /* The iteration in flight is dropped: its crops are drawn again on resume, so the
+             * resumed run is the uninterrupted one. */
+            t->state.rng = rng_before;
+            TRY(save_checkpoint(t, checkpoint_path, train_now_seconds() - start));
+            status = style__fail(STYLE_ERR_CANCELLED,
+                                 "train: stopped inside iteration %lld (dropped); checkpoint of "
+                                 "iteration %lld saved to %s",
+                                 (long long)t->state.iteration + 1, (long long)t->state.iteration,
+                                 checkpoint_path);
+            goto fail;
+        }
+        TRY(status);
+        t->state.iteration++;
+        window_iterations++;
+        double now = train_now_seconds();
+        if (now - window_start > 5.0 || throughput == 0) {
+            throughput = window_iterations * s->batch_size / (now - window_start);
+            window_start = now;
+            window_iterations = 0;
+        }
+        if (t->loss_log) /* opened by rank 0 only */
+            fprintf(t->loss_log, "%lld,%.9g,%.9g,%.9g,%.9g,%.6g\n", (long long)t->state.iteration,
+                    losses[0], losses[1], losses[2], losses[0] + losses[1] + losses[2], lr);
+        style_train_stats stats = {.iteration = t->state.iteration,
+                                   .iterations = s->iterations,
+                                   .content_loss = losses[0],
+                                   .style_loss = losses[1],
+                                   .tv_loss = losses[2],
+                                   .total_loss = losses[0] + losses[1] + losses[2],
+                                   .images_per_second = throughput,
+                                   .elapsed_seconds = now - start,
+                                   .learning_rate = lr,
+                                   .eta_seconds = throughput > 0
+                                                      ? (s->iterations - t->state.iteration) *
+                                                            s->batch_size / throughput
+                                                      : 0};
+        bool stop = o->progress && o->progress(o->progress_user, &stats);
+        if (!train_group_alone(&t->group)) {
+            /* Ctrl-C reaches the processes at different moments: stop when any of them asks. */
+            float votes = stop;
+            TRY(train_group_sum(&t->group, &votes, 1, "stop requests"));
+            stop = votes > 0;
+        }
+        if (stop || t->state.iteration % s->checkpoint_every == 0 ||
+            t->state.iteration == s->iterations)
+            TRY(save_checkpoint(t, checkpoint_path, now - start));
+        if (stop && t->state.iteration < s->iterations) {
+            status = style__fail(STYLE_ERR_CANCELLED,
+                                 "train: stopped at iteration %lld; checkpoint saved to %s",
+                                 (long long)t->state.iteration, checkpoint_path);
+            goto fail;
+        }
+    }
+    double total = t->time_data + t->time_transform + t->time_loss_net + t->time_optimizer +
+                   t->time_communication;
+    if (total > 0 && s->iterations > first_iteration)
+        train_log(t, STYLE_LOG_INFO,
+                  "%.3f s per iteration: transform network %.0f %%, loss network (with losses) "
+                  "%.0f %%, data %.0f %%, optimizer %.0f %%, communication %.0f %%",
+                  (train_now_seconds() - start) / (double)(s->iterations - first_iteration),
+                  100 * t->time_transform / total, 100 * t->time_loss_net / total,
+                  100 * t->time_data / total, 100 * t->time_optimizer / total,
+                  100 * t->time_communication / total);
+    t->state.seconds += train_now_seconds() - start;
+    return STYLE_OK;
+fail:
+    return status;
+}
+
+static void trainer_destroy(trainer *t)
+{
+    feature_run_destroy(&t->loss_run);
+    train_net_destroy(&t->net);
+    train_params_destroy(&t->params);
+    train_dataset_close(&t->data);
+    feature_net_free(t->loss_net);
+    for (int32_t k = 0; k < TRAIN_MAX_STYLES; k++)
+        for (int32_t i = 0; i < MAX_STYLE_LAYERS; i++)
+            style__aligned_free(t->style_gram[k][i]);
+    style__aligned_free(t->adam_m);
+    style__aligned_free(t->adam_v);
+    style__aligned_free(t->content_target);
+    style__aligned_free(t->loss_window);
+    style__aligned_free(t->gram_scratch);
+    style__aligned_free(t->delta_scratch);
+    if (t->loss_log) fclose(t->loss_log);
+    if (t->stream) dnnl_stream_destroy(t->stream);
+    if (t->engine) dnnl_engine_destroy(t->engine);
+}
+
+style_status style_train(const style_train_options *options)
+{
+    style_status status = STYLE_OK;
+    trainer t = {0};
+    style_model *base = NULL; /* adding a style: the model it is added to */
+    style_model *init = NULL; /* a warm start: the model whose weights it starts from */
+    char *checkpoint_path = NULL, data_sha256[SHA256_HEX_SIZE] = "";
+    int previous_threads = omp_get_max_threads();
+    if (!options || options->struct_size < sizeof(size_t) || !options->out_path)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: options or out_path missing");
+    t.options = options;
+    /* The held-out list exists only in newer option structs. */
+    const char *exclude_list = options->struct_size >= offsetof(style_train_options, exclude_list) +
+                                                           sizeof options->exclude_list
+                                   ? options->exclude_list
+                                   : NULL;
+    if (options->threads > 0) omp_set_num_threads(options->threads);
+    const bool has_group =
+        options->struct_size >= offsetof(style_train_options, group) + sizeof options->group;
+    TRY(train_group_init(&t.group, has_group ? options->group : NULL));
+    /* Inside an iteration only alone: the processes of a group stop together after one. */
+    if (options->struct_size >= offsetof(style_train_options, cancel_user) + sizeof(void *) &&
+        train_group_alone(&t.group)) {
+        t.cancel = options->cancel;
+        t.cancel_user = options->cancel_user;
+    }
+    const bool leader = train_group_leader(&t.group);
+    /* Rank 0 resolves the settings (reading the checkpoint when resuming); the others take
+     * its settings, so one set of options and files decides the run. */
+    if (leader) {
+        TRY(resolve_settings(&t));
+        FAIL_IF(t.settings.net.batch_norm && !train_group_alone(&t.group), STYLE_ERR_UNSUPPORTED,
+                "train: batch normalisation over %d processes would need batch statistics "
+                "synchronised between them, which libstyle does not do: train with --norm "
+                "instance (the default) or in one process",
+                t.group.ranks);
+        TRY(train_group_share(&t.group, t.settings.batch_size));
+    }
+    TRY(train_group_broadcast(&t.group, &t.settings, sizeof t.settings, "training settings"));
+    const train_settings *s = &t.settings;
+    TRY(train_group_share(&t.group, s->batch_size));
+    checkpoint_path = train_checkpoint_path(options->checkpoint_path, options->out_path);
+    FAIL_IF(!checkpoint_path, STYLE_ERR_NOMEM, "train: out of memory");
+    if (leader) { /* the only writer */
+        TRY(train_check_writable(options->out_path, "model"));
+        TRY(train_check_writable(checkpoint_path, "checkpoint"));
+        /* A run killed while writing a checkpoint leaves its temporary behind. */
+        int stale = style__remove_temporaries(checkpoint_path);
+        if (stale > 0)
+            train_log(&t, STYLE_LOG_INFO,
+                      "removed %d unfinished temporary file%s of %s (an interrupted write)", stale,
+                      stale == 1 ? "" : "s", checkpoint_path);
+    }
+
+    DNNL_TRY(dnnl_engine_create(&t.engine, dnnl_cpu, 0), "train: engine");
+    DNNL_TRY(dnnl_stream_create(&t.stream, t.engine, dnnl_stream_default_flags), "train: stream");
+    TRY(feature_net_load(s->loss_net, &t.loss_net));
+    TRY(resolve_layers(&t));
+    TRY(train_dataset_open(&t.data, s->data_dir, options->log, options->log_user));
+    t.data.max_short_side = s->max_short_side;
+    size_t excluded = 0;
+    TRY(train_dataset_fingerprint(&t.data, exclude_list, data_sha256, &excluded));
+    if (excluded)
+        train_log(&t, STYLE_LOG_INFO, "%zu held-out photo%s of %s refused", excluded,
+                  excluded == 1 ? "" : "s", exclude_list);
+    TRY(check_same_data(&t));
+    TRY(compute_style_targets(&t));
+
+    if (s->add_style_to[0] && !options->resume_path)
+        TRY(train_add_style_settings(&t.settings, &base));
+    if (s->init_model[0] && !options->resume_path)
+        TRY(train_warm_start_settings(&t.settings, &init));
+    TRY(train_params_create(&t.params, &s->net));
+    size_t bytes = t.params.total * sizeof(float);
+    t.adam_m = style__aligned_alloc(bytes);
+    t.adam_v = style__aligned_alloc(bytes);
+    FAIL_IF(!t.adam_m || !t.adam_v, STYLE_ERR_NOMEM, "train: out of memory");
+    memset(t.adam_m, 0, bytes);
+    memset(t.adam_v, 0, bytes);
+    if (options->resume_path && leader) {
+        TRY(train_checkpoint_load(options->resume_path, &t.state, &t.params, t.adam_m, t.adam_v));
+        train_log(&t, STYLE_LOG_INFO, "resuming %s at iteration %lld", options->resume_path,
+                  (long long)t.state.iteration);
+    } else {
+        train_params_init(&t.params, s->seed);
+        if (base) TRY(train_add_style_params(base, &t.params));
+        if (init) TRY(train_warm_start_params(init, s->init_model, &t.params));
+        train_rng_seed(&t.state.rng, s->seed);
+    }
+    TRY(sync_from_leader(&t));
+
+    const int32_t shard = t.group.shard;
+    TRY(train_net_create(&t.net, &t.params, t.engine, shard, s->crop_size));
+    const int32_t loss_size = s->crop_size - s->loss_shift;
+    TRY(feature_run_create(&t.loss_run, t.loss_net, t.engine, shard, loss_size, loss_size,
+                           deepest_layer(&t), true));
+    if (s->loss_shift > 0) {
+        t.loss_window = style__aligned_alloc((size_t)shard * loss_size * loss_size * 3 *
+                                             sizeof(float));
+        FAIL_IF(!t.loss_window, STYLE_ERR_NOMEM, "train: out of memory");
+    }
+    t.loss_run.average_pooling = s->average_pooling;
+    const feature_run *run = &t.loss_run;
+    int32_t cl = t.content_layer, max_c = 1;
+    t.content_target = style__aligned_alloc((size_t)shard * run->out_h[cl] * run->out_w[cl] *
+                                            run->out_c[cl] * sizeof(float));
+    for (int32_t i = 0; i < t.style_count; i++)
+        if (run->out_c[t.style_layer[i]] > max_c) max_c = run->out_c[t.style_layer[i]];
+    t.gram_scratch = style__aligned_alloc((size_t)max_c * max_c * sizeof(float));
+    t.delta_scratch = style__aligned_alloc((size_t)max_c * max_c * sizeof(float));
+    FAIL_IF(!t.content_target || !t.gram_scratch || !t.delta_scratch, STYLE_ERR_NOMEM,
+            "train: out of memory");
+    if (options->loss_log && leader) {
+        t.loss_log = fopen(options->loss_log, "a");
+        FAIL_IF(!t.loss_log, STYLE_ERR_IO, "train: cannot open the loss log %s", options->loss_log);
+        if (ftell(t.loss_log) == 0) fprintf(t.loss_log, "iteration,content,style,tv,total,lr\n");
+    }
+    if (!train_group_alone(&t.group))
+        train_log(&t, STYLE_LOG_INFO,
+                  "%d processes share every batch of %d (rank %d: crops %d..%d)", t.group.ranks,
+                  s->batch_size, t.group.rank, t.group.first, t.group.first + shard - 1);
+    train_log(&t, STYLE_LOG_INFO,
+              "training %d/%d/%d x%d blocks (%s norm%s) on %zu images, loss net %s, content %s, "
+              "style %s, %lld iterations of %d x %dpx",
+              s->net.widths[0], s->net.widths[1], s->net.widths[2], s->net.residual_blocks,
+              s->net.batch_norm ? "batch" : "instance",
+              s->add_style_to[0] ? ", adding one style: only its scales and shifts"
+              : s->net.styles    ? ", conditional: one scale and shift per style"
+                                 : "",
+              t.data.count, t.loss_net->name, s->content_layer, s->style_layers,
+              (long long)s->iterations, s->batch_size, s->crop_size);
+
+    if (s->loss_shift > 0)
+        train_log(&t, STYLE_LOG_INFO, "loss network window %d x %d at a random offset of 0..%d",
+                  (int)loss_size, (int)loss_size, (int)s->loss_shift);
+    if (s->init_model[0] && !options->resume_path)
+        train_log(&t, STYLE_LOG_INFO, "starting from the weights of %s", s->init_model);
+    TRY(run_training(&t, checkpoint_path));
+    if (leader) {
+        TRY(train_export_model(options->out_path, s, data_sha256, exclude_list, &t.params,
+                               (int64_t)t.data.count, t.state.seconds));
+        train_log(&t, STYLE_LOG_INFO, "wrote %s", options->out_path);
+    }
+fail:
+    trainer_destroy(&t);
+    style_model_free(base);
+    style_model_free(init);
+    style__free(checkpoint_path);
+    omp_set_num_threads(previous_threads);
+    return status;
+}

@@ -1,0 +1,492 @@
+/* The transform network's parameters and its training graph (forward and backward). */
+#include "train/train_net.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---- parameters ------------------------------------------------------------------------- */
+
+void train_params_add(train_params *p, const char *name, int32_t ndim, const int64_t *shape,
+                      bool trainable)
+{
+    if (p->count >= TRAIN_MAX_PARAMS) {
+        p->overflow = true;
+        return;
+    }
+    train_param *t = &p->params[p->count++];
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->ndim = ndim;
+    t->count = 1;
+    for (int32_t i = 0; i < ndim; i++) t->shape[i] = shape[i], t->count *= (size_t)shape[i];
+    t->offset = p->total;
+    t->trainable = trainable;
+    p->total += (t->count + 15) / 16 * 16; /* 64-byte aligned slices */
+}
+
+static void add_conv(train_params *p, const char *prefix, int64_t in, int64_t out, int64_t k)
+{
+    char name[48];
+    int64_t w[4] = {out, in, k, k}, b[1] = {out};
+    snprintf(name, sizeof name, "%s.conv2d.weight", prefix);
+    train_params_add(p, name, 4, w, true);
+    snprintf(name, sizeof name, "%s.conv2d.bias", prefix);
+    train_params_add(p, name, 1, b, true);
+}
+
+static void add_norm(train_params *p, const char *prefix, int64_t c, bool batch, int32_t styles)
+{
+    char name[48];
+    int64_t s[1] = {c}, rows[2] = {styles, c};
+    const char *suffix[] = {"weight", "bias", "running_mean", "running_var"};
+    for (int i = 0; i < (batch ? 4 : 2); i++) {
+        snprintf(name, sizeof name, "%s.%s", prefix, suffix[i]);
+        if (styles > 0 && i < 2)
+            train_params_add(p, name, 2, rows, true);
+        else
+            train_params_add(p, name, 1, s, i < 2);
+    }
+}
+
+style_status train_params_create(train_params *p, const train_net_config *config)
+{
+    memset(p, 0, sizeof *p);
+    p->config = *config;
+    const int32_t *wd = config->widths;
+    if (config->residual_blocks < 0 || config->residual_blocks > TRAIN_MAX_BLOCKS)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: residual blocks must be 0..%d",
+                           TRAIN_MAX_BLOCKS);
+    for (int i = 0; i < 3; i++)
+        if (wd[i] < 1 || wd[i] > 1024)
+            return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: bad width %d", wd[i]);
+    if (config->styles < 0 || config->styles > TRAIN_MAX_STYLES)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: 0..%d styles are supported",
+                           TRAIN_MAX_STYLES);
+    if (config->styles > 0 && config->batch_norm)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                           "train: several styles need instance norm (conditional instance "
+                           "norm), not batch norm");
+    bool bn = config->batch_norm;
+    int32_t st = config->styles;
+    char a[32], b[32];
+    add_conv(p, "conv1", 3, wd[0], 9);
+    add_norm(p, "in1", wd[0], bn, st);
+    add_conv(p, "conv2", wd[0], wd[1], 3);
+    add_norm(p, "in2", wd[1], bn, st);
+    add_conv(p, "conv3", wd[1], wd[2], 3);
+    add_norm(p, "in3", wd[2], bn, st);
+    for (int32_t k = 1; k <= config->residual_blocks; k++)
+        for (int j = 1; j <= 2; j++) {
+            snprintf(a, sizeof a, "res%d.conv%d", k, j);
+            snprintf(b, sizeof b, "res%d.in%d", k, j);
+            add_conv(p, a, wd[2], wd[2], 3);
+            add_norm(p, b, wd[2], bn, st);
+        }
+    add_conv(p, "deconv1", wd[2], wd[1], 3);
+    add_norm(p, "in4", wd[1], bn, st);
+    add_conv(p, "deconv2", wd[1], wd[0], 3);
+    add_norm(p, "in5", wd[0], bn, st);
+    add_conv(p, "deconv3", wd[0], 3, 9);
+    return train_params_allocate(p);
+}
+
+style_status train_params_allocate(train_params *p)
+{
+    if (p->overflow)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: more than %d parameter tensors",
+                           TRAIN_MAX_PARAMS);
+    p->values = style__aligned_alloc(p->total * sizeof(float));
+    p->grads = style__aligned_alloc(p->total * sizeof(float));
+    if (!p->values || !p->grads) {
+        train_params_destroy(p);
+        return style__fail(STYLE_ERR_NOMEM, "train: cannot allocate parameters");
+    }
+    memset(p->values, 0, p->total * sizeof(float));
+    memset(p->grads, 0, p->total * sizeof(float));
+    return STYLE_OK;
+}
+
+/* splitmix64: a self-contained stream for initialisation. */
+static double init_uniform(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return (double)(z >> 11) / 9007199254740992.0;
+}
+
+void train_params_init(train_params *p, uint64_t seed)
+{
+    uint64_t state = seed ^ 0x5eed5eed5eed5eedull;
+    for (int32_t i = 0; i < p->count; i++) {
+        train_param *t = &p->params[i];
+        float *v = p->values + t->offset;
+        const char *dot = strrchr(t->name, '.');
+        /* A 4-d weight is a conv's; a bias right after one is that conv's bias. */
+        bool conv = t->ndim == 4 ||
+                    (i > 0 && p->params[i - 1].ndim == 4 && strcmp(dot, ".bias") == 0);
+        if (conv) {
+            /* PyTorch Conv2d default: kaiming_uniform(a = sqrt 5) = U(-1/sqrt(fan_in), ..),
+             * and the bias U(-1/sqrt(fan_in), ..) too. */
+            const train_param *w = strcmp(dot, ".weight") == 0 ? t : t - 1;
+            double fan_in = (double)(w->shape[1] * w->shape[2] * w->shape[3]);
+            double bound = 1.0 / sqrt(fan_in);
+            for (size_t j = 0; j < t->count; j++)
+                v[j] = (float)((2.0 * init_uniform(&state) - 1.0) * bound);
+        } else {
+            float value = strcmp(dot, ".weight") == 0 || strcmp(dot, ".running_var") == 0 ? 1.0f
+                                                                                         : 0.0f;
+            for (size_t j = 0; j < t->count; j++) v[j] = value;
+        }
+    }
+}
+
+train_param *train_params_find(train_params *p, const char *name)
+{
+    for (int32_t i = 0; i < p->count; i++)
+        if (strcmp(p->params[i].name, name) == 0) return &p->params[i];
+    return NULL;
+}
+
+float *train_params_value(train_params *p, const char *name)
+{
+    train_param *t = train_params_find(p, name);
+    return t ? p->values + t->offset : NULL;
+}
+
+float *train_params_grad(train_params *p, const char *name)
+{
+    train_param *t = train_params_find(p, name);
+    return t ? p->grads + t->offset : NULL;
+}
+
+void train_params_destroy(train_params *p)
+{
+    if (!p) return;
+    style__aligned_free(p->values);
+    style__aligned_free(p->grads);
+    p->values = p->grads = NULL;
+}
+
+/* ---- the graph -------------------------------------------------------------------------- */
+
+static float *alloc_tensor(int32_t n, int32_t h, int32_t w, int32_t c)
+{
+    return style__aligned_alloc((size_t)n * h * w * c * sizeof(float));
+}
+
+style_status train_stage_create(train_stage *st, train_params *p, int32_t n,
+                                dnnl_engine_t engine, const train_stage_desc *d, size_t *scratch)
+{
+    style_status status = STYLE_OK;
+    memset(st, 0, sizeof *st);
+    st->src = d->src, st->diff_src = d->diff_src;
+    st->in_h = d->h, st->in_w = d->w, st->in_c = d->in_c;
+    st->frozen = d->frozen;
+    train_param *wp = train_params_find(p, d->weight);
+    FAIL_IF(!wp, STYLE_ERR_INTERNAL, "train: no parameter %s", d->weight);
+    int32_t k = (int32_t)wp->shape[2], out_c = (int32_t)wp->shape[0];
+    st->factor = d->factor;
+    st->pad = d->pad;
+    int32_t ph = d->h * d->factor + 2 * st->pad, pw = d->w * d->factor + 2 * st->pad;
+    float *conv_src = d->src, *conv_diff_src = d->diff_src;
+    if (st->pad > 0 || d->factor > 1) {
+        st->padded = alloc_tensor(n, ph, pw, d->in_c);
+        st->diff_padded = d->diff_src ? alloc_tensor(n, ph, pw, d->in_c) : NULL;
+        FAIL_IF(!st->padded || (d->diff_src && !st->diff_padded), STYLE_ERR_NOMEM,
+                "train: out of memory");
+        conv_src = st->padded, conv_diff_src = st->diff_padded;
+    }
+    conv_spec spec = {
+        .in_channels = d->in_c, .out_channels = out_c, .kernel = k, .stride = d->stride};
+    TRY(tconv_create(&st->conv, engine, &spec, d->norm ? -1.0f : d->slope, n, ph, pw,
+                     d->diff_src != NULL, d->frozen || d->frozen_weights));
+    int32_t oh = st->conv.out_h, ow = st->conv.out_w;
+    st->conv_out = alloc_tensor(n, oh, ow, out_c);
+    st->diff_conv_out = d->frozen ? NULL : alloc_tensor(n, oh, ow, out_c);
+    FAIL_IF(!st->conv_out || (!d->frozen && !st->diff_conv_out), STYLE_ERR_NOMEM,
+            "train: out of memory");
+    float *bias = d->bias ? train_params_value(p, d->bias) : NULL;
+    const bool fixed = d->frozen || d->frozen_weights; /* no weight gradients */
+    float *diff_bias = d->bias && !fixed ? train_params_grad(p, d->bias) : NULL;
+    TRY(tconv_bind(&st->conv, engine, p->values + wp->offset, bias,
+                   fixed ? NULL : p->grads + wp->offset, diff_bias, conv_src, st->conv_out,
+                   conv_diff_src, st->diff_conv_out));
+    if (st->conv.scratchpad_bytes > *scratch) *scratch = st->conv.scratchpad_bytes;
+    st->out = st->conv_out, st->diff_out = st->diff_conv_out;
+    if (d->norm) {
+        st->has_norm = true;
+        snprintf(st->norm_name, sizeof st->norm_name, "%s", d->norm);
+        TRY(tnorm_create(&st->norm, engine, d->batch_norm, d->relu, n, out_c, oh, ow, 1e-5f));
+        st->out = alloc_tensor(n, oh, ow, out_c);
+        st->diff_out = alloc_tensor(n, oh, ow, out_c);
+        FAIL_IF(!st->out || !st->diff_out, STYLE_ERR_NOMEM, "train: out of memory");
+        char s1[64], s2[64];
+        snprintf(s1, sizeof s1, "%s.weight", d->norm);
+        snprintf(s2, sizeof s2, "%s.bias", d->norm);
+        TRY(tnorm_bind(&st->norm, engine, train_params_value(p, s1), train_params_value(p, s2),
+                       train_params_grad(p, s1), train_params_grad(p, s2), st->conv_out, st->out,
+                       st->diff_conv_out, st->diff_out));
+        if (st->norm.scratchpad_bytes > *scratch) *scratch = st->norm.scratchpad_bytes;
+    }
+    return STYLE_OK;
+fail:
+    return status;
+}
+
+/* A stage of the transform network: "<prefix>.conv2d" padded by k/2, norm "<norm>". */
+static style_status stage_create(train_net *net, train_stage *st, dnnl_engine_t engine,
+                                 float *src, float *diff_src, int32_t h, int32_t w, int32_t in_c,
+                                 int32_t factor, const char *conv_prefix, int32_t stride,
+                                 const char *norm, bool relu, size_t *scratch)
+{
+    char weight[64], bias[64];
+    snprintf(weight, sizeof weight, "%s.conv2d.weight", conv_prefix);
+    snprintf(bias, sizeof bias, "%s.conv2d.bias", conv_prefix);
+    train_param *wp = train_params_find(net->params, weight);
+    if (!wp) return style__fail(STYLE_ERR_INTERNAL, "train: no parameter %s", weight);
+    train_stage_desc d = {.src = src, .diff_src = diff_src, .h = h, .w = w, .in_c = in_c,
+                          .factor = factor, .pad = (int32_t)wp->shape[2] / 2, .stride = stride,
+                          .weight = weight, .bias = bias, .slope = -1.0f, .norm = norm,
+                          .batch_norm = net->params->config.batch_norm, .relu = relu,
+                          .frozen_weights = net->params->config.frozen_convs};
+    return train_stage_create(st, net->params, net->n, engine, &d, scratch);
+}
+
+void train_stage_destroy(train_stage *st)
+{
+    tconv_destroy(&st->conv);
+    if (st->has_norm) {
+        tnorm_destroy(&st->norm);
+        style__aligned_free(st->out);
+        style__aligned_free(st->diff_out);
+    }
+    style__aligned_free(st->padded);
+    style__aligned_free(st->diff_padded);
+    style__aligned_free(st->conv_out);
+    style__aligned_free(st->diff_conv_out);
+    memset(st, 0, sizeof *st);
+}
+
+/* Batch-norm running statistics (PyTorch: unbiased variance, momentum 0.1). */
+static void update_running(train_net *net, train_stage *st)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s.running_mean", st->norm_name);
+    float *mean = train_params_value(net->params, name);
+    snprintf(name, sizeof name, "%s.running_var", st->norm_name);
+    float *var = train_params_value(net->params, name);
+    const float *bm = tnorm_batch_mean(&st->norm), *bv = tnorm_batch_variance(&st->norm);
+    double count = (double)st->norm.n * st->norm.h * st->norm.w;
+    double unbias = count > 1 ? count / (count - 1) : 1.0;
+    for (int32_t c = 0; c < st->norm.c; c++) {
+        mean[c] = (1 - net->momentum) * mean[c] + net->momentum * bm[c];
+        var[c] = (float)((1 - net->momentum) * var[c] + net->momentum * bv[c] * unbias);
+    }
+}
+
+style_status train_stage_forward(train_stage *st, int32_t n, dnnl_stream_t stream,
+                                 dnnl_memory_t scratchpad)
+{
+    style_status status = STYLE_OK;
+    if (st->padded) {
+        size_t in_image = (size_t)st->in_h * st->in_w * st->in_c;
+        size_t out_image = (size_t)(st->in_h * st->factor + 2 * st->pad) *
+                           (st->in_w * st->factor + 2 * st->pad) * st->in_c;
+        for (int32_t b = 0; b < n; b++)
+            pad_reflect_nhwc(st->src + b * in_image, st->in_h, st->in_w, st->in_c, st->factor,
+                             st->pad, st->padded + b * out_image);
+    }
+    TRY(tconv_forward(&st->conv, stream, scratchpad));
+    if (st->has_norm) TRY(tnorm_forward(&st->norm, stream, scratchpad));
+    return STYLE_OK;
+fail:
+    return status;
+}
+
+static style_status stage_forward(train_net *net, train_stage *st, dnnl_stream_t stream,
+                                  bool training)
+{
+    style_status status = train_stage_forward(st, net->n, stream, net->scratchpad_memory);
+    if (status == STYLE_OK && training && st->has_norm && st->norm.batch) update_running(net, st);
+    return status;
+}
+
+style_status train_stage_backward(train_stage *st, int32_t n, dnnl_stream_t stream,
+                                  dnnl_memory_t scratchpad)
+{
+    style_status status = STYLE_OK;
+    if (st->has_norm) TRY(tnorm_backward(&st->norm, stream, scratchpad));
+    TRY(tconv_backward(&st->conv, stream, scratchpad));
+    if (st->padded && st->diff_src) {
+        size_t in_image = (size_t)st->in_h * st->in_w * st->in_c;
+        size_t out_image = (size_t)(st->in_h * st->factor + 2 * st->pad) *
+                           (st->in_w * st->factor + 2 * st->pad) * st->in_c;
+        for (int32_t b = 0; b < n; b++)
+            pad_reflect_backward_nhwc(st->diff_padded + b * out_image, st->in_h, st->in_w,
+                                      st->in_c, st->factor, st->pad, st->diff_src + b * in_image);
+    }
+    return STYLE_OK;
+fail:
+    return status;
+}
+
+static style_status stage_backward(train_net *net, train_stage *st, dnnl_stream_t stream)
+{
+    return train_stage_backward(st, net->n, stream, net->scratchpad_memory);
+}
+
+style_status train_net_create(train_net *net, train_params *params, dnnl_engine_t engine,
+                              int32_t n, int32_t size)
+{
+    style_status status = STYLE_OK;
+    memset(net, 0, sizeof *net);
+    net->params = params;
+    net->n = n, net->size = size;
+    net->momentum = 0.1f;
+    const int32_t *wd = params->config.widths;
+    const int32_t blocks = params->config.residual_blocks;
+    FAIL_IF(size < 4 || size % 4, STYLE_ERR_INVALID_ARGUMENT,
+            "train: the crop size must be a multiple of 4 (got %d)", size);
+    size_t scratch = 0;
+    const int32_t q = size / 4;
+    net->input = alloc_tensor(n, size, size, 3);
+    FAIL_IF(!net->input, STYLE_ERR_NOMEM, "train: out of memory");
+    /* Downsampling: conv1 (no input gradient), conv2 /2, conv3 /2. */
+    TRY(stage_create(net, &net->down[0], engine, net->input, NULL, size, size, 3, 1, "conv1", 1,
+                     "in1", true, &scratch));
+    TRY(stage_create(net, &net->down[1], engine, net->down[0].out, net->down[0].diff_out, size,
+                     size, wd[0], 1, "conv2", 2, "in2", true, &scratch));
+    TRY(stage_create(net, &net->down[2], engine, net->down[1].out, net->down[1].diff_out,
+                     size / 2, size / 2, wd[1], 1, "conv3", 2, "in3", true, &scratch));
+    net->stream[0] = net->down[2].out;
+    net->diff_stream[0] = net->down[2].diff_out;
+    net->diff_scratch = alloc_tensor(n, q, q, wd[2]);
+    FAIL_IF(!net->diff_scratch, STYLE_ERR_NOMEM, "train: out of memory");
+    for (int32_t k = 0; k < blocks; k++) {
+        char c1[32], c2[32], n1[32], n2[32];
+        snprintf(c1, sizeof c1, "res%d.conv1", k + 1);
+        snprintf(c2, sizeof c2, "res%d.conv2", k + 1);
+        snprintf(n1, sizeof n1, "res%d.in1", k + 1);
+        snprintf(n2, sizeof n2, "res%d.in2", k + 1);
+        /* The first conv's input gradient goes to scratch, then joins the skip path's. */
+        TRY(stage_create(net, &net->residual[k][0], engine, net->stream[k], net->diff_scratch, q,
+                         q, wd[2], 1, c1, 1, n1, true, &scratch));
+        TRY(stage_create(net, &net->residual[k][1], engine, net->residual[k][0].out,
+                         net->residual[k][0].diff_out, q, q, wd[2], 1, c2, 1, n2, false, &scratch));
+        net->stream[k + 1] = alloc_tensor(n, q, q, wd[2]);
+        net->diff_stream[k + 1] = alloc_tensor(n, q, q, wd[2]);
+        FAIL_IF(!net->stream[k + 1] || !net->diff_stream[k + 1], STYLE_ERR_NOMEM,
+                "train: out of memory");
+    }
+    TRY(stage_create(net, &net->up[0], engine, net->stream[blocks], net->diff_stream[blocks], q,
+                     q, wd[2], 2, "deconv1", 1, "in4", true, &scratch));
+    TRY(stage_create(net, &net->up[1], engine, net->up[0].out, net->up[0].diff_out, 2 * q, 2 * q,
+                     wd[1], 2, "deconv2", 1, "in5", true, &scratch));
+    TRY(stage_create(net, &net->last, engine, net->up[1].out, net->up[1].diff_out, size, size,
+                     wd[0], 1, "deconv3", 1, NULL, false, &scratch));
+    TRY(train_scratchpad_create(engine, scratch, &net->scratchpad, &net->scratchpad_memory));
+    return STYLE_OK;
+fail:
+    train_net_destroy(net);
+    return status;
+}
+
+static void add_tensors(float *dst, const float *a, const float *b, size_t count)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < count; i++) dst[i] = a[i] + b[i];
+}
+
+style_status train_net_forward(train_net *net, dnnl_stream_t stream, bool training,
+                               const float **output)
+{
+    style_status status = STYLE_OK;
+    const int32_t blocks = net->params->config.residual_blocks;
+    const int32_t q = net->size / 4;
+    const size_t stream_count = (size_t)net->n * q * q * net->params->config.widths[2];
+    for (int i = 0; i < 3; i++) TRY(stage_forward(net, &net->down[i], stream, training));
+    for (int32_t k = 0; k < blocks; k++) {
+        TRY(stage_forward(net, &net->residual[k][0], stream, training));
+        TRY(stage_forward(net, &net->residual[k][1], stream, training));
+        add_tensors(net->stream[k + 1], net->stream[k], net->residual[k][1].out, stream_count);
+    }
+    TRY(stage_forward(net, &net->up[0], stream, training));
+    TRY(stage_forward(net, &net->up[1], stream, training));
+    TRY(stage_forward(net, &net->last, stream, training));
+    *output = net->last.out;
+    return STYLE_OK;
+fail:
+    return status;
+}
+
+/* Binds a stage's norm to row `style` of its [styles, C] scale and shift. */
+static void stage_set_style(train_net *net, train_stage *st, int32_t style)
+{
+    if (!st->has_norm) return;
+    char s1[64], s2[64];
+    snprintf(s1, sizeof s1, "%s.weight", st->norm_name);
+    snprintf(s2, sizeof s2, "%s.bias", st->norm_name);
+    const size_t row = (size_t)style * (size_t)st->norm.c;
+    train_params *p = net->params;
+    tnorm_set_params(&st->norm, train_params_value(p, s1) + row, train_params_value(p, s2) + row,
+                     train_params_grad(p, s1) + row, train_params_grad(p, s2) + row);
+}
+
+void train_net_set_style(train_net *net, int32_t style)
+{
+    for (int i = 0; i < 3; i++) stage_set_style(net, &net->down[i], style);
+    for (int32_t k = 0; k < net->params->config.residual_blocks; k++)
+        for (int j = 0; j < 2; j++) stage_set_style(net, &net->residual[k][j], style);
+    for (int i = 0; i < 2; i++) stage_set_style(net, &net->up[i], style);
+}
+
+float *train_net_diff_output(train_net *net)
+{
+    return net->last.diff_out;
+}
+
+style_status train_net_backward(train_net *net, dnnl_stream_t stream)
+{
+    style_status status = STYLE_OK;
+    const int32_t blocks = net->params->config.residual_blocks;
+    const int32_t q = net->size / 4;
+    const size_t stream_count = (size_t)net->n * q * q * net->params->config.widths[2];
+    memset(net->params->grads, 0, net->params->total * sizeof(float));
+    TRY(stage_backward(net, &net->last, stream));
+    TRY(stage_backward(net, &net->up[1], stream));
+    TRY(stage_backward(net, &net->up[0], stream));
+    for (int32_t k = blocks - 1; k >= 0; k--) {
+        /* x_{k+1} = x_k + branch(x_k): the gradient reaches the branch's output unchanged. */
+        memcpy(net->residual[k][1].diff_out, net->diff_stream[k + 1], stream_count * sizeof(float));
+        TRY(stage_backward(net, &net->residual[k][1], stream));
+        TRY(stage_backward(net, &net->residual[k][0], stream));
+        add_tensors(net->diff_stream[k], net->diff_stream[k + 1], net->diff_scratch, stream_count);
+    }
+    for (int i = 2; i >= 0; i--) TRY(stage_backward(net, &net->down[i], stream));
+    return STYLE_OK;
+fail:
+    return status;
+}
+
+void train_net_destroy(train_net *net)
+{
+    if (!net) return;
+    const int32_t blocks = net->params ? net->params->config.residual_blocks : 0;
+    for (int i = 0; i < 3; i++) train_stage_destroy(&net->down[i]);
+    for (int32_t k = 0; k < blocks; k++) {
+        train_stage_destroy(&net->residual[k][0]);
+        train_stage_destroy(&net->residual[k][1]);
+        style__aligned_free(net->stream[k + 1]);
+        style__aligned_free(net->diff_stream[k + 1]);
+    }
+    train_stage_destroy(&net->up[0]);
+    train_stage_destroy(&net->up[1]);
+    train_stage_destroy(&net->last);
+    style__aligned_free(net->input);
+    style__aligned_free(net->diff_scratch);
+    if (net->scratchpad_memory) dnnl_memory_destroy(net->scratchpad_memory);
+    style__aligned_free(net->scratchpad);
+    memset(net, 0, sizeof *net);
+}

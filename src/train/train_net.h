@@ -1,0 +1,126 @@
+/*
+ * The transform network in training: its parameters (named exactly like the model file's
+ * tensors, in one flat array with a gradient array beside it) and the forward / backward graph
+ * on a batch of N images of S x S (pytorch/examples TransformerNet: reflection padding,
+ * nearest x2 + conv upsampling, instance or batch norm, linear output).
+ */
+#ifndef STYLE_TRAIN_NET_H
+#define STYLE_TRAIN_NET_H
+
+#include "dnn/train_layers.h"
+
+#define TRAIN_MAX_PARAMS 256
+#define TRAIN_MAX_BLOCKS 16
+
+typedef struct train_param {
+    char name[48];
+    int32_t ndim;
+    int64_t shape[4];
+    size_t offset, count;
+    bool trainable; /* false: batch-norm running statistics */
+} train_param;
+
+#define TRAIN_MAX_STYLES 32
+
+typedef struct train_net_config {
+    int32_t widths[3];       /* 32 64 128 */
+    int32_t residual_blocks; /* 5 */
+    bool batch_norm;         /* false: instance norm */
+    /* Conditional instance norm (johnson-cin, Dumoulin et al.): every norm's scale and shift
+     * are [styles, C], one row per style; 0: a single-style network ([C]). */
+    int32_t styles;
+    /* The convolutions are fixed (adding a style to a trained model): no weight gradients. */
+    bool frozen_convs;
+} train_net_config;
+
+typedef struct train_params {
+    train_net_config config;
+    train_param params[TRAIN_MAX_PARAMS];
+    int32_t count;
+    size_t total;
+    bool overflow; /* train_params_add was called too often */
+    float *values, *grads;
+} train_params;
+
+/* Generic layout for other networks: add every parameter (up to TRAIN_MAX_PARAMS, in order),
+ * then allocate (values and grads zeroed). */
+void train_params_add(train_params *p, const char *name, int32_t ndim, const int64_t *shape,
+                      bool trainable);
+style_status train_params_allocate(train_params *p);
+/* Lays out the parameters of a configuration (values and grads zeroed). */
+style_status train_params_create(train_params *p, const train_net_config *config);
+/* PyTorch's default initialisation (kaiming-uniform convs: every 4-d weight and the bias after
+ * it; other weights 1, other biases 0) from `seed`. */
+void train_params_init(train_params *p, uint64_t seed);
+train_param *train_params_find(train_params *p, const char *name);
+float *train_params_value(train_params *p, const char *name);
+float *train_params_grad(train_params *p, const char *name);
+void train_params_destroy(train_params *p);
+
+/* One conv stage: [reflection pad (+ nearest x2)] -> conv -> [norm (+ ReLU)]. */
+typedef struct train_stage {
+    int32_t factor, pad;       /* pad / upsample before the conv (pad 0, factor 1 = none) */
+    int32_t in_h, in_w, in_c;  /* the stage input's shape */
+    float *src, *diff_src;     /* the stage input and where its gradient goes (NULL: none) */
+    float *padded, *diff_padded;
+    tconv conv;
+    float *conv_out, *diff_conv_out;
+    bool has_norm;
+    tnorm norm;
+    float *out, *diff_out; /* == conv_out when there is no norm */
+    char norm_name[24];
+    bool frozen; /* inference: no gradients (diff buffers NULL) */
+} train_stage;
+
+/* How to build a stage (train_stage_create). */
+typedef struct train_stage_desc {
+    float *src, *diff_src;        /* input (n x h x w x in_c) and its gradient (NULL: none) */
+    int32_t h, w, in_c;
+    int32_t factor, pad, stride;  /* nearest x factor, then reflection pad, conv stride */
+    const char *weight, *bias;    /* parameter names (bias NULL: none) */
+    float slope;                  /* activation fused into the conv when there is no norm:
+                                     < 0 none, 0 ReLU, > 0 leaky */
+    const char *norm;             /* "<norm>.weight/.bias" parameters, or NULL */
+    bool batch_norm, relu;        /* the norm's kind and its ReLU */
+    bool frozen;                  /* forward only, weights fixed (inference) */
+    bool frozen_weights;          /* conv weights fixed, gradients still flow (johnson-cin) */
+} train_stage_desc;
+
+style_status train_stage_create(train_stage *st, train_params *p, int32_t n,
+                                dnnl_engine_t engine, const train_stage_desc *d, size_t *scratch);
+style_status train_stage_forward(train_stage *st, int32_t n, dnnl_stream_t stream,
+                                 dnnl_memory_t scratchpad);
+/* Needs the gradient of the stage's output in st->diff_out; writes the parameters' gradients
+ * and (if the stage has one) the input's. */
+style_status train_stage_backward(train_stage *st, int32_t n, dnnl_stream_t stream,
+                                  dnnl_memory_t scratchpad);
+void train_stage_destroy(train_stage *st);
+
+typedef struct train_net {
+    train_params *params;
+    int32_t n, size;
+    float momentum; /* batch-norm running statistics */
+    train_stage down[3], residual[TRAIN_MAX_BLOCKS][2], up[2], last;
+    float *input;                        /* N x S x S x 3 */
+    float *stream[TRAIN_MAX_BLOCKS + 1]; /* residual stream x_k, and its gradient */
+    float *diff_stream[TRAIN_MAX_BLOCKS + 1];
+    float *diff_scratch;                 /* one residual-stream-sized gradient buffer */
+    void *scratchpad;
+    dnnl_memory_t scratchpad_memory;
+} train_net;
+
+style_status train_net_create(train_net *net, train_params *params, dnnl_engine_t engine,
+                              int32_t n, int32_t size);
+/* Runs the batch in net->input; returns the output (N x S x S x 3, unclamped 0..255 scale).
+ * `training` updates batch-norm running statistics. */
+style_status train_net_forward(train_net *net, dnnl_stream_t stream, bool training,
+                               const float **output);
+/* The buffer (N x S x S x 3) where the caller puts d loss / d output before backward. */
+float *train_net_diff_output(train_net *net);
+/* Conditional instance norm: the style (row) the next forward and backward passes use. */
+void train_net_set_style(train_net *net, int32_t style);
+/* Backpropagates the output gradient into params->grads (overwritten). */
+style_status train_net_backward(train_net *net, dnnl_stream_t stream);
+void train_net_destroy(train_net *net);
+
+#endif

@@ -44,7 +44,6 @@ static bool is_reference(const_dnnl_primitive_desc_t pd)
  * descriptor unless the forward one is faster (not the reference). */
 static style_status backward_data_as_forward(tconv *layer, dnnl_engine_t engine,
                                              const dnnl_memory_desc_t *src_md,
-                                             const dnnl_memory_desc_t *dst_md,
                                              const_dnnl_primitive_attr_t attr)
 {
     style_status status = STYLE_OK;
@@ -66,7 +65,6 @@ static style_status backward_data_as_forward(tconv *layer, dnnl_engine_t engine,
                                  layer->out_w + left + right};
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&bordered_md, 4, bordered_dims, dnnl_f32, dnnl_nhwc),
              "bordered gradient");
-    (void)dst_md;
     dnnl_convolution_desc_t fd;
     /* src: the bordered output gradient; dst: the input gradient. */
     DNNL_TRY(dnnl_convolution_forward_desc_init(&fd, dnnl_forward_inference,
@@ -191,7 +189,7 @@ style_status tconv_create(tconv *layer, dnnl_engine_t engine, const conv_spec *s
             DNNL_TRY(dnnl_primitive_desc_create(&layer->bwd_data_pd, &bd, plain_attr, engine,
                                                 layer->fwd_pd),
                      "convolution backward data");
-            TRY(backward_data_as_forward(layer, engine, &src_md, &dst_md, plain_attr));
+            TRY(backward_data_as_forward(layer, engine, &src_md, plain_attr));
         }
         if (!frozen) {
             DNNL_TRY(dnnl_convolution_backward_weights_desc_init(&wd, dnnl_convolution_direct,

@@ -156,8 +156,11 @@ typedef struct style_train_options {
                                           loss network's pooling grid (at most crop / 4) */
     const char *init_model;          /**< a trained single-style model (johnson, the trainer's
                                           architecture): start from its weights instead of a
-                                          random initialisation (its widths, blocks and norm
-                                          replace the options'); every weight is trained */
+                                          random initialisation (its blocks and norm replace
+                                          the options', and its widths unless `widths` are
+                                          whole multiples of them: then the model is widened,
+                                          Net2Net, computing the same function at the start);
+                                          every weight is trained */
     /* Since 0.x (read when struct_size covers it): the scale photos are cropped at. */
     int32_t max_short_side;          /**< 0: each crop's photo is scaled to a short side drawn
                                           from [crop, its own]; N: from [crop, min(its own, N)],

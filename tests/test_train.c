@@ -576,6 +576,100 @@ static void test_quality_terms(void **state)
     free(dir);
 }
 
+/* The image `path` makes of a fixed random 23x19 photo (float samples, fp32). */
+static float *stylize_random_photo(const char *path)
+{
+    enum { W = 23, H = 19 };
+    float *in = malloc(sizeof(float) * W * H * 3), *out = malloc(sizeof(float) * W * H * 3);
+    assert_non_null(in), assert_non_null(out);
+    uint32_t x = 12345;
+    for (int i = 0; i < W * H * 3; i++) {
+        x = x * 1664525u + 1013904223u;
+        in[i] = (float)(x >> 8) / (float)(1u << 24) * 255.0f;
+    }
+    style_model *model = NULL;
+    style_session *session = NULL;
+    assert_int_equal(style_model_load(path, NULL, &model), STYLE_OK);
+    assert_int_equal(style_session_create(model, &session), STYLE_OK);
+    style_image a = {W, H, 3, STYLE_SAMPLE_F32, 0, in}, b = {W, H, 3, STYLE_SAMPLE_F32, 0, out};
+    assert_int_equal(style_session_stylize(session, &a, &b), STYLE_OK);
+    style_session_free(session);
+    style_model_free(model);
+    free(in);
+    return out;
+}
+
+/* Warm start into a wider network (Net2Net): --width twice the model's gives a model of twice
+ * the channels that makes the same image as the narrow one at the start, whose copied channels
+ * nevertheless differ in their weights (the random split); widths that are not whole
+ * multiples are refused. */
+static void test_warm_start_widens(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    make_data(dir);
+    test_write_feature_net(test_path(dir, "net.safetensors"), 81);
+    run_log log = {0};
+    style_train_options o = small_run(dir, &log);
+    o.iterations = 6;
+    assert_int_equal(style_train(&o), STYLE_OK);
+    char *base = strdup(test_path(dir, "base.safetensors"));
+    assert_int_equal(rename(o.out_path, base), 0);
+
+    o.init_model = base;
+    o.widths[0] = 16, o.widths[1] = 32, o.widths[2] = 32; /* twice 8/16/16 */
+    o.learning_rate = 1e-30;                              /* no weight moves */
+    o.iterations = 1;
+    style_status status = style_train(&o);
+    if (status != STYLE_OK) print_error("%s\n", style_last_error());
+    assert_int_equal(status, STYLE_OK);
+
+    style_model *wide = NULL, *narrow = NULL;
+    assert_int_equal(style_model_load(o.out_path, NULL, &wide), STYLE_OK);
+    assert_int_equal(style_model_load(base, NULL, &narrow), STYLE_OK);
+    assert_int_equal(wide->down[0].conv.out_channels, 16);
+    assert_int_equal(wide->down[2].conv.out_channels, 32);
+    /* Output channel c and its copy c + 16 of a residual convolution: same outputs, different
+     * weights; each weight of the narrow model is the sum of its two shares. */
+    const st_tensor *w = st_find(&wide->file, "res1.conv1.conv2d.weight");
+    const st_tensor *n = st_find(&narrow->file, "res1.conv1.conv2d.weight");
+    assert_non_null(w), assert_non_null(n);
+    assert_int_equal(w->shape[0], 32), assert_int_equal(w->shape[1], 32);
+    assert_int_equal(n->shape[0], 16), assert_int_equal(n->shape[1], 16);
+    int differing = 0;
+    for (int o_ = 0; o_ < 32; o_++)
+        for (int i = 0; i < 16; i++)
+            for (int k = 0; k < 9; k++) {
+                const float share0 = w->data[(o_ * 32 + i) * 9 + k];
+                const float share1 = w->data[(o_ * 32 + i + 16) * 9 + k];
+                const float whole = n->data[((o_ % 16) * 16 + i) * 9 + k];
+                assert_true(fabsf(share0 + share1 - whole) <= 1e-6f * (1 + fabsf(whole)));
+                if (o_ < 16 && share0 != w->data[((o_ + 16) * 32 + i) * 9 + k]) differing++;
+            }
+    assert_true(differing > 16 * 16 * 9 / 2);
+    style_model_free(wide);
+    style_model_free(narrow);
+
+    float *a = stylize_random_photo(base), *b = stylize_random_photo(o.out_path);
+    double max_diff = 0;
+    for (int i = 0; i < 23 * 19 * 3; i++)
+        max_diff = fmax(max_diff, fabs((double)a[i] - b[i]));
+    assert_true(max_diff < 0.05); /* of 0..255: rounding only */
+    free(a), free(b);
+
+    /* Not a whole multiple, or narrower: refused, naming the model's widths. */
+    o.progress_user = &log;
+    o.widths[0] = 12, o.widths[1] = 32, o.widths[2] = 32;
+    assert_int_equal(style_train(&o), STYLE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(style_last_error(), "8/16/16"));
+    o.widths[0] = 4, o.widths[1] = 8, o.widths[2] = 8;
+    assert_int_equal(style_train(&o), STYLE_ERR_INVALID_ARGUMENT);
+    free(base);
+    free_run(&o);
+    test_remove_tree(dir);
+    free(dir);
+}
+
 /* Warm start (init_model) and shift jitter (loss_shift): the start is the given model's
  * weights exactly, the shifted run resumes bit-identically, the provenance records both, and
  * bad values are refused before training. */
@@ -1365,6 +1459,7 @@ int main(void)
         cmocka_unit_test(test_resume_is_bit_identical),
         cmocka_unit_test(test_quality_terms),
         cmocka_unit_test(test_warm_start_and_shift),
+        cmocka_unit_test(test_warm_start_widens),
         cmocka_unit_test(test_cancel_inside_iteration),
         cmocka_unit_test(test_damaged_checkpoint_refused),
         cmocka_unit_test(test_several_styles),

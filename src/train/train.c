@@ -198,6 +198,7 @@ static style_status settings_from_options(trainer *t)
     const int32_t default_widths[3] = {32, 64, 128};
     for (int i = 0; i < 3; i++)
         s->net.widths[i] = o->widths[i] > 0 ? o->widths[i] : default_widths[i];
+    s->widths_given = o->widths[0] > 0;
     s->net.residual_blocks = o->residual_blocks > 0 ? o->residual_blocks : 5;
     FAIL_IF(o->norm && strcmp(o->norm, "instance") != 0 && strcmp(o->norm, "batch") != 0,
             STYLE_ERR_INVALID_ARGUMENT, "train: norm must be 'instance' or 'batch', not '%s'",
@@ -783,7 +784,7 @@ style_status style_train(const style_train_options *options)
     } else {
         train_params_init(&t.params, s->seed);
         if (base) TRY(train_add_style_params(base, &t.params));
-        if (init) TRY(train_warm_start_params(init, s->init_model, &t.params));
+        if (init) TRY(train_warm_start_params(init, s->init_model, s->seed, &t.params));
         train_rng_seed(&t.state.rng, s->seed);
     }
     TRY(sync_from_leader(&t));

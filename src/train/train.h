@@ -39,6 +39,8 @@ typedef struct train_settings {
      * SHA-256 is taken when it is read (the file may be gone when the model is exported). */
     char init_model[TRAIN_PATH_MAX];
     char init_model_sha256[SHA256_HEX_SIZE];
+    /* The widths were asked for (not defaults): a warm start widens the model to them. */
+    bool widths_given;
     /* The cap on the short side photos are scaled to before cropping (0: none). */
     int32_t max_short_side;
     char content_layer[64];
@@ -113,13 +115,15 @@ style_status train_check_trainable(const style_model *m);
 
 /*
  * Warm start (s->init_model): loads the model, checks that it is a single-style model the
- * trainer can represent, and takes its widths, blocks and norm into s->net. *init receives the
+ * trainer can represent, and takes its blocks and norm into s->net, and its widths unless
+ * s->widths_given asks for whole multiples of them (widened). *init receives the
  * model (caller frees with style_model_free).
  */
 style_status train_warm_start_settings(train_settings *s, style_model **init);
-/* Copies every weight of `init` (read from `path`) into the trainer's parameters (same names,
- * same shapes). */
-style_status train_warm_start_params(const style_model *init, const char *path, train_params *p);
+/* Copies every weight of `init` (read from `path`) into the trainer's parameters (same names;
+ * the same shapes, or whole multiples of its channels: widened, splits drawn from `seed`). */
+style_status train_warm_start_params(const style_model *init, const char *path, uint64_t seed,
+                                     train_params *p);
 
 /* Writes the trained network as a model file (every libstyle.* key explicit). */
 style_status train_export_model(const char *path, const train_settings *s, const char *data_sha256,

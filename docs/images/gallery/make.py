@@ -14,7 +14,7 @@ from PIL import Image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
-MODELS = ["starry-night", "the-scream", "bricks"]
+MODELS = ["starry-night", "the-scream", "bricks", "the-garden-at-bougival", "young-woman-in-mauve"]
 PHOTOS = {  # output name -> file in the shared photo set
     "cat": "content/python3-skimage__chelsea.jpg",
     "coffee": "content/python3-skimage__coffee.jpg",

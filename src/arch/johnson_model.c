@@ -4,6 +4,7 @@
  * the model's down / residual / up / out stages.
  */
 #include "arch/johnson.h"
+#include "arch/johnson_topology.h"
 #include "model/model.h"
 
 #include <stdio.h>
@@ -105,49 +106,37 @@ static bool has_suffix(const char *s, const char *suffix)
 style_status johnson_model_load(style_model *model)
 {
     style_status status = STYLE_OK;
-    char prefix[64], norm_prefix[64];
-    bool transposed = model->upsample != UPSAMPLE_NEAREST_CONV;
+    char probe[64];
+    const bool transposed = model->upsample != UPSAMPLE_NEAREST_CONV;
 
-    TRY(load_conv(model, "conv1", 3, 0, 1, false, &model->down[0].conv));
-    TRY(load_norm(model, "in1", model->down[0].conv.out_channels, &model->down[0].norm));
-    TRY(load_conv(model, "conv2", model->down[0].conv.out_channels, 0, 2, false,
-                  &model->down[1].conv));
-    TRY(load_norm(model, "in2", model->down[1].conv.out_channels, &model->down[1].norm));
-    TRY(load_conv(model, "conv3", model->down[1].conv.out_channels, 0, 2, false,
-                  &model->down[2].conv));
-    TRY(load_norm(model, "in3", model->down[2].conv.out_channels, &model->down[2].norm));
-    for (int i = 0; i < 3; i++) model->down[i].has_norm = true;
-
-    const int32_t width = model->down[2].conv.out_channels;
-    model->residual_blocks = 0;
-    for (int b = 0;; b++) {
-        snprintf(prefix, sizeof prefix, "res%d.conv1.conv2d.weight", b + 1);
-        if (!st_find(&model->file, prefix)) break;
-        FAIL_IF(b >= MODEL_MAX_RESIDUAL_BLOCKS, STYLE_ERR_FORMAT,
+    /* The residual blocks are res1, res2, ... as long as their first conv is there. */
+    int32_t blocks = 0;
+    for (;; blocks++) {
+        snprintf(probe, sizeof probe, "res%d.conv1.conv2d.weight", (int)blocks + 1);
+        if (!st_find(&model->file, probe)) break;
+        FAIL_IF(blocks >= MODEL_MAX_RESIDUAL_BLOCKS, STYLE_ERR_FORMAT,
                 "more than %d residual blocks", MODEL_MAX_RESIDUAL_BLOCKS);
-        for (int j = 0; j < 2; j++) {
-            model_stage *stage = &model->residual[b][j];
-            snprintf(prefix, sizeof prefix, "res%d.conv%d", b + 1, j + 1);
-            snprintf(norm_prefix, sizeof norm_prefix, "res%d.in%d", b + 1, j + 1);
-            TRY(load_conv(model, prefix, width, width, 1, false, &stage->conv));
-            TRY(load_norm(model, norm_prefix, width, &stage->norm));
-            stage->has_norm = true;
-        }
-        model->residual_blocks = b + 1;
     }
+    model->residual_blocks = blocks;
 
-    const int32_t mid = model->down[1].conv.out_channels;
-    const int32_t first = model->down[0].conv.out_channels;
-    TRY(load_conv(model, "deconv1", width, mid, transposed ? 2 : 1, transposed,
-                  &model->up[0].conv));
-    TRY(load_norm(model, "in4", mid, &model->up[0].norm));
-    TRY(load_conv(model, "deconv2", mid, first, transposed ? 2 : 1, transposed,
-                  &model->up[1].conv));
-    TRY(load_norm(model, "in5", first, &model->up[1].norm));
-    model->up[0].has_norm = model->up[1].has_norm = true;
-    TRY(load_conv(model, "deconv3", first, 3, 1, false, &model->out.conv));
-    model->out.has_norm = model->final_norm;
-    if (model->final_norm) TRY(load_norm(model, "in6", 3, &model->out.norm));
+    /* The stages in network order: each reads what the one before it wrote. */
+    int32_t in_channels = 3;
+    for (int32_t i = 0; i < johnson_step_count(blocks); i++) {
+        johnson_step step;
+        johnson_step_at(blocks, i, &step);
+        const johnson_stage_spec *spec = step.spec;
+        model_stage *stage = johnson_model_stage(model, &step);
+        const bool transposed_up = spec->upsample && transposed;
+        const int32_t out = spec->out_like == -1   ? 0
+                            : spec->out_like == -2 ? 3
+                                                   : model->down[spec->out_like].conv.out_channels;
+        TRY(load_conv(model, step.conv_name, in_channels, out, transposed_up ? 2 : spec->stride,
+                      transposed_up, &stage->conv));
+        stage->has_norm = !spec->optional_norm || model->final_norm;
+        if (stage->has_norm)
+            TRY(load_norm(model, step.norm_name, stage->conv.out_channels, &stage->norm));
+        in_channels = stage->conv.out_channels;
+    }
 
     /* Everything else must be a name the rules allow us to ignore. */
     for (size_t i = 0; i < model->file.tensor_count; i++) {
@@ -163,4 +152,3 @@ style_status johnson_model_load(style_model *model)
 fail:
     return status;
 }
-

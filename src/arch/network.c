@@ -668,6 +668,59 @@ fail:
     return status;
 }
 
+/*
+ * The stage plans of the network at height x width, stage after stage of the table (each
+ * reads the one before it) into sp[johnson_step_count]; *first_block is the first residual
+ * stage (-1 when there are none), *qh x *qw the residual stream's size.
+ */
+static style_status plan_stages(const builder *b, int32_t height, int32_t width, stage_plan *sp,
+                                int32_t *first_block, int32_t *qh, int32_t *qw)
+{
+    style_status status = STYLE_OK;
+    const style_model *model = b->model;
+    const int32_t nb = model->residual_blocks, steps = johnson_step_count(nb);
+    const bool circular = b->wrap;
+    *first_block = -1;
+    *qh = *qw = 0;
+    johnson_stage_kind previous = JOHNSON_DOWN;
+    for (int32_t i = 0, in_h = height, in_w = width; i < steps; i++) {
+        johnson_step step;
+        johnson_step_at(nb, i, &step);
+        const johnson_stage_kind kind = step.spec->kind;
+        const conv_role role = kind == JOHNSON_DOWN         ? (i == 0 ? ROLE_IMAGE : ROLE_DOWN)
+                               : kind == JOHNSON_RESIDUAL_1 ? ROLE_STREAM
+                               : kind == JOHNSON_RESIDUAL_2
+                                   ? (step.block == 0 ? ROLE_BLOCK_FIRST : ROLE_BLOCK)
+                               : kind == JOHNSON_UP ? ROLE_UP
+                                                    : ROLE_OUT;
+        /* Signed inputs: the residual stream (a residual conv1, and the stage after the last
+         * block). */
+        const bool stream =
+            kind == JOHNSON_RESIDUAL_1 || (kind == JOHNSON_UP && previous == JOHNSON_RESIDUAL_2);
+        if (kind == JOHNSON_RESIDUAL_1 && *first_block < 0)
+            *first_block = i, *qh = in_h, *qw = in_w;
+        plan_stage(b, johnson_model_stage_const(model, &step),
+                   kind == JOHNSON_UP    ? 1
+                   : kind == JOHNSON_OUT ? 2
+                                         : 0,
+                   conv_src_type(b, stream, role), in_h, in_w, &sp[i]);
+        FAIL_IF(kind == JOHNSON_RESIDUAL_2 && (sp[i].out_h != *qh || sp[i].out_w != *qw),
+                STYLE_ERR_INTERNAL, "network: residual block changes the size");
+        FAIL_IF(circular && kind == JOHNSON_UP && sp[i].form == FORM_CONV && sp[i].spec.transposed,
+                STYLE_ERR_UNSUPPORTED,
+                "network: tileable mode needs stride-2 transposed convolutions that double the "
+                "size (this model's do not)");
+        in_h = sp[i].out_h, in_w = sp[i].out_w;
+        previous = kind;
+    }
+    FAIL_IF(sp[steps - 1].out_h != height || sp[steps - 1].out_w != width ||
+                model->out.conv.out_channels != 3,
+            STYLE_ERR_INTERNAL, "network output is %dx%dx%d for a %dx%d input", sp[steps - 1].out_w,
+            sp[steps - 1].out_h, model->out.conv.out_channels, width, height);
+fail:
+    return status;
+}
+
 style_status network_plan_describe(network_plan *plan, const style_model *model,
                                    dnnl_engine_t engine, int32_t height, int32_t width)
 {
@@ -705,42 +758,8 @@ style_status network_plan_describe_circular(network_plan *plan, const style_mode
     /* Stage plans, stage after stage: each reads the one before it. */
     sp = style__calloc((size_t)steps, sizeof *sp);
     FAIL_IF(!sp, STYLE_ERR_NOMEM, "network: out of memory");
-    int32_t first_block = -1; /* the first residual stage, -1 when there are none */
-    int32_t qh = 0, qw = 0;   /* the residual stream's size */
-    johnson_stage_kind previous = JOHNSON_DOWN;
-    for (int32_t i = 0, in_h = height, in_w = width; i < steps; i++) {
-        johnson_step step;
-        johnson_step_at(nb, i, &step);
-        const johnson_stage_kind kind = step.spec->kind;
-        const conv_role role = kind == JOHNSON_DOWN         ? (i == 0 ? ROLE_IMAGE : ROLE_DOWN)
-                               : kind == JOHNSON_RESIDUAL_1 ? ROLE_STREAM
-                               : kind == JOHNSON_RESIDUAL_2
-                                   ? (step.block == 0 ? ROLE_BLOCK_FIRST : ROLE_BLOCK)
-                               : kind == JOHNSON_UP ? ROLE_UP
-                                                    : ROLE_OUT;
-        /* Signed inputs: the residual stream (a residual conv1, and the stage after the last
-         * block). */
-        const bool stream =
-            kind == JOHNSON_RESIDUAL_1 || (kind == JOHNSON_UP && previous == JOHNSON_RESIDUAL_2);
-        if (kind == JOHNSON_RESIDUAL_1 && first_block < 0) first_block = i, qh = in_h, qw = in_w;
-        plan_stage(b, johnson_model_stage_const(model, &step),
-                   kind == JOHNSON_UP    ? 1
-                   : kind == JOHNSON_OUT ? 2
-                                         : 0,
-                   conv_src_type(b, stream, role), in_h, in_w, &sp[i]);
-        FAIL_IF(kind == JOHNSON_RESIDUAL_2 && (sp[i].out_h != qh || sp[i].out_w != qw),
-                STYLE_ERR_INTERNAL, "network: residual block changes the size");
-        FAIL_IF(circular && kind == JOHNSON_UP && sp[i].form == FORM_CONV && sp[i].spec.transposed,
-                STYLE_ERR_UNSUPPORTED,
-                "network: tileable mode needs stride-2 transposed convolutions that double the "
-                "size (this model's do not)");
-        in_h = sp[i].out_h, in_w = sp[i].out_w;
-        previous = kind;
-    }
-    FAIL_IF(sp[steps - 1].out_h != height || sp[steps - 1].out_w != width ||
-                model->out.conv.out_channels != 3,
-            STYLE_ERR_INTERNAL, "network output is %dx%dx%d for a %dx%d input", sp[steps - 1].out_w,
-            sp[steps - 1].out_h, model->out.conv.out_channels, width, height);
+    int32_t first_block, qh, qw;
+    TRY(plan_stages(b, height, width, sp, &first_block, &qh, &qw));
 
     plan->buffer_bytes[BUF_INPUT] = (size_t)height * width * 3 * sizeof(float);
     plan->buffer_bytes[BUF_OUTPUT] = (size_t)height * width * 3 * sizeof(float);

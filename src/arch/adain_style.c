@@ -5,6 +5,7 @@
  */
 #include "arch/adain_style.h"
 #include "arch/adain_session.h"
+#include "arch/arch.h"
 #include "image/alpha_fill.h"
 #include "image/pixels.h"
 #include "session/session.h"
@@ -169,15 +170,16 @@ style_status style_adain_style_create(style_session *session, const style_image 
         return style__fail(STYLE_ERR_INVALID_ARGUMENT, "adain_style_create: bad argument");
     session_context context;
     session_get_context(session, &context);
-    if (!context.model->adain)
+    const adain_model *model = context.model->arch == &arch_adain ? context.model->arch_data : NULL;
+    if (!model)
         return style__fail(STYLE_ERR_UNSUPPORTED,
                            "adain_style_create: the model is not an AdaIN model (arch %s)",
                            context.model->arch_name);
     TRY(style__check_image(image, "style image"));
     int previous = omp_get_max_threads();
     omp_set_num_threads(context.threads);
-    status = adain_style_compute(context.model->adain, context.engine, context.stream, image,
-                                 style_size, context.memory_budget, out);
+    status = adain_style_compute(model, context.engine, context.stream, image, style_size,
+                                 context.memory_budget, out);
     omp_set_num_threads(previous);
 fail:
     return status;

@@ -15,6 +15,7 @@
  */
 #define _GNU_SOURCE
 #include "arch/banded.h"
+#include "arch/johnson_topology.h"
 #include "image/pixels.h"
 
 #include <errno.h>
@@ -463,50 +464,45 @@ style_status banded_stylize(const banded_options *o, const style_image *input,
             o->max_band_rows > 0 ? "band rows were set" : "it is over the memory budget",
             input->width, input->height);
 
-    /* Total work for the progress fraction. */
+    /* Total work for the progress fraction, stage by stage. */
+    const int32_t steps = johnson_step_count(m->residual_blocks);
     {
-        stage_geometry g = geometry(&ctx, &m->down[0], 1, h, w);
-        ctx.work_total += stage_work(&m->down[0], &g);
-        for (int i = 1; i < 3; i++) {
-            g = geometry(&ctx, &m->down[i], 1, g.out_h, g.out_w);
-            ctx.work_total += stage_work(&m->down[i], &g);
+        int32_t gh = h, gw = w;
+        for (int32_t i = 0; i < steps; i++) {
+            johnson_step step;
+            johnson_step_at(m->residual_blocks, i, &step);
+            const model_stage *st = johnson_model_stage_const(m, &step);
+            const stage_geometry g = geometry(&ctx, st, step.spec->upsample ? 2 : 1, gh, gw);
+            ctx.work_total += stage_work(st, &g);
+            gh = g.out_h, gw = g.out_w;
         }
-        for (int32_t b = 0; b < m->residual_blocks; b++)
-            ctx.work_total += 2 * stage_work(&m->residual[b][0], &g);
-        for (int i = 0; i < 2; i++) {
-            g = geometry(&ctx, &m->up[i], 2, g.out_h, g.out_w);
-            ctx.work_total += stage_work(&m->up[i], &g);
-        }
-        g = geometry(&ctx, &m->out, 1, g.out_h, g.out_w);
-        ctx.work_total += stage_work(&m->out, &g);
-        FAIL_IF(g.out_h != h || g.out_w != w || m->out.conv.out_channels != 3, STYLE_ERR_INTERNAL,
-                "stylize: banded output is %dx%d for %dx%d", g.out_w, g.out_h, w, h);
+        FAIL_IF(gh != h || gw != w || m->out.conv.out_channels != 3, STYLE_ERR_INTERNAL,
+                "stylize: banded output is %dx%d for %dx%d", gw, gh, w, h);
     }
 
+    /* One stage at a time through files: cur is the stage's input; inside a residual block,
+     * x holds the block's input, t1 and t2 its two convolutions' outputs. */
     TRY(write_input(&ctx, input, h, w, &cur));
-    for (int i = 0; i < 3; i++) {
-        TRY(run_stage(&ctx, &m->down[i], 1, true, &cur, &next));
-        act_close(&cur);
-        cur = next, act_init(&next);
+    for (int32_t i = 0; i < steps; i++) {
+        johnson_step step;
+        johnson_step_at(m->residual_blocks, i, &step);
+        const johnson_stage_spec *spec = step.spec;
+        const model_stage *st = johnson_model_stage_const(m, &step);
+        const int32_t up = spec->upsample ? 2 : 1;
+        if (spec->kind == JOHNSON_RESIDUAL_1) {
+            x = cur, act_init(&cur);
+            TRY(run_stage(&ctx, st, up, spec->relu, &x, &t1));
+        } else if (spec->kind == JOHNSON_RESIDUAL_2) {
+            TRY(run_stage(&ctx, st, up, spec->relu, &t1, &t2));
+            act_close(&t1);
+            TRY(residual_sum(&ctx, &x, &t2, &cur));
+            act_close(&x), act_close(&t2);
+        } else {
+            TRY(run_stage(&ctx, st, up, spec->relu, &cur, &next));
+            act_close(&cur);
+            cur = next, act_init(&next);
+        }
     }
-    x = cur, act_init(&cur);
-    for (int32_t b = 0; b < m->residual_blocks; b++) {
-        TRY(run_stage(&ctx, &m->residual[b][0], 1, true, &x, &t1));
-        TRY(run_stage(&ctx, &m->residual[b][1], 1, false, &t1, &t2));
-        act_close(&t1);
-        TRY(residual_sum(&ctx, &x, &t2, &next));
-        act_close(&x), act_close(&t2);
-        x = next, act_init(&next);
-    }
-    cur = x, act_init(&x);
-    for (int i = 0; i < 2; i++) {
-        TRY(run_stage(&ctx, &m->up[i], 2, true, &cur, &next));
-        act_close(&cur);
-        cur = next, act_init(&next);
-    }
-    TRY(run_stage(&ctx, &m->out, 1, false, &cur, &next));
-    act_close(&cur);
-    cur = next, act_init(&next);
     TRY(write_output(&ctx, &cur, alpha_source, output));
 fail:
     act_close(&cur), act_close(&next), act_close(&x), act_close(&t1), act_close(&t2);

@@ -23,6 +23,8 @@
  */
 #include "arch/network.h"
 
+#include "arch/johnson_topology.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -666,6 +668,59 @@ fail:
     return status;
 }
 
+/*
+ * The stage plans of the network at height x width, stage after stage of the table (each
+ * reads the one before it) into sp[johnson_step_count]; *first_block is the first residual
+ * stage (-1 when there are none), *qh x *qw the residual stream's size.
+ */
+static style_status plan_stages(const builder *b, int32_t height, int32_t width, stage_plan *sp,
+                                int32_t *first_block, int32_t *qh, int32_t *qw)
+{
+    style_status status = STYLE_OK;
+    const style_model *model = b->model;
+    const int32_t nb = model->residual_blocks, steps = johnson_step_count(nb);
+    const bool circular = b->wrap;
+    *first_block = -1;
+    *qh = *qw = 0;
+    johnson_stage_kind previous = JOHNSON_DOWN;
+    for (int32_t i = 0, in_h = height, in_w = width; i < steps; i++) {
+        johnson_step step;
+        johnson_step_at(nb, i, &step);
+        const johnson_stage_kind kind = step.spec->kind;
+        const conv_role role = kind == JOHNSON_DOWN         ? (i == 0 ? ROLE_IMAGE : ROLE_DOWN)
+                               : kind == JOHNSON_RESIDUAL_1 ? ROLE_STREAM
+                               : kind == JOHNSON_RESIDUAL_2
+                                   ? (step.block == 0 ? ROLE_BLOCK_FIRST : ROLE_BLOCK)
+                               : kind == JOHNSON_UP ? ROLE_UP
+                                                    : ROLE_OUT;
+        /* Signed inputs: the residual stream (a residual conv1, and the stage after the last
+         * block). */
+        const bool stream =
+            kind == JOHNSON_RESIDUAL_1 || (kind == JOHNSON_UP && previous == JOHNSON_RESIDUAL_2);
+        if (kind == JOHNSON_RESIDUAL_1 && *first_block < 0)
+            *first_block = i, *qh = in_h, *qw = in_w;
+        plan_stage(b, johnson_model_stage_const(model, &step),
+                   kind == JOHNSON_UP    ? 1
+                   : kind == JOHNSON_OUT ? 2
+                                         : 0,
+                   conv_src_type(b, stream, role), in_h, in_w, &sp[i]);
+        FAIL_IF(kind == JOHNSON_RESIDUAL_2 && (sp[i].out_h != *qh || sp[i].out_w != *qw),
+                STYLE_ERR_INTERNAL, "network: residual block changes the size");
+        FAIL_IF(circular && kind == JOHNSON_UP && sp[i].form == FORM_CONV && sp[i].spec.transposed,
+                STYLE_ERR_UNSUPPORTED,
+                "network: tileable mode needs stride-2 transposed convolutions that double the "
+                "size (this model's do not)");
+        in_h = sp[i].out_h, in_w = sp[i].out_w;
+        previous = kind;
+    }
+    FAIL_IF(sp[steps - 1].out_h != height || sp[steps - 1].out_w != width ||
+                model->out.conv.out_channels != 3,
+            STYLE_ERR_INTERNAL, "network output is %dx%dx%d for a %dx%d input", sp[steps - 1].out_w,
+            sp[steps - 1].out_h, model->out.conv.out_channels, width, height);
+fail:
+    return status;
+}
+
 style_status network_plan_describe(network_plan *plan, const style_model *model,
                                    dnnl_engine_t engine, int32_t height, int32_t width)
 {
@@ -689,48 +744,22 @@ style_status network_plan_describe_circular(network_plan *plan, const style_mode
     plan->width = width;
     plan->precision = precision;
     plan->circular = circular;
-    stage_plan *sp_res = NULL;
+    stage_plan *sp = NULL; /* one per stage of the table (johnson_topology.h) */
     float *x_scale = NULL; /* int8: relative channel steps of the residual stream */
     builder bld = {plan, model, engine, precision, circular};
     builder *b = &bld;
     const int32_t nb = model->residual_blocks;
+    const int32_t steps = johnson_step_count(nb);
     const bool int8 = precision == NET_INT8;
     FAIL_IF(!network_precision_supported(precision), STYLE_ERR_UNSUPPORTED,
             "network: this processor does not run %s natively",
             precision == NET_BF16 ? "bf16" : "int8");
 
-    /* Stage plans, in order: down0 down1 down2 [res b 0, res b 1]... up0 up1 out. */
-    stage_plan sp_d[3], sp_up[2], sp_out;
-    sp_res = style__calloc((size_t)(nb > 0 ? nb : 1) * 2, sizeof *sp_res);
-    FAIL_IF(!sp_res, STYLE_ERR_NOMEM, "network: out of memory");
-    plan_stage(b, &model->down[0], 0, conv_src_type(b, false, ROLE_IMAGE), height, width, &sp_d[0]);
-    plan_stage(b, &model->down[1], 0, conv_src_type(b, false, ROLE_DOWN), sp_d[0].out_h, sp_d[0].out_w,
-               &sp_d[1]);
-    plan_stage(b, &model->down[2], 0, conv_src_type(b, false, ROLE_DOWN), sp_d[1].out_h, sp_d[1].out_w,
-               &sp_d[2]);
-    int32_t qh = sp_d[2].out_h, qw = sp_d[2].out_w;
-    for (int32_t i = 0; i < nb; i++) {
-        plan_stage(b, &model->residual[i][0], 0, conv_src_type(b, true, ROLE_STREAM), qh, qw, &sp_res[2 * i]);
-        plan_stage(b, &model->residual[i][1], 0,
-                   conv_src_type(b, false, i == 0 ? ROLE_BLOCK_FIRST : ROLE_BLOCK), sp_res[2 * i].out_h,
-                   sp_res[2 * i].out_w, &sp_res[2 * i + 1]);
-        FAIL_IF(sp_res[2 * i + 1].out_h != qh || sp_res[2 * i + 1].out_w != qw,
-                STYLE_ERR_INTERNAL, "network: residual block changes the size");
-    }
-    plan_stage(b, &model->up[0], 1, conv_src_type(b, nb > 0, ROLE_UP), qh, qw, &sp_up[0]);
-    plan_stage(b, &model->up[1], 1, conv_src_type(b, false, ROLE_UP), sp_up[0].out_h, sp_up[0].out_w,
-               &sp_up[1]);
-    plan_stage(b, &model->out, 2, conv_src_type(b, false, ROLE_OUT), sp_up[1].out_h, sp_up[1].out_w,
-               &sp_out);
-    FAIL_IF(circular && ((sp_up[0].form == FORM_CONV && sp_up[0].spec.transposed) ||
-                         (sp_up[1].form == FORM_CONV && sp_up[1].spec.transposed)),
-            STYLE_ERR_UNSUPPORTED,
-            "network: tileable mode needs stride-2 transposed convolutions that double the size "
-            "(this model's do not)");
-    FAIL_IF(sp_out.out_h != height || sp_out.out_w != width ||
-                model->out.conv.out_channels != 3,
-            STYLE_ERR_INTERNAL, "network output is %dx%dx%d for a %dx%d input", sp_out.out_w,
-            sp_out.out_h, model->out.conv.out_channels, width, height);
+    /* Stage plans, stage after stage: each reads the one before it. */
+    sp = style__calloc((size_t)steps, sizeof *sp);
+    FAIL_IF(!sp, STYLE_ERR_NOMEM, "network: out of memory");
+    int32_t first_block, qh, qw;
+    TRY(plan_stages(b, height, width, sp, &first_block, &qh, &qw));
 
     plan->buffer_bytes[BUF_INPUT] = (size_t)height * width * 3 * sizeof(float);
     plan->buffer_bytes[BUF_OUTPUT] = (size_t)height * width * 3 * sizeof(float);
@@ -738,133 +767,148 @@ style_status network_plan_describe_circular(network_plan *plan, const style_mode
     /* Input: the image as the first conv reads it. */
     tensor cur = {{BUF_INPUT, 0}, height, width, 3, ACT_F32, -1, NULL};
     {
-        const input_need *n = &sp_d[0].need;
+        const input_need *n = &sp[0].need;
         if (n->type != ACT_F32 || n->up != 1 || n->pt || n->pl || n->pb || n->pr) {
-            conv_result r = {.sources = {{BUF_INPUT, 0}}, .row_pixels = {width}, .phases = 1,
-                             .type = ACT_F32, .h = height, .w = width, .c = 3};
+            conv_result r = {.sources = {{BUF_INPUT, 0}},
+                             .row_pixels = {width},
+                             .phases = 1,
+                             .type = ACT_F32,
+                             .h = height,
+                             .w = width,
+                             .c = 3};
             /* int8: u8 pixels, step 1 */
             norm_options o = {.scale_from = -1, .dst_scale = int8 ? 1.0f : 0.0f};
             TRY(emit_norm(b, "input", &r, &o, n, BUF_IN_Q, &cur));
             cur.scale_op = -1;
         }
     }
-    /* Down-sampling stages. */
-    static const char *down_names[3][2] = {{"conv1", "in1"}, {"conv2", "in2"}, {"conv3", "in3"}};
-    const int conv_buf[3] = {BUF_FULL_C, BUF_HALF_C, BUF_U};
-    const int norm_buf[3] = {BUF_FULL_N, BUF_HALF_N, BUF_X};
+    /* The buffers of each resolution: down[i] write full, half, quarter; up[i] half, full. */
+    static const int down_conv_buf[3] = {BUF_FULL_C, BUF_HALF_C, BUF_U};
+    static const int down_norm_buf[3] = {BUF_FULL_N, BUF_HALF_N, BUF_X};
+    static const int up_conv_buf[2] = {BUF_HALF_C, BUF_FULL_C};
+    static const int up_norm_buf[2] = {BUF_HALF_N, BUF_FULL_N};
     /* The residual stream X (f32): in fp32 the residual convs read it directly, so it carries
      * their padding; otherwise it is dense beside the typed copy (BUF_XQ) they read. */
-    const input_need *xn = nb > 0 ? &sp_res[0].need : NULL;
+    const input_need *xn = nb > 0 ? &sp[first_block].need : NULL;
     const bool x_padded = precision == NET_FP32;
     buf_ref x_at = {BUF_X, 0};
     norm_source x_geom = {NULL, qw, 0, 0};
     if (nb > 0 && x_padded) x_geom = (norm_source){NULL, xn->pl + qw + xn->pr, xn->pt, xn->pl};
-    if (nb > 0 && !x_padded) need_bytes(plan, BUF_X, (size_t)qh * qw * sp_d[2].spec.out_channels * sizeof(float));
-    for (int i = 0; i < 3; i++) {
+    if (nb > 0 && !x_padded)
+        need_bytes(plan, BUF_X,
+                   (size_t)qh * qw * sp[first_block - 1].spec.out_channels * sizeof(float));
+    tensor t; /* inside a residual block: its first conv's output, as the second reads it */
+    for (int32_t i = 0; i < steps; i++) {
+        johnson_step step;
+        johnson_step_at(nb, i, &step);
+        const johnson_stage_spec *spec = step.spec;
+        const model_stage *st = johnson_model_stage_const(model, &step);
+        const input_need *next = i + 1 < steps ? &sp[i + 1].need : NULL;
+        const bool normalize = st->has_norm && model->norm == NORM_INSTANCE;
         conv_result r;
-        TRY(emit_convs(b, &sp_d[i], down_names[i][0], &cur, conv_buf[i], &r));
-        const model_stage *st = &model->down[i];
-        norm_options o = {.stage = st, .normalize = st->has_norm && model->norm == NORM_INSTANCE,
-                          .relu = true, .scale_from = cur.scale_op};
-        if (int8 && o.normalize) {
-            o.dst_cscale = span_scales(st, true, NULL, r.c);
-            FAIL_IF(!o.dst_cscale, STYLE_ERR_NOMEM, "network: out of memory");
-            if (i == 2 && nb > 0) {
-                x_scale = copy_scales(o.dst_cscale, r.c);
-                FAIL_IF(!x_scale, STYLE_ERR_NOMEM, "network: out of memory");
+        switch (spec->kind) {
+        case JOHNSON_DOWN: {
+            const bool feeds_stream = i + 1 == first_block; /* conv3, before the blocks */
+            TRY(emit_convs(b, &sp[i], step.conv_name, &cur, down_conv_buf[spec->index], &r));
+            norm_options o = {.stage = st,
+                              .normalize = normalize,
+                              .relu = spec->relu,
+                              .scale_from = cur.scale_op};
+            if (int8 && o.normalize) {
+                o.dst_cscale = span_scales(st, true, NULL, r.c);
+                FAIL_IF(!o.dst_cscale, STYLE_ERR_NOMEM, "network: out of memory");
+                if (feeds_stream) {
+                    x_scale = copy_scales(o.dst_cscale, r.c);
+                    FAIL_IF(!x_scale, STYLE_ERR_NOMEM, "network: out of memory");
+                }
             }
-        }
-        const input_need *next = i < 2 ? &sp_d[i + 1].need : nb > 0 ? &sp_res[0].need
-                                                                     : &sp_up[0].need;
-        if (i == 2 && nb > 0) {
-            if (x_padded) {
+            if (feeds_stream && x_padded) {
                 o.keep_dst = true;
-                TRY(emit_norm(b, down_names[i][1], &r, &o, next, BUF_X, &cur));
-            } else {
+                TRY(emit_norm(b, step.norm_name, &r, &o, next, BUF_X, &cur));
+            } else if (feeds_stream) {
                 o.writeback = true;
                 o.x_at = x_at;
                 o.x_geom = x_geom;
-                TRY(emit_norm(b, down_names[i][1], &r, &o, next, BUF_XQ, &cur));
+                TRY(emit_norm(b, step.norm_name, &r, &o, next, BUF_XQ, &cur));
+            } else {
+                TRY(emit_norm(b, step.norm_name, &r, &o, next, down_norm_buf[spec->index], &cur));
             }
-        } else {
-            TRY(emit_norm(b, down_names[i][1], &r, &o, next, norm_buf[i], &cur));
+            break;
+        }
+        case JOHNSON_RESIDUAL_1: { /* cur is what the convs read, x the f32 stream */
+            TRY(emit_convs(b, &sp[i], step.conv_name, &cur, BUF_T, &r));
+            norm_options o1 = {.stage = st,
+                               .normalize = normalize,
+                               .relu = spec->relu,
+                               .scale_from = cur.scale_op};
+            if (int8 && o1.normalize) {
+                o1.dst_cscale = span_scales(st, true, NULL, r.c);
+                FAIL_IF(!o1.dst_cscale, STYLE_ERR_NOMEM, "network: out of memory");
+            }
+            TRY(emit_norm(b, step.norm_name, &r, &o1, next, BUF_TN, &t));
+            break;
+        }
+        case JOHNSON_RESIDUAL_2: {
+            TRY(emit_convs(b, &sp[i], step.conv_name, &t, BUF_U, &r));
+            const bool last = step.block == nb - 1;
+            norm_options o2 = {.stage = st,
+                               .normalize = normalize,
+                               .relu = spec->relu,
+                               .residual = true,
+                               .x_at = x_at,
+                               .x_geom = x_geom,
+                               .scale_from = t.scale_op};
+            if (int8 && o2.normalize && x_scale) {
+                /* The stream's span grows by this block's output span. */
+                float *grown = span_scales(st, false, x_scale, r.c);
+                FAIL_IF(!grown, STYLE_ERR_NOMEM, "network: out of memory");
+                style__free(x_scale);
+                x_scale = grown;
+                o2.dst_cscale = copy_scales(x_scale, r.c);
+                FAIL_IF(!o2.dst_cscale, STYLE_ERR_NOMEM, "network: out of memory");
+            }
+            if (x_padded) {
+                /* fp32: X is the next conv's input; after the last block, the upsampling stage
+                 * may want another layout (then X itself is no longer needed). */
+                bool same = next->type == xn->type && next->up == xn->up && next->pt == xn->pt &&
+                            next->pl == xn->pl && next->pb == xn->pb && next->pr == xn->pr &&
+                            next->border == xn->border;
+                o2.in_dst = !last || same;
+                TRY(emit_norm(b, step.norm_name, &r, &o2, next, o2.in_dst ? BUF_X : BUF_XQ, &cur));
+            } else {
+                o2.writeback = !last || int8; /* int8 quantizes from X in a second pass */
+                TRY(emit_norm(b, step.norm_name, &r, &o2, next, BUF_XQ, &cur));
+            }
+            break;
+        }
+        case JOHNSON_UP: {
+            TRY(emit_convs(b, &sp[i], step.conv_name, &cur, up_conv_buf[spec->index], &r));
+            norm_options o = {.stage = st,
+                              .normalize = normalize,
+                              .relu = spec->relu,
+                              .scale_from = cur.scale_op};
+            if (int8 && o.normalize) {
+                o.dst_cscale = span_scales(st, true, NULL, r.c);
+                FAIL_IF(!o.dst_cscale, STYLE_ERR_NOMEM, "network: out of memory");
+            }
+            TRY(emit_norm(b, step.norm_name, &r, &o, next, up_norm_buf[spec->index], &cur));
+            break;
+        }
+        case JOHNSON_OUT: {
+            TRY(emit_convs(b, &sp[i], step.conv_name, &cur, BUF_OUTPUT, &r));
+            if (normalize) {
+                norm_options o = {
+                    .stage = st, .normalize = true, .relu = spec->relu, .scale_from = -1};
+                input_need n = {.type = ACT_F32, .up = 1};
+                tensor out;
+                TRY(emit_norm(b, step.norm_name, &r, &o, &n, BUF_OUTPUT, &out));
+            }
+            break;
+        }
         }
     }
-    /* Residual blocks: cur is what the convs read, x the f32 stream. */
-    for (int32_t i = 0; i < nb; i++) {
-        char cname[32], nname[32];
-        conv_result r;
-        const model_stage *st0 = &model->residual[i][0], *st1 = &model->residual[i][1];
-        snprintf(cname, sizeof cname, "res%d.conv1", i + 1);
-        snprintf(nname, sizeof nname, "res%d.in1", i + 1);
-        TRY(emit_convs(b, &sp_res[2 * i], cname, &cur, BUF_T, &r));
-        norm_options o1 = {.stage = st0, .normalize = st0->has_norm && model->norm == NORM_INSTANCE,
-                           .relu = true, .scale_from = cur.scale_op};
-        if (int8 && o1.normalize) {
-            o1.dst_cscale = span_scales(st0, true, NULL, r.c);
-            FAIL_IF(!o1.dst_cscale, STYLE_ERR_NOMEM, "network: out of memory");
-        }
-        tensor t;
-        TRY(emit_norm(b, nname, &r, &o1, &sp_res[2 * i + 1].need, BUF_TN, &t));
-        snprintf(cname, sizeof cname, "res%d.conv2", i + 1);
-        snprintf(nname, sizeof nname, "res%d.in2", i + 1);
-        TRY(emit_convs(b, &sp_res[2 * i + 1], cname, &t, BUF_U, &r));
-        const bool last = i == nb - 1;
-        const input_need *next = last ? &sp_up[0].need : &sp_res[2 * i + 2].need;
-        norm_options o2 = {.stage = st1, .normalize = st1->has_norm && model->norm == NORM_INSTANCE,
-                           .residual = true, .x_at = x_at, .x_geom = x_geom,
-                           .scale_from = t.scale_op};
-        if (int8 && o2.normalize && x_scale) {
-            /* The stream's span grows by this block's output span. */
-            float *grown = span_scales(st1, false, x_scale, r.c);
-            FAIL_IF(!grown, STYLE_ERR_NOMEM, "network: out of memory");
-            style__free(x_scale);
-            x_scale = grown;
-            o2.dst_cscale = copy_scales(x_scale, r.c);
-            FAIL_IF(!o2.dst_cscale, STYLE_ERR_NOMEM, "network: out of memory");
-        }
-        if (x_padded) {
-            /* fp32: X is the next conv's input; after the last block, the upsampling stage
-             * may want another layout (then X itself is no longer needed). */
-            bool same = next->type == xn->type && next->up == xn->up && next->pt == xn->pt &&
-                        next->pl == xn->pl && next->pb == xn->pb && next->pr == xn->pr &&
-                        next->border == xn->border;
-            o2.in_dst = !last || same;
-            TRY(emit_norm(b, nname, &r, &o2, next, o2.in_dst ? BUF_X : BUF_XQ, &cur));
-        } else {
-            o2.writeback = !last || int8; /* int8 quantizes from X in a second pass */
-            TRY(emit_norm(b, nname, &r, &o2, next, BUF_XQ, &cur));
-        }
-    }
-    /* Upsampling stages and the output conv. */
-    static const char *up_names[2][2] = {{"deconv1", "in4"}, {"deconv2", "in5"}};
-    const int up_conv_buf[2] = {BUF_HALF_C, BUF_FULL_C};
-    const int up_norm_buf[2] = {BUF_HALF_N, BUF_FULL_N};
-    for (int i = 0; i < 2; i++) {
-        conv_result r;
-        TRY(emit_convs(b, &sp_up[i], up_names[i][0], &cur, up_conv_buf[i], &r));
-        const model_stage *st = &model->up[i];
-        norm_options o = {.stage = st, .normalize = st->has_norm && model->norm == NORM_INSTANCE,
-                          .relu = true, .scale_from = cur.scale_op};
-        if (int8 && o.normalize) {
-            o.dst_cscale = span_scales(st, true, NULL, r.c);
-            FAIL_IF(!o.dst_cscale, STYLE_ERR_NOMEM, "network: out of memory");
-        }
-        TRY(emit_norm(b, up_names[i][1], &r, &o, i == 0 ? &sp_up[1].need : &sp_out.need,
-                      up_norm_buf[i], &cur));
-    }
-    {
-        conv_result r;
-        TRY(emit_convs(b, &sp_out, "deconv3", &cur, BUF_OUTPUT, &r));
-        if (model->out.has_norm && model->norm == NORM_INSTANCE) {
-            norm_options o = {.stage = &model->out, .normalize = true, .scale_from = -1};
-            input_need n = {.type = ACT_F32, .up = 1};
-            tensor t;
-            TRY(emit_norm(b, "in6", &r, &o, &n, BUF_OUTPUT, &t));
-        }
-    }
-    style__free(sp_res);
-    sp_res = NULL;
+    style__free(sp);
+    sp = NULL;
     style__free(x_scale);
     x_scale = NULL;
 
@@ -885,7 +929,7 @@ style_status network_plan_describe_circular(network_plan *plan, const style_mode
         }
     return STYLE_OK;
 fail:
-    style__free(sp_res);
+    style__free(sp);
     style__free(x_scale);
     network_plan_destroy(plan);
     return status;

@@ -200,3 +200,20 @@ fail:
     style_image_release(filled);
     return status;
 }
+
+style_status alpha_fill_for_run(const style_image *input, bool periodic, bool banded,
+                                uint64_t *budget, style_image *filled, const style_image **source)
+{
+    *source = input;
+    if (!alpha_fill_needed(input)) return STYLE_OK;
+    const uint64_t fill = alpha_fill_memory(input->width, input->height, input);
+    if (banded && fill >= *budget)
+        return style__fail(STYLE_ERR_LIMIT,
+                           "stylize: filling the transparent pixels of %dx%d needs %.1f MiB, over "
+                           "the memory budget of %.1f MiB",
+                           input->width, input->height, fill / 1048576.0, *budget / 1048576.0);
+    *budget = fill < *budget ? *budget - fill : 0;
+    style_status status = alpha_fill_copy(input, periodic, filled);
+    if (status == STYLE_OK) *source = filled;
+    return status;
+}

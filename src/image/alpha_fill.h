@@ -22,4 +22,15 @@ uint64_t alpha_fill_memory(int32_t width, int32_t height, const style_image *ima
  */
 style_status alpha_fill_copy(const style_image *image, bool periodic, style_image *filled);
 
+/*
+ * The policy of every stylize run (one place for every architecture): colour under alpha 0
+ * must not reach the result, nor the statistics of the norms. *source becomes `input`, or,
+ * when alpha_fill_needed, `filled` (filled with alpha_fill_copy; release it with
+ * style_image_release either way). The fill's memory comes out of *budget; a banded run (one
+ * that must stay within the budget) fails with STYLE_ERR_LIMIT when the fill alone does not
+ * fit it.
+ */
+style_status alpha_fill_for_run(const style_image *input, bool periodic, bool banded,
+                                uint64_t *budget, style_image *filled, const style_image **source);
+
 #endif

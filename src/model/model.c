@@ -6,7 +6,7 @@
 #define _GNU_SOURCE /* strtod_l, newlocale */
 #include "model/model.h"
 
-#include "arch/adain.h"
+#include "arch/arch.h"
 #include "core/file_kind.h"
 
 #include <jansson.h>
@@ -22,12 +22,6 @@ static const char *const known_metadata_keys[] = {
     "libstyle.output",         "libstyle.final_norm", "libstyle.name",
     "libstyle.license",        "libstyle.source",     "libstyle.description",
     "libstyle.training",       "libstyle.styles",
-};
-
-/* Keys of arch adain only (docs/formats.md). */
-static const char *const adain_metadata_keys[] = {
-    "libstyle.encoder.layers", "libstyle.encoder.taps",   "libstyle.encoder.input",
-    "libstyle.encoder.tap",    "libstyle.decoder.layers",
 };
 
 /* Picks the index of `value` in `names`, or fails naming the key and the allowed values. */
@@ -133,22 +127,18 @@ static style_status parse_metadata(style_model *model)
                                major, LIBSTYLE_VERSION_STRING);
         model->format_version = (int32_t)major;
     }
-    model->arch_name = "johnson";
-    bool cin = false, adain = false;
-    if ((value = st_metadata_find(file, "libstyle.arch")) && strcmp(value, "johnson") != 0) {
-        if (strcmp(value, "johnson-cin") == 0) {
-            cin = true;
-            model->arch_name = "johnson-cin";
-        } else if (strcmp(value, "adain") == 0) {
-            adain = true;
-            model->arch_name = "adain";
-        } else {
+    model->arch = &arch_johnson;
+    if ((value = st_metadata_find(file, "libstyle.arch"))) {
+        model->arch = arch_find(value);
+        if (!model->arch) {
+            char names[128];
+            arch_names(names, sizeof names);
             return style__fail(STYLE_ERR_UNSUPPORTED,
-                               "metadata libstyle.arch = '%s' is not one of: johnson, "
-                               "johnson-cin, adain",
-                               value);
+                               "metadata libstyle.arch = '%s' is not one of: %s", value, names);
         }
     }
+    model->arch_name = model->arch->name;
+    const bool cin = model->arch->conditional_styles;
     /* After the version and the architecture: a newer or other kind of file legitimately has
      * keys this version does not know (libstyle.styles, libstyle.encoder.*, ...). */
     for (size_t i = 0; i < file->metadata_count; i++) {
@@ -157,9 +147,8 @@ static style_status parse_metadata(style_model *model)
         bool known = false;
         for (size_t k = 0; k < sizeof known_metadata_keys / sizeof *known_metadata_keys; k++)
             known = known || strcmp(key, known_metadata_keys[k]) == 0;
-        for (size_t k = 0; adain && k < sizeof adain_metadata_keys / sizeof *adain_metadata_keys;
-             k++)
-            known = known || strcmp(key, adain_metadata_keys[k]) == 0;
+        for (const char *const *k = model->arch->metadata_keys; k && *k; k++)
+            known = known || strcmp(key, *k) == 0;
         if (!known)
             return style__fail(STYLE_ERR_FORMAT, "unknown metadata key '%s' (a typo?)", key);
     }
@@ -219,9 +208,8 @@ static void format_shape(char *out, size_t size, int32_t ndim, const int64_t *sh
     if (used < size) snprintf(out + used, size - used, "]");
 }
 
-/* Finds a required tensor, checks its rank (and the dims given as > 0), marks it used. */
-static style_status take_tensor(style_model *model, const char *name, int32_t ndim,
-                                const int64_t *expected, st_tensor **out)
+style_status model_take_tensor(style_model *model, const char *name, int32_t ndim,
+                               const int64_t *expected, st_tensor **out)
 {
     st_tensor *t = st_find(&model->file, name);
     *out = NULL;
@@ -253,168 +241,12 @@ static style_status take_tensor(style_model *model, const char *name, int32_t nd
     return STYLE_OK;
 }
 
-/* Optional tensor: NULL when absent, else checked like take_tensor. */
-static style_status take_optional(style_model *model, const char *name, int32_t ndim,
-                                  const int64_t *expected, st_tensor **out)
+style_status model_take_optional(style_model *model, const char *name, int32_t ndim,
+                                 const int64_t *expected, st_tensor **out)
 {
     *out = NULL;
     if (!st_find(&model->file, name)) return STYLE_OK;
-    return take_tensor(model, name, ndim, expected, out);
-}
-
-/*
- * Loads "<prefix>.conv2d.weight" (+ optional bias). in_channels/out_channels of 0 are taken
- * from the shape. Kernels must be square; regular convs need an odd kernel ("same" padding).
- */
-static style_status load_conv(style_model *model, const char *prefix, int32_t in_channels,
-                              int32_t out_channels, int32_t stride, bool transposed,
-                              model_conv *conv)
-{
-    style_status status = STYLE_OK;
-    char name[96];
-    st_tensor *weight, *bias;
-    snprintf(name, sizeof name, "%s.conv2d.weight", prefix);
-    int64_t want[4] = {transposed ? in_channels : out_channels,
-                       transposed ? out_channels : in_channels, 0, 0};
-    TRY(take_tensor(model, name, 4, want, &weight));
-    int64_t k = weight->shape[2];
-    FAIL_IF(weight->shape[3] != k || k < 1 || k > 15, STYLE_ERR_FORMAT,
-            "tensor '%s' has a %lldx%lld kernel; square kernels of 1..15 are supported", name,
-            (long long)weight->shape[2], (long long)weight->shape[3]);
-    FAIL_IF(!transposed && k % 2 == 0, STYLE_ERR_FORMAT,
-            "tensor '%s' has an even kernel size %lld; convolutions need odd kernels", name,
-            (long long)k);
-    FAIL_IF(transposed && (k < 2 || (model->upsample == UPSAMPLE_TRANSPOSED_TORCH && k % 2 == 0)),
-            STYLE_ERR_FORMAT, "tensor '%s': transposed kernel size %lld is not supported", name,
-            (long long)k);
-    FAIL_IF(weight->shape[0] < 1 || weight->shape[1] < 1 || weight->shape[0] > 4096 ||
-                weight->shape[1] > 4096,
-            STYLE_ERR_FORMAT, "tensor '%s' has an unsupported channel count", name);
-    conv->transposed = transposed;
-    conv->in_channels = (int32_t)(transposed ? weight->shape[0] : weight->shape[1]);
-    conv->out_channels = (int32_t)(transposed ? weight->shape[1] : weight->shape[0]);
-    conv->kernel = (int32_t)k;
-    conv->stride = stride;
-    conv->weight = weight->data;
-    model->parameter_count += weight->count;
-    snprintf(name, sizeof name, "%s.conv2d.bias", prefix);
-    int64_t bias_shape[1] = {conv->out_channels};
-    TRY(take_optional(model, name, 1, bias_shape, &bias));
-    conv->bias = bias ? bias->data : NULL;
-    if (bias) {
-        model->has_bias = true;
-        model->parameter_count += bias->count;
-    }
-    return STYLE_OK;
-fail:
-    return status;
-}
-
-/* Loads "<prefix>.weight/.bias" (+ running stats for batch norm) for `channels`. */
-static style_status load_norm(style_model *model, const char *prefix, int32_t channels,
-                              model_norm *norm)
-{
-    style_status status = STYLE_OK;
-    char name[96];
-    st_tensor *t;
-    /* johnson-cin: one row per style ([S, C]); scale/shift start at style 0's row. */
-    const int32_t styles = model->style_count;
-    int64_t shape[2] = {styles ? styles : channels, channels};
-    const int32_t ndim = styles ? 2 : 1;
-    norm->channels = channels;
-    snprintf(name, sizeof name, "%s.weight", prefix);
-    TRY(take_tensor(model, name, ndim, shape, &t));
-    norm->scale = t->data;
-    snprintf(name, sizeof name, "%s.bias", prefix);
-    TRY(take_tensor(model, name, ndim, shape, &t));
-    norm->shift = t->data;
-    if (styles) {
-        norm->style_scale = norm->scale;
-        norm->style_shift = norm->shift;
-    }
-    model->parameter_count += 2 * (uint64_t)channels * (uint64_t)(styles ? styles : 1);
-    if (model->norm == NORM_BATCH) {
-        snprintf(name, sizeof name, "%s.running_mean", prefix);
-        TRY(take_tensor(model, name, 1, shape, &t));
-        norm->running_mean = t->data;
-        snprintf(name, sizeof name, "%s.running_var", prefix);
-        TRY(take_tensor(model, name, 1, shape, &t));
-        norm->running_var = t->data;
-        for (int32_t c = 0; c < channels; c++)
-            FAIL_IF(!(norm->running_var[c] >= 0), STYLE_ERR_FORMAT,
-                    "tensor '%s' has a negative or NaN variance", name);
-    }
-    return STYLE_OK;
-fail:
-    return status;
-}
-
-static bool has_suffix(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
-static style_status load_tensors(style_model *model)
-{
-    style_status status = STYLE_OK;
-    char prefix[64], norm_prefix[64];
-    bool transposed = model->upsample != UPSAMPLE_NEAREST_CONV;
-
-    TRY(load_conv(model, "conv1", 3, 0, 1, false, &model->down[0].conv));
-    TRY(load_norm(model, "in1", model->down[0].conv.out_channels, &model->down[0].norm));
-    TRY(load_conv(model, "conv2", model->down[0].conv.out_channels, 0, 2, false,
-                  &model->down[1].conv));
-    TRY(load_norm(model, "in2", model->down[1].conv.out_channels, &model->down[1].norm));
-    TRY(load_conv(model, "conv3", model->down[1].conv.out_channels, 0, 2, false,
-                  &model->down[2].conv));
-    TRY(load_norm(model, "in3", model->down[2].conv.out_channels, &model->down[2].norm));
-    for (int i = 0; i < 3; i++) model->down[i].has_norm = true;
-
-    const int32_t width = model->down[2].conv.out_channels;
-    model->residual_blocks = 0;
-    for (int b = 0;; b++) {
-        snprintf(prefix, sizeof prefix, "res%d.conv1.conv2d.weight", b + 1);
-        if (!st_find(&model->file, prefix)) break;
-        FAIL_IF(b >= MODEL_MAX_RESIDUAL_BLOCKS, STYLE_ERR_FORMAT,
-                "more than %d residual blocks", MODEL_MAX_RESIDUAL_BLOCKS);
-        for (int j = 0; j < 2; j++) {
-            model_stage *stage = &model->residual[b][j];
-            snprintf(prefix, sizeof prefix, "res%d.conv%d", b + 1, j + 1);
-            snprintf(norm_prefix, sizeof norm_prefix, "res%d.in%d", b + 1, j + 1);
-            TRY(load_conv(model, prefix, width, width, 1, false, &stage->conv));
-            TRY(load_norm(model, norm_prefix, width, &stage->norm));
-            stage->has_norm = true;
-        }
-        model->residual_blocks = b + 1;
-    }
-
-    const int32_t mid = model->down[1].conv.out_channels;
-    const int32_t first = model->down[0].conv.out_channels;
-    TRY(load_conv(model, "deconv1", width, mid, transposed ? 2 : 1, transposed,
-                  &model->up[0].conv));
-    TRY(load_norm(model, "in4", mid, &model->up[0].norm));
-    TRY(load_conv(model, "deconv2", mid, first, transposed ? 2 : 1, transposed,
-                  &model->up[1].conv));
-    TRY(load_norm(model, "in5", first, &model->up[1].norm));
-    model->up[0].has_norm = model->up[1].has_norm = true;
-    TRY(load_conv(model, "deconv3", first, 3, 1, false, &model->out.conv));
-    model->out.has_norm = model->final_norm;
-    if (model->final_norm) TRY(load_norm(model, "in6", 3, &model->out.norm));
-
-    /* Everything else must be a name the rules allow us to ignore. */
-    for (size_t i = 0; i < model->file.tensor_count; i++) {
-        const st_tensor *t = &model->file.tensors[i];
-        if (t->used || strncmp(t->name, "extra.", 6) == 0) continue;
-        if (has_suffix(t->name, ".num_batches_tracked")) continue;
-        if (model->norm == NORM_INSTANCE &&
-            (has_suffix(t->name, ".running_mean") || has_suffix(t->name, ".running_var")))
-            continue;
-        FAIL_IF(true, STYLE_ERR_FORMAT, "unexpected tensor '%s' (dtype %s)", t->name, t->dtype);
-    }
-    return STYLE_OK;
-fail:
-    return status;
+    return model_take_tensor(model, name, ndim, expected, out);
 }
 
 style_status model_from_file(st_file *file, const char *name, const style_load_options *options,
@@ -430,14 +262,7 @@ style_status model_from_file(st_file *file, const char *name, const style_load_o
     model->source_name = style__strdup(name);
     FAIL_IF(!model->source_name, STYLE_ERR_NOMEM, "model_load: %s: out of memory", name);
     status = parse_metadata(model);
-    if (status == STYLE_OK && strcmp(model->arch_name, "adain") == 0) {
-        status = adain_model_from_file(&model->file, &model->adain);
-        if (status == STYLE_OK) model->parameter_count = model->adain->encoder->parameter_count;
-        for (int32_t i = 0; model->adain && i < model->adain->params.count; i++)
-            model->parameter_count += model->adain->params.params[i].count;
-    } else if (status == STYLE_OK) {
-        status = load_tensors(model);
-    }
+    if (status == STYLE_OK) status = model->arch->load(model);
     if (status != STYLE_OK) {
         char prefix[512];
         snprintf(prefix, sizeof prefix, "model_load: %s", name);
@@ -460,7 +285,7 @@ style_status model_from_file(st_file *file, const char *name, const style_load_o
 fail:
     if (model) {
         free_style_names(model);
-        adain_model_free(model->adain);
+        if (model->arch) model->arch->unload(model);
         st_file_clear(&model->file);
         style__free(model->source_name);
         style__free(model);
@@ -551,7 +376,7 @@ void style_model_free(style_model *model)
     if (!model) return;
     if (atomic_fetch_sub(&model->references, 1) != 1) return;
     free_style_names(model);
-    adain_model_free(model->adain);
+    model->arch->unload(model);
     st_file_clear(&model->file);
     style__free(model->source_name);
     style__free(model);
@@ -586,14 +411,7 @@ style_status style_model_get_info(const style_model *model, style_model_info *in
     info->residual_blocks = model->residual_blocks;
     info->has_bias = model->has_bias;
     info->parameter_count = model->parameter_count;
-    if (model->adain) { /* encoder -> AdaIN -> decoder: no transform-network fields */
-        info->norm = "none";
-        info->upsample = "nearest_conv";
-        info->padding = "reflect";
-        memset(info->widths, 0, sizeof info->widths);
-        info->residual_blocks = 0;
-        info->has_bias = 1;
-    }
+    if (model->arch->info) model->arch->info(model, info);
     return STYLE_OK;
 }
 

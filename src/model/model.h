@@ -71,20 +71,31 @@ struct style_model {
     model_stage up[2];
     model_stage out;
 
-    /* arch adain: encoder, decoder (the fields above are unused). */
-    struct adain_model *adain;
+    /* The architecture (picked by libstyle.arch at load; arch/arch.h) and its own part of the
+     * model when it has one beyond the fields above (adain: the encoder and decoder, and the
+     * fields above are unused). */
+    const struct style_arch *arch;
+    void *arch_data;
     /* johnson-cin (Dumoulin et al.): the styles' names from libstyle.styles, in the row order
      * of every norm's [styles, channels] scale and shift. 0 / NULL for johnson. */
     int32_t style_count;
     char **style_names;
 
-    /* Strings for style_model_info. */
+    /* Strings for style_model_info: arch->name. */
     const char *arch_name;
 };
 
 /* Builds a model from a parsed file (takes ownership of *file on success and failure). */
 style_status model_from_file(st_file *file, const char *name, const style_load_options *options,
                              style_model **out);
+
+/* For an architecture's load: finds a required tensor of model->file, checks its rank (and
+ * the dims given as > 0) and that its dtype was converted, and marks it used. */
+style_status model_take_tensor(style_model *model, const char *name, int32_t ndim,
+                               const int64_t *expected, st_tensor **out);
+/* The same for an optional tensor: *out NULL when absent. */
+style_status model_take_optional(style_model *model, const char *name, int32_t ndim,
+                                 const int64_t *expected, st_tensor **out);
 
 /* Metadata spellings of the enums. */
 const char *model_padding_name(model_padding padding);

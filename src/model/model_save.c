@@ -2,6 +2,8 @@
 #define _GNU_SOURCE /* newlocale, uselocale */
 #include "model/model.h"
 
+#include "arch/arch.h"
+
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +50,7 @@ style_status style_model_save(const style_model *model, const char *path)
         {"libstyle.final_norm", model->final_norm ? "instance" : "none"},
     };
     size_t explicit_count = sizeof explicit_keys / sizeof *explicit_keys;
-    if (model->adain) explicit_count = 2; /* the transform-network keys do not apply */
+    if (!model->arch->transform_keys) explicit_count = 2; /* version and arch only */
     for (size_t i = 0; i < explicit_count; i++)
         TRY(st_file_add_metadata(&out, explicit_keys[i][0], explicit_keys[i][1]));
     for (size_t i = 0; i < model->file.metadata_count; i++) {

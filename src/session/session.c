@@ -1,38 +1,22 @@
 /*
  * Sessions: per-thread state over a shared model. A session owns a oneDNN engine and stream,
- * and the network plans of the last few image sizes it saw (primitives, reordered weights,
- * activation buffers), so repeated runs at those sizes allocate nothing and build nothing.
+ * its settings and controls, and its architecture's runtime (for the Johnson network the
+ * plans of the last few image sizes it saw, so repeated runs at those sizes allocate nothing
+ * and build nothing). What differs between architectures goes through model->arch (arch.h).
  */
-#include "arch/adain_session.h"
-#include "arch/adain_style.h"
-#include "image/alpha_fill.h"
-#include "arch/banded.h"
-#include "image/color.h"
-#include "session/controls.h"
+#include "arch/arch.h"
 #include "arch/network.h"
-#include "session/norm_ema.h"
+#include "image/alpha_fill.h"
+#include "image/color.h"
 #include "image/pixels.h"
-#include "session/session.h"
 #include "image/resize.h"
+#include "session/controls.h"
+#include "session/norm_ema.h"
+#include "session/session.h"
 
 #include <omp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
-
-/* Builds kept per session (least recently used goes first, and whatever the budget needs). */
-#define SESSION_PLANS 4
-
-typedef struct cached_plan {
-    network_plan plan;
-    int threads;        /* thread count the primitives were created for */
-    uint64_t last_used; /* session clock */
-    double build_ms;
-    uint64_t memory;
-    uint64_t runs;                /* profiled runs */
-    style_layer_profile *profile; /* per op, when asked for */
-} cached_plan;
 
 struct style_session {
     style_model *model;
@@ -41,83 +25,20 @@ struct style_session {
     int threads; /* 0 = one per processor */
     uint64_t memory_budget;
     style_precision precision; /* the setting (may be auto) */
-    bool profiling;
-    bool tileable;     /* circular padding: seamless textures */
-    int32_t band_rows; /* > 0: always run in bands of at most this many rows (tests) */
+    bool tileable;             /* circular padding: seamless textures */
+    int32_t band_rows;         /* > 0: always run in bands of at most this many rows (tests) */
     style_log_fn log;
     void *log_user;
     style_progress_fn progress;
     void *progress_user;
     style_controls controls;
-    adain_runtime *adain;           /* arch adain: the encoder/decoder build */
-    style_adain_style *adain_style; /* the session's copy of the style */
-    double adain_build_ms;          /* the last style_session_prepare of an AdaIN build */
-    cached_plan plans[SESSION_PLANS];
-    int current; /* index of the plan of the last run, -1 none */
-    uint64_t clock;
-    /* johnson-cin: the model as runs see it, a private copy of the model's description whose
-     * norms point at style_params (the blend of the styles in use) instead of a style's row. */
-    style_model *styled;
-    float *style_params;
-    double *style_weights; /* [style_count], normalised */
+    void *runtime;            /* model->arch's state: builds, plans, styles (arch.h) */
     norm_ema_store *norm_ema; /* video: norm statistics smoothed over frames (not owned) */
 };
 
 void style__session_set_norm_ema(style_session *session, norm_ema_store *store)
 {
     session->norm_ema = store;
-}
-
-/* The model the network is built from: the styled copy for johnson-cin, else the model. */
-static const style_model *run_model(const style_session *session)
-{
-    return session->styled ? session->styled : session->model;
-}
-
-/* johnson-cin: makes the styled copy of the model, set to style 0. */
-static style_status create_styled_model(style_session *session)
-{
-    style_status status = STYLE_OK;
-    const style_model *model = session->model;
-    const size_t styles = (size_t)model->style_count;
-    session->styled = style__malloc(sizeof *session->styled);
-    session->style_params = style__malloc(model_style_param_count(model) * sizeof(float));
-    session->style_weights = style__calloc(styles, sizeof(double));
-    FAIL_IF(!session->styled || !session->style_params || !session->style_weights, STYLE_ERR_NOMEM,
-            "session_create: out of memory");
-    memcpy(session->styled, model, sizeof *model);
-    session->style_weights[0] = 1.0;
-    model_blend_styles(model, session->style_weights, session->style_params);
-    model_norm *norms[MODEL_MAX_NORMS];
-    int32_t count = model_norms(session->styled, norms);
-    float *params = session->style_params;
-    for (int32_t i = 0; i < count; i++) {
-        norms[i]->scale = params;
-        norms[i]->shift = params + norms[i]->channels;
-        params += 2 * (size_t)norms[i]->channels;
-    }
-fail:
-    return status;
-}
-
-/* Progress of one image within a batch. */
-typedef struct batch_progress {
-    style_session *session;
-    size_t index, count;
-} batch_progress;
-
-static void session_log(style_session *session, style_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void session_log(style_session *session, style_log_level level, const char *fmt, ...)
-{
-    if (!session->log) return;
-    char message[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(message, sizeof message, fmt, ap);
-    va_end(ap);
-    session->log(session->log_user, level, message);
 }
 
 style_status style_session_create(style_model *model, style_session **out)
@@ -132,13 +53,12 @@ style_status style_session_create(style_model *model, style_session **out)
     session->memory_budget = STYLE_DEFAULT_MEMORY_BUDGET;
     session->precision = STYLE_PRECISION_FP32;
     session->controls = controls_default();
-    session->current = -1;
     DNNL_TRY(dnnl_engine_create(&session->engine, dnnl_cpu, 0), "session_create: CPU engine");
     DNNL_TRY(dnnl_stream_create(&session->stream, session->engine, dnnl_stream_default_flags),
              "session_create: stream");
     model_retain(model);
     session->model = model;
-    if (model->style_count > 0) TRY(create_styled_model(session));
+    TRY(model->arch->runtime_create(model, &session->runtime));
     *out = session;
     return STYLE_OK;
 fail:
@@ -149,18 +69,10 @@ fail:
 void style_session_free(style_session *session)
 {
     if (!session) return;
-    for (int i = 0; i < SESSION_PLANS; i++) {
-        network_plan_destroy(&session->plans[i].plan);
-        style__free(session->plans[i].profile);
-    }
-    adain_runtime_free(session->adain);
-    style_adain_style_free(session->adain_style);
+    if (session->runtime) session->model->arch->runtime_free(session->runtime);
     if (session->stream) dnnl_stream_destroy(session->stream);
     if (session->engine) dnnl_engine_destroy(session->engine);
     style_model_free(session->model);
-    style__free(session->styled);
-    style__free(session->style_params);
-    style__free(session->style_weights);
     style__free(session);
 }
 
@@ -261,70 +173,55 @@ style_status style_session_set_adain_style(style_session *session, const style_a
 {
     if (!session || !style)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_set_adain_style: NULL argument");
-    if (!session->model->adain)
+    if (!session->model->arch->set_adain_style)
         return style__fail(STYLE_ERR_UNSUPPORTED,
                            "session_set_adain_style: the model is not an AdaIN model (arch %s)",
                            session->model->arch_name);
-    style_status status = adain_style_check(session->model->adain, style);
-    if (status == STYLE_OK) status = adain_style_copy(style, &session->adain_style);
+    style_status status = session->model->arch->set_adain_style(session->runtime, style);
     if (status != STYLE_OK) style__prefix_error("session_set_adain_style");
     return status;
 }
 
-static net_precision net_precision_of(style_precision p)
+/* Whether runs of this session's model can use `precision` (the machine aside). */
+static bool model_runs(const style_session *session, style_precision precision)
 {
-    return p == STYLE_PRECISION_BF16 ? NET_BF16 : p == STYLE_PRECISION_INT8 ? NET_INT8 : NET_FP32;
-}
-
-/* int8 takes its activation steps from the instance norms' parameters (network.c). */
-static bool model_allows_int8(const style_model *model)
-{
-    return model->norm == NORM_INSTANCE;
+    return session->model->arch->precision_refusal(session->model, precision) == NULL;
 }
 
 /* The precision runs use: the setting, with auto resolved to the fastest supported one. */
 static style_precision resolved_precision(const style_session *session)
 {
-    if (session->model->adain) return STYLE_PRECISION_FP32;
     if (session->precision != STYLE_PRECISION_AUTO) return session->precision;
-    if (network_precision_supported(NET_INT8) && model_allows_int8(session->model))
+    if (network_precision_supported(NET_INT8) && model_runs(session, STYLE_PRECISION_INT8))
         return STYLE_PRECISION_INT8;
-    if (network_precision_supported(NET_BF16)) return STYLE_PRECISION_BF16;
+    if (network_precision_supported(NET_BF16) && model_runs(session, STYLE_PRECISION_BF16))
+        return STYLE_PRECISION_BF16;
     return STYLE_PRECISION_FP32;
 }
 
-static double now_ms(void)
+/* What the architecture's runs read of the session now. */
+static arch_context run_context(const style_session *session)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
-}
-
-static void drop_plan(cached_plan *c)
-{
-    network_plan_destroy(&c->plan);
-    style__free(c->profile);
-    memset(c, 0, sizeof *c);
-}
-
-/* Uses the blend `weights` (normalised) from now on. The plans are rebuilt: an int8 plan
- * derives its activation steps from the norms' parameters when it is built. */
-static void apply_style(style_session *session, const double *weights)
-{
-    const size_t styles = (size_t)session->model->style_count;
-    if (memcmp(weights, session->style_weights, styles * sizeof(double)) == 0) return;
-    memcpy(session->style_weights, weights, styles * sizeof(double));
-    model_blend_styles(session->model, weights, session->style_params);
-    for (int i = 0; i < SESSION_PLANS; i++)
-        drop_plan(&session->plans[i]);
-    session->current = -1;
+    return (arch_context){.engine = session->engine,
+                          .stream = session->stream,
+                          .threads = effective_threads(session),
+                          .memory_budget = session->memory_budget,
+                          .precision = resolved_precision(session),
+                          .tileable = session->tileable,
+                          .band_rows = session->band_rows,
+                          .strength = session->controls.strength,
+                          .norm_ema = session->norm_ema,
+                          .log = session->log,
+                          .log_user = session->log_user,
+                          .progress = session->progress,
+                          .progress_user = session->progress_user};
 }
 
 style_status style_session_set_style(style_session *session, size_t index)
 {
     if (!session) return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_set_style: NULL session");
     const style_model *model = session->model;
-    if (!model->style_count)
+    if (!model->style_count || !model->arch->set_style_weights)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT,
                            "session_set_style: the model has a single style (arch %s)",
                            model->arch_name);
@@ -334,7 +231,7 @@ style_status style_session_set_style(style_session *session, size_t index)
                            (int)model->style_count);
     double weights[MODEL_MAX_STYLES] = {0};
     weights[index] = 1.0;
-    apply_style(session, weights);
+    session->model->arch->set_style_weights(session->runtime, weights);
     return STYLE_OK;
 }
 
@@ -343,146 +240,29 @@ style_status style_session_set_style_weights(style_session *session, const float
 {
     if (!session)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_set_style_weights: NULL session");
-    if (!session->model->style_count)
+    if (!session->model->style_count || !session->model->arch->set_style_weights)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT,
                            "session_set_style_weights: the model has a single style (arch %s)",
                            session->model->arch_name);
     double normalised[MODEL_MAX_STYLES];
     style_status status = model_check_style_weights(session->model, weights, count,
                                                     "session_set_style_weights", normalised);
-    if (status == STYLE_OK) apply_style(session, normalised);
-    return status;
-}
-
-/* Sets up (or with profiling off, drops) per-op profiling of a plan. On an allocation
- * failure the plan is left unprofiled and STYLE_ERR_NOMEM returned. */
-static style_status start_profile(style_session *session, cached_plan *c)
-{
-    network_plan *plan = &c->plan;
-    c->runs = 0;
-    if (!session->profiling) {
-        style__free(plan->op_ms);
-        plan->op_ms = NULL;
-        return STYLE_OK;
-    }
-    if (!plan->op_ms) plan->op_ms = style__calloc(plan->op_count, sizeof(double));
-    if (!c->profile) c->profile = style__calloc(plan->op_count, sizeof *c->profile);
-    if (!plan->op_ms || !c->profile) {
-        style__free(plan->op_ms);
-        style__free(c->profile);
-        plan->op_ms = NULL;
-        c->profile = NULL;
-        return style__fail(STYLE_ERR_NOMEM, "session: out of memory for the profile");
-    }
-    memset(plan->op_ms, 0, plan->op_count * sizeof(double));
-    return STYLE_OK;
-}
-
-/*
- * Makes a plan for a padded height x width current (from the cache, or built within the
- * memory budget, evicting the least recently used builds as needed).
- */
-static style_status ensure_plan(style_session *session, int32_t height, int32_t width)
-{
-    style_status status = STYLE_OK;
-    const int threads = effective_threads(session);
-    const net_precision precision = net_precision_of(resolved_precision(session));
-    session->clock++;
-    for (int i = 0; i < SESSION_PLANS; i++) {
-        cached_plan *c = &session->plans[i];
-        if (c->plan.bound && c->plan.height == height && c->plan.width == width &&
-            c->threads == threads && c->plan.precision == precision &&
-            c->plan.circular == session->tileable) {
-            if (c->memory > session->memory_budget) {
-                drop_plan(c); /* built under a larger budget than the current one */
-                break;
-            }
-            c->last_used = session->clock;
-            session->current = i;
-            return STYLE_OK;
-        }
-    }
-    session->current = -1;
-    if (session->model->adain)
-        return style__fail(STYLE_ERR_INTERNAL, "stylize: an AdaIN model has no network plan");
-    network_plan plan;
-    double t0 = now_ms();
-    TRY(network_plan_describe_circular(&plan, run_model(session), session->engine, height, width,
-                                       precision, session->tileable));
-    uint64_t need = network_plan_memory(&plan);
-    if (need > session->memory_budget) {
-        network_plan_destroy(&plan);
-        FAIL_IF(true, STYLE_ERR_LIMIT,
-                "stylize: a %dx%d run needs %.1f MiB, over the memory budget of %.1f MiB", width,
-                height, need / 1048576.0, session->memory_budget / 1048576.0);
-    }
-    /* Room: evict least recently used builds until this one fits beside the rest. */
-    for (;;) {
-        uint64_t held = 0;
-        int free_slot = -1, oldest = -1;
-        for (int i = 0; i < SESSION_PLANS; i++) {
-            cached_plan *c = &session->plans[i];
-            if (!c->plan.bound) {
-                if (free_slot < 0) free_slot = i;
-                continue;
-            }
-            held += c->memory;
-            if (oldest < 0 || c->last_used < session->plans[oldest].last_used) oldest = i;
-        }
-        if (free_slot >= 0 && held + need <= session->memory_budget) break;
-        drop_plan(&session->plans[oldest]);
-    }
-    int slot = 0;
-    while (session->plans[slot].plan.bound)
-        slot++;
-    status = network_plan_bind(&plan, session->engine, session->stream);
-    if (status != STYLE_OK) {
-        network_plan_destroy(&plan);
-        goto fail;
-    }
-    cached_plan *c = &session->plans[slot];
-    c->plan = plan;
-    c->threads = threads;
-    c->last_used = session->clock;
-    c->memory = need;
-    c->build_ms = now_ms() - t0;
-    status = start_profile(session, c);
-    if (status != STYLE_OK) {
-        drop_plan(c);
-        goto fail;
-    }
-    session->current = slot;
-    session_log(session, STYLE_LOG_DEBUG,
-                "built the network for %dx%d (%s) in %.1f ms: %zu operations, %.1f MiB", width,
-                height, style_precision_name(resolved_precision(session)), c->build_ms,
-                plan.op_count, need / 1048576.0);
-    return STYLE_OK;
-fail:
+    if (status == STYLE_OK) session->model->arch->set_style_weights(session->runtime, normalised);
     return status;
 }
 
 style_status style_session_estimate_memory(style_session *session, int32_t width, int32_t height,
                                            uint64_t *bytes)
 {
-    style_status status = STYLE_OK;
-    network_plan plan;
     if (!session || !bytes || width < 1 || height < 1)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_estimate_memory: bad argument");
-    if (session->model->adain) {
-        *bytes = adain_runtime_estimate(session->model->adain, width, height, session->tileable);
-        return STYLE_OK;
-    }
+    const arch_context context = run_context(session);
     int previous = omp_get_max_threads();
-    omp_set_num_threads(effective_threads(session));
-    status = network_plan_describe_circular(&plan, run_model(session), session->engine,
-                                            network_padded_size(height), network_padded_size(width),
-                                            net_precision_of(resolved_precision(session)),
-                                            session->tileable);
+    omp_set_num_threads(context.threads);
+    style_status status =
+        session->model->arch->estimate(session->runtime, &context, width, height, bytes);
     omp_set_num_threads(previous);
-    if (status != STYLE_OK) return status;
-    *bytes = network_plan_memory(&plan);
-    network_plan_destroy(&plan);
-    return STYLE_OK;
+    return status;
 }
 
 static bool images_overlap(const style_image *a, const style_image *b)
@@ -493,182 +273,18 @@ static bool images_overlap(const style_image *a, const style_image *b)
     return a0 < b1 && b0 < a1;
 }
 
-static int forward_progress(void *user, double fraction)
-{
-    batch_progress *p = user;
-    double total = ((double)p->index + fraction) / (double)p->count;
-    return p->session->progress(p->session->progress_user, total);
-}
-
 /*
- * The network's input from an image: its RGB, the size padded to multiples of 4 by
- * reflection; in tileable mode a size that is not a multiple of 4 is resampled periodically
- * instead (reflection would break the wrap-around), BUF_OUTPUT serving as scratch.
- */
-static void load_input(network_plan *plan, const style_image *image, bool periodic)
-{
-    if (!periodic) {
-        pixels_to_tensor(image, plan->height, plan->width, plan->buffers[BUF_INPUT]);
-        return;
-    }
-    pixels_to_tensor(image, image->height, image->width, plan->buffers[BUF_OUTPUT]);
-    tensor_resample_periodic(plan->buffers[BUF_OUTPUT], image->height, image->width,
-                             plan->buffers[BUF_INPUT], plan->height, plan->width);
-}
-
-/* Stylizes one image with the current plan or in bands; `progress` may be NULL. */
-static style_status stylize_one(style_session *session, bool banded, const style_image *input,
-                                style_image *output, batch_progress *progress)
-{
-    style_status status = STYLE_OK;
-    style_image filled = {0};
-    const style_image *source = input;
-    uint64_t budget = session->memory_budget;
-    if (alpha_fill_needed(input)) {
-        uint64_t fill = alpha_fill_memory(input->width, input->height, input);
-        FAIL_IF(banded && fill >= budget, STYLE_ERR_LIMIT,
-                "stylize: filling the transparent pixels of %dx%d needs %.1f MiB, over the "
-                "memory budget of %.1f MiB",
-                input->width, input->height, fill / 1048576.0, budget / 1048576.0);
-        budget -= fill;
-        TRY(alpha_fill_copy(input, session->tileable, &filled));
-        source = &filled;
-    }
-    FAIL_IF(banded && session->norm_ema && session->norm_ema->weight > 0.0, STYLE_ERR_UNSUPPORTED,
-            "stylize: smoothing the norm statistics over frames needs the whole %dx%d frame in "
-            "one run, not in bands (raise the memory budget)",
-            input->width, input->height);
-    if (banded) {
-        banded_options o = {.model = run_model(session),
-                            .engine = session->engine,
-                            .stream = session->stream,
-                            .memory_budget = budget,
-                            .max_band_rows = session->band_rows,
-                            .circular = session->tileable,
-                            .progress = progress ? forward_progress : NULL,
-                            .progress_user = progress};
-        TRY(banded_stylize(&o, source, input, output));
-    } else {
-        cached_plan *cached = &session->plans[session->current];
-        network_plan *plan = &cached->plan;
-        const bool periodic =
-            session->tileable && (plan->height != input->height || plan->width != input->width);
-        load_input(plan, source, periodic);
-        if (session->norm_ema) TRY(norm_ema_store_bind(session->norm_ema, plan));
-        status =
-            network_plan_run(plan, session->stream, progress ? forward_progress : NULL, progress);
-        if (session->norm_ema) norm_ema_store_unbind(plan);
-        TRY(status);
-        const float *result = plan->buffers[BUF_OUTPUT];
-        int32_t result_w = plan->width;
-        if (periodic) {
-            /* Back to the image's size, BUF_INPUT (no longer needed) as the target. */
-            tensor_resample_periodic(plan->buffers[BUF_OUTPUT], plan->height, plan->width,
-                                     plan->buffers[BUF_INPUT], input->height, input->width);
-            result = plan->buffers[BUF_INPUT];
-            result_w = input->width;
-        }
-        tensor_to_pixels(result, result_w, session->model->output, input, output);
-        if (plan->op_ms) cached->runs++;
-    }
-fail:
-    style_image_release(&filled);
-    return status;
-}
-
-/*
- * The network on `count` validated images of one size: the whole-image plan, or bands when
- * asked or when the image is over the memory budget. Progress reports image i as number
- * first + i of total.
+ * The network on `count` validated images of one size (the architecture decides whether
+ * whole or in bands). Progress reports image i as number first + i of total.
  */
 static style_status run_network(style_session *session, const style_image *inputs,
                                 style_image *outputs, size_t count, size_t first, size_t total)
 {
-    style_status status = STYLE_OK;
+    const arch_context context = run_context(session);
     int previous_threads = omp_get_max_threads();
-    omp_set_num_threads(effective_threads(session));
-    if (session->model->adain) {
-        /* strength is AdaIN's alpha, applied in feature space here, not as a pixel blend */
-        const adain_model *m = session->model->adain;
-        FAIL_IF(!session->adain_style, STYLE_ERR_INVALID_ARGUMENT,
-                "stylize: an AdaIN model needs a style (style_session_set_adain_style)");
-        bool banded = session->band_rows > 0;
-        if (!banded) {
-            status = adain_runtime_prepare(&session->adain, m, session->engine, inputs[0].width,
-                                           inputs[0].height, session->tileable,
-                                           session->memory_budget, effective_threads(session));
-            banded = status == STYLE_ERR_LIMIT && !session->tileable;
-            if (banded)
-                session_log(session, STYLE_LOG_INFO,
-                            "stylize: %dx%d is over the memory budget: running in bands",
-                            inputs[0].width, inputs[0].height);
-            else
-                TRY(status);
-            status = STYLE_OK;
-        }
-        FAIL_IF(banded && session->tileable, STYLE_ERR_UNSUPPORTED,
-                "stylize: tileable AdaIN runs need the whole image within the memory budget");
-        for (size_t i = 0; i < count; i++) {
-            /* Colour under alpha 0 must not reach the result (nor the content statistics). */
-            style_image filled = {0};
-            if (alpha_fill_needed(&inputs[i]))
-                TRY(alpha_fill_copy(&inputs[i], session->tileable, &filled));
-            const style_image *source = filled.data ? &filled : &inputs[i];
-            batch_progress progress = {session, first + i, total};
-            int (*progress_fn)(void *, double) = session->progress ? forward_progress : NULL;
-            if (banded)
-                status = adain_runtime_stylize_banded(
-                    &session->adain, m, session->engine, session->stream, session->adain_style,
-                    session->controls.strength, source, &outputs[i], session->band_rows,
-                    session->memory_budget, effective_threads(session), progress_fn, &progress);
-            else
-                status = adain_runtime_stylize(session->adain, m, session->stream,
-                                               session->adain_style, session->controls.strength,
-                                               source, &outputs[i], progress_fn, &progress);
-            style_image_release(&filled);
-            TRY(status);
-            if (session->progress &&
-                session->progress(session->progress_user,
-                                  (double)(first + i + 1) / (double)total) &&
-                first + i + 1 < total)
-                FAIL_IF(true, STYLE_ERR_CANCELLED, "stylize: cancelled");
-        }
-        goto fail; /* status is STYLE_OK: the common exit */
-    }
-    const int32_t height = network_padded_size(inputs[0].height);
-    const int32_t width = network_padded_size(inputs[0].width);
-    /* Bands when asked, or when the whole image does not fit the budget. */
-    bool banded = session->band_rows > 0;
-    if (!banded) {
-        status = ensure_plan(session, height, width);
-        if (status == STYLE_ERR_LIMIT && banded_runs_model(session->model)) {
-            banded = true;
-            session_log(session, STYLE_LOG_INFO,
-                        "stylize: %dx%d is over the memory budget: "
-                        "running in bands through temporary files",
-                        width, height);
-        } else {
-            TRY(status);
-        }
-    }
-    if (banded) {
-        FAIL_IF(resolved_precision(session) != STYLE_PRECISION_FP32, STYLE_ERR_UNSUPPORTED,
-                "stylize: %dx%d runs in bands (over the memory budget), which computes in fp32 "
-                "only; set the precision to fp32 or raise the budget",
-                inputs[0].width, inputs[0].height);
-        FAIL_IF(!banded_runs_model(session->model), STYLE_ERR_UNSUPPORTED,
-                "stylize: " BANDED_MODEL_MESSAGE);
-        /* The cached builds would sit beside the bands: the budget is for the bands. */
-        for (int i = 0; i < SESSION_PLANS; i++)
-            drop_plan(&session->plans[i]);
-        session->current = -1;
-    }
-    for (size_t i = 0; i < count; i++) {
-        batch_progress progress = {session, first + i, total};
-        TRY(stylize_one(session, banded, &inputs[i], &outputs[i],
-                        session->progress ? &progress : NULL));
-    }
-fail:
+    omp_set_num_threads(context.threads);
+    style_status status = session->model->arch->stylize(session->runtime, &context, inputs, outputs,
+                                                        count, first, total);
     omp_set_num_threads(previous_threads);
     return status;
 }
@@ -790,8 +406,8 @@ static style_status stylize_with_controls(style_session *session, const style_im
     pixels_to_tensor(input, height, width, content.data);
     color_clamp(content.data, (size_t)width * (size_t)height * 3);
     const style_image *result = &content;
-    const bool adain = session->model->adain != NULL; /* strength acts inside the network */
-    if (controls->strength > 0.0f || adain) {
+    const bool in_network = session->model->arch->strength_in_network;
+    if (controls->strength > 0.0f || in_network) {
         int32_t run_width, run_height;
         TRY(controls_scaled_size(width, controls->scale, &run_width));
         TRY(controls_scaled_size(height, controls->scale, &run_height));
@@ -817,7 +433,7 @@ static style_status stylize_with_controls(style_session *session, const style_im
             color_preserve_luminance(full.data, content.data, pixels);
             color_clamp(full.data, pixels * 3);
         }
-        color_blend(full.data, content.data, pixels * 3, adain ? 1.0f : controls->strength);
+        color_blend(full.data, content.data, pixels * 3, in_network ? 1.0f : controls->strength);
         result = &full;
     }
     /* The linear head only clamps: result is final. Alpha comes from the input. */
@@ -942,14 +558,8 @@ style_status style_session_set_precision(style_session *session, style_precision
                            style_precision_name(precision),
                            precision == STYLE_PRECISION_BF16 ? "needs AVX-512 BF16"
                                                              : "needs AVX-512 VNNI");
-    if (session->model->adain && precision != STYLE_PRECISION_FP32 &&
-        precision != STYLE_PRECISION_AUTO)
-        return style__fail(STYLE_ERR_UNSUPPORTED,
-                           "session_set_precision: AdaIN models run in fp32 only");
-    if (precision == STYLE_PRECISION_INT8 && !model_allows_int8(session->model))
-        return style__fail(STYLE_ERR_UNSUPPORTED,
-                           "session_set_precision: int8 needs a model with instance norms "
-                           "(this one folds batch norm into its convolutions)");
+    const char *refusal = session->model->arch->precision_refusal(session->model, precision);
+    if (refusal) return style__fail(STYLE_ERR_UNSUPPORTED, "session_set_precision: %s", refusal);
     session->precision = precision;
     return STYLE_OK;
 }
@@ -964,26 +574,12 @@ style_status style_session_get_precision(style_session *session, style_precision
 
 style_status style_session_prepare(style_session *session, int32_t width, int32_t height)
 {
-    style_status status = STYLE_OK;
     if (!session || width < 1 || height < 1)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_prepare: bad argument");
+    const arch_context context = run_context(session);
     int previous_threads = omp_get_max_threads();
-    omp_set_num_threads(effective_threads(session));
-    if (session->model->adain) {
-        /* build_ms of the run info: the time of a prepare that built (not of a cached one). */
-        int32_t w0, h0, w1, h1;
-        double flops;
-        uint64_t memory;
-        adain_runtime_describe(session->adain, &w0, &h0, &flops, &memory);
-        const double t0 = now_ms();
-        status = adain_runtime_prepare(&session->adain, session->model->adain, session->engine,
-                                       width, height, session->tileable, session->memory_budget,
-                                       effective_threads(session));
-        const double elapsed = now_ms() - t0;
-        adain_runtime_describe(session->adain, &w1, &h1, &flops, &memory);
-        if (status == STYLE_OK && (w0 != w1 || h0 != h1)) session->adain_build_ms = elapsed;
-    } else
-        status = ensure_plan(session, network_padded_size(height), network_padded_size(width));
+    omp_set_num_threads(context.threads);
+    style_status status = session->model->arch->prepare(session->runtime, &context, width, height);
     omp_set_num_threads(previous_threads);
     return status;
 }
@@ -993,72 +589,15 @@ style_status style_session_get_run_info(style_session *session, style_run_info *
     if (!session || !info || info->struct_size < sizeof *info)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT,
                            "session_get_run_info: NULL argument or struct_size not set");
-    if (session->model->adain) {
-        memset((char *)info + sizeof info->struct_size, 0, sizeof *info - sizeof info->struct_size);
-        adain_runtime_describe(session->adain, &info->width, &info->height, &info->flops,
-                               &info->memory_bytes);
-        if (!info->width)
-            return style__fail(STYLE_ERR_INVALID_ARGUMENT,
-                               "session_get_run_info: nothing is built yet");
-        info->precision = STYLE_PRECISION_FP32;
-        info->build_ms = session->adain_build_ms;
-        return STYLE_OK;
-    }
-    if (session->current < 0)
-        return style__fail(STYLE_ERR_INVALID_ARGUMENT,
-                           "session_get_run_info: nothing is built yet");
-    const cached_plan *c = &session->plans[session->current];
-    info->width = c->plan.width;
-    info->height = c->plan.height;
-    info->precision = c->plan.precision == NET_BF16   ? STYLE_PRECISION_BF16
-                      : c->plan.precision == NET_INT8 ? STYLE_PRECISION_INT8
-                                                      : STYLE_PRECISION_FP32;
-    info->flops = c->plan.flops;
-    info->build_ms = c->build_ms;
-    info->buffers_ms = c->plan.buffers_ms;
-    info->memory_bytes = c->memory;
-    info->layer_count = c->plan.op_count;
-    return STYLE_OK;
+    return session->model->arch->run_info(session->runtime, info);
 }
 
 style_status style_session_set_profiling(style_session *session, int enable)
 {
     if (!session)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_set_profiling: NULL session");
-    session->profiling = enable != 0;
-    style_status status = STYLE_OK;
-    for (int i = 0; i < SESSION_PLANS; i++)
-        if (session->plans[i].plan.bound && start_profile(session, &session->plans[i]) != STYLE_OK)
-            status = STYLE_ERR_NOMEM;
-    if (status != STYLE_OK) { /* all or nothing: profiling stays off */
-        session->profiling = false;
-        for (int i = 0; i < SESSION_PLANS; i++)
-            if (session->plans[i].plan.bound) start_profile(session, &session->plans[i]);
-        return style__fail(STYLE_ERR_NOMEM, "session_set_profiling: out of memory");
-    }
-    return STYLE_OK;
-}
-
-static const char *op_kind_name(const plan_op *op)
-{
-    return op->kind == OP_CONV ? "conv" : op->kind == OP_DIRECT ? "direct" : "norm";
-}
-
-static const char *op_impl_name(const plan_op *op)
-{
-    switch (op->kind) {
-    case OP_CONV:
-        return conv_layer_impl(&op->conv);
-    case OP_DIRECT:
-        return op->conv.opt.src_type == ACT_BF16 ? "libstyle:direct_avx512_bf16"
-               : op->conv.opt.src_type == ACT_U8 ? "libstyle:direct_avx512_vnni"
-                                                 : "libstyle:direct_avx512";
-    case OP_NORM:
-        return op->norm.isa >= 2   ? "libstyle:norm_avx512"
-               : op->norm.isa == 1 ? "libstyle:norm_avx2"
-                                   : "libstyle:norm_generic";
-    }
-    return "";
+    const style_arch *arch = session->model->arch;
+    return arch->set_profiling ? arch->set_profiling(session->runtime, enable != 0) : STYLE_OK;
 }
 
 style_status style_session_get_profile(style_session *session, const style_layer_profile **layers,
@@ -1069,19 +608,11 @@ style_status style_session_get_profile(style_session *session, const style_layer
     *layers = NULL;
     *count = 0;
     *runs = 0;
-    if (session->current < 0)
-        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_get_profile: nothing is built yet");
-    cached_plan *c = &session->plans[session->current];
-    if (!c->profile || !c->plan.op_ms)
+    const style_arch *arch = session->model->arch;
+    if (!arch->get_profile)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT,
-                           "session_get_profile: profiling is off (style_session_set_profiling)");
-    for (size_t i = 0; i < c->plan.op_count; i++) {
-        const plan_op *op = &c->plan.ops[i];
-        c->profile[i] = (style_layer_profile){op->name, op_kind_name(op), op_impl_name(op),
-                                              op->flops, c->plan.op_ms[i]};
-    }
-    *layers = c->profile;
-    *count = c->plan.op_count;
-    *runs = c->runs;
-    return STYLE_OK;
+                           "session_get_profile: nothing is built yet (arch %s has no "
+                           "per-layer profile)",
+                           session->model->arch_name);
+    return arch->get_profile(session->runtime, layers, count, runs);
 }

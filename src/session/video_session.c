@@ -2,6 +2,7 @@
  * Video sessions (include/libstyle.h): a session plus the instance-norm statistics smoothed
  * over the frames of a stream (norm_ema.h).
  */
+#include "arch/arch.h"
 #include "model/model.h"
 #include "session/norm_ema.h"
 #include "session/temporal_blend.h"
@@ -39,7 +40,7 @@ style_status style_video_create(style_model *model, const style_video_settings *
         blend = settings->temporal_blend;
     FAIL_IF(!(blend >= 0.0f && blend < 1.0f), STYLE_ERR_INVALID_ARGUMENT,
             "video_create: temporal_blend %g is not in [0, 1)", (double)blend);
-    FAIL_IF(weight > 0.0f && (model->adain || model->norm != NORM_INSTANCE), STYLE_ERR_UNSUPPORTED,
+    FAIL_IF(weight > 0.0f && !model->arch->smooths_norms(model), STYLE_ERR_UNSUPPORTED,
             "video_create: smoothing the norm statistics needs a model with instance norms "
             "(arch %s has none); use norm_smoothing 0",
             model->arch_name);

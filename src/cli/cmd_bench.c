@@ -7,6 +7,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "bench_peak.h"
+#include "bench_train.h"
 #include "cli_util.h"
 #include "commands.h"
 
@@ -40,6 +41,7 @@ enum { OPTION_WARMUP = 256, OPTION_LAYERS, OPTION_NO_LAYERS, OPTION_CSV, OPTION_
 void cmd_bench_usage(FILE *out)
 {
     fputs("Usage: " CLI_PROGRAM_NAME " " BENCH_COMMAND " --model MODEL.safetensors [options]\n"
+          "       " CLI_PROGRAM_NAME " " BENCH_COMMAND " --train [options]   (see --train --help)\n"
           "\n"
           "Times stylization per image size and precision: median and min milliseconds per\n"
           "image over N runs after warm-up runs, GFLOP/s (2 x multiply-adds of the model's\n"
@@ -477,6 +479,8 @@ static int run_size(const struct bench_settings *s, style_model *model, const st
 
 int cmd_bench(int argc, char **argv)
 {
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--train") == 0) return bench_train(argc, argv);
     struct bench_settings s;
     memset(&s, 0, sizeof s);
     s.runs = 10;
@@ -532,19 +536,29 @@ int cmd_bench(int argc, char **argv)
     if (threads < 1) threads = 1;
 
     bench_peak peak, after;
+    bench_cpu cpu;
+    char cpu_flags[160];
+    bench_describe_cpu(&cpu);
+    bench_cpu_flags_text(&cpu, cpu_flags, sizeof cpu_flags);
     bench_measure_peak(threads, &peak);
     if (s.csv) {
         /* The header: what each record's fields are, before the first record. */
-        printf("columns,peak,threads,fp32_gflops,bf16_gflops,int8_gops\n"
+        printf("columns,cpu,model,avx2,avx512,avx512_bf16,avx512_vnni,amx_bf16,amx_int8\n"
+               "columns,peak,threads,fp32_gflops,bf16_gflops,int8_gops\n"
                "columns,size,size,precision,gflop,median_ms,min_ms,gflops,pct_fp32_peak,"
                "pct_own_peak,vs_fp32,build_ms,mem_ms,cached_ms,rss_mib,mib_per_mp,cpu_share\n"
                "columns,layer,size,precision,layer,kind,implementation,ms,gflops\n"
                "columns,peak_after,threads,fp32_gflops,bf16_gflops,int8_gops\n");
+        for (char *c = cpu.model; *c; c++)
+            if (*c == ',') *c = ';'; /* one field */
+        printf("cpu,%s,%d,%d,%d,%d,%d,%d\n", cpu.model, cpu.avx2, cpu.avx512, cpu.avx512_bf16,
+               cpu.avx512_vnni, cpu.amx_bf16, cpu.amx_int8);
         printf("peak,%d,%.2f,%.2f,%.2f\n", threads, peak.fp32, peak.bf16, peak.int8);
     } else {
         printf("libstyle bench: %s, %d thread%s, median of %d runs after %d warm-up run%s\n",
                cli_path_basename(s.model_path), threads, threads == 1 ? "" : "s", s.runs, s.warmup,
                s.warmup == 1 ? "" : "s");
+        printf("cpu: %s (%s)\n", cpu.model, cpu_flags);
         printf("peak of this machine on %d thread%s (multiply-add loops): fp32 %.1f GFLOP/s (%s)",
                threads, threads == 1 ? "" : "s", peak.fp32, peak.fp32_isa);
         if (peak.bf16 > 0) printf(", bf16 %.1f GFLOP/s", peak.bf16);

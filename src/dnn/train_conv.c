@@ -440,6 +440,18 @@ fail:
     return status;
 }
 
+void tconv_count_macs(const tconv *layer, double *forward, double *backward)
+{
+    const conv_spec *s = &layer->spec;
+    /* A transposed conv's multiply-adds run over its input; a conv's over its output. */
+    const double pixels =
+        s->transposed ? (double)layer->in_h * layer->in_w : (double)layer->out_h * layer->out_w;
+    const double pass =
+        (double)layer->n * pixels * s->in_channels * s->out_channels * s->kernel * s->kernel;
+    *forward = pass;
+    *backward = (layer->bwd_data_pd ? pass : 0.0) + (layer->bwd_weights_pd ? pass : 0.0);
+}
+
 void tconv_destroy(tconv *layer)
 {
     if (!layer) return;

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- parameters ------------------------------------------------------------------------- */
 
@@ -399,6 +400,23 @@ static void add_tensors(float *dst, const float *a, const float *b, size_t count
     for (size_t i = 0; i < count; i++) dst[i] = a[i] + b[i];
 }
 
+/* Monotonic seconds, read only when the graph is timed. */
+static double timing_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Adds the seconds since *mark to *total and moves the mark (timed graphs only). */
+static void timing_lap(const train_net *net, double *mark, double *total)
+{
+    if (!net->timing) return;
+    double now = timing_now();
+    *total += now - *mark;
+    *mark = now;
+}
+
 style_status train_net_forward(train_net *net, dnnl_stream_t stream, bool training,
                                const float **output)
 {
@@ -406,15 +424,24 @@ style_status train_net_forward(train_net *net, dnnl_stream_t stream, bool traini
     const int32_t blocks = net->params->config.residual_blocks;
     const int32_t q = net->size / 4;
     const size_t stream_count = (size_t)net->n * q * q * net->params->config.widths[2];
+    train_net_timing *tm = net->timing;
+    double start = tm ? timing_now() : 0, mark = start;
     for (int i = 0; i < 3; i++) TRY(stage_forward(net, &net->down[i], stream, training));
+    if (tm) timing_lap(net, &mark, &tm->forward_part[TRAIN_PART_DOWN]);
     for (int32_t k = 0; k < blocks; k++) {
         TRY(stage_forward(net, &net->residual[k][0], stream, training));
         TRY(stage_forward(net, &net->residual[k][1], stream, training));
         add_tensors(net->stream[k + 1], net->stream[k], net->residual[k][1].out, stream_count);
     }
+    if (tm) timing_lap(net, &mark, &tm->forward_part[TRAIN_PART_RESIDUAL]);
     TRY(stage_forward(net, &net->up[0], stream, training));
     TRY(stage_forward(net, &net->up[1], stream, training));
+    if (tm) timing_lap(net, &mark, &tm->forward_part[TRAIN_PART_UP]);
     TRY(stage_forward(net, &net->last, stream, training));
+    if (tm) {
+        timing_lap(net, &mark, &tm->forward_part[TRAIN_PART_LAST]);
+        tm->forward += mark - start;
+    }
     *output = net->last.out;
     return STYLE_OK;
 fail:
@@ -453,10 +480,14 @@ style_status train_net_backward(train_net *net, dnnl_stream_t stream)
     const int32_t blocks = net->params->config.residual_blocks;
     const int32_t q = net->size / 4;
     const size_t stream_count = (size_t)net->n * q * q * net->params->config.widths[2];
+    train_net_timing *tm = net->timing;
+    double start = tm ? timing_now() : 0, mark = start;
     memset(net->params->grads, 0, net->params->total * sizeof(float));
     TRY(stage_backward(net, &net->last, stream));
+    if (tm) timing_lap(net, &mark, &tm->backward_part[TRAIN_PART_LAST]);
     TRY(stage_backward(net, &net->up[1], stream));
     TRY(stage_backward(net, &net->up[0], stream));
+    if (tm) timing_lap(net, &mark, &tm->backward_part[TRAIN_PART_UP]);
     for (int32_t k = blocks - 1; k >= 0; k--) {
         /* x_{k+1} = x_k + branch(x_k): the gradient reaches the branch's output unchanged. */
         memcpy(net->residual[k][1].diff_out, net->diff_stream[k + 1], stream_count * sizeof(float));
@@ -464,10 +495,37 @@ style_status train_net_backward(train_net *net, dnnl_stream_t stream)
         TRY(stage_backward(net, &net->residual[k][0], stream));
         add_tensors(net->diff_stream[k], net->diff_stream[k + 1], net->diff_scratch, stream_count);
     }
+    if (tm) timing_lap(net, &mark, &tm->backward_part[TRAIN_PART_RESIDUAL]);
     for (int i = 2; i >= 0; i--) TRY(stage_backward(net, &net->down[i], stream));
+    if (tm) {
+        timing_lap(net, &mark, &tm->backward_part[TRAIN_PART_DOWN]);
+        tm->backward += mark - start;
+    }
     return STYLE_OK;
 fail:
     return status;
+}
+
+/* A stage's multiply-adds: executed by its primitives, and nominal (the conv as written). */
+static void stage_count_macs(const train_stage *st, double *executed, double *nominal)
+{
+    double forward, backward;
+    tconv_count_macs(&st->conv, &forward, &backward);
+    *executed += forward + backward;
+    *nominal += forward + backward;
+}
+
+void train_net_count_macs(const train_net *net, double *executed, double *nominal)
+{
+    *executed = *nominal = 0;
+    for (int i = 0; i < 3; i++)
+        stage_count_macs(&net->down[i], executed, nominal);
+    for (int32_t k = 0; k < net->params->config.residual_blocks; k++)
+        for (int j = 0; j < 2; j++)
+            stage_count_macs(&net->residual[k][j], executed, nominal);
+    for (int i = 0; i < 2; i++)
+        stage_count_macs(&net->up[i], executed, nominal);
+    stage_count_macs(&net->last, executed, nominal);
 }
 
 void train_net_destroy(train_net *net)

@@ -96,8 +96,20 @@ style_status train_stage_backward(train_stage *st, int32_t n, dnnl_stream_t stre
                                   dnnl_memory_t scratchpad);
 void train_stage_destroy(train_stage *st);
 
+/* The graph's parts, for timing: downsampling, residual blocks, upsampling, output layer. */
+enum { TRAIN_PART_DOWN, TRAIN_PART_RESIDUAL, TRAIN_PART_UP, TRAIN_PART_LAST, TRAIN_PARTS };
+
+/* Wall-clock seconds accumulated by train_net_forward / train_net_backward while
+ * train_net.timing points at one (the training benchmark's split); nothing is measured
+ * otherwise. The caller zeroes it. */
+typedef struct train_net_timing {
+    double forward, backward;
+    double forward_part[TRAIN_PARTS], backward_part[TRAIN_PARTS];
+} train_net_timing;
+
 typedef struct train_net {
     train_params *params;
+    train_net_timing *timing; /* NULL: no timing */
     int32_t n, size;
     float momentum; /* batch-norm running statistics */
     train_stage down[3], residual[TRAIN_MAX_BLOCKS][2], up[2], last;
@@ -122,5 +134,9 @@ void train_net_set_style(train_net *net, int32_t style);
 /* Backpropagates the output gradient into params->grads (overwritten). */
 style_status train_net_backward(train_net *net, dnnl_stream_t stream);
 void train_net_destroy(train_net *net);
+/* Multiply-adds of one training step (forward and backward) of the graph: `executed` those
+ * the primitives run, `nominal` those of the network as written (nearest x2 + conv counted at
+ * the upsampled size); equal unless a stage runs a cheaper equivalent. */
+void train_net_count_macs(const train_net *net, double *executed, double *nominal);
 
 #endif

@@ -128,6 +128,8 @@ static void test_network_gradients(void **state)
     train_net net;
     const int n = 2, size = 12;
     assert_int_equal(train_net_create(&net, &params, engine, n, size), STYLE_OK);
+    /* Width 16: the residual blocks run in nChw8c, with the reorders at their ends. */
+    assert_true(net.blocked);
     test_rng rng = {10};
     test_fill_uniform(&rng, net.input, (size_t)n * size * size * 3, 0, 255);
     const float *out;

@@ -370,26 +370,30 @@ style_status train_net_create(train_net *net, train_params *params, dnnl_engine_
     const int32_t q = size / 4;
     net->input = alloc_tensor(n, size, size, 3);
     FAIL_IF(!net->input, STYLE_ERR_NOMEM, "train: out of memory");
+    /* Between the first and the last conv every width is a multiple of 8 (16/32/64 and
+     * 32/64/128): that part runs in nChw8c, entered and left through one reorder each way. */
+    const bool blocked = wd[0] % 8 == 0 && wd[1] % 8 == 0 && wd[2] % 8 == 0;
+    net->blocked = blocked;
     /* Downsampling: conv1 (no input gradient), conv2 /2, conv3 /2. */
     TRY(stage_create(net, &net->down[0], engine, net->input, NULL, size, size, 3, 1, "conv1", 1,
                      "in1", true, false, &scratch));
-    TRY(stage_create(net, &net->down[1], engine, net->down[0].out, net->down[0].diff_out, size,
-                     size, wd[0], 1, "conv2", 2, "in2", true, false, &scratch));
-    TRY(stage_create(net, &net->down[2], engine, net->down[1].out, net->down[1].diff_out, size / 2,
-                     size / 2, wd[1], 1, "conv3", 2, "in3", true, false, &scratch));
-    net->blocked = blocks > 0 && wd[2] % 8 == 0;
-    if (net->blocked) {
-        net->stream[0] = alloc_tensor(n, q, q, wd[2]);
-        net->diff_stream[0] = alloc_tensor(n, q, q, wd[2]);
-        net->stream_nhwc = alloc_tensor(n, q, q, wd[2]);
-        net->diff_stream_nhwc = alloc_tensor(n, q, q, wd[2]);
-        FAIL_IF(!net->stream[0] || !net->diff_stream[0] || !net->stream_nhwc ||
-                    !net->diff_stream_nhwc,
+    float *down_in = net->down[0].out, *diff_down_in = net->down[0].diff_out;
+    if (blocked) {
+        net->blocked_in = alloc_tensor(n, size, size, wd[0]);
+        net->diff_blocked_in = alloc_tensor(n, size, size, wd[0]);
+        net->blocked_out = alloc_tensor(n, size, size, wd[0]);
+        net->diff_blocked_out = alloc_tensor(n, size, size, wd[0]);
+        FAIL_IF(!net->blocked_in || !net->diff_blocked_in || !net->blocked_out ||
+                    !net->diff_blocked_out,
                 STYLE_ERR_NOMEM, "train: out of memory");
-    } else {
-        net->stream[0] = net->down[2].out;
-        net->diff_stream[0] = net->down[2].diff_out;
+        down_in = net->blocked_in, diff_down_in = net->diff_blocked_in;
     }
+    TRY(stage_create(net, &net->down[1], engine, down_in, diff_down_in, size, size, wd[0], 1,
+                     "conv2", 2, "in2", true, blocked, &scratch));
+    TRY(stage_create(net, &net->down[2], engine, net->down[1].out, net->down[1].diff_out, size / 2,
+                     size / 2, wd[1], 1, "conv3", 2, "in3", true, blocked, &scratch));
+    net->stream[0] = net->down[2].out;
+    net->diff_stream[0] = net->down[2].diff_out;
     net->diff_scratch = alloc_tensor(n, q, q, wd[2]);
     FAIL_IF(!net->diff_scratch, STYLE_ERR_NOMEM, "train: out of memory");
     for (int32_t k = 0; k < blocks; k++) {
@@ -400,23 +404,22 @@ style_status train_net_create(train_net *net, train_params *params, dnnl_engine_
         snprintf(n2, sizeof n2, "res%d.in2", k + 1);
         /* The first conv's input gradient goes to scratch, then joins the skip path's. */
         TRY(stage_create(net, &net->residual[k][0], engine, net->stream[k], net->diff_scratch, q, q,
-                         wd[2], 1, c1, 1, n1, true, net->blocked, &scratch));
+                         wd[2], 1, c1, 1, n1, true, blocked, &scratch));
         TRY(stage_create(net, &net->residual[k][1], engine, net->residual[k][0].out,
-                         net->residual[k][0].diff_out, q, q, wd[2], 1, c2, 1, n2, false,
-                         net->blocked, &scratch));
+                         net->residual[k][0].diff_out, q, q, wd[2], 1, c2, 1, n2, false, blocked,
+                         &scratch));
         net->stream[k + 1] = alloc_tensor(n, q, q, wd[2]);
         net->diff_stream[k + 1] = alloc_tensor(n, q, q, wd[2]);
         FAIL_IF(!net->stream[k + 1] || !net->diff_stream[k + 1], STYLE_ERR_NOMEM,
                 "train: out of memory");
     }
-    TRY(stage_create(net, &net->up[0], engine,
-                     net->blocked ? net->stream_nhwc : net->stream[blocks],
-                     net->blocked ? net->diff_stream_nhwc : net->diff_stream[blocks], q, q, wd[2],
-                     2, "deconv1", 1, "in4", true, false, &scratch));
+    TRY(stage_create(net, &net->up[0], engine, net->stream[blocks], net->diff_stream[blocks], q, q,
+                     wd[2], 2, "deconv1", 1, "in4", true, blocked, &scratch));
     TRY(stage_create(net, &net->up[1], engine, net->up[0].out, net->up[0].diff_out, 2 * q, 2 * q,
-                     wd[1], 2, "deconv2", 1, "in5", true, false, &scratch));
-    TRY(stage_create(net, &net->last, engine, net->up[1].out, net->up[1].diff_out, size, size,
-                     wd[0], 1, "deconv3", 1, NULL, false, false, &scratch));
+                     wd[1], 2, "deconv2", 1, "in5", true, blocked, &scratch));
+    TRY(stage_create(net, &net->last, engine, blocked ? net->blocked_out : net->up[1].out,
+                     blocked ? net->diff_blocked_out : net->up[1].diff_out, size, size, wd[0], 1,
+                     "deconv3", 1, NULL, false, false, &scratch));
     TRY(train_scratchpad_create(engine, scratch, &net->scratchpad, &net->scratchpad_memory));
     return STYLE_OK;
 fail:
@@ -456,19 +459,21 @@ style_status train_net_forward(train_net *net, dnnl_stream_t stream, bool traini
     const size_t stream_count = (size_t)net->n * q * q * net->params->config.widths[2];
     train_net_timing *tm = net->timing;
     double start = tm ? timing_now() : 0, mark = start;
-    const int32_t c = net->params->config.widths[2];
-    for (int i = 0; i < 3; i++) TRY(stage_forward(net, &net->down[i], stream, training));
-    if (net->blocked) nhwc_to_blocked8(net->down[2].out, net->n, q, q, c, net->stream[0]);
+    const int32_t c = net->params->config.widths[0], s = net->size;
+    TRY(stage_forward(net, &net->down[0], stream, training));
+    if (net->blocked) nhwc_to_blocked8(net->down[0].out, net->n, s, s, c, net->blocked_in);
+    for (int i = 1; i < 3; i++)
+        TRY(stage_forward(net, &net->down[i], stream, training));
     if (tm) timing_lap(net, &mark, &tm->forward_part[TRAIN_PART_DOWN]);
     for (int32_t k = 0; k < blocks; k++) {
         TRY(stage_forward(net, &net->residual[k][0], stream, training));
         TRY(stage_forward(net, &net->residual[k][1], stream, training));
         add_tensors(net->stream[k + 1], net->stream[k], net->residual[k][1].out, stream_count);
     }
-    if (net->blocked) blocked8_to_nhwc(net->stream[blocks], net->n, q, q, c, net->stream_nhwc);
     if (tm) timing_lap(net, &mark, &tm->forward_part[TRAIN_PART_RESIDUAL]);
     TRY(stage_forward(net, &net->up[0], stream, training));
     TRY(stage_forward(net, &net->up[1], stream, training));
+    if (net->blocked) blocked8_to_nhwc(net->up[1].out, net->n, s, s, c, net->blocked_out);
     if (tm) timing_lap(net, &mark, &tm->forward_part[TRAIN_PART_UP]);
     TRY(stage_forward(net, &net->last, stream, training));
     if (tm) {
@@ -516,13 +521,12 @@ style_status train_net_backward(train_net *net, dnnl_stream_t stream)
     train_net_timing *tm = net->timing;
     double start = tm ? timing_now() : 0, mark = start;
     memset(net->params->grads, 0, net->params->total * sizeof(float));
+    const int32_t c = net->params->config.widths[0], s = net->size;
     TRY(stage_backward(net, &net->last, stream));
+    if (net->blocked) nhwc_to_blocked8(net->diff_blocked_out, net->n, s, s, c, net->up[1].diff_out);
     if (tm) timing_lap(net, &mark, &tm->backward_part[TRAIN_PART_LAST]);
     TRY(stage_backward(net, &net->up[1], stream));
     TRY(stage_backward(net, &net->up[0], stream));
-    const int32_t c = net->params->config.widths[2];
-    if (net->blocked)
-        nhwc_to_blocked8(net->diff_stream_nhwc, net->n, q, q, c, net->diff_stream[blocks]);
     if (tm) timing_lap(net, &mark, &tm->backward_part[TRAIN_PART_UP]);
     for (int32_t k = blocks - 1; k >= 0; k--) {
         /* x_{k+1} = x_k + branch(x_k): the gradient reaches the branch's output unchanged. */
@@ -531,9 +535,12 @@ style_status train_net_backward(train_net *net, dnnl_stream_t stream)
         TRY(stage_backward(net, &net->residual[k][0], stream));
         add_tensors(net->diff_stream[k], net->diff_stream[k + 1], net->diff_scratch, stream_count);
     }
-    if (net->blocked) blocked8_to_nhwc(net->diff_stream[0], net->n, q, q, c, net->down[2].diff_out);
     if (tm) timing_lap(net, &mark, &tm->backward_part[TRAIN_PART_RESIDUAL]);
-    for (int i = 2; i >= 0; i--) TRY(stage_backward(net, &net->down[i], stream));
+    for (int i = 2; i >= 1; i--)
+        TRY(stage_backward(net, &net->down[i], stream));
+    if (net->blocked)
+        blocked8_to_nhwc(net->diff_blocked_in, net->n, s, s, c, net->down[0].diff_out);
+    TRY(stage_backward(net, &net->down[0], stream));
     if (tm) {
         timing_lap(net, &mark, &tm->backward_part[TRAIN_PART_DOWN]);
         tm->backward += mark - start;
@@ -579,12 +586,10 @@ void train_net_destroy(train_net *net)
     train_stage_destroy(&net->up[0]);
     train_stage_destroy(&net->up[1]);
     train_stage_destroy(&net->last);
-    if (net->blocked) {
-        style__aligned_free(net->stream[0]);
-        style__aligned_free(net->diff_stream[0]);
-    }
-    style__aligned_free(net->stream_nhwc);
-    style__aligned_free(net->diff_stream_nhwc);
+    style__aligned_free(net->blocked_in);
+    style__aligned_free(net->diff_blocked_in);
+    style__aligned_free(net->blocked_out);
+    style__aligned_free(net->diff_blocked_out);
     style__aligned_free(net->input);
     style__aligned_free(net->diff_scratch);
     if (net->scratchpad_memory) dnnl_memory_destroy(net->scratchpad_memory);

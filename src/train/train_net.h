@@ -120,12 +120,13 @@ typedef struct train_net {
     float *stream[TRAIN_MAX_BLOCKS + 1]; /* residual stream x_k, and its gradient */
     float *diff_stream[TRAIN_MAX_BLOCKS + 1];
     float *diff_scratch;                 /* one residual-stream-sized gradient buffer */
-    /* The residual blocks run in nChw8c (their width a multiple of 8): oneDNN's AVX2
-     * convolutions take about half the time of NHWC's there in every pass. The stream is
-     * reordered once on the way in (down[2]'s NHWC output) and once on the way out (up[0]'s
-     * NHWC input, stream_nhwc), and their gradients back. */
+    /* Every stage but the first and the last runs in nChw8c when the widths are multiples of
+     * 8: oneDNN's AVX2 convolutions take about half the time of NHWC's there (a third for
+     * backward-weights of the upsampling ones). down[0]'s NHWC output is reordered into
+     * blocked_in, up[1]'s blocked output into blocked_out (NHWC) for the last conv, and
+     * their gradients back: two reorders each way per step. */
     bool blocked;
-    float *stream_nhwc, *diff_stream_nhwc;
+    float *blocked_in, *diff_blocked_in, *blocked_out, *diff_blocked_out;
     void *scratchpad;
     dnnl_memory_t scratchpad_memory;
 } train_net;

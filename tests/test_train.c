@@ -118,7 +118,7 @@ static double reference_objective(const train_params *p, const char *dir, const 
     return total;
 }
 
-/* `blocked`: whether the configuration's widths put the middle stages in nChw8c. */
+/* `blocked`: the middle stages (conv3 .. deconv2) in nChw8c, else every stage in NHWC. */
 static void check_network_gradients(const train_net_config *config, bool blocked)
 {
     char *dir = test_make_temp_dir();
@@ -127,7 +127,9 @@ static void check_network_gradients(const train_net_config *config, bool blocked
     train_params_init(&params, 6);
     train_net net;
     const int n = 2, size = 12;
-    assert_int_equal(train_net_create(&net, &params, engine, n, size), STYLE_OK);
+    assert_int_equal(train_net_create_layout(&net, &params, engine, n, size,
+                                             blocked ? TRAIN_LAYOUT_BLOCKED : TRAIN_LAYOUT_NHWC),
+                     STYLE_OK);
     assert_int_equal(net.blocked, blocked);
     test_rng rng = {10};
     test_fill_uniform(&rng, net.input, (size_t)n * size * size * 3, 0, 255);
@@ -184,11 +186,16 @@ static void check_network_gradients(const train_net_config *config, bool blocked
 static void test_network_gradients(void **state)
 {
     (void)state;
-    /* Widths 8/16/16: every stage but the first and last conv in nChw8c. */
     check_network_gradients(&small, true);
-    /* Widths that are not multiples of 8: all NHWC. */
+    check_network_gradients(&small, false);
+    /* The blocked layout needs widths that are multiples of 8. */
     const train_net_config odd = {.widths = {4, 6, 6}, .residual_blocks = 1};
-    check_network_gradients(&odd, false);
+    train_params params;
+    assert_int_equal(train_params_create(&params, &odd), STYLE_OK);
+    train_net net;
+    assert_int_equal(train_net_create_layout(&net, &params, engine, 2, 12, TRAIN_LAYOUT_BLOCKED),
+                     STYLE_ERR_INVALID_ARGUMENT);
+    train_params_destroy(&params);
 }
 
 /* ---- feature networks --------------------------------------------------------------------- */

@@ -454,6 +454,13 @@ fail:
     return status;
 }
 
+bool tconv_uses_reference(const tconv *layer)
+{
+    return (layer->fwd_pd && is_reference(layer->fwd_pd)) ||
+           (layer->bwd_data_pd && is_reference(layer->bwd_data_pd)) ||
+           (layer->bwd_weights_pd && is_reference(layer->bwd_weights_pd));
+}
+
 void tconv_count_macs(const tconv *layer, double *forward, double *backward)
 {
     const conv_spec *s = &layer->spec;

@@ -63,6 +63,8 @@ style_status tconv_forward(tconv *layer, dnnl_stream_t stream, dnnl_memory_t scr
  * diff_src (if requested) and the weight and bias gradients (unless frozen). */
 style_status tconv_backward(tconv *layer, dnnl_stream_t stream, dnnl_memory_t scratchpad);
 void tconv_destroy(tconv *layer);
+/* Whether one of the layer's passes runs oneDNN's reference (plain C) implementation. */
+bool tconv_uses_reference(const tconv *layer);
 /* Multiply-adds one training step executes in this layer: the forward pass, and the
  * backward passes it has (backward-data when need_diff_src, backward-weights unless frozen;
  * each as many as the forward). For the training benchmark's FLOP count. */

@@ -354,8 +354,39 @@ static style_status stage_backward(train_net *net, train_stage *st, dnnl_stream_
     return train_stage_backward(st, net->n, stream, net->scratchpad_memory);
 }
 
+/* Whether a blocked stage's convolution has fallen to oneDNN's reference code (seen:
+ * backward-data of a stride-2 16 -> 32 conv in nChw8c on AVX2, ~1000x slower than NHWC's). */
+static bool stage_is_slow(const train_stage *st)
+{
+    return st->blocked && tconv_uses_reference(&st->conv);
+}
+
+static bool blocked_region_is_slow(const train_net *net)
+{
+    bool slow =
+        stage_is_slow(&net->down[2]) || stage_is_slow(&net->up[0]) || stage_is_slow(&net->up[1]);
+    for (int32_t k = 0; k < net->params->config.residual_blocks; k++)
+        slow = slow || stage_is_slow(&net->residual[k][0]) || stage_is_slow(&net->residual[k][1]);
+    return slow;
+}
+
 style_status train_net_create(train_net *net, train_params *params, dnnl_engine_t engine,
                               int32_t n, int32_t size)
+{
+    /* nChw8c where it was measured to pay: AVX2 without AVX-512 (AVX-512's native block is
+     * 16 channels; not measured here, so NHWC as before). */
+    const int32_t *wd = params->config.widths;
+    if (backend_kernel_isa() != 1 || wd[0] % 8 || wd[1] % 8 || wd[2] % 8)
+        return train_net_create_layout(net, params, engine, n, size, TRAIN_LAYOUT_NHWC);
+    style_status status =
+        train_net_create_layout(net, params, engine, n, size, TRAIN_LAYOUT_BLOCKED);
+    if (status != STYLE_OK || !blocked_region_is_slow(net)) return status;
+    train_net_destroy(net);
+    return train_net_create_layout(net, params, engine, n, size, TRAIN_LAYOUT_NHWC);
+}
+
+style_status train_net_create_layout(train_net *net, train_params *params, dnnl_engine_t engine,
+                                     int32_t n, int32_t size, train_layout layout)
 {
     style_status status = STYLE_OK;
     memset(net, 0, sizeof *net);
@@ -370,17 +401,24 @@ style_status train_net_create(train_net *net, train_params *params, dnnl_engine_
     const int32_t q = size / 4;
     net->input = alloc_tensor(n, size, size, 3);
     FAIL_IF(!net->input, STYLE_ERR_NOMEM, "train: out of memory");
-    /* Between the first and the last conv every width is a multiple of 8 (16/32/64 and
-     * 32/64/128): that part runs in nChw8c, entered and left through one reorder each way. */
-    const bool blocked = wd[0] % 8 == 0 && wd[1] % 8 == 0 && wd[2] % 8 == 0;
+    /* From conv3 to the last upsampling stage every width is a multiple of 8 (16/32/64 and
+     * 32/64/128): that part may run in nChw8c, entered and left through one reorder each way
+     * (conv2, 16 -> 32 at stride 2, stays NHWC: its blocked backward-data is oneDNN's
+     * reference code on AVX2). */
+    const bool blocked = layout == TRAIN_LAYOUT_BLOCKED;
+    FAIL_IF(blocked && (wd[0] % 8 || wd[1] % 8 || wd[2] % 8), STYLE_ERR_INVALID_ARGUMENT,
+            "train: the blocked layout needs widths that are multiples of 8");
     net->blocked = blocked;
     /* Downsampling: conv1 (no input gradient), conv2 /2, conv3 /2. */
     TRY(stage_create(net, &net->down[0], engine, net->input, NULL, size, size, 3, 1, "conv1", 1,
                      "in1", true, false, &scratch));
-    float *down_in = net->down[0].out, *diff_down_in = net->down[0].diff_out;
+    TRY(stage_create(net, &net->down[1], engine, net->down[0].out, net->down[0].diff_out, size,
+                     size, wd[0], 1, "conv2", 2, "in2", true, false, &scratch));
+    float *down_in = net->down[1].out, *diff_down_in = net->down[1].diff_out;
+    const int32_t h = size / 2;
     if (blocked) {
-        net->blocked_in = alloc_tensor(n, size, size, wd[0]);
-        net->diff_blocked_in = alloc_tensor(n, size, size, wd[0]);
+        net->blocked_in = alloc_tensor(n, h, h, wd[1]);
+        net->diff_blocked_in = alloc_tensor(n, h, h, wd[1]);
         net->blocked_out = alloc_tensor(n, size, size, wd[0]);
         net->diff_blocked_out = alloc_tensor(n, size, size, wd[0]);
         FAIL_IF(!net->blocked_in || !net->diff_blocked_in || !net->blocked_out ||
@@ -388,10 +426,8 @@ style_status train_net_create(train_net *net, train_params *params, dnnl_engine_
                 STYLE_ERR_NOMEM, "train: out of memory");
         down_in = net->blocked_in, diff_down_in = net->diff_blocked_in;
     }
-    TRY(stage_create(net, &net->down[1], engine, down_in, diff_down_in, size, size, wd[0], 1,
-                     "conv2", 2, "in2", true, blocked, &scratch));
-    TRY(stage_create(net, &net->down[2], engine, net->down[1].out, net->down[1].diff_out, size / 2,
-                     size / 2, wd[1], 1, "conv3", 2, "in3", true, blocked, &scratch));
+    TRY(stage_create(net, &net->down[2], engine, down_in, diff_down_in, h, h, wd[1], 1, "conv3", 2,
+                     "in3", true, blocked, &scratch));
     net->stream[0] = net->down[2].out;
     net->diff_stream[0] = net->down[2].diff_out;
     net->diff_scratch = alloc_tensor(n, q, q, wd[2]);
@@ -459,11 +495,12 @@ style_status train_net_forward(train_net *net, dnnl_stream_t stream, bool traini
     const size_t stream_count = (size_t)net->n * q * q * net->params->config.widths[2];
     train_net_timing *tm = net->timing;
     double start = tm ? timing_now() : 0, mark = start;
-    const int32_t c = net->params->config.widths[0], s = net->size;
+    const int32_t c0 = net->params->config.widths[0], c1 = net->params->config.widths[1];
+    const int32_t s = net->size, h = s / 2;
     TRY(stage_forward(net, &net->down[0], stream, training));
-    if (net->blocked) nhwc_to_blocked8(net->down[0].out, net->n, s, s, c, net->blocked_in);
-    for (int i = 1; i < 3; i++)
-        TRY(stage_forward(net, &net->down[i], stream, training));
+    TRY(stage_forward(net, &net->down[1], stream, training));
+    if (net->blocked) nhwc_to_blocked8(net->down[1].out, net->n, h, h, c1, net->blocked_in);
+    TRY(stage_forward(net, &net->down[2], stream, training));
     if (tm) timing_lap(net, &mark, &tm->forward_part[TRAIN_PART_DOWN]);
     for (int32_t k = 0; k < blocks; k++) {
         TRY(stage_forward(net, &net->residual[k][0], stream, training));
@@ -473,7 +510,7 @@ style_status train_net_forward(train_net *net, dnnl_stream_t stream, bool traini
     if (tm) timing_lap(net, &mark, &tm->forward_part[TRAIN_PART_RESIDUAL]);
     TRY(stage_forward(net, &net->up[0], stream, training));
     TRY(stage_forward(net, &net->up[1], stream, training));
-    if (net->blocked) blocked8_to_nhwc(net->up[1].out, net->n, s, s, c, net->blocked_out);
+    if (net->blocked) blocked8_to_nhwc(net->up[1].out, net->n, s, s, c0, net->blocked_out);
     if (tm) timing_lap(net, &mark, &tm->forward_part[TRAIN_PART_UP]);
     TRY(stage_forward(net, &net->last, stream, training));
     if (tm) {
@@ -521,9 +558,11 @@ style_status train_net_backward(train_net *net, dnnl_stream_t stream)
     train_net_timing *tm = net->timing;
     double start = tm ? timing_now() : 0, mark = start;
     memset(net->params->grads, 0, net->params->total * sizeof(float));
-    const int32_t c = net->params->config.widths[0], s = net->size;
+    const int32_t c0 = net->params->config.widths[0], c1 = net->params->config.widths[1];
+    const int32_t s = net->size, h = s / 2;
     TRY(stage_backward(net, &net->last, stream));
-    if (net->blocked) nhwc_to_blocked8(net->diff_blocked_out, net->n, s, s, c, net->up[1].diff_out);
+    if (net->blocked)
+        nhwc_to_blocked8(net->diff_blocked_out, net->n, s, s, c0, net->up[1].diff_out);
     if (tm) timing_lap(net, &mark, &tm->backward_part[TRAIN_PART_LAST]);
     TRY(stage_backward(net, &net->up[1], stream));
     TRY(stage_backward(net, &net->up[0], stream));
@@ -536,10 +575,10 @@ style_status train_net_backward(train_net *net, dnnl_stream_t stream)
         add_tensors(net->diff_stream[k], net->diff_stream[k + 1], net->diff_scratch, stream_count);
     }
     if (tm) timing_lap(net, &mark, &tm->backward_part[TRAIN_PART_RESIDUAL]);
-    for (int i = 2; i >= 1; i--)
-        TRY(stage_backward(net, &net->down[i], stream));
+    TRY(stage_backward(net, &net->down[2], stream));
     if (net->blocked)
-        blocked8_to_nhwc(net->diff_blocked_in, net->n, s, s, c, net->down[0].diff_out);
+        blocked8_to_nhwc(net->diff_blocked_in, net->n, h, h, c1, net->down[1].diff_out);
+    TRY(stage_backward(net, &net->down[1], stream));
     TRY(stage_backward(net, &net->down[0], stream));
     if (tm) {
         timing_lap(net, &mark, &tm->backward_part[TRAIN_PART_DOWN]);

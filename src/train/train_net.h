@@ -120,11 +120,11 @@ typedef struct train_net {
     float *stream[TRAIN_MAX_BLOCKS + 1]; /* residual stream x_k, and its gradient */
     float *diff_stream[TRAIN_MAX_BLOCKS + 1];
     float *diff_scratch;                 /* one residual-stream-sized gradient buffer */
-    /* Every stage but the first and the last runs in nChw8c when the widths are multiples of
-     * 8: oneDNN's AVX2 convolutions take about half the time of NHWC's there (a third for
-     * backward-weights of the upsampling ones). down[0]'s NHWC output is reordered into
-     * blocked_in, up[1]'s blocked output into blocked_out (NHWC) for the last conv, and
-     * their gradients back: two reorders each way per step. */
+    /* down[2] .. up[1] in nChw8c (train_net_create_layout): oneDNN's AVX2 convolutions take
+     * about half the time of NHWC's there (a third for the upsampling convs' backward-weights).
+     * down[1]'s NHWC output is reordered into blocked_in, up[1]'s blocked output into
+     * blocked_out (NHWC) for the last conv, and their gradients back: two reorders each way
+     * per step. */
     bool blocked;
     float *blocked_in, *diff_blocked_in, *blocked_out, *diff_blocked_out;
     void *scratchpad;
@@ -133,6 +133,12 @@ typedef struct train_net {
 
 style_status train_net_create(train_net *net, train_params *params, dnnl_engine_t engine,
                               int32_t n, int32_t size);
+/* The activation layout of the middle stages (down[2] .. up[1]). train_net_create chooses
+ * BLOCKED (nChw8c; widths multiples of 8) on AVX2 processors without AVX-512, unless
+ * one of its convolutions would run oneDNN's reference code, and NHWC elsewhere. */
+typedef enum train_layout { TRAIN_LAYOUT_NHWC, TRAIN_LAYOUT_BLOCKED } train_layout;
+style_status train_net_create_layout(train_net *net, train_params *params, dnnl_engine_t engine,
+                                     int32_t n, int32_t size, train_layout layout);
 /* Runs the batch in net->input; returns the output (N x S x S x 3, unclamped 0..255 scale).
  * `training` updates batch-norm running statistics. */
 style_status train_net_forward(train_net *net, dnnl_stream_t stream, bool training,

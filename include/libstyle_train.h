@@ -196,8 +196,9 @@ typedef struct style_train_bench_options {
     int threads;             /**< 0: one per processor */
 } style_train_bench_options;
 
-/** Parts of the transform network in style_train_bench_result's split. */
-enum { STYLE_TRAIN_BENCH_PARTS = 4 }; /**< downsampling, residual blocks, upsampling, output */
+/** Parts of the transform network in style_train_bench_result's split: downsampling,
+ *  residual blocks, upsampling, output layer. */
+#define STYLE_TRAIN_BENCH_PARTS 4
 
 /**
  * What style_train_bench() measured. Times are seconds per iteration, each the median over
@@ -222,6 +223,8 @@ typedef struct style_train_bench_result {
                                convolution counted at its upsampled size) */
     double transform_flops, loss_network_flops; /**< executed, per network */
     double cpu_share;       /**< CPU time / (wall time x threads) while timing */
+    double cpu_seconds;     /**< median CPU time of an iteration (all threads): on a shared
+                                 machine the steadier measure of the work done */
     int threads;            /**< threads used */
     char loss_net_name[64]; /**< the loss network's name */
 } style_train_bench_result;

@@ -29,37 +29,6 @@ enum {
     OPTION_TRAIN
 };
 
-static void usage(FILE *out)
-{
-    fputs("Usage: " CLI_PROGRAM_NAME " bench --train [options]\n"
-          "\n"
-          "Times training iterations of the transform network (instance norm, one style) on\n"
-          "synthetic photos and a synthetic style made in memory (no data set): the median\n"
-          "seconds per iteration after warm-up iterations, images/s, the split into the\n"
-          "transform network's forward and backward passes, the loss network (forward on the\n"
-          "photos and the outputs, backward to the outputs), the losses, the optimizer (Adam)\n"
-          "and the data, each a median over the timed iterations; the FLOPs an iteration\n"
-          "executes (2 x multiply-adds of its convolutions; nominal: the networks as\n"
-          "written), GFLOP/s and their share of this machine's fp32 FMA peak measured in the\n"
-          "same run on the same threads.\n"
-          "\n"
-          "Options:\n"
-          "      --width half|full    transform network widths 16/32/64 or 32/64/128 (default\n"
-          "                           full)\n"
-          "      --batch N            images per batch (default 4)\n"
-          "      --crop N             crop size, a multiple of 4 (default 256)\n"
-          "      --loss-net FILE      feature network (default " BENCH_DEFAULT_LOSS_NET "\n"
-          "                           if it exists, else 'random'); 'random': a VGG-16-shaped\n"
-          "                           network with random weights\n"
-          "  -i, --iterations N       timed iterations (default 10)\n"
-          "      --warmup N           untimed iterations first (default 2)\n"
-          "  -t, --threads N          threads; 0 = one per processor (default)\n"
-          "      --csv                comma-separated records: 'cpu', 'peak', 'train' (the\n"
-          "                           first lines name each record's fields)\n"
-          "  -h, --help               show this help and exit\n",
-          out);
-}
-
 typedef struct train_bench_settings {
     style_train_bench_options options;
     int csv;
@@ -135,7 +104,7 @@ static int parse(int argc, char **argv, train_bench_settings *s)
             s->csv = 1;
             break;
         case 'h':
-            usage(stdout);
+            cmd_bench_usage(stdout);
             return cli_finish_stdout(CLI_EXIT_OK);
         default:
             return cli_option_error(BENCH_COMMAND, result, argc, argv, before);
@@ -190,16 +159,16 @@ int bench_train(int argc, char **argv)
                "columns,train,width,batch,crop,loss_net,threads,iterations,s_per_iteration,"
                "min_s,images_per_s,transform_forward_s,transform_backward_s,loss_net_s,losses_s,"
                "optimizer_s,data_s,gflop,nominal_gflop,gflops,pct_fp32_peak,cpu_share,"
-               "peak_after_fp32_gflops\n");
+               "peak_after_fp32_gflops,cpu_s_per_iteration\n");
         printf("cpu,%s,%d,%d,%d,%d,%d,%d\n", cpu.model, cpu.avx2, cpu.avx512, cpu.avx512_bf16,
                cpu.avx512_vnni, cpu.amx_bf16, cpu.amx_int8);
         printf("peak,%d,%.2f,%.2f,%.2f\n", threads, peak.fp32, peak.bf16, peak.int8);
         printf("train,%s,%d,%d,%s,%d,%d,%.4f,%.4f,%.3f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.3f,%.3f,"
-               "%.2f,%.2f,%.3f,%.2f\n",
+               "%.2f,%.2f,%.3f,%.2f,%.4f\n",
                s.full ? "full" : "half", batch, crop, r.loss_net_name, r.threads, r.iterations,
                r.seconds, r.min_seconds, batch / r.seconds, r.transform_forward,
                r.transform_backward, r.loss_network, r.losses, r.optimizer, r.data, r.flops / 1e9,
-               r.nominal_flops / 1e9, gflops, share, r.cpu_share, after.fp32);
+               r.nominal_flops / 1e9, gflops, share, r.cpu_share, after.fp32, r.cpu_seconds);
         return cli_finish_stdout(CLI_EXIT_OK);
     }
     printf("libstyle bench --train: %s width (%d/%d/%d, 5 blocks, instance norm), batch %d of "
@@ -212,8 +181,8 @@ int bench_train(int argc, char **argv)
     printf("cpu: %s (%s)\n", cpu.model, flags);
     printf("peak of this machine on %d thread%s (multiply-add loop): fp32 %.1f GFLOP/s (%s)\n\n",
            threads, threads == 1 ? "" : "s", peak.fp32, peak.fp32_isa);
-    printf("%.3f s/iteration (min %.3f), %.2f images/s\n", r.seconds, r.min_seconds,
-           batch / r.seconds);
+    printf("%.3f s/iteration (min %.3f), %.2f images/s; CPU %.3f s/iteration\n", r.seconds,
+           r.min_seconds, batch / r.seconds, r.cpu_seconds);
     const char *part_names[STYLE_TRAIN_BENCH_PARTS] = {"downsampling", "residual blocks",
                                                        "upsampling", "output layer"};
     printf("  %-34s %9s %6s\n", "part (median)", "s", "share");

@@ -41,7 +41,7 @@ enum { OPTION_WARMUP = 256, OPTION_LAYERS, OPTION_NO_LAYERS, OPTION_CSV, OPTION_
 void cmd_bench_usage(FILE *out)
 {
     fputs("Usage: " CLI_PROGRAM_NAME " " BENCH_COMMAND " --model MODEL.safetensors [options]\n"
-          "       " CLI_PROGRAM_NAME " " BENCH_COMMAND " --train [options]   (see --train --help)\n"
+          "       " CLI_PROGRAM_NAME " " BENCH_COMMAND " --train [training options]\n"
           "\n"
           "Times stylization per image size and precision: median and min milliseconds per\n"
           "image over N runs after warm-up runs, GFLOP/s (2 x multiply-adds of the model's\n"
@@ -73,7 +73,27 @@ void cmd_bench_usage(FILE *out)
           "      --csv                comma-separated records: peak, one 'size' line per size\n"
           "                           and precision, 'layer' lines, peak_after; the first lines\n"
           "                           ('columns,RECORD,NAME,...') name each record's fields\n"
-          "  -h, --help               show this help and exit\n",
+          "  -h, --help               show this help and exit\n"
+          "\n"
+          "With --train: times training iterations of the transform network (instance norm,\n"
+          "one style) on synthetic photos and a synthetic style made in memory (no data set):\n"
+          "median seconds per iteration after warm-up iterations, images/s, the split into the\n"
+          "transform network's forward and backward passes (each by part), the loss network\n"
+          "(forward on the photos and the outputs, backward to the outputs; no weight\n"
+          "gradients), the losses, the optimizer (Adam) and the data, each a median; the\n"
+          "FLOPs an iteration executes (2 x multiply-adds of its convolutions; nominal: the\n"
+          "networks as written), GFLOP/s and their share of the same run's fp32 peak.\n"
+          "Training options (also --warmup, --threads, --csv as above):\n"
+          "      --train              run the training benchmark\n"
+          "      --width half|full    transform network widths 16/32/64 or 32/64/128 (default\n"
+          "                           full)\n"
+          "      --batch N            images per batch (default 4)\n"
+          "      --crop N             crop size, a multiple of 4 (default 256)\n"
+          "      --loss-net FILE      feature network (default\n"
+          "                           ../shared/lossnets/darknet-tiny.safetensors if it exists,\n"
+          "                           else 'random': a VGG-16-shaped network with random\n"
+          "                           weights)\n"
+          "  -i, --iterations N       timed iterations (default 10)\n",
           out);
 }
 

@@ -119,14 +119,6 @@ static double median(double *v, int32_t n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-static double cpu_seconds(void)
-{
-    struct rusage r;
-    getrusage(RUSAGE_SELF, &r);
-    return (double)r.ru_utime.tv_sec + r.ru_utime.tv_usec * 1e-6 + (double)r.ru_stime.tv_sec +
-           r.ru_stime.tv_usec * 1e-6;
-}
-
 static void bench_destroy(bench_state *b)
 {
     feature_run_destroy(&b->run);
@@ -185,9 +177,17 @@ fail:
     return status;
 }
 
+static double cpu_seconds(void)
+{
+    struct rusage r;
+    getrusage(RUSAGE_SELF, &r);
+    return (double)r.ru_utime.tv_sec + r.ru_utime.tv_usec * 1e-6 + (double)r.ru_stime.tv_sec +
+           r.ru_stime.tv_usec * 1e-6;
+}
+
 /* Seconds of each part of one iteration. */
 typedef struct step_times {
-    double total, data, loss_net, losses, optimizer, forward, backward;
+    double cpu, total, data, loss_net, losses, optimizer, forward, backward;
     double forward_part[TRAIN_PARTS], backward_part[TRAIN_PARTS];
 } step_times;
 
@@ -205,6 +205,7 @@ static style_status bench_step(bench_state *b, int32_t n, int32_t size, step_tim
     style_status status = STYLE_OK;
     feature_run *run = &b->run;
     memset(&b->timing, 0, sizeof b->timing);
+    const double cpu0 = cpu_seconds();
     double t0 = train_now_seconds();
     synthetic_photos(&b->rng, n, size, b->net.input);
     double t1 = train_now_seconds();
@@ -249,6 +250,7 @@ static style_status bench_step(bench_state *b, int32_t n, int32_t size, step_tim
     double t8 = train_now_seconds();
     FAIL_IF(!isfinite(loss), STYLE_ERR_INTERNAL, "train bench: the loss became %g", loss);
     times->total = t8 - t0;
+    times->cpu = cpu_seconds() - cpu0;
     times->data = t1 - t0;
     times->forward = b->timing.forward;
     /* Before t2: the loss network on the photos and the transform network's forward pass. */
@@ -356,6 +358,7 @@ style_status style_train_bench(const style_train_bench_options *options,
     result->cpu_share = wall > 0 ? cpu / (wall * result->threads) : 0;
     result->seconds = median_of(times, iterations, offsetof(step_times, total), column);
     result->min_seconds = column[0]; /* sorted by median() */
+    result->cpu_seconds = median_of(times, iterations, offsetof(step_times, cpu), column);
     result->transform_forward = median_of(times, iterations, offsetof(step_times, forward), column);
     result->transform_backward =
         median_of(times, iterations, offsetof(step_times, backward), column);

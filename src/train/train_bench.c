@@ -378,7 +378,8 @@ style_status style_train_bench(const style_train_bench_options *options,
     result->loss_network_flops = loss_net_flops(run);
     result->flops = result->transform_flops + result->loss_network_flops;
     result->nominal_flops = 2 * nominal + result->loss_network_flops;
-    snprintf(result->loss_net_name, sizeof result->loss_net_name, "%s", b.loss_net->name);
+    snprintf(result->loss_net_name, sizeof result->loss_net_name, "%s%s", b.loss_net->name,
+             options->loss_net ? "" : "-random");
 fail:
     style__free(times);
     style__free(column);

@@ -436,7 +436,7 @@ static const float *loss_view(trainer *t, const float *crops, int32_t n)
 static style_status train_step(trainer *t, double lr, double losses[3])
 {
     style_status status = STYLE_OK;
-    double t0 = train_now_seconds(), t1, t2, t3, t3l, t4, t5;
+    double t0 = train_now_seconds(), t1, t2, t3, t4, t5;
     const train_settings *s = &t->settings;
     /* This process's crops of the batch; the losses are means over the whole batch. */
     const int32_t n = t->group.shard, size = s->crop_size;
@@ -476,7 +476,7 @@ static style_status train_step(trainer *t, double lr, double losses[3])
     TRY(feature_run_forward(run, t->stream, loss_view(t, output, n)));
     FAIL_IF(may_cancel_later && cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
 
-    t3l = train_now_seconds();
+    const double losses_start = train_now_seconds();
     losses[0] = losses[1] = losses[2] = 0;
     double colour = 0;
     const double per_image = 1.0 / s->batch_size;
@@ -495,7 +495,7 @@ static style_status train_step(trainer *t, double lr, double losses[3])
         }
     }
     const float *diff_rgb;
-    t->time_losses += train_now_seconds() - t3l;
+    t->time_losses += train_now_seconds() - losses_start;
     TRY(feature_run_backward(run, t->stream, &diff_rgb));
     FAIL_IF(may_cancel_later && cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
     float *diff_out = train_net_diff_output(&t->net);
@@ -669,8 +669,7 @@ static style_status run_training(trainer *t, const char *checkpoint_path)
         train_log(t, STYLE_LOG_INFO,
                   "%.3f s per iteration: transform network %.0f %% (forward %.0f %%, backward "
                   "%.0f %%), loss network %.0f %% (of which content and style losses %.0f %%), "
-                  "data %.0f %%, optimizer "
-                  "%.0f %%, communication %.0f %%",
+                  "data %.0f %%, optimizer %.0f %%, communication %.0f %%",
                   (train_now_seconds() - start) / (double)(s->iterations - first_iteration),
                   100 * (nt->forward + nt->backward) / total, 100 * nt->forward / total,
                   100 * nt->backward / total, 100 * t->time_loss_net / total,

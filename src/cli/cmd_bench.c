@@ -563,12 +563,12 @@ int cmd_bench(int argc, char **argv)
     bench_measure_peak(threads, &peak);
     if (s.csv) {
         /* The header: what each record's fields are, before the first record. */
-        printf("columns,cpu,model,avx2,avx512,avx512_bf16,avx512_vnni,amx_bf16,amx_int8\n"
-               "columns,peak,threads,fp32_gflops,bf16_gflops,int8_gops\n"
+        printf("columns,peak,threads,fp32_gflops,bf16_gflops,int8_gops\n"
                "columns,size,size,precision,gflop,median_ms,min_ms,gflops,pct_fp32_peak,"
                "pct_own_peak,vs_fp32,build_ms,mem_ms,cached_ms,rss_mib,mib_per_mp,cpu_share\n"
                "columns,layer,size,precision,layer,kind,implementation,ms,gflops\n"
-               "columns,peak_after,threads,fp32_gflops,bf16_gflops,int8_gops\n");
+               "columns,peak_after,threads,fp32_gflops,bf16_gflops,int8_gops\n"
+               "columns,cpu,model,avx2,avx512,avx512_bf16,avx512_vnni,amx_bf16,amx_int8\n");
         for (char *c = cpu.model; *c; c++)
             if (*c == ',') *c = ';'; /* one field */
         printf("cpu,%s,%d,%d,%d,%d,%d,%d\n", cpu.model, cpu.avx2, cpu.avx512, cpu.avx512_bf16,

@@ -180,6 +180,67 @@ typedef struct style_train_options {
  */
 STYLE_API style_status style_train(const style_train_options *options);
 
+/* ---- Training benchmark ----------------------------------------------------------------- */
+
+/**
+ * Options of style_train_bench(). Zero-initialise and set struct_size; every zero field takes
+ * its default.
+ */
+typedef struct style_train_bench_options {
+    size_t struct_size;
+    const char *loss_net;    /**< feature network file; NULL: a VGG-16-shaped network with
+                                  random weights (the shapes of torchvision's VGG-16) */
+    int32_t widths[3];       /**< transform network widths; 0: 32 64 128 */
+    int32_t residual_blocks; /**< 0: 5 */
+    int32_t crop_size;       /**< a multiple of 4; 0: 256 */
+    int32_t batch_size;      /**< 0: 4 */
+    int32_t iterations;      /**< timed iterations; 0: 10 */
+    int32_t warmup;          /**< untimed iterations before them; 0: 2, negative: none */
+    int threads;             /**< 0: one per processor */
+} style_train_bench_options;
+
+/** Parts of the transform network in style_train_bench_result's split: downsampling,
+ *  residual blocks, upsampling, output layer. */
+#define STYLE_TRAIN_BENCH_PARTS 4
+
+/**
+ * What style_train_bench() measured. Times are seconds per iteration, each the median over
+ * the timed iterations (so the parts need not add up to `seconds` exactly).
+ */
+typedef struct style_train_bench_result {
+    size_t struct_size;          /**< sizeof(style_train_bench_result), set by the caller */
+    int32_t iterations;          /**< timed iterations */
+    double seconds, min_seconds; /**< median and fastest whole iteration */
+    double transform_forward;    /**< the transform network's forward pass */
+    double transform_backward;   /**< its backward pass (data and weight gradients) */
+    double loss_network;         /**< the loss network: forward on the photos and on the
+                                      outputs, backward to the outputs (no weight gradients) */
+    double losses;               /**< content, style and total-variation losses, gradients */
+    double optimizer;            /**< Adam */
+    double data;                 /**< making the batch (synthetic photos, in memory) */
+    double transform_part_forward[STYLE_TRAIN_BENCH_PARTS];  /**< forward by part */
+    double transform_part_backward[STYLE_TRAIN_BENCH_PARTS]; /**< backward by part */
+    double flops;         /**< per iteration: 2 x the multiply-adds the step's
+                               convolutions execute */
+    double nominal_flops; /**< the same for the networks as written (an upsampling
+                               convolution counted at its upsampled size) */
+    double transform_flops, loss_network_flops; /**< executed, per network */
+    double cpu_share;       /**< CPU time / (wall time x threads) while timing */
+    double cpu_seconds;     /**< median CPU time of an iteration (all threads): on a shared
+                                 machine the steadier measure of the work done */
+    int threads;            /**< threads used */
+    char loss_net_name[64]; /**< the loss network's name */
+} style_train_bench_result;
+
+/**
+ * Times training iterations of the transform network (Johnson et al., instance norm, one
+ * style) on synthetic photos and a synthetic style made in memory: no data set and no files
+ * but the loss network. The step is the trainer's (its layers, losses and Adam); nothing is
+ * written.
+ */
+STYLE_API style_status style_train_bench(const style_train_bench_options *options,
+                                         style_train_bench_result *result);
+
 /* ---- Training an arbitrary-style (AdaIN) decoder ---------------------------------------- */
 
 /**

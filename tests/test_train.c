@@ -118,16 +118,19 @@ static double reference_objective(const train_params *p, const char *dir, const 
     return total;
 }
 
-static void test_network_gradients(void **state)
+/* `blocked`: the middle stages (conv3 .. deconv2) in nChw8c, else every stage in NHWC. */
+static void check_network_gradients(const train_net_config *config, bool blocked)
 {
-    (void)state;
     char *dir = test_make_temp_dir();
     train_params params;
-    assert_int_equal(train_params_create(&params, &small), STYLE_OK);
+    assert_int_equal(train_params_create(&params, config), STYLE_OK);
     train_params_init(&params, 6);
     train_net net;
     const int n = 2, size = 12;
-    assert_int_equal(train_net_create(&net, &params, engine, n, size), STYLE_OK);
+    assert_int_equal(train_net_create_layout(&net, &params, engine, n, size,
+                                             blocked ? TRAIN_LAYOUT_BLOCKED : TRAIN_LAYOUT_NHWC),
+                     STYLE_OK);
+    assert_int_equal(net.blocked, blocked);
     test_rng rng = {10};
     test_fill_uniform(&rng, net.input, (size_t)n * size * size * 3, 0, 255);
     const float *out;
@@ -170,13 +173,29 @@ static void test_network_gradients(void **state)
                             params.grads[p->offset + j], numeric);
         }
     }
-    print_message("  transform network gradients: max err / max |grad| = %.2e\n", worst);
+    print_message("  transform network gradients (%s): max err / max |grad| = %.2e\n",
+                  blocked ? "nChw8c" : "NHWC", worst);
     assert_true(worst < 2e-3);
     free(g);
     train_net_destroy(&net);
     train_params_destroy(&params);
     test_remove_tree(dir);
     free(dir);
+}
+
+static void test_network_gradients(void **state)
+{
+    (void)state;
+    check_network_gradients(&small, true);
+    check_network_gradients(&small, false);
+    /* The blocked layout needs widths that are multiples of 8. */
+    const train_net_config odd = {.widths = {4, 6, 6}, .residual_blocks = 1};
+    train_params params;
+    assert_int_equal(train_params_create(&params, &odd), STYLE_OK);
+    train_net net;
+    assert_int_equal(train_net_create_layout(&net, &params, engine, 2, 12, TRAIN_LAYOUT_BLOCKED),
+                     STYLE_ERR_INVALID_ARGUMENT);
+    train_params_destroy(&params);
 }
 
 /* ---- feature networks --------------------------------------------------------------------- */

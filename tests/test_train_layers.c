@@ -118,11 +118,17 @@ static double conv_objective(const double *x, const double *params, const void *
     return total;
 }
 
-static void check_conv(backend *b, conv_spec spec, float slope, int n, int h, int w, uint64_t seed)
+/* In `layout`: nChw8c runs on blocked copies of x and dy, and y and dx come back to NHWC
+ * for the reference (nhwc_to_blocked8 / blocked8_to_nhwc, checked on their own below). */
+static void check_conv_layout(backend *b, conv_spec spec, float slope, int n, int h, int w,
+                              uint64_t seed, dnnl_format_tag_t layout)
 {
     test_rng rng = {seed};
     tconv layer;
-    assert_int_equal(tconv_create(&layer, b->engine, &spec, slope, n, h, w, true, false), STYLE_OK);
+    assert_int_equal(
+        tconv_create_layout(&layer, b->engine, &spec, slope, n, h, w, true, false, layout),
+        STYLE_OK);
+    const bool blocked = layout == dnnl_nChw8c;
     int oh = layer.out_h, ow = layer.out_w;
     size_t xc = (size_t)n * h * w * spec.in_channels, yc = (size_t)n * oh * ow * spec.out_channels;
     size_t wc = (size_t)spec.in_channels * spec.out_channels * spec.kernel * spec.kernel;
@@ -135,12 +141,23 @@ static void check_conv(backend *b, conv_spec spec, float slope, int n, int h, in
     test_fill_uniform(&rng, dy, yc, -1, 1);
     double *g = malloc(yc * sizeof(double));
     for (size_t i = 0; i < yc; i++) g[i] = dy[i];
-    assert_int_equal(tconv_bind(&layer, b->engine, wt, bias, dw, db, x, y, dx, dy), STYLE_OK);
+    float *bx = x, *by = y, *bdx = dx, *bdy = dy; /* the layer's buffers */
+    if (blocked) {
+        bx = malloc(xc * 4), by = malloc(yc * 4), bdx = malloc(xc * 4), bdy = malloc(yc * 4);
+        nhwc_to_blocked8(x, n, h, w, spec.in_channels, bx);
+        nhwc_to_blocked8(dy, n, oh, ow, spec.out_channels, bdy);
+    }
+    assert_int_equal(tconv_bind(&layer, b->engine, wt, bias, dw, db, bx, by, bdx, bdy), STYLE_OK);
     void *scratch;
     dnnl_memory_t scratch_mem;
     assert_int_equal(train_scratchpad_create(b->engine, layer.scratchpad_bytes, &scratch, &scratch_mem), STYLE_OK);
     assert_int_equal(tconv_forward(&layer, b->stream, scratch_mem), STYLE_OK);
     assert_int_equal(tconv_backward(&layer, b->stream, scratch_mem), STYLE_OK);
+    if (blocked) {
+        blocked8_to_nhwc(by, n, oh, ow, spec.out_channels, y);
+        blocked8_to_nhwc(bdx, n, h, w, spec.in_channels, dx);
+        free(bx), free(by), free(bdx), free(bdy);
+    }
 
     conv_ctx ctx = {spec, n, h, w, slope, g, oh, ow};
     double *xd = malloc(xc * sizeof(double)), *pd = malloc((wc + spec.out_channels) * sizeof(double));
@@ -153,8 +170,9 @@ static void check_conv(backend *b, conv_spec spec, float slope, int n, int h, in
     double ref = conv_objective(xd, pd, &ctx);
     assert_true(fabs(fwd - ref) <= 1e-4 * fmax(1, fabs(ref)));
     char what[96];
-    snprintf(what, sizeof what, "%s %dx%d s%d %d->%d %dx%d: dx", spec.transposed ? "deconv" : "conv",
-             spec.kernel, spec.kernel, spec.stride, spec.in_channels, spec.out_channels, w, h);
+    snprintf(what, sizeof what, "%s%s %dx%d s%d %d->%d %dx%d: dx",
+             spec.transposed ? "deconv" : "conv", blocked ? " nChw8c" : "", spec.kernel,
+             spec.kernel, spec.stride, spec.in_channels, spec.out_channels, w, h);
     check_gradient(what, conv_objective, &ctx, xd, pd, dx, xc, false, &rng, 40);
     snprintf(what + strlen(what) - 2, 8, "dW");
     check_gradient(what, conv_objective, &ctx, xd, pd, dw, wc, true, &rng, 40);
@@ -178,6 +196,11 @@ static void check_conv(backend *b, conv_spec spec, float slope, int n, int h, in
     free(xd), free(pd);
 }
 
+static void check_conv(backend *b, conv_spec spec, float slope, int n, int h, int w, uint64_t seed)
+{
+    check_conv_layout(b, spec, slope, n, h, w, seed, dnnl_nhwc);
+}
+
 static void test_conv_gradients(void **state)
 {
     backend *b = *state;
@@ -189,6 +212,19 @@ static void test_conv_gradients(void **state)
     check_conv(b, (conv_spec){4, 4, 3, 1, 0, 0, 0, 0, false, false, false}, 0.1f, 2, 6, 7, 5);
     check_conv(b, (conv_spec){6, 3, 3, 2, 1, 1, 0, 0, true, false, false}, -1, 2, 3, 4, 6);
     check_conv(b, (conv_spec){6, 3, 3, 2, 0, 0, 1, 1, true, false, false}, -1, 2, 5, 3, 7);
+}
+
+/* The residual blocks' layout: channels in blocks of 8, odd sizes, with and without padding
+ * and a fused ReLU. */
+static void test_conv_blocked_gradients(void **state)
+{
+    backend *b = *state;
+    check_conv_layout(b, (conv_spec){8, 16, 3, 1, 0, 0, 0, 0, false, false, false}, -1, 2, 9, 7, 21,
+                      dnnl_nChw8c);
+    check_conv_layout(b, (conv_spec){16, 8, 3, 1, 1, 1, 1, 1, false, false, false}, 0, 3, 5, 7, 22,
+                      dnnl_nChw8c);
+    check_conv_layout(b, (conv_spec){16, 16, 3, 2, 1, 1, 1, 1, false, false, false}, -1, 1, 7, 9,
+                      23, dnnl_nChw8c);
 }
 
 /* The transform network's last layer (16 -> 3 channels, 9x9, padded beforehand) with one
@@ -296,11 +332,14 @@ static double norm_objective(const double *x, const double *params, const void *
     return total;
 }
 
-static void check_norm(backend *b, bool batch, bool relu, int n, int c, int h, int w, uint64_t seed)
+static void check_norm_layout(backend *b, bool batch, bool relu, int n, int c, int h, int w,
+                              uint64_t seed, dnnl_format_tag_t layout)
 {
     test_rng rng = {seed};
     tnorm layer;
-    assert_int_equal(tnorm_create(&layer, b->engine, batch, relu, n, c, h, w, 1e-5f), STYLE_OK);
+    assert_int_equal(tnorm_create_layout(&layer, b->engine, batch, relu, n, c, h, w, 1e-5f, layout),
+                     STYLE_OK);
+    const bool blocked = layout == dnnl_nChw8c;
     size_t count = (size_t)n * h * w * c;
     float *x = malloc(count * 4), *y = malloc(count * 4), *dx = malloc(count * 4), *dy = malloc(count * 4);
     float *scale = malloc(c * 4), *shift = malloc(c * 4), *dscale = malloc(c * 4), *dshift = malloc(c * 4);
@@ -311,20 +350,33 @@ static void check_norm(backend *b, bool batch, bool relu, int n, int c, int h, i
     double *g = malloc(count * sizeof(double)), *xd = malloc(count * sizeof(double)), *pd = malloc(2 * c * sizeof(double));
     for (size_t i = 0; i < count; i++) g[i] = dy[i], xd[i] = x[i];
     for (int i = 0; i < c; i++) pd[i] = scale[i], pd[c + i] = shift[i];
-    assert_int_equal(tnorm_bind(&layer, b->engine, scale, shift, dscale, dshift, x, y, dx, dy), STYLE_OK);
+    float *bx = x, *by = y, *bdx = dx, *bdy = dy;
+    if (blocked) {
+        bx = malloc(count * 4), by = malloc(count * 4), bdx = malloc(count * 4),
+        bdy = malloc(count * 4);
+        nhwc_to_blocked8(x, n, h, w, c, bx);
+        nhwc_to_blocked8(dy, n, h, w, c, bdy);
+    }
+    assert_int_equal(tnorm_bind(&layer, b->engine, scale, shift, dscale, dshift, bx, by, bdx, bdy),
+                     STYLE_OK);
     void *scratch;
     dnnl_memory_t scratch_mem;
     assert_int_equal(train_scratchpad_create(b->engine, layer.scratchpad_bytes, &scratch, &scratch_mem), STYLE_OK);
     assert_int_equal(tnorm_forward(&layer, b->stream, scratch_mem), STYLE_OK);
     assert_int_equal(tnorm_backward(&layer, b->stream, scratch_mem), STYLE_OK);
+    if (blocked) {
+        blocked8_to_nhwc(by, n, h, w, c, y);
+        blocked8_to_nhwc(bdx, n, h, w, c, dx);
+        free(bx), free(by), free(bdx), free(bdy);
+    }
     norm_ctx ctx = {batch, relu, n, c, h, w, 1e-5, g};
     double fwd = 0;
     for (size_t i = 0; i < count; i++) fwd += (double)y[i] * g[i];
     double ref = norm_objective(xd, pd, &ctx);
     assert_true(fabs(fwd - ref) <= 1e-4 * fmax(1, fabs(ref)));
     char what[96];
-    snprintf(what, sizeof what, "%s norm%s n%d c%d %dx%d: dx", batch ? "batch" : "instance",
-             relu ? "+relu" : "", n, c, w, h);
+    snprintf(what, sizeof what, "%s norm%s%s n%d c%d %dx%d: dx", batch ? "batch" : "instance",
+             relu ? "+relu" : "", blocked ? " nChw8c" : "", n, c, w, h);
     check_gradient(what, norm_objective, &ctx, xd, pd, dx, count, false, &rng, 60);
     float *dp = malloc(2 * c * 4);
     memcpy(dp, dscale, c * 4);
@@ -337,6 +389,60 @@ static void check_norm(backend *b, bool batch, bool relu, int n, int c, int h, i
     style__aligned_free(scratch);
     free(x), free(y), free(dx), free(dy), free(scale), free(shift), free(dscale), free(dshift);
     free(g), free(xd), free(pd);
+}
+
+static void check_norm(backend *b, bool batch, bool relu, int n, int c, int h, int w, uint64_t seed)
+{
+    check_norm_layout(b, batch, relu, n, c, h, w, seed, dnnl_nhwc);
+}
+
+static void test_norm_blocked_gradients(void **state)
+{
+    backend *b = *state;
+    check_norm_layout(b, false, true, 2, 16, 7, 5, 31, dnnl_nChw8c);
+    check_norm_layout(b, false, false, 3, 8, 5, 9, 32, dnnl_nChw8c);
+    check_norm_layout(b, true, true, 2, 16, 3, 5, 33, dnnl_nChw8c);
+}
+
+/* nhwc_to_blocked8 puts element (b, y, x, ch) at [b][ch / 8][y][x][ch % 8] and
+ * blocked8_to_nhwc undoes it; the blocked reflection padding (and its backward pass) equals
+ * the NHWC one, compared after reordering, at odd sizes with nearest x2. */
+static void test_blocked_layout(void **state)
+{
+    (void)state;
+    const int n = 2, h = 5, w = 3, c = 16, factor = 2, pad = 1;
+    const size_t count = (size_t)n * h * w * c;
+    float *x = malloc(count * 4), *bx = malloc(count * 4), *back = malloc(count * 4);
+    test_rng rng = {41};
+    test_fill_uniform(&rng, x, count, -1, 1);
+    nhwc_to_blocked8(x, n, h, w, c, bx);
+    for (int b = 0; b < n; b++)
+        for (int y = 0; y < h; y++)
+            for (int xx = 0; xx < w; xx++)
+                for (int ch = 0; ch < c; ch++)
+                    assert_true(
+                        bx[((((size_t)b * (c / 8) + ch / 8) * h + y) * w + xx) * 8 + ch % 8] ==
+                        x[(((size_t)b * h + y) * w + xx) * c + ch]);
+    blocked8_to_nhwc(bx, n, h, w, c, back);
+    assert_memory_equal(x, back, count * 4);
+    /* One image: pad (forward) and its backward in both layouts. */
+    const int ph = h * factor + 2 * pad, pw = w * factor + 2 * pad;
+    const size_t image = (size_t)h * w * c, padded = (size_t)ph * pw * c;
+    float *p = malloc(padded * 4), *bp = malloc(padded * 4), *pb = malloc(padded * 4);
+    pad_reflect_nhwc(x, h, w, c, factor, pad, p);
+    pad_reflect_blocked8(bx, h, w, c, factor, pad, bp);
+    blocked8_to_nhwc(bp, 1, ph, pw, c, pb);
+    assert_memory_equal(p, pb, padded * 4);
+    float *g = malloc(padded * 4), *bg = malloc(padded * 4), *d = malloc(image * 4),
+          *bd = malloc(image * 4), *db = malloc(image * 4);
+    test_fill_uniform(&rng, g, padded, -1, 1);
+    nhwc_to_blocked8(g, 1, ph, pw, c, bg);
+    pad_reflect_backward_nhwc(g, h, w, c, factor, pad, d);
+    pad_reflect_backward_blocked8(bg, h, w, c, factor, pad, bd);
+    blocked8_to_nhwc(bd, 1, h, w, c, db);
+    assert_memory_equal(d, db, image * 4);
+    free(x), free(bx), free(back), free(p), free(bp), free(pb), free(g), free(bg), free(d),
+        free(bd), free(db);
 }
 
 static void test_norm_gradients(void **state)
@@ -554,6 +660,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_gradients),
         cmocka_unit_test(test_norm_gradients),
+        cmocka_unit_test(test_conv_blocked_gradients),
+        cmocka_unit_test(test_norm_blocked_gradients),
+        cmocka_unit_test(test_blocked_layout),
         cmocka_unit_test(test_conditional_norm_gradients),
         cmocka_unit_test(test_pad_backward),
         cmocka_unit_test(test_maxpool),

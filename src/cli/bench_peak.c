@@ -6,6 +6,7 @@
 
 #include <immintrin.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
@@ -163,4 +164,62 @@ void bench_measure_peak(int threads, bench_peak *peak)
         peak->bf16 = run_loop(dot_bf16, 16.0 * 16 * 4, threads);
     if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512f"))
         peak->int8 = run_loop(dot_int8, 16.0 * 16 * 8, threads);
+}
+
+/* Whether the space-separated /proc/cpuinfo flag list has `flag`. */
+static int has_flag(const char *flags, const char *flag)
+{
+    size_t n = strlen(flag);
+    for (const char *p = flags; (p = strstr(p, flag)) != NULL; p += n)
+        if ((p == flags || p[-1] == ' ' || p[-1] == '\t') &&
+            (p[n] == ' ' || p[n] == '\n' || p[n] == '\0'))
+            return 1;
+    return 0;
+}
+
+void bench_describe_cpu(bench_cpu *cpu)
+{
+    memset(cpu, 0, sizeof *cpu);
+    snprintf(cpu->model, sizeof cpu->model, "unknown");
+    /* The kernel's flags also say whether it lets programs use AMX (it lists amx_* only then). */
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    static char line[8192];
+    int have_model = 0, have_flags = 0;
+    while (f && (!have_model || !have_flags) && fgets(line, sizeof line, f)) {
+        const char *colon = strchr(line, ':');
+        if (!colon) continue;
+        const char *value = colon + 1 + (colon[1] == ' ');
+        if (!have_model && strncmp(line, "model name", 10) == 0) {
+            snprintf(cpu->model, sizeof cpu->model, "%s", value);
+            cpu->model[strcspn(cpu->model, "\n")] = '\0';
+            have_model = 1;
+        } else if (!have_flags && strncmp(line, "flags", 5) == 0) {
+            cpu->avx2 = has_flag(value, "avx2");
+            cpu->avx512 = has_flag(value, "avx512f");
+            cpu->avx512_bf16 = has_flag(value, "avx512_bf16");
+            cpu->avx512_vnni = has_flag(value, "avx512_vnni");
+            cpu->avx_vnni = has_flag(value, "avx_vnni");
+            cpu->amx_bf16 = has_flag(value, "amx_bf16") && has_flag(value, "amx_tile");
+            cpu->amx_int8 = has_flag(value, "amx_int8") && has_flag(value, "amx_tile");
+            have_flags = 1;
+        }
+    }
+    if (f) fclose(f);
+    if (!have_flags) { /* no /proc: what CPUID says (AMX not asked) */
+        __builtin_cpu_init();
+        cpu->avx2 = __builtin_cpu_supports("avx2");
+        cpu->avx512 = __builtin_cpu_supports("avx512f");
+        cpu->avx512_bf16 = __builtin_cpu_supports("avx512bf16");
+        cpu->avx512_vnni = __builtin_cpu_supports("avx512vnni");
+    }
+}
+
+void bench_cpu_flags_text(const bench_cpu *cpu, char *text, size_t size)
+{
+    snprintf(text, size, "AVX2 %s, AVX-512 %s, AVX512-BF16 %s, VNNI %s, AMX-BF16 %s, AMX-INT8 %s",
+             cpu->avx2 ? "yes" : "no", cpu->avx512 ? "yes" : "no", cpu->avx512_bf16 ? "yes" : "no",
+             cpu->avx512_vnni ? "AVX-512"
+             : cpu->avx_vnni  ? "AVX"
+                              : "no",
+             cpu->amx_bf16 ? "yes" : "no", cpu->amx_int8 ? "yes" : "no");
 }

@@ -7,6 +7,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "bench_peak.h"
+#include "bench_train.h"
 #include "cli_util.h"
 #include "commands.h"
 
@@ -40,6 +41,7 @@ enum { OPTION_WARMUP = 256, OPTION_LAYERS, OPTION_NO_LAYERS, OPTION_CSV, OPTION_
 void cmd_bench_usage(FILE *out)
 {
     fputs("Usage: " CLI_PROGRAM_NAME " " BENCH_COMMAND " --model MODEL.safetensors [options]\n"
+          "       " CLI_PROGRAM_NAME " " BENCH_COMMAND " --train [training options]\n"
           "\n"
           "Times stylization per image size and precision: median and min milliseconds per\n"
           "image over N runs after warm-up runs, GFLOP/s (2 x multiply-adds of the model's\n"
@@ -71,7 +73,27 @@ void cmd_bench_usage(FILE *out)
           "      --csv                comma-separated records: peak, one 'size' line per size\n"
           "                           and precision, 'layer' lines, peak_after; the first lines\n"
           "                           ('columns,RECORD,NAME,...') name each record's fields\n"
-          "  -h, --help               show this help and exit\n",
+          "  -h, --help               show this help and exit\n"
+          "\n"
+          "With --train: times training iterations of the transform network (instance norm,\n"
+          "one style) on synthetic photos and a synthetic style made in memory (no data set):\n"
+          "median seconds per iteration after warm-up iterations, images/s, the split into the\n"
+          "transform network's forward and backward passes (each by part), the loss network\n"
+          "(forward on the photos and the outputs, backward to the outputs; no weight\n"
+          "gradients), the losses, the optimizer (Adam) and the data, each a median; the\n"
+          "FLOPs an iteration executes (2 x multiply-adds of its convolutions; nominal: the\n"
+          "networks as written), GFLOP/s and their share of the same run's fp32 peak.\n"
+          "Training options (also --warmup, --threads, --csv as above):\n"
+          "      --train              run the training benchmark\n"
+          "      --width half|full    transform network widths 16/32/64 or 32/64/128 (default\n"
+          "                           full)\n"
+          "      --batch N            images per batch (default 4)\n"
+          "      --crop N             crop size, a multiple of 4 (default 256)\n"
+          "      --loss-net FILE      feature network (default\n"
+          "                           ../shared/lossnets/darknet-tiny.safetensors if it exists,\n"
+          "                           else 'random': a VGG-16-shaped network with random\n"
+          "                           weights)\n"
+          "  -i, --iterations N       timed iterations (default 10)\n",
           out);
 }
 
@@ -477,6 +499,8 @@ static int run_size(const struct bench_settings *s, style_model *model, const st
 
 int cmd_bench(int argc, char **argv)
 {
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--train") == 0) return bench_train(argc, argv);
     struct bench_settings s;
     memset(&s, 0, sizeof s);
     s.runs = 10;
@@ -532,6 +556,10 @@ int cmd_bench(int argc, char **argv)
     if (threads < 1) threads = 1;
 
     bench_peak peak, after;
+    bench_cpu cpu;
+    char cpu_flags[160];
+    bench_describe_cpu(&cpu);
+    bench_cpu_flags_text(&cpu, cpu_flags, sizeof cpu_flags);
     bench_measure_peak(threads, &peak);
     if (s.csv) {
         /* The header: what each record's fields are, before the first record. */
@@ -539,12 +567,18 @@ int cmd_bench(int argc, char **argv)
                "columns,size,size,precision,gflop,median_ms,min_ms,gflops,pct_fp32_peak,"
                "pct_own_peak,vs_fp32,build_ms,mem_ms,cached_ms,rss_mib,mib_per_mp,cpu_share\n"
                "columns,layer,size,precision,layer,kind,implementation,ms,gflops\n"
-               "columns,peak_after,threads,fp32_gflops,bf16_gflops,int8_gops\n");
+               "columns,peak_after,threads,fp32_gflops,bf16_gflops,int8_gops\n"
+               "columns,cpu,model,avx2,avx512,avx512_bf16,avx512_vnni,amx_bf16,amx_int8\n");
+        for (char *c = cpu.model; *c; c++)
+            if (*c == ',') *c = ';'; /* one field */
+        printf("cpu,%s,%d,%d,%d,%d,%d,%d\n", cpu.model, cpu.avx2, cpu.avx512, cpu.avx512_bf16,
+               cpu.avx512_vnni, cpu.amx_bf16, cpu.amx_int8);
         printf("peak,%d,%.2f,%.2f,%.2f\n", threads, peak.fp32, peak.bf16, peak.int8);
     } else {
         printf("libstyle bench: %s, %d thread%s, median of %d runs after %d warm-up run%s\n",
                cli_path_basename(s.model_path), threads, threads == 1 ? "" : "s", s.runs, s.warmup,
                s.warmup == 1 ? "" : "s");
+        printf("cpu: %s (%s)\n", cpu.model, cpu_flags);
         printf("peak of this machine on %d thread%s (multiply-add loops): fp32 %.1f GFLOP/s (%s)",
                threads, threads == 1 ? "" : "s", peak.fp32, peak.fp32_isa);
         if (peak.bf16 > 0) printf(", bf16 %.1f GFLOP/s", peak.bf16);

@@ -100,6 +100,14 @@ static void flip_weights(const conv_spec *s, const float *w, float *w_flipped)
 style_status tconv_create(tconv *layer, dnnl_engine_t engine, const conv_spec *spec, float slope,
                           int32_t n, int32_t in_h, int32_t in_w, bool need_diff_src, bool frozen)
 {
+    return tconv_create_layout(layer, engine, spec, slope, n, in_h, in_w, need_diff_src, frozen,
+                               dnnl_nhwc);
+}
+
+style_status tconv_create_layout(tconv *layer, dnnl_engine_t engine, const conv_spec *spec,
+                                 float slope, int32_t n, int32_t in_h, int32_t in_w,
+                                 bool need_diff_src, bool frozen, dnnl_format_tag_t layout)
+{
     style_status status = STYLE_OK;
     dnnl_primitive_attr_t attr = NULL, plain_attr = NULL;
     dnnl_post_ops_t post_ops = NULL;
@@ -122,14 +130,19 @@ style_status tconv_create(tconv *layer, dnnl_engine_t engine, const conv_spec *s
     FAIL_IF(layer->out_h < 1 || layer->out_w < 1, STYLE_ERR_INVALID_ARGUMENT,
             "convolution %dx%d stride %d has no output for a %dx%d input", s->kernel, s->kernel,
             s->stride, in_w, in_h);
+    FAIL_IF(layout != dnnl_nhwc &&
+                (layout != dnnl_nChw8c || s->in_channels % 8 || s->out_channels % 8),
+            STYLE_ERR_INTERNAL,
+            "convolution: activations in nhwc or nChw8c (channels a "
+            "multiple of 8) only");
 
     dnnl_memory_desc_t src_md, dst_md, w_md, b_md;
     dnnl_dims_t src_dims = {n, s->in_channels, in_h, in_w};
     dnnl_dims_t dst_dims = {n, s->out_channels, layer->out_h, layer->out_w};
     dnnl_dims_t w_dims = {s->out_channels, s->in_channels, s->kernel, s->kernel};
     dnnl_dims_t b_dims = {s->out_channels};
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&src_md, 4, src_dims, dnnl_f32, dnnl_nhwc), "src");
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&dst_md, 4, dst_dims, dnnl_f32, dnnl_nhwc), "dst");
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&src_md, 4, src_dims, dnnl_f32, layout), "src");
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&dst_md, 4, dst_dims, dnnl_f32, layout), "dst");
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&w_md, 4, w_dims, dnnl_f32, dnnl_format_tag_any), "w");
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&b_md, 1, b_dims, dnnl_f32, dnnl_a), "bias");
     dnnl_dims_t strides = {s->stride, s->stride};
@@ -189,7 +202,8 @@ style_status tconv_create(tconv *layer, dnnl_engine_t engine, const conv_spec *s
             DNNL_TRY(dnnl_primitive_desc_create(&layer->bwd_data_pd, &bd, plain_attr, engine,
                                                 layer->fwd_pd),
                      "convolution backward data");
-            TRY(backward_data_as_forward(layer, engine, &src_md, plain_attr));
+            if (layout == dnnl_nhwc) /* its bordered copy is NHWC */
+                TRY(backward_data_as_forward(layer, engine, &src_md, plain_attr));
         }
         if (!frozen) {
             DNNL_TRY(dnnl_convolution_backward_weights_desc_init(&wd, dnnl_convolution_direct,
@@ -438,6 +452,25 @@ style_status tconv_backward(tconv *layer, dnnl_stream_t stream, dnnl_memory_t sc
     return STYLE_OK;
 fail:
     return status;
+}
+
+bool tconv_uses_reference(const tconv *layer)
+{
+    return (layer->fwd_pd && is_reference(layer->fwd_pd)) ||
+           (layer->bwd_data_pd && is_reference(layer->bwd_data_pd)) ||
+           (layer->bwd_weights_pd && is_reference(layer->bwd_weights_pd));
+}
+
+void tconv_count_macs(const tconv *layer, double *forward, double *backward)
+{
+    const conv_spec *s = &layer->spec;
+    /* A transposed conv's multiply-adds run over its input; a conv's over its output. */
+    const double pixels =
+        s->transposed ? (double)layer->in_h * layer->in_w : (double)layer->out_h * layer->out_w;
+    const double pass =
+        (double)layer->n * pixels * s->in_channels * s->out_channels * s->kernel * s->kernel;
+    *forward = pass;
+    *backward = (layer->bwd_data_pd ? pass : 0.0) + (layer->bwd_weights_pd ? pass : 0.0);
 }
 
 void tconv_destroy(tconv *layer)

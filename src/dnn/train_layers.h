@@ -42,6 +42,12 @@ typedef struct tconv {
  */
 style_status tconv_create(tconv *layer, dnnl_engine_t engine, const conv_spec *spec, float slope,
                           int32_t n, int32_t in_h, int32_t in_w, bool need_diff_src, bool frozen);
+/* The same with the activations (src, dst and their gradients) in `layout`: dnnl_nhwc (as
+ * tconv_create), or dnnl_nChw8c (channels in blocks of 8, both channel counts multiples of 8:
+ * oneDNN's fastest AVX2 convolutions, ~2x NHWC's for 64 -> 64 3x3 in every pass). */
+style_status tconv_create_layout(tconv *layer, dnnl_engine_t engine, const conv_spec *spec,
+                                 float slope, int32_t n, int32_t in_h, int32_t in_w,
+                                 bool need_diff_src, bool frozen, dnnl_format_tag_t layout);
 
 /*
  * Binds buffers. weights/bias: parameters (bias may be NULL = zero, no gradient);
@@ -57,6 +63,12 @@ style_status tconv_forward(tconv *layer, dnnl_stream_t stream, dnnl_memory_t scr
  * diff_src (if requested) and the weight and bias gradients (unless frozen). */
 style_status tconv_backward(tconv *layer, dnnl_stream_t stream, dnnl_memory_t scratchpad);
 void tconv_destroy(tconv *layer);
+/* Whether one of the layer's passes runs oneDNN's reference (plain C) implementation. */
+bool tconv_uses_reference(const tconv *layer);
+/* Multiply-adds one training step executes in this layer: the forward pass, and the
+ * backward passes it has (backward-data when need_diff_src, backward-weights unless frozen;
+ * each as many as the forward). For the training benchmark's FLOP count. */
+void tconv_count_macs(const tconv *layer, double *forward, double *backward);
 
 /* ---- Normalization: instance (per image) or batch (over the batch), optional ReLU -------- */
 
@@ -80,6 +92,10 @@ typedef struct tnorm {
 
 style_status tnorm_create(tnorm *layer, dnnl_engine_t engine, bool batch, bool relu, int32_t n,
                           int32_t c, int32_t h, int32_t w, float eps);
+/* The same with the tensors in `layout` (dnnl_nhwc, or dnnl_nChw8c with c a multiple of 8). */
+style_status tnorm_create_layout(tnorm *layer, dnnl_engine_t engine, bool batch, bool relu,
+                                 int32_t n, int32_t c, int32_t h, int32_t w, float eps,
+                                 dnnl_format_tag_t layout);
 /* scale/shift: [c] parameters; diff_scale/diff_shift: [c] gradients (written). */
 style_status tnorm_bind(tnorm *layer, dnnl_engine_t engine, const float *scale, const float *shift,
                         float *diff_scale, float *diff_shift, float *src, float *dst,
@@ -119,6 +135,17 @@ void window_forward_nhwc(const float *src, int32_t h, int32_t w, int32_t c, int3
                          int32_t wh, int32_t ww, float *dst);
 void window_backward_nhwc(const float *diff_dst, int32_t h, int32_t w, int32_t c, int32_t y0,
                           int32_t x0, int32_t wh, int32_t ww, float *diff_src);
+
+/* Channels in blocks of 8 (oneDNN's nChw8c: [n][c / 8][h][w][8]) from NHWC and back; c must
+ * be a multiple of 8. */
+void nhwc_to_blocked8(const float *src, int32_t n, int32_t h, int32_t w, int32_t c, float *dst);
+void blocked8_to_nhwc(const float *src, int32_t n, int32_t h, int32_t w, int32_t c, float *dst);
+/* pad_reflect_nhwc and pad_reflect_backward_nhwc for one image in nChw8c: every block of 8
+ * channels is an h x w x 8 NHWC image. */
+void pad_reflect_blocked8(const float *src, int32_t h, int32_t w, int32_t c, int32_t factor,
+                          int32_t pad, float *dst);
+void pad_reflect_backward_blocked8(const float *diff_dst, int32_t h, int32_t w, int32_t c,
+                                   int32_t factor, int32_t pad, float *diff_src);
 
 /* Shared scratchpad memory for a set of primitives (user scratchpad mode). */
 style_status train_scratchpad_create(dnnl_engine_t engine, size_t bytes, void **buffer,

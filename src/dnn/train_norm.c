@@ -11,6 +11,13 @@
 style_status tnorm_create(tnorm *layer, dnnl_engine_t engine, bool batch, bool relu, int32_t n,
                           int32_t c, int32_t h, int32_t w, float eps)
 {
+    return tnorm_create_layout(layer, engine, batch, relu, n, c, h, w, eps, dnnl_nhwc);
+}
+
+style_status tnorm_create_layout(tnorm *layer, dnnl_engine_t engine, bool batch, bool relu,
+                                 int32_t n, int32_t c, int32_t h, int32_t w, float eps,
+                                 dnnl_format_tag_t layout)
+{
     style_status status = STYLE_OK;
     dnnl_primitive_attr_t attr = NULL;
     memset(layer, 0, sizeof *layer);
@@ -21,7 +28,10 @@ style_status tnorm_create(tnorm *layer, dnnl_engine_t engine, bool batch, bool r
 
     dnnl_memory_desc_t md;
     dnnl_dims_t dims = {batch ? n : 1, c, h, w};
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&md, 4, dims, dnnl_f32, dnnl_nhwc), "norm descriptor");
+    FAIL_IF(layout != dnnl_nhwc && (layout != dnnl_nChw8c || c % 8), STYLE_ERR_INTERNAL,
+            "norm: nhwc or nChw8c (channels a multiple of 8) only");
+    /* An image's slice is contiguous in both layouts (the batch is outermost). */
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&md, 4, dims, dnnl_f32, layout), "norm descriptor");
     unsigned flags = dnnl_use_scale | dnnl_use_shift | (relu ? dnnl_fuse_norm_relu : 0u);
     dnnl_batch_normalization_desc_t fd, bd;
     DNNL_TRY(dnnl_batch_normalization_forward_desc_init(&fd, dnnl_forward_training, &md, eps, flags),

@@ -125,3 +125,50 @@ void window_backward_nhwc(const float *diff_dst, int32_t h, int32_t w, int32_t c
         memcpy(diff_src + ((size_t)(y0 + y) * w + x0) * c, diff_dst + (size_t)y * row,
                row * sizeof(float));
 }
+
+void nhwc_to_blocked8(const float *src, int32_t n, int32_t h, int32_t w, int32_t c, float *dst)
+{
+    const size_t plane = (size_t)h * w, blocks = (size_t)c / 8;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int32_t b = 0; b < n; b++)
+        for (size_t p = 0; p < plane; p++) {
+            const float *from = src + ((size_t)b * plane + p) * c;
+            float *to = dst + (size_t)b * plane * c + p * 8;
+            for (size_t k = 0; k < blocks; k++)
+                for (int i = 0; i < 8; i++)
+                    to[k * plane * 8 + i] = from[k * 8 + i];
+        }
+}
+
+void blocked8_to_nhwc(const float *src, int32_t n, int32_t h, int32_t w, int32_t c, float *dst)
+{
+    const size_t plane = (size_t)h * w, blocks = (size_t)c / 8;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int32_t b = 0; b < n; b++)
+        for (size_t p = 0; p < plane; p++) {
+            const float *from = src + (size_t)b * plane * c + p * 8;
+            float *to = dst + ((size_t)b * plane + p) * c;
+            for (size_t k = 0; k < blocks; k++)
+                for (int i = 0; i < 8; i++)
+                    to[k * 8 + i] = from[k * plane * 8 + i];
+        }
+}
+
+void pad_reflect_blocked8(const float *src, int32_t h, int32_t w, int32_t c, int32_t factor,
+                          int32_t pad, float *dst)
+{
+    const size_t in_block = (size_t)h * w * 8;
+    const size_t out_block = (size_t)(h * factor + 2 * pad) * (w * factor + 2 * pad) * 8;
+    for (int32_t k = 0; k < c / 8; k++)
+        pad_reflect_nhwc(src + k * in_block, h, w, 8, factor, pad, dst + k * out_block);
+}
+
+void pad_reflect_backward_blocked8(const float *diff_dst, int32_t h, int32_t w, int32_t c,
+                                   int32_t factor, int32_t pad, float *diff_src)
+{
+    const size_t in_block = (size_t)h * w * 8;
+    const size_t out_block = (size_t)(h * factor + 2 * pad) * (w * factor + 2 * pad) * 8;
+    for (int32_t k = 0; k < c / 8; k++)
+        pad_reflect_backward_nhwc(diff_dst + k * out_block, h, w, 8, factor, pad,
+                                  diff_src + k * in_block);
+}

@@ -52,7 +52,8 @@ typedef struct trainer {
     train_group group;      /* data-parallel processes (alone: one rank of one) */
     style_cancel_fn cancel; /* options->cancel when struct_size covers it and alone; or NULL */
     void *cancel_user;
-    double time_data, time_transform, time_loss_net, time_optimizer, time_communication;
+    double time_data, time_loss_net, time_losses, time_optimizer, time_communication;
+    train_net_timing net_timing; /* the transform network's forward and backward seconds */
 } trainer;
 
 static void train_log(const trainer *t, style_log_level level, const char *fmt, ...)
@@ -476,6 +477,7 @@ static style_status train_step(trainer *t, double lr, double losses[3])
     TRY(feature_run_forward(run, t->stream, loss_view(t, output, n)));
     FAIL_IF(may_cancel_later && cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
 
+    const double losses_start = train_now_seconds();
     losses[0] = losses[1] = losses[2] = 0;
     double colour = 0;
     const double per_image = 1.0 / s->batch_size;
@@ -494,6 +496,7 @@ static style_status train_step(trainer *t, double lr, double losses[3])
         }
     }
     const float *diff_rgb;
+    t->time_losses += train_now_seconds() - losses_start;
     TRY(feature_run_backward(run, t->stream, &diff_rgb));
     FAIL_IF(may_cancel_later && cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
     float *diff_out = train_net_diff_output(&t->net);
@@ -529,7 +532,6 @@ static style_status train_step(trainer *t, double lr, double losses[3])
                       t->settings.add_style_to[0] != '\0' ? t->settings.first_style : -1);
     t->time_data += t1 - t0;
     t->time_loss_net += (t2 - t1) + (t4 - t3);
-    t->time_transform += (t3 - t2) + (t5 - t4);
     t->time_optimizer += train_now_seconds() - t5;
     for (int i = 0; i < 3; i++)
         FAIL_IF(!isfinite(losses[i]), STYLE_ERR_INTERNAL,
@@ -661,16 +663,19 @@ static style_status run_training(trainer *t, const char *checkpoint_path)
             goto fail;
         }
     }
-    double total = t->time_data + t->time_transform + t->time_loss_net + t->time_optimizer +
-                   t->time_communication;
+    const train_net_timing *nt = &t->net_timing;
+    double total = t->time_data + nt->forward + nt->backward + t->time_loss_net +
+                   t->time_optimizer + t->time_communication;
     if (total > 0 && s->iterations > first_iteration)
         train_log(t, STYLE_LOG_INFO,
-                  "%.3f s per iteration: transform network %.0f %%, loss network (with losses) "
-                  "%.0f %%, data %.0f %%, optimizer %.0f %%, communication %.0f %%",
+                  "%.3f s per iteration: transform network %.0f %% (forward %.0f %%, backward "
+                  "%.0f %%), loss network %.0f %% (of which content and style losses %.0f %%), "
+                  "data %.0f %%, optimizer %.0f %%, communication %.0f %%",
                   (train_now_seconds() - start) / (double)(s->iterations - first_iteration),
-                  100 * t->time_transform / total, 100 * t->time_loss_net / total,
-                  100 * t->time_data / total, 100 * t->time_optimizer / total,
-                  100 * t->time_communication / total);
+                  100 * (nt->forward + nt->backward) / total, 100 * nt->forward / total,
+                  100 * nt->backward / total, 100 * t->time_loss_net / total,
+                  100 * t->time_losses / total, 100 * t->time_data / total,
+                  100 * t->time_optimizer / total, 100 * t->time_communication / total);
     t->state.seconds += train_now_seconds() - start;
     return STYLE_OK;
 fail:
@@ -791,6 +796,7 @@ style_status style_train(const style_train_options *options)
 
     const int32_t shard = t.group.shard;
     TRY(train_net_create(&t.net, &t.params, t.engine, shard, s->crop_size));
+    t.net.timing = &t.net_timing; /* a few clock reads per pass, for the closing split */
     const int32_t loss_size = s->crop_size - s->loss_shift;
     TRY(feature_run_create(&t.loss_run, t.loss_net, t.engine, shard, loss_size, loss_size,
                            deepest_layer(&t), true));

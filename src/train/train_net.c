@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- parameters ------------------------------------------------------------------------- */
 
@@ -184,6 +185,8 @@ style_status train_stage_create(train_stage *st, train_params *p, int32_t n,
     st->src = d->src, st->diff_src = d->diff_src;
     st->in_h = d->h, st->in_w = d->w, st->in_c = d->in_c;
     st->frozen = d->frozen;
+    st->blocked = d->blocked;
+    const dnnl_format_tag_t layout = d->blocked ? dnnl_nChw8c : dnnl_nhwc;
     train_param *wp = train_params_find(p, d->weight);
     FAIL_IF(!wp, STYLE_ERR_INTERNAL, "train: no parameter %s", d->weight);
     int32_t k = (int32_t)wp->shape[2], out_c = (int32_t)wp->shape[0];
@@ -200,8 +203,8 @@ style_status train_stage_create(train_stage *st, train_params *p, int32_t n,
     }
     conv_spec spec = {
         .in_channels = d->in_c, .out_channels = out_c, .kernel = k, .stride = d->stride};
-    TRY(tconv_create(&st->conv, engine, &spec, d->norm ? -1.0f : d->slope, n, ph, pw,
-                     d->diff_src != NULL, d->frozen || d->frozen_weights));
+    TRY(tconv_create_layout(&st->conv, engine, &spec, d->norm ? -1.0f : d->slope, n, ph, pw,
+                            d->diff_src != NULL, d->frozen || d->frozen_weights, layout));
     int32_t oh = st->conv.out_h, ow = st->conv.out_w;
     st->conv_out = alloc_tensor(n, oh, ow, out_c);
     st->diff_conv_out = d->frozen ? NULL : alloc_tensor(n, oh, ow, out_c);
@@ -218,7 +221,8 @@ style_status train_stage_create(train_stage *st, train_params *p, int32_t n,
     if (d->norm) {
         st->has_norm = true;
         snprintf(st->norm_name, sizeof st->norm_name, "%s", d->norm);
-        TRY(tnorm_create(&st->norm, engine, d->batch_norm, d->relu, n, out_c, oh, ow, 1e-5f));
+        TRY(tnorm_create_layout(&st->norm, engine, d->batch_norm, d->relu, n, out_c, oh, ow, 1e-5f,
+                                layout));
         st->out = alloc_tensor(n, oh, ow, out_c);
         st->diff_out = alloc_tensor(n, oh, ow, out_c);
         FAIL_IF(!st->out || !st->diff_out, STYLE_ERR_NOMEM, "train: out of memory");
@@ -236,21 +240,32 @@ fail:
 }
 
 /* A stage of the transform network: "<prefix>.conv2d" padded by k/2, norm "<norm>". */
-static style_status stage_create(train_net *net, train_stage *st, dnnl_engine_t engine,
-                                 float *src, float *diff_src, int32_t h, int32_t w, int32_t in_c,
+static style_status stage_create(train_net *net, train_stage *st, dnnl_engine_t engine, float *src,
+                                 float *diff_src, int32_t h, int32_t w, int32_t in_c,
                                  int32_t factor, const char *conv_prefix, int32_t stride,
-                                 const char *norm, bool relu, size_t *scratch)
+                                 const char *norm, bool relu, bool blocked, size_t *scratch)
 {
     char weight[64], bias[64];
     snprintf(weight, sizeof weight, "%s.conv2d.weight", conv_prefix);
     snprintf(bias, sizeof bias, "%s.conv2d.bias", conv_prefix);
     train_param *wp = train_params_find(net->params, weight);
     if (!wp) return style__fail(STYLE_ERR_INTERNAL, "train: no parameter %s", weight);
-    train_stage_desc d = {.src = src, .diff_src = diff_src, .h = h, .w = w, .in_c = in_c,
-                          .factor = factor, .pad = (int32_t)wp->shape[2] / 2, .stride = stride,
-                          .weight = weight, .bias = bias, .slope = -1.0f, .norm = norm,
-                          .batch_norm = net->params->config.batch_norm, .relu = relu,
-                          .frozen_weights = net->params->config.frozen_convs};
+    train_stage_desc d = {.src = src,
+                          .diff_src = diff_src,
+                          .h = h,
+                          .w = w,
+                          .in_c = in_c,
+                          .factor = factor,
+                          .pad = (int32_t)wp->shape[2] / 2,
+                          .stride = stride,
+                          .weight = weight,
+                          .bias = bias,
+                          .slope = -1.0f,
+                          .norm = norm,
+                          .batch_norm = net->params->config.batch_norm,
+                          .relu = relu,
+                          .frozen_weights = net->params->config.frozen_convs,
+                          .blocked = blocked};
     return train_stage_create(st, net->params, net->n, engine, &d, scratch);
 }
 
@@ -295,8 +310,9 @@ style_status train_stage_forward(train_stage *st, int32_t n, dnnl_stream_t strea
         size_t out_image = (size_t)(st->in_h * st->factor + 2 * st->pad) *
                            (st->in_w * st->factor + 2 * st->pad) * st->in_c;
         for (int32_t b = 0; b < n; b++)
-            pad_reflect_nhwc(st->src + b * in_image, st->in_h, st->in_w, st->in_c, st->factor,
-                             st->pad, st->padded + b * out_image);
+            (st->blocked ? pad_reflect_blocked8
+                         : pad_reflect_nhwc)(st->src + b * in_image, st->in_h, st->in_w, st->in_c,
+                                             st->factor, st->pad, st->padded + b * out_image);
     }
     TRY(tconv_forward(&st->conv, stream, scratchpad));
     if (st->has_norm) TRY(tnorm_forward(&st->norm, stream, scratchpad));
@@ -324,8 +340,9 @@ style_status train_stage_backward(train_stage *st, int32_t n, dnnl_stream_t stre
         size_t out_image = (size_t)(st->in_h * st->factor + 2 * st->pad) *
                            (st->in_w * st->factor + 2 * st->pad) * st->in_c;
         for (int32_t b = 0; b < n; b++)
-            pad_reflect_backward_nhwc(st->diff_padded + b * out_image, st->in_h, st->in_w,
-                                      st->in_c, st->factor, st->pad, st->diff_src + b * in_image);
+            (st->blocked ? pad_reflect_backward_blocked8 : pad_reflect_backward_nhwc)(
+                st->diff_padded + b * out_image, st->in_h, st->in_w, st->in_c, st->factor, st->pad,
+                st->diff_src + b * in_image);
     }
     return STYLE_OK;
 fail:
@@ -337,8 +354,39 @@ static style_status stage_backward(train_net *net, train_stage *st, dnnl_stream_
     return train_stage_backward(st, net->n, stream, net->scratchpad_memory);
 }
 
+/* Whether a blocked stage's convolution has fallen to oneDNN's reference code (seen:
+ * backward-data of a stride-2 16 -> 32 conv in nChw8c on AVX2, ~1000x slower than NHWC's). */
+static bool stage_is_slow(const train_stage *st)
+{
+    return st->blocked && tconv_uses_reference(&st->conv);
+}
+
+static bool blocked_region_is_slow(const train_net *net)
+{
+    bool slow =
+        stage_is_slow(&net->down[2]) || stage_is_slow(&net->up[0]) || stage_is_slow(&net->up[1]);
+    for (int32_t k = 0; k < net->params->config.residual_blocks; k++)
+        slow = slow || stage_is_slow(&net->residual[k][0]) || stage_is_slow(&net->residual[k][1]);
+    return slow;
+}
+
 style_status train_net_create(train_net *net, train_params *params, dnnl_engine_t engine,
                               int32_t n, int32_t size)
+{
+    /* nChw8c where it was measured to pay: AVX2 without AVX-512 (AVX-512's native block is
+     * 16 channels; not measured here, so NHWC as before). */
+    const int32_t *wd = params->config.widths;
+    if (backend_kernel_isa() != 1 || wd[0] % 8 || wd[1] % 8 || wd[2] % 8)
+        return train_net_create_layout(net, params, engine, n, size, TRAIN_LAYOUT_NHWC);
+    style_status status =
+        train_net_create_layout(net, params, engine, n, size, TRAIN_LAYOUT_BLOCKED);
+    if (status != STYLE_OK || !blocked_region_is_slow(net)) return status;
+    train_net_destroy(net);
+    return train_net_create_layout(net, params, engine, n, size, TRAIN_LAYOUT_NHWC);
+}
+
+style_status train_net_create_layout(train_net *net, train_params *params, dnnl_engine_t engine,
+                                     int32_t n, int32_t size, train_layout layout)
 {
     style_status status = STYLE_OK;
     memset(net, 0, sizeof *net);
@@ -353,13 +401,33 @@ style_status train_net_create(train_net *net, train_params *params, dnnl_engine_
     const int32_t q = size / 4;
     net->input = alloc_tensor(n, size, size, 3);
     FAIL_IF(!net->input, STYLE_ERR_NOMEM, "train: out of memory");
+    /* From conv3 to the last upsampling stage every width is a multiple of 8 (16/32/64 and
+     * 32/64/128): that part may run in nChw8c, entered and left through one reorder each way
+     * (conv2, 16 -> 32 at stride 2, stays NHWC: its blocked backward-data is oneDNN's
+     * reference code on AVX2). */
+    const bool blocked = layout == TRAIN_LAYOUT_BLOCKED;
+    FAIL_IF(blocked && (wd[0] % 8 || wd[1] % 8 || wd[2] % 8), STYLE_ERR_INVALID_ARGUMENT,
+            "train: the blocked layout needs widths that are multiples of 8");
+    net->blocked = blocked;
     /* Downsampling: conv1 (no input gradient), conv2 /2, conv3 /2. */
     TRY(stage_create(net, &net->down[0], engine, net->input, NULL, size, size, 3, 1, "conv1", 1,
-                     "in1", true, &scratch));
+                     "in1", true, false, &scratch));
     TRY(stage_create(net, &net->down[1], engine, net->down[0].out, net->down[0].diff_out, size,
-                     size, wd[0], 1, "conv2", 2, "in2", true, &scratch));
-    TRY(stage_create(net, &net->down[2], engine, net->down[1].out, net->down[1].diff_out,
-                     size / 2, size / 2, wd[1], 1, "conv3", 2, "in3", true, &scratch));
+                     size, wd[0], 1, "conv2", 2, "in2", true, false, &scratch));
+    float *down_in = net->down[1].out, *diff_down_in = net->down[1].diff_out;
+    const int32_t h = size / 2;
+    if (blocked) {
+        net->blocked_in = alloc_tensor(n, h, h, wd[1]);
+        net->diff_blocked_in = alloc_tensor(n, h, h, wd[1]);
+        net->blocked_out = alloc_tensor(n, size, size, wd[0]);
+        net->diff_blocked_out = alloc_tensor(n, size, size, wd[0]);
+        FAIL_IF(!net->blocked_in || !net->diff_blocked_in || !net->blocked_out ||
+                    !net->diff_blocked_out,
+                STYLE_ERR_NOMEM, "train: out of memory");
+        down_in = net->blocked_in, diff_down_in = net->diff_blocked_in;
+    }
+    TRY(stage_create(net, &net->down[2], engine, down_in, diff_down_in, h, h, wd[1], 1, "conv3", 2,
+                     "in3", true, blocked, &scratch));
     net->stream[0] = net->down[2].out;
     net->diff_stream[0] = net->down[2].diff_out;
     net->diff_scratch = alloc_tensor(n, q, q, wd[2]);
@@ -371,21 +439,23 @@ style_status train_net_create(train_net *net, train_params *params, dnnl_engine_
         snprintf(n1, sizeof n1, "res%d.in1", k + 1);
         snprintf(n2, sizeof n2, "res%d.in2", k + 1);
         /* The first conv's input gradient goes to scratch, then joins the skip path's. */
-        TRY(stage_create(net, &net->residual[k][0], engine, net->stream[k], net->diff_scratch, q,
-                         q, wd[2], 1, c1, 1, n1, true, &scratch));
+        TRY(stage_create(net, &net->residual[k][0], engine, net->stream[k], net->diff_scratch, q, q,
+                         wd[2], 1, c1, 1, n1, true, blocked, &scratch));
         TRY(stage_create(net, &net->residual[k][1], engine, net->residual[k][0].out,
-                         net->residual[k][0].diff_out, q, q, wd[2], 1, c2, 1, n2, false, &scratch));
+                         net->residual[k][0].diff_out, q, q, wd[2], 1, c2, 1, n2, false, blocked,
+                         &scratch));
         net->stream[k + 1] = alloc_tensor(n, q, q, wd[2]);
         net->diff_stream[k + 1] = alloc_tensor(n, q, q, wd[2]);
         FAIL_IF(!net->stream[k + 1] || !net->diff_stream[k + 1], STYLE_ERR_NOMEM,
                 "train: out of memory");
     }
-    TRY(stage_create(net, &net->up[0], engine, net->stream[blocks], net->diff_stream[blocks], q,
-                     q, wd[2], 2, "deconv1", 1, "in4", true, &scratch));
+    TRY(stage_create(net, &net->up[0], engine, net->stream[blocks], net->diff_stream[blocks], q, q,
+                     wd[2], 2, "deconv1", 1, "in4", true, blocked, &scratch));
     TRY(stage_create(net, &net->up[1], engine, net->up[0].out, net->up[0].diff_out, 2 * q, 2 * q,
-                     wd[1], 2, "deconv2", 1, "in5", true, &scratch));
-    TRY(stage_create(net, &net->last, engine, net->up[1].out, net->up[1].diff_out, size, size,
-                     wd[0], 1, "deconv3", 1, NULL, false, &scratch));
+                     wd[1], 2, "deconv2", 1, "in5", true, blocked, &scratch));
+    TRY(stage_create(net, &net->last, engine, blocked ? net->blocked_out : net->up[1].out,
+                     blocked ? net->diff_blocked_out : net->up[1].diff_out, size, size, wd[0], 1,
+                     "deconv3", 1, NULL, false, false, &scratch));
     TRY(train_scratchpad_create(engine, scratch, &net->scratchpad, &net->scratchpad_memory));
     return STYLE_OK;
 fail:
@@ -399,6 +469,23 @@ static void add_tensors(float *dst, const float *a, const float *b, size_t count
     for (size_t i = 0; i < count; i++) dst[i] = a[i] + b[i];
 }
 
+/* Monotonic seconds, read only when the graph is timed. */
+static double timing_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Adds the seconds since *mark to *total and moves the mark (timed graphs only). */
+static void timing_lap(const train_net *net, double *mark, double *total)
+{
+    if (!net->timing) return;
+    double now = timing_now();
+    *total += now - *mark;
+    *mark = now;
+}
+
 style_status train_net_forward(train_net *net, dnnl_stream_t stream, bool training,
                                const float **output)
 {
@@ -406,15 +493,30 @@ style_status train_net_forward(train_net *net, dnnl_stream_t stream, bool traini
     const int32_t blocks = net->params->config.residual_blocks;
     const int32_t q = net->size / 4;
     const size_t stream_count = (size_t)net->n * q * q * net->params->config.widths[2];
-    for (int i = 0; i < 3; i++) TRY(stage_forward(net, &net->down[i], stream, training));
+    train_net_timing *tm = net->timing;
+    double start = tm ? timing_now() : 0, mark = start;
+    const int32_t c0 = net->params->config.widths[0], c1 = net->params->config.widths[1];
+    const int32_t s = net->size, h = s / 2;
+    TRY(stage_forward(net, &net->down[0], stream, training));
+    TRY(stage_forward(net, &net->down[1], stream, training));
+    if (net->blocked) nhwc_to_blocked8(net->down[1].out, net->n, h, h, c1, net->blocked_in);
+    TRY(stage_forward(net, &net->down[2], stream, training));
+    if (tm) timing_lap(net, &mark, &tm->forward_part[TRAIN_PART_DOWN]);
     for (int32_t k = 0; k < blocks; k++) {
         TRY(stage_forward(net, &net->residual[k][0], stream, training));
         TRY(stage_forward(net, &net->residual[k][1], stream, training));
         add_tensors(net->stream[k + 1], net->stream[k], net->residual[k][1].out, stream_count);
     }
+    if (tm) timing_lap(net, &mark, &tm->forward_part[TRAIN_PART_RESIDUAL]);
     TRY(stage_forward(net, &net->up[0], stream, training));
     TRY(stage_forward(net, &net->up[1], stream, training));
+    if (net->blocked) blocked8_to_nhwc(net->up[1].out, net->n, s, s, c0, net->blocked_out);
+    if (tm) timing_lap(net, &mark, &tm->forward_part[TRAIN_PART_UP]);
     TRY(stage_forward(net, &net->last, stream, training));
+    if (tm) {
+        timing_lap(net, &mark, &tm->forward_part[TRAIN_PART_LAST]);
+        tm->forward += mark - start;
+    }
     *output = net->last.out;
     return STYLE_OK;
 fail:
@@ -453,10 +555,18 @@ style_status train_net_backward(train_net *net, dnnl_stream_t stream)
     const int32_t blocks = net->params->config.residual_blocks;
     const int32_t q = net->size / 4;
     const size_t stream_count = (size_t)net->n * q * q * net->params->config.widths[2];
+    train_net_timing *tm = net->timing;
+    double start = tm ? timing_now() : 0, mark = start;
     memset(net->params->grads, 0, net->params->total * sizeof(float));
+    const int32_t c0 = net->params->config.widths[0], c1 = net->params->config.widths[1];
+    const int32_t s = net->size, h = s / 2;
     TRY(stage_backward(net, &net->last, stream));
+    if (net->blocked)
+        nhwc_to_blocked8(net->diff_blocked_out, net->n, s, s, c0, net->up[1].diff_out);
+    if (tm) timing_lap(net, &mark, &tm->backward_part[TRAIN_PART_LAST]);
     TRY(stage_backward(net, &net->up[1], stream));
     TRY(stage_backward(net, &net->up[0], stream));
+    if (tm) timing_lap(net, &mark, &tm->backward_part[TRAIN_PART_UP]);
     for (int32_t k = blocks - 1; k >= 0; k--) {
         /* x_{k+1} = x_k + branch(x_k): the gradient reaches the branch's output unchanged. */
         memcpy(net->residual[k][1].diff_out, net->diff_stream[k + 1], stream_count * sizeof(float));
@@ -464,10 +574,41 @@ style_status train_net_backward(train_net *net, dnnl_stream_t stream)
         TRY(stage_backward(net, &net->residual[k][0], stream));
         add_tensors(net->diff_stream[k], net->diff_stream[k + 1], net->diff_scratch, stream_count);
     }
-    for (int i = 2; i >= 0; i--) TRY(stage_backward(net, &net->down[i], stream));
+    if (tm) timing_lap(net, &mark, &tm->backward_part[TRAIN_PART_RESIDUAL]);
+    TRY(stage_backward(net, &net->down[2], stream));
+    if (net->blocked)
+        blocked8_to_nhwc(net->diff_blocked_in, net->n, h, h, c1, net->down[1].diff_out);
+    TRY(stage_backward(net, &net->down[1], stream));
+    TRY(stage_backward(net, &net->down[0], stream));
+    if (tm) {
+        timing_lap(net, &mark, &tm->backward_part[TRAIN_PART_DOWN]);
+        tm->backward += mark - start;
+    }
     return STYLE_OK;
 fail:
     return status;
+}
+
+/* A stage's multiply-adds: executed by its primitives, and nominal (the conv as written). */
+static void stage_count_macs(const train_stage *st, double *executed, double *nominal)
+{
+    double forward, backward;
+    tconv_count_macs(&st->conv, &forward, &backward);
+    *executed += forward + backward;
+    *nominal += forward + backward;
+}
+
+void train_net_count_macs(const train_net *net, double *executed, double *nominal)
+{
+    *executed = *nominal = 0;
+    for (int i = 0; i < 3; i++)
+        stage_count_macs(&net->down[i], executed, nominal);
+    for (int32_t k = 0; k < net->params->config.residual_blocks; k++)
+        for (int j = 0; j < 2; j++)
+            stage_count_macs(&net->residual[k][j], executed, nominal);
+    for (int i = 0; i < 2; i++)
+        stage_count_macs(&net->up[i], executed, nominal);
+    stage_count_macs(&net->last, executed, nominal);
 }
 
 void train_net_destroy(train_net *net)
@@ -484,6 +625,10 @@ void train_net_destroy(train_net *net)
     train_stage_destroy(&net->up[0]);
     train_stage_destroy(&net->up[1]);
     train_stage_destroy(&net->last);
+    style__aligned_free(net->blocked_in);
+    style__aligned_free(net->diff_blocked_in);
+    style__aligned_free(net->blocked_out);
+    style__aligned_free(net->diff_blocked_out);
     style__aligned_free(net->input);
     style__aligned_free(net->diff_scratch);
     if (net->scratchpad_memory) dnnl_memory_destroy(net->scratchpad_memory);

@@ -69,7 +69,8 @@ typedef struct train_stage {
     tnorm norm;
     float *out, *diff_out; /* == conv_out when there is no norm */
     char norm_name[24];
-    bool frozen; /* inference: no gradients (diff buffers NULL) */
+    bool frozen;  /* inference: no gradients (diff buffers NULL) */
+    bool blocked; /* every tensor in nChw8c (train_stage_desc.blocked) */
 } train_stage;
 
 /* How to build a stage (train_stage_create). */
@@ -84,6 +85,8 @@ typedef struct train_stage_desc {
     bool batch_norm, relu;        /* the norm's kind and its ReLU */
     bool frozen;                  /* forward only, weights fixed (inference) */
     bool frozen_weights;          /* conv weights fixed, gradients still flow (johnson-cin) */
+    bool blocked;                 /* input, output and their gradients in nChw8c, not NHWC
+                                     (in_c and the output channels multiples of 8) */
 } train_stage_desc;
 
 style_status train_stage_create(train_stage *st, train_params *p, int32_t n,
@@ -96,8 +99,20 @@ style_status train_stage_backward(train_stage *st, int32_t n, dnnl_stream_t stre
                                   dnnl_memory_t scratchpad);
 void train_stage_destroy(train_stage *st);
 
+/* The graph's parts, for timing: downsampling, residual blocks, upsampling, output layer. */
+enum { TRAIN_PART_DOWN, TRAIN_PART_RESIDUAL, TRAIN_PART_UP, TRAIN_PART_LAST, TRAIN_PARTS };
+
+/* Wall-clock seconds accumulated by train_net_forward / train_net_backward while
+ * train_net.timing points at one (the training benchmark's split); nothing is measured
+ * otherwise. The caller zeroes it. */
+typedef struct train_net_timing {
+    double forward, backward;
+    double forward_part[TRAIN_PARTS], backward_part[TRAIN_PARTS];
+} train_net_timing;
+
 typedef struct train_net {
     train_params *params;
+    train_net_timing *timing; /* NULL: no timing */
     int32_t n, size;
     float momentum; /* batch-norm running statistics */
     train_stage down[3], residual[TRAIN_MAX_BLOCKS][2], up[2], last;
@@ -105,12 +120,25 @@ typedef struct train_net {
     float *stream[TRAIN_MAX_BLOCKS + 1]; /* residual stream x_k, and its gradient */
     float *diff_stream[TRAIN_MAX_BLOCKS + 1];
     float *diff_scratch;                 /* one residual-stream-sized gradient buffer */
+    /* down[2] .. up[1] in nChw8c (train_net_create_layout): oneDNN's AVX2 convolutions take
+     * about half the time of NHWC's there (a third for the upsampling convs' backward-weights).
+     * down[1]'s NHWC output is reordered into blocked_in, up[1]'s blocked output into
+     * blocked_out (NHWC) for the last conv, and their gradients back: two reorders each way
+     * per step. */
+    bool blocked;
+    float *blocked_in, *diff_blocked_in, *blocked_out, *diff_blocked_out;
     void *scratchpad;
     dnnl_memory_t scratchpad_memory;
 } train_net;
 
 style_status train_net_create(train_net *net, train_params *params, dnnl_engine_t engine,
                               int32_t n, int32_t size);
+/* The activation layout of the middle stages (down[2] .. up[1]). train_net_create chooses
+ * BLOCKED (nChw8c; widths multiples of 8) on AVX2 processors without AVX-512, unless
+ * one of its convolutions would run oneDNN's reference code, and NHWC elsewhere. */
+typedef enum train_layout { TRAIN_LAYOUT_NHWC, TRAIN_LAYOUT_BLOCKED } train_layout;
+style_status train_net_create_layout(train_net *net, train_params *params, dnnl_engine_t engine,
+                                     int32_t n, int32_t size, train_layout layout);
 /* Runs the batch in net->input; returns the output (N x S x S x 3, unclamped 0..255 scale).
  * `training` updates batch-norm running statistics. */
 style_status train_net_forward(train_net *net, dnnl_stream_t stream, bool training,
@@ -122,5 +150,9 @@ void train_net_set_style(train_net *net, int32_t style);
 /* Backpropagates the output gradient into params->grads (overwritten). */
 style_status train_net_backward(train_net *net, dnnl_stream_t stream);
 void train_net_destroy(train_net *net);
+/* Multiply-adds of one training step (forward and backward) of the graph: `executed` those
+ * the primitives run, `nominal` those of the network as written (nearest x2 + conv counted at
+ * the upsampled size); equal unless a stage runs a cheaper equivalent. */
+void train_net_count_macs(const train_net *net, double *executed, double *nominal);
 
 #endif

@@ -35,6 +35,42 @@ csv() {
 }
 check "bench --csv: one line per size and precision" csv
 
+cpu_line() {
+    grep -q "^cpu: .*(AVX2 \(yes\|no\), AVX-512 \(yes\|no\), AVX512-BF16" "$scratch/table" &&
+        [ "$(grep -c '^cpu,' "$scratch/csv")" -eq 1 ]
+}
+check "bench names the processor and its instruction sets (table and csv)" cpu_line
+
+# The training benchmark on a tiny crop with the random VGG-16-shaped loss network: the
+# split, the FLOPs and the share of the peak; one csv record.
+train_table() {
+    "$bin" bench --train --width half --batch 1 --crop 16 --iterations 2 --warmup 0 \
+        --loss-net random --threads 1 >"$scratch/train" &&
+        grep -q "^cpu: " "$scratch/train" &&
+        grep -q "s/iteration (min" "$scratch/train" &&
+        grep -q "^  transform network backward " "$scratch/train" &&
+        grep -q "^    residual blocks " "$scratch/train" &&
+        grep -q "^  loss network (fwd x2 + bwd-data) " "$scratch/train" &&
+        grep -q "^  optimizer (Adam) " "$scratch/train" &&
+        grep -q "GFLOP/s executed = .*% of the fp32 peak" "$scratch/train" &&
+        grep -q "vgg16-random" "$scratch/train"
+}
+check "bench --train prints the split, FLOPs and share of the peak" train_table
+
+train_csv() {
+    "$bin" bench --train --width half --batch 1 --crop 16 --iterations 1 --warmup 0 \
+        --loss-net random --threads 1 --csv >"$scratch/train.csv" &&
+        [ "$(grep -c '^train,half,1,16,vgg16-random,1,1,' "$scratch/train.csv")" -eq 1 ] &&
+        awk -F, '$1 == "train" && NF != 23 { exit 1 }' "$scratch/train.csv"
+}
+check "bench --train --csv: one train record" train_csv
+
+check "bench --train: a crop that is not a multiple of 4 is a usage error" \
+    expect_status 2 "crop" "$bin" bench --train --crop 30
+check "bench --train: a missing loss network fails cleanly" \
+    expect_status 1 "none" "$bin" bench --train --crop 16 --iterations 1 --threads 1 \
+    --loss-net "$scratch/none"
+
 all_supported() {
     # "all" is every precision this processor runs; each appears once.
     "$bin" bench --model "$model" --sizes 16 --runs 1 --warmup 0 --csv --no-layers \

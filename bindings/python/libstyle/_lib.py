@@ -527,6 +527,8 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], bool]] = {
     ),
     # training and optimisation
     "style_train": (c_status, [POINTER(TrainOptions)], True),
+    # The training benchmark (`libstyle bench --train`): declared, not wrapped in Python.
+    "style_train_bench": (c_status, [c_void_p, c_void_p], True),
     "style_optimize": (c_status, [POINTER(OptimizeOptions)], True),
     # arbitrary style (AdaIN)
     "style_train_adain": (c_status, [POINTER(TrainAdainOptions)], True),

@@ -166,6 +166,12 @@ typedef struct style_train_options {
                                           from [crop, its own]; N: from [crop, min(its own, N)],
                                           the scale the model will be used at (a model for
                                           512-pixel images: about 384) */
+    /* Since 0.x (read when struct_size covers it): against the weave of the network's grid. */
+    double grid_weight;              /**< weight of the grid loss (docs/training.md): per 64 x 64
+                                          tile and channel of the output, the variance of the
+                                          means of its 16 pixel phases (y mod 4, x mod 4), the
+                                          transform network's stride, so a pattern locked to
+                                          that grid (the period-4 weave) costs; 0: none */
 } style_train_options;
 
 /**

@@ -548,8 +548,8 @@ static void test_resume_is_bit_identical(void **state)
     free(dir);
 }
 
-/* Average pooling in the loss network and the colour loss: recorded in the model, kept
- * across a stop and resume (bit-identical), and they change what is trained. */
+/* Average pooling in the loss network, the colour loss and the grid loss: recorded in the
+ * model, kept across a stop and resume (bit-identical), and they change what is trained. */
 static void test_quality_terms(void **state)
 {
     (void)state;
@@ -562,6 +562,15 @@ static void test_quality_terms(void **state)
     assert_int_equal(style_train(&o), STYLE_OK);
     size_t size_plain, size_a;
     void *plain = model_tensors(o.out_path, &size_plain);
+
+    /* The grid loss alone changes the model. */
+    o.grid_weight = 1000.0;
+    assert_int_equal(style_train(&o), STYLE_OK);
+    size_t size_grid;
+    void *grid = model_tensors(o.out_path, &size_grid);
+    assert_int_equal(size_grid, size_plain);
+    assert_true(memcmp(grid, plain, size_grid) != 0);
+    free(grid);
 
     o.loss_pooling = "avg";
     o.color_weight = 5.0;
@@ -576,6 +585,7 @@ static void test_quality_terms(void **state)
     const char *training = style_model_metadata_get(model, "libstyle.training");
     assert_non_null(strstr(training, "\"loss_pooling\":\"avg\""));
     assert_non_null(strstr(training, "\"color_weight\":5"));
+    assert_non_null(strstr(training, "\"grid_weight\":1000"));
     style_model_free(model);
 
     /* Stop at 6, resume to 10 with no quality options given: the checkpoint carries them. */
@@ -588,6 +598,9 @@ static void test_quality_terms(void **state)
     assert_non_null(strstr(style_last_error(), "median"));
     o.loss_pooling = NULL;
     o.color_weight = -1;
+    assert_int_equal(style_train(&o), STYLE_ERR_INVALID_ARGUMENT);
+    o.color_weight = 0;
+    o.grid_weight = NAN;
     assert_int_equal(style_train(&o), STYLE_ERR_INVALID_ARGUMENT);
     free(plain), free(a);
     free_run(&o);

@@ -1,6 +1,7 @@
 /*
- * The colour loss of the trainer: its statistics against values computed by hand, and its
- * gradient against central finite differences of a double-precision reference of the loss.
+ * The colour and grid losses of the trainer: their statistics against values computed by
+ * hand, and their gradients against central finite differences of double-precision
+ * references of the losses.
  */
 #include "testutil.h"
 #include "train/train_losses.h"
@@ -95,11 +96,102 @@ static void test_color_loss_gradient(void **state)
     }
 }
 
+/* Double-precision reference of grid_loss: tiles of `tile` rounded down to whole periods,
+ * clipped at the edges to whole periods; per tile and channel the population variance of the
+ * phase means (each phase's own pixel count), averaged over tiles and channels. */
+static double reference_grid_loss(const double *image, int h, int w, int period, int tile)
+{
+    int step = tile / period * period, tiles = 0;
+    double total = 0;
+    for (int y0 = 0; y0 + period <= h; y0 += step)
+        for (int x0 = 0; x0 + period <= w; x0 += step) {
+            int th = (h - y0 < step ? h - y0 : step) / period * period;
+            int tw = (w - x0 < step ? w - x0 : step) / period * period;
+            tiles++;
+            for (int c = 0; c < 3; c++) {
+                double sum[64] = {0}, count[64] = {0}, m1 = 0, m2 = 0;
+                for (int y = y0; y < y0 + th; y++)
+                    for (int x = x0; x < x0 + tw; x++) {
+                        int phase = (y % period) * period + x % period;
+                        sum[phase] += image[((size_t)y * w + x) * 3 + c] / 255.0;
+                        count[phase] += 1;
+                    }
+                for (int p = 0; p < period * period; p++) {
+                    double m = sum[p] / count[p];
+                    m1 += m / (period * period);
+                    m2 += m * m / (period * period);
+                }
+                total += m2 - m1 * m1;
+            }
+        }
+    return tiles ? total / (tiles * 3.0) : 0.0;
+}
+
+static void test_grid_loss_by_hand(void **state)
+{
+    (void)state;
+    /* 8 x 8, period 4, one tile: 51 (0.2) at phase (0, 0) in every channel, 0 elsewhere.
+     * Phase means 0.2 and fifteen 0; their mean 0.2 / 16; variance
+     * ((0.2 - 0.0125)^2 + 15 * 0.0125^2) / 16 = 0.2^2 * 15 / 256. */
+    float image[8 * 8 * 3] = {0}, diff[8 * 8 * 3] = {0};
+    for (int y = 0; y < 8; y += 4)
+        for (int x = 0; x < 8; x += 4)
+            for (int c = 0; c < 3; c++)
+                image[(y * 8 + x) * 3 + c] = 51;
+    assert_true(fabs(grid_loss(image, 8, 8, 4, 8, 2.0, diff) - 2.0 * 0.04 * 15 / 256) < 1e-12);
+    /* A flat image costs nothing and has no gradient. */
+    float flat[8 * 8 * 3], zero[8 * 8 * 3] = {0};
+    for (int i = 0; i < 8 * 8 * 3; i++)
+        flat[i] = 77;
+    memset(diff, 0, sizeof diff);
+    assert_true(fabs(grid_loss(flat, 8, 8, 4, 8, 1.0, diff)) < 1e-15);
+    for (int i = 0; i < 8 * 8 * 3; i++)
+        assert_true(fabs(diff[i]) < 1e-12);
+    /* Smaller than one period: nothing measured. */
+    assert_true(grid_loss(zero, 3, 3, 4, 8, 1.0, diff) == 0.0);
+}
+
+static void test_grid_loss_gradient(void **state)
+{
+    (void)state;
+    /* Odd sizes, partial tiles at the edges, tiles that are not whole periods. */
+    const int cases[][4] = {{9, 13, 4, 8}, {16, 16, 4, 32}, {7, 5, 2, 3}, {12, 21, 3, 9}};
+    test_rng rng = {43};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const int h = cases[k][0], w = cases[k][1], period = cases[k][2], tile = cases[k][3];
+        const size_t n = (size_t)h * w * 3;
+        float *x = malloc(n * sizeof *x), *diff = calloc(n, sizeof *diff);
+        double *xd = malloc(n * sizeof *xd);
+        test_fill_uniform(&rng, x, n, 0, 255);
+        for (size_t i = 0; i < n; i++)
+            xd[i] = x[i];
+        const double weight = 7.0;
+        double got = grid_loss(x, h, w, period, tile, weight, diff);
+        double want = weight * reference_grid_loss(xd, h, w, period, tile);
+        assert_true(want > 0);
+        assert_true(fabs(got - want) <= 1e-9 * want);
+        const double step = 1e-1;
+        for (size_t i = 0; i < n; i++) {
+            double keep = xd[i];
+            xd[i] = keep + step;
+            double up = reference_grid_loss(xd, h, w, period, tile);
+            xd[i] = keep - step;
+            double down = reference_grid_loss(xd, h, w, period, tile);
+            xd[i] = keep;
+            double numeric = weight * (up - down) / (2 * step);
+            assert_true(fabs(numeric - diff[i]) <= 1e-4 * fmax(1e-3, fabs(numeric)) + 1e-8);
+        }
+        free(x), free(diff), free(xd);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_color_statistics_by_hand),
         cmocka_unit_test(test_color_loss_gradient),
+        cmocka_unit_test(test_grid_loss_by_hand),
+        cmocka_unit_test(test_grid_loss_gradient),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

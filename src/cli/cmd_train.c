@@ -64,6 +64,8 @@ void cmd_train_usage(FILE *out)
           "  --tv-weight X            total variation, default 50; 0 disables it\n"
           "  --color-weight X         colour loss: the output's RGB mean and covariance against\n"
           "                           the style image's (default 0: none)\n"
+          "  --grid-weight X          grid loss: costs a pattern locked to the network's\n"
+          "                           4-pixel grid (the weave); about 1000 (default 0: none)\n"
           "  --loss-pooling max|avg   run the loss network's max pools as average pools while\n"
           "                           training (avg keeps the period-4 grid out; default max)\n"
           "  --max-short-side N       photos are scaled to a short side drawn from [crop, N]\n"
@@ -95,8 +97,8 @@ enum {
     OPT_ITERATIONS, OPT_BATCH, OPT_CROP, OPT_STYLE_SIZE, OPT_LR, OPT_LR_SCHEDULE,
     OPT_CONTENT_WEIGHT, OPT_STYLE_WEIGHT, OPT_TV_WEIGHT, OPT_CONTENT_LAYER, OPT_STYLE_LAYERS,
     OPT_SEED, OPT_THREADS, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_LOSS_LOG,
-    OPT_STYLE_NAME, OPT_ADD_STYLE, OPT_EXCLUDE, OPT_LOSS_POOLING, OPT_COLOR_WEIGHT, OPT_LOSS_SHIFT,
-    OPT_INIT, OPT_MAX_SHORT_SIDE
+    OPT_STYLE_NAME, OPT_ADD_STYLE, OPT_EXCLUDE, OPT_LOSS_POOLING, OPT_COLOR_WEIGHT,
+    OPT_GRID_WEIGHT, OPT_LOSS_SHIFT, OPT_INIT, OPT_MAX_SHORT_SIDE
 };
 
 int cmd_train(int argc, char **argv)
@@ -131,6 +133,7 @@ int cmd_train(int argc, char **argv)
         {"exclude", required_argument, NULL, OPT_EXCLUDE},
         {"loss-pooling", required_argument, NULL, OPT_LOSS_POOLING},
         {"color-weight", required_argument, NULL, OPT_COLOR_WEIGHT},
+        {"grid-weight", required_argument, NULL, OPT_GRID_WEIGHT},
         {"loss-shift", required_argument, NULL, OPT_LOSS_SHIFT},
         {"init", required_argument, NULL, OPT_INIT},
         {"max-short-side", required_argument, NULL, OPT_MAX_SHORT_SIDE},
@@ -230,9 +233,11 @@ int cmd_train(int argc, char **argv)
             if (c == OPT_TV_WEIGHT) o.tv_weight = real;
             break;
         case OPT_COLOR_WEIGHT:
+        case OPT_GRID_WEIGHT:
             if (cli_parse_double(optarg, 0, 1e12, &real))
                 return cli_usage_error("train", "%s expects a non-negative number", argv[before]);
-            o.color_weight = real;
+            if (c == OPT_COLOR_WEIGHT) o.color_weight = real;
+            if (c == OPT_GRID_WEIGHT) o.grid_weight = real;
             break;
         case OPT_MAX_SHORT_SIDE:
             if (cli_parse_int(optarg, 16, 65536, &value))

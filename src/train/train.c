@@ -21,6 +21,11 @@
 #include <unistd.h>
 
 #define MAX_STYLE_LAYERS 16
+/* The grid loss's period: the transform network's stride (two stride-2 convolutions down,
+ * two 2x upsamplings up), the period of the weave it can lock to its grid; and its tile, small
+ * enough to catch a weave that only some regions of a crop carry. */
+#define TRAIN_GRID_PERIOD 4
+#define TRAIN_GRID_TILE 64
 
 typedef struct trainer {
     const style_train_options *options;
@@ -182,6 +187,8 @@ static style_status settings_from_options(trainer *t)
         o->struct_size >= offsetof(style_train_options, init_model) + sizeof o->init_model;
     if (o->struct_size >= offsetof(style_train_options, max_short_side) + sizeof o->max_short_side)
         s->max_short_side = o->max_short_side;
+    if (o->struct_size >= offsetof(style_train_options, grid_weight) + sizeof o->grid_weight)
+        s->grid_weight = o->grid_weight;
     if (has_warm_start) {
         s->loss_shift = o->loss_shift;
         if (o->init_model) {
@@ -257,7 +264,8 @@ static style_status check_settings(const train_settings *s)
         !(isfinite(s->content_weight) && s->content_weight >= 0) ||
         !(isfinite(s->style_weight) && s->style_weight >= 0) ||
         !(isfinite(s->tv_weight) && s->tv_weight >= 0) ||
-        !(isfinite(s->color_weight) && s->color_weight >= 0))
+        !(isfinite(s->color_weight) && s->color_weight >= 0) ||
+        !(isfinite(s->grid_weight) && s->grid_weight >= 0))
         return style__fail(STYLE_ERR_INVALID_ARGUMENT,
                            "train: the learning rate must be finite and positive, the loss "
                            "weights finite and not negative");
@@ -518,6 +526,12 @@ static style_status train_step(trainer *t, double lr, double losses[3])
                                  t->style_color_cov[k], s->color_weight * per_image,
                                  diff_out + b * image);
     losses[1] += colour;
+    /* The grid term is a regulariser like TV: it is reported in the TV loss. */
+    if (s->grid_weight > 0)
+        for (int32_t b = 0; b < n; b++)
+            losses[2] +=
+                grid_loss(output + b * image, size, size, TRAIN_GRID_PERIOD, TRAIN_GRID_TILE,
+                          s->grid_weight * per_image, diff_out + b * image);
     t4 = train_now_seconds();
     TRY(train_net_backward(&t->net, t->stream));
     FAIL_IF(may_cancel_later && cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);

@@ -4,6 +4,7 @@
 #include "arch/adain.h"
 
 #include <oneapi/dnnl/dnnl.h>
+#include <stdlib.h>
 #include <string.h>
 
 void gram_matrix(const float *features, int32_t hw, int32_t c, float *gram)
@@ -81,6 +82,54 @@ double tv_loss(const float *image, int32_t h, int32_t w, double weight, float *d
             }
     double loss = (nv > 0 ? vertical / nv : 0) + (nh > 0 ? horizontal / nh : 0);
     return weight * s * loss;
+}
+
+double grid_loss(const float *image, int32_t h, int32_t w, int32_t period, int32_t tile,
+                 double weight, float *diff)
+{
+    /* Tiles shrink at the edges to a whole number of periods, so every phase of a tile has
+     * the same pixel count; the fewer than `period` rows and columns left over are not
+     * measured. */
+    const int32_t step = tile / period * period;
+    if (period < 1 || step < period || h < period || w < period) return 0.0;
+    const size_t tiles = (size_t)((h - period) / step + 1) * (size_t)((w - period) / step + 1);
+    const double s = 1.0 / 255.0, phases = (double)period * period;
+    /* The loss is the mean over tiles and channels of the phase means' variance. */
+    const double scale = weight / ((double)tiles * 3.0);
+    double *means = calloc((size_t)period * period, sizeof *means), sum = 0;
+    if (!means) return 0.0;
+    for (int32_t y0 = 0; y0 + period <= h; y0 += step)
+        for (int32_t x0 = 0; x0 + period <= w; x0 += step) {
+            const int32_t th = (h - y0 < step ? h - y0 : step) / period * period;
+            const int32_t tw = (w - x0 < step ? w - x0 : step) / period * period;
+            const double per_phase = (double)(th / period) * (tw / period);
+            for (int c = 0; c < 3; c++) {
+                double mean = 0;
+                for (int32_t p = 0; p < period * period; p++)
+                    means[p] = 0;
+                for (int32_t y = 0; y < th; y++)
+                    for (int32_t x = 0; x < tw; x++)
+                        means[(y % period) * period + x % period] +=
+                            image[((size_t)(y0 + y) * w + x0 + x) * 3 + c] * s;
+                for (int32_t p = 0; p < period * period; p++) {
+                    means[p] /= per_phase;
+                    mean += means[p] / phases;
+                }
+                for (int32_t p = 0; p < period * period; p++) {
+                    means[p] -= mean; /* reused: the phase's deviation from the tile's mean */
+                    sum += means[p] * means[p] / phases;
+                }
+                /* d/dx of sum_p (m_p - mean)^2 / phases = 2 (m_p(x) - mean) / (per_phase
+                 * phases): the mean's own term vanishes, the deviations sum to zero. */
+                for (int32_t y = 0; y < th; y++)
+                    for (int32_t x = 0; x < tw; x++)
+                        diff[((size_t)(y0 + y) * w + x0 + x) * 3 + c] +=
+                            (float)(scale * 2.0 * means[(y % period) * period + x % period] * s /
+                                    (per_phase * phases));
+            }
+        }
+    free(means);
+    return scale * sum;
 }
 
 double moment_loss(const float *features, int32_t hw, int32_t c, const float *target_mean,

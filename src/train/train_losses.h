@@ -53,6 +53,17 @@ void color_statistics(const float *image, size_t pixels, double mean[3], double 
 double color_loss(const float *image, size_t pixels, const double target_mean[3],
                   const double target_cov[9], double weight, float *diff);
 
+/*
+ * Grid loss of one image (h x w x 3, values 0..255 scaled to [0, 1]), times weight: a
+ * pattern locked to the transform network's stride (the period-4 weave of nearest-upsampling
+ * networks) makes the pixels at one phase (y mod period, x mod period) brighter than at
+ * another. Per tile of tile x tile pixels (shrunk at the edges to whole periods) and channel,
+ * the variance of the period^2 phase means around their mean; the loss is its mean over
+ * tiles and channels. Adds weight * dL/dx (with respect to the 0..255 values) to diff.
+ */
+double grid_loss(const float *image, int32_t h, int32_t w, int32_t period, int32_t tile,
+                 double weight, float *diff);
+
 /* Total variation of one image (h x w x 3, values 0..255 scaled to [0, 1]), times weight;
  * adds weight * dL/dx (with respect to the 0..255 values) to diff. */
 double tv_loss(const float *image, int32_t h, int32_t w, double weight, float *diff);

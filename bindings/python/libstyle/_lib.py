@@ -202,6 +202,7 @@ class TrainOptions(Structure):
         ("loss_shift", c_int32),
         ("init_model", c_char_p),
         ("max_short_side", c_int32),
+        ("grid_weight", c_double),
     ]
 
 

@@ -215,6 +215,7 @@ def train(
     loss_shift: int = 0,
     init_model: Optional[PathLike] = None,
     max_short_side: int = 0,
+    grid_weight: float = 0.0,
     content_layer: Optional[str] = None,
     style_layers: Union[None, str, Sequence[str]] = None,
     seed: int = 0,
@@ -277,6 +278,9 @@ def train(
         max_short_side: 0 = each crop's photo is scaled to a short side drawn from
             [crop_size, its own]; N = from [crop_size, min(its own, N)] (the scale the model
             will be used at).
+        grid_weight: weight of the grid loss (0 = none): per 64 x 64 tile and channel of
+            the output, the variance of the means of its 16 pixel phases (y mod 4, x mod 4),
+            so a pattern locked to the network's 4-pixel grid (the weave) costs; about 1000.
         content_layer: the loss network's tap for the content loss; None = its recommendation.
         style_layers: the taps of the style loss, a list of names or a comma-separated
             string; None = the loss network's recommendation.
@@ -354,6 +358,7 @@ def train(
     options.color_weight = _float(color_weight, "color_weight")
     options.loss_shift = _int(loss_shift, "loss_shift", 0, _INT32_MAX)
     options.max_short_side = _int(max_short_side, "max_short_side", 0, _INT32_MAX)
+    options.grid_weight = _float(grid_weight, "grid_weight")
     options.seed = _int(seed, "seed", 0, _UINT64_MAX)
     options.threads = _int(threads, "threads", 0, _MAX_THREADS)
     options.checkpoint_every = _int(checkpoint_every, "checkpoint_every", 0, _INT64_MAX)

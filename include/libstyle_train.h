@@ -172,6 +172,15 @@ typedef struct style_train_options {
                                           means of its 16 pixel phases (y mod 4, x mod 4), the
                                           transform network's stride, so a pattern locked to
                                           that grid (the period-4 weave) costs; 0: none */
+    /* Since 0.x (read when struct_size covers it): video (docs/training.md). */
+    double temporal_weight;          /**< weight of the temporal loss: in each pair of crops of
+                                          a batch the second is the first moved by a random
+                                          sub-pixel translation of up to 4 pixels, and its
+                                          output is compared with the first's output moved
+                                          the same way (mean squared difference where both
+                                          are known), so the model paints moving content
+                                          the same in every frame; needs a batch of 2 or
+                                          more; 0: none */
 } style_train_options;
 
 /**

@@ -548,7 +548,7 @@ static void test_resume_is_bit_identical(void **state)
     free(dir);
 }
 
-/* Average pooling in the loss network, the colour loss and the grid loss: recorded in the
+/* Average pooling in the loss network, the colour, grid and temporal losses: recorded in the
  * model, kept across a stop and resume (bit-identical), and they change what is trained. */
 static void test_quality_terms(void **state)
 {
@@ -571,6 +571,15 @@ static void test_quality_terms(void **state)
     assert_int_equal(size_grid, size_plain);
     assert_true(memcmp(grid, plain, size_grid) != 0);
     free(grid);
+    /* So does the temporal loss alone. */
+    o.grid_weight = 0;
+    o.temporal_weight = 50.0;
+    assert_int_equal(style_train(&o), STYLE_OK);
+    void *temporal = model_tensors(o.out_path, &size_grid);
+    assert_int_equal(size_grid, size_plain);
+    assert_true(memcmp(temporal, plain, size_grid) != 0);
+    free(temporal);
+    o.grid_weight = 1000.0;
 
     o.loss_pooling = "avg";
     o.color_weight = 5.0;
@@ -586,6 +595,7 @@ static void test_quality_terms(void **state)
     assert_non_null(strstr(training, "\"loss_pooling\":\"avg\""));
     assert_non_null(strstr(training, "\"color_weight\":5"));
     assert_non_null(strstr(training, "\"grid_weight\":1000"));
+    assert_non_null(strstr(training, "\"temporal_weight\":50"));
     style_model_free(model);
 
     /* Stop at 6, resume to 10 with no quality options given: the checkpoint carries them. */
@@ -602,6 +612,11 @@ static void test_quality_terms(void **state)
     o.color_weight = 0;
     o.grid_weight = NAN;
     assert_int_equal(style_train(&o), STYLE_ERR_INVALID_ARGUMENT);
+    /* The temporal loss needs pairs: a batch of one is refused with the reason. */
+    o.grid_weight = 0;
+    o.batch_size = 1;
+    assert_int_equal(style_train(&o), STYLE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(style_last_error(), "temporal"));
     free(plain), free(a);
     free_run(&o);
     test_remove_tree(dir);

@@ -1,10 +1,11 @@
 /*
- * The colour and grid losses of the trainer: their statistics against values computed by
- * hand, and their gradients against central finite differences of double-precision
- * references of the losses.
+ * The colour, grid and temporal losses of the trainer: their statistics against values
+ * computed by hand, and their gradients against central finite differences of
+ * double-precision references of the losses.
  */
 #include "testutil.h"
 #include "train/train_losses.h"
+#include "train/train_temporal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -185,6 +186,109 @@ static void test_grid_loss_gradient(void **state)
     }
 }
 
+/* Double-precision bilinear sample of channel c at (y, x), indices clamped to the image. */
+static double reference_bilinear(const double *image, int size, double y, double x, int c)
+{
+    int y0 = (int)floor(y), x0 = (int)floor(x);
+    double ay = y - y0, ax = x - x0, v = 0;
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2; j++) {
+            int yy = y0 + i < 0 ? 0 : y0 + i >= size ? size - 1 : y0 + i;
+            int xx = x0 + j < 0 ? 0 : x0 + j >= size ? size - 1 : x0 + j;
+            v += (i ? ay : 1 - ay) * (j ? ax : 1 - ax) * image[((size_t)yy * size + xx) * 3 + c];
+        }
+    return v;
+}
+
+/* The temporal loss by its definition (docs/training.md), on 0..255 values. */
+static double reference_temporal_loss(const double *first, const double *moved, int size, double dy,
+                                      double dx)
+{
+    double sum = 0;
+    long count = 0;
+    for (int y = 0; y < size; y++)
+        for (int x = 0; x < size; x++) {
+            double sy = y + dy, sx = x + dx;
+            if (sy < 0 || sx < 0 || sy > size - 1 || sx > size - 1) continue;
+            count++;
+            for (int c = 0; c < 3; c++) {
+                double r = (moved[((size_t)y * size + x) * 3 + c] -
+                            reference_bilinear(first, size, sy, sx, c)) /
+                           255.0;
+                sum += r * r;
+            }
+        }
+    return count ? sum / (count * 3.0) : 0.0;
+}
+
+static void test_temporal_shift_by_hand(void **state)
+{
+    (void)state;
+    /* A whole-pixel move is a copy of the moved pixels (edges repeated); half a pixel is the
+     * mean of two neighbours. */
+    enum { size = 5 };
+    float image[size * size * 3], moved[size * size * 3];
+    for (int i = 0; i < size * size * 3; i++)
+        image[i] = (float)(i * 7 % 251);
+    temporal_shift_image(image, size, 1.0, -2.0, moved);
+    for (int y = 0; y < size; y++)
+        for (int x = 0; x < size; x++)
+            for (int c = 0; c < 3; c++) {
+                int sy = y + 1 > size - 1 ? size - 1 : y + 1, sx = x - 2 < 0 ? 0 : x - 2;
+                assert_true(moved[(y * size + x) * 3 + c] == image[(sy * size + sx) * 3 + c]);
+            }
+    temporal_shift_image(image, size, 0.0, 0.5, moved);
+    assert_true(fabs(moved[(2 * size + 1) * 3 + 2] -
+                     0.5 * (image[(2 * size + 1) * 3 + 2] + image[(2 * size + 2) * 3 + 2])) < 1e-4);
+    /* The first image against itself moved by whole pixels: nothing to pay. */
+    float diff_first[size * size * 3] = {0}, diff_moved[size * size * 3] = {0};
+    temporal_shift_image(image, size, -1.0, 1.0, moved);
+    assert_true(temporal_loss(image, moved, size, -1.0, 1.0, 3.0, diff_first, diff_moved) == 0.0);
+    /* Moved by more than the image: no pixel is compared. */
+    assert_true(temporal_loss(image, moved, size, 0.0, 6.0, 3.0, diff_first, diff_moved) == 0.0);
+}
+
+static void test_temporal_loss_gradient(void **state)
+{
+    (void)state;
+    const int sizes[] = {3, 8, 11};
+    const double moves[][2] = {{0.25, -1.5}, {-2.75, 3.125}, {1.0, 0.0}};
+    test_rng rng = {47};
+    for (int k = 0; k < 3; k++) {
+        const int size = sizes[k];
+        const double dy = moves[k][0], dx = moves[k][1];
+        const size_t n = (size_t)size * size * 3;
+        float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+        float *da = calloc(n, sizeof *da), *db = calloc(n, sizeof *db);
+        double *ad = malloc(n * sizeof *ad), *bd = malloc(n * sizeof *bd);
+        test_fill_uniform(&rng, a, n, 0, 255);
+        test_fill_uniform(&rng, b, n, 0, 255);
+        for (size_t i = 0; i < n; i++)
+            ad[i] = a[i], bd[i] = b[i];
+        const double weight = 5.0;
+        double got = temporal_loss(a, b, size, dy, dx, weight, da, db);
+        double want = weight * reference_temporal_loss(ad, bd, size, dy, dx);
+        assert_true(want > 0);
+        assert_true(fabs(got - want) <= 1e-9 * want);
+        const double step = 1e-1;
+        for (int which = 0; which < 2; which++) {
+            double *v = which ? bd : ad;
+            const float *grad = which ? db : da;
+            for (size_t i = 0; i < n; i++) {
+                double keep = v[i];
+                v[i] = keep + step;
+                double up = reference_temporal_loss(ad, bd, size, dy, dx);
+                v[i] = keep - step;
+                double down = reference_temporal_loss(ad, bd, size, dy, dx);
+                v[i] = keep;
+                double numeric = weight * (up - down) / (2 * step);
+                assert_true(fabs(numeric - grad[i]) <= 1e-4 * fmax(1e-3, fabs(numeric)) + 1e-8);
+            }
+        }
+        free(a), free(b), free(da), free(db), free(ad), free(bd);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -192,6 +296,8 @@ int main(void)
         cmocka_unit_test(test_color_loss_gradient),
         cmocka_unit_test(test_grid_loss_by_hand),
         cmocka_unit_test(test_grid_loss_gradient),
+        cmocka_unit_test(test_temporal_shift_by_hand),
+        cmocka_unit_test(test_temporal_loss_gradient),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -66,6 +66,8 @@ void cmd_train_usage(FILE *out)
           "                           the style image's (default 0: none)\n"
           "  --grid-weight X          grid loss: costs a pattern locked to the network's\n"
           "                           4-pixel grid (the weave); about 1000 (default 0: none)\n"
+          "  --temporal-weight X      video: pairs of crops under a random sub-pixel motion\n"
+          "                           must be painted alike, moved (default 0: none)\n"
           "  --loss-pooling max|avg   run the loss network's max pools as average pools while\n"
           "                           training (avg keeps the period-4 grid out; default max)\n"
           "  --max-short-side N       photos are scaled to a short side drawn from [crop, N]\n"
@@ -98,7 +100,7 @@ enum {
     OPT_CONTENT_WEIGHT, OPT_STYLE_WEIGHT, OPT_TV_WEIGHT, OPT_CONTENT_LAYER, OPT_STYLE_LAYERS,
     OPT_SEED, OPT_THREADS, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_LOSS_LOG,
     OPT_STYLE_NAME, OPT_ADD_STYLE, OPT_EXCLUDE, OPT_LOSS_POOLING, OPT_COLOR_WEIGHT,
-    OPT_GRID_WEIGHT, OPT_LOSS_SHIFT, OPT_INIT, OPT_MAX_SHORT_SIDE
+    OPT_GRID_WEIGHT, OPT_TEMPORAL_WEIGHT, OPT_LOSS_SHIFT, OPT_INIT, OPT_MAX_SHORT_SIDE
 };
 
 int cmd_train(int argc, char **argv)
@@ -134,6 +136,7 @@ int cmd_train(int argc, char **argv)
         {"loss-pooling", required_argument, NULL, OPT_LOSS_POOLING},
         {"color-weight", required_argument, NULL, OPT_COLOR_WEIGHT},
         {"grid-weight", required_argument, NULL, OPT_GRID_WEIGHT},
+        {"temporal-weight", required_argument, NULL, OPT_TEMPORAL_WEIGHT},
         {"loss-shift", required_argument, NULL, OPT_LOSS_SHIFT},
         {"init", required_argument, NULL, OPT_INIT},
         {"max-short-side", required_argument, NULL, OPT_MAX_SHORT_SIDE},
@@ -234,10 +237,12 @@ int cmd_train(int argc, char **argv)
             break;
         case OPT_COLOR_WEIGHT:
         case OPT_GRID_WEIGHT:
+        case OPT_TEMPORAL_WEIGHT:
             if (cli_parse_double(optarg, 0, 1e12, &real))
                 return cli_usage_error("train", "%s expects a non-negative number", argv[before]);
             if (c == OPT_COLOR_WEIGHT) o.color_weight = real;
             if (c == OPT_GRID_WEIGHT) o.grid_weight = real;
+            if (c == OPT_TEMPORAL_WEIGHT) o.temporal_weight = real;
             break;
         case OPT_MAX_SHORT_SIDE:
             if (cli_parse_int(optarg, 16, 65536, &value))

@@ -8,6 +8,7 @@
 #include "train/train_data_list.h"
 #include "train/train_group.h"
 #include "train/train_losses.h"
+#include "train/train_temporal.h"
 
 #include <errno.h>
 #include <math.h>
@@ -26,6 +27,10 @@
  * enough to catch a weave that only some regions of a crop carry. */
 #define TRAIN_GRID_PERIOD 4
 #define TRAIN_GRID_TILE 64
+/* The temporal loss's motion: a translation of up to this many pixels in each direction
+ * between the two crops of a pair, about a pan's motion between two frames (and more than the
+ * grid's period, so every phase of it is seen). */
+#define TRAIN_TEMPORAL_MAX_SHIFT 4.0
 
 typedef struct trainer {
     const style_train_options *options;
@@ -53,6 +58,8 @@ typedef struct trainer {
      * crops (first the photos', then the outputs') and each crop's offset. */
     float *loss_window;
     int32_t window_y[256], window_x[256];
+    /* Temporal pairs: the motion of crop b + 1 against crop b, for even b (this shard's). */
+    double pair_dy[256], pair_dx[256];
     FILE *loss_log;
     train_group group;      /* data-parallel processes (alone: one rank of one) */
     style_cancel_fn cancel; /* options->cancel when struct_size covers it and alone; or NULL */
@@ -189,6 +196,9 @@ static style_status settings_from_options(trainer *t)
         s->max_short_side = o->max_short_side;
     if (o->struct_size >= offsetof(style_train_options, grid_weight) + sizeof o->grid_weight)
         s->grid_weight = o->grid_weight;
+    if (o->struct_size >=
+        offsetof(style_train_options, temporal_weight) + sizeof o->temporal_weight)
+        s->temporal_weight = o->temporal_weight;
     if (has_warm_start) {
         s->loss_shift = o->loss_shift;
         if (o->init_model) {
@@ -265,7 +275,8 @@ static style_status check_settings(const train_settings *s)
         !(isfinite(s->style_weight) && s->style_weight >= 0) ||
         !(isfinite(s->tv_weight) && s->tv_weight >= 0) ||
         !(isfinite(s->color_weight) && s->color_weight >= 0) ||
-        !(isfinite(s->grid_weight) && s->grid_weight >= 0))
+        !(isfinite(s->grid_weight) && s->grid_weight >= 0) ||
+        !(isfinite(s->temporal_weight) && s->temporal_weight >= 0))
         return style__fail(STYLE_ERR_INVALID_ARGUMENT,
                            "train: the learning rate must be finite and positive, the loss "
                            "weights finite and not negative");
@@ -278,6 +289,11 @@ static style_status check_settings(const train_settings *s)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT,
                            "train: loss shift %d is not in 0..%d (a quarter of the crop size)",
                            (int)s->loss_shift, (int)(s->crop_size / 4));
+    if (s->temporal_weight > 0 && s->batch_size < 2)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                           "train: the temporal loss compares pairs of crops: a batch of at "
+                           "least 2 is needed, not %d",
+                           (int)s->batch_size);
     if (s->content_weight == 0 && s->style_weight == 0 && s->tv_weight == 0)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT,
                            "train: every loss term is off (content, style and TV weights 0); "
@@ -461,6 +477,18 @@ static style_status train_step(trainer *t, double lr, double losses[3])
         if (b >= t->group.first && b < t->group.first + n)
             t->window_y[b - t->group.first] = y, t->window_x[b - t->group.first] = x;
     }
+    /* Temporal pairs: crop b + 1 becomes crop b moved by a random translation (every process
+     * draws every pair's motion; a pair split between two processes is not made). */
+    for (int32_t b = 0; b + 1 < s->batch_size && s->temporal_weight > 0; b += 2) {
+        double dy = (2.0 * train_rng_uniform(&t->state.rng) - 1.0) * TRAIN_TEMPORAL_MAX_SHIFT;
+        double dx = (2.0 * train_rng_uniform(&t->state.rng) - 1.0) * TRAIN_TEMPORAL_MAX_SHIFT;
+        const int32_t local = b - t->group.first;
+        if (local < 0 || local + 1 >= n) continue;
+        t->pair_dy[local] = dy, t->pair_dx[local] = dx;
+        const size_t crop = (size_t)size * size * 3;
+        temporal_shift_image(t->net.input + local * crop, size, dy, dx,
+                             t->net.input + (local + 1) * crop);
+    }
     /* Several styles: each batch trains one of them, in turn (Dumoulin et al.); every process
      * of a group picks the same one (it depends on the iteration only). */
     const int32_t k = (int32_t)(t->state.iteration % s->style_count);
@@ -532,6 +560,12 @@ static style_status train_step(trainer *t, double lr, double losses[3])
             losses[2] +=
                 grid_loss(output + b * image, size, size, TRAIN_GRID_PERIOD, TRAIN_GRID_TILE,
                           s->grid_weight * per_image, diff_out + b * image);
+    /* So is the temporal term; its weight is per pair, as the others' are per image. */
+    for (int32_t b = (t->group.first & 1); b + 1 < n && s->temporal_weight > 0; b += 2)
+        losses[2] +=
+            temporal_loss(output + b * image, output + (b + 1) * image, size, t->pair_dy[b],
+                          t->pair_dx[b], s->temporal_weight / (s->batch_size / 2),
+                          diff_out + b * image, diff_out + (b + 1) * image);
     t4 = train_now_seconds();
     TRY(train_net_backward(&t->net, t->stream));
     FAIL_IF(may_cancel_later && cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);

@@ -34,6 +34,8 @@ typedef struct train_settings {
     double color_weight;
     /* The weight of the grid loss against a pattern locked to the network's stride (0: none). */
     double grid_weight;
+    /* The weight of the temporal loss on pairs of crops under synthetic motion (0: none). */
+    double temporal_weight;
     /* Shift jitter: the loss network's window is (crop - loss_shift)^2 at a random offset
      * of 0..loss_shift per image (0: the whole crop). */
     int32_t loss_shift;

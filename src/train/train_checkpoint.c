@@ -50,6 +50,8 @@ char *train_settings_to_json(const train_settings *s, int64_t dataset_size, doub
     if (s->average_pooling) json_object_set_new(o, "loss_pooling", json_string("avg"));
     if (s->color_weight > 0) json_object_set_new(o, "color_weight", json_real(s->color_weight));
     if (s->grid_weight > 0) json_object_set_new(o, "grid_weight", json_real(s->grid_weight));
+    if (s->temporal_weight > 0)
+        json_object_set_new(o, "temporal_weight", json_real(s->temporal_weight));
     if (s->loss_shift > 0) json_object_set_new(o, "loss_shift", json_integer(s->loss_shift));
     if (s->max_short_side > 0)
         json_object_set_new(o, "max_short_side", json_integer(s->max_short_side));
@@ -140,6 +142,10 @@ style_status train_settings_from_json(const char *text, train_settings *s)
     json_t *grid = json_object_get(o, "grid_weight");
     FAIL_IF(grid && !json_is_number(grid), STYLE_ERR_FORMAT, "training settings: bad grid_weight");
     s->grid_weight = grid ? json_number_value(grid) : 0.0;
+    json_t *temporal = json_object_get(o, "temporal_weight");
+    FAIL_IF(temporal && !json_is_number(temporal), STYLE_ERR_FORMAT,
+            "training settings: bad temporal_weight");
+    s->temporal_weight = temporal ? json_number_value(temporal) : 0.0;
     json_t *shift = json_object_get(o, "loss_shift"), *init = json_object_get(o, "init_model"),
            *init_hash = json_object_get(o, "init_model_sha256");
     FAIL_IF(shift && (!json_is_integer(shift) || json_integer_value(shift) < 0 ||

@@ -203,6 +203,7 @@ class TrainOptions(Structure):
         ("init_model", c_char_p),
         ("max_short_side", c_int32),
         ("grid_weight", c_double),
+        ("temporal_weight", c_double),
     ]
 
 

@@ -216,6 +216,7 @@ def train(
     init_model: Optional[PathLike] = None,
     max_short_side: int = 0,
     grid_weight: float = 0.0,
+    temporal_weight: float = 0.0,
     content_layer: Optional[str] = None,
     style_layers: Union[None, str, Sequence[str]] = None,
     seed: int = 0,
@@ -281,6 +282,9 @@ def train(
         grid_weight: weight of the grid loss (0 = none): per 64 x 64 tile and channel of
             the output, the variance of the means of its 16 pixel phases (y mod 4, x mod 4),
             so a pattern locked to the network's 4-pixel grid (the weave) costs; about 1000.
+        temporal_weight: weight of the temporal loss for video (0 = none): in each pair of
+            crops the second is the first moved by a random sub-pixel translation (up to 4
+            pixels) and must be painted as the first's painting, moved; batch_size >= 2.
         content_layer: the loss network's tap for the content loss; None = its recommendation.
         style_layers: the taps of the style loss, a list of names or a comma-separated
             string; None = the loss network's recommendation.
@@ -359,6 +363,7 @@ def train(
     options.loss_shift = _int(loss_shift, "loss_shift", 0, _INT32_MAX)
     options.max_short_side = _int(max_short_side, "max_short_side", 0, _INT32_MAX)
     options.grid_weight = _float(grid_weight, "grid_weight")
+    options.temporal_weight = _float(temporal_weight, "temporal_weight")
     options.seed = _int(seed, "seed", 0, _UINT64_MAX)
     options.threads = _int(threads, "threads", 0, _MAX_THREADS)
     options.checkpoint_every = _int(checkpoint_every, "checkpoint_every", 0, _INT64_MAX)

@@ -319,6 +319,7 @@ int cmd_evaluate(int argc, char **argv)
            o.size || o.gatys_iterations || o.style_size ? " (with overrides)" : "", s.photos,
            s.total_ratio, equivalent, s.color_model, s.color_photo, s.artifact_score);
     /* AdaIN: the same medians per style, one line each. */
+    if (progress.style_count) printf("styles %zu\n", progress.style_count);
     for (size_t i = 0; i < progress.style_count; i++) {
         const style_evaluate_summary *m = &progress.styles[i];
         format_equivalent(equivalent, sizeof equivalent, m->gatys_equivalent, m->gatys_beyond,

@@ -387,7 +387,8 @@ static style_status gatys_reference(evaluation *e, size_t style, size_t photo,
         style__free(*result);
         *result = NULL;
         curve->count = 1;
-        log_info(e, "%s: no usable cached Gatys curve (%s): running it",
+        log_info(e, "%s%s%s: no usable cached Gatys curve (%s): running it",
+                 e->adain ? style__basename(e->styles[style].path) : "", e->adain ? ": " : "",
                  style__basename(e->photos.paths[photo]), csv);
     }
     const char *styles[1] = {e->styles[style].path};

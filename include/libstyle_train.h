@@ -438,9 +438,9 @@ typedef struct style_evaluate_progress {
     int64_t iteration;     /**< stage "gatys": iterations done */
     int64_t iterations;    /**< stage "gatys": iterations planned */
     const style_evaluate_photo *result; /**< stage "done": the photo's measures */
-    size_t style;          /**< 0-based index of the style image being measured */
-    size_t styles;         /**< style images in all (1 for a johnson model) */
-    const char *style_image; /**< its file name */
+    size_t style;                       /**< 0-based index of the style image being measured */
+    size_t styles;                      /**< style images in all (1 for a johnson model) */
+    const char *style_image;            /**< its file name */
     const style_evaluate_summary *style_summary; /**< stage "style-done": that style's medians */
 } style_evaluate_progress;
 
@@ -487,11 +487,11 @@ typedef struct style_evaluate_options {
     const char *const *style_images; /**< style images to measure an AdaIN model on (a johnson
                                           model: at most one, as style_image) */
     size_t style_image_count;
-    const char *styles_dir;          /**< AdaIN: every image of this folder (recursive) is a
-                                          style, or only those style_list names */
-    const char *style_list;          /**< sha256sum-format list of styles_dir's styles to use,
-                                          each checked against its SHA-256
-                                          (models/heldout-styles.sha256) */
+    const char *styles_dir; /**< AdaIN: every image of this folder (recursive) is a
+                                 style, or only those style_list names */
+    const char *style_list; /**< sha256sum-format list of styles_dir's styles to use,
+                                 each checked against its SHA-256
+                                 (models/heldout-styles.sha256) */
 } style_evaluate_options;
 
 /**

@@ -104,8 +104,7 @@ static int on_progress(void *user, const style_evaluate_progress *p)
     if (strcmp(p->stage, "style-done") == 0 && p->style_summary &&
         s->style_count < MAX_STYLE_IMAGES) {
         s->styles[s->style_count] = *p->style_summary;
-        snprintf(s->style_names[s->style_count++], sizeof s->style_names[0], "%s",
-                 p->style_image);
+        snprintf(s->style_names[s->style_count++], sizeof s->style_names[0], "%s", p->style_image);
     }
     if (s->quiet) return cli_interrupted();
     pair_prefix(p, prefix, sizeof prefix);
@@ -141,8 +140,8 @@ static int on_progress(void *user, const style_evaluate_progress *p)
             fprintf(stderr,
                     "style %zu/%zu %s: medians over %zu photos: total ratio %.3f, "
                     "Gatys-equivalent %s, colour %.2f (photos %.2f), artifacts %.3f\n",
-                    p->style + 1, p->styles, p->style_image, m->photos, m->total_ratio,
-                    equivalent, m->color_model, m->color_photo, m->artifact_score);
+                    p->style + 1, p->styles, p->style_image, m->photos, m->total_ratio, equivalent,
+                    m->color_model, m->color_photo, m->artifact_score);
         } else {
             fprintf(stderr, "%s%s: %s\n", prefix, p->name,
                     strcmp(p->stage, "model") == 0 ? "stylizing and scoring"

@@ -122,6 +122,13 @@ static style_status push_style(evaluation *e, const char *path, const char *sha2
             "evaluate: more than %d style images", EVALUATE_MAX_STYLES);
     FAIL_IF(strlen(path) >= EVALUATE_PATH_MAX, STYLE_ERR_INVALID_ARGUMENT,
             "evaluate: %s: path too long", path);
+    /* Rows and sheets are named by the style's file name: two of one name would be confused. */
+    for (size_t i = 0; i < e->style_count; i++)
+        FAIL_IF(strcmp(style__basename(e->styles[i].path), style__basename(path)) == 0,
+                STYLE_ERR_INVALID_ARGUMENT,
+                "evaluate: two style images named %s (%s and %s): the reports and contact "
+                "sheets name styles by file name",
+                style__basename(path), e->styles[i].path, path);
     evaluated_style *grown = style__realloc(e->styles, (e->style_count + 1) * sizeof *grown);
     FAIL_IF(!grown, STYLE_ERR_NOMEM, "evaluate: out of memory");
     e->styles = grown;
@@ -462,7 +469,6 @@ static void stem_of(const char *path, char out[EVALUATE_PATH_MAX])
     if (dot && dot != out) *dot = '\0';
 }
 
-/* sheets/PHOTO.png; for an AdaIN model sheets/STYLE/PHOTO.png. */
 /* An AdaIN model's style for the next photos: the image at the definition's style size, as
  * `libstyle stylize --style-image` gives it to the model. */
 static style_status set_adain_style(evaluation *e, size_t style)
@@ -481,6 +487,7 @@ fail:
     return status;
 }
 
+/* sheets/PHOTO.png; for an AdaIN model sheets/STYLE/PHOTO.png. */
 static style_status write_sheet(const evaluation *e, size_t style, size_t photo,
                                 const optimize_problem *p, const float *model, const float *gatys)
 {
@@ -592,8 +599,8 @@ static style_status summarize(const evaluation *e, size_t first, size_t n,
     s->photos = n;
     s->gatys_iterations = e->iterations;
     for (size_t i = 0; i < n; i++)
-        values[i] = results[i].gatys_total > 0 ? results[i].total / results[i].gatys_total
-                                                  : INFINITY;
+        values[i] =
+            results[i].gatys_total > 0 ? results[i].total / results[i].gatys_total : INFINITY;
     s->total_ratio = median_of(values, n);
     for (size_t i = 0; i < n; i++)
         values[i] = results[i].gatys_beyond ? INFINITY : results[i].gatys_equivalent;
@@ -639,9 +646,9 @@ static style_status write_csv(const evaluation *e)
         format_equivalent(equivalent, sizeof equivalent, r->gatys_equivalent, r->gatys_beyond,
                           r->gatys_iterations);
         fprintf(f, "%s,%s,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.4f,%s,%.3f,%.3f,%.3f,%.6g,%.6g,%.4f\n",
-                r->name, r->style_image, r->content, r->style, r->tv, r->total, r->photo_total, r->gatys_total,
-                r->total / r->gatys_total, equivalent, r->color_model, r->color_photo,
-                r->color_gatys, r->peaks_model, r->peaks_gatys, r->artifact_score);
+                r->name, r->style_image, r->content, r->style, r->tv, r->total, r->photo_total,
+                r->gatys_total, r->total / r->gatys_total, equivalent, r->color_model,
+                r->color_photo, r->color_gatys, r->peaks_model, r->peaks_gatys, r->artifact_score);
     }
     int closed = fclose(f);
     f = NULL;
@@ -664,8 +671,8 @@ static json_t *summary_json(const style_evaluate_summary *s)
     return json_pack("{s:I, s:f, s:f, s:b, s:I, s:f, s:f, s:f}", "photos", (json_int_t)s->photos,
                      "total_ratio", s->total_ratio, "gatys_equivalent", s->gatys_equivalent,
                      "gatys_beyond", s->gatys_beyond, "gatys_iterations",
-                     (json_int_t)s->gatys_iterations, "color_model", s->color_model,
-                     "color_photo", s->color_photo, "artifact_score", s->artifact_score);
+                     (json_int_t)s->gatys_iterations, "color_model", s->color_model, "color_photo",
+                     s->color_photo, "artifact_score", s->artifact_score);
 }
 
 /* Every style with its SHA-256 (and for an AdaIN model its medians). */
@@ -695,9 +702,9 @@ static style_status write_json(const evaluation *e, const style_evaluate_summary
             "{s:s, s:s, s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:f, s:b, s:f, s:f, s:f, s:f, "
             "s:f, s:f, s:b}",
             "photo", r->name, "sha256", e->photos.sha256[i % e->photos.count], "style_image",
-            r->style_image, "content", r->content, "style",
-            r->style, "tv", r->tv, "total", r->total, "photo_total", r->photo_total, "gatys_total",
-            r->gatys_total, "gatys_iterations", (json_int_t)r->gatys_iterations, "gatys_equivalent",
+            r->style_image, "content", r->content, "style", r->style, "tv", r->tv, "total",
+            r->total, "photo_total", r->photo_total, "gatys_total", r->gatys_total,
+            "gatys_iterations", (json_int_t)r->gatys_iterations, "gatys_equivalent",
             r->gatys_equivalent, "gatys_beyond", r->gatys_beyond, "color_model", r->color_model,
             "color_photo", r->color_photo, "color_gatys", r->color_gatys, "peaks_model",
             r->peaks_model, "peaks_gatys", r->peaks_gatys, "artifact_score", r->artifact_score,

@@ -7,7 +7,8 @@
  * hand-made output to that style, whose contact sheet holds that output; medians per style and
  * over all pairs; one Gatys curve per style and photo (the second style does not reuse the
  * first's), all reused by a second run; a style folder narrowed by a sha256sum list; and the
- * clear errors (an AdaIN model with no style, a johnson model with several).
+ * clear errors (an AdaIN model with no style, a missing style, two styles of one name, a
+ * johnson model with several).
  */
 #include "arch/adain.h"
 #include "core/file_sha256.h"
@@ -454,6 +455,16 @@ static void test_errors(void **state)
     o = adain_options(&f, one, 1, NULL, NULL, &r);
     assert_int_not_equal(style_evaluate(&o, &s), STYLE_OK);
     assert_non_null(strstr(style_last_error(), "no-such-style.png"));
+    /* Two styles of one file name (rows and sheets are named by it). */
+    char other[4200];
+    snprintf(other, sizeof other, "%s/s1.png", f.photos);
+    write_image(other, 20, 20, 8);
+    const char *same[2] = {f.style[0], other};
+    o = adain_options(&f, same, 2, NULL, NULL, &r);
+    assert_int_equal(style_evaluate(&o, &s), STYLE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(style_last_error(), "two style images named s1.png"));
+    remove(other);
+    o = adain_options(&f, one, 1, NULL, NULL, &r);
     /* A count with no array. */
     o.style_images = NULL;
     assert_int_equal(style_evaluate(&o, &s), STYLE_ERR_INVALID_ARGUMENT);

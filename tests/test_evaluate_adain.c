@@ -21,6 +21,7 @@
 
 #include <dirent.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -437,6 +438,14 @@ static void test_errors(void **state)
     assert_non_null(strstr(style_last_error(), f.model));
     assert_non_null(strstr(style_last_error(), "--style-image"));
     assert_non_null(strstr(style_last_error(), "--styles"));
+    /* A caller compiled before the style fields (a smaller struct_size): they are not read. */
+    const char *ignored[1] = {f.style[0]};
+    o.style_images = ignored;
+    o.style_image_count = 1;
+    o.struct_size = offsetof(style_evaluate_options, style_images);
+    assert_int_equal(style_evaluate(&o, &s), STYLE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(style_last_error(), "--style-image"));
+    o = adain_options(&f, NULL, 0, NULL, NULL, &r);
     /* A list with no folder. */
     o.style_list = "list.sha256";
     assert_int_equal(style_evaluate(&o, &s), STYLE_ERR_INVALID_ARGUMENT);

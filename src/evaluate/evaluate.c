@@ -122,13 +122,6 @@ static style_status push_style(evaluation *e, const char *path, const char *sha2
             "evaluate: more than %d style images", EVALUATE_MAX_STYLES);
     FAIL_IF(strlen(path) >= EVALUATE_PATH_MAX, STYLE_ERR_INVALID_ARGUMENT,
             "evaluate: %s: path too long", path);
-    /* Rows and sheets are named by the style's file name: two of one name would be confused. */
-    for (size_t i = 0; i < e->style_count; i++)
-        FAIL_IF(strcmp(style__basename(e->styles[i].path), style__basename(path)) == 0,
-                STYLE_ERR_INVALID_ARGUMENT,
-                "evaluate: two style images named %s (%s and %s): the reports and contact "
-                "sheets name styles by file name",
-                style__basename(path), e->styles[i].path, path);
     evaluated_style *grown = style__realloc(e->styles, (e->style_count + 1) * sizeof *grown);
     FAIL_IF(!grown, STYLE_ERR_NOMEM, "evaluate: out of memory");
     e->styles = grown;
@@ -138,6 +131,20 @@ static style_status push_style(evaluation *e, const char *path, const char *sha2
     if (sha256) snprintf(style->sha256, sizeof style->sha256, "%s", sha256);
 fail:
     return status;
+}
+
+/* Rows and sheets are named by the style's file name: two of one name would be confused. */
+static style_status check_style_names(const evaluation *e)
+{
+    for (size_t i = 0; i < e->style_count; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(style__basename(e->styles[i].path), style__basename(e->styles[j].path)) == 0)
+                return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                                   "evaluate: two style images named %s (%s and %s): the "
+                                   "reports and contact sheets name styles by file name",
+                                   style__basename(e->styles[i].path), e->styles[j].path,
+                                   e->styles[i].path);
+    return STYLE_OK;
 }
 
 /*
@@ -170,6 +177,7 @@ static style_status collect_styles(evaluation *e, const training_provenance *rec
                 "LIST] (e.g. the held-out styles: --styles DIR --style-list "
                 "models/heldout-styles.sha256)",
                 o->model);
+        TRY(check_style_names(e));
         goto fail;
     }
     FAIL_IF(e->style_count > 1 || (o->styles_dir && *o->styles_dir) || o->style_list,

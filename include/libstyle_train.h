@@ -401,6 +401,11 @@ STYLE_API style_status style_evaluate_losses(const style_optimize_options *optio
  * 20, TV weight 50, the photo resized to long side 512, the style image at the model's
  * training style size) and the reference (Gatys: L-BFGS, history 10, strong-Wolfe line
  * search, from the photo, 300 iterations). Changing any of it makes a new version.
+ * Arbitrary-style (arch adain) models, which have no training style size, are measured with
+ * the style image at short side 512, the size `libstyle stylize --style-image` feeds it to the
+ * model by default (the paper's), so that the objective sees the style as the model does; the
+ * model stylizes with that same resized style. This rule was added for the new arch: it
+ * changes nothing for johnson models.
  */
 #define STYLE_EVALUATION_DEFINITION "johnson-gatys-v1"
 
@@ -421,11 +426,14 @@ typedef struct style_evaluate_photo {
     double peaks_gatys;       /**< of the Gatys result's */
     double artifact_score;    /**< peaks_model / peaks_gatys (denominator floored at 0.01) */
     int gatys_cached;         /**< non-zero: the curve came from the cache */
+    const char *style_image;  /**< the style image's file name (an AdaIN model is measured
+                                   on each (style, photo) pair) */
 } style_evaluate_photo;
 
-/** Medians over the photos (for gatys_equivalent, ">N" counts as more than any number). */
+/** Medians over the photos (for gatys_equivalent, ">N" counts as more than any number); for
+ *  an AdaIN model over every (style, photo) pair, or over one style's photos. */
 typedef struct style_evaluate_summary {
-    size_t photos;
+    size_t photos;            /**< photos measured ((style, photo) pairs for AdaIN) */
     double total_ratio;       /**< median of total / gatys_total */
     double gatys_equivalent;  /**< median Gatys-equivalent iterations */
     int gatys_beyond;         /**< non-zero: the median is ">N" */
@@ -438,12 +446,17 @@ typedef struct style_evaluate_summary {
 /** Where style_evaluate stands: a stage of a photo, or a Gatys iteration of it. */
 typedef struct style_evaluate_progress {
     size_t photo;          /**< 0-based index of the photo being measured */
-    size_t photos;         /**< photos in all */
+    size_t photos;         /**< photos in all (per style) */
     const char *name;      /**< its file name */
-    const char *stage;     /**< "model", "gatys", "gatys-cached", "done" */
+    const char *stage;     /**< "model", "gatys", "gatys-cached", "done"; and for an AdaIN
+                                model "style-done" after each style's last photo */
     int64_t iteration;     /**< stage "gatys": iterations done */
     int64_t iterations;    /**< stage "gatys": iterations planned */
     const style_evaluate_photo *result; /**< stage "done": the photo's measures */
+    size_t style;                       /**< 0-based index of the style image being measured */
+    size_t styles;                      /**< style images in all (1 for a johnson model) */
+    const char *style_image;            /**< its file name */
+    const style_evaluate_summary *style_summary; /**< stage "style-done": that style's medians */
 } style_evaluate_progress;
 
 /** Called at every stage and Gatys iteration; return non-zero to stop (STYLE_ERR_CANCELLED). */
@@ -453,10 +466,13 @@ typedef int (*style_evaluate_progress_fn)(void *user, const style_evaluate_progr
  * Options of style_evaluate(). Zero-initialise, set struct_size = sizeof(it), model and
  * photos_dir; zero fields take the frozen definition's values. The test overrides (size,
  * gatys_iterations, style_size) change the numbers: a report made with them names them.
+ * A johnson model is measured on its own style (one image: style_image, or the one of
+ * style_images, or found by its provenance); an AdaIN model on every style image named by
+ * style_image, style_images and styles_dir (with style_list), in that order.
  */
 typedef struct style_evaluate_options {
     size_t struct_size;
-    const char *model;               /**< the model file (arch johnson) */
+    const char *model;               /**< the model file (arch johnson or adain) */
     const char *photos_dir;          /**< held-out photos (PNG/JPEG), searched recursively */
     const char *photo_list;          /**< optional sha256sum-format list: only these files of
                                           photos_dir, by name, each checked against its SHA-256
@@ -474,13 +490,23 @@ typedef struct style_evaluate_options {
     size_t max_photos;               /**< 0: all; else the first ones (in list or path order) */
     int32_t size;                    /**< test override of the long side (0: 512) */
     int32_t style_size;              /**< short side of the style image; 0: the model's training
-                                          style size (the result's short side if unrecorded) */
+                                          style size (the result's short side if unrecorded;
+                                          512 for an AdaIN model) */
     int64_t gatys_iterations;        /**< test override (0: 300) */
     int threads;                     /**< 0: one per processor */
     style_evaluate_progress_fn progress;
     void *progress_user;
     style_log_fn log;                /**< which files were found, warnings */
     void *log_user;
+    /* Added with AdaIN evaluation: read only when struct_size covers them. */
+    const char *const *style_images; /**< style images to measure an AdaIN model on (a johnson
+                                          model: at most one, as style_image) */
+    size_t style_image_count;
+    const char *styles_dir; /**< AdaIN: every image of this folder (recursive) is a
+                                 style, or only those style_list names */
+    const char *style_list; /**< sha256sum-format list of styles_dir's styles to use,
+                                 each checked against its SHA-256
+                                 (models/heldout-styles.sha256) */
 } style_evaluate_options;
 
 /**
@@ -491,7 +517,10 @@ typedef struct style_evaluate_options {
  * (periodic spectral peaks relative to Gatys'); the medians go to *summary, everything to
  * out_dir's reports. The style image and loss network come from the options, or are found in
  * search_dirs by the names and SHA-256 the model's libstyle.training records; a clear error
- * names what is missing otherwise. Only single-style (arch johnson) models are measured.
+ * names what is missing otherwise. Single-style (arch johnson) models are measured on their
+ * style; arbitrary-style (arch adain) models on each style image the options name (each
+ * (style, photo) pair a row of the reports, with medians per style and over all pairs; the
+ * loss network is the one the model records); multi-style (johnson-cin) models are refused.
  */
 STYLE_API style_status style_evaluate(const style_evaluate_options *options,
                                       style_evaluate_summary *summary);

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Builds the style folder the bundled AdaIN decoder was trained on: symbolic links to every
 image of ../shared/datasets/photos/style except the held-out ones below, which the decoder
-never saw and docs/adain.md shows it on (239 of 247 images on 2026-11-26).
+never saw and docs/adain.md shows it on (239 of 247 images on 2026-11-26). The held-out ones
+are also listed with their SHA-256 in models/heldout-styles.sha256, for `libstyle evaluate
+--styles DIR --style-list models/heldout-styles.sha256` (docs/quality.md).
 
 Usage: models/make_adain_styles.py SHARED_PHOTOS_DIR OUT_DIR
 """

@@ -4,7 +4,8 @@
 # refusing a held-out photo) is found again by its provenance (--search) and evaluated on 2
 # tiny photos with overridden sizes (--size 32, 3 Gatys iterations): the summary, the CSV
 # and JSON reports, the contact sheets, the cache on a second run, a clear error for a
-# missing style image.
+# missing style image; the bundled AdaIN model on 2 photos x 2 styles (--styles with
+# --style-list): a row per pair, medians per style, sheets per style, a curve per pair.
 #
 # Usage: test_cli_evaluate.sh LIBSTYLE_BINARY SCRATCH_DIR [SHARED_DIR]
 set -eu
@@ -83,6 +84,43 @@ else
     check "no --search: the error names the style image and the option" expect 1 \
         "opencv-doc__starry_night.jpg.*--search" evaluate \
         --model "$scratch/model.safetensors" --photos "$scratch/heldout" --size 32
+    check "a johnson model given two styles is refused" expect 1 \
+        "single-style (johnson).*at most one --style-image" evaluate \
+        --model "$scratch/model.safetensors" --photos "$scratch/heldout" --size 32 \
+        --search "$scratch/search" --style-image "$style" --style-image "$style"
+
+    # The bundled AdaIN model on 2 photos x 2 styles (a folder narrowed by a list).
+    adain=$(dirname "$0")/../../models/adain-darknet.safetensors
+    mkdir -p "$scratch/styles"
+    cp "$style" "$shared/datasets/photos/style/python3-skimage__brick.jpg" "$scratch/styles/"
+    cp "$photos/budgie-core__default.jpg" "$scratch/styles/not-listed.jpg"
+    (cd "$scratch/styles" && sha256sum opencv-doc__starry_night.jpg python3-skimage__brick.jpg \
+        >"$scratch/styles.sha256")
+    check "an AdaIN model with no style: the error names the model and the options" expect 1 \
+        "adain-darknet.safetensors.*--style-image.*--styles" evaluate --model "$adain" \
+        --photos "$scratch/heldout" --search "$scratch/search" --size 32
+    adain_run() {
+        "$bin" evaluate --model "$adain" --photos "$scratch/heldout" --search "$scratch/search" \
+            --styles "$scratch/styles" --style-list "$scratch/styles.sha256" \
+            --out-dir "$scratch/adain" --cache "$scratch/adain-cache" --size 32 \
+            --style-size 32 --gatys-iterations 2 --threads 1 >"$scratch/adain.txt" \
+            2>"$scratch/adain.log" &&
+            grep -q "^photos 4$" "$scratch/adain.txt" && grep -q "^styles 2$" "$scratch/adain.txt" &&
+            grep -q "^style python3-skimage__brick.jpg photos 2 total_ratio" "$scratch/adain.txt" &&
+            grep -q "^style opencv-doc__starry_night.jpg photos 2 " "$scratch/adain.txt" &&
+            grep -q "python3-skimage__brick.jpg: lxqt-themes__cloud.jpg: total" \
+                "$scratch/adain.log" &&
+            [ "$(wc -l <"$scratch/adain/report.csv")" -eq 5 ] &&
+            grep -q "^lxqt-themes__cloud.jpg,python3-skimage__brick.jpg," \
+                "$scratch/adain/report.csv" &&
+            ! grep -q "not-listed" "$scratch/adain/report.csv" &&
+            grep -q '"arch": "adain"' "$scratch/adain/report.json" &&
+            [ -s "$scratch/adain/sheets/python3-skimage__brick/budgie-core__default.png" ] &&
+            [ -s "$scratch/adain/sheets/opencv-doc__starry_night/lxqt-themes__cloud.png" ] &&
+            [ "$(ls "$scratch/adain-cache" | wc -l)" -eq 8 ]
+    }
+    check "evaluate an AdaIN model: a row per (style, photo), medians per style, sheets, cache" \
+        adain_run
 fi
 
 finish

@@ -339,6 +339,7 @@ class EvaluatePhotoStruct(Structure):
         ("peaks_gatys", c_double),
         ("artifact_score", c_double),
         ("gatys_cached", c_int),
+        ("style_image", c_char_p),
     ]
 
 
@@ -368,6 +369,10 @@ class EvaluateProgressStruct(Structure):
         ("iteration", c_int64),
         ("iterations", c_int64),
         ("result", POINTER(EvaluatePhotoStruct)),
+        ("style", c_size_t),
+        ("styles", c_size_t),
+        ("style_image", c_char_p),
+        ("style_summary", POINTER(EvaluateSummaryStruct)),
     ]
 
 
@@ -397,6 +402,10 @@ class EvaluateOptions(Structure):
         ("progress_user", c_void_p),
         ("log", LOG_FN),
         ("log_user", c_void_p),
+        ("style_images", POINTER(c_char_p)),
+        ("style_image_count", c_size_t),
+        ("styles_dir", c_char_p),
+        ("style_list", c_char_p),
     ]
 
 

@@ -99,5 +99,76 @@ class EvaluateTest(unittest.TestCase):
         self.assertIn("--search", str(caught.exception))
 
 
+class EvaluateAdainTest(unittest.TestCase):
+    """evaluate() of a tiny AdaIN model (trained 2 iterations) on 2 photos x 2 styles."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.dir = tempfile.mkdtemp(prefix="libstyle-evaluate-adain-")
+        cls.search = os.path.join(cls.dir, "search")
+        os.makedirs(cls.search)
+        cls.loss_net = os.path.join(cls.search, "net.safetensors")
+        with open(cls.loss_net, "wb") as file:
+            file.write(feature_net_bytes())
+        cls.styles = []
+        for sub, seed in (("photos", 10), ("styles", 50)):
+            os.makedirs(os.path.join(cls.dir, sub))
+            for i in range(2):
+                path = os.path.join(cls.dir, sub, "%s%d.png" % (sub[0], i))
+                libstyle.save_image(path, _support.test_image(28 + 4 * i, 32, seed=seed + i))
+                if sub == "styles":
+                    cls.styles.append(path)
+        cls.model = os.path.join(cls.dir, "adain.safetensors")
+        libstyle.train_adain(data_dir=os.path.join(cls.dir, "photos"),
+                             styles_dir=os.path.join(cls.dir, "styles"), loss_net=cls.loss_net,
+                             out=cls.model, tap="b", crop_size=16, batch_size=1, iterations=2,
+                             threads=1)
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def test_pairs(self) -> None:
+        out = os.path.join(self.dir, "report")
+        events = []
+        summary = libstyle.evaluate(model=self.model, photos=os.path.join(self.dir, "photos"),
+                                    search=[self.search], style_images=self.styles,
+                                    out_dir=out, size=24, style_size=16, gatys_iterations=2,
+                                    threads=1, progress=events.append)
+        self.assertEqual(summary["photos"], 4)  # (style, photo) pairs
+        report = summary["report"]
+        self.assertEqual(report["model"]["arch"], "adain")
+        pairs = [(p["style_image"], p["photo"]) for p in report["photos"]]
+        self.assertEqual(pairs, [("s0.png", "p0.png"), ("s0.png", "p1.png"),
+                                 ("s1.png", "p0.png"), ("s1.png", "p1.png")])
+        done = [e for e in events if e["stage"] == "style-done"]
+        self.assertEqual([e["style_image"] for e in done], ["s0.png", "s1.png"])
+        for event, style in zip(done, report["styles"]):
+            self.assertEqual(event["style_summary"]["photos"], 2)
+            self.assertEqual(style["sha256"], sha256(os.path.join(self.dir, "styles",
+                                                                  event["style_image"])))
+            self.assertAlmostEqual(style["summary"]["color_model"],
+                                   event["style_summary"]["color_model"], places=5)
+            rows = [p["color_model"] for p in report["photos"]
+                    if p["style_image"] == event["style_image"]]
+            self.assertAlmostEqual(event["style_summary"]["color_model"], sum(rows) / 2,
+                                   places=5)
+        self.assertTrue(os.path.exists(os.path.join(out, "sheets", "s1", "p0.png")))
+
+    def test_style_folder_and_errors(self) -> None:
+        summary = libstyle.evaluate(model=self.model, photos=os.path.join(self.dir, "photos"),
+                                    search=[self.search], styles_dir=os.path.join(self.dir,
+                                                                                  "styles"),
+                                    size=24, style_size=16, gatys_iterations=1, threads=1)
+        self.assertEqual(summary["photos"], 4)
+        with self.assertRaises(libstyle.StyleError) as caught:
+            libstyle.evaluate(model=self.model, photos=os.path.join(self.dir, "photos"),
+                              search=[self.search], size=24, gatys_iterations=1)
+        self.assertIn("adain.safetensors", str(caught.exception))
+        self.assertIn("--style-image", str(caught.exception))
+        with self.assertRaises(TypeError):
+            libstyle.evaluate(model=self.model, photos=self.dir, style_images=self.styles[0])
+
+
 if __name__ == "__main__":
     unittest.main()

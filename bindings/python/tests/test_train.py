@@ -341,7 +341,11 @@ class TrainDeclarationsTest(unittest.TestCase):
             self.skipTest("no C compiler or no include/libstyle_train.h")
         structs = {"style_train_options": _lib.TrainOptions,
                    "style_train_adain_options": _lib.TrainAdainOptions,
-                   "style_train_stats": _lib.TrainStatsStruct}
+                   "style_train_stats": _lib.TrainStatsStruct,
+                   "style_evaluate_options": _lib.EvaluateOptions,
+                   "style_evaluate_photo": _lib.EvaluatePhotoStruct,
+                   "style_evaluate_progress": _lib.EvaluateProgressStruct,
+                   "style_evaluate_summary": _lib.EvaluateSummaryStruct}
         lines = ["#include <stddef.h>", "#include <stdio.h>", "#include \"libstyle_train.h\"",
                  "int main(void) {"]
         for c_name, py_type in structs.items():

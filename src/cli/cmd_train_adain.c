@@ -31,6 +31,12 @@ void cmd_train_adain_usage(FILE *out)
         "  --styles DIR             style images, searched recursively (PNG/JPEG)\n"
         "  --loss-net FILE          feature network (VGG-19 safetensors or libstyle feature-net)\n"
         "  --out MODEL              the model file to write\n"
+        "  --init MODEL             start from this trained AdaIN model's decoder (a warm\n"
+        "                           start); its encoder must be the loss network's, cut at\n"
+        "                           the same tap (its tap is the default)\n"
+        "  --exclude LIST           refuse the photos whose SHA-256 this sha256sum-format\n"
+        "                           list holds (models/heldout-photos.sha256)\n"
+        "  --exclude-styles LIST    the same for the style images\n"
         "Network:\n"
         "  --tap NAME               AdaIN tap (default relu4_1, or the first tap after the\n"
         "                           third pooling: leaky_8 for darknet-tiny)\n"
@@ -44,6 +50,15 @@ void cmd_train_adain_usage(FILE *out)
         "  --lr X                   Adam learning rate (default 0.0001)\n"
         "  --content-weight X       default 1\n"
         "  --style-weight X         default 2\n"
+        "  --color-weight X         colour loss: the output's RGB mean and covariance against\n"
+        "                           its pair's style crop's (default 0: none)\n"
+        "  --loss-shift N           the loss network sees the (crop - N)^2 window of the\n"
+        "                           output at a random offset of 0..N pixels (its content\n"
+        "                           target: the photo's same window), so no pattern can align\n"
+        "                           to its pooling grid (default 0)\n"
+        "  --max-short-side N       photos are scaled to a short side drawn from [crop, N]\n"
+        "                           before cropping (default: up to their own size; style\n"
+        "                           images are not capped)\n"
         "  --seed N                 initialisation and data order (default 1)\n"
         "  --threads N              0 = one per processor (default)\n"
         "Checkpoints and logs:\n"
@@ -73,7 +88,13 @@ enum {
     OPT_CHECKPOINT,
     OPT_CHECKPOINT_EVERY,
     OPT_RESUME,
-    OPT_LOSS_LOG
+    OPT_LOSS_LOG,
+    OPT_INIT,
+    OPT_EXCLUDE,
+    OPT_EXCLUDE_STYLES,
+    OPT_COLOR_WEIGHT,
+    OPT_LOSS_SHIFT,
+    OPT_MAX_SHORT_SIDE
 };
 
 int cmd_train_adain(int argc, char **argv)
@@ -98,6 +119,12 @@ int cmd_train_adain(int argc, char **argv)
         {"checkpoint-every", required_argument, NULL, OPT_CHECKPOINT_EVERY},
         {"resume", required_argument, NULL, OPT_RESUME},
         {"loss-log", required_argument, NULL, OPT_LOSS_LOG},
+        {"init", required_argument, NULL, OPT_INIT},
+        {"exclude", required_argument, NULL, OPT_EXCLUDE},
+        {"exclude-styles", required_argument, NULL, OPT_EXCLUDE_STYLES},
+        {"color-weight", required_argument, NULL, OPT_COLOR_WEIGHT},
+        {"loss-shift", required_argument, NULL, OPT_LOSS_SHIFT},
+        {"max-short-side", required_argument, NULL, OPT_MAX_SHORT_SIDE},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -181,6 +208,29 @@ int cmd_train_adain(int argc, char **argv)
             break;
         case OPT_LOSS_LOG:
             o.loss_log = optarg;
+            break;
+        case OPT_INIT:
+            o.init_model = optarg;
+            break;
+        case OPT_EXCLUDE:
+            o.exclude_list = optarg;
+            break;
+        case OPT_EXCLUDE_STYLES:
+            o.style_exclude_list = optarg;
+            break;
+        case OPT_COLOR_WEIGHT:
+            if (cli_parse_double(optarg, 0, 1e12, &o.color_weight))
+                return cli_usage_error(command, "--color-weight expects a non-negative number");
+            break;
+        case OPT_LOSS_SHIFT:
+            if (cli_parse_int(optarg, 0, 1024, &value))
+                return cli_usage_error(command, "--loss-shift expects 0..1024 pixels");
+            o.loss_shift = (int32_t)value;
+            break;
+        case OPT_MAX_SHORT_SIDE:
+            if (cli_parse_int(optarg, 16, 65536, &value))
+                return cli_usage_error(command, "--max-short-side expects 16..65536 pixels");
+            o.max_short_side = (int32_t)value;
             break;
         case 'q':
             progress.quiet = 1;

@@ -1144,8 +1144,7 @@ static void write_constant_decoder(const char *from, const char *to, const float
     int last = -1;
     for (size_t i = 0; i < file.tensor_count; i++) {
         int index;
-        if (sscanf(file.tensors[i].name, "decoder.%d.", &index) == 1 && index > last)
-            last = index;
+        if (sscanf(file.tensors[i].name, "decoder.%d.", &index) == 1 && index > last) last = index;
     }
     assert_true(last >= 0);
     for (size_t i = 0; i < file.tensor_count; i++) {
@@ -1249,8 +1248,8 @@ static void test_warm_start_and_colour_reference(void **state)
     assert_int_equal(train_dataset_batch(&styles, &rng, n, crop, crops), STYLE_OK);
     double want = 0, c[3];
     for (int k = 0; k < 3; k++)
-        c[k] = ((double)colour[k] * net->input_std[k] + net->input_mean[k]) / net->input_scale /
-               255.0;
+        c[k] =
+            ((double)colour[k] * net->input_std[k] + net->input_mean[k]) / net->input_scale / 255.0;
     for (int32_t b = 0; b < n; b++) {
         double mean[3] = {0, 0, 0}, cov[9] = {0}, trace = 0;
         const float *s = crops + (size_t)b * crop * crop * 3;

@@ -343,7 +343,8 @@ static style_status compute_style_targets(trainer *t)
     for (int32_t k = 0; k < t->settings.style_count; k++) {
         const char *path = t->settings.style_images[k];
         TRY(train_load_rgb(path, t->settings.style_size, &image, &w, &h));
-        TRY(feature_run_create(&run, t->loss_net, t->loop.engine, 1, h, w, deepest_layer(t), false));
+        TRY(feature_run_create(&run, t->loss_net, t->loop.engine, 1, h, w, deepest_layer(t),
+                               false));
         run.average_pooling = t->settings.average_pooling;
         TRY(feature_run_forward(&run, t->loop.stream, image));
         color_statistics(image, (size_t)w * h, t->style_color_mean[k], t->style_color_cov[k]);
@@ -598,8 +599,7 @@ static style_status run_training(trainer *t)
             TRY(train_group_sum(&t->group, &votes, 1, "stop requests"));
             stop = votes > 0;
         }
-        if (train_loop_checkpoint_due(stop, t->state.iteration, s->checkpoint_every,
-                                      s->iterations))
+        if (train_loop_checkpoint_due(stop, t->state.iteration, s->checkpoint_every, s->iterations))
             TRY(save_checkpoint(t, checkpoint_path, train_loop_elapsed(&t->loop)));
         if (stop && t->state.iteration < s->iterations) {
             status = train_loop_stopped(&t->loop, t->state.iteration);

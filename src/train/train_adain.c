@@ -182,9 +182,9 @@ static style_status resolve_settings(adain_trainer *t)
     style_status status = STYLE_OK;
     const style_train_adain_options *o = t->options;
     adain_settings *s = &t->settings;
-    const bool has_quality = o->struct_size >= offsetof(style_train_adain_options,
-                                                        style_exclude_list) +
-                                                   sizeof o->style_exclude_list;
+    const bool has_quality =
+        o->struct_size >=
+        offsetof(style_train_adain_options, style_exclude_list) + sizeof o->style_exclude_list;
     if (o->resume_path) {
         char *json = NULL;
         TRY(train_checkpoint_read_settings(o->resume_path, &json));
@@ -383,8 +383,7 @@ static style_status train_step(adain_trainer *t, double losses[2])
     memcpy(t->decoder.input, t->target, n * tap_image * sizeof(float));
     const float *content_target = t->target;
     if (s->loss_shift > 0) {
-        TRY(feature_run_forward(loss, stream,
-                                train_loss_window_view(&t->window, t->content_rgb)));
+        TRY(feature_run_forward(loss, stream, train_loss_window_view(&t->window, t->content_rgb)));
         adain_targets(t, loss, t->view_target);
         content_target = t->view_target;
     }
@@ -403,8 +402,7 @@ static style_status train_step(adain_trainer *t, double losses[2])
                                   s->content_weight * per_image,
                                   feature_run_tap_grad(loss, tl) + b * loss_tap_image);
         for (int32_t i = 0; i < t->style_count; i++) {
-            int32_t l = t->style_layer[i], hw = loss->out_h[l] * loss->out_w[l],
-                    c = loss->out_c[l];
+            int32_t l = t->style_layer[i], hw = loss->out_h[l] * loss->out_w[l], c = loss->out_c[l];
             size_t image = (size_t)hw * c;
             losses[1] += moment_loss(
                 feature_run_output(loss, l) + b * image, hw, c, t->style_mean[i] + (size_t)b * c,
@@ -449,7 +447,8 @@ static style_status save_checkpoint(adain_trainer *t, const char *path, double r
         train_checkpoint_write(path, json, &state, &t->params, t->adam_m, t->adam_v);
     free(json);
     if (status == STYLE_OK)
-        train_loop_info(&t->loop, "checkpoint %s (iteration %lld)", path, (long long)t->state.iteration);
+        train_loop_info(&t->loop, "checkpoint %s (iteration %lld)", path,
+                        (long long)t->state.iteration);
     return status;
 }
 
@@ -466,8 +465,7 @@ static style_status run_training(adain_trainer *t)
         t->state.iteration++;
         bool stop = train_loop_report(&t->loop, t->state.iteration, s->iterations, s->batch_size,
                                       losses, s->learning_rate);
-        if (train_loop_checkpoint_due(stop, t->state.iteration, s->checkpoint_every,
-                                      s->iterations))
+        if (train_loop_checkpoint_due(stop, t->state.iteration, s->checkpoint_every, s->iterations))
             TRY(save_checkpoint(t, t->loop.checkpoint_path, train_loop_elapsed(&t->loop)));
         if (stop && t->state.iteration < s->iterations) {
             status = train_loop_stopped(&t->loop, t->state.iteration);
@@ -572,8 +570,8 @@ static style_status allocate_buffers(adain_trainer *t)
     t->style_rgb = style__aligned_alloc(image);
     t->output_rgb = style__aligned_alloc(image);
     t->diff_rgb = style__aligned_alloc(image);
-    t->target = style__aligned_alloc((size_t)n * run->out_h[tl] * run->out_w[tl] *
-                                     run->out_c[tl] * sizeof(float));
+    t->target = style__aligned_alloc((size_t)n * run->out_h[tl] * run->out_w[tl] * run->out_c[tl] *
+                                     sizeof(float));
     if (t->settings.loss_shift > 0) {
         t->view_target = style__aligned_alloc((size_t)n * view->out_h[tl] * view->out_w[tl] *
                                               view->out_c[tl] * sizeof(float));

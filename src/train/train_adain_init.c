@@ -24,8 +24,8 @@ static void recorded_loss_net(const style_model *m, char hex[SHA256_HEX_SIZE])
 }
 
 /* The model's encoder.features.{layer}.{kind} must hold exactly the loss network's values. */
-static bool same_tensor(const style_model *m, int32_t layer, const char *kind,
-                        const float *values, size_t count)
+static bool same_tensor(const style_model *m, int32_t layer, const char *kind, const float *values,
+                        size_t count)
 {
     char name[64];
     snprintf(name, sizeof name, "encoder.features.%d.%s", (int)layer, kind);
@@ -62,8 +62,8 @@ style_status train_adain_init_open(const char *path, const char *loss_net_path,
             "fits the encoder it was trained behind",
             recorded, loss_net_path, hex);
     const int32_t last = feature_net_tap(net, tap);
-    FAIL_IF(last < 0, STYLE_ERR_INVALID_ARGUMENT, "the loss network %s has no tap '%s'",
-            net->name, tap);
+    FAIL_IF(last < 0, STYLE_ERR_INVALID_ARGUMENT, "the loss network %s has no tap '%s'", net->name,
+            tap);
     for (int32_t i = 0; i <= last; i++) {
         const fnet_layer *l = &net->layers[i];
         if (l->op != FNET_CONV) continue;

@@ -40,7 +40,8 @@ style_status train_loop_open(train_loop *l, const char *out_path, const char *ch
         /* A run killed while writing a checkpoint leaves its temporary behind. */
         int stale = style__remove_temporaries(l->checkpoint_path);
         if (stale > 0)
-            train_loop_info(l, "removed %d unfinished temporary file%s of %s (an interrupted write)",
+            train_loop_info(l,
+                            "removed %d unfinished temporary file%s of %s (an interrupted write)",
                             stale, stale == 1 ? "" : "s", l->checkpoint_path);
     }
     DNNL_TRY(dnnl_engine_create(&l->engine, dnnl_cpu, 0), "training: engine");
@@ -85,18 +86,18 @@ bool train_loop_report(train_loop *l, int64_t iteration, int64_t iterations, int
     if (l->loss_log)
         fprintf(l->loss_log, "%lld,%.9g,%.9g,%.9g,%.9g,%.6g\n", (long long)iteration, losses[0],
                 losses[1], losses[2], total, lr);
-    style_train_stats stats = {
-        .iteration = iteration,
-        .iterations = iterations,
-        .content_loss = losses[0],
-        .style_loss = losses[1],
-        .tv_loss = losses[2],
-        .total_loss = total,
-        .images_per_second = l->throughput,
-        .elapsed_seconds = now - l->start,
-        .learning_rate = lr,
-        .eta_seconds = l->throughput > 0 ? (iterations - iteration) * batch_size / l->throughput
-                                         : 0};
+    style_train_stats stats = {.iteration = iteration,
+                               .iterations = iterations,
+                               .content_loss = losses[0],
+                               .style_loss = losses[1],
+                               .tv_loss = losses[2],
+                               .total_loss = total,
+                               .images_per_second = l->throughput,
+                               .elapsed_seconds = now - l->start,
+                               .learning_rate = lr,
+                               .eta_seconds = l->throughput > 0 ? (iterations - iteration) *
+                                                                      batch_size / l->throughput
+                                                                : 0};
     return l->progress && l->progress(l->progress_user, &stats);
 }
 

@@ -1016,20 +1016,6 @@ static void capture(void *user, style_log_level level, const char *message)
     snprintf(c->text + used, sizeof c->text - used, "%s\n", message);
 }
 
-static void *tensor_bytes(const char *path, size_t *size)
-{
-    size_t total;
-    uint8_t *data = test_read_file(path, &total);
-    assert_non_null(data);
-    uint64_t header;
-    memcpy(&header, data, 8);
-    *size = total - 8 - header;
-    void *out = malloc(*size);
-    memcpy(out, data + 8 + header, *size);
-    free(data);
-    return out;
-}
-
 /* Every option at once, stopped and resumed with none of them given: bit-identical to the
  * uninterrupted run (the checkpoint carries them); the model records them; a held-out photo
  * and style are refused by hash, with a warning naming each; bad values are refused. */
@@ -1067,7 +1053,7 @@ static void test_training_quality_resume(void **state)
     assert_non_null(strstr(messages.text, "styles/1.png: held out by"));
     assert_non_null(strstr(messages.text, "loss network window 19 x 19"));
     size_t size_a, size_b;
-    void *a = tensor_bytes(q.out, &size_a);
+    void *a = train_fixture_tensor_bytes(q.out, &size_a);
     style_model *m = NULL;
     assert_int_equal(style_model_load(q.out, NULL, &m), STYLE_OK);
     const char *training = style_model_metadata_get(m, "libstyle.training");
@@ -1090,7 +1076,7 @@ static void test_training_quality_resume(void **state)
     r.struct_size = sizeof r;
     r.out_path = q.out, r.resume_path = ckpt, r.threads = 2;
     assert_int_equal(style_train_adain(&r), STYLE_OK);
-    void *b = tensor_bytes(q.out, &size_b);
+    void *b = train_fixture_tensor_bytes(q.out, &size_b);
     assert_int_equal(size_a, size_b);
     assert_memory_equal(a, b, size_a);
     free(b);
@@ -1099,7 +1085,7 @@ static void test_training_quality_resume(void **state)
     quality_run plain;
     quality_run_init(&plain, dir, 6);
     assert_int_equal(style_train_adain(&plain.o), STYLE_OK);
-    b = tensor_bytes(q.out, &size_b);
+    b = train_fixture_tensor_bytes(q.out, &size_b);
     assert_int_equal(size_a, size_b);
     assert_true(memcmp(a, b, size_a) != 0);
     free(a), free(b);

@@ -4,6 +4,7 @@
  * `libstyle train`.
  */
 #include "cli_interrupt.h"
+#include "cli_train_options.h"
 #include "cli_util.h"
 #include "commands.h"
 #include "train_progress.h"
@@ -71,87 +72,50 @@ void cmd_train_adain_usage(FILE *out)
 }
 
 enum {
-    OPT_DATA = 256,
-    OPT_STYLES,
-    OPT_LOSS_NET,
-    OPT_OUT,
+    OPT_STYLES = 256,
     OPT_TAP,
     OPT_STYLE_LAYERS,
-    OPT_ITERATIONS,
-    OPT_BATCH,
     OPT_CROP,
-    OPT_LR,
     OPT_CONTENT_WEIGHT,
     OPT_STYLE_WEIGHT,
-    OPT_SEED,
-    OPT_THREADS,
-    OPT_CHECKPOINT,
-    OPT_CHECKPOINT_EVERY,
-    OPT_RESUME,
-    OPT_LOSS_LOG,
-    OPT_INIT,
-    OPT_EXCLUDE,
-    OPT_EXCLUDE_STYLES,
-    OPT_COLOR_WEIGHT,
-    OPT_LOSS_SHIFT,
-    OPT_MAX_SHORT_SIDE
+    OPT_EXCLUDE_STYLES
 };
 
 int cmd_train_adain(int argc, char **argv)
 {
     static const char *const command = "train-adain";
     static const struct option options[] = {
-        {"data", required_argument, NULL, OPT_DATA},
         {"styles", required_argument, NULL, OPT_STYLES},
-        {"loss-net", required_argument, NULL, OPT_LOSS_NET},
-        {"out", required_argument, NULL, OPT_OUT},
         {"tap", required_argument, NULL, OPT_TAP},
         {"style-layers", required_argument, NULL, OPT_STYLE_LAYERS},
-        {"iterations", required_argument, NULL, OPT_ITERATIONS},
-        {"batch", required_argument, NULL, OPT_BATCH},
         {"crop", required_argument, NULL, OPT_CROP},
-        {"lr", required_argument, NULL, OPT_LR},
         {"content-weight", required_argument, NULL, OPT_CONTENT_WEIGHT},
         {"style-weight", required_argument, NULL, OPT_STYLE_WEIGHT},
-        {"seed", required_argument, NULL, OPT_SEED},
-        {"threads", required_argument, NULL, OPT_THREADS},
-        {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
-        {"checkpoint-every", required_argument, NULL, OPT_CHECKPOINT_EVERY},
-        {"resume", required_argument, NULL, OPT_RESUME},
-        {"loss-log", required_argument, NULL, OPT_LOSS_LOG},
-        {"init", required_argument, NULL, OPT_INIT},
-        {"exclude", required_argument, NULL, OPT_EXCLUDE},
         {"exclude-styles", required_argument, NULL, OPT_EXCLUDE_STYLES},
-        {"color-weight", required_argument, NULL, OPT_COLOR_WEIGHT},
-        {"loss-shift", required_argument, NULL, OPT_LOSS_SHIFT},
-        {"max-short-side", required_argument, NULL, OPT_MAX_SHORT_SIDE},
+        CLI_TRAIN_SHARED_OPTIONS,
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     style_train_adain_options o = {0};
     o.struct_size = sizeof o;
-    o.seed = 1;
+    cli_train_shared shared;
+    cli_train_shared_init(&shared);
     train_progress progress = {isatty(STDERR_FILENO), 0, 0, 0};
-    long value;
     double real;
-    uint64_t seed;
+    long value;
     optind = 1;
     for (;;) {
-        int before = optind;
-        int c = getopt_long(argc, argv, "qh", options, NULL);
+        int before = optind, index = -1;
+        int c = getopt_long(argc, argv, "qh", options, &index);
         if (c == -1) break;
         switch (c) {
-        case OPT_DATA:
-            o.data_dir = optarg;
+        case CLI_TRAIN_SHARED: {
+            int rc = cli_train_shared_parse(command, options[index].name, optarg, &shared);
+            if (rc) return rc;
             break;
+        }
         case OPT_STYLES:
             o.styles_dir = optarg;
-            break;
-        case OPT_LOSS_NET:
-            o.loss_net = optarg;
-            break;
-        case OPT_OUT:
-            o.out_path = optarg;
             break;
         case OPT_TAP:
             o.tap = optarg;
@@ -159,24 +123,10 @@ int cmd_train_adain(int argc, char **argv)
         case OPT_STYLE_LAYERS:
             o.style_layers = optarg;
             break;
-        case OPT_ITERATIONS:
-            if (cli_parse_int(optarg, 1, 100000000, &value))
-                return cli_usage_error(command, "--iterations expects a positive count");
-            o.iterations = value;
-            break;
-        case OPT_BATCH:
-            if (cli_parse_int(optarg, 1, 256, &value))
-                return cli_usage_error(command, "--batch expects 1..256");
-            o.batch_size = (int32_t)value;
-            break;
         case OPT_CROP:
             if (cli_parse_int(optarg, 8, 2048, &value))
                 return cli_usage_error(command, "--crop expects 8..2048");
             o.crop_size = (int32_t)value;
-            break;
-        case OPT_LR:
-            if (cli_parse_double(optarg, 0, 1e12, &o.learning_rate) || o.learning_rate <= 0)
-                return cli_usage_error(command, "--lr expects a positive number");
             break;
         case OPT_CONTENT_WEIGHT:
         case OPT_STYLE_WEIGHT:
@@ -185,52 +135,8 @@ int cmd_train_adain(int argc, char **argv)
             if (c == OPT_CONTENT_WEIGHT) o.content_weight = real;
             if (c == OPT_STYLE_WEIGHT) o.style_weight = real;
             break;
-        case OPT_SEED:
-            if (cli_parse_u64(optarg, &seed))
-                return cli_usage_error(command, "--seed expects an integer");
-            o.seed = seed;
-            break;
-        case OPT_THREADS:
-            if (cli_parse_int(optarg, 0, CLI_MAX_THREADS, &value))
-                return cli_usage_error(command, "--threads expects 0..%d", CLI_MAX_THREADS);
-            o.threads = (int)value;
-            break;
-        case OPT_CHECKPOINT:
-            o.checkpoint_path = optarg;
-            break;
-        case OPT_CHECKPOINT_EVERY:
-            if (cli_parse_int(optarg, 1, 100000000, &value))
-                return cli_usage_error(command, "--checkpoint-every expects a positive count");
-            o.checkpoint_every = value;
-            break;
-        case OPT_RESUME:
-            o.resume_path = optarg;
-            break;
-        case OPT_LOSS_LOG:
-            o.loss_log = optarg;
-            break;
-        case OPT_INIT:
-            o.init_model = optarg;
-            break;
-        case OPT_EXCLUDE:
-            o.exclude_list = optarg;
-            break;
         case OPT_EXCLUDE_STYLES:
             o.style_exclude_list = optarg;
-            break;
-        case OPT_COLOR_WEIGHT:
-            if (cli_parse_double(optarg, 0, 1e12, &o.color_weight))
-                return cli_usage_error(command, "--color-weight expects a non-negative number");
-            break;
-        case OPT_LOSS_SHIFT:
-            if (cli_parse_int(optarg, 0, 1024, &value))
-                return cli_usage_error(command, "--loss-shift expects 0..1024 pixels");
-            o.loss_shift = (int32_t)value;
-            break;
-        case OPT_MAX_SHORT_SIDE:
-            if (cli_parse_int(optarg, 16, 65536, &value))
-                return cli_usage_error(command, "--max-short-side expects 16..65536 pixels");
-            o.max_short_side = (int32_t)value;
             break;
         case 'q':
             progress.quiet = 1;
@@ -242,6 +148,7 @@ int cmd_train_adain(int argc, char **argv)
             return cli_option_error(command, c, argc, argv, before);
         }
     }
+    CLI_TRAIN_SHARED_APPLY(o, shared);
     if (optind < argc) return cli_usage_error(command, "unexpected argument '%s'", argv[optind]);
     if (!o.out_path) return cli_usage_error(command, "--out is required");
     if (!o.resume_path && (!o.data_dir || !o.styles_dir || !o.loss_net))

@@ -289,6 +289,26 @@ typedef struct style_train_adain_options {
     void *progress_user;
     style_log_fn log;
     void *log_user;
+    /* Since 0.x (read when struct_size covers them): the quality options of style_train
+     * (docs/adain.md, "Training options"); each is recorded in the checkpoint and the model. */
+    const char *init_model;         /**< a trained AdaIN model (arch adain) whose decoder weights
+                                         the training starts from; its encoder must be the loss
+                                         network's, cut at the same tap (refused otherwise; with
+                                         no `tap`, the model's) */
+    int32_t loss_shift;             /**< 0: none; N > 0: the loss network sees the decoder
+                                         output's (crop - N)^2 window at a random offset of 0..N
+                                         px per image and iteration, its content target being
+                                         the AdaIN target of the photo's same window (at most
+                                         crop / 4) */
+    int32_t max_short_side;         /**< 0: each content crop's photo is scaled to a short side
+                                         drawn from [crop, its own]; N: from [crop, min(its own,
+                                         N)] (style crops are not capped) */
+    double color_weight;            /**< weight of the colour loss (mean and covariance of the
+                                         output's RGB against its pair's style crop's); 0: none */
+    const char *exclude_list;       /**< sha256sum-format list (models/heldout-photos.sha256): the
+                                         photos of data_dir it holds are refused (a warning names
+                                         each) */
+    const char *style_exclude_list; /**< the same for the style images of styles_dir */
 } style_train_adain_options;
 
 /**

@@ -11,6 +11,8 @@
 #include "train_fixtures.h"
 #include "train/train.h"
 #include "train/train_losses.h"
+#include "train/train_loss_window.h"
+#include "core/file_sha256.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -916,6 +918,363 @@ static void test_training(void **state)
     free(dir);
 }
 
+/* ---- the quality options (shared with style_train) ---------------------------------------- */
+
+/* Shift jitter's window: view and gradient against a naive copy, odd sizes, random offsets;
+ * two draws per crop of the whole batch (a process keeps its share's). */
+static void test_loss_window(void **state)
+{
+    (void)state;
+    const int32_t crop = 13, shift = 3, count = 3, size = crop - shift;
+    train_loss_window w;
+    assert_int_equal(train_loss_window_create(&w, shift, crop, count), STYLE_OK);
+    train_rng rng, again;
+    train_rng_seed(&rng, 17);
+    again = rng;
+    train_loss_window_draw(&w, &rng, 5, 1); /* crops 1..3 of a batch of 5 */
+    for (int32_t b = 0; b < 5; b++) {
+        int32_t y = (int32_t)train_rng_below(&again, shift + 1);
+        int32_t x = (int32_t)train_rng_below(&again, shift + 1);
+        if (b >= 1 && b <= 3) assert_int_equal(w.y[b - 1], y), assert_int_equal(w.x[b - 1], x);
+    }
+    assert_memory_equal(&rng, &again, sizeof rng);
+    const size_t image = (size_t)crop * crop * 3, view = (size_t)size * size * 3;
+    float *crops = malloc(count * image * sizeof(float));
+    float *diff_view = malloc(count * view * sizeof(float));
+    float *diff = malloc(count * image * sizeof(float));
+    test_rng r = {5};
+    test_fill_uniform(&r, crops, count * image, 0, 255);
+    test_fill_uniform(&r, diff_view, count * view, -1, 1);
+    const float *seen = train_loss_window_view(&w, crops);
+    test_fill_uniform(&r, diff, count * image, -9, 9); /* overwritten everywhere */
+    train_loss_window_backward(&w, diff_view, diff);
+    for (int32_t b = 0; b < count; b++)
+        for (int32_t y = 0; y < crop; y++)
+            for (int32_t x = 0; x < crop; x++)
+                for (int c = 0; c < 3; c++) {
+                    const int32_t vy = y - w.y[b], vx = x - w.x[b];
+                    const bool inside = vy >= 0 && vy < size && vx >= 0 && vx < size;
+                    const size_t at = b * image + ((size_t)y * crop + x) * 3 + c;
+                    const size_t v = b * view + ((size_t)vy * size + vx) * 3 + c;
+                    if (inside) assert_true(seen[v] == crops[at]);
+                    assert_true(diff[at] == (inside ? diff_view[v] : 0.0f));
+                }
+    train_loss_window_destroy(&w);
+    /* No shift: the crops themselves, and the gradient copied. */
+    assert_int_equal(train_loss_window_create(&w, 0, crop, count), STYLE_OK);
+    assert_ptr_equal(train_loss_window_view(&w, crops), crops);
+    train_loss_window_backward(&w, crops, diff);
+    assert_memory_equal(diff, crops, count * image * sizeof(float));
+    train_loss_window_destroy(&w);
+    assert_int_equal(train_loss_window_create(&w, crop, crop, 1), STYLE_ERR_INVALID_ARGUMENT);
+    free(crops), free(diff_view), free(diff);
+}
+
+typedef struct quality_run {
+    char dir[4096], data[4200], styles[4200], net[4200], out[4200];
+    style_train_adain_options o;
+} quality_run;
+
+/* A small run (4 photos, 3 styles, crop 24, batch 2) of `iterations`, writing dir/out. */
+static void quality_run_init(quality_run *q, const char *dir, int iterations)
+{
+    memset(q, 0, sizeof *q);
+    snprintf(q->dir, sizeof q->dir, "%s", dir);
+    snprintf(q->data, sizeof q->data, "%s/photos", dir);
+    snprintf(q->styles, sizeof q->styles, "%s/styles", dir);
+    snprintf(q->net, sizeof q->net, "%s/net.safetensors", dir);
+    snprintf(q->out, sizeof q->out, "%s/out.safetensors", dir);
+    style_train_adain_options *o = &q->o;
+    o->struct_size = sizeof *o;
+    o->data_dir = q->data, o->styles_dir = q->styles, o->loss_net = q->net, o->out_path = q->out;
+    o->tap = "r4";
+    o->crop_size = 24, o->batch_size = 2, o->iterations = iterations, o->learning_rate = 3e-3;
+    o->seed = 9, o->threads = 2, o->checkpoint_every = 100;
+}
+
+typedef struct first_losses {
+    int calls, stop_at;
+    double content, style;
+} first_losses;
+
+static int first_iteration(void *user, const style_train_stats *st)
+{
+    first_losses *f = user;
+    if (++f->calls == 1) f->content = st->content_loss, f->style = st->style_loss;
+    return f->stop_at && st->iteration >= f->stop_at;
+}
+
+typedef struct log_capture {
+    char text[8192];
+} log_capture;
+
+static void capture(void *user, style_log_level level, const char *message)
+{
+    log_capture *c = user;
+    (void)level;
+    size_t used = strlen(c->text);
+    snprintf(c->text + used, sizeof c->text - used, "%s\n", message);
+}
+
+/* Every option at once, stopped and resumed with none of them given: bit-identical to the
+ * uninterrupted run (the checkpoint carries them); the model records them; a held-out photo
+ * and style are refused by hash, with a warning naming each; bad values are refused. */
+static void test_training_quality_resume(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    make_images(dir, "photos", 4, 1);
+    make_images(dir, "styles", 3, 20);
+    write_feature_net(test_path(dir, "net.safetensors"), 3);
+    /* Held-out lists: photo 2 and style 1, under other names. */
+    char hex[SHA256_HEX_SIZE], line[256], path[4300];
+    snprintf(path, sizeof path, "%s/photos/2.png", dir);
+    assert_int_equal(file_sha256(path, hex), STYLE_OK);
+    snprintf(line, sizeof line, "%s  held-out.jpg\n", hex);
+    assert_int_equal(test_write_file(test_path(dir, "heldout.sha256"), line, strlen(line)), 0);
+    snprintf(path, sizeof path, "%s/styles/1.png", dir);
+    assert_int_equal(file_sha256(path, hex), STYLE_OK);
+    snprintf(line, sizeof line, "%s  painting.jpg\n", hex);
+    assert_int_equal(test_write_file(test_path(dir, "styles.sha256"), line, strlen(line)), 0);
+    char heldout[4300], heldout_styles[4300];
+    snprintf(heldout, sizeof heldout, "%s/heldout.sha256", dir);
+    snprintf(heldout_styles, sizeof heldout_styles, "%s/styles.sha256", dir);
+
+    quality_run q;
+    quality_run_init(&q, dir, 6);
+    log_capture messages = {{0}};
+    q.o.color_weight = 2.0, q.o.loss_shift = 5, q.o.max_short_side = 30;
+    q.o.exclude_list = heldout, q.o.style_exclude_list = heldout_styles;
+    q.o.log = capture, q.o.log_user = &messages;
+    style_status status = style_train_adain(&q.o);
+    if (status != STYLE_OK) print_error("%s\n", style_last_error());
+    assert_int_equal(status, STYLE_OK);
+    assert_non_null(strstr(messages.text, "photos/2.png: held out by"));
+    assert_non_null(strstr(messages.text, "styles/1.png: held out by"));
+    assert_non_null(strstr(messages.text, "loss network window 19 x 19"));
+    size_t size_a, size_b;
+    void *a = train_fixture_tensor_bytes(q.out, &size_a);
+    style_model *m = NULL;
+    assert_int_equal(style_model_load(q.out, NULL, &m), STYLE_OK);
+    const char *training = style_model_metadata_get(m, "libstyle.training");
+    assert_non_null(strstr(training, "\"loss_shift\":5"));
+    assert_non_null(strstr(training, "\"max_short_side\":30"));
+    assert_non_null(strstr(training, "\"color_weight\":2"));
+    assert_non_null(strstr(training, "\"exclude\":\"heldout.sha256\""));
+    assert_non_null(strstr(training, "\"style_exclude\":\"styles.sha256\""));
+    assert_non_null(strstr(training, "\"data_sha256\""));
+    assert_null(strstr(training, dir)); /* no machine path */
+    style_model_free(m);
+
+    /* Stop after 3, resume to 6 with nothing but the checkpoint. */
+    first_losses stop = {.stop_at = 3};
+    q.o.progress = first_iteration, q.o.progress_user = &stop;
+    assert_int_equal(style_train_adain(&q.o), STYLE_ERR_CANCELLED);
+    char ckpt[4300];
+    snprintf(ckpt, sizeof ckpt, "%s.ckpt", q.out);
+    style_train_adain_options r = {0};
+    r.struct_size = sizeof r;
+    r.out_path = q.out, r.resume_path = ckpt, r.threads = 2;
+    assert_int_equal(style_train_adain(&r), STYLE_OK);
+    void *b = train_fixture_tensor_bytes(q.out, &size_b);
+    assert_int_equal(size_a, size_b);
+    assert_memory_equal(a, b, size_a);
+    free(b);
+
+    /* Without the options the model differs (each changes the run). */
+    quality_run plain;
+    quality_run_init(&plain, dir, 6);
+    assert_int_equal(style_train_adain(&plain.o), STYLE_OK);
+    b = train_fixture_tensor_bytes(q.out, &size_b);
+    assert_int_equal(size_a, size_b);
+    assert_true(memcmp(a, b, size_a) != 0);
+    free(a), free(b);
+
+    /* Bad values are refused before training, naming the limit. */
+    quality_run bad;
+    quality_run_init(&bad, dir, 2);
+    bad.o.loss_shift = 7; /* > 24 / 4 */
+    assert_int_equal(style_train_adain(&bad.o), STYLE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(style_last_error(), "loss shift 7 is not in 0..6"));
+    bad.o.loss_shift = 0, bad.o.max_short_side = 20;
+    assert_int_equal(style_train_adain(&bad.o), STYLE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(style_last_error(), "max short side 20"));
+    bad.o.max_short_side = 0, bad.o.color_weight = -1;
+    assert_int_equal(style_train_adain(&bad.o), STYLE_ERR_INVALID_ARGUMENT);
+    /* Every photo held out: nothing to train on, said so. */
+    bad.o.color_weight = 0;
+    bad.o.data_dir = NULL;
+    char one[4300];
+    snprintf(one, sizeof one, "%s/only", dir);
+    assert_int_equal(mkdir(one, 0700), 0);
+    snprintf(path, sizeof path, "%s/only/a.png", dir);
+    style_image img = gradient_image(46, 38, 3); /* photos/2.png's pixels */
+    assert_int_equal(style_image_save(path, &img, 0), STYLE_OK);
+    style_image_release(&img);
+    bad.o.data_dir = one, bad.o.exclude_list = heldout;
+    assert_int_equal(style_train_adain(&bad.o), STYLE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(style_last_error(), "held out by"));
+    test_remove_tree(dir);
+    free(dir);
+}
+
+/* Copies model `from` to `to` with every decoder weight 0 and the last conv's bias `rgb`
+ * (encoder input space): a decoder whose output is that one colour everywhere. */
+static void write_constant_decoder(const char *from, const char *to, const float rgb[3])
+{
+    size_t size;
+    void *bytes = test_read_file(from, &size);
+    st_file file = {0};
+    assert_int_equal(st_parse(bytes, size, &file), STYLE_OK);
+    free(bytes);
+    int last = -1;
+    for (size_t i = 0; i < file.tensor_count; i++) {
+        int index;
+        if (sscanf(file.tensors[i].name, "decoder.%d.", &index) == 1 && index > last) last = index;
+    }
+    assert_true(last >= 0);
+    for (size_t i = 0; i < file.tensor_count; i++) {
+        st_tensor *t = &file.tensors[i];
+        int index;
+        if (sscanf(t->name, "decoder.%d.", &index) != 1) continue;
+        memset(t->data, 0, t->count * sizeof(float));
+        if (index == last && strstr(t->name, ".bias")) {
+            assert_int_equal(t->count, 3);
+            memcpy(t->data, rgb, sizeof(float) * 3);
+        }
+    }
+    void *out;
+    assert_int_equal(st_serialize(&file, &out, &size), STYLE_OK);
+    assert_int_equal(test_write_file(to, out, size), 0);
+    free(out);
+    st_file_clear(&file);
+}
+
+/* Warm start: the trained decoder is taken as is (a run that cannot move a weight writes the
+ * init model's decoder bit for bit, and starts from a lower loss than a random decoder); an
+ * init model for another loss network or tap is refused, saying why. The colour term against
+ * a double-precision reference: a decoder that outputs one colour c everywhere has the colour
+ * loss |c - mean(s)|^2 / tr(C(s)) + 1 against every style crop s (the crops drawn again from
+ * the run's seed), with or without a loss shift. */
+static void test_warm_start_and_colour_reference(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    make_images(dir, "photos", 4, 1);
+    make_images(dir, "styles", 3, 20);
+    write_feature_net(test_path(dir, "net.safetensors"), 3);
+    quality_run q;
+    quality_run_init(&q, dir, 30);
+    assert_int_equal(style_train_adain(&q.o), STYLE_OK);
+    char base[4300];
+    snprintf(base, sizeof base, "%s/base.safetensors", dir);
+    assert_int_equal(rename(q.out, base), 0);
+
+    /* Cold and warm first losses; a learning rate that moves nothing. */
+    first_losses cold = {0}, warm = {0};
+    quality_run_init(&q, dir, 1);
+    q.o.learning_rate = 1e-30;
+    q.o.progress = first_iteration, q.o.progress_user = &cold;
+    assert_int_equal(style_train_adain(&q.o), STYLE_OK);
+    q.o.init_model = base;
+    q.o.tap = NULL; /* the init model's */
+    q.o.progress_user = &warm;
+    style_status status = style_train_adain(&q.o);
+    if (status != STYLE_OK) print_error("%s\n", style_last_error());
+    assert_int_equal(status, STYLE_OK);
+    print_message("  first loss: random decoder %.4f, warm start %.4f\n", cold.content + cold.style,
+                  warm.content + warm.style);
+    assert_true(warm.content + warm.style < cold.content + cold.style);
+    style_model *a = NULL, *b = NULL;
+    assert_int_equal(style_model_load(base, NULL, &a), STYLE_OK);
+    assert_int_equal(style_model_load(q.out, NULL, &b), STYLE_OK);
+    int decoder_tensors = 0;
+    for (size_t i = 0; i < a->file.tensor_count; i++) {
+        const st_tensor *t = &a->file.tensors[i], *u = st_find(&b->file, t->name);
+        assert_non_null(u);
+        assert_int_equal(t->count, u->count);
+        assert_memory_equal(t->data, u->data, t->count * sizeof(float));
+        decoder_tensors += strncmp(t->name, "decoder.", 8) == 0;
+    }
+    assert_true(decoder_tensors >= 6);
+    assert_non_null(strstr(style_model_metadata_get(b, "libstyle.training"),
+                           "\"init_model\":\"base.safetensors\""));
+    style_model_free(a), style_model_free(b);
+
+    /* Refused: another loss network, another tap, a model that is not AdaIN's. */
+    char other[4300];
+    snprintf(other, sizeof other, "%s/other.safetensors", dir);
+    write_feature_net(other, 4);
+    q.o.loss_net = other;
+    assert_int_equal(style_train_adain(&q.o), STYLE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(style_last_error(), "base.safetensors"));
+    assert_non_null(strstr(style_last_error(), "trained with a loss network of SHA-256"));
+    q.o.loss_net = q.net, q.o.tap = "r2";
+    assert_int_equal(style_train_adain(&q.o), STYLE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(style_last_error(), "cut at 'r4', not at 'r2'"));
+    q.o.tap = NULL, q.o.init_model = q.net; /* a feature network is no model */
+    assert_int_not_equal(style_train_adain(&q.o), STYLE_OK);
+    assert_non_null(strstr(style_last_error(), "starting from"));
+
+    /* The colour term against the reference. */
+    const float colour[3] = {0.4f, -0.3f, 0.1f};
+    char constant[4300];
+    snprintf(constant, sizeof constant, "%s/constant.safetensors", dir);
+    write_constant_decoder(base, constant, colour);
+    feature_net *net = NULL;
+    assert_int_equal(feature_net_load(q.net, &net), STYLE_OK);
+    train_dataset photos, styles;
+    assert_int_equal(train_dataset_open(&photos, q.data, NULL, NULL), STYLE_OK);
+    assert_int_equal(train_dataset_open(&styles, q.styles, NULL, NULL), STYLE_OK);
+    const int32_t n = 2, crop = 24;
+    float *crops = malloc(sizeof(float) * n * crop * crop * 3);
+    train_rng rng;
+    train_rng_seed(&rng, q.o.seed);
+    assert_int_equal(train_dataset_batch(&photos, &rng, n, crop, crops), STYLE_OK);
+    assert_int_equal(train_dataset_batch(&styles, &rng, n, crop, crops), STYLE_OK);
+    double want = 0, c[3];
+    for (int k = 0; k < 3; k++)
+        c[k] =
+            ((double)colour[k] * net->input_std[k] + net->input_mean[k]) / net->input_scale / 255.0;
+    for (int32_t b = 0; b < n; b++) {
+        double mean[3] = {0, 0, 0}, cov[9] = {0}, trace = 0;
+        const float *s = crops + (size_t)b * crop * crop * 3;
+        const size_t pixels = (size_t)crop * crop;
+        for (size_t p = 0; p < pixels; p++)
+            for (int k = 0; k < 3; k++)
+                mean[k] += s[p * 3 + k] / 255.0 / pixels;
+        for (size_t p = 0; p < pixels; p++)
+            for (int i = 0; i < 3; i++)
+                for (int j = 0; j < 3; j++)
+                    cov[i * 3 + j] += (s[p * 3 + i] / 255.0 - mean[i]) *
+                                      (s[p * 3 + j] / 255.0 - mean[j]) / pixels;
+        trace = cov[0] + cov[4] + cov[8];
+        double d2 = 0;
+        for (int k = 0; k < 3; k++)
+            d2 += (c[k] - mean[k]) * (c[k] - mean[k]);
+        want += (d2 / trace + 1.0) / n;
+    }
+    const double weight = 3.0;
+    for (int shift = 0; shift <= 4; shift += 4) {
+        first_losses without = {0}, with = {0};
+        quality_run_init(&q, dir, 1);
+        q.o.learning_rate = 1e-30, q.o.init_model = constant, q.o.loss_shift = shift;
+        q.o.progress = first_iteration, q.o.progress_user = &without;
+        assert_int_equal(style_train_adain(&q.o), STYLE_OK);
+        q.o.color_weight = weight, q.o.progress_user = &with;
+        assert_int_equal(style_train_adain(&q.o), STYLE_OK);
+        print_message("  colour term (shift %d): %.9g, reference %.9g\n", shift,
+                      with.style - without.style, weight * want);
+        assert_float_equal(with.content, without.content, 0);
+        assert_float_equal(with.style - without.style, weight * want, 1e-5 * weight * want);
+    }
+    free(crops);
+    train_dataset_close(&photos), train_dataset_close(&styles);
+    feature_net_free(net);
+    test_remove_tree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -934,6 +1293,9 @@ int main(void)
         cmocka_unit_test(test_weighted_statistics),
         cmocka_unit_test(test_allocation_failures),
         cmocka_unit_test(test_training),
+        cmocka_unit_test(test_loss_window),
+        cmocka_unit_test(test_training_quality_resume),
+        cmocka_unit_test(test_warm_start_and_colour_reference),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

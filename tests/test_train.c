@@ -464,21 +464,6 @@ static void test_training_lowers_loss(void **state)
     free(dir);
 }
 
-static void *model_tensors(const char *path, size_t *size)
-{
-    /* The tensor bytes (after the header) of a safetensors file. */
-    size_t total;
-    uint8_t *data = test_read_file(path, &total);
-    assert_non_null(data);
-    uint64_t header;
-    memcpy(&header, data, 8);
-    *size = total - 8 - header;
-    void *out = malloc(*size);
-    memcpy(out, data + 8 + header, *size);
-    free(data);
-    return out;
-}
-
 /* Runs `o` again, stopped by its progress callback after `stop_at` iterations, resumes it from
  * its checkpoint with no other option given, and checks that the model's tensors equal
  * `expected` (the uninterrupted run's) bit for bit. Restores o->progress_user. */
@@ -500,7 +485,7 @@ static void assert_stop_and_resume_identical(style_train_options *o, int stop_at
     r.threads = 2;
     assert_int_equal(style_train(&r), STYLE_OK);
     size_t size_b;
-    void *b = model_tensors(o->out_path, &size_b);
+    void *b = train_fixture_tensor_bytes(o->out_path, &size_b);
     assert_int_equal(size, size_b);
     assert_memory_equal(expected, b, size);
     free(b);
@@ -517,7 +502,7 @@ static void test_resume_is_bit_identical(void **state)
     o.iterations = 10;
     assert_int_equal(style_train(&o), STYLE_OK);
     size_t size_a, size_b;
-    void *a = model_tensors(o.out_path, &size_a);
+    void *a = train_fixture_tensor_bytes(o.out_path, &size_a);
 
     /* Stop at 6 (checkpoint written on stop), then resume to 10. */
     run_log stop = {0};
@@ -539,7 +524,7 @@ static void test_resume_is_bit_identical(void **state)
     if (status != STYLE_OK) print_error("%s\n", style_last_error());
     assert_int_equal(status, STYLE_OK);
     assert_int_equal(rest.calls, 4);
-    void *b = model_tensors(o.out_path, &size_b);
+    void *b = train_fixture_tensor_bytes(o.out_path, &size_b);
     assert_int_equal(size_a, size_b);
     assert_memory_equal(a, b, size_a);
     free(a), free(b);
@@ -561,13 +546,13 @@ static void test_quality_terms(void **state)
     o.iterations = 10;
     assert_int_equal(style_train(&o), STYLE_OK);
     size_t size_plain, size_a;
-    void *plain = model_tensors(o.out_path, &size_plain);
+    void *plain = train_fixture_tensor_bytes(o.out_path, &size_plain);
 
     /* The grid loss alone changes the model. */
     o.grid_weight = 1000.0;
     assert_int_equal(style_train(&o), STYLE_OK);
     size_t size_grid;
-    void *grid = model_tensors(o.out_path, &size_grid);
+    void *grid = train_fixture_tensor_bytes(o.out_path, &size_grid);
     assert_int_equal(size_grid, size_plain);
     assert_true(memcmp(grid, plain, size_grid) != 0);
     free(grid);
@@ -575,7 +560,7 @@ static void test_quality_terms(void **state)
     o.grid_weight = 0;
     o.temporal_weight = 50.0;
     assert_int_equal(style_train(&o), STYLE_OK);
-    void *temporal = model_tensors(o.out_path, &size_grid);
+    void *temporal = train_fixture_tensor_bytes(o.out_path, &size_grid);
     assert_int_equal(size_grid, size_plain);
     assert_true(memcmp(temporal, plain, size_grid) != 0);
     free(temporal);
@@ -586,7 +571,7 @@ static void test_quality_terms(void **state)
     style_status status = style_train(&o);
     if (status != STYLE_OK) print_error("%s\n", style_last_error());
     assert_int_equal(status, STYLE_OK);
-    void *a = model_tensors(o.out_path, &size_a);
+    void *a = train_fixture_tensor_bytes(o.out_path, &size_a);
     assert_int_equal(size_a, size_plain);
     assert_true(memcmp(a, plain, size_a) != 0);
     style_model *model = NULL;
@@ -733,7 +718,7 @@ static void test_warm_start_and_shift(void **state)
     char *base = strdup(test_path(dir, "base.safetensors"));
     assert_int_equal(rename(o.out_path, base), 0);
     size_t size_base, size_a;
-    void *base_tensors = model_tensors(base, &size_base);
+    void *base_tensors = train_fixture_tensor_bytes(base, &size_base);
 
     /* A step too small to move any weight: the result is the starting model, so every weight
      * came from it (a random initialisation would differ everywhere). The widths come from
@@ -745,7 +730,7 @@ static void test_warm_start_and_shift(void **state)
     style_status status = style_train(&o);
     if (status != STYLE_OK) print_error("%s\n", style_last_error());
     assert_int_equal(status, STYLE_OK);
-    void *a = model_tensors(o.out_path, &size_a);
+    void *a = train_fixture_tensor_bytes(o.out_path, &size_a);
     assert_int_equal(size_a, size_base);
     assert_memory_equal(a, base_tensors, size_a);
     free(a);
@@ -756,7 +741,7 @@ static void test_warm_start_and_shift(void **state)
     o.loss_shift = 4;
     o.max_short_side = 30;
     assert_int_equal(style_train(&o), STYLE_OK);
-    a = model_tensors(o.out_path, &size_a);
+    a = train_fixture_tensor_bytes(o.out_path, &size_a);
     assert_true(memcmp(a, base_tensors, size_a) != 0);
     style_model *model = NULL;
     assert_int_equal(style_model_load(o.out_path, NULL, &model), STYLE_OK);
@@ -839,7 +824,7 @@ static void test_cancel_inside_iteration(void **state)
     assert_int_equal(log.calls, 8);
     assert_true(never.max_asks >= 4); /* before and after each pass */
     size_t size_a, size_b;
-    void *a = model_tensors(o.out_path, &size_a);
+    void *a = train_fixture_tensor_bytes(o.out_path, &size_a);
     char ckpt[4200];
     snprintf(ckpt, sizeof ckpt, "%s.ckpt", o.out_path);
 
@@ -864,7 +849,7 @@ static void test_cancel_inside_iteration(void **state)
         if (status != STYLE_OK) print_error("%s\n", style_last_error());
         assert_int_equal(status, STYLE_OK);
         assert_int_equal(rest.calls, 3); /* iterations 6..8: the dropped one again */
-        void *b = model_tensors(o.out_path, &size_b);
+        void *b = train_fixture_tensor_bytes(o.out_path, &size_b);
         assert_int_equal(size_a, size_b);
         assert_memory_equal(a, b, size_a);
         free(b);
@@ -1039,7 +1024,7 @@ static void test_several_styles(void **state)
 
     /* Stopped and resumed, adding a style continues bit-identically. */
     size_t size_a, size_b;
-    void *whole = model_tensors(three_path, &size_a);
+    void *whole = train_fixture_tensor_bytes(three_path, &size_a);
     run_log stop = {0};
     stop.stop_at = 3;
     a.progress_user = &stop;
@@ -1054,7 +1039,7 @@ static void test_several_styles(void **state)
     status = style_train(&r);
     if (status != STYLE_OK) print_error("%s\n", style_last_error());
     assert_int_equal(status, STYLE_OK);
-    void *resumed = model_tensors(three_path, &size_b);
+    void *resumed = train_fixture_tensor_bytes(three_path, &size_b);
     assert_int_equal(size_a, size_b);
     assert_memory_equal(whole, resumed, size_a);
     free(whole), free(resumed);

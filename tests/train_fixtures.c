@@ -148,3 +148,25 @@ done:
     free(bytes);
     return result;
 }
+
+void *train_fixture_tensor_bytes(const char *path, size_t *size)
+{
+    size_t total;
+    uint8_t *data = test_read_file(path, &total);
+    uint64_t header;
+    *size = 0;
+    if (!data || total < 8) {
+        free(data);
+        return NULL;
+    }
+    memcpy(&header, data, 8);
+    if (header > total - 8) {
+        free(data);
+        return NULL;
+    }
+    *size = total - 8 - header;
+    void *out = malloc(*size ? *size : 1);
+    if (out) memcpy(out, data + 8 + header, *size);
+    free(data);
+    return out;
+}

@@ -2,6 +2,7 @@
 #ifndef STYLE_TEST_TRAIN_FIXTURES_H
 #define STYLE_TEST_TRAIN_FIXTURES_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -39,5 +40,10 @@ int train_fixture_compare_models(const char *a_path, const char *b_path,
  */
 int train_fixture_damage_checkpoint(const char *from, const char *to, const char *entry,
                                     const char *key, const char *value);
+
+/* The tensor bytes (everything after the header) of a safetensors file, malloc'd (free()),
+ * their count in *size; NULL when the file cannot be read. Two trainings compared bit for
+ * bit compare these. */
+void *train_fixture_tensor_bytes(const char *path, size_t *size);
 
 #endif

@@ -6,6 +6,7 @@
  */
 #include "cli_interrupt.h"
 #include "cli_mpi.h"
+#include "cli_train_options.h"
 #include "cli_util.h"
 #include "train_progress.h"
 #include "commands.h"
@@ -95,12 +96,10 @@ void cmd_train_usage(FILE *out)
 }
 
 enum {
-    OPT_STYLE_IMAGE = 256, OPT_DATA, OPT_LOSS_NET, OPT_OUT, OPT_WIDTH, OPT_BLOCKS, OPT_NORM,
-    OPT_ITERATIONS, OPT_BATCH, OPT_CROP, OPT_STYLE_SIZE, OPT_LR, OPT_LR_SCHEDULE,
+    OPT_STYLE_IMAGE = 256, OPT_WIDTH, OPT_BLOCKS, OPT_NORM,
+    OPT_CROP, OPT_STYLE_SIZE, OPT_LR_SCHEDULE,
     OPT_CONTENT_WEIGHT, OPT_STYLE_WEIGHT, OPT_TV_WEIGHT, OPT_CONTENT_LAYER, OPT_STYLE_LAYERS,
-    OPT_SEED, OPT_THREADS, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_LOSS_LOG,
-    OPT_STYLE_NAME, OPT_ADD_STYLE, OPT_EXCLUDE, OPT_LOSS_POOLING, OPT_COLOR_WEIGHT,
-    OPT_GRID_WEIGHT, OPT_TEMPORAL_WEIGHT, OPT_LOSS_SHIFT, OPT_INIT, OPT_MAX_SHORT_SIDE
+    OPT_STYLE_NAME, OPT_ADD_STYLE, OPT_LOSS_POOLING, OPT_GRID_WEIGHT, OPT_TEMPORAL_WEIGHT
 };
 
 int cmd_train(int argc, char **argv)
@@ -109,37 +108,21 @@ int cmd_train(int argc, char **argv)
         {"style-image", required_argument, NULL, OPT_STYLE_IMAGE},
         {"style-name", required_argument, NULL, OPT_STYLE_NAME},
         {"add-style", required_argument, NULL, OPT_ADD_STYLE},
-        {"data", required_argument, NULL, OPT_DATA},
-        {"loss-net", required_argument, NULL, OPT_LOSS_NET},
-        {"out", required_argument, NULL, OPT_OUT},
         {"width", required_argument, NULL, OPT_WIDTH},
         {"blocks", required_argument, NULL, OPT_BLOCKS},
         {"norm", required_argument, NULL, OPT_NORM},
-        {"iterations", required_argument, NULL, OPT_ITERATIONS},
-        {"batch", required_argument, NULL, OPT_BATCH},
         {"crop", required_argument, NULL, OPT_CROP},
         {"style-size", required_argument, NULL, OPT_STYLE_SIZE},
-        {"lr", required_argument, NULL, OPT_LR},
         {"lr-schedule", required_argument, NULL, OPT_LR_SCHEDULE},
         {"content-weight", required_argument, NULL, OPT_CONTENT_WEIGHT},
         {"style-weight", required_argument, NULL, OPT_STYLE_WEIGHT},
         {"tv-weight", required_argument, NULL, OPT_TV_WEIGHT},
         {"content-layer", required_argument, NULL, OPT_CONTENT_LAYER},
         {"style-layers", required_argument, NULL, OPT_STYLE_LAYERS},
-        {"seed", required_argument, NULL, OPT_SEED},
-        {"threads", required_argument, NULL, OPT_THREADS},
-        {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
-        {"checkpoint-every", required_argument, NULL, OPT_CHECKPOINT_EVERY},
-        {"resume", required_argument, NULL, OPT_RESUME},
-        {"loss-log", required_argument, NULL, OPT_LOSS_LOG},
-        {"exclude", required_argument, NULL, OPT_EXCLUDE},
         {"loss-pooling", required_argument, NULL, OPT_LOSS_POOLING},
-        {"color-weight", required_argument, NULL, OPT_COLOR_WEIGHT},
+        CLI_TRAIN_SHARED_OPTIONS,
         {"grid-weight", required_argument, NULL, OPT_GRID_WEIGHT},
         {"temporal-weight", required_argument, NULL, OPT_TEMPORAL_WEIGHT},
-        {"loss-shift", required_argument, NULL, OPT_LOSS_SHIFT},
-        {"init", required_argument, NULL, OPT_INIT},
-        {"max-short-side", required_argument, NULL, OPT_MAX_SHORT_SIDE},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -147,17 +130,22 @@ int cmd_train(int argc, char **argv)
     const char *style_images[TRAIN_CLI_MAX_STYLES] = {0}, *style_names[TRAIN_CLI_MAX_STYLES] = {0};
     size_t style_count = 0;
     o.struct_size = sizeof o;
-    o.seed = 1;
+    cli_train_shared shared;
+    cli_train_shared_init(&shared);
     train_progress progress = {isatty(STDERR_FILENO), 0, 0, 0};
     long value;
     double real;
-    uint64_t seed;
     optind = 1;
     for (;;) {
-        int before = optind;
-        int c = getopt_long(argc, argv, "qh", options, NULL);
+        int before = optind, index = -1;
+        int c = getopt_long(argc, argv, "qh", options, &index);
         if (c == -1) break;
         switch (c) {
+        case CLI_TRAIN_SHARED: {
+            int rc = cli_train_shared_parse("train", options[index].name, optarg, &shared);
+            if (rc) return rc;
+            break;
+        }
         case OPT_STYLE_IMAGE:
             if (style_count == TRAIN_CLI_MAX_STYLES)
                 return cli_usage_error("train", "at most %d --style-image options",
@@ -171,10 +159,6 @@ int cmd_train(int argc, char **argv)
             style_names[style_count - 1] = optarg;
             break;
         case OPT_ADD_STYLE: o.add_style_to = optarg; break;
-        case OPT_INIT: o.init_model = optarg; break;
-        case OPT_DATA: o.data_dir = optarg; break;
-        case OPT_LOSS_NET: o.loss_net = optarg; break;
-        case OPT_OUT: o.out_path = optarg; break;
         case OPT_WIDTH:
             if (strcmp(optarg, "full") == 0) {
                 o.widths[0] = 32, o.widths[1] = 64, o.widths[2] = 128;
@@ -194,16 +178,6 @@ int cmd_train(int argc, char **argv)
                 return cli_usage_error("train", "--norm is 'instance' or 'batch'");
             o.norm = optarg;
             break;
-        case OPT_ITERATIONS:
-            if (cli_parse_int(optarg, 1, 100000000, &value))
-                return cli_usage_error("train", "--iterations expects a positive count");
-            o.iterations = value;
-            break;
-        case OPT_BATCH:
-            if (cli_parse_int(optarg, 1, 256, &value))
-                return cli_usage_error("train", "--batch expects 1..256");
-            o.batch_size = (int32_t)value;
-            break;
         case OPT_CROP:
             if (cli_parse_int(optarg, 16, 4096, &value) || value % 4)
                 return cli_usage_error("train", "--crop expects a multiple of 4 in 16..4096");
@@ -213,10 +187,6 @@ int cmd_train(int argc, char **argv)
             if (cli_parse_int(optarg, 16, 8192, &value))
                 return cli_usage_error("train", "--style-size expects 16..8192");
             o.style_size = (int32_t)value;
-            break;
-        case OPT_LR:
-            if (cli_parse_double(optarg, 0, 1e12, &o.learning_rate) || o.learning_rate <= 0)
-                return cli_usage_error("train", "--lr expects a positive number");
             break;
         case OPT_LR_SCHEDULE:
             if (strcmp(optarg, "cosine") && strcmp(optarg, "constant"))
@@ -235,24 +205,12 @@ int cmd_train(int argc, char **argv)
             if (c == OPT_STYLE_WEIGHT) o.style_weight = real;
             if (c == OPT_TV_WEIGHT) o.tv_weight = real;
             break;
-        case OPT_COLOR_WEIGHT:
         case OPT_GRID_WEIGHT:
         case OPT_TEMPORAL_WEIGHT:
             if (cli_parse_double(optarg, 0, 1e12, &real))
                 return cli_usage_error("train", "%s expects a non-negative number", argv[before]);
-            if (c == OPT_COLOR_WEIGHT) o.color_weight = real;
             if (c == OPT_GRID_WEIGHT) o.grid_weight = real;
             if (c == OPT_TEMPORAL_WEIGHT) o.temporal_weight = real;
-            break;
-        case OPT_MAX_SHORT_SIDE:
-            if (cli_parse_int(optarg, 16, 65536, &value))
-                return cli_usage_error("train", "--max-short-side expects 16..65536 pixels");
-            o.max_short_side = (int32_t)value;
-            break;
-        case OPT_LOSS_SHIFT:
-            if (cli_parse_int(optarg, 0, 1024, &value))
-                return cli_usage_error("train", "--loss-shift expects 0..1024 pixels");
-            o.loss_shift = (int32_t)value;
             break;
         case OPT_LOSS_POOLING:
             if (strcmp(optarg, "max") != 0 && strcmp(optarg, "avg") != 0)
@@ -261,29 +219,12 @@ int cmd_train(int argc, char **argv)
             break;
         case OPT_CONTENT_LAYER: o.content_layer = optarg; break;
         case OPT_STYLE_LAYERS: o.style_layers = optarg; break;
-        case OPT_SEED:
-            if (cli_parse_u64(optarg, &seed)) return cli_usage_error("train", "--seed expects an integer");
-            o.seed = seed;
-            break;
-        case OPT_THREADS:
-            if (cli_parse_int(optarg, 0, CLI_MAX_THREADS, &value))
-                return cli_usage_error("train", "--threads expects 0..%d", CLI_MAX_THREADS);
-            o.threads = (int)value;
-            break;
-        case OPT_CHECKPOINT: o.checkpoint_path = optarg; break;
-        case OPT_CHECKPOINT_EVERY:
-            if (cli_parse_int(optarg, 1, 100000000, &value))
-                return cli_usage_error("train", "--checkpoint-every expects a positive count");
-            o.checkpoint_every = value;
-            break;
-        case OPT_RESUME: o.resume_path = optarg; break;
-        case OPT_LOSS_LOG: o.loss_log = optarg; break;
-        case OPT_EXCLUDE: o.exclude_list = optarg; break;
         case 'q': progress.quiet = 1; break;
         case 'h': cmd_train_usage(stdout); return cli_finish_stdout(CLI_EXIT_OK);
         default: return cli_option_error("train", c, argc, argv, before);
         }
     }
+    CLI_TRAIN_SHARED_APPLY(o, shared);
     if (optind < argc) return cli_usage_error("train", "unexpected argument '%s'", argv[optind]);
     if (!o.out_path) return cli_usage_error("train", "--out is required");
     if (style_count) {

@@ -4,6 +4,7 @@
  * `libstyle train`.
  */
 #include "cli_interrupt.h"
+#include "cli_train_options.h"
 #include "cli_util.h"
 #include "commands.h"
 #include "train_progress.h"
@@ -31,6 +32,12 @@ void cmd_train_adain_usage(FILE *out)
         "  --styles DIR             style images, searched recursively (PNG/JPEG)\n"
         "  --loss-net FILE          feature network (VGG-19 safetensors or libstyle feature-net)\n"
         "  --out MODEL              the model file to write\n"
+        "  --init MODEL             start from this trained AdaIN model's decoder (a warm\n"
+        "                           start); its encoder must be the loss network's, cut at\n"
+        "                           the same tap (its tap is the default)\n"
+        "  --exclude LIST           refuse the photos whose SHA-256 this sha256sum-format\n"
+        "                           list holds (models/heldout-photos.sha256)\n"
+        "  --exclude-styles LIST    the same for the style images\n"
         "Network:\n"
         "  --tap NAME               AdaIN tap (default relu4_1, or the first tap after the\n"
         "                           third pooling: leaky_8 for darknet-tiny)\n"
@@ -44,6 +51,15 @@ void cmd_train_adain_usage(FILE *out)
         "  --lr X                   Adam learning rate (default 0.0001)\n"
         "  --content-weight X       default 1\n"
         "  --style-weight X         default 2\n"
+        "  --color-weight X         colour loss: the output's RGB mean and covariance against\n"
+        "                           its pair's style crop's (default 0: none)\n"
+        "  --loss-shift N           the loss network sees the (crop - N)^2 window of the\n"
+        "                           output at a random offset of 0..N pixels (its content\n"
+        "                           target: the photo's same window), so no pattern can align\n"
+        "                           to its pooling grid (default 0)\n"
+        "  --max-short-side N       photos are scaled to a short side drawn from [crop, N]\n"
+        "                           before cropping (default: up to their own size; style\n"
+        "                           images are not capped)\n"
         "  --seed N                 initialisation and data order (default 1)\n"
         "  --threads N              0 = one per processor (default)\n"
         "Checkpoints and logs:\n"
@@ -56,75 +72,50 @@ void cmd_train_adain_usage(FILE *out)
 }
 
 enum {
-    OPT_DATA = 256,
-    OPT_STYLES,
-    OPT_LOSS_NET,
-    OPT_OUT,
+    OPT_STYLES = 256,
     OPT_TAP,
     OPT_STYLE_LAYERS,
-    OPT_ITERATIONS,
-    OPT_BATCH,
     OPT_CROP,
-    OPT_LR,
     OPT_CONTENT_WEIGHT,
     OPT_STYLE_WEIGHT,
-    OPT_SEED,
-    OPT_THREADS,
-    OPT_CHECKPOINT,
-    OPT_CHECKPOINT_EVERY,
-    OPT_RESUME,
-    OPT_LOSS_LOG
+    OPT_EXCLUDE_STYLES
 };
 
 int cmd_train_adain(int argc, char **argv)
 {
     static const char *const command = "train-adain";
     static const struct option options[] = {
-        {"data", required_argument, NULL, OPT_DATA},
         {"styles", required_argument, NULL, OPT_STYLES},
-        {"loss-net", required_argument, NULL, OPT_LOSS_NET},
-        {"out", required_argument, NULL, OPT_OUT},
         {"tap", required_argument, NULL, OPT_TAP},
         {"style-layers", required_argument, NULL, OPT_STYLE_LAYERS},
-        {"iterations", required_argument, NULL, OPT_ITERATIONS},
-        {"batch", required_argument, NULL, OPT_BATCH},
         {"crop", required_argument, NULL, OPT_CROP},
-        {"lr", required_argument, NULL, OPT_LR},
         {"content-weight", required_argument, NULL, OPT_CONTENT_WEIGHT},
         {"style-weight", required_argument, NULL, OPT_STYLE_WEIGHT},
-        {"seed", required_argument, NULL, OPT_SEED},
-        {"threads", required_argument, NULL, OPT_THREADS},
-        {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
-        {"checkpoint-every", required_argument, NULL, OPT_CHECKPOINT_EVERY},
-        {"resume", required_argument, NULL, OPT_RESUME},
-        {"loss-log", required_argument, NULL, OPT_LOSS_LOG},
+        {"exclude-styles", required_argument, NULL, OPT_EXCLUDE_STYLES},
+        CLI_TRAIN_SHARED_OPTIONS,
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     style_train_adain_options o = {0};
     o.struct_size = sizeof o;
-    o.seed = 1;
+    cli_train_shared shared;
+    cli_train_shared_init(&shared);
     train_progress progress = {isatty(STDERR_FILENO), 0, 0, 0};
-    long value;
     double real;
-    uint64_t seed;
+    long value;
     optind = 1;
     for (;;) {
-        int before = optind;
-        int c = getopt_long(argc, argv, "qh", options, NULL);
+        int before = optind, index = -1;
+        int c = getopt_long(argc, argv, "qh", options, &index);
         if (c == -1) break;
         switch (c) {
-        case OPT_DATA:
-            o.data_dir = optarg;
+        case CLI_TRAIN_SHARED: {
+            int rc = cli_train_shared_parse(command, options[index].name, optarg, &shared);
+            if (rc) return rc;
             break;
+        }
         case OPT_STYLES:
             o.styles_dir = optarg;
-            break;
-        case OPT_LOSS_NET:
-            o.loss_net = optarg;
-            break;
-        case OPT_OUT:
-            o.out_path = optarg;
             break;
         case OPT_TAP:
             o.tap = optarg;
@@ -132,24 +123,10 @@ int cmd_train_adain(int argc, char **argv)
         case OPT_STYLE_LAYERS:
             o.style_layers = optarg;
             break;
-        case OPT_ITERATIONS:
-            if (cli_parse_int(optarg, 1, 100000000, &value))
-                return cli_usage_error(command, "--iterations expects a positive count");
-            o.iterations = value;
-            break;
-        case OPT_BATCH:
-            if (cli_parse_int(optarg, 1, 256, &value))
-                return cli_usage_error(command, "--batch expects 1..256");
-            o.batch_size = (int32_t)value;
-            break;
         case OPT_CROP:
             if (cli_parse_int(optarg, 8, 2048, &value))
                 return cli_usage_error(command, "--crop expects 8..2048");
             o.crop_size = (int32_t)value;
-            break;
-        case OPT_LR:
-            if (cli_parse_double(optarg, 0, 1e12, &o.learning_rate) || o.learning_rate <= 0)
-                return cli_usage_error(command, "--lr expects a positive number");
             break;
         case OPT_CONTENT_WEIGHT:
         case OPT_STYLE_WEIGHT:
@@ -158,29 +135,8 @@ int cmd_train_adain(int argc, char **argv)
             if (c == OPT_CONTENT_WEIGHT) o.content_weight = real;
             if (c == OPT_STYLE_WEIGHT) o.style_weight = real;
             break;
-        case OPT_SEED:
-            if (cli_parse_u64(optarg, &seed))
-                return cli_usage_error(command, "--seed expects an integer");
-            o.seed = seed;
-            break;
-        case OPT_THREADS:
-            if (cli_parse_int(optarg, 0, CLI_MAX_THREADS, &value))
-                return cli_usage_error(command, "--threads expects 0..%d", CLI_MAX_THREADS);
-            o.threads = (int)value;
-            break;
-        case OPT_CHECKPOINT:
-            o.checkpoint_path = optarg;
-            break;
-        case OPT_CHECKPOINT_EVERY:
-            if (cli_parse_int(optarg, 1, 100000000, &value))
-                return cli_usage_error(command, "--checkpoint-every expects a positive count");
-            o.checkpoint_every = value;
-            break;
-        case OPT_RESUME:
-            o.resume_path = optarg;
-            break;
-        case OPT_LOSS_LOG:
-            o.loss_log = optarg;
+        case OPT_EXCLUDE_STYLES:
+            o.style_exclude_list = optarg;
             break;
         case 'q':
             progress.quiet = 1;
@@ -192,6 +148,7 @@ int cmd_train_adain(int argc, char **argv)
             return cli_option_error(command, c, argc, argv, before);
         }
     }
+    CLI_TRAIN_SHARED_APPLY(o, shared);
     if (optind < argc) return cli_usage_error(command, "unexpected argument '%s'", argv[optind]);
     if (!o.out_path) return cli_usage_error(command, "--out is required");
     if (!o.resume_path && (!o.data_dir || !o.styles_dir || !o.loss_net))

@@ -8,6 +8,8 @@
 #include "train/train_data_list.h"
 #include "train/train_group.h"
 #include "train/train_losses.h"
+#include "train/train_loop.h"
+#include "train/train_loss_window.h"
 #include "train/train_temporal.h"
 
 #include <errno.h>
@@ -48,19 +50,16 @@ typedef struct trainer {
     train_params params;
     float *adam_m, *adam_v;
     train_state state;
-    dnnl_engine_t engine;
-    dnnl_stream_t stream;
+    train_loop loop; /* threads, engine and stream, loss log, reporting (train_loop.h) */
     train_net net;
     feature_run loss_run;
     float *content_target;
     float *gram_scratch, *delta_scratch;
-    /* Shift jitter (settings.loss_shift > 0): the loss network's window of this process's
-     * crops (first the photos', then the outputs') and each crop's offset. */
-    float *loss_window;
-    int32_t window_y[256], window_x[256];
+    /* Shift jitter: the loss network's window of this process's crops (the photos' and the
+     * outputs' at the same offsets). */
+    train_loss_window window;
     /* Temporal pairs: the motion of crop b + 1 against crop b, for even b (this shard's). */
     double pair_dy[256], pair_dx[256];
-    FILE *loss_log;
     train_group group;      /* data-parallel processes (alone: one rank of one) */
     style_cancel_fn cancel; /* options->cancel when struct_size covers it and alone; or NULL */
     void *cancel_user;
@@ -280,15 +279,9 @@ static style_status check_settings(const train_settings *s)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT,
                            "train: the learning rate must be finite and positive, the loss "
                            "weights finite and not negative");
-    if (s->max_short_side != 0 && (s->max_short_side < s->crop_size || s->max_short_side > 65536))
-        return style__fail(STYLE_ERR_INVALID_ARGUMENT,
-                           "train: max short side %d is not 0 (none) or in %d..65536 (at least "
-                           "the crop size)",
-                           (int)s->max_short_side, (int)s->crop_size);
-    if (s->loss_shift < 0 || s->loss_shift > s->crop_size / 4)
-        return style__fail(STYLE_ERR_INVALID_ARGUMENT,
-                           "train: loss shift %d is not in 0..%d (a quarter of the crop size)",
-                           (int)s->loss_shift, (int)(s->crop_size / 4));
+    style_status quality =
+        train_check_quality("train", s->crop_size, s->loss_shift, s->max_short_side);
+    if (quality != STYLE_OK) return quality;
     if (s->temporal_weight > 0 && s->batch_size < 2)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT,
                            "train: the temporal loss compares pairs of crops: a batch of at "
@@ -374,9 +367,10 @@ static style_status compute_style_targets(trainer *t)
     for (int32_t k = 0; k < t->settings.style_count; k++) {
         const char *path = t->settings.style_images[k];
         TRY(train_load_rgb(path, t->settings.style_size, &image, &w, &h));
-        TRY(feature_run_create(&run, t->loss_net, t->engine, 1, h, w, deepest_layer(t), false));
+        TRY(feature_run_create(&run, t->loss_net, t->loop.engine, 1, h, w, deepest_layer(t),
+                               false));
         run.average_pooling = t->settings.average_pooling;
-        TRY(feature_run_forward(&run, t->stream, image));
+        TRY(feature_run_forward(&run, t->loop.stream, image));
         color_statistics(image, (size_t)w * h, t->style_color_mean[k], t->style_color_cov[k]);
         for (int32_t i = 0; i < t->style_count; i++) {
             int32_t l = t->style_layer[i], c = run.out_c[l];
@@ -439,20 +433,6 @@ static bool cancel_requested(const trainer *t)
     return t->cancel != NULL && t->cancel(t->cancel_user) != 0;
 }
 
-/* What the loss network sees of n crops (N x S x S x 3): the crops themselves, or with shift
- * jitter each crop's window at its offset (copied to t->loss_window). */
-static const float *loss_view(trainer *t, const float *crops, int32_t n)
-{
-    const train_settings *s = &t->settings;
-    if (s->loss_shift == 0) return crops;
-    const int32_t size = s->crop_size, window = size - s->loss_shift;
-    for (int32_t b = 0; b < n; b++)
-        window_forward_nhwc(crops + (size_t)b * size * size * 3, size, size, 3, t->window_y[b],
-                            t->window_x[b], window, window,
-                            t->loss_window + (size_t)b * window * window * 3);
-    return t->loss_window;
-}
-
 #define TRAIN_CANCELLED_MESSAGE "train: cancelled inside an iteration"
 
 /* One iteration: returns the batch-mean weighted losses. STYLE_ERR_CANCELLED when
@@ -470,13 +450,7 @@ static style_status train_step(trainer *t, double lr, double losses[3])
                                   t->net.input));
     /* Shift jitter: every process draws the whole batch's offsets (one random sequence) and
      * uses its own crops'. */
-    const int32_t window = size - s->loss_shift;
-    for (int32_t b = 0; b < s->batch_size && s->loss_shift > 0; b++) {
-        int32_t y = (int32_t)train_rng_below(&t->state.rng, (uint64_t)s->loss_shift + 1);
-        int32_t x = (int32_t)train_rng_below(&t->state.rng, (uint64_t)s->loss_shift + 1);
-        if (b >= t->group.first && b < t->group.first + n)
-            t->window_y[b - t->group.first] = y, t->window_x[b - t->group.first] = x;
-    }
+    train_loss_window_draw(&t->window, &t->state.rng, s->batch_size, t->group.first);
     /* Temporal pairs: crop b + 1 becomes crop b moved by a random translation (every process
      * draws every pair's motion; a pair split between two processes is not made). */
     for (int32_t b = 0; b + 1 < s->batch_size && s->temporal_weight > 0; b += 2) {
@@ -499,7 +473,7 @@ static style_status train_step(trainer *t, double lr, double losses[3])
     const int32_t cl = t->content_layer;
     const size_t content_count = (size_t)run->out_h[cl] * run->out_w[cl] * run->out_c[cl];
     FAIL_IF(cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
-    TRY(feature_run_forward(run, t->stream, loss_view(t, t->net.input, n)));
+    TRY(feature_run_forward(run, t->loop.stream, train_loss_window_view(&t->window, t->net.input)));
     memcpy(t->content_target, feature_run_output(run, cl), n * content_count * sizeof(float));
     FAIL_IF(cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
 
@@ -507,10 +481,10 @@ static style_status train_step(trainer *t, double lr, double losses[3])
     const bool may_cancel_later = !s->net.batch_norm;
     const float *output;
     t2 = train_now_seconds();
-    TRY(train_net_forward(&t->net, t->stream, true, &output));
+    TRY(train_net_forward(&t->net, t->loop.stream, true, &output));
     FAIL_IF(may_cancel_later && cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
     t3 = train_now_seconds();
-    TRY(feature_run_forward(run, t->stream, loss_view(t, output, n)));
+    TRY(feature_run_forward(run, t->loop.stream, train_loss_window_view(&t->window, output)));
     FAIL_IF(may_cancel_later && cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
 
     const double losses_start = train_now_seconds();
@@ -533,16 +507,11 @@ static style_status train_step(trainer *t, double lr, double losses[3])
     }
     const float *diff_rgb;
     t->time_losses += train_now_seconds() - losses_start;
-    TRY(feature_run_backward(run, t->stream, &diff_rgb));
+    TRY(feature_run_backward(run, t->loop.stream, &diff_rgb));
     FAIL_IF(may_cancel_later && cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
     float *diff_out = train_net_diff_output(&t->net);
-    const size_t image = (size_t)size * size * 3, window_image = (size_t)window * window * 3;
-    if (s->loss_shift > 0)
-        for (int32_t b = 0; b < n; b++)
-            window_backward_nhwc(diff_rgb + b * window_image, size, size, 3, t->window_y[b],
-                                 t->window_x[b], window, window, diff_out + b * image);
-    else
-        memcpy(diff_out, diff_rgb, n * image * sizeof(float));
+    const size_t image = (size_t)size * size * 3;
+    train_loss_window_backward(&t->window, diff_rgb, diff_out);
     if (s->tv_weight > 0)
         for (int32_t b = 0; b < n; b++)
             losses[2] += tv_loss(output + b * image, size, size, s->tv_weight * per_image,
@@ -567,7 +536,7 @@ static style_status train_step(trainer *t, double lr, double losses[3])
                           t->pair_dx[b], s->temporal_weight / (s->batch_size / 2),
                           diff_out + b * image, diff_out + (b + 1) * image);
     t4 = train_now_seconds();
-    TRY(train_net_backward(&t->net, t->stream));
+    TRY(train_net_backward(&t->net, t->loop.stream));
     FAIL_IF(may_cancel_later && cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
     t5 = train_now_seconds();
     /* Each process's gradients are its crops' share of the batch mean: the sum is the mean. */
@@ -643,16 +612,14 @@ static style_status save_checkpoint(trainer *t, const char *path, double run_sec
     return status;
 }
 
-static style_status run_training(trainer *t, const char *checkpoint_path)
+static style_status run_training(trainer *t)
 {
     style_status status = STYLE_OK;
     const train_settings *s = &t->settings;
-    const style_train_options *o = t->options;
-    const double start = train_now_seconds();
+    const char *checkpoint_path = t->loop.checkpoint_path;
+    train_loop_begin(&t->loop);
+    const double start = t->loop.start;
     const int64_t first_iteration = t->state.iteration;
-    double window_start = start;
-    int64_t window_iterations = 0;
-    double throughput = 0;
     while (t->state.iteration < s->iterations) {
         double lr = learning_rate(s, t->state.iteration), losses[3];
         const train_rng rng_before = t->state.rng;
@@ -661,7 +628,7 @@ static style_status run_training(trainer *t, const char *checkpoint_path)
             /* The iteration in flight is dropped: its crops are drawn again on resume, so the
              * resumed run is the uninterrupted one. */
             t->state.rng = rng_before;
-            TRY(save_checkpoint(t, checkpoint_path, train_now_seconds() - start));
+            TRY(save_checkpoint(t, checkpoint_path, train_loop_elapsed(&t->loop)));
             status = style__fail(STYLE_ERR_CANCELLED,
                                  "train: stopped inside iteration %lld (dropped); checkpoint of "
                                  "iteration %lld saved to %s",
@@ -671,43 +638,19 @@ static style_status run_training(trainer *t, const char *checkpoint_path)
         }
         TRY(status);
         t->state.iteration++;
-        window_iterations++;
-        double now = train_now_seconds();
-        if (now - window_start > 5.0 || throughput == 0) {
-            throughput = window_iterations * s->batch_size / (now - window_start);
-            window_start = now;
-            window_iterations = 0;
-        }
-        if (t->loss_log) /* opened by rank 0 only */
-            fprintf(t->loss_log, "%lld,%.9g,%.9g,%.9g,%.9g,%.6g\n", (long long)t->state.iteration,
-                    losses[0], losses[1], losses[2], losses[0] + losses[1] + losses[2], lr);
-        style_train_stats stats = {.iteration = t->state.iteration,
-                                   .iterations = s->iterations,
-                                   .content_loss = losses[0],
-                                   .style_loss = losses[1],
-                                   .tv_loss = losses[2],
-                                   .total_loss = losses[0] + losses[1] + losses[2],
-                                   .images_per_second = throughput,
-                                   .elapsed_seconds = now - start,
-                                   .learning_rate = lr,
-                                   .eta_seconds = throughput > 0
-                                                      ? (s->iterations - t->state.iteration) *
-                                                            s->batch_size / throughput
-                                                      : 0};
-        bool stop = o->progress && o->progress(o->progress_user, &stats);
+        /* The loss log is opened by rank 0 only. */
+        bool stop = train_loop_report(&t->loop, t->state.iteration, s->iterations, s->batch_size,
+                                      losses, lr);
         if (!train_group_alone(&t->group)) {
             /* Ctrl-C reaches the processes at different moments: stop when any of them asks. */
             float votes = stop;
             TRY(train_group_sum(&t->group, &votes, 1, "stop requests"));
             stop = votes > 0;
         }
-        if (stop || t->state.iteration % s->checkpoint_every == 0 ||
-            t->state.iteration == s->iterations)
-            TRY(save_checkpoint(t, checkpoint_path, now - start));
+        if (train_loop_checkpoint_due(stop, t->state.iteration, s->checkpoint_every, s->iterations))
+            TRY(save_checkpoint(t, checkpoint_path, train_loop_elapsed(&t->loop)));
         if (stop && t->state.iteration < s->iterations) {
-            status = style__fail(STYLE_ERR_CANCELLED,
-                                 "train: stopped at iteration %lld; checkpoint saved to %s",
-                                 (long long)t->state.iteration, checkpoint_path);
+            status = train_loop_stopped(&t->loop, t->state.iteration);
             goto fail;
         }
     }
@@ -743,12 +686,10 @@ static void trainer_destroy(trainer *t)
     style__aligned_free(t->adam_m);
     style__aligned_free(t->adam_v);
     style__aligned_free(t->content_target);
-    style__aligned_free(t->loss_window);
+    train_loss_window_destroy(&t->window);
     style__aligned_free(t->gram_scratch);
     style__aligned_free(t->delta_scratch);
-    if (t->loss_log) fclose(t->loss_log);
-    if (t->stream) dnnl_stream_destroy(t->stream);
-    if (t->engine) dnnl_engine_destroy(t->engine);
+    train_loop_close(&t->loop);
 }
 
 style_status style_train(const style_train_options *options)
@@ -757,8 +698,7 @@ style_status style_train(const style_train_options *options)
     trainer t = {0};
     style_model *base = NULL; /* adding a style: the model it is added to */
     style_model *init = NULL; /* a warm start: the model whose weights it starts from */
-    char *checkpoint_path = NULL, data_sha256[SHA256_HEX_SIZE] = "";
-    int previous_threads = omp_get_max_threads();
+    char data_sha256[SHA256_HEX_SIZE] = "";
     if (!options || options->struct_size < sizeof(size_t) || !options->out_path)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: options or out_path missing");
     t.options = options;
@@ -767,7 +707,9 @@ style_status style_train(const style_train_options *options)
                                                            sizeof options->exclude_list
                                    ? options->exclude_list
                                    : NULL;
-    if (options->threads > 0) omp_set_num_threads(options->threads);
+    train_loop_threads(&t.loop, "train", options->threads);
+    t.loop.progress = options->progress, t.loop.progress_user = options->progress_user;
+    t.loop.log = options->log, t.loop.log_user = options->log_user;
     const bool has_group =
         options->struct_size >= offsetof(style_train_options, group) + sizeof options->group;
     TRY(train_group_init(&t.group, has_group ? options->group : NULL));
@@ -792,21 +734,8 @@ style_status style_train(const style_train_options *options)
     TRY(train_group_broadcast(&t.group, &t.settings, sizeof t.settings, "training settings"));
     const train_settings *s = &t.settings;
     TRY(train_group_share(&t.group, s->batch_size));
-    checkpoint_path = train_checkpoint_path(options->checkpoint_path, options->out_path);
-    FAIL_IF(!checkpoint_path, STYLE_ERR_NOMEM, "train: out of memory");
-    if (leader) { /* the only writer */
-        TRY(train_check_writable(options->out_path, "model"));
-        TRY(train_check_writable(checkpoint_path, "checkpoint"));
-        /* A run killed while writing a checkpoint leaves its temporary behind. */
-        int stale = style__remove_temporaries(checkpoint_path);
-        if (stale > 0)
-            train_log(&t, STYLE_LOG_INFO,
-                      "removed %d unfinished temporary file%s of %s (an interrupted write)", stale,
-                      stale == 1 ? "" : "s", checkpoint_path);
-    }
-
-    DNNL_TRY(dnnl_engine_create(&t.engine, dnnl_cpu, 0), "train: engine");
-    DNNL_TRY(dnnl_stream_create(&t.stream, t.engine, dnnl_stream_default_flags), "train: stream");
+    TRY(train_loop_open(&t.loop, options->out_path, options->checkpoint_path,
+                        leader)); /* rank 0 is the only writer */
     TRY(feature_net_load(s->loss_net, &t.loss_net));
     TRY(resolve_layers(&t));
     TRY(train_dataset_open(&t.data, s->data_dir, options->log, options->log_user));
@@ -843,16 +772,12 @@ style_status style_train(const style_train_options *options)
     TRY(sync_from_leader(&t));
 
     const int32_t shard = t.group.shard;
-    TRY(train_net_create(&t.net, &t.params, t.engine, shard, s->crop_size));
+    TRY(train_net_create(&t.net, &t.params, t.loop.engine, shard, s->crop_size));
     t.net.timing = &t.net_timing; /* a few clock reads per pass, for the closing split */
     const int32_t loss_size = s->crop_size - s->loss_shift;
-    TRY(feature_run_create(&t.loss_run, t.loss_net, t.engine, shard, loss_size, loss_size,
+    TRY(feature_run_create(&t.loss_run, t.loss_net, t.loop.engine, shard, loss_size, loss_size,
                            deepest_layer(&t), true));
-    if (s->loss_shift > 0) {
-        t.loss_window = style__aligned_alloc((size_t)shard * loss_size * loss_size * 3 *
-                                             sizeof(float));
-        FAIL_IF(!t.loss_window, STYLE_ERR_NOMEM, "train: out of memory");
-    }
+    TRY(train_loss_window_create(&t.window, s->loss_shift, s->crop_size, shard));
     t.loss_run.average_pooling = s->average_pooling;
     const feature_run *run = &t.loss_run;
     int32_t cl = t.content_layer, max_c = 1;
@@ -864,11 +789,7 @@ style_status style_train(const style_train_options *options)
     t.delta_scratch = style__aligned_alloc((size_t)max_c * max_c * sizeof(float));
     FAIL_IF(!t.content_target || !t.gram_scratch || !t.delta_scratch, STYLE_ERR_NOMEM,
             "train: out of memory");
-    if (options->loss_log && leader) {
-        t.loss_log = fopen(options->loss_log, "a");
-        FAIL_IF(!t.loss_log, STYLE_ERR_IO, "train: cannot open the loss log %s", options->loss_log);
-        if (ftell(t.loss_log) == 0) fprintf(t.loss_log, "iteration,content,style,tv,total,lr\n");
-    }
+    if (options->loss_log && leader) TRY(train_loop_open_loss_log(&t.loop, options->loss_log));
     if (!train_group_alone(&t.group))
         train_log(&t, STYLE_LOG_INFO,
                   "%d processes share every batch of %d (rank %d: crops %d..%d)", t.group.ranks,
@@ -889,7 +810,7 @@ style_status style_train(const style_train_options *options)
                   (int)loss_size, (int)loss_size, (int)s->loss_shift);
     if (s->init_model[0] && !options->resume_path)
         train_log(&t, STYLE_LOG_INFO, "starting from the weights of %s", s->init_model);
-    TRY(run_training(&t, checkpoint_path));
+    TRY(run_training(&t));
     if (leader) {
         TRY(train_export_model(options->out_path, s, data_sha256, exclude_list, &t.params,
                                (int64_t)t.data.count, t.state.seconds));
@@ -899,7 +820,5 @@ fail:
     trainer_destroy(&t);
     style_model_free(base);
     style_model_free(init);
-    style__free(checkpoint_path);
-    omp_set_num_threads(previous_threads);
     return status;
 }

@@ -67,9 +67,11 @@ char *train_settings_to_json(const train_settings *s, int64_t dataset_size, doub
  * (NULL: none). Caller frees with free(); NULL on failure (style_last_error() says why). */
 char *train_provenance_json(const train_settings *s, int64_t dataset_size, double seconds,
                             const char *data_sha256, const char *exclude_list);
-/* The same for an AdaIN run's settings JSON: loss_net as file name + SHA-256, the photo and
- * style folders by name. */
-char *train_provenance_adain_json(const char *settings_json, const char *loss_net);
+/* The same for an AdaIN run's settings JSON: loss_net and the held-out lists (exclude,
+ * style_exclude) as file name + SHA-256, init_model by name, the photo and style folders by
+ * name with the SHA-256 of their file lists (data_sha256, styles_sha256; NULL or "": none). */
+char *train_provenance_adain_json(const char *settings_json, const char *loss_net,
+                                  const char *data_sha256, const char *styles_sha256);
 style_status train_settings_from_json(const char *json, train_settings *s);
 
 /* Checkpoint: parameters, Adam moments, state and settings, written atomically. */

@@ -3,16 +3,24 @@
  * crops s, t = AdaIN(f(c), f(s)) at the encoder's tap, y = g(t), and the loss is
  *   content_weight * content(f(g(t)), t) + style_weight * sum_l moments(f_l(g(t)), f_l(s))
  * (train_losses.h), minimised over the decoder's weights with Adam; the encoder is frozen.
- * Checkpoints and resumption use the trainer's checkpoint files.
+ * The quality options are style_train's, shared with it: a warm start from a trained
+ * decoder (train_adain_init.c), shift jitter (train_loss_window.c: the loss network sees a
+ * window of g(t), its content target the AdaIN target of the photo's same window), the colour
+ * loss against each pair's style crop, the cap on the photos' scale and held-out lists
+ * (train_data_list.c). The skeleton around the iteration is train_loop.c's. Checkpoints and
+ * resumption use the trainer's checkpoint files.
  */
 #include "arch/adain.h"
 #include "train/train.h"
+#include "train/train_adain_init.h"
+#include "train/train_data_list.h"
+#include "train/train_loop.h"
+#include "train/train_loss_window.h"
 #include "train/train_losses.h"
 
 #include <jansson.h>
 #include <math.h>
-#include <omp.h>
-#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +35,11 @@ typedef struct adain_settings {
     int64_t iterations, checkpoint_every;
     double learning_rate, content_weight, style_weight;
     uint64_t seed;
+    /* The quality options (style_train's; "" / 0: off). */
+    char init_model[TRAIN_PATH_MAX], init_model_sha256[SHA256_HEX_SIZE];
+    int32_t loss_shift, max_short_side;
+    double color_weight;
+    char exclude[TRAIN_PATH_MAX], style_exclude[TRAIN_PATH_MAX];
 } adain_settings;
 
 typedef struct adain_trainer {
@@ -41,30 +54,21 @@ typedef struct adain_trainer {
     float *adam_m, *adam_v;
     train_state state;
     train_dataset content, styles;
-    dnnl_engine_t engine;
-    dnnl_stream_t stream;
-    feature_run run;
+    char content_sha256[SHA256_HEX_SIZE], styles_sha256[SHA256_HEX_SIZE];
+    train_loop loop; /* threads, engine and stream, loss log, reporting (train_loop.h) */
+    /* The encoder at the crop size; with a loss shift (window.shift > 0) the loss network's
+     * pass on the output runs at the window's size in view_run. */
+    feature_run run, view_run;
+    train_loss_window window;
     adain_decoder decoder;
     float *content_rgb, *style_rgb, *output_rgb;
+    float *diff_rgb;    /* the loss's gradient with respect to the output's rgb255 */
+    float *view_target; /* with a loss shift: the content target of the windows */
     float *style_mean[MAX_STYLE_LAYERS], *style_std[MAX_STYLE_LAYERS]; /* n x c each */
     float *target;                                                     /* t: n x tap size */
     float *tap_mean, *tap_std; /* the styles' statistics at the tap, n x c */
     float *scratch_mean, *scratch_std;
-    FILE *loss_log;
 } adain_trainer;
-
-static void log_info(const adain_trainer *t, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void log_info(const adain_trainer *t, const char *fmt, ...)
-{
-    if (!t->options->log) return;
-    char message[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(message, sizeof message, fmt, ap);
-    va_end(ap);
-    t->options->log(t->options->log_user, STYLE_LOG_INFO, message);
-}
 
 /* ---- settings ---------------------------------------------------------------------------- */
 
@@ -82,6 +86,15 @@ static char *settings_json(const adain_settings *s, int64_t content_count, int64
     char seed[32];
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)s->seed);
     json_object_set_new(o, "seed", json_string(seed));
+    json_object_set_new(o, "loss_shift", json_integer(s->loss_shift));
+    json_object_set_new(o, "max_short_side", json_integer(s->max_short_side));
+    json_object_set_new(o, "color_weight", json_real(s->color_weight));
+    if (s->init_model[0]) {
+        json_object_set_new(o, "init_model", json_string(s->init_model));
+        json_object_set_new(o, "init_model_sha256", json_string(s->init_model_sha256));
+    }
+    if (s->exclude[0]) json_object_set_new(o, "exclude", json_string(s->exclude));
+    if (s->style_exclude[0]) json_object_set_new(o, "style_exclude", json_string(s->style_exclude));
     if (content_count >= 0) json_object_set_new(o, "content_images", json_integer(content_count));
     if (style_count >= 0) json_object_set_new(o, "style_images", json_integer(style_count));
     if (seconds >= 0) json_object_set_new(o, "seconds", json_real(seconds));
@@ -116,6 +129,22 @@ static style_status settings_from_json(const char *text, adain_settings *s)
     snprintf(s->style_layers, sizeof s->style_layers, "%s", layers);
     s->iterations = iterations, s->checkpoint_every = every;
     s->seed = strtoull(seed, NULL, 10);
+    /* The quality options: absent from the checkpoints of earlier versions (off). */
+    json_int_t shift = 0, cap = 0;
+    double colour = 0;
+    const char *init = NULL, *init_sha256 = "", *exclude = "", *style_exclude = "";
+    FAIL_IF(json_unpack_ex(o, &error, 0, "{s?I, s?I, s?F, s?s, s?s, s?s, s?s}", "loss_shift",
+                           &shift, "max_short_side", &cap, "color_weight", &colour, "init_model",
+                           &init, "init_model_sha256", &init_sha256, "exclude", &exclude,
+                           "style_exclude", &style_exclude) != 0 ||
+                shift < 0 || shift > 65536 || cap < 0 || cap > 65536,
+            STYLE_ERR_FORMAT, "training settings: a quality option is out of range (%s)",
+            error.text);
+    s->loss_shift = (int32_t)shift, s->max_short_side = (int32_t)cap, s->color_weight = colour;
+    snprintf(s->init_model, sizeof s->init_model, "%s", init ? init : "");
+    snprintf(s->init_model_sha256, sizeof s->init_model_sha256, "%s", init_sha256);
+    snprintf(s->exclude, sizeof s->exclude, "%s", exclude);
+    snprintf(s->style_exclude, sizeof s->style_exclude, "%s", style_exclude);
 fail:
     json_decref(o);
     return status;
@@ -139,12 +168,13 @@ static style_status check_settings(const adain_settings *s)
         s->iterations < 1 || s->checkpoint_every < 1 ||
         !(isfinite(s->learning_rate) && s->learning_rate > 0) ||
         !(isfinite(s->content_weight) && s->content_weight >= 0) ||
-        !(isfinite(s->style_weight) && s->style_weight >= 0))
+        !(isfinite(s->style_weight) && s->style_weight >= 0) ||
+        !(isfinite(s->color_weight) && s->color_weight >= 0))
         return style__fail(STYLE_ERR_INVALID_ARGUMENT,
                            "train-adain: a setting is out of range (crop 8..2048, batch 1..256, "
                            "iterations and checkpoint interval >= 1, finite positive learning "
                            "rate, finite weights >= 0)");
-    return STYLE_OK;
+    return train_check_quality("train-adain", s->crop_size, s->loss_shift, s->max_short_side);
 }
 
 static style_status resolve_settings(adain_trainer *t)
@@ -152,6 +182,9 @@ static style_status resolve_settings(adain_trainer *t)
     style_status status = STYLE_OK;
     const style_train_adain_options *o = t->options;
     adain_settings *s = &t->settings;
+    const bool has_quality =
+        o->struct_size >=
+        offsetof(style_train_adain_options, style_exclude_list) + sizeof o->style_exclude_list;
     if (o->resume_path) {
         char *json = NULL;
         TRY(train_checkpoint_read_settings(o->resume_path, &json));
@@ -165,6 +198,11 @@ static style_status resolve_settings(adain_trainer *t)
         if (o->data_dir) TRY(copy_path(s->data_dir, o->data_dir, "data directory"));
         if (o->styles_dir) TRY(copy_path(s->styles_dir, o->styles_dir, "styles directory"));
         if (o->loss_net) TRY(copy_path(s->loss_net, o->loss_net, "loss network"));
+        /* Moved lists: an explicit path replaces the recorded one (as the folders). */
+        if (has_quality && o->exclude_list)
+            TRY(copy_path(s->exclude, o->exclude_list, "held-out list"));
+        if (has_quality && o->style_exclude_list)
+            TRY(copy_path(s->style_exclude, o->style_exclude_list, "held-out style list"));
         return STYLE_OK;
     }
     TRY(copy_path(s->data_dir, o->data_dir, "data directory"));
@@ -184,6 +222,18 @@ static style_status resolve_settings(adain_trainer *t)
     s->style_weight = o->style_weight > 0 ? o->style_weight : 2.0;
     s->seed = o->seed;
     s->checkpoint_every = o->checkpoint_every > 0 ? o->checkpoint_every : 100;
+    if (has_quality) {
+        FAIL_IF(o->loss_shift < 0 || o->max_short_side < 0 || o->color_weight < 0,
+                STYLE_ERR_INVALID_ARGUMENT,
+                "train-adain: loss shift, max short side and colour weight must not be negative");
+        s->loss_shift = o->loss_shift;
+        s->max_short_side = o->max_short_side;
+        s->color_weight = o->color_weight;
+        if (o->init_model) TRY(copy_path(s->init_model, o->init_model, "model to start from"));
+        if (o->exclude_list) TRY(copy_path(s->exclude, o->exclude_list, "held-out list"));
+        if (o->style_exclude_list)
+            TRY(copy_path(s->style_exclude, o->style_exclude_list, "held-out style list"));
+    }
     FAIL_IF(o->crop_size < 0 || o->batch_size < 0 || o->iterations < 0 || o->learning_rate < 0 ||
                 o->content_weight < 0 || o->style_weight < 0 || o->checkpoint_every < 0,
             STYLE_ERR_INVALID_ARGUMENT, "train-adain: an option is out of range");
@@ -287,17 +337,33 @@ static void output_to_rgb(const feature_net *net, const float *out, size_t pixel
             rgb[i * 3 + c] = adain_to_rgb255(net, c, out[i * 3 + c]);
 }
 
+/* Every image's AdaIN target at the tap: the content features `tap_out` (n images) with the
+ * styles' statistics at the tap. */
+static void adain_targets(const adain_trainer *t, const feature_run *run, float *target)
+{
+    const int32_t tl = t->tap, thw = run->out_h[tl] * run->out_w[tl], tc = run->out_c[tl];
+    const size_t tap_image = (size_t)thw * tc;
+    for (int32_t b = 0; b < t->settings.batch_size; b++)
+        adain_forward(feature_run_output(run, tl) + b * tap_image, thw, tc,
+                      t->tap_mean + (size_t)b * tc, t->tap_std + (size_t)b * tc, 1.0f,
+                      target + b * tap_image);
+}
+
 static style_status train_step(adain_trainer *t, double losses[2])
 {
     style_status status = STYLE_OK;
     const adain_settings *s = &t->settings;
     const int32_t n = s->batch_size, size = s->crop_size;
+    dnnl_stream_t stream = t->loop.stream;
     feature_run *run = &t->run;
+    /* The loss network's pass on the output: at the crop's size, or the window's. */
+    feature_run *loss = s->loss_shift > 0 ? &t->view_run : &t->run;
     TRY(train_dataset_batch(&t->content, &t->state.rng, n, size, t->content_rgb));
     TRY(train_dataset_batch(&t->styles, &t->state.rng, n, size, t->style_rgb));
+    train_loss_window_draw(&t->window, &t->state.rng, n, 0);
 
     /* The styles' statistics at every style layer. */
-    TRY(feature_run_forward(run, t->stream, t->style_rgb));
+    TRY(feature_run_forward(run, stream, t->style_rgb));
     for (int32_t i = 0; i < t->style_count; i++) {
         int32_t l = t->style_layer[i], hw = run->out_h[l] * run->out_w[l], c = run->out_c[l];
         for (int32_t b = 0; b < n; b++)
@@ -310,44 +376,60 @@ static style_status train_step(adain_trainer *t, double losses[2])
         adain_statistics(feature_run_output(run, tl) + b * tap_image, thw, tc,
                          t->tap_mean + (size_t)b * tc, t->tap_std + (size_t)b * tc);
 
-    /* t = AdaIN(f(c), f(s)) */
-    TRY(feature_run_forward(run, t->stream, t->content_rgb));
-    for (int32_t b = 0; b < n; b++)
-        adain_forward(feature_run_output(run, tl) + b * tap_image, thw, tc,
-                      t->tap_mean + (size_t)b * tc, t->tap_std + (size_t)b * tc, 1.0f,
-                      t->target + b * tap_image);
+    /* t = AdaIN(f(c), f(s)); with a loss shift the content target is the AdaIN target of the
+     * photo's window that the loss network will see of the output. */
+    TRY(feature_run_forward(run, stream, t->content_rgb));
+    adain_targets(t, run, t->target);
     memcpy(t->decoder.input, t->target, n * tap_image * sizeof(float));
+    const float *content_target = t->target;
+    if (s->loss_shift > 0) {
+        TRY(feature_run_forward(loss, stream, train_loss_window_view(&t->window, t->content_rgb)));
+        adain_targets(t, loss, t->view_target);
+        content_target = t->view_target;
+    }
 
     const float *out;
-    TRY(adain_decoder_forward(&t->decoder, t->stream, &out));
+    TRY(adain_decoder_forward(&t->decoder, stream, &out));
     const size_t pixels = (size_t)n * size * size;
     output_to_rgb(t->net, out, pixels, t->output_rgb);
-    TRY(feature_run_forward(run, t->stream, t->output_rgb));
+    TRY(feature_run_forward(loss, stream, train_loss_window_view(&t->window, t->output_rgb)));
     losses[0] = losses[1] = 0;
     const double per_image = 1.0 / n;
+    const size_t loss_tap_image = (size_t)loss->out_h[tl] * loss->out_w[tl] * tc;
     for (int32_t b = 0; b < n; b++) {
-        losses[0] += content_loss(
-            feature_run_output(run, tl) + b * tap_image, t->target + b * tap_image, tap_image,
-            s->content_weight * per_image, feature_run_tap_grad(run, tl) + b * tap_image);
+        losses[0] += content_loss(feature_run_output(loss, tl) + b * loss_tap_image,
+                                  content_target + b * loss_tap_image, loss_tap_image,
+                                  s->content_weight * per_image,
+                                  feature_run_tap_grad(loss, tl) + b * loss_tap_image);
         for (int32_t i = 0; i < t->style_count; i++) {
-            int32_t l = t->style_layer[i], hw = run->out_h[l] * run->out_w[l], c = run->out_c[l];
+            int32_t l = t->style_layer[i], hw = loss->out_h[l] * loss->out_w[l], c = loss->out_c[l];
             size_t image = (size_t)hw * c;
             losses[1] += moment_loss(
-                feature_run_output(run, l) + b * image, hw, c, t->style_mean[i] + (size_t)b * c,
+                feature_run_output(loss, l) + b * image, hw, c, t->style_mean[i] + (size_t)b * c,
                 t->style_std[i] + (size_t)b * c, s->style_weight * per_image, t->scratch_mean,
-                t->scratch_std, feature_run_tap_grad(run, l) + b * image);
+                t->scratch_std, feature_run_tap_grad(loss, l) + b * image);
         }
     }
-    const float *diff_rgb;
-    TRY(feature_run_backward(run, t->stream, &diff_rgb));
+    const float *diff_view;
+    TRY(feature_run_backward(loss, stream, &diff_view));
+    train_loss_window_backward(&t->window, diff_view, t->diff_rgb);
+    /* The colour term (a style term: reported in the style loss) against each pair's own
+     * style crop, whose statistics AdaIN's target also comes from. */
+    const size_t image = (size_t)size * size * 3;
+    for (int32_t b = 0; b < n && s->color_weight > 0; b++) {
+        double mean[3], cov[9];
+        color_statistics(t->style_rgb + b * image, (size_t)size * size, mean, cov);
+        losses[1] += color_loss(t->output_rgb + b * image, (size_t)size * size, mean, cov,
+                                s->color_weight * per_image, t->diff_rgb + b * image);
+    }
     float *diff_out = adain_decoder_diff_output(&t->decoder);
     double factor[3];
     for (int c = 0; c < 3; c++)
         factor[c] = t->net->input_std[c] / t->net->input_scale;
     for (size_t i = 0; i < pixels; i++)
         for (int c = 0; c < 3; c++)
-            diff_out[i * 3 + c] = (float)(diff_rgb[i * 3 + c] * factor[c]);
-    TRY(adain_decoder_backward(&t->decoder, t->stream));
+            diff_out[i * 3 + c] = (float)(t->diff_rgb[i * 3 + c] * factor[c]);
+    TRY(adain_decoder_backward(&t->decoder, stream));
     FAIL_IF(!isfinite(losses[0]) || !isfinite(losses[1]), STYLE_ERR_INTERNAL,
             "train-adain: the loss became %g at iteration %lld (learning rate too high?)",
             losses[0] + losses[1], (long long)t->state.iteration + 1);
@@ -365,58 +447,32 @@ static style_status save_checkpoint(adain_trainer *t, const char *path, double r
         train_checkpoint_write(path, json, &state, &t->params, t->adam_m, t->adam_v);
     free(json);
     if (status == STYLE_OK)
-        log_info(t, "checkpoint %s (iteration %lld)", path, (long long)t->state.iteration);
+        train_loop_info(&t->loop, "checkpoint %s (iteration %lld)", path,
+                        (long long)t->state.iteration);
     return status;
 }
 
-static style_status run_training(adain_trainer *t, const char *checkpoint_path)
+static style_status run_training(adain_trainer *t)
 {
     style_status status = STYLE_OK;
     const adain_settings *s = &t->settings;
-    const style_train_adain_options *o = t->options;
-    const double start = train_now_seconds();
-    double window_start = start, throughput = 0;
-    int64_t window_iterations = 0;
+    train_loop_begin(&t->loop);
     while (t->state.iteration < s->iterations) {
-        double losses[2];
+        double losses[3] = {0, 0, 0}; /* no TV term */
         TRY(train_step(t, losses));
         train_adam_update(&t->params, t->adam_m, t->adam_v, s->learning_rate,
                           t->state.iteration + 1, -1);
         t->state.iteration++;
-        window_iterations++;
-        double now = train_now_seconds();
-        if (now - window_start > 5.0 || throughput == 0) {
-            throughput = window_iterations * s->batch_size / (now - window_start);
-            window_start = now;
-            window_iterations = 0;
-        }
-        if (t->loss_log)
-            fprintf(t->loss_log, "%lld,%.9g,%.9g,0,%.9g,%.6g\n", (long long)t->state.iteration,
-                    losses[0], losses[1], losses[0] + losses[1], s->learning_rate);
-        style_train_stats stats = {.iteration = t->state.iteration,
-                                   .iterations = s->iterations,
-                                   .content_loss = losses[0],
-                                   .style_loss = losses[1],
-                                   .total_loss = losses[0] + losses[1],
-                                   .images_per_second = throughput,
-                                   .elapsed_seconds = now - start,
-                                   .learning_rate = s->learning_rate,
-                                   .eta_seconds = throughput > 0
-                                                      ? (s->iterations - t->state.iteration) *
-                                                            s->batch_size / throughput
-                                                      : 0};
-        bool stop = o->progress && o->progress(o->progress_user, &stats);
-        if (stop || t->state.iteration % s->checkpoint_every == 0 ||
-            t->state.iteration == s->iterations)
-            TRY(save_checkpoint(t, checkpoint_path, now - start));
+        bool stop = train_loop_report(&t->loop, t->state.iteration, s->iterations, s->batch_size,
+                                      losses, s->learning_rate);
+        if (train_loop_checkpoint_due(stop, t->state.iteration, s->checkpoint_every, s->iterations))
+            TRY(save_checkpoint(t, t->loop.checkpoint_path, train_loop_elapsed(&t->loop)));
         if (stop && t->state.iteration < s->iterations) {
-            status = style__fail(STYLE_ERR_CANCELLED,
-                                 "train-adain: stopped at iteration %lld; checkpoint saved to %s",
-                                 (long long)t->state.iteration, checkpoint_path);
+            status = train_loop_stopped(&t->loop, t->state.iteration);
             goto fail;
         }
     }
-    t->state.seconds += train_now_seconds() - start;
+    t->state.seconds += train_loop_elapsed(&t->loop);
 fail:
     return status;
 }
@@ -427,7 +483,9 @@ static style_status export_model(adain_trainer *t, const char *path)
     st_file file = {0};
     char *settings = settings_json(&t->settings, (int64_t)t->content.count,
                                    (int64_t)t->styles.count, t->state.seconds);
-    char *training = settings ? train_provenance_adain_json(settings, t->settings.loss_net) : NULL;
+    char *training = settings ? train_provenance_adain_json(settings, t->settings.loss_net,
+                                                            t->content_sha256, t->styles_sha256)
+                              : NULL;
     free(settings);
     FAIL_IF(!training, STYLE_ERR_NOMEM, "out of memory");
     char name[256];
@@ -460,6 +518,8 @@ fail:
 static void trainer_destroy(adain_trainer *t)
 {
     feature_run_destroy(&t->run);
+    feature_run_destroy(&t->view_run);
+    train_loss_window_destroy(&t->window);
     adain_decoder_destroy(&t->decoder);
     train_params_destroy(&t->params);
     train_dataset_close(&t->content);
@@ -474,43 +534,90 @@ static void trainer_destroy(adain_trainer *t)
     style__aligned_free(t->content_rgb);
     style__aligned_free(t->style_rgb);
     style__aligned_free(t->output_rgb);
+    style__aligned_free(t->diff_rgb);
+    style__aligned_free(t->view_target);
     style__aligned_free(t->target);
     style__aligned_free(t->tap_mean);
     style__aligned_free(t->tap_std);
     style__aligned_free(t->scratch_mean);
     style__aligned_free(t->scratch_std);
-    if (t->loss_log) fclose(t->loss_log);
-    if (t->stream) dnnl_stream_destroy(t->stream);
-    if (t->engine) dnnl_engine_destroy(t->engine);
+    train_loop_close(&t->loop);
+}
+
+/* Opens a folder of images, refusing the files its held-out list holds; *sha256: the hash of
+ * the kept files' list (provenance). */
+static style_status open_images(adain_trainer *t, train_dataset *data, const char *dir,
+                                const char *exclude, char sha256[SHA256_HEX_SIZE])
+{
+    style_status status = STYLE_OK;
+    size_t excluded = 0;
+    TRY(train_dataset_open(data, dir, t->options->log, t->options->log_user));
+    TRY(train_dataset_fingerprint(data, exclude[0] ? exclude : NULL, sha256, &excluded));
+    if (excluded)
+        train_loop_info(&t->loop, "%zu held-out file%s of %s refused", excluded,
+                        excluded == 1 ? "" : "s", exclude);
+fail:
+    return status;
+}
+
+/* Buffers of one iteration (the runs and the decoder exist). */
+static style_status allocate_buffers(adain_trainer *t)
+{
+    const int32_t n = t->settings.batch_size, size = t->settings.crop_size, tl = t->tap;
+    const feature_run *run = &t->run, *view = &t->view_run;
+    const size_t image = (size_t)n * size * size * 3 * sizeof(float);
+    t->content_rgb = style__aligned_alloc(image);
+    t->style_rgb = style__aligned_alloc(image);
+    t->output_rgb = style__aligned_alloc(image);
+    t->diff_rgb = style__aligned_alloc(image);
+    t->target = style__aligned_alloc((size_t)n * run->out_h[tl] * run->out_w[tl] * run->out_c[tl] *
+                                     sizeof(float));
+    if (t->settings.loss_shift > 0) {
+        t->view_target = style__aligned_alloc((size_t)n * view->out_h[tl] * view->out_w[tl] *
+                                              view->out_c[tl] * sizeof(float));
+        if (!t->view_target) return style__fail(STYLE_ERR_NOMEM, "train-adain: out of memory");
+    }
+    t->tap_mean = style__aligned_alloc((size_t)n * run->out_c[tl] * sizeof(float));
+    t->tap_std = style__aligned_alloc((size_t)n * run->out_c[tl] * sizeof(float));
+    int32_t max_c = 1;
+    for (int32_t i = 0; i < t->style_count; i++) {
+        int32_t c = run->out_c[t->style_layer[i]];
+        if (c > max_c) max_c = c;
+        t->style_mean[i] = style__aligned_alloc((size_t)n * c * sizeof(float));
+        t->style_std[i] = style__aligned_alloc((size_t)n * c * sizeof(float));
+        if (!t->style_mean[i] || !t->style_std[i])
+            return style__fail(STYLE_ERR_NOMEM, "train-adain: out of memory");
+    }
+    t->scratch_mean = style__aligned_alloc((size_t)max_c * sizeof(float));
+    t->scratch_std = style__aligned_alloc((size_t)max_c * sizeof(float));
+    if (!t->content_rgb || !t->style_rgb || !t->output_rgb || !t->diff_rgb || !t->target ||
+        !t->tap_mean || !t->tap_std || !t->scratch_mean || !t->scratch_std)
+        return style__fail(STYLE_ERR_NOMEM, "train-adain: out of memory");
+    return STYLE_OK;
 }
 
 style_status style_train_adain(const style_train_adain_options *options)
 {
     style_status status = STYLE_OK;
     adain_trainer t = {0};
-    char *checkpoint_path = NULL;
-    int previous_threads = omp_get_max_threads();
+    style_model *init = NULL; /* a warm start: the model whose decoder it starts from */
     if (!options || options->struct_size < sizeof(size_t) || !options->out_path)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train-adain: options or out_path missing");
     t.options = options;
-    if (options->threads > 0) omp_set_num_threads(options->threads);
+    train_loop_threads(&t.loop, "train-adain", options->threads);
+    t.loop.progress = options->progress, t.loop.progress_user = options->progress_user;
+    t.loop.log = options->log, t.loop.log_user = options->log_user;
     TRY(resolve_settings(&t));
-    const adain_settings *s = &t.settings;
-    checkpoint_path = train_checkpoint_path(options->checkpoint_path, options->out_path);
-    FAIL_IF(!checkpoint_path, STYLE_ERR_NOMEM, "train-adain: out of memory");
-    TRY(train_check_writable(options->out_path, "model"));
-    TRY(train_check_writable(checkpoint_path, "checkpoint"));
-    int stale = style__remove_temporaries(checkpoint_path); /* left by a killed run */
-    if (stale > 0)
-        log_info(&t, "removed %d unfinished temporary file%s of %s (an interrupted write)", stale,
-                 stale == 1 ? "" : "s", checkpoint_path);
-    DNNL_TRY(dnnl_engine_create(&t.engine, dnnl_cpu, 0), "train-adain: engine");
-    DNNL_TRY(dnnl_stream_create(&t.stream, t.engine, dnnl_stream_default_flags),
-             "train-adain: stream");
+    adain_settings *s = &t.settings;
+    TRY(train_loop_open(&t.loop, options->out_path, options->checkpoint_path, true));
     TRY(feature_net_load(s->loss_net, &t.net));
+    if (s->init_model[0] && !options->resume_path)
+        TRY(train_adain_init_open(s->init_model, s->loss_net, t.net, s->tap, s->init_model_sha256,
+                                  &init));
     TRY(resolve_layers(&t));
-    TRY(train_dataset_open(&t.content, s->data_dir, options->log, options->log_user));
-    TRY(train_dataset_open(&t.styles, s->styles_dir, options->log, options->log_user));
+    TRY(open_images(&t, &t.content, s->data_dir, s->exclude, t.content_sha256));
+    t.content.max_short_side = s->max_short_side;
+    TRY(open_images(&t, &t.styles, s->styles_dir, s->style_exclude, t.styles_sha256));
 
     TRY(adain_decoder_params(&t.spec, &t.params));
     size_t bytes = t.params.total * sizeof(float);
@@ -521,60 +628,45 @@ style_status style_train_adain(const style_train_adain_options *options)
     memset(t.adam_v, 0, bytes);
     if (options->resume_path) {
         TRY(train_checkpoint_load(options->resume_path, &t.state, &t.params, t.adam_m, t.adam_v));
-        log_info(&t, "resuming %s at iteration %lld", options->resume_path,
-                 (long long)t.state.iteration);
+        train_loop_info(&t.loop, "resuming %s at iteration %lld", options->resume_path,
+                        (long long)t.state.iteration);
     } else {
         train_params_init(&t.params, s->seed);
+        if (init) {
+            TRY(train_adain_init_params(init, s->init_model, &t.params));
+            train_loop_info(&t.loop, "starting from the decoder of %s", s->init_model);
+        }
         train_rng_seed(&t.state.rng, s->seed);
     }
 
-    const int32_t n = s->batch_size, size = s->crop_size;
-    TRY(feature_run_create(&t.run, t.net, t.engine, n, size, size, t.last, true));
+    const int32_t n = s->batch_size, size = s->crop_size, view = size - s->loss_shift;
+    /* Without a shift one run serves every pass and needs its backward; with one the
+     * crop-sized run only gives targets. */
+    TRY(feature_run_create(&t.run, t.net, t.loop.engine, n, size, size, t.last,
+                           s->loss_shift == 0));
+    if (s->loss_shift > 0)
+        TRY(feature_run_create(&t.view_run, t.net, t.loop.engine, n, view, view, t.last, true));
+    TRY(train_loss_window_create(&t.window, s->loss_shift, size, n));
     const feature_run *run = &t.run;
-    TRY(adain_decoder_create(&t.decoder, &t.spec, &t.params, t.engine, n, run->out_h[t.tap],
+    TRY(adain_decoder_create(&t.decoder, &t.spec, &t.params, t.loop.engine, n, run->out_h[t.tap],
                              run->out_w[t.tap], false));
     FAIL_IF(t.decoder.out_h != size || t.decoder.out_w != size, STYLE_ERR_INTERNAL,
             "train-adain: the decoder gives %dx%d for %dx%d", t.decoder.out_w, t.decoder.out_h,
             size, size);
-    size_t image = (size_t)n * size * size * 3 * sizeof(float);
-    t.content_rgb = style__aligned_alloc(image);
-    t.style_rgb = style__aligned_alloc(image);
-    t.output_rgb = style__aligned_alloc(image);
-    const int32_t tl = t.tap;
-    t.target = style__aligned_alloc((size_t)n * run->out_h[tl] * run->out_w[tl] * run->out_c[tl] *
-                                    sizeof(float));
-    t.tap_mean = style__aligned_alloc((size_t)n * run->out_c[tl] * sizeof(float));
-    t.tap_std = style__aligned_alloc((size_t)n * run->out_c[tl] * sizeof(float));
-    FAIL_IF(!t.tap_mean || !t.tap_std, STYLE_ERR_NOMEM, "train-adain: out of memory");
-    int32_t max_c = 1;
-    for (int32_t i = 0; i < t.style_count; i++) {
-        int32_t c = run->out_c[t.style_layer[i]];
-        if (c > max_c) max_c = c;
-        t.style_mean[i] = style__aligned_alloc((size_t)n * c * sizeof(float));
-        t.style_std[i] = style__aligned_alloc((size_t)n * c * sizeof(float));
-        FAIL_IF(!t.style_mean[i] || !t.style_std[i], STYLE_ERR_NOMEM, "train-adain: out of memory");
-    }
-    t.scratch_mean = style__aligned_alloc((size_t)max_c * sizeof(float));
-    t.scratch_std = style__aligned_alloc((size_t)max_c * sizeof(float));
-    FAIL_IF(!t.content_rgb || !t.style_rgb || !t.output_rgb || !t.target || !t.scratch_mean ||
-                !t.scratch_std,
-            STYLE_ERR_NOMEM, "train-adain: out of memory");
-    if (options->loss_log) {
-        t.loss_log = fopen(options->loss_log, "a");
-        FAIL_IF(!t.loss_log, STYLE_ERR_IO, "train-adain: cannot open the loss log %s",
-                options->loss_log);
-        if (ftell(t.loss_log) == 0) fprintf(t.loss_log, "iteration,content,style,tv,total,lr\n");
-    }
-    log_info(&t,
-             "training an AdaIN decoder (%d convs, %zu parameters) for %s cut at %s on %zu "
-             "photos and %zu styles, style layers %s, %lld iterations of %d x %dpx",
-             t.params.count / 2, t.params.total, t.net->name, s->tap, t.content.count,
-             t.styles.count, s->style_layers, (long long)s->iterations, n, size);
-    TRY(run_training(&t, checkpoint_path));
+    TRY(allocate_buffers(&t));
+    if (options->loss_log) TRY(train_loop_open_loss_log(&t.loop, options->loss_log));
+    train_loop_info(&t.loop,
+                    "training an AdaIN decoder (%d convs, %zu parameters) for %s cut at %s on %zu "
+                    "photos and %zu styles, style layers %s, %lld iterations of %d x %dpx",
+                    t.params.count / 2, t.params.total, t.net->name, s->tap, t.content.count,
+                    t.styles.count, s->style_layers, (long long)s->iterations, n, size);
+    if (s->loss_shift > 0)
+        train_loop_info(&t.loop, "loss network window %d x %d at a random offset of 0..%d",
+                        (int)view, (int)view, (int)s->loss_shift);
+    TRY(run_training(&t));
     TRY(export_model(&t, options->out_path));
 fail:
     trainer_destroy(&t);
-    style__free(checkpoint_path);
-    omp_set_num_threads(previous_threads);
+    style_model_free(init);
     return status;
 }

@@ -72,13 +72,30 @@ fail:
     return text;
 }
 
-char *train_provenance_adain_json(const char *settings_json, const char *loss_net)
+char *train_provenance_adain_json(const char *settings_json, const char *loss_net,
+                                  const char *data_sha256, const char *styles_sha256)
 {
     style_status status = STYLE_OK;
     char *text = NULL;
     json_t *o = settings_json ? json_loads(settings_json, 0, NULL) : NULL;
     FAIL_IF(!o, STYLE_ERR_NOMEM, "model export: out of memory");
     TRY(record_file(o, "loss_net", loss_net));
+    /* The held-out lists by name and hash; the warm start's model by name (its hash is in
+     * the settings already, taken when it was read). */
+    static const char *const lists[] = {"exclude", "style_exclude"};
+    for (size_t i = 0; i < 2; i++) {
+        const char *path = json_string_value(json_object_get(o, lists[i]));
+        if (!path) continue;
+        char copy[TRAIN_PATH_MAX];
+        snprintf(copy, sizeof copy, "%s", path);
+        TRY(record_file(o, lists[i], copy));
+    }
+    const char *init = json_string_value(json_object_get(o, "init_model"));
+    if (init) json_object_set_new(o, "init_model", json_string(style__basename(init)));
+    if (data_sha256 && *data_sha256)
+        json_object_set_new(o, "data_sha256", json_string(data_sha256));
+    if (styles_sha256 && *styles_sha256)
+        json_object_set_new(o, "styles_sha256", json_string(styles_sha256));
     static const char *const folders[] = {"data_dir", "styles_dir"};
     for (size_t i = 0; i < 2; i++) {
         const char *value = json_string_value(json_object_get(o, folders[i]));

@@ -36,6 +36,23 @@ resume() {
 }
 check "train-adain --resume continues" resume
 
+warm_start() {
+    sha256sum "$scratch/photos/b.jpg" >"$scratch/heldout.sha256" &&
+        "$bin" train-adain --data "$scratch/photos" --styles "$scratch/styles" --loss-net "$net" \
+            --out "$scratch/warm.safetensors" --init "$model" --iterations 2 --batch 1 --crop 32 \
+            --threads 2 --color-weight 1 --loss-shift 4 --max-short-side 40 \
+            --exclude "$scratch/heldout.sha256" -q 2>"$scratch/warm.err" &&
+        grep -q "b.jpg: held out by" "$scratch/warm.err" &&
+        "$bin" info "$scratch/warm.safetensors" >"$scratch/warm.txt" &&
+        grep -q '"init_model":"adain.safetensors"' "$scratch/warm.txt" &&
+        grep -q '"loss_shift":4' "$scratch/warm.txt" && grep -q '"exclude":"heldout.sha256"' "$scratch/warm.txt"
+}
+check "train-adain --init --color-weight --loss-shift --max-short-side --exclude" warm_start
+check "train-adain --loss-shift is at most a quarter of the crop" \
+    expect_status 1 "loss shift 9 is not in 0..8" "$bin" train-adain --data "$scratch/photos" \
+    --styles "$scratch/styles" --loss-net "$net" --out "$scratch/x.safetensors" --crop 32 \
+    --loss-shift 9
+
 one_style() {
     "$bin" stylize --model "$model" --style-image "$scratch/styles/grey.png" \
         "$scratch/photo.png" "$scratch/out1.png" &&

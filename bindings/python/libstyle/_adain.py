@@ -143,6 +143,12 @@ def train_adain(
     loss_log: Optional[PathLike] = None,
     progress: Optional[TrainProgressCallback] = None,
     log: Optional[LogCallback] = None,
+    init_model: Optional[PathLike] = None,
+    loss_shift: int = 0,
+    max_short_side: int = 0,
+    color_weight: float = 0.0,
+    exclude: Optional[PathLike] = None,
+    exclude_styles: Optional[PathLike] = None,
 ) -> None:
     """Trains an AdaIN decoder and writes one self-contained model (arch adain) to `out`.
 
@@ -151,7 +157,11 @@ def train_adain(
     the mean/std style loss at `style_layers`; docs/adain.md has the definitions and
     defaults. Every argument is keyword-only; 0 or None takes the library's default.
     Checkpoints, `resume`, `progress` (a :class:`TrainStats` per iteration, tv_loss 0),
-    `log`, Ctrl-C and the errors behave as in :func:`train`.
+    `log`, Ctrl-C and the errors behave as in :func:`train`. The quality options are
+    :func:`train`'s: `init_model` (a trained AdaIN model whose decoder the training starts
+    from; its encoder must be `loss_net`'s at the same tap), `loss_shift`, `max_short_side`
+    (content photos only), `color_weight` (against each pair's style crop), `exclude` and
+    `exclude_styles` (sha256sum-format held-out lists).
     """
     if progress is not None and not callable(progress):
         raise TypeError("progress must be callable or None")
@@ -169,6 +179,9 @@ def train_adain(
         "tap": _text(tap, "tap"),
         "style_layers": _style_layers(style_layers),
         "loss_log": _path(loss_log, "loss_log"),
+        "init_model": _path(init_model, "init_model"),
+        "exclude_list": _path(exclude, "exclude"),
+        "style_exclude_list": _path(exclude_styles, "exclude_styles"),
     }
     for field, value in keep.items():
         setattr(options, field, value)
@@ -181,6 +194,9 @@ def train_adain(
     options.seed = _int(seed, "seed", 0, _UINT64_MAX)
     options.threads = _int(threads, "threads", 0, 4096)
     options.checkpoint_every = _int(checkpoint_every, "checkpoint_every", 0, _INT64_MAX)
+    options.loss_shift = _int(loss_shift, "loss_shift", 0, _INT32_MAX)
+    options.max_short_side = _int(max_short_side, "max_short_side", 0, _INT32_MAX)
+    options.color_weight = _float(color_weight, "color_weight")
 
     errors = CallbackErrors()
     interrupted = [False]

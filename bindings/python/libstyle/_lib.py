@@ -234,6 +234,12 @@ class TrainAdainOptions(Structure):
         ("progress_user", c_void_p),
         ("log", LOG_FN),
         ("log_user", c_void_p),
+        ("init_model", c_char_p),
+        ("loss_shift", c_int32),
+        ("max_short_side", c_int32),
+        ("color_weight", c_double),
+        ("exclude_list", c_char_p),
+        ("style_exclude_list", c_char_p),
     ]
 
 

@@ -137,5 +137,25 @@ class AdainTest(unittest.TestCase):
                                  loss_net=self.loss_net, out=out, tap="nope")
 
 
+    def test_quality_options(self) -> None:
+        out = os.path.join(self.dir, "warm.safetensors")
+        libstyle.train_adain(data_dir=os.path.join(self.dir, "photos"),
+                             styles_dir=os.path.join(self.dir, "styles"),
+                             loss_net=self.loss_net, out=out, init_model=self.out,
+                             crop_size=16, batch_size=2, iterations=2, threads=2,
+                             color_weight=1.5, loss_shift=2, max_short_side=20)
+        with libstyle.Model(out) as model:
+            training = model.metadata["libstyle.training"]
+            self.assertIn('"init_model":"%s"' % os.path.basename(self.out), training)
+            self.assertIn('"loss_shift":2', training)
+            self.assertIn('"color_weight":1.5', training)
+        with self.assertRaises(libstyle.InvalidArgumentError):
+            libstyle.train_adain(data_dir=os.path.join(self.dir, "photos"),
+                                 styles_dir=os.path.join(self.dir, "styles"),
+                                 loss_net=self.loss_net, out=out, tap="b", crop_size=16,
+                                 loss_shift=5)
+        with self.assertRaises(ValueError):
+            libstyle.train_adain(out=out, color_weight=-1)
+
 if __name__ == "__main__":
     unittest.main()

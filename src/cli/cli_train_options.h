@@ -1,0 +1,70 @@
+/*
+ * The options `libstyle train` and `libstyle train-adain` share (inputs, run length, Adam's
+ * rate, seed, threads, checkpoints, logs, held-out list and the quality options), parsed by
+ * one function so that both commands take them alike. Each command lists them in its getopt
+ * table with CLI_TRAIN_SHARED_OPTIONS and hands every CLI_TRAIN_SHARED value to
+ * cli_train_shared_parse with the option's name.
+ */
+#ifndef STYLE_CLI_TRAIN_OPTIONS_H
+#define STYLE_CLI_TRAIN_OPTIONS_H
+
+#include <getopt.h>
+#include <stdint.h>
+
+typedef struct cli_train_shared {
+    const char *data_dir, *loss_net, *out_path, *init_model;
+    const char *checkpoint_path, *resume_path, *loss_log, *exclude_list;
+    int64_t iterations, checkpoint_every;
+    int32_t batch_size, loss_shift, max_short_side;
+    double learning_rate, color_weight;
+    uint64_t seed; /* 1 unless given */
+    int threads;
+} cli_train_shared;
+
+/* The getopt value of every shared option (its name tells them apart). */
+#define CLI_TRAIN_SHARED 0x5400
+
+#define CLI_TRAIN_SHARED_OPTIONS                                                                   \
+    {"data", required_argument, NULL, CLI_TRAIN_SHARED},                                           \
+        {"loss-net", required_argument, NULL, CLI_TRAIN_SHARED},                                   \
+        {"out", required_argument, NULL, CLI_TRAIN_SHARED},                                        \
+        {"init", required_argument, NULL, CLI_TRAIN_SHARED},                                       \
+        {"iterations", required_argument, NULL, CLI_TRAIN_SHARED},                                 \
+        {"batch", required_argument, NULL, CLI_TRAIN_SHARED},                                      \
+        {"lr", required_argument, NULL, CLI_TRAIN_SHARED},                                         \
+        {"seed", required_argument, NULL, CLI_TRAIN_SHARED},                                       \
+        {"threads", required_argument, NULL, CLI_TRAIN_SHARED},                                    \
+        {"checkpoint", required_argument, NULL, CLI_TRAIN_SHARED},                                 \
+        {"checkpoint-every", required_argument, NULL, CLI_TRAIN_SHARED},                           \
+        {"resume", required_argument, NULL, CLI_TRAIN_SHARED},                                     \
+        {"loss-log", required_argument, NULL, CLI_TRAIN_SHARED},                                   \
+        {"exclude", required_argument, NULL, CLI_TRAIN_SHARED},                                    \
+        {"color-weight", required_argument, NULL, CLI_TRAIN_SHARED},                               \
+        {"loss-shift", required_argument, NULL, CLI_TRAIN_SHARED},                                 \
+    {                                                                                              \
+        "max-short-side", required_argument, NULL, CLI_TRAIN_SHARED                                \
+    }
+
+/* Zeroes *s and sets the defaults the commands give (seed 1). */
+void cli_train_shared_init(cli_train_shared *s);
+
+/* Parses shared option `name` (without the dashes) with its argument into *s: 0, or the exit
+ * status of the usage error it printed (naming `command`). */
+int cli_train_shared_parse(const char *command, const char *name, const char *arg,
+                           cli_train_shared *s);
+
+/* Copies the shared options into a style_train_options or style_train_adain_options (the
+ * same field names in both). */
+#define CLI_TRAIN_SHARED_APPLY(o, s)                                                               \
+    do {                                                                                           \
+        (o).data_dir = (s).data_dir, (o).loss_net = (s).loss_net, (o).out_path = (s).out_path;     \
+        (o).init_model = (s).init_model, (o).checkpoint_path = (s).checkpoint_path;                \
+        (o).resume_path = (s).resume_path, (o).loss_log = (s).loss_log;                            \
+        (o).exclude_list = (s).exclude_list, (o).iterations = (s).iterations;                      \
+        (o).checkpoint_every = (s).checkpoint_every, (o).batch_size = (s).batch_size;              \
+        (o).loss_shift = (s).loss_shift, (o).max_short_side = (s).max_short_side;                  \
+        (o).learning_rate = (s).learning_rate, (o).color_weight = (s).color_weight;                \
+        (o).seed = (s).seed, (o).threads = (s).threads;                                            \
+    } while (0)
+
+#endif

@@ -1,0 +1,138 @@
+/* The trainers' shared skeleton (train_loop.h). */
+#include "train/train_loop.h"
+#include "dnn/backend.h"
+#include "train/train.h"
+
+#include <omp.h>
+#include <stdarg.h>
+#include <string.h>
+
+void train_loop_threads(train_loop *l, const char *who, int threads)
+{
+    l->who = who;
+    l->previous_threads = -1;
+    if (threads > 0) {
+        l->previous_threads = omp_get_max_threads();
+        omp_set_num_threads(threads);
+    }
+}
+
+void train_loop_info(const train_loop *l, const char *fmt, ...)
+{
+    if (!l->log) return;
+    char message[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    l->log(l->log_user, STYLE_LOG_INFO, message);
+}
+
+style_status train_loop_open(train_loop *l, const char *out_path, const char *checkpoint_path,
+                             bool writer)
+{
+    style_status status = STYLE_OK;
+    l->checkpoint_path = train_checkpoint_path(checkpoint_path, out_path);
+    FAIL_IF(!l->checkpoint_path, STYLE_ERR_NOMEM, "%s: out of memory", l->who);
+    if (writer) {
+        TRY(train_check_writable(out_path, "model"));
+        TRY(train_check_writable(l->checkpoint_path, "checkpoint"));
+        /* A run killed while writing a checkpoint leaves its temporary behind. */
+        int stale = style__remove_temporaries(l->checkpoint_path);
+        if (stale > 0)
+            train_loop_info(l,
+                            "removed %d unfinished temporary file%s of %s (an interrupted write)",
+                            stale, stale == 1 ? "" : "s", l->checkpoint_path);
+    }
+    DNNL_TRY(dnnl_engine_create(&l->engine, dnnl_cpu, 0), "training: engine");
+    DNNL_TRY(dnnl_stream_create(&l->stream, l->engine, dnnl_stream_default_flags),
+             "training: stream");
+fail:
+    return status;
+}
+
+style_status train_loop_open_loss_log(train_loop *l, const char *path)
+{
+    l->loss_log = fopen(path, "a");
+    if (!l->loss_log)
+        return style__fail(STYLE_ERR_IO, "%s: cannot open the loss log %s", l->who, path);
+    if (ftell(l->loss_log) == 0) fprintf(l->loss_log, "iteration,content,style,tv,total,lr\n");
+    return STYLE_OK;
+}
+
+void train_loop_begin(train_loop *l)
+{
+    l->start = l->window_start = train_now_seconds();
+    l->throughput = 0;
+    l->window_iterations = 0;
+}
+
+double train_loop_elapsed(const train_loop *l)
+{
+    return train_now_seconds() - l->start;
+}
+
+bool train_loop_report(train_loop *l, int64_t iteration, int64_t iterations, int32_t batch_size,
+                       const double losses[3], double lr)
+{
+    l->window_iterations++;
+    const double now = train_now_seconds();
+    if (now - l->window_start > 5.0 || l->throughput == 0) {
+        l->throughput = l->window_iterations * batch_size / (now - l->window_start);
+        l->window_start = now;
+        l->window_iterations = 0;
+    }
+    const double total = losses[0] + losses[1] + losses[2];
+    if (l->loss_log)
+        fprintf(l->loss_log, "%lld,%.9g,%.9g,%.9g,%.9g,%.6g\n", (long long)iteration, losses[0],
+                losses[1], losses[2], total, lr);
+    style_train_stats stats = {.iteration = iteration,
+                               .iterations = iterations,
+                               .content_loss = losses[0],
+                               .style_loss = losses[1],
+                               .tv_loss = losses[2],
+                               .total_loss = total,
+                               .images_per_second = l->throughput,
+                               .elapsed_seconds = now - l->start,
+                               .learning_rate = lr,
+                               .eta_seconds = l->throughput > 0 ? (iterations - iteration) *
+                                                                      batch_size / l->throughput
+                                                                : 0};
+    return l->progress && l->progress(l->progress_user, &stats);
+}
+
+bool train_loop_checkpoint_due(bool stop, int64_t iteration, int64_t every, int64_t iterations)
+{
+    return stop || iteration % every == 0 || iteration == iterations;
+}
+
+style_status train_loop_stopped(const train_loop *l, int64_t iteration)
+{
+    return style__fail(STYLE_ERR_CANCELLED, "%s: stopped at iteration %lld; checkpoint saved to %s",
+                       l->who, (long long)iteration, l->checkpoint_path);
+}
+
+style_status train_check_quality(const char *who, int32_t crop_size, int32_t loss_shift,
+                                 int32_t max_short_side)
+{
+    if (max_short_side != 0 && (max_short_side < crop_size || max_short_side > 65536))
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                           "%s: max short side %d is not 0 (none) or in %d..65536 (at least the "
+                           "crop size)",
+                           who, (int)max_short_side, (int)crop_size);
+    if (loss_shift < 0 || loss_shift > crop_size / 4)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                           "%s: loss shift %d is not in 0..%d (a quarter of the crop size)", who,
+                           (int)loss_shift, (int)(crop_size / 4));
+    return STYLE_OK;
+}
+
+void train_loop_close(train_loop *l)
+{
+    if (l->loss_log) fclose(l->loss_log);
+    if (l->stream) dnnl_stream_destroy(l->stream);
+    if (l->engine) dnnl_engine_destroy(l->engine);
+    style__free(l->checkpoint_path);
+    if (l->previous_threads > 0) omp_set_num_threads(l->previous_threads);
+    memset(l, 0, sizeof *l);
+}

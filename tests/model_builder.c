@@ -187,3 +187,37 @@ void test_write_feature_net(const char *path, uint64_t seed)
                                 "{\"content\":[\"b\"],\"style\":[\"a\",\"b\",\"c\"]}", 3,
                                 index, shapes);
 }
+
+void test_write_adain_feature_net(const char *path, uint64_t seed)
+{
+    const int64_t shapes[4][4] = {{6, 3, 3, 3}, {8, 6, 3, 3}, {5, 8, 1, 1}, {7, 5, 3, 3}};
+    const int index[4] = {0, 3, 6, 8};
+    test_write_feature_net_spec(path, seed,
+                                "[{\"op\":\"conv\",\"kernel\":3,\"stride\":1,\"pad\":1},"
+                                "{\"op\":\"leaky_relu\",\"slope\":0.1},"
+                                "{\"op\":\"maxpool\",\"kernel\":2,\"stride\":2},"
+                                "{\"op\":\"conv\",\"kernel\":3,\"stride\":1,\"pad\":1},"
+                                "{\"op\":\"relu\"},"
+                                "{\"op\":\"maxpool\",\"kernel\":2,\"stride\":2},"
+                                "{\"op\":\"conv\",\"kernel\":1,\"stride\":1,\"pad\":0},"
+                                "{\"op\":\"relu\"},"
+                                "{\"op\":\"conv\",\"kernel\":3,\"stride\":1,\"pad\":1},"
+                                "{\"op\":\"relu\"}]",
+                                "{\"r1\":1,\"r2\":4,\"r3\":7,\"r4\":9}",
+                                "{\"content\":[\"r3\"],\"style\":[\"r1\",\"r2\"]}", 4, index,
+                                shapes);
+}
+
+void test_write_wave_image(const char *path, int w, int h, int seed)
+{
+    style_image img;
+    assert_int_equal(style_image_alloc(&img, w, h, 3, STYLE_SAMPLE_U8), STYLE_OK);
+    uint8_t *p = img.data;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int c = 0; c < 3; c++)
+                p[(y * w + x) * 3 + c] =
+                    (uint8_t)(128 + 100 * sin(0.3 * (x + seed) * (c + 1) + 0.2 * y * seed));
+    assert_int_equal(style_image_save(path, &img, 0), STYLE_OK);
+    style_image_release(&img);
+}

@@ -42,4 +42,12 @@ void test_write_feature_net_spec(const char *path, uint64_t seed, const char *la
                                  const char *taps, const char *loss, int convs, const int *index,
                                  const int64_t (*shapes)[4]);
 
+/* The feature net of the AdaIN tests: conv3 3->6, leaky 0.1, pool, conv3 6->8, relu, pool,
+ * conv1 8->5, relu, conv3 5->7, relu; taps r1 (1), r2 (4), r3 (7), r4 (9); content r3, style
+ * r1 r2. Asserts on failure. */
+void test_write_adain_feature_net(const char *path, uint64_t seed);
+
+/* A w x h RGB PNG of smooth waves that differ with `seed`. Asserts on failure. */
+void test_write_wave_image(const char *path, int w, int h, int seed);
+
 #endif

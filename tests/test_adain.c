@@ -274,32 +274,11 @@ static void test_decoder_gradients(void **state)
 
 /* ---- encoder, mirror, model file ------------------------------------------------------------ */
 
-/* conv3 3->6, leaky, pool, conv3 6->8, relu, pool, conv1 8->5, relu, conv3 5->7, relu */
-static void write_feature_net(const char *path, uint64_t seed)
-{
-    const int64_t shapes[4][4] = {{6, 3, 3, 3}, {8, 6, 3, 3}, {5, 8, 1, 1}, {7, 5, 3, 3}};
-    const int index[4] = {0, 3, 6, 8};
-    test_write_feature_net_spec(path, seed,
-                                "[{\"op\":\"conv\",\"kernel\":3,\"stride\":1,\"pad\":1},"
-                                "{\"op\":\"leaky_relu\",\"slope\":0.1},"
-                                "{\"op\":\"maxpool\",\"kernel\":2,\"stride\":2},"
-                                "{\"op\":\"conv\",\"kernel\":3,\"stride\":1,\"pad\":1},"
-                                "{\"op\":\"relu\"},"
-                                "{\"op\":\"maxpool\",\"kernel\":2,\"stride\":2},"
-                                "{\"op\":\"conv\",\"kernel\":1,\"stride\":1,\"pad\":0},"
-                                "{\"op\":\"relu\"},"
-                                "{\"op\":\"conv\",\"kernel\":3,\"stride\":1,\"pad\":1},"
-                                "{\"op\":\"relu\"}]",
-                                "{\"r1\":1,\"r2\":4,\"r3\":7,\"r4\":9}",
-                                "{\"content\":[\"r3\"],\"style\":[\"r1\",\"r2\"]}", 4, index,
-                                shapes);
-}
-
 static void test_mirror(void **state)
 {
     (void)state;
     char *dir = test_make_temp_dir();
-    write_feature_net(test_path(dir, "net.safetensors"), 1);
+    test_write_adain_feature_net(test_path(dir, "net.safetensors"), 1);
     feature_net *net = NULL;
     assert_int_equal(feature_net_load(test_path(dir, "net.safetensors"), &net), STYLE_OK);
     adain_decoder_spec spec;
@@ -325,7 +304,7 @@ static void test_mirror(void **state)
 static void *make_model_bytes(const char *dir, size_t *size, const char *extra_key)
 {
     feature_net *net = NULL;
-    write_feature_net(test_path(dir, "net.safetensors"), 2);
+    test_write_adain_feature_net(test_path(dir, "net.safetensors"), 2);
     assert_int_equal(feature_net_load(test_path(dir, "net.safetensors"), &net), STYLE_OK);
     adain_decoder_spec spec;
     assert_int_equal(adain_decoder_mirror(net, 9, &spec), STYLE_OK);
@@ -863,7 +842,7 @@ static void test_training(void **state)
     char *dir = test_make_temp_dir();
     make_images(dir, "photos", 4, 1);
     make_images(dir, "styles", 3, 20);
-    write_feature_net(test_path(dir, "net.safetensors"), 3);
+    test_write_adain_feature_net(test_path(dir, "net.safetensors"), 3);
     loss_record log = {0};
     style_train_adain_options o = {0};
     o.struct_size = sizeof o;
@@ -1025,7 +1004,7 @@ static void test_training_quality_resume(void **state)
     char *dir = test_make_temp_dir();
     make_images(dir, "photos", 4, 1);
     make_images(dir, "styles", 3, 20);
-    write_feature_net(test_path(dir, "net.safetensors"), 3);
+    test_write_adain_feature_net(test_path(dir, "net.safetensors"), 3);
     /* Held-out lists: photo 2 and style 1, under other names. */
     char hex[SHA256_HEX_SIZE], line[256], path[4300];
     snprintf(path, sizeof path, "%s/photos/2.png", dir);
@@ -1162,7 +1141,7 @@ static void test_warm_start_and_colour_reference(void **state)
     char *dir = test_make_temp_dir();
     make_images(dir, "photos", 4, 1);
     make_images(dir, "styles", 3, 20);
-    write_feature_net(test_path(dir, "net.safetensors"), 3);
+    test_write_adain_feature_net(test_path(dir, "net.safetensors"), 3);
     quality_run q;
     quality_run_init(&q, dir, 30);
     assert_int_equal(style_train_adain(&q.o), STYLE_OK);
@@ -1204,7 +1183,7 @@ static void test_warm_start_and_colour_reference(void **state)
     /* Refused: another loss network, another tap, a model that is not AdaIN's. */
     char other[4300];
     snprintf(other, sizeof other, "%s/other.safetensors", dir);
-    write_feature_net(other, 4);
+    test_write_adain_feature_net(other, 4);
     q.o.loss_net = other;
     assert_int_equal(style_train_adain(&q.o), STYLE_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(style_last_error(), "base.safetensors"));

@@ -203,20 +203,6 @@ static void test_sha256(void **state)
 
 /* ---- The whole evaluation on a tiny model ------------------------------------------------- */
 
-static void write_image(const char *path, int w, int h, int seed)
-{
-    style_image img;
-    assert_int_equal(style_image_alloc(&img, w, h, 3, STYLE_SAMPLE_U8), STYLE_OK);
-    uint8_t *p = img.data;
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++)
-            for (int c = 0; c < 3; c++)
-                p[(y * w + x) * 3 + c] =
-                    (uint8_t)(128 + 100 * sin(0.3 * (x + seed) * (c + 1) + 0.2 * y * seed));
-    assert_int_equal(style_image_save(path, &img, 0), STYLE_OK);
-    style_image_release(&img);
-}
-
 /* DIR/search/{style.png, net.safetensors}, DIR/photos/{a,b}.png, DIR/model.safetensors whose
  * libstyle.training names the style and net by name and SHA-256 (style_hash NULL: the real
  * one), DIR/list.sha256 naming both photos. */
@@ -228,15 +214,15 @@ static void make_evaluation_fixtures(const char *dir, const char *style_hash)
     snprintf(path, sizeof path, "%s/photos", dir);
     mkdir(path, 0777);
     snprintf(path, sizeof path, "%s/search/style.png", dir);
-    write_image(path, 20, 20, 3);
+    test_write_wave_image(path, 20, 20, 3);
     assert_int_equal(file_sha256(path, style_sha), STYLE_OK);
     snprintf(path, sizeof path, "%s/search/net.safetensors", dir);
     test_write_feature_net(path, 7);
     assert_int_equal(file_sha256(path, net_sha), STYLE_OK);
     snprintf(path, sizeof path, "%s/photos/a.png", dir);
-    write_image(path, 28, 20, 1);
+    test_write_wave_image(path, 28, 20, 1);
     snprintf(path, sizeof path, "%s/photos/b.png", dir);
-    write_image(path, 20, 24, 2);
+    test_write_wave_image(path, 20, 24, 2);
 
     char training[1024];
     snprintf(training, sizeof training,
@@ -417,7 +403,7 @@ static void test_evaluate_errors(void **state)
     snprintf(path, sizeof path, "%s/search/style.png", dir);
     o.style_image = path;
     snprintf(path, sizeof path, "%s/photos/a.png", dir);
-    write_image(path, 28, 20, 9);
+    test_write_wave_image(path, 28, 20, 9);
     o.photo_list = list;
     assert_int_equal(style_evaluate(&o, &s), STYLE_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(style_last_error(), "a.png"));

@@ -31,42 +31,6 @@
 #define STYLE_SIZE 16
 #define ITERATIONS 4
 
-static void write_image(const char *path, int w, int h, int seed)
-{
-    style_image img;
-    assert_int_equal(style_image_alloc(&img, w, h, 3, STYLE_SAMPLE_U8), STYLE_OK);
-    uint8_t *p = img.data;
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++)
-            for (int c = 0; c < 3; c++)
-                p[(y * w + x) * 3 + c] =
-                    (uint8_t)(128 + 100 * sin(0.3 * (x + seed) * (c + 1) + 0.2 * y * seed));
-    assert_int_equal(style_image_save(path, &img, 0), STYLE_OK);
-    style_image_release(&img);
-}
-
-/* The feature net of tests/test_adain.c: taps r1..r4, content r3, style r1 r2 (its
- * recommendation, which the objective uses), the AdaIN tap r4 (layer 9). */
-static void write_feature_net(const char *path, uint64_t seed)
-{
-    const int64_t shapes[4][4] = {{6, 3, 3, 3}, {8, 6, 3, 3}, {5, 8, 1, 1}, {7, 5, 3, 3}};
-    const int index[4] = {0, 3, 6, 8};
-    test_write_feature_net_spec(path, seed,
-                                "[{\"op\":\"conv\",\"kernel\":3,\"stride\":1,\"pad\":1},"
-                                "{\"op\":\"leaky_relu\",\"slope\":0.1},"
-                                "{\"op\":\"maxpool\",\"kernel\":2,\"stride\":2},"
-                                "{\"op\":\"conv\",\"kernel\":3,\"stride\":1,\"pad\":1},"
-                                "{\"op\":\"relu\"},"
-                                "{\"op\":\"maxpool\",\"kernel\":2,\"stride\":2},"
-                                "{\"op\":\"conv\",\"kernel\":1,\"stride\":1,\"pad\":0},"
-                                "{\"op\":\"relu\"},"
-                                "{\"op\":\"conv\",\"kernel\":3,\"stride\":1,\"pad\":1},"
-                                "{\"op\":\"relu\"}]",
-                                "{\"r1\":1,\"r2\":4,\"r3\":7,\"r4\":9}",
-                                "{\"content\":[\"r3\"],\"style\":[\"r1\",\"r2\"]}", 4, index,
-                                shapes);
-}
-
 /* A random AdaIN model (encoder: the net cut at r4) whose libstyle.training names the loss
  * network by name and SHA-256, as style_train_adain records it. */
 static void write_adain_model(const char *net_path, const char *out)
@@ -117,15 +81,15 @@ static void make_fixture(fixture *f)
     mkdir(f->photos, 0777);
     mkdir(f->styles, 0777);
     snprintf(f->net, sizeof f->net, "%s/net.safetensors", f->search);
-    write_feature_net(f->net, 3);
+    test_write_adain_feature_net(f->net, 3);
     snprintf(f->model, sizeof f->model, "%s/adain.safetensors", f->dir);
     write_adain_model(f->net, f->model);
     const int sizes[2][2] = {{28, 20}, {20, 24}};
     for (int i = 0; i < 2; i++) {
         snprintf(f->photo[i], sizeof f->photo[i], "%s/%c.png", f->photos, 'a' + i);
-        write_image(f->photo[i], sizes[i][0], sizes[i][1], 1 + i);
+        test_write_wave_image(f->photo[i], sizes[i][0], sizes[i][1], 1 + i);
         snprintf(f->style[i], sizeof f->style[i], "%s/s%d.png", f->styles, i + 1);
-        write_image(f->style[i], 22 + 6 * i, 20, 5 + 4 * i);
+        test_write_wave_image(f->style[i], 22 + 6 * i, 20, 5 + 4 * i);
     }
 }
 
@@ -418,7 +382,7 @@ static void test_style_folder(void **state)
     assert_string_equal(r.style[0], "s2.png");
     assert_string_equal(r.style[1], "s2.png");
     /* A style that is not the listed one is refused by name. */
-    write_image(f.style[1], 22, 20, 77);
+    test_write_wave_image(f.style[1], 22, 20, 77);
     r = (record){0};
     assert_int_equal(style_evaluate(&o, &s), STYLE_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(style_last_error(), "s2.png"));
@@ -467,7 +431,7 @@ static void test_errors(void **state)
     /* Two styles of one file name (rows and sheets are named by it). */
     char other[4200];
     snprintf(other, sizeof other, "%s/s1.png", f.photos);
-    write_image(other, 20, 20, 8);
+    test_write_wave_image(other, 20, 20, 8);
     const char *same[2] = {f.style[0], other};
     o = adain_options(&f, same, 2, NULL, NULL, &r);
     assert_int_equal(style_evaluate(&o, &s), STYLE_ERR_INVALID_ARGUMENT);

@@ -11,6 +11,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A double-precision reference loss, reading the values it is differentiated by through
+ * `context` (which points at them among what else it needs). */
+typedef double (*reference_loss_fn)(const void *context);
+
+/* Central differences of weight * loss with respect to each of the n values x[i] (changed in
+ * place by +-step and restored) against the analytic gradient grad[i]. */
+static void assert_gradient_matches(double *x, size_t n, const float *grad, double weight,
+                                    double step, double slack, reference_loss_fn loss,
+                                    const void *context)
+{
+    for (size_t i = 0; i < n; i++) {
+        double keep = x[i];
+        x[i] = keep + step;
+        double up = loss(context);
+        x[i] = keep - step;
+        double down = loss(context);
+        x[i] = keep;
+        double numeric = weight * (up - down) / (2 * step);
+        assert_true(fabs(numeric - grad[i]) <= 1e-4 * fmax(1e-3, fabs(numeric)) + slack);
+    }
+}
+
 /* Double-precision reference of color_loss (docs/training.md's definition), on 0..255 values. */
 static double reference_color_loss(const double *image, size_t pixels, const double tm[3],
                                    const double tc[9])
@@ -59,6 +81,18 @@ static void test_color_statistics_by_hand(void **state)
     assert_true(fabs(color_loss(image, 2, grey, cov, 2.0, diff) - 2.0 * 0.09 / 0.5) < 1e-9);
 }
 
+typedef struct color_case {
+    const double *image;
+    size_t pixels;
+    const double *mean, *cov;
+} color_case;
+
+static double color_case_loss(const void *context)
+{
+    const color_case *c = context;
+    return reference_color_loss(c->image, c->pixels, c->mean, c->cov);
+}
+
 static void test_color_loss_gradient(void **state)
 {
     (void)state;
@@ -82,17 +116,8 @@ static void test_color_loss_gradient(void **state)
             xd[i] = x[i];
         assert_true(fabs(got - weight * reference_color_loss(xd, pixels, tm, tc)) <=
                     1e-9 * fmax(1, fabs(got)));
-        const double h = 1e-2;
-        for (size_t i = 0; i < n; i++) {
-            double keep = xd[i];
-            xd[i] = keep + h;
-            double up = reference_color_loss(xd, pixels, tm, tc);
-            xd[i] = keep - h;
-            double down = reference_color_loss(xd, pixels, tm, tc);
-            xd[i] = keep;
-            double numeric = weight * (up - down) / (2 * h);
-            assert_true(fabs(numeric - diff[i]) <= 1e-4 * fmax(1e-3, fabs(numeric)) + 1e-7);
-        }
+        const color_case c = {xd, pixels, tm, tc};
+        assert_gradient_matches(xd, n, diff, weight, 1e-2, 1e-7, color_case_loss, &c);
         free(x), free(diff), free(xd);
     }
 }
@@ -152,6 +177,17 @@ static void test_grid_loss_by_hand(void **state)
     assert_true(grid_loss(zero, 3, 3, 4, 8, 1.0, diff) == 0.0);
 }
 
+typedef struct grid_case {
+    const double *image;
+    int h, w, period, tile;
+} grid_case;
+
+static double grid_case_loss(const void *context)
+{
+    const grid_case *c = context;
+    return reference_grid_loss(c->image, c->h, c->w, c->period, c->tile);
+}
+
 static void test_grid_loss_gradient(void **state)
 {
     (void)state;
@@ -171,17 +207,8 @@ static void test_grid_loss_gradient(void **state)
         double want = weight * reference_grid_loss(xd, h, w, period, tile);
         assert_true(want > 0);
         assert_true(fabs(got - want) <= 1e-9 * want);
-        const double step = 1e-1;
-        for (size_t i = 0; i < n; i++) {
-            double keep = xd[i];
-            xd[i] = keep + step;
-            double up = reference_grid_loss(xd, h, w, period, tile);
-            xd[i] = keep - step;
-            double down = reference_grid_loss(xd, h, w, period, tile);
-            xd[i] = keep;
-            double numeric = weight * (up - down) / (2 * step);
-            assert_true(fabs(numeric - diff[i]) <= 1e-4 * fmax(1e-3, fabs(numeric)) + 1e-8);
-        }
+        const grid_case c = {xd, h, w, period, tile};
+        assert_gradient_matches(xd, n, diff, weight, 1e-1, 1e-8, grid_case_loss, &c);
         free(x), free(diff), free(xd);
     }
 }
@@ -248,6 +275,18 @@ static void test_temporal_shift_by_hand(void **state)
     assert_true(temporal_loss(image, moved, size, 0.0, 6.0, 3.0, diff_first, diff_moved) == 0.0);
 }
 
+typedef struct temporal_case {
+    const double *first, *moved;
+    int size;
+    double dy, dx;
+} temporal_case;
+
+static double temporal_case_loss(const void *context)
+{
+    const temporal_case *c = context;
+    return reference_temporal_loss(c->first, c->moved, c->size, c->dy, c->dx);
+}
+
 static void test_temporal_loss_gradient(void **state)
 {
     (void)state;
@@ -270,21 +309,9 @@ static void test_temporal_loss_gradient(void **state)
         double want = weight * reference_temporal_loss(ad, bd, size, dy, dx);
         assert_true(want > 0);
         assert_true(fabs(got - want) <= 1e-9 * want);
-        const double step = 1e-1;
-        for (int which = 0; which < 2; which++) {
-            double *v = which ? bd : ad;
-            const float *grad = which ? db : da;
-            for (size_t i = 0; i < n; i++) {
-                double keep = v[i];
-                v[i] = keep + step;
-                double up = reference_temporal_loss(ad, bd, size, dy, dx);
-                v[i] = keep - step;
-                double down = reference_temporal_loss(ad, bd, size, dy, dx);
-                v[i] = keep;
-                double numeric = weight * (up - down) / (2 * step);
-                assert_true(fabs(numeric - grad[i]) <= 1e-4 * fmax(1e-3, fabs(numeric)) + 1e-8);
-            }
-        }
+        const temporal_case c = {ad, bd, size, dy, dx};
+        assert_gradient_matches(ad, n, da, weight, 1e-1, 1e-8, temporal_case_loss, &c);
+        assert_gradient_matches(bd, n, db, weight, 1e-1, 1e-8, temporal_case_loss, &c);
         free(a), free(b), free(da), free(db), free(ad), free(bd);
     }
 }

@@ -285,7 +285,7 @@ typedef struct style_train_adain_options {
     int threads;                 /**< 0: one per processor */
     int64_t checkpoint_every;    /**< 0: 100 */
     const char *loss_log;        /**< optional CSV of per-iteration losses (appended) */
-    style_train_progress_fn progress; /**< stats.tv_loss is 0 */
+    style_train_progress_fn progress; /**< stats.tv_loss: the grid loss (0 without it) */
     void *progress_user;
     style_log_fn log;
     void *log_user;
@@ -309,6 +309,12 @@ typedef struct style_train_adain_options {
                                          photos of data_dir it holds are refused (a warning names
                                          each) */
     const char *style_exclude_list; /**< the same for the style images of styles_dir */
+    /* Since 0.x (read when struct_size covers it). */
+    double grid_weight; /**< weight of the grid loss (docs/adain.md): per 64 x 64 tile and
+                             channel of the output, the variance of the mean of each phase of
+                             the decoder's own grid (its period: the encoder's reduction, 8 for
+                             darknet-tiny cut at leaky_8), so a checker locked to that grid
+                             costs; 0: none */
 } style_train_adain_options;
 
 /**

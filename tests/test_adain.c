@@ -973,13 +973,14 @@ static void quality_run_init(quality_run *q, const char *dir, int iterations)
 
 typedef struct first_losses {
     int calls, stop_at;
-    double content, style;
+    double content, style, tv;
 } first_losses;
 
 static int first_iteration(void *user, const style_train_stats *st)
 {
     first_losses *f = user;
-    if (++f->calls == 1) f->content = st->content_loss, f->style = st->style_loss;
+    if (++f->calls == 1)
+        f->content = st->content_loss, f->style = st->style_loss, f->tv = st->tv_loss;
     return f->stop_at && st->iteration >= f->stop_at;
 }
 
@@ -1022,8 +1023,10 @@ static void test_training_quality_resume(void **state)
     quality_run q;
     quality_run_init(&q, dir, 6);
     log_capture messages = {{0}};
-    q.o.color_weight = 2.0, q.o.loss_shift = 5, q.o.max_short_side = 30;
+    q.o.color_weight = 2.0, q.o.loss_shift = 5, q.o.max_short_side = 30, q.o.grid_weight = 500;
     q.o.exclude_list = heldout, q.o.style_exclude_list = heldout_styles;
+    first_losses grid = {0};
+    q.o.progress = first_iteration, q.o.progress_user = &grid;
     q.o.log = capture, q.o.log_user = &messages;
     style_status status = style_train_adain(&q.o);
     if (status != STYLE_OK) print_error("%s\n", style_last_error());
@@ -1039,11 +1042,15 @@ static void test_training_quality_resume(void **state)
     assert_non_null(strstr(training, "\"loss_shift\":5"));
     assert_non_null(strstr(training, "\"max_short_side\":30"));
     assert_non_null(strstr(training, "\"color_weight\":2"));
+    assert_non_null(strstr(training, "\"grid_weight\":500"));
     assert_non_null(strstr(training, "\"exclude\":\"heldout.sha256\""));
     assert_non_null(strstr(training, "\"style_exclude\":\"styles.sha256\""));
     assert_non_null(strstr(training, "\"data_sha256\""));
     assert_null(strstr(training, dir)); /* no machine path */
     style_model_free(m);
+    /* The grid term is reported as the TV loss (the trainer has none of its own): a randomly
+     * initialised decoder's output is not flat over the phases of its grid. */
+    assert_true(grid.tv > 0 && isfinite(grid.tv));
 
     /* Stop after 3, resume to 6 with nothing but the checkpoint. */
     first_losses stop = {.stop_at = 3};
@@ -1080,8 +1087,12 @@ static void test_training_quality_resume(void **state)
     assert_non_null(strstr(style_last_error(), "max short side 20"));
     bad.o.max_short_side = 0, bad.o.color_weight = -1;
     assert_int_equal(style_train_adain(&bad.o), STYLE_ERR_INVALID_ARGUMENT);
+    bad.o.color_weight = 0, bad.o.grid_weight = -1;
+    assert_int_equal(style_train_adain(&bad.o), STYLE_ERR_INVALID_ARGUMENT);
+    bad.o.grid_weight = NAN;
+    assert_int_equal(style_train_adain(&bad.o), STYLE_ERR_INVALID_ARGUMENT);
     /* Every photo held out: nothing to train on, said so. */
-    bad.o.color_weight = 0;
+    bad.o.grid_weight = 0;
     bad.o.data_dir = NULL;
     char one[4300];
     snprintf(one, sizeof one, "%s/only", dir);

@@ -66,9 +66,10 @@ int cli_train_shared_parse(const char *command, const char *name, const char *ar
             return cli_usage_error(command, "--lr expects a positive number");
         return 0;
     }
-    if (strcmp(name, "color-weight") == 0) {
-        if (cli_parse_double(arg, 0, 1e12, &s->color_weight))
-            return cli_usage_error(command, "--color-weight expects a non-negative number");
+    if (strcmp(name, "color-weight") == 0 || strcmp(name, "grid-weight") == 0) {
+        double *weight = name[0] == 'c' ? &s->color_weight : &s->grid_weight;
+        if (cli_parse_double(arg, 0, 1e12, weight))
+            return cli_usage_error(command, "--%s expects a non-negative number", name);
         return 0;
     }
     if (strcmp(name, "seed") == 0) {

@@ -16,7 +16,7 @@ typedef struct cli_train_shared {
     const char *checkpoint_path, *resume_path, *loss_log, *exclude_list;
     int64_t iterations, checkpoint_every;
     int32_t batch_size, loss_shift, max_short_side;
-    double learning_rate, color_weight;
+    double learning_rate, color_weight, grid_weight;
     uint64_t seed; /* 1 unless given */
     int threads;
 } cli_train_shared;
@@ -40,6 +40,7 @@ typedef struct cli_train_shared {
         {"loss-log", required_argument, NULL, CLI_TRAIN_SHARED},                                   \
         {"exclude", required_argument, NULL, CLI_TRAIN_SHARED},                                    \
         {"color-weight", required_argument, NULL, CLI_TRAIN_SHARED},                               \
+        {"grid-weight", required_argument, NULL, CLI_TRAIN_SHARED},                                \
         {"loss-shift", required_argument, NULL, CLI_TRAIN_SHARED},                                 \
     {                                                                                              \
         "max-short-side", required_argument, NULL, CLI_TRAIN_SHARED                                \
@@ -64,7 +65,7 @@ int cli_train_shared_parse(const char *command, const char *name, const char *ar
         (o).checkpoint_every = (s).checkpoint_every, (o).batch_size = (s).batch_size;              \
         (o).loss_shift = (s).loss_shift, (o).max_short_side = (s).max_short_side;                  \
         (o).learning_rate = (s).learning_rate, (o).color_weight = (s).color_weight;                \
-        (o).seed = (s).seed, (o).threads = (s).threads;                                            \
+        (o).grid_weight = (s).grid_weight, (o).seed = (s).seed, (o).threads = (s).threads;         \
     } while (0)
 
 #endif

@@ -99,7 +99,7 @@ enum {
     OPT_STYLE_IMAGE = 256, OPT_WIDTH, OPT_BLOCKS, OPT_NORM,
     OPT_CROP, OPT_STYLE_SIZE, OPT_LR_SCHEDULE,
     OPT_CONTENT_WEIGHT, OPT_STYLE_WEIGHT, OPT_TV_WEIGHT, OPT_CONTENT_LAYER, OPT_STYLE_LAYERS,
-    OPT_STYLE_NAME, OPT_ADD_STYLE, OPT_LOSS_POOLING, OPT_GRID_WEIGHT, OPT_TEMPORAL_WEIGHT
+    OPT_STYLE_NAME, OPT_ADD_STYLE, OPT_LOSS_POOLING, OPT_TEMPORAL_WEIGHT
 };
 
 int cmd_train(int argc, char **argv)
@@ -121,7 +121,6 @@ int cmd_train(int argc, char **argv)
         {"style-layers", required_argument, NULL, OPT_STYLE_LAYERS},
         {"loss-pooling", required_argument, NULL, OPT_LOSS_POOLING},
         CLI_TRAIN_SHARED_OPTIONS,
-        {"grid-weight", required_argument, NULL, OPT_GRID_WEIGHT},
         {"temporal-weight", required_argument, NULL, OPT_TEMPORAL_WEIGHT},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
@@ -205,12 +204,9 @@ int cmd_train(int argc, char **argv)
             if (c == OPT_STYLE_WEIGHT) o.style_weight = real;
             if (c == OPT_TV_WEIGHT) o.tv_weight = real;
             break;
-        case OPT_GRID_WEIGHT:
         case OPT_TEMPORAL_WEIGHT:
-            if (cli_parse_double(optarg, 0, 1e12, &real))
+            if (cli_parse_double(optarg, 0, 1e12, &o.temporal_weight))
                 return cli_usage_error("train", "%s expects a non-negative number", argv[before]);
-            if (c == OPT_GRID_WEIGHT) o.grid_weight = real;
-            if (c == OPT_TEMPORAL_WEIGHT) o.temporal_weight = real;
             break;
         case OPT_LOSS_POOLING:
             if (strcmp(optarg, "max") != 0 && strcmp(optarg, "avg") != 0)

@@ -25,10 +25,8 @@
 
 #define MAX_STYLE_LAYERS 16
 /* The grid loss's period: the transform network's stride (two stride-2 convolutions down,
- * two 2x upsamplings up), the period of the weave it can lock to its grid; and its tile, small
- * enough to catch a weave that only some regions of a crop carry. */
+ * two 2x upsamplings up), the period of the weave it can lock to its grid. */
 #define TRAIN_GRID_PERIOD 4
-#define TRAIN_GRID_TILE 64
 /* The temporal loss's motion: a translation of up to this many pixels in each direction
  * between the two crops of a pair, about a pan's motion between two frames (and more than the
  * grid's period, so every phase of it is seen). */

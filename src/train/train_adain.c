@@ -38,7 +38,7 @@ typedef struct adain_settings {
     /* The quality options (style_train's; "" / 0: off). */
     char init_model[TRAIN_PATH_MAX], init_model_sha256[SHA256_HEX_SIZE];
     int32_t loss_shift, max_short_side;
-    double color_weight;
+    double color_weight, grid_weight;
     char exclude[TRAIN_PATH_MAX], style_exclude[TRAIN_PATH_MAX];
 } adain_settings;
 
@@ -89,6 +89,7 @@ static char *settings_json(const adain_settings *s, int64_t content_count, int64
     json_object_set_new(o, "loss_shift", json_integer(s->loss_shift));
     json_object_set_new(o, "max_short_side", json_integer(s->max_short_side));
     json_object_set_new(o, "color_weight", json_real(s->color_weight));
+    json_object_set_new(o, "grid_weight", json_real(s->grid_weight));
     if (s->init_model[0]) {
         json_object_set_new(o, "init_model", json_string(s->init_model));
         json_object_set_new(o, "init_model_sha256", json_string(s->init_model_sha256));
@@ -131,16 +132,17 @@ static style_status settings_from_json(const char *text, adain_settings *s)
     s->seed = strtoull(seed, NULL, 10);
     /* The quality options: absent from the checkpoints of earlier versions (off). */
     json_int_t shift = 0, cap = 0;
-    double colour = 0;
+    double colour = 0, grid = 0;
     const char *init = NULL, *init_sha256 = "", *exclude = "", *style_exclude = "";
-    FAIL_IF(json_unpack_ex(o, &error, 0, "{s?I, s?I, s?F, s?s, s?s, s?s, s?s}", "loss_shift",
-                           &shift, "max_short_side", &cap, "color_weight", &colour, "init_model",
-                           &init, "init_model_sha256", &init_sha256, "exclude", &exclude,
-                           "style_exclude", &style_exclude) != 0 ||
+    FAIL_IF(json_unpack_ex(o, &error, 0, "{s?I, s?I, s?F, s?F, s?s, s?s, s?s, s?s}", "loss_shift",
+                           &shift, "max_short_side", &cap, "color_weight", &colour, "grid_weight",
+                           &grid, "init_model", &init, "init_model_sha256", &init_sha256,
+                           "exclude", &exclude, "style_exclude", &style_exclude) != 0 ||
                 shift < 0 || shift > 65536 || cap < 0 || cap > 65536,
             STYLE_ERR_FORMAT, "training settings: a quality option is out of range (%s)",
             error.text);
     s->loss_shift = (int32_t)shift, s->max_short_side = (int32_t)cap, s->color_weight = colour;
+    s->grid_weight = grid;
     snprintf(s->init_model, sizeof s->init_model, "%s", init ? init : "");
     snprintf(s->init_model_sha256, sizeof s->init_model_sha256, "%s", init_sha256);
     snprintf(s->exclude, sizeof s->exclude, "%s", exclude);
@@ -169,7 +171,8 @@ static style_status check_settings(const adain_settings *s)
         !(isfinite(s->learning_rate) && s->learning_rate > 0) ||
         !(isfinite(s->content_weight) && s->content_weight >= 0) ||
         !(isfinite(s->style_weight) && s->style_weight >= 0) ||
-        !(isfinite(s->color_weight) && s->color_weight >= 0))
+        !(isfinite(s->color_weight) && s->color_weight >= 0) ||
+        !(isfinite(s->grid_weight) && s->grid_weight >= 0))
         return style__fail(STYLE_ERR_INVALID_ARGUMENT,
                            "train-adain: a setting is out of range (crop 8..2048, batch 1..256, "
                            "iterations and checkpoint interval >= 1, finite positive learning "
@@ -229,6 +232,12 @@ static style_status resolve_settings(adain_trainer *t)
         s->loss_shift = o->loss_shift;
         s->max_short_side = o->max_short_side;
         s->color_weight = o->color_weight;
+        if (o->struct_size >=
+            offsetof(style_train_adain_options, grid_weight) + sizeof o->grid_weight) {
+            FAIL_IF(o->grid_weight < 0, STYLE_ERR_INVALID_ARGUMENT,
+                    "train-adain: the grid weight must not be negative");
+            s->grid_weight = o->grid_weight;
+        }
         if (o->init_model) TRY(copy_path(s->init_model, o->init_model, "model to start from"));
         if (o->exclude_list) TRY(copy_path(s->exclude, o->exclude_list, "held-out list"));
         if (o->style_exclude_list)
@@ -349,7 +358,7 @@ static void adain_targets(const adain_trainer *t, const feature_run *run, float 
                       target + b * tap_image);
 }
 
-static style_status train_step(adain_trainer *t, double losses[2])
+static style_status train_step(adain_trainer *t, double losses[3])
 {
     style_status status = STYLE_OK;
     const adain_settings *s = &t->settings;
@@ -393,7 +402,7 @@ static style_status train_step(adain_trainer *t, double losses[2])
     const size_t pixels = (size_t)n * size * size;
     output_to_rgb(t->net, out, pixels, t->output_rgb);
     TRY(feature_run_forward(loss, stream, train_loss_window_view(&t->window, t->output_rgb)));
-    losses[0] = losses[1] = 0;
+    losses[0] = losses[1] = losses[2] = 0;
     const double per_image = 1.0 / n;
     const size_t loss_tap_image = (size_t)loss->out_h[tl] * loss->out_w[tl] * tc;
     for (int32_t b = 0; b < n; b++) {
@@ -422,6 +431,12 @@ static style_status train_step(adain_trainer *t, double losses[2])
         losses[1] += color_loss(t->output_rgb + b * image, (size_t)size * size, mean, cov,
                                 s->color_weight * per_image, t->diff_rgb + b * image);
     }
+    /* The grid term, a regulariser reported in the TV loss (the trainer has no TV term): the
+     * decoder's upsamplings repeat every spec.scale pixels, the period of the checker it can
+     * lock to its own grid. */
+    for (int32_t b = 0; b < n && s->grid_weight > 0; b++)
+        losses[2] += grid_loss(t->output_rgb + b * image, size, size, t->spec.scale,
+                               TRAIN_GRID_TILE, s->grid_weight * per_image, t->diff_rgb + b * image);
     float *diff_out = adain_decoder_diff_output(&t->decoder);
     double factor[3];
     for (int c = 0; c < 3; c++)
@@ -430,9 +445,10 @@ static style_status train_step(adain_trainer *t, double losses[2])
         for (int c = 0; c < 3; c++)
             diff_out[i * 3 + c] = (float)(t->diff_rgb[i * 3 + c] * factor[c]);
     TRY(adain_decoder_backward(&t->decoder, stream));
-    FAIL_IF(!isfinite(losses[0]) || !isfinite(losses[1]), STYLE_ERR_INTERNAL,
+    FAIL_IF(!isfinite(losses[0]) || !isfinite(losses[1]) || !isfinite(losses[2]),
+            STYLE_ERR_INTERNAL,
             "train-adain: the loss became %g at iteration %lld (learning rate too high?)",
-            losses[0] + losses[1], (long long)t->state.iteration + 1);
+            losses[0] + losses[1] + losses[2], (long long)t->state.iteration + 1);
 fail:
     return status;
 }
@@ -458,7 +474,7 @@ static style_status run_training(adain_trainer *t)
     const adain_settings *s = &t->settings;
     train_loop_begin(&t->loop);
     while (t->state.iteration < s->iterations) {
-        double losses[3] = {0, 0, 0}; /* no TV term */
+        double losses[3] = {0, 0, 0}; /* no TV term: the third is the grid loss */
         TRY(train_step(t, losses));
         train_adam_update(&t->params, t->adam_m, t->adam_v, s->learning_rate,
                           t->state.iteration + 1, -1);

@@ -53,6 +53,10 @@ void color_statistics(const float *image, size_t pixels, double mean[3], double 
 double color_loss(const float *image, size_t pixels, const double target_mean[3],
                   const double target_cov[9], double weight, float *diff);
 
+/* The grid loss's tile: small enough to catch a pattern that only some regions of a crop
+ * carry, large enough to hold many periods. */
+#define TRAIN_GRID_TILE 64
+
 /*
  * Grid loss of one image (h x w x 3, values 0..255 scaled to [0, 1]), times weight: a
  * pattern locked to the transform network's stride (the period-4 weave of nearest-upsampling

@@ -149,6 +149,7 @@ def train_adain(
     color_weight: float = 0.0,
     exclude: Optional[PathLike] = None,
     exclude_styles: Optional[PathLike] = None,
+    grid_weight: float = 0.0,
 ) -> None:
     """Trains an AdaIN decoder and writes one self-contained model (arch adain) to `out`.
 
@@ -156,12 +157,13 @@ def train_adain(
     pooling: leaky_8 for darknet-tiny); the loss is the content loss at the AdaIN target plus
     the mean/std style loss at `style_layers`; docs/adain.md has the definitions and
     defaults. Every argument is keyword-only; 0 or None takes the library's default.
-    Checkpoints, `resume`, `progress` (a :class:`TrainStats` per iteration, tv_loss 0),
+    Checkpoints, `resume`, `progress` (a :class:`TrainStats` per iteration, tv_loss the grid loss),
     `log`, Ctrl-C and the errors behave as in :func:`train`. The quality options are
     :func:`train`'s: `init_model` (a trained AdaIN model whose decoder the training starts
     from; its encoder must be `loss_net`'s at the same tap), `loss_shift`, `max_short_side`
-    (content photos only), `color_weight` (against each pair's style crop), `exclude` and
-    `exclude_styles` (sha256sum-format held-out lists).
+    (content photos only), `color_weight` (against each pair's style crop), `grid_weight`
+    (against a checker locked to the decoder's own grid: 8 pixels for three poolings),
+    `exclude` and `exclude_styles` (sha256sum-format held-out lists).
     """
     if progress is not None and not callable(progress):
         raise TypeError("progress must be callable or None")
@@ -197,6 +199,7 @@ def train_adain(
     options.loss_shift = _int(loss_shift, "loss_shift", 0, _INT32_MAX)
     options.max_short_side = _int(max_short_side, "max_short_side", 0, _INT32_MAX)
     options.color_weight = _float(color_weight, "color_weight")
+    options.grid_weight = _float(grid_weight, "grid_weight")
 
     errors = CallbackErrors()
     interrupted = [False]

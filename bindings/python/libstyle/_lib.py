@@ -240,6 +240,7 @@ class TrainAdainOptions(Structure):
         ("color_weight", c_double),
         ("exclude_list", c_char_p),
         ("style_exclude_list", c_char_p),
+        ("grid_weight", c_double),
     ]
 
 

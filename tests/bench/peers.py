@@ -472,6 +472,9 @@ def precision_quality(build):
     return "\n".join(rows) if rows else out.strip()
 
 
+GENERATED_END = "<!-- end of the part peers.py writes; what follows is kept -->\n"
+
+
 def write_doc(args, build, peer_table, peer_log):
     bench = subprocess.run([os.path.join(build, "libstyle"), "bench", "--model", args.model,
                             "--sizes", "256,512,1024", "--runs", str(max(args.runs, 10)),
@@ -543,9 +546,18 @@ s8 weights per output channel), and the rest in bf16.
   apply) of our own (`src/dnn/norm_layer.c`).
 * Activation buffers are allocated and touched once per build (transparent huge pages), so
   steady-state runs allocate nothing and take no page faults. Builds are cached per size.
-"""
+
+""" + GENERATED_END
+    # Sections written by hand after the generated part (training, one-shot latency, ...)
+    # survive a regeneration.
+    kept = ""
+    if os.path.exists(args.write):
+        with open(args.write) as f:
+            old = f.read()
+        if GENERATED_END in old:
+            kept = old.split(GENERATED_END, 1)[1]
     with open(args.write, "w") as f:
-        f.write(doc)
+        f.write(doc + kept)
     print(f"wrote {args.write}")
 
 

@@ -361,9 +361,9 @@ static style_status png_encode_guarded(png_job *job, const style_image *image, i
     /* The default write limit is 1 million pixels a side; the format allows 2^31-1. */
     png_set_user_limits(png, PNG_DIMENSION_MAX, PNG_DIMENSION_MAX);
     png_set_compression_level(png, level);
-    /* Levels 1..3 are asked for speed: the Sub filter alone costs a fraction of libpng's
-     * adaptive choice among all five and, on photographs and stylized images, loses only a
-     * few percent of size (docs/performance.md, "PNG writing"). Stored data is not filtered. */
+    /* Levels 1..3 are asked for speed: the Sub filter alone wrote a 2048x2048 stylized photo
+     * 1.5x faster than libpng's adaptive choice among all five at level 1, for 8 % more bytes
+     * (docs/performance.md, "PNG writing"). Stored data is not filtered. */
     if (level == 0)
         png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_NONE);
     else if (level <= STYLE__PNG_FAST_LEVEL_MAX)

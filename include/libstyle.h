@@ -174,6 +174,38 @@ STYLE_API style_status style_image_save(const char *path, const style_image *ima
 STYLE_API style_status style_image_encode(const style_image *image, const char *format,
                                           int jpeg_quality, void **data, size_t *size);
 
+/** style_save_options.png_level for zlib level 0: stored, no compression (0 is the default). */
+#define STYLE_PNG_LEVEL_STORED (-1)
+
+/**
+ * Options for style_image_save_with_options() and style_image_encode_with_options();
+ * zero-initialise, then set struct_size = sizeof(it). Zero fields take their defaults, and
+ * so do fields past the caller's struct_size. NULL options: every default.
+ */
+typedef struct style_save_options {
+    size_t struct_size; /**< sizeof(style_save_options), for future extension */
+    int quality;        /**< JPEG and WebP, as style_image_save()'s jpeg_quality */
+    /**
+     * PNG zlib compression level 1 (fastest) .. 9 (smallest), or STYLE_PNG_LEVEL_STORED
+     * (level 0, no compression); 0 = the default: 6 up to 2048x2048 pixels, 1 above (writing
+     * a large image at 6 can take longer than stylizing it; docs/performance.md). Levels 1..3
+     * use the Sub row filter, 4..9 libpng's adaptive filters. Any level gives the same pixels.
+     */
+    int png_level;
+} style_save_options;
+
+/**
+ * style_image_save() with options (NULL: the defaults): the PNG compression level besides the
+ * JPEG/WebP quality. A png_level outside STYLE_PNG_LEVEL_STORED..9 is STYLE_ERR_INVALID_ARGUMENT.
+ */
+STYLE_API style_status style_image_save_with_options(const char *path, const style_image *image,
+                                                     const style_save_options *options);
+
+/** style_image_encode() with options (NULL: the defaults), as style_image_save_with_options(). */
+STYLE_API style_status style_image_encode_with_options(const style_image *image, const char *format,
+                                                       const style_save_options *options,
+                                                       void **data, size_t *size);
+
 /** Frees memory the library returned through a `void **` (style_image_encode). NULL: no-op. */
 STYLE_API void style_free(void *data);
 

@@ -1,6 +1,6 @@
 /*
  * Image codecs: style_image_load, style_image_load_memory, style_image_save and
- * style_image_encode.
+ * style_image_encode (and their _with_options forms: the PNG level).
  * Round trips for every sample type, expansion of grey/palette/tRNS PNGs written with libpng
  * directly, JPEG quality, strided images, and hostile input: empty, random, truncated at
  * every byte, oversized and zero-sized headers, bad CRCs, mutated files, allocation failures.
@@ -362,6 +362,161 @@ static void test_encode_memory(void **state)
         assert_null(data);
         assert_true(n < 1000);
     }
+    style_image_release(&image);
+}
+
+/* A smooth image with a little noise: compressible, so the zlib level changes the size. */
+static void fill_smooth(style_image *image, uint64_t seed)
+{
+    test_rng rng = {seed};
+    size_t stride = style__image_stride(image);
+    for (int32_t y = 0; y < image->height; y++)
+        for (int32_t x = 0; x < image->width; x++)
+            for (int32_t c = 0; c < image->channels; c++) {
+                uint32_t value = (uint32_t)(x * 3 + y * 2 + c * 40) + test_rng_next(&rng) % 4;
+                size_t at =
+                    (size_t)y * stride + ((size_t)x * image->channels + c) *
+                                             (image->sample_type == STYLE_SAMPLE_U16 ? 2 : 1);
+                if (image->sample_type == STYLE_SAMPLE_U16) {
+                    uint16_t wide = (uint16_t)(value * 97);
+                    memcpy((unsigned char *)image->data + at, &wide, sizeof wide);
+                } else {
+                    ((unsigned char *)image->data)[at] = (unsigned char)value;
+                }
+            }
+}
+
+static size_t encode_png_at(const style_image *image, int png_level, void **data)
+{
+    style_save_options options;
+    memset(&options, 0, sizeof options);
+    options.struct_size = sizeof options;
+    options.png_level = png_level;
+    size_t size = 0;
+    assert_int_equal(style_image_encode_with_options(image, "png", &options, data, &size),
+                     STYLE_OK);
+    return size;
+}
+
+/* style_save_options.png_level: every level gives the same pixels (8- and 16-bit, RGB and
+ * RGBA) and its own file; stored data is the largest; save_with_options writes
+ * the bytes encode_with_options returns; the default is level 6 for small images and level 1
+ * above 2048x2048; bad levels and a missing struct_size are refused. */
+static void test_png_levels(void **state)
+{
+    const char *dir = *state;
+    const style_sample_type types[] = {STYLE_SAMPLE_U8, STYLE_SAMPLE_U16};
+    for (int t = 0; t < 2; t++)
+        for (int channels = 3; channels <= 4; channels++) {
+            style_image image;
+            assert_int_equal(style_image_alloc(&image, 67, 41, channels, types[t]), STYLE_OK);
+            fill_smooth(&image, 5 + (uint64_t)channels);
+            size_t sizes[10];
+            for (int level = 0; level <= 9; level++) {
+                void *data = NULL;
+                style_image loaded;
+                sizes[level] =
+                    encode_png_at(&image, level == 0 ? STYLE_PNG_LEVEL_STORED : level, &data);
+                assert_int_equal(style_image_load_memory(data, sizes[level], 0, &loaded), STYLE_OK);
+                assert_same_pixels(&image, &loaded);
+                style_image_release(&loaded);
+                style_free(data);
+            }
+            size_t raw = (size_t)image.width * image.height * image.channels *
+                         (types[t] == STYLE_SAMPLE_U16 ? 2 : 1);
+            assert_true(sizes[0] > raw);
+            assert_true(sizes[1] < sizes[0]);
+            /* Stored is larger than the pixels; every zlib level compresses; with the same
+             * (Sub) filter level 3 beats level 1; levels 3 and 4 differ in filter, so in size. */
+            for (int level = 1; level <= 9; level++)
+                assert_true(sizes[level] < sizes[0]);
+            assert_true(sizes[3] < sizes[1]);
+            assert_true(sizes[4] != sizes[3]);
+
+            /* The file holds what encode_with_options returns; 0 is level 6 at this size. */
+            style_save_options options;
+            memset(&options, 0, sizeof options);
+            options.struct_size = sizeof options;
+            options.png_level = 2;
+            const char *path = test_path(dir, "level.png");
+            assert_int_equal(style_image_save_with_options(path, &image, &options), STYLE_OK);
+            size_t file_size = 0;
+            unsigned char *file = test_read_file(path, &file_size);
+            void *data = NULL;
+            assert_int_equal(encode_png_at(&image, 2, &data), file_size);
+            assert_memory_equal(data, file, file_size);
+            free(file);
+            style_free(data);
+            void *level6 = NULL, *fallback = NULL;
+            size_t size6 = encode_png_at(&image, 6, &level6);
+            size_t size0 = encode_png_at(&image, 0, &fallback);
+            assert_int_equal(size0, size6);
+            assert_memory_equal(fallback, level6, size6);
+            style_free(level6);
+            style_free(fallback);
+            /* NULL options and the old style_image_encode: the same default. */
+            size_t plain_size = 0;
+            assert_int_equal(style_image_encode(&image, "png", 0, &data, &plain_size), STYLE_OK);
+            assert_int_equal(plain_size, size6);
+            style_free(data);
+            assert_int_equal(
+                style_image_encode_with_options(&image, "png", NULL, &data, &plain_size), STYLE_OK);
+            assert_int_equal(plain_size, size6);
+            style_free(data);
+            style_image_release(&image);
+        }
+
+    /* Above 2048x2048 pixels the default is level 1. */
+    style_image large;
+    assert_int_equal(style_image_alloc(&large, 2049, 2048, 3, STYLE_SAMPLE_U8), STYLE_OK);
+    fill_smooth(&large, 3);
+    void *fast = NULL, *fallback = NULL;
+    size_t fast_size = encode_png_at(&large, 1, &fast);
+    size_t fallback_size = encode_png_at(&large, 0, &fallback);
+    assert_int_equal(fallback_size, fast_size);
+    assert_memory_equal(fallback, fast, fast_size);
+    style_free(fast);
+    style_free(fallback);
+    style_image_release(&large);
+
+    /* Bad levels and options: refused, nothing written. */
+    style_image image;
+    assert_int_equal(style_image_alloc(&image, 5, 4, 3, STYLE_SAMPLE_U8), STYLE_OK);
+    fill_u8(&image, 1);
+    const int bad[] = {-2, 10, 100, -1000};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        style_save_options options;
+        memset(&options, 0, sizeof options);
+        options.struct_size = sizeof options;
+        options.png_level = bad[i];
+        void *data = &image;
+        size_t size = 7;
+        assert_int_equal(style_image_encode_with_options(&image, "png", &options, &data, &size),
+                         STYLE_ERR_INVALID_ARGUMENT);
+        assert_null(data);
+        assert_int_equal(size, 0);
+        char expected[64];
+        snprintf(expected, sizeof expected, "png_level %d is out of range", bad[i]);
+        assert_non_null(strstr(style_last_error(), expected));
+        const char *path = test_path(dir, "bad-level.png");
+        assert_int_equal(style_image_save_with_options(path, &image, &options),
+                         STYLE_ERR_INVALID_ARGUMENT);
+        assert_non_null(strstr(style_last_error(), expected));
+        assert_int_equal(access(path, F_OK), -1);
+    }
+    style_save_options unset;
+    memset(&unset, 0, sizeof unset);
+    void *data = NULL;
+    size_t size = 0;
+    assert_int_equal(style_image_encode_with_options(&image, "png", &unset, &data, &size),
+                     STYLE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(style_last_error(), "struct_size not set"));
+    /* A struct from an older header that ends before png_level: the default level. */
+    unset.struct_size = offsetof(style_save_options, png_level);
+    unset.png_level = 99;
+    assert_int_equal(style_image_encode_with_options(&image, "png", &unset, &data, &size),
+                     STYLE_OK);
+    style_free(data);
     style_image_release(&image);
 }
 
@@ -1244,6 +1399,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_png_roundtrip_u8, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_png_roundtrip_u16, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_encode_memory, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_png_levels, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_png_f32_saved_as_u8, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_png_strided, setup_dir, teardown_dir),
         cmocka_unit_test(test_png_grey_palette_expanded),

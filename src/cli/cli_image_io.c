@@ -120,19 +120,25 @@ int cli_image_load(const char *path, uint64_t max_pixels, style_image *out)
     return status == STYLE_OK ? 0 : -1;
 }
 
-int cli_image_save(const char *path, const style_image *image, int jpeg_quality)
+int cli_image_save(const char *path, const style_image *image, int jpeg_quality, int png_level)
 {
     void *data = NULL;
     size_t size = 0;
     style_status status;
     int written;
+    style_save_options options;
 
+    memset(&options, 0, sizeof options);
+    options.struct_size = sizeof options;
+    options.quality = jpeg_quality;
+    options.png_level = png_level;
     if (!cli_is_stdio(path)) {
-        status = style_image_save(path, image, jpeg_quality);
+        status = style_image_save_with_options(path, image, &options);
         if (status != STYLE_OK) cli_report_status(status, path);
         return status == STYLE_OK ? 0 : -1;
     }
-    status = style_image_encode(image, "png", 0, &data, &size);
+    options.quality = 0;
+    status = style_image_encode_with_options(image, "png", &options, &data, &size);
     if (status != STYLE_OK) {
         cli_report_status(status, STDOUT_SUBJECT);
         return -1;

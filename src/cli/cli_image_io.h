@@ -28,9 +28,10 @@ int cli_read_stdin(unsigned char **data, size_t *size);
 int cli_image_load(const char *path, uint64_t max_pixels, style_image *out);
 
 /**
- * style_image_save(), or for "-" the image encoded as PNG and written to standard output
- * (flushed). Returns 0, or -1 after reporting the failure (a closed pipe, a full disk).
+ * style_image_save_with_options() (`png_level` as style_save_options.png_level), or for "-"
+ * the image encoded as PNG and written to standard output (flushed). Returns 0, or -1 after
+ * reporting the failure (a closed pipe, a full disk).
  */
-int cli_image_save(const char *path, const style_image *image, int jpeg_quality);
+int cli_image_save(const char *path, const style_image *image, int jpeg_quality, int png_level);
 
 #endif /* LIBSTYLE_CLI_IMAGE_IO_H */

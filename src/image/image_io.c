@@ -170,9 +170,33 @@ static image_codec image_codec_for_name(const char *format)
     return IMAGE_CODEC_UNKNOWN;
 }
 
-/* Validates and encodes in memory; messages carry no prefix. */
+/*
+ * The caller's options with every field past its struct_size zero (a program built against an
+ * older libstyle.h passes a shorter struct) and the PNG level checked; png_level becomes the
+ * zlib level 0..9, or -1 for "the default for this image".
+ */
+static style_status save_options_copy(const style_save_options *options, style_save_options *copy)
+{
+    memset(copy, 0, sizeof *copy);
+    if (options && options->struct_size < sizeof(size_t))
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "options.struct_size not set");
+    if (options)
+        memcpy(copy, options,
+               options->struct_size < sizeof *copy ? options->struct_size : sizeof *copy);
+    if (copy->png_level < STYLE_PNG_LEVEL_STORED || copy->png_level > 9)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                           "png_level %d is out of range (1..9, STYLE_PNG_LEVEL_STORED for "
+                           "no compression, or 0 for the default)",
+                           copy->png_level);
+    copy->png_level = copy->png_level == 0                        ? -1
+                      : copy->png_level == STYLE_PNG_LEVEL_STORED ? 0
+                                                                  : copy->png_level;
+    return STYLE_OK;
+}
+
+/* Validates and encodes in memory; messages carry no prefix. `png_level`: -1 = default. */
 static style_status image_encode(image_codec codec, const style_image *image, int quality,
-                                 void **data, size_t *size)
+                                 int png_level, void **data, size_t *size)
 {
     style_status status = STYLE_OK;
     style_image converted;
@@ -186,7 +210,8 @@ static style_status image_encode(image_codec codec, const style_image *image, in
             TRY(image_to_u8(image, image->channels, &converted));
             source = &converted;
         }
-        TRY(style__png_encode(source, data, size));
+        TRY(style__png_encode(source, png_level < 0 ? style__png_default_level(source) : png_level,
+                              data, size));
     } else if (codec == IMAGE_CODEC_WEBP) {
         FAIL_IF(quality < 0 || quality > 100, STYLE_ERR_INVALID_ARGUMENT,
                 "quality %d is out of range (1..100 for lossy WebP, or 0 for lossless)", quality);
@@ -219,16 +244,29 @@ fail:
 
 style_status style_image_save(const char *path, const style_image *image, int jpeg_quality)
 {
+    style_save_options options;
+    memset(&options, 0, sizeof options);
+    options.struct_size = sizeof options;
+    options.quality = jpeg_quality;
+    return style_image_save_with_options(path, image, &options);
+}
+
+style_status style_image_save_with_options(const char *path, const style_image *image,
+                                           const style_save_options *options)
+{
     style_status status = STYLE_OK;
     void *encoded = NULL;
     size_t encoded_size = 0;
+    style_save_options settings;
 
     FAIL_IF(!path, STYLE_ERR_INVALID_ARGUMENT, "path is NULL");
-    status = image_codec_for_path(path) == IMAGE_CODEC_UNKNOWN
-                 ? style__fail(STYLE_ERR_INVALID_ARGUMENT,
-                               "unknown file extension (expected .png, .jpg, .jpeg or .webp)")
-                 : image_encode(image_codec_for_path(path), image, jpeg_quality, &encoded,
-                                &encoded_size);
+    status = save_options_copy(options, &settings);
+    if (status == STYLE_OK)
+        status = image_codec_for_path(path) == IMAGE_CODEC_UNKNOWN
+                     ? style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                                   "unknown file extension (expected .png, .jpg, .jpeg or .webp)")
+                     : image_encode(image_codec_for_path(path), image, settings.quality,
+                                    settings.png_level, &encoded, &encoded_size);
     if (status != STYLE_OK) {
         style__prefix_error(path);
         goto fail;
@@ -246,17 +284,30 @@ fail:
 style_status style_image_encode(const style_image *image, const char *format, int jpeg_quality,
                                 void **data, size_t *size)
 {
+    style_save_options options;
+    memset(&options, 0, sizeof options);
+    options.struct_size = sizeof options;
+    options.quality = jpeg_quality;
+    return style_image_encode_with_options(image, format, &options, data, size);
+}
+
+style_status style_image_encode_with_options(const style_image *image, const char *format,
+                                             const style_save_options *options, void **data,
+                                             size_t *size)
+{
     style_status status = STYLE_OK;
     image_codec codec;
+    style_save_options settings;
     if (data) *data = NULL;
     if (size) *size = 0;
 
     FAIL_IF(!data || !size, STYLE_ERR_INVALID_ARGUMENT, "data or size is NULL");
     FAIL_IF(!format, STYLE_ERR_INVALID_ARGUMENT, "format is NULL");
+    TRY(save_options_copy(options, &settings));
     codec = image_codec_for_name(format);
     FAIL_IF(codec == IMAGE_CODEC_UNKNOWN, STYLE_ERR_INVALID_ARGUMENT,
             "unknown format '%s' (expected png, jpeg or webp)", format);
-    TRY(image_encode(codec, image, jpeg_quality, data, size));
+    TRY(image_encode(codec, image, settings.quality, settings.png_level, data, size));
     return STYLE_OK;
 fail:
     style__prefix_error("image_encode");

@@ -121,6 +121,8 @@ run stylize --threads many --model "$missing_model" "$input" "$scratch/out.png"
 check "stylize --threads many: exit 2" usage_error_ok "--threads"
 run stylize --quality 101 --model "$missing_model" "$input" "$scratch/out.jpg"
 check "stylize --quality 101: exit 2" usage_error_ok "--quality"
+run stylize --png-level 10 --model "$missing_model" "$input" "$scratch/out.png"
+check "stylize --png-level 10: exit 2" usage_error_ok "--png-level expects 0..9"
 run info
 check "info without a file: exit 2" usage_error_ok "see 'libstyle info --help'"
 run import-ml5 "$scratch"

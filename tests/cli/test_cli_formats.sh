@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Files people actually have (issue 21): WebP in and out through `libstyle stylize` (by the
-# extension, lossless by default, lossy with --quality, alpha kept, found in directories),
+# extension, lossless by default, lossy with --quality, alpha kept, found in directories;
+# PNG at every --png-level holding the same samples),
 # and wrong files named by what they are, with what to do: an image or a PyTorch, ONNX,
 # ml5 or empty file given as the model, a PyTorch file as the loss network, a model as the
 # input image, a GIF input.
@@ -43,6 +44,19 @@ webp_lossy_with_quality() {
         "$fixtures" compare "$scratch/lossy.webp" "$scratch/lossless.webp" 40
 }
 check "stylize --quality 50 to .webp: lossy, smaller, close" webp_lossy_with_quality
+
+# --png-level: stored (0) is larger than the default, and every level holds the same samples.
+png_levels_same_samples() {
+    "$bin" stylize --model "$model" --png-level 0 "$scratch/photo.png" "$scratch/stored.png" &&
+        "$bin" stylize --model "$model" --png-level 9 "$scratch/photo.png" "$scratch/nine.png" &&
+        "$bin" stylize --model "$model" "$scratch/photo.png" "$scratch/default.png" &&
+        [ "$(stat -c %s "$scratch/stored.png")" -gt "$(stat -c %s "$scratch/default.png")" ] &&
+        "$fixtures" compare "$scratch/stored.png" "$scratch/default.png" 0 &&
+        "$fixtures" compare "$scratch/nine.png" "$scratch/default.png" 0 &&
+        "$bin" stylize --model "$model" --png-level 1 "$scratch/photo.png" - >"$scratch/piped.png" &&
+        "$fixtures" compare "$scratch/piped.png" "$scratch/default.png" 0
+}
+check "stylize --png-level 0, 9, default and to stdout: the same samples, stored larger" png_levels_same_samples
 
 webp_keeps_alpha() {
     "$bin" stylize --model "$model" "$scratch/sprite.png" "$scratch/sprite.webp" &&

@@ -15,7 +15,7 @@ from typing import Optional, Tuple, Union
 
 import numpy as np
 
-from ._lib import SAMPLE_F32, SAMPLE_U8, SAMPLE_U16, StyleImage, lib
+from ._lib import PNG_LEVEL_STORED, SAMPLE_F32, SAMPLE_U8, SAMPLE_U16, SaveOptions, StyleImage, lib
 
 __all__ = ["load_image", "decode_image", "save_image", "encode_image", "PathLike"]
 
@@ -192,35 +192,55 @@ def decode_image(data: Union[bytes, bytearray, memoryview], max_pixels: int = 0)
     return take_library_image(image)
 
 
-def save_image(path: PathLike, image: object, quality: int = 0) -> None:
+def save_options(quality: int, png_level: Optional[int]) -> SaveOptions:
+    """The ``style_save_options`` for `quality` and `png_level` (None: the library's default;
+    0..9: zlib's level, 0 = stored), after checking both."""
+    if not 0 <= quality <= 100:
+        raise ValueError("quality must be 0..100, not %r" % (quality,))
+    if png_level is not None and (isinstance(png_level, bool) or not isinstance(png_level, int)
+                                  or not 0 <= png_level <= 9):
+        raise ValueError("png_level must be None or 0..9, not %r" % (png_level,))
+    options = SaveOptions()
+    options.struct_size = ctypes.sizeof(SaveOptions)
+    options.quality = int(quality)
+    if png_level is not None:
+        options.png_level = PNG_LEVEL_STORED if png_level == 0 else int(png_level)
+    return options
+
+
+def save_image(path: PathLike, image: object, quality: int = 0,
+               png_level: Optional[int] = None) -> None:
     """Encodes `image` to a file, PNG, JPEG or WebP by the name's extension (.png, .jpg,
     .jpeg, .webp).
 
     PNG keeps 16-bit samples and alpha; JPEG stores 8-bit RGB (alpha dropped) at `quality`
     1..100 (0 = the library's default, 92); WebP stores 8-bit samples with alpha, lossless
     when `quality` is 0 (the default) and lossy at `quality` 1..100 otherwise. float32 samples are rounded and clamped to 0..255.
+    `png_level` is the PNG's zlib level, 0 (stored) .. 9 (smallest); None: 6, or 1 for
+    images over 2048x2048 pixels (fast to write). Every level gives the same pixels.
     The file is written atomically (temporary name, then rename).
     """
     encoded = encode_path(path)
-    if not 0 <= quality <= 100:
-        raise ValueError("quality must be 0..100, not %r" % (quality,))
+    options = save_options(quality, png_level)
     array = as_input(image)
     described = describe(array)
-    lib.style_image_save(encoded, ctypes.byref(described), int(quality))
+    lib.style_image_save_with_options(encoded, ctypes.byref(described), ctypes.byref(options))
 
 
-def encode_image(image: object, format: str = "png", quality: int = 0) -> bytes:
+def encode_image(image: object, format: str = "png", quality: int = 0,
+                 png_level: Optional[int] = None) -> bytes:
     """Encodes `image` in memory as :func:`save_image` would write it; `format` is "png",
     "jpeg" or "webp". Returns the file's bytes."""
     if not isinstance(format, str):
         raise TypeError("format must be a str, not %s" % type(format).__name__)
-    if not 0 <= quality <= 100:
-        raise ValueError("quality must be 0..100, not %r" % (quality,))
+    options = save_options(quality, png_level)
     described = describe(as_input(image))
     data = ctypes.c_void_p()
     size = ctypes.c_size_t()
-    lib.style_image_encode(ctypes.byref(described), format.encode("ascii", "replace"),
-                           int(quality), ctypes.byref(data), ctypes.byref(size))
+    lib.style_image_encode_with_options(ctypes.byref(described),
+                                        format.encode("ascii", "replace"),
+                                        ctypes.byref(options), ctypes.byref(data),
+                                        ctypes.byref(size))
     try:
         return ctypes.string_at(data.value, size.value)
     finally:

@@ -112,6 +112,20 @@ class LoadOptions(Structure):
     ]
 
 
+class SaveOptions(Structure):
+    """``style_save_options``; set ``struct_size = ctypes.sizeof(SaveOptions)``."""
+
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("quality", c_int),
+        ("png_level", c_int),
+    ]
+
+
+#: ``STYLE_PNG_LEVEL_STORED``: ``png_level`` for zlib level 0 (0 itself is the default).
+PNG_LEVEL_STORED = -1
+
+
 class ModelInfoStruct(Structure):
     """``style_model_info``; the strings belong to the model."""
 
@@ -477,6 +491,12 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], bool]] = {
     "style_image_encode": (
         c_status,
         [_ImageP, c_char_p, c_int, POINTER(c_void_p), POINTER(c_size_t)],
+        True,
+    ),
+    "style_image_save_with_options": (c_status, [c_char_p, _ImageP, POINTER(SaveOptions)], True),
+    "style_image_encode_with_options": (
+        c_status,
+        [_ImageP, c_char_p, POINTER(SaveOptions), POINTER(c_void_p), POINTER(c_size_t)],
         True,
     ),
     "style_free": (None, [c_void_p], False),

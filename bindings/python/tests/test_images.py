@@ -71,6 +71,28 @@ class ImageIOTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             libstyle.encode_image(image, "jpeg", quality=101)
 
+    def test_png_level(self) -> None:
+        # A smooth gradient: compressible, so the level changes the size but never the pixels.
+        y, x = np.mgrid[0:40, 0:50]
+        image = np.stack([x * 3, y * 4, x + y], axis=-1).astype(np.uint8)
+        sizes = {}
+        for level in range(10):
+            data = libstyle.encode_image(image, "png", png_level=level)
+            np.testing.assert_array_equal(libstyle.decode_image(data), image)
+            sizes[level] = len(data)
+        self.assertGreater(sizes[0], image.size)
+        self.assertLess(sizes[9], sizes[1])
+        self.assertEqual(libstyle.encode_image(image), libstyle.encode_image(image, png_level=6))
+        libstyle.save_image(self.path("l.png"), image, png_level=2)
+        with open(self.path("l.png"), "rb") as file:
+            self.assertEqual(file.read(), libstyle.encode_image(image, png_level=2))
+        for bad in (-1, 10, 2.0, True):
+            with self.assertRaises(ValueError):
+                libstyle.encode_image(image, png_level=bad)
+            with self.assertRaises(ValueError):
+                libstyle.save_image(self.path("m.png"), image, png_level=bad)
+        self.assertFalse(os.path.exists(self.path("m.png")))
+
     def test_strided_view_is_saved(self) -> None:
         big = _support.test_image(20, 30)
         view = big[3:15, 5:25]  # rows further apart than a packed row

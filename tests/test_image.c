@@ -398,6 +398,19 @@ static size_t encode_png_at(const style_image *image, int png_level, void **data
     return size;
 }
 
+/* The PNG of `image` at `level` is byte for byte the one at `same_as` (0: the default). */
+static size_t assert_same_png(const style_image *image, int level, int same_as)
+{
+    void *a = NULL, *b = NULL;
+    size_t size_a = encode_png_at(image, level, &a);
+    size_t size_b = encode_png_at(image, same_as, &b);
+    assert_int_equal(size_a, size_b);
+    assert_memory_equal(a, b, size_a);
+    style_free(a);
+    style_free(b);
+    return size_a;
+}
+
 /* style_save_options.png_level: every level gives the same pixels (8- and 16-bit, RGB and
  * RGBA) and its own file; stored data is the largest; save_with_options writes
  * the bytes encode_with_options returns; the default is level 6 for small images and level 1
@@ -447,13 +460,7 @@ static void test_png_levels(void **state)
             assert_memory_equal(data, file, file_size);
             free(file);
             style_free(data);
-            void *level6 = NULL, *fallback = NULL;
-            size_t size6 = encode_png_at(&image, 6, &level6);
-            size_t size0 = encode_png_at(&image, 0, &fallback);
-            assert_int_equal(size0, size6);
-            assert_memory_equal(fallback, level6, size6);
-            style_free(level6);
-            style_free(fallback);
+            const size_t size6 = assert_same_png(&image, 6, 0);
             /* NULL options and the old style_image_encode: the same default. */
             size_t plain_size = 0;
             assert_int_equal(style_image_encode(&image, "png", 0, &data, &plain_size), STYLE_OK);
@@ -470,13 +477,7 @@ static void test_png_levels(void **state)
     style_image large;
     assert_int_equal(style_image_alloc(&large, 2049, 2048, 3, STYLE_SAMPLE_U8), STYLE_OK);
     fill_smooth(&large, 3);
-    void *fast = NULL, *fallback = NULL;
-    size_t fast_size = encode_png_at(&large, 1, &fast);
-    size_t fallback_size = encode_png_at(&large, 0, &fallback);
-    assert_int_equal(fallback_size, fast_size);
-    assert_memory_equal(fallback, fast, fast_size);
-    style_free(fast);
-    style_free(fallback);
+    assert_same_png(&large, 1, 0);
     style_image_release(&large);
 
     /* Bad levels and options: refused, nothing written. */

@@ -49,11 +49,8 @@ int arch_image_progress(void *user, double fraction)
 
 void arch_log(const arch_context *context, style_log_level level, const char *fmt, ...)
 {
-    if (!context->log) return;
-    char message[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(message, sizeof message, fmt, ap);
+    style__log_v(context->log, context->log_user, level, fmt, ap);
     va_end(ap);
-    context->log(context->log_user, level, message);
 }

@@ -8,6 +8,7 @@
 
 #include "libstyle_train.h" /* the whole API: libstyle.h and the training part */
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,6 +26,9 @@ void style__prefix_error(const char *prefix);
 /* Formats a message (up to 6 KiB) and hands it to a caller's log callback; none: nothing. */
 void style__log(style_log_fn log, void *user, style_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* The same with a va_list, for the modules' own log wrappers. */
+void style__log_v(style_log_fn log, void *user, style_log_level level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 
 /* Every allocation in the library goes through these. */
 void *style__malloc(size_t size);

@@ -61,13 +61,10 @@ static void log_info(const evaluation *e, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void log_info(const evaluation *e, const char *fmt, ...)
 {
-    if (!e->o.log) return;
-    char message[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(message, sizeof message, fmt, ap);
+    style__log_v(e->o.log, e->o.log_user, STYLE_LOG_INFO, fmt, ap);
     va_end(ap);
-    e->o.log(e->o.log_user, STYLE_LOG_INFO, message);
 }
 
 static int report_progress(const evaluation *e, size_t style, size_t photo, const char *stage,

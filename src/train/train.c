@@ -69,13 +69,10 @@ static void train_log(const trainer *t, style_log_level level, const char *fmt, 
     __attribute__((format(printf, 3, 4)));
 static void train_log(const trainer *t, style_log_level level, const char *fmt, ...)
 {
-    if (!t->options->log) return;
-    char message[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(message, sizeof message, fmt, ap);
+    style__log_v(t->options->log, t->options->log_user, level, fmt, ap);
     va_end(ap);
-    t->options->log(t->options->log_user, level, message);
 }
 
 /* The directory a file would be created in must exist and be writable: checked before hours

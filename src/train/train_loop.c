@@ -19,13 +19,10 @@ void train_loop_threads(train_loop *l, const char *who, int threads)
 
 void train_loop_info(const train_loop *l, const char *fmt, ...)
 {
-    if (!l->log) return;
-    char message[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(message, sizeof message, fmt, ap);
+    style__log_v(l->log, l->log_user, STYLE_LOG_INFO, fmt, ap);
     va_end(ap);
-    l->log(l->log_user, STYLE_LOG_INFO, message);
 }
 
 style_status train_loop_open(train_loop *l, const char *out_path, const char *checkpoint_path,

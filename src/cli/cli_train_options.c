@@ -2,6 +2,7 @@
 #include "cli_train_options.h"
 #include "cli_util.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 void cli_train_shared_init(cli_train_shared *s)
@@ -66,9 +67,9 @@ int cli_train_shared_parse(const char *command, const char *name, const char *ar
             return cli_usage_error(command, "--lr expects a positive number");
         return 0;
     }
-    if (strcmp(name, "color-weight") == 0 || strcmp(name, "grid-weight") == 0) {
-        double *weight = name[0] == 'c' ? &s->color_weight : &s->grid_weight;
-        if (cli_parse_double(arg, 0, 1e12, weight))
+    const bool colour = strcmp(name, "color-weight") == 0;
+    if (colour || strcmp(name, "grid-weight") == 0) {
+        if (cli_parse_double(arg, 0, 1e12, colour ? &s->color_weight : &s->grid_weight))
             return cli_usage_error(command, "--%s expects a non-negative number", name);
         return 0;
     }

@@ -110,7 +110,7 @@ typedef struct style_train_options {
     const char *loss_log;        /**< optional CSV file of per-iteration losses (appended) */
     style_train_progress_fn progress;
     void *progress_user;
-    style_log_fn log;            /**< warnings (skipped images) and information */
+    style_log_fn log; /**< warnings (skipped images) and information */
     void *log_user;
     const style_train_group *group; /**< data-parallel processes; NULL: this one alone */
     /* Since 0.x (read when struct_size covers them): several styles in one model. */
@@ -120,13 +120,13 @@ typedef struct style_train_options {
                                           and shift per style; each batch trains one style, in
                                           turn */
     size_t style_image_count;
-    const char *const *style_names;  /**< a name per style image (NULL, or a NULL entry: the
-                                          image's file name without its extension) */
-    const char *add_style_to;        /**< a trained model (johnson-cin, or a johnson model with
-                                          instance norm): add the one style image to it as a new
-                                          style, training only that style's scales and shifts
-                                          (the architecture options are taken from the model;
-                                          the convolutions and other styles stay bit-identical) */
+    const char *const *style_names; /**< a name per style image (NULL, or a NULL entry: the
+                                         image's file name without its extension) */
+    const char *add_style_to;       /**< a trained model (johnson-cin, or a johnson model with
+                                         instance norm): add the one style image to it as a new
+                                         style, training only that style's scales and shifts
+                                         (the architecture options are taken from the model;
+                                         the convolutions and other styles stay bit-identical) */
     /* Since 0.x (read when struct_size covers them): stopping inside an iteration. */
     style_cancel_fn cancel; /**< asked between the stages of every iteration (alone, without
                                  a group); non-zero abandons the iteration in flight (its
@@ -138,60 +138,69 @@ typedef struct style_train_options {
                                  only through `progress`, after an iteration */
     void *cancel_user;
     /* Since 0.x (read when struct_size covers it): held-out photos. */
-    const char *exclude_list;        /**< a sha256sum-format list (models/heldout-photos.sha256):
-                                          photos of data_dir whose SHA-256 it holds are refused
-                                          (not trained on, whatever their name; a warning names
-                                          each); the model records the list's name and hash */
+    const char *exclude_list; /**< a sha256sum-format list (models/heldout-photos.sha256):
+                                   photos of data_dir whose SHA-256 it holds are refused
+                                   (not trained on, whatever their name; a warning names
+                                   each); the model records the list's name and hash */
     /* Since 0.x (read when struct_size covers them): quality terms (docs/training.md). */
-    const char *loss_pooling;        /**< "max" (NULL: as the loss network is) or "avg": its
-                                          2x2 max pools run as average pools while training,
-                                          which keeps the period-4 grid out of the model */
-    double color_weight;             /**< weight of the colour loss (mean and covariance of
-                                          the output's RGB against the style image's); 0: none */
+    const char *loss_pooling; /**< "max" (NULL: as the loss network is) or "avg": its
+                                   2x2 max pools run as average pools while training,
+                                   which keeps the period-4 grid out of the model */
+    double color_weight;      /**< weight of the colour loss (mean and covariance of
+                                   the output's RGB against the style image's); 0: none */
     /* Since 0.x (read when struct_size covers them): shift jitter and warm start. */
-    int32_t loss_shift;              /**< 0: none; N > 0: the loss network sees a window of
-                                          (crop - N)^2 pixels of the output and of the photo at
-                                          a random offset of 0..N pixels per image and
-                                          iteration, so the model cannot align a pattern to the
-                                          loss network's pooling grid (at most crop / 4) */
-    const char *init_model;          /**< a trained single-style model (johnson, the trainer's
-                                          architecture): start from its weights instead of a
-                                          random initialisation (its blocks and norm replace
-                                          the options', and its widths unless `widths` are
-                                          whole multiples of them: then the model is widened,
-                                          Net2Net, computing the same function at the start);
-                                          every weight is trained */
+    int32_t loss_shift;     /**< 0: none; N > 0: the loss network sees a window of
+                                 (crop - N)^2 pixels of the output and of the photo at
+                                 a random offset of 0..N pixels per image and
+                                 iteration, so the model cannot align a pattern to the
+                                 loss network's pooling grid (at most crop / 4) */
+    const char *init_model; /**< a trained single-style model (johnson, the trainer's
+                                 architecture): start from its weights instead of a
+                                 random initialisation (its blocks and norm replace
+                                 the options', and its widths unless `widths` are
+                                 whole multiples of them: then the model is widened,
+                                 Net2Net, computing the same function at the start);
+                                 every weight is trained */
     /* Since 0.x (read when struct_size covers it): the scale photos are cropped at. */
-    int32_t max_short_side;          /**< 0: each crop's photo is scaled to a short side drawn
-                                          from [crop, its own]; N: from [crop, min(its own, N)],
-                                          the scale the model will be used at (a model for
-                                          512-pixel images: about 384) */
+    int32_t max_short_side; /**< 0: each crop's photo is scaled to a short side drawn
+                                 from [crop, its own]; N: from [crop, min(its own, N)],
+                                 the scale the model will be used at (a model for
+                                 512-pixel images: about 384) */
     /* Since 0.x (read when struct_size covers it): against the weave of the network's grid. */
-    double grid_weight;              /**< weight of the grid loss (docs/training.md): per 64 x 64
-                                          tile and channel of the output, the variance of the
-                                          means of its 16 pixel phases (y mod 4, x mod 4), the
-                                          transform network's stride, so a pattern locked to
-                                          that grid (the period-4 weave) costs; 0: none */
+    double grid_weight; /**< weight of the grid loss (docs/training.md): per 64 x 64
+                             tile and channel of the output, the variance of the
+                             means of its 16 pixel phases (y mod 4, x mod 4), the
+                             transform network's stride, so a pattern locked to
+                             that grid (the period-4 weave) costs; 0: none */
     /* Since 0.x (read when struct_size covers it): video (docs/training.md). */
-    double temporal_weight;          /**< weight of the temporal loss: in each pair of crops of
-                                          a batch the second is the first moved by a random
-                                          sub-pixel translation of up to 4 pixels, and its
-                                          output is compared with the first's output moved
-                                          the same way (mean squared difference where both
-                                          are known), so the model paints moving content
-                                          the same in every frame; needs a batch of 2 or
-                                          more; 0: none */
+    double temporal_weight; /**< weight of the temporal loss: in each pair of crops of
+                                 a batch the second is the first moved by a random
+                                 sub-pixel translation of up to 4 pixels, and its
+                                 output is compared with the first's output moved
+                                 the same way (mean squared difference where both
+                                 are known), so the model paints moving content
+                                 the same in every frame; needs a batch of 2 or
+                                 more; 0: none */
+    /* Since 0.x (read when struct_size covers it): mixed precision (docs/training.md). */
+    const char *precision; /**< the convolutions' arithmetic: "fp32" (NULL, the
+                                default), "bf16" (bf16 convolutions with f32
+                                accumulation, f32 master weights, Adam state, norms
+                                and losses; STYLE_ERR_UNSUPPORTED where the
+                                processor lacks AVX-512 BF16 / AMX) or "auto" (bf16
+                                where it runs natively, else fp32); recorded in the
+                                checkpoint, which a resume follows unless this is
+                                set */
 } style_train_options;
 
 /**
  * Trains a transform network for one style (Johnson et al.'s perceptual losses) and writes it
  * to options->out_path as a model file with provenance metadata (libstyle.training: the
  * settings, with the style images, loss network and held-out list as file names and SHA-256
- * and the photos as the data folder's name and the SHA-256 of their list, never a path). Checkpoints (atomic, with the
- * optimizer state; marked as checkpoints, not models) are written every checkpoint_every
- * iterations and when the progress callback stops the run (then STYLE_ERR_CANCELLED is
- * returned). With the same seed and thread count a run is deterministic, and a resumed run
- * continues bit-identically.
+ * and the photos as the data folder's name and the SHA-256 of their list, never a path).
+ * Checkpoints (atomic, with the optimizer state; marked as checkpoints, not models) are written
+ * every checkpoint_every iterations and when the progress callback stops the run (then
+ * STYLE_ERR_CANCELLED is returned). With the same seed and thread count a run is deterministic, and
+ * a resumed run continues bit-identically.
  */
 STYLE_API style_status style_train(const style_train_options *options);
 
@@ -212,6 +221,8 @@ typedef struct style_train_bench_options {
     int32_t iterations;      /**< timed iterations; 0: 10 */
     int32_t warmup;          /**< untimed iterations before them; 0: 2, negative: none */
     int threads;             /**< 0: one per processor */
+    /* Since 0.x (read when struct_size covers it). */
+    const char *precision; /**< "fp32" (NULL), "bf16" or "auto", as style_train_options */
 } style_train_bench_options;
 
 /** Parts of the transform network in style_train_bench_result's split: downsampling,
@@ -245,6 +256,8 @@ typedef struct style_train_bench_result {
                                  machine the steadier measure of the work done */
     int threads;            /**< threads used */
     char loss_net_name[64]; /**< the loss network's name */
+    /* Since 0.x (written when struct_size covers it). */
+    style_precision precision; /**< the convolutions' arithmetic, resolved: FP32 or BF16 */
 } style_train_bench_result;
 
 /**
@@ -315,6 +328,9 @@ typedef struct style_train_adain_options {
                              the decoder's own grid (its period: the encoder's reduction, 8 for
                              darknet-tiny cut at leaky_8), so a checker locked to that grid
                              costs; 0: none */
+    /* Since 0.x (read when struct_size covers it). */
+    const char *precision; /**< "fp32" (NULL), "bf16" or "auto", as style_train_options: the
+                                decoder's and the loss network's convolutions */
 } style_train_adain_options;
 
 /**
@@ -351,38 +367,38 @@ typedef int (*style_optimize_progress_fn)(void *user, const style_optimize_stats
  */
 typedef struct style_optimize_options {
     size_t struct_size;
-    const char *content_image;        /**< the photo (PNG or JPEG) */
-    const char *const *style_images;  /**< style_count style images (PNG or JPEG) */
-    size_t style_count;               /**< 1..64 */
-    const double *style_blend;        /**< style_count weights >= 0 of the styles' Gram matrices,
-                                           normalised to sum 1; NULL: equal */
-    const char *loss_net;             /**< feature network file (VGG-16/19 or libstyle feature-net) */
-    const char *out_path;             /**< PNG/JPEG written atomically (clamped to 0..255); may
-                                           be NULL when result is given */
-    style_image *result;              /**< optional: receives the result as packed RGB F32
-                                           (0..255, clamped); release with style_image_release */
-    int32_t size;                     /**< long side of the result (the content is resized to
-                                           it, up or down); 0: 512 */
-    int32_t style_size;               /**< short side of every style image; 0: the result's
-                                           short side */
-    int64_t iterations;               /**< 0: 300 */
-    const char *optimizer;            /**< "lbfgs" (NULL; history 10, strong-Wolfe line search)
-                                           or "adam" */
-    double learning_rate;             /**< Adam's step in pixel units (0..255 scale); 0: 4 */
-    const char *init;                 /**< "content" (NULL) or "noise" (uniform 0..255, seeded) */
-    double content_weight;            /**< 0: 1; negative: no content loss */
-    double style_weight;              /**< 0: 2; negative: no style loss */
-    double tv_weight;                 /**< 0: 50; negative: no total-variation loss */
-    const char *content_layer;        /**< tap name; NULL: the loss network's recommendation */
-    const char *style_layers;         /**< comma-separated tap names; NULL: recommended */
-    int preserve_color;               /**< non-zero: keep the content's colours (the result's
-                                           BT.601 luminance with the content's chroma) */
-    uint64_t seed;                    /**< the noise of init "noise" */
-    int threads;                      /**< 0: one per processor */
-    const char *log_csv;              /**< optional CSV file of per-iteration losses (rewritten) */
+    const char *content_image;       /**< the photo (PNG or JPEG) */
+    const char *const *style_images; /**< style_count style images (PNG or JPEG) */
+    size_t style_count;              /**< 1..64 */
+    const double *style_blend;       /**< style_count weights >= 0 of the styles' Gram matrices,
+                                          normalised to sum 1; NULL: equal */
+    const char *loss_net;      /**< feature network file (VGG-16/19 or libstyle feature-net) */
+    const char *out_path;      /**< PNG/JPEG written atomically (clamped to 0..255); may
+                                    be NULL when result is given */
+    style_image *result;       /**< optional: receives the result as packed RGB F32
+                                    (0..255, clamped); release with style_image_release */
+    int32_t size;              /**< long side of the result (the content is resized to
+                                    it, up or down); 0: 512 */
+    int32_t style_size;        /**< short side of every style image; 0: the result's
+                                    short side */
+    int64_t iterations;        /**< 0: 300 */
+    const char *optimizer;     /**< "lbfgs" (NULL; history 10, strong-Wolfe line search)
+                                    or "adam" */
+    double learning_rate;      /**< Adam's step in pixel units (0..255 scale); 0: 4 */
+    const char *init;          /**< "content" (NULL) or "noise" (uniform 0..255, seeded) */
+    double content_weight;     /**< 0: 1; negative: no content loss */
+    double style_weight;       /**< 0: 2; negative: no style loss */
+    double tv_weight;          /**< 0: 50; negative: no total-variation loss */
+    const char *content_layer; /**< tap name; NULL: the loss network's recommendation */
+    const char *style_layers;  /**< comma-separated tap names; NULL: recommended */
+    int preserve_color;        /**< non-zero: keep the content's colours (the result's
+                                    BT.601 luminance with the content's chroma) */
+    uint64_t seed;             /**< the noise of init "noise" */
+    int threads;               /**< 0: one per processor */
+    const char *log_csv;       /**< optional CSV file of per-iteration losses (rewritten) */
     style_optimize_progress_fn progress;
     void *progress_user;
-    style_log_fn log;                 /**< information (sizes, layers, timing) */
+    style_log_fn log; /**< information (sizes, layers, timing) */
     void *log_user;
     /* Since 0.x (read when struct_size covers them): stopping inside an iteration. */
     style_cancel_fn cancel; /**< asked before and after the loss network's forward
@@ -437,23 +453,23 @@ STYLE_API style_status style_evaluate_losses(const style_optimize_options *optio
 
 /** The measures of one photo (docs/quality.md defines each). */
 typedef struct style_evaluate_photo {
-    const char *name;         /**< the photo's file name */
+    const char *name;                 /**< the photo's file name */
     double content, style, tv, total; /**< weighted losses of the model's output */
-    double photo_total;       /**< total loss of the photo itself (Gatys' iteration 0) */
-    double gatys_total;       /**< Gatys' total loss after the last iteration */
-    int64_t gatys_iterations; /**< iterations of the Gatys curve */
-    double gatys_equivalent;  /**< iterations at which Gatys reaches `total` (0: the model is
-                                   no better than the photo) */
-    int gatys_beyond;         /**< non-zero: better than Gatys' last iteration (">N") */
-    double color_model;       /**< colour distance of the output to the style image */
-    double color_photo;       /**< of the photo to the style image */
-    double color_gatys;       /**< of the Gatys result to the style image */
-    double peaks_model;       /**< periodic-peak fraction of the output's spectrum */
-    double peaks_gatys;       /**< of the Gatys result's */
-    double artifact_score;    /**< peaks_model / peaks_gatys (denominator floored at 0.01) */
-    int gatys_cached;         /**< non-zero: the curve came from the cache */
-    const char *style_image;  /**< the style image's file name (an AdaIN model is measured
-                                   on each (style, photo) pair) */
+    double photo_total;               /**< total loss of the photo itself (Gatys' iteration 0) */
+    double gatys_total;               /**< Gatys' total loss after the last iteration */
+    int64_t gatys_iterations;         /**< iterations of the Gatys curve */
+    double gatys_equivalent; /**< iterations at which Gatys reaches `total` (0: the model is
+                                  no better than the photo) */
+    int gatys_beyond;        /**< non-zero: better than Gatys' last iteration (">N") */
+    double color_model;      /**< colour distance of the output to the style image */
+    double color_photo;      /**< of the photo to the style image */
+    double color_gatys;      /**< of the Gatys result to the style image */
+    double peaks_model;      /**< periodic-peak fraction of the output's spectrum */
+    double peaks_gatys;      /**< of the Gatys result's */
+    double artifact_score;   /**< peaks_model / peaks_gatys (denominator floored at 0.01) */
+    int gatys_cached;        /**< non-zero: the curve came from the cache */
+    const char *style_image; /**< the style image's file name (an AdaIN model is measured
+                                  on each (style, photo) pair) */
 } style_evaluate_photo;
 
 /** Medians over the photos (for gatys_equivalent, ">N" counts as more than any number); for
@@ -471,13 +487,13 @@ typedef struct style_evaluate_summary {
 
 /** Where style_evaluate stands: a stage of a photo, or a Gatys iteration of it. */
 typedef struct style_evaluate_progress {
-    size_t photo;          /**< 0-based index of the photo being measured */
-    size_t photos;         /**< photos in all (per style) */
-    const char *name;      /**< its file name */
-    const char *stage;     /**< "model", "gatys", "gatys-cached", "done"; and for an AdaIN
-                                model "style-done" after each style's last photo */
-    int64_t iteration;     /**< stage "gatys": iterations done */
-    int64_t iterations;    /**< stage "gatys": iterations planned */
+    size_t photo;       /**< 0-based index of the photo being measured */
+    size_t photos;      /**< photos in all (per style) */
+    const char *name;   /**< its file name */
+    const char *stage;  /**< "model", "gatys", "gatys-cached", "done"; and for an AdaIN
+                             model "style-done" after each style's last photo */
+    int64_t iteration;  /**< stage "gatys": iterations done */
+    int64_t iterations; /**< stage "gatys": iterations planned */
     const style_evaluate_photo *result; /**< stage "done": the photo's measures */
     size_t style;                       /**< 0-based index of the style image being measured */
     size_t styles;                      /**< style images in all (1 for a johnson model) */
@@ -498,31 +514,31 @@ typedef int (*style_evaluate_progress_fn)(void *user, const style_evaluate_progr
  */
 typedef struct style_evaluate_options {
     size_t struct_size;
-    const char *model;               /**< the model file (arch johnson or adain) */
-    const char *photos_dir;          /**< held-out photos (PNG/JPEG), searched recursively */
-    const char *photo_list;          /**< optional sha256sum-format list: only these files of
-                                          photos_dir, by name, each checked against its SHA-256
-                                          (models/heldout-photos.sha256) */
-    const char *const *search_dirs;  /**< folders searched (recursively) for the style image and
-                                          the loss network the model's training metadata names,
-                                          matched by file name and SHA-256 */
+    const char *model;              /**< the model file (arch johnson or adain) */
+    const char *photos_dir;         /**< held-out photos (PNG/JPEG), searched recursively */
+    const char *photo_list;         /**< optional sha256sum-format list: only these files of
+                                         photos_dir, by name, each checked against its SHA-256
+                                         (models/heldout-photos.sha256) */
+    const char *const *search_dirs; /**< folders searched (recursively) for the style image and
+                                         the loss network the model's training metadata names,
+                                         matched by file name and SHA-256 */
     size_t search_dir_count;
-    const char *style_image;         /**< the style image, instead of searching */
-    const char *loss_net;            /**< the loss network, instead of searching */
-    const char *cache_dir;           /**< Gatys curves and results by photo, style and
-                                          objective (created if missing); NULL: no cache */
-    const char *out_dir;             /**< report.csv, report.json and sheets/NAME.png (photo |
-                                          model | Gatys); NULL: nothing written */
-    size_t max_photos;               /**< 0: all; else the first ones (in list or path order) */
-    int32_t size;                    /**< test override of the long side (0: 512) */
-    int32_t style_size;              /**< short side of the style image; 0: the model's training
-                                          style size (the result's short side if unrecorded;
-                                          512 for an AdaIN model) */
-    int64_t gatys_iterations;        /**< test override (0: 300) */
-    int threads;                     /**< 0: one per processor */
+    const char *style_image;  /**< the style image, instead of searching */
+    const char *loss_net;     /**< the loss network, instead of searching */
+    const char *cache_dir;    /**< Gatys curves and results by photo, style and
+                                   objective (created if missing); NULL: no cache */
+    const char *out_dir;      /**< report.csv, report.json and sheets/NAME.png (photo |
+                                   model | Gatys); NULL: nothing written */
+    size_t max_photos;        /**< 0: all; else the first ones (in list or path order) */
+    int32_t size;             /**< test override of the long side (0: 512) */
+    int32_t style_size;       /**< short side of the style image; 0: the model's training
+                                   style size (the result's short side if unrecorded;
+                                   512 for an AdaIN model) */
+    int64_t gatys_iterations; /**< test override (0: 300) */
+    int threads;              /**< 0: one per processor */
     style_evaluate_progress_fn progress;
     void *progress_user;
-    style_log_fn log;                /**< which files were found, warnings */
+    style_log_fn log; /**< which files were found, warnings */
     void *log_user;
     /* Added with AdaIN evaluation: read only when struct_size covers them. */
     const char *const *style_images; /**< style images to measure an AdaIN model on (a johnson

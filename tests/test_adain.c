@@ -226,7 +226,7 @@ static void test_decoder_gradients(void **state)
         p.values[i] *= 2.0f; /* livelier ReLUs */
     const int n = 2, h = 5, w = 7;
     adain_decoder d;
-    assert_int_equal(adain_decoder_create(&d, &spec, &p, engine, n, h, w, false), STYLE_OK);
+    assert_int_equal(adain_decoder_create(&d, &spec, &p, engine, n, h, w, false, false), STYLE_OK);
     assert_int_equal(d.out_h, 10);
     assert_int_equal(d.out_w, 14);
     const size_t in_count = (size_t)n * h * w * 5, out_count = (size_t)n * 10 * 14 * 3;

@@ -64,7 +64,7 @@ static void test_forward_matches_inference(void **state)
     train_params_init(&params, 5);
     train_net net;
     const int n = 2, size = 20;
-    assert_int_equal(train_net_create(&net, &params, engine, n, size), STYLE_OK);
+    assert_int_equal(train_net_create(&net, &params, engine, n, size, false), STYLE_OK);
     test_rng rng = {9};
     test_fill_uniform(&rng, net.input, (size_t)n * size * size * 3, 0, 255);
     const float *out;
@@ -128,7 +128,8 @@ static void check_network_gradients(const train_net_config *config, bool blocked
     train_net net;
     const int n = 2, size = 12;
     assert_int_equal(train_net_create_layout(&net, &params, engine, n, size,
-                                             blocked ? TRAIN_LAYOUT_BLOCKED : TRAIN_LAYOUT_NHWC),
+                                             blocked ? TRAIN_LAYOUT_BLOCKED : TRAIN_LAYOUT_NHWC,
+                                             false),
                      STYLE_OK);
     assert_int_equal(net.blocked, blocked);
     test_rng rng = {10};
@@ -193,8 +194,9 @@ static void test_network_gradients(void **state)
     train_params params;
     assert_int_equal(train_params_create(&params, &odd), STYLE_OK);
     train_net net;
-    assert_int_equal(train_net_create_layout(&net, &params, engine, 2, 12, TRAIN_LAYOUT_BLOCKED),
-                     STYLE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(
+        train_net_create_layout(&net, &params, engine, 2, 12, TRAIN_LAYOUT_BLOCKED, false),
+        STYLE_ERR_INVALID_ARGUMENT);
     train_params_destroy(&params);
 }
 
@@ -251,7 +253,7 @@ static void test_feature_net_spec(void **state)
     assert_int_equal(net->style_count, 3);
     const int n = 2, h = 11, w = 9;
     feature_run run;
-    assert_int_equal(feature_run_create(&run, net, engine, n, h, w, 5, true), STYLE_OK);
+    assert_int_equal(feature_run_create(&run, net, engine, n, h, w, 5, true, false), STYLE_OK);
     test_rng rng = {3};
     size_t count = (size_t)n * h * w * 3;
     float *rgb = malloc(count * 4);
@@ -363,7 +365,7 @@ static void test_vgg16_recognised(void **state)
     assert_true(fabs(net->input_mean[0] - 0.485) < 1e-12 &&
                 fabs(net->input_std[2] - 0.225) < 1e-12);
     feature_run run;
-    assert_int_equal(feature_run_create(&run, net, engine, 1, 32, 24, 22, true), STYLE_OK);
+    assert_int_equal(feature_run_create(&run, net, engine, 1, 32, 24, 22, true, false), STYLE_OK);
     float *rgb = malloc(32 * 24 * 3 * 4);
     test_fill_uniform(&rng, rgb, 32 * 24 * 3, 0, 255);
     assert_int_equal(feature_run_forward(&run, stream, rgb), STYLE_OK);

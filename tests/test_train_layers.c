@@ -48,7 +48,8 @@ static void check_gradient(const char *what, objective_fn f, const void *ctx, do
 {
     double worst = 0;
     double scale = 0;
-    for (size_t i = 0; i < count; i++) scale = fmax(scale, fabs(analytic[i]));
+    for (size_t i = 0; i < count; i++)
+        scale = fmax(scale, fabs(analytic[i]));
     for (int s = 0; s < samples; s++) {
         size_t i = (size_t)(test_rng_next(rng) % count);
         double *v = of_params ? &params[i] : &x[i];
@@ -95,8 +96,12 @@ static double conv_objective(const double *x, const double *params, const void *
                                     int iy = y * s->stride - s->pad_top + ky;
                                     int ix = xo * s->stride - s->pad_left + kx;
                                     if (iy < 0 || iy >= c->h || ix < 0 || ix >= c->w) continue;
-                                    sum += x[(((size_t)n * c->h + iy) * c->w + ix) * s->in_channels + i] *
-                                           params[(((size_t)o * s->in_channels + i) * s->kernel + ky) * s->kernel + kx];
+                                    sum +=
+                                        x[(((size_t)n * c->h + iy) * c->w + ix) * s->in_channels +
+                                          i] *
+                                        params[(((size_t)o * s->in_channels + i) * s->kernel + ky) *
+                                                   s->kernel +
+                                               kx];
                                 }
                     } else {
                         /* out[y] += in[i] * w where y = i*stride - pad + k */
@@ -104,15 +109,22 @@ static double conv_objective(const double *x, const double *params, const void *
                             for (int ky = 0; ky < s->kernel; ky++)
                                 for (int kx = 0; kx < s->kernel; kx++) {
                                     int ty = y + s->pad_top - ky, tx = xo + s->pad_left - kx;
-                                    if (ty < 0 || tx < 0 || ty % s->stride || tx % s->stride) continue;
+                                    if (ty < 0 || tx < 0 || ty % s->stride || tx % s->stride)
+                                        continue;
                                     int iy = ty / s->stride, ix = tx / s->stride;
                                     if (iy >= c->h || ix >= c->w) continue;
-                                    sum += x[(((size_t)n * c->h + iy) * c->w + ix) * s->in_channels + i] *
-                                           params[(((size_t)i * s->out_channels + o) * s->kernel + ky) * s->kernel + kx];
+                                    sum +=
+                                        x[(((size_t)n * c->h + iy) * c->w + ix) * s->in_channels +
+                                          i] *
+                                        params[(((size_t)i * s->out_channels + o) * s->kernel +
+                                                ky) *
+                                                   s->kernel +
+                                               kx];
                                 }
                     }
                     if (c->slope >= 0 && sum < 0) sum *= c->slope;
-                    total += sum * c->g[(((size_t)n * c->oh + y) * c->ow + xo) * s->out_channels + o];
+                    total +=
+                        sum * c->g[(((size_t)n * c->oh + y) * c->ow + xo) * s->out_channels + o];
                 }
     }
     return total;
@@ -126,7 +138,7 @@ static void check_conv_layout(backend *b, conv_spec spec, float slope, int n, in
     test_rng rng = {seed};
     tconv layer;
     assert_int_equal(
-        tconv_create_layout(&layer, b->engine, &spec, slope, n, h, w, true, false, layout),
+        tconv_create_layout(&layer, b->engine, &spec, slope, n, h, w, true, false, layout, false),
         STYLE_OK);
     const bool blocked = layout == dnnl_nChw8c;
     int oh = layer.out_h, ow = layer.out_w;
@@ -140,7 +152,8 @@ static void check_conv_layout(backend *b, conv_spec spec, float slope, int n, in
     test_fill_uniform(&rng, bias, spec.out_channels, -0.5, 0.5);
     test_fill_uniform(&rng, dy, yc, -1, 1);
     double *g = malloc(yc * sizeof(double));
-    for (size_t i = 0; i < yc; i++) g[i] = dy[i];
+    for (size_t i = 0; i < yc; i++)
+        g[i] = dy[i];
     float *bx = x, *by = y, *bdx = dx, *bdy = dy; /* the layer's buffers */
     if (blocked) {
         bx = malloc(xc * 4), by = malloc(yc * 4), bdx = malloc(xc * 4), bdy = malloc(yc * 4);
@@ -150,7 +163,9 @@ static void check_conv_layout(backend *b, conv_spec spec, float slope, int n, in
     assert_int_equal(tconv_bind(&layer, b->engine, wt, bias, dw, db, bx, by, bdx, bdy), STYLE_OK);
     void *scratch;
     dnnl_memory_t scratch_mem;
-    assert_int_equal(train_scratchpad_create(b->engine, layer.scratchpad_bytes, &scratch, &scratch_mem), STYLE_OK);
+    assert_int_equal(
+        train_scratchpad_create(b->engine, layer.scratchpad_bytes, &scratch, &scratch_mem),
+        STYLE_OK);
     assert_int_equal(tconv_forward(&layer, b->stream, scratch_mem), STYLE_OK);
     assert_int_equal(tconv_backward(&layer, b->stream, scratch_mem), STYLE_OK);
     if (blocked) {
@@ -160,13 +175,18 @@ static void check_conv_layout(backend *b, conv_spec spec, float slope, int n, in
     }
 
     conv_ctx ctx = {spec, n, h, w, slope, g, oh, ow};
-    double *xd = malloc(xc * sizeof(double)), *pd = malloc((wc + spec.out_channels) * sizeof(double));
-    for (size_t i = 0; i < xc; i++) xd[i] = x[i];
-    for (size_t i = 0; i < wc; i++) pd[i] = wt[i];
-    for (int i = 0; i < spec.out_channels; i++) pd[wc + i] = bias[i];
+    double *xd = malloc(xc * sizeof(double)),
+           *pd = malloc((wc + spec.out_channels) * sizeof(double));
+    for (size_t i = 0; i < xc; i++)
+        xd[i] = x[i];
+    for (size_t i = 0; i < wc; i++)
+        pd[i] = wt[i];
+    for (int i = 0; i < spec.out_channels; i++)
+        pd[wc + i] = bias[i];
     /* Forward values first: y must equal the reference (checked through the objective). */
     double fwd = 0;
-    for (size_t i = 0; i < yc; i++) fwd += (double)y[i] * g[i];
+    for (size_t i = 0; i < yc; i++)
+        fwd += (double)y[i] * g[i];
     double ref = conv_objective(xd, pd, &ctx);
     assert_true(fabs(fwd - ref) <= 1e-4 * fmax(1, fabs(ref)));
     char what[96];
@@ -178,7 +198,8 @@ static void check_conv_layout(backend *b, conv_spec spec, float slope, int n, in
     check_gradient(what, conv_objective, &ctx, xd, pd, dw, wc, true, &rng, 40);
     /* Bias gradients (the tail of the parameters), every one. */
     double worst = 0, scale = 1e-6;
-    for (int o = 0; o < spec.out_channels; o++) scale = fmax(scale, fabs(db[o]));
+    for (int o = 0; o < spec.out_channels; o++)
+        scale = fmax(scale, fabs(db[o]));
     for (int o = 0; o < spec.out_channels; o++) {
         double keep = pd[wc + o];
         pd[wc + o] = keep + 1e-4;
@@ -214,6 +235,138 @@ static void test_conv_gradients(void **state)
     check_conv(b, (conv_spec){6, 3, 3, 2, 0, 0, 1, 1, true, false, false}, -1, 2, 5, 3, 7);
 }
 
+/* Relative L2 error of `got` against `want`: |got - want| / |want|. */
+static double relative_l2(const float *got, const float *want, size_t count)
+{
+    double diff = 0, norm = 0;
+    for (size_t i = 0; i < count; i++) {
+        double d = (double)got[i] - want[i];
+        diff += d * d;
+        norm += (double)want[i] * want[i];
+    }
+    return sqrt(diff / fmax(norm, 1e-30));
+}
+
+/* One layer's forward and backward in fp32 or bf16 on the same inputs; the outputs (y, dx,
+ * dW, db) in caller buffers. */
+static void run_conv_precision(backend *b, conv_spec spec, float slope, int n, int h, int w,
+                               bool bf16, const float *x, const float *wt, const float *bias,
+                               const float *dy_in, float *y, float *dx, float *dw, float *db)
+{
+    tconv layer;
+    assert_int_equal(
+        tconv_create_layout(&layer, b->engine, &spec, slope, n, h, w, true, false, dnnl_nhwc, bf16),
+        STYLE_OK);
+    const size_t yc = (size_t)n * layer.out_h * layer.out_w * spec.out_channels;
+    float *dy = malloc(yc * 4); /* the backward pass applies the activation's slope in place */
+    memcpy(dy, dy_in, yc * 4);
+    assert_int_equal(tconv_bind(&layer, b->engine, wt, bias, dw, db, (float *)x, y, dx, dy),
+                     STYLE_OK);
+    void *scratch;
+    dnnl_memory_t scratch_mem;
+    assert_int_equal(
+        train_scratchpad_create(b->engine, layer.scratchpad_bytes, &scratch, &scratch_mem),
+        STYLE_OK);
+    assert_int_equal(tconv_forward(&layer, b->stream, scratch_mem), STYLE_OK);
+    assert_int_equal(tconv_backward(&layer, b->stream, scratch_mem), STYLE_OK);
+    tconv_destroy(&layer);
+    if (scratch_mem) dnnl_memory_destroy(scratch_mem);
+    style__aligned_free(scratch);
+    free(dy);
+}
+
+/* bf16 mixed precision against fp32 (itself checked against double above): every tensor a
+ * pass produces within a relative L2 error of 1e-2 (bf16 keeps 8 bits of mantissa: ~4e-3 per
+ * rounded input), and not equal to fp32's (the passes did run in bf16). With a fused
+ * activation only y is compared: the gradients then depend on which outputs are positive,
+ * and the ~0.1 % of outputs within bf16's rounding of zero flip sides (seen: 3.5e-2 on dx
+ * for a ReLU), a difference of the forward pass, not of the backward one. */
+static void check_conv_bf16(backend *b, conv_spec spec, float slope, int n, int h, int w,
+                            uint64_t seed)
+{
+    test_rng rng = {seed};
+    const int oh = spec.transposed
+                       ? (h - 1) * spec.stride + spec.kernel - spec.pad_top - spec.pad_bottom
+                       : (h + spec.pad_top + spec.pad_bottom - spec.kernel) / spec.stride + 1;
+    const int ow = spec.transposed
+                       ? (w - 1) * spec.stride + spec.kernel - spec.pad_left - spec.pad_right
+                       : (w + spec.pad_left + spec.pad_right - spec.kernel) / spec.stride + 1;
+    const size_t xc = (size_t)n * h * w * spec.in_channels;
+    const size_t yc = (size_t)n * oh * ow * spec.out_channels;
+    const size_t wc = (size_t)spec.in_channels * spec.out_channels * spec.kernel * spec.kernel;
+    const size_t bc = (size_t)spec.out_channels;
+    float *x = malloc(xc * 4), *wt = malloc(wc * 4), *bias = malloc(bc * 4), *dy = malloc(yc * 4);
+    float *out[2][4];
+    const size_t sizes[4] = {yc, xc, wc, bc};
+    for (int p = 0; p < 2; p++)
+        for (int t = 0; t < 4; t++)
+            out[p][t] = malloc(sizes[t] * 4);
+    test_fill_uniform(&rng, x, xc, -1, 1);
+    test_fill_uniform(&rng, wt, wc, -0.5, 0.5);
+    test_fill_uniform(&rng, bias, bc, -0.5, 0.5);
+    test_fill_uniform(&rng, dy, yc, -1, 1);
+    for (int p = 0; p < 2; p++)
+        run_conv_precision(b, spec, slope, n, h, w, p == 1, x, wt, bias, dy, out[p][0], out[p][1],
+                           out[p][2], out[p][3]);
+    static const char *names[4] = {"y", "dx", "dW", "db"};
+    char line[160];
+    int used =
+        snprintf(line, sizeof line,
+                 "%s %dx%d s%d %d->%d %dx%d bf16 vs fp32:", spec.transposed ? "deconv" : "conv",
+                 spec.kernel, spec.kernel, spec.stride, spec.in_channels, spec.out_channels, w, h);
+    double worst = 0, least = 1;
+    for (int t = 0; t < 4; t++) {
+        double e = relative_l2(out[1][t], out[0][t], sizes[t]);
+        used += snprintf(line + used, sizeof line - (size_t)used, " %s %.1e", names[t], e);
+        worst = fmax(worst, e);
+        if (t < 3) least = fmin(least, e); /* db sums dy exactly in both */
+    }
+    print_message("  %s\n", line);
+    if (slope >= 0) worst = relative_l2(out[1][0], out[0][0], yc);
+    assert_true(worst <= 1e-2);
+    assert_true(least > 1e-6);
+    for (int p = 0; p < 2; p++)
+        for (int t = 0; t < 4; t++)
+            free(out[p][t]);
+    free(x), free(wt), free(bias), free(dy);
+}
+
+static void test_conv_bf16_gradients(void **state)
+{
+    backend *b = *state;
+    /* Where oneDNN has no bf16 convolution (AVX2 without AVX-512: not even a reference
+     * one), the layer is refused cleanly, and only there: the trainer refuses bf16 earlier
+     * with a message (train_precision_resolve). */
+    tconv probe;
+    const conv_spec small = {3, 4, 3, 1, 1, 1, 1, 1, false, false, false};
+    const style_status made =
+        tconv_create_layout(&probe, b->engine, &small, -1, 1, 5, 5, true, false, dnnl_nhwc, true);
+    if (made != STYLE_OK) {
+        print_message("  bf16 convolutions: none on this processor (%s), refused with %d\n",
+                      style_precision_supported(STYLE_PRECISION_BF16) ? "bf16 native"
+                                                                      : "no native bf16",
+                      (int)made);
+        assert_false(style_precision_supported(STYLE_PRECISION_BF16));
+        assert_int_equal(made, STYLE_ERR_BACKEND);
+        return;
+    }
+    tconv_destroy(&probe);
+    /* The transform network's kinds of layer at odd sizes: first layer (3 channels, 9x9),
+     * strided, residual 3x3 with a fused ReLU and a leaky one, a 1x1, transposed, and its
+     * last layer (16 -> 3, 9x9, padded beforehand). */
+    check_conv_bf16(b, (conv_spec){3, 16, 9, 1, 4, 4, 4, 4, false, false, false}, -1, 2, 19, 17,
+                    31);
+    check_conv_bf16(b, (conv_spec){16, 32, 3, 2, 1, 1, 1, 1, false, false, false}, 0, 2, 13, 15,
+                    32);
+    check_conv_bf16(b, (conv_spec){32, 32, 3, 1, 1, 1, 1, 1, false, false, false}, 0, 3, 9, 7, 33);
+    check_conv_bf16(b, (conv_spec){12, 20, 3, 1, 0, 0, 0, 0, false, false, false}, 0.1f, 2, 11, 9,
+                    34);
+    check_conv_bf16(b, (conv_spec){24, 8, 1, 1, 0, 0, 0, 0, false, false, false}, -1, 2, 7, 5, 35);
+    check_conv_bf16(b, (conv_spec){16, 8, 3, 2, 1, 1, 0, 0, true, false, false}, -1, 2, 5, 6, 36);
+    check_conv_bf16(b, (conv_spec){16, 3, 9, 1, 0, 0, 0, 0, false, false, false}, -1, 2, 25, 23,
+                    37);
+}
+
 /* The residual blocks' layout: channels in blocks of 8, odd sizes, with and without padding
  * and a fused ReLU. */
 static void test_conv_blocked_gradients(void **state)
@@ -243,7 +396,8 @@ static void test_conv_to_rgb_backward(void **state)
     tconv layer;
     assert_int_equal(tconv_create(&layer, b->engine, &rgb, -1, n, h, w, true, false), STYLE_OK);
     const int oh = layer.out_h, ow = layer.out_w;
-    const size_t xc = (size_t)n * h * w * ci, yc = (size_t)n * oh * ow * co, wc = (size_t)co * ci * k * k;
+    const size_t xc = (size_t)n * h * w * ci, yc = (size_t)n * oh * ow * co,
+                 wc = (size_t)co * ci * k * k;
     float *x = malloc(xc * 4), *y = malloc(yc * 4), *dx = malloc(xc * 4), *dy = malloc(yc * 4);
     float *wt = malloc(wc * 4), *dw = malloc(wc * 4), *bias = calloc(co, 4), *db = malloc(co * 4);
     test_rng rng = {77};
@@ -253,7 +407,9 @@ static void test_conv_to_rgb_backward(void **state)
     assert_int_equal(tconv_bind(&layer, b->engine, wt, bias, dw, db, x, y, dx, dy), STYLE_OK);
     void *scratch;
     dnnl_memory_t scratch_mem;
-    assert_int_equal(train_scratchpad_create(b->engine, layer.scratchpad_bytes, &scratch, &scratch_mem), STYLE_OK);
+    assert_int_equal(
+        train_scratchpad_create(b->engine, layer.scratchpad_bytes, &scratch, &scratch_mem),
+        STYLE_OK);
     assert_int_equal(tconv_forward(&layer, b->stream, scratch_mem), STYLE_OK);
     assert_int_equal(tconv_backward(&layer, b->stream, scratch_mem), STYLE_OK);
     double worst = 0, scale = 1e-12;
@@ -275,9 +431,9 @@ static void test_conv_to_rgb_backward(void **state)
                     scale = fmax(scale, fabs(sum));
                 }
     const char *impl = NULL;
-    assert_int_equal(dnnl_primitive_desc_query(layer.bwd_data_pd, dnnl_query_impl_info_str, 0,
-                                               &impl),
-                     dnnl_success);
+    assert_int_equal(
+        dnnl_primitive_desc_query(layer.bwd_data_pd, dnnl_query_impl_info_str, 0, &impl),
+        dnnl_success);
     print_message("  conv 16->3 9x9 %dx%d backward data: %s%s, max err / max |dx| = %.2e\n", w, h,
                   impl, layer.bwd_data_as_forward ? " (as a forward convolution)" : "",
                   worst / scale);
@@ -312,7 +468,8 @@ static double norm_objective(const double *x, const double *params, const void *
             int n1 = k->batch ? k->n : n0 + 1;
             double mean = 0, var = 0, count = (double)(n1 - n0) * hw;
             for (int n = n0; n < n1; n++)
-                for (size_t i = 0; i < hw; i++) mean += x[((size_t)n * hw + i) * k->c + ch];
+                for (size_t i = 0; i < hw; i++)
+                    mean += x[((size_t)n * hw + i) * k->c + ch];
             mean /= count;
             for (int n = n0; n < n1; n++)
                 for (size_t i = 0; i < hw; i++) {
@@ -341,15 +498,20 @@ static void check_norm_layout(backend *b, bool batch, bool relu, int n, int c, i
                      STYLE_OK);
     const bool blocked = layout == dnnl_nChw8c;
     size_t count = (size_t)n * h * w * c;
-    float *x = malloc(count * 4), *y = malloc(count * 4), *dx = malloc(count * 4), *dy = malloc(count * 4);
-    float *scale = malloc(c * 4), *shift = malloc(c * 4), *dscale = malloc(c * 4), *dshift = malloc(c * 4);
+    float *x = malloc(count * 4), *y = malloc(count * 4), *dx = malloc(count * 4),
+          *dy = malloc(count * 4);
+    float *scale = malloc(c * 4), *shift = malloc(c * 4), *dscale = malloc(c * 4),
+          *dshift = malloc(c * 4);
     test_fill_uniform(&rng, x, count, -2, 3);
     test_fill_uniform(&rng, scale, c, 0.5, 1.5);
     test_fill_uniform(&rng, shift, c, -0.5, 0.5);
     test_fill_uniform(&rng, dy, count, -1, 1);
-    double *g = malloc(count * sizeof(double)), *xd = malloc(count * sizeof(double)), *pd = malloc(2 * c * sizeof(double));
-    for (size_t i = 0; i < count; i++) g[i] = dy[i], xd[i] = x[i];
-    for (int i = 0; i < c; i++) pd[i] = scale[i], pd[c + i] = shift[i];
+    double *g = malloc(count * sizeof(double)), *xd = malloc(count * sizeof(double)),
+           *pd = malloc(2 * c * sizeof(double));
+    for (size_t i = 0; i < count; i++)
+        g[i] = dy[i], xd[i] = x[i];
+    for (int i = 0; i < c; i++)
+        pd[i] = scale[i], pd[c + i] = shift[i];
     float *bx = x, *by = y, *bdx = dx, *bdy = dy;
     if (blocked) {
         bx = malloc(count * 4), by = malloc(count * 4), bdx = malloc(count * 4),
@@ -361,7 +523,9 @@ static void check_norm_layout(backend *b, bool batch, bool relu, int n, int c, i
                      STYLE_OK);
     void *scratch;
     dnnl_memory_t scratch_mem;
-    assert_int_equal(train_scratchpad_create(b->engine, layer.scratchpad_bytes, &scratch, &scratch_mem), STYLE_OK);
+    assert_int_equal(
+        train_scratchpad_create(b->engine, layer.scratchpad_bytes, &scratch, &scratch_mem),
+        STYLE_OK);
     assert_int_equal(tnorm_forward(&layer, b->stream, scratch_mem), STYLE_OK);
     assert_int_equal(tnorm_backward(&layer, b->stream, scratch_mem), STYLE_OK);
     if (blocked) {
@@ -371,7 +535,8 @@ static void check_norm_layout(backend *b, bool batch, bool relu, int n, int c, i
     }
     norm_ctx ctx = {batch, relu, n, c, h, w, 1e-5, g};
     double fwd = 0;
-    for (size_t i = 0; i < count; i++) fwd += (double)y[i] * g[i];
+    for (size_t i = 0; i < count; i++)
+        fwd += (double)y[i] * g[i];
     double ref = norm_objective(xd, pd, &ctx);
     assert_true(fabs(fwd - ref) <= 1e-4 * fmax(1, fabs(ref)));
     char what[96];
@@ -551,7 +716,8 @@ static void test_pad_backward(void **state)
 {
     (void)state;
     /* <pad(x), g> == <x, pad_backward(g)> for every x: the backward is the adjoint. */
-    int cases[][5] = {{3, 7, 5, 1, 4}, {4, 5, 6, 2, 1}, {2, 2, 3, 1, 4}, {3, 1, 1, 2, 1}, {5, 9, 4, 1, 1}};
+    int cases[][5] = {
+        {3, 7, 5, 1, 4}, {4, 5, 6, 2, 1}, {2, 2, 3, 1, 4}, {3, 1, 1, 2, 1}, {5, 9, 4, 1, 1}};
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         int c = cases[k][0], h = cases[k][1], w = cases[k][2], f = cases[k][3], p = cases[k][4];
         int oh = h * f + 2 * p, ow = w * f + 2 * p;
@@ -563,8 +729,10 @@ static void test_pad_backward(void **state)
         pad_reflect_nhwc(x, h, w, c, f, p, y);
         pad_reflect_backward_nhwc(g, h, w, c, f, p, dx);
         double a = 0, bsum = 0;
-        for (size_t i = 0; i < yc; i++) a += (double)y[i] * g[i];
-        for (size_t i = 0; i < xc; i++) bsum += (double)x[i] * dx[i];
+        for (size_t i = 0; i < yc; i++)
+            a += (double)y[i] * g[i];
+        for (size_t i = 0; i < xc; i++)
+            bsum += (double)x[i] * dx[i];
         assert_true(fabs(a - bsum) < 1e-4 * fmax(1, fabs(a)));
         free(x), free(y), free(g), free(dx);
     }
@@ -597,7 +765,8 @@ static void test_maxpool(void **state)
         maxpool2_forward_nhwc(x, h, w, c, y2, a2);
         x[i] = keep;
         double d = 0;
-        for (int j = 0; j < oh * ow * c; j++) d += (double)(y2[j] - y[j]) * g[j];
+        for (int j = 0; j < oh * ow * c; j++)
+            d += (double)(y2[j] - y[j]) * g[j];
         assert_true(fabs(d / 1e-3 - dx[i]) < 1e-2);
     }
 }
@@ -659,6 +828,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_gradients),
+        cmocka_unit_test(test_conv_bf16_gradients),
         cmocka_unit_test(test_norm_gradients),
         cmocka_unit_test(test_conv_blocked_gradients),
         cmocka_unit_test(test_norm_blocked_gradients),

@@ -99,10 +99,11 @@ typedef struct adain_decoder {
     dnnl_memory_t scratchpad_memory;
 } adain_decoder;
 
-/* frozen: inference (forward only). The params must outlive the decoder. */
+/* frozen: inference (forward only). bf16: convolutions in bf16 mixed precision (tconv.bf16).
+ * The params must outlive the decoder. */
 style_status adain_decoder_create(adain_decoder *d, const adain_decoder_spec *spec,
                                   train_params *params, dnnl_engine_t engine, int32_t n, int32_t h,
-                                  int32_t w, bool frozen);
+                                  int32_t w, bool frozen, bool bf16);
 /* Runs d->input; *output: n x out_h x out_w x 3 in the encoder's input space. */
 style_status adain_decoder_forward(adain_decoder *d, dnnl_stream_t stream, const float **output);
 /* Where d loss / d output goes before backward. */

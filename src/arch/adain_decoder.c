@@ -217,7 +217,7 @@ style_status adain_decoder_params(const adain_decoder_spec *spec, train_params *
 
 style_status adain_decoder_create(adain_decoder *d, const adain_decoder_spec *spec,
                                   train_params *params, dnnl_engine_t engine, int32_t n, int32_t h,
-                                  int32_t w, bool frozen)
+                                  int32_t w, bool frozen, bool bf16)
 {
     style_status status = STYLE_OK;
     memset(d, 0, sizeof *d);
@@ -249,7 +249,8 @@ style_status adain_decoder_create(adain_decoder *d, const adain_decoder_spec *sp
                                  .weight = weight,
                                  .bias = bias,
                                  .slope = relu ? 0.0f : -1.0f,
-                                 .frozen = frozen};
+                                 .frozen = frozen,
+                                 .bf16 = bf16};
         train_stage *st = &d->stages[d->stage_count++];
         TRY(train_stage_create(st, params, n, engine, &desc, &scratch));
         src = st->out, diff_src = st->diff_out;

@@ -30,8 +30,6 @@ struct adain_runtime {
     double flops; /* per image: 2 x multiply-adds of the encoder's and decoder's convolutions */
 };
 
-
-
 /* Bytes of a feature run of layers [0, last] plus a frozen decoder at h x w (padded). */
 static uint64_t estimate_bytes(const adain_model *m, int32_t h, int32_t w, bool decoder)
 {
@@ -201,7 +199,7 @@ style_status adain_runtime_prepare(adain_runtime **rtp, const adain_model *m, dn
             height, need / 1048576.0, budget / 1048576.0);
     TRY(feature_run_create_forward(&rt->encoder, m->encoder, engine, 1, h, w, m->tap));
     TRY(adain_decoder_create(&rt->decoder, &m->decoder, (train_params *)&m->params, engine, 1,
-                             rt->encoder.out_h[m->tap], rt->encoder.out_w[m->tap], true));
+                             rt->encoder.out_h[m->tap], rt->encoder.out_w[m->tap], true, false));
     FAIL_IF(rt->decoder.out_h != h || rt->decoder.out_w != w, STYLE_ERR_INTERNAL,
             "stylize: the decoder gives %dx%d for %dx%d", rt->decoder.out_w, rt->decoder.out_h, w,
             h);

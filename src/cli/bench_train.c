@@ -26,7 +26,8 @@ enum {
     OPTION_LOSS_NET,
     OPTION_WARMUP,
     OPTION_CSV,
-    OPTION_TRAIN
+    OPTION_TRAIN,
+    OPTION_PRECISION
 };
 
 typedef struct train_bench_settings {
@@ -50,6 +51,7 @@ static int parse(int argc, char **argv, train_bench_settings *s)
         {"warmup", required_argument, NULL, OPTION_WARMUP},
         {"threads", required_argument, NULL, 't'},
         {"csv", no_argument, NULL, OPTION_CSV},
+        {"precision", required_argument, NULL, OPTION_PRECISION},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -102,6 +104,13 @@ static int parse(int argc, char **argv, train_bench_settings *s)
             break;
         case OPTION_CSV:
             s->csv = 1;
+            break;
+        case OPTION_PRECISION:
+            if (strcmp(optarg, "fp32") != 0 && strcmp(optarg, "bf16") != 0 &&
+                strcmp(optarg, "auto") != 0)
+                return cli_usage_error(BENCH_COMMAND,
+                                       "--precision expects fp32, bf16 or auto, not '%s'", optarg);
+            o->precision = optarg;
             break;
         case 'h':
             cmd_bench_usage(stdout);
@@ -159,22 +168,25 @@ int bench_train(int argc, char **argv)
                "columns,train,width,batch,crop,loss_net,threads,iterations,s_per_iteration,"
                "min_s,images_per_s,transform_forward_s,transform_backward_s,loss_net_s,losses_s,"
                "optimizer_s,data_s,gflop,nominal_gflop,gflops,pct_fp32_peak,cpu_share,"
-               "peak_after_fp32_gflops,cpu_s_per_iteration\n");
+               "peak_after_fp32_gflops,cpu_s_per_iteration,precision\n");
         printf("cpu,%s,%d,%d,%d,%d,%d,%d\n", cpu.model, cpu.avx2, cpu.avx512, cpu.avx512_bf16,
                cpu.avx512_vnni, cpu.amx_bf16, cpu.amx_int8);
         printf("peak,%d,%.2f,%.2f,%.2f\n", threads, peak.fp32, peak.bf16, peak.int8);
         printf("train,%s,%d,%d,%s,%d,%d,%.4f,%.4f,%.3f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.3f,%.3f,"
-               "%.2f,%.2f,%.3f,%.2f,%.4f\n",
+               "%.2f,%.2f,%.3f,%.2f,%.4f,%s\n",
                s.full ? "full" : "half", batch, crop, r.loss_net_name, r.threads, r.iterations,
                r.seconds, r.min_seconds, batch / r.seconds, r.transform_forward,
                r.transform_backward, r.loss_network, r.losses, r.optimizer, r.data, r.flops / 1e9,
-               r.nominal_flops / 1e9, gflops, share, r.cpu_share, after.fp32, r.cpu_seconds);
+               r.nominal_flops / 1e9, gflops, share, r.cpu_share, after.fp32, r.cpu_seconds,
+               style_precision_name(r.precision));
         return cli_finish_stdout(CLI_EXIT_OK);
     }
     printf("libstyle bench --train: %s width (%d/%d/%d, 5 blocks, instance norm), batch %d of "
-           "%d², loss network %s, %d thread%s, median of %d iterations after %d warm-up\n",
+           "%d², loss network %s, convolutions in %s, %d thread%s, median of %d iterations "
+           "after %d warm-up\n",
            s.full ? "full" : "half", o->widths[0], o->widths[1], o->widths[2], batch, crop,
-           r.loss_net_name, r.threads, r.threads == 1 ? "" : "s", r.iterations,
+           r.loss_net_name, style_precision_name(r.precision), r.threads, r.threads == 1 ? "" : "s",
+           r.iterations,
            o->warmup == 0  ? 2
            : o->warmup < 0 ? 0
                            : o->warmup);

@@ -84,6 +84,13 @@ int cli_train_shared_parse(const char *command, const char *name, const char *ar
         s->threads = (int)value;
         return 0;
     }
+    if (strcmp(name, "precision") == 0) {
+        if (strcmp(arg, "fp32") != 0 && strcmp(arg, "bf16") != 0 && strcmp(arg, "auto") != 0)
+            return cli_usage_error(command, "--precision expects fp32, bf16 or auto, not '%s'",
+                                   arg);
+        s->precision = arg;
+        return 0;
+    }
     if (strcmp(name, "loss-shift") == 0)
         return parse_pixels(command, name, arg, 0, 1024, &s->loss_shift);
     if (strcmp(name, "max-short-side") == 0)

@@ -14,6 +14,7 @@
 typedef struct cli_train_shared {
     const char *data_dir, *loss_net, *out_path, *init_model;
     const char *checkpoint_path, *resume_path, *loss_log, *exclude_list;
+    const char *precision; /* "fp32", "bf16", "auto" or NULL (the library's default) */
     int64_t iterations, checkpoint_every;
     int32_t batch_size, loss_shift, max_short_side;
     double learning_rate, color_weight, grid_weight;
@@ -42,6 +43,7 @@ typedef struct cli_train_shared {
         {"color-weight", required_argument, NULL, CLI_TRAIN_SHARED},                               \
         {"grid-weight", required_argument, NULL, CLI_TRAIN_SHARED},                                \
         {"loss-shift", required_argument, NULL, CLI_TRAIN_SHARED},                                 \
+        {"precision", required_argument, NULL, CLI_TRAIN_SHARED},                                  \
     {                                                                                              \
         "max-short-side", required_argument, NULL, CLI_TRAIN_SHARED                                \
     }
@@ -66,6 +68,7 @@ int cli_train_shared_parse(const char *command, const char *name, const char *ar
         (o).loss_shift = (s).loss_shift, (o).max_short_side = (s).max_short_side;                  \
         (o).learning_rate = (s).learning_rate, (o).color_weight = (s).color_weight;                \
         (o).grid_weight = (s).grid_weight, (o).seed = (s).seed, (o).threads = (s).threads;         \
+        (o).precision = (s).precision;                                                             \
     } while (0)
 
 #endif

@@ -93,7 +93,9 @@ void cmd_bench_usage(FILE *out)
           "                           ../shared/lossnets/darknet-tiny.safetensors if it exists,\n"
           "                           else 'random': a VGG-16-shaped network with random\n"
           "                           weights)\n"
-          "  -i, --iterations N       timed iterations (default 10)\n",
+          "  -i, --iterations N       timed iterations (default 10)\n"
+          "      --precision P        fp32 (default), bf16 (bf16 convolutions, f32 weights,\n"
+          "                           norms and losses: as train --precision) or auto\n",
           out);
 }
 

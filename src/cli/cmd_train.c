@@ -81,6 +81,9 @@ void cmd_train_usage(FILE *out)
           "  --style-layers A,B,...   taps (default: its recommendation)\n"
           "  --seed N                 initialisation and data order (default 1)\n"
           "  --threads N              0 = one per processor (default)\n"
+          "  --precision P            fp32 (default), bf16 (bf16 convolutions with f32\n"
+          "                           weights, norms and losses; CPUs with AVX-512 BF16 or\n"
+          "                           AMX) or auto (bf16 where native, else fp32)\n"
           "Checkpoints and logs:\n"
           "  --checkpoint PATH        default MODEL.ckpt\n"
           "  --checkpoint-every N     iterations between checkpoints (default 100)\n"
@@ -96,10 +99,22 @@ void cmd_train_usage(FILE *out)
 }
 
 enum {
-    OPT_STYLE_IMAGE = 256, OPT_WIDTH, OPT_BLOCKS, OPT_NORM,
-    OPT_CROP, OPT_STYLE_SIZE, OPT_LR_SCHEDULE,
-    OPT_CONTENT_WEIGHT, OPT_STYLE_WEIGHT, OPT_TV_WEIGHT, OPT_CONTENT_LAYER, OPT_STYLE_LAYERS,
-    OPT_STYLE_NAME, OPT_ADD_STYLE, OPT_LOSS_POOLING, OPT_TEMPORAL_WEIGHT
+    OPT_STYLE_IMAGE = 256,
+    OPT_WIDTH,
+    OPT_BLOCKS,
+    OPT_NORM,
+    OPT_CROP,
+    OPT_STYLE_SIZE,
+    OPT_LR_SCHEDULE,
+    OPT_CONTENT_WEIGHT,
+    OPT_STYLE_WEIGHT,
+    OPT_TV_WEIGHT,
+    OPT_CONTENT_LAYER,
+    OPT_STYLE_LAYERS,
+    OPT_STYLE_NAME,
+    OPT_ADD_STYLE,
+    OPT_LOSS_POOLING,
+    OPT_TEMPORAL_WEIGHT
 };
 
 int cmd_train(int argc, char **argv)
@@ -157,7 +172,9 @@ int cmd_train(int argc, char **argv)
                                                 "it (once)");
             style_names[style_count - 1] = optarg;
             break;
-        case OPT_ADD_STYLE: o.add_style_to = optarg; break;
+        case OPT_ADD_STYLE:
+            o.add_style_to = optarg;
+            break;
         case OPT_WIDTH:
             if (strcmp(optarg, "full") == 0) {
                 o.widths[0] = 32, o.widths[1] = 64, o.widths[2] = 128;
@@ -213,11 +230,20 @@ int cmd_train(int argc, char **argv)
                 return cli_usage_error("train", "--loss-pooling expects max or avg");
             o.loss_pooling = optarg;
             break;
-        case OPT_CONTENT_LAYER: o.content_layer = optarg; break;
-        case OPT_STYLE_LAYERS: o.style_layers = optarg; break;
-        case 'q': progress.quiet = 1; break;
-        case 'h': cmd_train_usage(stdout); return cli_finish_stdout(CLI_EXIT_OK);
-        default: return cli_option_error("train", c, argc, argv, before);
+        case OPT_CONTENT_LAYER:
+            o.content_layer = optarg;
+            break;
+        case OPT_STYLE_LAYERS:
+            o.style_layers = optarg;
+            break;
+        case 'q':
+            progress.quiet = 1;
+            break;
+        case 'h':
+            cmd_train_usage(stdout);
+            return cli_finish_stdout(CLI_EXIT_OK);
+        default:
+            return cli_option_error("train", c, argc, argv, before);
         }
     }
     CLI_TRAIN_SHARED_APPLY(o, shared);

@@ -14,9 +14,9 @@ static style_status user_weights_md(const conv_spec *s, dnnl_memory_desc_t *md)
 {
     style_status status = STYLE_OK;
     dnnl_dims_t dims = {s->out_channels, s->in_channels, s->kernel, s->kernel};
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32,
-                                          s->transposed ? dnnl_iohw : dnnl_oihw),
-             "weights descriptor");
+    DNNL_TRY(
+        dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32, s->transposed ? dnnl_iohw : dnnl_oihw),
+        "weights descriptor");
     return STYLE_OK;
 fail:
     return status;
@@ -68,8 +68,8 @@ static style_status backward_data_as_forward(tconv *layer, dnnl_engine_t engine,
     dnnl_convolution_desc_t fd;
     /* src: the bordered output gradient; dst: the input gradient. */
     DNNL_TRY(dnnl_convolution_forward_desc_init(&fd, dnnl_forward_inference,
-                                                dnnl_convolution_direct, &bordered_md, &w_md,
-                                                NULL, src_md, strides, no_pad, no_pad),
+                                                dnnl_convolution_direct, &bordered_md, &w_md, NULL,
+                                                src_md, strides, no_pad, no_pad),
              "convolution backward data as a forward convolution");
     DNNL_TRY(dnnl_primitive_desc_create(&pd, &fd, attr, engine, NULL),
              "convolution backward data as a forward convolution");
@@ -101,12 +101,13 @@ style_status tconv_create(tconv *layer, dnnl_engine_t engine, const conv_spec *s
                           int32_t n, int32_t in_h, int32_t in_w, bool need_diff_src, bool frozen)
 {
     return tconv_create_layout(layer, engine, spec, slope, n, in_h, in_w, need_diff_src, frozen,
-                               dnnl_nhwc);
+                               dnnl_nhwc, false);
 }
 
 style_status tconv_create_layout(tconv *layer, dnnl_engine_t engine, const conv_spec *spec,
                                  float slope, int32_t n, int32_t in_h, int32_t in_w,
-                                 bool need_diff_src, bool frozen, dnnl_format_tag_t layout)
+                                 bool need_diff_src, bool frozen, dnnl_format_tag_t layout,
+                                 bool bf16)
 {
     style_status status = STYLE_OK;
     dnnl_primitive_attr_t attr = NULL, plain_attr = NULL;
@@ -119,6 +120,8 @@ style_status tconv_create_layout(tconv *layer, dnnl_engine_t engine, const conv_
     layer->in_w = in_w;
     layer->need_diff_src = need_diff_src;
     layer->frozen = frozen;
+    layer->bf16 = bf16;
+    layer->layout = layout;
     const conv_spec *s = spec;
     if (s->transposed) {
         layer->out_h = (in_h - 1) * s->stride + s->kernel - s->pad_top - s->pad_bottom;
@@ -136,15 +139,24 @@ style_status tconv_create_layout(tconv *layer, dnnl_engine_t engine, const conv_
             "convolution: activations in nhwc or nChw8c (channels a "
             "multiple of 8) only");
 
-    dnnl_memory_desc_t src_md, dst_md, w_md, b_md;
+    /* In bf16 the convolutions read bf16 (src, weights, diff_dst) and write f32 (dst,
+     * diff_src, diff_weights): oneDNN's bf16 kernels accumulate in f32 and take f32
+     * outputs, so only the inputs are rounded. */
+    const dnnl_data_type_t in_type = bf16 ? dnnl_bf16 : dnnl_f32;
+    dnnl_memory_desc_t src_md, dst_md, w_md, b_md, conv_src_md, conv_diff_dst_md;
     dnnl_dims_t src_dims = {n, s->in_channels, in_h, in_w};
     dnnl_dims_t dst_dims = {n, s->out_channels, layer->out_h, layer->out_w};
     dnnl_dims_t w_dims = {s->out_channels, s->in_channels, s->kernel, s->kernel};
     dnnl_dims_t b_dims = {s->out_channels};
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&src_md, 4, src_dims, dnnl_f32, layout), "src");
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&dst_md, 4, dst_dims, dnnl_f32, layout), "dst");
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&w_md, 4, w_dims, dnnl_f32, dnnl_format_tag_any), "w");
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&conv_src_md, 4, src_dims, in_type, layout), "src");
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&conv_diff_dst_md, 4, dst_dims, in_type, layout), "dst");
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&w_md, 4, w_dims, in_type, dnnl_format_tag_any), "w");
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&b_md, 1, b_dims, dnnl_f32, dnnl_a), "bias");
+    dnnl_memory_desc_t diff_w_md; /* f32 in both precisions: the master weights' gradient */
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&diff_w_md, 4, w_dims, dnnl_f32, dnnl_format_tag_any),
+             "weight gradient");
     dnnl_dims_t strides = {s->stride, s->stride};
     dnnl_dims_t pad_l = {s->pad_top, s->pad_left}, pad_r = {s->pad_bottom, s->pad_right};
 
@@ -159,20 +171,20 @@ style_status tconv_create_layout(tconv *layer, dnnl_engine_t engine, const conv_
                  "activation post-op");
         DNNL_TRY(dnnl_primitive_attr_set_post_ops(attr, post_ops), "post-ops");
     }
-    const dnnl_prop_kind_t prop = frozen && !need_diff_src ? dnnl_forward_inference
-                                                           : dnnl_forward_training;
+    const dnnl_prop_kind_t prop =
+        frozen && !need_diff_src ? dnnl_forward_inference : dnnl_forward_training;
     if (s->transposed) {
         dnnl_deconvolution_desc_t fd, bd, wd;
         DNNL_TRY(dnnl_deconvolution_forward_desc_init(&fd, prop, dnnl_deconvolution_direct,
-                                                      &src_md, &w_md, &b_md, &dst_md, strides,
+                                                      &conv_src_md, &w_md, &b_md, &dst_md, strides,
                                                       pad_l, pad_r),
                  "transposed conv");
         DNNL_TRY(dnnl_primitive_desc_create(&layer->fwd_pd, &fd, attr, engine, NULL),
                  "transposed conv");
         if (need_diff_src) {
             DNNL_TRY(dnnl_deconvolution_backward_data_desc_init(&bd, dnnl_deconvolution_direct,
-                                                                &src_md, &w_md, &dst_md, strides,
-                                                                pad_l, pad_r),
+                                                                &src_md, &w_md, &conv_diff_dst_md,
+                                                                strides, pad_l, pad_r),
                      "transposed conv backward data");
             DNNL_TRY(dnnl_primitive_desc_create(&layer->bwd_data_pd, &bd, plain_attr, engine,
                                                 layer->fwd_pd),
@@ -180,8 +192,8 @@ style_status tconv_create_layout(tconv *layer, dnnl_engine_t engine, const conv_
         }
         if (!frozen) {
             DNNL_TRY(dnnl_deconvolution_backward_weights_desc_init(
-                         &wd, dnnl_deconvolution_direct, &src_md, &w_md, &b_md, &dst_md, strides,
-                         pad_l, pad_r),
+                         &wd, dnnl_deconvolution_direct, &conv_src_md, &diff_w_md, &b_md,
+                         &conv_diff_dst_md, strides, pad_l, pad_r),
                      "transposed conv backward weights");
             DNNL_TRY(dnnl_primitive_desc_create(&layer->bwd_weights_pd, &wd, plain_attr, engine,
                                                 layer->fwd_pd),
@@ -189,26 +201,27 @@ style_status tconv_create_layout(tconv *layer, dnnl_engine_t engine, const conv_
         }
     } else {
         dnnl_convolution_desc_t fd, bd, wd;
-        DNNL_TRY(dnnl_convolution_forward_desc_init(&fd, prop, dnnl_convolution_direct, &src_md,
-                                                    &w_md, &b_md, &dst_md, strides, pad_l, pad_r),
+        DNNL_TRY(dnnl_convolution_forward_desc_init(&fd, prop, dnnl_convolution_direct,
+                                                    &conv_src_md, &w_md, &b_md, &dst_md, strides,
+                                                    pad_l, pad_r),
                  "convolution");
         DNNL_TRY(dnnl_primitive_desc_create(&layer->fwd_pd, &fd, attr, engine, NULL),
                  "convolution");
         if (need_diff_src) {
-            DNNL_TRY(dnnl_convolution_backward_data_desc_init(&bd, dnnl_convolution_direct,
-                                                              &src_md, &w_md, &dst_md, strides,
+            DNNL_TRY(dnnl_convolution_backward_data_desc_init(&bd, dnnl_convolution_direct, &src_md,
+                                                              &w_md, &conv_diff_dst_md, strides,
                                                               pad_l, pad_r),
                      "convolution backward data");
             DNNL_TRY(dnnl_primitive_desc_create(&layer->bwd_data_pd, &bd, plain_attr, engine,
                                                 layer->fwd_pd),
                      "convolution backward data");
-            if (layout == dnnl_nhwc) /* its bordered copy is NHWC */
+            if (layout == dnnl_nhwc && !bf16) /* its bordered copy is NHWC and f32 */
                 TRY(backward_data_as_forward(layer, engine, &src_md, plain_attr));
         }
         if (!frozen) {
-            DNNL_TRY(dnnl_convolution_backward_weights_desc_init(&wd, dnnl_convolution_direct,
-                                                                 &src_md, &w_md, &b_md, &dst_md,
-                                                                 strides, pad_l, pad_r),
+            DNNL_TRY(dnnl_convolution_backward_weights_desc_init(
+                         &wd, dnnl_convolution_direct, &conv_src_md, &diff_w_md, &b_md,
+                         &conv_diff_dst_md, strides, pad_l, pad_r),
                      "convolution backward weights");
             DNNL_TRY(dnnl_primitive_desc_create(&layer->bwd_weights_pd, &wd, plain_attr, engine,
                                                 layer->fwd_pd),
@@ -255,16 +268,16 @@ static style_status memory_with_buffer(dnnl_engine_t engine, const dnnl_memory_d
     style_status status = STYLE_OK;
     size_t bytes = dnnl_memory_desc_get_size(md);
     *buffer = style__aligned_alloc(bytes);
-    FAIL_IF(!*buffer, STYLE_ERR_NOMEM, "cannot allocate %zu bytes of weights", bytes);
-    DNNL_TRY(dnnl_memory_create(memory, md, engine, *buffer), "weights memory");
+    FAIL_IF(!*buffer, STYLE_ERR_NOMEM, "cannot allocate %zu bytes for a convolution", bytes);
+    DNNL_TRY(dnnl_memory_create(memory, md, engine, *buffer), "convolution memory");
     return STYLE_OK;
 fail:
     return status;
 }
 
-style_status tconv_bind(tconv *layer, dnnl_engine_t engine, const float *weights,
-                        const float *bias, float *diff_weights, float *diff_bias, float *src,
-                        float *dst, float *diff_src, float *diff_dst)
+style_status tconv_bind(tconv *layer, dnnl_engine_t engine, const float *weights, const float *bias,
+                        float *diff_weights, float *diff_bias, float *src, float *dst,
+                        float *diff_src, float *diff_dst)
 {
     style_status status = STYLE_OK;
     const conv_spec *s = &layer->spec;
@@ -272,8 +285,17 @@ style_status tconv_bind(tconv *layer, dnnl_engine_t engine, const float *weights
     dnnl_dims_t b_dims = {s->out_channels};
     TRY(user_weights_md(s, &user_md));
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&b_md, 1, b_dims, dnnl_f32, dnnl_a), "bias");
-    const dnnl_memory_desc_t *src_md = dnnl_primitive_desc_query_md(layer->fwd_pd, dnnl_query_src_md, 0);
-    const dnnl_memory_desc_t *dst_md = dnnl_primitive_desc_query_md(layer->fwd_pd, dnnl_query_dst_md, 0);
+    /* The caller's activations are f32 in the layer's layout; the convolution's source is
+     * the same tensor in bf16 when the layer computes in bf16. */
+    const dnnl_memory_desc_t *conv_src_md =
+        dnnl_primitive_desc_query_md(layer->fwd_pd, dnnl_query_src_md, 0);
+    const dnnl_memory_desc_t *dst_md =
+        dnnl_primitive_desc_query_md(layer->fwd_pd, dnnl_query_dst_md, 0);
+    dnnl_memory_desc_t user_src_md;
+    dnnl_dims_t src_dims = {layer->n, s->in_channels, layer->in_h, layer->in_w};
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&user_src_md, 4, src_dims, dnnl_f32, layer->layout),
+             "source");
+    const dnnl_memory_desc_t *src_md = &user_src_md;
     const dnnl_memory_desc_t *w_fwd_md =
         dnnl_primitive_desc_query_md(layer->fwd_pd, dnnl_query_weights_md, 0);
 
@@ -291,6 +313,18 @@ style_status tconv_bind(tconv *layer, dnnl_engine_t engine, const float *weights
     DNNL_TRY(dnnl_memory_create(&layer->src, src_md, engine, src), "source");
     DNNL_TRY(dnnl_memory_create(&layer->dst, dst_md, engine, dst), "destination");
     DNNL_TRY(dnnl_memory_create(&layer->diff_dst, dst_md, engine, diff_dst), "gradient");
+    if (layer->bf16) {
+        TRY(memory_with_buffer(engine, conv_src_md, &layer->src_bf16, &layer->src_bf16_buf));
+        TRY(make_reorder(engine, src_md, conv_src_md, &layer->to_bf16_src));
+        const_dnnl_primitive_desc_t bwd_pd =
+            layer->bwd_data_pd ? layer->bwd_data_pd : layer->bwd_weights_pd;
+        if (bwd_pd) {
+            const dnnl_memory_desc_t *md =
+                dnnl_primitive_desc_query_md(bwd_pd, dnnl_query_diff_dst_md, 0);
+            TRY(memory_with_buffer(engine, md, &layer->diff_dst_bf16, &layer->diff_dst_bf16_buf));
+            TRY(make_reorder(engine, dst_md, md, &layer->to_bf16_diff_dst));
+        }
+    }
 
     if (layer->bwd_data_pd && layer->bwd_data_as_forward) {
         /* The flipped, transposed weights in the user layout, reordered like the others. */
@@ -343,12 +377,12 @@ fail:
     return status;
 }
 
-static style_status run_reorder(dnnl_primitive_t reorder, dnnl_stream_t stream,
-                                dnnl_memory_t from, dnnl_memory_t to)
+static style_status run_reorder(dnnl_primitive_t reorder, dnnl_stream_t stream, dnnl_memory_t from,
+                                dnnl_memory_t to)
 {
     style_status status = STYLE_OK;
     dnnl_exec_arg_t args[] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
-    DNNL_TRY(dnnl_primitive_execute(reorder, stream, 2, args), "weights reorder");
+    DNNL_TRY(dnnl_primitive_execute(reorder, stream, 2, args), "reorder");
     return STYLE_OK;
 fail:
     return status;
@@ -371,7 +405,8 @@ style_status tconv_forward(tconv *layer, dnnl_stream_t stream, dnnl_memory_t scr
         }
         layer->weights_ready = true;
     }
-    dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, layer->src},
+    if (layer->bf16) TRY(run_reorder(layer->to_bf16_src, stream, layer->src, layer->src_bf16));
+    dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, layer->bf16 ? layer->src_bf16 : layer->src},
                               {DNNL_ARG_WEIGHTS, layer->w_fwd},
                               {DNNL_ARG_BIAS, layer->bias},
                               {DNNL_ARG_DST, layer->dst},
@@ -404,6 +439,11 @@ style_status tconv_backward(tconv *layer, dnnl_stream_t stream, dnnl_memory_t sc
                             (size_t)layer->n * layer->out_h * layer->out_w * s->out_channels,
                             layer->slope);
     }
+    dnnl_memory_t conv_diff_dst = layer->diff_dst;
+    if (layer->bf16 && layer->to_bf16_diff_dst) {
+        TRY(run_reorder(layer->to_bf16_diff_dst, stream, layer->diff_dst, layer->diff_dst_bf16));
+        conv_diff_dst = layer->diff_dst_bf16;
+    }
     if (layer->bwd_data && layer->bwd_data_as_forward) {
         if (!layer->frozen) {
             void *w = NULL;
@@ -430,8 +470,9 @@ style_status tconv_backward(tconv *layer, dnnl_stream_t stream, dnnl_memory_t sc
         DNNL_TRY(dnnl_primitive_execute(layer->bwd_data, stream, scratchpad ? 4 : 3, args),
                  "convolution backward data");
     } else if (layer->bwd_data) {
-        if (!layer->frozen) TRY(run_reorder(layer->reorder_w_bwd, stream, layer->w_user, layer->w_bwd));
-        dnnl_exec_arg_t args[] = {{DNNL_ARG_DIFF_DST, layer->diff_dst},
+        if (!layer->frozen)
+            TRY(run_reorder(layer->reorder_w_bwd, stream, layer->w_user, layer->w_bwd));
+        dnnl_exec_arg_t args[] = {{DNNL_ARG_DIFF_DST, conv_diff_dst},
                                   {DNNL_ARG_WEIGHTS, layer->w_bwd},
                                   {DNNL_ARG_DIFF_SRC, layer->diff_src},
                                   {DNNL_ARG_SCRATCHPAD, scratchpad}};
@@ -439,8 +480,8 @@ style_status tconv_backward(tconv *layer, dnnl_stream_t stream, dnnl_memory_t sc
                  "convolution backward data");
     }
     if (layer->bwd_weights) {
-        dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, layer->src},
-                                  {DNNL_ARG_DIFF_DST, layer->diff_dst},
+        dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, layer->bf16 ? layer->src_bf16 : layer->src},
+                                  {DNNL_ARG_DIFF_DST, conv_diff_dst},
                                   {DNNL_ARG_DIFF_WEIGHTS, layer->dw},
                                   {DNNL_ARG_DIFF_BIAS, layer->diff_bias},
                                   {DNNL_ARG_SCRATCHPAD, scratchpad}};
@@ -476,17 +517,29 @@ void tconv_count_macs(const tconv *layer, double *forward, double *backward)
 void tconv_destroy(tconv *layer)
 {
     if (!layer) return;
-    dnnl_primitive_t prims[] = {layer->fwd, layer->bwd_data, layer->bwd_weights,
-                                layer->reorder_w_fwd, layer->reorder_w_bwd, layer->reorder_dw};
+    dnnl_primitive_t prims[] = {layer->fwd,           layer->bwd_data,        layer->bwd_weights,
+                                layer->reorder_w_fwd, layer->reorder_w_bwd,   layer->reorder_dw,
+                                layer->to_bf16_src,   layer->to_bf16_diff_dst};
     for (size_t i = 0; i < sizeof prims / sizeof *prims; i++)
         if (prims[i]) dnnl_primitive_destroy(prims[i]);
     dnnl_primitive_desc_t pds[] = {layer->fwd_pd, layer->bwd_data_pd, layer->bwd_weights_pd};
     for (size_t i = 0; i < sizeof pds / sizeof *pds; i++)
         if (pds[i]) dnnl_primitive_desc_destroy(pds[i]);
-    dnnl_memory_t mems[] = {layer->src,   layer->dst,     layer->diff_src, layer->diff_dst,
-                            layer->w_user, layer->w_fwd,  layer->w_bwd,    layer->dw_user,
-                            layer->dw,     layer->bias,   layer->diff_bias,
-                            layer->w_flipped_user, layer->diff_dst_border_mem};
+    dnnl_memory_t mems[] = {layer->src,
+                            layer->dst,
+                            layer->diff_src,
+                            layer->diff_dst,
+                            layer->w_user,
+                            layer->w_fwd,
+                            layer->w_bwd,
+                            layer->dw_user,
+                            layer->dw,
+                            layer->bias,
+                            layer->diff_bias,
+                            layer->w_flipped_user,
+                            layer->diff_dst_border_mem,
+                            layer->src_bf16,
+                            layer->diff_dst_bf16};
     for (size_t i = 0; i < sizeof mems / sizeof *mems; i++)
         if (mems[i]) dnnl_memory_destroy(mems[i]);
     style__aligned_free(layer->w_fwd_buf);
@@ -496,5 +549,7 @@ void tconv_destroy(tconv *layer)
     style__aligned_free(layer->diff_bias_sink);
     style__aligned_free(layer->w_flipped);
     style__aligned_free(layer->diff_dst_bordered);
+    style__aligned_free(layer->src_bf16_buf);
+    style__aligned_free(layer->diff_dst_bf16_buf);
     memset(layer, 0, sizeof *layer);
 }

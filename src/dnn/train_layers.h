@@ -12,14 +12,23 @@
 /* ---- Convolution / transposed convolution ------------------------------------------------ */
 
 typedef struct tconv {
-    conv_spec spec;  /* spec.relu / spec.sum are not used in training */
-    float slope;     /* fused activation: < 0 none, 0 ReLU, > 0 leaky ReLU slope */
+    conv_spec spec; /* spec.relu / spec.sum are not used in training */
+    float slope;    /* fused activation: < 0 none, 0 ReLU, > 0 leaky ReLU slope */
     bool need_diff_src, frozen;
+    /* bf16 mixed precision: the convolutions read bf16 copies of their inputs (activations,
+     * output gradients, weights) and write f32 outputs and gradients; everything outside
+     * the convolution (norms, losses, the caller's tensors) stays f32. */
+    bool bf16;
+    dnnl_format_tag_t layout; /* of the activations and their gradients */
     int32_t n, in_h, in_w, out_h, out_w;
     dnnl_primitive_desc_t fwd_pd, bwd_data_pd, bwd_weights_pd;
     dnnl_primitive_t fwd, bwd_data, bwd_weights;
     dnnl_primitive_t reorder_w_fwd, reorder_w_bwd, reorder_dw;
     dnnl_memory_t src, dst, diff_src, diff_dst;
+    /* bf16: the convolution's copies of src and diff_dst, and the conversions into them. */
+    dnnl_memory_t src_bf16, diff_dst_bf16;
+    dnnl_primitive_t to_bf16_src, to_bf16_diff_dst;
+    void *src_bf16_buf, *diff_dst_bf16_buf;
     dnnl_memory_t w_user, w_fwd, w_bwd, dw_user, dw, bias, diff_bias;
     void *w_fwd_buf, *w_bwd_buf, *dw_buf;
     float *zero_bias, *diff_bias_sink;
@@ -30,7 +39,7 @@ typedef struct tconv {
      * backward pass itself (the 16 -> 3 channel 9x9 output layer on AVX2 with one thread:
      * ~100x slower). w_flipped holds those weights in the user layout [in, out, k, k]. */
     bool bwd_data_as_forward;
-    int32_t border[4];        /* zero border of the output gradient: top, left, bottom, right */
+    int32_t border[4]; /* zero border of the output gradient: top, left, bottom, right */
     float *w_flipped, *diff_dst_bordered;
     dnnl_memory_t w_flipped_user, diff_dst_border_mem;
 } tconv;
@@ -44,19 +53,22 @@ style_status tconv_create(tconv *layer, dnnl_engine_t engine, const conv_spec *s
                           int32_t n, int32_t in_h, int32_t in_w, bool need_diff_src, bool frozen);
 /* The same with the activations (src, dst and their gradients) in `layout`: dnnl_nhwc (as
  * tconv_create), or dnnl_nChw8c (channels in blocks of 8, both channel counts multiples of 8:
- * oneDNN's fastest AVX2 convolutions, ~2x NHWC's for 64 -> 64 3x3 in every pass). */
+ * oneDNN's fastest AVX2 convolutions, ~2x NHWC's for 64 -> 64 3x3 in every pass).
+ * bf16: the passes compute in bf16 with f32 accumulation (mixed precision, see tconv.bf16);
+ * the caller's tensors and weights stay f32. */
 style_status tconv_create_layout(tconv *layer, dnnl_engine_t engine, const conv_spec *spec,
                                  float slope, int32_t n, int32_t in_h, int32_t in_w,
-                                 bool need_diff_src, bool frozen, dnnl_format_tag_t layout);
+                                 bool need_diff_src, bool frozen, dnnl_format_tag_t layout,
+                                 bool bf16);
 
 /*
  * Binds buffers. weights/bias: parameters (bias may be NULL = zero, no gradient);
  * diff_weights/diff_bias: gradients (NULL when frozen or without bias).
  * src/dst: activations; diff_src/diff_dst: their gradients (diff_src NULL unless need_diff_src).
  */
-style_status tconv_bind(tconv *layer, dnnl_engine_t engine, const float *weights,
-                        const float *bias, float *diff_weights, float *diff_bias, float *src,
-                        float *dst, float *diff_src, float *diff_dst);
+style_status tconv_bind(tconv *layer, dnnl_engine_t engine, const float *weights, const float *bias,
+                        float *diff_weights, float *diff_bias, float *src, float *dst,
+                        float *diff_src, float *diff_dst);
 
 style_status tconv_forward(tconv *layer, dnnl_stream_t stream, dnnl_memory_t scratchpad);
 /* Applies the fused activation's derivative to diff_dst (in place, using dst), then computes
@@ -82,7 +94,7 @@ typedef struct tnorm {
     dnnl_memory_t src, dst, diff_src, diff_dst, scale, shift, diff_scale, diff_shift, mean,
         variance, workspace;
     float *src_base, *dst_base, *diff_src_base, *diff_dst_base;
-    float *means, *variances;    /* per image (instance) or 1 (batch) rows of c */
+    float *means, *variances;                   /* per image (instance) or 1 (batch) rows of c */
     float *diff_scale_part, *diff_shift_part;   /* one image's gradients (instance mode) */
     float *diff_scale_total, *diff_shift_total; /* the caller's gradient buffers */
     uint8_t *workspace_base;

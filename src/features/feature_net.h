@@ -15,10 +15,10 @@ typedef enum fnet_op { FNET_CONV, FNET_RELU, FNET_LEAKY_RELU, FNET_MAXPOOL } fne
 
 typedef struct fnet_layer {
     fnet_op op;
-    int32_t kernel, stride, pad;   /* conv */
-    float slope;                   /* leaky_relu */
+    int32_t kernel, stride, pad; /* conv */
+    float slope;                 /* leaky_relu */
     int32_t in_channels, out_channels;
-    const float *weight, *bias;    /* conv: [out, in, k, k], [out] or NULL */
+    const float *weight, *bias; /* conv: [out, in, k, k], [out] or NULL */
 } fnet_layer;
 
 #define FNET_MAX_TAPS 64
@@ -26,7 +26,7 @@ typedef struct fnet_layer {
 
 typedef struct feature_net {
     st_file file;
-    char *name;                  /* "vgg16", "vgg19" or the file's libstyle.name / base name */
+    char *name; /* "vgg16", "vgg19" or the file's libstyle.name / base name */
     fnet_layer *layers;
     int32_t layer_count;
     char tap_names[FNET_MAX_TAPS][FNET_NAME_MAX];
@@ -55,7 +55,7 @@ int32_t feature_net_tap(const feature_net *net, const char *name);
 
 typedef struct feature_run {
     const feature_net *net;
-    int32_t n, h, w, last;   /* runs layers [0, last] */
+    int32_t n, h, w, last; /* runs layers [0, last] */
     bool need_input_grad;
     bool forward_only; /* inference: no gradient buffers, feature_run_backward refused */
     /* The network's 2x2 max pools run as average pools (a training choice, Gatys et al. 2016:
@@ -65,19 +65,21 @@ typedef struct feature_run {
     /* Per layer: output shape and buffers (NULL where a conv's output is fused away). */
     int32_t *out_h, *out_w, *out_c;
     float **out, **diff, **tap_grad;
-    bool *fused;             /* layer i is an activation fused into conv i-1 */
+    bool *fused; /* layer i is an activation fused into conv i-1 */
     tconv *convs;
     uint8_t **argmax;
-    float *input, *diff_input;  /* normalized network input and its gradient */
-    float *diff_rgb;            /* gradient with respect to the 0..255 image */
+    float *input, *diff_input; /* normalized network input and its gradient */
+    float *diff_rgb;           /* gradient with respect to the 0..255 image */
     void *scratchpad;
     dnnl_memory_t scratchpad_memory;
 } feature_run;
 
 /* Builds a run of layers [0, last] on n images of h x w. */
+/* bf16: the convolutions compute in bf16 mixed precision (tconv.bf16), the activations,
+ * taps and gradients stay f32. */
 style_status feature_run_create(feature_run *run, const feature_net *net, dnnl_engine_t engine,
-                                int32_t n, int32_t h, int32_t w, int32_t last,
-                                bool need_input_grad);
+                                int32_t n, int32_t h, int32_t w, int32_t last, bool need_input_grad,
+                                bool bf16);
 /* The same for inference only: no gradient buffers, no backward primitives (the encoder of
  * AdaIN runs). feature_run_tap_grad returns NULL and feature_run_backward fails on it. */
 style_status feature_run_create_forward(feature_run *run, const feature_net *net,

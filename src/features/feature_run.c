@@ -17,8 +17,8 @@ static bool is_tap(const feature_net *net, int32_t layer)
 
 /* forward_only: no gradient buffers and no backward primitives (inference). */
 static style_status run_create(feature_run *run, const feature_net *net, dnnl_engine_t engine,
-                               int32_t n, int32_t h, int32_t w, int32_t last,
-                               bool need_input_grad, bool forward_only)
+                               int32_t n, int32_t h, int32_t w, int32_t last, bool need_input_grad,
+                               bool forward_only, bool bf16)
 {
     style_status status = STYLE_OK;
     memset(run, 0, sizeof *run);
@@ -46,8 +46,8 @@ static style_status run_create(feature_run *run, const feature_net *net, dnnl_en
         run->diff_input = style__aligned_alloc(image);
         run->diff_rgb = style__aligned_alloc(image);
     }
-    FAIL_IF(!run->input || (!forward_only && (!run->diff_input || !run->diff_rgb)),
-            STYLE_ERR_NOMEM, "feature run: out of memory");
+    FAIL_IF(!run->input || (!forward_only && (!run->diff_input || !run->diff_rgb)), STYLE_ERR_NOMEM,
+            "feature run: out of memory");
 
     /* Shapes, fusion and buffers. */
     int32_t ch = h, cw = w, cc = 3;
@@ -96,14 +96,21 @@ static style_status run_create(feature_run *run, const feature_net *net, dnnl_en
         const fnet_layer *l = &net->layers[i];
         if (l->op != FNET_CONV) continue;
         bool fuse = i < last && run->fused[i + 1];
-        float slope = !fuse ? -1.0f : net->layers[i + 1].op == FNET_RELU ? 0.0f
-                                                                          : net->layers[i + 1].slope;
-        conv_spec spec = {.in_channels = l->in_channels, .out_channels = l->out_channels,
-                          .kernel = l->kernel, .stride = l->stride, .pad_top = l->pad,
-                          .pad_left = l->pad, .pad_bottom = l->pad, .pad_right = l->pad};
+        float slope = !fuse                                ? -1.0f
+                      : net->layers[i + 1].op == FNET_RELU ? 0.0f
+                                                           : net->layers[i + 1].slope;
+        conv_spec spec = {.in_channels = l->in_channels,
+                          .out_channels = l->out_channels,
+                          .kernel = l->kernel,
+                          .stride = l->stride,
+                          .pad_top = l->pad,
+                          .pad_left = l->pad,
+                          .pad_bottom = l->pad,
+                          .pad_right = l->pad};
         int32_t in_h = i ? run->out_h[i - 1] : h, in_w = i ? run->out_w[i - 1] : w;
         bool diff_src = !forward_only && (i > 0 || need_input_grad);
-        TRY(tconv_create(&run->convs[i], engine, &spec, slope, n, in_h, in_w, diff_src, true));
+        TRY(tconv_create_layout(&run->convs[i], engine, &spec, slope, n, in_h, in_w, diff_src, true,
+                                dnnl_nhwc, bf16));
         if (run->convs[i].scratchpad_bytes > scratch) scratch = run->convs[i].scratchpad_bytes;
         float *src = i ? run->out[i - 1] : run->input;
         float *diff_src_buf = !diff_src ? NULL : i ? run->diff[i - 1] : run->diff_input;
@@ -118,24 +125,25 @@ fail:
 }
 
 style_status feature_run_create(feature_run *run, const feature_net *net, dnnl_engine_t engine,
-                                int32_t n, int32_t h, int32_t w, int32_t last,
-                                bool need_input_grad)
+                                int32_t n, int32_t h, int32_t w, int32_t last, bool need_input_grad,
+                                bool bf16)
 {
-    return run_create(run, net, engine, n, h, w, last, need_input_grad, false);
+    return run_create(run, net, engine, n, h, w, last, need_input_grad, false, bf16);
 }
 
 style_status feature_run_create_forward(feature_run *run, const feature_net *net,
                                         dnnl_engine_t engine, int32_t n, int32_t h, int32_t w,
                                         int32_t last)
 {
-    return run_create(run, net, engine, n, h, w, last, false, true);
+    return run_create(run, net, engine, n, h, w, last, false, true, false);
 }
 
 /* y = activation(x) over count floats. */
 static void activation_forward(const float *x, float *y, size_t count, float slope)
 {
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < count; i++) y[i] = x[i] > 0 ? x[i] : x[i] * slope;
+    for (size_t i = 0; i < count; i++)
+        y[i] = x[i] > 0 ? x[i] : x[i] * slope;
 }
 
 style_status feature_run_forward(feature_run *run, dnnl_stream_t stream, const float *rgb)
@@ -150,7 +158,8 @@ style_status feature_run_forward(feature_run *run, dnnl_stream_t stream, const f
     }
 #pragma omp parallel for schedule(static)
     for (size_t p = 0; p < pixels; p++)
-        for (int c = 0; c < 3; c++) run->input[p * 3 + c] = rgb[p * 3 + c] * scale[c] + offset[c];
+        for (int c = 0; c < 3; c++)
+            run->input[p * 3 + c] = rgb[p * 3 + c] * scale[c] + offset[c];
 
     for (int32_t i = 0; i <= run->last; i++) {
         const fnet_layer *l = &net->layers[i];
@@ -159,9 +168,15 @@ style_status feature_run_forward(feature_run *run, dnnl_stream_t stream, const f
         if (run->tap_grad[i]) memset(run->tap_grad[i], 0, count * sizeof(float));
         if (run->fused[i]) continue;
         switch (l->op) {
-        case FNET_CONV: TRY(tconv_forward(&run->convs[i], stream, run->scratchpad_memory)); break;
-        case FNET_RELU: activation_forward(prev, run->out[i], count, 0.0f); break;
-        case FNET_LEAKY_RELU: activation_forward(prev, run->out[i], count, l->slope); break;
+        case FNET_CONV:
+            TRY(tconv_forward(&run->convs[i], stream, run->scratchpad_memory));
+            break;
+        case FNET_RELU:
+            activation_forward(prev, run->out[i], count, 0.0f);
+            break;
+        case FNET_LEAKY_RELU:
+            activation_forward(prev, run->out[i], count, l->slope);
+            break;
         case FNET_MAXPOOL: {
             int32_t ih = i ? run->out_h[i - 1] : run->h, iw = i ? run->out_w[i - 1] : run->w;
             size_t in_image = (size_t)ih * iw * run->out_c[i];
@@ -197,14 +212,16 @@ const float *feature_run_output(const feature_run *run, int32_t layer)
 static void add_into(float *dst, const float *src, size_t count)
 {
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < count; i++) dst[i] += src[i];
+    for (size_t i = 0; i < count; i++)
+        dst[i] += src[i];
 }
 
 static void activation_backward(const float *x, const float *dy, float *dx, size_t count,
                                 float slope)
 {
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < count; i++) dx[i] = x[i] > 0 ? dy[i] : dy[i] * slope;
+    for (size_t i = 0; i < count; i++)
+        dx[i] = x[i] > 0 ? dy[i] : dy[i] * slope;
 }
 
 style_status feature_run_backward(feature_run *run, dnnl_stream_t stream, const float **diff_rgb)
@@ -221,8 +238,8 @@ style_status feature_run_backward(feature_run *run, dnnl_stream_t stream, const 
         if (run->tap_grad[i]) add_into(run->diff[i], run->tap_grad[i], count);
         /* Where this layer's input gradient goes (NULL: the image, not needed). */
         int32_t below = run->fused[i] ? i - 2 : i - 1;
-        float *diff_below = below >= 0 ? run->diff[below]
-                                       : (run->need_input_grad ? run->diff_input : NULL);
+        float *diff_below =
+            below >= 0 ? run->diff[below] : (run->need_input_grad ? run->diff_input : NULL);
         const float *in = below >= 0 ? run->out[below] : run->input;
         if (run->fused[i] || l->op == FNET_CONV) {
             int32_t conv = run->fused[i] ? i - 1 : i;
@@ -251,7 +268,8 @@ style_status feature_run_backward(feature_run *run, dnnl_stream_t stream, const 
     if (run->need_input_grad) {
         const size_t pixels = (size_t)run->n * run->h * run->w;
         float scale[3];
-        for (int c = 0; c < 3; c++) scale[c] = (float)(net->input_scale / net->input_std[c]);
+        for (int c = 0; c < 3; c++)
+            scale[c] = (float)(net->input_scale / net->input_std[c]);
 #pragma omp parallel for schedule(static)
         for (size_t p = 0; p < pixels; p++)
             for (int c = 0; c < 3; c++)

@@ -99,8 +99,8 @@ static style_status load_content(optimize_problem *p, const char *path, int32_t 
     p->width = wide ? size : (int32_t)fmax(1.0, round(fw * scale));
     p->height = wide ? (int32_t)fmax(1.0, round(fh * scale)) : size;
     p->content_rgb = style__aligned_alloc((size_t)p->width * p->height * 3 * sizeof(float));
-    FAIL_IF(!p->content_rgb, STYLE_ERR_NOMEM, "optimize: out of memory for a %dx%d image",
-            p->width, p->height);
+    FAIL_IF(!p->content_rgb, STYLE_ERR_NOMEM, "optimize: out of memory for a %dx%d image", p->width,
+            p->height);
     TRY(image_resize_rgb(full, fw, fh, p->content_rgb, p->width, p->height));
 fail:
     style__free(full);
@@ -117,9 +117,9 @@ static style_status accumulate_style(optimize_problem *p, const char *path, int3
     feature_run run = {0};
     TRY(train_load_rgb(path, short_side, &image, &w, &h));
     style__log(log, log_user, STYLE_LOG_INFO, "style image %s: %dx%d, weight %.3g", path, w, h,
-                blend);
+               blend);
     if (blend == 0) goto fail; /* loaded (so a bad file is still an error), nothing to add */
-    status = feature_run_create(&run, p->net, p->engine, 1, h, w, deepest_layer(p), false);
+    status = feature_run_create(&run, p->net, p->engine, 1, h, w, deepest_layer(p), false, false);
     if (status != STYLE_OK) {
         style__prefix_error(path);
         goto fail;
@@ -131,7 +131,8 @@ static style_status accumulate_style(optimize_problem *p, const char *path, int3
         gram = style__aligned_alloc((size_t)c * c * sizeof(float));
         FAIL_IF(!gram, STYLE_ERR_NOMEM, "optimize: out of memory");
         gram_matrix(feature_run_output(&run, l), run.out_h[l] * run.out_w[l], c, gram);
-        for (size_t k = 0; k < (size_t)c * c; k++) sums[i][k] += blend * (double)gram[k];
+        for (size_t k = 0; k < (size_t)c * c; k++)
+            sums[i][k] += blend * (double)gram[k];
     }
 fail:
     feature_run_destroy(&run);
@@ -161,13 +162,13 @@ style_status optimize_problem_create(optimize_problem *p, const char *loss_net,
     TRY(resolve_layers(p, content_layer, style_layers));
     TRY(load_content(p, content_image, size));
     status = feature_run_create(&p->run, p->net, p->engine, 1, p->height, p->width,
-                                deepest_layer(p), true);
+                                deepest_layer(p), true, false);
     if (status != STYLE_OK) {
         style__prefix_error(content_image);
         goto fail;
     }
-    style__log(log, log_user, STYLE_LOG_INFO, "content image %s: %dx%d", content_image,
-                p->width, p->height);
+    style__log(log, log_user, STYLE_LOG_INFO, "content image %s: %dx%d", content_image, p->width,
+               p->height);
 
     /* Content target. */
     const feature_run *run = &p->run;
@@ -187,22 +188,26 @@ style_status optimize_problem_create(optimize_problem *p, const char *loss_net,
         p->style_gram[i] = style__aligned_alloc((size_t)c * c * sizeof(float));
         FAIL_IF(!sums[i] || !p->style_gram[i], STYLE_ERR_NOMEM, "optimize: out of memory");
     }
-    const int32_t short_side = style_size > 0 ? style_size
-                               : p->width < p->height ? p->width : p->height;
+    const int32_t short_side = style_size > 0         ? style_size
+                               : p->width < p->height ? p->width
+                                                      : p->height;
     for (size_t k = 0; k < style_count; k++)
         TRY(accumulate_style(p, style_images[k], short_side, blend[k], sums, log, log_user));
     for (int32_t i = 0; i < p->style_count; i++) {
         int32_t c = run->out_c[p->style_layer[i]];
-        for (size_t k = 0; k < (size_t)c * c; k++) p->style_gram[i][k] = (float)sums[i][k];
+        for (size_t k = 0; k < (size_t)c * c; k++)
+            p->style_gram[i][k] = (float)sums[i][k];
         p->style_norm2[i] = gram_norm2(p->style_gram[i], c);
     }
     p->gram_scratch = style__aligned_alloc((size_t)max_c * max_c * sizeof(float));
     p->delta_scratch = style__aligned_alloc((size_t)max_c * max_c * sizeof(float));
     FAIL_IF(!p->gram_scratch || !p->delta_scratch, STYLE_ERR_NOMEM, "optimize: out of memory");
-    for (int32_t i = 0; i < OPTIMIZE_MAX_STYLE_LAYERS; i++) style__free(sums[i]);
+    for (int32_t i = 0; i < OPTIMIZE_MAX_STYLE_LAYERS; i++)
+        style__free(sums[i]);
     return STYLE_OK;
 fail:
-    for (int32_t i = 0; i < OPTIMIZE_MAX_STYLE_LAYERS; i++) style__free(sums[i]);
+    for (int32_t i = 0; i < OPTIMIZE_MAX_STYLE_LAYERS; i++)
+        style__free(sums[i]);
     optimize_problem_destroy(p);
     return status;
 }
@@ -212,7 +217,8 @@ void optimize_problem_destroy(optimize_problem *p)
     if (!p) return;
     feature_run_destroy(&p->run);
     feature_net_free(p->net);
-    for (int32_t i = 0; i < OPTIMIZE_MAX_STYLE_LAYERS; i++) style__aligned_free(p->style_gram[i]);
+    for (int32_t i = 0; i < OPTIMIZE_MAX_STYLE_LAYERS; i++)
+        style__aligned_free(p->style_gram[i]);
     style__aligned_free(p->content_rgb);
     style__aligned_free(p->content_target);
     style__aligned_free(p->gram_scratch);
@@ -242,9 +248,8 @@ style_status optimize_evaluate(void *ctx, const float *x, float *grad, double *f
         for (int32_t i = 0; i < p->style_count; i++) {
             int32_t l = p->style_layer[i];
             style += style_loss(feature_run_output(run, l), run->out_h[l] * run->out_w[l],
-                                run->out_c[l], p->style_gram[i], p->style_norm2[i],
-                                p->style_weight, p->gram_scratch, p->delta_scratch,
-                                feature_run_tap_grad(run, l));
+                                run->out_c[l], p->style_gram[i], p->style_norm2[i], p->style_weight,
+                                p->gram_scratch, p->delta_scratch, feature_run_tap_grad(run, l));
         }
     const float *diff_rgb;
     TRY(feature_run_backward(run, p->stream, &diff_rgb));
@@ -347,7 +352,8 @@ static style_status resolve_options(style_optimize_options *o, double *blend, bo
         sum += w;
     }
     FAIL_IF(!(sum > 0), STYLE_ERR_INVALID_ARGUMENT, "optimize: the style weights sum to 0");
-    for (size_t k = 0; k < o->style_count; k++) blend[k] /= sum;
+    for (size_t k = 0; k < o->style_count; k++)
+        blend[k] /= sum;
     if (o->size == 0) o->size = DEFAULT_SIZE;
     FAIL_IF(o->size < 1 || o->size > 16384, STYLE_ERR_INVALID_ARGUMENT,
             "optimize: size %d is not in 1..16384", o->size);
@@ -364,14 +370,15 @@ static style_status resolve_options(style_optimize_options *o, double *blend, bo
     FAIL_IF(!isfinite(o->learning_rate) || o->learning_rate < 0, STYLE_ERR_INVALID_ARGUMENT,
             "optimize: bad learning rate %g", o->learning_rate);
     if (o->learning_rate == 0) o->learning_rate = DEFAULT_ADAM_LR;
-    FAIL_IF(!isfinite(o->content_weight) || !isfinite(o->style_weight) ||
-                !isfinite(o->tv_weight),
+    FAIL_IF(!isfinite(o->content_weight) || !isfinite(o->style_weight) || !isfinite(o->tv_weight),
             STYLE_ERR_INVALID_ARGUMENT, "optimize: loss weights must be finite");
     /* 0: the default; negative: the term is off. */
-    o->content_weight = o->content_weight > 0 ? o->content_weight
-                        : o->content_weight < 0 ? 0.0 : DEFAULT_CONTENT_WEIGHT;
-    o->style_weight = o->style_weight > 0 ? o->style_weight
-                      : o->style_weight < 0 ? 0.0 : DEFAULT_STYLE_WEIGHT;
+    o->content_weight = o->content_weight > 0   ? o->content_weight
+                        : o->content_weight < 0 ? 0.0
+                                                : DEFAULT_CONTENT_WEIGHT;
+    o->style_weight = o->style_weight > 0   ? o->style_weight
+                      : o->style_weight < 0 ? 0.0
+                                            : DEFAULT_STYLE_WEIGHT;
     o->tv_weight = o->tv_weight > 0 ? o->tv_weight : o->tv_weight < 0 ? 0.0 : DEFAULT_TV_WEIGHT;
     return STYLE_OK;
 fail:
@@ -401,8 +408,7 @@ style_status style_optimize(const style_optimize_options *options)
 
     TRY(optimize_problem_create(&p, o.loss_net, o.content_image, o.size, o.style_images, blend,
                                 o.style_count, o.style_size, o.content_layer, o.style_layers,
-                                o.content_weight, o.style_weight, o.tv_weight, o.log,
-                                o.log_user));
+                                o.content_weight, o.style_weight, o.tv_weight, o.log, o.log_user));
     p.cancel = o.cancel; /* zero unless the caller's struct_size covers it */
     p.cancel_user = o.cancel_user;
     const size_t n = (size_t)p.width * p.height * 3;
@@ -413,7 +419,8 @@ style_status style_optimize(const style_optimize_options *options)
     if (o.init && strcmp(o.init, "noise") == 0) {
         train_rng rng;
         train_rng_seed(&rng, o.seed);
-        for (size_t i = 0; i < n; i++) x[i] = (float)(255.0 * train_rng_uniform(&rng));
+        for (size_t i = 0; i < n; i++)
+            x[i] = (float)(255.0 * train_rng_uniform(&rng));
     } else {
         memcpy(x, p.content_rgb, n * sizeof(float));
     }
@@ -428,11 +435,11 @@ style_status style_optimize(const style_optimize_options *options)
         fprintf(csv, "iteration,evaluations,content,style,tv,total,seconds\n");
     }
     style__log(o.log, o.log_user, STYLE_LOG_INFO,
-                "optimizing %dx%d pixels with %s%s, loss net %s, content %s (weight %g), style "
-                "%s (weight %g), tv weight %g, %lld iterations",
-                p.width, p.height, use_adam ? "Adam" : "L-BFGS", use_adam ? "" : " (history 10)",
-                p.net->name, p.content_name, p.content_weight, p.style_names, p.style_weight,
-                p.tv_weight, (long long)o.iterations);
+               "optimizing %dx%d pixels with %s%s, loss net %s, content %s (weight %g), style "
+               "%s (weight %g), tv weight %g, %lld iterations",
+               p.width, p.height, use_adam ? "Adam" : "L-BFGS", use_adam ? "" : " (history 10)",
+               p.net->name, p.content_name, p.content_weight, p.style_names, p.style_weight,
+               p.tv_weight, (long long)o.iterations);
 
     const double start = now_seconds();
     int64_t iteration = 0, evaluations = 0;
@@ -455,8 +462,8 @@ style_status style_optimize(const style_optimize_options *options)
         evaluations = use_adam ? ad.evaluations : lb.evaluations;
         if (converged) {
             style__log(o.log, o.log_user, STYLE_LOG_INFO,
-                        "L-BFGS converged after %lld iterations (no further decrease)",
-                        (long long)iteration);
+                       "L-BFGS converged after %lld iterations (no further decrease)",
+                       (long long)iteration);
             break;
         }
         iteration++;
@@ -464,11 +471,16 @@ style_status style_optimize(const style_optimize_options *options)
         if (csv)
             fprintf(csv, "%lld,%lld,%.9g,%.9g,%.9g,%.9g,%.3f\n", (long long)iteration,
                     (long long)evaluations, aux[0], aux[1], aux[2], f, elapsed);
-        style_optimize_stats stats = {
-            .iteration = iteration, .iterations = o.iterations, .evaluations = evaluations,
-            .content_loss = aux[0], .style_loss = aux[1], .tv_loss = aux[2], .total_loss = f,
-            .elapsed_seconds = elapsed,
-            .eta_seconds = elapsed / (double)iteration * (double)(o.iterations - iteration)};
+        style_optimize_stats stats = {.iteration = iteration,
+                                      .iterations = o.iterations,
+                                      .evaluations = evaluations,
+                                      .content_loss = aux[0],
+                                      .style_loss = aux[1],
+                                      .tv_loss = aux[2],
+                                      .total_loss = f,
+                                      .elapsed_seconds = elapsed,
+                                      .eta_seconds = elapsed / (double)iteration *
+                                                     (double)(o.iterations - iteration)};
         if (o.progress && o.progress(o.progress_user, &stats) && iteration < o.iterations) {
             cancelled = true;
             break;
@@ -477,11 +489,10 @@ style_status style_optimize(const style_optimize_options *options)
     const double seconds = now_seconds() - start;
     if (iteration > 0)
         style__log(o.log, o.log_user, STYLE_LOG_INFO,
-                    "%lld iterations, %lld evaluations in %.1f s: %.3f s per iteration, %.3f s "
-                    "per evaluation",
-                    (long long)iteration, (long long)evaluations, seconds,
-                    seconds / (double)iteration,
-                    evaluations ? seconds / (double)evaluations : 0.0);
+                   "%lld iterations, %lld evaluations in %.1f s: %.3f s per iteration, %.3f s "
+                   "per evaluation",
+                   (long long)iteration, (long long)evaluations, seconds,
+                   seconds / (double)iteration, evaluations ? seconds / (double)evaluations : 0.0);
     TRY(finish_image(&o, &p, x));
     if (o.out_path) style__log(o.log, o.log_user, STYLE_LOG_INFO, "wrote %s", o.out_path);
     if (cancelled) {
@@ -520,8 +531,7 @@ style_status style_evaluate_losses(const style_optimize_options *options, const 
     if (o.threads > 0) omp_set_num_threads(o.threads);
     TRY(optimize_problem_create(&p, o.loss_net, o.content_image, o.size, o.style_images, blend,
                                 o.style_count, o.style_size, o.content_layer, o.style_layers,
-                                o.content_weight, o.style_weight, o.tv_weight, o.log,
-                                o.log_user));
+                                o.content_weight, o.style_weight, o.tv_weight, o.log, o.log_user));
     /* The image at the size the optimisation works at (that of the resized content). */
     TRY(train_load_rgb(image_path, 0, &full, &fw, &fh));
     const size_t n = (size_t)p.width * p.height * 3;

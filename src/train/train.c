@@ -151,9 +151,19 @@ static style_status settings_from_options(trainer *t)
     const size_t image_count = images ? o->style_image_count : o->style_image ? 1 : 0;
     FAIL_IF(image_count > TRAIN_MAX_STYLES, STYLE_ERR_INVALID_ARGUMENT,
             "train: %zu style images; at most %d are supported", image_count, TRAIN_MAX_STYLES);
+    const char *precision =
+        o->struct_size >= offsetof(style_train_options, precision) + sizeof o->precision
+            ? o->precision
+            : NULL;
     if (o->resume_path) {
         TRY(train_checkpoint_load_settings(o->resume_path, s));
         if (o->iterations > 0) s->iterations = o->iterations;
+        /* The checkpoint's precision, unless one is asked for (the weights are f32 in both). */
+        if (precision) TRY(train_precision_resolve("train", precision, &s->bf16));
+        FAIL_IF(s->bf16 && !style_precision_supported(STYLE_PRECISION_BF16), STYLE_ERR_UNSUPPORTED,
+                "train: %s trains in bf16, which this processor does not run natively; "
+                "resume it with precision fp32",
+                o->resume_path);
         /* Inputs may have moved: an explicit path replaces the recorded one. */
         FAIL_IF(image_count && image_count != (size_t)s->style_count, STYLE_ERR_INVALID_ARGUMENT,
                 "train: the checkpoint trains %d style images, %zu given", (int)s->style_count,
@@ -196,8 +206,7 @@ static style_status settings_from_options(trainer *t)
     if (has_warm_start) {
         s->loss_shift = o->loss_shift;
         if (o->init_model) {
-            FAIL_IF(image_count != 1 || (has_styles && o->add_style_to),
-                    STYLE_ERR_INVALID_ARGUMENT,
+            FAIL_IF(image_count != 1 || (has_styles && o->add_style_to), STYLE_ERR_INVALID_ARGUMENT,
                     "train: a warm start (init_model) trains one style image from a "
                     "single-style model, not several styles or an added style");
             TRY(copy_path(s->init_model, o->init_model, "model to start from"));
@@ -236,6 +245,7 @@ static style_status settings_from_options(trainer *t)
     snprintf(s->style_layers, sizeof s->style_layers, "%s", o->style_layers ? o->style_layers : "");
     s->seed = o->seed;
     s->checkpoint_every = o->checkpoint_every > 0 ? o->checkpoint_every : 100;
+    TRY(train_precision_resolve("train", precision, &s->bf16));
     return STYLE_OK;
 fail:
     return status;
@@ -362,7 +372,8 @@ static style_status compute_style_targets(trainer *t)
     for (int32_t k = 0; k < t->settings.style_count; k++) {
         const char *path = t->settings.style_images[k];
         TRY(train_load_rgb(path, t->settings.style_size, &image, &w, &h));
-        TRY(feature_run_create(&run, t->loss_net, t->loop.engine, 1, h, w, deepest_layer(t),
+        /* The style targets in f32 whatever the run's precision: computed once. */
+        TRY(feature_run_create(&run, t->loss_net, t->loop.engine, 1, h, w, deepest_layer(t), false,
                                false));
         run.average_pooling = t->settings.average_pooling;
         TRY(feature_run_forward(&run, t->loop.stream, image));
@@ -767,11 +778,11 @@ style_status style_train(const style_train_options *options)
     TRY(sync_from_leader(&t));
 
     const int32_t shard = t.group.shard;
-    TRY(train_net_create(&t.net, &t.params, t.loop.engine, shard, s->crop_size));
+    TRY(train_net_create(&t.net, &t.params, t.loop.engine, shard, s->crop_size, s->bf16));
     t.net.timing = &t.net_timing; /* a few clock reads per pass, for the closing split */
     const int32_t loss_size = s->crop_size - s->loss_shift;
     TRY(feature_run_create(&t.loss_run, t.loss_net, t.loop.engine, shard, loss_size, loss_size,
-                           deepest_layer(&t), true));
+                           deepest_layer(&t), true, s->bf16));
     TRY(train_loss_window_create(&t.window, s->loss_shift, s->crop_size, shard));
     t.loss_run.average_pooling = s->average_pooling;
     const feature_run *run = &t.loss_run;
@@ -791,14 +802,14 @@ style_status style_train(const style_train_options *options)
                   s->batch_size, t.group.rank, t.group.first, t.group.first + shard - 1);
     train_log(&t, STYLE_LOG_INFO,
               "training %d/%d/%d x%d blocks (%s norm%s) on %zu images, loss net %s, content %s, "
-              "style %s, %lld iterations of %d x %dpx",
+              "style %s, %lld iterations of %d x %dpx, convolutions in %s",
               s->net.widths[0], s->net.widths[1], s->net.widths[2], s->net.residual_blocks,
               s->net.batch_norm ? "batch" : "instance",
               s->add_style_to[0] ? ", adding one style: only its scales and shifts"
               : s->net.styles    ? ", conditional: one scale and shift per style"
                                  : "",
               t.data.count, t.loss_net->name, s->content_layer, s->style_layers,
-              (long long)s->iterations, s->batch_size, s->crop_size);
+              (long long)s->iterations, s->batch_size, s->crop_size, s->bf16 ? "bf16" : "fp32");
 
     if (s->loss_shift > 0)
         train_log(&t, STYLE_LOG_INFO, "loss network window %d x %d at a random offset of 0..%d",

@@ -47,6 +47,9 @@ typedef struct train_settings {
     bool widths_given;
     /* The cap on the short side photos are scaled to before cropping (0: none). */
     int32_t max_short_side;
+    /* The convolutions compute in bf16 mixed precision (f32 master weights, Adam state,
+     * norms and losses); false: f32. Resolved from the option ("auto" never stored). */
+    bool bf16;
     char content_layer[64];
     char style_layers[512];
     uint64_t seed;

@@ -40,6 +40,7 @@ typedef struct adain_settings {
     int32_t loss_shift, max_short_side;
     double color_weight, grid_weight;
     char exclude[TRAIN_PATH_MAX], style_exclude[TRAIN_PATH_MAX];
+    bool bf16; /* convolutions in bf16 mixed precision (train_settings.bf16) */
 } adain_settings;
 
 typedef struct adain_trainer {
@@ -96,6 +97,7 @@ static char *settings_json(const adain_settings *s, int64_t content_count, int64
     }
     if (s->exclude[0]) json_object_set_new(o, "exclude", json_string(s->exclude));
     if (s->style_exclude[0]) json_object_set_new(o, "style_exclude", json_string(s->style_exclude));
+    if (s->bf16) json_object_set_new(o, "precision", json_string("bf16"));
     if (content_count >= 0) json_object_set_new(o, "content_images", json_integer(content_count));
     if (style_count >= 0) json_object_set_new(o, "style_images", json_integer(style_count));
     if (seconds >= 0) json_object_set_new(o, "seconds", json_real(seconds));
@@ -134,15 +136,18 @@ static style_status settings_from_json(const char *text, adain_settings *s)
     json_int_t shift = 0, cap = 0;
     double colour = 0, grid = 0;
     const char *init = NULL, *init_sha256 = "", *exclude = "", *style_exclude = "";
-    FAIL_IF(json_unpack_ex(o, &error, 0, "{s?I, s?I, s?F, s?F, s?s, s?s, s?s, s?s}", "loss_shift",
-                           &shift, "max_short_side", &cap, "color_weight", &colour, "grid_weight",
-                           &grid, "init_model", &init, "init_model_sha256", &init_sha256,
-                           "exclude", &exclude, "style_exclude", &style_exclude) != 0 ||
-                shift < 0 || shift > 65536 || cap < 0 || cap > 65536,
-            STYLE_ERR_FORMAT, "training settings: a quality option is out of range (%s)",
-            error.text);
+    const char *precision = "fp32";
+    FAIL_IF(
+        json_unpack_ex(o, &error, 0, "{s?I, s?I, s?F, s?F, s?s, s?s, s?s, s?s, s?s}", "loss_shift",
+                       &shift, "max_short_side", &cap, "color_weight", &colour, "grid_weight",
+                       &grid, "init_model", &init, "init_model_sha256", &init_sha256, "exclude",
+                       &exclude, "style_exclude", &style_exclude, "precision", &precision) != 0 ||
+            shift < 0 || shift > 65536 || cap < 0 || cap > 65536 ||
+            (strcmp(precision, "fp32") != 0 && strcmp(precision, "bf16") != 0),
+        STYLE_ERR_FORMAT, "training settings: a quality option is out of range (%s)", error.text);
     s->loss_shift = (int32_t)shift, s->max_short_side = (int32_t)cap, s->color_weight = colour;
     s->grid_weight = grid;
+    s->bf16 = strcmp(precision, "bf16") == 0;
     snprintf(s->init_model, sizeof s->init_model, "%s", init ? init : "");
     snprintf(s->init_model_sha256, sizeof s->init_model_sha256, "%s", init_sha256);
     snprintf(s->exclude, sizeof s->exclude, "%s", exclude);
@@ -188,6 +193,10 @@ static style_status resolve_settings(adain_trainer *t)
     const bool has_quality =
         o->struct_size >=
         offsetof(style_train_adain_options, style_exclude_list) + sizeof o->style_exclude_list;
+    const char *precision =
+        o->struct_size >= offsetof(style_train_adain_options, precision) + sizeof o->precision
+            ? o->precision
+            : NULL;
     if (o->resume_path) {
         char *json = NULL;
         TRY(train_checkpoint_read_settings(o->resume_path, &json));
@@ -198,6 +207,12 @@ static style_status resolve_settings(adain_trainer *t)
             status = check_settings(s);
         }
         if (status != STYLE_OK) return train_checkpoint_error(o->resume_path, status);
+        /* The checkpoint's precision, unless one is asked for (the weights are f32 in both). */
+        if (precision) TRY(train_precision_resolve("train-adain", precision, &s->bf16));
+        FAIL_IF(s->bf16 && !style_precision_supported(STYLE_PRECISION_BF16), STYLE_ERR_UNSUPPORTED,
+                "train-adain: %s trains in bf16, which this processor does not run natively; "
+                "resume it with precision fp32",
+                o->resume_path);
         if (o->data_dir) TRY(copy_path(s->data_dir, o->data_dir, "data directory"));
         if (o->styles_dir) TRY(copy_path(s->styles_dir, o->styles_dir, "styles directory"));
         if (o->loss_net) TRY(copy_path(s->loss_net, o->loss_net, "loss network"));
@@ -246,6 +261,7 @@ static style_status resolve_settings(adain_trainer *t)
     FAIL_IF(o->crop_size < 0 || o->batch_size < 0 || o->iterations < 0 || o->learning_rate < 0 ||
                 o->content_weight < 0 || o->style_weight < 0 || o->checkpoint_every < 0,
             STYLE_ERR_INVALID_ARGUMENT, "train-adain: an option is out of range");
+    TRY(train_precision_resolve("train-adain", precision, &s->bf16));
     TRY(check_settings(s));
 fail:
     return status;
@@ -435,8 +451,9 @@ static style_status train_step(adain_trainer *t, double losses[3])
      * decoder's upsamplings repeat every spec.scale pixels, the period of the checker it can
      * lock to its own grid. */
     for (int32_t b = 0; b < n && s->grid_weight > 0; b++)
-        losses[2] += grid_loss(t->output_rgb + b * image, size, size, t->spec.scale,
-                               TRAIN_GRID_TILE, s->grid_weight * per_image, t->diff_rgb + b * image);
+        losses[2] +=
+            grid_loss(t->output_rgb + b * image, size, size, t->spec.scale, TRAIN_GRID_TILE,
+                      s->grid_weight * per_image, t->diff_rgb + b * image);
     float *diff_out = adain_decoder_diff_output(&t->decoder);
     double factor[3];
     for (int c = 0; c < 3; c++)
@@ -658,14 +675,15 @@ style_status style_train_adain(const style_train_adain_options *options)
     const int32_t n = s->batch_size, size = s->crop_size, view = size - s->loss_shift;
     /* Without a shift one run serves every pass and needs its backward; with one the
      * crop-sized run only gives targets. */
-    TRY(feature_run_create(&t.run, t.net, t.loop.engine, n, size, size, t.last,
-                           s->loss_shift == 0));
+    TRY(feature_run_create(&t.run, t.net, t.loop.engine, n, size, size, t.last, s->loss_shift == 0,
+                           s->bf16));
     if (s->loss_shift > 0)
-        TRY(feature_run_create(&t.view_run, t.net, t.loop.engine, n, view, view, t.last, true));
+        TRY(feature_run_create(&t.view_run, t.net, t.loop.engine, n, view, view, t.last, true,
+                               s->bf16));
     TRY(train_loss_window_create(&t.window, s->loss_shift, size, n));
     const feature_run *run = &t.run;
     TRY(adain_decoder_create(&t.decoder, &t.spec, &t.params, t.loop.engine, n, run->out_h[t.tap],
-                             run->out_w[t.tap], false));
+                             run->out_w[t.tap], false, s->bf16));
     FAIL_IF(t.decoder.out_h != size || t.decoder.out_w != size, STYLE_ERR_INTERNAL,
             "train-adain: the decoder gives %dx%d for %dx%d", t.decoder.out_w, t.decoder.out_h,
             size, size);

@@ -8,6 +8,7 @@
 #include "features/feature_net.h"
 #include "libstyle_train.h"
 #include "train/train.h"
+#include "train/train_loop.h"
 #include "train/train_losses.h"
 
 #include <math.h>
@@ -306,8 +307,11 @@ style_status style_train_bench(const style_train_bench_options *options,
         return style__fail(STYLE_ERR_INVALID_ARGUMENT,
                            "train bench: crop 16..4096 (a multiple of 4), batch 1..256, "
                            "iterations 1..100000, warm-up up to 1000, threads >= 0");
+    bool bf16 = false;
+    TRY(train_precision_resolve("train bench", options->precision, &bf16));
     memset(result, 0, sizeof *result);
     result->struct_size = sizeof *result;
+    result->precision = bf16 ? STYLE_PRECISION_BF16 : STYLE_PRECISION_FP32;
     if (options->threads > 0) omp_set_num_threads(options->threads);
     b.rng = 0x7e57be9c4ull;
     DNNL_TRY(dnnl_engine_create(&b.engine, dnnl_cpu, 0), "train bench: engine");
@@ -328,9 +332,9 @@ style_status style_train_bench(const style_train_bench_options *options,
     FAIL_IF(!b.adam_m || !b.adam_v, STYLE_ERR_NOMEM, "train bench: out of memory");
     memset(b.adam_m, 0, bytes);
     memset(b.adam_v, 0, bytes);
-    TRY(train_net_create(&b.net, &b.params, b.engine, n, size));
+    TRY(train_net_create(&b.net, &b.params, b.engine, n, size, bf16));
     b.net.timing = &b.timing;
-    TRY(feature_run_create(&b.run, b.loss_net, b.engine, n, size, size, last, true));
+    TRY(feature_run_create(&b.run, b.loss_net, b.engine, n, size, size, last, true, bf16));
     const feature_run *run = &b.run;
     int32_t max_c = 1;
     for (int32_t i = 0; i < b.style_count; i++)

@@ -53,6 +53,7 @@ char *train_settings_to_json(const train_settings *s, int64_t dataset_size, doub
     if (s->temporal_weight > 0)
         json_object_set_new(o, "temporal_weight", json_real(s->temporal_weight));
     if (s->loss_shift > 0) json_object_set_new(o, "loss_shift", json_integer(s->loss_shift));
+    if (s->bf16) json_object_set_new(o, "precision", json_string("bf16"));
     if (s->max_short_side > 0)
         json_object_set_new(o, "max_short_side", json_integer(s->max_short_side));
     if (s->init_model[0]) {
@@ -146,6 +147,12 @@ style_status train_settings_from_json(const char *text, train_settings *s)
     FAIL_IF(temporal && !json_is_number(temporal), STYLE_ERR_FORMAT,
             "training settings: bad temporal_weight");
     s->temporal_weight = temporal ? json_number_value(temporal) : 0.0;
+    json_t *precision = json_object_get(o, "precision");
+    FAIL_IF(precision &&
+                (!json_is_string(precision) || (strcmp(json_string_value(precision), "bf16") != 0 &&
+                                                strcmp(json_string_value(precision), "fp32") != 0)),
+            STYLE_ERR_FORMAT, "training settings: bad precision");
+    s->bf16 = precision && strcmp(json_string_value(precision), "bf16") == 0;
     json_t *shift = json_object_get(o, "loss_shift"), *init = json_object_get(o, "init_model"),
            *init_hash = json_object_get(o, "init_model_sha256");
     FAIL_IF(shift && (!json_is_integer(shift) || json_integer_value(shift) < 0 ||

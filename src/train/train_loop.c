@@ -133,3 +133,26 @@ void train_loop_close(train_loop *l)
     if (l->previous_threads > 0) omp_set_num_threads(l->previous_threads);
     memset(l, 0, sizeof *l);
 }
+
+style_status train_precision_resolve(const char *who, const char *name, bool *bf16)
+{
+    if (!name || strcmp(name, "fp32") == 0) {
+        *bf16 = false;
+        return STYLE_OK;
+    }
+    const bool native = style_precision_supported(STYLE_PRECISION_BF16) != 0;
+    if (strcmp(name, "auto") == 0) {
+        *bf16 = native;
+        return STYLE_OK;
+    }
+    if (strcmp(name, "bf16") != 0)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                           "%s: precision must be 'fp32', 'bf16' or 'auto', not '%s'", who, name);
+    if (!native)
+        return style__fail(STYLE_ERR_UNSUPPORTED,
+                           "%s: this processor does not run bf16 natively (AVX-512 BF16 or "
+                           "AMX); train with precision fp32 or auto",
+                           who);
+    *bf16 = true;
+    return STYLE_OK;
+}

@@ -71,6 +71,11 @@ double train_loop_elapsed(const train_loop *l);
 style_status train_check_quality(const char *who, int32_t crop_size, int32_t loss_shift,
                                  int32_t max_short_side);
 
+/* The arithmetic of a training run's convolutions from its option: NULL or "fp32" (f32),
+ * "bf16" (bf16 mixed precision; refused with STYLE_ERR_UNSUPPORTED where the processor does
+ * not run bf16 natively), "auto" (bf16 where it does, else f32). `who` prefixes messages. */
+style_status train_precision_resolve(const char *who, const char *name, bool *bf16);
+
 /* Closes the log, the stream and the engine, frees the path and restores the thread count. */
 void train_loop_close(train_loop *l);
 

@@ -19,7 +19,8 @@ void train_params_add(train_params *p, const char *name, int32_t ndim, const int
     snprintf(t->name, sizeof t->name, "%s", name);
     t->ndim = ndim;
     t->count = 1;
-    for (int32_t i = 0; i < ndim; i++) t->shape[i] = shape[i], t->count *= (size_t)shape[i];
+    for (int32_t i = 0; i < ndim; i++)
+        t->shape[i] = shape[i], t->count *= (size_t)shape[i];
     t->offset = p->total;
     t->trainable = trainable;
     p->total += (t->count + 15) / 16 * 16; /* 64-byte aligned slices */
@@ -125,8 +126,8 @@ void train_params_init(train_params *p, uint64_t seed)
         float *v = p->values + t->offset;
         const char *dot = strrchr(t->name, '.');
         /* A 4-d weight is a conv's; a bias right after one is that conv's bias. */
-        bool conv = t->ndim == 4 ||
-                    (i > 0 && p->params[i - 1].ndim == 4 && strcmp(dot, ".bias") == 0);
+        bool conv =
+            t->ndim == 4 || (i > 0 && p->params[i - 1].ndim == 4 && strcmp(dot, ".bias") == 0);
         if (conv) {
             /* PyTorch Conv2d default: kaiming_uniform(a = sqrt 5) = U(-1/sqrt(fan_in), ..),
              * and the bias U(-1/sqrt(fan_in), ..) too. */
@@ -136,9 +137,10 @@ void train_params_init(train_params *p, uint64_t seed)
             for (size_t j = 0; j < t->count; j++)
                 v[j] = (float)((2.0 * init_uniform(&state) - 1.0) * bound);
         } else {
-            float value = strcmp(dot, ".weight") == 0 || strcmp(dot, ".running_var") == 0 ? 1.0f
-                                                                                         : 0.0f;
-            for (size_t j = 0; j < t->count; j++) v[j] = value;
+            float value =
+                strcmp(dot, ".weight") == 0 || strcmp(dot, ".running_var") == 0 ? 1.0f : 0.0f;
+            for (size_t j = 0; j < t->count; j++)
+                v[j] = value;
         }
     }
 }
@@ -177,8 +179,8 @@ static float *alloc_tensor(int32_t n, int32_t h, int32_t w, int32_t c)
     return style__aligned_alloc((size_t)n * h * w * c * sizeof(float));
 }
 
-style_status train_stage_create(train_stage *st, train_params *p, int32_t n,
-                                dnnl_engine_t engine, const train_stage_desc *d, size_t *scratch)
+style_status train_stage_create(train_stage *st, train_params *p, int32_t n, dnnl_engine_t engine,
+                                const train_stage_desc *d, size_t *scratch)
 {
     style_status status = STYLE_OK;
     memset(st, 0, sizeof *st);
@@ -204,7 +206,7 @@ style_status train_stage_create(train_stage *st, train_params *p, int32_t n,
     conv_spec spec = {
         .in_channels = d->in_c, .out_channels = out_c, .kernel = k, .stride = d->stride};
     TRY(tconv_create_layout(&st->conv, engine, &spec, d->norm ? -1.0f : d->slope, n, ph, pw,
-                            d->diff_src != NULL, d->frozen || d->frozen_weights, layout));
+                            d->diff_src != NULL, d->frozen || d->frozen_weights, layout, d->bf16));
     int32_t oh = st->conv.out_h, ow = st->conv.out_w;
     st->conv_out = alloc_tensor(n, oh, ow, out_c);
     st->diff_conv_out = d->frozen ? NULL : alloc_tensor(n, oh, ow, out_c);
@@ -265,7 +267,8 @@ static style_status stage_create(train_net *net, train_stage *st, dnnl_engine_t 
                           .batch_norm = net->params->config.batch_norm,
                           .relu = relu,
                           .frozen_weights = net->params->config.frozen_convs,
-                          .blocked = blocked};
+                          .blocked = blocked,
+                          .bf16 = net->bf16};
     return train_stage_create(st, net->params, net->n, engine, &d, scratch);
 }
 
@@ -370,27 +373,29 @@ static bool blocked_region_is_slow(const train_net *net)
     return slow;
 }
 
-style_status train_net_create(train_net *net, train_params *params, dnnl_engine_t engine,
-                              int32_t n, int32_t size)
+style_status train_net_create(train_net *net, train_params *params, dnnl_engine_t engine, int32_t n,
+                              int32_t size, bool bf16)
 {
-    /* nChw8c where it was measured to pay: AVX2 without AVX-512 (AVX-512's native block is
-     * 16 channels; not measured here, so NHWC as before). */
+    /* nChw8c where it was measured to pay: fp32 on AVX2 without AVX-512 (AVX-512's native
+     * block is 16 channels; not measured here, so NHWC as before; oneDNN's bf16 kernels
+     * take NHWC). */
     const int32_t *wd = params->config.widths;
-    if (backend_kernel_isa() != 1 || wd[0] % 8 || wd[1] % 8 || wd[2] % 8)
-        return train_net_create_layout(net, params, engine, n, size, TRAIN_LAYOUT_NHWC);
+    if (bf16 || backend_kernel_isa() != 1 || wd[0] % 8 || wd[1] % 8 || wd[2] % 8)
+        return train_net_create_layout(net, params, engine, n, size, TRAIN_LAYOUT_NHWC, bf16);
     style_status status =
-        train_net_create_layout(net, params, engine, n, size, TRAIN_LAYOUT_BLOCKED);
+        train_net_create_layout(net, params, engine, n, size, TRAIN_LAYOUT_BLOCKED, false);
     if (status != STYLE_OK || !blocked_region_is_slow(net)) return status;
     train_net_destroy(net);
-    return train_net_create_layout(net, params, engine, n, size, TRAIN_LAYOUT_NHWC);
+    return train_net_create_layout(net, params, engine, n, size, TRAIN_LAYOUT_NHWC, false);
 }
 
 style_status train_net_create_layout(train_net *net, train_params *params, dnnl_engine_t engine,
-                                     int32_t n, int32_t size, train_layout layout)
+                                     int32_t n, int32_t size, train_layout layout, bool bf16)
 {
     style_status status = STYLE_OK;
     memset(net, 0, sizeof *net);
     net->params = params;
+    net->bf16 = bf16;
     net->n = n, net->size = size;
     net->momentum = 0.1f;
     const int32_t *wd = params->config.widths;
@@ -466,7 +471,8 @@ fail:
 static void add_tensors(float *dst, const float *a, const float *b, size_t count)
 {
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < count; i++) dst[i] = a[i] + b[i];
+    for (size_t i = 0; i < count; i++)
+        dst[i] = a[i] + b[i];
 }
 
 /* Monotonic seconds, read only when the graph is timed. */
@@ -538,10 +544,13 @@ static void stage_set_style(train_net *net, train_stage *st, int32_t style)
 
 void train_net_set_style(train_net *net, int32_t style)
 {
-    for (int i = 0; i < 3; i++) stage_set_style(net, &net->down[i], style);
+    for (int i = 0; i < 3; i++)
+        stage_set_style(net, &net->down[i], style);
     for (int32_t k = 0; k < net->params->config.residual_blocks; k++)
-        for (int j = 0; j < 2; j++) stage_set_style(net, &net->residual[k][j], style);
-    for (int i = 0; i < 2; i++) stage_set_style(net, &net->up[i], style);
+        for (int j = 0; j < 2; j++)
+            stage_set_style(net, &net->residual[k][j], style);
+    for (int i = 0; i < 2; i++)
+        stage_set_style(net, &net->up[i], style);
 }
 
 float *train_net_diff_output(train_net *net)
@@ -615,7 +624,8 @@ void train_net_destroy(train_net *net)
 {
     if (!net) return;
     const int32_t blocks = net->params ? net->params->config.residual_blocks : 0;
-    for (int i = 0; i < 3; i++) train_stage_destroy(&net->down[i]);
+    for (int i = 0; i < 3; i++)
+        train_stage_destroy(&net->down[i]);
     for (int32_t k = 0; k < blocks; k++) {
         train_stage_destroy(&net->residual[k][0]);
         train_stage_destroy(&net->residual[k][1]);

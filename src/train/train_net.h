@@ -59,9 +59,9 @@ void train_params_destroy(train_params *p);
 
 /* One conv stage: [reflection pad (+ nearest x2)] -> conv -> [norm (+ ReLU)]. */
 typedef struct train_stage {
-    int32_t factor, pad;       /* pad / upsample before the conv (pad 0, factor 1 = none) */
-    int32_t in_h, in_w, in_c;  /* the stage input's shape */
-    float *src, *diff_src;     /* the stage input and where its gradient goes (NULL: none) */
+    int32_t factor, pad;      /* pad / upsample before the conv (pad 0, factor 1 = none) */
+    int32_t in_h, in_w, in_c; /* the stage input's shape */
+    float *src, *diff_src;    /* the stage input and where its gradient goes (NULL: none) */
     float *padded, *diff_padded;
     tconv conv;
     float *conv_out, *diff_conv_out;
@@ -75,22 +75,23 @@ typedef struct train_stage {
 
 /* How to build a stage (train_stage_create). */
 typedef struct train_stage_desc {
-    float *src, *diff_src;        /* input (n x h x w x in_c) and its gradient (NULL: none) */
+    float *src, *diff_src; /* input (n x h x w x in_c) and its gradient (NULL: none) */
     int32_t h, w, in_c;
-    int32_t factor, pad, stride;  /* nearest x factor, then reflection pad, conv stride */
-    const char *weight, *bias;    /* parameter names (bias NULL: none) */
-    float slope;                  /* activation fused into the conv when there is no norm:
-                                     < 0 none, 0 ReLU, > 0 leaky */
-    const char *norm;             /* "<norm>.weight/.bias" parameters, or NULL */
-    bool batch_norm, relu;        /* the norm's kind and its ReLU */
-    bool frozen;                  /* forward only, weights fixed (inference) */
-    bool frozen_weights;          /* conv weights fixed, gradients still flow (johnson-cin) */
-    bool blocked;                 /* input, output and their gradients in nChw8c, not NHWC
-                                     (in_c and the output channels multiples of 8) */
+    int32_t factor, pad, stride; /* nearest x factor, then reflection pad, conv stride */
+    const char *weight, *bias;   /* parameter names (bias NULL: none) */
+    float slope;                 /* activation fused into the conv when there is no norm:
+                                    < 0 none, 0 ReLU, > 0 leaky */
+    const char *norm;            /* "<norm>.weight/.bias" parameters, or NULL */
+    bool batch_norm, relu;       /* the norm's kind and its ReLU */
+    bool frozen;                 /* forward only, weights fixed (inference) */
+    bool frozen_weights;         /* conv weights fixed, gradients still flow (johnson-cin) */
+    bool bf16;                   /* the conv computes in bf16 (tconv_create_layout) */
+    bool blocked;                /* input, output and their gradients in nChw8c, not NHWC
+                                    (in_c and the output channels multiples of 8) */
 } train_stage_desc;
 
-style_status train_stage_create(train_stage *st, train_params *p, int32_t n,
-                                dnnl_engine_t engine, const train_stage_desc *d, size_t *scratch);
+style_status train_stage_create(train_stage *st, train_params *p, int32_t n, dnnl_engine_t engine,
+                                const train_stage_desc *d, size_t *scratch);
 style_status train_stage_forward(train_stage *st, int32_t n, dnnl_stream_t stream,
                                  dnnl_memory_t scratchpad);
 /* Needs the gradient of the stage's output in st->diff_out; writes the parameters' gradients
@@ -119,26 +120,29 @@ typedef struct train_net {
     float *input;                        /* N x S x S x 3 */
     float *stream[TRAIN_MAX_BLOCKS + 1]; /* residual stream x_k, and its gradient */
     float *diff_stream[TRAIN_MAX_BLOCKS + 1];
-    float *diff_scratch;                 /* one residual-stream-sized gradient buffer */
+    float *diff_scratch; /* one residual-stream-sized gradient buffer */
     /* down[2] .. up[1] in nChw8c (train_net_create_layout): oneDNN's AVX2 convolutions take
      * about half the time of NHWC's there (a third for the upsampling convs' backward-weights).
      * down[1]'s NHWC output is reordered into blocked_in, up[1]'s blocked output into
      * blocked_out (NHWC) for the last conv, and their gradients back: two reorders each way
      * per step. */
     bool blocked;
+    bool bf16; /* convolutions in bf16 mixed precision (tconv.bf16) */
     float *blocked_in, *diff_blocked_in, *blocked_out, *diff_blocked_out;
     void *scratchpad;
     dnnl_memory_t scratchpad_memory;
 } train_net;
 
-style_status train_net_create(train_net *net, train_params *params, dnnl_engine_t engine,
-                              int32_t n, int32_t size);
+/* bf16: the convolutions compute in bf16 mixed precision (tconv.bf16); norms, the residual
+ * stream and the output stay f32. */
+style_status train_net_create(train_net *net, train_params *params, dnnl_engine_t engine, int32_t n,
+                              int32_t size, bool bf16);
 /* The activation layout of the middle stages (down[2] .. up[1]). train_net_create chooses
  * BLOCKED (nChw8c; widths multiples of 8) on AVX2 processors without AVX-512, unless
  * one of its convolutions would run oneDNN's reference code, and NHWC elsewhere. */
 typedef enum train_layout { TRAIN_LAYOUT_NHWC, TRAIN_LAYOUT_BLOCKED } train_layout;
 style_status train_net_create_layout(train_net *net, train_params *params, dnnl_engine_t engine,
-                                     int32_t n, int32_t size, train_layout layout);
+                                     int32_t n, int32_t size, train_layout layout, bool bf16);
 /* Runs the batch in net->input; returns the output (N x S x S x 3, unclamped 0..255 scale).
  * `training` updates batch-norm running statistics. */
 style_status train_net_forward(train_net *net, dnnl_stream_t stream, bool training,

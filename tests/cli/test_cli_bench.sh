@@ -61,9 +61,26 @@ train_csv() {
     "$bin" bench --train --width half --batch 1 --crop 16 --iterations 1 --warmup 0 \
         --loss-net random --threads 1 --csv >"$scratch/train.csv" &&
         [ "$(grep -c '^train,half,1,16,vgg16-random,1,1,' "$scratch/train.csv")" -eq 1 ] &&
-        awk -F, '$1 == "train" && NF != 23 { exit 1 }' "$scratch/train.csv"
+        awk -F, '$1 == "train" && NF != 24 { exit 1 }' "$scratch/train.csv" &&
+        awk -F, '$1 == "train" && $24 != "fp32" { exit 1 }' "$scratch/train.csv"
 }
 check "bench --train --csv: one train record" train_csv
+
+# bf16 training where the processor runs it natively; refused with a message elsewhere.
+train_bf16() {
+    if "$bin" bench --train --width half --batch 1 --crop 16 --iterations 1 --warmup 0 \
+        --loss-net random --threads 1 --precision bf16 --csv >"$scratch/bf16.csv" \
+        2>"$scratch/bf16.err"; then
+        awk -F, '$1 == "train" && $24 == "bf16" { found = 1 } END { exit !found }' \
+            "$scratch/bf16.csv"
+    else
+        grep -q "does not run bf16 natively" "$scratch/bf16.err"
+    fi &&
+        "$bin" bench --train --width half --batch 1 --crop 16 --iterations 1 --warmup 0 \
+            --loss-net random --threads 1 --precision auto --csv >/dev/null &&
+        ! "$bin" bench --train --precision fp16 2>/dev/null
+}
+check "bench --train --precision: bf16 natively or a clear refusal; auto runs" train_bf16
 
 check "bench --train: a crop that is not a multiple of 4 is a usage error" \
     expect_status 2 "crop" "$bin" bench --train --crop 30

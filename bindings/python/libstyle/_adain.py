@@ -150,6 +150,7 @@ def train_adain(
     exclude: Optional[PathLike] = None,
     exclude_styles: Optional[PathLike] = None,
     grid_weight: float = 0.0,
+    precision: Optional[str] = None,
 ) -> None:
     """Trains an AdaIN decoder and writes one self-contained model (arch adain) to `out`.
 
@@ -163,7 +164,9 @@ def train_adain(
     from; its encoder must be `loss_net`'s at the same tap), `loss_shift`, `max_short_side`
     (content photos only), `color_weight` (against each pair's style crop), `grid_weight`
     (against a checker locked to the decoder's own grid: 8 pixels for three poolings),
-    `exclude` and `exclude_styles` (sha256sum-format held-out lists).
+    `exclude` and `exclude_styles` (sha256sum-format held-out lists); `precision` ("fp32",
+    "bf16" or "auto") as in :func:`train`, for the decoder's and the loss network's
+    convolutions.
     """
     if progress is not None and not callable(progress):
         raise TypeError("progress must be callable or None")
@@ -184,6 +187,7 @@ def train_adain(
         "init_model": _path(init_model, "init_model"),
         "exclude_list": _path(exclude, "exclude"),
         "style_exclude_list": _path(exclude_styles, "exclude_styles"),
+        "precision": _text(precision, "precision"),
     }
     for field, value in keep.items():
         setattr(options, field, value)

@@ -218,6 +218,7 @@ class TrainOptions(Structure):
         ("max_short_side", c_int32),
         ("grid_weight", c_double),
         ("temporal_weight", c_double),
+        ("precision", c_char_p),
     ]
 
 
@@ -255,6 +256,7 @@ class TrainAdainOptions(Structure):
         ("exclude_list", c_char_p),
         ("style_exclude_list", c_char_p),
         ("grid_weight", c_double),
+        ("precision", c_char_p),
     ]
 
 

@@ -217,6 +217,7 @@ def train(
     max_short_side: int = 0,
     grid_weight: float = 0.0,
     temporal_weight: float = 0.0,
+    precision: Optional[str] = None,
     content_layer: Optional[str] = None,
     style_layers: Union[None, str, Sequence[str]] = None,
     seed: int = 0,
@@ -285,6 +286,10 @@ def train(
         temporal_weight: weight of the temporal loss for video (0 = none): in each pair of
             crops the second is the first moved by a random sub-pixel translation (up to 4
             pixels) and must be painted as the first's painting, moved; batch_size >= 2.
+        precision: the convolutions' arithmetic: "fp32" (None, the default), "bf16" (bf16
+            convolutions with f32 weights, Adam state, norms and losses; refused where the
+            processor lacks AVX-512 BF16 and AMX) or "auto" (bf16 where native, else fp32).
+            Recorded in the checkpoint, which `resume` follows unless this is given.
         content_layer: the loss network's tap for the content loss; None = its recommendation.
         style_layers: the taps of the style loss, a list of names or a comma-separated
             string; None = the loss network's recommendation.
@@ -341,6 +346,7 @@ def train(
         "loss_log": _path(loss_log, "loss_log"),
         "loss_pooling": _text(loss_pooling, "loss_pooling"),
         "init_model": _path(init_model, "init_model"),
+        "precision": _text(precision, "precision"),
     }
     for field, value in keep.items():
         setattr(options, field, value)

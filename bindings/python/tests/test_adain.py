@@ -144,9 +144,11 @@ class AdainTest(unittest.TestCase):
                              loss_net=self.loss_net, out=out, init_model=self.out,
                              crop_size=16, batch_size=2, iterations=2, threads=2,
                              color_weight=1.5, loss_shift=2, max_short_side=20,
-                             grid_weight=250)
+                             grid_weight=250, precision="auto")
         with libstyle.Model(out) as model:
             training = model.metadata["libstyle.training"]
+            self.assertEqual('"precision":"bf16"' in training,
+                             libstyle.precision_supported("bf16"))
             self.assertIn('"init_model":"%s"' % os.path.basename(self.out), training)
             self.assertIn('"loss_shift":2', training)
             self.assertIn('"color_weight":1.5', training)
@@ -160,6 +162,10 @@ class AdainTest(unittest.TestCase):
             libstyle.train_adain(out=out, color_weight=-1)
         with self.assertRaises(ValueError):
             libstyle.train_adain(out=out, grid_weight=-1)
+        with self.assertRaises(libstyle.InvalidArgumentError):
+            libstyle.train_adain(data_dir=os.path.join(self.dir, "photos"),
+                                 styles_dir=os.path.join(self.dir, "styles"),
+                                 loss_net=self.loss_net, out=out, precision="fp16")
 
 if __name__ == "__main__":
     unittest.main()

@@ -126,6 +126,23 @@ class TrainTest(TrainTestCase):
                            **settings)
         self.assertIn("loss shift", str(caught.exception))
 
+    def test_precision(self) -> None:
+        # "auto": bf16 where the processor runs it natively (recorded), else fp32.
+        out = self.path("auto.safetensors")
+        libstyle.train(out=out, precision="auto", **self.inputs, **dict(SETTINGS, iterations=2))
+        with libstyle.Model(out) as model:
+            training = json.loads(model.metadata["libstyle.training"])
+        native = libstyle.precision_supported("bf16")
+        self.assertEqual(training.get("precision", "fp32"), "bf16" if native else "fp32")
+        never = self.path("never.safetensors")
+        if not native:
+            with self.assertRaises(libstyle.UnsupportedError):
+                libstyle.train(out=never, precision="bf16", **self.inputs, **SETTINGS)
+        with self.assertRaises(libstyle.InvalidArgumentError) as caught:
+            libstyle.train(out=never, precision="fp16", **self.inputs, **SETTINGS)
+        self.assertIn("fp16", str(caught.exception))
+        self.assertFalse(os.path.exists(never))
+
     def test_progress_every_iteration(self) -> None:
         self.assertEqual([s.iteration for s in self.stats], list(range(1, ITERATIONS + 1)))
         for stats in self.stats:

@@ -7,6 +7,7 @@
 #include "reference.h"
 #include "testutil.h"
 #include "dnn/train_layers.h"
+#include "core/half.h"
 
 #include <math.h>
 #include <omp.h>
@@ -712,6 +713,30 @@ static void test_conditional_norm_gradients(void **state)
 
 /* ---- reflection pad / upsample, max pool -------------------------------------------------- */
 
+/* Padding straight into a bf16 convolution source: exactly the f32 padding, then rounded
+ * (odd sizes, upsampled, pads as large as the image: the replicated edge). */
+static void test_pad_to_bf16(void **state)
+{
+    (void)state;
+    const int cases[][5] = {{3, 7, 5, 1, 4}, {4, 5, 6, 2, 1}, {2, 2, 3, 1, 4},
+                            {3, 1, 1, 2, 1}, {5, 9, 4, 1, 0}, {16, 6, 7, 2, 1}};
+    test_rng rng = {41};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        const int c = cases[k][0], h = cases[k][1], w = cases[k][2], f = cases[k][3];
+        const int pad = cases[k][4];
+        const size_t in = (size_t)h * w * c,
+                     out = (size_t)(h * f + 2 * pad) * (w * f + 2 * pad) * c;
+        float *x = malloc(in * sizeof(float)), *y = malloc(out * sizeof(float));
+        uint16_t *z = malloc(out * sizeof(uint16_t));
+        test_fill_uniform(&rng, x, in, -300, 300);
+        pad_reflect_nhwc(x, h, w, c, f, pad, y);
+        pad_reflect_nhwc_bf16(x, h, w, c, f, pad, z);
+        for (size_t i = 0; i < out; i++)
+            assert_int_equal(z[i], style__f32_to_bf16(y[i]));
+        free(x), free(y), free(z);
+    }
+}
+
 static void test_pad_backward(void **state)
 {
     (void)state;
@@ -835,6 +860,7 @@ int main(void)
         cmocka_unit_test(test_blocked_layout),
         cmocka_unit_test(test_conditional_norm_gradients),
         cmocka_unit_test(test_pad_backward),
+        cmocka_unit_test(test_pad_to_bf16),
         cmocka_unit_test(test_maxpool),
         cmocka_unit_test(test_avgpool),
         cmocka_unit_test(test_window),

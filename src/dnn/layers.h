@@ -63,9 +63,8 @@ typedef struct conv_layer {
 style_status conv_layer_describe(conv_layer *layer, dnnl_engine_t engine, const conv_spec *spec,
                                  int32_t in_h, int32_t in_w);
 /* The same with options (NULL: defaults). */
-style_status conv_layer_describe_ex(conv_layer *layer, dnnl_engine_t engine,
-                                    const conv_spec *spec, const conv_options *options,
-                                    int32_t in_h, int32_t in_w);
+style_status conv_layer_describe_ex(conv_layer *layer, dnnl_engine_t engine, const conv_spec *spec,
+                                    const conv_options *options, int32_t in_h, int32_t in_w);
 /* weights: [out, in, kh, kw] float; bias: [out] or NULL (zero). src/dst: NHWC buffers. */
 style_status conv_layer_bind(conv_layer *layer, dnnl_engine_t engine, dnnl_stream_t stream,
                              const float *weights, const float *bias, void *src, void *dst);
@@ -147,7 +146,7 @@ typedef struct norm_spec {
      * as round(y / (dst_cscale[c] * t)) with t the tensor's step (the next convolution's
      * weights carry dst_cscale). */
     const float *dst_cscale;
-    int32_t up;      /* 1 or 2 */
+    int32_t up; /* 1 or 2 */
     int32_t pad_top, pad_left, pad_bottom, pad_right;
     border_mode border;
 } norm_spec;
@@ -158,9 +157,9 @@ typedef struct norm_layer {
     norm_source residual;
     void *dst; /* top-left corner of the padded buffer */
     const float *scale, *shift;
-    float *ab;            /* [2][channels]: the per-channel affine of the current run */
-    float used_dst_scale; /* int8 dst: the scale of the last run */
-    int isa;              /* backend_kernel_isa() */
+    float *ab;               /* [2][channels]: the per-channel affine of the current run */
+    float used_dst_scale;    /* int8 dst: the scale of the last run */
+    int isa;                 /* backend_kernel_isa() */
     size_t scratchpad_bytes; /* always 0 (no oneDNN primitive); kept for the old API */
     /* Video: statistics smoothed over frames (norm_ema.h); NULL: this image's own. */
     struct norm_ema_slot *ema;
@@ -194,6 +193,10 @@ void norm_layer_destroy(norm_layer *layer);
  */
 void pad_reflect_nhwc(const float *src, int32_t h, int32_t w, int32_t c, int32_t factor,
                       int32_t pad, float *dst);
+/* The same, written as bfloat16 (round to nearest, ties to even: style__f32_to_bf16): the
+ * source of a bf16 training convolution, padded and converted in one pass. */
+void pad_reflect_nhwc_bf16(const float *src, int32_t h, int32_t w, int32_t c, int32_t factor,
+                           int32_t pad, uint16_t *dst);
 
 /* Index of the source sample for padded coordinate i (may be < 0 or >= n). */
 int32_t pad_reflect_index(int32_t i, int32_t n);

@@ -1,6 +1,7 @@
 /* Reflection / wrap padding (with optional nearest x2 upsampling) and the residual add: plain
  * loops. */
 #include "dnn/layers.h"
+#include "core/half.h"
 
 #include <string.h>
 
@@ -28,8 +29,8 @@ void pad_reflect_nhwc(const float *src, int32_t h, int32_t w, int32_t c, int32_t
             /* The interior is one contiguous copy; only the borders need index mapping. */
             memcpy(dst_row + (size_t)pad * c, src_row, (size_t)w * pixel);
             for (int32_t x = 0; x < pad; x++) {
-                memcpy(dst_row + (size_t)x * c,
-                       src_row + (size_t)pad_reflect_index(x - pad, w) * c, pixel);
+                memcpy(dst_row + (size_t)x * c, src_row + (size_t)pad_reflect_index(x - pad, w) * c,
+                       pixel);
                 int32_t xr = pad + w + x;
                 memcpy(dst_row + (size_t)xr * c,
                        src_row + (size_t)pad_reflect_index(xr - pad, w) * c, pixel);
@@ -43,10 +44,44 @@ void pad_reflect_nhwc(const float *src, int32_t h, int32_t w, int32_t c, int32_t
     }
 }
 
+void pad_reflect_nhwc_bf16(const float *src, int32_t h, int32_t w, int32_t c, int32_t factor,
+                           int32_t pad, uint16_t *dst)
+{
+    const int32_t up_w = w * factor, up_h = h * factor;
+    const int32_t out_h = up_h + 2 * pad, out_w = up_w + 2 * pad;
+    const size_t pixel = (size_t)c * sizeof(uint16_t);
+
+#pragma omp parallel for schedule(static)
+    for (int32_t y = 0; y < out_h; y++) {
+        const int32_t sy = pad_reflect_index(y - pad, up_h) / factor;
+        const float *src_row = src + (size_t)sy * w * c;
+        uint16_t *dst_row = dst + (size_t)y * out_w * c;
+        /* Each source pixel converted once, into the first output column that takes it;
+         * the others (upsampled copies, reflected borders) are copies of it. */
+        uint16_t *interior = dst_row + (size_t)pad * c;
+        for (int32_t x = 0; x < w; x++) {
+            uint16_t *to = interior + (size_t)x * factor * c;
+            const float *from = src_row + (size_t)x * c;
+            for (int32_t k = 0; k < c; k++)
+                to[k] = style__f32_to_bf16(from[k]);
+            for (int32_t f = 1; f < factor; f++)
+                memcpy(to + (size_t)f * c, to, pixel);
+        }
+        for (int32_t x = 0; x < pad; x++) {
+            memcpy(dst_row + (size_t)x * c, interior + (size_t)pad_reflect_index(x - pad, up_w) * c,
+                   pixel);
+            const int32_t xr = pad + up_w + x;
+            memcpy(dst_row + (size_t)xr * c,
+                   interior + (size_t)pad_reflect_index(xr - pad, up_w) * c, pixel);
+        }
+    }
+}
+
 void residual_add(float *x, const float *y, size_t count)
 {
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < count; i++) x[i] += y[i];
+    for (size_t i = 0; i < count; i++)
+        x[i] += y[i];
 }
 
 int32_t pad_border_index(int32_t i, int32_t n, border_mode mode)

@@ -405,7 +405,8 @@ style_status tconv_forward(tconv *layer, dnnl_stream_t stream, dnnl_memory_t scr
         }
         layer->weights_ready = true;
     }
-    if (layer->bf16) TRY(run_reorder(layer->to_bf16_src, stream, layer->src, layer->src_bf16));
+    if (layer->bf16 && !layer->bf16_source_given)
+        TRY(run_reorder(layer->to_bf16_src, stream, layer->src, layer->src_bf16));
     dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, layer->bf16 ? layer->src_bf16 : layer->src},
                               {DNNL_ARG_WEIGHTS, layer->w_fwd},
                               {DNNL_ARG_BIAS, layer->bias},
@@ -416,6 +417,13 @@ style_status tconv_forward(tconv *layer, dnnl_stream_t stream, dnnl_memory_t scr
     return STYLE_OK;
 fail:
     return status;
+}
+
+uint16_t *tconv_bf16_source(tconv *layer)
+{
+    if (!layer->bf16 || !layer->src_bf16 || layer->layout != dnnl_nhwc) return NULL;
+    layer->bf16_source_given = true;
+    return layer->src_bf16_buf;
 }
 
 /* d(act)/dx from the activation's output: 1 where it is positive, else the slope (0 = ReLU).

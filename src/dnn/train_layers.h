@@ -29,6 +29,7 @@ typedef struct tconv {
     dnnl_memory_t src_bf16, diff_dst_bf16;
     dnnl_primitive_t to_bf16_src, to_bf16_diff_dst;
     void *src_bf16_buf, *diff_dst_bf16_buf;
+    bool bf16_source_given; /* the caller writes src_bf16 itself (tconv_bf16_source) */
     dnnl_memory_t w_user, w_fwd, w_bwd, dw_user, dw, bias, diff_bias;
     void *w_fwd_buf, *w_bwd_buf, *dw_buf;
     float *zero_bias, *diff_bias_sink;
@@ -70,6 +71,11 @@ style_status tconv_bind(tconv *layer, dnnl_engine_t engine, const float *weights
                         float *diff_weights, float *diff_bias, float *src, float *dst,
                         float *diff_src, float *diff_dst);
 
+/* bf16 layers (after tconv_bind): the bf16 copy of the source the passes read (NHWC, as the
+ * f32 one), which the caller then fills itself before every forward pass instead of the f32
+ * source (e.g. padding straight into it: pad_reflect_nhwc_bf16); the f32 source is no longer
+ * read. NULL for an f32 layer or another layout (the caller keeps filling the f32 source). */
+uint16_t *tconv_bf16_source(tconv *layer);
 style_status tconv_forward(tconv *layer, dnnl_stream_t stream, dnnl_memory_t scratchpad);
 /* Applies the fused activation's derivative to diff_dst (in place, using dst), then computes
  * diff_src (if requested) and the weight and bias gradients (unless frozen). */

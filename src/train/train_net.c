@@ -196,10 +196,13 @@ style_status train_stage_create(train_stage *st, train_params *p, int32_t n, dnn
     st->pad = d->pad;
     int32_t ph = d->h * d->factor + 2 * st->pad, pw = d->w * d->factor + 2 * st->pad;
     float *conv_src = d->src, *conv_diff_src = d->diff_src;
-    if (st->pad > 0 || d->factor > 1) {
-        st->padded = alloc_tensor(n, ph, pw, d->in_c);
+    st->padding = st->pad > 0 || d->factor > 1;
+    /* bf16 (NHWC): the padding writes the conv's bf16 source directly, no f32 copy. */
+    const bool pad_to_bf16 = st->padding && d->bf16 && !d->blocked;
+    if (st->padding) {
+        st->padded = pad_to_bf16 ? NULL : alloc_tensor(n, ph, pw, d->in_c);
         st->diff_padded = d->diff_src ? alloc_tensor(n, ph, pw, d->in_c) : NULL;
-        FAIL_IF(!st->padded || (d->diff_src && !st->diff_padded), STYLE_ERR_NOMEM,
+        FAIL_IF((!pad_to_bf16 && !st->padded) || (d->diff_src && !st->diff_padded), STYLE_ERR_NOMEM,
                 "train: out of memory");
         conv_src = st->padded, conv_diff_src = st->diff_padded;
     }
@@ -219,6 +222,10 @@ style_status train_stage_create(train_stage *st, train_params *p, int32_t n, dnn
                    fixed ? NULL : p->grads + wp->offset, diff_bias, conv_src, st->conv_out,
                    conv_diff_src, st->diff_conv_out));
     if (st->conv.scratchpad_bytes > *scratch) *scratch = st->conv.scratchpad_bytes;
+    if (pad_to_bf16) {
+        st->padded_bf16 = tconv_bf16_source(&st->conv);
+        FAIL_IF(!st->padded_bf16, STYLE_ERR_INTERNAL, "train: no bf16 source to pad into");
+    }
     st->out = st->conv_out, st->diff_out = st->diff_conv_out;
     if (d->norm) {
         st->has_norm = true;
@@ -308,14 +315,18 @@ style_status train_stage_forward(train_stage *st, int32_t n, dnnl_stream_t strea
                                  dnnl_memory_t scratchpad)
 {
     style_status status = STYLE_OK;
-    if (st->padded) {
+    if (st->padding) {
         size_t in_image = (size_t)st->in_h * st->in_w * st->in_c;
         size_t out_image = (size_t)(st->in_h * st->factor + 2 * st->pad) *
                            (st->in_w * st->factor + 2 * st->pad) * st->in_c;
         for (int32_t b = 0; b < n; b++)
-            (st->blocked ? pad_reflect_blocked8
-                         : pad_reflect_nhwc)(st->src + b * in_image, st->in_h, st->in_w, st->in_c,
-                                             st->factor, st->pad, st->padded + b * out_image);
+            if (st->padded_bf16)
+                pad_reflect_nhwc_bf16(st->src + b * in_image, st->in_h, st->in_w, st->in_c,
+                                      st->factor, st->pad, st->padded_bf16 + b * out_image);
+            else
+                (st->blocked ? pad_reflect_blocked8 : pad_reflect_nhwc)(
+                    st->src + b * in_image, st->in_h, st->in_w, st->in_c, st->factor, st->pad,
+                    st->padded + b * out_image);
     }
     TRY(tconv_forward(&st->conv, stream, scratchpad));
     if (st->has_norm) TRY(tnorm_forward(&st->norm, stream, scratchpad));
@@ -338,7 +349,7 @@ style_status train_stage_backward(train_stage *st, int32_t n, dnnl_stream_t stre
     style_status status = STYLE_OK;
     if (st->has_norm) TRY(tnorm_backward(&st->norm, stream, scratchpad));
     TRY(tconv_backward(&st->conv, stream, scratchpad));
-    if (st->padded && st->diff_src) {
+    if (st->padding && st->diff_src) {
         size_t in_image = (size_t)st->in_h * st->in_w * st->in_c;
         size_t out_image = (size_t)(st->in_h * st->factor + 2 * st->pad) *
                            (st->in_w * st->factor + 2 * st->pad) * st->in_c;

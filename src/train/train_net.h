@@ -59,10 +59,13 @@ void train_params_destroy(train_params *p);
 
 /* One conv stage: [reflection pad (+ nearest x2)] -> conv -> [norm (+ ReLU)]. */
 typedef struct train_stage {
-    int32_t factor, pad;      /* pad / upsample before the conv (pad 0, factor 1 = none) */
-    int32_t in_h, in_w, in_c; /* the stage input's shape */
-    float *src, *diff_src;    /* the stage input and where its gradient goes (NULL: none) */
-    float *padded, *diff_padded;
+    int32_t factor, pad;         /* pad / upsample before the conv (pad 0, factor 1 = none) */
+    int32_t in_h, in_w, in_c;    /* the stage input's shape */
+    float *src, *diff_src;       /* the stage input and where its gradient goes (NULL: none) */
+    bool padding;                /* factor > 1 or pad > 0: the conv reads a padded copy */
+    float *padded, *diff_padded; /* padded: NULL when the conv reads padded_bf16 instead */
+    uint16_t *padded_bf16;       /* bf16 layers: padded and converted in one pass (the conv's
+                                    own bf16 source, tconv_bf16_source) */
     tconv conv;
     float *conv_out, *diff_conv_out;
     bool has_norm;

@@ -729,6 +729,11 @@ static void test_pad_to_bf16(void **state)
         float *x = malloc(in * sizeof(float)), *y = malloc(out * sizeof(float));
         uint16_t *z = malloc(out * sizeof(uint16_t));
         test_fill_uniform(&rng, x, in, -300, 300);
+        /* Ties (both parities), a subnormal, infinities and NaNs round as style__f32_to_bf16. */
+        const uint32_t special[] = {0x3f808000u, 0x3f818000u, 0x00000301u, 0x7f800000u,
+                                    0xff800000u, 0x7fc00000u, 0x7f800001u, 0x7f7fffffu};
+        for (size_t i = 0; i < sizeof special / sizeof *special && i < in; i++)
+            memcpy(&x[(i * 7) % in], &special[i], sizeof(float));
         pad_reflect_nhwc(x, h, w, c, f, pad, y);
         pad_reflect_nhwc_bf16(x, h, w, c, f, pad, z);
         for (size_t i = 0; i < out; i++)

@@ -1,7 +1,6 @@
 /* Reflection / wrap padding (with optional nearest x2 upsampling) and the residual add: plain
  * loops. */
 #include "dnn/layers.h"
-#include "core/half.h"
 
 #include <string.h>
 
@@ -44,6 +43,17 @@ void pad_reflect_nhwc(const float *src, int32_t h, int32_t w, int32_t c, int32_t
     }
 }
 
+/* style__f32_to_bf16, here where the compiler can inline and vectorise it (the padding loop
+ * converts every activation of a bf16 training step). */
+static inline uint16_t to_bf16(float value)
+{
+    uint32_t bits;
+    memcpy(&bits, &value, sizeof bits);
+    const uint32_t rounded = (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
+    const uint32_t quiet = (bits >> 16) | 0x40u; /* NaN: rounding could make an infinity */
+    return (uint16_t)((bits & 0x7fffffffu) > 0x7f800000u ? quiet : rounded);
+}
+
 void pad_reflect_nhwc_bf16(const float *src, int32_t h, int32_t w, int32_t c, int32_t factor,
                            int32_t pad, uint16_t *dst)
 {
@@ -63,7 +73,7 @@ void pad_reflect_nhwc_bf16(const float *src, int32_t h, int32_t w, int32_t c, in
             uint16_t *to = interior + (size_t)x * factor * c;
             const float *from = src_row + (size_t)x * c;
             for (int32_t k = 0; k < c; k++)
-                to[k] = style__f32_to_bf16(from[k]);
+                to[k] = to_bf16(from[k]);
             for (int32_t f = 1; f < factor; f++)
                 memcpy(to + (size_t)f * c, to, pixel);
         }

@@ -481,6 +481,59 @@ static void test_allocation_failures(void **state)
     free(dir);
 }
 
+/* bf16 sessions (where the processor runs bf16): the encoder's and decoder's convolutions in
+ * bf16 give the fp32 picture within a few levels, and the run info says bf16; int8 is refused
+ * for AdaIN everywhere, bf16 where the processor lacks it. */
+static void test_session_bf16(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    size_t size;
+    void *bytes = make_model_bytes(dir, &size, NULL);
+    style_model *m = NULL;
+    assert_int_equal(style_model_load_memory(bytes, size, NULL, &m), STYLE_OK);
+    style_session *s = NULL;
+    assert_int_equal(style_session_create(m, &s), STYLE_OK);
+    assert_int_not_equal(style_session_set_precision(s, STYLE_PRECISION_INT8), STYLE_OK);
+    const bool native = style_precision_supported(STYLE_PRECISION_BF16);
+    assert_int_equal(style_session_set_precision(s, STYLE_PRECISION_BF16),
+                     native ? STYLE_OK : STYLE_ERR_UNSUPPORTED);
+    if (native) {
+        style_image content = gradient_image(40, 33, 3), style_img = gradient_image(24, 24, 8);
+        style_adain_style *a = NULL;
+        assert_int_equal(style_adain_style_create(s, &style_img, 0, &a), STYLE_OK);
+        assert_int_equal(style_session_set_adain_style(s, a), STYLE_OK);
+        style_image out[2] = {{0}, {0}};
+        assert_int_equal(style_session_stylize(s, &content, &out[1]), STYLE_OK);
+        style_run_info info = {.struct_size = sizeof info};
+        assert_int_equal(style_session_get_run_info(s, &info), STYLE_OK);
+        assert_int_equal(info.precision, STYLE_PRECISION_BF16);
+        assert_int_equal(style_session_set_precision(s, STYLE_PRECISION_FP32), STYLE_OK);
+        assert_int_equal(style_session_stylize(s, &content, &out[0]), STYLE_OK);
+        assert_int_equal(style_session_get_run_info(s, &info), STYLE_OK);
+        assert_int_equal(info.precision, STYLE_PRECISION_FP32);
+        double squares = 0;
+        int largest = 0;
+        const size_t count = (size_t)out[0].stride * out[0].height;
+        for (size_t i = 0; i < count; i++) {
+            const int d = abs((int)((const uint8_t *)out[0].data)[i] -
+                              (int)((const uint8_t *)out[1].data)[i]);
+            squares += (double)d * d, largest = d > largest ? d : largest;
+        }
+        const double psnr = 10 * log10(255.0 * 255.0 / fmax(squares / count, 1e-12));
+        print_message("  AdaIN bf16 against fp32: PSNR %.1f dB, max |diff| %d\n", psnr, largest);
+        assert_true(psnr >= 35);
+        style_image_release(&out[0]), style_image_release(&out[1]);
+        style_image_release(&content), style_image_release(&style_img);
+        style_adain_style_free(a);
+    }
+    style_session_free(s);
+    style_model_free(m);
+    free(bytes);
+    test_remove_tree(dir);
+    free(dir);
+}
+
 /* Session behaviour: no style -> clear error; blend of a style with itself = that style;
  * strength 0 reconstructs the content's own features; preserve-colour keeps chroma. */
 static void test_session_controls(void **state)
@@ -1277,6 +1330,7 @@ int main(void)
         cmocka_unit_test(test_model_round_trip),
         cmocka_unit_test(test_bad_model_files),
         cmocka_unit_test(test_session_controls),
+        cmocka_unit_test(test_session_bf16),
         cmocka_unit_test(test_tileable),
         cmocka_unit_test(test_banded),
         cmocka_unit_test(test_hidden_colour_ignored),

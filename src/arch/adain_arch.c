@@ -48,13 +48,13 @@ static void adain_info(const style_model *model, style_model_info *info)
     info->has_bias = 1;
 }
 
-/* The decoder runs on the training layer stack, which computes in fp32. */
+/* The encoder and decoder run on the training layer stack, whose convolutions compute in fp32
+ * or bf16 (tconv.bf16); it has no int8 path. */
 static const char *adain_precision_refusal(const style_model *model, style_precision precision)
 {
     (void)model;
-    return precision == STYLE_PRECISION_FP32 || precision == STYLE_PRECISION_AUTO
-               ? NULL
-               : "AdaIN models run in fp32 only";
+    return precision == STYLE_PRECISION_INT8 ? "AdaIN models run in fp32 or bf16, not int8"
+                                             : NULL;
 }
 
 static bool adain_smooths_norms(const style_model *model)
@@ -92,7 +92,8 @@ static style_status adain_estimate(void *runtime, const arch_context *context, i
                                    int32_t height, uint64_t *bytes)
 {
     const adain_arch_runtime *rt = runtime;
-    *bytes = adain_runtime_estimate(rt->model, width, height, context->tileable);
+    *bytes = adain_runtime_estimate(rt->model, width, height, context->tileable,
+                                    context->precision == STYLE_PRECISION_BF16);
     return STYLE_OK;
 }
 
@@ -115,7 +116,8 @@ static style_status adain_prepare(void *runtime, const arch_context *context, in
     const double t0 = now_ms();
     style_status status =
         adain_runtime_prepare(&rt->build, rt->model, context->engine, width, height,
-                              context->tileable, context->memory_budget, context->threads);
+                              context->tileable, context->memory_budget, context->threads,
+                              context->precision == STYLE_PRECISION_BF16);
     const double elapsed = now_ms() - t0;
     adain_runtime_describe(rt->build, &w1, &h1, &flops, &memory);
     if (status == STYLE_OK && (w0 != w1 || h0 != h1)) rt->build_ms = elapsed;
@@ -134,7 +136,7 @@ static style_status adain_stylize(void *runtime, const arch_context *context,
     if (!banded) {
         status = adain_runtime_prepare(&rt->build, rt->model, context->engine, inputs[0].width,
                                        inputs[0].height, context->tileable, context->memory_budget,
-                                       context->threads);
+                                       context->threads, context->precision == STYLE_PRECISION_BF16);
         banded = status == STYLE_ERR_LIMIT && !context->tileable;
         if (banded)
             arch_log(context, STYLE_LOG_INFO,
@@ -158,7 +160,9 @@ static style_status adain_stylize(void *runtime, const arch_context *context,
             status = adain_runtime_stylize_banded(&rt->build, rt->model, context->engine,
                                                   context->stream, rt->style, context->strength,
                                                   source, &outputs[i], context->band_rows, budget,
-                                                  context->threads, progress_fn, &progress);
+                                                  context->threads,
+                                                  context->precision == STYLE_PRECISION_BF16,
+                                                  progress_fn, &progress);
         else if (status == STYLE_OK)
             status = adain_runtime_stylize(rt->build, rt->model, context->stream, rt->style,
                                            context->strength, source, &outputs[i], progress_fn,
@@ -183,7 +187,8 @@ static style_status adain_run_info(void *runtime, style_run_info *info)
     if (!info->width)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT,
                            "session_get_run_info: nothing is built yet");
-    info->precision = STYLE_PRECISION_FP32;
+    info->precision =
+        adain_runtime_bf16(rt->build) ? STYLE_PRECISION_BF16 : STYLE_PRECISION_FP32;
     info->build_ms = rt->build_ms;
     return STYLE_OK;
 }

@@ -17,6 +17,7 @@
 struct adain_runtime {
     int32_t height, width; /* padded size of the build; 0: none */
     int threads;           /* the OpenMP thread count the primitives were created for */
+    bool bf16;             /* convolutions in bf16 */
     /* Tileable builds: the period (the input's size rounded up to the reduction) and the
      * wrapped context around it on every side; height = period_h + 2 * margin. */
     bool tileable;
@@ -30,13 +31,16 @@ struct adain_runtime {
     double flops; /* per image: 2 x multiply-adds of the encoder's and decoder's convolutions */
 };
 
-/* Bytes of a feature run of layers [0, last] plus a frozen decoder at h x w (padded). */
-static uint64_t estimate_bytes(const adain_model *m, int32_t h, int32_t w, bool decoder)
+/* Bytes of a feature run of layers [0, last] plus a frozen decoder at h x w (padded); bf16:
+ * with every convolution's bf16 copy of its input (a padded decoder input is only that). */
+static uint64_t estimate_bytes(const adain_model *m, int32_t h, int32_t w, bool decoder,
+                               bool bf16)
 {
     uint64_t bytes = (uint64_t)h * w * 3 * sizeof(float) * 3;
     int32_t ch = h, cw = w, channels = 3;
     for (int32_t i = 0; i <= m->tap; i++) { /* forward only: each layer's output */
         const fnet_layer *l = &m->encoder->layers[i];
+        if (l->op == FNET_CONV && bf16) bytes += (uint64_t)ch * cw * channels * sizeof(uint16_t);
         if (l->op == FNET_CONV) {
             ch = (ch + 2 * l->pad - l->kernel) / l->stride + 1;
             cw = (cw + 2 * l->pad - l->kernel) / l->stride + 1;
@@ -56,7 +60,8 @@ static uint64_t estimate_bytes(const adain_model *m, int32_t h, int32_t w, bool 
         if (l->op == DEC_REFLECT_PAD) pad = l->value;
         if (l->op != DEC_CONV) continue;
         int32_t ph = ch * factor + 2 * pad, pw = cw * factor + 2 * pad;
-        if (factor > 1 || pad > 0) bytes += (uint64_t)ph * pw * c * sizeof(float);
+        if (factor > 1 || pad > 0 || bf16)
+            bytes += (uint64_t)ph * pw * c * (bf16 ? sizeof(uint16_t) : sizeof(float));
         ch = ph - l->kernel + 1, cw = pw - l->kernel + 1, c = l->out_channels;
         bytes += (uint64_t)ch * cw * c * sizeof(float);
         factor = 1, pad = 0;
@@ -66,7 +71,7 @@ static uint64_t estimate_bytes(const adain_model *m, int32_t h, int32_t w, bool 
 
 uint64_t adain_encoder_bytes(const adain_model *model, int32_t h, int32_t w)
 {
-    return estimate_bytes(model, h, w, false);
+    return estimate_bytes(model, h, w, false, false);
 }
 
 /* 2 x multiply-adds of the convolutions of a run at h x w (padded). */
@@ -103,6 +108,11 @@ void adain_runtime_describe(const adain_runtime *rt, int32_t *width, int32_t *he
 {
     *width = rt ? rt->width : 0, *height = rt ? rt->height : 0;
     *flops = rt ? rt->flops : 0, *memory = rt ? rt->memory : 0;
+}
+
+bool adain_runtime_bf16(const adain_runtime *rt)
+{
+    return rt && rt->width && rt->bf16;
 }
 
 /*
@@ -151,11 +161,11 @@ static void build_size(const adain_model *m, int32_t width, int32_t height, bool
 }
 
 uint64_t adain_runtime_estimate(const adain_model *model, int32_t width, int32_t height,
-                                bool tileable)
+                                bool tileable, bool bf16)
 {
     int32_t h, w, margin;
     build_size(model, width, height, tileable, &h, &w, &margin);
-    uint64_t bytes = estimate_bytes(model, h, w, true);
+    uint64_t bytes = estimate_bytes(model, h, w, true, bf16);
     if (tileable) bytes += (uint64_t)(h - 2 * margin) * (w - 2 * margin) * 3 * sizeof(float);
     return bytes;
 }
@@ -179,7 +189,7 @@ void adain_runtime_free(adain_runtime *rt)
 
 style_status adain_runtime_prepare(adain_runtime **rtp, const adain_model *m, dnnl_engine_t engine,
                                    int32_t width, int32_t height, bool tileable, uint64_t budget,
-                                   int threads)
+                                   int threads, bool bf16)
 {
     style_status status = STYLE_OK;
     int32_t h, w, margin;
@@ -190,16 +200,16 @@ style_status adain_runtime_prepare(adain_runtime **rtp, const adain_model *m, dn
     }
     adain_runtime *rt = *rtp;
     if (rt->height == h && rt->width == w && rt->threads == threads && rt->tileable == tileable &&
-        rt->margin == margin)
+        rt->margin == margin && rt->bf16 == bf16)
         return STYLE_OK;
     runtime_clear(rt);
-    uint64_t need = adain_runtime_estimate(m, width, height, tileable);
+    uint64_t need = adain_runtime_estimate(m, width, height, tileable, bf16);
     FAIL_IF(need > budget, STYLE_ERR_LIMIT,
             "stylize: a %dx%d run needs %.1f MiB, over the memory budget of %.1f MiB", width,
             height, need / 1048576.0, budget / 1048576.0);
-    TRY(feature_run_create_forward(&rt->encoder, m->encoder, engine, 1, h, w, m->tap));
+    TRY(feature_run_create_forward(&rt->encoder, m->encoder, engine, 1, h, w, m->tap, bf16));
     TRY(adain_decoder_create(&rt->decoder, &m->decoder, (train_params *)&m->params, engine, 1,
-                             rt->encoder.out_h[m->tap], rt->encoder.out_w[m->tap], true, false));
+                             rt->encoder.out_h[m->tap], rt->encoder.out_w[m->tap], true, bf16));
     FAIL_IF(rt->decoder.out_h != h || rt->decoder.out_w != w, STYLE_ERR_INTERNAL,
             "stylize: the decoder gives %dx%d for %dx%d", rt->decoder.out_w, rt->decoder.out_h, w,
             h);
@@ -211,7 +221,7 @@ style_status adain_runtime_prepare(adain_runtime **rtp, const adain_model *m, dn
         rt->period = style__aligned_alloc((size_t)rt->period_h * rt->period_w * 3 * sizeof(float));
         FAIL_IF(!rt->period, STYLE_ERR_NOMEM, "stylize: out of memory");
     }
-    rt->height = h, rt->width = w, rt->memory = need, rt->threads = threads;
+    rt->height = h, rt->width = w, rt->memory = need, rt->threads = threads, rt->bf16 = bf16;
     rt->tileable = tileable, rt->margin = margin, rt->flops = network_flops(m, h, w);
     return STYLE_OK;
 fail:
@@ -333,11 +343,11 @@ typedef struct adain_band {
  * as in a whole-image run), building for that height unless already built. */
 static style_status encode_band(adain_runtime **rtp, const adain_model *m, dnnl_engine_t engine,
                                 dnnl_stream_t stream, const style_image *input, int32_t width,
-                                const adain_band *band, uint64_t budget, int threads)
+                                const adain_band *band, uint64_t budget, int threads, bool bf16)
 {
     style_status status = STYLE_OK;
     const int32_t rows = band->bottom - band->top;
-    TRY(adain_runtime_prepare(rtp, m, engine, width, rows, false, budget, threads));
+    TRY(adain_runtime_prepare(rtp, m, engine, width, rows, false, budget, threads, bf16));
     adain_runtime *rt = *rtp;
 #pragma omp parallel for schedule(static)
     for (int32_t i = 0; i < rows; i++)
@@ -407,7 +417,7 @@ style_status adain_runtime_stylize_banded(adain_runtime **rtp, const adain_model
                                           const style_adain_style *style, float strength,
                                           const style_image *input, style_image *output,
                                           int32_t band_rows, uint64_t budget, int threads,
-                                          int (*progress)(void *user, double fraction),
+                                          bool bf16, int (*progress)(void *user, double fraction),
                                           void *progress_user)
 {
     style_status status = STYLE_OK;
@@ -420,7 +430,7 @@ style_status adain_runtime_stylize_banded(adain_runtime **rtp, const adain_model
     if (rows == 0) /* the tallest band that fits */
         for (rows = height; rows >= r; rows -= r) {
             const int32_t band_height = rows + 2 * margin < height ? rows + 2 * margin : height;
-            if (adain_runtime_estimate(m, width, band_height, false) <= budget) break;
+            if (adain_runtime_estimate(m, width, band_height, false, bf16) <= budget) break;
         }
     FAIL_IF(rows < r, STYLE_ERR_LIMIT,
             "stylize: %dx%d is over the memory budget of %.1f MiB even in bands of %d rows",
@@ -443,7 +453,7 @@ style_status adain_runtime_stylize_banded(adain_runtime **rtp, const adain_model
             if (band.top + computed > height) band.top = height - computed;
             if (band.top < 0) band.top = 0;
             band.bottom = band.top + computed;
-            TRY(encode_band(rtp, m, engine, stream, input, width, &band, budget, threads));
+            TRY(encode_band(rtp, m, engine, stream, input, width, &band, budget, threads, bf16));
             if (pass == 0)
                 accumulate_band(*rtp, m, &band, sum, squares);
             else

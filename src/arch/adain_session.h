@@ -9,15 +9,18 @@
 
 typedef struct adain_runtime adain_runtime;
 
-/* Bytes a width x height run allocates (tileable: with the wrapped context). */
+/* Bytes a width x height run allocates (tileable: with the wrapped context; bf16: with the
+ * convolutions' bf16 copies of their inputs). */
 uint64_t adain_runtime_estimate(const adain_model *model, int32_t width, int32_t height,
-                                bool tileable);
+                                bool tileable, bool bf16);
 /* Builds (*rt allocated on first use) for width x height unless already built for its padded
- * size, mode and `threads`; fails with STYLE_ERR_LIMIT before allocating when over `budget`.
- * Tileable: the output of an image that tiles, tiles too (adain_session.c). */
+ * size, mode, `threads` and precision; fails with STYLE_ERR_LIMIT before allocating when over
+ * `budget`. Tileable: the output of an image that tiles, tiles too (adain_session.c). bf16:
+ * the encoder's and decoder's convolutions in bf16 (f32 accumulation and outputs; the AdaIN
+ * statistics and everything between the convolutions stay f32). */
 style_status adain_runtime_prepare(adain_runtime **rt, const adain_model *model,
                                    dnnl_engine_t engine, int32_t width, int32_t height,
-                                   bool tileable, uint64_t budget, int threads);
+                                   bool tileable, uint64_t budget, int threads, bool bf16);
 /* One validated image of the prepared size: encoder, AdaIN with `strength` (alpha), decoder,
  * into `output` (the session's controls do the rest). `progress` (may be NULL) is asked
  * between the encoder and the decoder; non-zero stops the run with STYLE_ERR_CANCELLED. */
@@ -35,13 +38,15 @@ style_status adain_runtime_stylize_banded(adain_runtime **rt, const adain_model 
                                           const style_adain_style *style, float strength,
                                           const style_image *input, style_image *output,
                                           int32_t band_rows, uint64_t budget, int threads,
-                                          int (*progress)(void *user, double fraction),
+                                          bool bf16, int (*progress)(void *user, double fraction),
                                           void *progress_user);
 void adain_runtime_free(adain_runtime *rt);
 /* The current build: its size (padded, with a tileable run's context), FLOPs per image and
  * memory; zeros when nothing is built. */
 void adain_runtime_describe(const adain_runtime *rt, int32_t *width, int32_t *height, double *flops,
                             uint64_t *memory);
+/* Whether the current build's convolutions run in bf16 (false when nothing is built). */
+bool adain_runtime_bf16(const adain_runtime *rt);
 
 /* Bytes of a forward run of the encoder (to the tap) at h x w: what making a style takes. */
 uint64_t adain_encoder_bytes(const adain_model *model, int32_t h, int32_t w);

@@ -107,7 +107,7 @@ style_status adain_style_compute(const adain_model *m, dnnl_engine_t engine, dnn
     FAIL_IF(need > budget, STYLE_ERR_LIMIT,
             "adain_style_create: a %dx%d style needs %.1f MiB, over the memory budget", w, h,
             need / 1048576.0);
-    TRY(feature_run_create_forward(&run, m->encoder, engine, 1, h, w, m->tap));
+    TRY(feature_run_create_forward(&run, m->encoder, engine, 1, h, w, m->tap, false));
     TRY(feature_run_forward(&run, stream, rgb));
     s = style_alloc(run.out_c[m->tap]);
     FAIL_IF(!s, STYLE_ERR_NOMEM, "adain_style_create: out of memory");

@@ -528,13 +528,12 @@ int cmd_bench(int argc, char **argv)
     }
     style_model_info info;
     if (style_model_get_info(model, &info) == STYLE_OK && strcmp(info.arch, "adain") == 0) {
-        /* AdaIN runs in fp32 only; its style (the input itself) is set untimed. */
+        /* AdaIN runs in fp32 or bf16 (no int8); its style (the input itself) is set untimed. */
         int kept = 0;
         for (int i = 0; i < s.precision_count; i++)
-            if (s.precisions[i] == STYLE_PRECISION_FP32 || s.precisions[i] == STYLE_PRECISION_AUTO)
-                s.precisions[kept++] = s.precisions[i];
+            if (s.precisions[i] != STYLE_PRECISION_INT8) s.precisions[kept++] = s.precisions[i];
         if (kept == 0) {
-            cli_error("%s: an AdaIN model runs in fp32 only", s.model_path);
+            cli_error("%s: an AdaIN model runs in fp32 or bf16, not int8", s.model_path);
             style_model_free(model);
             return CLI_EXIT_FAILURE;
         }

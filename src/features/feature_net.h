@@ -84,7 +84,7 @@ style_status feature_run_create(feature_run *run, const feature_net *net, dnnl_e
  * AdaIN runs). feature_run_tap_grad returns NULL and feature_run_backward fails on it. */
 style_status feature_run_create_forward(feature_run *run, const feature_net *net,
                                         dnnl_engine_t engine, int32_t n, int32_t h, int32_t w,
-                                        int32_t last);
+                                        int32_t last, bool bf16);
 /* rgb: n x h x w x 3 floats in 0..255 (NHWC). Also zeroes every tap gradient. */
 style_status feature_run_forward(feature_run *run, dnnl_stream_t stream, const float *rgb);
 /* The gradient buffer of layer `layer`'s output (same shape), which the caller adds to

@@ -133,9 +133,9 @@ style_status feature_run_create(feature_run *run, const feature_net *net, dnnl_e
 
 style_status feature_run_create_forward(feature_run *run, const feature_net *net,
                                         dnnl_engine_t engine, int32_t n, int32_t h, int32_t w,
-                                        int32_t last)
+                                        int32_t last, bool bf16)
 {
-    return run_create(run, net, engine, n, h, w, last, false, true, false);
+    return run_create(run, net, engine, n, h, w, last, false, true, bf16);
 }
 
 /* y = activation(x) over count floats. */

@@ -163,7 +163,7 @@ static style_status style_targets(bench_state *b, int32_t size, int32_t last)
     float *image = style__aligned_alloc((size_t)size * size * 3 * sizeof(float));
     FAIL_IF(!image, STYLE_ERR_NOMEM, "train bench: out of memory");
     synthetic_photos(&b->rng, 1, size, image);
-    TRY(feature_run_create_forward(&run, b->loss_net, b->engine, 1, size, size, last));
+    TRY(feature_run_create_forward(&run, b->loss_net, b->engine, 1, size, size, last, false));
     TRY(feature_run_forward(&run, b->stream, image));
     for (int32_t i = 0; i < b->style_count; i++) {
         int32_t l = b->style_layer[i], c = run.out_c[l];

@@ -185,6 +185,7 @@ static style_status adain_run_info(void *runtime, style_run_info *info)
                            "session_get_run_info: nothing is built yet");
     info->precision = STYLE_PRECISION_FP32;
     info->build_ms = rt->build_ms;
+    info->executed_flops = info->flops; /* the decoder upsamples, then convolves: no phases */
     return STYLE_OK;
 }
 

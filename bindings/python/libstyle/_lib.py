@@ -454,6 +454,7 @@ class RunInfoStruct(Structure):
         ("buffers_ms", c_double),
         ("memory_bytes", c_uint64),
         ("layer_count", c_size_t),
+        ("executed_flops", c_double),
     ]
 
 
@@ -466,6 +467,7 @@ class LayerProfileStruct(Structure):
         ("impl", c_char_p),
         ("flops", c_double),
         ("milliseconds", c_double),
+        ("executed_flops", c_double),
     ]
 
 

@@ -657,7 +657,8 @@ STYLE_API style_status style_session_get_precision(style_session *session,
 STYLE_API style_status style_session_prepare(style_session *session, int32_t width,
                                              int32_t height);
 
-/** What the session's current build is. Zero-initialise, set struct_size = sizeof(it). */
+/** What the session's current build is. Zero-initialise, set struct_size = sizeof(it) (a
+ * struct_size that ends at layer_count, an older header's, is accepted too). */
 typedef struct style_run_info {
     size_t struct_size;
     int32_t width, height;     /**< the size the network runs at (multiples of 4) */
@@ -669,6 +670,10 @@ typedef struct style_run_info {
                                     buffers (page faults, in a VM the larger part) */
     uint64_t memory_bytes;     /**< activations, scratch and reordered weights */
     size_t layer_count;        /**< entries of style_session_get_profile */
+    double executed_flops;     /**< per image: 2 x the multiply-adds the kernels execute (an
+                                    upsampling convolution run as sub-pixel phases does 2.25x
+                                    fewer than `flops` counts for it); filled when struct_size
+                                    covers it */
 } style_run_info;
 
 /**
@@ -684,8 +689,10 @@ typedef struct style_layer_profile {
     const char *name;    /**< "conv1", "in1", "res1.conv2", "deconv1.p0" (a sub-pixel phase) */
     const char *kind;    /**< "conv", "direct", "norm" (norm, ReLU, add, pad, conversions) */
     const char *impl;    /**< the kernel: oneDNN's name ("brgconv:avx512_core") or ours */
-    double flops;        /**< nominal FLOPs attributed to this step (0 for non-convolutions) */
-    double milliseconds; /**< total over the profiled runs */
+    double flops;          /**< nominal FLOPs attributed to this step (0 for non-convolutions) */
+    double milliseconds;   /**< total over the profiled runs */
+    double executed_flops; /**< FLOPs this step's kernel executes (a sub-pixel phase: its own
+                                smaller kernel; otherwise = flops) */
 } style_layer_profile;
 
 /**

@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 /* A random 0..255 image tensor, smooth enough to look like a picture plus noise. */
@@ -790,17 +791,42 @@ static void test_cache_info_profile(void **state)
     assert_int_equal(style_session_get_profile(session, &layers, &count, &runs), STYLE_OK);
     assert_int_equal(runs, 3);
     assert_int_equal(count, info.layer_count);
-    double flops = 0;
+    double flops = 0, executed = 0, phase_flops = 0, phase_executed = 0;
     bool saw_conv1 = false, saw_direct = false;
     for (size_t i = 0; i < count; i++) {
         assert_true(layers[i].milliseconds >= 0);
         flops += layers[i].flops;
+        executed += layers[i].executed_flops;
         saw_conv1 |= strcmp(layers[i].name, "conv1") == 0;
         saw_direct |= strcmp(layers[i].kind, "direct") == 0;
         assert_non_null(layers[i].impl);
+        if (strstr(layers[i].name, ".p")) { /* a sub-pixel phase of an upsampling conv */
+            phase_flops += layers[i].flops;
+            phase_executed += layers[i].executed_flops;
+        } else {
+            assert_true(layers[i].executed_flops == layers[i].flops);
+        }
     }
     assert_true(saw_conv1);
     assert_true(fabs(flops - info.flops) < 1e-6 * info.flops);
+    assert_true(fabs(executed - info.executed_flops) < 1e-6 * info.executed_flops);
+    print_message("  phases execute %.3f of their nominal FLOPs\n", phase_executed / phase_flops);
+    /* nearest x2 + 3 x 3 conv as four 2 x 2 phases: 16 taps per input pixel, not 36 (0.444);
+     * each phase also computes a border row and column, which at these 8 x 6 and 16 x 12
+     * inputs adds a quarter (0.547; 0.45 at 512 x 512) */
+    assert_true(phase_flops > 0 && phase_executed > 0.4 * phase_flops &&
+                phase_executed < 0.6 * phase_flops);
+    assert_true(info.executed_flops < info.flops);
+    /* A program built against the older header (struct ending at layer_count) still works and
+     * gets nothing written past its struct. */
+    style_run_info older = {0};
+    older.struct_size = offsetof(style_run_info, executed_flops);
+    older.executed_flops = -1;
+    assert_int_equal(style_session_get_run_info(session, &older), STYLE_OK);
+    assert_true(older.flops == info.flops && older.layer_count == info.layer_count &&
+                older.executed_flops == -1);
+    older.struct_size = offsetof(style_run_info, layer_count);
+    assert_int_equal(style_session_get_run_info(session, &older), STYLE_ERR_INVALID_ARGUMENT);
     print_message("  %zu steps, output conv %s\n", count, saw_direct ? "direct" : "oneDNN");
     style_image_release(&out);
 

@@ -190,6 +190,7 @@ static style_status adain_run_info(void *runtime, style_run_info *info)
     info->precision =
         adain_runtime_bf16(rt->build) ? STYLE_PRECISION_BF16 : STYLE_PRECISION_FP32;
     info->build_ms = rt->build_ms;
+    info->executed_flops = info->flops; /* the decoder upsamples, then convolves: no phases */
     return STYLE_OK;
 }
 

@@ -379,6 +379,7 @@ style_status johnson_run_info(void *runtime, style_run_info *info)
                       : c->plan.precision == NET_INT8 ? STYLE_PRECISION_INT8
                                                       : STYLE_PRECISION_FP32;
     info->flops = c->plan.flops;
+    info->executed_flops = c->plan.executed_flops;
     info->build_ms = c->build_ms;
     info->buffers_ms = c->plan.buffers_ms;
     info->memory_bytes = c->memory;
@@ -437,8 +438,8 @@ style_status johnson_get_profile(void *runtime, const style_layer_profile **laye
                            "session_get_profile: profiling is off (style_session_set_profiling)");
     for (size_t i = 0; i < c->plan.op_count; i++) {
         const plan_op *op = &c->plan.ops[i];
-        c->profile[i] = (style_layer_profile){op->name, op_kind_name(op), op_impl_name(op),
-                                              op->flops, c->plan.op_ms[i]};
+        c->profile[i] = (style_layer_profile){op->name,  op_kind_name(op), op_impl_name(op),
+                                              op->flops, c->plan.op_ms[i], op->executed_flops};
     }
     *layers = c->profile;
     *count = c->plan.op_count;

@@ -41,6 +41,8 @@ typedef struct plan_op {
     plan_op_kind kind;
     char name[32];  /* "conv1", "in1", "res3.conv2", "deconv1.p2", ... */
     double flops;   /* nominal FLOPs of the network attributed to this op (convs) */
+    double executed_flops; /* FLOPs its primitive runs (a sub-pixel phase: its smaller kernel
+                              on its own output; otherwise = flops) */
     buf_ref src, dst;
     /* OP_CONV / OP_DIRECT: weights prepared at describe ([out, in, kh, kw]), freed at bind */
     float *weights, *bias;
@@ -66,6 +68,7 @@ typedef struct network_plan {
     dnnl_memory_t scratchpad_memory;
     uint64_t weights_bytes;
     double flops;  /* nominal FLOPs of one run (2 x multiply-adds of the model's convolutions) */
+    double executed_flops; /* FLOPs the primitives of one run execute (sum over the ops) */
     double *op_ms; /* when non-NULL, network_plan_run adds each op's milliseconds here */
     double buffers_ms; /* bind: allocating and first-touching the activation buffers */
     bool circular;     /* circular (wrap-around) padding everywhere: tileable output */

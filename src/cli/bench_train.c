@@ -164,14 +164,14 @@ int bench_train(int argc, char **argv)
         for (char *c = cpu.model; *c; c++)
             if (*c == ',') *c = ';';
         printf("columns,cpu,model,avx2,avx512,avx512_bf16,avx512_vnni,amx_bf16,amx_int8\n"
-               "columns,peak,threads,fp32_gflops,bf16_gflops,int8_gops\n"
+               "columns,peak,threads," BENCH_PEAK_CSV_COLUMNS "\n"
                "columns,train,width,batch,crop,loss_net,threads,iterations,s_per_iteration,"
                "min_s,images_per_s,transform_forward_s,transform_backward_s,loss_net_s,losses_s,"
                "optimizer_s,data_s,gflop,nominal_gflop,gflops,pct_fp32_peak,cpu_share,"
                "peak_after_fp32_gflops,cpu_s_per_iteration,precision\n");
         printf("cpu,%s,%d,%d,%d,%d,%d,%d\n", cpu.model, cpu.avx2, cpu.avx512, cpu.avx512_bf16,
                cpu.avx512_vnni, cpu.amx_bf16, cpu.amx_int8);
-        printf("peak,%d,%.2f,%.2f,%.2f\n", threads, peak.fp32, peak.bf16, peak.int8);
+        bench_peak_csv(stdout, "peak", threads, &peak);
         printf("train,%s,%d,%d,%s,%d,%d,%.4f,%.4f,%.3f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.3f,%.3f,"
                "%.2f,%.2f,%.3f,%.2f,%.4f,%s\n",
                s.full ? "full" : "half", batch, crop, r.loss_net_name, r.threads, r.iterations,

@@ -1,9 +1,10 @@
 /* `libstyle bench`: steady-state stylization speed of a model per image size and precision:
  * median (and min) milliseconds per image over N timed runs after warm-up runs, the
- * network's GFLOP/s against this machine's measured peak (an FMA loop on the same threads),
- * build time, peak memory, the process's CPU share (a busy machine shows as < 100 %) and a
- * per-layer breakdown. Precisions are timed interleaved (one run of each in turn), so their
- * ratios come from the same moments of a noisy machine. */
+ * network's executed GFLOP/s against this machine's measured peaks (multiply-add loops on the
+ * same threads, each share naming its peak: the instruction set oneDNN's implementation string
+ * names), build time, peak memory, the process's CPU share (a busy machine shows as < 100 %)
+ * and a per-layer breakdown. Precisions are timed interleaved (one run of each in turn), so
+ * their ratios come from the same moments of a noisy machine. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "bench_peak.h"
@@ -44,13 +45,21 @@ void cmd_bench_usage(FILE *out)
           "       " CLI_PROGRAM_NAME " " BENCH_COMMAND " --train [training options]\n"
           "\n"
           "Times stylization per image size and precision: median and min milliseconds per\n"
-          "image over N runs after warm-up runs, GFLOP/s (2 x multiply-adds of the model's\n"
-          "convolutions) and its share of this machine's peak, measured here with a multiply-\n"
-          "add loop on the same number of threads (fp32 FMA; bf16 and int8 dot products when\n"
-          "the processor has them), the one-time build (primitives, weight reorders), peak\n"
-          "memory, the CPU share the run got, and a per-layer breakdown. Precisions are timed\n"
-          "interleaved, so their ratios come from the same moments of a noisy machine.\n"
-          "Columns: build ms = primitives and weight reorders of a new size; mem ms = allocating\n"
+          "image over N runs after warm-up runs, GFLOP/s and its share of this machine's peak,\n"
+          "measured here with multiply-add loops on the same number of threads (fp32 FMA,\n"
+          "AVX-512 and AVX2; AVX-512 bf16 and int8 dot products and AMX bf16 and int8 tile\n"
+          "products when the processor has them), the one-time build (primitives, weight\n"
+          "reorders), peak memory, the CPU share the run got, and a per-layer breakdown.\n"
+          "Precisions are timed interleaved, so their ratios come from the same moments of a\n"
+          "noisy machine.\n"
+          "Columns: GFLOP = 2 x the multiply-adds the kernels execute (an upsampling convolution\n"
+          "run as sub-pixel phases does 2.25x fewer); nominal = the network as written; GFLOP/s\n"
+          "= executed GFLOP / median time; %fp32pk = share of the fp32 FMA peak; %ownpk = share\n"
+          "of the peaks of the instruction sets the convolutions run on (each layer's from its\n"
+          "implementation: AMX, AVX-512 BF16, AVX-512 VNNI, AVX-512 or AVX2 FMA; weighted by\n"
+          "executed FLOPs), 'own peak' naming the one most FLOPs run on ('+': some run on\n"
+          "another); per layer, %peak = share of its own peak, named; build ms = primitives and\n"
+          "weight reorders of a new size; mem ms = allocating\n"
           "and first-touching its buffers; cached = preparing the same size again (ms); RSS MiB\n"
           "= peak resident memory added by the build and the runs, MiB/MP per megapixel (from\n"
           "0.05 MP up; below, fixed costs dominate: '-', -1 in CSV); cpu =\n"
@@ -302,17 +311,73 @@ static int make_input(const style_image *source, int w, int h, style_image *out)
     return 0;
 }
 
+/* A precision's own peak: GFLOP/s (GOP/s) and the name of the peak most of its work runs
+ * against ("AMX bf16", "AVX-512 FMA+"). */
+typedef struct own_peak {
+    double gflops;
+    char label[32];
+} own_peak;
+
 typedef struct precision_run {
     style_precision precision;
     style_session *session;
     int ok;
-    double build_ms, buffers_ms, rebuild_ms, flops;
-    double footprint_mib; /* peak RSS growth while building + warming up */
+    double build_ms, buffers_ms, rebuild_ms;
+    double flops, nominal_flops; /* executed by the kernels; the network as written */
+    double footprint_mib;        /* peak RSS growth while building + warming up */
+    own_peak own;                /* the peaks of the instruction sets its convolutions run on */
     double *times;
 } precision_run;
 
-/* Per-layer breakdown of the profiled runs, phases (name.pN) merged into their layer. */
-static void report_layers(const char *size_label, precision_run *pr, int csv)
+/* The layers' own peaks for the network as a whole: the time the convolutions would take at
+ * the peaks of the instruction sets they run on (executed FLOPs / peak, summed), as a rate
+ * over all their FLOPs; named by the one carrying the most FLOPs, '+' when others carry some.
+ * Without a per-layer profile (AdaIN): the peak of the precision's best instruction set. */
+static own_peak network_own_peak(style_session *session, style_precision precision,
+                                 const bench_peak *peak)
+{
+    const int int8 = precision == STYLE_PRECISION_INT8;
+    const style_layer_profile *layers;
+    size_t count = 0;
+    uint64_t runs;
+    enum { KINDS = BENCH_PEAK_AMX_INT8 + 1 };
+    double kind_flops[KINDS] = {0}, flops = 0, seconds = 0;
+    own_peak own = {0, ""};
+    if (style_session_set_profiling(session, 1) != STYLE_OK ||
+        style_session_get_profile(session, &layers, &count, &runs) != STYLE_OK)
+        count = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (!(layers[i].executed_flops > 0)) continue;
+        bench_peak_kind kind = bench_peak_kind_of(layers[i].impl, int8);
+        double rate = bench_peak_value(peak, kind);
+        kind_flops[kind] += layers[i].executed_flops;
+        flops += layers[i].executed_flops;
+        seconds = rate > 0 && seconds >= 0 ? seconds + layers[i].executed_flops / (rate * 1e9) : -1;
+    }
+    style_session_set_profiling(session, 0);
+    if (flops == 0) { /* no profile: the precision's own instruction set */
+        bench_peak_kind kind =
+            precision == STYLE_PRECISION_BF16
+                ? (peak->amx_bf16 > 0 ? BENCH_PEAK_AMX_BF16 : BENCH_PEAK_AVX512_BF16)
+            : int8 ? (peak->amx_int8 > 0 ? BENCH_PEAK_AMX_INT8 : BENCH_PEAK_AVX512_VNNI)
+                   : BENCH_PEAK_FP32;
+        own.gflops = bench_peak_value(peak, kind);
+        snprintf(own.label, sizeof own.label, "%s", bench_peak_label(peak, kind));
+        return own;
+    }
+    int top = 0;
+    for (int k = 1; k < KINDS; k++)
+        if (kind_flops[k] > kind_flops[top]) top = k;
+    own.gflops = seconds > 0 ? flops / seconds / 1e9 : 0;
+    snprintf(own.label, sizeof own.label, "%s%s", bench_peak_label(peak, (bench_peak_kind)top),
+             kind_flops[top] < 0.995 * flops ? "+" : "");
+    return own;
+}
+
+/* Per-layer breakdown of the profiled runs, phases (name.pN) merged into their layer: time,
+ * its share of the run, executed and nominal GFLOP/s and the share of the layer's own peak. */
+static void report_layers(const char *size_label, precision_run *pr, const bench_peak *peak,
+                          int csv)
 {
     const style_layer_profile *layers;
     size_t count;
@@ -323,34 +388,44 @@ static void report_layers(const char *size_label, precision_run *pr, int csv)
     for (size_t i = 0; i < count; i++)
         total += layers[i].milliseconds;
     if (!csv) {
-        printf("\nlayers at %s, %s (mean of %llu runs; sub-pixel phases .pN merged):\n", size_label,
-               style_precision_name(pr->precision), (unsigned long long)runs);
-        printf("  %-14s %-7s %-30s %9s %7s %9s\n", "layer", "kind", "implementation", "ms", "share",
-               "GFLOP/s");
+        printf("\nlayers at %s, %s (mean of %llu runs; sub-pixel phases .pN merged; GFLOP/s "
+               "executed, nominal: as written; %%peak: of the named peak):\n",
+               size_label, style_precision_name(pr->precision), (unsigned long long)runs);
+        printf("  %-14s %-7s %-30s %9s %6s %9s %9s %7s  %s\n", "layer", "kind", "implementation",
+               "ms", "time", "GFLOP/s", "nominal", "%peak", "peak");
     }
     for (size_t i = 0; i < count;) {
         const char *name = layers[i].name;
         const char *dot = strstr(name, ".p");
         size_t len = dot && dot[2] >= '0' && dot[2] <= '9' && dot[3] == '\0' ? (size_t)(dot - name)
                                                                              : strlen(name);
-        double ms = 0, flops = 0;
+        double ms = 0, flops = 0, nominal = 0;
         size_t j = i;
         while (j < count && strncmp(layers[j].name, name, len) == 0 &&
                (layers[j].name[len] == '\0' || strncmp(layers[j].name + len, ".p", 2) == 0)) {
             ms += layers[j].milliseconds;
-            flops += layers[j].flops;
+            flops += layers[j].executed_flops;
+            nominal += layers[j].flops;
             j++;
         }
-        double per = ms / (double)runs;
+        const double per = ms / (double)runs;
+        const double rate = per > 0 ? flops / 1e9 / (per / 1e3) : 0;
+        const double nominal_rate = per > 0 ? nominal / 1e9 / (per / 1e3) : 0;
+        const bench_peak_kind kind =
+            bench_peak_kind_of(layers[i].impl, pr->precision == STYLE_PRECISION_INT8);
+        const double own = bench_peak_value(peak, kind);
+        const double share = flops > 0 && own > 0 ? 100 * rate / own : 0;
+        const char *label = flops > 0 ? bench_peak_label(peak, kind) : "";
         if (csv)
-            printf("layer,%s,%s,%.*s,%s,%s,%.4f,%.4f\n", size_label,
+            printf("layer,%s,%s,%.*s,%s,%s,%.4f,%.4f,%.4f,%.2f,%s\n", size_label,
                    style_precision_name(pr->precision), (int)len, name, layers[i].kind,
-                   layers[i].impl, per, flops > 0 ? flops / 1e9 / (per / 1e3) : 0.0);
+                   layers[i].impl, per, rate, nominal_rate, share, label);
         else if (flops > 0)
-            printf("  %-14.*s %-7s %-30s %9.3f %6.1f%% %9.1f\n", (int)len, name, layers[i].kind,
-                   layers[i].impl, per, 100.0 * ms / total, flops / 1e9 / (per / 1e3));
+            printf("  %-14.*s %-7s %-30s %9.3f %5.1f%% %9.1f %9.1f %6.1f%%  of %s\n", (int)len,
+                   name, layers[i].kind, layers[i].impl, per, 100.0 * ms / total, rate,
+                   nominal_rate, share, label);
         else
-            printf("  %-14.*s %-7s %-30s %9.3f %6.1f%%\n", (int)len, name, layers[i].kind,
+            printf("  %-14.*s %-7s %-30s %9.3f %5.1f%%\n", (int)len, name, layers[i].kind,
                    layers[i].impl, per, 100.0 * ms / total);
         i = j;
     }
@@ -408,7 +483,8 @@ static int run_size(const struct bench_settings *s, style_model *model, const st
         style_session_get_run_info(pr->session, &info);
         pr->build_ms = prepare_ms;
         pr->buffers_ms = info.buffers_ms;
-        pr->flops = info.flops;
+        pr->flops = info.executed_flops;
+        pr->nominal_flops = info.flops;
         style_session_get_precision(pr->session, &pr->precision);
         int failed = 0;
         for (int i = 0; i < s->warmup; i++)
@@ -417,6 +493,7 @@ static int run_size(const struct bench_settings *s, style_model *model, const st
             cli_report_status(STYLE_ERR_BACKEND, label);
             continue;
         }
+        pr->own = network_own_peak(pr->session, pr->precision, peak);
         long hwm = status_kb("VmHWM");
         pr->footprint_mib = reset_ok && hwm >= 0 && rss0 >= 0 ? (hwm - rss0) / 1024.0 : -1;
         t0 = cli_now();
@@ -448,9 +525,7 @@ static int run_size(const struct bench_settings *s, style_model *model, const st
         double med = median(pr->times, s->runs);
         if (pr->precision == STYLE_PRECISION_FP32) fp32_median = med;
         double gflops = pr->flops / 1e9 / (med / 1e3);
-        double own = pr->precision == STYLE_PRECISION_BF16   ? peak->bf16
-                     : pr->precision == STYLE_PRECISION_INT8 ? peak->int8
-                                                             : peak->fp32;
+        double own = pr->own.gflops;
         double mp = (double)w * h / 1e6;
         /* Per megapixel only where pixels dominate: at 16x16, 30 MiB of weights and primitives
          * would read as millions of MiB per megapixel. */
@@ -459,21 +534,26 @@ static int run_size(const struct bench_settings *s, style_model *model, const st
         char speedup[16] = "-";
         if (fp32_median > 0) snprintf(speedup, sizeof speedup, "%.2fx", fp32_median / med);
         if (s->csv) {
-            printf("size,%s,%s,%.3f,%.3f,%.3f,%.3f,%.2f,%.2f,%.3f,%.2f,%.2f,%.3f,%.1f,%.1f,%.3f\n",
-                   label, style_precision_name(pr->precision), pr->flops / 1e9, med, mn, gflops,
-                   peak->fp32 > 0 ? 100 * gflops / peak->fp32 : 0, own > 0 ? 100 * gflops / own : 0,
-                   fp32_median > 0 ? fp32_median / med : 0, pr->build_ms - pr->buffers_ms,
-                   pr->buffers_ms, pr->rebuild_ms, pr->footprint_mib, per_mp, share);
+            printf(
+                "size,%s,%s,%.3f,%.3f,%.3f,%.3f,%.2f,%.2f,%.3f,%.2f,%.2f,%.3f,%.1f,%.1f,%.3f,%.3f,"
+                "%.3f,%s,%.2f\n",
+                label, style_precision_name(pr->precision), pr->flops / 1e9, med, mn, gflops,
+                peak->fp32 > 0 ? 100 * gflops / peak->fp32 : 0, own > 0 ? 100 * gflops / own : 0,
+                fp32_median > 0 ? fp32_median / med : 0, pr->build_ms - pr->buffers_ms,
+                pr->buffers_ms, pr->rebuild_ms, pr->footprint_mib, per_mp, share,
+                pr->nominal_flops / 1e9, pr->nominal_flops / 1e9 / (med / 1e3), pr->own.label, own);
         } else {
             char fp[16] = "-", mpp[16] = "-";
             if (pr->footprint_mib >= 0) snprintf(fp, sizeof fp, "%.0f", pr->footprint_mib);
             if (per_mp >= 0) snprintf(mpp, sizeof mpp, "%.0f", per_mp);
-            printf("%-10s %-6s %7.1f %9.1f %9.1f %8.1f %6.1f%% %6.1f%% %7s %8.1f %8.1f %8.2f %7s "
-                   "%6s %5.0f%%\n",
-                   label, style_precision_name(pr->precision), pr->flops / 1e9, med, mn, gflops,
+            printf("%-10s %-6s %7.1f %7.1f %9.1f %9.1f %8.1f %6.1f%% %6.1f%% %-13s %7s %8.1f %8.1f "
+                   "%8.2f %7s %6s %5.0f%%\n",
+                   label, style_precision_name(pr->precision), pr->flops / 1e9,
+                   pr->nominal_flops / 1e9, med, mn, gflops,
                    peak->fp32 > 0 ? 100 * gflops / peak->fp32 : 0.0,
-                   own > 0 ? 100 * gflops / own : 0.0, speedup, pr->build_ms - pr->buffers_ms,
-                   pr->buffers_ms, pr->rebuild_ms, fp, mpp, 100 * share);
+                   own > 0 ? 100 * gflops / own : 0.0, pr->own.label, speedup,
+                   pr->build_ms - pr->buffers_ms, pr->buffers_ms, pr->rebuild_ms, fp, mpp,
+                   100 * share);
         }
     }
     fflush(stdout);
@@ -486,7 +566,7 @@ static int run_size(const struct bench_settings *s, style_model *model, const st
             if (style_session_set_profiling(pr->session, 1) != STYLE_OK) continue;
             for (int r = 0; r < profiled_runs; r++)
                 style_session_stylize(pr->session, &in, &out);
-            report_layers(label, pr, s->csv);
+            report_layers(label, pr, peak, s->csv);
             style_session_set_profiling(pr->session, 0);
         }
     }
@@ -564,29 +644,35 @@ int cmd_bench(int argc, char **argv)
     bench_measure_peak(threads, &peak);
     if (s.csv) {
         /* The header: what each record's fields are, before the first record. */
-        printf("columns,peak,threads,fp32_gflops,bf16_gflops,int8_gops\n"
+        printf("columns,peak,threads," BENCH_PEAK_CSV_COLUMNS "\n"
                "columns,size,size,precision,gflop,median_ms,min_ms,gflops,pct_fp32_peak,"
-               "pct_own_peak,vs_fp32,build_ms,mem_ms,cached_ms,rss_mib,mib_per_mp,cpu_share\n"
-               "columns,layer,size,precision,layer,kind,implementation,ms,gflops\n"
-               "columns,peak_after,threads,fp32_gflops,bf16_gflops,int8_gops\n"
+               "pct_own_peak,vs_fp32,build_ms,mem_ms,cached_ms,rss_mib,mib_per_mp,cpu_share,"
+               "nominal_gflop,nominal_gflops,own_peak,own_peak_gflops\n"
+               "columns,layer,size,precision,layer,kind,implementation,ms,gflops,nominal_gflops,"
+               "pct_peak,peak\n"
+               "columns,peak_after,threads," BENCH_PEAK_CSV_COLUMNS "\n"
                "columns,cpu,model,avx2,avx512,avx512_bf16,avx512_vnni,amx_bf16,amx_int8\n");
         for (char *c = cpu.model; *c; c++)
             if (*c == ',') *c = ';'; /* one field */
         printf("cpu,%s,%d,%d,%d,%d,%d,%d\n", cpu.model, cpu.avx2, cpu.avx512, cpu.avx512_bf16,
                cpu.avx512_vnni, cpu.amx_bf16, cpu.amx_int8);
-        printf("peak,%d,%.2f,%.2f,%.2f\n", threads, peak.fp32, peak.bf16, peak.int8);
+        bench_peak_csv(stdout, "peak", threads, &peak);
     } else {
         printf("libstyle bench: %s, %d thread%s, median of %d runs after %d warm-up run%s\n",
                cli_path_basename(s.model_path), threads, threads == 1 ? "" : "s", s.runs, s.warmup,
                s.warmup == 1 ? "" : "s");
         printf("cpu: %s (%s)\n", cpu.model, cpu_flags);
-        printf("peak of this machine on %d thread%s (multiply-add loops): fp32 %.1f GFLOP/s (%s)",
-               threads, threads == 1 ? "" : "s", peak.fp32, peak.fp32_isa);
-        if (peak.bf16 > 0) printf(", bf16 %.1f GFLOP/s", peak.bf16);
-        if (peak.int8 > 0) printf(", int8 %.1f GOP/s", peak.int8);
-        printf("\n\n%-10s %-6s %7s %9s %9s %8s %7s %7s %7s %8s %8s %8s %7s %6s %6s\n", "size",
-               "prec", "GFLOP", "median ms", "min ms", "GFLOP/s", "%fp32pk", "%ownpk", "vs fp32",
-               "build ms", "mem ms", "cached", "RSS MiB", "MiB/MP", "cpu");
+        char peak_text[320];
+        bench_peak_text(&peak, peak_text, sizeof peak_text);
+        printf("peak of this machine on %d thread%s (multiply-add loops): %s\n", threads,
+               threads == 1 ? "" : "s", peak_text);
+        printf("GFLOP executed (nominal: as written); %%fp32pk: of the fp32 peak (%s); %%ownpk: of "
+               "the own peak named (the peaks of the instruction sets the convolutions run on)\n",
+               peak.fp32_isa);
+        printf("\n%-10s %-6s %7s %7s %9s %9s %8s %7s %7s %-13s %7s %8s %8s %8s %7s %6s %6s\n",
+               "size", "prec", "GFLOP", "nominal", "median ms", "min ms", "GFLOP/s", "%fp32pk",
+               "%ownpk", "own peak", "vs fp32", "build ms", "mem ms", "cached", "RSS MiB", "MiB/MP",
+               "cpu");
     }
     fflush(stdout);
     int rc = CLI_EXIT_OK;
@@ -598,12 +684,15 @@ int cmd_bench(int argc, char **argv)
         if (show && i != s.size_count - 1 && !s.csv) printf("\n");
     }
     bench_measure_peak(threads, &after);
-    if (s.csv)
-        printf("peak_after,%d,%.2f,%.2f,%.2f\n", threads, after.fp32, after.bf16, after.int8);
-    else
-        printf("\npeak measured again after the runs: fp32 %.1f, bf16 %.1f, int8 %.1f "
-               "(a large change means the machine was busy)\n",
-               after.fp32, after.bf16, after.int8);
+    if (s.csv) {
+        bench_peak_csv(stdout, "peak_after", threads, &after);
+    } else {
+        char after_text[320];
+        bench_peak_text(&after, after_text, sizeof after_text);
+        printf("\npeak measured again after the runs: %s (a large change means the machine was "
+               "busy)\n",
+               after_text);
+    }
     style_image_release(&source);
     style_model_free(model);
     return cli_finish_stdout(rc);

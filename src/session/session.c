@@ -16,6 +16,7 @@
 
 #include <omp.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 
 struct style_session {
@@ -586,10 +587,20 @@ style_status style_session_prepare(style_session *session, int32_t width, int32_
 
 style_status style_session_get_run_info(style_session *session, style_run_info *info)
 {
-    if (!session || !info || info->struct_size < sizeof *info)
+    /* Programs built against a header whose struct ended at layer_count get those fields. */
+    const size_t oldest = offsetof(style_run_info, layer_count) + sizeof info->layer_count;
+    if (!session || !info || info->struct_size < oldest)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT,
                            "session_get_run_info: NULL argument or struct_size not set");
-    return session->model->arch->run_info(session->runtime, info);
+    style_run_info full;
+    memset(&full, 0, sizeof full);
+    full.struct_size = sizeof full;
+    style_status status = session->model->arch->run_info(session->runtime, &full);
+    if (status != STYLE_OK) return status;
+    const size_t size = info->struct_size < sizeof full ? info->struct_size : sizeof full;
+    memcpy((char *)info + sizeof info->struct_size, (const char *)&full + sizeof full.struct_size,
+           size - sizeof full.struct_size);
+    return STYLE_OK;
 }
 
 style_status style_session_set_profiling(style_session *session, int enable)

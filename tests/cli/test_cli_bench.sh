@@ -25,15 +25,39 @@ table() {
 }
 check "bench prints the table and the layers of the largest size" table
 
+# Every share of a peak names the peak: the size rows' own peak, each convolution's.
+peaks_named() {
+    grep -q "^GFLOP executed (nominal: as written); %fp32pk: of the fp32 peak (" "$scratch/table" &&
+        grep -q "^24x24 *fp32 .*% \(AVX-512 FMA\|AVX2 FMA\|none\)" "$scratch/table" &&
+        grep -q "^  conv1 .*% *of \(AVX-512 FMA\|AVX2 FMA\|none\)$" "$scratch/table" &&
+        ! grep "^  [a-z0-9.]* *\(conv\|direct\) " "$scratch/table" | grep -v "% *of [A-Z]"
+}
+check "bench names the peak of every share" peaks_named
+
 csv() {
     "$bin" bench --model "$model" --sizes 16 --runs 1 --warmup 0 --csv --no-layers -p fp32 \
         >"$scratch/csv" &&
         [ "$(grep -c '^peak,' "$scratch/csv")" -eq 1 ] &&
         [ "$(grep -c '^size,16x16,fp32,' "$scratch/csv")" -eq 1 ] &&
         [ "$(grep -c '^layer,' "$scratch/csv")" -eq 0 ] &&
-        awk -F, '$1 == "size" && NF != 16 { exit 1 }' "$scratch/csv"
+        awk -F, '$1 == "size" && NF != 20 { exit 1 }' "$scratch/csv" &&
+        awk -F, '($1 == "peak" || $1 == "peak_after") && NF != 9 { exit 1 }' "$scratch/csv" &&
+        [ "$(grep -c '^peak_after,' "$scratch/csv")" -eq 1 ]
 }
 check "bench --csv: one line per size and precision" csv
+
+# Each record has the fields its 'columns' line names (the layers' too), and a conv layer's
+# share of its peak names the peak.
+csv_columns() {
+    "$bin" bench --model "$model" --sizes 16 --runs 1 --warmup 0 --csv -p fp32 --threads 1 \
+        >"$scratch/csv-layers" &&
+        awk -F, '$1 == "columns" { n[$2] = NF - 1; next }
+                 !($1 in n) || NF != n[$1] { print "bad: " $0; bad = 1 }
+                 END { exit bad }' "$scratch/csv-layers" &&
+        grep -q '^layer,16x16,fp32,conv1,[a-z]*,[^,]*,[0-9.]*,[0-9.]*,[0-9.]*,[0-9.]*,[A-Z]' \
+            "$scratch/csv-layers"
+}
+check "bench --csv: every record matches its columns line" csv_columns
 
 cpu_line() {
     grep -q "^cpu: .*(AVX2 \(yes\|no\), AVX-512 \(yes\|no\), AVX512-BF16" "$scratch/table" &&

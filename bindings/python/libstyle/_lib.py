@@ -456,6 +456,7 @@ class RunInfoStruct(Structure):
         ("buffers_ms", c_double),
         ("memory_bytes", c_uint64),
         ("layer_count", c_size_t),
+        ("executed_flops", c_double),
     ]
 
 
@@ -468,6 +469,7 @@ class LayerProfileStruct(Structure):
         ("impl", c_char_p),
         ("flops", c_double),
         ("milliseconds", c_double),
+        ("executed_flops", c_double),
     ]
 
 

@@ -81,6 +81,8 @@ class RunInfo:
     buffers_ms: float  #: of build_ms: allocating and first-touching the buffers
     memory_bytes: int  #: activations, scratch and reordered weights
     layer_count: int  #: steps of a run
+    executed_flops: float  #: per image: 2 x the multiply-adds the kernels execute (sub-pixel
+    #: phases of an upsampling convolution: 2.25x fewer than ``flops`` counts for it)
 
 
 class Session:
@@ -528,6 +530,7 @@ class Session:
             buffers_ms=float(info.buffers_ms),
             memory_bytes=int(info.memory_bytes),
             layer_count=int(info.layer_count),
+            executed_flops=float(info.executed_flops),
         )
 
     def stylize(self, image: Any, out: Optional[np.ndarray] = None) -> np.ndarray:

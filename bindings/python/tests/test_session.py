@@ -668,6 +668,9 @@ class PrecisionTest(unittest.TestCase):
                 self.assertEqual((info.width, info.height), (40, 32))  # multiples of 4
                 self.assertEqual(info.precision, "fp32")
                 self.assertGreater(info.flops, 0)
+                # the test model upsamples by nearest x2 + conv, run as sub-pixel phases
+                self.assertGreater(info.executed_flops, 0)
+                self.assertLess(info.executed_flops, info.flops)
                 self.assertGreater(info.memory_bytes, 0)
                 self.assertGreater(info.layer_count, 0)
                 self.assertGreaterEqual(info.build_ms, 0)

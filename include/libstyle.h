@@ -139,29 +139,28 @@ STYLE_API void style_image_release(style_image *image);
  * inverted ink when an APP14 marker is present). JPEGs are turned upright by their EXIF
  * orientation.
  * Samples are taken as sRGB: a PNG gAMA other than 2.2 is converted to sRGB unless an sRGB or
- * iCCP chunk is present; ICC profiles are not applied (docs/pipeline.md, "Formats"). Images with more than max_pixels pixels (0 = STYLE_DEFAULT_MAX_PIXELS)
- * are refused with STYLE_ERR_LIMIT before any pixel memory is allocated.
- * Only regular files are read: a FIFO, socket or device is refused with STYLE_ERR_IO naming
- * its kind, without waiting (the file is opened with O_NONBLOCK; so are model, loss-network
- * and checkpoint files, all read by the same function).
- * On success release *out with style_image_release(). Errors: STYLE_ERR_IO (missing,
- * unreadable, not a regular file), STYLE_ERR_FORMAT (truncated, corrupt, not an image: the
- * message says what the file is, e.g. a model), STYLE_ERR_UNSUPPORTED (GIF, BMP, TIFF, HEIF,
- * animated WebP), STYLE_ERR_LIMIT.
+ * iCCP chunk is present; ICC profiles are not applied (docs/pipeline.md, "Formats"). Images with
+ * more than max_pixels pixels (0 = STYLE_DEFAULT_MAX_PIXELS) are refused with STYLE_ERR_LIMIT
+ * before any pixel memory is allocated. Only regular files are read: a FIFO, socket or device is
+ * refused with STYLE_ERR_IO naming its kind, without waiting (the file is opened with O_NONBLOCK;
+ * so are model, loss-network and checkpoint files, all read by the same function). On success
+ * release *out with style_image_release(). Errors: STYLE_ERR_IO (missing, unreadable, not a regular
+ * file), STYLE_ERR_FORMAT (truncated, corrupt, not an image: the message says what the file is,
+ * e.g. a model), STYLE_ERR_UNSUPPORTED (GIF, BMP, TIFF, HEIF, animated WebP), STYLE_ERR_LIMIT.
  */
 STYLE_API style_status style_image_load(const char *path, uint64_t max_pixels, style_image *out);
 
 /** Like style_image_load() on an encoded file held in memory. */
-STYLE_API style_status style_image_load_memory(const void *data, size_t size,
-                                               uint64_t max_pixels, style_image *out);
+STYLE_API style_status style_image_load_memory(const void *data, size_t size, uint64_t max_pixels,
+                                               style_image *out);
 
 /**
  * Encodes an image to a file, PNG, JPEG or WebP by the file name's extension (.png, .jpg,
- * .jpeg, .webp; case-insensitive). PNG keeps 16-bit samples and alpha and is marked sRGB; JPEG stores 8-bit RGB (alpha dropped)
- * at `jpeg_quality` 1..100 (0 = 92); WebP stores 8-bit RGB or RGBA, lossless when
- * `jpeg_quality` is 0 and lossy at 1..100 (alpha kept either way). Floats are rounded and clamped to 0..255.
- * The file is written to a temporary name in the same directory and renamed into place,
- * so a failure never leaves a partial file behind.
+ * .jpeg, .webp; case-insensitive). PNG keeps 16-bit samples and alpha and is marked sRGB; JPEG
+ * stores 8-bit RGB (alpha dropped) at `jpeg_quality` 1..100 (0 = 92); WebP stores 8-bit RGB or
+ * RGBA, lossless when `jpeg_quality` is 0 and lossy at 1..100 (alpha kept either way). Floats are
+ * rounded and clamped to 0..255. The file is written to a temporary name in the same directory and
+ * renamed into place, so a failure never leaves a partial file behind.
  */
 STYLE_API style_status style_image_save(const char *path, const style_image *image,
                                         int jpeg_quality);
@@ -214,10 +213,10 @@ STYLE_API void style_free(void *data);
 typedef struct style_model style_model;
 
 /** Default caps of style_load_options (docs/reliability.md). */
-#define STYLE_DEFAULT_MAX_MODEL_BYTES (2ull << 30)     /**< the file: 2 GiB */
+#define STYLE_DEFAULT_MAX_MODEL_BYTES (2ull << 30)            /**< the file: 2 GiB */
 #define STYLE_DEFAULT_MAX_HEADER_BYTES (100ull * 1000 * 1000) /**< JSON header: 100 MB */
-#define STYLE_DEFAULT_MAX_TENSORS 65536ull             /**< tensors in one file */
-#define STYLE_DEFAULT_MAX_TENSOR_BYTES (4ull << 30)    /**< tensor data as float32: 4 GiB */
+#define STYLE_DEFAULT_MAX_TENSORS 65536ull                    /**< tensors in one file */
+#define STYLE_DEFAULT_MAX_TENSOR_BYTES (4ull << 30)           /**< tensor data as float32: 4 GiB */
 
 /**
  * Options for loading a model; zero-initialise, then set struct_size = sizeof(it). Every cap
@@ -226,10 +225,10 @@ typedef struct style_model style_model;
  * so programs built against an older libstyle.h keep working.
  */
 typedef struct style_load_options {
-    size_t struct_size;  /**< sizeof(style_load_options), for future extension */
-    style_log_fn log;    /**< optional receiver of warnings (e.g. ignored legacy keys) */
-    void *log_user;      /**< passed to log */
-    uint64_t max_bytes;  /**< cap on the model file's size; 0 = STYLE_DEFAULT_MAX_MODEL_BYTES */
+    size_t struct_size; /**< sizeof(style_load_options), for future extension */
+    style_log_fn log;   /**< optional receiver of warnings (e.g. ignored legacy keys) */
+    void *log_user;     /**< passed to log */
+    uint64_t max_bytes; /**< cap on the model file's size; 0 = STYLE_DEFAULT_MAX_MODEL_BYTES */
     /* Since 0.1 (issue 9). */
     uint64_t max_header_bytes; /**< cap on the JSON header (metadata and tensor table);
                                     0 = STYLE_DEFAULT_MAX_HEADER_BYTES (also the maximum) */
@@ -272,17 +271,17 @@ STYLE_API style_status style_model_save(const style_model *model, const char *pa
  * libstyle.encoder.* and libstyle.decoder.layers metadata (docs/formats.md).
  */
 typedef struct style_model_info {
-    const char *arch;        /**< "johnson", "johnson-cin" (several styles) or "adain" */
-    const char *padding;     /**< "reflect", "zero" or "tf_same" */
-    const char *upsample;    /**< "nearest_conv", "transposed_tf" or "transposed_torch" */
-    const char *norm;        /**< "instance" or "batch" */
-    const char *output;      /**< "linear" or "tanh150" */
-    const char *final_norm;  /**< "none" or "instance" */
-    float norm_eps;          /**< normalization epsilon */
-    int32_t format_version;  /**< libstyle.format_version */
-    int32_t widths[3];       /**< channel widths of conv1, conv2, conv3 (32, 64, 128 by default) */
-    int32_t residual_blocks; /**< number of residual blocks (5 by default) */
-    int32_t has_bias;        /**< 1 if the convolutions carry biases */
+    const char *arch;         /**< "johnson", "johnson-cin" (several styles) or "adain" */
+    const char *padding;      /**< "reflect", "zero" or "tf_same" */
+    const char *upsample;     /**< "nearest_conv", "transposed_tf" or "transposed_torch" */
+    const char *norm;         /**< "instance" or "batch" */
+    const char *output;       /**< "linear" or "tanh150" */
+    const char *final_norm;   /**< "none" or "instance" */
+    float norm_eps;           /**< normalization epsilon */
+    int32_t format_version;   /**< libstyle.format_version */
+    int32_t widths[3];        /**< channel widths of conv1, conv2, conv3 (32, 64, 128 by default) */
+    int32_t residual_blocks;  /**< number of residual blocks (5 by default) */
+    int32_t has_bias;         /**< 1 if the convolutions carry biases */
     uint64_t parameter_count; /**< number of scalar parameters used by the network (every
                                    style's scale and shift included) */
 } style_model_info;
@@ -475,8 +474,8 @@ STYLE_API style_status style_session_stylize(style_session *session, const style
  * each pair). Progress is reported over the whole batch.
  */
 STYLE_API style_status style_session_stylize_batch(style_session *session,
-                                                   const style_image *inputs,
-                                                   style_image *outputs, size_t count);
+                                                   const style_image *inputs, style_image *outputs,
+                                                   size_t count);
 
 /* ---- Video: a stream of frames ---------------------------------------------------------- */
 
@@ -530,8 +529,8 @@ typedef struct style_video_settings {
 
 /**
  * Creates a video session on a model (the session holds a reference to it). `settings` NULL
- * means STYLE_DEFAULT_NORM_SMOOTHING (per-frame). Smoothing (w > 0) needs a model with instance norms run
- * whole-frame: an AdaIN or batch-norm model, or a frame that would run in bands (over the
+ * means STYLE_DEFAULT_NORM_SMOOTHING (per-frame). Smoothing (w > 0) needs a model with instance
+ * norms run whole-frame: an AdaIN or batch-norm model, or a frame that would run in bands (over the
  * memory budget), is refused with STYLE_ERR_UNSUPPORTED.
  */
 STYLE_API style_status style_video_create(style_model *model, const style_video_settings *settings,
@@ -654,8 +653,7 @@ STYLE_API style_status style_session_get_precision(style_session *session,
  * activation buffers) without running, so that the first image costs no build time.
  * A session keeps the builds of its last few sizes (within its memory budget) and reuses them.
  */
-STYLE_API style_status style_session_prepare(style_session *session, int32_t width,
-                                             int32_t height);
+STYLE_API style_status style_session_prepare(style_session *session, int32_t width, int32_t height);
 
 /** What the session's current build is. Zero-initialise, set struct_size = sizeof(it) (a
  * struct_size that ends at layer_count, an older header's, is accepted too). */
@@ -689,10 +687,8 @@ typedef struct style_layer_profile {
     const char *name;    /**< "conv1", "in1", "res1.conv2", "deconv1.p0" (a sub-pixel phase) */
     const char *kind;    /**< "conv", "direct", "norm" (norm, ReLU, add, pad, conversions) */
     const char *impl;    /**< the kernel: oneDNN's name ("brgconv:avx512_core") or ours */
-    double flops;          /**< nominal FLOPs attributed to this step (0 for non-convolutions) */
-    double milliseconds;   /**< total over the profiled runs */
-    double executed_flops; /**< FLOPs this step's kernel executes (a sub-pixel phase: its own
-                                smaller kernel; otherwise = flops) */
+    double flops;        /**< nominal FLOPs attributed to this step (0 for non-convolutions) */
+    double milliseconds; /**< total over the profiled runs */
 } style_layer_profile;
 
 /**
@@ -707,8 +703,18 @@ STYLE_API style_status style_session_set_profiling(style_session *session, int e
  * session.
  */
 STYLE_API style_status style_session_get_profile(style_session *session,
-                                                 const style_layer_profile **layers,
-                                                 size_t *count, uint64_t *runs);
+                                                 const style_layer_profile **layers, size_t *count,
+                                                 uint64_t *runs);
+
+/**
+ * The FLOPs each step of style_session_get_profile's list executes, in the same order
+ * (*executed_flops[i] for layers[i]): a sub-pixel phase counts its own smaller kernel, any
+ * other step its `flops`. A separate array so that style_layer_profile keeps its size (arrays
+ * of it are read by programs built against older headers). Valid as the profile's list is.
+ */
+STYLE_API style_status style_session_get_profile_executed_flops(style_session *session,
+                                                                const double **executed_flops,
+                                                                size_t *count);
 
 /**
  * johnson-cin models: the style later runs use (default: style 0). STYLE_ERR_INVALID_ARGUMENT
@@ -723,8 +729,8 @@ STYLE_API style_status style_session_set_style(style_session *session, size_t in
  * and >= 0 and their sum > 0; they are divided by their sum, so (1, 3) means (0.25, 0.75).
  * STYLE_ERR_INVALID_ARGUMENT otherwise (the session keeps its previous style).
  */
-STYLE_API style_status style_session_set_style_weights(style_session *session,
-                                                       const float *weights, size_t count);
+STYLE_API style_status style_session_set_style_weights(style_session *session, const float *weights,
+                                                       size_t count);
 
 #ifdef __cplusplus
 }

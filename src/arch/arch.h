@@ -81,8 +81,10 @@ typedef struct style_arch {
 
     /* Optional: NULL where the architecture has no such thing. */
     style_status (*set_profiling)(void *runtime, bool enable);
-    style_status (*get_profile)(void *runtime, const style_layer_profile **layers, size_t *count,
-                                uint64_t *runs);
+    /* executed: the FLOPs each step executes, beside `layers` (style_session_get_profile_
+     * executed_flops). */
+    style_status (*get_profile)(void *runtime, const style_layer_profile **layers,
+                                const double **executed, size_t *count, uint64_t *runs);
     /* johnson-cin: the blend of the model's styles (weights normalised, style_count of them). */
     void (*set_style_weights)(void *runtime, const double *weights);
     /* AdaIN: the style statistics the runs use (checked against the model, copied). */

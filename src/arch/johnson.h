@@ -24,8 +24,8 @@ style_status johnson_stylize(void *runtime, const arch_context *context, const s
                              style_image *outputs, size_t count, size_t first, size_t total);
 style_status johnson_run_info(void *runtime, style_run_info *info);
 style_status johnson_set_profiling(void *runtime, bool enable);
-style_status johnson_get_profile(void *runtime, const style_layer_profile **layers, size_t *count,
-                                 uint64_t *runs);
+style_status johnson_get_profile(void *runtime, const style_layer_profile **layers,
+                                 const double **executed, size_t *count, uint64_t *runs);
 void johnson_set_style_weights(void *runtime, const double *weights);
 
 #endif

@@ -25,6 +25,7 @@ typedef struct cached_plan {
     uint64_t memory;
     uint64_t runs;                /* profiled runs */
     style_layer_profile *profile; /* per op, when asked for */
+    double *profile_executed;     /* per op: the FLOPs it executes (beside profile) */
 } cached_plan;
 
 typedef struct johnson_runtime {
@@ -89,6 +90,7 @@ static void drop_plan(cached_plan *c)
 {
     network_plan_destroy(&c->plan);
     style__free(c->profile);
+    style__free(c->profile_executed);
     memset(c, 0, sizeof *c);
 }
 
@@ -143,11 +145,15 @@ static style_status start_profile(const johnson_runtime *rt, cached_plan *c)
     }
     if (!plan->op_ms) plan->op_ms = style__calloc(plan->op_count, sizeof(double));
     if (!c->profile) c->profile = style__calloc(plan->op_count, sizeof *c->profile);
-    if (!plan->op_ms || !c->profile) {
+    if (!c->profile_executed)
+        c->profile_executed = style__calloc(plan->op_count, sizeof *c->profile_executed);
+    if (!plan->op_ms || !c->profile || !c->profile_executed) {
         style__free(plan->op_ms);
         style__free(c->profile);
+        style__free(c->profile_executed);
         plan->op_ms = NULL;
         c->profile = NULL;
+        c->profile_executed = NULL;
         return style__fail(STYLE_ERR_NOMEM, "session: out of memory for the profile");
     }
     memset(plan->op_ms, 0, plan->op_count * sizeof(double));
@@ -426,8 +432,8 @@ static const char *op_impl_name(const plan_op *op)
     return "";
 }
 
-style_status johnson_get_profile(void *runtime, const style_layer_profile **layers, size_t *count,
-                                 uint64_t *runs)
+style_status johnson_get_profile(void *runtime, const style_layer_profile **layers,
+                                 const double **executed, size_t *count, uint64_t *runs)
 {
     johnson_runtime *rt = runtime;
     if (rt->current < 0)
@@ -438,10 +444,12 @@ style_status johnson_get_profile(void *runtime, const style_layer_profile **laye
                            "session_get_profile: profiling is off (style_session_set_profiling)");
     for (size_t i = 0; i < c->plan.op_count; i++) {
         const plan_op *op = &c->plan.ops[i];
-        c->profile[i] = (style_layer_profile){op->name,  op_kind_name(op), op_impl_name(op),
-                                              op->flops, c->plan.op_ms[i], op->executed_flops};
+        c->profile[i] = (style_layer_profile){op->name, op_kind_name(op), op_impl_name(op),
+                                              op->flops, c->plan.op_ms[i]};
+        c->profile_executed[i] = op->executed_flops;
     }
     *layers = c->profile;
+    *executed = c->profile_executed;
     *count = c->plan.op_count;
     *runs = c->runs;
     return STYLE_OK;

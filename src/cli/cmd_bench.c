@@ -338,21 +338,24 @@ static own_peak network_own_peak(style_session *session, style_precision precisi
 {
     const int int8 = precision == STYLE_PRECISION_INT8;
     const style_layer_profile *layers;
-    size_t count = 0;
+    const double *executed = NULL;
+    size_t count = 0, executed_count = 0;
     uint64_t runs;
     enum { KINDS = BENCH_PEAK_AMX_INT8 + 1 };
     double kind_flops[KINDS] = {0}, flops = 0, seconds = 0;
     own_peak own = {0, ""};
     if (style_session_set_profiling(session, 1) != STYLE_OK ||
-        style_session_get_profile(session, &layers, &count, &runs) != STYLE_OK)
+        style_session_get_profile(session, &layers, &count, &runs) != STYLE_OK ||
+        style_session_get_profile_executed_flops(session, &executed, &executed_count) != STYLE_OK ||
+        executed_count != count)
         count = 0;
     for (size_t i = 0; i < count; i++) {
-        if (!(layers[i].executed_flops > 0)) continue;
+        if (!(executed[i] > 0)) continue;
         bench_peak_kind kind = bench_peak_kind_of(layers[i].impl, int8);
         double rate = bench_peak_value(peak, kind);
-        kind_flops[kind] += layers[i].executed_flops;
-        flops += layers[i].executed_flops;
-        seconds = rate > 0 && seconds >= 0 ? seconds + layers[i].executed_flops / (rate * 1e9) : -1;
+        kind_flops[kind] += executed[i];
+        flops += executed[i];
+        seconds = rate > 0 && seconds >= 0 ? seconds + executed[i] / (rate * 1e9) : -1;
     }
     style_session_set_profiling(session, 0);
     if (flops == 0) { /* no profile: the precision's own instruction set */
@@ -380,9 +383,13 @@ static void report_layers(const char *size_label, precision_run *pr, const bench
                           int csv)
 {
     const style_layer_profile *layers;
-    size_t count;
+    const double *executed;
+    size_t count, executed_count;
     uint64_t runs;
-    if (style_session_get_profile(pr->session, &layers, &count, &runs) != STYLE_OK || runs == 0)
+    if (style_session_get_profile(pr->session, &layers, &count, &runs) != STYLE_OK || runs == 0 ||
+        style_session_get_profile_executed_flops(pr->session, &executed, &executed_count) !=
+            STYLE_OK ||
+        executed_count != count)
         return;
     double total = 0;
     for (size_t i = 0; i < count; i++)
@@ -404,7 +411,7 @@ static void report_layers(const char *size_label, precision_run *pr, const bench
         while (j < count && strncmp(layers[j].name, name, len) == 0 &&
                (layers[j].name[len] == '\0' || strncmp(layers[j].name + len, ".p", 2) == 0)) {
             ms += layers[j].milliseconds;
-            flops += layers[j].executed_flops;
+            flops += executed[j];
             nominal += layers[j].flops;
             j++;
         }

@@ -625,5 +625,24 @@ style_status style_session_get_profile(style_session *session, const style_layer
                            "session_get_profile: nothing is built yet (arch %s has no "
                            "per-layer profile)",
                            session->model->arch_name);
-    return arch->get_profile(session->runtime, layers, count, runs);
+    const double *executed = NULL;
+    return arch->get_profile(session->runtime, layers, &executed, count, runs);
+}
+
+style_status style_session_get_profile_executed_flops(style_session *session,
+                                                      const double **executed_flops, size_t *count)
+{
+    if (!session || !executed_flops || !count)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                           "session_get_profile_executed_flops: NULL argument");
+    *executed_flops = NULL;
+    *count = 0;
+    const style_arch *arch = session->model->arch;
+    if (!arch->get_profile)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                           "session_get_profile_executed_flops: arch %s has no per-layer profile",
+                           session->model->arch_name);
+    const style_layer_profile *layers = NULL;
+    uint64_t runs = 0;
+    return arch->get_profile(session->runtime, &layers, executed_flops, count, &runs);
 }

@@ -469,7 +469,6 @@ class LayerProfileStruct(Structure):
         ("impl", c_char_p),
         ("flops", c_double),
         ("milliseconds", c_double),
-        ("executed_flops", c_double),
     ]
 
 

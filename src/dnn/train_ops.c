@@ -3,47 +3,47 @@
 
 #include <string.h>
 
+/* diff_src row += the padded row's gradient of the source pixels it copied, x ascending: the
+ * left border (reflected), the interior (upsampled copies), the right border. */
+static void pad_row_backward(const float *row, int32_t w, int32_t c, int32_t factor, int32_t pad,
+                             float *to)
+{
+    const int32_t up_w = w * factor;
+    for (int32_t x = 0; x < pad; x++) {
+        const float *from = row + (size_t)x * c;
+        float *into = to + (size_t)(pad_reflect_index(x - pad, up_w) / factor) * c;
+        for (int32_t k = 0; k < c; k++)
+            into[k] += from[k];
+    }
+    for (int32_t ux = 0; ux < up_w; ux++) {
+        const float *from = row + (size_t)(pad + ux) * c;
+        float *into = to + (size_t)(ux / factor) * c;
+        for (int32_t k = 0; k < c; k++)
+            into[k] += from[k];
+    }
+    for (int32_t x = pad + up_w; x < up_w + 2 * pad; x++) {
+        const float *from = row + (size_t)x * c;
+        float *into = to + (size_t)(pad_reflect_index(x - pad, up_w) / factor) * c;
+        for (int32_t k = 0; k < c; k++)
+            into[k] += from[k];
+    }
+}
+
 void pad_reflect_backward_nhwc(const float *diff_dst, int32_t h, int32_t w, int32_t c,
                                int32_t factor, int32_t pad, float *diff_src)
 {
     const int32_t up_h = h * factor, up_w = w * factor;
     const int32_t out_h = up_h + 2 * pad, out_w = up_w + 2 * pad;
-    /* Source column of every padded column, computed once. */
-    int32_t *column = style__malloc((size_t)out_w * sizeof(int32_t));
-    if (!column) {
-        /* No memory for the map (a few KiB): the same sums, mapping each column inline. */
-        memset(diff_src, 0, (size_t)h * w * c * sizeof(float));
-        for (int32_t y = 0; y < out_h; y++) {
-            float *to = diff_src + (size_t)(pad_reflect_index(y - pad, up_h) / factor) * w * c;
-            for (int32_t x = 0; x < out_w; x++) {
-                const float *from = diff_dst + ((size_t)y * out_w + x) * c;
-                float *into = to + (size_t)(pad_reflect_index(x - pad, up_w) / factor) * c;
-                for (int32_t k = 0; k < c; k++)
-                    into[k] += from[k];
-            }
-        }
-        return;
-    }
-    for (int32_t x = 0; x < out_w; x++)
-        column[x] = pad_reflect_index(x - pad, up_w) / factor;
-        /* Parallel over source rows, each summing the padded rows that copied it (a few: the
-         * upsampled copies and reflections), whole pixels of c channels at a time. */
+    /* Parallel over source rows, each summing the padded rows that copied it (a few: the
+     * upsampled copies and reflections), whole pixels of c channels at a time. */
 #pragma omp parallel for schedule(static)
     for (int32_t sy = 0; sy < h; sy++) {
         float *to = diff_src + (size_t)sy * w * c;
         memset(to, 0, (size_t)w * c * sizeof(float));
-        for (int32_t y = 0; y < out_h; y++) {
-            if (pad_reflect_index(y - pad, up_h) / factor != sy) continue;
-            const float *row = diff_dst + (size_t)y * out_w * c;
-            for (int32_t x = 0; x < out_w; x++) {
-                const float *from = row + (size_t)x * c;
-                float *into = to + (size_t)column[x] * c;
-                for (int32_t k = 0; k < c; k++)
-                    into[k] += from[k];
-            }
-        }
+        for (int32_t y = 0; y < out_h; y++)
+            if (pad_reflect_index(y - pad, up_h) / factor == sy)
+                pad_row_backward(diff_dst + (size_t)y * out_w * c, w, c, factor, pad, to);
     }
-    style__free(column);
 }
 
 void maxpool2_forward_nhwc(const float *src, int32_t h, int32_t w, int32_t c, float *dst,

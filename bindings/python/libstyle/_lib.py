@@ -566,6 +566,11 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], bool]] = {
         [_SessionP, POINTER(POINTER(LayerProfileStruct)), POINTER(c_size_t), POINTER(c_uint64)],
         True,
     ),
+    "style_session_get_profile_executed_flops": (
+        c_status,
+        [_SessionP, POINTER(POINTER(c_double)), POINTER(c_size_t)],
+        True,
+    ),
     # training and optimisation
     "style_train": (c_status, [POINTER(TrainOptions)], True),
     # The training benchmark (`libstyle bench --train`): declared, not wrapped in Python.

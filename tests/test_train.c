@@ -388,53 +388,10 @@ static void test_vgg16_recognised(void **state)
 
 /* ---- training runs ------------------------------------------------------------------------ */
 
-typedef struct run_log {
-    double first, last;
-    int64_t stop_at;
-    int calls;
-} run_log;
-
-static int record(void *user, const style_train_stats *st)
-{
-    run_log *log = user;
-    if (st->iteration <= 3) log->first += st->total_loss / 3;
-    if (st->iteration > st->iterations - 3) log->last += st->total_loss / 3;
-    log->calls++;
-    return log->stop_at && st->iteration >= log->stop_at;
-}
-
 /* Writes a data folder of smooth random photos and a style image. */
 static void make_data(const char *dir)
 {
     assert_int_equal(train_fixture_photos(dir, 0), 0);
-}
-
-static style_train_options small_run(const char *dir, run_log *log)
-{
-    style_train_options o = {0};
-    o.struct_size = sizeof o;
-    o.style_image = strdup(test_path(dir, "style.png"));
-    o.data_dir = strdup(test_path(dir, "photos"));
-    o.loss_net = strdup(test_path(dir, "net.safetensors"));
-    o.out_path = strdup(test_path(dir, "model.safetensors"));
-    o.widths[0] = 8, o.widths[1] = 16, o.widths[2] = 16;
-    o.residual_blocks = 1;
-    o.crop_size = 24;
-    o.batch_size = 2;
-    o.iterations = 30;
-    o.learning_rate = 1e-2;
-    o.seed = 11;
-    o.threads = 2;
-    o.checkpoint_every = 4;
-    o.progress = record;
-    o.progress_user = log;
-    return o;
-}
-
-static void free_run(style_train_options *o)
-{
-    free((char *)o->style_image), free((char *)o->data_dir), free((char *)o->loss_net);
-    free((char *)o->out_path);
 }
 
 static void test_training_lowers_loss(void **state)
@@ -443,8 +400,8 @@ static void test_training_lowers_loss(void **state)
     char *dir = test_make_temp_dir();
     make_data(dir);
     test_write_feature_net(test_path(dir, "net.safetensors"), 78);
-    run_log log = {0};
-    style_train_options o = small_run(dir, &log);
+    train_run_log log = {0};
+    style_train_options o = train_fixture_small_run(dir, &log);
     style_status status = style_train(&o);
     if (status != STYLE_OK) print_error("%s\n", style_last_error());
     assert_int_equal(status, STYLE_OK);
@@ -461,7 +418,7 @@ static void test_training_lowers_loss(void **state)
     snprintf(ckpt, sizeof ckpt, "%s.ckpt", o.out_path);
     assert_int_equal(style_model_load(ckpt, NULL, &model), STYLE_ERR_UNSUPPORTED);
     assert_non_null(strstr(style_last_error(), "checkpoint"));
-    free_run(&o);
+    train_fixture_free_run(&o);
     test_remove_tree(dir);
     free(dir);
 }
@@ -473,7 +430,7 @@ static void assert_stop_and_resume_identical(style_train_options *o, int stop_at
                                              const void *expected, size_t size)
 {
     void *user = o->progress_user;
-    run_log stop = {0};
+    train_run_log stop = {0};
     stop.stop_at = stop_at;
     o->progress_user = &stop;
     assert_int_equal(style_train(o), STYLE_ERR_CANCELLED);
@@ -499,15 +456,15 @@ static void test_resume_is_bit_identical(void **state)
     char *dir = test_make_temp_dir();
     make_data(dir);
     test_write_feature_net(test_path(dir, "net.safetensors"), 79);
-    run_log log = {0};
-    style_train_options o = small_run(dir, &log);
+    train_run_log log = {0};
+    style_train_options o = train_fixture_small_run(dir, &log);
     o.iterations = 10;
     assert_int_equal(style_train(&o), STYLE_OK);
     size_t size_a, size_b;
     void *a = train_fixture_tensor_bytes(o.out_path, &size_a);
 
     /* Stop at 6 (checkpoint written on stop), then resume to 10. */
-    run_log stop = {0};
+    train_run_log stop = {0};
     stop.stop_at = 6;
     o.progress_user = &stop;
     assert_int_equal(style_train(&o), STYLE_ERR_CANCELLED);
@@ -519,8 +476,8 @@ static void test_resume_is_bit_identical(void **state)
     r.resume_path = ckpt;
     r.out_path = o.out_path;
     r.threads = 2;
-    run_log rest = {0};
-    r.progress = record;
+    train_run_log rest = {0};
+    r.progress = train_fixture_record;
     r.progress_user = &rest;
     style_status status = style_train(&r);
     if (status != STYLE_OK) print_error("%s\n", style_last_error());
@@ -530,7 +487,7 @@ static void test_resume_is_bit_identical(void **state)
     assert_int_equal(size_a, size_b);
     assert_memory_equal(a, b, size_a);
     free(a), free(b);
-    free_run(&o);
+    train_fixture_free_run(&o);
     test_remove_tree(dir);
     free(dir);
 }
@@ -543,8 +500,8 @@ static void test_quality_terms(void **state)
     char *dir = test_make_temp_dir();
     make_data(dir);
     test_write_feature_net(test_path(dir, "net.safetensors"), 80);
-    run_log log = {0};
-    style_train_options o = small_run(dir, &log);
+    train_run_log log = {0};
+    style_train_options o = train_fixture_small_run(dir, &log);
     o.iterations = 10;
     assert_int_equal(style_train(&o), STYLE_OK);
     size_t size_plain, size_a;
@@ -605,7 +562,7 @@ static void test_quality_terms(void **state)
     assert_int_equal(style_train(&o), STYLE_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(style_last_error(), "temporal"));
     free(plain), free(a);
-    free_run(&o);
+    train_fixture_free_run(&o);
     test_remove_tree(dir);
     free(dir);
 }
@@ -643,8 +600,8 @@ static void test_warm_start_widens(void **state)
     char *dir = test_make_temp_dir();
     make_data(dir);
     test_write_feature_net(test_path(dir, "net.safetensors"), 81);
-    run_log log = {0};
-    style_train_options o = small_run(dir, &log);
+    train_run_log log = {0};
+    style_train_options o = train_fixture_small_run(dir, &log);
     o.iterations = 6;
     assert_int_equal(style_train(&o), STYLE_OK);
     char *base = strdup(test_path(dir, "base.safetensors"));
@@ -699,7 +656,7 @@ static void test_warm_start_widens(void **state)
     o.widths[0] = 4, o.widths[1] = 8, o.widths[2] = 8;
     assert_int_equal(style_train(&o), STYLE_ERR_INVALID_ARGUMENT);
     free(base);
-    free_run(&o);
+    train_fixture_free_run(&o);
     test_remove_tree(dir);
     free(dir);
 }
@@ -713,8 +670,8 @@ static void test_warm_start_and_shift(void **state)
     char *dir = test_make_temp_dir();
     make_data(dir);
     test_write_feature_net(test_path(dir, "net.safetensors"), 81);
-    run_log log = {0};
-    style_train_options o = small_run(dir, &log);
+    train_run_log log = {0};
+    style_train_options o = train_fixture_small_run(dir, &log);
     o.iterations = 6;
     assert_int_equal(style_train(&o), STYLE_OK);
     char *base = strdup(test_path(dir, "base.safetensors"));
@@ -781,7 +738,7 @@ static void test_warm_start_and_shift(void **state)
     o.style_image_count = 0;
     o.style_names = NULL;
     free(a), free(base_tensors), free(base);
-    free_run(&o);
+    train_fixture_free_run(&o);
     test_remove_tree(dir);
     free(dir);
 }
@@ -789,7 +746,7 @@ static void test_warm_start_and_shift(void **state)
 /* style_train_options.cancel: asks to stop at its `stop_at_ask`-th call once `log` has seen
  * `after_iterations` whole iterations (so in the middle of the next one). */
 typedef struct cancel_log {
-    const run_log *log;
+    const train_run_log *log;
     int after_iterations;
     int stop_at_ask;
     int asks; /* since the last whole iteration */
@@ -815,8 +772,8 @@ static void test_cancel_inside_iteration(void **state)
     char *dir = test_make_temp_dir();
     make_data(dir);
     test_write_feature_net(test_path(dir, "net.safetensors"), 79);
-    run_log log = {0};
-    style_train_options o = small_run(dir, &log);
+    train_run_log log = {0};
+    style_train_options o = train_fixture_small_run(dir, &log);
     o.iterations = 8;
     /* Uninterrupted, counting how often an iteration asks. */
     cancel_log never = {&log, 1000, 1000, 0, 0, 0};
@@ -831,7 +788,7 @@ static void test_cancel_inside_iteration(void **state)
     snprintf(ckpt, sizeof ckpt, "%s.ckpt", o.out_path);
 
     for (int ask = 1; ask <= never.max_asks; ++ask) {
-        run_log stop = {0};
+        train_run_log stop = {0};
         cancel_log inside = {&stop, 5, ask, 0, 0, 0};
         o.progress_user = &stop;
         o.cancel_user = &inside;
@@ -844,8 +801,8 @@ static void test_cancel_inside_iteration(void **state)
         r.resume_path = ckpt;
         r.out_path = o.out_path;
         r.threads = 2;
-        run_log rest = {0};
-        r.progress = record;
+        train_run_log rest = {0};
+        r.progress = train_fixture_record;
         r.progress_user = &rest;
         style_status status = style_train(&r);
         if (status != STYLE_OK) print_error("%s\n", style_last_error());
@@ -860,7 +817,7 @@ static void test_cancel_inside_iteration(void **state)
                   "bit-identical\n",
                   never.max_asks);
     free(a);
-    free_run(&o);
+    train_fixture_free_run(&o);
     test_remove_tree(dir);
     free(dir);
 }
@@ -873,8 +830,8 @@ static void test_damaged_checkpoint_refused(void **state)
     char *dir = test_make_temp_dir();
     make_data(dir);
     test_write_feature_net(test_path(dir, "net.safetensors"), 81);
-    run_log log = {0};
-    style_train_options o = small_run(dir, &log);
+    train_run_log log = {0};
+    style_train_options o = train_fixture_small_run(dir, &log);
     log.stop_at = 2;
     assert_int_equal(style_train(&o), STYLE_ERR_CANCELLED);
     char ckpt[4200];
@@ -910,7 +867,7 @@ static void test_damaged_checkpoint_refused(void **state)
         assert_int_not_equal(access(out, F_OK), 0); /* nothing written */
     }
     free(bad_path), free(out);
-    free_run(&o);
+    train_fixture_free_run(&o);
     test_remove_tree(dir);
     free(dir);
 }
@@ -950,8 +907,8 @@ static void test_several_styles(void **state)
     make_second_style(stripes);
 
     /* Two styles in one model: the losses fall, and the model has both, named. */
-    run_log log = {0};
-    style_train_options o = small_run(dir, &log);
+    train_run_log log = {0};
+    style_train_options o = train_fixture_small_run(dir, &log);
     const char *images[] = {o.style_image, stripes}, *names[] = {"dots", NULL};
     o.style_images = images;
     o.style_image_count = 2;
@@ -979,8 +936,8 @@ static void test_several_styles(void **state)
     char two_path[4200], three_path[4200];
     snprintf(two_path, sizeof two_path, "%s", o.out_path);
     snprintf(three_path, sizeof three_path, "%s", test_path(dir, "three.safetensors"));
-    run_log add_log = {0};
-    style_train_options a = small_run(dir, &add_log);
+    train_run_log add_log = {0};
+    style_train_options a = train_fixture_small_run(dir, &add_log);
     free((char *)a.out_path);
     a.out_path = strdup(three_path);
     a.add_style_to = two_path;
@@ -1027,7 +984,7 @@ static void test_several_styles(void **state)
     /* Stopped and resumed, adding a style continues bit-identically. */
     size_t size_a, size_b;
     void *whole = train_fixture_tensor_bytes(three_path, &size_a);
-    run_log stop = {0};
+    train_run_log stop = {0};
     stop.stop_at = 3;
     a.progress_user = &stop;
     assert_int_equal(style_train(&a), STYLE_ERR_CANCELLED);
@@ -1047,8 +1004,8 @@ static void test_several_styles(void **state)
     free(whole), free(resumed);
 
     /* A single-style model becomes style 0 (named after it) of a two-style one. */
-    run_log plain_log = {0};
-    style_train_options p = small_run(dir, &plain_log);
+    train_run_log plain_log = {0};
+    style_train_options p = train_fixture_small_run(dir, &plain_log);
     free((char *)p.out_path);
     p.out_path = strdup(test_path(dir, "plain.safetensors"));
     p.iterations = 2;
@@ -1089,8 +1046,8 @@ static void test_several_styles(void **state)
     style_model_free(two);
     free((char *)a.style_image), free((char *)a.data_dir), free((char *)a.loss_net);
     free((char *)a.out_path);
-    free_run(&p);
-    free_run(&o);
+    train_fixture_free_run(&p);
+    train_fixture_free_run(&o);
     test_remove_tree(dir);
     free(dir);
 }
@@ -1145,7 +1102,7 @@ typedef struct thread_rank {
     thread_group *group;
     style_train_group api;
     style_train_options options;
-    run_log log;
+    train_run_log log;
     style_status status;
     char error[512];
 } thread_rank;
@@ -1195,8 +1152,8 @@ static void test_group_trains_the_single_process_model(void **state)
     char *dir = test_make_temp_dir();
     make_data(dir);
     test_write_feature_net(test_path(dir, "net.safetensors"), 81);
-    run_log single_log = {0};
-    style_train_options o = small_run(dir, &single_log);
+    train_run_log single_log = {0};
+    style_train_options o = train_fixture_small_run(dir, &single_log);
     o.iterations = 4, o.batch_size = 3, o.threads = 1;
     char *single = strdup(o.out_path);
     assert_int_equal(style_train(&o), STYLE_OK);
@@ -1244,7 +1201,7 @@ static void test_group_trains_the_single_process_model(void **state)
     assert_int_equal(style_train(&o), STYLE_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(style_last_error(), "allreduce_sum"));
     free(single), free(grouped);
-    free_run(&o);
+    train_fixture_free_run(&o);
     test_remove_tree(dir);
     free(dir);
 }
@@ -1255,8 +1212,8 @@ static void test_bad_inputs(void **state)
     char *dir = test_make_temp_dir();
     make_data(dir);
     test_write_feature_net(test_path(dir, "net.safetensors"), 80);
-    run_log log = {0};
-    style_train_options o = small_run(dir, &log);
+    train_run_log log = {0};
+    style_train_options o = train_fixture_small_run(dir, &log);
     const char *keep = o.style_image;
     o.style_image = test_path(dir, "missing.png");
     assert_int_equal(style_train(&o), STYLE_ERR_IO);
@@ -1284,7 +1241,7 @@ static void test_bad_inputs(void **state)
     o.out_path = out;
     o.crop_size = 30;
     assert_int_equal(style_train(&o), STYLE_ERR_INVALID_ARGUMENT);
-    free_run(&o);
+    train_fixture_free_run(&o);
     test_remove_tree(dir);
     free(dir);
 }
@@ -1297,8 +1254,8 @@ static void test_stale_checkpoint_temporaries_removed(void **state)
     char *dir = test_make_temp_dir();
     make_data(dir);
     test_write_feature_net(test_path(dir, "net.safetensors"), 83);
-    run_log log = {0};
-    style_train_options o = small_run(dir, &log);
+    train_run_log log = {0};
+    style_train_options o = train_fixture_small_run(dir, &log);
     o.iterations = 2;
     o.checkpoint_every = 0;
     const char *stale = "model.safetensors.ckpt.tmpAb12Z9";
@@ -1311,7 +1268,7 @@ static void test_stale_checkpoint_temporaries_removed(void **state)
     assert_int_equal(access(test_path(dir, stale), F_OK), -1);
     for (int i = 0; i < 3; i++)
         assert_int_equal(access(test_path(dir, kept[i]), F_OK), 0);
-    free_run(&o);
+    train_fixture_free_run(&o);
     test_remove_tree(dir);
     free(dir);
 }
@@ -1325,8 +1282,8 @@ static void test_allocation_failures(void **state)
     char *dir = test_make_temp_dir();
     make_data(dir);
     test_write_feature_net(test_path(dir, "net.safetensors"), 81);
-    run_log log = {0};
-    style_train_options o = small_run(dir, &log);
+    train_run_log log = {0};
+    style_train_options o = train_fixture_small_run(dir, &log);
     o.widths[0] = 4, o.widths[1] = 4, o.widths[2] = 4;
     o.crop_size = 16;
     o.iterations = 2;
@@ -1356,7 +1313,7 @@ static void test_allocation_failures(void **state)
     style_model *model = NULL;
     assert_int_equal(style_model_load(o.out_path, NULL, &model), STYLE_OK);
     style_model_free(model);
-    free_run(&o);
+    train_fixture_free_run(&o);
     test_remove_tree(dir);
     free(dir);
 }
@@ -1370,8 +1327,8 @@ static void test_checkpoint_on_full_disk(void **state)
     char *dir = test_make_temp_dir();
     make_data(dir);
     test_write_feature_net(test_path(dir, "net.safetensors"), 82);
-    run_log log = {0};
-    style_train_options o = small_run(dir, &log);
+    train_run_log log = {0};
+    style_train_options o = train_fixture_small_run(dir, &log);
     o.iterations = 6;
     o.checkpoint_every = 2;
     style__write_fail_after(2); /* the checkpoint of iteration 2 is the first write */
@@ -1389,14 +1346,14 @@ static void test_checkpoint_on_full_disk(void **state)
     r.resume_path = ckpt;
     r.out_path = o.out_path;
     r.threads = 2;
-    run_log rest = {0};
-    r.progress = record;
+    train_run_log rest = {0};
+    r.progress = train_fixture_record;
     r.progress_user = &rest;
     status = style_train(&r);
     if (status != STYLE_OK) print_error("%s\n", style_last_error());
     assert_int_equal(status, STYLE_OK);
     assert_int_equal(rest.calls, 4); /* iterations 3..6: resumed from the checkpoint of 2 */
-    free_run(&o);
+    train_fixture_free_run(&o);
     test_remove_tree(dir);
     free(dir);
 }
@@ -1425,8 +1382,8 @@ static void test_unloadable_model_never_written(void **state)
     snprintf(second, sizeof second, "%s", test_path(dir, "b/painting.png"));
     make_second_style(first);
     make_second_style(second);
-    run_log log = {0};
-    style_train_options o = small_run(dir, &log);
+    train_run_log log = {0};
+    style_train_options o = train_fixture_small_run(dir, &log);
     const char *images[] = {first, second};
     o.style_images = images;
     o.style_image_count = 2;
@@ -1443,7 +1400,7 @@ static void test_unloadable_model_never_written(void **state)
     assert_int_equal(style_model_load(o.out_path, NULL, &model), STYLE_OK);
     assert_string_equal(style_model_style_name(model, 1), "painting-b");
     style_model_free(model);
-    free_run(&o);
+    train_fixture_free_run(&o);
     test_remove_tree(dir);
     free(dir);
 }
@@ -1456,8 +1413,8 @@ static void test_zero_weights_turn_terms_off(void **state)
     char *dir = test_make_temp_dir();
     make_data(dir);
     test_write_feature_net(test_path(dir, "net.safetensors"), 80);
-    run_log log = {0};
-    style_train_options o = small_run(dir, &log);
+    train_run_log log = {0};
+    style_train_options o = train_fixture_small_run(dir, &log);
     o.iterations = 2;
     o.content_weight = -1;
     assert_int_equal(style_train(&o), STYLE_OK);
@@ -1477,7 +1434,7 @@ static void test_zero_weights_turn_terms_off(void **state)
     o.tv_weight = -1;
     assert_int_equal(style_train(&o), STYLE_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(style_last_error(), "every loss term is off"));
-    free_run(&o);
+    train_fixture_free_run(&o);
     test_remove_tree(dir);
     free(dir);
 }

@@ -266,48 +266,14 @@ static void test_loss_network_gradient(void **state)
 
 /* ---- runs through the public API ------------------------------------------------------- */
 
-typedef struct run_log {
-    double first, last;
-    int64_t stop_at;
-    int calls;
-} run_log;
-
-static int record(void *user, const style_train_stats *st)
+/* The fixture's short run (train_fixture_small_run) at widths 16/32/32, in `precision`. */
+static style_train_options small_run(const char *dir, train_run_log *log, const char *precision)
 {
-    run_log *log = user;
-    if (st->iteration <= 3) log->first += st->total_loss / 3;
-    if (st->iteration > st->iterations - 3) log->last += st->total_loss / 3;
-    log->calls++;
-    return log->stop_at && st->iteration >= log->stop_at;
-}
-
-static style_train_options small_run(const char *dir, run_log *log, const char *precision)
-{
-    style_train_options o = {0};
-    o.struct_size = sizeof o;
-    o.style_image = strdup(test_path(dir, "style.png"));
-    o.data_dir = strdup(test_path(dir, "photos"));
-    o.loss_net = strdup(test_path(dir, "net.safetensors"));
-    o.out_path = strdup(test_path(dir, "model.safetensors"));
+    style_train_options o = train_fixture_small_run(dir, log);
     o.widths[0] = 16, o.widths[1] = 32, o.widths[2] = 32;
-    o.residual_blocks = 1;
-    o.crop_size = 24;
-    o.batch_size = 2;
-    o.iterations = 30;
-    o.learning_rate = 1e-2;
     o.seed = 12;
-    o.threads = 2;
-    o.checkpoint_every = 4;
-    o.progress = record;
-    o.progress_user = log;
     o.precision = precision;
     return o;
-}
-
-static void free_run(style_train_options *o)
-{
-    free((char *)o->style_image), free((char *)o->data_dir), free((char *)o->loss_net);
-    free((char *)o->out_path);
 }
 
 static bool model_says_bf16(const char *path)
@@ -332,7 +298,7 @@ static void test_bf16_run(void **state)
     assert_int_equal(train_fixture_photos(dir, 0), 0);
     test_write_feature_net(test_path(dir, "net.safetensors"), 34);
     if (!style_precision_supported(STYLE_PRECISION_BF16)) {
-        run_log log = {0};
+        train_run_log log = {0};
         style_train_options o = small_run(dir, &log, "bf16");
         assert_int_equal(style_train(&o), STYLE_ERR_UNSUPPORTED);
         assert_non_null(strstr(style_last_error(), "bf16"));
@@ -340,12 +306,12 @@ static void test_bf16_run(void **state)
         o.iterations = 3;
         assert_int_equal(style_train(&o), STYLE_OK);
         assert_false(model_says_bf16(o.out_path));
-        free_run(&o);
+        train_fixture_free_run(&o);
         test_remove_tree(dir);
         free(dir);
         return;
     }
-    run_log base = {0}, mixed = {0};
+    train_run_log base = {0}, mixed = {0};
     style_train_options o = small_run(dir, &base, "fp32");
     assert_int_equal(style_train(&o), STYLE_OK);
     assert_false(model_says_bf16(o.out_path));
@@ -363,12 +329,12 @@ static void test_bf16_run(void **state)
 
     o.precision = "bf16";
     o.iterations = 10;
-    run_log whole = {0};
+    train_run_log whole = {0};
     o.progress_user = &whole;
     assert_int_equal(style_train(&o), STYLE_OK);
     size_t size_a, size_b;
     void *a = train_fixture_tensor_bytes(o.out_path, &size_a);
-    run_log stop = {0};
+    train_run_log stop = {0};
     stop.stop_at = 6;
     o.progress_user = &stop;
     assert_int_equal(style_train(&o), STYLE_ERR_CANCELLED);
@@ -385,7 +351,7 @@ static void test_bf16_run(void **state)
     assert_int_equal(size_a, size_b);
     assert_memory_equal(a, b, size_a);
     free(a), free(b);
-    free_run(&o);
+    train_fixture_free_run(&o);
     test_remove_tree(dir);
     free(dir);
 }
@@ -396,7 +362,7 @@ static void test_precision_option_checked(void **state)
     char *dir = test_make_temp_dir();
     assert_int_equal(train_fixture_photos(dir, 0), 0);
     test_write_feature_net(test_path(dir, "net.safetensors"), 35);
-    run_log log = {0};
+    train_run_log log = {0};
     style_train_options o = small_run(dir, &log, "fp16");
     assert_int_equal(style_train(&o), STYLE_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(style_last_error(), "'fp16'"));
@@ -406,7 +372,7 @@ static void test_precision_option_checked(void **state)
     style_train_bench_result result = {0};
     result.struct_size = sizeof result;
     assert_int_equal(style_train_bench(&b, &result), STYLE_ERR_INVALID_ARGUMENT);
-    free_run(&o);
+    train_fixture_free_run(&o);
     test_remove_tree(dir);
     free(dir);
 }

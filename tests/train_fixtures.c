@@ -170,3 +170,40 @@ void *train_fixture_tensor_bytes(const char *path, size_t *size)
     free(data);
     return out;
 }
+
+int train_fixture_record(void *user, const style_train_stats *stats)
+{
+    train_run_log *log = user;
+    if (stats->iteration <= 3) log->first += stats->total_loss / 3;
+    if (stats->iteration > stats->iterations - 3) log->last += stats->total_loss / 3;
+    log->calls++;
+    return log->stop_at && stats->iteration >= log->stop_at;
+}
+
+style_train_options train_fixture_small_run(const char *dir, train_run_log *log)
+{
+    style_train_options o = {0};
+    o.struct_size = sizeof o;
+    o.style_image = strdup(test_path(dir, "style.png"));
+    o.data_dir = strdup(test_path(dir, "photos"));
+    o.loss_net = strdup(test_path(dir, "net.safetensors"));
+    o.out_path = strdup(test_path(dir, "model.safetensors"));
+    o.widths[0] = 8, o.widths[1] = 16, o.widths[2] = 16;
+    o.residual_blocks = 1;
+    o.crop_size = 24;
+    o.batch_size = 2;
+    o.iterations = 30;
+    o.learning_rate = 1e-2;
+    o.seed = 11;
+    o.threads = 2;
+    o.checkpoint_every = 4;
+    o.progress = train_fixture_record;
+    o.progress_user = log;
+    return o;
+}
+
+void train_fixture_free_run(style_train_options *o)
+{
+    free((char *)o->style_image), free((char *)o->data_dir), free((char *)o->loss_net);
+    free((char *)o->out_path);
+}

@@ -2,6 +2,8 @@
 #ifndef STYLE_TEST_TRAIN_FIXTURES_H
 #define STYLE_TEST_TRAIN_FIXTURES_H
 
+#include "libstyle_train.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,5 +47,23 @@ int train_fixture_damage_checkpoint(const char *from, const char *to, const char
  * their count in *size; NULL when the file cannot be read. Two trainings compared bit for
  * bit compare these. */
 void *train_fixture_tensor_bytes(const char *path, size_t *size);
+
+/* A progress callback's record of a run: the mean total loss of the first 3 and the last 3
+ * iterations, how many calls, and where to stop (0: never). */
+typedef struct train_run_log {
+    double first, last;
+    int64_t stop_at;
+    int calls;
+} train_run_log;
+
+/* The progress callback filling a train_run_log (user); non-zero at log->stop_at. */
+int train_fixture_record(void *user, const style_train_stats *stats);
+
+/* A short run on DIR's photos, style.png and net.safetensors (train_fixture_photos and
+ * test_write_feature_net): widths 8/16/16, 1 block, crops of 24, batch 2, 30 iterations at
+ * lr 1e-2, seed 11, 2 threads, a checkpoint every 4, into DIR/model.safetensors, recorded in
+ * *log. Free its paths with train_fixture_free_run. */
+style_train_options train_fixture_small_run(const char *dir, train_run_log *log);
+void train_fixture_free_run(style_train_options *options);
 
 #endif

@@ -68,6 +68,20 @@ static void check_gradient(const char *what, objective_fn f, const void *ctx, do
     assert_true(worst < 2e-4);
 }
 
+/* One forward and one backward pass of a bound layer, with its own scratchpad. */
+static void conv_forward_backward(backend *b, tconv *layer)
+{
+    void *scratch;
+    dnnl_memory_t scratch_mem;
+    assert_int_equal(
+        train_scratchpad_create(b->engine, layer->scratchpad_bytes, &scratch, &scratch_mem),
+        STYLE_OK);
+    assert_int_equal(tconv_forward(layer, b->stream, scratch_mem), STYLE_OK);
+    assert_int_equal(tconv_backward(layer, b->stream, scratch_mem), STYLE_OK);
+    if (scratch_mem) dnnl_memory_destroy(scratch_mem);
+    style__aligned_free(scratch);
+}
+
 /* ---- convolution ------------------------------------------------------------------------ */
 
 typedef struct conv_ctx {
@@ -162,13 +176,7 @@ static void check_conv_layout(backend *b, conv_spec spec, float slope, int n, in
         nhwc_to_blocked8(dy, n, oh, ow, spec.out_channels, bdy);
     }
     assert_int_equal(tconv_bind(&layer, b->engine, wt, bias, dw, db, bx, by, bdx, bdy), STYLE_OK);
-    void *scratch;
-    dnnl_memory_t scratch_mem;
-    assert_int_equal(
-        train_scratchpad_create(b->engine, layer.scratchpad_bytes, &scratch, &scratch_mem),
-        STYLE_OK);
-    assert_int_equal(tconv_forward(&layer, b->stream, scratch_mem), STYLE_OK);
-    assert_int_equal(tconv_backward(&layer, b->stream, scratch_mem), STYLE_OK);
+    conv_forward_backward(b, &layer);
     if (blocked) {
         blocked8_to_nhwc(by, n, oh, ow, spec.out_channels, y);
         blocked8_to_nhwc(bdx, n, h, w, spec.in_channels, dx);
@@ -212,8 +220,6 @@ static void check_conv_layout(backend *b, conv_spec spec, float slope, int n, in
     }
     assert_true(worst < 2e-4);
     tconv_destroy(&layer);
-    if (scratch_mem) dnnl_memory_destroy(scratch_mem);
-    style__aligned_free(scratch);
     free(x), free(y), free(dx), free(dy), free(wt), free(bias), free(dw), free(db), free(g);
     free(xd), free(pd);
 }
@@ -263,16 +269,8 @@ static void run_conv_precision(backend *b, conv_spec spec, float slope, int n, i
     memcpy(dy, dy_in, yc * 4);
     assert_int_equal(tconv_bind(&layer, b->engine, wt, bias, dw, db, (float *)x, y, dx, dy),
                      STYLE_OK);
-    void *scratch;
-    dnnl_memory_t scratch_mem;
-    assert_int_equal(
-        train_scratchpad_create(b->engine, layer.scratchpad_bytes, &scratch, &scratch_mem),
-        STYLE_OK);
-    assert_int_equal(tconv_forward(&layer, b->stream, scratch_mem), STYLE_OK);
-    assert_int_equal(tconv_backward(&layer, b->stream, scratch_mem), STYLE_OK);
+    conv_forward_backward(b, &layer);
     tconv_destroy(&layer);
-    if (scratch_mem) dnnl_memory_destroy(scratch_mem);
-    style__aligned_free(scratch);
     free(dy);
 }
 
@@ -406,13 +404,7 @@ static void test_conv_to_rgb_backward(void **state)
     test_fill_uniform(&rng, wt, wc, -0.5, 0.5);
     test_fill_uniform(&rng, dy, yc, -1, 1);
     assert_int_equal(tconv_bind(&layer, b->engine, wt, bias, dw, db, x, y, dx, dy), STYLE_OK);
-    void *scratch;
-    dnnl_memory_t scratch_mem;
-    assert_int_equal(
-        train_scratchpad_create(b->engine, layer.scratchpad_bytes, &scratch, &scratch_mem),
-        STYLE_OK);
-    assert_int_equal(tconv_forward(&layer, b->stream, scratch_mem), STYLE_OK);
-    assert_int_equal(tconv_backward(&layer, b->stream, scratch_mem), STYLE_OK);
+    conv_forward_backward(b, &layer);
     double worst = 0, scale = 1e-12;
     for (int bi = 0; bi < n; bi++)
         for (int yy = 0; yy < h; yy++)
@@ -441,8 +433,6 @@ static void test_conv_to_rgb_backward(void **state)
     assert_true(worst / scale < 1e-5);
     assert_true(strncmp(impl, "ref", 3) != 0);
     tconv_destroy(&layer);
-    if (scratch_mem) dnnl_memory_destroy(scratch_mem);
-    style__aligned_free(scratch);
     free(x), free(y), free(dx), free(dy), free(wt), free(dw), free(bias), free(db);
     /* Small shapes (other implementations) through the gradient check, with one thread. */
     check_conv(b, rgb, -1, 2, 13, 11, 8);

@@ -36,6 +36,15 @@ for precision in fp32 bf16; do
         --batch 4 --crop 256 --iterations 5 --warmup 1 --threads "$threads" --precision "$precision"
 done
 
+echo "== AdaIN decoder training, 12 iterations of batch 4 at 256² (darknet-tiny), fp32 then bf16"
+for precision in fp32 bf16; do
+    "$libstyle" train-adain --data "$shared/datasets/photos/content" \
+        --styles "$shared/datasets/photos/style" \
+        --loss-net "$shared/lossnets/darknet-tiny.safetensors" --out "$work/adain-$precision.safetensors" \
+        --iterations 12 --checkpoint-every 1000 --threads "$threads" --precision "$precision" 2>&1 |
+        grep -E "^iteration 12/|seconds|s/iteration" | tail -n 3
+done
+
 echo "== inference: libstyle bench, full-width model, 512² and 1024², every precision"
 "$libstyle" bench --model "$repo/models/starry-night-full.safetensors" --sizes 512,1024 \
     --precision all --runs 10 --warmup 2 --threads "$threads"

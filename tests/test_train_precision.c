@@ -13,6 +13,7 @@
 #include "train/train_net.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -372,6 +373,23 @@ static void test_precision_option_checked(void **state)
     style_train_bench_result result = {0};
     result.struct_size = sizeof result;
     assert_int_equal(style_train_bench(&b, &result), STYLE_ERR_INVALID_ARGUMENT);
+    /* A program built against the header before `precision`: its smaller structs are taken
+     * (fp32), and nothing past the result's struct_size is written. */
+    style_train_bench_options old = {0};
+    old.struct_size = offsetof(style_train_bench_options, precision);
+    old.widths[0] = 4, old.widths[1] = 8, old.widths[2] = 8;
+    old.residual_blocks = 1;
+    old.crop_size = 16, old.batch_size = 1, old.iterations = 1, old.warmup = -1, old.threads = 1;
+    memset(&result, 0x5a, sizeof result);
+    result.struct_size = offsetof(style_train_bench_result, precision);
+    const style_status status = style_train_bench(&old, &result);
+    if (status != STYLE_OK) print_error("%s\n", style_last_error());
+    assert_int_equal(status, STYLE_OK);
+    assert_int_equal(result.struct_size, offsetof(style_train_bench_result, precision));
+    assert_true(result.seconds > 0);
+    const unsigned char *tail = (const unsigned char *)&result.precision;
+    for (size_t i = 0; i < sizeof result.precision; i++)
+        assert_int_equal(tail[i], 0x5a);
     train_fixture_free_run(&o);
     test_remove_tree(dir);
     free(dir);

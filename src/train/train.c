@@ -739,6 +739,10 @@ style_status style_train(const style_train_options *options)
     }
     TRY(train_group_broadcast(&t.group, &t.settings, sizeof t.settings, "training settings"));
     const train_settings *s = &t.settings;
+    /* Rank 0 checked its own processor; every other rank checks its own. */
+    FAIL_IF(s->bf16 && !style_precision_supported(STYLE_PRECISION_BF16), STYLE_ERR_UNSUPPORTED,
+            "train: rank %d does not run bf16 natively; train with precision fp32",
+            (int)t.group.rank);
     TRY(train_group_share(&t.group, s->batch_size));
     TRY(train_loop_open(&t.loop, options->out_path, options->checkpoint_path,
                         leader)); /* rank 0 is the only writer */

@@ -283,17 +283,26 @@ static double loss_net_flops(const feature_run *run)
 }
 
 style_status style_train_bench(const style_train_bench_options *options,
-                               style_train_bench_result *result)
+                               style_train_bench_result *out)
 {
     style_status status = STYLE_OK;
     bench_state b = {0};
     step_times *times = NULL;
     double *column = NULL;
     const int previous_threads = omp_get_max_threads();
-    if (!options || options->struct_size != sizeof *options || !result ||
-        result->struct_size != sizeof *result)
+    /* Structs of an older header end before `precision`: accepted, the field left out. */
+    const size_t first_options = offsetof(style_train_bench_options, precision);
+    const size_t first_result = offsetof(style_train_bench_result, precision);
+    if (!options || options->struct_size < first_options ||
+        options->struct_size > sizeof *options || !out || out->struct_size < first_result ||
+        out->struct_size > sizeof *out)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT,
                            "train bench: options or result missing, or of another version");
+    const char *precision = options->struct_size >= first_options + sizeof options->precision
+                                ? options->precision
+                                : NULL;
+    /* Filled here, copied to the caller's struct as far as its struct_size goes. */
+    style_train_bench_result whole = {.struct_size = sizeof whole}, *result = &whole;
     const int32_t size = options->crop_size ? options->crop_size : 256;
     const int32_t n = options->batch_size ? options->batch_size : 4;
     const int32_t iterations = options->iterations ? options->iterations : 10;
@@ -308,9 +317,7 @@ style_status style_train_bench(const style_train_bench_options *options,
                            "train bench: crop 16..4096 (a multiple of 4), batch 1..256, "
                            "iterations 1..100000, warm-up up to 1000, threads >= 0");
     bool bf16 = false;
-    TRY(train_precision_resolve("train bench", options->precision, &bf16));
-    memset(result, 0, sizeof *result);
-    result->struct_size = sizeof *result;
+    TRY(train_precision_resolve("train bench", precision, &bf16));
     result->precision = bf16 ? STYLE_PRECISION_BF16 : STYLE_PRECISION_FP32;
     if (options->threads > 0) omp_set_num_threads(options->threads);
     b.rng = 0x7e57be9c4ull;
@@ -384,6 +391,8 @@ style_status style_train_bench(const style_train_bench_options *options,
     result->nominal_flops = 2 * nominal + result->loss_network_flops;
     snprintf(result->loss_net_name, sizeof result->loss_net_name, "%s%s", b.loss_net->name,
              options->loss_net ? "" : "-random");
+    memcpy((char *)out + sizeof out->struct_size, (const char *)result + sizeof out->struct_size,
+           out->struct_size - sizeof out->struct_size);
 fail:
     style__free(times);
     style__free(column);

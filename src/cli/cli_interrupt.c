@@ -159,5 +159,5 @@ void cli_interrupt_end(void)
     }
     give_up_function = NULL;
     give_up_user = NULL;
-    pthread_sigmask(SIG_SETMASK, &previous_mask, NULL);
+    if (atomic_load(&interrupt_signal) == 0) pthread_sigmask(SIG_SETMASK, &previous_mask, NULL);
 }

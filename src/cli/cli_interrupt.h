@@ -39,7 +39,11 @@ int cli_interrupt_exit_code(void);
 /** "SIGINT", "SIGTERM" or "SIGHUP": the first signal that arrived ("no signal" before). */
 const char *cli_interrupt_signal_name(void);
 
-/** Stops watching and restores the signal mask (cli_interrupted() keeps its answer). */
+/** Stops watching and restores the signal mask (cli_interrupted() keeps its answer). After a
+ *  signal the watched signals stay blocked instead: the command is ending with 128 + the
+ *  first signal's number, and a second one arriving during that must not kill the process
+ *  with another status (seen: SIGHUP 50 ms after SIGINT, once the run had stopped, exit 129
+ *  instead of 130). */
 void cli_interrupt_end(void);
 
 #endif

@@ -43,7 +43,8 @@ static ref_tensor to_ref(const float *nhwc, int c, int h, int w)
     ref_tensor t = ref_tensor_new(c, h, w);
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++)
-            for (int ch = 0; ch < c; ch++) REF_AT(t, ch, y, x) = nhwc[((size_t)y * w + x) * c + ch];
+            for (int ch = 0; ch < c; ch++)
+                REF_AT(t, ch, y, x) = nhwc[((size_t)y * w + x) * c + ch];
     return t;
 }
 
@@ -52,7 +53,8 @@ static double *to_nhwc(ref_tensor t)
     double *out = malloc(sizeof(double) * t.c * t.h * t.w);
     for (int y = 0; y < t.h; y++)
         for (int x = 0; x < t.w; x++)
-            for (int ch = 0; ch < t.c; ch++) out[((size_t)y * t.w + x) * t.c + ch] = REF_AT(t, ch, y, x);
+            for (int ch = 0; ch < t.c; ch++)
+                out[((size_t)y * t.w + x) * t.c + ch] = REF_AT(t, ch, y, x);
     return out;
 }
 
@@ -66,7 +68,8 @@ static double check_conv(backend *b, conv_spec spec, int h, int w, uint64_t seed
     size_t out_count = (size_t)layer.out_h * layer.out_w * spec.out_channels;
     size_t w_count = (size_t)spec.out_channels * spec.in_channels * spec.kernel * spec.kernel;
     float *src = malloc(in_count * sizeof(float)), *dst = malloc(out_count * sizeof(float));
-    float *weights = malloc(w_count * sizeof(float)), *bias = malloc(spec.out_channels * sizeof(float));
+    float *weights = malloc(w_count * sizeof(float)),
+          *bias = malloc(spec.out_channels * sizeof(float));
     test_fill_uniform(&rng, src, in_count, -1, 1);
     test_fill_uniform(&rng, weights, w_count, -0.5, 0.5);
     test_fill_uniform(&rng, bias, spec.out_channels, -0.5, 0.5);
@@ -94,10 +97,12 @@ static double check_conv(backend *b, conv_spec spec, int h, int w, uint64_t seed
     assert_int_equal(expect.w, layer.out_w);
     size_t n = out_count;
     if (spec.sum)
-        for (size_t i = 0; i < n; i++) expect.data[i] += residual.data[i];
+        for (size_t i = 0; i < n; i++)
+            expect.data[i] += residual.data[i];
     if (spec.relu) ref_relu(expect);
 
-    assert_int_equal(conv_layer_bind(&layer, b->engine, b->stream, weights, bias, src, dst), STYLE_OK);
+    assert_int_equal(conv_layer_bind(&layer, b->engine, b->stream, weights, bias, src, dst),
+                     STYLE_OK);
     void *scratch = layer.scratchpad_bytes ? malloc(layer.scratchpad_bytes) : NULL;
     dnnl_memory_t scratch_mem = NULL;
     if (scratch) {
@@ -134,7 +139,7 @@ static void test_conv_shapes(void **state)
         int h, w;
     } cases[] = {
         {{3, 32, 9, 1, 4, 4, 4, 4, false, true, false}, 33, 17},
-        {{3, 32, 9, 1, 0, 0, 0, 0, false, false, false}, 15, 11},  /* pre-padded input */
+        {{3, 32, 9, 1, 0, 0, 0, 0, false, false, false}, 15, 11}, /* pre-padded input */
         {{32, 64, 3, 2, 1, 1, 1, 1, false, true, false}, 7, 5},
         {{32, 64, 3, 2, 0, 0, 1, 1, false, false, false}, 34, 18}, /* TF SAME, even */
         {{16, 16, 3, 2, 1, 1, 1, 1, false, false, false}, 33, 17}, /* odd, stride 2 */
@@ -142,8 +147,8 @@ static void test_conv_shapes(void **state)
         {{128, 128, 3, 1, 1, 1, 1, 1, false, false, true}, 9, 11}, /* residual sum */
         {{128, 128, 3, 1, 1, 1, 1, 1, false, true, true}, 4, 4},   /* sum then relu */
         {{32, 3, 9, 1, 4, 4, 4, 4, false, false, false}, 12, 20},
-        {{8, 4, 1, 1, 0, 0, 0, 0, false, false, false}, 1, 1},     /* 1x1 */
-        {{3, 4, 3, 1, 1, 1, 1, 1, false, false, false}, 1, 1},     /* all padding */
+        {{8, 4, 1, 1, 0, 0, 0, 0, false, false, false}, 1, 1}, /* 1x1 */
+        {{3, 4, 3, 1, 1, 1, 1, 1, false, false, false}, 1, 1}, /* all padding */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         double err = check_conv(b, cases[i].spec, cases[i].h, cases[i].w, 100 + i);
@@ -179,8 +184,11 @@ static void test_instance_norm(void **state)
         int c, h, w;
         bool relu;
         float eps;
-    } cases[] = {{32, 33, 17, true, 1e-5f}, {3, 7, 5, false, 1e-3f}, {128, 4, 4, true, 1e-5f},
-                 {7, 1, 1, false, 1e-5f},   {64, 2, 3, true, 1e-5f}};
+    } cases[] = {{32, 33, 17, true, 1e-5f},
+                 {3, 7, 5, false, 1e-3f},
+                 {128, 4, 4, true, 1e-5f},
+                 {7, 1, 1, false, 1e-5f},
+                 {64, 2, 3, true, 1e-5f}};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         test_rng rng = {300 + i};
         int c = cases[i].c, h = cases[i].h, w = cases[i].w;
@@ -196,8 +204,8 @@ static void test_instance_norm(void **state)
         if (cases[i].relu) ref_relu(expect);
 
         norm_layer layer;
-        assert_int_equal(norm_layer_describe(&layer, b->engine, c, h, w, cases[i].eps, cases[i].relu),
-                         STYLE_OK);
+        assert_int_equal(
+            norm_layer_describe(&layer, b->engine, c, h, w, cases[i].eps, cases[i].relu), STYLE_OK);
         assert_int_equal(norm_layer_bind(&layer, b->engine, scale, shift, data), STYLE_OK);
         void *scratch = layer.scratchpad_bytes ? malloc(layer.scratchpad_bytes) : NULL;
         dnnl_memory_t scratch_mem = NULL;
@@ -261,7 +269,8 @@ static void test_reflect_matches_pytorch_definition(void **state)
     (void)state;
     /* ReflectionPad2d(2) of [0 1 2 3] is [2 1 | 0 1 2 3 | 2 1]. */
     int expect[] = {2, 1, 0, 1, 2, 3, 2, 1};
-    for (int i = 0; i < 8; i++) assert_int_equal(pad_reflect_index(i - 2, 4), expect[i]);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(pad_reflect_index(i - 2, 4), expect[i]);
     /* Too small to reflect: replicate. */
     assert_int_equal(pad_reflect_index(-3, 2), 0);
     assert_int_equal(pad_reflect_index(5, 2), 1);
@@ -277,7 +286,8 @@ static void test_residual_add(void **state)
     double *expect = malloc(n * sizeof(double));
     test_fill_uniform(&rng, x, n, -1, 1);
     test_fill_uniform(&rng, y, n, -1, 1);
-    for (size_t i = 0; i < n; i++) expect[i] = (double)x[i] + (double)y[i];
+    for (size_t i = 0; i < n; i++)
+        expect[i] = (double)x[i] + (double)y[i];
     residual_add(x, y, n);
     assert_true(test_max_abs_diff(x, expect, n) < 1e-6);
     free(x);
@@ -301,7 +311,8 @@ static void test_output_heads(void **state)
         unsigned char out_u8[5 * 7 * 3];
         uint16_t out_u16[5 * 7 * 4];
         uint8_t alpha_u8[5 * 7 * 4];
-        for (int i = 0; i < 5 * 7 * 4; i++) alpha_u8[i] = (uint8_t)(i * 7);
+        for (int i = 0; i < 5 * 7 * 4; i++)
+            alpha_u8[i] = (uint8_t)(i * 7);
         style_image alpha = {w, h, 4, STYLE_SAMPLE_U8, 0, alpha_u8};
         style_image f = {w, h, 4, STYLE_SAMPLE_F32, 0, out_f};
         style_image u8 = {w, h, 3, STYLE_SAMPLE_U8, 0, out_u8};
@@ -327,13 +338,12 @@ static void test_output_heads(void **state)
     free(src);
 }
 
-
 /* ---- The fused norm pass against a double-precision model of it ------------------------- */
 
 typedef struct fused_case {
     norm_spec spec;
-    bool in_place;   /* source is dst (f32, unpadded, phases 1, up 1) */
-    bool cscale;     /* int8 dst: per-channel relative steps */
+    bool in_place; /* source is dst (f32, unpadded, phases 1, up 1) */
+    bool cscale;   /* int8 dst: per-channel relative steps */
 } fused_case;
 
 static size_t elem(act_type t)
@@ -344,20 +354,32 @@ static size_t elem(act_type t)
 static void store_sample(void *p, size_t i, act_type t, double v)
 {
     switch (t) {
-    case ACT_F32: ((float *)p)[i] = (float)v; break;
-    case ACT_BF16: ((uint16_t *)p)[i] = f32_to_bf16((float)v); break;
-    case ACT_U8: ((uint8_t *)p)[i] = (uint8_t)v; break;
-    case ACT_S8: ((int8_t *)p)[i] = (int8_t)v; break;
+    case ACT_F32:
+        ((float *)p)[i] = (float)v;
+        break;
+    case ACT_BF16:
+        ((uint16_t *)p)[i] = f32_to_bf16((float)v);
+        break;
+    case ACT_U8:
+        ((uint8_t *)p)[i] = (uint8_t)v;
+        break;
+    case ACT_S8:
+        ((int8_t *)p)[i] = (int8_t)v;
+        break;
     }
 }
 
 static double load_sample(const void *p, size_t i, act_type t)
 {
     switch (t) {
-    case ACT_F32: return ((const float *)p)[i];
-    case ACT_BF16: return bf16_to_f32(((const uint16_t *)p)[i]);
-    case ACT_U8: return ((const uint8_t *)p)[i];
-    case ACT_S8: return ((const int8_t *)p)[i];
+    case ACT_F32:
+        return ((const float *)p)[i];
+    case ACT_BF16:
+        return bf16_to_f32(((const uint16_t *)p)[i]);
+    case ACT_U8:
+        return ((const uint8_t *)p)[i];
+    case ACT_S8:
+        return ((const int8_t *)p)[i];
     }
     return 0;
 }
@@ -398,7 +420,8 @@ static void check_fused(const fused_case *fc, uint64_t seed)
     test_fill_uniform(&rng, scale, C, 0.3, 1.7);
     test_fill_uniform(&rng, shift, C, -0.5, 0.5);
     test_fill_uniform(&rng, cs, C, 0.2, 3.0);
-    const int oh = H * up + sp->pad_top + sp->pad_bottom, ow = W * up + sp->pad_left + sp->pad_right;
+    const int oh = H * up + sp->pad_top + sp->pad_bottom,
+              ow = W * up + sp->pad_left + sp->pad_right;
     size_t dst_count = (size_t)oh * ow * C;
     void *dst = calloc(dst_count, elem(sp->dst_type));
     float *residual = NULL;
@@ -433,9 +456,11 @@ static void check_fused(const fused_case *fc, uint64_t seed)
             }
     for (int c = 0; c < C; c++) {
         double mean = 0, var = 0;
-        for (int i = 0; i < H * W; i++) mean += x[(size_t)i * C + c];
+        for (int i = 0; i < H * W; i++)
+            mean += x[(size_t)i * C + c];
         mean /= H * W;
-        for (int i = 0; i < H * W; i++) var += pow(x[(size_t)i * C + c] - mean, 2);
+        for (int i = 0; i < H * W; i++)
+            var += pow(x[(size_t)i * C + c] - mean, 2);
         var /= H * W;
         for (int i = 0; i < H * W; i++) {
             double v = x[(size_t)i * C + c];
@@ -444,7 +469,8 @@ static void check_fused(const fused_case *fc, uint64_t seed)
             if (sp->residual) {
                 int y = i / W, xx = i % W;
                 if (sp->residual_in_dst)
-                    v += ((float *)dst)[((size_t)(sp->pad_top + y) * ow + sp->pad_left + xx) * C + c];
+                    v += ((
+                        float *)dst)[((size_t)(sp->pad_top + y) * ow + sp->pad_left + xx) * C + c];
                 else
                     v += residual[((size_t)(y + 1) * (W + 2) + xx + 1) * C + c];
             }
@@ -467,8 +493,8 @@ static void check_fused(const fused_case *fc, uint64_t seed)
     for (int y = 0; y < outh; y++)
         for (int xx = 0; xx < outw; xx++) {
             int ty = y - sp->pad_top, tx = xx - sp->pad_left;
-            bool zero = sp->border == BORDER_ZERO &&
-                        (ty < 0 || ty >= H * up || tx < 0 || tx >= W * up);
+            bool zero =
+                sp->border == BORDER_ZERO && (ty < 0 || ty >= H * up || tx < 0 || tx >= W * up);
             int ry = border_ref(ty, H * up, sp->border) / up;
             int rx = border_ref(tx, W * up, sp->border) / up;
             for (int c = 0; c < C; c++) {
@@ -487,7 +513,8 @@ static void check_fused(const fused_case *fc, uint64_t seed)
                 double d = fabs(got - e);
                 if (d / tol > worst) worst = d / tol;
                 if (d > tol) {
-                    print_error("fused case at (%d,%d,%d): got %g, expected %g\n", y, xx, c, got, e);
+                    print_error("fused case at (%d,%d,%d): got %g, expected %g\n", y, xx, c, got,
+                                e);
                     fail();
                 }
             }
@@ -501,7 +528,8 @@ static void check_fused(const fused_case *fc, uint64_t seed)
                 assert_true(fabs(got - yref[(size_t)i * C + c]) <= 2e-5 * (1 + fabs(got)));
             }
     norm_layer_destroy(&layer);
-    for (int i = 0; i < 4; i++) free(src[i]);
+    for (int i = 0; i < 4; i++)
+        free(src[i]);
     free(scale);
     free(shift);
     free(cs);
@@ -516,48 +544,171 @@ static void test_fused_norm(void **state)
     (void)state;
     const fused_case cases[] = {
         /* sub-pixel phases, IN + ReLU, reflect-padded f32 for the next conv */
-        {{.channels = 32, .h = 14, .w = 10, .phases = 2, .normalize = true, .relu = true,
-          .eps = 1e-5f, .up = 1, .pad_top = 2, .pad_left = 2, .pad_bottom = 2, .pad_right = 2,
-          .border = BORDER_REFLECT}, false, false},
+        {{.channels = 32,
+          .h = 14,
+          .w = 10,
+          .phases = 2,
+          .normalize = true,
+          .relu = true,
+          .eps = 1e-5f,
+          .up = 1,
+          .pad_top = 2,
+          .pad_left = 2,
+          .pad_bottom = 2,
+          .pad_right = 2,
+          .border = BORDER_REFLECT},
+         false,
+         false},
         /* bf16 in and out, residual written back, replicate border */
-        {{.channels = 16, .h = 7, .w = 9, .phases = 1, .src_type = ACT_BF16, .normalize = true,
-          .residual = true, .writeback = true, .eps = 1e-3f, .dst_type = ACT_BF16, .up = 1,
-          .pad_top = 1, .pad_left = 1, .pad_bottom = 1, .pad_right = 1,
-          .border = BORDER_REPLICATE}, false, false},
+        {{.channels = 16,
+          .h = 7,
+          .w = 9,
+          .phases = 1,
+          .src_type = ACT_BF16,
+          .normalize = true,
+          .residual = true,
+          .writeback = true,
+          .eps = 1e-3f,
+          .dst_type = ACT_BF16,
+          .up = 1,
+          .pad_top = 1,
+          .pad_left = 1,
+          .pad_bottom = 1,
+          .pad_right = 1,
+          .border = BORDER_REPLICATE},
+         false,
+         false},
         /* in place, ReLU only (folded batch norm) */
         {{.channels = 5, .h = 3, .w = 11, .phases = 1, .relu = true, .up = 1}, true, false},
         /* in place IN, odd channels */
         {{.channels = 7, .h = 9, .w = 5, .phases = 1, .normalize = true, .eps = 1e-5f, .up = 1},
-         true, false},
+         true,
+         false},
         /* nearest x2 then reflection pad 1 (upsampling stage input), zero border variant */
-        {{.channels = 8, .h = 5, .w = 6, .phases = 1, .normalize = true, .relu = true,
-          .eps = 1e-5f, .up = 2, .pad_top = 1, .pad_left = 1, .pad_bottom = 1, .pad_right = 1,
-          .border = BORDER_REFLECT}, false, false},
-        {{.channels = 8, .h = 5, .w = 6, .phases = 2 - 1, .normalize = true, .relu = true,
-          .eps = 1e-5f, .up = 1, .pad_top = 4, .pad_left = 4, .pad_bottom = 4, .pad_right = 4,
-          .border = BORDER_ZERO}, false, false},
+        {{.channels = 8,
+          .h = 5,
+          .w = 6,
+          .phases = 1,
+          .normalize = true,
+          .relu = true,
+          .eps = 1e-5f,
+          .up = 2,
+          .pad_top = 1,
+          .pad_left = 1,
+          .pad_bottom = 1,
+          .pad_right = 1,
+          .border = BORDER_REFLECT},
+         false,
+         false},
+        {{.channels = 8,
+          .h = 5,
+          .w = 6,
+          .phases = 2 - 1,
+          .normalize = true,
+          .relu = true,
+          .eps = 1e-5f,
+          .up = 1,
+          .pad_top = 4,
+          .pad_left = 4,
+          .pad_bottom = 4,
+          .pad_right = 4,
+          .border = BORDER_ZERO},
+         false,
+         false},
         /* residual in the (padded) destination itself */
-        {{.channels = 16, .h = 6, .w = 7, .phases = 1, .normalize = true, .residual = true,
-          .residual_in_dst = true, .eps = 1e-5f, .up = 1, .pad_top = 1, .pad_left = 1,
-          .pad_bottom = 1, .pad_right = 1, .border = BORDER_REFLECT}, false, false},
+        {{.channels = 16,
+          .h = 6,
+          .w = 7,
+          .phases = 1,
+          .normalize = true,
+          .residual = true,
+          .residual_in_dst = true,
+          .eps = 1e-5f,
+          .up = 1,
+          .pad_top = 1,
+          .pad_left = 1,
+          .pad_bottom = 1,
+          .pad_right = 1,
+          .border = BORDER_REFLECT},
+         false,
+         false},
         /* int8: u8 after ReLU with per-channel steps (folded), phases */
-        {{.channels = 32, .h = 8, .w = 12, .phases = 2, .normalize = true, .relu = true,
-          .eps = 1e-5f, .dst_type = ACT_U8, .up = 1, .pad_top = 1, .pad_left = 1,
-          .pad_bottom = 1, .pad_right = 1, .border = BORDER_REFLECT}, false, true},
+        {{.channels = 32,
+          .h = 8,
+          .w = 12,
+          .phases = 2,
+          .normalize = true,
+          .relu = true,
+          .eps = 1e-5f,
+          .dst_type = ACT_U8,
+          .up = 1,
+          .pad_top = 1,
+          .pad_left = 1,
+          .pad_bottom = 1,
+          .pad_right = 1,
+          .border = BORDER_REFLECT},
+         false,
+         true},
         /* int8: s8 residual stream, two passes (range known after the sum), upsampled */
-        {{.channels = 16, .h = 5, .w = 4, .phases = 1, .normalize = true, .residual = true,
-          .writeback = true, .eps = 1e-5f, .dst_type = ACT_S8, .up = 2}, false, true},
-        {{.channels = 16, .h = 5, .w = 7, .phases = 1, .normalize = true, .residual = true,
-          .writeback = true, .eps = 1e-5f, .dst_type = ACT_S8, .up = 1, .pad_top = 1,
-          .pad_left = 1, .pad_bottom = 1, .pad_right = 1, .border = BORDER_ZERO}, false, false},
+        {{.channels = 16,
+          .h = 5,
+          .w = 4,
+          .phases = 1,
+          .normalize = true,
+          .residual = true,
+          .writeback = true,
+          .eps = 1e-5f,
+          .dst_type = ACT_S8,
+          .up = 2},
+         false,
+         true},
+        {{.channels = 16,
+          .h = 5,
+          .w = 7,
+          .phases = 1,
+          .normalize = true,
+          .residual = true,
+          .writeback = true,
+          .eps = 1e-5f,
+          .dst_type = ACT_S8,
+          .up = 1,
+          .pad_top = 1,
+          .pad_left = 1,
+          .pad_bottom = 1,
+          .pad_right = 1,
+          .border = BORDER_ZERO},
+         false,
+         false},
         /* int8 source (a conv's u8 input step) and a fixed dst step */
-        {{.channels = 16, .h = 6, .w = 6, .phases = 1, .src_type = ACT_U8, .src_scale = 0.03f,
-          .normalize = true, .relu = true, .eps = 1e-5f, .dst_type = ACT_U8, .dst_scale = 0.02f,
-          .up = 1}, false, false},
+        {{.channels = 16,
+          .h = 6,
+          .w = 6,
+          .phases = 1,
+          .src_type = ACT_U8,
+          .src_scale = 0.03f,
+          .normalize = true,
+          .relu = true,
+          .eps = 1e-5f,
+          .dst_type = ACT_U8,
+          .dst_scale = 0.02f,
+          .up = 1},
+         false,
+         false},
         /* one pixel (zero variance: the output is the shift) */
-        {{.channels = 4, .h = 1, .w = 1, .phases = 1, .normalize = true, .eps = 1e-5f, .up = 1,
-          .pad_top = 2, .pad_left = 2, .pad_bottom = 2, .pad_right = 2,
-          .border = BORDER_REFLECT}, false, false},
+        {{.channels = 4,
+          .h = 1,
+          .w = 1,
+          .phases = 1,
+          .normalize = true,
+          .eps = 1e-5f,
+          .up = 1,
+          .pad_top = 2,
+          .pad_left = 2,
+          .pad_bottom = 2,
+          .pad_right = 2,
+          .border = BORDER_REFLECT},
+         false,
+         false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         print_message("  fused norm case %zu\n", i);
@@ -574,10 +725,12 @@ static void test_pad_fill_border(void **state)
     border_mode modes[] = {BORDER_ZERO, BORDER_REFLECT, BORDER_REPLICATE};
     for (int m = 0; m < 3; m++) {
         float buf[7 * 6 * 2];
-        for (int i = 0; i < rows * cols * c; i++) buf[i] = -99;
+        for (int i = 0; i < rows * cols * c; i++)
+            buf[i] = -99;
         for (int y = 0; y < h; y++)
             for (int x = 0; x < w; x++)
-                for (int k = 0; k < c; k++) buf[((y + t) * cols + x + l) * c + k] = (float)(y * 10 + x + k * 100);
+                for (int k = 0; k < c; k++)
+                    buf[((y + t) * cols + x + l) * c + k] = (float)(y * 10 + x + k * 100);
         pad_fill_border(buf, sizeof(float) * c, h, w, t, l, b, r, modes[m]);
         for (int y = 0; y < rows; y++)
             for (int x = 0; x < cols; x++)
@@ -600,12 +753,14 @@ static void test_direct_conv(void **state)
     struct {
         int cin, cout, k, h, w;
         act_type t;
-    } cases[] = {{32, 3, 9, 13, 17, ACT_F32}, {16, 3, 9, 5, 7, ACT_F32}, {32, 1, 3, 6, 9, ACT_F32},
-                 {48, 4, 5, 7, 11, ACT_F32},  {32, 2, 1, 3, 3, ACT_F32}, {32, 3, 9, 13, 17, ACT_BF16},
-                 {64, 4, 3, 9, 5, ACT_BF16},  {32, 3, 9, 13, 17, ACT_U8},  {32, 4, 3, 5, 9, ACT_U8},
-                 {32, 1, 4, 7, 6, ACT_U8}};
+    } cases[] = {{32, 3, 9, 13, 17, ACT_F32}, {16, 3, 9, 5, 7, ACT_F32},
+                 {32, 1, 3, 6, 9, ACT_F32},   {48, 4, 5, 7, 11, ACT_F32},
+                 {32, 2, 1, 3, 3, ACT_F32},   {32, 3, 9, 13, 17, ACT_BF16},
+                 {64, 4, 3, 9, 5, ACT_BF16},  {32, 3, 9, 13, 17, ACT_U8},
+                 {32, 4, 3, 5, 9, ACT_U8},    {32, 1, 4, 7, 6, ACT_U8}};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        int cin = cases[i].cin, cout = cases[i].cout, k = cases[i].k, h = cases[i].h, w = cases[i].w;
+        int cin = cases[i].cin, cout = cases[i].cout, k = cases[i].k, h = cases[i].h,
+            w = cases[i].w;
         if (!direct_conv_supported(cin, cout, k, cases[i].t)) {
             /* Only for want of the instructions (an AVX2 machine or run): then the network
              * takes oneDNN's convolutions, which the other tests check. */
@@ -639,7 +794,8 @@ static void test_direct_conv(void **state)
                 in16[j] = f32_to_bf16(in[j]);
                 in[j] = bf16_to_f32(in16[j]);
             }
-            for (int j = 0; j < cout * cin * k * k; j++) wt[j] = bf16_to_f32(f32_to_bf16(wt[j]));
+            for (int j = 0; j < cout * cin * k * k; j++)
+                wt[j] = bf16_to_f32(f32_to_bf16(wt[j]));
             src = in16;
         }
         direct_conv dc;
@@ -652,7 +808,9 @@ static void test_direct_conv(void **state)
         double *en = to_nhwc(e);
         double err = test_rel_l2(out, en, (size_t)h * w * cout);
         print_message("  direct conv %dx%d %d->%d %s: rel L2 %.2e\n", k, k, cin, cout,
-                      cases[i].t == ACT_F32 ? "fp32" : cases[i].t == ACT_BF16 ? "bf16" : "u8",
+                      cases[i].t == ACT_F32    ? "fp32"
+                      : cases[i].t == ACT_BF16 ? "bf16"
+                                               : "u8",
                       err);
         /* u8: the weights are quantized (s8 per output channel) */
         assert_true(err < (cases[i].t == ACT_F32 ? 1e-6 : cases[i].t == ACT_BF16 ? 1e-5 : 1e-2));
@@ -669,19 +827,26 @@ static void test_direct_conv(void **state)
 }
 
 /* A kh x kw conv (oneDNN) against a naive loop; bf16 / int8 with their expected error. */
-static double check_typed_conv(backend *b, int cin, int cout, int kh, int kw, int h, int w,
-                               int pt, int pl, int pb, int pr, act_type t, uint64_t seed)
+/* packs > 1: the conv runs column-packed (conv_pack_columns); the reference is the conv as
+ * written, and the two outputs share one memory layout. */
+static double check_packed_conv(backend *b, int cin, int cout, int kh, int kw, int h, int w, int pt,
+                                int pl, int pb, int pr, act_type t, int packs, uint64_t seed)
 {
     test_rng rng = {seed};
     conv_spec spec = {cin, cout, kh, 1, pt, pl, pb, pr, false, false, false};
     float *wt = malloc(sizeof(float) * cout * cin * kh * kw), *bias = malloc(sizeof(float) * cout);
     test_fill_uniform(&rng, wt, (size_t)cout * cin * kh * kw, -0.5, 0.5);
     test_fill_uniform(&rng, bias, cout, -0.5, 0.5);
-    conv_options opt = {.kernel_w = kw, .src_type = t, .dst_type = ACT_F32, .src_scale = 0.02f,
-                        .int8_weights = wt};
+    conv_options opt = {
+        .kernel_w = kw, .src_type = t, .dst_type = ACT_F32, .src_scale = 0.02f, .int8_weights = wt};
     conv_layer layer;
+    float *run_wt = wt, *run_bias = bias;
+    if (packs > 1)
+        assert_int_equal(conv_pack_columns(&spec, &opt, packs, wt, bias, &run_wt, &run_bias),
+                         STYLE_OK);
     assert_int_equal(conv_layer_describe_ex(&layer, b->engine, &spec, &opt, h, w), STYLE_OK);
-    int oh = layer.out_h, ow = layer.out_w;
+    int oh = layer.out_h, ow = layer.out_w * packs;
+    assert_int_equal(ow, w + pl + pr - kw + 1);
     size_t n_in = (size_t)h * w * cin;
     void *src = malloc(n_in * 4);
     double *x = malloc(sizeof(double) * n_in);
@@ -701,7 +866,8 @@ static double check_typed_conv(backend *b, int cin, int cout, int kh, int kw, in
         }
     }
     float *dst = malloc(sizeof(float) * oh * ow * cout);
-    assert_int_equal(conv_layer_bind(&layer, b->engine, b->stream, wt, bias, src, dst), STYLE_OK);
+    assert_int_equal(conv_layer_bind(&layer, b->engine, b->stream, run_wt, run_bias, src, dst),
+                     STYLE_OK);
     void *scratch = layer.scratchpad_bytes ? malloc(layer.scratchpad_bytes) : NULL;
     dnnl_memory_t scratch_mem = NULL;
     if (scratch) {
@@ -712,6 +878,10 @@ static double check_typed_conv(backend *b, int cin, int cout, int kh, int kw, in
     }
     assert_int_equal(conv_layer_forward(&layer, b->stream, scratch_mem), STYLE_OK);
     dnnl_stream_wait(b->stream);
+    if (packs > 1) {
+        free(run_wt);
+        free(run_bias);
+    }
     double *e = malloc(sizeof(double) * oh * ow * cout);
     for (int y = 0; y < oh; y++)
         for (int xx = 0; xx < ow; xx++)
@@ -738,6 +908,12 @@ static double check_typed_conv(backend *b, int cin, int cout, int kh, int kw, in
     free(dst);
     free(e);
     return err;
+}
+
+static double check_typed_conv(backend *b, int cin, int cout, int kh, int kw, int h, int w, int pt,
+                               int pl, int pb, int pr, act_type t, uint64_t seed)
+{
+    return check_packed_conv(b, cin, cout, kh, kw, h, w, pt, pl, pb, pr, t, 1, seed);
 }
 
 static void test_typed_and_rectangular_conv(void **state)
@@ -768,6 +944,35 @@ static void test_typed_and_rectangular_conv(void **state)
     }
 }
 
+/* The output conv (few output channels) computed column-packed, against the conv as
+ * written: pre-padded inputs (no primitive padding) and zero padding, square and rectangular
+ * kernels, every pack count up to 16 channels, odd heights. */
+static void test_packed_output_conv(void **state)
+{
+    backend *b = *state;
+    const int cases[][9] = {
+        /* cin cout kh kw  h   w  pads packs seed */
+        {16, 3, 9, 9, 13, 28, 0, 5, 1}, {16, 3, 9, 9, 11, 23, 0, 3, 2},
+        {32, 3, 9, 9, 10, 26, 0, 2, 3}, {16, 3, 3, 3, 9, 12, 1, 4, 4},
+        {8, 4, 5, 3, 6, 16, 1, 4, 5},   {16, 1, 9, 9, 5, 32, 4, 16, 6},
+        {16, 1, 9, 9, 5, 24, 4, 8, 7},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const int *c = cases[i];
+        int p = c[6];
+        double e = check_packed_conv(b, c[0], c[1], c[2], c[3], c[4], c[5], p, p, p, p, ACT_F32,
+                                     c[7], 910 + c[8]);
+        print_message("  packed x%d: %d -> %d, %dx%d kernel, %dx%d input: rel L2 %.2e\n", c[7],
+                      c[0], c[1], c[2], c[3], c[5], c[4], e);
+        assert_true(e < 1e-5);
+    }
+    if (backend_kernel_isa() >= 3) {
+        double e = check_packed_conv(b, 16, 3, 9, 9, 12, 43, 0, 0, 0, 0, ACT_BF16, 5, 920);
+        print_message("  packed x5 bf16: rel L2 %.2e\n", e);
+        assert_true(e < 1e-2);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -782,6 +987,7 @@ int main(void)
         cmocka_unit_test(test_pad_fill_border),
         cmocka_unit_test(test_direct_conv),
         cmocka_unit_test(test_typed_and_rectangular_conv),
+        cmocka_unit_test(test_packed_output_conv),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

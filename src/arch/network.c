@@ -41,8 +41,10 @@ bool network_precision_supported(net_precision precision)
 {
     dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
     switch (precision) {
-    case NET_FP32: return true;
-    case NET_BF16: return backend_kernel_isa() >= 3;
+    case NET_FP32:
+        return true;
+    case NET_BF16:
+        return backend_kernel_isa() >= 3;
     case NET_INT8:
         return backend_kernel_isa() >= 2 &&
                (isa & dnnl_cpu_isa_avx512_core_vnni) == dnnl_cpu_isa_avx512_core_vnni;
@@ -57,7 +59,7 @@ typedef struct tensor {
     buf_ref at; /* top-left corner of the (padded) buffer */
     int32_t h, w, c;
     act_type type;
-    int scale_op; /* int8: the op whose output scale is this tensor's step; -1: step 1 */
+    int scale_op;        /* int8: the op whose output scale is this tensor's step; -1: step 1 */
     const float *cscale; /* int8: relative step per channel (NULL: 1), owned by an op */
 } tensor;
 
@@ -69,7 +71,9 @@ typedef struct input_need {
     int32_t up; /* 2: nearest-upsampled (upsampling stages that cannot use phases) */
 } input_need;
 
-typedef enum stage_form { FORM_CONV, FORM_PHASES, FORM_DIRECT } stage_form;
+/* FORM_PACKED: a stride-1 conv with few output channels computed as one with `packs` times
+ * as many, each pixel of its output being `packs` neighbouring output pixels (below). */
+typedef enum stage_form { FORM_CONV, FORM_PHASES, FORM_DIRECT, FORM_PACKED } stage_form;
 
 /* How one model stage (one convolution of the model) is computed. */
 typedef struct stage_plan {
@@ -81,12 +85,13 @@ typedef struct stage_plan {
     conv_spec spec;       /* FORM_CONV (internal pads) / FORM_DIRECT (kernel) */
     conv_options opt;     /* types */
     /* FORM_PHASES: phase (py, px) = index py * 2 + px */
-    bool nearest;         /* nearest x2 + conv (else a transposed conv) */
-    int32_t crop;         /* transposed: rows kept start at this full-output row */
+    bool nearest;           /* nearest x2 + conv (else a transposed conv) */
+    int32_t crop;           /* transposed: rows kept start at this full-output row */
     int32_t dmin[2], kp[2]; /* per phase parity: first input offset, taps (same for y and x) */
     int32_t ppad_t[2], ppad_b[2]; /* per parity: the phase conv's internal zero padding */
-    int32_t poff[2];      /* per parity: offset of the first used row in the phase output */
-    double flops;         /* nominal */
+    int32_t poff[2];              /* per parity: offset of the first used row in the phase output */
+    int32_t packs;                /* FORM_PACKED: output columns per pixel of the packed conv */
+    double flops;                 /* nominal */
 } stage_plan;
 
 typedef struct builder {
@@ -132,21 +137,23 @@ static act_type conv_dst_type(const builder *b)
  * direct kernel). See docs/performance.md.
  */
 typedef enum conv_role {
-    ROLE_IMAGE,      /* conv1: reads the image (u8 pixels are exact in int8) */
-    ROLE_DOWN,       /* conv2, conv3 */
-    ROLE_STREAM,     /* reads the residual stream: residual conv1s */
-    ROLE_BLOCK_FIRST,/* the first residual block's conv2 */
-    ROLE_BLOCK,      /* the other residual conv2s */
-    ROLE_UP,         /* upsampling stages */
-    ROLE_OUT         /* the output conv */
+    ROLE_IMAGE,       /* conv1: reads the image (u8 pixels are exact in int8) */
+    ROLE_DOWN,        /* conv2, conv3 */
+    ROLE_STREAM,      /* reads the residual stream: residual conv1s */
+    ROLE_BLOCK_FIRST, /* the first residual block's conv2 */
+    ROLE_BLOCK,       /* the other residual conv2s */
+    ROLE_UP,          /* upsampling stages */
+    ROLE_OUT          /* the output conv */
 } conv_role;
 
 /* Input type of a convolution at this precision. `signed_input`: the residual stream. */
 static act_type conv_src_type(const builder *b, bool signed_input, conv_role role)
 {
     switch (b->precision) {
-    case NET_FP32: return ACT_F32;
-    case NET_BF16: return ACT_BF16;
+    case NET_FP32:
+        return ACT_F32;
+    case NET_BF16:
+        return ACT_BF16;
     case NET_INT8:
         if (role == ROLE_IMAGE || role == ROLE_BLOCK || role == ROLE_UP)
             return signed_input ? ACT_S8 : ACT_U8;
@@ -154,7 +161,6 @@ static act_type conv_src_type(const builder *b, bool signed_input, conv_role rol
     }
     return ACT_F32;
 }
-
 
 /* Sub-pixel phases of a stride-2 transposed conv keeping rows [crop, crop + 2n) of the full
  * output: out(2m + p) = sum over taps kh = p + crop - 2d of in(m + d) w(kh). */
@@ -224,6 +230,25 @@ static void nearest_phases(stage_plan *sp, int32_t k, bool replicate)
 }
 
 /*
+ * The output conv has 3 output channels, which oneDNN computes at the cost of 16 (its channel
+ * block; on AMX a tile's 16 columns). Computing `packs` neighbouring output pixels per pixel
+ * (a conv with packs x out channels, a kernel packs - 1 wider and stride packs across) fills
+ * the block: per output pixel it costs ceil(packs out / 16) 16 (k + packs - 1) / packs tap
+ * products, against 16 k. The packs that divide the width, cheapest first; 1: none.
+ */
+static int32_t output_packs(int32_t out_channels, int32_t k, int32_t out_w)
+{
+    int32_t best = 1;
+    double best_cost = 16.0 * k;
+    for (int32_t packs = 2; packs * out_channels <= 16; packs++) {
+        if (out_w % packs) continue;
+        double cost = 16.0 * (k + packs - 1) / packs;
+        if (cost < best_cost) best = packs, best_cost = cost;
+    }
+    return best;
+}
+
+/*
  * Decides how a stage runs and what it needs of its input. `kind`: 0 a regular stage, 1 an
  * upsampling stage (up[0], up[1]), 2 the output conv.
  */
@@ -242,8 +267,8 @@ static void plan_stage(const builder *b, const model_stage *stage, int kind, act
                            .out_channels = conv->out_channels,
                            .kernel = k,
                            .stride = s};
-    sp->opt = (conv_options){.src_type = in_type,
-                             .dst_type = kind == 2 ? ACT_F32 : conv_dst_type(b)};
+    sp->opt =
+        (conv_options){.src_type = in_type, .dst_type = kind == 2 ? ACT_F32 : conv_dst_type(b)};
 
     if (conv->transposed) {
         int32_t crop = m->upsample == UPSAMPLE_TRANSPOSED_TF ? (k - 2) / 2 : k / 2;
@@ -302,13 +327,17 @@ static void plan_stage(const builder *b, const model_stage *stage, int kind, act
         return;
     }
     if (kind == 2 && s == 1) {
-        /* The output conv: our direct kernel when it fits, on a pre-padded input. */
+        /* The output conv: packed on AMX, else our direct kernel when it fits, on a
+         * pre-padded input. */
         act_type t = in_type;
         /* int8 mode keeps this conv in bf16: the u8 kernel (direct_conv.c) saves ~7 ms of
          * ~300 at 512x512 on one core but costs 1.5-3 dB on the hardest ml5 models. */
         if (b->precision == NET_INT8) t = backend_kernel_isa() >= 3 ? ACT_BF16 : ACT_F32;
-        if (direct_conv_supported(conv->in_channels, conv->out_channels, k, t)) {
-            sp->form = FORM_DIRECT;
+        const int32_t packs = output_packs(conv->out_channels, k, sp->out_w);
+        const bool packed = packs > 1 && t == ACT_BF16 && backend_has_amx();
+        if (packed || direct_conv_supported(conv->in_channels, conv->out_channels, k, t)) {
+            sp->form = packed ? FORM_PACKED : FORM_DIRECT;
+            sp->packs = packed ? packs : 0;
             sp->need.type = sp->opt.src_type = t;
             sp->need.pt = pt, sp->need.pb = pb, sp->need.pl = pl, sp->need.pr = pr;
             sp->need.border = b->wrap                         ? BORDER_WRAP
@@ -359,8 +388,8 @@ static void need_bytes(network_plan *plan, int buffer, size_t bytes)
 /* Bytes of a tensor laid out per `need`. */
 static size_t need_size(const input_need *n, int32_t h, int32_t w, int32_t c)
 {
-    return (size_t)(h * n->up + n->pt + n->pb) * (size_t)(w * n->up + n->pl + n->pr) *
-           (size_t)c * act_type_size(n->type);
+    return (size_t)(h * n->up + n->pt + n->pb) * (size_t)(w * n->up + n->pl + n->pr) * (size_t)c *
+           act_type_size(n->type);
 }
 
 /*
@@ -400,7 +429,8 @@ static style_status prepare_weights(const builder *b, const stage_plan *sp, int 
                                                 : conv->weight + ((size_t)o * in + i) * k * k;
             float *dst = *weights + ((size_t)o * in + i) * per;
             if (sp->form != FORM_PHASES) {
-                for (size_t j = 0; j < per; j++) dst[j] = (float)(src[j] * scale);
+                for (size_t j = 0; j < per; j++)
+                    dst[j] = (float)(src[j] * scale);
                 continue;
             }
             for (int32_t kh = 0; kh < k; kh++)
@@ -425,15 +455,15 @@ static style_status prepare_weights(const builder *b, const stage_plan *sp, int 
 
 /* int8: the input's channel c is stored in steps of cscale[c] * t, so the weights that
  * multiply it carry cscale[c] (t, per image, is applied by the norm after the conv). */
-static void fold_input_scale(const stage_plan *sp, const tensor *in, float *weights,
-                             int32_t taps)
+static void fold_input_scale(const stage_plan *sp, const tensor *in, float *weights, int32_t taps)
 {
     if (!in->cscale || (sp->opt.src_type != ACT_U8 && sp->opt.src_type != ACT_S8)) return;
     const int32_t out = sp->stage->conv.out_channels, cin = sp->stage->conv.in_channels;
     for (int32_t o = 0; o < out; o++)
         for (int32_t i = 0; i < cin; i++) {
             float *w = weights + ((size_t)o * cin + i) * taps;
-            for (int32_t t = 0; t < taps; t++) w[t] *= in->cscale[i];
+            for (int32_t t = 0; t < taps; t++)
+                w[t] *= in->cscale[i];
         }
 }
 
@@ -447,8 +477,8 @@ typedef struct conv_result {
 } conv_result;
 
 /* Emits the convolution(s) of a stage reading `in` and writing into buffer `out_buffer`. */
-static style_status emit_convs(builder *b, const stage_plan *sp, const char *name,
-                               const tensor *in, int out_buffer, conv_result *res)
+static style_status emit_convs(builder *b, const stage_plan *sp, const char *name, const tensor *in,
+                               int out_buffer, conv_result *res)
 {
     style_status status = STYLE_OK;
     network_plan *plan = b->plan;
@@ -477,6 +507,37 @@ static style_status emit_convs(builder *b, const stage_plan *sp, const char *nam
         op->conv.spec = sp->spec; /* kept for reference: kernel, channels, type */
         op->conv.opt = sp->opt;
         need_bytes(plan, out_buffer, (size_t)sp->out_h * sp->out_w * res->c * sizeof(float));
+        res->phases = 1;
+        res->sources[0] = op->dst;
+        res->row_pixels[0] = sp->out_w;
+        return STYLE_OK;
+    }
+    if (sp->form == FORM_PACKED) {
+        /* Pixel (y, X) of the packed conv holds the outputs (y, packs X + q), q < packs, so
+         * its NHWC output is the stage's NHWC output as it is. */
+        const int32_t packs = sp->packs;
+        TRY(push_op(plan, &op));
+        op->kind = OP_CONV;
+        snprintf(op->name, sizeof op->name, "%s", name);
+        op->flops = sp->flops;
+        op->src = in->at;
+        op->dst = (buf_ref){out_buffer, 0};
+        float *weights = NULL, *bias = NULL;
+        TRY(prepare_weights(b, sp, 0, 0, &weights, &bias));
+        conv_spec spec = sp->spec;
+        conv_options opt = sp->opt;
+        status = conv_pack_columns(&spec, &opt, packs, weights, bias, &op->weights, &op->bias);
+        style__free(weights);
+        style__free(bias);
+        if (status != STYLE_OK) goto fail;
+        TRY(conv_layer_describe_ex(&op->conv, b->engine, &spec, &opt, ih, iw));
+        FAIL_IF(op->conv.out_h != sp->out_h || op->conv.out_w * packs != sp->out_w,
+                STYLE_ERR_INTERNAL, "network: packed %s is %dx%d, expected %dx%d", name,
+                op->conv.out_w * packs, op->conv.out_h, sp->out_w, sp->out_h);
+        op->executed_flops = 2.0 * op->conv.out_h * op->conv.out_w * spec.in_channels *
+                             spec.out_channels * spec.kernel * opt.kernel_w;
+        need_bytes(plan, out_buffer,
+                   (size_t)sp->out_h * sp->out_w * res->c * act_type_size(res->type));
         res->phases = 1;
         res->sources[0] = op->dst;
         res->row_pixels[0] = sp->out_w;
@@ -544,8 +605,8 @@ static style_status emit_convs(builder *b, const stage_plan *sp, const char *nam
         res->row_pixels[ph] = op->conv.out_w;
         res->y0[ph] = sp->poff[py];
         res->x0[ph] = sp->poff[px];
-        offset += align64((size_t)op->conv.out_h * op->conv.out_w * res->c *
-                          act_type_size(res->type));
+        offset +=
+            align64((size_t)op->conv.out_h * op->conv.out_w * res->c * act_type_size(res->type));
     }
     need_bytes(plan, out_buffer, offset);
     res->phases = 2;
@@ -591,15 +652,15 @@ static float *copy_scales(const float *src, int32_t C)
 typedef struct norm_options {
     const model_stage *stage; /* scale/shift when normalizing */
     bool normalize, relu;
-    bool residual;        /* add the residual stream (X, f32) */
-    bool writeback;       /* write the result into X */
-    bool in_dst;          /* X is the destination itself (fp32, same layout) */
-    buf_ref x_at;         /* X: buffer */
-    norm_source x_geom;   /* X: geometry of its interior */
-    int scale_from;       /* int8 step of the conv input */
-    float dst_scale;      /* int8 dst: fixed step (0: dynamic) */
-    float *dst_cscale;    /* int8 dst: relative step per channel (ownership passes to the op) */
-    bool keep_dst;        /* write dst_buffer even when in place would do */
+    bool residual;      /* add the residual stream (X, f32) */
+    bool writeback;     /* write the result into X */
+    bool in_dst;        /* X is the destination itself (fp32, same layout) */
+    buf_ref x_at;       /* X: buffer */
+    norm_source x_geom; /* X: geometry of its interior */
+    int scale_from;     /* int8 step of the conv input */
+    float dst_scale;    /* int8 dst: fixed step (0: dynamic) */
+    float *dst_cscale;  /* int8 dst: relative step per channel (ownership passes to the op) */
+    bool keep_dst;      /* write dst_buffer even when in place would do */
 } norm_options;
 
 /*
@@ -641,12 +702,11 @@ static style_status emit_norm(builder *b, const char *name, const conv_result *r
     if (o->in_dst) spec.writeback = false;
     for (int i = 0; i < res->phases * res->phases; i++)
         op->sources[i] = res->sources[i];
-    const bool plain = need->type == ACT_F32 && need->up == 1 && !need->pt && !need->pl &&
-                       !need->pb && !need->pr;
+    const bool plain =
+        need->type == ACT_F32 && need->up == 1 && !need->pt && !need->pl && !need->pb && !need->pr;
     if (o->residual || o->writeback) op->residual = o->x_at;
     if (res->phases == 1 && res->type == ACT_F32 && plain && !o->residual && !o->writeback &&
-        !o->keep_dst &&
-        res->row_pixels[0] == res->w && !res->y0[0] && !res->x0[0]) {
+        !o->keep_dst && res->row_pixels[0] == res->w && !res->y0[0] && !res->x0[0]) {
         op->dst = res->sources[0]; /* in place */
     } else {
         op->dst = (buf_ref){dst_buffer, 0};
@@ -665,8 +725,13 @@ static style_status emit_norm(builder *b, const char *name, const conv_result *r
     for (int i = 0; i < res->phases * res->phases; i++)
         op->norm.sources[i] = (norm_source){NULL, res->row_pixels[i], res->y0[i], res->x0[i]};
     if (o->residual || o->writeback) op->norm.residual = o->x_geom;
-    *out = (tensor){op->dst, res->h, res->w, res->c, need->type,
-                    int8_dst ? (int)(op - plan->ops) : -1, int8_dst ? op->cscale : NULL};
+    *out = (tensor){op->dst,
+                    res->h,
+                    res->w,
+                    res->c,
+                    need->type,
+                    int8_dst ? (int)(op - plan->ops) : -1,
+                    int8_dst ? op->cscale : NULL};
     return STYLE_OK;
 fail:
     style__free(cscale);
@@ -944,7 +1009,8 @@ fail:
 uint64_t network_plan_memory(const network_plan *plan)
 {
     uint64_t total = plan->scratchpad_bytes + plan->weights_bytes;
-    for (int i = 0; i < BUF_COUNT; i++) total += plan->buffer_bytes[i];
+    for (int i = 0; i < BUF_COUNT; i++)
+        total += plan->buffer_bytes[i];
     return total;
 }
 
@@ -1008,10 +1074,9 @@ style_status network_plan_bind(network_plan *plan, dnnl_engine_t engine, dnnl_st
                                 resolve(plan, op->src), resolve(plan, op->dst)));
             break;
         case OP_DIRECT:
-            TRY(direct_conv_init(&op->direct, op->conv.spec.in_channels,
-                                 op->conv.spec.out_channels, op->conv.spec.kernel,
-                                 op->direct.out_h, op->direct.out_w, op->conv.opt.src_type,
-                                 op->weights, op->bias));
+            TRY(direct_conv_init(&op->direct, op->conv.spec.in_channels, op->conv.spec.out_channels,
+                                 op->conv.spec.kernel, op->direct.out_h, op->direct.out_w,
+                                 op->conv.opt.src_type, op->weights, op->bias));
             break;
         case OP_NORM: {
             norm_source src[4];
@@ -1024,8 +1089,8 @@ style_status network_plan_bind(network_plan *plan, dnnl_engine_t engine, dnnl_st
             if (op->norm.spec.residual || op->norm.spec.writeback)
                 res.data = resolve(plan, op->residual);
             norm_layer_set_buffers(&op->norm, src, &res, resolve(plan, op->dst));
-            if (op->stage) norm_layer_set_params(&op->norm, op->stage->norm.scale,
-                                                 op->stage->norm.shift);
+            if (op->stage)
+                norm_layer_set_params(&op->norm, op->stage->norm.scale, op->stage->norm.shift);
             break;
         }
         }
@@ -1099,7 +1164,8 @@ void network_plan_destroy(network_plan *plan)
         style__free(plan->ops[i].cscale);
     }
     style__free(plan->ops);
-    for (int i = 0; i < BUF_COUNT; i++) style__aligned_free(plan->buffers[i]);
+    for (int i = 0; i < BUF_COUNT; i++)
+        style__aligned_free(plan->buffers[i]);
     if (plan->scratchpad_memory) dnnl_memory_destroy(plan->scratchpad_memory);
     style__aligned_free(plan->scratchpad);
     style__free(plan->op_ms);

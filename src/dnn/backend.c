@@ -49,10 +49,9 @@ fail:
     return status;
 }
 
-style_status backend_reorder_weights(dnnl_engine_t engine, dnnl_stream_t stream,
-                                     const float *oihw, const dnnl_dims_t dims,
-                                     const dnnl_memory_desc_t *target, dnnl_memory_t *out,
-                                     void **buffer)
+style_status backend_reorder_weights(dnnl_engine_t engine, dnnl_stream_t stream, const float *oihw,
+                                     const dnnl_dims_t dims, const dnnl_memory_desc_t *target,
+                                     dnnl_memory_t *out, void **buffer)
 {
     style_status status = STYLE_OK;
     dnnl_memory_desc_t plain;
@@ -114,4 +113,10 @@ int backend_kernel_isa(void)
         isa = 3;
     __atomic_store_n(&cached, isa, __ATOMIC_RELAXED);
     return isa;
+}
+
+bool backend_has_amx(void)
+{
+    const dnnl_cpu_isa_t amx = dnnl_cpu_isa_avx512_core_amx;
+    return backend_kernel_isa() >= 3 && (dnnl_get_effective_cpu_isa() & amx) == amx;
 }

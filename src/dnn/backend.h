@@ -29,10 +29,9 @@ style_status style__backend_fail(dnnl_status_t dnnl_status, const char *what);
 style_status backend_md_nhwc(dnnl_memory_desc_t *md, int32_t c, int32_t h, int32_t w);
 
 /* Reorders plain OIHW float weights into memory of descriptor `target` (allocated here). */
-style_status backend_reorder_weights(dnnl_engine_t engine, dnnl_stream_t stream,
-                                     const float *oihw, const dnnl_dims_t dims,
-                                     const dnnl_memory_desc_t *target, dnnl_memory_t *out,
-                                     void **buffer);
+style_status backend_reorder_weights(dnnl_engine_t engine, dnnl_stream_t stream, const float *oihw,
+                                     const dnnl_dims_t dims, const dnnl_memory_desc_t *target,
+                                     dnnl_memory_t *out, void **buffer);
 
 /* Scratchpad bytes a primitive descriptor needs (user scratchpad mode). */
 size_t backend_scratchpad_bytes(const_dnnl_primitive_desc_t pd);
@@ -46,5 +45,8 @@ style_status backend_attr_create(dnnl_primitive_attr_t *attr, bool relu, bool su
  * ONEDNN_MAX_CPU_ISA=AVX2 exercises every fallback, not only oneDNN's.
  */
 int backend_kernel_isa(void);
+
+/* Whether oneDNN runs bf16 convolutions on AMX here (its effective ISA allows it). */
+bool backend_has_amx(void);
 
 #endif

@@ -11,10 +11,14 @@
 static dnnl_data_type_t dnnl_type(act_type t)
 {
     switch (t) {
-    case ACT_F32: return dnnl_f32;
-    case ACT_BF16: return dnnl_bf16;
-    case ACT_U8: return dnnl_u8;
-    case ACT_S8: return dnnl_s8;
+    case ACT_F32:
+        return dnnl_f32;
+    case ACT_BF16:
+        return dnnl_bf16;
+    case ACT_U8:
+        return dnnl_u8;
+    case ACT_S8:
+        return dnnl_s8;
     }
     return dnnl_f32;
 }
@@ -29,15 +33,19 @@ static int32_t kernel_w(const conv_layer *layer)
     return layer->opt.kernel_w > 0 ? layer->opt.kernel_w : layer->spec.kernel;
 }
 
+static int32_t stride_w(const conv_layer *layer)
+{
+    return layer->opt.stride_w > 0 ? layer->opt.stride_w : layer->spec.stride;
+}
+
 style_status conv_layer_describe(conv_layer *layer, dnnl_engine_t engine, const conv_spec *spec,
                                  int32_t in_h, int32_t in_w)
 {
     return conv_layer_describe_ex(layer, engine, spec, NULL, in_h, in_w);
 }
 
-style_status conv_layer_describe_ex(conv_layer *layer, dnnl_engine_t engine,
-                                    const conv_spec *spec, const conv_options *options,
-                                    int32_t in_h, int32_t in_w)
+style_status conv_layer_describe_ex(conv_layer *layer, dnnl_engine_t engine, const conv_spec *spec,
+                                    const conv_options *options, int32_t in_h, int32_t in_w)
 {
     style_status status = STYLE_OK;
     dnnl_primitive_attr_t attr = NULL;
@@ -55,10 +63,10 @@ style_status conv_layer_describe_ex(conv_layer *layer, dnnl_engine_t engine,
     if (s->transposed) {
         /* Full transposed output is (in-1)*stride + k; the pads crop it. */
         layer->out_h = (in_h - 1) * s->stride + kh - s->pad_top - s->pad_bottom;
-        layer->out_w = (in_w - 1) * s->stride + kw - s->pad_left - s->pad_right;
+        layer->out_w = (in_w - 1) * stride_w(layer) + kw - s->pad_left - s->pad_right;
     } else {
         layer->out_h = (in_h + s->pad_top + s->pad_bottom - kh) / s->stride + 1;
-        layer->out_w = (in_w + s->pad_left + s->pad_right - kw) / s->stride + 1;
+        layer->out_w = (in_w + s->pad_left + s->pad_right - kw) / stride_w(layer) + 1;
     }
     FAIL_IF(in_h < 1 || in_w < 1 || layer->out_h < 1 || layer->out_w < 1, STYLE_ERR_INTERNAL,
             "convolution %dx%d on a %dx%d input has no output", kh, kw, in_h, in_w);
@@ -80,7 +88,7 @@ style_status conv_layer_describe_ex(conv_layer *layer, dnnl_engine_t engine,
              "weights descriptor");
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&bias_md, 1, bias_dims, dnnl_f32, dnnl_a),
              "bias descriptor");
-    dnnl_dims_t strides = {s->stride, s->stride};
+    dnnl_dims_t strides = {s->stride, stride_w(layer)};
     dnnl_dims_t pad_l = {s->pad_top, s->pad_left};
     dnnl_dims_t pad_r = {s->pad_bottom, s->pad_right};
     TRY(backend_attr_create(&attr, s->relu, s->sum));
@@ -102,16 +110,16 @@ style_status conv_layer_describe_ex(conv_layer *layer, dnnl_engine_t engine,
             layer->weight_scales[oc] = peak > 0.0f ? peak / 127.0f : 1.0f;
             oscales[oc] = layer->weight_scales[oc] * (o->src_scale > 0.0f ? o->src_scale : 1.0f);
         }
-        dnnl_status_t st = dnnl_primitive_attr_set_output_scales(attr, s->out_channels, 1 << 1,
-                                                                 oscales);
+        dnnl_status_t st =
+            dnnl_primitive_attr_set_output_scales(attr, s->out_channels, 1 << 1, oscales);
         style__free(oscales);
         DNNL_TRY(st, "output scales");
     }
     if (s->transposed) {
         dnnl_deconvolution_desc_t desc;
         DNNL_TRY(dnnl_deconvolution_forward_desc_init(
-                     &desc, dnnl_forward_inference, dnnl_deconvolution_direct, &src_md,
-                     &weights_md, &bias_md, &dst_md, strides, pad_l, pad_r),
+                     &desc, dnnl_forward_inference, dnnl_deconvolution_direct, &src_md, &weights_md,
+                     &bias_md, &dst_md, strides, pad_l, pad_r),
                  "transposed convolution descriptor");
         DNNL_TRY(dnnl_primitive_desc_create(&layer->pd, &desc, attr, engine, NULL),
                  "transposed convolution");
@@ -121,14 +129,13 @@ style_status conv_layer_describe_ex(conv_layer *layer, dnnl_engine_t engine,
                                                     dnnl_convolution_direct, &src_md, &weights_md,
                                                     &bias_md, &dst_md, strides, pad_l, pad_r),
                  "convolution descriptor");
-        DNNL_TRY(dnnl_primitive_desc_create(&layer->pd, &desc, attr, engine, NULL),
-                 "convolution");
+        DNNL_TRY(dnnl_primitive_desc_create(&layer->pd, &desc, attr, engine, NULL), "convolution");
     }
     dnnl_primitive_attr_destroy(attr);
     attr = NULL;
     layer->scratchpad_bytes = backend_scratchpad_bytes(layer->pd);
-    const dnnl_memory_desc_t *chosen = dnnl_primitive_desc_query_md(layer->pd,
-                                                                    dnnl_query_weights_md, 0);
+    const dnnl_memory_desc_t *chosen =
+        dnnl_primitive_desc_query_md(layer->pd, dnnl_query_weights_md, 0);
     layer->weights_bytes =
         dnnl_memory_desc_get_size(chosen) + (size_t)s->out_channels * sizeof(float);
     return STYLE_OK;
@@ -197,10 +204,14 @@ style_status conv_layer_bind(conv_layer *layer, dnnl_engine_t engine, dnnl_strea
 {
     style_status status = STYLE_OK;
     const conv_spec *s = &layer->spec;
-    const dnnl_memory_desc_t *src_md = dnnl_primitive_desc_query_md(layer->pd, dnnl_query_src_md, 0);
-    const dnnl_memory_desc_t *dst_md = dnnl_primitive_desc_query_md(layer->pd, dnnl_query_dst_md, 0);
-    const dnnl_memory_desc_t *w_md = dnnl_primitive_desc_query_md(layer->pd, dnnl_query_weights_md, 0);
-    const dnnl_memory_desc_t *b_md = dnnl_primitive_desc_query_md(layer->pd, dnnl_query_weights_md, 1);
+    const dnnl_memory_desc_t *src_md =
+        dnnl_primitive_desc_query_md(layer->pd, dnnl_query_src_md, 0);
+    const dnnl_memory_desc_t *dst_md =
+        dnnl_primitive_desc_query_md(layer->pd, dnnl_query_dst_md, 0);
+    const dnnl_memory_desc_t *w_md =
+        dnnl_primitive_desc_query_md(layer->pd, dnnl_query_weights_md, 0);
+    const dnnl_memory_desc_t *b_md =
+        dnnl_primitive_desc_query_md(layer->pd, dnnl_query_weights_md, 1);
 
     DNNL_TRY(dnnl_primitive_create(&layer->primitive, layer->pd), "convolution primitive");
     dnnl_dims_t weight_dims = {s->out_channels, s->in_channels, s->kernel, kernel_w(layer)};
@@ -265,4 +276,41 @@ void conv_layer_destroy(conv_layer *layer)
     style__aligned_free(layer->bias_buffer);
     style__free(layer->weight_scales);
     memset(layer, 0, sizeof *layer);
+}
+
+style_status conv_pack_columns(conv_spec *spec, conv_options *options, int32_t packs,
+                               const float *weights, const float *bias, float **packed_weights,
+                               float **packed_bias)
+{
+    const int32_t out = spec->out_channels, in = spec->in_channels, kh = spec->kernel;
+    const int32_t kw = options->kernel_w > 0 ? options->kernel_w : kh;
+    const int32_t pkw = kw + packs - 1;
+    *packed_weights = NULL;
+    *packed_bias = NULL;
+    if (packs < 1 || spec->stride != 1 || spec->transposed || options->stride_w > 1)
+        return style__fail(STYLE_ERR_INTERNAL, "convolution: cannot pack this one");
+    float *w = style__calloc((size_t)packs * out * in * kh * pkw, sizeof(float));
+    float *b = style__malloc(sizeof(float) * (size_t)packs * out);
+    if (!w || !b) {
+        style__free(w);
+        style__free(b);
+        return style__fail(STYLE_ERR_NOMEM, "convolution: out of memory for packed weights");
+    }
+    /* Packed output channel (q, o) is output o of the pixel q columns to the right: the
+     * kernel of o moved right by q taps. */
+    for (int32_t q = 0; q < packs; q++)
+        for (int32_t o = 0; o < out; o++) {
+            b[q * out + o] = bias ? bias[o] : 0.0f;
+            for (int32_t i = 0; i < in; i++)
+                for (int32_t y = 0; y < kh; y++)
+                    for (int32_t x = 0; x < kw; x++)
+                        w[(((size_t)(q * out + o) * in + i) * kh + y) * pkw + q + x] =
+                            weights[(((size_t)o * in + i) * kh + y) * kw + x];
+        }
+    spec->out_channels = packs * out;
+    options->kernel_w = pkw;
+    options->stride_w = packs;
+    *packed_weights = w;
+    *packed_bias = b;
+    return STYLE_OK;
 }

@@ -36,6 +36,7 @@ typedef struct conv_spec {
 /* What conv_layer_describe_ex adds; zero-initialised means square kernel and fp32. */
 typedef struct conv_options {
     int32_t kernel_w;  /* kernel width when it differs from spec.kernel (0 = square) */
+    int32_t stride_w;  /* width stride when it differs from spec.stride (0 = the same) */
     act_type src_type; /* ACT_F32, ACT_BF16, ACT_U8 or ACT_S8 (then weights are s8) */
     act_type dst_type; /* ACT_F32 or ACT_BF16 (int8 convolutions too) */
     /* int8: dst = src_scale * w_scale[o] * sum(src_q * w_q[o]) + bias, with w_scale[o] the
@@ -69,6 +70,18 @@ style_status conv_layer_describe_ex(conv_layer *layer, dnnl_engine_t engine, con
 style_status conv_layer_bind(conv_layer *layer, dnnl_engine_t engine, dnnl_stream_t stream,
                              const float *weights, const float *bias, void *src, void *dst);
 style_status conv_layer_forward(conv_layer *layer, dnnl_stream_t stream, dnnl_memory_t scratchpad);
+/*
+ * Column packing, for a stride-1 conv with few output channels (oneDNN computes them at the
+ * cost of a block of 16): the conv that computes `packs` neighbouring output pixels per
+ * pixel, with packs x out channels, a kernel packs - 1 wider and a stride of packs across.
+ * Its NHWC output, (out_w / packs) pixels of packs x out channels, is the NHWC output of the
+ * original conv, out_w pixels of out channels (out_w must be a multiple of packs). Rewrites
+ * spec and options, and makes the packed weights [packs out, in, kh, kw + packs - 1] and
+ * bias [packs out] (owned by the caller) from the originals [out, in, kh, kw] and [out].
+ */
+style_status conv_pack_columns(conv_spec *spec, conv_options *options, int32_t packs,
+                               const float *weights, const float *bias, float **packed_weights,
+                               float **packed_bias);
 /* Points the layer at other buffers (same shapes). */
 style_status conv_layer_set_buffers(conv_layer *layer, void *src, void *dst);
 /* The implementation oneDNN chose ("brgconv:avx512_core", ...), or "" before describe. */

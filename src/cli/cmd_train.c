@@ -49,7 +49,8 @@ void cmd_train_usage(FILE *out)
           "                           file or a libstyle feature-net file\n"
           "  --out MODEL              the model file to write\n"
           "Network:\n"
-          "  --width full|half        32/64/128 (default) or 16/32/64 channels\n"
+          "  --width W                full: 32/64/128 channels (default), half: 16/32/64,\n"
+          "                           quarter: 8/16/32 (video in real time), or A,B,C\n"
           "  --blocks N               residual blocks (default 5)\n"
           "  --norm instance|batch    normalization (default instance)\n"
           "Training:\n"
@@ -96,6 +97,22 @@ void cmd_train_usage(FILE *out)
           "Several processes (built with MPI): mpirun -np N libstyle train ... trains one model\n"
           "with each process computing its share of every batch (docs/training.md).\n",
           out);
+}
+
+/* "A,B,C": the three widths of --width; 0 when that is what the text holds. */
+static int parse_widths(const char *text, int32_t widths[3])
+{
+    long values[3];
+    const char *p = text;
+    for (int i = 0; i < 3; i++) {
+        char *end = NULL;
+        values[i] = strtol(p, &end, 10);
+        if (end == p || values[i] < 1 || values[i] > 1024) return -1;
+        if (*end != (i < 2 ? ',' : '\0')) return -1;
+        p = end + 1;
+    }
+    for (int i = 0; i < 3; i++) widths[i] = (int32_t)values[i];
+    return 0;
 }
 
 enum {
@@ -180,8 +197,13 @@ int cmd_train(int argc, char **argv)
                 o.widths[0] = 32, o.widths[1] = 64, o.widths[2] = 128;
             } else if (strcmp(optarg, "half") == 0) {
                 o.widths[0] = 16, o.widths[1] = 32, o.widths[2] = 64;
-            } else {
-                return cli_usage_error("train", "--width is 'full' or 'half', not '%s'", optarg);
+            } else if (strcmp(optarg, "quarter") == 0) {
+                o.widths[0] = 8, o.widths[1] = 16, o.widths[2] = 32;
+            } else if (parse_widths(optarg, o.widths) != 0) {
+                return cli_usage_error("train",
+                                       "--width is full, half, quarter or three channel counts "
+                                       "A,B,C (1..1024), not '%s'",
+                                       optarg);
             }
             break;
         case OPT_BLOCKS:

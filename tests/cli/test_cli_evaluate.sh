@@ -56,6 +56,28 @@ else
     }
     check "train --exclude refuses held-out photos by hash; no paths recorded" train
 
+    widths() {
+        for w in quarter 8,12,24; do
+            "$bin" train --style-image "$scratch/search/opencv-doc__starry_night.jpg" \
+                --data "$scratch/data" --loss-net "$scratch/search/darknet-tiny.safetensors" \
+                --out "$scratch/narrow.safetensors" --iterations 1 --batch 1 --crop 32 \
+                --width "$w" --blocks 2 --threads 1 -q || return 1
+            "$bin" info "$scratch/narrow.safetensors" >"$scratch/narrow.txt" || return 1
+            case $w in
+            quarter) grep -q "^widths: *8 16 32$" "$scratch/narrow.txt" || return 1 ;;
+            *) grep -q "^widths: *8 12 24$" "$scratch/narrow.txt" || return 1 ;;
+            esac
+        done
+        for bad in 8,16 8,16,32,64 0,16,32 wide; do
+            "$bin" train --style-image "$scratch/search/opencv-doc__starry_night.jpg" \
+                --data "$scratch/data" --loss-net "$scratch/search/darknet-tiny.safetensors" \
+                --out "$scratch/bad.safetensors" --width "$bad" 2>"$scratch/bad.log"
+            [ $? -eq 2 ] && grep -q -- "--width is full, half, quarter or three" "$scratch/bad.log" &&
+                [ ! -e "$scratch/bad.safetensors" ] || return 1
+        done
+    }
+    check "train --width quarter and A,B,C make those widths; bad widths are usage errors" widths
+
     run() {
         "$bin" evaluate --model "$scratch/model.safetensors" --photos "$scratch/heldout" \
             --search "$scratch/search" --out-dir "$scratch/out" --cache "$scratch/cache" \

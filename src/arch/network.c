@@ -512,38 +512,10 @@ static style_status emit_convs(builder *b, const stage_plan *sp, const char *nam
         res->row_pixels[0] = sp->out_w;
         return STYLE_OK;
     }
-    if (sp->form == FORM_PACKED) {
-        /* Pixel (y, X) of the packed conv holds the outputs (y, packs X + q), q < packs, so
-         * its NHWC output is the stage's NHWC output as it is. */
-        const int32_t packs = sp->packs;
-        TRY(push_op(plan, &op));
-        op->kind = OP_CONV;
-        snprintf(op->name, sizeof op->name, "%s", name);
-        op->flops = sp->flops;
-        op->src = in->at;
-        op->dst = (buf_ref){out_buffer, 0};
-        float *weights = NULL, *bias = NULL;
-        TRY(prepare_weights(b, sp, 0, 0, &weights, &bias));
-        conv_spec spec = sp->spec;
-        conv_options opt = sp->opt;
-        status = conv_pack_columns(&spec, &opt, packs, weights, bias, &op->weights, &op->bias);
-        style__free(weights);
-        style__free(bias);
-        if (status != STYLE_OK) goto fail;
-        TRY(conv_layer_describe_ex(&op->conv, b->engine, &spec, &opt, ih, iw));
-        FAIL_IF(op->conv.out_h != sp->out_h || op->conv.out_w * packs != sp->out_w,
-                STYLE_ERR_INTERNAL, "network: packed %s is %dx%d, expected %dx%d", name,
-                op->conv.out_w * packs, op->conv.out_h, sp->out_w, sp->out_h);
-        op->executed_flops = 2.0 * op->conv.out_h * op->conv.out_w * spec.in_channels *
-                             spec.out_channels * spec.kernel * opt.kernel_w;
-        need_bytes(plan, out_buffer,
-                   (size_t)sp->out_h * sp->out_w * res->c * act_type_size(res->type));
-        res->phases = 1;
-        res->sources[0] = op->dst;
-        res->row_pixels[0] = sp->out_w;
-        return STYLE_OK;
-    }
-    if (sp->form == FORM_CONV) {
+    if (sp->form == FORM_CONV || sp->form == FORM_PACKED) {
+        /* FORM_PACKED: pixel (y, X) of the packed conv holds the outputs (y, packs X + q),
+         * q < packs, so its NHWC output is the stage's NHWC output as it is. */
+        const int32_t packs = sp->form == FORM_PACKED ? sp->packs : 1;
         TRY(push_op(plan, &op));
         op->kind = OP_CONV;
         snprintf(op->name, sizeof op->name, "%s", name);
@@ -552,12 +524,22 @@ static style_status emit_convs(builder *b, const stage_plan *sp, const char *nam
         op->dst = (buf_ref){out_buffer, 0};
         TRY(prepare_weights(b, sp, 0, 0, &op->weights, &op->bias));
         fold_input_scale(sp, in, op->weights, sp->spec.kernel * sp->spec.kernel);
+        conv_spec spec = sp->spec;
         conv_options opt = sp->opt;
+        if (packs > 1) {
+            float *weights = op->weights, *bias = op->bias;
+            status = conv_pack_columns(&spec, &opt, packs, weights, bias, &op->weights, &op->bias);
+            style__free(weights);
+            style__free(bias);
+            if (status != STYLE_OK) goto fail;
+            op->executed_flops = 2.0 * sp->out_h * (sp->out_w / packs) * spec.in_channels *
+                                 spec.out_channels * spec.kernel * opt.kernel_w;
+        }
         opt.int8_weights = op->weights;
-        TRY(conv_layer_describe_ex(&op->conv, b->engine, &sp->spec, &opt, ih, iw));
-        FAIL_IF(op->conv.out_h != sp->out_h || op->conv.out_w != sp->out_w, STYLE_ERR_INTERNAL,
-                "network: %s is %dx%d, expected %dx%d", name, op->conv.out_w, op->conv.out_h,
-                sp->out_w, sp->out_h);
+        TRY(conv_layer_describe_ex(&op->conv, b->engine, &spec, &opt, ih, iw));
+        FAIL_IF(op->conv.out_h != sp->out_h || op->conv.out_w * packs != sp->out_w,
+                STYLE_ERR_INTERNAL, "network: %s is %dx%d, expected %dx%d", name,
+                op->conv.out_w * packs, op->conv.out_h, sp->out_w, sp->out_h);
         need_bytes(plan, out_buffer,
                    (size_t)sp->out_h * sp->out_w * res->c * act_type_size(res->type));
         res->phases = 1;

@@ -192,8 +192,21 @@ static style_status adain_run_info(void *runtime, style_run_info *info)
     info->precision =
         adain_runtime_bf16(rt->build) ? STYLE_PRECISION_BF16 : STYLE_PRECISION_FP32;
     info->build_ms = rt->build_ms;
-    info->executed_flops = info->flops; /* the decoder upsamples, then convolves: no phases */
+    info->executed_flops = adain_runtime_executed_flops(rt->build);
     return STYLE_OK;
+}
+
+static style_status adain_set_profiling(void *runtime, bool enable)
+{
+    adain_arch_runtime *rt = runtime;
+    return adain_runtime_set_profiling(&rt->build, enable);
+}
+
+static style_status adain_get_profile(void *runtime, const style_layer_profile **layers,
+                                      const double **executed, size_t *count, uint64_t *runs)
+{
+    const adain_arch_runtime *rt = runtime;
+    return adain_runtime_profile(rt->build, layers, executed, count, runs);
 }
 
 static style_status adain_set_style(void *runtime, const style_adain_style *style)
@@ -219,5 +232,7 @@ const style_arch arch_adain = {
     .prepare = adain_prepare,
     .stylize = adain_stylize,
     .run_info = adain_run_info,
+    .set_profiling = adain_set_profiling,
+    .get_profile = adain_get_profile,
     .set_adain_style = adain_set_style,
 };

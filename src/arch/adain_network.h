@@ -38,6 +38,8 @@ typedef struct adain_net {
     double executed_flops;           /* 2 x the multiply-adds the convolutions execute per image */
     void *scratchpad;
     dnnl_memory_t scratchpad_memory;
+    double *op_ms; /* per op: milliseconds summed over the profiled runs; NULL: not profiling */
+    uint64_t runs; /* profiled decoder runs */
 } adain_net;
 
 /* Bytes of the activation buffers a build of h x w allocates (what the memory estimate
@@ -52,5 +54,10 @@ style_status adain_net_encode(adain_net *net, dnnl_stream_t stream, const float 
 /* The decoder on net->decoder_input; *output: h x w x 3 in the encoder's input space. */
 style_status adain_net_decode(adain_net *net, dnnl_stream_t stream, const float **output);
 void adain_net_destroy(adain_net *net);
+/* Per-op timing on (reset to zero) or off. */
+style_status adain_net_set_profiling(adain_net *net, bool enable);
+/* The ops' names, kinds, kernels, FLOPs and times (op_count of each; the strings are the
+ * net's). */
+void adain_net_profile(const adain_net *net, style_layer_profile *layers, double *executed);
 
 #endif

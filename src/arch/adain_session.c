@@ -29,6 +29,9 @@ struct adain_runtime {
     float *period;  /* tileable: one period, rgb255 (input, then output) */
     uint64_t memory;
     double flops; /* per image: 2 x multiply-adds of the encoder's and decoder's convolutions */
+    bool profiling; /* per-op timing of every build (kept across builds) */
+    style_layer_profile *profile; /* the last adain_runtime_profile's, per op */
+    double *profile_executed;
 };
 
 /* Bytes of a build at h x w (padded): the network's activations (adain_network.c) and the
@@ -78,6 +81,42 @@ void adain_runtime_describe(const adain_runtime *rt, int32_t *width, int32_t *he
 {
     *width = rt ? rt->width : 0, *height = rt ? rt->height : 0;
     *flops = rt ? rt->flops : 0, *memory = rt ? rt->memory : 0;
+}
+
+style_status adain_runtime_set_profiling(adain_runtime **rtp, bool enable)
+{
+    if (!*rtp) {
+        *rtp = style__calloc(1, sizeof **rtp);
+        if (!*rtp) return style__fail(STYLE_ERR_NOMEM, "session_set_profiling: out of memory");
+    }
+    adain_runtime *rt = *rtp;
+    style_status status = rt->width ? adain_net_set_profiling(&rt->net, enable) : STYLE_OK;
+    rt->profiling = status == STYLE_OK && enable;
+    return status;
+}
+
+style_status adain_runtime_profile(adain_runtime *rt, const style_layer_profile **layers,
+                                   const double **executed, size_t *count, uint64_t *runs)
+{
+    if (!rt || !rt->width)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_get_profile: nothing is built yet");
+    if (!rt->net.op_ms)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                           "session_get_profile: profiling is off (style_session_set_profiling)");
+    const size_t n = (size_t)rt->net.op_count;
+    if (!rt->profile) rt->profile = style__calloc(n + 1, sizeof *rt->profile);
+    if (!rt->profile_executed) rt->profile_executed = style__calloc(n + 1, sizeof(double));
+    if (!rt->profile || !rt->profile_executed)
+        return style__fail(STYLE_ERR_NOMEM, "session_get_profile: out of memory");
+    adain_net_profile(&rt->net, rt->profile, rt->profile_executed);
+    *layers = rt->profile, *executed = rt->profile_executed;
+    *count = n, *runs = rt->net.runs;
+    return STYLE_OK;
+}
+
+double adain_runtime_executed_flops(const adain_runtime *rt)
+{
+    return rt && rt->width ? rt->net.executed_flops : 0;
 }
 
 bool adain_runtime_bf16(const adain_runtime *rt)
@@ -142,11 +181,15 @@ uint64_t adain_runtime_estimate(const adain_model *model, int32_t width, int32_t
 
 static void runtime_clear(adain_runtime *rt)
 {
+    const bool profiling = rt->profiling;
+    style__free(rt->profile);
+    style__free(rt->profile_executed);
     adain_net_destroy(&rt->net);
     style__aligned_free(rt->content);
     style__aligned_free(rt->rgb);
     style__aligned_free(rt->period);
     memset(rt, 0, sizeof *rt);
+    rt->profiling = profiling;
 }
 
 void adain_runtime_free(adain_runtime *rt)
@@ -177,6 +220,7 @@ style_status adain_runtime_prepare(adain_runtime **rtp, const adain_model *m, dn
             "stylize: a %dx%d run needs %.1f MiB, over the memory budget of %.1f MiB", width,
             height, need / 1048576.0, budget / 1048576.0);
     TRY(adain_net_create(&rt->net, m, engine, stream, h, w, true, bf16));
+    if (rt->profiling) TRY(adain_net_set_profiling(&rt->net, true));
     rt->content = style__aligned_alloc((size_t)h * w * 3 * sizeof(float));
     rt->rgb = style__aligned_alloc((size_t)h * w * 3 * sizeof(float));
     FAIL_IF(!rt->content || !rt->rgb, STYLE_ERR_NOMEM, "stylize: out of memory");

@@ -45,6 +45,15 @@ void adain_runtime_free(adain_runtime *rt);
  * memory; zeros when nothing is built. */
 void adain_runtime_describe(const adain_runtime *rt, int32_t *width, int32_t *height, double *flops,
                             uint64_t *memory);
+/* Per-op timing of this and later builds on (reset) or off (*rt allocated on first use). */
+style_status adain_runtime_set_profiling(adain_runtime **rt, bool enable);
+/* The current build's per-op profile (style_session_get_profile); valid until the next call
+ * or build. */
+style_status adain_runtime_profile(adain_runtime *rt, const style_layer_profile **layers,
+                                   const double **executed, size_t *count, uint64_t *runs);
+/* 2 x the multiply-adds the current build's convolutions execute per image (fewer than the
+ * FLOPs of adain_runtime_describe where upsampling convolutions run as sub-pixel phases). */
+double adain_runtime_executed_flops(const adain_runtime *rt);
 /* Whether the current build's convolutions run in bf16 (false when nothing is built). */
 bool adain_runtime_bf16(const adain_runtime *rt);
 

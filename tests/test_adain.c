@@ -6,6 +6,7 @@
  * loss and resumes, and the session API (styles, blends, strength, preserve-colour).
  */
 #include "arch/adain.h"
+#include "arch/adain_network.h"
 #include "model_builder.h"
 #include "testutil.h"
 #include "train_fixtures.h"
@@ -424,6 +425,113 @@ static void test_bad_model_files(void **state)
     st_file_clear(&trimmed);
     st_file_clear(&file);
     style__free(bytes);
+    test_remove_tree(dir);
+    free(dir);
+}
+
+/* The inference stack (adain_network.c) against the trainer's layers (feature_run.c and the
+ * decoder's training stages) in fp32, on a decoder with every form the inference build uses:
+ * a plain group, a nearest x2 + 3 x 3 group run as sub-pixel phases (the next group does not
+ * upsample), one upsampled through a pass (the next one does), and the last conv. The same
+ * features at the tap and the same output, up to float rounding. */
+static void test_inference_stack_matches_training_stack(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    feature_net *net = NULL;
+    test_write_adain_feature_net(test_path(dir, "net.safetensors"), 3);
+    assert_int_equal(feature_net_load(test_path(dir, "net.safetensors"), &net), STYLE_OK);
+    adain_decoder_spec spec = {.in_channels = 7, .scale = 4};
+    const dec_layer layers[] = {
+        {.op = DEC_REFLECT_PAD, .value = 1},
+        {.op = DEC_CONV, .kernel = 3, .in_channels = 7, .out_channels = 8},
+        {.op = DEC_RELU},
+        {.op = DEC_UPSAMPLE, .value = 2},
+        {.op = DEC_REFLECT_PAD, .value = 1},
+        {.op = DEC_CONV, .kernel = 3, .in_channels = 8, .out_channels = 6}, /* phases */
+        {.op = DEC_RELU},
+        {.op = DEC_REFLECT_PAD, .value = 1},
+        {.op = DEC_CONV, .kernel = 3, .in_channels = 6, .out_channels = 5},
+        {.op = DEC_RELU},
+        {.op = DEC_UPSAMPLE, .value = 2},
+        {.op = DEC_REFLECT_PAD, .value = 1},
+        {.op = DEC_CONV, .kernel = 3, .in_channels = 5, .out_channels = 3},
+    };
+    spec.count = (int32_t)(sizeof layers / sizeof layers[0]);
+    memcpy(spec.layers, layers, sizeof layers);
+    train_params p;
+    assert_int_equal(adain_decoder_params(&spec, &p), STYLE_OK);
+    train_params_init(&p, 11);
+    st_file file = {0}, parsed = {0};
+    st_file_add_metadata(&file, "libstyle.format_version", "1");
+    st_file_add_metadata(&file, "libstyle.arch", "adain");
+    assert_int_equal(adain_model_add_to_file(&file, net, 9, &spec, &p), STYLE_OK);
+    void *bytes;
+    size_t size;
+    assert_int_equal(st_serialize(&file, &bytes, &size), STYLE_OK);
+    assert_int_equal(st_parse(bytes, size, &parsed), STYLE_OK);
+    adain_model *m = NULL;
+    assert_int_equal(adain_model_from_file(&parsed, &m), STYLE_OK);
+
+    const int32_t h = 36, w = 44;
+    float *rgb = malloc(sizeof(float) * h * w * 3);
+    for (int32_t i = 0; i < h * w * 3; i++)
+        rgb[i] = (float)(128 + 120 * sin(0.37 * i + 0.01 * (i / (3 * w))));
+    feature_run run;
+    adain_decoder dec;
+    adain_net inference;
+    assert_int_equal(feature_run_create_forward(&run, m->encoder, engine, 1, h, w, m->tap, false),
+                     STYLE_OK);
+    assert_int_equal(feature_run_forward(&run, stream, rgb), STYLE_OK);
+    assert_int_equal(adain_net_create(&inference, m, engine, stream, h, w, true, false), STYLE_OK);
+    assert_int_equal(adain_net_encode(&inference, stream, rgb), STYLE_OK);
+    const int32_t fh = run.out_h[m->tap], fw = run.out_w[m->tap], c = run.out_c[m->tap];
+    assert_int_equal(inference.feat_h, fh);
+    assert_int_equal(inference.feat_w, fw);
+    assert_int_equal(inference.feat_c, c);
+    const float *f_train = feature_run_output(&run, m->tap);
+    double worst_features = 0, scale_features = 0;
+    for (int32_t i = 0; i < fh * fw * c; i++) {
+        worst_features = fmax(worst_features, fabs((double)f_train[i] - inference.features[i]));
+        scale_features = fmax(scale_features, fabs(f_train[i]));
+    }
+    /* The decoders on the same input (the training encoder's features). */
+    assert_int_equal(
+        adain_decoder_create(&dec, &m->decoder, &m->params, engine, 1, fh, fw, true, false),
+        STYLE_OK);
+    memcpy(dec.input, f_train, sizeof(float) * fh * fw * c);
+    memcpy(inference.decoder_input, f_train, sizeof(float) * fh * fw * c);
+    const float *o_train, *o_inference;
+    assert_int_equal(adain_decoder_forward(&dec, stream, &o_train), STYLE_OK);
+    assert_int_equal(adain_net_decode(&inference, stream, &o_inference), STYLE_OK);
+    double worst = 0, scale = 0;
+    for (int32_t i = 0; i < h * w * 3; i++) {
+        worst = fmax(worst, fabs((double)o_train[i] - o_inference[i]));
+        scale = fmax(scale, fabs(o_train[i]));
+    }
+    int phases = 0;
+    style_layer_profile profile[64];
+    double executed[64];
+    assert_true(inference.op_count <= 64);
+    adain_net_profile(&inference, profile, executed);
+    for (int32_t i = 0; i < inference.op_count; i++)
+        phases += strstr(profile[i].name, ".p") != NULL && strcmp(profile[i].kind, "conv") == 0;
+    print_message("  inference against training stack (fp32, %dx%d): features max |diff| %.3g "
+                  "(up to %.3g), output max |diff| %.3g (up to %.3g); %d phase convolutions\n",
+                  w, h, worst_features, scale_features, worst, scale, phases);
+    assert_int_equal(phases, 4);
+    assert_true(worst_features <= 1e-5 * (1 + scale_features));
+    assert_true(worst <= 1e-5 * (1 + scale));
+    adain_net_destroy(&inference);
+    adain_decoder_destroy(&dec);
+    feature_run_destroy(&run);
+    free(rgb);
+    adain_model_free(m);
+    st_file_clear(&parsed);
+    st_file_clear(&file);
+    free(bytes);
+    train_params_destroy(&p);
+    feature_net_free(net);
     test_remove_tree(dir);
     free(dir);
 }
@@ -1331,6 +1439,7 @@ int main(void)
         cmocka_unit_test(test_bad_model_files),
         cmocka_unit_test(test_session_controls),
         cmocka_unit_test(test_session_bf16),
+        cmocka_unit_test(test_inference_stack_matches_training_stack),
         cmocka_unit_test(test_tileable),
         cmocka_unit_test(test_banded),
         cmocka_unit_test(test_hidden_colour_ignored),

@@ -48,8 +48,9 @@ static void adain_info(const style_model *model, style_model_info *info)
     info->has_bias = 1;
 }
 
-/* The encoder and decoder run on the training layer stack, whose convolutions compute in fp32
- * or bf16 (tconv.bf16); it has no int8 path. */
+/* The encoder and decoder (adain_network.c) run in fp32 or bf16; int8 needs a per-tensor
+ * step that the instance norms of a Johnson network absorb and AdaIN's plain convolutions
+ * (with biases, and no norm after them) do not: not supported. */
 static const char *adain_precision_refusal(const style_model *model, style_precision precision)
 {
     (void)model;
@@ -115,8 +116,8 @@ static style_status adain_prepare(void *runtime, const arch_context *context, in
     adain_runtime_describe(rt->build, &w0, &h0, &flops, &memory);
     const double t0 = now_ms();
     style_status status =
-        adain_runtime_prepare(&rt->build, rt->model, context->engine, width, height,
-                              context->tileable, context->memory_budget, context->threads,
+        adain_runtime_prepare(&rt->build, rt->model, context->engine, context->stream, width,
+                              height, context->tileable, context->memory_budget, context->threads,
                               context->precision == STYLE_PRECISION_BF16);
     const double elapsed = now_ms() - t0;
     adain_runtime_describe(rt->build, &w1, &h1, &flops, &memory);
@@ -134,9 +135,10 @@ static style_status adain_stylize(void *runtime, const arch_context *context,
             "stylize: an AdaIN model needs a style (style_session_set_adain_style)");
     bool banded = context->band_rows > 0;
     if (!banded) {
-        status = adain_runtime_prepare(&rt->build, rt->model, context->engine, inputs[0].width,
-                                       inputs[0].height, context->tileable, context->memory_budget,
-                                       context->threads, context->precision == STYLE_PRECISION_BF16);
+        status = adain_runtime_prepare(&rt->build, rt->model, context->engine, context->stream,
+                                       inputs[0].width, inputs[0].height, context->tileable,
+                                       context->memory_budget, context->threads,
+                                       context->precision == STYLE_PRECISION_BF16);
         banded = status == STYLE_ERR_LIMIT && !context->tileable;
         if (banded)
             arch_log(context, STYLE_LOG_INFO,
@@ -190,8 +192,21 @@ static style_status adain_run_info(void *runtime, style_run_info *info)
     info->precision =
         adain_runtime_bf16(rt->build) ? STYLE_PRECISION_BF16 : STYLE_PRECISION_FP32;
     info->build_ms = rt->build_ms;
-    info->executed_flops = info->flops; /* the decoder upsamples, then convolves: no phases */
+    info->executed_flops = adain_runtime_executed_flops(rt->build);
     return STYLE_OK;
+}
+
+static style_status adain_set_profiling(void *runtime, bool enable)
+{
+    adain_arch_runtime *rt = runtime;
+    return adain_runtime_set_profiling(&rt->build, enable);
+}
+
+static style_status adain_get_profile(void *runtime, const style_layer_profile **layers,
+                                      const double **executed, size_t *count, uint64_t *runs)
+{
+    const adain_arch_runtime *rt = runtime;
+    return adain_runtime_profile(rt->build, layers, executed, count, runs);
 }
 
 static style_status adain_set_style(void *runtime, const style_adain_style *style)
@@ -217,5 +232,7 @@ const style_arch arch_adain = {
     .prepare = adain_prepare,
     .stylize = adain_stylize,
     .run_info = adain_run_info,
+    .set_profiling = adain_set_profiling,
+    .get_profile = adain_get_profile,
     .set_adain_style = adain_set_style,
 };

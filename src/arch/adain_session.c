@@ -1,9 +1,10 @@
 /*
- * AdaIN inference: a session's encoder and decoder built for one padded image size (oneDNN
- * convolutions through the trainer's frozen conv stages), run with a style's statistics
- * (adain_style.c makes and blends those).
+ * AdaIN inference: a session's encoder and decoder built for one padded image size on the
+ * inference layers (adain_network.c), run with a style's statistics (adain_style.c makes and
+ * blends those): the AdaIN layer between them, tileable runs and bands.
  */
 #include "arch/adain.h"
+#include "arch/adain_network.h"
 #include "arch/adain_session.h"
 #include "arch/adain_style.h"
 #include "image/alpha_fill.h"
@@ -22,56 +23,28 @@ struct adain_runtime {
      * wrapped context around it on every side; height = period_h + 2 * margin. */
     bool tileable;
     int32_t period_h, period_w, margin;
-    feature_run encoder;
-    adain_decoder decoder;
+    adain_net net;  /* the encoder and decoder on the inference layers */
     float *content; /* padded rgb255 input (for preserve-colour) */
     float *rgb;     /* the decoder's output as rgb255 */
     float *period;  /* tileable: one period, rgb255 (input, then output) */
     uint64_t memory;
     double flops; /* per image: 2 x multiply-adds of the encoder's and decoder's convolutions */
+    bool profiling; /* per-op timing of every build (kept across builds) */
+    style_layer_profile *profile; /* the last adain_runtime_profile's, per op */
+    double *profile_executed;
 };
 
-/* Bytes of a feature run of layers [0, last] plus a frozen decoder at h x w (padded); bf16:
- * with every convolution's bf16 copy of its input (a padded decoder input is only that). */
-static uint64_t estimate_bytes(const adain_model *m, int32_t h, int32_t w, bool decoder,
-                               bool bf16)
+/* Bytes of a build at h x w (padded): the network's activations (adain_network.c) and the
+ * runtime's two rgb images (the input, and the output before pixels). */
+static uint64_t estimate_bytes(const adain_model *m, int32_t h, int32_t w, bool decoder, bool bf16)
 {
-    uint64_t bytes = (uint64_t)h * w * 3 * sizeof(float) * 3;
-    int32_t ch = h, cw = w, channels = 3;
-    for (int32_t i = 0; i <= m->tap; i++) { /* forward only: each layer's output */
-        const fnet_layer *l = &m->encoder->layers[i];
-        if (l->op == FNET_CONV && bf16) bytes += (uint64_t)ch * cw * channels * sizeof(uint16_t);
-        if (l->op == FNET_CONV) {
-            ch = (ch + 2 * l->pad - l->kernel) / l->stride + 1;
-            cw = (cw + 2 * l->pad - l->kernel) / l->stride + 1;
-            channels = l->out_channels;
-            bytes += (uint64_t)ch * cw * channels * sizeof(float);
-        } else if (l->op == FNET_MAXPOOL) {
-            ch /= 2, cw /= 2;
-            bytes += (uint64_t)ch * cw * channels * (sizeof(float) + 1); /* output, argmax */
-        }
-    }
-    if (!decoder) return bytes;
-    int32_t c = m->decoder.in_channels, factor = 1, pad = 0;
-    bytes += (uint64_t)ch * cw * c * sizeof(float);
-    for (int32_t i = 0; i < m->decoder.count; i++) {
-        const dec_layer *l = &m->decoder.layers[i];
-        if (l->op == DEC_UPSAMPLE) factor = l->value;
-        if (l->op == DEC_REFLECT_PAD) pad = l->value;
-        if (l->op != DEC_CONV) continue;
-        int32_t ph = ch * factor + 2 * pad, pw = cw * factor + 2 * pad;
-        if (factor > 1 || pad > 0 || bf16)
-            bytes += (uint64_t)ph * pw * c * (bf16 ? sizeof(uint16_t) : sizeof(float));
-        ch = ph - l->kernel + 1, cw = pw - l->kernel + 1, c = l->out_channels;
-        bytes += (uint64_t)ch * cw * c * sizeof(float);
-        factor = 1, pad = 0;
-    }
-    return bytes + 2 * (uint64_t)h * w * 3 * sizeof(float);
+    uint64_t bytes = adain_net_bytes(m, h, w, decoder, bf16);
+    return decoder ? bytes + 2 * (uint64_t)h * w * 3 * sizeof(float) : bytes;
 }
 
 uint64_t adain_encoder_bytes(const adain_model *model, int32_t h, int32_t w)
 {
-    return estimate_bytes(model, h, w, false, false);
+    return estimate_bytes(model, h, w, false, false) + (uint64_t)h * w * 3 * sizeof(float);
 }
 
 /* 2 x multiply-adds of the convolutions of a run at h x w (padded). */
@@ -108,6 +81,42 @@ void adain_runtime_describe(const adain_runtime *rt, int32_t *width, int32_t *he
 {
     *width = rt ? rt->width : 0, *height = rt ? rt->height : 0;
     *flops = rt ? rt->flops : 0, *memory = rt ? rt->memory : 0;
+}
+
+style_status adain_runtime_set_profiling(adain_runtime **rtp, bool enable)
+{
+    if (!*rtp) {
+        *rtp = style__calloc(1, sizeof **rtp);
+        if (!*rtp) return style__fail(STYLE_ERR_NOMEM, "session_set_profiling: out of memory");
+    }
+    adain_runtime *rt = *rtp;
+    style_status status = rt->width ? adain_net_set_profiling(&rt->net, enable) : STYLE_OK;
+    rt->profiling = status == STYLE_OK && enable;
+    return status;
+}
+
+style_status adain_runtime_profile(adain_runtime *rt, const style_layer_profile **layers,
+                                   const double **executed, size_t *count, uint64_t *runs)
+{
+    if (!rt || !rt->width)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "session_get_profile: nothing is built yet");
+    if (!rt->net.op_ms)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT,
+                           "session_get_profile: profiling is off (style_session_set_profiling)");
+    const size_t n = (size_t)rt->net.op_count;
+    if (!rt->profile) rt->profile = style__calloc(n + 1, sizeof *rt->profile);
+    if (!rt->profile_executed) rt->profile_executed = style__calloc(n + 1, sizeof(double));
+    if (!rt->profile || !rt->profile_executed)
+        return style__fail(STYLE_ERR_NOMEM, "session_get_profile: out of memory");
+    adain_net_profile(&rt->net, rt->profile, rt->profile_executed);
+    *layers = rt->profile, *executed = rt->profile_executed;
+    *count = n, *runs = rt->net.runs;
+    return STYLE_OK;
+}
+
+double adain_runtime_executed_flops(const adain_runtime *rt)
+{
+    return rt && rt->width ? rt->net.executed_flops : 0;
 }
 
 bool adain_runtime_bf16(const adain_runtime *rt)
@@ -172,12 +181,15 @@ uint64_t adain_runtime_estimate(const adain_model *model, int32_t width, int32_t
 
 static void runtime_clear(adain_runtime *rt)
 {
-    feature_run_destroy(&rt->encoder);
-    adain_decoder_destroy(&rt->decoder);
+    const bool profiling = rt->profiling;
+    style__free(rt->profile);
+    style__free(rt->profile_executed);
+    adain_net_destroy(&rt->net);
     style__aligned_free(rt->content);
     style__aligned_free(rt->rgb);
     style__aligned_free(rt->period);
     memset(rt, 0, sizeof *rt);
+    rt->profiling = profiling;
 }
 
 void adain_runtime_free(adain_runtime *rt)
@@ -188,8 +200,8 @@ void adain_runtime_free(adain_runtime *rt)
 }
 
 style_status adain_runtime_prepare(adain_runtime **rtp, const adain_model *m, dnnl_engine_t engine,
-                                   int32_t width, int32_t height, bool tileable, uint64_t budget,
-                                   int threads, bool bf16)
+                                   dnnl_stream_t stream, int32_t width, int32_t height,
+                                   bool tileable, uint64_t budget, int threads, bool bf16)
 {
     style_status status = STYLE_OK;
     int32_t h, w, margin;
@@ -207,12 +219,8 @@ style_status adain_runtime_prepare(adain_runtime **rtp, const adain_model *m, dn
     FAIL_IF(need > budget, STYLE_ERR_LIMIT,
             "stylize: a %dx%d run needs %.1f MiB, over the memory budget of %.1f MiB", width,
             height, need / 1048576.0, budget / 1048576.0);
-    TRY(feature_run_create_forward(&rt->encoder, m->encoder, engine, 1, h, w, m->tap, bf16));
-    TRY(adain_decoder_create(&rt->decoder, &m->decoder, (train_params *)&m->params, engine, 1,
-                             rt->encoder.out_h[m->tap], rt->encoder.out_w[m->tap], true, bf16));
-    FAIL_IF(rt->decoder.out_h != h || rt->decoder.out_w != w, STYLE_ERR_INTERNAL,
-            "stylize: the decoder gives %dx%d for %dx%d", rt->decoder.out_w, rt->decoder.out_h, w,
-            h);
+    TRY(adain_net_create(&rt->net, m, engine, stream, h, w, true, bf16));
+    if (rt->profiling) TRY(adain_net_set_profiling(&rt->net, true));
     rt->content = style__aligned_alloc((size_t)h * w * 3 * sizeof(float));
     rt->rgb = style__aligned_alloc((size_t)h * w * 3 * sizeof(float));
     FAIL_IF(!rt->content || !rt->rgb, STYLE_ERR_NOMEM, "stylize: out of memory");
@@ -263,9 +271,8 @@ static void load_periodic(adain_runtime *rt, const style_image *input)
 static void adain_at_tap(adain_runtime *rt, const adain_model *m, const style_adain_style *style,
                          float strength)
 {
-    const int32_t tap = m->tap, th = rt->encoder.out_h[tap], tw = rt->encoder.out_w[tap];
-    const int32_t c = rt->encoder.out_c[tap];
-    const float *features = feature_run_output(&rt->encoder, tap);
+    const int32_t th = rt->net.feat_h, tw = rt->net.feat_w, c = rt->net.feat_c;
+    const float *features = rt->net.features;
     float mean[c], std[c];
     if (rt->tileable) {
         const int32_t r = m->reduction, edge = rt->margin / r;
@@ -275,7 +282,7 @@ static void adain_at_tap(adain_runtime *rt, const adain_model *m, const style_ad
         adain_statistics(features, th * tw, c, mean, std);
     }
     adain_apply(features, th * tw, c, mean, std, style->mean, style->std, strength,
-                rt->decoder.input);
+                rt->net.decoder_input);
 }
 
 /*
@@ -303,12 +310,12 @@ style_status adain_runtime_stylize(adain_runtime *rt, const adain_model *m, dnnl
         load_periodic(rt, input);
     else
         pixels_to_tensor(input, h, w, rt->content);
-    TRY(feature_run_forward(&rt->encoder, stream, rt->content));
+    TRY(adain_net_encode(&rt->net, stream, rt->content));
     FAIL_IF(stop_requested(progress, progress_user, 0.5), STYLE_ERR_CANCELLED,
             "stylize: cancelled by the progress callback");
     adain_at_tap(rt, m, style, strength);
     const float *out;
-    TRY(adain_decoder_forward(&rt->decoder, stream, &out));
+    TRY(adain_net_decode(&rt->net, stream, &out));
     const size_t pixels = (size_t)h * w;
     for (size_t i = 0; i < pixels; i++)
         for (int k = 0; k < 3; k++)
@@ -347,12 +354,12 @@ static style_status encode_band(adain_runtime **rtp, const adain_model *m, dnnl_
 {
     style_status status = STYLE_OK;
     const int32_t rows = band->bottom - band->top;
-    TRY(adain_runtime_prepare(rtp, m, engine, width, rows, false, budget, threads, bf16));
+    TRY(adain_runtime_prepare(rtp, m, engine, stream, width, rows, false, budget, threads, bf16));
     adain_runtime *rt = *rtp;
 #pragma omp parallel for schedule(static)
     for (int32_t i = 0; i < rows; i++)
         pixels_row_to_floats(input, band->top + i, width, rt->content + (size_t)i * width * 3);
-    TRY(feature_run_forward(&rt->encoder, stream, rt->content));
+    TRY(adain_net_encode(&rt->net, stream, rt->content));
 fail:
     return status;
 }
@@ -362,9 +369,8 @@ fail:
 static void accumulate_band(const adain_runtime *rt, const adain_model *m, const adain_band *band,
                             double *sum, double *squares)
 {
-    const int32_t r = m->reduction, tap = m->tap, tw = rt->encoder.out_w[tap];
-    const int32_t c = rt->encoder.out_c[tap];
-    const float *features = feature_run_output(&rt->encoder, tap);
+    const int32_t r = m->reduction, tw = rt->net.feat_w, c = rt->net.feat_c;
+    const float *features = rt->net.features;
     const size_t first = (size_t)(band->y0 - band->top) / r * tw;
     const size_t count = (size_t)(band->y1 - band->y0) / r * tw;
     for (size_t p = first; p < first + count; p++)
@@ -382,12 +388,11 @@ static style_status decode_band(adain_runtime *rt, const adain_model *m, dnnl_st
                                 style_image *output)
 {
     style_status status = STYLE_OK;
-    const int32_t tap = m->tap, w = rt->width;
-    const int32_t th = rt->encoder.out_h[tap], tw = rt->encoder.out_w[tap];
-    adain_apply(feature_run_output(&rt->encoder, tap), th * tw, rt->encoder.out_c[tap], mean, std,
-                style->mean, style->std, strength, rt->decoder.input);
+    const int32_t w = rt->width;
+    adain_apply(rt->net.features, rt->net.feat_h * rt->net.feat_w, rt->net.feat_c, mean, std,
+                style->mean, style->std, strength, rt->net.decoder_input);
     const float *out;
-    TRY(adain_decoder_forward(&rt->decoder, stream, &out));
+    TRY(adain_net_decode(&rt->net, stream, &out));
     const int32_t last = band->y1 < input->height ? band->y1 : input->height;
     if (last <= band->y0) goto fail; /* only padding rows: status is STYLE_OK */
     const size_t first = (size_t)(band->y0 - band->top) * w * 3,

@@ -9,17 +9,17 @@
 
 typedef struct adain_runtime adain_runtime;
 
-/* Bytes a width x height run allocates (tileable: with the wrapped context; bf16: with the
- * convolutions' bf16 copies of their inputs). */
+/* Bytes of the activations a width x height run allocates (tileable: with the wrapped
+ * context; bf16: activations in bf16). */
 uint64_t adain_runtime_estimate(const adain_model *model, int32_t width, int32_t height,
                                 bool tileable, bool bf16);
 /* Builds (*rt allocated on first use) for width x height unless already built for its padded
  * size, mode, `threads` and precision; fails with STYLE_ERR_LIMIT before allocating when over
  * `budget`. Tileable: the output of an image that tiles, tiles too (adain_session.c). bf16:
- * the encoder's and decoder's convolutions in bf16 (f32 accumulation and outputs; the AdaIN
- * statistics and everything between the convolutions stay f32). */
+ * the encoder's and decoder's convolutions and activations in bf16 (f32 accumulation; the
+ * tap's features, the AdaIN layer and the output stay f32). `stream` reorders the weights. */
 style_status adain_runtime_prepare(adain_runtime **rt, const adain_model *model,
-                                   dnnl_engine_t engine, int32_t width, int32_t height,
+                                   dnnl_engine_t engine, dnnl_stream_t stream, int32_t width, int32_t height,
                                    bool tileable, uint64_t budget, int threads, bool bf16);
 /* One validated image of the prepared size: encoder, AdaIN with `strength` (alpha), decoder,
  * into `output` (the session's controls do the rest). `progress` (may be NULL) is asked
@@ -45,6 +45,15 @@ void adain_runtime_free(adain_runtime *rt);
  * memory; zeros when nothing is built. */
 void adain_runtime_describe(const adain_runtime *rt, int32_t *width, int32_t *height, double *flops,
                             uint64_t *memory);
+/* Per-op timing of this and later builds on (reset) or off (*rt allocated on first use). */
+style_status adain_runtime_set_profiling(adain_runtime **rt, bool enable);
+/* The current build's per-op profile (style_session_get_profile); valid until the next call
+ * or build. */
+style_status adain_runtime_profile(adain_runtime *rt, const style_layer_profile **layers,
+                                   const double **executed, size_t *count, uint64_t *runs);
+/* 2 x the multiply-adds the current build's convolutions execute per image (fewer than the
+ * FLOPs of adain_runtime_describe where upsampling convolutions run as sub-pixel phases). */
+double adain_runtime_executed_flops(const adain_runtime *rt);
 /* Whether the current build's convolutions run in bf16 (false when nothing is built). */
 bool adain_runtime_bf16(const adain_runtime *rt);
 

@@ -3,6 +3,7 @@
  * (style_adain_style_create), checked against and copied into sessions, blended, read and
  * freed: the public style_adain_style_* functions of include/libstyle.h.
  */
+#include "arch/adain_network.h"
 #include "arch/adain_style.h"
 #include "arch/adain_session.h"
 #include "arch/arch.h"
@@ -73,7 +74,7 @@ style_status adain_style_compute(const adain_model *m, dnnl_engine_t engine, dnn
 {
     style_status status = STYLE_OK;
     float *rgb = NULL, *resized = NULL, *weights = NULL;
-    feature_run run = {0};
+    adain_net run = {0};
     style_adain_style *s = NULL;
     style_image filled = {0};
     int32_t w = image->width, h = image->height;
@@ -107,28 +108,27 @@ style_status adain_style_compute(const adain_model *m, dnnl_engine_t engine, dnn
     FAIL_IF(need > budget, STYLE_ERR_LIMIT,
             "adain_style_create: a %dx%d style needs %.1f MiB, over the memory budget", w, h,
             need / 1048576.0);
-    TRY(feature_run_create_forward(&run, m->encoder, engine, 1, h, w, m->tap, false));
-    TRY(feature_run_forward(&run, stream, rgb));
-    s = style_alloc(run.out_c[m->tap]);
+    /* fp32 whatever the session's precision: the statistics are made once per style. */
+    TRY(adain_net_create(&run, m, engine, stream, h, w, false, false));
+    TRY(adain_net_encode(&run, stream, rgb));
+    s = style_alloc(run.feat_c);
     FAIL_IF(!s, STYLE_ERR_NOMEM, "adain_style_create: out of memory");
-    const int32_t rows = run.out_h[m->tap], cols = run.out_w[m->tap];
+    const int32_t rows = run.feat_h, cols = run.feat_w;
     weights = transparent ? alpha_weights(image, rows, cols) : NULL;
     FAIL_IF(transparent && !weights, STYLE_ERR_NOMEM, "adain_style_create: out of memory");
     float total = 0;
     for (int32_t i = 0; weights && i < rows * cols; i++)
         total += weights[i];
     if (weights && total > 0)
-        adain_statistics_weighted(feature_run_output(&run, m->tap), weights, rows * cols,
-                                  s->channels, s->mean, s->std);
+        adain_statistics_weighted(run.features, weights, rows * cols, s->channels, s->mean, s->std);
     else /* opaque, or so little visible that no feature position carries it */
-        adain_statistics(feature_run_output(&run, m->tap), rows * cols, s->channels, s->mean,
-                         s->std);
+        adain_statistics(run.features, rows * cols, s->channels, s->mean, s->std);
     s->encoder_parameters = m->encoder->parameter_count;
     snprintf(s->tap, sizeof s->tap, "%s", m->tap_name);
     *out = s;
     s = NULL;
 fail:
-    feature_run_destroy(&run);
+    adain_net_destroy(&run);
     style__aligned_free(rgb);
     style__aligned_free(resized);
     style__free(weights);

@@ -25,6 +25,12 @@ size_t backend_scratchpad_bytes(const_dnnl_primitive_desc_t pd)
 
 style_status backend_attr_create(dnnl_primitive_attr_t *attr, bool relu, bool sum)
 {
+    return backend_attr_create_slope(attr, relu, 0.0f, sum);
+}
+
+style_status backend_attr_create_slope(dnnl_primitive_attr_t *attr, bool relu, float relu_slope,
+                                       bool sum)
+{
     style_status status = STYLE_OK;
     dnnl_post_ops_t post_ops = NULL;
     *attr = NULL;
@@ -36,7 +42,8 @@ style_status backend_attr_create(dnnl_primitive_attr_t *attr, bool relu, bool su
         /* Order matters: the residual is added before the ReLU (x + conv, then relu). */
         if (sum) DNNL_TRY(dnnl_post_ops_append_sum(post_ops, 1.0f), "sum post-op");
         if (relu)
-            DNNL_TRY(dnnl_post_ops_append_eltwise(post_ops, 1.0f, dnnl_eltwise_relu, 0.f, 0.f),
+            DNNL_TRY(dnnl_post_ops_append_eltwise(post_ops, 1.0f, dnnl_eltwise_relu, relu_slope,
+                                                  0.f),
                      "relu post-op");
         DNNL_TRY(dnnl_primitive_attr_set_post_ops(*attr, post_ops), "post-ops");
         dnnl_post_ops_destroy(post_ops);

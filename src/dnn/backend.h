@@ -38,6 +38,9 @@ size_t backend_scratchpad_bytes(const_dnnl_primitive_desc_t pd);
 
 /* Attributes every primitive gets: user scratchpad (so sessions are independent) + post-ops. */
 style_status backend_attr_create(dnnl_primitive_attr_t *attr, bool relu, bool sum);
+/* The same with a leaky ReLU: x < 0 becomes relu_slope * x (0: ReLU). */
+style_status backend_attr_create_slope(dnnl_primitive_attr_t *attr, bool relu, float relu_slope,
+                                       bool sum);
 
 /*
  * The instruction set our own kernels may use: 0 generic, 1 AVX2 + FMA, 2 AVX-512 (F, BW, DQ,

@@ -91,7 +91,7 @@ style_status conv_layer_describe_ex(conv_layer *layer, dnnl_engine_t engine, con
     dnnl_dims_t strides = {s->stride, stride_w(layer)};
     dnnl_dims_t pad_l = {s->pad_top, s->pad_left};
     dnnl_dims_t pad_r = {s->pad_bottom, s->pad_right};
-    TRY(backend_attr_create(&attr, s->relu, s->sum));
+    TRY(backend_attr_create_slope(&attr, s->relu, o->relu_slope, s->sum));
     if (int8_src(o)) {
         /* Per output channel: the weights' symmetric scale times the source step. */
         const size_t per = (size_t)s->in_channels * kh * kw;

@@ -44,6 +44,7 @@ typedef struct conv_options {
      * during describe). src_scale 0 means 1. */
     float src_scale;
     const float *int8_weights;
+    float relu_slope; /* with spec.relu: a leaky ReLU, x < 0 becomes relu_slope * x (0: ReLU) */
 } conv_options;
 
 typedef struct conv_layer {

@@ -110,11 +110,17 @@ static style_status emit_conv(builder *b, anet_tensor *in, int32_t out_channels,
     void *dst;
     TRY(new_buffer(b, tensor_bytes(oh, ow, out_channels, dst_type), &dst));
     const double flops = 2.0 * oh * ow * kernel * kernel * in->c * out_channels;
-    b->executed_flops += flops;
+    /* Few output channels (the last conv) on AMX: column-packed (dnn/layers.h). */
+    const int32_t packs = stride == 1 && pad == 0 && in->type == ACT_BF16 && backend_has_amx()
+                              ? conv_output_packs(out_channels, kernel, ow)
+                              : 1;
+    const double executed = flops * (kernel + packs - 1) / kernel;
+    b->executed_flops += packs > 1 ? executed : flops;
     if (b->net) {
         adain_net_op *op = next_op(b, ANET_CONV, "");
-        op->flops = op->executed_flops = flops;
-        const conv_spec spec = {.in_channels = in->c,
+        op->flops = flops;
+        op->executed_flops = packs > 1 ? executed : flops;
+        conv_spec spec = {.in_channels = in->c,
                                 .out_channels = out_channels,
                                 .kernel = kernel,
                                 .stride = stride,
@@ -123,14 +129,26 @@ static style_status emit_conv(builder *b, anet_tensor *in, int32_t out_channels,
                                 .pad_bottom = pad,
                                 .pad_right = pad,
                                 .relu = slope >= 0};
-        const conv_options opt = {
+        conv_options opt = {
             .src_type = in->type, .dst_type = dst_type, .relu_slope = slope > 0 ? slope : 0.0f};
-        TRY(conv_layer_describe_ex(&op->conv, b->engine, &spec, &opt, in->h, in->w));
-        FAIL_IF(op->conv.out_h != oh || op->conv.out_w != ow, STYLE_ERR_INTERNAL,
-                "AdaIN network: a convolution gives %dx%d, expected %dx%d", op->conv.out_w,
-                op->conv.out_h, ow, oh);
-        if (op->conv.scratchpad_bytes > b->scratchpad) b->scratchpad = op->conv.scratchpad_bytes;
-        TRY(conv_layer_bind(&op->conv, b->engine, b->stream, weights, bias, in->data, dst));
+        float *packed_weights = NULL, *packed_bias = NULL;
+        if (packs > 1)
+            TRY(conv_pack_columns(&spec, &opt, packs, weights, bias, &packed_weights,
+                                  &packed_bias));
+        status = conv_layer_describe_ex(&op->conv, b->engine, &spec, &opt, in->h, in->w);
+        if (status == STYLE_OK && (op->conv.out_h != oh || op->conv.out_w * packs != ow))
+            status = style__fail(STYLE_ERR_INTERNAL,
+                                 "AdaIN network: a convolution gives %dx%d, expected %dx%d",
+                                 op->conv.out_w * packs, op->conv.out_h, ow, oh);
+        if (status == STYLE_OK && op->conv.scratchpad_bytes > b->scratchpad)
+            b->scratchpad = op->conv.scratchpad_bytes;
+        if (status == STYLE_OK)
+            status = conv_layer_bind(&op->conv, b->engine, b->stream,
+                                     packs > 1 ? packed_weights : weights,
+                                     packs > 1 ? packed_bias : bias, in->data, dst);
+        style__free(packed_weights);
+        style__free(packed_bias);
+        if (status != STYLE_OK) goto fail;
     }
     *in = dense(dst, oh, ow, out_channels, dst_type);
 fail:

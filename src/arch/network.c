@@ -230,25 +230,6 @@ static void nearest_phases(stage_plan *sp, int32_t k, bool replicate)
 }
 
 /*
- * The output conv has 3 output channels, which oneDNN computes at the cost of 16 (its channel
- * block; on AMX a tile's 16 columns). Computing `packs` neighbouring output pixels per pixel
- * (a conv with packs x out channels, a kernel packs - 1 wider and stride packs across) fills
- * the block: per output pixel it costs ceil(packs out / 16) 16 (k + packs - 1) / packs tap
- * products, against 16 k. The packs that divide the width, cheapest first; 1: none.
- */
-static int32_t output_packs(int32_t out_channels, int32_t k, int32_t out_w)
-{
-    int32_t best = 1;
-    double best_cost = 16.0 * k;
-    for (int32_t packs = 2; packs * out_channels <= 16; packs++) {
-        if (out_w % packs) continue;
-        double cost = 16.0 * (k + packs - 1) / packs;
-        if (cost < best_cost) best = packs, best_cost = cost;
-    }
-    return best;
-}
-
-/*
  * Decides how a stage runs and what it needs of its input. `kind`: 0 a regular stage, 1 an
  * upsampling stage (up[0], up[1]), 2 the output conv.
  */
@@ -333,7 +314,7 @@ static void plan_stage(const builder *b, const model_stage *stage, int kind, act
         /* int8 mode keeps this conv in bf16: the u8 kernel (direct_conv.c) saves ~7 ms of
          * ~300 at 512x512 on one core but costs 1.5-3 dB on the hardest ml5 models. */
         if (b->precision == NET_INT8) t = backend_kernel_isa() >= 3 ? ACT_BF16 : ACT_F32;
-        const int32_t packs = output_packs(conv->out_channels, k, sp->out_w);
+        const int32_t packs = conv_output_packs(conv->out_channels, k, sp->out_w);
         const bool packed = packs > 1 && t == ACT_BF16 && backend_has_amx();
         if (packed || direct_conv_supported(conv->in_channels, conv->out_channels, k, t)) {
             sp->form = packed ? FORM_PACKED : FORM_DIRECT;

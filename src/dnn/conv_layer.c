@@ -314,3 +314,15 @@ style_status conv_pack_columns(conv_spec *spec, conv_options *options, int32_t p
     *packed_bias = b;
     return STYLE_OK;
 }
+
+int32_t conv_output_packs(int32_t out_channels, int32_t kernel, int32_t out_w)
+{
+    int32_t best = 1;
+    double best_cost = 16.0 * kernel;
+    for (int32_t packs = 2; packs * out_channels <= 16; packs++) {
+        if (out_w % packs) continue;
+        double cost = 16.0 * (kernel + packs - 1) / packs;
+        if (cost < best_cost) best = packs, best_cost = cost;
+    }
+    return best;
+}

@@ -83,6 +83,14 @@ style_status conv_layer_forward(conv_layer *layer, dnnl_stream_t stream, dnnl_me
 style_status conv_pack_columns(conv_spec *spec, conv_options *options, int32_t packs,
                                const float *weights, const float *bias, float **packed_weights,
                                float **packed_bias);
+/*
+ * The packs that fill oneDNN's block of 16 output channels best for a stride-1 conv of
+ * `out_channels` (k x k kernel, out_w output columns, a multiple of the packs): per output
+ * pixel a packed conv costs 16 (k + packs - 1) / packs tap products against 16 k. 1: packing
+ * does not pay (or nothing divides out_w). Worth it where oneDNN runs on AMX
+ * (backend_has_amx); on AVX-512 FMA the direct kernel was faster.
+ */
+int32_t conv_output_packs(int32_t out_channels, int32_t kernel, int32_t out_w);
 /* Points the layer at other buffers (same shapes). */
 style_status conv_layer_set_buffers(conv_layer *layer, void *src, void *dst);
 /* The implementation oneDNN chose ("brgconv:avx512_core", ...), or "" before describe. */

@@ -609,7 +609,7 @@ static void test_direct_conv(void **state)
         if (!direct_conv_supported(cin, cout, k, cases[i].t)) {
             /* Only for want of the instructions (an AVX2 machine or run): then the network
              * takes oneDNN's convolutions, which the other tests check. */
-            assert_true(backend_kernel_isa() < (cases[i].t == ACT_F32 ? 2 : 3));
+            assert_true(dnn_cpu_kernel_isa() < (cases[i].t == ACT_F32 ? 2 : 3));
             print_message("  direct conv case %zu: refused, this ISA lacks its instructions\n", i);
             continue;
         }
@@ -748,7 +748,7 @@ static void test_typed_and_rectangular_conv(void **state)
     assert_true(check_typed_conv(b, 64, 32, 2, 1, 9, 7, 1, 0, 0, 0, ACT_F32, 902) < 1e-5);
     assert_true(check_typed_conv(b, 16, 8, 1, 2, 5, 6, 0, 0, 0, 1, ACT_F32, 903) < 1e-5);
     assert_true(check_typed_conv(b, 16, 8, 1, 1, 5, 6, 0, 0, 0, 0, ACT_F32, 904) < 1e-5);
-    int isa = backend_kernel_isa();
+    int isa = dnn_cpu_kernel_isa();
     if (isa >= 3) {
         double e = check_typed_conv(b, 32, 64, 3, 3, 11, 9, 1, 1, 1, 1, ACT_BF16, 905);
         print_message("  bf16 conv rel L2 %.2e\n", e);

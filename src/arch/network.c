@@ -42,9 +42,9 @@ bool network_precision_supported(net_precision precision)
     dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
     switch (precision) {
     case NET_FP32: return true;
-    case NET_BF16: return backend_kernel_isa() >= 3;
+    case NET_BF16: return dnn_cpu_kernel_isa() >= 3;
     case NET_INT8:
-        return backend_kernel_isa() >= 2 &&
+        return dnn_cpu_kernel_isa() >= 2 &&
                (isa & dnnl_cpu_isa_avx512_core_vnni) == dnnl_cpu_isa_avx512_core_vnni;
     }
     return false;
@@ -117,7 +117,7 @@ static int32_t floor_div2(int32_t v)
 static act_type conv_dst_type(const builder *b)
 {
     if (b->precision == NET_BF16) return ACT_BF16;
-    if (b->precision == NET_INT8 && backend_kernel_isa() >= 3) return ACT_BF16;
+    if (b->precision == NET_INT8 && dnn_cpu_kernel_isa() >= 3) return ACT_BF16;
     return ACT_F32;
 }
 
@@ -150,7 +150,7 @@ static act_type conv_src_type(const builder *b, bool signed_input, conv_role rol
     case NET_INT8:
         if (role == ROLE_IMAGE || role == ROLE_BLOCK || role == ROLE_UP)
             return signed_input ? ACT_S8 : ACT_U8;
-        return backend_kernel_isa() >= 3 ? ACT_BF16 : ACT_F32;
+        return dnn_cpu_kernel_isa() >= 3 ? ACT_BF16 : ACT_F32;
     }
     return ACT_F32;
 }
@@ -306,7 +306,7 @@ static void plan_stage(const builder *b, const model_stage *stage, int kind, act
         act_type t = in_type;
         /* int8 mode keeps this conv in bf16: the u8 kernel (direct_conv.c) saves ~7 ms of
          * ~300 at 512x512 on one core but costs 1.5-3 dB on the hardest ml5 models. */
-        if (b->precision == NET_INT8) t = backend_kernel_isa() >= 3 ? ACT_BF16 : ACT_F32;
+        if (b->precision == NET_INT8) t = dnn_cpu_kernel_isa() >= 3 ? ACT_BF16 : ACT_F32;
         if (direct_conv_supported(conv->in_channels, conv->out_channels, k, t)) {
             sp->form = FORM_DIRECT;
             sp->need.type = sp->opt.src_type = t;

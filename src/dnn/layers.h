@@ -159,7 +159,7 @@ typedef struct norm_layer {
     const float *scale, *shift;
     float *ab;               /* [2][channels]: the per-channel affine of the current run */
     float used_dst_scale;    /* int8 dst: the scale of the last run */
-    int isa;                 /* backend_kernel_isa() */
+    int isa;                 /* dnn_cpu_kernel_isa() */
     size_t scratchpad_bytes; /* always 0 (no oneDNN primitive); kept for the old API */
     /* Video: statistics smoothed over frames (norm_ema.h); NULL: this image's own. */
     struct norm_ema_slot *ema;

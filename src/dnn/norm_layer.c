@@ -119,7 +119,7 @@ style_status norm_layer_init(norm_layer *layer, const norm_spec *spec)
         layer->ab[3 * C + c] = sc > 0.0f ? 1.0f / sc : 1.0f;
     }
     layer->spec.dst_cscale = NULL; /* only read here */
-    layer->isa = backend_kernel_isa();
+    layer->isa = dnn_cpu_kernel_isa();
     return STYLE_OK;
 fail:
     return status;

@@ -391,7 +391,7 @@ style_status train_net_create(train_net *net, train_params *params, dnnl_engine_
      * block is 16 channels; not measured here, so NHWC as before; oneDNN's bf16 kernels
      * take NHWC). */
     const int32_t *wd = params->config.widths;
-    if (bf16 || backend_kernel_isa() != 1 || wd[0] % 8 || wd[1] % 8 || wd[2] % 8)
+    if (bf16 || dnn_cpu_kernel_isa() != 1 || wd[0] % 8 || wd[1] % 8 || wd[2] % 8)
         return train_net_create_layout(net, params, engine, n, size, TRAIN_LAYOUT_NHWC, bf16);
     style_status status =
         train_net_create_layout(net, params, engine, n, size, TRAIN_LAYOUT_BLOCKED, false);

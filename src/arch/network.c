@@ -39,13 +39,11 @@ int32_t network_padded_size(int32_t n)
 
 bool network_precision_supported(net_precision precision)
 {
-    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
     switch (precision) {
     case NET_FP32: return true;
     case NET_BF16: return dnn_cpu_kernel_isa() >= 3;
     case NET_INT8:
-        return dnn_cpu_kernel_isa() >= 2 &&
-               (isa & dnnl_cpu_isa_avx512_core_vnni) == dnnl_cpu_isa_avx512_core_vnni;
+        return dnn_cpu_kernel_isa() >= 2 && dnn_cpu_has_int8_vnni();
     }
     return false;
 }

@@ -13,30 +13,13 @@
 #include "train/train_losses.h"
 #include "train/train_loss_window.h"
 #include "core/file_sha256.h"
+#include "dnn_fixture.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-static dnnl_engine_t engine;
-static dnnl_stream_t stream;
-
-static int setup(void **state)
-{
-    (void)state;
-    if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) return -1;
-    return dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) == dnnl_success ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    dnnl_stream_destroy(stream);
-    dnnl_engine_destroy(engine);
-    return 0;
-}
 
 /* ---- the layer ---------------------------------------------------------------------------- */
 
@@ -201,7 +184,7 @@ static void small_spec(adain_decoder_spec *spec)
 static double decoder_objective(adain_decoder *d, const float *r, size_t count)
 {
     const float *out;
-    assert_int_equal(adain_decoder_forward(d, stream, &out), STYLE_OK);
+    assert_int_equal(adain_decoder_forward(d, dnn_fixture(), &out), STYLE_OK);
     double l = 0;
     for (size_t i = 0; i < count; i++)
         l += (double)out[i] * r[i];
@@ -226,7 +209,8 @@ static void test_decoder_gradients(void **state)
         p.values[i] *= 2.0f; /* livelier ReLUs */
     const int n = 2, h = 5, w = 7;
     adain_decoder d;
-    assert_int_equal(adain_decoder_create(&d, &spec, &p, engine, n, h, w, false, false), STYLE_OK);
+    assert_int_equal(adain_decoder_create(&d, &spec, &p, dnn_fixture(), n, h, w, false, false),
+                     STYLE_OK);
     assert_int_equal(d.out_h, 10);
     assert_int_equal(d.out_w, 14);
     const size_t in_count = (size_t)n * h * w * 5, out_count = (size_t)n * 10 * 14 * 3;
@@ -235,7 +219,7 @@ static void test_decoder_gradients(void **state)
     test_fill_uniform(&rng, r, out_count, -1, 1);
     decoder_objective(&d, r, out_count);
     memcpy(adain_decoder_diff_output(&d), r, out_count * sizeof *r);
-    assert_int_equal(adain_decoder_backward(&d, stream), STYLE_OK);
+    assert_int_equal(adain_decoder_backward(&d, dnn_fixture()), STYLE_OK);
     float *grads = malloc(p.total * sizeof *grads), *dinput = malloc(in_count * sizeof *dinput);
     memcpy(grads, p.grads, p.total * sizeof *grads);
     memcpy(dinput, d.diff_input, in_count * sizeof *dinput);
@@ -1341,5 +1325,5 @@ int main(void)
         cmocka_unit_test(test_training_quality_resume),
         cmocka_unit_test(test_warm_start_and_colour_reference),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, dnn_fixture_setup, dnn_fixture_teardown);
 }

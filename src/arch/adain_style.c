@@ -67,9 +67,8 @@ static float *alpha_weights(const style_image *image, int32_t rows, int32_t cols
     return weights;
 }
 
-style_status adain_style_compute(const adain_model *m, dnnl_engine_t engine, dnnl_stream_t stream,
-                                 const style_image *image, int32_t style_size, uint64_t budget,
-                                 style_adain_style **out)
+style_status adain_style_compute(const adain_model *m, dnn_context *dnn, const style_image *image,
+                                 int32_t style_size, uint64_t budget, style_adain_style **out)
 {
     style_status status = STYLE_OK;
     float *rgb = NULL, *resized = NULL, *weights = NULL;
@@ -107,8 +106,8 @@ style_status adain_style_compute(const adain_model *m, dnnl_engine_t engine, dnn
     FAIL_IF(need > budget, STYLE_ERR_LIMIT,
             "adain_style_create: a %dx%d style needs %.1f MiB, over the memory budget", w, h,
             need / 1048576.0);
-    TRY(feature_run_create_forward(&run, m->encoder, engine, 1, h, w, m->tap, false));
-    TRY(feature_run_forward(&run, stream, rgb));
+    TRY(feature_run_create_forward(&run, m->encoder, dnn, 1, h, w, m->tap, false));
+    TRY(feature_run_forward(&run, dnn, rgb));
     s = style_alloc(run.out_c[m->tap]);
     FAIL_IF(!s, STYLE_ERR_NOMEM, "adain_style_create: out of memory");
     const int32_t rows = run.out_h[m->tap], cols = run.out_w[m->tap];
@@ -178,8 +177,7 @@ style_status style_adain_style_create(style_session *session, const style_image 
     TRY(style__check_image(image, "style image"));
     int previous = omp_get_max_threads();
     omp_set_num_threads(context.threads);
-    status = adain_style_compute(model, context.engine, context.stream, image, style_size,
-                                 context.memory_budget, out);
+    status = adain_style_compute(model, context.dnn, image, style_size, context.memory_budget, out);
     omp_set_num_threads(previous);
 fail:
     return status;

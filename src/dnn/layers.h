@@ -60,15 +60,15 @@ typedef struct conv_layer {
 } conv_layer;
 
 /* in: in_h x in_w x in_channels. Fills layer->out_h/out_w and the scratchpad size. */
-style_status conv_layer_describe(conv_layer *layer, dnnl_engine_t engine, const conv_spec *spec,
+style_status conv_layer_describe(conv_layer *layer, dnn_context *dnn, const conv_spec *spec,
                                  int32_t in_h, int32_t in_w);
 /* The same with options (NULL: defaults). */
-style_status conv_layer_describe_ex(conv_layer *layer, dnnl_engine_t engine, const conv_spec *spec,
+style_status conv_layer_describe_ex(conv_layer *layer, dnn_context *dnn, const conv_spec *spec,
                                     const conv_options *options, int32_t in_h, int32_t in_w);
 /* weights: [out, in, kh, kw] float; bias: [out] or NULL (zero). src/dst: NHWC buffers. */
-style_status conv_layer_bind(conv_layer *layer, dnnl_engine_t engine, dnnl_stream_t stream,
-                             const float *weights, const float *bias, void *src, void *dst);
-style_status conv_layer_forward(conv_layer *layer, dnnl_stream_t stream, dnnl_memory_t scratchpad);
+style_status conv_layer_bind(conv_layer *layer, dnn_context *dnn, const float *weights,
+                             const float *bias, void *src, void *dst);
+style_status conv_layer_forward(conv_layer *layer, dnn_context *dnn, dnn_scratchpad *scratchpad);
 /* Points the layer at other buffers (same shapes). */
 style_status conv_layer_set_buffers(conv_layer *layer, void *src, void *dst);
 /* The implementation oneDNN chose ("brgconv:avx512_core", ...), or "" before describe. */
@@ -175,12 +175,12 @@ void norm_layer_set_params(norm_layer *layer, const float *scale, const float *s
 float norm_layer_run(norm_layer *layer);
 
 /* The original API, kept: instance norm (+ReLU) in place on an h x w x channels f32 tensor. */
-style_status norm_layer_describe(norm_layer *layer, dnnl_engine_t engine, int32_t channels,
-                                 int32_t h, int32_t w, float eps, bool relu);
+style_status norm_layer_describe(norm_layer *layer, dnn_context *dnn, int32_t channels, int32_t h,
+                                 int32_t w, float eps, bool relu);
 /* In place on `data` (h x w x channels). scale/shift: [channels], kept by reference. */
-style_status norm_layer_bind(norm_layer *layer, dnnl_engine_t engine, const float *scale,
+style_status norm_layer_bind(norm_layer *layer, dnn_context *dnn, const float *scale,
                              const float *shift, float *data);
-style_status norm_layer_forward(norm_layer *layer, dnnl_stream_t stream, dnnl_memory_t scratchpad);
+style_status norm_layer_forward(norm_layer *layer, dnn_context *dnn, dnn_scratchpad *scratchpad);
 void norm_layer_destroy(norm_layer *layer);
 
 /* ---- Plain loops ----------------------------------------------------------------------- */

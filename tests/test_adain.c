@@ -14,30 +14,13 @@
 #include "train/train_losses.h"
 #include "train/train_loss_window.h"
 #include "core/file_sha256.h"
+#include "dnn_fixture.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-static dnnl_engine_t engine;
-static dnnl_stream_t stream;
-
-static int setup(void **state)
-{
-    (void)state;
-    if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) return -1;
-    return dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) == dnnl_success ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    dnnl_stream_destroy(stream);
-    dnnl_engine_destroy(engine);
-    return 0;
-}
 
 /* ---- the layer ---------------------------------------------------------------------------- */
 
@@ -202,7 +185,7 @@ static void small_spec(adain_decoder_spec *spec)
 static double decoder_objective(adain_decoder *d, const float *r, size_t count)
 {
     const float *out;
-    assert_int_equal(adain_decoder_forward(d, stream, &out), STYLE_OK);
+    assert_int_equal(adain_decoder_forward(d, dnn_fixture(), &out), STYLE_OK);
     double l = 0;
     for (size_t i = 0; i < count; i++)
         l += (double)out[i] * r[i];
@@ -227,7 +210,8 @@ static void test_decoder_gradients(void **state)
         p.values[i] *= 2.0f; /* livelier ReLUs */
     const int n = 2, h = 5, w = 7;
     adain_decoder d;
-    assert_int_equal(adain_decoder_create(&d, &spec, &p, engine, n, h, w, false, false), STYLE_OK);
+    assert_int_equal(adain_decoder_create(&d, &spec, &p, dnn_fixture(), n, h, w, false, false),
+                     STYLE_OK);
     assert_int_equal(d.out_h, 10);
     assert_int_equal(d.out_w, 14);
     const size_t in_count = (size_t)n * h * w * 5, out_count = (size_t)n * 10 * 14 * 3;
@@ -236,7 +220,7 @@ static void test_decoder_gradients(void **state)
     test_fill_uniform(&rng, r, out_count, -1, 1);
     decoder_objective(&d, r, out_count);
     memcpy(adain_decoder_diff_output(&d), r, out_count * sizeof *r);
-    assert_int_equal(adain_decoder_backward(&d, stream), STYLE_OK);
+    assert_int_equal(adain_decoder_backward(&d, dnn_fixture()), STYLE_OK);
     float *grads = malloc(p.total * sizeof *grads), *dinput = malloc(in_count * sizeof *dinput);
     memcpy(grads, p.grads, p.total * sizeof *grads);
     memcpy(dinput, d.diff_input, in_count * sizeof *dinput);
@@ -436,6 +420,7 @@ static void test_bad_model_files(void **state)
  * features at the tap and the same output, up to float rounding. */
 static void test_inference_stack_matches_training_stack(void **state)
 {
+    dnn_context *dnn = dnn_fixture();
     (void)state;
     char *dir = test_make_temp_dir();
     feature_net *net = NULL;
@@ -480,11 +465,11 @@ static void test_inference_stack_matches_training_stack(void **state)
     feature_run run;
     adain_decoder dec;
     adain_net inference;
-    assert_int_equal(feature_run_create_forward(&run, m->encoder, engine, 1, h, w, m->tap, false),
+    assert_int_equal(feature_run_create_forward(&run, m->encoder, dnn, 1, h, w, m->tap, false),
                      STYLE_OK);
-    assert_int_equal(feature_run_forward(&run, stream, rgb), STYLE_OK);
-    assert_int_equal(adain_net_create(&inference, m, engine, stream, h, w, true, false), STYLE_OK);
-    assert_int_equal(adain_net_encode(&inference, stream, rgb), STYLE_OK);
+    assert_int_equal(feature_run_forward(&run, dnn, rgb), STYLE_OK);
+    assert_int_equal(adain_net_create(&inference, m, dnn, h, w, true, false), STYLE_OK);
+    assert_int_equal(adain_net_encode(&inference, dnn, rgb), STYLE_OK);
     const int32_t fh = run.out_h[m->tap], fw = run.out_w[m->tap], c = run.out_c[m->tap];
     assert_int_equal(inference.feat_h, fh);
     assert_int_equal(inference.feat_w, fw);
@@ -497,13 +482,13 @@ static void test_inference_stack_matches_training_stack(void **state)
     }
     /* The decoders on the same input (the training encoder's features). */
     assert_int_equal(
-        adain_decoder_create(&dec, &m->decoder, &m->params, engine, 1, fh, fw, true, false),
+        adain_decoder_create(&dec, &m->decoder, &m->params, dnn, 1, fh, fw, true, false),
         STYLE_OK);
     memcpy(dec.input, f_train, sizeof(float) * fh * fw * c);
     memcpy(inference.decoder_input, f_train, sizeof(float) * fh * fw * c);
     const float *o_train, *o_inference;
-    assert_int_equal(adain_decoder_forward(&dec, stream, &o_train), STYLE_OK);
-    assert_int_equal(adain_net_decode(&inference, stream, &o_inference), STYLE_OK);
+    assert_int_equal(adain_decoder_forward(&dec, dnn, &o_train), STYLE_OK);
+    assert_int_equal(adain_net_decode(&inference, dnn, &o_inference), STYLE_OK);
     double worst = 0, scale = 0;
     for (int32_t i = 0; i < h * w * 3; i++) {
         worst = fmax(worst, fabs((double)o_train[i] - o_inference[i]));
@@ -1450,5 +1435,5 @@ int main(void)
         cmocka_unit_test(test_training_quality_resume),
         cmocka_unit_test(test_warm_start_and_colour_reference),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, dnn_fixture_setup, dnn_fixture_teardown);
 }

@@ -5,6 +5,7 @@
  * with and without nearest x2 upsampling, the residual add and the output heads.
  */
 #include "dnn/layers.h"
+#include "dnn_fixture.h"
 #include "image/pixels.h"
 #include "reference.h"
 #include "testutil.h"
@@ -12,30 +13,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct backend {
-    dnnl_engine_t engine;
-    dnnl_stream_t stream;
-} backend;
-
-static int setup(void **state)
-{
-    backend *b = calloc(1, sizeof *b);
-    if (dnnl_engine_create(&b->engine, dnnl_cpu, 0) != dnnl_success) return -1;
-    if (dnnl_stream_create(&b->stream, b->engine, dnnl_stream_default_flags) != dnnl_success)
-        return -1;
-    *state = b;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    backend *b = *state;
-    dnnl_stream_destroy(b->stream);
-    dnnl_engine_destroy(b->engine);
-    free(b);
-    return 0;
-}
 
 /* NHWC float <-> NCHW double reference tensors. */
 static ref_tensor to_ref(const float *nhwc, int c, int h, int w)
@@ -59,11 +36,11 @@ static double *to_nhwc(ref_tensor t)
 }
 
 /* Runs one conv layer and its reference; returns the relative L2 error. */
-static double check_conv(backend *b, conv_spec spec, int h, int w, uint64_t seed)
+static double check_conv(dnn_context *dnn, conv_spec spec, int h, int w, uint64_t seed)
 {
     test_rng rng = {seed};
     conv_layer layer;
-    assert_int_equal(conv_layer_describe(&layer, b->engine, &spec, h, w), STYLE_OK);
+    assert_int_equal(conv_layer_describe(&layer, dnn, &spec, h, w), STYLE_OK);
     size_t in_count = (size_t)h * w * spec.in_channels;
     size_t out_count = (size_t)layer.out_h * layer.out_w * spec.out_channels;
     size_t w_count = (size_t)spec.out_channels * spec.in_channels * spec.kernel * spec.kernel;
@@ -101,23 +78,14 @@ static double check_conv(backend *b, conv_spec spec, int h, int w, uint64_t seed
             expect.data[i] += residual.data[i];
     if (spec.relu) ref_relu(expect);
 
-    assert_int_equal(conv_layer_bind(&layer, b->engine, b->stream, weights, bias, src, dst),
-                     STYLE_OK);
-    void *scratch = layer.scratchpad_bytes ? malloc(layer.scratchpad_bytes) : NULL;
-    dnnl_memory_t scratch_mem = NULL;
-    if (scratch) {
-        dnnl_memory_desc_t md;
-        dnnl_dims_t dims = {(dnnl_dim_t)layer.scratchpad_bytes};
-        dnnl_memory_desc_init_by_tag(&md, 1, dims, dnnl_u8, dnnl_a);
-        dnnl_memory_create(&scratch_mem, &md, b->engine, scratch);
-    }
-    assert_int_equal(conv_layer_forward(&layer, b->stream, scratch_mem), STYLE_OK);
-    dnnl_stream_wait(b->stream);
+    assert_int_equal(conv_layer_bind(&layer, dnn, weights, bias, src, dst), STYLE_OK);
+    dnn_scratchpad *scratchpad = dnn_fixture_scratchpad(layer.scratchpad_bytes);
+    assert_int_equal(conv_layer_forward(&layer, dnn, scratchpad), STYLE_OK);
+    assert_int_equal(dnn_context_wait(dnn, "test"), STYLE_OK);
     double *expect_nhwc = to_nhwc(expect);
     double err = test_rel_l2(dst, expect_nhwc, n);
 
-    if (scratch_mem) dnnl_memory_destroy(scratch_mem);
-    free(scratch);
+    dnn_scratchpad_free(scratchpad);
     free(expect_nhwc);
     ref_tensor_free(&expect);
     ref_tensor_free(&in);
@@ -132,7 +100,7 @@ static double check_conv(backend *b, conv_spec spec, int h, int w, uint64_t seed
 
 static void test_conv_shapes(void **state)
 {
-    backend *b = *state;
+    dnn_context *dnn = *state;
     /* {in, out, k, stride, pads t l b r, relu, sum}, sizes (h, w) */
     struct {
         conv_spec spec;
@@ -151,7 +119,7 @@ static void test_conv_shapes(void **state)
         {{3, 4, 3, 1, 1, 1, 1, 1, false, false, false}, 1, 1}, /* all padding */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        double err = check_conv(b, cases[i].spec, cases[i].h, cases[i].w, 100 + i);
+        double err = check_conv(dnn, cases[i].spec, cases[i].h, cases[i].w, 100 + i);
         if (err >= 1e-5) print_error("conv case %zu: rel err %g\n", i, err);
         assert_true(err < 1e-5);
     }
@@ -159,7 +127,7 @@ static void test_conv_shapes(void **state)
 
 static void test_transposed_conv(void **state)
 {
-    backend *b = *state;
+    dnn_context *dnn = *state;
     struct {
         conv_spec spec;
         int h, w;
@@ -171,7 +139,7 @@ static void test_transposed_conv(void **state)
         {{5, 3, 5, 2, 1, 1, 2, 2, true, false, false}, 6, 3}, /* k=5, TF crop */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        double err = check_conv(b, cases[i].spec, cases[i].h, cases[i].w, 200 + i);
+        double err = check_conv(dnn, cases[i].spec, cases[i].h, cases[i].w, 200 + i);
         if (err >= 1e-5) print_error("transposed case %zu: rel err %g\n", i, err);
         assert_true(err < 1e-5);
     }
@@ -179,7 +147,7 @@ static void test_transposed_conv(void **state)
 
 static void test_instance_norm(void **state)
 {
-    backend *b = *state;
+    dnn_context *dnn = *state;
     struct {
         int c, h, w;
         bool relu;
@@ -204,26 +172,18 @@ static void test_instance_norm(void **state)
         if (cases[i].relu) ref_relu(expect);
 
         norm_layer layer;
-        assert_int_equal(
-            norm_layer_describe(&layer, b->engine, c, h, w, cases[i].eps, cases[i].relu), STYLE_OK);
-        assert_int_equal(norm_layer_bind(&layer, b->engine, scale, shift, data), STYLE_OK);
-        void *scratch = layer.scratchpad_bytes ? malloc(layer.scratchpad_bytes) : NULL;
-        dnnl_memory_t scratch_mem = NULL;
-        if (scratch) {
-            dnnl_memory_desc_t md;
-            dnnl_dims_t dims = {(dnnl_dim_t)layer.scratchpad_bytes};
-            dnnl_memory_desc_init_by_tag(&md, 1, dims, dnnl_u8, dnnl_a);
-            dnnl_memory_create(&scratch_mem, &md, b->engine, scratch);
-        }
-        assert_int_equal(norm_layer_forward(&layer, b->stream, scratch_mem), STYLE_OK);
-        dnnl_stream_wait(b->stream);
+        assert_int_equal(norm_layer_describe(&layer, dnn, c, h, w, cases[i].eps, cases[i].relu),
+                         STYLE_OK);
+        assert_int_equal(norm_layer_bind(&layer, dnn, scale, shift, data), STYLE_OK);
+        dnn_scratchpad *scratchpad = dnn_fixture_scratchpad(layer.scratchpad_bytes);
+        assert_int_equal(norm_layer_forward(&layer, dnn, scratchpad), STYLE_OK);
+        assert_int_equal(dnn_context_wait(dnn, "test"), STYLE_OK);
         double *e = to_nhwc(expect);
         double err = test_rel_l2(data, e, n);
         if (err >= 1e-5) print_error("norm case %zu: rel err %g\n", i, err);
         assert_true(err < 1e-5);
         free(e);
-        if (scratch_mem) dnnl_memory_destroy(scratch_mem);
-        free(scratch);
+        dnn_scratchpad_free(scratchpad);
         norm_layer_destroy(&layer);
         ref_tensor_free(&expect);
         free(data);
@@ -796,7 +756,7 @@ static void test_direct_conv(void **state)
         if (!direct_conv_supported(cin, cout, k, cases[i].t)) {
             /* Only for want of the instructions (an AVX2 machine or run): then the network
              * takes oneDNN's convolutions, which the other tests check. */
-            assert_true(backend_kernel_isa() < (cases[i].t == ACT_F32 ? 2 : 3));
+            assert_true(dnn_cpu_kernel_isa() < (cases[i].t == ACT_F32 ? 2 : 3));
             print_message("  direct conv case %zu: refused, this ISA lacks its instructions\n", i);
             continue;
         }
@@ -861,7 +821,7 @@ static void test_direct_conv(void **state)
 /* A kh x kw conv (oneDNN) against a naive loop; bf16 / int8 with their expected error. */
 /* packs > 1: the conv runs column-packed (conv_pack_columns); the reference is the conv as
  * written, and the two outputs share one memory layout. */
-static double check_packed_conv(backend *b, int cin, int cout, int kh, int kw, int h, int w, int pt,
+static double check_packed_conv(dnn_context *dnn, int cin, int cout, int kh, int kw, int h, int w, int pt,
                                 int pl, int pb, int pr, act_type t, int packs, uint64_t seed)
 {
     test_rng rng = {seed};
@@ -876,7 +836,7 @@ static double check_packed_conv(backend *b, int cin, int cout, int kh, int kw, i
     if (packs > 1)
         assert_int_equal(conv_pack_columns(&spec, &opt, packs, wt, bias, &run_wt, &run_bias),
                          STYLE_OK);
-    assert_int_equal(conv_layer_describe_ex(&layer, b->engine, &spec, &opt, h, w), STYLE_OK);
+    assert_int_equal(conv_layer_describe_ex(&layer, dnn, &spec, &opt, h, w), STYLE_OK);
     int oh = layer.out_h, ow = layer.out_w * packs;
     assert_int_equal(ow, w + pl + pr - kw + 1);
     size_t n_in = (size_t)h * w * cin;
@@ -898,18 +858,10 @@ static double check_packed_conv(backend *b, int cin, int cout, int kh, int kw, i
         }
     }
     float *dst = malloc(sizeof(float) * oh * ow * cout);
-    assert_int_equal(conv_layer_bind(&layer, b->engine, b->stream, run_wt, run_bias, src, dst),
-                     STYLE_OK);
-    void *scratch = layer.scratchpad_bytes ? malloc(layer.scratchpad_bytes) : NULL;
-    dnnl_memory_t scratch_mem = NULL;
-    if (scratch) {
-        dnnl_memory_desc_t md;
-        dnnl_dims_t dims = {(dnnl_dim_t)layer.scratchpad_bytes};
-        dnnl_memory_desc_init_by_tag(&md, 1, dims, dnnl_u8, dnnl_a);
-        dnnl_memory_create(&scratch_mem, &md, b->engine, scratch);
-    }
-    assert_int_equal(conv_layer_forward(&layer, b->stream, scratch_mem), STYLE_OK);
-    dnnl_stream_wait(b->stream);
+    assert_int_equal(conv_layer_bind(&layer, dnn, run_wt, run_bias, src, dst), STYLE_OK);
+    dnn_scratchpad *scratchpad = dnn_fixture_scratchpad(layer.scratchpad_bytes);
+    assert_int_equal(conv_layer_forward(&layer, dnn, scratchpad), STYLE_OK);
+    assert_int_equal(dnn_context_wait(dnn, "test"), STYLE_OK);
     if (packs > 1) {
         free(run_wt);
         free(run_bias);
@@ -930,8 +882,7 @@ static double check_packed_conv(backend *b, int cin, int cout, int kh, int kw, i
                 e[((size_t)y * ow + xx) * cout + o] = acc;
             }
     double err = test_rel_l2(dst, e, (size_t)oh * ow * cout);
-    if (scratch_mem) dnnl_memory_destroy(scratch_mem);
-    free(scratch);
+    dnn_scratchpad_free(scratchpad);
     conv_layer_destroy(&layer);
     free(wt);
     free(bias);
@@ -942,32 +893,31 @@ static double check_packed_conv(backend *b, int cin, int cout, int kh, int kw, i
     return err;
 }
 
-static double check_typed_conv(backend *b, int cin, int cout, int kh, int kw, int h, int w, int pt,
+static double check_typed_conv(dnn_context *dnn, int cin, int cout, int kh, int kw, int h, int w, int pt,
                                int pl, int pb, int pr, act_type t, uint64_t seed)
 {
-    return check_packed_conv(b, cin, cout, kh, kw, h, w, pt, pl, pb, pr, t, 1, seed);
+    return check_packed_conv(dnn, cin, cout, kh, kw, h, w, pt, pl, pb, pr, t, 1, seed);
 }
 
 static void test_typed_and_rectangular_conv(void **state)
 {
-    backend *b = *state;
+    dnn_context *dnn = *state;
     /* sub-pixel phase shapes: 2x2, 2x1, 1x2, 1x1 with one-sided padding */
-    assert_true(check_typed_conv(b, 64, 32, 2, 2, 9, 7, 1, 1, 0, 0, ACT_F32, 901) < 1e-5);
-    assert_true(check_typed_conv(b, 64, 32, 2, 1, 9, 7, 1, 0, 0, 0, ACT_F32, 902) < 1e-5);
-    assert_true(check_typed_conv(b, 16, 8, 1, 2, 5, 6, 0, 0, 0, 1, ACT_F32, 903) < 1e-5);
-    assert_true(check_typed_conv(b, 16, 8, 1, 1, 5, 6, 0, 0, 0, 0, ACT_F32, 904) < 1e-5);
-    int isa = backend_kernel_isa();
+    assert_true(check_typed_conv(dnn, 64, 32, 2, 2, 9, 7, 1, 1, 0, 0, ACT_F32, 901) < 1e-5);
+    assert_true(check_typed_conv(dnn, 64, 32, 2, 1, 9, 7, 1, 0, 0, 0, ACT_F32, 902) < 1e-5);
+    assert_true(check_typed_conv(dnn, 16, 8, 1, 2, 5, 6, 0, 0, 0, 1, ACT_F32, 903) < 1e-5);
+    assert_true(check_typed_conv(dnn, 16, 8, 1, 1, 5, 6, 0, 0, 0, 0, ACT_F32, 904) < 1e-5);
+    int isa = dnn_cpu_kernel_isa();
     if (isa >= 3) {
-        double e = check_typed_conv(b, 32, 64, 3, 3, 11, 9, 1, 1, 1, 1, ACT_BF16, 905);
+        double e = check_typed_conv(dnn, 32, 64, 3, 3, 11, 9, 1, 1, 1, 1, ACT_BF16, 905);
         print_message("  bf16 conv rel L2 %.2e\n", e);
         assert_true(e < 1e-2);
     } else {
         print_message("  bf16 conv: this ISA has no bf16 (AVX-512 BF16) to check\n");
     }
-    dnnl_cpu_isa_t dnnl_isa = dnnl_get_effective_cpu_isa();
-    if ((dnnl_isa & dnnl_cpu_isa_avx512_core_vnni) == dnnl_cpu_isa_avx512_core_vnni) {
-        double e1 = check_typed_conv(b, 32, 64, 3, 3, 11, 9, 1, 1, 1, 1, ACT_U8, 906);
-        double e2 = check_typed_conv(b, 64, 16, 2, 2, 7, 10, 1, 1, 0, 0, ACT_S8, 907);
+    if (dnn_cpu_has_int8_vnni()) {
+        double e1 = check_typed_conv(dnn, 32, 64, 3, 3, 11, 9, 1, 1, 1, 1, ACT_U8, 906);
+        double e2 = check_typed_conv(dnn, 64, 16, 2, 2, 7, 10, 1, 1, 0, 0, ACT_S8, 907);
         print_message("  int8 conv rel L2: u8 %.2e, s8 %.2e (weights quantized)\n", e1, e2);
         assert_true(e1 < 2e-2);
         assert_true(e2 < 2e-2);
@@ -981,7 +931,7 @@ static void test_typed_and_rectangular_conv(void **state)
  * kernels, every pack count up to 16 channels, odd heights. */
 static void test_packed_output_conv(void **state)
 {
-    backend *b = *state;
+    dnn_context *dnn = *state;
     const int cases[][9] = {
         /* cin cout kh kw  h   w  pads packs seed */
         {16, 3, 9, 9, 13, 28, 0, 5, 1}, {16, 3, 9, 9, 11, 23, 0, 3, 2},
@@ -992,14 +942,14 @@ static void test_packed_output_conv(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const int *c = cases[i];
         int p = c[6];
-        double e = check_packed_conv(b, c[0], c[1], c[2], c[3], c[4], c[5], p, p, p, p, ACT_F32,
+        double e = check_packed_conv(dnn, c[0], c[1], c[2], c[3], c[4], c[5], p, p, p, p, ACT_F32,
                                      c[7], 910 + c[8]);
         print_message("  packed x%d: %d -> %d, %dx%d kernel, %dx%d input: rel L2 %.2e\n", c[7],
                       c[0], c[1], c[2], c[3], c[5], c[4], e);
         assert_true(e < 1e-5);
     }
-    if (backend_kernel_isa() >= 3) {
-        double e = check_packed_conv(b, 16, 3, 9, 9, 12, 43, 0, 0, 0, 0, ACT_BF16, 5, 920);
+    if (dnn_cpu_kernel_isa() >= 3) {
+        double e = check_packed_conv(dnn, 16, 3, 9, 9, 12, 43, 0, 0, 0, 0, ACT_BF16, 5, 920);
         print_message("  packed x5 bf16: rel L2 %.2e\n", e);
         assert_true(e < 1e-2);
     }
@@ -1021,5 +971,5 @@ int main(void)
         cmocka_unit_test(test_typed_and_rectangular_conv),
         cmocka_unit_test(test_packed_output_conv),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, dnn_fixture_setup, dnn_fixture_teardown);
 }

@@ -8,6 +8,7 @@
 #include "arch/network.h"
 #include "reference.h"
 #include "testutil.h"
+#include "dnn_fixture.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -179,10 +180,7 @@ static void test_real_models(void **state)
     const int w = 48, h = 40;
     float *image = photo(w, h);
     char *tmp = test_make_temp_dir();
-    dnnl_engine_t engine;
-    dnnl_stream_t stream;
-    assert_int_equal(dnnl_engine_create(&engine, dnnl_cpu, 0), dnnl_success);
-    assert_int_equal(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags), dnnl_success);
+    dnn_context *dnn = dnn_fixture();
     for (size_t s = 0; s < sizeof styles / sizeof *styles; s++) {
         char dir[4096];
         snprintf(dir, sizeof dir, "%s/models/ml5/%s", STYLE_SHARED_DIR, styles[s]);
@@ -195,10 +193,10 @@ static void test_real_models(void **state)
         assert_string_equal(style_model_metadata_get(model, "libstyle.name"), styles[s]);
 
         network_plan plan;
-        assert_int_equal(network_plan_describe(&plan, model, engine, h, w), STYLE_OK);
-        assert_int_equal(network_plan_bind(&plan, engine, stream), STYLE_OK);
+        assert_int_equal(network_plan_describe(&plan, model, dnn, h, w), STYLE_OK);
+        assert_int_equal(network_plan_bind(&plan, dnn), STYLE_OK);
         memcpy(plan.buffers[BUF_INPUT], image, sizeof(float) * w * h * 3);
-        assert_int_equal(network_plan_run(&plan, stream, NULL, NULL), STYLE_OK);
+        assert_int_equal(network_plan_run(&plan, dnn, NULL, NULL), STYLE_OK);
 
         ref_tensor in = ref_tensor_new(3, h, w);
         for (int y = 0; y < h; y++)
@@ -237,8 +235,6 @@ static void test_real_models(void **state)
         network_plan_destroy(&plan);
         style_model_free(model);
     }
-    dnnl_stream_destroy(stream);
-    dnnl_engine_destroy(engine);
     test_remove_tree(tmp);
     free(tmp);
     free(image);
@@ -278,5 +274,5 @@ int main(void)
         cmocka_unit_test(test_real_models),
         cmocka_unit_test(test_import_errors),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, dnn_fixture_setup, dnn_fixture_teardown);
 }

@@ -7,6 +7,7 @@
 #include "model_builder.h"
 #include "arch/network.h"
 #include "reference.h"
+#include "dnn_fixture.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -42,17 +43,14 @@ static ref_tensor image_to_ref(const float *img, int h, int w)
 static double network_error(const test_model_config *config, uint64_t seed, int h, int w)
 {
     style_model *model = test_build_model(config, seed);
-    dnnl_engine_t engine;
-    dnnl_stream_t stream;
-    assert_int_equal(dnnl_engine_create(&engine, dnnl_cpu, 0), dnnl_success);
-    assert_int_equal(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags), dnnl_success);
+    dnn_context *dnn = dnn_fixture();
     network_plan plan;
-    assert_int_equal(network_plan_describe(&plan, model, engine, h, w), STYLE_OK);
-    assert_int_equal(network_plan_bind(&plan, engine, stream), STYLE_OK);
+    assert_int_equal(network_plan_describe(&plan, model, dnn, h, w), STYLE_OK);
+    assert_int_equal(network_plan_bind(&plan, dnn), STYLE_OK);
     test_rng rng = {seed + 1};
     float *img = random_image(&rng, h, w);
     memcpy(plan.buffers[BUF_INPUT], img, sizeof(float) * h * w * 3);
-    assert_int_equal(network_plan_run(&plan, stream, NULL, NULL), STYLE_OK);
+    assert_int_equal(network_plan_run(&plan, dnn, NULL, NULL), STYLE_OK);
 
     ref_tensor in = image_to_ref(img, h, w);
     ref_tensor expect = ref_network(model, in);
@@ -70,8 +68,6 @@ static double network_error(const test_model_config *config, uint64_t seed, int 
     ref_tensor_free(&in);
     free(img);
     network_plan_destroy(&plan);
-    dnnl_stream_destroy(stream);
-    dnnl_engine_destroy(engine);
     style_model_free(model);
     return err;
 }
@@ -684,20 +680,15 @@ static void test_precision_api(void **state)
 static float *plan_output(style_model *model, net_precision precision, const float *img, int h,
                           int w)
 {
-    dnnl_engine_t engine;
-    dnnl_stream_t stream;
-    assert_int_equal(dnnl_engine_create(&engine, dnnl_cpu, 0), dnnl_success);
-    assert_int_equal(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags), dnnl_success);
+    dnn_context *dnn = dnn_fixture();
     network_plan plan;
-    assert_int_equal(network_plan_describe_ex(&plan, model, engine, h, w, precision), STYLE_OK);
-    assert_int_equal(network_plan_bind(&plan, engine, stream), STYLE_OK);
+    assert_int_equal(network_plan_describe_ex(&plan, model, dnn, h, w, precision), STYLE_OK);
+    assert_int_equal(network_plan_bind(&plan, dnn), STYLE_OK);
     memcpy(plan.buffers[BUF_INPUT], img, sizeof(float) * h * w * 3);
-    assert_int_equal(network_plan_run(&plan, stream, NULL, NULL), STYLE_OK);
+    assert_int_equal(network_plan_run(&plan, dnn, NULL, NULL), STYLE_OK);
     float *out = malloc(sizeof(float) * h * w * 3);
     memcpy(out, plan.buffers[BUF_OUTPUT], sizeof(float) * h * w * 3);
     network_plan_destroy(&plan);
-    dnnl_stream_destroy(stream);
-    dnnl_engine_destroy(engine);
     return out;
 }
 
@@ -895,5 +886,5 @@ int main(void)
         cmocka_unit_test(test_precision_api),         cmocka_unit_test(test_low_precision_raw),
         cmocka_unit_test(test_low_precision_runs),    cmocka_unit_test(test_cache_info_profile),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, dnn_fixture_setup, dnn_fixture_teardown);
 }

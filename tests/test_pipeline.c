@@ -8,6 +8,7 @@
 #include "model_builder.h"
 #include "arch/network.h"
 #include "reference.h"
+#include "dnn_fixture.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -81,16 +82,13 @@ static void test_wrap_border_vs_reference(void **state)
 static double circular_error(const test_model_config *config, int h, int w, net_precision p)
 {
     style_model *model = test_build_model(config, 11);
-    dnnl_engine_t engine;
-    dnnl_stream_t stream;
-    assert_int_equal(dnnl_engine_create(&engine, dnnl_cpu, 0), dnnl_success);
-    assert_int_equal(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags), dnnl_success);
+    dnn_context *dnn = dnn_fixture();
     network_plan plan;
-    assert_int_equal(network_plan_describe_circular(&plan, model, engine, h, w, p, true), STYLE_OK);
-    assert_int_equal(network_plan_bind(&plan, engine, stream), STYLE_OK);
+    assert_int_equal(network_plan_describe_circular(&plan, model, dnn, h, w, p, true), STYLE_OK);
+    assert_int_equal(network_plan_bind(&plan, dnn), STYLE_OK);
     float *img = periodic_image(h, w, 5);
     memcpy(plan.buffers[BUF_INPUT], img, sizeof(float) * h * w * 3);
-    assert_int_equal(network_plan_run(&plan, stream, NULL, NULL), STYLE_OK);
+    assert_int_equal(network_plan_run(&plan, dnn, NULL, NULL), STYLE_OK);
     ref_tensor in = image_to_ref(img, h, w);
     ref_tensor expect = ref_network_ex(model, in, true);
     double *e = malloc(sizeof(double) * h * w * 3);
@@ -104,8 +102,6 @@ static double circular_error(const test_model_config *config, int h, int w, net_
     ref_tensor_free(&in);
     free(img);
     network_plan_destroy(&plan);
-    dnnl_stream_destroy(stream);
-    dnnl_engine_destroy(engine);
     style_model_free(model);
     return err;
 }
@@ -603,5 +599,5 @@ int main(void)
         cmocka_unit_test(test_banded_by_budget_real_model),
         cmocka_unit_test(test_banded_errors_and_cancel),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, dnn_fixture_setup, dnn_fixture_teardown);
 }

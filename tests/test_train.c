@@ -14,6 +14,7 @@
 #include "testutil.h"
 #include "train/train.h"
 #include "train_fixtures.h"
+#include "dnn_fixture.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -22,24 +23,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static dnnl_engine_t engine;
-static dnnl_stream_t stream;
-
-static int setup(void **state)
-{
-    (void)state;
-    if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) return -1;
-    return dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) == dnnl_success ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    dnnl_stream_destroy(stream);
-    dnnl_engine_destroy(engine);
-    return 0;
-}
 
 static const train_net_config small = {.widths = {8, 16, 16}, .residual_blocks = 1};
 
@@ -64,20 +47,20 @@ static void test_forward_matches_inference(void **state)
     train_params_init(&params, 5);
     train_net net;
     const int n = 2, size = 20;
-    assert_int_equal(train_net_create(&net, &params, engine, n, size, false), STYLE_OK);
+    assert_int_equal(train_net_create(&net, &params, dnn_fixture(), n, size, false), STYLE_OK);
     test_rng rng = {9};
     test_fill_uniform(&rng, net.input, (size_t)n * size * size * 3, 0, 255);
     const float *out;
-    assert_int_equal(train_net_forward(&net, stream, false, &out), STYLE_OK);
+    assert_int_equal(train_net_forward(&net, dnn_fixture(), false, &out), STYLE_OK);
 
     style_model *model = params_to_model(&params, dir);
     network_plan plan;
-    assert_int_equal(network_plan_describe(&plan, model, engine, size, size), STYLE_OK);
-    assert_int_equal(network_plan_bind(&plan, engine, stream), STYLE_OK);
+    assert_int_equal(network_plan_describe(&plan, model, dnn_fixture(), size, size), STYLE_OK);
+    assert_int_equal(network_plan_bind(&plan, dnn_fixture()), STYLE_OK);
     size_t image = (size_t)size * size * 3;
     for (int b = 0; b < n; b++) {
         memcpy(plan.buffers[BUF_INPUT], net.input + b * image, image * sizeof(float));
-        assert_int_equal(network_plan_run(&plan, stream, NULL, NULL), STYLE_OK);
+        assert_int_equal(network_plan_run(&plan, dnn_fixture(), NULL, NULL), STYLE_OK);
         double *expect = malloc(image * sizeof(double));
         for (size_t i = 0; i < image; i++)
             expect[i] = plan.buffers[BUF_OUTPUT][i];
@@ -127,7 +110,7 @@ static void check_network_gradients(const train_net_config *config, bool blocked
     train_params_init(&params, 6);
     train_net net;
     const int n = 2, size = 12;
-    assert_int_equal(train_net_create_layout(&net, &params, engine, n, size,
+    assert_int_equal(train_net_create_layout(&net, &params, dnn_fixture(), n, size,
                                              blocked ? TRAIN_LAYOUT_BLOCKED : TRAIN_LAYOUT_NHWC,
                                              false),
                      STYLE_OK);
@@ -135,12 +118,12 @@ static void check_network_gradients(const train_net_config *config, bool blocked
     test_rng rng = {10};
     test_fill_uniform(&rng, net.input, (size_t)n * size * size * 3, 0, 255);
     const float *out;
-    assert_int_equal(train_net_forward(&net, stream, false, &out), STYLE_OK);
+    assert_int_equal(train_net_forward(&net, dnn_fixture(), false, &out), STYLE_OK);
     size_t count = (size_t)n * size * size * 3;
     float *g = malloc(count * sizeof(float));
     test_fill_uniform(&rng, g, count, -1, 1);
     memcpy(train_net_diff_output(&net), g, count * sizeof(float));
-    assert_int_equal(train_net_backward(&net, stream), STYLE_OK);
+    assert_int_equal(train_net_backward(&net, dnn_fixture()), STYLE_OK);
 
     /* Central differences in double on a sample of every parameter tensor. */
     double worst = 0, global = 0;
@@ -195,7 +178,7 @@ static void test_network_gradients(void **state)
     assert_int_equal(train_params_create(&params, &odd), STYLE_OK);
     train_net net;
     assert_int_equal(
-        train_net_create_layout(&net, &params, engine, 2, 12, TRAIN_LAYOUT_BLOCKED, false),
+        train_net_create_layout(&net, &params, dnn_fixture(), 2, 12, TRAIN_LAYOUT_BLOCKED, false),
         STYLE_ERR_INVALID_ARGUMENT);
     train_params_destroy(&params);
 }
@@ -253,12 +236,13 @@ static void test_feature_net_spec(void **state)
     assert_int_equal(net->style_count, 3);
     const int n = 2, h = 11, w = 9;
     feature_run run;
-    assert_int_equal(feature_run_create(&run, net, engine, n, h, w, 5, true, false), STYLE_OK);
+    assert_int_equal(feature_run_create(&run, net, dnn_fixture(), n, h, w, 5, true, false),
+                     STYLE_OK);
     test_rng rng = {3};
     size_t count = (size_t)n * h * w * 3;
     float *rgb = malloc(count * 4);
     test_fill_uniform(&rng, rgb, count, 0, 255);
-    assert_int_equal(feature_run_forward(&run, stream, rgb), STYLE_OK);
+    assert_int_equal(feature_run_forward(&run, dnn_fixture(), rgb), STYLE_OK);
     /* Forward: every tap (including "pre", a conv output that must not be fused). */
     const char *taps[] = {"a", "pre", "b", "c"};
     for (int t = 0; t < 4; t++) {
@@ -288,7 +272,7 @@ static void test_feature_net_spec(void **state)
             tg[k] += g[t][k];
     }
     const float *diff;
-    assert_int_equal(feature_run_backward(&run, stream, &diff), STYLE_OK);
+    assert_int_equal(feature_run_backward(&run, dnn_fixture(), &diff), STYLE_OK);
     double worst = 0, scale = 1e-6;
     for (size_t k = 0; k < count; k++)
         scale = fmax(scale, fabs(diff[k]));
@@ -365,10 +349,11 @@ static void test_vgg16_recognised(void **state)
     assert_true(fabs(net->input_mean[0] - 0.485) < 1e-12 &&
                 fabs(net->input_std[2] - 0.225) < 1e-12);
     feature_run run;
-    assert_int_equal(feature_run_create(&run, net, engine, 1, 32, 24, 22, true, false), STYLE_OK);
+    assert_int_equal(feature_run_create(&run, net, dnn_fixture(), 1, 32, 24, 22, true, false),
+                     STYLE_OK);
     float *rgb = malloc(32 * 24 * 3 * 4);
     test_fill_uniform(&rng, rgb, 32 * 24 * 3, 0, 255);
-    assert_int_equal(feature_run_forward(&run, stream, rgb), STYLE_OK);
+    assert_int_equal(feature_run_forward(&run, dnn_fixture(), rgb), STYLE_OK);
     ref_tensor r = feature_reference(net, rgb, 32, 24, 22);
     assert_int_equal(run.out_c[22], 512);
     double *e = malloc(sizeof(double) * r.c * r.h * r.w);
@@ -1463,5 +1448,5 @@ int main(void)
         cmocka_unit_test(test_batch_shards_are_the_batch),
         cmocka_unit_test(test_group_trains_the_single_process_model),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, dnn_fixture_setup, dnn_fixture_teardown);
 }

@@ -7,6 +7,7 @@
 #include "reference.h"
 #include "testutil.h"
 #include "dnn/train_layers.h"
+#include "dnn_fixture.h"
 #include "core/half.h"
 
 #include <math.h>
@@ -14,30 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct backend {
-    dnnl_engine_t engine;
-    dnnl_stream_t stream;
-} backend;
-
-static int setup(void **state)
-{
-    backend *b = calloc(1, sizeof *b);
-    if (dnnl_engine_create(&b->engine, dnnl_cpu, 0) != dnnl_success) return -1;
-    if (dnnl_stream_create(&b->stream, b->engine, dnnl_stream_default_flags) != dnnl_success)
-        return -1;
-    *state = b;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    backend *b = *state;
-    dnnl_stream_destroy(b->stream);
-    dnnl_engine_destroy(b->engine);
-    free(b);
-    return 0;
-}
 
 /* A forward function in double over (x, params) for one batch, NHWC, returning sum(g * y). */
 typedef double (*objective_fn)(const double *x, const double *params, const void *ctx);
@@ -69,17 +46,12 @@ static void check_gradient(const char *what, objective_fn f, const void *ctx, do
 }
 
 /* One forward and one backward pass of a bound layer, with its own scratchpad. */
-static void conv_forward_backward(backend *b, tconv *layer)
+static void conv_forward_backward(dnn_context *dnn, tconv *layer)
 {
-    void *scratch;
-    dnnl_memory_t scratch_mem;
-    assert_int_equal(
-        train_scratchpad_create(b->engine, layer->scratchpad_bytes, &scratch, &scratch_mem),
-        STYLE_OK);
-    assert_int_equal(tconv_forward(layer, b->stream, scratch_mem), STYLE_OK);
-    assert_int_equal(tconv_backward(layer, b->stream, scratch_mem), STYLE_OK);
-    if (scratch_mem) dnnl_memory_destroy(scratch_mem);
-    style__aligned_free(scratch);
+    dnn_scratchpad *scratchpad = dnn_fixture_scratchpad(layer->scratchpad_bytes);
+    assert_int_equal(tconv_forward(layer, dnn, scratchpad), STYLE_OK);
+    assert_int_equal(tconv_backward(layer, dnn, scratchpad), STYLE_OK);
+    dnn_scratchpad_free(scratchpad);
 }
 
 /* ---- convolution ------------------------------------------------------------------------ */
@@ -147,15 +119,15 @@ static double conv_objective(const double *x, const double *params, const void *
 
 /* In `layout`: nChw8c runs on blocked copies of x and dy, and y and dx come back to NHWC
  * for the reference (nhwc_to_blocked8 / blocked8_to_nhwc, checked on their own below). */
-static void check_conv_layout(backend *b, conv_spec spec, float slope, int n, int h, int w,
-                              uint64_t seed, dnnl_format_tag_t layout)
+static void check_conv_layout(dnn_context *dnn, conv_spec spec, float slope, int n, int h, int w,
+                              uint64_t seed, dnn_layout layout)
 {
     test_rng rng = {seed};
     tconv layer;
     assert_int_equal(
-        tconv_create_layout(&layer, b->engine, &spec, slope, n, h, w, true, false, layout, false),
+        tconv_create_layout(&layer, dnn, &spec, slope, n, h, w, true, false, layout, false),
         STYLE_OK);
-    const bool blocked = layout == dnnl_nChw8c;
+    const bool blocked = layout == DNN_LAYOUT_BLOCKED8;
     int oh = layer.out_h, ow = layer.out_w;
     size_t xc = (size_t)n * h * w * spec.in_channels, yc = (size_t)n * oh * ow * spec.out_channels;
     size_t wc = (size_t)spec.in_channels * spec.out_channels * spec.kernel * spec.kernel;
@@ -175,8 +147,8 @@ static void check_conv_layout(backend *b, conv_spec spec, float slope, int n, in
         nhwc_to_blocked8(x, n, h, w, spec.in_channels, bx);
         nhwc_to_blocked8(dy, n, oh, ow, spec.out_channels, bdy);
     }
-    assert_int_equal(tconv_bind(&layer, b->engine, wt, bias, dw, db, bx, by, bdx, bdy), STYLE_OK);
-    conv_forward_backward(b, &layer);
+    assert_int_equal(tconv_bind(&layer, dnn, wt, bias, dw, db, bx, by, bdx, bdy), STYLE_OK);
+    conv_forward_backward(dnn, &layer);
     if (blocked) {
         blocked8_to_nhwc(by, n, oh, ow, spec.out_channels, y);
         blocked8_to_nhwc(bdx, n, h, w, spec.in_channels, dx);
@@ -224,22 +196,23 @@ static void check_conv_layout(backend *b, conv_spec spec, float slope, int n, in
     free(xd), free(pd);
 }
 
-static void check_conv(backend *b, conv_spec spec, float slope, int n, int h, int w, uint64_t seed)
+static void check_conv(dnn_context *dnn, conv_spec spec, float slope, int n, int h, int w,
+                       uint64_t seed)
 {
-    check_conv_layout(b, spec, slope, n, h, w, seed, dnnl_nhwc);
+    check_conv_layout(dnn, spec, slope, n, h, w, seed, DNN_LAYOUT_NHWC);
 }
 
 static void test_conv_gradients(void **state)
 {
-    backend *b = *state;
+    dnn_context *dnn = *state;
     /* in, out, k, stride, pads t l b r, transposed */
-    check_conv(b, (conv_spec){3, 4, 3, 1, 1, 1, 1, 1, false, false, false}, -1, 2, 7, 5, 1);
-    check_conv(b, (conv_spec){3, 5, 3, 2, 1, 1, 1, 1, false, false, false}, 0, 2, 7, 9, 2);
-    check_conv(b, (conv_spec){4, 3, 9, 1, 4, 4, 4, 4, false, false, false}, -1, 1, 6, 5, 3);
-    check_conv(b, (conv_spec){5, 6, 1, 1, 0, 0, 0, 0, false, false, false}, 0.1f, 3, 4, 3, 4);
-    check_conv(b, (conv_spec){4, 4, 3, 1, 0, 0, 0, 0, false, false, false}, 0.1f, 2, 6, 7, 5);
-    check_conv(b, (conv_spec){6, 3, 3, 2, 1, 1, 0, 0, true, false, false}, -1, 2, 3, 4, 6);
-    check_conv(b, (conv_spec){6, 3, 3, 2, 0, 0, 1, 1, true, false, false}, -1, 2, 5, 3, 7);
+    check_conv(dnn, (conv_spec){3, 4, 3, 1, 1, 1, 1, 1, false, false, false}, -1, 2, 7, 5, 1);
+    check_conv(dnn, (conv_spec){3, 5, 3, 2, 1, 1, 1, 1, false, false, false}, 0, 2, 7, 9, 2);
+    check_conv(dnn, (conv_spec){4, 3, 9, 1, 4, 4, 4, 4, false, false, false}, -1, 1, 6, 5, 3);
+    check_conv(dnn, (conv_spec){5, 6, 1, 1, 0, 0, 0, 0, false, false, false}, 0.1f, 3, 4, 3, 4);
+    check_conv(dnn, (conv_spec){4, 4, 3, 1, 0, 0, 0, 0, false, false, false}, 0.1f, 2, 6, 7, 5);
+    check_conv(dnn, (conv_spec){6, 3, 3, 2, 1, 1, 0, 0, true, false, false}, -1, 2, 3, 4, 6);
+    check_conv(dnn, (conv_spec){6, 3, 3, 2, 0, 0, 1, 1, true, false, false}, -1, 2, 5, 3, 7);
 }
 
 /* Relative L2 error of `got` against `want`: |got - want| / |want|. */
@@ -256,20 +229,19 @@ static double relative_l2(const float *got, const float *want, size_t count)
 
 /* One layer's forward and backward in fp32 or bf16 on the same inputs; the outputs (y, dx,
  * dW, db) in caller buffers. */
-static void run_conv_precision(backend *b, conv_spec spec, float slope, int n, int h, int w,
+static void run_conv_precision(dnn_context *dnn, conv_spec spec, float slope, int n, int h, int w,
                                bool bf16, const float *x, const float *wt, const float *bias,
                                const float *dy_in, float *y, float *dx, float *dw, float *db)
 {
     tconv layer;
     assert_int_equal(
-        tconv_create_layout(&layer, b->engine, &spec, slope, n, h, w, true, false, dnnl_nhwc, bf16),
+        tconv_create_layout(&layer, dnn, &spec, slope, n, h, w, true, false, DNN_LAYOUT_NHWC, bf16),
         STYLE_OK);
     const size_t yc = (size_t)n * layer.out_h * layer.out_w * spec.out_channels;
     float *dy = malloc(yc * 4); /* the backward pass applies the activation's slope in place */
     memcpy(dy, dy_in, yc * 4);
-    assert_int_equal(tconv_bind(&layer, b->engine, wt, bias, dw, db, (float *)x, y, dx, dy),
-                     STYLE_OK);
-    conv_forward_backward(b, &layer);
+    assert_int_equal(tconv_bind(&layer, dnn, wt, bias, dw, db, (float *)x, y, dx, dy), STYLE_OK);
+    conv_forward_backward(dnn, &layer);
     tconv_destroy(&layer);
     free(dy);
 }
@@ -280,7 +252,7 @@ static void run_conv_precision(backend *b, conv_spec spec, float slope, int n, i
  * activation only y is compared: the gradients then depend on which outputs are positive,
  * and the ~0.1 % of outputs within bf16's rounding of zero flip sides (seen: 3.5e-2 on dx
  * for a ReLU), a difference of the forward pass, not of the backward one. */
-static void check_conv_bf16(backend *b, conv_spec spec, float slope, int n, int h, int w,
+static void check_conv_bf16(dnn_context *dnn, conv_spec spec, float slope, int n, int h, int w,
                             uint64_t seed)
 {
     test_rng rng = {seed};
@@ -305,7 +277,7 @@ static void check_conv_bf16(backend *b, conv_spec spec, float slope, int n, int 
     test_fill_uniform(&rng, bias, bc, -0.5, 0.5);
     test_fill_uniform(&rng, dy, yc, -1, 1);
     for (int p = 0; p < 2; p++)
-        run_conv_precision(b, spec, slope, n, h, w, p == 1, x, wt, bias, dy, out[p][0], out[p][1],
+        run_conv_precision(dnn, spec, slope, n, h, w, p == 1, x, wt, bias, dy, out[p][0], out[p][1],
                            out[p][2], out[p][3]);
     static const char *names[4] = {"y", "dx", "dW", "db"};
     char line[160];
@@ -332,14 +304,14 @@ static void check_conv_bf16(backend *b, conv_spec spec, float slope, int n, int 
 
 static void test_conv_bf16_gradients(void **state)
 {
-    backend *b = *state;
+    dnn_context *dnn = *state;
     /* Where oneDNN has no bf16 convolution (AVX2 without AVX-512: not even a reference
      * one), the layer is refused cleanly, and only there: the trainer refuses bf16 earlier
      * with a message (train_precision_resolve). */
     tconv probe;
     const conv_spec small = {3, 4, 3, 1, 1, 1, 1, 1, false, false, false};
     const style_status made =
-        tconv_create_layout(&probe, b->engine, &small, -1, 1, 5, 5, true, false, dnnl_nhwc, true);
+        tconv_create_layout(&probe, dnn, &small, -1, 1, 5, 5, true, false, DNN_LAYOUT_NHWC, true);
     if (made != STYLE_OK) {
         print_message("  bf16 convolutions: none on this processor (%s), refused with %d\n",
                       style_precision_supported(STYLE_PRECISION_BF16) ? "bf16 native"
@@ -353,16 +325,18 @@ static void test_conv_bf16_gradients(void **state)
     /* The transform network's kinds of layer at odd sizes: first layer (3 channels, 9x9),
      * strided, residual 3x3 with a fused ReLU and a leaky one, a 1x1, transposed, and its
      * last layer (16 -> 3, 9x9, padded beforehand). */
-    check_conv_bf16(b, (conv_spec){3, 16, 9, 1, 4, 4, 4, 4, false, false, false}, -1, 2, 19, 17,
+    check_conv_bf16(dnn, (conv_spec){3, 16, 9, 1, 4, 4, 4, 4, false, false, false}, -1, 2, 19, 17,
                     31);
-    check_conv_bf16(b, (conv_spec){16, 32, 3, 2, 1, 1, 1, 1, false, false, false}, 0, 2, 13, 15,
+    check_conv_bf16(dnn, (conv_spec){16, 32, 3, 2, 1, 1, 1, 1, false, false, false}, 0, 2, 13, 15,
                     32);
-    check_conv_bf16(b, (conv_spec){32, 32, 3, 1, 1, 1, 1, 1, false, false, false}, 0, 3, 9, 7, 33);
-    check_conv_bf16(b, (conv_spec){12, 20, 3, 1, 0, 0, 0, 0, false, false, false}, 0.1f, 2, 11, 9,
+    check_conv_bf16(dnn, (conv_spec){32, 32, 3, 1, 1, 1, 1, 1, false, false, false}, 0, 3, 9, 7,
+                    33);
+    check_conv_bf16(dnn, (conv_spec){12, 20, 3, 1, 0, 0, 0, 0, false, false, false}, 0.1f, 2, 11, 9,
                     34);
-    check_conv_bf16(b, (conv_spec){24, 8, 1, 1, 0, 0, 0, 0, false, false, false}, -1, 2, 7, 5, 35);
-    check_conv_bf16(b, (conv_spec){16, 8, 3, 2, 1, 1, 0, 0, true, false, false}, -1, 2, 5, 6, 36);
-    check_conv_bf16(b, (conv_spec){16, 3, 9, 1, 0, 0, 0, 0, false, false, false}, -1, 2, 25, 23,
+    check_conv_bf16(dnn, (conv_spec){24, 8, 1, 1, 0, 0, 0, 0, false, false, false}, -1, 2, 7, 5,
+                    35);
+    check_conv_bf16(dnn, (conv_spec){16, 8, 3, 2, 1, 1, 0, 0, true, false, false}, -1, 2, 5, 6, 36);
+    check_conv_bf16(dnn, (conv_spec){16, 3, 9, 1, 0, 0, 0, 0, false, false, false}, -1, 2, 25, 23,
                     37);
 }
 
@@ -370,13 +344,13 @@ static void test_conv_bf16_gradients(void **state)
  * and a fused ReLU. */
 static void test_conv_blocked_gradients(void **state)
 {
-    backend *b = *state;
-    check_conv_layout(b, (conv_spec){8, 16, 3, 1, 0, 0, 0, 0, false, false, false}, -1, 2, 9, 7, 21,
-                      dnnl_nChw8c);
-    check_conv_layout(b, (conv_spec){16, 8, 3, 1, 1, 1, 1, 1, false, false, false}, 0, 3, 5, 7, 22,
-                      dnnl_nChw8c);
-    check_conv_layout(b, (conv_spec){16, 16, 3, 2, 1, 1, 1, 1, false, false, false}, -1, 1, 7, 9,
-                      23, dnnl_nChw8c);
+    dnn_context *dnn = *state;
+    check_conv_layout(dnn, (conv_spec){8, 16, 3, 1, 0, 0, 0, 0, false, false, false}, -1, 2, 9, 7,
+                      21, DNN_LAYOUT_BLOCKED8);
+    check_conv_layout(dnn, (conv_spec){16, 8, 3, 1, 1, 1, 1, 1, false, false, false}, 0, 3, 5, 7,
+                      22, DNN_LAYOUT_BLOCKED8);
+    check_conv_layout(dnn, (conv_spec){16, 16, 3, 2, 1, 1, 1, 1, false, false, false}, -1, 1, 7, 9,
+                      23, DNN_LAYOUT_BLOCKED8);
 }
 
 /* The transform network's last layer (16 -> 3 channels, 9x9, padded beforehand) with one
@@ -387,13 +361,13 @@ static void test_conv_blocked_gradients(void **state)
  * dx[y][x][i] = sum over o, ky, kx of dy[y-ky][x-kx][o] * w[o][i][ky][kx]. */
 static void test_conv_to_rgb_backward(void **state)
 {
-    backend *b = *state;
+    dnn_context *dnn = *state;
     const int threads = omp_get_max_threads();
     omp_set_num_threads(1);
     const conv_spec rgb = {16, 3, 9, 1, 0, 0, 0, 0, false, false, false};
     const int n = 2, h = 72, w = 68, k = 9, ci = 16, co = 3;
     tconv layer;
-    assert_int_equal(tconv_create(&layer, b->engine, &rgb, -1, n, h, w, true, false), STYLE_OK);
+    assert_int_equal(tconv_create(&layer, dnn, &rgb, -1, n, h, w, true, false), STYLE_OK);
     const int oh = layer.out_h, ow = layer.out_w;
     const size_t xc = (size_t)n * h * w * ci, yc = (size_t)n * oh * ow * co,
                  wc = (size_t)co * ci * k * k;
@@ -403,8 +377,8 @@ static void test_conv_to_rgb_backward(void **state)
     test_fill_uniform(&rng, x, xc, -1, 1);
     test_fill_uniform(&rng, wt, wc, -0.5, 0.5);
     test_fill_uniform(&rng, dy, yc, -1, 1);
-    assert_int_equal(tconv_bind(&layer, b->engine, wt, bias, dw, db, x, y, dx, dy), STYLE_OK);
-    conv_forward_backward(b, &layer);
+    assert_int_equal(tconv_bind(&layer, dnn, wt, bias, dw, db, x, y, dx, dy), STYLE_OK);
+    conv_forward_backward(dnn, &layer);
     double worst = 0, scale = 1e-12;
     for (int bi = 0; bi < n; bi++)
         for (int yy = 0; yy < h; yy++)
@@ -435,8 +409,8 @@ static void test_conv_to_rgb_backward(void **state)
     tconv_destroy(&layer);
     free(x), free(y), free(dx), free(dy), free(wt), free(dw), free(bias), free(db);
     /* Small shapes (other implementations) through the gradient check, with one thread. */
-    check_conv(b, rgb, -1, 2, 13, 11, 8);
-    check_conv(b, (conv_spec){5, 3, 5, 1, 2, 1, 0, 2, false, false, false}, 0.1f, 2, 9, 8, 9);
+    check_conv(dnn, rgb, -1, 2, 13, 11, 8);
+    check_conv(dnn, (conv_spec){5, 3, 5, 1, 2, 1, 0, 2, false, false, false}, 0.1f, 2, 9, 8, 9);
     omp_set_num_threads(threads);
 }
 
@@ -480,14 +454,14 @@ static double norm_objective(const double *x, const double *params, const void *
     return total;
 }
 
-static void check_norm_layout(backend *b, bool batch, bool relu, int n, int c, int h, int w,
-                              uint64_t seed, dnnl_format_tag_t layout)
+static void check_norm_layout(dnn_context *dnn, bool batch, bool relu, int n, int c, int h, int w,
+                              uint64_t seed, dnn_layout layout)
 {
     test_rng rng = {seed};
     tnorm layer;
-    assert_int_equal(tnorm_create_layout(&layer, b->engine, batch, relu, n, c, h, w, 1e-5f, layout),
+    assert_int_equal(tnorm_create_layout(&layer, dnn, batch, relu, n, c, h, w, 1e-5f, layout),
                      STYLE_OK);
-    const bool blocked = layout == dnnl_nChw8c;
+    const bool blocked = layout == DNN_LAYOUT_BLOCKED8;
     size_t count = (size_t)n * h * w * c;
     float *x = malloc(count * 4), *y = malloc(count * 4), *dx = malloc(count * 4),
           *dy = malloc(count * 4);
@@ -510,15 +484,11 @@ static void check_norm_layout(backend *b, bool batch, bool relu, int n, int c, i
         nhwc_to_blocked8(x, n, h, w, c, bx);
         nhwc_to_blocked8(dy, n, h, w, c, bdy);
     }
-    assert_int_equal(tnorm_bind(&layer, b->engine, scale, shift, dscale, dshift, bx, by, bdx, bdy),
+    assert_int_equal(tnorm_bind(&layer, dnn, scale, shift, dscale, dshift, bx, by, bdx, bdy),
                      STYLE_OK);
-    void *scratch;
-    dnnl_memory_t scratch_mem;
-    assert_int_equal(
-        train_scratchpad_create(b->engine, layer.scratchpad_bytes, &scratch, &scratch_mem),
-        STYLE_OK);
-    assert_int_equal(tnorm_forward(&layer, b->stream, scratch_mem), STYLE_OK);
-    assert_int_equal(tnorm_backward(&layer, b->stream, scratch_mem), STYLE_OK);
+    dnn_scratchpad *scratchpad = dnn_fixture_scratchpad(layer.scratchpad_bytes);
+    assert_int_equal(tnorm_forward(&layer, dnn, scratchpad), STYLE_OK);
+    assert_int_equal(tnorm_backward(&layer, dnn, scratchpad), STYLE_OK);
     if (blocked) {
         blocked8_to_nhwc(by, n, h, w, c, y);
         blocked8_to_nhwc(bdx, n, h, w, c, dx);
@@ -541,23 +511,23 @@ static void check_norm_layout(backend *b, bool batch, bool relu, int n, int c, i
     check_gradient(what, norm_objective, &ctx, xd, pd, dp, 2 * c, true, &rng, 2 * c);
     free(dp);
     tnorm_destroy(&layer);
-    if (scratch_mem) dnnl_memory_destroy(scratch_mem);
-    style__aligned_free(scratch);
+    dnn_scratchpad_free(scratchpad);
     free(x), free(y), free(dx), free(dy), free(scale), free(shift), free(dscale), free(dshift);
     free(g), free(xd), free(pd);
 }
 
-static void check_norm(backend *b, bool batch, bool relu, int n, int c, int h, int w, uint64_t seed)
+static void check_norm(dnn_context *dnn, bool batch, bool relu, int n, int c, int h, int w,
+                       uint64_t seed)
 {
-    check_norm_layout(b, batch, relu, n, c, h, w, seed, dnnl_nhwc);
+    check_norm_layout(dnn, batch, relu, n, c, h, w, seed, DNN_LAYOUT_NHWC);
 }
 
 static void test_norm_blocked_gradients(void **state)
 {
-    backend *b = *state;
-    check_norm_layout(b, false, true, 2, 16, 7, 5, 31, dnnl_nChw8c);
-    check_norm_layout(b, false, false, 3, 8, 5, 9, 32, dnnl_nChw8c);
-    check_norm_layout(b, true, true, 2, 16, 3, 5, 33, dnnl_nChw8c);
+    dnn_context *dnn = *state;
+    check_norm_layout(dnn, false, true, 2, 16, 7, 5, 31, DNN_LAYOUT_BLOCKED8);
+    check_norm_layout(dnn, false, false, 3, 8, 5, 9, 32, DNN_LAYOUT_BLOCKED8);
+    check_norm_layout(dnn, true, true, 2, 16, 3, 5, 33, DNN_LAYOUT_BLOCKED8);
 }
 
 /* nhwc_to_blocked8 puts element (b, y, x, ch) at [b][ch / 8][y][x][ch % 8] and
@@ -603,11 +573,11 @@ static void test_blocked_layout(void **state)
 
 static void test_norm_gradients(void **state)
 {
-    backend *b = *state;
-    check_norm(b, false, true, 2, 5, 7, 5, 10);
-    check_norm(b, false, false, 3, 16, 4, 3, 11);
-    check_norm(b, true, true, 3, 5, 5, 3, 12);
-    check_norm(b, true, false, 2, 4, 3, 3, 13);
+    dnn_context *dnn = *state;
+    check_norm(dnn, false, true, 2, 5, 7, 5, 10);
+    check_norm(dnn, false, false, 3, 16, 4, 3, 11);
+    check_norm(dnn, true, true, 3, 5, 5, 3, 12);
+    check_norm(dnn, true, false, 2, 4, 3, 3, 13);
 }
 
 /* ---- conditional instance norm (several styles) ----------------------------------------- */
@@ -637,11 +607,12 @@ static double cin_objective(const double *x, const double *params, const void *p
  * as the trainer does per batch): its output and gradients against the reference of that row,
  * and nothing written into the other rows' gradients.
  */
-static void check_cin(backend *b, int styles, int style, int n, int c, int h, int w, uint64_t seed)
+static void check_cin(dnn_context *dnn, int styles, int style, int n, int c, int h, int w,
+                      uint64_t seed)
 {
     test_rng rng = {seed};
     tnorm layer;
-    assert_int_equal(tnorm_create(&layer, b->engine, false, true, n, c, h, w, 1e-5f), STYLE_OK);
+    assert_int_equal(tnorm_create(&layer, dnn, false, true, n, c, h, w, 1e-5f), STYLE_OK);
     const size_t count = (size_t)n * h * w * c, rows = (size_t)styles * c;
     float *x = malloc(count * 4), *y = malloc(count * 4), *dx = malloc(count * 4),
           *dy = malloc(count * 4);
@@ -658,17 +629,12 @@ static void check_cin(backend *b, int styles, int style, int n, int c, int h, in
     for (size_t i = 0; i < 2 * rows; i++)
         pd[i] = p[i];
     /* Bound to style 0, then switched. */
-    assert_int_equal(tnorm_bind(&layer, b->engine, p, p + rows, dp, dp + rows, x, y, dx, dy),
-                     STYLE_OK);
+    assert_int_equal(tnorm_bind(&layer, dnn, p, p + rows, dp, dp + rows, x, y, dx, dy), STYLE_OK);
     const size_t row = (size_t)style * c;
     tnorm_set_params(&layer, p + row, p + rows + row, dp + row, dp + rows + row);
-    void *scratch;
-    dnnl_memory_t scratch_mem;
-    assert_int_equal(
-        train_scratchpad_create(b->engine, layer.scratchpad_bytes, &scratch, &scratch_mem),
-        STYLE_OK);
-    assert_int_equal(tnorm_forward(&layer, b->stream, scratch_mem), STYLE_OK);
-    assert_int_equal(tnorm_backward(&layer, b->stream, scratch_mem), STYLE_OK);
+    dnn_scratchpad *scratchpad = dnn_fixture_scratchpad(layer.scratchpad_bytes);
+    assert_int_equal(tnorm_forward(&layer, dnn, scratchpad), STYLE_OK);
+    assert_int_equal(tnorm_backward(&layer, dnn, scratchpad), STYLE_OK);
     cin_ctx ctx = {{false, true, n, c, h, w, 1e-5, g}, styles, style};
     double fwd = 0;
     for (size_t i = 0; i < count; i++)
@@ -688,17 +654,16 @@ static void check_cin(backend *b, int styles, int style, int n, int c, int h, in
             assert_true(dp[rows + i] == 0.0f);
         }
     tnorm_destroy(&layer);
-    if (scratch_mem) dnnl_memory_destroy(scratch_mem);
-    style__aligned_free(scratch);
+    dnn_scratchpad_free(scratchpad);
     free(x), free(y), free(dx), free(dy), free(p), free(dp), free(g), free(xd), free(pd);
 }
 
 static void test_conditional_norm_gradients(void **state)
 {
-    backend *b = *state;
-    check_cin(b, 3, 1, 2, 5, 7, 5, 20);
-    check_cin(b, 2, 1, 3, 16, 4, 3, 21);
-    check_cin(b, 4, 0, 1, 3, 5, 3, 22);
+    dnn_context *dnn = *state;
+    check_cin(dnn, 3, 1, 2, 5, 7, 5, 20);
+    check_cin(dnn, 2, 1, 3, 16, 4, 3, 21);
+    check_cin(dnn, 4, 0, 1, 3, 5, 3, 22);
 }
 
 /* ---- reflection pad / upsample, max pool -------------------------------------------------- */
@@ -861,5 +826,5 @@ int main(void)
         cmocka_unit_test(test_window),
         cmocka_unit_test(test_conv_to_rgb_backward),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, dnn_fixture_setup, dnn_fixture_teardown);
 }

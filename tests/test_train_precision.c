@@ -11,6 +11,7 @@
 #include "features/feature_net.h"
 #include "libstyle_train.h"
 #include "train/train_net.h"
+#include "dnn_fixture.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -18,32 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static dnnl_engine_t engine;
-static dnnl_stream_t stream;
-
-static int setup(void **state)
-{
-    (void)state;
-    if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) return -1;
-    return dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) == dnnl_success ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    dnnl_stream_destroy(stream);
-    dnnl_engine_destroy(engine);
-    return 0;
-}
-
 /* Whether oneDNN builds bf16 training convolutions here (natively, or emulated on AVX-512
  * without BF16); where it does not, the networks must refuse cleanly. */
 static bool bf16_layers_available(void)
 {
     tconv probe;
     const conv_spec spec = {3, 4, 3, 1, 1, 1, 1, 1, false, false, false};
-    if (tconv_create_layout(&probe, engine, &spec, -1, 1, 5, 5, true, false, dnnl_nhwc, true) !=
-        STYLE_OK) {
+    if (tconv_create_layout(&probe, dnn_fixture(), &spec, -1, 1, 5, 5, true, false, DNN_LAYOUT_NHWC,
+                            true) != STYLE_OK) {
         assert_false(style_precision_supported(STYLE_PRECISION_BF16));
         print_message("  no bf16 convolutions on this processor: refused\n");
         return false;
@@ -76,15 +59,15 @@ static double rms(const float *v, size_t count)
 static void transform_pass(train_params *params, bool bf16, int n, int size, const float *input)
 {
     train_net net;
-    assert_int_equal(train_net_create(&net, params, engine, n, size, bf16), STYLE_OK);
+    assert_int_equal(train_net_create(&net, params, dnn_fixture(), n, size, bf16), STYLE_OK);
     const size_t count = (size_t)n * size * size * 3;
     memcpy(net.input, input, count * sizeof(float));
     const float *out;
-    assert_int_equal(train_net_forward(&net, stream, true, &out), STYLE_OK);
+    assert_int_equal(train_net_forward(&net, dnn_fixture(), true, &out), STYLE_OK);
     float *diff = train_net_diff_output(&net);
     for (size_t i = 0; i < count; i++)
         diff[i] = (out[i] - input[i]) * 1e-3f;
-    assert_int_equal(train_net_backward(&net, stream), STYLE_OK);
+    assert_int_equal(train_net_backward(&net, dnn_fixture()), STYLE_OK);
     train_net_destroy(&net);
 }
 
@@ -130,7 +113,7 @@ static void test_transform_gradients(void **state)
         const train_net_config config = {.widths = {16, 32, 64}, .residual_blocks = 1};
         assert_int_equal(train_params_create(&params, &config), STYLE_OK);
         train_net net;
-        assert_int_not_equal(train_net_create(&net, &params, engine, 1, 16, true), STYLE_OK);
+        assert_int_not_equal(train_net_create(&net, &params, dnn_fixture(), 1, 16, true), STYLE_OK);
         train_params_destroy(&params);
         return;
     }
@@ -197,9 +180,9 @@ static void feature_pass(const feature_net *net, bool bf16, int n, int size, con
 {
     feature_run run;
     const int32_t last = net->layer_count - 1;
-    assert_int_equal(feature_run_create(&run, net, engine, n, size, size, last, true, bf16),
+    assert_int_equal(feature_run_create(&run, net, dnn_fixture(), n, size, size, last, true, bf16),
                      STYLE_OK);
-    assert_int_equal(feature_run_forward(&run, stream, rgb), STYLE_OK);
+    assert_int_equal(feature_run_forward(&run, dnn_fixture(), rgb), STYLE_OK);
     *tap_count = (size_t)n * run.out_h[last] * run.out_w[last] * run.out_c[last];
     memcpy(tap_out, feature_run_output(&run, last), *tap_count * sizeof(float));
     for (int32_t t = 0; t < net->tap_count; t++) {
@@ -211,7 +194,7 @@ static void feature_pass(const feature_net *net, bool bf16, int n, int size, con
                               -1, 1);
     }
     const float *diff;
-    assert_int_equal(feature_run_backward(&run, stream, &diff), STYLE_OK);
+    assert_int_equal(feature_run_backward(&run, dnn_fixture(), &diff), STYLE_OK);
     memcpy(diff_out, diff, (size_t)n * size * size * 3 * sizeof(float));
     feature_run_destroy(&run);
 }
@@ -403,5 +386,5 @@ int main(void)
         cmocka_unit_test(test_bf16_run),
         cmocka_unit_test(test_precision_option_checked),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, dnn_fixture_setup, dnn_fixture_teardown);
 }

@@ -95,21 +95,20 @@ typedef struct adain_decoder {
     train_stage stages[ADAIN_MAX_LAYERS];
     int32_t stage_count;
     float *input, *diff_input; /* diff_input NULL when frozen */
-    void *scratchpad;
-    dnnl_memory_t scratchpad_memory;
+    dnn_scratchpad *scratchpad;
 } adain_decoder;
 
 /* frozen: inference (forward only). bf16: convolutions in bf16 mixed precision (tconv.bf16).
  * The params must outlive the decoder. */
 style_status adain_decoder_create(adain_decoder *d, const adain_decoder_spec *spec,
-                                  train_params *params, dnnl_engine_t engine, int32_t n, int32_t h,
+                                  train_params *params, dnn_context *dnn, int32_t n, int32_t h,
                                   int32_t w, bool frozen, bool bf16);
 /* Runs d->input; *output: n x out_h x out_w x 3 in the encoder's input space. */
-style_status adain_decoder_forward(adain_decoder *d, dnnl_stream_t stream, const float **output);
+style_status adain_decoder_forward(adain_decoder *d, dnn_context *dnn, const float **output);
 /* Where d loss / d output goes before backward. */
 float *adain_decoder_diff_output(adain_decoder *d);
 /* Parameter gradients (overwritten) and the input's gradient (d->diff_input). */
-style_status adain_decoder_backward(adain_decoder *d, dnnl_stream_t stream);
+style_status adain_decoder_backward(adain_decoder *d, dnn_context *dnn);
 void adain_decoder_destroy(adain_decoder *d);
 
 /* ---- the model (adain_model.c) -------------------------------------------------------- */

@@ -115,10 +115,9 @@ static style_status adain_prepare(void *runtime, const arch_context *context, in
     uint64_t memory;
     adain_runtime_describe(rt->build, &w0, &h0, &flops, &memory);
     const double t0 = now_ms();
-    style_status status =
-        adain_runtime_prepare(&rt->build, rt->model, context->engine, context->stream, width,
-                              height, context->tileable, context->memory_budget, context->threads,
-                              context->precision == STYLE_PRECISION_BF16);
+    style_status status = adain_runtime_prepare(
+        &rt->build, rt->model, context->dnn, width, height, context->tileable,
+        context->memory_budget, context->threads, context->precision == STYLE_PRECISION_BF16);
     const double elapsed = now_ms() - t0;
     adain_runtime_describe(rt->build, &w1, &h1, &flops, &memory);
     if (status == STYLE_OK && (w0 != w1 || h0 != h1)) rt->build_ms = elapsed;
@@ -135,10 +134,10 @@ static style_status adain_stylize(void *runtime, const arch_context *context,
             "stylize: an AdaIN model needs a style (style_session_set_adain_style)");
     bool banded = context->band_rows > 0;
     if (!banded) {
-        status = adain_runtime_prepare(&rt->build, rt->model, context->engine, context->stream,
-                                       inputs[0].width, inputs[0].height, context->tileable,
-                                       context->memory_budget, context->threads,
-                                       context->precision == STYLE_PRECISION_BF16);
+        status =
+            adain_runtime_prepare(&rt->build, rt->model, context->dnn, inputs[0].width,
+                                  inputs[0].height, context->tileable, context->memory_budget,
+                                  context->threads, context->precision == STYLE_PRECISION_BF16);
         banded = status == STYLE_ERR_LIMIT && !context->tileable;
         if (banded)
             arch_log(context, STYLE_LOG_INFO,
@@ -159,14 +158,12 @@ static style_status adain_stylize(void *runtime, const arch_context *context,
         arch_progress progress = {context, first + i, total};
         int (*progress_fn)(void *, double) = context->progress ? arch_image_progress : NULL;
         if (status == STYLE_OK && banded)
-            status = adain_runtime_stylize_banded(&rt->build, rt->model, context->engine,
-                                                  context->stream, rt->style, context->strength,
-                                                  source, &outputs[i], context->band_rows, budget,
-                                                  context->threads,
-                                                  context->precision == STYLE_PRECISION_BF16,
-                                                  progress_fn, &progress);
+            status = adain_runtime_stylize_banded(
+                &rt->build, rt->model, context->dnn, rt->style, context->strength, source,
+                &outputs[i], context->band_rows, budget, context->threads,
+                context->precision == STYLE_PRECISION_BF16, progress_fn, &progress);
         else if (status == STYLE_OK)
-            status = adain_runtime_stylize(rt->build, rt->model, context->stream, rt->style,
+            status = adain_runtime_stylize(rt->build, rt->model, context->dnn, rt->style,
                                            context->strength, source, &outputs[i], progress_fn,
                                            &progress);
         style_image_release(&filled);

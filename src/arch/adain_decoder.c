@@ -216,7 +216,7 @@ style_status adain_decoder_params(const adain_decoder_spec *spec, train_params *
 /* ---- graph ------------------------------------------------------------------------------ */
 
 style_status adain_decoder_create(adain_decoder *d, const adain_decoder_spec *spec,
-                                  train_params *params, dnnl_engine_t engine, int32_t n, int32_t h,
+                                  train_params *params, dnn_context *dnn, int32_t n, int32_t h,
                                   int32_t w, bool frozen, bool bf16)
 {
     style_status status = STYLE_OK;
@@ -252,24 +252,24 @@ style_status adain_decoder_create(adain_decoder *d, const adain_decoder_spec *sp
                                  .frozen = frozen,
                                  .bf16 = bf16};
         train_stage *st = &d->stages[d->stage_count++];
-        TRY(train_stage_create(st, params, n, engine, &desc, &scratch));
+        TRY(train_stage_create(st, params, n, dnn, &desc, &scratch));
         src = st->out, diff_src = st->diff_out;
         ch = st->conv.out_h, cw = st->conv.out_w, cc = l->out_channels;
         factor = 1, pad = 0;
     }
     d->out_h = ch, d->out_w = cw;
-    TRY(train_scratchpad_create(engine, scratch, &d->scratchpad, &d->scratchpad_memory));
+    TRY(dnn_scratchpad_create(&d->scratchpad, dnn, scratch, "decoder"));
     return STYLE_OK;
 fail:
     adain_decoder_destroy(d);
     return status;
 }
 
-style_status adain_decoder_forward(adain_decoder *d, dnnl_stream_t stream, const float **output)
+style_status adain_decoder_forward(adain_decoder *d, dnn_context *dnn, const float **output)
 {
     style_status status = STYLE_OK;
     for (int32_t i = 0; i < d->stage_count; i++)
-        TRY(train_stage_forward(&d->stages[i], d->n, stream, d->scratchpad_memory));
+        TRY(train_stage_forward(&d->stages[i], d->n, dnn, d->scratchpad));
     *output = d->stages[d->stage_count - 1].out;
 fail:
     return status;
@@ -280,11 +280,11 @@ float *adain_decoder_diff_output(adain_decoder *d)
     return d->stages[d->stage_count - 1].diff_out;
 }
 
-style_status adain_decoder_backward(adain_decoder *d, dnnl_stream_t stream)
+style_status adain_decoder_backward(adain_decoder *d, dnn_context *dnn)
 {
     style_status status = STYLE_OK;
     for (int32_t i = d->stage_count - 1; i >= 0; i--)
-        TRY(train_stage_backward(&d->stages[i], d->n, stream, d->scratchpad_memory));
+        TRY(train_stage_backward(&d->stages[i], d->n, dnn, d->scratchpad));
 fail:
     return status;
 }
@@ -296,7 +296,6 @@ void adain_decoder_destroy(adain_decoder *d)
         train_stage_destroy(&d->stages[i]);
     style__aligned_free(d->input);
     style__aligned_free(d->diff_input);
-    if (d->scratchpad_memory) dnnl_memory_destroy(d->scratchpad_memory);
-    style__aligned_free(d->scratchpad);
+    dnn_scratchpad_free(d->scratchpad);
     memset(d, 0, sizeof *d);
 }

@@ -50,8 +50,7 @@ static anet_tensor dense(void *data, int32_t h, int32_t w, int32_t c, act_type t
 typedef struct builder {
     adain_net *net; /* NULL: counting only */
     const adain_model *model;
-    dnnl_engine_t engine;
-    dnnl_stream_t stream;
+    dnn_context *dnn;
     act_type conv_type; /* the convolutions' source type */
     uint64_t bytes;
     size_t scratchpad;
@@ -111,7 +110,7 @@ static style_status emit_conv(builder *b, anet_tensor *in, int32_t out_channels,
     TRY(new_buffer(b, tensor_bytes(oh, ow, out_channels, dst_type), &dst));
     const double flops = 2.0 * oh * ow * kernel * kernel * in->c * out_channels;
     /* Few output channels (the last conv) on AMX: column-packed (dnn/layers.h). */
-    const int32_t packs = stride == 1 && pad == 0 && in->type == ACT_BF16 && backend_has_amx()
+    const int32_t packs = stride == 1 && pad == 0 && in->type == ACT_BF16 && dnn_cpu_has_amx()
                               ? conv_output_packs(out_channels, kernel, ow)
                               : 1;
     const double executed = flops * (kernel + packs - 1) / kernel;
@@ -135,7 +134,7 @@ static style_status emit_conv(builder *b, anet_tensor *in, int32_t out_channels,
         if (packs > 1)
             TRY(conv_pack_columns(&spec, &opt, packs, weights, bias, &packed_weights,
                                   &packed_bias));
-        status = conv_layer_describe_ex(&op->conv, b->engine, &spec, &opt, in->h, in->w);
+        status = conv_layer_describe_ex(&op->conv, b->dnn, &spec, &opt, in->h, in->w);
         if (status == STYLE_OK && (op->conv.out_h != oh || op->conv.out_w * packs != ow))
             status = style__fail(STYLE_ERR_INTERNAL,
                                  "AdaIN network: a convolution gives %dx%d, expected %dx%d",
@@ -143,7 +142,7 @@ static style_status emit_conv(builder *b, anet_tensor *in, int32_t out_channels,
         if (status == STYLE_OK && op->conv.scratchpad_bytes > b->scratchpad)
             b->scratchpad = op->conv.scratchpad_bytes;
         if (status == STYLE_OK)
-            status = conv_layer_bind(&op->conv, b->engine, b->stream,
+            status = conv_layer_bind(&op->conv, b->dnn,
                                      packs > 1 ? packed_weights : weights,
                                      packs > 1 ? packed_bias : bias, in->data, dst);
         style__free(packed_weights);
@@ -316,9 +315,9 @@ static style_status emit_phases(builder *b, anet_tensor *x, const dec_layer *l, 
         const conv_spec spec = {
             .in_channels = cin, .out_channels = cout, .kernel = 2, .stride = 1, .relu = relu};
         const conv_options opt = {.src_type = x->type, .dst_type = dst_type};
-        TRY(conv_layer_describe_ex(&op->conv, b->engine, &spec, &opt, x->h, x->w));
+        TRY(conv_layer_describe_ex(&op->conv, b->dnn, &spec, &opt, x->h, x->w));
         if (op->conv.scratchpad_bytes > b->scratchpad) b->scratchpad = op->conv.scratchpad_bytes;
-        TRY(conv_layer_bind(&op->conv, b->engine, b->stream, phase_weights, bias, x->data,
+        TRY(conv_layer_bind(&op->conv, b->dnn, phase_weights, bias, x->data,
                             out.phase[p]));
     }
     *x = out;
@@ -442,8 +441,8 @@ uint64_t adain_net_bytes(const adain_model *model, int32_t h, int32_t w, bool de
     return b.bytes;
 }
 
-style_status adain_net_create(adain_net *net, const adain_model *model, dnnl_engine_t engine,
-                              dnnl_stream_t stream, int32_t h, int32_t w, bool decoder, bool bf16)
+style_status adain_net_create(adain_net *net, const adain_model *model, dnn_context *dnn,
+                              int32_t h, int32_t w, bool decoder, bool bf16)
 {
     style_status status = STYLE_OK;
     memset(net, 0, sizeof *net);
@@ -459,20 +458,11 @@ style_status adain_net_create(adain_net *net, const adain_model *model, dnnl_eng
     FAIL_IF(!net->ops, STYLE_ERR_NOMEM, "AdaIN network: out of memory");
     builder b = {.net = net,
                  .model = model,
-                 .engine = engine,
-                 .stream = stream,
+                 .dnn = dnn,
                  .conv_type = bf16 ? ACT_BF16 : ACT_F32};
     TRY(build(&b, h, w, decoder));
     net->executed_flops = b.executed_flops;
-    if (b.scratchpad) {
-        dnnl_memory_desc_t md;
-        dnnl_dims_t dims = {(dnnl_dim_t)b.scratchpad};
-        net->scratchpad = style__aligned_alloc(b.scratchpad);
-        FAIL_IF(!net->scratchpad, STYLE_ERR_NOMEM, "AdaIN network: cannot allocate the scratchpad");
-        DNNL_TRY(dnnl_memory_desc_init_by_tag(&md, 1, dims, dnnl_u8, dnnl_a), "scratchpad");
-        DNNL_TRY(dnnl_memory_create(&net->scratchpad_memory, &md, engine, net->scratchpad),
-                 "scratchpad");
-    }
+    TRY(dnn_scratchpad_create(&net->scratchpad, dnn, b.scratchpad, "AdaIN network"));
     return STYLE_OK;
 fail:
     adain_net_destroy(net);
@@ -562,7 +552,7 @@ static double now_ms(void)
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
 }
 
-static style_status run_ops(adain_net *net, dnnl_stream_t stream, int32_t first, int32_t end)
+static style_status run_ops(adain_net *net, dnn_context *dnn, int32_t first, int32_t end)
 {
     style_status status = STYLE_OK;
     for (int32_t i = first; i < end; i++) {
@@ -570,7 +560,7 @@ static style_status run_ops(adain_net *net, dnnl_stream_t stream, int32_t first,
         const double t0 = net->op_ms ? now_ms() : 0.0;
         switch (op->kind) {
         case ANET_CONV:
-            TRY(conv_layer_forward(&op->conv, stream, net->scratchpad_memory));
+            TRY(conv_layer_forward(&op->conv, dnn, net->scratchpad));
             break;
         case ANET_DIRECT:
             direct_conv_forward(&op->direct, op->src, op->dst);
@@ -587,12 +577,12 @@ static style_status run_ops(adain_net *net, dnnl_stream_t stream, int32_t first,
         }
         if (net->op_ms) net->op_ms[i] += now_ms() - t0;
     }
-    DNNL_TRY(dnnl_stream_wait(stream), "AdaIN network");
+    TRY(dnn_context_wait(dnn, "AdaIN network"));
 fail:
     return status;
 }
 
-style_status adain_net_encode(adain_net *net, dnnl_stream_t stream, const float *rgb)
+style_status adain_net_encode(adain_net *net, dnn_context *dnn, const float *rgb)
 {
     const size_t pixels = (size_t)net->h * net->w;
     const act_type type = net->bf16 ? ACT_BF16 : ACT_F32;
@@ -601,14 +591,14 @@ style_status adain_net_encode(adain_net *net, dnnl_stream_t stream, const float 
         for (int c = 0; c < 3; c++)
             store_value(net->input, type, p * 3 + c,
                         rgb[p * 3 + c] * net->in_scale[c] + net->in_offset[c]);
-    return run_ops(net, stream, 0, net->encoder_ops);
+    return run_ops(net, dnn, 0, net->encoder_ops);
 }
 
-style_status adain_net_decode(adain_net *net, dnnl_stream_t stream, const float **output)
+style_status adain_net_decode(adain_net *net, dnn_context *dnn, const float **output)
 {
     style_status status = STYLE_OK;
     FAIL_IF(!net->decoder, STYLE_ERR_INTERNAL, "AdaIN network: built without the decoder");
-    TRY(run_ops(net, stream, net->encoder_ops, net->op_count));
+    TRY(run_ops(net, dnn, net->encoder_ops, net->op_count));
     if (net->op_ms) net->runs++;
     *output = net->output;
 fail:
@@ -628,8 +618,7 @@ void adain_net_destroy(adain_net *net)
     for (int32_t i = 0; i < net->buffer_count; i++)
         style__aligned_free(net->buffers[i]);
     style__free(net->buffers);
-    if (net->scratchpad_memory) dnnl_memory_destroy(net->scratchpad_memory);
-    style__aligned_free(net->scratchpad);
+    dnn_scratchpad_free(net->scratchpad);
     memset(net, 0, sizeof *net);
 }
 

@@ -16,6 +16,8 @@
 #define STYLE_ADAIN_NETWORK_H
 
 #include "arch/adain.h"
+#include "dnn/dnn_context.h"
+#include "dnn/dnn_scratchpad.h"
 #include "dnn/layers.h"
 
 typedef struct adain_net_op adain_net_op;
@@ -36,8 +38,7 @@ typedef struct adain_net {
     const float *output;             /* f32, h x w x 3 in the encoder's input space */
     float in_scale[3], in_offset[3]; /* rgb255 -> encoder input */
     double executed_flops;           /* 2 x the multiply-adds the convolutions execute per image */
-    void *scratchpad;
-    dnnl_memory_t scratchpad_memory;
+    dnn_scratchpad *scratchpad;
     double *op_ms; /* per op: milliseconds summed over the profiled runs; NULL: not profiling */
     uint64_t runs; /* profiled decoder runs */
 } adain_net;
@@ -47,12 +48,12 @@ typedef struct adain_net {
 uint64_t adain_net_bytes(const adain_model *model, int32_t h, int32_t w, bool decoder, bool bf16);
 /* Builds the encoder (layers [0, tap]) and, with `decoder`, the decoder for h x w (the decoder
  * needs multiples of the reduction). bf16 needs a processor that runs it natively. */
-style_status adain_net_create(adain_net *net, const adain_model *model, dnnl_engine_t engine,
-                              dnnl_stream_t stream, int32_t h, int32_t w, bool decoder, bool bf16);
+style_status adain_net_create(adain_net *net, const adain_model *model, dnn_context *dnn,
+                              int32_t h, int32_t w, bool decoder, bool bf16);
 /* rgb: h x w x 3 floats in 0..255 (NHWC); the tap's features into net->features. */
-style_status adain_net_encode(adain_net *net, dnnl_stream_t stream, const float *rgb);
+style_status adain_net_encode(adain_net *net, dnn_context *dnn, const float *rgb);
 /* The decoder on net->decoder_input; *output: h x w x 3 in the encoder's input space. */
-style_status adain_net_decode(adain_net *net, dnnl_stream_t stream, const float **output);
+style_status adain_net_decode(adain_net *net, dnn_context *dnn, const float **output);
 void adain_net_destroy(adain_net *net);
 /* Per-op timing on (reset to zero) or off. */
 style_status adain_net_set_profiling(adain_net *net, bool enable);

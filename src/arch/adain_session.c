@@ -199,9 +199,9 @@ void adain_runtime_free(adain_runtime *rt)
     style__free(rt);
 }
 
-style_status adain_runtime_prepare(adain_runtime **rtp, const adain_model *m, dnnl_engine_t engine,
-                                   dnnl_stream_t stream, int32_t width, int32_t height,
-                                   bool tileable, uint64_t budget, int threads, bool bf16)
+style_status adain_runtime_prepare(adain_runtime **rtp, const adain_model *m, dnn_context *dnn,
+                                   int32_t width, int32_t height, bool tileable, uint64_t budget,
+                                   int threads, bool bf16)
 {
     style_status status = STYLE_OK;
     int32_t h, w, margin;
@@ -219,7 +219,7 @@ style_status adain_runtime_prepare(adain_runtime **rtp, const adain_model *m, dn
     FAIL_IF(need > budget, STYLE_ERR_LIMIT,
             "stylize: a %dx%d run needs %.1f MiB, over the memory budget of %.1f MiB", width,
             height, need / 1048576.0, budget / 1048576.0);
-    TRY(adain_net_create(&rt->net, m, engine, stream, h, w, true, bf16));
+    TRY(adain_net_create(&rt->net, m, dnn, h, w, true, bf16));
     if (rt->profiling) TRY(adain_net_set_profiling(&rt->net, true));
     rt->content = style__aligned_alloc((size_t)h * w * 3 * sizeof(float));
     rt->rgb = style__aligned_alloc((size_t)h * w * 3 * sizeof(float));
@@ -298,7 +298,7 @@ static bool stop_requested(int (*progress)(void *user, double fraction), void *u
     return progress != NULL && progress(user, fraction) != 0;
 }
 
-style_status adain_runtime_stylize(adain_runtime *rt, const adain_model *m, dnnl_stream_t stream,
+style_status adain_runtime_stylize(adain_runtime *rt, const adain_model *m, dnn_context *dnn,
                                    const style_adain_style *style, float strength,
                                    const style_image *input, style_image *output,
                                    int (*progress)(void *user, double fraction),
@@ -310,12 +310,12 @@ style_status adain_runtime_stylize(adain_runtime *rt, const adain_model *m, dnnl
         load_periodic(rt, input);
     else
         pixels_to_tensor(input, h, w, rt->content);
-    TRY(adain_net_encode(&rt->net, stream, rt->content));
+    TRY(adain_net_encode(&rt->net, dnn, rt->content));
     FAIL_IF(stop_requested(progress, progress_user, 0.5), STYLE_ERR_CANCELLED,
             "stylize: cancelled by the progress callback");
     adain_at_tap(rt, m, style, strength);
     const float *out;
-    TRY(adain_net_decode(&rt->net, stream, &out));
+    TRY(adain_net_decode(&rt->net, dnn, &out));
     const size_t pixels = (size_t)h * w;
     for (size_t i = 0; i < pixels; i++)
         for (int k = 0; k < 3; k++)
@@ -348,18 +348,18 @@ typedef struct adain_band {
 
 /* Runs the encoder on rows [top, bottom) of the padded image (reflection beyond the image,
  * as in a whole-image run), building for that height unless already built. */
-static style_status encode_band(adain_runtime **rtp, const adain_model *m, dnnl_engine_t engine,
-                                dnnl_stream_t stream, const style_image *input, int32_t width,
-                                const adain_band *band, uint64_t budget, int threads, bool bf16)
+static style_status encode_band(adain_runtime **rtp, const adain_model *m, dnn_context *dnn,
+                                const style_image *input, int32_t width, const adain_band *band,
+                                uint64_t budget, int threads, bool bf16)
 {
     style_status status = STYLE_OK;
     const int32_t rows = band->bottom - band->top;
-    TRY(adain_runtime_prepare(rtp, m, engine, stream, width, rows, false, budget, threads, bf16));
+    TRY(adain_runtime_prepare(rtp, m, dnn, width, rows, false, budget, threads, bf16));
     adain_runtime *rt = *rtp;
 #pragma omp parallel for schedule(static)
     for (int32_t i = 0; i < rows; i++)
         pixels_row_to_floats(input, band->top + i, width, rt->content + (size_t)i * width * 3);
-    TRY(adain_net_encode(&rt->net, stream, rt->content));
+    TRY(adain_net_encode(&rt->net, dnn, rt->content));
 fail:
     return status;
 }
@@ -382,7 +382,7 @@ static void accumulate_band(const adain_runtime *rt, const adain_model *m, const
 
 /* The decoder on a band with the whole image's content statistics; its kept rows that lie in
  * the image go to `output` (alpha from `input`). */
-static style_status decode_band(adain_runtime *rt, const adain_model *m, dnnl_stream_t stream,
+static style_status decode_band(adain_runtime *rt, const adain_model *m, dnn_context *dnn,
                                 const style_adain_style *style, float strength, const float *mean,
                                 const float *std, const adain_band *band, const style_image *input,
                                 style_image *output)
@@ -392,7 +392,7 @@ static style_status decode_band(adain_runtime *rt, const adain_model *m, dnnl_st
     adain_apply(rt->net.features, rt->net.feat_h * rt->net.feat_w, rt->net.feat_c, mean, std,
                 style->mean, style->std, strength, rt->net.decoder_input);
     const float *out;
-    TRY(adain_net_decode(&rt->net, stream, &out));
+    TRY(adain_net_decode(&rt->net, dnn, &out));
     const int32_t last = band->y1 < input->height ? band->y1 : input->height;
     if (last <= band->y0) goto fail; /* only padding rows: status is STYLE_OK */
     const size_t first = (size_t)(band->y0 - band->top) * w * 3,
@@ -418,11 +418,11 @@ fail:
  * run's up to float rounding (the statistics summed in another order); the encoder runs twice.
  */
 style_status adain_runtime_stylize_banded(adain_runtime **rtp, const adain_model *m,
-                                          dnnl_engine_t engine, dnnl_stream_t stream,
-                                          const style_adain_style *style, float strength,
-                                          const style_image *input, style_image *output,
-                                          int32_t band_rows, uint64_t budget, int threads,
-                                          bool bf16, int (*progress)(void *user, double fraction),
+                                          dnn_context *dnn, const style_adain_style *style,
+                                          float strength, const style_image *input,
+                                          style_image *output, int32_t band_rows, uint64_t budget,
+                                          int threads, bool bf16,
+                                          int (*progress)(void *user, double fraction),
                                           void *progress_user)
 {
     style_status status = STYLE_OK;
@@ -458,11 +458,11 @@ style_status adain_runtime_stylize_banded(adain_runtime **rtp, const adain_model
             if (band.top + computed > height) band.top = height - computed;
             if (band.top < 0) band.top = 0;
             band.bottom = band.top + computed;
-            TRY(encode_band(rtp, m, engine, stream, input, width, &band, budget, threads, bf16));
+            TRY(encode_band(rtp, m, dnn, input, width, &band, budget, threads, bf16));
             if (pass == 0)
                 accumulate_band(*rtp, m, &band, sum, squares);
             else
-                TRY(decode_band(*rtp, m, stream, style, strength, mean, std, &band, input, output));
+                TRY(decode_band(*rtp, m, dnn, style, strength, mean, std, &band, input, output));
             /* Between bands (not after the last: the image is done then). */
             ++bands_done;
             FAIL_IF(bands_done < 2 * band_count &&

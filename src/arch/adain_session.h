@@ -17,16 +17,16 @@ uint64_t adain_runtime_estimate(const adain_model *model, int32_t width, int32_t
  * size, mode, `threads` and precision; fails with STYLE_ERR_LIMIT before allocating when over
  * `budget`. Tileable: the output of an image that tiles, tiles too (adain_session.c). bf16:
  * the encoder's and decoder's convolutions and activations in bf16 (f32 accumulation; the
- * tap's features, the AdaIN layer and the output stay f32). `stream` reorders the weights. */
-style_status adain_runtime_prepare(adain_runtime **rt, const adain_model *model,
-                                   dnnl_engine_t engine, dnnl_stream_t stream, int32_t width, int32_t height,
-                                   bool tileable, uint64_t budget, int threads, bool bf16);
+ * tap's features, the AdaIN layer and the output stay f32). `dnn` reorders the weights. */
+style_status adain_runtime_prepare(adain_runtime **rt, const adain_model *model, dnn_context *dnn,
+                                   int32_t width, int32_t height, bool tileable, uint64_t budget,
+                                   int threads, bool bf16);
 /* One validated image of the prepared size: encoder, AdaIN with `strength` (alpha), decoder,
  * into `output` (the session's controls do the rest). `progress` (may be NULL) is asked
  * between the encoder and the decoder; non-zero stops the run with STYLE_ERR_CANCELLED. */
-style_status adain_runtime_stylize(adain_runtime *rt, const adain_model *model,
-                                   dnnl_stream_t stream, const style_adain_style *style,
-                                   float strength, const style_image *input, style_image *output,
+style_status adain_runtime_stylize(adain_runtime *rt, const adain_model *model, dnn_context *dnn,
+                                   const style_adain_style *style, float strength,
+                                   const style_image *input, style_image *output,
                                    int (*progress)(void *user, double fraction),
                                    void *progress_user);
 /* The same for an image over the memory budget (or band_rows > 0: bands of at most that many
@@ -34,11 +34,11 @@ style_status adain_runtime_stylize(adain_runtime *rt, const adain_model *model,
  * up to float rounding. STYLE_ERR_LIMIT when even the smallest band does not fit. `progress`
  * is asked between bands, as above. */
 style_status adain_runtime_stylize_banded(adain_runtime **rt, const adain_model *model,
-                                          dnnl_engine_t engine, dnnl_stream_t stream,
-                                          const style_adain_style *style, float strength,
-                                          const style_image *input, style_image *output,
-                                          int32_t band_rows, uint64_t budget, int threads,
-                                          bool bf16, int (*progress)(void *user, double fraction),
+                                          dnn_context *dnn, const style_adain_style *style,
+                                          float strength, const style_image *input,
+                                          style_image *output, int32_t band_rows, uint64_t budget,
+                                          int threads, bool bf16,
+                                          int (*progress)(void *user, double fraction),
                                           void *progress_user);
 void adain_runtime_free(adain_runtime *rt);
 /* The current build: its size (padded, with a tileable run's context), FLOPs per image and

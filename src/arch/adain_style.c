@@ -68,9 +68,8 @@ static float *alpha_weights(const style_image *image, int32_t rows, int32_t cols
     return weights;
 }
 
-style_status adain_style_compute(const adain_model *m, dnnl_engine_t engine, dnnl_stream_t stream,
-                                 const style_image *image, int32_t style_size, uint64_t budget,
-                                 style_adain_style **out)
+style_status adain_style_compute(const adain_model *m, dnn_context *dnn, const style_image *image,
+                                 int32_t style_size, uint64_t budget, style_adain_style **out)
 {
     style_status status = STYLE_OK;
     float *rgb = NULL, *resized = NULL, *weights = NULL;
@@ -109,8 +108,8 @@ style_status adain_style_compute(const adain_model *m, dnnl_engine_t engine, dnn
             "adain_style_create: a %dx%d style needs %.1f MiB, over the memory budget", w, h,
             need / 1048576.0);
     /* fp32 whatever the session's precision: the statistics are made once per style. */
-    TRY(adain_net_create(&run, m, engine, stream, h, w, false, false));
-    TRY(adain_net_encode(&run, stream, rgb));
+    TRY(adain_net_create(&run, m, dnn, h, w, false, false));
+    TRY(adain_net_encode(&run, dnn, rgb));
     s = style_alloc(run.feat_c);
     FAIL_IF(!s, STYLE_ERR_NOMEM, "adain_style_create: out of memory");
     const int32_t rows = run.feat_h, cols = run.feat_w;
@@ -178,8 +177,7 @@ style_status style_adain_style_create(style_session *session, const style_image 
     TRY(style__check_image(image, "style image"));
     int previous = omp_get_max_threads();
     omp_set_num_threads(context.threads);
-    status = adain_style_compute(model, context.engine, context.stream, image, style_size,
-                                 context.memory_budget, out);
+    status = adain_style_compute(model, context.dnn, image, style_size, context.memory_budget, out);
     omp_set_num_threads(previous);
 fail:
     return status;

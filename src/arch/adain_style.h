@@ -18,9 +18,9 @@ struct style_adain_style {
 };
 
 /* The statistics of a style image at the model's tap (style_size: short side, 0 = as is). */
-style_status adain_style_compute(const adain_model *model, dnnl_engine_t engine,
-                                 dnnl_stream_t stream, const style_image *image, int32_t style_size,
-                                 uint64_t budget, style_adain_style **out);
+style_status adain_style_compute(const adain_model *model, dnn_context *dnn,
+                                 const style_image *image, int32_t style_size, uint64_t budget,
+                                 style_adain_style **out);
 /* Whether a style was made by this model's encoder. */
 style_status adain_style_check(const adain_model *model, const style_adain_style *style);
 /* *out (freed first if set) becomes a copy of style. */

@@ -14,15 +14,15 @@
 #define STYLE_ARCH_H
 
 #include "core/common.h"
-#include "dnn/backend.h"
+#include "dnn/dnn_context.h"
+#include "dnn/dnn_scratchpad.h"
 #include "model/safetensors.h"
 
 struct norm_ema_store;
 
 /* What a session's runs read of the session (filled afresh for every call). */
 typedef struct arch_context {
-    dnnl_engine_t engine;
-    dnnl_stream_t stream;
+    dnn_context *dnn;          /* oneDNN engine + stream */
     int threads;               /* OpenMP threads of the run (already set by the session) */
     uint64_t memory_budget;    /* bytes; never 0 */
     style_precision precision; /* resolved: never auto */

@@ -251,8 +251,7 @@ static style_status run_stage(band_ctx *ctx, const model_stage *st, int32_t up, 
     memset(&direct, 0, sizeof direct);
     float *band_in = NULL, *band_out = NULL, *tmp = NULL;
     double *row_sum = NULL, *sum = NULL;
-    void *scratch = NULL;
-    dnnl_memory_t scratch_memory = NULL;
+    dnn_scratchpad *scratchpad = NULL;
     style_status *row_status = NULL;
     float *shift = NULL, *zero_bias = NULL; /* [cout] each */
 
@@ -272,7 +271,7 @@ static style_status run_stage(band_ctx *ctx, const model_stage *st, int32_t up, 
             if (!use_direct) {
                 conv_spec spec = {
                     .in_channels = cin, .out_channels = cout, .kernel = g.k, .stride = g.s};
-                TRY(conv_layer_describe(&conv, o->engine, &spec, (int32_t)rows_in, Wp));
+                TRY(conv_layer_describe(&conv, o->dnn, &spec, (int32_t)rows_in, Wp));
                 need += conv.scratchpad_bytes;
             }
             if (need <= o->memory_budget) break;
@@ -300,16 +299,9 @@ static style_status run_stage(band_ctx *ctx, const model_stage *st, int32_t up, 
         TRY(direct_conv_init(&direct, cin, cout, g.k, rows, g.out_w, ACT_F32, st->conv.weight,
                              bias ? bias : zero_bias));
     } else {
-        TRY(conv_layer_bind(&conv, o->engine, o->stream, st->conv.weight, bias ? bias : zero_bias,
-                            band_in, band_out));
-        if (conv.scratchpad_bytes) {
-            dnnl_memory_desc_t md;
-            dnnl_dims_t dims = {(dnnl_dim_t)conv.scratchpad_bytes};
-            scratch = style__aligned_alloc(conv.scratchpad_bytes);
-            FAIL_IF(!scratch, STYLE_ERR_NOMEM, "stylize: out of memory for the scratchpad");
-            DNNL_TRY(dnnl_memory_desc_init_by_tag(&md, 1, dims, dnnl_u8, dnnl_a), "scratchpad");
-            DNNL_TRY(dnnl_memory_create(&scratch_memory, &md, o->engine, scratch), "scratchpad");
-        }
+        TRY(conv_layer_bind(&conv, o->dnn, st->conv.weight, bias ? bias : zero_bias, band_in,
+                            band_out));
+        TRY(dnn_scratchpad_create(&scratchpad, o->dnn, conv.scratchpad_bytes, "stylize"));
     }
 
     for (int32_t y0 = 0; y0 < g.out_h; y0 += rows) {
@@ -327,7 +319,7 @@ static style_status run_stage(band_ctx *ctx, const model_stage *st, int32_t up, 
         if (use_direct)
             direct_conv_forward(&direct, band_in, band_out);
         else
-            TRY(conv_layer_forward(&conv, o->stream, scratch_memory));
+            TRY(conv_layer_forward(&conv, o->dnn, scratchpad));
         if (y0 == 0)
             for (int32_t c = 0; c < cout; c++)
                 shift[c] = band_out[c];
@@ -359,8 +351,7 @@ fail:
     if (status != STYLE_OK) act_close(out);
     conv_layer_destroy(&conv);
     direct_conv_destroy(&direct);
-    if (scratch_memory) dnnl_memory_destroy(scratch_memory);
-    style__aligned_free(scratch);
+    dnn_scratchpad_free(scratchpad);
     style__aligned_free(band_in);
     style__aligned_free(band_out);
     style__free(tmp);

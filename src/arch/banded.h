@@ -14,8 +14,7 @@
 
 typedef struct banded_options {
     const style_model *model;
-    dnnl_engine_t engine;
-    dnnl_stream_t stream;
+    dnn_context *dnn;       /* oneDNN engine + stream */
     uint64_t memory_budget; /* what the buffers of one layer's band may use */
     int32_t max_band_rows;  /* > 0: at most this many output rows per band (tests) */
     bool circular;          /* tileable: wrap-around padding */

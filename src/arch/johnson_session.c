@@ -188,8 +188,8 @@ static style_status ensure_plan(johnson_runtime *rt, const arch_context *context
     rt->current = -1;
     network_plan plan;
     double t0 = now_ms();
-    TRY(network_plan_describe_circular(&plan, run_model(rt), context->engine, height, width,
-                                       precision, context->tileable));
+    TRY(network_plan_describe_circular(&plan, run_model(rt), context->dnn, height, width, precision,
+                                       context->tileable));
     uint64_t need = network_plan_memory(&plan);
     if (need > context->memory_budget) {
         network_plan_destroy(&plan);
@@ -216,7 +216,7 @@ static style_status ensure_plan(johnson_runtime *rt, const arch_context *context
     int slot = 0;
     while (rt->plans[slot].plan.bound)
         slot++;
-    status = network_plan_bind(&plan, context->engine, context->stream);
+    status = network_plan_bind(&plan, context->dnn);
     if (status != STYLE_OK) {
         network_plan_destroy(&plan);
         goto fail;
@@ -253,7 +253,7 @@ style_status johnson_estimate(void *runtime, const arch_context *context, int32_
 {
     network_plan plan;
     style_status status = network_plan_describe_circular(
-        &plan, run_model(runtime), context->engine, network_padded_size(height),
+        &plan, run_model(runtime), context->dnn, network_padded_size(height),
         network_padded_size(width), net_precision_of(context->precision), context->tileable);
     if (status != STYLE_OK) return status;
     *bytes = network_plan_memory(&plan);
@@ -293,8 +293,7 @@ static style_status stylize_one(johnson_runtime *rt, const arch_context *context
             input->width, input->height);
     if (banded) {
         banded_options o = {.model = run_model(rt),
-                            .engine = context->engine,
-                            .stream = context->stream,
+                            .dnn = context->dnn,
                             .memory_budget = budget,
                             .max_band_rows = context->band_rows,
                             .circular = context->tileable,
@@ -308,8 +307,8 @@ static style_status stylize_one(johnson_runtime *rt, const arch_context *context
             context->tileable && (plan->height != input->height || plan->width != input->width);
         load_input(plan, source, periodic);
         if (context->norm_ema) TRY(norm_ema_store_bind(context->norm_ema, plan));
-        status = network_plan_run(plan, context->stream, progress ? arch_image_progress : NULL,
-                                  progress);
+        status =
+            network_plan_run(plan, context->dnn, progress ? arch_image_progress : NULL, progress);
         if (context->norm_ema) norm_ema_store_unbind(plan);
         TRY(status);
         const float *result = plan->buffers[BUF_OUTPUT];

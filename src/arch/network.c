@@ -39,15 +39,11 @@ int32_t network_padded_size(int32_t n)
 
 bool network_precision_supported(net_precision precision)
 {
-    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
     switch (precision) {
-    case NET_FP32:
-        return true;
-    case NET_BF16:
-        return backend_kernel_isa() >= 3;
+    case NET_FP32: return true;
+    case NET_BF16: return dnn_cpu_kernel_isa() >= 3;
     case NET_INT8:
-        return backend_kernel_isa() >= 2 &&
-               (isa & dnnl_cpu_isa_avx512_core_vnni) == dnnl_cpu_isa_avx512_core_vnni;
+        return dnn_cpu_kernel_isa() >= 2 && dnn_cpu_has_int8_vnni();
     }
     return false;
 }
@@ -97,7 +93,7 @@ typedef struct stage_plan {
 typedef struct builder {
     network_plan *plan;
     const style_model *model;
-    dnnl_engine_t engine;
+    dnn_context *dnn;
     net_precision precision;
     bool wrap; /* circular padding everywhere (tileable textures) */
 } builder;
@@ -122,7 +118,7 @@ static int32_t floor_div2(int32_t v)
 static act_type conv_dst_type(const builder *b)
 {
     if (b->precision == NET_BF16) return ACT_BF16;
-    if (b->precision == NET_INT8 && backend_kernel_isa() >= 3) return ACT_BF16;
+    if (b->precision == NET_INT8 && dnn_cpu_kernel_isa() >= 3) return ACT_BF16;
     return ACT_F32;
 }
 
@@ -157,7 +153,7 @@ static act_type conv_src_type(const builder *b, bool signed_input, conv_role rol
     case NET_INT8:
         if (role == ROLE_IMAGE || role == ROLE_BLOCK || role == ROLE_UP)
             return signed_input ? ACT_S8 : ACT_U8;
-        return backend_kernel_isa() >= 3 ? ACT_BF16 : ACT_F32;
+        return dnn_cpu_kernel_isa() >= 3 ? ACT_BF16 : ACT_F32;
     }
     return ACT_F32;
 }
@@ -313,9 +309,9 @@ static void plan_stage(const builder *b, const model_stage *stage, int kind, act
         act_type t = in_type;
         /* int8 mode keeps this conv in bf16: the u8 kernel (direct_conv.c) saves ~7 ms of
          * ~300 at 512x512 on one core but costs 1.5-3 dB on the hardest ml5 models. */
-        if (b->precision == NET_INT8) t = backend_kernel_isa() >= 3 ? ACT_BF16 : ACT_F32;
+        if (b->precision == NET_INT8) t = dnn_cpu_kernel_isa() >= 3 ? ACT_BF16 : ACT_F32;
         const int32_t packs = conv_output_packs(conv->out_channels, k, sp->out_w);
-        const bool packed = packs > 1 && t == ACT_BF16 && backend_has_amx();
+        const bool packed = packs > 1 && t == ACT_BF16 && dnn_cpu_has_amx();
         if (packed || direct_conv_supported(conv->in_channels, conv->out_channels, k, t)) {
             sp->form = packed ? FORM_PACKED : FORM_DIRECT;
             sp->packs = packed ? packs : 0;
@@ -517,7 +513,7 @@ static style_status emit_convs(builder *b, const stage_plan *sp, const char *nam
                                  spec.out_channels * spec.kernel * opt.kernel_w;
         }
         opt.int8_weights = op->weights;
-        TRY(conv_layer_describe_ex(&op->conv, b->engine, &spec, &opt, ih, iw));
+        TRY(conv_layer_describe_ex(&op->conv, b->dnn, &spec, &opt, ih, iw));
         FAIL_IF(op->conv.out_h != sp->out_h || op->conv.out_w * packs != sp->out_w,
                 STYLE_ERR_INTERNAL, "network: %s is %dx%d, expected %dx%d", name,
                 op->conv.out_w * packs, op->conv.out_h, sp->out_w, sp->out_h);
@@ -556,7 +552,7 @@ static style_status emit_convs(builder *b, const stage_plan *sp, const char *nam
         spec.pad_left = sp->ppad_t[px];
         spec.pad_right = sp->ppad_b[px];
         opt.int8_weights = op->weights;
-        TRY(conv_layer_describe_ex(&op->conv, b->engine, &spec, &opt, ih, iw));
+        TRY(conv_layer_describe_ex(&op->conv, b->dnn, &spec, &opt, ih, iw));
         FAIL_IF(op->conv.out_h < sp->poff[py] + in->h || op->conv.out_w < sp->poff[px] + in->w,
                 STYLE_ERR_INTERNAL, "network: %s phase %d is too small", name, ph);
         /* What the phase runs: its kp[py] x kp[px] kernel on its whole output (a nearest x2
@@ -754,21 +750,21 @@ fail:
     return status;
 }
 
-style_status network_plan_describe(network_plan *plan, const style_model *model,
-                                   dnnl_engine_t engine, int32_t height, int32_t width)
+style_status network_plan_describe(network_plan *plan, const style_model *model, dnn_context *dnn,
+                                   int32_t height, int32_t width)
 {
-    return network_plan_describe_ex(plan, model, engine, height, width, NET_FP32);
+    return network_plan_describe_ex(plan, model, dnn, height, width, NET_FP32);
 }
 
 style_status network_plan_describe_ex(network_plan *plan, const style_model *model,
-                                      dnnl_engine_t engine, int32_t height, int32_t width,
+                                      dnn_context *dnn, int32_t height, int32_t width,
                                       net_precision precision)
 {
-    return network_plan_describe_circular(plan, model, engine, height, width, precision, false);
+    return network_plan_describe_circular(plan, model, dnn, height, width, precision, false);
 }
 
 style_status network_plan_describe_circular(network_plan *plan, const style_model *model,
-                                            dnnl_engine_t engine, int32_t height, int32_t width,
+                                            dnn_context *dnn, int32_t height, int32_t width,
                                             net_precision precision, bool circular)
 {
     style_status status = STYLE_OK;
@@ -779,7 +775,7 @@ style_status network_plan_describe_circular(network_plan *plan, const style_mode
     plan->circular = circular;
     stage_plan *sp = NULL; /* one per stage of the table (johnson_topology.h) */
     float *x_scale = NULL; /* int8: relative channel steps of the residual stream */
-    builder bld = {plan, model, engine, precision, circular};
+    builder bld = {plan, model, dnn, precision, circular};
     builder *b = &bld;
     const int32_t nb = model->residual_blocks;
     const int32_t steps = johnson_step_count(nb);
@@ -1009,7 +1005,7 @@ static void *resolve(const network_plan *plan, buf_ref ref)
     return (char *)plan->buffers[ref.buffer] + ref.offset;
 }
 
-style_status network_plan_bind(network_plan *plan, dnnl_engine_t engine, dnnl_stream_t stream)
+style_status network_plan_bind(network_plan *plan, dnn_context *dnn)
 {
     style_status status = STYLE_OK;
     double t0 = now_ms_wall();
@@ -1020,21 +1016,13 @@ style_status network_plan_bind(network_plan *plan, dnnl_engine_t engine, dnnl_st
                 "network: cannot allocate %zu bytes of activations", plan->buffer_bytes[i]);
     }
     plan->buffers_ms = now_ms_wall() - t0;
-    if (plan->scratchpad_bytes) {
-        dnnl_memory_desc_t md;
-        dnnl_dims_t dims = {(dnnl_dim_t)plan->scratchpad_bytes};
-        plan->scratchpad = style__aligned_alloc(plan->scratchpad_bytes);
-        FAIL_IF(!plan->scratchpad, STYLE_ERR_NOMEM, "network: cannot allocate the scratchpad");
-        DNNL_TRY(dnnl_memory_desc_init_by_tag(&md, 1, dims, dnnl_u8, dnnl_a), "scratchpad");
-        DNNL_TRY(dnnl_memory_create(&plan->scratchpad_memory, &md, engine, plan->scratchpad),
-                 "scratchpad");
-    }
+    TRY(dnn_scratchpad_create(&plan->scratchpad, dnn, plan->scratchpad_bytes, "network"));
     for (size_t i = 0; i < plan->op_count; i++) {
         plan_op *op = &plan->ops[i];
         switch (op->kind) {
         case OP_CONV:
-            TRY(conv_layer_bind(&op->conv, engine, stream, op->weights, op->bias,
-                                resolve(plan, op->src), resolve(plan, op->dst)));
+            TRY(conv_layer_bind(&op->conv, dnn, op->weights, op->bias, resolve(plan, op->src),
+                                resolve(plan, op->dst)));
             break;
         case OP_DIRECT:
             TRY(direct_conv_init(&op->direct, op->conv.spec.in_channels, op->conv.spec.out_channels,
@@ -1081,7 +1069,7 @@ static double now_ms(void)
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
 }
 
-style_status network_plan_run(network_plan *plan, dnnl_stream_t stream,
+style_status network_plan_run(network_plan *plan, dnn_context *dnn,
                               int (*progress)(void *user, double fraction), void *user)
 {
     style_status status = STYLE_OK;
@@ -1090,7 +1078,7 @@ style_status network_plan_run(network_plan *plan, dnnl_stream_t stream,
         double t0 = plan->op_ms ? now_ms() : 0.0;
         switch (op->kind) {
         case OP_CONV:
-            TRY(conv_layer_forward(&op->conv, stream, plan->scratchpad_memory));
+            TRY(conv_layer_forward(&op->conv, dnn, plan->scratchpad));
             break;
         case OP_DIRECT:
             if (op->scale_from >= 0)
@@ -1109,7 +1097,7 @@ style_status network_plan_run(network_plan *plan, dnnl_stream_t stream,
     }
     /* oneDNN's CPU stream runs primitives synchronously (OpenMP runtime); one wait at the
      * end keeps that assumption explicit and cheap. */
-    DNNL_TRY(dnnl_stream_wait(stream), "network");
+    TRY(dnn_context_wait(dnn, "network"));
     return STYLE_OK;
 fail:
     return status;
@@ -1127,10 +1115,8 @@ void network_plan_destroy(network_plan *plan)
         style__free(plan->ops[i].cscale);
     }
     style__free(plan->ops);
-    for (int i = 0; i < BUF_COUNT; i++)
-        style__aligned_free(plan->buffers[i]);
-    if (plan->scratchpad_memory) dnnl_memory_destroy(plan->scratchpad_memory);
-    style__aligned_free(plan->scratchpad);
+    for (int i = 0; i < BUF_COUNT; i++) style__aligned_free(plan->buffers[i]);
+    dnn_scratchpad_free(plan->scratchpad);
     style__free(plan->op_ms);
     memset(plan, 0, sizeof *plan);
 }

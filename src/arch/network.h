@@ -64,8 +64,7 @@ typedef struct network_plan {
     size_t buffer_bytes[BUF_COUNT];
     float *buffers[BUF_COUNT]; /* typed per use; float * for the f32 ones' convenience */
     size_t scratchpad_bytes;
-    void *scratchpad;
-    dnnl_memory_t scratchpad_memory;
+    dnn_scratchpad *scratchpad;
     uint64_t weights_bytes;
     double flops;  /* nominal FLOPs of one run (2 x multiply-adds of the model's convolutions) */
     double executed_flops; /* FLOPs the primitives of one run execute (sum over the ops) */
@@ -85,10 +84,10 @@ bool network_precision_supported(net_precision precision);
  * Creates every primitive descriptor for a height x width run (multiples of 4) and computes
  * the memory the run needs, without allocating it. network_plan_describe is fp32.
  */
-style_status network_plan_describe(network_plan *plan, const style_model *model,
-                                   dnnl_engine_t engine, int32_t height, int32_t width);
+style_status network_plan_describe(network_plan *plan, const style_model *model, dnn_context *dnn,
+                                   int32_t height, int32_t width);
 style_status network_plan_describe_ex(network_plan *plan, const style_model *model,
-                                      dnnl_engine_t engine, int32_t height, int32_t width,
+                                      dnn_context *dnn, int32_t height, int32_t width,
                                       net_precision precision);
 
 /*
@@ -97,20 +96,20 @@ style_status network_plan_describe_ex(network_plan *plan, const style_model *mod
  * gives a periodic output. Every precision works; height and width are multiples of 4.
  */
 style_status network_plan_describe_circular(network_plan *plan, const style_model *model,
-                                            dnnl_engine_t engine, int32_t height, int32_t width,
+                                            dnn_context *dnn, int32_t height, int32_t width,
                                             net_precision precision, bool circular);
 
 /* Total bytes network_plan_bind will allocate (buffers, scratchpad, reordered weights). */
 uint64_t network_plan_memory(const network_plan *plan);
 
 /* Allocates buffers, creates primitives and reorders the weights. */
-style_status network_plan_bind(network_plan *plan, dnnl_engine_t engine, dnnl_stream_t stream);
+style_status network_plan_bind(network_plan *plan, dnn_context *dnn);
 
 /*
  * Runs every operation on plan->buffers[BUF_INPUT] into plan->buffers[BUF_OUTPUT].
  * `progress` (may be NULL) gets the fraction of operations done; non-zero cancels.
  */
-style_status network_plan_run(network_plan *plan, dnnl_stream_t stream,
+style_status network_plan_run(network_plan *plan, dnn_context *dnn,
                               int (*progress)(void *user, double fraction), void *user);
 
 void network_plan_destroy(network_plan *plan);

@@ -3,8 +3,8 @@
  * are blocked in every thread (OpenMP and oneDNN threads inherit the mask) and a dedicated
  * thread takes them with sigwait(). A handler would be unsafe: oneDNN's JIT GEMM kernels (2.x,
  * up to 3.11) point rsp into a heap workspace, so a signal frame pushed while one runs
- * overwrites the heap (uxlfoundation/oneDNN#4845, fixed by #4855); a dnnl_sgemm loop with a
- * SIGALRM handler reproduces it within seconds.
+ * overwrites the heap (uxlfoundation/oneDNN#4845, fixed by #4855); a loop of oneDNN sgemm
+ * calls with a SIGALRM handler reproduces it within seconds.
  *
  * The first signal sets a flag the command polls (between images, and through the library's
  * progress callbacks between layers and bands); the command then stops cleanly. A second signal

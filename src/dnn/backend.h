@@ -1,16 +1,40 @@
 /*
- * The thin layer over oneDNN 2.6's C API. Everything that names a dnnl_* type lives behind
- * this header (and the layer files that include it), so that a move to oneDNN 3.x touches
- * few files. Activations are always plain NHWC float32 with N = 1: the layout oneDNN's
- * brgconv inference kernels prefer on this hardware and the one our own loops walk easily.
+ * The thin layer over oneDNN 2.6's C API, internal to src/dnn/: no file outside src/dnn/
+ * includes it or names a dnnl_* identifier (tests/structure/test_dnn_owner.sh checks), so that
+ * a move to oneDNN 3.x touches src/dnn/ only. Code elsewhere uses dnn/dnn_context.h,
+ * dnn/dnn_scratchpad.h, dnn/dnn_gemm.h, dnn/dnn_cpu.h and the layer headers. Activations are always
+ * plain NHWC float32 with N = 1: the layout oneDNN's brgconv inference kernels prefer on this
+ * hardware and the one our own loops walk easily.
  */
 #ifndef STYLE_BACKEND_H
 #define STYLE_BACKEND_H
 
 #include "core/common.h"
+#include "dnn/dnn_context.h"
+#include "dnn/dnn_cpu.h"
+#include "dnn/dnn_scratchpad.h"
 
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_debug.h>
+
+/* What a dnn_context holds (opaque outside src/dnn/). */
+struct dnn_context {
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+};
+
+/* What a dnn_scratchpad holds (opaque outside src/dnn/). */
+struct dnn_scratchpad {
+    void *buffer;
+    size_t bytes;
+    dnnl_memory_t memory; /* over buffer */
+};
+
+/* The memory object a primitive gets as DNNL_ARG_SCRATCHPAD (NULL for no scratchpad). */
+static inline dnnl_memory_t dnn_scratchpad_memory(const dnn_scratchpad *scratchpad)
+{
+    return scratchpad ? scratchpad->memory : NULL;
+}
 
 /* Evaluate a oneDNN call; on failure set a message naming `what` and jump to `fail`. */
 #define DNNL_TRY(call, what)                                                                       \
@@ -41,15 +65,5 @@ style_status backend_attr_create(dnnl_primitive_attr_t *attr, bool relu, bool su
 /* The same with a leaky ReLU: x < 0 becomes relu_slope * x (0: ReLU). */
 style_status backend_attr_create_slope(dnnl_primitive_attr_t *attr, bool relu, float relu_slope,
                                        bool sum);
-
-/*
- * The instruction set our own kernels may use: 0 generic, 1 AVX2 + FMA, 2 AVX-512 (F, BW, DQ,
- * VL), 3 AVX-512 with BF16 and VNNI. It follows oneDNN's effective ISA, so that
- * ONEDNN_MAX_CPU_ISA=AVX2 exercises every fallback, not only oneDNN's.
- */
-int backend_kernel_isa(void);
-
-/* Whether oneDNN runs bf16 convolutions on AMX here (its effective ISA allows it). */
-bool backend_has_amx(void);
 
 #endif

@@ -38,15 +38,16 @@ static int32_t stride_w(const conv_layer *layer)
     return layer->opt.stride_w > 0 ? layer->opt.stride_w : layer->spec.stride;
 }
 
-style_status conv_layer_describe(conv_layer *layer, dnnl_engine_t engine, const conv_spec *spec,
+style_status conv_layer_describe(conv_layer *layer, dnn_context *dnn, const conv_spec *spec,
                                  int32_t in_h, int32_t in_w)
 {
-    return conv_layer_describe_ex(layer, engine, spec, NULL, in_h, in_w);
+    return conv_layer_describe_ex(layer, dnn, spec, NULL, in_h, in_w);
 }
 
-style_status conv_layer_describe_ex(conv_layer *layer, dnnl_engine_t engine, const conv_spec *spec,
+style_status conv_layer_describe_ex(conv_layer *layer, dnn_context *dnn, const conv_spec *spec,
                                     const conv_options *options, int32_t in_h, int32_t in_w)
 {
+    dnnl_engine_t engine = dnn->engine;
     style_status status = STYLE_OK;
     dnnl_primitive_attr_t attr = NULL;
     static const conv_options defaults = {0};
@@ -199,9 +200,11 @@ fail:
     return status;
 }
 
-style_status conv_layer_bind(conv_layer *layer, dnnl_engine_t engine, dnnl_stream_t stream,
-                             const float *weights, const float *bias, void *src, void *dst)
+style_status conv_layer_bind(conv_layer *layer, dnn_context *dnn, const float *weights,
+                             const float *bias, void *src, void *dst)
 {
+    dnnl_engine_t engine = dnn->engine;
+    dnnl_stream_t stream = dnn->stream;
     style_status status = STYLE_OK;
     const conv_spec *s = &layer->spec;
     const dnnl_memory_desc_t *src_md =
@@ -248,15 +251,17 @@ fail:
     return status;
 }
 
-style_status conv_layer_forward(conv_layer *layer, dnnl_stream_t stream, dnnl_memory_t scratchpad)
+style_status conv_layer_forward(conv_layer *layer, dnn_context *dnn, dnn_scratchpad *scratchpad)
 {
+    dnnl_stream_t stream = dnn->stream;
+    dnnl_memory_t scratchpad_memory = dnn_scratchpad_memory(scratchpad);
     style_status status = STYLE_OK;
     dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, layer->src},
                               {DNNL_ARG_WEIGHTS, layer->weights},
                               {DNNL_ARG_BIAS, layer->bias},
                               {DNNL_ARG_DST, layer->dst},
-                              {DNNL_ARG_SCRATCHPAD, scratchpad}};
-    DNNL_TRY(dnnl_primitive_execute(layer->primitive, stream, scratchpad ? 5 : 4, args),
+                              {DNNL_ARG_SCRATCHPAD, scratchpad_memory}};
+    DNNL_TRY(dnnl_primitive_execute(layer->primitive, stream, scratchpad_memory ? 5 : 4, args),
              "convolution");
     return STYLE_OK;
 fail:

@@ -22,7 +22,7 @@ bool direct_conv_supported(int32_t in_channels, int32_t out_channels, int32_t ke
 {
     if (out_channels < 1 || out_channels > DIRECT_MAX_OC || kernel < 1 || in_channels < 16)
         return false;
-    int isa = backend_kernel_isa();
+    int isa = dnn_cpu_kernel_isa();
     if (src_type == ACT_F32) return isa >= 2 && in_channels % 16 == 0;
     if (src_type == ACT_BF16) return isa >= 3 && in_channels % 32 == 0;
     if (src_type == ACT_U8) return isa >= 3 && in_channels == 32;

@@ -62,15 +62,15 @@ typedef struct conv_layer {
 } conv_layer;
 
 /* in: in_h x in_w x in_channels. Fills layer->out_h/out_w and the scratchpad size. */
-style_status conv_layer_describe(conv_layer *layer, dnnl_engine_t engine, const conv_spec *spec,
+style_status conv_layer_describe(conv_layer *layer, dnn_context *dnn, const conv_spec *spec,
                                  int32_t in_h, int32_t in_w);
 /* The same with options (NULL: defaults). */
-style_status conv_layer_describe_ex(conv_layer *layer, dnnl_engine_t engine, const conv_spec *spec,
+style_status conv_layer_describe_ex(conv_layer *layer, dnn_context *dnn, const conv_spec *spec,
                                     const conv_options *options, int32_t in_h, int32_t in_w);
 /* weights: [out, in, kh, kw] float; bias: [out] or NULL (zero). src/dst: NHWC buffers. */
-style_status conv_layer_bind(conv_layer *layer, dnnl_engine_t engine, dnnl_stream_t stream,
-                             const float *weights, const float *bias, void *src, void *dst);
-style_status conv_layer_forward(conv_layer *layer, dnnl_stream_t stream, dnnl_memory_t scratchpad);
+style_status conv_layer_bind(conv_layer *layer, dnn_context *dnn, const float *weights,
+                             const float *bias, void *src, void *dst);
+style_status conv_layer_forward(conv_layer *layer, dnn_context *dnn, dnn_scratchpad *scratchpad);
 /*
  * Column packing, for a stride-1 conv with few output channels (oneDNN computes them at the
  * cost of a block of 16): the conv that computes `packs` neighbouring output pixels per
@@ -88,7 +88,7 @@ style_status conv_pack_columns(conv_spec *spec, conv_options *options, int32_t p
  * `out_channels` (k x k kernel, out_w output columns, a multiple of the packs): per output
  * pixel a packed conv costs 16 (k + packs - 1) / packs tap products against 16 k. 1: packing
  * does not pay (or nothing divides out_w). Worth it where oneDNN runs on AMX
- * (backend_has_amx); on AVX-512 FMA the direct kernel was faster.
+ * (dnn_cpu_has_amx); on AVX-512 FMA the direct kernel was faster.
  */
 int32_t conv_output_packs(int32_t out_channels, int32_t kernel, int32_t out_w);
 /* Points the layer at other buffers (same shapes). */
@@ -181,7 +181,7 @@ typedef struct norm_layer {
     const float *scale, *shift;
     float *ab;               /* [2][channels]: the per-channel affine of the current run */
     float used_dst_scale;    /* int8 dst: the scale of the last run */
-    int isa;                 /* backend_kernel_isa() */
+    int isa;                 /* dnn_cpu_kernel_isa() */
     size_t scratchpad_bytes; /* always 0 (no oneDNN primitive); kept for the old API */
     /* Video: statistics smoothed over frames (norm_ema.h); NULL: this image's own. */
     struct norm_ema_slot *ema;
@@ -197,12 +197,12 @@ void norm_layer_set_params(norm_layer *layer, const float *scale, const float *s
 float norm_layer_run(norm_layer *layer);
 
 /* The original API, kept: instance norm (+ReLU) in place on an h x w x channels f32 tensor. */
-style_status norm_layer_describe(norm_layer *layer, dnnl_engine_t engine, int32_t channels,
-                                 int32_t h, int32_t w, float eps, bool relu);
+style_status norm_layer_describe(norm_layer *layer, dnn_context *dnn, int32_t channels, int32_t h,
+                                 int32_t w, float eps, bool relu);
 /* In place on `data` (h x w x channels). scale/shift: [channels], kept by reference. */
-style_status norm_layer_bind(norm_layer *layer, dnnl_engine_t engine, const float *scale,
+style_status norm_layer_bind(norm_layer *layer, dnn_context *dnn, const float *scale,
                              const float *shift, float *data);
-style_status norm_layer_forward(norm_layer *layer, dnnl_stream_t stream, dnnl_memory_t scratchpad);
+style_status norm_layer_forward(norm_layer *layer, dnn_context *dnn, dnn_scratchpad *scratchpad);
 void norm_layer_destroy(norm_layer *layer);
 
 /* ---- Plain loops ----------------------------------------------------------------------- */

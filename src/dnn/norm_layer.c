@@ -119,7 +119,7 @@ style_status norm_layer_init(norm_layer *layer, const norm_spec *spec)
         layer->ab[3 * C + c] = sc > 0.0f ? 1.0f / sc : 1.0f;
     }
     layer->spec.dst_cscale = NULL; /* only read here */
-    layer->isa = backend_kernel_isa();
+    layer->isa = dnn_cpu_kernel_isa();
     return STYLE_OK;
 fail:
     return status;
@@ -381,28 +381,28 @@ float norm_layer_run(norm_layer *layer)
 
 /* ---- The original in-place API -------------------------------------------------------- */
 
-style_status norm_layer_describe(norm_layer *layer, dnnl_engine_t engine, int32_t channels,
-                                 int32_t h, int32_t w, float eps, bool relu)
+style_status norm_layer_describe(norm_layer *layer, dnn_context *dnn, int32_t channels, int32_t h,
+                                 int32_t w, float eps, bool relu)
 {
-    (void)engine;
+    (void)dnn;
     norm_spec spec = {.channels = channels, .h = h, .w = w, .phases = 1, .normalize = true,
                       .relu = relu, .eps = eps, .up = 1};
     return norm_layer_init(layer, &spec);
 }
 
-style_status norm_layer_bind(norm_layer *layer, dnnl_engine_t engine, const float *scale,
+style_status norm_layer_bind(norm_layer *layer, dnn_context *dnn, const float *scale,
                              const float *shift, float *data)
 {
-    (void)engine;
+    (void)dnn;
     norm_source src = {data, layer->spec.w, 0, 0};
     norm_layer_set_buffers(layer, &src, NULL, data);
     norm_layer_set_params(layer, scale, shift);
     return STYLE_OK;
 }
 
-style_status norm_layer_forward(norm_layer *layer, dnnl_stream_t stream, dnnl_memory_t scratchpad)
+style_status norm_layer_forward(norm_layer *layer, dnn_context *dnn, dnn_scratchpad *scratchpad)
 {
-    (void)stream;
+    (void)dnn;
     (void)scratchpad;
     norm_layer_run(layer);
     return STYLE_OK;

@@ -97,18 +97,19 @@ static void flip_weights(const conv_spec *s, const float *w, float *w_flipped)
                         w[(((size_t)o * in + i) * k + ky) * k + kx];
 }
 
-style_status tconv_create(tconv *layer, dnnl_engine_t engine, const conv_spec *spec, float slope,
+style_status tconv_create(tconv *layer, dnn_context *dnn, const conv_spec *spec, float slope,
                           int32_t n, int32_t in_h, int32_t in_w, bool need_diff_src, bool frozen)
 {
-    return tconv_create_layout(layer, engine, spec, slope, n, in_h, in_w, need_diff_src, frozen,
-                               dnnl_nhwc, false);
+    return tconv_create_layout(layer, dnn, spec, slope, n, in_h, in_w, need_diff_src, frozen,
+                               DNN_LAYOUT_NHWC, false);
 }
 
-style_status tconv_create_layout(tconv *layer, dnnl_engine_t engine, const conv_spec *spec,
-                                 float slope, int32_t n, int32_t in_h, int32_t in_w,
-                                 bool need_diff_src, bool frozen, dnnl_format_tag_t layout,
-                                 bool bf16)
+style_status tconv_create_layout(tconv *layer, dnn_context *dnn, const conv_spec *spec, float slope,
+                                 int32_t n, int32_t in_h, int32_t in_w, bool need_diff_src,
+                                 bool frozen, dnn_layout activation_layout, bool bf16)
 {
+    dnnl_engine_t engine = dnn->engine;
+    const dnnl_format_tag_t layout = backend_format_tag(activation_layout);
     style_status status = STYLE_OK;
     dnnl_primitive_attr_t attr = NULL, plain_attr = NULL;
     dnnl_post_ops_t post_ops = NULL;
@@ -275,10 +276,11 @@ fail:
     return status;
 }
 
-style_status tconv_bind(tconv *layer, dnnl_engine_t engine, const float *weights, const float *bias,
+style_status tconv_bind(tconv *layer, dnn_context *dnn, const float *weights, const float *bias,
                         float *diff_weights, float *diff_bias, float *src, float *dst,
                         float *diff_src, float *diff_dst)
 {
+    dnnl_engine_t engine = dnn->engine;
     style_status status = STYLE_OK;
     const conv_spec *s = &layer->spec;
     dnnl_memory_desc_t user_md, b_md;
@@ -388,8 +390,10 @@ fail:
     return status;
 }
 
-style_status tconv_forward(tconv *layer, dnnl_stream_t stream, dnnl_memory_t scratchpad)
+style_status tconv_forward(tconv *layer, dnn_context *dnn, dnn_scratchpad *scratchpad)
 {
+    dnnl_stream_t stream = dnn->stream;
+    dnnl_memory_t scratchpad_memory = dnn_scratchpad_memory(scratchpad);
     style_status status = STYLE_OK;
     if (!layer->frozen || !layer->weights_ready) {
         TRY(run_reorder(layer->reorder_w_fwd, stream, layer->w_user, layer->w_fwd));
@@ -411,8 +415,9 @@ style_status tconv_forward(tconv *layer, dnnl_stream_t stream, dnnl_memory_t scr
                               {DNNL_ARG_WEIGHTS, layer->w_fwd},
                               {DNNL_ARG_BIAS, layer->bias},
                               {DNNL_ARG_DST, layer->dst},
-                              {DNNL_ARG_SCRATCHPAD, scratchpad}};
-    DNNL_TRY(dnnl_primitive_execute(layer->fwd, stream, scratchpad ? 5 : 4, args), "convolution");
+                              {DNNL_ARG_SCRATCHPAD, scratchpad_memory}};
+    DNNL_TRY(dnnl_primitive_execute(layer->fwd, stream, scratchpad_memory ? 5 : 4, args),
+             "convolution");
     DNNL_TRY(dnnl_stream_wait(stream), "convolution");
     return STYLE_OK;
 fail:
@@ -435,8 +440,10 @@ static void activation_backward(float *diff, const float *out, size_t count, flo
         if (!(out[i] > 0.0f)) diff[i] *= slope;
 }
 
-style_status tconv_backward(tconv *layer, dnnl_stream_t stream, dnnl_memory_t scratchpad)
+style_status tconv_backward(tconv *layer, dnn_context *dnn, dnn_scratchpad *scratchpad)
 {
+    dnnl_stream_t stream = dnn->stream;
+    dnnl_memory_t scratchpad_memory = dnn_scratchpad_memory(scratchpad);
     style_status status = STYLE_OK;
     const conv_spec *s = &layer->spec;
     if (layer->slope >= 0) {
@@ -474,8 +481,8 @@ style_status tconv_backward(tconv *layer, dnnl_stream_t stream, dnnl_memory_t sc
         dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, layer->diff_dst_border_mem},
                                   {DNNL_ARG_WEIGHTS, layer->w_bwd},
                                   {DNNL_ARG_DST, layer->diff_src},
-                                  {DNNL_ARG_SCRATCHPAD, scratchpad}};
-        DNNL_TRY(dnnl_primitive_execute(layer->bwd_data, stream, scratchpad ? 4 : 3, args),
+                                  {DNNL_ARG_SCRATCHPAD, scratchpad_memory}};
+        DNNL_TRY(dnnl_primitive_execute(layer->bwd_data, stream, scratchpad_memory ? 4 : 3, args),
                  "convolution backward data");
     } else if (layer->bwd_data) {
         if (!layer->frozen)
@@ -483,8 +490,8 @@ style_status tconv_backward(tconv *layer, dnnl_stream_t stream, dnnl_memory_t sc
         dnnl_exec_arg_t args[] = {{DNNL_ARG_DIFF_DST, conv_diff_dst},
                                   {DNNL_ARG_WEIGHTS, layer->w_bwd},
                                   {DNNL_ARG_DIFF_SRC, layer->diff_src},
-                                  {DNNL_ARG_SCRATCHPAD, scratchpad}};
-        DNNL_TRY(dnnl_primitive_execute(layer->bwd_data, stream, scratchpad ? 4 : 3, args),
+                                  {DNNL_ARG_SCRATCHPAD, scratchpad_memory}};
+        DNNL_TRY(dnnl_primitive_execute(layer->bwd_data, stream, scratchpad_memory ? 4 : 3, args),
                  "convolution backward data");
     }
     if (layer->bwd_weights) {
@@ -492,9 +499,10 @@ style_status tconv_backward(tconv *layer, dnnl_stream_t stream, dnnl_memory_t sc
                                   {DNNL_ARG_DIFF_DST, conv_diff_dst},
                                   {DNNL_ARG_DIFF_WEIGHTS, layer->dw},
                                   {DNNL_ARG_DIFF_BIAS, layer->diff_bias},
-                                  {DNNL_ARG_SCRATCHPAD, scratchpad}};
-        DNNL_TRY(dnnl_primitive_execute(layer->bwd_weights, stream, scratchpad ? 5 : 4, args),
-                 "convolution backward weights");
+                                  {DNNL_ARG_SCRATCHPAD, scratchpad_memory}};
+        DNNL_TRY(
+            dnnl_primitive_execute(layer->bwd_weights, stream, scratchpad_memory ? 5 : 4, args),
+            "convolution backward weights");
         TRY(run_reorder(layer->reorder_dw, stream, layer->dw, layer->dw_user));
     }
     DNNL_TRY(dnnl_stream_wait(stream), "convolution backward");

@@ -9,6 +9,18 @@
 
 #include "dnn/layers.h"
 
+/* How a training layer's activations lie in memory. */
+typedef enum dnn_layout {
+    DNN_LAYOUT_NHWC,     /* plain NHWC (oneDNN's nhwc) */
+    DNN_LAYOUT_BLOCKED8, /* channels in blocks of 8 (oneDNN's nChw8c), c a multiple of 8 */
+} dnn_layout;
+
+/* oneDNN's format tag for a layout. */
+static inline dnnl_format_tag_t backend_format_tag(dnn_layout layout)
+{
+    return layout == DNN_LAYOUT_BLOCKED8 ? dnnl_nChw8c : dnnl_nhwc;
+}
+
 /* ---- Convolution / transposed convolution ------------------------------------------------ */
 
 typedef struct tconv {
@@ -50,24 +62,23 @@ typedef struct tconv {
  * need_diff_src: compute the gradient of the input (false for a network's first layer).
  * frozen: weights never change and get no gradient (loss networks): no backward-weights.
  */
-style_status tconv_create(tconv *layer, dnnl_engine_t engine, const conv_spec *spec, float slope,
+style_status tconv_create(tconv *layer, dnn_context *dnn, const conv_spec *spec, float slope,
                           int32_t n, int32_t in_h, int32_t in_w, bool need_diff_src, bool frozen);
-/* The same with the activations (src, dst and their gradients) in `layout`: dnnl_nhwc (as
- * tconv_create), or dnnl_nChw8c (channels in blocks of 8, both channel counts multiples of 8:
+/* The same with the activations (src, dst and their gradients) in `layout`: DNN_LAYOUT_NHWC
+ * (as tconv_create), or DNN_LAYOUT_BLOCKED8 (both channel counts multiples of 8:
  * oneDNN's fastest AVX2 convolutions, ~2x NHWC's for 64 -> 64 3x3 in every pass).
  * bf16: the passes compute in bf16 with f32 accumulation (mixed precision, see tconv.bf16);
  * the caller's tensors and weights stay f32. */
-style_status tconv_create_layout(tconv *layer, dnnl_engine_t engine, const conv_spec *spec,
-                                 float slope, int32_t n, int32_t in_h, int32_t in_w,
-                                 bool need_diff_src, bool frozen, dnnl_format_tag_t layout,
-                                 bool bf16);
+style_status tconv_create_layout(tconv *layer, dnn_context *dnn, const conv_spec *spec, float slope,
+                                 int32_t n, int32_t in_h, int32_t in_w, bool need_diff_src,
+                                 bool frozen, dnn_layout layout, bool bf16);
 
 /*
  * Binds buffers. weights/bias: parameters (bias may be NULL = zero, no gradient);
  * diff_weights/diff_bias: gradients (NULL when frozen or without bias).
  * src/dst: activations; diff_src/diff_dst: their gradients (diff_src NULL unless need_diff_src).
  */
-style_status tconv_bind(tconv *layer, dnnl_engine_t engine, const float *weights, const float *bias,
+style_status tconv_bind(tconv *layer, dnn_context *dnn, const float *weights, const float *bias,
                         float *diff_weights, float *diff_bias, float *src, float *dst,
                         float *diff_src, float *diff_dst);
 
@@ -76,10 +87,10 @@ style_status tconv_bind(tconv *layer, dnnl_engine_t engine, const float *weights
  * source (e.g. padding straight into it: pad_reflect_nhwc_bf16); the f32 source is no longer
  * read. NULL for an f32 layer or another layout (the caller keeps filling the f32 source). */
 uint16_t *tconv_bf16_source(tconv *layer);
-style_status tconv_forward(tconv *layer, dnnl_stream_t stream, dnnl_memory_t scratchpad);
+style_status tconv_forward(tconv *layer, dnn_context *dnn, dnn_scratchpad *scratchpad);
 /* Applies the fused activation's derivative to diff_dst (in place, using dst), then computes
  * diff_src (if requested) and the weight and bias gradients (unless frozen). */
-style_status tconv_backward(tconv *layer, dnnl_stream_t stream, dnnl_memory_t scratchpad);
+style_status tconv_backward(tconv *layer, dnn_context *dnn, dnn_scratchpad *scratchpad);
 void tconv_destroy(tconv *layer);
 /* Whether one of the layer's passes runs oneDNN's reference (plain C) implementation. */
 bool tconv_uses_reference(const tconv *layer);
@@ -108,22 +119,21 @@ typedef struct tnorm {
     size_t scratchpad_bytes;
 } tnorm;
 
-style_status tnorm_create(tnorm *layer, dnnl_engine_t engine, bool batch, bool relu, int32_t n,
+style_status tnorm_create(tnorm *layer, dnn_context *dnn, bool batch, bool relu, int32_t n,
                           int32_t c, int32_t h, int32_t w, float eps);
-/* The same with the tensors in `layout` (dnnl_nhwc, or dnnl_nChw8c with c a multiple of 8). */
-style_status tnorm_create_layout(tnorm *layer, dnnl_engine_t engine, bool batch, bool relu,
-                                 int32_t n, int32_t c, int32_t h, int32_t w, float eps,
-                                 dnnl_format_tag_t layout);
+/* The same with the tensors in `layout` (DNN_LAYOUT_BLOCKED8 needs c a multiple of 8). */
+style_status tnorm_create_layout(tnorm *layer, dnn_context *dnn, bool batch, bool relu, int32_t n,
+                                 int32_t c, int32_t h, int32_t w, float eps, dnn_layout layout);
 /* scale/shift: [c] parameters; diff_scale/diff_shift: [c] gradients (written). */
-style_status tnorm_bind(tnorm *layer, dnnl_engine_t engine, const float *scale, const float *shift,
+style_status tnorm_bind(tnorm *layer, dnn_context *dnn, const float *scale, const float *shift,
                         float *diff_scale, float *diff_shift, float *src, float *dst,
                         float *diff_src, float *diff_dst);
 /* Points the layer at other parameters and gradient buffers of the same size (conditional
  * instance norm: the rows of the style of this batch). */
 void tnorm_set_params(tnorm *layer, const float *scale, const float *shift, float *diff_scale,
                       float *diff_shift);
-style_status tnorm_forward(tnorm *layer, dnnl_stream_t stream, dnnl_memory_t scratchpad);
-style_status tnorm_backward(tnorm *layer, dnnl_stream_t stream, dnnl_memory_t scratchpad);
+style_status tnorm_forward(tnorm *layer, dnn_context *dnn, dnn_scratchpad *scratchpad);
+style_status tnorm_backward(tnorm *layer, dnn_context *dnn, dnn_scratchpad *scratchpad);
 /* Batch statistics of the last forward (batch mode): mean and biased variance, [c] each. */
 const float *tnorm_batch_mean(const tnorm *layer);
 const float *tnorm_batch_variance(const tnorm *layer);
@@ -164,9 +174,5 @@ void pad_reflect_blocked8(const float *src, int32_t h, int32_t w, int32_t c, int
                           int32_t pad, float *dst);
 void pad_reflect_backward_blocked8(const float *diff_dst, int32_t h, int32_t w, int32_t c,
                                    int32_t factor, int32_t pad, float *diff_src);
-
-/* Shared scratchpad memory for a set of primitives (user scratchpad mode). */
-style_status train_scratchpad_create(dnnl_engine_t engine, size_t bytes, void **buffer,
-                                     dnnl_memory_t *memory);
 
 #endif

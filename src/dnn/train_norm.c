@@ -8,16 +8,18 @@
 
 #include <string.h>
 
-style_status tnorm_create(tnorm *layer, dnnl_engine_t engine, bool batch, bool relu, int32_t n,
+style_status tnorm_create(tnorm *layer, dnn_context *dnn, bool batch, bool relu, int32_t n,
                           int32_t c, int32_t h, int32_t w, float eps)
 {
-    return tnorm_create_layout(layer, engine, batch, relu, n, c, h, w, eps, dnnl_nhwc);
+    return tnorm_create_layout(layer, dnn, batch, relu, n, c, h, w, eps, DNN_LAYOUT_NHWC);
 }
 
-style_status tnorm_create_layout(tnorm *layer, dnnl_engine_t engine, bool batch, bool relu,
-                                 int32_t n, int32_t c, int32_t h, int32_t w, float eps,
-                                 dnnl_format_tag_t layout)
+style_status tnorm_create_layout(tnorm *layer, dnn_context *dnn, bool batch, bool relu, int32_t n,
+                                 int32_t c, int32_t h, int32_t w, float eps,
+                                 dnn_layout activation_layout)
 {
+    dnnl_engine_t engine = dnn->engine;
+    const dnnl_format_tag_t layout = backend_format_tag(activation_layout);
     style_status status = STYLE_OK;
     dnnl_primitive_attr_t attr = NULL;
     memset(layer, 0, sizeof *layer);
@@ -55,10 +57,11 @@ fail:
     return status;
 }
 
-style_status tnorm_bind(tnorm *layer, dnnl_engine_t engine, const float *scale, const float *shift,
+style_status tnorm_bind(tnorm *layer, dnn_context *dnn, const float *scale, const float *shift,
                         float *diff_scale, float *diff_shift, float *src, float *dst,
                         float *diff_src, float *diff_dst)
 {
+    dnnl_engine_t engine = dnn->engine;
     style_status status = STYLE_OK;
     const int32_t images = layer->batch ? 1 : layer->n;
     const size_t c = (size_t)layer->c;
@@ -137,8 +140,10 @@ static void select_image(tnorm *layer, int32_t i)
                                     layer->workspace_base + (size_t)i * layer->workspace_bytes);
 }
 
-style_status tnorm_forward(tnorm *layer, dnnl_stream_t stream, dnnl_memory_t scratchpad)
+style_status tnorm_forward(tnorm *layer, dnn_context *dnn, dnn_scratchpad *scratchpad)
 {
+    dnnl_stream_t stream = dnn->stream;
+    dnnl_memory_t scratchpad_memory = dnn_scratchpad_memory(scratchpad);
     style_status status = STYLE_OK;
     const int32_t images = layer->batch ? 1 : layer->n;
     for (int32_t i = 0; i < images; i++) {
@@ -147,7 +152,8 @@ style_status tnorm_forward(tnorm *layer, dnnl_stream_t stream, dnnl_memory_t scr
                                    {DNNL_ARG_SCALE, layer->scale}, {DNNL_ARG_SHIFT, layer->shift},
                                    {DNNL_ARG_MEAN, layer->mean},   {DNNL_ARG_VARIANCE, layer->variance}};
         int count = 6;
-        if (scratchpad) args[count++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, scratchpad};
+        if (scratchpad_memory)
+            args[count++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, scratchpad_memory};
         if (layer->workspace) args[count++] = (dnnl_exec_arg_t){DNNL_ARG_WORKSPACE, layer->workspace};
         DNNL_TRY(dnnl_primitive_execute(layer->fwd, stream, count, args), "norm forward");
         DNNL_TRY(dnnl_stream_wait(stream), "norm forward");
@@ -157,8 +163,10 @@ fail:
     return status;
 }
 
-style_status tnorm_backward(tnorm *layer, dnnl_stream_t stream, dnnl_memory_t scratchpad)
+style_status tnorm_backward(tnorm *layer, dnn_context *dnn, dnn_scratchpad *scratchpad)
 {
+    dnnl_stream_t stream = dnn->stream;
+    dnnl_memory_t scratchpad_memory = dnn_scratchpad_memory(scratchpad);
     style_status status = STYLE_OK;
     const int32_t images = layer->batch ? 1 : layer->n;
     if (!layer->batch) {
@@ -174,7 +182,8 @@ style_status tnorm_backward(tnorm *layer, dnnl_stream_t stream, dnnl_memory_t sc
             {DNNL_ARG_DIFF_SRC, layer->diff_src}, {DNNL_ARG_DIFF_SCALE, layer->diff_scale},
             {DNNL_ARG_DIFF_SHIFT, layer->diff_shift}};
         int count = 9;
-        if (scratchpad) args[count++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, scratchpad};
+        if (scratchpad_memory)
+            args[count++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, scratchpad_memory};
         if (layer->workspace) args[count++] = (dnnl_exec_arg_t){DNNL_ARG_WORKSPACE, layer->workspace};
         DNNL_TRY(dnnl_primitive_execute(layer->bwd, stream, count, args), "norm backward");
         DNNL_TRY(dnnl_stream_wait(stream), "norm backward");

@@ -109,26 +109,6 @@ void avgpool2_backward_nhwc(const float *diff_dst, int32_t h, int32_t w, int32_t
             }
 }
 
-style_status train_scratchpad_create(dnnl_engine_t engine, size_t bytes, void **buffer,
-                                     dnnl_memory_t *memory)
-{
-    style_status status = STYLE_OK;
-    *buffer = NULL;
-    *memory = NULL;
-    if (!bytes) return STYLE_OK;
-    dnnl_memory_desc_t md;
-    dnnl_dims_t dims = {(dnnl_dim_t)bytes};
-    *buffer = style__aligned_alloc(bytes);
-    FAIL_IF(!*buffer, STYLE_ERR_NOMEM, "cannot allocate %zu bytes of scratchpad", bytes);
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&md, 1, dims, dnnl_u8, dnnl_a), "scratchpad");
-    DNNL_TRY(dnnl_memory_create(memory, &md, engine, *buffer), "scratchpad");
-    return STYLE_OK;
-fail:
-    style__aligned_free(*buffer);
-    *buffer = NULL;
-    return status;
-}
-
 void window_forward_nhwc(const float *src, int32_t h, int32_t w, int32_t c, int32_t y0, int32_t x0,
                          int32_t wh, int32_t ww, float *dst)
 {

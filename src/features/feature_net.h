@@ -70,30 +70,28 @@ typedef struct feature_run {
     uint8_t **argmax;
     float *input, *diff_input; /* normalized network input and its gradient */
     float *diff_rgb;           /* gradient with respect to the 0..255 image */
-    void *scratchpad;
-    dnnl_memory_t scratchpad_memory;
+    dnn_scratchpad *scratchpad;
 } feature_run;
 
 /* Builds a run of layers [0, last] on n images of h x w. */
 /* bf16: the convolutions compute in bf16 mixed precision (tconv.bf16), the activations,
  * taps and gradients stay f32. */
-style_status feature_run_create(feature_run *run, const feature_net *net, dnnl_engine_t engine,
+style_status feature_run_create(feature_run *run, const feature_net *net, dnn_context *dnn,
                                 int32_t n, int32_t h, int32_t w, int32_t last, bool need_input_grad,
                                 bool bf16);
 /* The same for inference only: no gradient buffers, no backward primitives (the encoder of
  * AdaIN runs). feature_run_tap_grad returns NULL and feature_run_backward fails on it. */
-style_status feature_run_create_forward(feature_run *run, const feature_net *net,
-                                        dnnl_engine_t engine, int32_t n, int32_t h, int32_t w,
-                                        int32_t last, bool bf16);
+style_status feature_run_create_forward(feature_run *run, const feature_net *net, dnn_context *dnn,
+                                        int32_t n, int32_t h, int32_t w, int32_t last, bool bf16);
 /* rgb: n x h x w x 3 floats in 0..255 (NHWC). Also zeroes every tap gradient. */
-style_status feature_run_forward(feature_run *run, dnnl_stream_t stream, const float *rgb);
+style_status feature_run_forward(feature_run *run, dnn_context *dnn, const float *rgb);
 /* The gradient buffer of layer `layer`'s output (same shape), which the caller adds to
  * between forward and backward. Available for every layer that feature_run_output gives. */
 float *feature_run_tap_grad(feature_run *run, int32_t layer);
 /* Output of layer `layer` (n x oh x ow x oc, NHWC). */
 const float *feature_run_output(const feature_run *run, int32_t layer);
 /* Backpropagates the tap gradients to the image: *diff_rgb (n x h x w x 3, d/d rgb255). */
-style_status feature_run_backward(feature_run *run, dnnl_stream_t stream, const float **diff_rgb);
+style_status feature_run_backward(feature_run *run, dnn_context *dnn, const float **diff_rgb);
 void feature_run_destroy(feature_run *run);
 
 #endif

@@ -16,7 +16,7 @@ static bool is_tap(const feature_net *net, int32_t layer)
 }
 
 /* forward_only: no gradient buffers and no backward primitives (inference). */
-static style_status run_create(feature_run *run, const feature_net *net, dnnl_engine_t engine,
+static style_status run_create(feature_run *run, const feature_net *net, dnn_context *dnn,
                                int32_t n, int32_t h, int32_t w, int32_t last, bool need_input_grad,
                                bool forward_only, bool bf16)
 {
@@ -109,33 +109,32 @@ static style_status run_create(feature_run *run, const feature_net *net, dnnl_en
                           .pad_right = l->pad};
         int32_t in_h = i ? run->out_h[i - 1] : h, in_w = i ? run->out_w[i - 1] : w;
         bool diff_src = !forward_only && (i > 0 || need_input_grad);
-        TRY(tconv_create_layout(&run->convs[i], engine, &spec, slope, n, in_h, in_w, diff_src, true,
-                                dnnl_nhwc, bf16));
+        TRY(tconv_create_layout(&run->convs[i], dnn, &spec, slope, n, in_h, in_w, diff_src, true,
+                                DNN_LAYOUT_NHWC, bf16));
         if (run->convs[i].scratchpad_bytes > scratch) scratch = run->convs[i].scratchpad_bytes;
         float *src = i ? run->out[i - 1] : run->input;
         float *diff_src_buf = !diff_src ? NULL : i ? run->diff[i - 1] : run->diff_input;
-        TRY(tconv_bind(&run->convs[i], engine, l->weight, l->bias, NULL, NULL, src, run->out[i],
+        TRY(tconv_bind(&run->convs[i], dnn, l->weight, l->bias, NULL, NULL, src, run->out[i],
                        diff_src_buf, run->diff[i]));
     }
-    TRY(train_scratchpad_create(engine, scratch, &run->scratchpad, &run->scratchpad_memory));
+    TRY(dnn_scratchpad_create(&run->scratchpad, dnn, scratch, "feature network"));
     return STYLE_OK;
 fail:
     feature_run_destroy(run);
     return status;
 }
 
-style_status feature_run_create(feature_run *run, const feature_net *net, dnnl_engine_t engine,
+style_status feature_run_create(feature_run *run, const feature_net *net, dnn_context *dnn,
                                 int32_t n, int32_t h, int32_t w, int32_t last, bool need_input_grad,
                                 bool bf16)
 {
-    return run_create(run, net, engine, n, h, w, last, need_input_grad, false, bf16);
+    return run_create(run, net, dnn, n, h, w, last, need_input_grad, false, bf16);
 }
 
-style_status feature_run_create_forward(feature_run *run, const feature_net *net,
-                                        dnnl_engine_t engine, int32_t n, int32_t h, int32_t w,
-                                        int32_t last, bool bf16)
+style_status feature_run_create_forward(feature_run *run, const feature_net *net, dnn_context *dnn,
+                                        int32_t n, int32_t h, int32_t w, int32_t last, bool bf16)
 {
-    return run_create(run, net, engine, n, h, w, last, false, true, bf16);
+    return run_create(run, net, dnn, n, h, w, last, false, true, bf16);
 }
 
 /* y = activation(x) over count floats. */
@@ -146,7 +145,7 @@ static void activation_forward(const float *x, float *y, size_t count, float slo
         y[i] = x[i] > 0 ? x[i] : x[i] * slope;
 }
 
-style_status feature_run_forward(feature_run *run, dnnl_stream_t stream, const float *rgb)
+style_status feature_run_forward(feature_run *run, dnn_context *dnn, const float *rgb)
 {
     style_status status = STYLE_OK;
     const feature_net *net = run->net;
@@ -169,7 +168,7 @@ style_status feature_run_forward(feature_run *run, dnnl_stream_t stream, const f
         if (run->fused[i]) continue;
         switch (l->op) {
         case FNET_CONV:
-            TRY(tconv_forward(&run->convs[i], stream, run->scratchpad_memory));
+            TRY(tconv_forward(&run->convs[i], dnn, run->scratchpad));
             break;
         case FNET_RELU:
             activation_forward(prev, run->out[i], count, 0.0f);
@@ -224,7 +223,7 @@ static void activation_backward(const float *x, const float *dy, float *dx, size
         dx[i] = x[i] > 0 ? dy[i] : dy[i] * slope;
 }
 
-style_status feature_run_backward(feature_run *run, dnnl_stream_t stream, const float **diff_rgb)
+style_status feature_run_backward(feature_run *run, dnn_context *dnn, const float **diff_rgb)
 {
     style_status status = STYLE_OK;
     const feature_net *net = run->net;
@@ -244,7 +243,7 @@ style_status feature_run_backward(feature_run *run, dnnl_stream_t stream, const 
         if (run->fused[i] || l->op == FNET_CONV) {
             int32_t conv = run->fused[i] ? i - 1 : i;
             if (conv > 0 || run->need_input_grad)
-                TRY(tconv_backward(&run->convs[conv], stream, run->scratchpad_memory));
+                TRY(tconv_backward(&run->convs[conv], dnn, run->scratchpad));
         } else if (l->op == FNET_RELU || l->op == FNET_LEAKY_RELU) {
             if (diff_below)
                 activation_backward(in, run->diff[i], diff_below, count,
@@ -306,7 +305,6 @@ void feature_run_destroy(feature_run *run)
     style__aligned_free(run->input);
     style__aligned_free(run->diff_input);
     style__aligned_free(run->diff_rgb);
-    if (run->scratchpad_memory) dnnl_memory_destroy(run->scratchpad_memory);
-    style__aligned_free(run->scratchpad);
+    dnn_scratchpad_free(run->scratchpad);
     memset(run, 0, sizeof *run);
 }

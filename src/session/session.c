@@ -21,8 +21,7 @@
 
 struct style_session {
     style_model *model;
-    dnnl_engine_t engine;
-    dnnl_stream_t stream;
+    dnn_context *dnn; /* oneDNN engine + stream */
     int threads; /* 0 = one per processor */
     uint64_t memory_budget;
     style_precision precision; /* the setting (may be auto) */
@@ -54,9 +53,7 @@ style_status style_session_create(style_model *model, style_session **out)
     session->memory_budget = STYLE_DEFAULT_MEMORY_BUDGET;
     session->precision = STYLE_PRECISION_FP32;
     session->controls = controls_default();
-    DNNL_TRY(dnnl_engine_create(&session->engine, dnnl_cpu, 0), "session_create: CPU engine");
-    DNNL_TRY(dnnl_stream_create(&session->stream, session->engine, dnnl_stream_default_flags),
-             "session_create: stream");
+    TRY(dnn_context_create(&session->dnn, "session_create"));
     model_retain(model);
     session->model = model;
     TRY(model->arch->runtime_create(model, &session->runtime));
@@ -71,8 +68,7 @@ void style_session_free(style_session *session)
 {
     if (!session) return;
     if (session->runtime) session->model->arch->runtime_free(session->runtime);
-    if (session->stream) dnnl_stream_destroy(session->stream);
-    if (session->engine) dnnl_engine_destroy(session->engine);
+    dnn_context_free(session->dnn);
     style_model_free(session->model);
     style__free(session);
 }
@@ -164,8 +160,7 @@ static int effective_threads(const style_session *session)
 void session_get_context(const style_session *session, session_context *out)
 {
     *out = (session_context){.model = session->model,
-                             .engine = session->engine,
-                             .stream = session->stream,
+                             .dnn = session->dnn,
                              .memory_budget = session->memory_budget,
                              .threads = effective_threads(session)};
 }
@@ -203,8 +198,7 @@ static style_precision resolved_precision(const style_session *session)
 /* What the architecture's runs read of the session now. */
 static arch_context run_context(const style_session *session)
 {
-    return (arch_context){.engine = session->engine,
-                          .stream = session->stream,
+    return (arch_context){.dnn = session->dnn,
                           .threads = effective_threads(session),
                           .memory_budget = session->memory_budget,
                           .precision = resolved_precision(session),

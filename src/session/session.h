@@ -7,13 +7,13 @@
 #define STYLE_SESSION_H
 
 #include "core/common.h"
-#include "dnn/backend.h"
+#include "dnn/dnn_context.h"
+#include "dnn/dnn_scratchpad.h"
 #include "model/model.h"
 
 typedef struct session_context {
     const style_model *model;
-    dnnl_engine_t engine;
-    dnnl_stream_t stream;
+    dnn_context *dnn;       /* oneDNN engine + stream */
     uint64_t memory_budget; /* bytes; never 0 */
     int threads;            /* OpenMP threads of its runs (the setting, or one per processor) */
 } session_context;

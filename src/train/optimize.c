@@ -119,12 +119,12 @@ static style_status accumulate_style(optimize_problem *p, const char *path, int3
     style__log(log, log_user, STYLE_LOG_INFO, "style image %s: %dx%d, weight %.3g", path, w, h,
                blend);
     if (blend == 0) goto fail; /* loaded (so a bad file is still an error), nothing to add */
-    status = feature_run_create(&run, p->net, p->engine, 1, h, w, deepest_layer(p), false, false);
+    status = feature_run_create(&run, p->net, p->dnn, 1, h, w, deepest_layer(p), false, false);
     if (status != STYLE_OK) {
         style__prefix_error(path);
         goto fail;
     }
-    TRY(feature_run_forward(&run, p->stream, image));
+    TRY(feature_run_forward(&run, p->dnn, image));
     for (int32_t i = 0; i < p->style_count; i++) {
         int32_t l = p->style_layer[i], c = run.out_c[l];
         style__aligned_free(gram);
@@ -155,14 +155,12 @@ style_status optimize_problem_create(optimize_problem *p, const char *loss_net,
     p->content_weight = content_weight;
     p->style_weight = style_weight;
     p->tv_weight = tv_weight;
-    DNNL_TRY(dnnl_engine_create(&p->engine, dnnl_cpu, 0), "optimize: engine");
-    DNNL_TRY(dnnl_stream_create(&p->stream, p->engine, dnnl_stream_default_flags),
-             "optimize: stream");
+    TRY(dnn_context_create(&p->dnn, "optimize"));
     TRY(feature_net_load(loss_net, &p->net));
     TRY(resolve_layers(p, content_layer, style_layers));
     TRY(load_content(p, content_image, size));
-    status = feature_run_create(&p->run, p->net, p->engine, 1, p->height, p->width,
-                                deepest_layer(p), true, false);
+    status = feature_run_create(&p->run, p->net, p->dnn, 1, p->height, p->width, deepest_layer(p),
+                                true, false);
     if (status != STYLE_OK) {
         style__prefix_error(content_image);
         goto fail;
@@ -176,7 +174,7 @@ style_status optimize_problem_create(optimize_problem *p, const char *loss_net,
     const size_t content_count = (size_t)run->out_h[cl] * run->out_w[cl] * run->out_c[cl];
     p->content_target = style__aligned_alloc(content_count * sizeof(float));
     FAIL_IF(!p->content_target, STYLE_ERR_NOMEM, "optimize: out of memory");
-    TRY(feature_run_forward(&p->run, p->stream, p->content_rgb));
+    TRY(feature_run_forward(&p->run, p->dnn, p->content_rgb));
     memcpy(p->content_target, feature_run_output(&p->run, cl), content_count * sizeof(float));
 
     /* Style targets: the blend of the styles' Grams, accumulated in double. */
@@ -223,8 +221,7 @@ void optimize_problem_destroy(optimize_problem *p)
     style__aligned_free(p->content_target);
     style__aligned_free(p->gram_scratch);
     style__aligned_free(p->delta_scratch);
-    if (p->stream) dnnl_stream_destroy(p->stream);
-    if (p->engine) dnnl_engine_destroy(p->engine);
+    dnn_context_free(p->dnn);
     memset(p, 0, sizeof *p);
 }
 
@@ -235,7 +232,7 @@ style_status optimize_evaluate(void *ctx, const float *x, float *grad, double *f
     optimize_problem *p = ctx;
     feature_run *run = &p->run;
     FAIL_IF(p->cancel && p->cancel(p->cancel_user), STYLE_ERR_CANCELLED, "optimize: cancelled");
-    TRY(feature_run_forward(run, p->stream, x));
+    TRY(feature_run_forward(run, p->dnn, x));
     FAIL_IF(p->cancel && p->cancel(p->cancel_user), STYLE_ERR_CANCELLED, "optimize: cancelled");
     double content = 0, style = 0, tv = 0;
     if (p->content_weight > 0) {
@@ -252,7 +249,7 @@ style_status optimize_evaluate(void *ctx, const float *x, float *grad, double *f
                                 p->gram_scratch, p->delta_scratch, feature_run_tap_grad(run, l));
         }
     const float *diff_rgb;
-    TRY(feature_run_backward(run, p->stream, &diff_rgb));
+    TRY(feature_run_backward(run, p->dnn, &diff_rgb));
     const size_t count = (size_t)p->width * p->height * 3;
     memcpy(grad, diff_rgb, count * sizeof(float));
     if (p->tv_weight > 0) tv = tv_loss(x, p->height, p->width, p->tv_weight, grad);

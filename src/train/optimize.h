@@ -15,8 +15,7 @@
 
 typedef struct optimize_problem {
     feature_net *net;
-    dnnl_engine_t engine;
-    dnnl_stream_t stream;
+    dnn_context *dnn; /* oneDNN engine + stream */
     feature_run run;
     int32_t width, height;        /* of the optimised image (the resized content) */
     float *content_rgb;           /* the resized content, width x height x 3, 0..255 */

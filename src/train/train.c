@@ -373,10 +373,10 @@ static style_status compute_style_targets(trainer *t)
         const char *path = t->settings.style_images[k];
         TRY(train_load_rgb(path, t->settings.style_size, &image, &w, &h));
         /* The style targets in f32 whatever the run's precision: computed once. */
-        TRY(feature_run_create(&run, t->loss_net, t->loop.engine, 1, h, w, deepest_layer(t), false,
+        TRY(feature_run_create(&run, t->loss_net, t->loop.dnn, 1, h, w, deepest_layer(t), false,
                                false));
         run.average_pooling = t->settings.average_pooling;
-        TRY(feature_run_forward(&run, t->loop.stream, image));
+        TRY(feature_run_forward(&run, t->loop.dnn, image));
         color_statistics(image, (size_t)w * h, t->style_color_mean[k], t->style_color_cov[k]);
         for (int32_t i = 0; i < t->style_count; i++) {
             int32_t l = t->style_layer[i], c = run.out_c[l];
@@ -479,7 +479,7 @@ static style_status train_step(trainer *t, double lr, double losses[3])
     const int32_t cl = t->content_layer;
     const size_t content_count = (size_t)run->out_h[cl] * run->out_w[cl] * run->out_c[cl];
     FAIL_IF(cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
-    TRY(feature_run_forward(run, t->loop.stream, train_loss_window_view(&t->window, t->net.input)));
+    TRY(feature_run_forward(run, t->loop.dnn, train_loss_window_view(&t->window, t->net.input)));
     memcpy(t->content_target, feature_run_output(run, cl), n * content_count * sizeof(float));
     FAIL_IF(cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
 
@@ -487,10 +487,10 @@ static style_status train_step(trainer *t, double lr, double losses[3])
     const bool may_cancel_later = !s->net.batch_norm;
     const float *output;
     t2 = train_now_seconds();
-    TRY(train_net_forward(&t->net, t->loop.stream, true, &output));
+    TRY(train_net_forward(&t->net, t->loop.dnn, true, &output));
     FAIL_IF(may_cancel_later && cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
     t3 = train_now_seconds();
-    TRY(feature_run_forward(run, t->loop.stream, train_loss_window_view(&t->window, output)));
+    TRY(feature_run_forward(run, t->loop.dnn, train_loss_window_view(&t->window, output)));
     FAIL_IF(may_cancel_later && cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
 
     const double losses_start = train_now_seconds();
@@ -513,7 +513,7 @@ static style_status train_step(trainer *t, double lr, double losses[3])
     }
     const float *diff_rgb;
     t->time_losses += train_now_seconds() - losses_start;
-    TRY(feature_run_backward(run, t->loop.stream, &diff_rgb));
+    TRY(feature_run_backward(run, t->loop.dnn, &diff_rgb));
     FAIL_IF(may_cancel_later && cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
     float *diff_out = train_net_diff_output(&t->net);
     const size_t image = (size_t)size * size * 3;
@@ -542,7 +542,7 @@ static style_status train_step(trainer *t, double lr, double losses[3])
                           t->pair_dx[b], s->temporal_weight / (s->batch_size / 2),
                           diff_out + b * image, diff_out + (b + 1) * image);
     t4 = train_now_seconds();
-    TRY(train_net_backward(&t->net, t->loop.stream));
+    TRY(train_net_backward(&t->net, t->loop.dnn));
     FAIL_IF(may_cancel_later && cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
     t5 = train_now_seconds();
     /* Each process's gradients are its crops' share of the batch mean: the sum is the mean. */
@@ -782,10 +782,10 @@ style_status style_train(const style_train_options *options)
     TRY(sync_from_leader(&t));
 
     const int32_t shard = t.group.shard;
-    TRY(train_net_create(&t.net, &t.params, t.loop.engine, shard, s->crop_size, s->bf16));
+    TRY(train_net_create(&t.net, &t.params, t.loop.dnn, shard, s->crop_size, s->bf16));
     t.net.timing = &t.net_timing; /* a few clock reads per pass, for the closing split */
     const int32_t loss_size = s->crop_size - s->loss_shift;
-    TRY(feature_run_create(&t.loss_run, t.loss_net, t.loop.engine, shard, loss_size, loss_size,
+    TRY(feature_run_create(&t.loss_run, t.loss_net, t.loop.dnn, shard, loss_size, loss_size,
                            deepest_layer(&t), true, s->bf16));
     TRY(train_loss_window_create(&t.window, s->loss_shift, s->crop_size, shard));
     t.loss_run.average_pooling = s->average_pooling;

@@ -379,7 +379,7 @@ static style_status train_step(adain_trainer *t, double losses[3])
     style_status status = STYLE_OK;
     const adain_settings *s = &t->settings;
     const int32_t n = s->batch_size, size = s->crop_size;
-    dnnl_stream_t stream = t->loop.stream;
+    dnn_context *dnn = t->loop.dnn;
     feature_run *run = &t->run;
     /* The loss network's pass on the output: at the crop's size, or the window's. */
     feature_run *loss = s->loss_shift > 0 ? &t->view_run : &t->run;
@@ -388,7 +388,7 @@ static style_status train_step(adain_trainer *t, double losses[3])
     train_loss_window_draw(&t->window, &t->state.rng, n, 0);
 
     /* The styles' statistics at every style layer. */
-    TRY(feature_run_forward(run, stream, t->style_rgb));
+    TRY(feature_run_forward(run, dnn, t->style_rgb));
     for (int32_t i = 0; i < t->style_count; i++) {
         int32_t l = t->style_layer[i], hw = run->out_h[l] * run->out_w[l], c = run->out_c[l];
         for (int32_t b = 0; b < n; b++)
@@ -403,21 +403,21 @@ static style_status train_step(adain_trainer *t, double losses[3])
 
     /* t = AdaIN(f(c), f(s)); with a loss shift the content target is the AdaIN target of the
      * photo's window that the loss network will see of the output. */
-    TRY(feature_run_forward(run, stream, t->content_rgb));
+    TRY(feature_run_forward(run, dnn, t->content_rgb));
     adain_targets(t, run, t->target);
     memcpy(t->decoder.input, t->target, n * tap_image * sizeof(float));
     const float *content_target = t->target;
     if (s->loss_shift > 0) {
-        TRY(feature_run_forward(loss, stream, train_loss_window_view(&t->window, t->content_rgb)));
+        TRY(feature_run_forward(loss, dnn, train_loss_window_view(&t->window, t->content_rgb)));
         adain_targets(t, loss, t->view_target);
         content_target = t->view_target;
     }
 
     const float *out;
-    TRY(adain_decoder_forward(&t->decoder, stream, &out));
+    TRY(adain_decoder_forward(&t->decoder, dnn, &out));
     const size_t pixels = (size_t)n * size * size;
     output_to_rgb(t->net, out, pixels, t->output_rgb);
-    TRY(feature_run_forward(loss, stream, train_loss_window_view(&t->window, t->output_rgb)));
+    TRY(feature_run_forward(loss, dnn, train_loss_window_view(&t->window, t->output_rgb)));
     losses[0] = losses[1] = losses[2] = 0;
     const double per_image = 1.0 / n;
     const size_t loss_tap_image = (size_t)loss->out_h[tl] * loss->out_w[tl] * tc;
@@ -436,7 +436,7 @@ static style_status train_step(adain_trainer *t, double losses[3])
         }
     }
     const float *diff_view;
-    TRY(feature_run_backward(loss, stream, &diff_view));
+    TRY(feature_run_backward(loss, dnn, &diff_view));
     train_loss_window_backward(&t->window, diff_view, t->diff_rgb);
     /* The colour term (a style term: reported in the style loss) against each pair's own
      * style crop, whose statistics AdaIN's target also comes from. */
@@ -461,7 +461,7 @@ static style_status train_step(adain_trainer *t, double losses[3])
     for (size_t i = 0; i < pixels; i++)
         for (int c = 0; c < 3; c++)
             diff_out[i * 3 + c] = (float)(t->diff_rgb[i * 3 + c] * factor[c]);
-    TRY(adain_decoder_backward(&t->decoder, stream));
+    TRY(adain_decoder_backward(&t->decoder, dnn));
     FAIL_IF(!isfinite(losses[0]) || !isfinite(losses[1]) || !isfinite(losses[2]),
             STYLE_ERR_INTERNAL,
             "train-adain: the loss became %g at iteration %lld (learning rate too high?)",
@@ -675,14 +675,14 @@ style_status style_train_adain(const style_train_adain_options *options)
     const int32_t n = s->batch_size, size = s->crop_size, view = size - s->loss_shift;
     /* Without a shift one run serves every pass and needs its backward; with one the
      * crop-sized run only gives targets. */
-    TRY(feature_run_create(&t.run, t.net, t.loop.engine, n, size, size, t.last, s->loss_shift == 0,
+    TRY(feature_run_create(&t.run, t.net, t.loop.dnn, n, size, size, t.last, s->loss_shift == 0,
                            s->bf16));
     if (s->loss_shift > 0)
-        TRY(feature_run_create(&t.view_run, t.net, t.loop.engine, n, view, view, t.last, true,
+        TRY(feature_run_create(&t.view_run, t.net, t.loop.dnn, n, view, view, t.last, true,
                                s->bf16));
     TRY(train_loss_window_create(&t.window, s->loss_shift, size, n));
     const feature_run *run = &t.run;
-    TRY(adain_decoder_create(&t.decoder, &t.spec, &t.params, t.loop.engine, n, run->out_h[t.tap],
+    TRY(adain_decoder_create(&t.decoder, &t.spec, &t.params, t.loop.dnn, n, run->out_h[t.tap],
                              run->out_w[t.tap], false, s->bf16));
     FAIL_IF(t.decoder.out_h != size || t.decoder.out_w != size, STYLE_ERR_INTERNAL,
             "train-adain: the decoder gives %dx%d for %dx%d", t.decoder.out_w, t.decoder.out_h,

@@ -22,8 +22,7 @@
 #define BENCH_MAX_STYLE_LAYERS 16
 
 typedef struct bench_state {
-    dnnl_engine_t engine;
-    dnnl_stream_t stream;
+    dnn_context *dnn; /* oneDNN engine + stream */
     feature_net *loss_net;
     train_params params;
     float *adam_m, *adam_v;
@@ -133,8 +132,7 @@ static void bench_destroy(bench_state *b)
     style__aligned_free(b->gram_scratch);
     style__aligned_free(b->delta_scratch);
     feature_net_free(b->loss_net);
-    if (b->stream) dnnl_stream_destroy(b->stream);
-    if (b->engine) dnnl_engine_destroy(b->engine);
+    dnn_context_free(b->dnn);
 }
 
 /* The loss network's recommended taps; the deepest of them is the last layer run. */
@@ -163,8 +161,8 @@ static style_status style_targets(bench_state *b, int32_t size, int32_t last)
     float *image = style__aligned_alloc((size_t)size * size * 3 * sizeof(float));
     FAIL_IF(!image, STYLE_ERR_NOMEM, "train bench: out of memory");
     synthetic_photos(&b->rng, 1, size, image);
-    TRY(feature_run_create_forward(&run, b->loss_net, b->engine, 1, size, size, last, false));
-    TRY(feature_run_forward(&run, b->stream, image));
+    TRY(feature_run_create_forward(&run, b->loss_net, b->dnn, 1, size, size, last, false));
+    TRY(feature_run_forward(&run, b->dnn, image));
     for (int32_t i = 0; i < b->style_count; i++) {
         int32_t l = b->style_layer[i], c = run.out_c[l];
         b->style_gram[i] = style__aligned_alloc((size_t)c * c * sizeof(float));
@@ -212,12 +210,12 @@ static style_status bench_step(bench_state *b, int32_t n, int32_t size, step_tim
     double t1 = train_now_seconds();
     const int32_t cl = b->content_layer;
     const size_t content_count = (size_t)run->out_h[cl] * run->out_w[cl] * run->out_c[cl];
-    TRY(feature_run_forward(run, b->stream, b->net.input));
+    TRY(feature_run_forward(run, b->dnn, b->net.input));
     memcpy(b->content_target, feature_run_output(run, cl), n * content_count * sizeof(float));
     const float *output;
-    TRY(train_net_forward(&b->net, b->stream, true, &output));
+    TRY(train_net_forward(&b->net, b->dnn, true, &output));
     double t2 = train_now_seconds();
-    TRY(feature_run_forward(run, b->stream, output));
+    TRY(feature_run_forward(run, b->dnn, output));
     double t3 = train_now_seconds();
     const double per_image = 1.0 / n, content_weight = 1.0, style_weight = 2.0, tv_weight = 50;
     double loss = 0;
@@ -236,7 +234,7 @@ static style_status bench_step(bench_state *b, int32_t n, int32_t size, step_tim
     }
     double t4 = train_now_seconds();
     const float *diff_rgb;
-    TRY(feature_run_backward(run, b->stream, &diff_rgb));
+    TRY(feature_run_backward(run, b->dnn, &diff_rgb));
     double t5 = train_now_seconds();
     float *diff_out = train_net_diff_output(&b->net);
     const size_t image = (size_t)size * size * 3;
@@ -245,7 +243,7 @@ static style_status bench_step(bench_state *b, int32_t n, int32_t size, step_tim
         loss +=
             tv_loss(output + i * image, size, size, tv_weight * per_image, diff_out + i * image);
     double t6 = train_now_seconds();
-    TRY(train_net_backward(&b->net, b->stream));
+    TRY(train_net_backward(&b->net, b->dnn));
     double t7 = train_now_seconds();
     train_adam_update(&b->params, b->adam_m, b->adam_v, 1e-3, 1, -1);
     double t8 = train_now_seconds();
@@ -321,9 +319,7 @@ style_status style_train_bench(const style_train_bench_options *options,
     result->precision = bf16 ? STYLE_PRECISION_BF16 : STYLE_PRECISION_FP32;
     if (options->threads > 0) omp_set_num_threads(options->threads);
     b.rng = 0x7e57be9c4ull;
-    DNNL_TRY(dnnl_engine_create(&b.engine, dnnl_cpu, 0), "train bench: engine");
-    DNNL_TRY(dnnl_stream_create(&b.stream, b.engine, dnnl_stream_default_flags),
-             "train bench: stream");
+    TRY(dnn_context_create(&b.dnn, "train bench"));
     if (options->loss_net)
         TRY(feature_net_load(options->loss_net, &b.loss_net));
     else
@@ -339,9 +335,9 @@ style_status style_train_bench(const style_train_bench_options *options,
     FAIL_IF(!b.adam_m || !b.adam_v, STYLE_ERR_NOMEM, "train bench: out of memory");
     memset(b.adam_m, 0, bytes);
     memset(b.adam_v, 0, bytes);
-    TRY(train_net_create(&b.net, &b.params, b.engine, n, size, bf16));
+    TRY(train_net_create(&b.net, &b.params, b.dnn, n, size, bf16));
     b.net.timing = &b.timing;
-    TRY(feature_run_create(&b.run, b.loss_net, b.engine, n, size, size, last, true, bf16));
+    TRY(feature_run_create(&b.run, b.loss_net, b.dnn, n, size, size, last, true, bf16));
     const feature_run *run = &b.run;
     int32_t max_c = 1;
     for (int32_t i = 0; i < b.style_count; i++)

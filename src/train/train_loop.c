@@ -1,6 +1,7 @@
 /* The trainers' shared skeleton (train_loop.h). */
 #include "train/train_loop.h"
-#include "dnn/backend.h"
+#include "dnn/dnn_context.h"
+#include "dnn/dnn_scratchpad.h"
 #include "train/train.h"
 
 #include <omp.h>
@@ -41,9 +42,7 @@ style_status train_loop_open(train_loop *l, const char *out_path, const char *ch
                             "removed %d unfinished temporary file%s of %s (an interrupted write)",
                             stale, stale == 1 ? "" : "s", l->checkpoint_path);
     }
-    DNNL_TRY(dnnl_engine_create(&l->engine, dnnl_cpu, 0), "training: engine");
-    DNNL_TRY(dnnl_stream_create(&l->stream, l->engine, dnnl_stream_default_flags),
-             "training: stream");
+    TRY(dnn_context_create(&l->dnn, "training"));
 fail:
     return status;
 }
@@ -127,8 +126,7 @@ style_status train_check_quality(const char *who, int32_t crop_size, int32_t los
 void train_loop_close(train_loop *l)
 {
     if (l->loss_log) fclose(l->loss_log);
-    if (l->stream) dnnl_stream_destroy(l->stream);
-    if (l->engine) dnnl_engine_destroy(l->engine);
+    dnn_context_free(l->dnn);
     style__free(l->checkpoint_path);
     if (l->previous_threads > 0) omp_set_num_threads(l->previous_threads);
     memset(l, 0, sizeof *l);

@@ -10,7 +10,7 @@
 
 #include "core/common.h"
 
-#include <dnnl.h>
+#include "dnn/dnn_context.h"
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -24,8 +24,7 @@ typedef struct train_loop {
     void *log_user;
     int previous_threads; /* restored by train_loop_close; -1: not changed */
     char *checkpoint_path;
-    dnnl_engine_t engine;
-    dnnl_stream_t stream;
+    dnn_context *dnn; /* oneDNN engine + stream */
     FILE *loss_log;
     /* The run's clock and its throughput window (images per second over ~5 s). */
     double start, window_start, throughput;

@@ -2,16 +2,16 @@
 #include "train/train_losses.h"
 
 #include "arch/adain.h"
+#include "dnn/dnn_gemm.h"
 
-#include <oneapi/dnnl/dnnl.h>
 #include <stdlib.h>
 #include <string.h>
 
 void gram_matrix(const float *features, int32_t hw, int32_t c, float *gram)
 {
     /* G = F^T F / (c hw): F is hw x c row-major. */
-    dnnl_sgemm('T', 'N', c, c, hw, 1.0f / ((float)c * (float)hw), features, c, features, c, 0.0f,
-               gram, c);
+    dnn_gemm('T', 'N', c, c, hw, 1.0f / ((float)c * (float)hw), features, c, features, c, 0.0f,
+             gram, c);
 }
 
 double gram_norm2(const float *gram, int32_t c)
@@ -34,8 +34,8 @@ double style_loss(const float *features, int32_t hw, int32_t c, const float *tar
         delta[i] = (float)(scale * d); /* dL/dG, symmetric */
     }
     /* dL/dF = 2 F (dL/dG) / (c hw) */
-    dnnl_sgemm('N', 'N', hw, c, c, 2.0f / ((float)c * (float)hw), features, c, delta, c, 1.0f,
-               diff, c);
+    dnn_gemm('N', 'N', hw, c, c, 2.0f / ((float)c * (float)hw), features, c, delta, c, 1.0f, diff,
+             c);
     return weight * loss / target_norm2;
 }
 

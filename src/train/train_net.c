@@ -179,7 +179,7 @@ static float *alloc_tensor(int32_t n, int32_t h, int32_t w, int32_t c)
     return style__aligned_alloc((size_t)n * h * w * c * sizeof(float));
 }
 
-style_status train_stage_create(train_stage *st, train_params *p, int32_t n, dnnl_engine_t engine,
+style_status train_stage_create(train_stage *st, train_params *p, int32_t n, dnn_context *dnn,
                                 const train_stage_desc *d, size_t *scratch)
 {
     style_status status = STYLE_OK;
@@ -188,7 +188,7 @@ style_status train_stage_create(train_stage *st, train_params *p, int32_t n, dnn
     st->in_h = d->h, st->in_w = d->w, st->in_c = d->in_c;
     st->frozen = d->frozen;
     st->blocked = d->blocked;
-    const dnnl_format_tag_t layout = d->blocked ? dnnl_nChw8c : dnnl_nhwc;
+    const dnn_layout layout = d->blocked ? DNN_LAYOUT_BLOCKED8 : DNN_LAYOUT_NHWC;
     train_param *wp = train_params_find(p, d->weight);
     FAIL_IF(!wp, STYLE_ERR_INTERNAL, "train: no parameter %s", d->weight);
     int32_t k = (int32_t)wp->shape[2], out_c = (int32_t)wp->shape[0];
@@ -208,7 +208,7 @@ style_status train_stage_create(train_stage *st, train_params *p, int32_t n, dnn
     }
     conv_spec spec = {
         .in_channels = d->in_c, .out_channels = out_c, .kernel = k, .stride = d->stride};
-    TRY(tconv_create_layout(&st->conv, engine, &spec, d->norm ? -1.0f : d->slope, n, ph, pw,
+    TRY(tconv_create_layout(&st->conv, dnn, &spec, d->norm ? -1.0f : d->slope, n, ph, pw,
                             d->diff_src != NULL, d->frozen || d->frozen_weights, layout, d->bf16));
     int32_t oh = st->conv.out_h, ow = st->conv.out_w;
     st->conv_out = alloc_tensor(n, oh, ow, out_c);
@@ -218,7 +218,7 @@ style_status train_stage_create(train_stage *st, train_params *p, int32_t n, dnn
     float *bias = d->bias ? train_params_value(p, d->bias) : NULL;
     const bool fixed = d->frozen || d->frozen_weights; /* no weight gradients */
     float *diff_bias = d->bias && !fixed ? train_params_grad(p, d->bias) : NULL;
-    TRY(tconv_bind(&st->conv, engine, p->values + wp->offset, bias,
+    TRY(tconv_bind(&st->conv, dnn, p->values + wp->offset, bias,
                    fixed ? NULL : p->grads + wp->offset, diff_bias, conv_src, st->conv_out,
                    conv_diff_src, st->diff_conv_out));
     if (st->conv.scratchpad_bytes > *scratch) *scratch = st->conv.scratchpad_bytes;
@@ -230,7 +230,7 @@ style_status train_stage_create(train_stage *st, train_params *p, int32_t n, dnn
     if (d->norm) {
         st->has_norm = true;
         snprintf(st->norm_name, sizeof st->norm_name, "%s", d->norm);
-        TRY(tnorm_create_layout(&st->norm, engine, d->batch_norm, d->relu, n, out_c, oh, ow, 1e-5f,
+        TRY(tnorm_create_layout(&st->norm, dnn, d->batch_norm, d->relu, n, out_c, oh, ow, 1e-5f,
                                 layout));
         st->out = alloc_tensor(n, oh, ow, out_c);
         st->diff_out = alloc_tensor(n, oh, ow, out_c);
@@ -238,7 +238,7 @@ style_status train_stage_create(train_stage *st, train_params *p, int32_t n, dnn
         char s1[64], s2[64];
         snprintf(s1, sizeof s1, "%s.weight", d->norm);
         snprintf(s2, sizeof s2, "%s.bias", d->norm);
-        TRY(tnorm_bind(&st->norm, engine, train_params_value(p, s1), train_params_value(p, s2),
+        TRY(tnorm_bind(&st->norm, dnn, train_params_value(p, s1), train_params_value(p, s2),
                        train_params_grad(p, s1), train_params_grad(p, s2), st->conv_out, st->out,
                        st->diff_conv_out, st->diff_out));
         if (st->norm.scratchpad_bytes > *scratch) *scratch = st->norm.scratchpad_bytes;
@@ -249,7 +249,7 @@ fail:
 }
 
 /* A stage of the transform network: "<prefix>.conv2d" padded by k/2, norm "<norm>". */
-static style_status stage_create(train_net *net, train_stage *st, dnnl_engine_t engine, float *src,
+static style_status stage_create(train_net *net, train_stage *st, dnn_context *dnn, float *src,
                                  float *diff_src, int32_t h, int32_t w, int32_t in_c,
                                  int32_t factor, const char *conv_prefix, int32_t stride,
                                  const char *norm, bool relu, bool blocked, size_t *scratch)
@@ -276,7 +276,7 @@ static style_status stage_create(train_net *net, train_stage *st, dnnl_engine_t 
                           .frozen_weights = net->params->config.frozen_convs,
                           .blocked = blocked,
                           .bf16 = net->bf16};
-    return train_stage_create(st, net->params, net->n, engine, &d, scratch);
+    return train_stage_create(st, net->params, net->n, dnn, &d, scratch);
 }
 
 void train_stage_destroy(train_stage *st)
@@ -311,8 +311,8 @@ static void update_running(train_net *net, train_stage *st)
     }
 }
 
-style_status train_stage_forward(train_stage *st, int32_t n, dnnl_stream_t stream,
-                                 dnnl_memory_t scratchpad)
+style_status train_stage_forward(train_stage *st, int32_t n, dnn_context *dnn,
+                                 dnn_scratchpad *scratchpad)
 {
     style_status status = STYLE_OK;
     if (st->padding) {
@@ -328,27 +328,26 @@ style_status train_stage_forward(train_stage *st, int32_t n, dnnl_stream_t strea
                     st->src + b * in_image, st->in_h, st->in_w, st->in_c, st->factor, st->pad,
                     st->padded + b * out_image);
     }
-    TRY(tconv_forward(&st->conv, stream, scratchpad));
-    if (st->has_norm) TRY(tnorm_forward(&st->norm, stream, scratchpad));
+    TRY(tconv_forward(&st->conv, dnn, scratchpad));
+    if (st->has_norm) TRY(tnorm_forward(&st->norm, dnn, scratchpad));
     return STYLE_OK;
 fail:
     return status;
 }
 
-static style_status stage_forward(train_net *net, train_stage *st, dnnl_stream_t stream,
-                                  bool training)
+static style_status stage_forward(train_net *net, train_stage *st, dnn_context *dnn, bool training)
 {
-    style_status status = train_stage_forward(st, net->n, stream, net->scratchpad_memory);
+    style_status status = train_stage_forward(st, net->n, dnn, net->scratchpad);
     if (status == STYLE_OK && training && st->has_norm && st->norm.batch) update_running(net, st);
     return status;
 }
 
-style_status train_stage_backward(train_stage *st, int32_t n, dnnl_stream_t stream,
-                                  dnnl_memory_t scratchpad)
+style_status train_stage_backward(train_stage *st, int32_t n, dnn_context *dnn,
+                                  dnn_scratchpad *scratchpad)
 {
     style_status status = STYLE_OK;
-    if (st->has_norm) TRY(tnorm_backward(&st->norm, stream, scratchpad));
-    TRY(tconv_backward(&st->conv, stream, scratchpad));
+    if (st->has_norm) TRY(tnorm_backward(&st->norm, dnn, scratchpad));
+    TRY(tconv_backward(&st->conv, dnn, scratchpad));
     if (st->padding && st->diff_src) {
         size_t in_image = (size_t)st->in_h * st->in_w * st->in_c;
         size_t out_image = (size_t)(st->in_h * st->factor + 2 * st->pad) *
@@ -363,9 +362,9 @@ fail:
     return status;
 }
 
-static style_status stage_backward(train_net *net, train_stage *st, dnnl_stream_t stream)
+static style_status stage_backward(train_net *net, train_stage *st, dnn_context *dnn)
 {
-    return train_stage_backward(st, net->n, stream, net->scratchpad_memory);
+    return train_stage_backward(st, net->n, dnn, net->scratchpad);
 }
 
 /* Whether a blocked stage's convolution has fallen to oneDNN's reference code (seen:
@@ -384,23 +383,23 @@ static bool blocked_region_is_slow(const train_net *net)
     return slow;
 }
 
-style_status train_net_create(train_net *net, train_params *params, dnnl_engine_t engine, int32_t n,
+style_status train_net_create(train_net *net, train_params *params, dnn_context *dnn, int32_t n,
                               int32_t size, bool bf16)
 {
     /* nChw8c where it was measured to pay: fp32 on AVX2 without AVX-512 (AVX-512's native
      * block is 16 channels; not measured here, so NHWC as before; oneDNN's bf16 kernels
      * take NHWC). */
     const int32_t *wd = params->config.widths;
-    if (bf16 || backend_kernel_isa() != 1 || wd[0] % 8 || wd[1] % 8 || wd[2] % 8)
-        return train_net_create_layout(net, params, engine, n, size, TRAIN_LAYOUT_NHWC, bf16);
+    if (bf16 || dnn_cpu_kernel_isa() != 1 || wd[0] % 8 || wd[1] % 8 || wd[2] % 8)
+        return train_net_create_layout(net, params, dnn, n, size, TRAIN_LAYOUT_NHWC, bf16);
     style_status status =
-        train_net_create_layout(net, params, engine, n, size, TRAIN_LAYOUT_BLOCKED, false);
+        train_net_create_layout(net, params, dnn, n, size, TRAIN_LAYOUT_BLOCKED, false);
     if (status != STYLE_OK || !blocked_region_is_slow(net)) return status;
     train_net_destroy(net);
-    return train_net_create_layout(net, params, engine, n, size, TRAIN_LAYOUT_NHWC, false);
+    return train_net_create_layout(net, params, dnn, n, size, TRAIN_LAYOUT_NHWC, false);
 }
 
-style_status train_net_create_layout(train_net *net, train_params *params, dnnl_engine_t engine,
+style_status train_net_create_layout(train_net *net, train_params *params, dnn_context *dnn,
                                      int32_t n, int32_t size, train_layout layout, bool bf16)
 {
     style_status status = STYLE_OK;
@@ -426,10 +425,10 @@ style_status train_net_create_layout(train_net *net, train_params *params, dnnl_
             "train: the blocked layout needs widths that are multiples of 8");
     net->blocked = blocked;
     /* Downsampling: conv1 (no input gradient), conv2 /2, conv3 /2. */
-    TRY(stage_create(net, &net->down[0], engine, net->input, NULL, size, size, 3, 1, "conv1", 1,
-                     "in1", true, false, &scratch));
-    TRY(stage_create(net, &net->down[1], engine, net->down[0].out, net->down[0].diff_out, size,
-                     size, wd[0], 1, "conv2", 2, "in2", true, false, &scratch));
+    TRY(stage_create(net, &net->down[0], dnn, net->input, NULL, size, size, 3, 1, "conv1", 1, "in1",
+                     true, false, &scratch));
+    TRY(stage_create(net, &net->down[1], dnn, net->down[0].out, net->down[0].diff_out, size, size,
+                     wd[0], 1, "conv2", 2, "in2", true, false, &scratch));
     float *down_in = net->down[1].out, *diff_down_in = net->down[1].diff_out;
     const int32_t h = size / 2;
     if (blocked) {
@@ -442,7 +441,7 @@ style_status train_net_create_layout(train_net *net, train_params *params, dnnl_
                 STYLE_ERR_NOMEM, "train: out of memory");
         down_in = net->blocked_in, diff_down_in = net->diff_blocked_in;
     }
-    TRY(stage_create(net, &net->down[2], engine, down_in, diff_down_in, h, h, wd[1], 1, "conv3", 2,
+    TRY(stage_create(net, &net->down[2], dnn, down_in, diff_down_in, h, h, wd[1], 1, "conv3", 2,
                      "in3", true, blocked, &scratch));
     net->stream[0] = net->down[2].out;
     net->diff_stream[0] = net->down[2].diff_out;
@@ -455,9 +454,9 @@ style_status train_net_create_layout(train_net *net, train_params *params, dnnl_
         snprintf(n1, sizeof n1, "res%d.in1", k + 1);
         snprintf(n2, sizeof n2, "res%d.in2", k + 1);
         /* The first conv's input gradient goes to scratch, then joins the skip path's. */
-        TRY(stage_create(net, &net->residual[k][0], engine, net->stream[k], net->diff_scratch, q, q,
+        TRY(stage_create(net, &net->residual[k][0], dnn, net->stream[k], net->diff_scratch, q, q,
                          wd[2], 1, c1, 1, n1, true, blocked, &scratch));
-        TRY(stage_create(net, &net->residual[k][1], engine, net->residual[k][0].out,
+        TRY(stage_create(net, &net->residual[k][1], dnn, net->residual[k][0].out,
                          net->residual[k][0].diff_out, q, q, wd[2], 1, c2, 1, n2, false, blocked,
                          &scratch));
         net->stream[k + 1] = alloc_tensor(n, q, q, wd[2]);
@@ -465,14 +464,14 @@ style_status train_net_create_layout(train_net *net, train_params *params, dnnl_
         FAIL_IF(!net->stream[k + 1] || !net->diff_stream[k + 1], STYLE_ERR_NOMEM,
                 "train: out of memory");
     }
-    TRY(stage_create(net, &net->up[0], engine, net->stream[blocks], net->diff_stream[blocks], q, q,
+    TRY(stage_create(net, &net->up[0], dnn, net->stream[blocks], net->diff_stream[blocks], q, q,
                      wd[2], 2, "deconv1", 1, "in4", true, blocked, &scratch));
-    TRY(stage_create(net, &net->up[1], engine, net->up[0].out, net->up[0].diff_out, 2 * q, 2 * q,
+    TRY(stage_create(net, &net->up[1], dnn, net->up[0].out, net->up[0].diff_out, 2 * q, 2 * q,
                      wd[1], 2, "deconv2", 1, "in5", true, blocked, &scratch));
-    TRY(stage_create(net, &net->last, engine, blocked ? net->blocked_out : net->up[1].out,
+    TRY(stage_create(net, &net->last, dnn, blocked ? net->blocked_out : net->up[1].out,
                      blocked ? net->diff_blocked_out : net->up[1].diff_out, size, size, wd[0], 1,
                      "deconv3", 1, NULL, false, false, &scratch));
-    TRY(train_scratchpad_create(engine, scratch, &net->scratchpad, &net->scratchpad_memory));
+    TRY(dnn_scratchpad_create(&net->scratchpad, dnn, scratch, "training"));
     return STYLE_OK;
 fail:
     train_net_destroy(net);
@@ -503,7 +502,7 @@ static void timing_lap(const train_net *net, double *mark, double *total)
     *mark = now;
 }
 
-style_status train_net_forward(train_net *net, dnnl_stream_t stream, bool training,
+style_status train_net_forward(train_net *net, dnn_context *dnn, bool training,
                                const float **output)
 {
     style_status status = STYLE_OK;
@@ -514,22 +513,22 @@ style_status train_net_forward(train_net *net, dnnl_stream_t stream, bool traini
     double start = tm ? timing_now() : 0, mark = start;
     const int32_t c0 = net->params->config.widths[0], c1 = net->params->config.widths[1];
     const int32_t s = net->size, h = s / 2;
-    TRY(stage_forward(net, &net->down[0], stream, training));
-    TRY(stage_forward(net, &net->down[1], stream, training));
+    TRY(stage_forward(net, &net->down[0], dnn, training));
+    TRY(stage_forward(net, &net->down[1], dnn, training));
     if (net->blocked) nhwc_to_blocked8(net->down[1].out, net->n, h, h, c1, net->blocked_in);
-    TRY(stage_forward(net, &net->down[2], stream, training));
+    TRY(stage_forward(net, &net->down[2], dnn, training));
     if (tm) timing_lap(net, &mark, &tm->forward_part[TRAIN_PART_DOWN]);
     for (int32_t k = 0; k < blocks; k++) {
-        TRY(stage_forward(net, &net->residual[k][0], stream, training));
-        TRY(stage_forward(net, &net->residual[k][1], stream, training));
+        TRY(stage_forward(net, &net->residual[k][0], dnn, training));
+        TRY(stage_forward(net, &net->residual[k][1], dnn, training));
         add_tensors(net->stream[k + 1], net->stream[k], net->residual[k][1].out, stream_count);
     }
     if (tm) timing_lap(net, &mark, &tm->forward_part[TRAIN_PART_RESIDUAL]);
-    TRY(stage_forward(net, &net->up[0], stream, training));
-    TRY(stage_forward(net, &net->up[1], stream, training));
+    TRY(stage_forward(net, &net->up[0], dnn, training));
+    TRY(stage_forward(net, &net->up[1], dnn, training));
     if (net->blocked) blocked8_to_nhwc(net->up[1].out, net->n, s, s, c0, net->blocked_out);
     if (tm) timing_lap(net, &mark, &tm->forward_part[TRAIN_PART_UP]);
-    TRY(stage_forward(net, &net->last, stream, training));
+    TRY(stage_forward(net, &net->last, dnn, training));
     if (tm) {
         timing_lap(net, &mark, &tm->forward_part[TRAIN_PART_LAST]);
         tm->forward += mark - start;
@@ -569,7 +568,7 @@ float *train_net_diff_output(train_net *net)
     return net->last.diff_out;
 }
 
-style_status train_net_backward(train_net *net, dnnl_stream_t stream)
+style_status train_net_backward(train_net *net, dnn_context *dnn)
 {
     style_status status = STYLE_OK;
     const int32_t blocks = net->params->config.residual_blocks;
@@ -580,26 +579,26 @@ style_status train_net_backward(train_net *net, dnnl_stream_t stream)
     memset(net->params->grads, 0, net->params->total * sizeof(float));
     const int32_t c0 = net->params->config.widths[0], c1 = net->params->config.widths[1];
     const int32_t s = net->size, h = s / 2;
-    TRY(stage_backward(net, &net->last, stream));
+    TRY(stage_backward(net, &net->last, dnn));
     if (net->blocked)
         nhwc_to_blocked8(net->diff_blocked_out, net->n, s, s, c0, net->up[1].diff_out);
     if (tm) timing_lap(net, &mark, &tm->backward_part[TRAIN_PART_LAST]);
-    TRY(stage_backward(net, &net->up[1], stream));
-    TRY(stage_backward(net, &net->up[0], stream));
+    TRY(stage_backward(net, &net->up[1], dnn));
+    TRY(stage_backward(net, &net->up[0], dnn));
     if (tm) timing_lap(net, &mark, &tm->backward_part[TRAIN_PART_UP]);
     for (int32_t k = blocks - 1; k >= 0; k--) {
         /* x_{k+1} = x_k + branch(x_k): the gradient reaches the branch's output unchanged. */
         memcpy(net->residual[k][1].diff_out, net->diff_stream[k + 1], stream_count * sizeof(float));
-        TRY(stage_backward(net, &net->residual[k][1], stream));
-        TRY(stage_backward(net, &net->residual[k][0], stream));
+        TRY(stage_backward(net, &net->residual[k][1], dnn));
+        TRY(stage_backward(net, &net->residual[k][0], dnn));
         add_tensors(net->diff_stream[k], net->diff_stream[k + 1], net->diff_scratch, stream_count);
     }
     if (tm) timing_lap(net, &mark, &tm->backward_part[TRAIN_PART_RESIDUAL]);
-    TRY(stage_backward(net, &net->down[2], stream));
+    TRY(stage_backward(net, &net->down[2], dnn));
     if (net->blocked)
         blocked8_to_nhwc(net->diff_blocked_in, net->n, h, h, c1, net->down[1].diff_out);
-    TRY(stage_backward(net, &net->down[1], stream));
-    TRY(stage_backward(net, &net->down[0], stream));
+    TRY(stage_backward(net, &net->down[1], dnn));
+    TRY(stage_backward(net, &net->down[0], dnn));
     if (tm) {
         timing_lap(net, &mark, &tm->backward_part[TRAIN_PART_DOWN]);
         tm->backward += mark - start;
@@ -652,7 +651,6 @@ void train_net_destroy(train_net *net)
     style__aligned_free(net->diff_blocked_out);
     style__aligned_free(net->input);
     style__aligned_free(net->diff_scratch);
-    if (net->scratchpad_memory) dnnl_memory_destroy(net->scratchpad_memory);
-    style__aligned_free(net->scratchpad);
+    dnn_scratchpad_free(net->scratchpad);
     memset(net, 0, sizeof *net);
 }

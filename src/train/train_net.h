@@ -93,14 +93,14 @@ typedef struct train_stage_desc {
                                     (in_c and the output channels multiples of 8) */
 } train_stage_desc;
 
-style_status train_stage_create(train_stage *st, train_params *p, int32_t n, dnnl_engine_t engine,
+style_status train_stage_create(train_stage *st, train_params *p, int32_t n, dnn_context *dnn,
                                 const train_stage_desc *d, size_t *scratch);
-style_status train_stage_forward(train_stage *st, int32_t n, dnnl_stream_t stream,
-                                 dnnl_memory_t scratchpad);
+style_status train_stage_forward(train_stage *st, int32_t n, dnn_context *dnn,
+                                 dnn_scratchpad *scratchpad);
 /* Needs the gradient of the stage's output in st->diff_out; writes the parameters' gradients
  * and (if the stage has one) the input's. */
-style_status train_stage_backward(train_stage *st, int32_t n, dnnl_stream_t stream,
-                                  dnnl_memory_t scratchpad);
+style_status train_stage_backward(train_stage *st, int32_t n, dnn_context *dnn,
+                                  dnn_scratchpad *scratchpad);
 void train_stage_destroy(train_stage *st);
 
 /* The graph's parts, for timing: downsampling, residual blocks, upsampling, output layer. */
@@ -132,30 +132,29 @@ typedef struct train_net {
     bool blocked;
     bool bf16; /* convolutions in bf16 mixed precision (tconv.bf16) */
     float *blocked_in, *diff_blocked_in, *blocked_out, *diff_blocked_out;
-    void *scratchpad;
-    dnnl_memory_t scratchpad_memory;
+    dnn_scratchpad *scratchpad;
 } train_net;
 
 /* bf16: the convolutions compute in bf16 mixed precision (tconv.bf16); norms, the residual
  * stream and the output stay f32. */
-style_status train_net_create(train_net *net, train_params *params, dnnl_engine_t engine, int32_t n,
+style_status train_net_create(train_net *net, train_params *params, dnn_context *dnn, int32_t n,
                               int32_t size, bool bf16);
 /* The activation layout of the middle stages (down[2] .. up[1]). train_net_create chooses
  * BLOCKED (nChw8c; widths multiples of 8) on AVX2 processors without AVX-512, unless
  * one of its convolutions would run oneDNN's reference code, and NHWC elsewhere. */
 typedef enum train_layout { TRAIN_LAYOUT_NHWC, TRAIN_LAYOUT_BLOCKED } train_layout;
-style_status train_net_create_layout(train_net *net, train_params *params, dnnl_engine_t engine,
+style_status train_net_create_layout(train_net *net, train_params *params, dnn_context *dnn,
                                      int32_t n, int32_t size, train_layout layout, bool bf16);
 /* Runs the batch in net->input; returns the output (N x S x S x 3, unclamped 0..255 scale).
  * `training` updates batch-norm running statistics. */
-style_status train_net_forward(train_net *net, dnnl_stream_t stream, bool training,
+style_status train_net_forward(train_net *net, dnn_context *dnn, bool training,
                                const float **output);
 /* The buffer (N x S x S x 3) where the caller puts d loss / d output before backward. */
 float *train_net_diff_output(train_net *net);
 /* Conditional instance norm: the style (row) the next forward and backward passes use. */
 void train_net_set_style(train_net *net, int32_t style);
 /* Backpropagates the output gradient into params->grads (overwritten). */
-style_status train_net_backward(train_net *net, dnnl_stream_t stream);
+style_status train_net_backward(train_net *net, dnn_context *dnn);
 void train_net_destroy(train_net *net);
 /* Multiply-adds of one training step (forward and backward) of the graph: `executed` those
  * the primitives run, `nominal` those of the network as written (nearest x2 + conv counted at

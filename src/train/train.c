@@ -4,6 +4,7 @@
  * resumption.
  */
 #include "features/feature_net.h"
+#include "train/optim.h"
 #include "train/train.h"
 #include "train/train_data_list.h"
 #include "train/train_group.h"
@@ -403,34 +404,6 @@ static double learning_rate(const train_settings *s, int64_t iteration)
     double progress = (double)iteration / (double)(s->iterations > 1 ? s->iterations - 1 : 1);
     if (progress > 1) progress = 1;
     return s->learning_rate * (0.1 + 0.9 * 0.5 * (1.0 + cos(M_PI * progress)));
-}
-
-void train_adam_update(train_params *p, float *adam_m, float *adam_v, double lr, int64_t step,
-                       int32_t only_style)
-{
-    const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
-    const double c1 = 1.0 - pow(b1, (double)step), c2 = 1.0 - pow(b2, (double)step);
-    const bool adding_style = only_style >= 0;
-    for (int32_t i = 0; i < p->count; i++) {
-        const train_param *param = &p->params[i];
-        if (!param->trainable) continue;
-        /* Adding a style: only its row of the norms' scales and shifts moves; the convolutions
-         * and the other styles stay bit-identical. */
-        size_t begin = 0, end = param->count;
-        if (adding_style) {
-            if (strstr(param->name, ".conv2d.")) continue;
-            begin = (size_t)only_style * (size_t)param->shape[1];
-            end = begin + (size_t)param->shape[1];
-        }
-        float *v = p->values + param->offset, *g = p->grads + param->offset;
-        float *m = adam_m + param->offset, *s = adam_v + param->offset;
-#pragma omp parallel for schedule(static)
-        for (size_t j = begin; j < end; j++) {
-            m[j] = (float)(b1 * m[j] + (1 - b1) * g[j]);
-            s[j] = (float)(b2 * s[j] + (1 - b2) * (double)g[j] * g[j]);
-            v[j] -= (float)(lr * (m[j] / c1) / (sqrt(s[j] / c2) + eps));
-        }
-    }
 }
 
 /* Whether the caller asks to stop inside an iteration (options->cancel). */

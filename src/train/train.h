@@ -102,10 +102,6 @@ style_status train_check_writable(const char *path, const char *what);
 /* The checkpoint path: `given`, else OUT_PATH.ckpt; a fresh string (style__free), NULL when out
  * of memory. */
 char *train_checkpoint_path(const char *given, const char *out_path);
-/* One Adam step (beta 0.9, 0.999, eps 1e-8; `step` counts from 1) on every trainable param;
- * only_style >= 0 (adding a style): only that row of the [styles, C] norm parameters moves. */
-void train_adam_update(train_params *p, float *m, float *v, double lr, int64_t step,
-                       int32_t only_style);
 /*
  * Adding a style to a trained model (s->add_style_to; s->style_count == 1): loads it (a
  * johnson-cin model, or a single-style johnson one, which becomes style 0 of a johnson-cin

@@ -11,6 +11,7 @@
  * resumption use the trainer's checkpoint files.
  */
 #include "arch/adain.h"
+#include "train/optim.h"
 #include "train/train.h"
 #include "train/train_adain_init.h"
 #include "train/train_data_list.h"

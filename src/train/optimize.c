@@ -53,30 +53,10 @@ static style_status resolve_layers(optimize_problem *p, const char *content_laye
             return style__fail(STYLE_ERR_INVALID_ARGUMENT, "optimize: style layer list too long");
         snprintf(p->style_names, sizeof p->style_names, "%s", style_layers);
     } else {
-        p->style_names[0] = '\0';
-        for (int32_t i = 0; i < net->style_count; i++) {
-            size_t used = strlen(p->style_names);
-            snprintf(p->style_names + used, sizeof p->style_names - used, "%s%s", i ? "," : "",
-                     net->style_taps[i]);
-        }
+        feature_net_style_tap_list(net, p->style_names, sizeof p->style_names);
     }
-    char list[sizeof p->style_names];
-    snprintf(list, sizeof list, "%s", p->style_names);
-    p->style_count = 0;
-    for (char *save = NULL, *name = strtok_r(list, ",", &save); name;
-         name = strtok_r(NULL, ",", &save)) {
-        int32_t layer = feature_net_tap(net, name);
-        if (layer < 0)
-            return style__fail(STYLE_ERR_INVALID_ARGUMENT,
-                               "optimize: loss network %s has no tap '%s'", net->name, name);
-        if (p->style_count == OPTIMIZE_MAX_STYLE_LAYERS)
-            return style__fail(STYLE_ERR_INVALID_ARGUMENT, "optimize: more than %d style layers",
-                               OPTIMIZE_MAX_STYLE_LAYERS);
-        p->style_layer[p->style_count++] = layer;
-    }
-    if (!p->style_count)
-        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "optimize: no style layers");
-    return STYLE_OK;
+    return feature_net_tap_list(net, p->style_names, "optimize", p->style_layer,
+                                OPTIMIZE_MAX_STYLE_LAYERS, &p->style_count);
 }
 
 static int32_t deepest_layer(const optimize_problem *p)

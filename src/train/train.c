@@ -326,33 +326,14 @@ static style_status resolve_layers(trainer *t)
     feature_net *net = t->loss_net;
     if (!s->content_layer[0])
         snprintf(s->content_layer, sizeof s->content_layer, "%s", net->content_taps[0]);
-    if (!s->style_layers[0]) {
-        for (int32_t i = 0; i < net->style_count; i++) {
-            if (i)
-                strncat(s->style_layers, ",", sizeof s->style_layers - strlen(s->style_layers) - 1);
-            strncat(s->style_layers, net->style_taps[i],
-                    sizeof s->style_layers - strlen(s->style_layers) - 1);
-        }
-    }
+    if (!s->style_layers[0])
+        feature_net_style_tap_list(net, s->style_layers, sizeof s->style_layers);
     t->content_layer = feature_net_tap(net, s->content_layer);
     if (t->content_layer < 0)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: loss network %s has no tap '%s'",
                            net->name, s->content_layer);
-    char list[512];
-    snprintf(list, sizeof list, "%s", s->style_layers);
-    t->style_count = 0;
-    for (char *save = NULL, *name = strtok_r(list, ",", &save); name;
-         name = strtok_r(NULL, ",", &save)) {
-        int32_t layer = feature_net_tap(net, name);
-        if (layer < 0)
-            return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: loss network %s has no tap '%s'",
-                               net->name, name);
-        if (t->style_count == MAX_STYLE_LAYERS)
-            return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: too many style layers");
-        t->style_layer[t->style_count++] = layer;
-    }
-    if (!t->style_count) return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: no style layers");
-    return STYLE_OK;
+    return feature_net_tap_list(net, s->style_layers, "train", t->style_layer, MAX_STYLE_LAYERS,
+                                &t->style_count);
 }
 
 static int32_t deepest_layer(const trainer *t)

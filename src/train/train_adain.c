@@ -331,21 +331,11 @@ static style_status resolve_layers(adain_trainer *t)
                     sizeof s->style_layers - strlen(s->style_layers) - 1);
         }
     }
-    char list[512];
-    snprintf(list, sizeof list, "%s", s->style_layers);
-    t->style_count = 0;
+    TRY(feature_net_tap_list(net, s->style_layers, "train-adain", t->style_layer, MAX_STYLE_LAYERS,
+                             &t->style_count));
     t->last = t->tap;
-    for (char *save = NULL, *name = strtok_r(list, ",", &save); name;
-         name = strtok_r(NULL, ",", &save)) {
-        int32_t layer = feature_net_tap(net, name);
-        FAIL_IF(layer < 0, STYLE_ERR_INVALID_ARGUMENT, "train-adain: %s has no tap '%s'", net->name,
-                name);
-        FAIL_IF(t->style_count == MAX_STYLE_LAYERS, STYLE_ERR_INVALID_ARGUMENT,
-                "train-adain: too many style layers");
-        t->style_layer[t->style_count++] = layer;
-        if (layer > t->last) t->last = layer;
-    }
-    FAIL_IF(!t->style_count, STYLE_ERR_INVALID_ARGUMENT, "train-adain: no style layers");
+    for (int32_t i = 0; i < t->style_count; i++)
+        if (t->style_layer[i] > t->last) t->last = t->style_layer[i];
     TRY(adain_decoder_mirror(net, t->tap, &t->spec));
     FAIL_IF(s->crop_size % t->spec.scale, STYLE_ERR_INVALID_ARGUMENT,
             "train-adain: the crop size must be a multiple of %d for this encoder", t->spec.scale);

@@ -6,6 +6,7 @@
 #include "train/train_data.h"
 #include "model/safetensors.h"
 #include "train/train_net.h"
+#include "train/train_loop.h"
 #include "core/file_sha256.h"
 
 #define TRAIN_PATH_MAX 4096
@@ -56,13 +57,6 @@ typedef struct train_settings {
     int64_t checkpoint_every;
 } train_settings;
 
-/* Training state beyond the parameters: where the run is. */
-typedef struct train_state {
-    int64_t iteration; /* completed */
-    train_rng rng;
-    double seconds; /* training time of earlier runs (resumed) */
-} train_state;
-
 /* Settings as JSON (for checkpoints). Caller frees. */
 char *train_settings_to_json(const train_settings *s, int64_t dataset_size, double seconds);
 /* The model's libstyle.training: the settings with file names and SHA-256 instead of paths,
@@ -94,14 +88,6 @@ style_status train_checkpoint_load_settings(const char *path, train_settings *s)
 style_status train_checkpoint_load(const char *path, train_state *state, train_params *params,
                                    float *adam_m, float *adam_v);
 
-/* Helpers of the training loops (train.c). */
-double train_now_seconds(void);
-/* The directory `path` would be created in must exist and be writable (`what` names it). */
-style_status train_check_writable(const char *path, const char *what);
-
-/* The checkpoint path: `given`, else OUT_PATH.ckpt; a fresh string (style__free), NULL when out
- * of memory. */
-char *train_checkpoint_path(const char *given, const char *out_path);
 /*
  * Adding a style to a trained model (s->add_style_to; s->style_count == 1): loads it (a
  * johnson-cin model, or a single-style johnson one, which becomes style 0 of a johnson-cin

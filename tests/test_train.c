@@ -14,7 +14,7 @@
 #include "model_builder.h"
 #include "reference.h"
 #include "testutil.h"
-#include "train/train.h"
+#include "train/train_checkpoint.h"
 #include "train_fixtures.h"
 
 #include <math.h>

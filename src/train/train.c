@@ -5,7 +5,10 @@
  */
 #include "features/feature_net.h"
 #include "train/optim.h"
-#include "train/train.h"
+#include "train/train_checkpoint.h"
+#include "train/train_provenance.h"
+#include "train/train_add_style.h"
+#include "train/train_warm_start.h"
 #include "train/train_data_list.h"
 #include "train/train_group.h"
 #include "train/train_losses.h"

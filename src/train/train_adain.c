@@ -12,7 +12,8 @@
  */
 #include "arch/adain.h"
 #include "train/optim.h"
-#include "train/train.h"
+#include "train/train_checkpoint.h"
+#include "train/train_provenance.h"
 #include "train/train_adain_init.h"
 #include "train/train_data_list.h"
 #include "train/train_loop.h"

@@ -3,7 +3,8 @@
  * written atomically. A checkpoint carries libstyle.checkpoint = 1, so the model loader refuses
  * it with a clear message rather than running half-trained weights by accident.
  */
-#include "train/train.h"
+#include "train/train_checkpoint.h"
+#include "train/train_provenance.h"
 #include "arch/johnson_topology.h"
 
 #include "core/file_kind.h"

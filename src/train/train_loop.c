@@ -1,7 +1,7 @@
 /* The trainers' shared skeleton (train_loop.h). */
 #include "train/train_loop.h"
 #include "dnn/backend.h"
-#include "train/train.h"
+#include "train/train_checkpoint.h"
 
 #include <errno.h>
 #include <math.h>

@@ -17,7 +17,6 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
 #define DEFAULT_SIZE 512
 #define DEFAULT_ITERATIONS 300
@@ -254,26 +253,6 @@ static bool has_image_extension(const char *path)
            strcasecmp(dot, ".jpeg") == 0 || strcasecmp(dot, ".webp") == 0;
 }
 
-/* The directory the output goes to must exist and be writable: checked before the work. */
-static style_status check_writable(const char *path)
-{
-    char dir[PATH_LIMIT];
-    if (strlen(path) >= sizeof dir)
-        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "optimize: output path too long");
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == dir)
-        dir[1] = '\0';
-    else
-        *slash = '\0';
-    if (access(dir, W_OK | X_OK) != 0)
-        return style__fail(STYLE_ERR_IO, "optimize: cannot write %s: directory %s: %s", path, dir,
-                           strerror(errno));
-    return STYLE_OK;
-}
-
 /* Clamps (and with preserve_color recolours) the image, writes out_path and fills result. */
 static style_status finish_image(const style_optimize_options *o, const optimize_problem *p,
                                  const float *x)
@@ -321,7 +300,7 @@ static style_status resolve_options(style_optimize_options *o, double *blend, bo
         FAIL_IF(!has_image_extension(o->out_path), STYLE_ERR_INVALID_ARGUMENT,
                 "optimize: %s: unknown file extension (expected .png, .jpg, .jpeg or .webp)",
                 o->out_path);
-        TRY(check_writable(o->out_path));
+        TRY(style__check_writable("optimize", "image", o->out_path));
     }
     double sum = 0;
     for (size_t k = 0; k < o->style_count; k++) {

@@ -16,16 +16,12 @@
 #include "train/train_loss_window.h"
 #include "train/train_temporal.h"
 
-#include <errno.h>
 #include <math.h>
 #include <omp.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #define MAX_STYLE_LAYERS 16
 /* The grid loss's period: the transform network's stride (two stride-2 convolutions down,

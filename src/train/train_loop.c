@@ -25,25 +25,6 @@ void train_loop_init(train_loop *l, const char *who, int threads, style_train_pr
     l->log = log, l->log_user = log_user;
 }
 
-/* The directory a file would be created in must exist and be writable: checked before hours
- * of training rather than at the first checkpoint. */
-style_status train_check_writable(const char *path, const char *what)
-{
-    char dir[TRAIN_PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == dir)
-        dir[1] = '\0';
-    else
-        *slash = '\0';
-    if (access(dir, W_OK | X_OK) != 0)
-        return style__fail(STYLE_ERR_IO, "train: cannot write the %s %s: directory %s: %s", what,
-                           path, dir, strerror(errno));
-    return STYLE_OK;
-}
-
 char *train_checkpoint_path(const char *given, const char *out_path)
 {
     if (given) return style__strdup(given);
@@ -75,8 +56,8 @@ style_status train_loop_open(train_loop *l, const char *out_path, const char *ch
     l->checkpoint_path = train_checkpoint_path(checkpoint_path, out_path);
     FAIL_IF(!l->checkpoint_path, STYLE_ERR_NOMEM, "%s: out of memory", l->who);
     if (writer) {
-        TRY(train_check_writable(out_path, "model"));
-        TRY(train_check_writable(l->checkpoint_path, "checkpoint"));
+        TRY(style__check_writable(l->who, "model", out_path));
+        TRY(style__check_writable(l->who, "checkpoint", l->checkpoint_path));
         /* A run killed while writing a checkpoint leaves its temporary behind. */
         int stale = style__remove_temporaries(l->checkpoint_path);
         if (stale > 0)

@@ -52,8 +52,6 @@ void train_loop_init(train_loop *l, const char *who, int threads, style_train_pr
 
 /* Monotonic seconds. */
 double train_now_seconds(void);
-/* The directory `path` would be created in must exist and be writable (`what` names it). */
-style_status train_check_writable(const char *path, const char *what);
 /* The checkpoint path: `given`, else OUT_PATH.ckpt; a fresh string (style__free), NULL when out
  * of memory. */
 char *train_checkpoint_path(const char *given, const char *out_path);

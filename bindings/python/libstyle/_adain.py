@@ -9,8 +9,7 @@ from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
-from ._callbacks import CallbackErrors, LogCallback, log_trampoline
-from ._errors import CancelledError
+from ._callbacks import CallbackErrors, LogCallback, call_with_callbacks, log_trampoline
 from ._images import PathLike, as_input, describe, encode_path, load_image
 from ._lib import AdainStyleHandle, TrainAdainOptions, lib
 from ._train import (
@@ -18,7 +17,6 @@ from ._train import (
     _float,
     _int,
     _path,
-    _sigint_stops,
     _style_layers,
     _text,
     _train_progress_trampoline,
@@ -213,19 +211,8 @@ def train_adain(
     if log_function is not None:
         options.log = log_function
     try:
-        with _sigint_stops(interrupted):
-            lib.style_train_adain(ctypes.byref(options))
-    except CancelledError as cancelled:
-        error = errors.take()
-        if error is None and interrupted[0]:
-            error = KeyboardInterrupt()
-        if error is not None:
-            raise error from cancelled
-        raise
+        call_with_callbacks(
+            lambda: lib.style_train_adain(ctypes.byref(options)), errors, interrupted
+        )
     finally:
         del progress_function, log_function, keep
-    error = errors.take()
-    if error is None and interrupted[0]:
-        error = KeyboardInterrupt()
-    if error is not None:
-        raise error

@@ -9,7 +9,7 @@ from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
-from ._callbacks import CallbackErrors, LogCallback, call_with_callbacks, log_trampoline
+from ._callbacks import LogCallback
 from ._images import PathLike, as_input, describe, encode_path, load_image
 from ._lib import AdainStyleHandle, TrainAdainOptions, lib
 from ._train import (
@@ -17,9 +17,9 @@ from ._train import (
     _float,
     _int,
     _path,
+    _run_training,
     _style_layers,
     _text,
-    _train_progress_trampoline,
 )
 
 __all__ = ["AdainStyle", "train_adain"]
@@ -203,16 +203,7 @@ def train_adain(
     options.color_weight = _float(color_weight, "color_weight")
     options.grid_weight = _float(grid_weight, "grid_weight")
 
-    errors = CallbackErrors()
-    interrupted = [False]
-    progress_function = _train_progress_trampoline(progress, errors, interrupted)
-    log_function = log_trampoline(log, errors) if log is not None else None
-    options.progress = progress_function
-    if log_function is not None:
-        options.log = log_function
     try:
-        call_with_callbacks(
-            lambda: lib.style_train_adain(ctypes.byref(options)), errors, interrupted
-        )
+        _run_training(lib.style_train_adain, options, progress, log)
     finally:
-        del progress_function, log_function, keep
+        del keep

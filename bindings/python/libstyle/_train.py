@@ -86,6 +86,28 @@ def _train_progress_trampoline(
     return TRAIN_PROGRESS_FN(trampoline)
 
 
+def _run_training(
+    function: Callable[[Any], object],
+    options: Any,
+    progress: Optional[TrainProgressCallback],
+    log: Optional[LogCallback],
+) -> None:
+    """Runs ``function(&options)`` (style_train or style_train_adain) with `progress` and `log`
+    installed; Ctrl-C stops the run with a checkpoint (call_with_callbacks)."""
+    # The ctypes callback objects must outlive the C call: the library holds bare pointers.
+    errors = CallbackErrors()
+    interrupted = [False]
+    progress_function = _train_progress_trampoline(progress, errors, interrupted)
+    log_function = log_trampoline(log, errors) if log is not None else None
+    options.progress = progress_function
+    if log_function is not None:
+        options.log = log_function
+    try:
+        call_with_callbacks(lambda: function(ctypes.byref(options)), errors, interrupted)
+    finally:
+        del progress_function, log_function
+
+
 # ---- argument checks ---------------------------------------------------------------------------
 
 
@@ -343,16 +365,8 @@ def train(
     options.threads = _int(threads, "threads", 0, _MAX_THREADS)
     options.checkpoint_every = _int(checkpoint_every, "checkpoint_every", 0, _INT64_MAX)
 
-    # The ctypes callback objects must outlive the C call: the library holds bare pointers.
-    errors = CallbackErrors()
-    interrupted = [False]
-    progress_function = _train_progress_trampoline(progress, errors, interrupted)
-    log_function = log_trampoline(log, errors) if log is not None else None
-    options.progress = progress_function
-    if log_function is not None:
-        options.log = log_function
     try:
-        call_with_callbacks(lambda: lib.style_train(ctypes.byref(options)), errors, interrupted)
+        _run_training(lib.style_train, options, progress, log)
     finally:
         # Referenced until here: the library held bare pointers into them during the call.
-        del progress_function, log_function, keep, image_array, name_array
+        del keep, image_array, name_array

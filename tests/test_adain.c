@@ -10,7 +10,7 @@
 #include "model_builder.h"
 #include "testutil.h"
 #include "train_fixtures.h"
-#include "train/train.h"
+#include "train/train_checkpoint.h"
 #include "train/train_losses.h"
 #include "train/train_loss_window.h"
 #include "core/file_sha256.h"

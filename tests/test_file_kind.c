@@ -8,7 +8,7 @@
 #include "features/feature_net.h"
 #include "core/file_kind.h"
 #include "model_builder.h"
-#include "train/train.h"
+#include "train/train_checkpoint.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -8,11 +8,13 @@
  */
 #include "features/feature_net.h"
 #include "model/model.h"
+#include "model/safetensors.h"
+#include "arch/johnson_topology.h"
 #include "arch/network.h"
 #include "model_builder.h"
 #include "reference.h"
 #include "testutil.h"
-#include "train/train.h"
+#include "train/train_checkpoint.h"
 #include "train_fixtures.h"
 #include "dnn_fixture.h"
 
@@ -403,6 +405,64 @@ static void test_training_lowers_loss(void **state)
     snprintf(ckpt, sizeof ckpt, "%s.ckpt", o.out_path);
     assert_int_equal(style_model_load(ckpt, NULL, &model), STYLE_ERR_UNSUPPORTED);
     assert_non_null(strstr(style_last_error(), "checkpoint"));
+    train_fixture_free_run(&o);
+    test_remove_tree(dir);
+    free(dir);
+}
+
+/* A trained model's tensors are the stages of Johnson's table, in its order, with the shapes
+ * the table gives (widths, the usual kernels; batch norm's running statistics), and the model
+ * loader's walk of the same table finds every stage with them. */
+static void test_export_walks_the_table(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    make_data(dir);
+    test_write_feature_net(test_path(dir, "net.safetensors"), 80);
+    train_run_log log = {0};
+    style_train_options o = train_fixture_small_run(dir, &log);
+    o.iterations = 2, o.residual_blocks = 2, o.norm = "batch";
+    assert_int_equal(style_train(&o), STYLE_OK);
+    void *bytes = NULL;
+    size_t size = 0;
+    assert_int_equal(style__read_file(o.out_path, (size_t)1 << 30, &bytes, &size), STYLE_OK);
+    st_file file = {0};
+    assert_int_equal(st_parse(bytes, size, &file), STYLE_OK);
+    style_model *model = NULL;
+    assert_int_equal(style_model_load(o.out_path, NULL, &model), STYLE_OK);
+    const int32_t widths[3] = {o.widths[0], o.widths[1], o.widths[2]};
+    size_t t = 0;
+    int32_t in_c = 3;
+    for (int32_t i = 0; i < johnson_step_count(2); i++) {
+        johnson_step step;
+        johnson_step_at(2, i, &step);
+        const int32_t out_c = johnson_step_width(&step, widths), k = step.spec->kernel;
+        char name[96];
+        const int64_t weight[4] = {out_c, in_c, k, k};
+        const char *suffix[] = {"conv2d.weight", "conv2d.bias",  "weight",
+                                "bias",          "running_mean", "running_var"};
+        const int tensors = step.spec->optional_norm ? 2 : 6;
+        for (int j = 0; j < tensors; j++) {
+            snprintf(name, sizeof name, "%s.%s", j < 2 ? step.conv_name : step.norm_name,
+                     suffix[j]);
+            assert_true(t < file.tensor_count);
+            assert_string_equal(file.tensors[t].name, name);
+            assert_int_equal(file.tensors[t].ndim, j == 0 ? 4 : 1);
+            for (int d = 0; d < file.tensors[t].ndim; d++)
+                assert_int_equal(file.tensors[t].shape[d], j == 0 ? weight[d] : out_c);
+            t++;
+        }
+        const model_stage *stage = johnson_model_stage_const(model, &step);
+        assert_int_equal(stage->conv.out_channels, out_c);
+        assert_int_equal(stage->conv.in_channels, in_c);
+        assert_int_equal(stage->conv.kernel, k);
+        assert_int_equal(stage->has_norm, !step.spec->optional_norm);
+        in_c = out_c;
+    }
+    assert_int_equal(t, file.tensor_count);
+    style_model_free(model);
+    st_file_clear(&file);
+    style__free(bytes);
     train_fixture_free_run(&o);
     test_remove_tree(dir);
     free(dir);
@@ -1433,6 +1493,7 @@ int main(void)
         cmocka_unit_test(test_vgg16_recognised),
         cmocka_unit_test(test_training_lowers_loss),
         cmocka_unit_test(test_resume_is_bit_identical),
+        cmocka_unit_test(test_export_walks_the_table),
         cmocka_unit_test(test_quality_terms),
         cmocka_unit_test(test_warm_start_and_shift),
         cmocka_unit_test(test_warm_start_widens),

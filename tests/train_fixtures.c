@@ -3,7 +3,7 @@
 #include "train_fixtures.h"
 #include "model/safetensors.h"
 #include "testutil.h"
-#include "train/train.h"
+#include "train/train_checkpoint.h"
 
 #include <math.h>
 #include <stdio.h>

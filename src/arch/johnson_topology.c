@@ -4,14 +4,14 @@
 #include <stdio.h>
 
 static const johnson_stage_spec stages[] = {
-    {JOHNSON_DOWN, 0, "conv1", "in1", 1, false, -1, true, false, false},
-    {JOHNSON_DOWN, 1, "conv2", "in2", 2, false, -1, true, false, false},
-    {JOHNSON_DOWN, 2, "conv3", "in3", 2, false, -1, true, false, false},
-    {JOHNSON_RESIDUAL_1, 0, "conv1", "in1", 1, false, 2, true, false, true},
-    {JOHNSON_RESIDUAL_2, 1, "conv2", "in2", 1, false, 2, false, false, true},
-    {JOHNSON_UP, 0, "deconv1", "in4", 1, true, 1, true, false, false},
-    {JOHNSON_UP, 1, "deconv2", "in5", 1, true, 0, true, false, false},
-    {JOHNSON_OUT, 0, "deconv3", "in6", 1, false, -2, false, true, false},
+    {JOHNSON_DOWN, 0, "conv1", "in1", 1, false, -1, true, false, false, 9},
+    {JOHNSON_DOWN, 1, "conv2", "in2", 2, false, -1, true, false, false, 3},
+    {JOHNSON_DOWN, 2, "conv3", "in3", 2, false, -1, true, false, false, 3},
+    {JOHNSON_RESIDUAL_1, 0, "conv1", "in1", 1, false, 2, true, false, true, 3},
+    {JOHNSON_RESIDUAL_2, 1, "conv2", "in2", 1, false, 2, false, false, true, 3},
+    {JOHNSON_UP, 0, "deconv1", "in4", 1, true, 1, true, false, false, 3},
+    {JOHNSON_UP, 1, "deconv2", "in5", 1, true, 0, true, false, false, 3},
+    {JOHNSON_OUT, 0, "deconv3", "in6", 1, false, -2, false, true, false, 9},
 };
 enum { BEFORE_BLOCKS = 3, BLOCK_STAGES = 2, AFTER_BLOCKS = 3 };
 
@@ -40,6 +40,13 @@ void johnson_step_at(int32_t blocks, int32_t index, johnson_step *step)
         snprintf(step->conv_name, sizeof step->conv_name, "%s", step->spec->conv);
         snprintf(step->norm_name, sizeof step->norm_name, "%s", step->spec->norm);
     }
+}
+
+int32_t johnson_step_width(const johnson_step *step, const int32_t widths[3])
+{
+    const johnson_stage_spec *spec = step->spec;
+    if (spec->out_like == -2) return 3;
+    return widths[spec->out_like == -1 ? spec->index : spec->out_like];
 }
 
 model_stage *johnson_model_stage(style_model *model, const johnson_step *step)

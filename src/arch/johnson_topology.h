@@ -12,9 +12,11 @@
  *   deconv2 (x2, c2 -> c1)      in5 + ReLU
  *   deconv3 (9x9, c1 -> 3)      in6 when libstyle.final_norm = instance
  *
- * (The kernels are the usual ones; a file's own come from its tensors.) Loading
- * (johnson_model.c), the norms in order (model_norms), the inference plan (network.c) and the
- * bands (banded.c) walk this table.
+ * (The kernels are the usual ones, the trainer's; a file's own come from its tensors.) Loading
+ * (johnson_model.c), the norms in order (model_norms), the ml5 import's variables
+ * (import_ml5.c), the inference plan (network.c), the bands (banded.c), the training graph and
+ * its parameters (train_net.c) and the export of a trained model (train_checkpoint.c) walk
+ * this table.
  */
 #ifndef STYLE_JOHNSON_TOPOLOGY_H
 #define STYLE_JOHNSON_TOPOLOGY_H
@@ -41,6 +43,7 @@ typedef struct johnson_stage_spec {
     bool relu;          /* ReLU after the norm */
     bool optional_norm; /* the norm only with libstyle.final_norm = instance (in6) */
     bool repeated;      /* once per residual block */
+    int32_t kernel;     /* the usual kernel (9 or 3): what the trainer creates */
 } johnson_stage_spec;
 
 /* One stage of a particular model: a table row, its block (residual) and its names. */
@@ -54,6 +57,8 @@ typedef struct johnson_step {
 int32_t johnson_step_count(int32_t blocks);
 /* Stage `index` (0 .. johnson_step_count - 1) of a network with `blocks` residual blocks. */
 void johnson_step_at(int32_t blocks, int32_t index, johnson_step *step);
+/* The output channels of that stage in a network of widths c1, c2, c3 (`widths`). */
+int32_t johnson_step_width(const johnson_step *step, const int32_t widths[3]);
 /* The model's parameters of that stage. */
 model_stage *johnson_model_stage(style_model *model, const johnson_step *step);
 const model_stage *johnson_model_stage_const(const style_model *model, const johnson_step *step);

@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "cli_util.h"
+#include "cli_interrupt.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -186,4 +187,30 @@ void cli_format_duration(double seconds, char *out, size_t size)
         snprintf(out, size, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
     else
         snprintf(out, size, "%ld:%02ld", s / 60, s % 60);
+}
+
+int cli_stopped_exit_code(void)
+{
+    return cli_interrupt_exit_code() ? cli_interrupt_exit_code() : 130;
+}
+
+int cli_run_exit_code(style_status status)
+{
+    if (status == STYLE_ERR_CANCELLED) {
+        cli_error("%s", style_last_error());
+        return cli_stopped_exit_code();
+    }
+    if (status != STYLE_OK) {
+        cli_report_status(status, NULL);
+        return CLI_EXIT_FAILURE;
+    }
+    return CLI_EXIT_OK;
+}
+
+void cli_log_message(int quiet, int *bar_open, style_log_level level, const char *message)
+{
+    if (quiet && level < STYLE_LOG_WARNING) return;
+    if (*bar_open) fputc('\n', stderr);
+    *bar_open = 0;
+    fprintf(stderr, "libstyle: %s%s\n", level == STYLE_LOG_WARNING ? "warning: " : "", message);
 }

@@ -32,6 +32,18 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  */
 void cli_report_status(style_status status, const char *subject);
 
+/** The exit status of a command whose long library call (run under cli_interrupt_begin, and
+ *  cli_interrupt_end called) returned `status`: CLI_EXIT_OK; after a stop (STYLE_ERR_CANCELLED)
+ *  the library's message, then 128 + the signal's number (130 when no signal stopped it);
+ *  else the error reported (cli_report_status) and CLI_EXIT_FAILURE. */
+int cli_run_exit_code(style_status status);
+/** 128 + the number of the signal that stopped the command, 130 when none did (a stop). */
+int cli_stopped_exit_code(void);
+
+/** A library log message on stderr ("libstyle: [warning: ]MESSAGE"): below warnings nothing
+ *  when `quiet`; ends a progress bar that is open (*bar_open, then 0) first. */
+void cli_log_message(int quiet, int *bar_open, style_log_level level, const char *message);
+
 /**
  * Prints "libstyle: <message> (see 'libstyle <command> --help')" on stderr and returns
  * CLI_EXIT_USAGE. `command` NULL refers to the top-level help.
@@ -49,7 +61,8 @@ int cli_option_error(const char *command, int result, int argc, char **argv, int
 /** Parses a whole decimal integer in [min, max]; returns 0 on success, -1 otherwise. */
 int cli_parse_int(const char *text, long min, long max, long *out);
 
-/** Parses a whole decimal number in [min, max] (NaN refused); returns 0 on success, -1 otherwise. */
+/** Parses a whole decimal number in [min, max] (NaN refused); returns 0 on success, -1 otherwise.
+ */
 int cli_parse_double(const char *text, double min, double max, double *out);
 
 /** Parses a whole non-negative decimal integer; returns 0 on success, -1 otherwise. */

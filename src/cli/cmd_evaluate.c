@@ -155,10 +155,7 @@ static int on_progress(void *user, const style_evaluate_progress *p)
 static void on_log(void *user, style_log_level level, const char *message)
 {
     progress_state *s = user;
-    if (s->quiet && level < STYLE_LOG_WARNING) return;
-    if (s->bar_open) fputc('\n', stderr);
-    s->bar_open = 0;
-    fprintf(stderr, "libstyle: %s%s\n", level == STYLE_LOG_WARNING ? "warning: " : "", message);
+    cli_log_message(s->quiet, &s->bar_open, level, message);
 }
 
 enum {
@@ -301,14 +298,7 @@ int cmd_evaluate(int argc, char **argv)
     style_status status = style_evaluate(&o, &s);
     cli_interrupt_end();
     if (progress.bar_open) fputc('\n', stderr);
-    if (status == STYLE_ERR_CANCELLED) {
-        cli_error("%s", style_last_error());
-        return cli_interrupt_exit_code() ? cli_interrupt_exit_code() : 130;
-    }
-    if (status != STYLE_OK) {
-        cli_report_status(status, NULL);
-        return CLI_EXIT_FAILURE;
-    }
+    if (status != STYLE_OK) return cli_run_exit_code(status);
     char equivalent[32];
     format_equivalent(equivalent, sizeof equivalent, s.gatys_equivalent, s.gatys_beyond,
                       s.gatys_iterations);

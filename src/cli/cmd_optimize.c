@@ -130,10 +130,7 @@ static int on_progress(void *user, const style_optimize_stats *st)
 static void on_log(void *user, style_log_level level, const char *message)
 {
     progress_state *p = user;
-    if (p->quiet && level < STYLE_LOG_WARNING) return;
-    if (p->bar_open) fputc('\n', stderr);
-    p->bar_open = 0;
-    fprintf(stderr, "libstyle: %s%s\n", level == STYLE_LOG_WARNING ? "warning: " : "", message);
+    cli_log_message(p->quiet, &p->bar_open, level, message);
 }
 
 enum {
@@ -316,13 +313,5 @@ int cmd_optimize(int argc, char **argv)
     style_status status = style_optimize(&o);
     cli_interrupt_end();
     if (progress.bar_open) fputc('\n', stderr);
-    if (status == STYLE_ERR_CANCELLED) {
-        cli_error("%s", style_last_error());
-        return cli_interrupt_exit_code() ? cli_interrupt_exit_code() : 130;
-    }
-    if (status != STYLE_OK) {
-        cli_report_status(status, NULL);
-        return CLI_EXIT_FAILURE;
-    }
-    return CLI_EXIT_OK;
+    return cli_run_exit_code(status);
 }

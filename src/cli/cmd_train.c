@@ -316,8 +316,7 @@ int cmd_train(int argc, char **argv)
     if (status == STYLE_ERR_CANCELLED && mpi.group.rank == 0) cli_error("%s", style_last_error());
     cli_mpi_end(&mpi); /* a stop is collective: every process saw it at the same iteration */
     cli_interrupt_end();
-    if (status == STYLE_ERR_CANCELLED)
-        return cli_interrupt_exit_code() ? cli_interrupt_exit_code() : 130;
+    if (status == STYLE_ERR_CANCELLED) return cli_stopped_exit_code();
     if (!progress.quiet && mpi.group.rank == 0) fprintf(stderr, "libstyle: wrote %s\n", o.out_path);
     return CLI_EXIT_OK;
 }

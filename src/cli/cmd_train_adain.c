@@ -169,14 +169,7 @@ int cmd_train_adain(int argc, char **argv)
     style_status status = style_train_adain(&o);
     cli_interrupt_end();
     if (progress.terminal && !progress.quiet) fputc('\n', stderr);
-    if (status == STYLE_ERR_CANCELLED) {
-        cli_error("%s", style_last_error());
-        return cli_interrupt_exit_code() ? cli_interrupt_exit_code() : 130;
-    }
-    if (status != STYLE_OK) {
-        cli_report_status(status, NULL);
-        return CLI_EXIT_FAILURE;
-    }
+    if (status != STYLE_OK) return cli_run_exit_code(status);
     if (!progress.quiet) fprintf(stderr, "libstyle: wrote %s\n", o.out_path);
     return CLI_EXIT_OK;
 }

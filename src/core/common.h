@@ -100,6 +100,11 @@ size_t style__image_stride(const style_image *image);
 /* Writes `size` bytes to `path` atomically: a temporary file in the same directory, then rename. */
 style_status style__write_file_atomic(const char *path, const void *data, size_t size);
 
+/* The folder a file `path` would be created in must exist and be writable: checked before hours
+ * of work rather than at its first write. Refused with STYLE_ERR_IO ("WHO: cannot write the
+ * WHAT PATH: directory D: reason"; a path too long: STYLE_ERR_INVALID_ARGUMENT). */
+style_status style__check_writable(const char *who, const char *what, const char *path);
+
 /* Removes what interrupted atomic writes of `path` left (PATH.tmpXXXXXX files: a process
  * killed between creating the temporary and the rename). Returns how many were removed, -1
  * when the directory cannot be read. Only for paths one writer owns (checkpoints). */

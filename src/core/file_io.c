@@ -167,6 +167,25 @@ static bool is_temporary_of(const char *name, const char *base, size_t base_len)
     return true;
 }
 
+style_status style__check_writable(const char *who, const char *what, const char *path)
+{
+    char dir[4096];
+    if (strlen(path) >= sizeof dir)
+        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "%s: %s path too long", who, what);
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    if (access(dir, W_OK | X_OK) != 0)
+        return style__fail(STYLE_ERR_IO, "%s: cannot write the %s %s: directory %s: %s", who, what,
+                           path, dir, strerror(errno));
+    return STYLE_OK;
+}
+
 int style__remove_temporaries(const char *path)
 {
     /* Fixed buffers, no allocation: this is housekeeping that must not fail a run. */

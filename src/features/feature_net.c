@@ -32,6 +32,37 @@ int32_t feature_net_tap(const feature_net *net, const char *name)
     return -1;
 }
 
+style_status feature_net_tap_list(const feature_net *net, const char *list, const char *who,
+                                  int32_t *layers, int32_t max, int32_t *count)
+{
+    style_status status = STYLE_OK;
+    char *copy = style__strdup(list);
+    FAIL_IF(!copy, STYLE_ERR_NOMEM, "%s: out of memory", who);
+    *count = 0;
+    for (char *save = NULL, *name = strtok_r(copy, ",", &save); name;
+         name = strtok_r(NULL, ",", &save)) {
+        int32_t layer = feature_net_tap(net, name);
+        FAIL_IF(layer < 0, STYLE_ERR_INVALID_ARGUMENT, "%s: loss network %s has no tap '%s'", who,
+                net->name, name);
+        FAIL_IF(*count == max, STYLE_ERR_INVALID_ARGUMENT, "%s: more than %d style layers", who,
+                (int)max);
+        layers[(*count)++] = layer;
+    }
+    FAIL_IF(!*count, STYLE_ERR_INVALID_ARGUMENT, "%s: no style layers", who);
+fail:
+    style__free(copy);
+    return status;
+}
+
+void feature_net_style_tap_list(const feature_net *net, char *out, size_t size)
+{
+    out[0] = '\0';
+    for (int32_t i = 0; i < net->style_count; i++) {
+        size_t used = strlen(out);
+        snprintf(out + used, size - used, "%s%s", i ? "," : "", net->style_taps[i]);
+    }
+}
+
 /* Checks and attaches features.<i>.weight/.bias to conv layer i; channels chain through. */
 static style_status attach_conv(feature_net *net, int32_t i, int32_t *channels)
 {
@@ -346,7 +377,9 @@ style_status feature_net_spec_json(const feature_net *net, int32_t last, char **
             item = json_pack("{s:s, s:i, s:i, s:i}", "op", "conv", "kernel", l->kernel, "stride",
                              l->stride, "pad", l->pad);
             break;
-        case FNET_RELU: item = json_pack("{s:s}", "op", "relu"); break;
+        case FNET_RELU:
+            item = json_pack("{s:s}", "op", "relu");
+            break;
         case FNET_LEAKY_RELU:
             item = json_pack("{s:s, s:f}", "op", "leaky_relu", "slope", (double)l->slope);
             break;
@@ -359,9 +392,9 @@ style_status feature_net_spec_json(const feature_net *net, int32_t last, char **
     }
     for (int32_t t = 0; t < net->tap_count; t++)
         if (net->tap_layers[t] <= last)
-            FAIL_IF(json_object_set_new(taps, net->tap_names[t],
-                                        json_integer(net->tap_layers[t])) != 0,
-                    STYLE_ERR_NOMEM, "feature net: out of memory");
+            FAIL_IF(
+                json_object_set_new(taps, net->tap_names[t], json_integer(net->tap_layers[t])) != 0,
+                STYLE_ERR_NOMEM, "feature net: out of memory");
     input = json_pack("{s:f, s:[f,f,f], s:[f,f,f]}", "scale", net->input_scale, "mean",
                       net->input_mean[0], net->input_mean[1], net->input_mean[2], "std",
                       net->input_std[0], net->input_std[1], net->input_std[2]);

@@ -52,6 +52,13 @@ style_status feature_net_spec_json(const feature_net *net, int32_t last, char **
                                    char **taps_json, char **input_json);
 /* Layer index of tap `name`, or -1. */
 int32_t feature_net_tap(const feature_net *net, const char *name);
+/* The layers of the taps a comma-separated list names (the loss's style layers), in its order,
+ * into layers[0 .. *count - 1]; refused (`who` prefixes the message): a tap the network lacks,
+ * more than `max` of them, none. */
+style_status feature_net_tap_list(const feature_net *net, const char *list, const char *who,
+                                  int32_t *layers, int32_t max, int32_t *count);
+/* The network's recommended style taps as a comma-separated list (truncated to `size`). */
+void feature_net_style_tap_list(const feature_net *net, char *out, size_t size);
 
 typedef struct feature_run {
     const feature_net *net;

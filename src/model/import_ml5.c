@@ -5,6 +5,7 @@
  * (tf_same padding, transposed_tf upsampling, eps 1e-3, tanh150 output, final instance norm).
  */
 #include "model/import_ml5.h"
+#include "arch/johnson_topology.h"
 #include "model/model.h"
 
 #include <jansson.h>
@@ -14,33 +15,18 @@
 /* What each Variable_k becomes: tensor name and rank (4: a kernel, 1: a norm vector). */
 static void ml5_layout(ml5_entry vars[ML5_VARIABLES])
 {
+    /* Stage by stage of Johnson's table with the five blocks of fast-style-transfer: the
+     * kernel, the norm's shift (beta), its scale (gamma); every stage has its norm (in6). */
     int v = 0;
-    static const char *const down[3][2] = {{"conv1", "in1"}, {"conv2", "in2"}, {"conv3", "in3"}};
-    for (int i = 0; i < 3; i++) {
-        snprintf(vars[v].name, sizeof vars[v].name, "%s.conv2d.weight", down[i][0]);
+    enum { ML5_BLOCKS = 5 };
+    for (int32_t i = 0; i < johnson_step_count(ML5_BLOCKS); i++) {
+        johnson_step step;
+        johnson_step_at(ML5_BLOCKS, i, &step);
+        snprintf(vars[v].name, sizeof vars[v].name, "%s.conv2d.weight", step.conv_name);
         vars[v++].rank = 4;
-        snprintf(vars[v].name, sizeof vars[v].name, "%s.bias", down[i][1]);
+        snprintf(vars[v].name, sizeof vars[v].name, "%s.bias", step.norm_name);
         vars[v++].rank = 1;
-        snprintf(vars[v].name, sizeof vars[v].name, "%s.weight", down[i][1]);
-        vars[v++].rank = 1;
-    }
-    for (int b = 1; b <= 5; b++)
-        for (int j = 1; j <= 2; j++) {
-            snprintf(vars[v].name, sizeof vars[v].name, "res%d.conv%d.conv2d.weight", b, j);
-            vars[v++].rank = 4;
-            snprintf(vars[v].name, sizeof vars[v].name, "res%d.in%d.bias", b, j);
-            vars[v++].rank = 1;
-            snprintf(vars[v].name, sizeof vars[v].name, "res%d.in%d.weight", b, j);
-            vars[v++].rank = 1;
-        }
-    static const char *const up[3][2] = {
-        {"deconv1", "in4"}, {"deconv2", "in5"}, {"deconv3", "in6"}};
-    for (int i = 0; i < 3; i++) {
-        snprintf(vars[v].name, sizeof vars[v].name, "%s.conv2d.weight", up[i][0]);
-        vars[v++].rank = 4;
-        snprintf(vars[v].name, sizeof vars[v].name, "%s.bias", up[i][1]);
-        vars[v++].rank = 1;
-        snprintf(vars[v].name, sizeof vars[v].name, "%s.weight", up[i][1]);
+        snprintf(vars[v].name, sizeof vars[v].name, "%s.weight", step.norm_name);
         vars[v++].rank = 1;
     }
 }

@@ -4,21 +4,22 @@
  * shared by every style; only these parameters differ.
  */
 #include "model/model.h"
+#include "arch/johnson_topology.h"
 
 #include <math.h>
 #include <string.h>
 
 int32_t model_norms(style_model *model, model_norm **norms)
 {
+    /* Every stage's of Johnson's table, the output's when it has one (in6). */
     int32_t count = 0;
-    for (int i = 0; i < 3; i++)
-        norms[count++] = &model->down[i].norm;
-    for (int32_t b = 0; b < model->residual_blocks; b++)
-        for (int j = 0; j < 2; j++)
-            norms[count++] = &model->residual[b][j].norm;
-    for (int i = 0; i < 2; i++)
-        norms[count++] = &model->up[i].norm;
-    if (model->out.has_norm) norms[count++] = &model->out.norm;
+    for (int32_t i = 0; i < johnson_step_count(model->residual_blocks); i++) {
+        johnson_step step;
+        johnson_step_at(model->residual_blocks, i, &step);
+        model_stage *stage = johnson_model_stage(model, &step);
+        if (step.spec->optional_norm && !stage->has_norm) continue;
+        norms[count++] = &stage->norm;
+    }
     return count;
 }
 

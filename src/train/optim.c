@@ -15,11 +15,13 @@ static double dot(const float *a, const float *b, size_t n)
     for (int k = 0; k < SUM_BLOCKS; k++) {
         size_t lo = n * (size_t)k / SUM_BLOCKS, hi = n * (size_t)(k + 1) / SUM_BLOCKS;
         double s = 0;
-        for (size_t i = lo; i < hi; i++) s += (double)a[i] * b[i];
+        for (size_t i = lo; i < hi; i++)
+            s += (double)a[i] * b[i];
         part[k] = s;
     }
     double sum = 0;
-    for (int k = 0; k < SUM_BLOCKS; k++) sum += part[k];
+    for (int k = 0; k < SUM_BLOCKS; k++)
+        sum += part[k];
     return sum;
 }
 
@@ -30,11 +32,13 @@ static double max_abs(const float *a, size_t n)
     for (int k = 0; k < SUM_BLOCKS; k++) {
         size_t lo = n * (size_t)k / SUM_BLOCKS, hi = n * (size_t)(k + 1) / SUM_BLOCKS;
         double m = 0;
-        for (size_t i = lo; i < hi; i++) m = fmax(m, fabs((double)a[i]));
+        for (size_t i = lo; i < hi; i++)
+            m = fmax(m, fabs((double)a[i]));
         part[k] = m;
     }
     double m = 0;
-    for (int k = 0; k < SUM_BLOCKS; k++) m = fmax(m, part[k]);
+    for (int k = 0; k < SUM_BLOCKS; k++)
+        m = fmax(m, part[k]);
     return m;
 }
 
@@ -42,7 +46,8 @@ static double max_abs(const float *a, size_t n)
 static void axpy(double a, const float *x, float *y, size_t n)
 {
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) y[i] = (float)((double)y[i] + a * x[i]);
+    for (size_t i = 0; i < n; i++)
+        y[i] = (float)((double)y[i] + a * x[i]);
 }
 
 /* out = x + t d: the same expression for a trial and for the accepted point, so that the
@@ -50,7 +55,8 @@ static void axpy(double a, const float *x, float *y, size_t n)
 static void trial_point(float *out, const float *x, double t, const float *d, size_t n)
 {
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) out[i] = (float)((double)x[i] + t * d[i]);
+    for (size_t i = 0; i < n; i++)
+        out[i] = (float)((double)x[i] + t * d[i]);
 }
 
 static void swap_buffers(float **a, float **b)
@@ -66,8 +72,8 @@ style_status lbfgs_create(lbfgs *o, size_t n, int32_t history, double first_step
 {
     style_status status = STYLE_OK;
     memset(o, 0, sizeof *o);
-    FAIL_IF(n == 0 || history < 1 || history > 1000 || !(first_step > 0), STYLE_ERR_INVALID_ARGUMENT,
-            "lbfgs: bad size, history or first step");
+    FAIL_IF(n == 0 || history < 1 || history > 1000 || !(first_step > 0),
+            STYLE_ERR_INVALID_ARGUMENT, "lbfgs: bad size, history or first step");
     o->n = n;
     o->history = history;
     o->first_step = first_step;
@@ -80,7 +86,8 @@ style_status lbfgs_create(lbfgs *o, size_t n, int32_t history, double first_step
     o->alpha = style__calloc((size_t)slots, sizeof *o->alpha);
     FAIL_IF(!o->s || !o->y || !o->rho || !o->alpha, STYLE_ERR_NOMEM, "lbfgs: out of memory");
     size_t bytes;
-    FAIL_IF(!style__mul_size(n, sizeof(float), &bytes), STYLE_ERR_LIMIT, "lbfgs: too many variables");
+    FAIL_IF(!style__mul_size(n, sizeof(float), &bytes), STYLE_ERR_LIMIT,
+            "lbfgs: too many variables");
     for (int32_t i = 0; i < slots; i++) {
         o->s[i] = style__aligned_alloc(bytes);
         o->y[i] = style__aligned_alloc(bytes);
@@ -136,7 +143,8 @@ static void lbfgs_direction(lbfgs *o)
     const size_t n = o->n;
     float *d = o->d;
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) d[i] = -o->g[i];
+    for (size_t i = 0; i < n; i++)
+        d[i] = -o->g[i];
     if (o->count == 0) return;
     for (int32_t age = 0; age < o->count; age++) {
         int32_t k = slot_of(o, age);
@@ -148,7 +156,8 @@ static void lbfgs_direction(lbfgs *o)
     double yy = dot(o->y[newest], o->y[newest], n);
     double gamma = yy > 0 ? 1.0 / (o->rho[newest] * yy) : 1.0;
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) d[i] = (float)(gamma * d[i]);
+    for (size_t i = 0; i < n; i++)
+        d[i] = (float)(gamma * d[i]);
     for (int32_t age = o->count - 1; age >= 0; age--) {
         int32_t k = slot_of(o, age);
         double beta = o->rho[k] * dot(o->y[k], d, n);
@@ -378,9 +387,10 @@ style_status adam_create(adam *o, size_t n, double lr)
     memset(o, 0, sizeof *o);
     FAIL_IF(n == 0 || !(lr > 0), STYLE_ERR_INVALID_ARGUMENT, "adam: bad size or learning rate");
     size_t bytes;
-    FAIL_IF(!style__mul_size(n, sizeof(float), &bytes), STYLE_ERR_LIMIT, "adam: too many variables");
+    FAIL_IF(!style__mul_size(n, sizeof(float), &bytes), STYLE_ERR_LIMIT,
+            "adam: too many variables");
     o->n = n;
-    o->lr = lr, o->beta1 = 0.9, o->beta2 = 0.999, o->eps = 1e-8;
+    o->lr = lr;
     o->m = style__aligned_alloc(bytes);
     o->v = style__aligned_alloc(bytes);
     o->g = style__aligned_alloc(bytes);
@@ -402,8 +412,20 @@ void adam_destroy(adam *o)
     memset(o, 0, sizeof *o);
 }
 
-style_status adam_step(adam *o, float *x, opt_eval_fn fn, void *ctx, double *f,
-                       double aux[OPT_AUX])
+void adam_update(float *x, float *m, float *v, const float *g, size_t count, double lr,
+                 int64_t step)
+{
+    const double b1 = ADAM_BETA1, b2 = ADAM_BETA2, eps = ADAM_EPS;
+    const double c1 = 1.0 - pow(b1, (double)step), c2 = 1.0 - pow(b2, (double)step);
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < count; i++) {
+        m[i] = (float)(b1 * m[i] + (1 - b1) * g[i]);
+        v[i] = (float)(b2 * v[i] + (1 - b2) * (double)g[i] * g[i]);
+        x[i] -= (float)(lr * (m[i] / c1) / (sqrt(v[i] / c2) + eps));
+    }
+}
+
+style_status adam_step(adam *o, float *x, opt_eval_fn fn, void *ctx, double *f, double aux[OPT_AUX])
 {
     style_status status = STYLE_OK;
     memset(aux, 0, OPT_AUX * sizeof *aux);
@@ -413,17 +435,28 @@ style_status adam_step(adam *o, float *x, opt_eval_fn fn, void *ctx, double *f,
             "adam: the function became %g at step %lld (learning rate too high?)", *f,
             (long long)o->step + 1);
     o->step++;
-    const double b1 = o->beta1, b2 = o->beta2, eps = o->eps, lr = o->lr;
-    const double c1 = 1.0 - pow(b1, (double)o->step), c2 = 1.0 - pow(b2, (double)o->step);
-    float *m = o->m, *v = o->v;
-    const float *g = o->g;
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < o->n; i++) {
-        m[i] = (float)(b1 * m[i] + (1 - b1) * g[i]);
-        v[i] = (float)(b2 * v[i] + (1 - b2) * (double)g[i] * g[i]);
-        x[i] -= (float)(lr * (m[i] / c1) / (sqrt(v[i] / c2) + eps));
-    }
+    adam_update(x, o->m, o->v, o->g, o->n, o->lr, o->step);
     return STYLE_OK;
 fail:
     return status;
+}
+
+void train_adam_update(train_params *p, float *adam_m, float *adam_v, double lr, int64_t step,
+                       int32_t only_style)
+{
+    const bool adding_style = only_style >= 0;
+    for (int32_t i = 0; i < p->count; i++) {
+        const train_param *param = &p->params[i];
+        if (!param->trainable) continue;
+        /* Adding a style: only its row of the norms' scales and shifts moves; the convolutions
+         * and the other styles stay bit-identical. */
+        size_t begin = 0, end = param->count;
+        if (adding_style) {
+            if (strstr(param->name, ".conv2d.")) continue;
+            begin = (size_t)only_style * (size_t)param->shape[1];
+            end = begin + (size_t)param->shape[1];
+        }
+        const size_t at = param->offset + begin;
+        adam_update(p->values + at, adam_m + at, adam_v + at, p->grads + at, end - begin, lr, step);
+    }
 }

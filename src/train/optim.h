@@ -1,6 +1,7 @@
 /*
  * Unconstrained minimisers of a smooth function of many float variables (the pixels of an
- * image in style_optimize): L-BFGS with a strong-Wolfe line search, and Adam. Variables and
+ * image in style_optimize; the trainers' parameters): L-BFGS with a strong-Wolfe line search,
+ * and Adam (one update, adam_update, for both). Variables and
  * gradients are float (an image has millions of them); every dot product, the step length and
  * the function values are double.
  *
@@ -17,6 +18,7 @@
 #define STYLE_OPTIM_H
 
 #include "core/common.h"
+#include "train/train_net.h"
 
 /* Extra values an evaluation reports alongside f (e.g. the loss terms), carried with the
  * point the line search accepts. */
@@ -29,18 +31,18 @@ typedef style_status (*opt_eval_fn)(void *ctx, const float *x, float *grad, doub
 
 typedef struct lbfgs {
     size_t n;
-    int32_t history;    /* pairs kept (m) */
-    int32_t count;      /* pairs stored, <= history */
-    int32_t newest;     /* slot of the newest pair */
-    float **s, **y;     /* history slots, n floats each */
+    int32_t history; /* pairs kept (m) */
+    int32_t count;   /* pairs stored, <= history */
+    int32_t newest;  /* slot of the newest pair */
+    float **s, **y;  /* history slots, n floats each */
     double *rho, *alpha;
     float *g, *d, *x_trial, *g_trial, *g_low;
     double f;
     double aux[OPT_AUX];
-    bool started;       /* f, g and aux hold the values at the current x */
-    double first_step;  /* max-norm of the first steepest-descent step */
+    bool started;      /* f, g and aux hold the values at the current x */
+    double first_step; /* max-norm of the first steepest-descent step */
     int64_t evaluations;
-    int64_t resets;     /* line searches that failed and dropped the history */
+    int64_t resets; /* line searches that failed and dropped the history */
 } lbfgs;
 
 /* history >= 1; first_step > 0 is the largest change of any variable on a steepest-descent
@@ -59,10 +61,20 @@ void lbfgs_reset(lbfgs *o);
 style_status lbfgs_step(lbfgs *o, float *x, opt_eval_fn fn, void *ctx, double *f,
                         double aux[OPT_AUX], bool *converged);
 
+/* Adam's constants (Kingma & Ba's defaults), for every user of adam_update. */
+#define ADAM_BETA1 0.9
+#define ADAM_BETA2 0.999
+#define ADAM_EPS 1e-8
+
+/* The one Adam update: `count` variables x with their moments m, v and gradient g, at step
+ * `step` (counted from 1) with learning rate lr. */
+void adam_update(float *x, float *m, float *v, const float *g, size_t count, double lr,
+                 int64_t step);
+
 typedef struct adam {
     size_t n;
     float *m, *v, *g;
-    double lr, beta1, beta2, eps;
+    double lr;
     int64_t step;
     int64_t evaluations;
 } adam;
@@ -73,5 +85,11 @@ void adam_destroy(adam *o);
 /* Evaluates f at x (reported in *f and aux: the values BEFORE the step), then steps x. */
 style_status adam_step(adam *o, float *x, opt_eval_fn fn, void *ctx, double *f,
                        double aux[OPT_AUX]);
+
+/* The trainers' step (adam_update) on every trainable parameter of `p` with the moments m, v
+ * (laid out like p->values); only_style >= 0 (adding a style): only that row of the
+ * [styles, C] norm parameters moves, the convolutions and the other rows stay bit-identical. */
+void train_adam_update(train_params *p, float *m, float *v, double lr, int64_t step,
+                       int32_t only_style);
 
 #endif

@@ -17,7 +17,6 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
 #define DEFAULT_SIZE 512
 #define DEFAULT_ITERATIONS 300
@@ -53,30 +52,10 @@ static style_status resolve_layers(optimize_problem *p, const char *content_laye
             return style__fail(STYLE_ERR_INVALID_ARGUMENT, "optimize: style layer list too long");
         snprintf(p->style_names, sizeof p->style_names, "%s", style_layers);
     } else {
-        p->style_names[0] = '\0';
-        for (int32_t i = 0; i < net->style_count; i++) {
-            size_t used = strlen(p->style_names);
-            snprintf(p->style_names + used, sizeof p->style_names - used, "%s%s", i ? "," : "",
-                     net->style_taps[i]);
-        }
+        feature_net_style_tap_list(net, p->style_names, sizeof p->style_names);
     }
-    char list[sizeof p->style_names];
-    snprintf(list, sizeof list, "%s", p->style_names);
-    p->style_count = 0;
-    for (char *save = NULL, *name = strtok_r(list, ",", &save); name;
-         name = strtok_r(NULL, ",", &save)) {
-        int32_t layer = feature_net_tap(net, name);
-        if (layer < 0)
-            return style__fail(STYLE_ERR_INVALID_ARGUMENT,
-                               "optimize: loss network %s has no tap '%s'", net->name, name);
-        if (p->style_count == OPTIMIZE_MAX_STYLE_LAYERS)
-            return style__fail(STYLE_ERR_INVALID_ARGUMENT, "optimize: more than %d style layers",
-                               OPTIMIZE_MAX_STYLE_LAYERS);
-        p->style_layer[p->style_count++] = layer;
-    }
-    if (!p->style_count)
-        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "optimize: no style layers");
-    return STYLE_OK;
+    return feature_net_tap_list(net, p->style_names, "optimize", p->style_layer,
+                                OPTIMIZE_MAX_STYLE_LAYERS, &p->style_count);
 }
 
 static int32_t deepest_layer(const optimize_problem *p)
@@ -271,26 +250,6 @@ static bool has_image_extension(const char *path)
            strcasecmp(dot, ".jpeg") == 0 || strcasecmp(dot, ".webp") == 0;
 }
 
-/* The directory the output goes to must exist and be writable: checked before the work. */
-static style_status check_writable(const char *path)
-{
-    char dir[PATH_LIMIT];
-    if (strlen(path) >= sizeof dir)
-        return style__fail(STYLE_ERR_INVALID_ARGUMENT, "optimize: output path too long");
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == dir)
-        dir[1] = '\0';
-    else
-        *slash = '\0';
-    if (access(dir, W_OK | X_OK) != 0)
-        return style__fail(STYLE_ERR_IO, "optimize: cannot write %s: directory %s: %s", path, dir,
-                           strerror(errno));
-    return STYLE_OK;
-}
-
 /* Clamps (and with preserve_color recolours) the image, writes out_path and fills result. */
 static style_status finish_image(const style_optimize_options *o, const optimize_problem *p,
                                  const float *x)
@@ -338,7 +297,7 @@ static style_status resolve_options(style_optimize_options *o, double *blend, bo
         FAIL_IF(!has_image_extension(o->out_path), STYLE_ERR_INVALID_ARGUMENT,
                 "optimize: %s: unknown file extension (expected .png, .jpg, .jpeg or .webp)",
                 o->out_path);
-        TRY(check_writable(o->out_path));
+        TRY(style__check_writable("optimize", "image", o->out_path));
     }
     double sum = 0;
     for (size_t k = 0; k < o->style_count; k++) {

@@ -4,7 +4,11 @@
  * resumption.
  */
 #include "features/feature_net.h"
-#include "train/train.h"
+#include "train/optim.h"
+#include "train/train_checkpoint.h"
+#include "train/train_provenance.h"
+#include "train/train_add_style.h"
+#include "train/train_warm_start.h"
 #include "train/train_data_list.h"
 #include "train/train_group.h"
 #include "train/train_losses.h"
@@ -12,16 +16,12 @@
 #include "train/train_loss_window.h"
 #include "train/train_temporal.h"
 
-#include <errno.h>
 #include <math.h>
 #include <omp.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #define MAX_STYLE_LAYERS 16
 /* The grid loss's period: the transform network's stride (two stride-2 convolutions down,
@@ -64,51 +64,6 @@ typedef struct trainer {
     double time_data, time_loss_net, time_losses, time_optimizer, time_communication;
     train_net_timing net_timing; /* the transform network's forward and backward seconds */
 } trainer;
-
-static void train_log(const trainer *t, style_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void train_log(const trainer *t, style_log_level level, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    style__log_v(t->options->log, t->options->log_user, level, fmt, ap);
-    va_end(ap);
-}
-
-/* The directory a file would be created in must exist and be writable: checked before hours
- * of training rather than at the first checkpoint. */
-style_status train_check_writable(const char *path, const char *what)
-{
-    char dir[TRAIN_PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == dir)
-        dir[1] = '\0';
-    else
-        *slash = '\0';
-    if (access(dir, W_OK | X_OK) != 0)
-        return style__fail(STYLE_ERR_IO, "train: cannot write the %s %s: directory %s: %s", what,
-                           path, dir, strerror(errno));
-    return STYLE_OK;
-}
-
-char *train_checkpoint_path(const char *given, const char *out_path)
-{
-    if (given) return style__strdup(given);
-    size_t n = strlen(out_path) + 6;
-    char *path = style__malloc(n);
-    if (path) snprintf(path, n, "%s.ckpt", out_path);
-    return path;
-}
-
-double train_now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static style_status copy_path(char *dst, const char *src, const char *what)
 {
@@ -325,33 +280,14 @@ static style_status resolve_layers(trainer *t)
     feature_net *net = t->loss_net;
     if (!s->content_layer[0])
         snprintf(s->content_layer, sizeof s->content_layer, "%s", net->content_taps[0]);
-    if (!s->style_layers[0]) {
-        for (int32_t i = 0; i < net->style_count; i++) {
-            if (i)
-                strncat(s->style_layers, ",", sizeof s->style_layers - strlen(s->style_layers) - 1);
-            strncat(s->style_layers, net->style_taps[i],
-                    sizeof s->style_layers - strlen(s->style_layers) - 1);
-        }
-    }
+    if (!s->style_layers[0])
+        feature_net_style_tap_list(net, s->style_layers, sizeof s->style_layers);
     t->content_layer = feature_net_tap(net, s->content_layer);
     if (t->content_layer < 0)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: loss network %s has no tap '%s'",
                            net->name, s->content_layer);
-    char list[512];
-    snprintf(list, sizeof list, "%s", s->style_layers);
-    t->style_count = 0;
-    for (char *save = NULL, *name = strtok_r(list, ",", &save); name;
-         name = strtok_r(NULL, ",", &save)) {
-        int32_t layer = feature_net_tap(net, name);
-        if (layer < 0)
-            return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: loss network %s has no tap '%s'",
-                               net->name, name);
-        if (t->style_count == MAX_STYLE_LAYERS)
-            return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: too many style layers");
-        t->style_layer[t->style_count++] = layer;
-    }
-    if (!t->style_count) return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train: no style layers");
-    return STYLE_OK;
+    return feature_net_tap_list(net, s->style_layers, "train", t->style_layer, MAX_STYLE_LAYERS,
+                                &t->style_count);
 }
 
 static int32_t deepest_layer(const trainer *t)
@@ -386,7 +322,7 @@ static style_status compute_style_targets(trainer *t)
                         t->style_gram[k][i]);
             t->style_norm2[k][i] = gram_norm2(t->style_gram[k][i], c);
         }
-        train_log(t, STYLE_LOG_INFO, "style image %s: %dx%d", path, w, h);
+        train_loop_info(&t->loop, "style image %s: %dx%d", path, w, h);
         feature_run_destroy(&run);
         style__free(image);
         image = NULL;
@@ -395,42 +331,6 @@ fail:
     feature_run_destroy(&run);
     style__free(image);
     return status;
-}
-
-static double learning_rate(const train_settings *s, int64_t iteration)
-{
-    if (!s->cosine) return s->learning_rate;
-    double progress = (double)iteration / (double)(s->iterations > 1 ? s->iterations - 1 : 1);
-    if (progress > 1) progress = 1;
-    return s->learning_rate * (0.1 + 0.9 * 0.5 * (1.0 + cos(M_PI * progress)));
-}
-
-void train_adam_update(train_params *p, float *adam_m, float *adam_v, double lr, int64_t step,
-                       int32_t only_style)
-{
-    const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
-    const double c1 = 1.0 - pow(b1, (double)step), c2 = 1.0 - pow(b2, (double)step);
-    const bool adding_style = only_style >= 0;
-    for (int32_t i = 0; i < p->count; i++) {
-        const train_param *param = &p->params[i];
-        if (!param->trainable) continue;
-        /* Adding a style: only its row of the norms' scales and shifts moves; the convolutions
-         * and the other styles stay bit-identical. */
-        size_t begin = 0, end = param->count;
-        if (adding_style) {
-            if (strstr(param->name, ".conv2d.")) continue;
-            begin = (size_t)only_style * (size_t)param->shape[1];
-            end = begin + (size_t)param->shape[1];
-        }
-        float *v = p->values + param->offset, *g = p->grads + param->offset;
-        float *m = adam_m + param->offset, *s = adam_v + param->offset;
-#pragma omp parallel for schedule(static)
-        for (size_t j = begin; j < end; j++) {
-            m[j] = (float)(b1 * m[j] + (1 - b1) * g[j]);
-            s[j] = (float)(b2 * s[j] + (1 - b2) * (double)g[j] * g[j]);
-            v[j] -= (float)(lr * (m[j] / c1) / (sqrt(s[j] / c2) + eps));
-        }
-    }
 }
 
 /* Whether the caller asks to stop inside an iteration (options->cancel). */
@@ -613,69 +513,67 @@ static style_status save_checkpoint(trainer *t, const char *path, double run_sec
     state.seconds += run_seconds;
     status = train_checkpoint_save(path, &t->settings, &state, &t->params, t->adam_m, t->adam_v);
     if (status == STYLE_OK)
-        train_log(t, STYLE_LOG_INFO, "checkpoint %s (iteration %lld)", path,
-                  (long long)t->state.iteration);
+        train_loop_info(&t->loop, "checkpoint %s (iteration %lld)", path,
+                        (long long)t->state.iteration);
     return status;
 }
 
-static style_status run_training(trainer *t)
+/* The iteration and the optimizer's update (train_loop_step.iterate). */
+static style_status iterate(void *self, double lr, double losses[3])
 {
-    style_status status = STYLE_OK;
+    trainer *t = self;
+    return train_step(t, lr, losses);
+}
+
+static style_status checkpoint(void *self, const char *path, double run_seconds)
+{
+    return save_checkpoint(self, path, run_seconds);
+}
+
+/* Ctrl-C reaches the processes of a group at different moments: stop when any of them asks. */
+static style_status agree_stop(void *self, bool *stop)
+{
+    trainer *t = self;
+    float votes = *stop;
+    style_status status = train_group_sum(&t->group, &votes, 1, "stop requests");
+    *stop = votes > 0;
+    return status;
+}
+
+/* The split of a run's time between the parts of an iteration (info). */
+static void log_time_split(const trainer *t, int64_t first_iteration, double seconds)
+{
     const train_settings *s = &t->settings;
-    const char *checkpoint_path = t->loop.checkpoint_path;
-    train_loop_begin(&t->loop);
-    const double start = t->loop.start;
-    const int64_t first_iteration = t->state.iteration;
-    while (t->state.iteration < s->iterations) {
-        double lr = learning_rate(s, t->state.iteration), losses[3];
-        const train_rng rng_before = t->state.rng;
-        status = train_step(t, lr, losses);
-        if (status == STYLE_ERR_CANCELLED) {
-            /* The iteration in flight is dropped: its crops are drawn again on resume, so the
-             * resumed run is the uninterrupted one. */
-            t->state.rng = rng_before;
-            TRY(save_checkpoint(t, checkpoint_path, train_loop_elapsed(&t->loop)));
-            status = style__fail(STYLE_ERR_CANCELLED,
-                                 "train: stopped inside iteration %lld (dropped); checkpoint of "
-                                 "iteration %lld saved to %s",
-                                 (long long)t->state.iteration + 1, (long long)t->state.iteration,
-                                 checkpoint_path);
-            goto fail;
-        }
-        TRY(status);
-        t->state.iteration++;
-        /* The loss log is opened by rank 0 only. */
-        bool stop = train_loop_report(&t->loop, t->state.iteration, s->iterations, s->batch_size,
-                                      losses, lr);
-        if (!train_group_alone(&t->group)) {
-            /* Ctrl-C reaches the processes at different moments: stop when any of them asks. */
-            float votes = stop;
-            TRY(train_group_sum(&t->group, &votes, 1, "stop requests"));
-            stop = votes > 0;
-        }
-        if (train_loop_checkpoint_due(stop, t->state.iteration, s->checkpoint_every, s->iterations))
-            TRY(save_checkpoint(t, checkpoint_path, train_loop_elapsed(&t->loop)));
-        if (stop && t->state.iteration < s->iterations) {
-            status = train_loop_stopped(&t->loop, t->state.iteration);
-            goto fail;
-        }
-    }
     const train_net_timing *nt = &t->net_timing;
     double total = t->time_data + nt->forward + nt->backward + t->time_loss_net +
                    t->time_optimizer + t->time_communication;
     if (total > 0 && s->iterations > first_iteration)
-        train_log(t, STYLE_LOG_INFO,
-                  "%.3f s per iteration: transform network %.0f %% (forward %.0f %%, backward "
-                  "%.0f %%), loss network %.0f %% (of which content and style losses %.0f %%), "
-                  "data %.0f %%, optimizer %.0f %%, communication %.0f %%",
-                  (train_now_seconds() - start) / (double)(s->iterations - first_iteration),
-                  100 * (nt->forward + nt->backward) / total, 100 * nt->forward / total,
-                  100 * nt->backward / total, 100 * t->time_loss_net / total,
-                  100 * t->time_losses / total, 100 * t->time_data / total,
-                  100 * t->time_optimizer / total, 100 * t->time_communication / total);
-    t->state.seconds += train_now_seconds() - start;
-    return STYLE_OK;
-fail:
+        train_loop_info(&t->loop,
+                        "%.3f s per iteration: transform network %.0f %% (forward %.0f %%, "
+                        "backward %.0f %%), loss network %.0f %% (of which content and style "
+                        "losses %.0f %%), data %.0f %%, optimizer %.0f %%, communication %.0f %%",
+                        seconds / (double)(s->iterations - first_iteration),
+                        100 * (nt->forward + nt->backward) / total, 100 * nt->forward / total,
+                        100 * nt->backward / total, 100 * t->time_loss_net / total,
+                        100 * t->time_losses / total, 100 * t->time_data / total,
+                        100 * t->time_optimizer / total, 100 * t->time_communication / total);
+}
+
+static style_status run_training(trainer *t)
+{
+    const train_settings *s = &t->settings;
+    const train_loop_step step = {.self = t,
+                                  .iterate = iterate,
+                                  .checkpoint = checkpoint,
+                                  .agree_stop = train_group_alone(&t->group) ? NULL : agree_stop};
+    const train_schedule schedule = {.iterations = s->iterations,
+                                     .checkpoint_every = s->checkpoint_every,
+                                     .batch_size = s->batch_size,
+                                     .learning_rate = s->learning_rate,
+                                     .cosine = s->cosine};
+    const int64_t first_iteration = t->state.iteration;
+    style_status status = train_loop_run(&t->loop, &step, &schedule, &t->state);
+    if (status == STYLE_OK) log_time_split(t, first_iteration, train_now_seconds() - t->loop.start);
     return status;
 }
 
@@ -713,9 +611,8 @@ style_status style_train(const style_train_options *options)
                                                            sizeof options->exclude_list
                                    ? options->exclude_list
                                    : NULL;
-    train_loop_threads(&t.loop, "train", options->threads);
-    t.loop.progress = options->progress, t.loop.progress_user = options->progress_user;
-    t.loop.log = options->log, t.loop.log_user = options->log_user;
+    train_loop_init(&t.loop, "train", options->threads, options->progress, options->progress_user,
+                    options->log, options->log_user);
     const bool has_group =
         options->struct_size >= offsetof(style_train_options, group) + sizeof options->group;
     TRY(train_group_init(&t.group, has_group ? options->group : NULL));
@@ -753,8 +650,8 @@ style_status style_train(const style_train_options *options)
     size_t excluded = 0;
     TRY(train_dataset_fingerprint(&t.data, exclude_list, data_sha256, &excluded));
     if (excluded)
-        train_log(&t, STYLE_LOG_INFO, "%zu held-out photo%s of %s refused", excluded,
-                  excluded == 1 ? "" : "s", exclude_list);
+        train_loop_info(&t.loop, "%zu held-out photo%s of %s refused", excluded,
+                        excluded == 1 ? "" : "s", exclude_list);
     TRY(check_same_data(&t));
     TRY(compute_style_targets(&t));
 
@@ -763,22 +660,12 @@ style_status style_train(const style_train_options *options)
     if (s->init_model[0] && !options->resume_path)
         TRY(train_warm_start_settings(&t.settings, &init));
     TRY(train_params_create(&t.params, &s->net));
-    size_t bytes = t.params.total * sizeof(float);
-    t.adam_m = style__aligned_alloc(bytes);
-    t.adam_v = style__aligned_alloc(bytes);
-    FAIL_IF(!t.adam_m || !t.adam_v, STYLE_ERR_NOMEM, "train: out of memory");
-    memset(t.adam_m, 0, bytes);
-    memset(t.adam_v, 0, bytes);
-    if (options->resume_path && leader) {
-        TRY(train_checkpoint_load(options->resume_path, &t.state, &t.params, t.adam_m, t.adam_v));
-        train_log(&t, STYLE_LOG_INFO, "resuming %s at iteration %lld", options->resume_path,
-                  (long long)t.state.iteration);
-    } else {
-        train_params_init(&t.params, s->seed);
-        if (base) TRY(train_add_style_params(base, &t.params));
-        if (init) TRY(train_warm_start_params(init, s->init_model, s->seed, &t.params));
-        train_rng_seed(&t.state.rng, s->seed);
-    }
+    /* Rank 0 reads the checkpoint; the others take its state (sync_from_leader). */
+    const bool resume = options->resume_path && leader;
+    TRY(train_loop_start(&t.loop, &t.params, resume ? options->resume_path : NULL, s->seed,
+                         &t.state, &t.adam_m, &t.adam_v));
+    if (!resume && base) TRY(train_add_style_params(base, &t.params));
+    if (!resume && init) TRY(train_warm_start_params(init, s->init_model, s->seed, &t.params));
     TRY(sync_from_leader(&t));
 
     const int32_t shard = t.group.shard;
@@ -801,30 +688,31 @@ style_status style_train(const style_train_options *options)
             "train: out of memory");
     if (options->loss_log && leader) TRY(train_loop_open_loss_log(&t.loop, options->loss_log));
     if (!train_group_alone(&t.group))
-        train_log(&t, STYLE_LOG_INFO,
-                  "%d processes share every batch of %d (rank %d: crops %d..%d)", t.group.ranks,
-                  s->batch_size, t.group.rank, t.group.first, t.group.first + shard - 1);
-    train_log(&t, STYLE_LOG_INFO,
-              "training %d/%d/%d x%d blocks (%s norm%s) on %zu images, loss net %s, content %s, "
-              "style %s, %lld iterations of %d x %dpx, convolutions in %s",
-              s->net.widths[0], s->net.widths[1], s->net.widths[2], s->net.residual_blocks,
-              s->net.batch_norm ? "batch" : "instance",
-              s->add_style_to[0] ? ", adding one style: only its scales and shifts"
-              : s->net.styles    ? ", conditional: one scale and shift per style"
-                                 : "",
-              t.data.count, t.loss_net->name, s->content_layer, s->style_layers,
-              (long long)s->iterations, s->batch_size, s->crop_size, s->bf16 ? "bf16" : "fp32");
+        train_loop_info(&t.loop, "%d processes share every batch of %d (rank %d: crops %d..%d)",
+                        t.group.ranks, s->batch_size, t.group.rank, t.group.first,
+                        t.group.first + shard - 1);
+    train_loop_info(
+        &t.loop,
+        "training %d/%d/%d x%d blocks (%s norm%s) on %zu images, loss net %s, content %s, "
+        "style %s, %lld iterations of %d x %dpx, convolutions in %s",
+        s->net.widths[0], s->net.widths[1], s->net.widths[2], s->net.residual_blocks,
+        s->net.batch_norm ? "batch" : "instance",
+        s->add_style_to[0] ? ", adding one style: only its scales and shifts"
+        : s->net.styles    ? ", conditional: one scale and shift per style"
+                           : "",
+        t.data.count, t.loss_net->name, s->content_layer, s->style_layers, (long long)s->iterations,
+        s->batch_size, s->crop_size, s->bf16 ? "bf16" : "fp32");
 
     if (s->loss_shift > 0)
-        train_log(&t, STYLE_LOG_INFO, "loss network window %d x %d at a random offset of 0..%d",
-                  (int)loss_size, (int)loss_size, (int)s->loss_shift);
+        train_loop_info(&t.loop, "loss network window %d x %d at a random offset of 0..%d",
+                        (int)loss_size, (int)loss_size, (int)s->loss_shift);
     if (s->init_model[0] && !options->resume_path)
-        train_log(&t, STYLE_LOG_INFO, "starting from the weights of %s", s->init_model);
+        train_loop_info(&t.loop, "starting from the weights of %s", s->init_model);
     TRY(run_training(&t));
     if (leader) {
         TRY(train_export_model(options->out_path, s, data_sha256, exclude_list, &t.params,
                                (int64_t)t.data.count, t.state.seconds));
-        train_log(&t, STYLE_LOG_INFO, "wrote %s", options->out_path);
+        train_loop_info(&t.loop, "wrote %s", options->out_path);
     }
 fail:
     trainer_destroy(&t);

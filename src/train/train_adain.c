@@ -11,7 +11,9 @@
  * resumption use the trainer's checkpoint files.
  */
 #include "arch/adain.h"
-#include "train/train.h"
+#include "train/optim.h"
+#include "train/train_checkpoint.h"
+#include "train/train_provenance.h"
 #include "train/train_adain_init.h"
 #include "train/train_data_list.h"
 #include "train/train_loop.h"
@@ -330,21 +332,11 @@ static style_status resolve_layers(adain_trainer *t)
                     sizeof s->style_layers - strlen(s->style_layers) - 1);
         }
     }
-    char list[512];
-    snprintf(list, sizeof list, "%s", s->style_layers);
-    t->style_count = 0;
+    TRY(feature_net_tap_list(net, s->style_layers, "train-adain", t->style_layer, MAX_STYLE_LAYERS,
+                             &t->style_count));
     t->last = t->tap;
-    for (char *save = NULL, *name = strtok_r(list, ",", &save); name;
-         name = strtok_r(NULL, ",", &save)) {
-        int32_t layer = feature_net_tap(net, name);
-        FAIL_IF(layer < 0, STYLE_ERR_INVALID_ARGUMENT, "train-adain: %s has no tap '%s'", net->name,
-                name);
-        FAIL_IF(t->style_count == MAX_STYLE_LAYERS, STYLE_ERR_INVALID_ARGUMENT,
-                "train-adain: too many style layers");
-        t->style_layer[t->style_count++] = layer;
-        if (layer > t->last) t->last = layer;
-    }
-    FAIL_IF(!t->style_count, STYLE_ERR_INVALID_ARGUMENT, "train-adain: no style layers");
+    for (int32_t i = 0; i < t->style_count; i++)
+        if (t->style_layer[i] > t->last) t->last = t->style_layer[i];
     TRY(adain_decoder_mirror(net, t->tap, &t->spec));
     FAIL_IF(s->crop_size % t->spec.scale, STYLE_ERR_INVALID_ARGUMENT,
             "train-adain: the crop size must be a multiple of %d for this encoder", t->spec.scale);
@@ -485,29 +477,30 @@ static style_status save_checkpoint(adain_trainer *t, const char *path, double r
     return status;
 }
 
+/* The iteration and Adam's update (train_loop_step.iterate). */
+static style_status iterate(void *self, double lr, double losses[3])
+{
+    adain_trainer *t = self;
+    style_status status = train_step(t, losses);
+    if (status == STYLE_OK)
+        train_adam_update(&t->params, t->adam_m, t->adam_v, lr, t->state.iteration + 1, -1);
+    return status;
+}
+
+static style_status checkpoint(void *self, const char *path, double run_seconds)
+{
+    return save_checkpoint(self, path, run_seconds);
+}
+
 static style_status run_training(adain_trainer *t)
 {
-    style_status status = STYLE_OK;
     const adain_settings *s = &t->settings;
-    train_loop_begin(&t->loop);
-    while (t->state.iteration < s->iterations) {
-        double losses[3] = {0, 0, 0}; /* no TV term: the third is the grid loss */
-        TRY(train_step(t, losses));
-        train_adam_update(&t->params, t->adam_m, t->adam_v, s->learning_rate,
-                          t->state.iteration + 1, -1);
-        t->state.iteration++;
-        bool stop = train_loop_report(&t->loop, t->state.iteration, s->iterations, s->batch_size,
-                                      losses, s->learning_rate);
-        if (train_loop_checkpoint_due(stop, t->state.iteration, s->checkpoint_every, s->iterations))
-            TRY(save_checkpoint(t, t->loop.checkpoint_path, train_loop_elapsed(&t->loop)));
-        if (stop && t->state.iteration < s->iterations) {
-            status = train_loop_stopped(&t->loop, t->state.iteration);
-            goto fail;
-        }
-    }
-    t->state.seconds += train_loop_elapsed(&t->loop);
-fail:
-    return status;
+    const train_loop_step step = {.self = t, .iterate = iterate, .checkpoint = checkpoint};
+    const train_schedule schedule = {.iterations = s->iterations,
+                                     .checkpoint_every = s->checkpoint_every,
+                                     .batch_size = s->batch_size,
+                                     .learning_rate = s->learning_rate};
+    return train_loop_run(&t->loop, &step, &schedule, &t->state);
 }
 
 static style_status export_model(adain_trainer *t, const char *path)
@@ -637,9 +630,8 @@ style_status style_train_adain(const style_train_adain_options *options)
     if (!options || options->struct_size < sizeof(size_t) || !options->out_path)
         return style__fail(STYLE_ERR_INVALID_ARGUMENT, "train-adain: options or out_path missing");
     t.options = options;
-    train_loop_threads(&t.loop, "train-adain", options->threads);
-    t.loop.progress = options->progress, t.loop.progress_user = options->progress_user;
-    t.loop.log = options->log, t.loop.log_user = options->log_user;
+    train_loop_init(&t.loop, "train-adain", options->threads, options->progress,
+                    options->progress_user, options->log, options->log_user);
     TRY(resolve_settings(&t));
     adain_settings *s = &t.settings;
     TRY(train_loop_open(&t.loop, options->out_path, options->checkpoint_path, true));
@@ -653,23 +645,11 @@ style_status style_train_adain(const style_train_adain_options *options)
     TRY(open_images(&t, &t.styles, s->styles_dir, s->style_exclude, t.styles_sha256));
 
     TRY(adain_decoder_params(&t.spec, &t.params));
-    size_t bytes = t.params.total * sizeof(float);
-    t.adam_m = style__aligned_alloc(bytes);
-    t.adam_v = style__aligned_alloc(bytes);
-    FAIL_IF(!t.adam_m || !t.adam_v, STYLE_ERR_NOMEM, "train-adain: out of memory");
-    memset(t.adam_m, 0, bytes);
-    memset(t.adam_v, 0, bytes);
-    if (options->resume_path) {
-        TRY(train_checkpoint_load(options->resume_path, &t.state, &t.params, t.adam_m, t.adam_v));
-        train_loop_info(&t.loop, "resuming %s at iteration %lld", options->resume_path,
-                        (long long)t.state.iteration);
-    } else {
-        train_params_init(&t.params, s->seed);
-        if (init) {
-            TRY(train_adain_init_params(init, s->init_model, &t.params));
-            train_loop_info(&t.loop, "starting from the decoder of %s", s->init_model);
-        }
-        train_rng_seed(&t.state.rng, s->seed);
+    TRY(train_loop_start(&t.loop, &t.params, options->resume_path, s->seed, &t.state, &t.adam_m,
+                         &t.adam_v));
+    if (init && !options->resume_path) {
+        TRY(train_adain_init_params(init, s->init_model, &t.params));
+        train_loop_info(&t.loop, "starting from the decoder of %s", s->init_model);
     }
 
     const int32_t n = s->batch_size, size = s->crop_size, view = size - s->loss_shift;

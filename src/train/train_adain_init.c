@@ -7,6 +7,7 @@
  */
 #include "core/file_sha256.h"
 #include "train/train_adain_init.h"
+#include "train/train_warm_start.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
 #define STYLE_TRAIN_ADAIN_INIT_H
 
 #include "features/feature_net.h"
-#include "train/train.h"
+#include "train/train_checkpoint.h"
 
 /*
  * Loads the AdaIN model at `path` and checks that its decoder can start this training: its

@@ -4,7 +4,7 @@
  * trained from the mean of the existing styles' rows, a point the shared convolutions already
  * work with.
  */
-#include "train/train.h"
+#include "train/train_add_style.h"
 
 #include <stdio.h>
 #include <string.h>

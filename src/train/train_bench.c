@@ -7,7 +7,8 @@
  */
 #include "features/feature_net.h"
 #include "libstyle_train.h"
-#include "train/train.h"
+#include "train/optim.h"
+#include "train/train_checkpoint.h"
 #include "train/train_loop.h"
 #include "train/train_losses.h"
 

@@ -3,7 +3,9 @@
  * written atomically. A checkpoint carries libstyle.checkpoint = 1, so the model loader refuses
  * it with a clear message rather than running half-trained weights by accident.
  */
-#include "train/train.h"
+#include "train/train_checkpoint.h"
+#include "train/train_provenance.h"
+#include "arch/johnson_topology.h"
 
 #include "core/file_kind.h"
 
@@ -194,6 +196,47 @@ static style_status add_array(st_file *file, const char *prefix, const train_par
     char name[96];
     snprintf(name, sizeof name, "%s%s", prefix, p->name);
     return st_file_add_tensor(file, name, p->ndim, p->shape, data + p->offset);
+}
+
+/* Adds parameter `name` of the network (its tensor's name); *added counts them. */
+static style_status add_named(st_file *file, const train_params *params, const char *name,
+                              bool optional, int32_t *added)
+{
+    const train_param *p = train_params_find((train_params *)params, name);
+    if (!p && optional) return STYLE_OK;
+    if (!p) return style__fail(STYLE_ERR_INTERNAL, "no parameter %s", name);
+    (*added)++;
+    return add_array(file, "", p, params->values);
+}
+
+/* The transform network's tensors, stage by stage of Johnson's table (johnson_topology.h):
+ * "<conv_name>.conv2d.weight/.bias", then "<norm_name>.weight/.bias" (and the running
+ * statistics of batch norm) where the network has the stage's norm. */
+static style_status add_johnson_tensors(st_file *file, const train_params *params)
+{
+    style_status status = STYLE_OK;
+    static const char *const conv_tensors[] = {"conv2d.weight", "conv2d.bias"};
+    static const char *const norm_tensors[] = {"weight", "bias", "running_mean", "running_var"};
+    const int32_t blocks = params->config.residual_blocks;
+    int32_t added = 0;
+    char name[96];
+    for (int32_t i = 0; i < johnson_step_count(blocks); i++) {
+        johnson_step step;
+        johnson_step_at(blocks, i, &step);
+        for (int k = 0; k < 2; k++) {
+            snprintf(name, sizeof name, "%s.%s", step.conv_name, conv_tensors[k]);
+            TRY(add_named(file, params, name, false, &added));
+        }
+        for (int k = 0; k < 4; k++) {
+            snprintf(name, sizeof name, "%s.%s", step.norm_name, norm_tensors[k]);
+            TRY(add_named(file, params, name, true, &added));
+        }
+    }
+    FAIL_IF(added != params->count, STYLE_ERR_INTERNAL,
+            "%d of the network's %d tensors are stages of the table", (int)added,
+            (int)params->count);
+fail:
+    return status;
 }
 
 static style_status write_file(const char *path, st_file *file)
@@ -404,8 +447,7 @@ style_status train_export_model(const char *path, const train_settings *s, const
         FAIL_IF(!styles, STYLE_ERR_NOMEM, "model export: out of memory");
         TRY(st_file_add_metadata(&file, "libstyle.styles", styles));
     }
-    for (int32_t i = 0; i < params->count; i++)
-        TRY(add_array(&file, "", &params->params[i], params->values));
+    TRY(add_johnson_tensors(&file, params));
     TRY(train_write_model(path, &file));
 fail:
     if (status != STYLE_OK) style__prefix_error("model export");

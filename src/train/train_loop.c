@@ -2,13 +2,19 @@
 #include "train/train_loop.h"
 #include "dnn/dnn_context.h"
 #include "dnn/dnn_scratchpad.h"
-#include "train/train.h"
+#include "train/train_checkpoint.h"
 
+#include <errno.h>
+#include <math.h>
 #include <omp.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
-void train_loop_threads(train_loop *l, const char *who, int threads)
+void train_loop_init(train_loop *l, const char *who, int threads, style_train_progress_fn progress,
+                     void *progress_user, style_log_fn log, void *log_user)
 {
     l->who = who;
     l->previous_threads = -1;
@@ -16,6 +22,24 @@ void train_loop_threads(train_loop *l, const char *who, int threads)
         l->previous_threads = omp_get_max_threads();
         omp_set_num_threads(threads);
     }
+    l->progress = progress, l->progress_user = progress_user;
+    l->log = log, l->log_user = log_user;
+}
+
+char *train_checkpoint_path(const char *given, const char *out_path)
+{
+    if (given) return style__strdup(given);
+    size_t n = strlen(out_path) + 6;
+    char *path = style__malloc(n);
+    if (path) snprintf(path, n, "%s.ckpt", out_path);
+    return path;
+}
+
+double train_now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 void train_loop_info(const train_loop *l, const char *fmt, ...)
@@ -33,8 +57,8 @@ style_status train_loop_open(train_loop *l, const char *out_path, const char *ch
     l->checkpoint_path = train_checkpoint_path(checkpoint_path, out_path);
     FAIL_IF(!l->checkpoint_path, STYLE_ERR_NOMEM, "%s: out of memory", l->who);
     if (writer) {
-        TRY(train_check_writable(out_path, "model"));
-        TRY(train_check_writable(l->checkpoint_path, "checkpoint"));
+        TRY(style__check_writable(l->who, "model", out_path));
+        TRY(style__check_writable(l->who, "checkpoint", l->checkpoint_path));
         /* A run killed while writing a checkpoint leaves its temporary behind. */
         int stale = style__remove_temporaries(l->checkpoint_path);
         if (stale > 0)
@@ -54,6 +78,74 @@ style_status train_loop_open_loss_log(train_loop *l, const char *path)
         return style__fail(STYLE_ERR_IO, "%s: cannot open the loss log %s", l->who, path);
     if (ftell(l->loss_log) == 0) fprintf(l->loss_log, "iteration,content,style,tv,total,lr\n");
     return STYLE_OK;
+}
+
+style_status train_loop_start(train_loop *l, train_params *params, const char *resume_path,
+                              uint64_t seed, train_state *state, float **adam_m, float **adam_v)
+{
+    style_status status = STYLE_OK;
+    const size_t bytes = params->total * sizeof(float);
+    *adam_m = style__aligned_alloc(bytes);
+    *adam_v = style__aligned_alloc(bytes);
+    FAIL_IF(!*adam_m || !*adam_v, STYLE_ERR_NOMEM, "%s: out of memory", l->who);
+    memset(*adam_m, 0, bytes);
+    memset(*adam_v, 0, bytes);
+    if (resume_path) {
+        TRY(train_checkpoint_load(resume_path, state, params, *adam_m, *adam_v));
+        train_loop_info(l, "resuming %s at iteration %lld", resume_path,
+                        (long long)state->iteration);
+    } else {
+        train_params_init(params, seed);
+        train_rng_seed(&state->rng, seed);
+    }
+fail:
+    return status;
+}
+
+double train_loop_learning_rate(const train_schedule *s, int64_t iteration)
+{
+    if (!s->cosine) return s->learning_rate;
+    double progress = (double)iteration / (double)(s->iterations > 1 ? s->iterations - 1 : 1);
+    if (progress > 1) progress = 1;
+    return s->learning_rate * (0.1 + 0.9 * 0.5 * (1.0 + cos(M_PI * progress)));
+}
+
+style_status train_loop_run(train_loop *l, const train_loop_step *step, const train_schedule *s,
+                            train_state *state)
+{
+    style_status status = STYLE_OK;
+    train_loop_begin(l);
+    while (state->iteration < s->iterations) {
+        double lr = train_loop_learning_rate(s, state->iteration), losses[3] = {0, 0, 0};
+        const train_rng rng_before = state->rng;
+        status = step->iterate(step->self, lr, losses);
+        if (status == STYLE_ERR_CANCELLED) {
+            /* The iteration in flight is dropped: its crops are drawn again on resume, so the
+             * resumed run is the uninterrupted one. */
+            state->rng = rng_before;
+            TRY(step->checkpoint(step->self, l->checkpoint_path, train_loop_elapsed(l)));
+            status = style__fail(STYLE_ERR_CANCELLED,
+                                 "%s: stopped inside iteration %lld (dropped); checkpoint of "
+                                 "iteration %lld saved to %s",
+                                 l->who, (long long)state->iteration + 1,
+                                 (long long)state->iteration, l->checkpoint_path);
+            goto fail;
+        }
+        TRY(status);
+        state->iteration++;
+        bool stop =
+            train_loop_report(l, state->iteration, s->iterations, s->batch_size, losses, lr);
+        if (step->agree_stop) TRY(step->agree_stop(step->self, &stop));
+        if (train_loop_checkpoint_due(stop, state->iteration, s->checkpoint_every, s->iterations))
+            TRY(step->checkpoint(step->self, l->checkpoint_path, train_loop_elapsed(l)));
+        if (stop && state->iteration < s->iterations) {
+            status = train_loop_stopped(l, state->iteration);
+            goto fail;
+        }
+    }
+    state->seconds += train_loop_elapsed(l);
+fail:
+    return status;
 }
 
 void train_loop_begin(train_loop *l)

@@ -1,20 +1,32 @@
 /*
- * The skeleton both trainers (style_train: train.c; style_train_adain: train_adain.c) share
- * around their own iteration: the thread count (restored at the end), the checkpoint path and
- * the checks that the outputs can be written, the oneDNN engine and stream, the loss log, the
- * per-iteration report (throughput, the log's line, the progress callback), the checkpoint
- * cadence and the teardown. Written once so that both trainers behave alike.
+ * The one trainer skeleton both trainers (style_train: train.c, Johnson's transform network;
+ * style_train_adain: train_adain.c, an AdaIN decoder) plug their iteration into: the thread
+ * count (restored at the end), the checkpoint path and the checks that the outputs can be
+ * written, the oneDNN engine and stream, the optimizer's moments and the start (a checkpoint
+ * resumed, or a seeded initialisation), the loop (learning-rate schedule, a stop inside an
+ * iteration, the per-iteration report: throughput, the loss log's line, the progress
+ * callback; the checkpoint cadence, a stop between iterations), the loss log and the
+ * teardown. Written once so that both trainers behave alike.
  */
 #ifndef STYLE_TRAIN_LOOP_H
 #define STYLE_TRAIN_LOOP_H
 
 #include "core/common.h"
+#include "train/train_net.h"
+#include "train/train_rng.h"
 
 #include "dnn/dnn_context.h"
 #include <stdbool.h>
 #include <stdio.h>
 
 #include "libstyle_train.h"
+
+/* Training state beyond the parameters: where the run is. */
+typedef struct train_state {
+    int64_t iteration; /* completed */
+    train_rng rng;
+    double seconds; /* training time of earlier runs (resumed) */
+} train_state;
 
 typedef struct train_loop {
     const char *who; /* "train" or "train-adain": the prefix of messages */
@@ -31,8 +43,17 @@ typedef struct train_loop {
     int64_t window_iterations;
 } train_loop;
 
-/* Sets the OpenMP thread count (threads > 0; else leaves it) and remembers the previous one. */
-void train_loop_threads(train_loop *l, const char *who, int threads);
+/* Starts the skeleton of a run (`who` prefixes messages): the OpenMP thread count (threads > 0;
+ * else left; the previous one is restored by train_loop_close), the caller's progress and log
+ * callbacks. */
+void train_loop_init(train_loop *l, const char *who, int threads, style_train_progress_fn progress,
+                     void *progress_user, style_log_fn log, void *log_user);
+
+/* Monotonic seconds. */
+double train_now_seconds(void);
+/* The checkpoint path: `given`, else OUT_PATH.ckpt; a fresh string (style__free), NULL when out
+ * of memory. */
+char *train_checkpoint_path(const char *given, const char *out_path);
 
 /* The checkpoint path (given, else OUT.ckpt); for the writer (rank 0): the model's and the
  * checkpoint's folders must be writable, and a killed run's temporaries are removed; then
@@ -47,7 +68,49 @@ style_status train_loop_open_loss_log(train_loop *l, const char *path);
 void train_loop_info(const train_loop *l, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Starts the clock of this run. */
+/* The optimizer's moments for `params` (*adam_m, *adam_v, zeroed; free with
+ * style__aligned_free), then the starting point: checkpoint `resume_path` (parameters,
+ * moments, state) when given, else PyTorch's initialisation of the parameters from `seed` and
+ * the random state seeded with it. */
+style_status train_loop_start(train_loop *l, train_params *params, const char *resume_path,
+                              uint64_t seed, train_state *state, float **adam_m, float **adam_v);
+
+/* How a run goes: its length, learning rate and checkpoint cadence. */
+typedef struct train_schedule {
+    int64_t iterations, checkpoint_every;
+    int32_t batch_size;
+    double learning_rate;
+    bool cosine; /* the rate falls along a cosine to a tenth of it; false: constant */
+} train_schedule;
+
+/* The learning rate of iteration `iteration` (from 0). */
+double train_loop_learning_rate(const train_schedule *s, int64_t iteration);
+
+/* A trainer's part in the loop: its iteration and its checkpoint. */
+typedef struct train_loop_step {
+    void *self; /* the trainer, passed to every hook */
+    /* One iteration at learning rate `lr`, the parameters' update included; the batch-mean
+     * weighted losses (content, style, and the regularisers: TV, grid, temporal) into `losses`
+     * (zeroed). STYLE_ERR_CANCELLED: it stopped before the update (the parameters and the
+     * optimizer's moments untouched; the random state is restored by the loop). */
+    style_status (*iterate)(void *self, double lr, double losses[3]);
+    /* Writes the checkpoint of the trainer's state to `path`, `run_seconds` of this run added
+     * to its training time. */
+    style_status (*checkpoint)(void *self, const char *path, double run_seconds);
+    /* Several processes: whether any of them asks to stop (*stop: this one's, then the
+     * group's); NULL: one process. */
+    style_status (*agree_stop)(void *self, bool *stop);
+} train_loop_step;
+
+/* Runs the iterations from state->iteration to s->iterations: a checkpoint when due
+ * (train_loop_checkpoint_due), STYLE_ERR_CANCELLED when the progress callback asks to stop
+ * (after a checkpoint) or an iteration is stopped inside (dropped: the checkpoint is of the
+ * iteration before it, and its random draws are made again on resume). Adds this run's
+ * seconds to state->seconds when it ends. */
+style_status train_loop_run(train_loop *l, const train_loop_step *step, const train_schedule *s,
+                            train_state *state);
+
+/* Starts the clock of this run (train_loop_run does). */
 void train_loop_begin(train_loop *l);
 
 /* After an iteration (`iteration` completed of `iterations`): updates the throughput, writes

@@ -1,6 +1,8 @@
 /* The transform network's parameters and its training graph (forward and backward). */
 #include "train/train_net.h"
 
+#include "arch/johnson_topology.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -50,6 +52,13 @@ static void add_norm(train_params *p, const char *prefix, int64_t c, bool batch,
     }
 }
 
+/* Every stage's norm is trained but the output's (in6, libstyle.final_norm = instance: the
+ * trainer's networks end with a linear output). */
+static bool trains_norm(const johnson_step *step)
+{
+    return !step->spec->optional_norm;
+}
+
 style_status train_params_create(train_params *p, const train_net_config *config)
 {
     memset(p, 0, sizeof *p);
@@ -68,27 +77,17 @@ style_status train_params_create(train_params *p, const train_net_config *config
         return style__fail(STYLE_ERR_INVALID_ARGUMENT,
                            "train: several styles need instance norm (conditional instance "
                            "norm), not batch norm");
-    bool bn = config->batch_norm;
-    int32_t st = config->styles;
-    char a[32], b[32];
-    add_conv(p, "conv1", 3, wd[0], 9);
-    add_norm(p, "in1", wd[0], bn, st);
-    add_conv(p, "conv2", wd[0], wd[1], 3);
-    add_norm(p, "in2", wd[1], bn, st);
-    add_conv(p, "conv3", wd[1], wd[2], 3);
-    add_norm(p, "in3", wd[2], bn, st);
-    for (int32_t k = 1; k <= config->residual_blocks; k++)
-        for (int j = 1; j <= 2; j++) {
-            snprintf(a, sizeof a, "res%d.conv%d", k, j);
-            snprintf(b, sizeof b, "res%d.in%d", k, j);
-            add_conv(p, a, wd[2], wd[2], 3);
-            add_norm(p, b, wd[2], bn, st);
-        }
-    add_conv(p, "deconv1", wd[2], wd[1], 3);
-    add_norm(p, "in4", wd[1], bn, st);
-    add_conv(p, "deconv2", wd[1], wd[0], 3);
-    add_norm(p, "in5", wd[0], bn, st);
-    add_conv(p, "deconv3", wd[0], 3, 9);
+    /* One convolution and its norm per stage of Johnson's table, in its order. */
+    int32_t in_c = 3;
+    for (int32_t i = 0; i < johnson_step_count(config->residual_blocks); i++) {
+        johnson_step step;
+        johnson_step_at(config->residual_blocks, i, &step);
+        const int32_t out_c = johnson_step_width(&step, wd);
+        add_conv(p, step.conv_name, in_c, out_c, step.spec->kernel);
+        if (trains_norm(&step))
+            add_norm(p, step.norm_name, out_c, config->batch_norm, config->styles);
+        in_c = out_c;
+    }
     return train_params_allocate(p);
 }
 
@@ -376,10 +375,9 @@ static bool stage_is_slow(const train_stage *st)
 
 static bool blocked_region_is_slow(const train_net *net)
 {
-    bool slow =
-        stage_is_slow(&net->down[2]) || stage_is_slow(&net->up[0]) || stage_is_slow(&net->up[1]);
-    for (int32_t k = 0; k < net->params->config.residual_blocks; k++)
-        slow = slow || stage_is_slow(&net->residual[k][0]) || stage_is_slow(&net->residual[k][1]);
+    bool slow = false;
+    for (int32_t i = 0; i < net->stage_count; i++)
+        slow = slow || stage_is_slow(&net->stage[i]);
     return slow;
 }
 
@@ -413,7 +411,6 @@ style_status train_net_create_layout(train_net *net, train_params *params, dnn_c
     FAIL_IF(size < 4 || size % 4, STYLE_ERR_INVALID_ARGUMENT,
             "train: the crop size must be a multiple of 4 (got %d)", size);
     size_t scratch = 0;
-    const int32_t q = size / 4;
     net->input = alloc_tensor(n, size, size, 3);
     FAIL_IF(!net->input, STYLE_ERR_NOMEM, "train: out of memory");
     /* From conv3 to the last upsampling stage every width is a multiple of 8 (16/32/64 and
@@ -424,53 +421,57 @@ style_status train_net_create_layout(train_net *net, train_params *params, dnn_c
     FAIL_IF(blocked && (wd[0] % 8 || wd[1] % 8 || wd[2] % 8), STYLE_ERR_INVALID_ARGUMENT,
             "train: the blocked layout needs widths that are multiples of 8");
     net->blocked = blocked;
-    /* Downsampling: conv1 (no input gradient), conv2 /2, conv3 /2. */
-    TRY(stage_create(net, &net->down[0], dnn, net->input, NULL, size, size, 3, 1, "conv1", 1, "in1",
-                     true, false, &scratch));
-    TRY(stage_create(net, &net->down[1], dnn, net->down[0].out, net->down[0].diff_out, size, size,
-                     wd[0], 1, "conv2", 2, "in2", true, false, &scratch));
-    float *down_in = net->down[1].out, *diff_down_in = net->down[1].diff_out;
-    const int32_t h = size / 2;
-    if (blocked) {
-        net->blocked_in = alloc_tensor(n, h, h, wd[1]);
-        net->diff_blocked_in = alloc_tensor(n, h, h, wd[1]);
-        net->blocked_out = alloc_tensor(n, size, size, wd[0]);
-        net->diff_blocked_out = alloc_tensor(n, size, size, wd[0]);
-        FAIL_IF(!net->blocked_in || !net->diff_blocked_in || !net->blocked_out ||
-                    !net->diff_blocked_out,
-                STYLE_ERR_NOMEM, "train: out of memory");
-        down_in = net->blocked_in, diff_down_in = net->diff_blocked_in;
+    /* One stage per step of Johnson's table; conv1 needs no input gradient. */
+    net->stage_count = johnson_step_count(blocks);
+    float *src = net->input, *diff_src = NULL;
+    int32_t h = size, c = 3;
+    for (int32_t i = 0; i < net->stage_count; i++) {
+        johnson_step *step = &net->step[i];
+        johnson_step_at(blocks, i, step);
+        const johnson_stage_spec *spec = step->spec;
+        /* Blocked: every stage that reads less than the full size (conv3 .. deconv2), entered
+         * through blocked_in and left through blocked_out. */
+        const bool stage_blocked = blocked && h < size;
+        const bool after_blocked = i > 0 && net->stage[i - 1].blocked;
+        if (stage_blocked && !after_blocked) {
+            net->blocked_in = alloc_tensor(n, h, h, c);
+            net->diff_blocked_in = alloc_tensor(n, h, h, c);
+            FAIL_IF(!net->blocked_in || !net->diff_blocked_in, STYLE_ERR_NOMEM,
+                    "train: out of memory");
+            src = net->blocked_in, diff_src = net->diff_blocked_in;
+        } else if (!stage_blocked && after_blocked) {
+            net->blocked_out = alloc_tensor(n, h, h, c);
+            net->diff_blocked_out = alloc_tensor(n, h, h, c);
+            FAIL_IF(!net->blocked_out || !net->diff_blocked_out, STYLE_ERR_NOMEM,
+                    "train: out of memory");
+            src = net->blocked_out, diff_src = net->diff_blocked_out;
+        }
+        if (spec->kind == JOHNSON_RESIDUAL_1) {
+            if (step->block == 0) {
+                /* The residual stream x_0 is the input of the first block. */
+                net->stream[0] = src, net->diff_stream[0] = diff_src;
+                net->diff_scratch = alloc_tensor(n, h, h, c);
+                FAIL_IF(!net->diff_scratch, STYLE_ERR_NOMEM, "train: out of memory");
+            }
+            /* The first conv's input gradient goes to scratch, then joins the skip path's. */
+            src = net->stream[step->block], diff_src = net->diff_scratch;
+        }
+        train_stage *st = &net->stage[i];
+        TRY(stage_create(net, st, dnn, src, diff_src, h, h, c, spec->upsample ? 2 : 1,
+                         step->conv_name, spec->stride, trains_norm(step) ? step->norm_name : NULL,
+                         spec->relu, stage_blocked, &scratch));
+        src = st->out, diff_src = st->diff_out;
+        h = st->conv.out_h, c = johnson_step_width(step, wd);
+        if (spec->kind == JOHNSON_RESIDUAL_2) {
+            /* x_{b+1} = x_b + the block's output. */
+            const int32_t b = step->block;
+            net->stream[b + 1] = alloc_tensor(n, h, h, c);
+            net->diff_stream[b + 1] = alloc_tensor(n, h, h, c);
+            FAIL_IF(!net->stream[b + 1] || !net->diff_stream[b + 1], STYLE_ERR_NOMEM,
+                    "train: out of memory");
+            src = net->stream[b + 1], diff_src = net->diff_stream[b + 1];
+        }
     }
-    TRY(stage_create(net, &net->down[2], dnn, down_in, diff_down_in, h, h, wd[1], 1, "conv3", 2,
-                     "in3", true, blocked, &scratch));
-    net->stream[0] = net->down[2].out;
-    net->diff_stream[0] = net->down[2].diff_out;
-    net->diff_scratch = alloc_tensor(n, q, q, wd[2]);
-    FAIL_IF(!net->diff_scratch, STYLE_ERR_NOMEM, "train: out of memory");
-    for (int32_t k = 0; k < blocks; k++) {
-        char c1[32], c2[32], n1[32], n2[32];
-        snprintf(c1, sizeof c1, "res%d.conv1", k + 1);
-        snprintf(c2, sizeof c2, "res%d.conv2", k + 1);
-        snprintf(n1, sizeof n1, "res%d.in1", k + 1);
-        snprintf(n2, sizeof n2, "res%d.in2", k + 1);
-        /* The first conv's input gradient goes to scratch, then joins the skip path's. */
-        TRY(stage_create(net, &net->residual[k][0], dnn, net->stream[k], net->diff_scratch, q, q,
-                         wd[2], 1, c1, 1, n1, true, blocked, &scratch));
-        TRY(stage_create(net, &net->residual[k][1], dnn, net->residual[k][0].out,
-                         net->residual[k][0].diff_out, q, q, wd[2], 1, c2, 1, n2, false, blocked,
-                         &scratch));
-        net->stream[k + 1] = alloc_tensor(n, q, q, wd[2]);
-        net->diff_stream[k + 1] = alloc_tensor(n, q, q, wd[2]);
-        FAIL_IF(!net->stream[k + 1] || !net->diff_stream[k + 1], STYLE_ERR_NOMEM,
-                "train: out of memory");
-    }
-    TRY(stage_create(net, &net->up[0], dnn, net->stream[blocks], net->diff_stream[blocks], q, q,
-                     wd[2], 2, "deconv1", 1, "in4", true, blocked, &scratch));
-    TRY(stage_create(net, &net->up[1], dnn, net->up[0].out, net->up[0].diff_out, 2 * q, 2 * q,
-                     wd[1], 2, "deconv2", 1, "in5", true, blocked, &scratch));
-    TRY(stage_create(net, &net->last, dnn, blocked ? net->blocked_out : net->up[1].out,
-                     blocked ? net->diff_blocked_out : net->up[1].diff_out, size, size, wd[0], 1,
-                     "deconv3", 1, NULL, false, false, &scratch));
     TRY(dnn_scratchpad_create(&net->scratchpad, dnn, scratch, "training"));
     return STYLE_OK;
 fail:
@@ -502,38 +503,61 @@ static void timing_lap(const train_net *net, double *mark, double *total)
     *mark = now;
 }
 
+/* The part of the graph a stage belongs to (timing). */
+static int part_of(const johnson_step *step)
+{
+    switch (step->spec->kind) {
+    case JOHNSON_DOWN:
+        return TRAIN_PART_DOWN;
+    case JOHNSON_RESIDUAL_1:
+    case JOHNSON_RESIDUAL_2:
+        return TRAIN_PART_RESIDUAL;
+    case JOHNSON_UP:
+        return TRAIN_PART_UP;
+    case JOHNSON_OUT:
+        break;
+    }
+    return TRAIN_PART_LAST;
+}
+
+/* The residual stream's element count (x_b: N x S/4 x S/4 x c3). */
+static size_t stream_count(const train_net *net)
+{
+    const int32_t q = net->size / 4;
+    return (size_t)net->n * q * q * net->params->config.widths[2];
+}
+
 style_status train_net_forward(train_net *net, dnn_context *dnn, bool training,
                                const float **output)
 {
     style_status status = STYLE_OK;
-    const int32_t blocks = net->params->config.residual_blocks;
-    const int32_t q = net->size / 4;
-    const size_t stream_count = (size_t)net->n * q * q * net->params->config.widths[2];
     train_net_timing *tm = net->timing;
     double start = tm ? timing_now() : 0, mark = start;
-    const int32_t c0 = net->params->config.widths[0], c1 = net->params->config.widths[1];
-    const int32_t s = net->size, h = s / 2;
-    TRY(stage_forward(net, &net->down[0], dnn, training));
-    TRY(stage_forward(net, &net->down[1], dnn, training));
-    if (net->blocked) nhwc_to_blocked8(net->down[1].out, net->n, h, h, c1, net->blocked_in);
-    TRY(stage_forward(net, &net->down[2], dnn, training));
-    if (tm) timing_lap(net, &mark, &tm->forward_part[TRAIN_PART_DOWN]);
-    for (int32_t k = 0; k < blocks; k++) {
-        TRY(stage_forward(net, &net->residual[k][0], dnn, training));
-        TRY(stage_forward(net, &net->residual[k][1], dnn, training));
-        add_tensors(net->stream[k + 1], net->stream[k], net->residual[k][1].out, stream_count);
+    int part = TRAIN_PART_DOWN;
+    for (int32_t i = 0; i < net->stage_count; i++) {
+        train_stage *st = &net->stage[i];
+        const johnson_step *step = &net->step[i];
+        if (tm && part_of(step) != part) {
+            timing_lap(net, &mark, &tm->forward_part[part]);
+            part = part_of(step);
+        }
+        if (st->blocked && !(i > 0 && net->stage[i - 1].blocked))
+            nhwc_to_blocked8(net->stage[i - 1].out, net->n, st->in_h, st->in_w, st->in_c,
+                             net->blocked_in);
+        TRY(stage_forward(net, st, dnn, training));
+        if (step->spec->kind == JOHNSON_RESIDUAL_2)
+            add_tensors(net->stream[step->block + 1], net->stream[step->block], st->out,
+                        stream_count(net));
+        if (st->blocked && !net->stage[i + 1].blocked) {
+            const train_stage *next = &net->stage[i + 1];
+            blocked8_to_nhwc(st->out, net->n, next->in_h, next->in_w, next->in_c, net->blocked_out);
+        }
     }
-    if (tm) timing_lap(net, &mark, &tm->forward_part[TRAIN_PART_RESIDUAL]);
-    TRY(stage_forward(net, &net->up[0], dnn, training));
-    TRY(stage_forward(net, &net->up[1], dnn, training));
-    if (net->blocked) blocked8_to_nhwc(net->up[1].out, net->n, s, s, c0, net->blocked_out);
-    if (tm) timing_lap(net, &mark, &tm->forward_part[TRAIN_PART_UP]);
-    TRY(stage_forward(net, &net->last, dnn, training));
     if (tm) {
-        timing_lap(net, &mark, &tm->forward_part[TRAIN_PART_LAST]);
+        timing_lap(net, &mark, &tm->forward_part[part]);
         tm->forward += mark - start;
     }
-    *output = net->last.out;
+    *output = net->stage[net->stage_count - 1].out;
     return STYLE_OK;
 fail:
     return status;
@@ -554,53 +578,46 @@ static void stage_set_style(train_net *net, train_stage *st, int32_t style)
 
 void train_net_set_style(train_net *net, int32_t style)
 {
-    for (int i = 0; i < 3; i++)
-        stage_set_style(net, &net->down[i], style);
-    for (int32_t k = 0; k < net->params->config.residual_blocks; k++)
-        for (int j = 0; j < 2; j++)
-            stage_set_style(net, &net->residual[k][j], style);
-    for (int i = 0; i < 2; i++)
-        stage_set_style(net, &net->up[i], style);
+    for (int32_t i = 0; i < net->stage_count; i++)
+        stage_set_style(net, &net->stage[i], style);
 }
 
 float *train_net_diff_output(train_net *net)
 {
-    return net->last.diff_out;
+    return net->stage[net->stage_count - 1].diff_out;
 }
 
 style_status train_net_backward(train_net *net, dnn_context *dnn)
 {
     style_status status = STYLE_OK;
-    const int32_t blocks = net->params->config.residual_blocks;
-    const int32_t q = net->size / 4;
-    const size_t stream_count = (size_t)net->n * q * q * net->params->config.widths[2];
     train_net_timing *tm = net->timing;
     double start = tm ? timing_now() : 0, mark = start;
     memset(net->params->grads, 0, net->params->total * sizeof(float));
-    const int32_t c0 = net->params->config.widths[0], c1 = net->params->config.widths[1];
-    const int32_t s = net->size, h = s / 2;
-    TRY(stage_backward(net, &net->last, dnn));
-    if (net->blocked)
-        nhwc_to_blocked8(net->diff_blocked_out, net->n, s, s, c0, net->up[1].diff_out);
-    if (tm) timing_lap(net, &mark, &tm->backward_part[TRAIN_PART_LAST]);
-    TRY(stage_backward(net, &net->up[1], dnn));
-    TRY(stage_backward(net, &net->up[0], dnn));
-    if (tm) timing_lap(net, &mark, &tm->backward_part[TRAIN_PART_UP]);
-    for (int32_t k = blocks - 1; k >= 0; k--) {
-        /* x_{k+1} = x_k + branch(x_k): the gradient reaches the branch's output unchanged. */
-        memcpy(net->residual[k][1].diff_out, net->diff_stream[k + 1], stream_count * sizeof(float));
-        TRY(stage_backward(net, &net->residual[k][1], dnn));
-        TRY(stage_backward(net, &net->residual[k][0], dnn));
-        add_tensors(net->diff_stream[k], net->diff_stream[k + 1], net->diff_scratch, stream_count);
+    int part = TRAIN_PART_LAST;
+    for (int32_t i = net->stage_count - 1; i >= 0; i--) {
+        train_stage *st = &net->stage[i];
+        const johnson_step *step = &net->step[i];
+        if (tm && part_of(step) != part) {
+            timing_lap(net, &mark, &tm->backward_part[part]);
+            part = part_of(step);
+        }
+        /* x_{b+1} = x_b + branch(x_b): the gradient reaches the branch's output unchanged. */
+        if (step->spec->kind == JOHNSON_RESIDUAL_2)
+            memcpy(st->diff_out, net->diff_stream[step->block + 1],
+                   stream_count(net) * sizeof(float));
+        TRY(stage_backward(net, st, dnn));
+        if (step->spec->kind == JOHNSON_RESIDUAL_1)
+            add_tensors(net->diff_stream[step->block], net->diff_stream[step->block + 1],
+                        net->diff_scratch, stream_count(net));
+        if (i > 0 && !st->blocked && net->stage[i - 1].blocked)
+            nhwc_to_blocked8(net->diff_blocked_out, net->n, st->in_h, st->in_w, st->in_c,
+                             net->stage[i - 1].diff_out);
+        if (i > 0 && st->blocked && !net->stage[i - 1].blocked)
+            blocked8_to_nhwc(net->diff_blocked_in, net->n, st->in_h, st->in_w, st->in_c,
+                             net->stage[i - 1].diff_out);
     }
-    if (tm) timing_lap(net, &mark, &tm->backward_part[TRAIN_PART_RESIDUAL]);
-    TRY(stage_backward(net, &net->down[2], dnn));
-    if (net->blocked)
-        blocked8_to_nhwc(net->diff_blocked_in, net->n, h, h, c1, net->down[1].diff_out);
-    TRY(stage_backward(net, &net->down[1], dnn));
-    TRY(stage_backward(net, &net->down[0], dnn));
     if (tm) {
-        timing_lap(net, &mark, &tm->backward_part[TRAIN_PART_DOWN]);
+        timing_lap(net, &mark, &tm->backward_part[part]);
         tm->backward += mark - start;
     }
     return STYLE_OK;
@@ -620,31 +637,19 @@ static void stage_count_macs(const train_stage *st, double *executed, double *no
 void train_net_count_macs(const train_net *net, double *executed, double *nominal)
 {
     *executed = *nominal = 0;
-    for (int i = 0; i < 3; i++)
-        stage_count_macs(&net->down[i], executed, nominal);
-    for (int32_t k = 0; k < net->params->config.residual_blocks; k++)
-        for (int j = 0; j < 2; j++)
-            stage_count_macs(&net->residual[k][j], executed, nominal);
-    for (int i = 0; i < 2; i++)
-        stage_count_macs(&net->up[i], executed, nominal);
-    stage_count_macs(&net->last, executed, nominal);
+    for (int32_t i = 0; i < net->stage_count; i++)
+        stage_count_macs(&net->stage[i], executed, nominal);
 }
 
 void train_net_destroy(train_net *net)
 {
     if (!net) return;
-    const int32_t blocks = net->params ? net->params->config.residual_blocks : 0;
-    for (int i = 0; i < 3; i++)
-        train_stage_destroy(&net->down[i]);
-    for (int32_t k = 0; k < blocks; k++) {
-        train_stage_destroy(&net->residual[k][0]);
-        train_stage_destroy(&net->residual[k][1]);
-        style__aligned_free(net->stream[k + 1]);
-        style__aligned_free(net->diff_stream[k + 1]);
+    for (int32_t i = 0; i < net->stage_count; i++)
+        train_stage_destroy(&net->stage[i]);
+    for (int32_t b = 1; b <= TRAIN_MAX_BLOCKS; b++) {
+        style__aligned_free(net->stream[b]);
+        style__aligned_free(net->diff_stream[b]);
     }
-    train_stage_destroy(&net->up[0]);
-    train_stage_destroy(&net->up[1]);
-    train_stage_destroy(&net->last);
     style__aligned_free(net->blocked_in);
     style__aligned_free(net->diff_blocked_in);
     style__aligned_free(net->blocked_out);

@@ -7,10 +7,13 @@
 #ifndef STYLE_TRAIN_NET_H
 #define STYLE_TRAIN_NET_H
 
+#include "arch/johnson_topology.h"
 #include "dnn/train_layers.h"
 
 #define TRAIN_MAX_PARAMS 256
 #define TRAIN_MAX_BLOCKS 16
+/* Stages of a network of TRAIN_MAX_BLOCKS blocks (johnson_step_count). */
+#define TRAIN_MAX_STAGES (6 + 2 * TRAIN_MAX_BLOCKS)
 
 typedef struct train_param {
     char name[48];
@@ -119,16 +122,20 @@ typedef struct train_net {
     train_net_timing *timing; /* NULL: no timing */
     int32_t n, size;
     float momentum; /* batch-norm running statistics */
-    train_stage down[3], residual[TRAIN_MAX_BLOCKS][2], up[2], last;
+    /* One stage per step of Johnson's table (johnson_topology.h), in its order: stage[i] is
+     * step[i]'s; stage_count = johnson_step_count(blocks). */
+    int32_t stage_count;
+    train_stage stage[TRAIN_MAX_STAGES];
+    johnson_step step[TRAIN_MAX_STAGES];
     float *input;                        /* N x S x S x 3 */
     float *stream[TRAIN_MAX_BLOCKS + 1]; /* residual stream x_k, and its gradient */
     float *diff_stream[TRAIN_MAX_BLOCKS + 1];
     float *diff_scratch; /* one residual-stream-sized gradient buffer */
-    /* down[2] .. up[1] in nChw8c (train_net_create_layout): oneDNN's AVX2 convolutions take
-     * about half the time of NHWC's there (a third for the upsampling convs' backward-weights).
-     * down[1]'s NHWC output is reordered into blocked_in, up[1]'s blocked output into
-     * blocked_out (NHWC) for the last conv, and their gradients back: two reorders each way
-     * per step. */
+    /* The stages that read less than the full size (conv3 .. deconv2) in nChw8c
+     * (train_net_create_layout): oneDNN's AVX2 convolutions take about half the time of NHWC's
+     * there (a third for the upsampling convs' backward-weights). conv2's NHWC output is
+     * reordered into blocked_in, deconv2's blocked output into blocked_out (NHWC) for the last
+     * conv, and their gradients back: two reorders each way per step. */
     bool blocked;
     bool bf16; /* convolutions in bf16 mixed precision (tconv.bf16) */
     float *blocked_in, *diff_blocked_in, *blocked_out, *diff_blocked_out;
@@ -139,7 +146,7 @@ typedef struct train_net {
  * stream and the output stay f32. */
 style_status train_net_create(train_net *net, train_params *params, dnn_context *dnn, int32_t n,
                               int32_t size, bool bf16);
-/* The activation layout of the middle stages (down[2] .. up[1]). train_net_create chooses
+/* The activation layout of the middle stages (conv3 .. deconv2). train_net_create chooses
  * BLOCKED (nChw8c; widths multiples of 8) on AVX2 processors without AVX-512, unless
  * one of its convolutions would run oneDNN's reference code, and NHWC elsewhere. */
 typedef enum train_layout { TRAIN_LAYOUT_NHWC, TRAIN_LAYOUT_BLOCKED } train_layout;

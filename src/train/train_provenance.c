@@ -6,7 +6,7 @@
  * --search`) and nothing about the training machine's folders is shipped.
  */
 #include "core/file_sha256.h"
-#include "train/train.h"
+#include "train/train_provenance.h"
 
 #include <jansson.h>
 #include <stdlib.h>

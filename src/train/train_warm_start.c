@@ -4,7 +4,8 @@
  * that already reproduces content only has to learn the new texture, which takes far fewer
  * iterations than learning both from noise. Every weight is trained.
  */
-#include "train/train.h"
+#include "train/train_add_style.h"
+#include "train/train_warm_start.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -26,13 +27,12 @@ style_status train_warm_start_settings(train_settings *s, style_model **init)
             s->net.widths[i] = own;
             continue;
         }
-        FAIL_IF(s->net.widths[i] < own || s->net.widths[i] % own != 0,
-                STYLE_ERR_INVALID_ARGUMENT,
+        FAIL_IF(s->net.widths[i] < own || s->net.widths[i] % own != 0, STYLE_ERR_INVALID_ARGUMENT,
                 "its widths are %d/%d/%d: a warm start keeps them or widens each by a whole "
                 "factor, not to %d/%d/%d",
                 (int)m->down[0].conv.out_channels, (int)m->down[1].conv.out_channels,
-                (int)m->down[2].conv.out_channels, (int)s->net.widths[0],
-                (int)s->net.widths[1], (int)s->net.widths[2]);
+                (int)m->down[2].conv.out_channels, (int)s->net.widths[0], (int)s->net.widths[1],
+                (int)s->net.widths[2]);
     }
     s->net.residual_blocks = m->residual_blocks;
     s->net.batch_norm = false;
@@ -74,8 +74,8 @@ static style_status widen_tensor(const st_tensor *t, const train_param *param, t
         if (t->shape[d] != param->shape[d]) return STYLE_ERR_FORMAT;
         spatial *= t->shape[d];
     }
-    if (t->ndim != param->ndim || t->ndim > 4 || out <= 0 || in <= 0 ||
-        new_out % out != 0 || new_in % in != 0)
+    if (t->ndim != param->ndim || t->ndim > 4 || out <= 0 || in <= 0 || new_out % out != 0 ||
+        new_in % in != 0)
         return STYLE_ERR_FORMAT;
     const int64_t copies = new_in / in;
     double fractions[64];

@@ -9,8 +9,7 @@ from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
-from ._callbacks import CallbackErrors, LogCallback, log_trampoline
-from ._errors import CancelledError
+from ._callbacks import LogCallback
 from ._images import PathLike, as_input, describe, encode_path, load_image
 from ._lib import AdainStyleHandle, TrainAdainOptions, lib
 from ._train import (
@@ -18,10 +17,9 @@ from ._train import (
     _float,
     _int,
     _path,
-    _sigint_stops,
+    _run_training,
     _style_layers,
     _text,
-    _train_progress_trampoline,
 )
 
 __all__ = ["AdainStyle", "train_adain"]
@@ -205,27 +203,7 @@ def train_adain(
     options.color_weight = _float(color_weight, "color_weight")
     options.grid_weight = _float(grid_weight, "grid_weight")
 
-    errors = CallbackErrors()
-    interrupted = [False]
-    progress_function = _train_progress_trampoline(progress, errors, interrupted)
-    log_function = log_trampoline(log, errors) if log is not None else None
-    options.progress = progress_function
-    if log_function is not None:
-        options.log = log_function
     try:
-        with _sigint_stops(interrupted):
-            lib.style_train_adain(ctypes.byref(options))
-    except CancelledError as cancelled:
-        error = errors.take()
-        if error is None and interrupted[0]:
-            error = KeyboardInterrupt()
-        if error is not None:
-            raise error from cancelled
-        raise
+        _run_training(lib.style_train_adain, options, progress, log)
     finally:
-        del progress_function, log_function, keep
-    error = errors.take()
-    if error is None and interrupted[0]:
-        error = KeyboardInterrupt()
-    if error is not None:
-        raise error
+        del keep

@@ -7,9 +7,13 @@ that raises also cancels the run.
 
 from __future__ import annotations
 
+import contextlib
 import enum
-from typing import Callable, Optional, Union
+import signal
+import threading
+from typing import Any, Callable, Iterator, List, Optional, Union
 
+from ._errors import CancelledError
 from ._lib import LOG_FN, PROGRESS_FN
 
 __all__ = [
@@ -19,6 +23,8 @@ __all__ = [
     "CallbackErrors",
     "log_trampoline",
     "progress_trampoline",
+    "sigint_stops",
+    "call_with_callbacks",
 ]
 
 
@@ -86,3 +92,61 @@ def progress_trampoline(progress: ProgressCallback, errors: CallbackErrors):
             return 1
 
     return PROGRESS_FN(trampoline)
+
+
+@contextlib.contextmanager
+def sigint_stops(interrupted: List[bool]) -> Iterator[None]:
+    """While training in the main thread with Python's default SIGINT handler, Ctrl-C only
+    records itself in `interrupted` (the progress trampoline then stops the run).
+
+    Python runs signal handlers when the next Python code runs, which during the C call is a
+    ctypes callback; a KeyboardInterrupt raised there, on entry, could not be caught and
+    would be lost. A custom handler the application installed is left alone.
+    """
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        interrupted[0] = True
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        if signal.getsignal(signal.SIGINT) is handler:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _pending(errors: CallbackErrors, interrupted: Optional[List[bool]]) -> Optional[BaseException]:
+    error = errors.take()
+    if error is None and interrupted is not None and interrupted[0]:
+        error = KeyboardInterrupt()
+    return error
+
+
+def call_with_callbacks(
+    call: Callable[[], object], errors: CallbackErrors, interrupted: Optional[List[bool]] = None
+) -> None:
+    """Runs the C call `call()` whose callbacks capture their exceptions in `errors`, then
+    raises the first of them: from the library's CancelledError when the run ended so (a
+    callback that raises cancels it). With `interrupted` (training), Ctrl-C only stops the run
+    (sigint_stops) and is raised afterwards as KeyboardInterrupt when no callback raised.
+    """
+    try:
+        if interrupted is None:
+            call()
+        else:
+            with sigint_stops(interrupted):
+                call()
+    except CancelledError as cancelled:
+        error = _pending(errors, interrupted)
+        if error is not None:
+            raise error from cancelled
+        raise
+    error = _pending(errors, interrupted)
+    if error is not None:
+        raise error

@@ -9,8 +9,7 @@ import os
 from collections.abc import Iterable
 from typing import Any, Callable, Dict, Optional, Sequence
 
-from ._callbacks import CallbackErrors, LogCallback, log_trampoline
-from ._errors import CancelledError
+from ._callbacks import CallbackErrors, LogCallback, call_with_callbacks, log_trampoline
 from ._images import PathLike, encode_path
 from ._lib import (
     EVALUATE_PROGRESS_FN,
@@ -170,17 +169,11 @@ def evaluate(
         options.log = log_function
     summary = EvaluateSummaryStruct()
     try:
-        lib.style_evaluate(ctypes.byref(options), ctypes.byref(summary))
-    except CancelledError as cancelled:
-        error = errors.take()
-        if error is not None:
-            raise error from cancelled
-        raise
+        call_with_callbacks(
+            lambda: lib.style_evaluate(ctypes.byref(options), ctypes.byref(summary)), errors
+        )
     finally:
         del progress_function, log_function, keep, folder_array, style_array
-    error = errors.take()
-    if error is not None:
-        raise error
     result = _summary_dict(summary)
     if out_dir is not None:
         with open(os.path.join(os.fsdecode(out_dir), "report.json"), encoding="utf-8") as f:

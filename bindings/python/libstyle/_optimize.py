@@ -10,8 +10,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ._callbacks import CallbackErrors, LogCallback, log_trampoline
-from ._errors import CancelledError
+from ._callbacks import CallbackErrors, LogCallback, call_with_callbacks, log_trampoline
 from ._images import PathLike, encode_path, take_library_image
 from ._lib import (
     OPTIMIZE_PROGRESS_FN,
@@ -281,20 +280,12 @@ def optimize(
     if log_function is not None:
         options.log = log_function
     try:
-        lib.style_optimize(ctypes.byref(options))
-    except CancelledError as cancelled:
-        error = errors.take()
-        if error is not None:
-            raise error from cancelled
-        raise
+        call_with_callbacks(lambda: lib.style_optimize(ctypes.byref(options)), errors)
     finally:
         # Referenced until here: the library held bare pointers into them during the call.
         del progress_function, log_function, keep
         # Copied and released whatever happened (the library leaves it empty on failure).
         pixels = take_library_image(result) if result.data else None
-    error = errors.take()
-    if error is not None:
-        raise error
     if pixels is None:  # pragma: no cover - the library fills result on success
         raise RuntimeError("style_optimize returned no result")
     if pixels.dtype != np.float32:  # pragma: no cover - the library documents F32

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import dataclasses
 import math
 import os
-import signal
-import threading
 from collections.abc import Iterable
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ._callbacks import CallbackErrors, LogCallback, log_trampoline
-from ._errors import CancelledError
+from ._callbacks import CallbackErrors, LogCallback, call_with_callbacks, log_trampoline
 from ._images import PathLike, encode_path
 from ._lib import TRAIN_PROGRESS_FN, TrainOptions, TrainStatsStruct, lib
 
@@ -90,31 +86,26 @@ def _train_progress_trampoline(
     return TRAIN_PROGRESS_FN(trampoline)
 
 
-@contextlib.contextmanager
-def _sigint_stops(interrupted: List[bool]) -> Iterator[None]:
-    """While training in the main thread with Python's default SIGINT handler, Ctrl-C only
-    records itself in `interrupted` (the progress trampoline then stops the run).
-
-    Python runs signal handlers when the next Python code runs, which during the C call is a
-    ctypes callback; a KeyboardInterrupt raised there, on entry, could not be caught and
-    would be lost. A custom handler the application installed is left alone.
-    """
-    if (
-        threading.current_thread() is not threading.main_thread()
-        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
-    ):
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        interrupted[0] = True
-
-    signal.signal(signal.SIGINT, handler)
+def _run_training(
+    function: Callable[[Any], object],
+    options: Any,
+    progress: Optional[TrainProgressCallback],
+    log: Optional[LogCallback],
+) -> None:
+    """Runs ``function(&options)`` (style_train or style_train_adain) with `progress` and `log`
+    installed; Ctrl-C stops the run with a checkpoint (call_with_callbacks)."""
+    # The ctypes callback objects must outlive the C call: the library holds bare pointers.
+    errors = CallbackErrors()
+    interrupted = [False]
+    progress_function = _train_progress_trampoline(progress, errors, interrupted)
+    log_function = log_trampoline(log, errors) if log is not None else None
+    options.progress = progress_function
+    if log_function is not None:
+        options.log = log_function
     try:
-        yield
+        call_with_callbacks(lambda: function(ctypes.byref(options)), errors, interrupted)
     finally:
-        if signal.getsignal(signal.SIGINT) is handler:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+        del progress_function, log_function
 
 
 # ---- argument checks ---------------------------------------------------------------------------
@@ -374,29 +365,8 @@ def train(
     options.threads = _int(threads, "threads", 0, _MAX_THREADS)
     options.checkpoint_every = _int(checkpoint_every, "checkpoint_every", 0, _INT64_MAX)
 
-    # The ctypes callback objects must outlive the C call: the library holds bare pointers.
-    errors = CallbackErrors()
-    interrupted = [False]
-    progress_function = _train_progress_trampoline(progress, errors, interrupted)
-    log_function = log_trampoline(log, errors) if log is not None else None
-    options.progress = progress_function
-    if log_function is not None:
-        options.log = log_function
     try:
-        with _sigint_stops(interrupted):
-            lib.style_train(ctypes.byref(options))
-    except CancelledError as cancelled:
-        error = errors.take()
-        if error is None and interrupted[0]:
-            error = KeyboardInterrupt()
-        if error is not None:
-            raise error from cancelled
-        raise
+        _run_training(lib.style_train, options, progress, log)
     finally:
         # Referenced until here: the library held bare pointers into them during the call.
-        del progress_function, log_function, keep, image_array, name_array
-    error = errors.take()
-    if error is None and interrupted[0]:
-        error = KeyboardInterrupt()
-    if error is not None:
-        raise error
+        del keep, image_array, name_array

@@ -1,11 +1,16 @@
-/* The trainer's resolved settings, shared by the training loop and its checkpoints. */
-#ifndef STYLE_TRAIN_H
-#define STYLE_TRAIN_H
+/*
+ * The Johnson trainer's resolved settings (style_train) and its files (train_checkpoint.c):
+ * the settings as JSON, checkpoints (every trainer's: parameters, Adam moments, state and
+ * settings), and the export of a trained transform network as a model file.
+ */
+#ifndef STYLE_TRAIN_CHECKPOINT_H
+#define STYLE_TRAIN_CHECKPOINT_H
 
 #include "model/model.h"
 #include "train/train_data.h"
 #include "model/safetensors.h"
 #include "train/train_net.h"
+#include "train/train_loop.h"
 #include "core/file_sha256.h"
 
 #define TRAIN_PATH_MAX 4096
@@ -56,25 +61,8 @@ typedef struct train_settings {
     int64_t checkpoint_every;
 } train_settings;
 
-/* Training state beyond the parameters: where the run is. */
-typedef struct train_state {
-    int64_t iteration; /* completed */
-    train_rng rng;
-    double seconds; /* training time of earlier runs (resumed) */
-} train_state;
-
 /* Settings as JSON (for checkpoints). Caller frees. */
 char *train_settings_to_json(const train_settings *s, int64_t dataset_size, double seconds);
-/* The model's libstyle.training: the settings with file names and SHA-256 instead of paths,
- * the data folder's name and data_sha256 (train_dataset_fingerprint), and the held-out list
- * (NULL: none). Caller frees with free(); NULL on failure (style_last_error() says why). */
-char *train_provenance_json(const train_settings *s, int64_t dataset_size, double seconds,
-                            const char *data_sha256, const char *exclude_list);
-/* The same for an AdaIN run's settings JSON: loss_net and the held-out lists (exclude,
- * style_exclude) as file name + SHA-256, init_model by name, the photo and style folders by
- * name with the SHA-256 of their file lists (data_sha256, styles_sha256; NULL or "": none). */
-char *train_provenance_adain_json(const char *settings_json, const char *loss_net,
-                                  const char *data_sha256, const char *styles_sha256);
 style_status train_settings_from_json(const char *json, train_settings *s);
 
 /* Checkpoint: parameters, Adam moments, state and settings, written atomically. */
@@ -89,50 +77,11 @@ style_status train_checkpoint_write(const char *path, const char *settings,
 style_status train_checkpoint_error(const char *path, style_status status);
 /* A checkpoint's settings JSON (*json: free with style__free). */
 style_status train_checkpoint_read_settings(const char *path, char **json);
-/* Loads into already-created params (same configuration) and moments. */
+/* A checkpoint's settings (style_train's). */
 style_status train_checkpoint_load_settings(const char *path, train_settings *s);
+/* Loads into already-created params (same configuration) and moments. */
 style_status train_checkpoint_load(const char *path, train_state *state, train_params *params,
                                    float *adam_m, float *adam_v);
-
-/* Helpers of the training loops (train.c). */
-double train_now_seconds(void);
-/* The directory `path` would be created in must exist and be writable (`what` names it). */
-style_status train_check_writable(const char *path, const char *what);
-
-/* The checkpoint path: `given`, else OUT_PATH.ckpt; a fresh string (style__free), NULL when out
- * of memory. */
-char *train_checkpoint_path(const char *given, const char *out_path);
-/* One Adam step (beta 0.9, 0.999, eps 1e-8; `step` counts from 1) on every trainable param;
- * only_style >= 0 (adding a style): only that row of the [styles, C] norm parameters moves. */
-void train_adam_update(train_params *p, float *m, float *v, double lr, int64_t step,
-                       int32_t only_style);
-/*
- * Adding a style to a trained model (s->add_style_to; s->style_count == 1): loads it (a
- * johnson-cin model, or a single-style johnson one, which becomes style 0 of a johnson-cin
- * one), takes its architecture into s->net with one more style and frozen convolutions, and
- * names every style. *base receives the model (free it with style_model_free).
- */
-style_status train_add_style_settings(train_settings *s, style_model **base);
-/* Copies the base model's parameters into p; the new style's row starts as the mean of the
- * existing styles' rows. */
-style_status train_add_style_params(const style_model *base, train_params *p);
-
-/* Whether the trainer's network can represent model `m` (pytorch/examples TransformerNet:
- * johnson or johnson-cin, instance norm, reflect padding, nearest_conv upsampling, linear
- * output, 9x9 first and last kernels). */
-style_status train_check_trainable(const style_model *m);
-
-/*
- * Warm start (s->init_model): loads the model, checks that it is a single-style model the
- * trainer can represent, and takes its blocks and norm into s->net, and its widths unless
- * s->widths_given asks for whole multiples of them (widened). *init receives the
- * model (caller frees with style_model_free).
- */
-style_status train_warm_start_settings(train_settings *s, style_model **init);
-/* Copies every weight of `init` (read from `path`) into the trainer's parameters (same names;
- * the same shapes, or whole multiples of its channels: widened, splits drawn from `seed`). */
-style_status train_warm_start_params(const style_model *init, const char *path, uint64_t seed,
-                                     train_params *p);
 
 /* Writes the trained network as a model file (every libstyle.* key explicit). */
 style_status train_export_model(const char *path, const train_settings *s, const char *data_sha256,

@@ -97,7 +97,7 @@ const style_arch *arch_find(const char *name);
 void arch_names(char *out, size_t size);
 
 /* Adds an architecture to the table (after the built-in ones) before any model names it: how
- * tests/test_arch.c checks that the interface suffices for one more. Not thread-safe. */
+ * tests/arch/test_arch.c checks that the interface suffices for one more. Not thread-safe. */
 style_status arch_register(const style_arch *arch);
 
 /* The architectures (one file each). */

@@ -1157,7 +1157,7 @@ static void test_metadata_errors(void **state)
     /* johnson-cin on single-style tensors: its names are required, then its shapes. */
     expect_metadata_fail("libstyle.arch", "johnson-cin", STYLE_ERR_FORMAT, "johnson-cin",
                          "libstyle.styles");
-    /* adain is read (tests/test_adain.c): a Johnson file marked adain lacks its keys. */
+    /* adain is read (tests/arch/test_adain.c): a Johnson file marked adain lacks its keys. */
     expect_metadata_fail("libstyle.arch", "adain", STYLE_ERR_FORMAT, "libstyle.encoder.tap",
                          "missing");
     test_model_config c = small_config();

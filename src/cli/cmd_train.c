@@ -276,7 +276,7 @@ int cmd_train(int argc, char **argv)
         return cli_usage_error(command, "--style-image, --data and --loss-net are required "
                                         "(unless --resume)");
     o.progress = train_progress_report;
-    o.cancel = train_progress_cancel; /* a signal stops inside an iteration too */
+    o.cancel = cli_interrupt_cancel; /* a signal stops inside an iteration too */
     o.progress_user = &progress;
     o.log = train_progress_log;
     o.log_user = &progress;

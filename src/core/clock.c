@@ -16,6 +16,13 @@ double style__clock_ms(void)
     return clock_ms(CLOCK_MONOTONIC);
 }
 
+double style__clock_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
 double style__profile_clock_ms(void)
 {
     static int cpu = -1;

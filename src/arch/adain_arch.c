@@ -6,6 +6,7 @@
 #include "arch/adain_session.h"
 #include "arch/adain_style.h"
 #include "arch/arch.h"
+#include "core/clock.h"
 #include "image/alpha_fill.h"
 #include "model/model.h"
 
@@ -98,13 +99,6 @@ static style_status adain_estimate(void *runtime, const arch_context *context, i
     return STYLE_OK;
 }
 
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
-}
-
 static style_status adain_prepare(void *runtime, const arch_context *context, int32_t width,
                                   int32_t height)
 {
@@ -114,11 +108,11 @@ static style_status adain_prepare(void *runtime, const arch_context *context, in
     double flops;
     uint64_t memory;
     adain_runtime_describe(rt->build, &w0, &h0, &flops, &memory);
-    const double t0 = now_ms();
+    const double t0 = style__clock_ms();
     style_status status = adain_runtime_prepare(
         &rt->build, rt->model, context->dnn, width, height, context->tileable,
         context->memory_budget, context->threads, context->precision == STYLE_PRECISION_BF16);
-    const double elapsed = now_ms() - t0;
+    const double elapsed = style__clock_ms() - t0;
     adain_runtime_describe(rt->build, &w1, &h1, &flops, &memory);
     if (status == STYLE_OK && (w0 != w1 || h0 != h1)) rt->build_ms = elapsed;
     return status;

@@ -4,6 +4,7 @@
  * memory estimate) and builds them, so the two cannot disagree.
  */
 #include "arch/adain_network.h"
+#include "core/clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -541,23 +542,12 @@ static void activation_forward(const adain_net_op *op)
     }
 }
 
-/* The profile's clock: wall time, or with STYLE_PROFILE_CPU set the calling thread's CPU
- * time (as the Johnson plan's, network.c). */
-static double now_ms(void)
-{
-    struct timespec t;
-    static int cpu = -1;
-    if (cpu < 0) cpu = getenv("STYLE_PROFILE_CPU") != NULL;
-    clock_gettime(cpu ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
-}
-
 static style_status run_ops(adain_net *net, dnn_context *dnn, int32_t first, int32_t end)
 {
     style_status status = STYLE_OK;
     for (int32_t i = first; i < end; i++) {
         adain_net_op *op = &net->ops[i];
-        const double t0 = net->op_ms ? now_ms() : 0.0;
+        const double t0 = net->op_ms ? style__profile_clock_ms() : 0.0;
         switch (op->kind) {
         case ANET_CONV:
             TRY(conv_layer_forward(&op->conv, dnn, net->scratchpad));
@@ -575,7 +565,7 @@ static style_status run_ops(adain_net *net, dnn_context *dnn, int32_t first, int
             activation_forward(op);
             break;
         }
-        if (net->op_ms) net->op_ms[i] += now_ms() - t0;
+        if (net->op_ms) net->op_ms[i] += style__profile_clock_ms() - t0;
     }
     TRY(dnn_context_wait(dnn, "AdaIN network"));
 fail:

@@ -7,6 +7,7 @@
 #include "arch/banded.h"
 #include "arch/johnson.h"
 #include "arch/network.h"
+#include "core/clock.h"
 #include "image/alpha_fill.h"
 #include "image/pixels.h"
 #include "session/norm_ema.h"
@@ -111,13 +112,6 @@ static net_precision net_precision_of(style_precision p)
     return p == STYLE_PRECISION_BF16 ? NET_BF16 : p == STYLE_PRECISION_INT8 ? NET_INT8 : NET_FP32;
 }
 
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
-}
-
 /* Uses the blend `weights` (normalised) from now on. The plans are rebuilt: an int8 plan
  * derives its activation steps from the norms' parameters when it is built. */
 void johnson_set_style_weights(void *runtime, const double *weights)
@@ -187,7 +181,7 @@ static style_status ensure_plan(johnson_runtime *rt, const arch_context *context
     }
     rt->current = -1;
     network_plan plan;
-    double t0 = now_ms();
+    double t0 = style__clock_ms();
     TRY(network_plan_describe_circular(&plan, run_model(rt), context->dnn, height, width, precision,
                                        context->tileable));
     uint64_t need = network_plan_memory(&plan);
@@ -226,7 +220,7 @@ static style_status ensure_plan(johnson_runtime *rt, const arch_context *context
     c->threads = threads;
     c->last_used = rt->clock;
     c->memory = need;
-    c->build_ms = now_ms() - t0;
+    c->build_ms = style__clock_ms() - t0;
     status = start_profile(rt, c);
     if (status != STYLE_OK) {
         drop_plan(c);

@@ -24,6 +24,7 @@
 #include "arch/network.h"
 
 #include "arch/johnson_topology.h"
+#include "core/clock.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -993,13 +994,6 @@ static void *alloc_buffer(size_t bytes)
     return p;
 }
 
-static double now_ms_wall(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
-}
-
 static void *resolve(const network_plan *plan, buf_ref ref)
 {
     return (char *)plan->buffers[ref.buffer] + ref.offset;
@@ -1008,14 +1002,14 @@ static void *resolve(const network_plan *plan, buf_ref ref)
 style_status network_plan_bind(network_plan *plan, dnn_context *dnn)
 {
     style_status status = STYLE_OK;
-    double t0 = now_ms_wall();
+    double t0 = style__clock_ms();
     for (int i = 0; i < BUF_COUNT; i++) {
         if (!plan->buffer_bytes[i]) continue;
         plan->buffers[i] = alloc_buffer(plan->buffer_bytes[i]);
         FAIL_IF(!plan->buffers[i], STYLE_ERR_NOMEM,
                 "network: cannot allocate %zu bytes of activations", plan->buffer_bytes[i]);
     }
-    plan->buffers_ms = now_ms_wall() - t0;
+    plan->buffers_ms = style__clock_ms() - t0;
     TRY(dnn_scratchpad_create(&plan->scratchpad, dnn, plan->scratchpad_bytes, "network"));
     for (size_t i = 0; i < plan->op_count; i++) {
         plan_op *op = &plan->ops[i];
@@ -1055,27 +1049,13 @@ fail:
     return status;
 }
 
-/*
- * Profiling clock: wall time, or with STYLE_PROFILE_CPU set in the environment the calling
- * thread's CPU time. With one thread (`libstyle bench --threads 1`) that is each step's own
- * cost even on a machine busy with other jobs, which is how the kernels here were tuned.
- */
-static double now_ms(void)
-{
-    struct timespec t;
-    static int cpu = -1;
-    if (cpu < 0) cpu = getenv("STYLE_PROFILE_CPU") != NULL;
-    clock_gettime(cpu ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
-}
-
 style_status network_plan_run(network_plan *plan, dnn_context *dnn,
                               int (*progress)(void *user, double fraction), void *user)
 {
     style_status status = STYLE_OK;
     for (size_t i = 0; i < plan->op_count; i++) {
         plan_op *op = &plan->ops[i];
-        double t0 = plan->op_ms ? now_ms() : 0.0;
+        double t0 = plan->op_ms ? style__profile_clock_ms() : 0.0;
         switch (op->kind) {
         case OP_CONV:
             TRY(conv_layer_forward(&op->conv, dnn, plan->scratchpad));
@@ -1091,7 +1071,7 @@ style_status network_plan_run(network_plan *plan, dnn_context *dnn,
             norm_layer_run(&op->norm);
             break;
         }
-        if (plan->op_ms) plan->op_ms[i] += now_ms() - t0;
+        if (plan->op_ms) plan->op_ms[i] += style__profile_clock_ms() - t0;
         if (progress && progress(user, (double)(i + 1) / (double)plan->op_count))
             return style__fail(STYLE_ERR_CANCELLED, "stylize: cancelled by the progress callback");
     }

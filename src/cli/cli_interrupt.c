@@ -133,6 +133,12 @@ int cli_interrupted(void)
     return atomic_load(&interrupt_signal) != 0;
 }
 
+int cli_interrupt_cancel(void *user)
+{
+    (void)user;
+    return cli_interrupted();
+}
+
 int cli_interrupt_exit_code(void)
 {
     int signal_number = atomic_load(&interrupt_signal);

@@ -33,6 +33,10 @@ void cli_interrupt_set_give_up(void (*give_up)(void *user), void *user);
 /** Non-zero once SIGINT, SIGTERM or SIGHUP arrived. */
 int cli_interrupted(void);
 
+/** style_cancel_fn (user unused): cli_interrupted(), so that a signal stops a library call
+ *  inside its iteration too. */
+int cli_interrupt_cancel(void *user);
+
 /** 128 + the number of the first signal that arrived (130, 143 or 129); 0 when none did. */
 int cli_interrupt_exit_code(void);
 

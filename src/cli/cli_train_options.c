@@ -97,3 +97,30 @@ int cli_train_shared_parse(const char *command, const char *name, const char *ar
         return parse_pixels(command, name, arg, 16, 65536, &s->max_short_side);
     return cli_usage_error(command, "internal: --%s is not a shared training option", name);
 }
+
+int cli_train_common_option(const char *command, const struct option *options, int c, int index,
+                            int argc, char **argv, int before, void (*usage)(FILE *out),
+                            cli_train_shared *s, int *quiet)
+{
+    switch (c) {
+    case CLI_TRAIN_SHARED: {
+        int rc = cli_train_shared_parse(command, options[index].name, optarg, s);
+        return rc ? rc : CLI_TRAIN_OPTION_TAKEN;
+    }
+    case 'q':
+        *quiet = 1;
+        return CLI_TRAIN_OPTION_TAKEN;
+    case 'h':
+        usage(stdout);
+        return cli_finish_stdout(CLI_EXIT_OK);
+    default:
+        return cli_option_error(command, c, argc, argv, before);
+    }
+}
+
+int cli_train_check_arguments(const char *command, int argc, char **argv, const cli_train_shared *s)
+{
+    if (optind < argc) return cli_usage_error(command, "unexpected argument '%s'", argv[optind]);
+    if (!s->out_path) return cli_usage_error(command, "--out is required");
+    return 0;
+}

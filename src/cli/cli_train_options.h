@@ -10,6 +10,7 @@
 
 #include <getopt.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef struct cli_train_shared {
     const char *data_dir, *loss_net, *out_path, *init_model;
@@ -55,6 +56,22 @@ void cli_train_shared_init(cli_train_shared *s);
  * status of the usage error it printed (naming `command`). */
 int cli_train_shared_parse(const char *command, const char *name, const char *arg,
                            cli_train_shared *s);
+
+/* What cli_train_common_option returns for an option it took: parsing goes on. */
+#define CLI_TRAIN_OPTION_TAKEN (-1)
+
+/* The options of a training command that are not its own, handed on from its getopt_long
+ * switch's default: a shared option (`index`: getopt_long's long index into `options`), -q
+ * (sets *quiet), -h (`usage` on stdout) and getopt_long's failures (`before`: optind before
+ * the call). CLI_TRAIN_OPTION_TAKEN, or the exit status to return (after -h, or the usage
+ * error it printed naming `command`). */
+int cli_train_common_option(const char *command, const struct option *options, int c, int index,
+                            int argc, char **argv, int before, void (*usage)(FILE *out),
+                            cli_train_shared *s, int *quiet);
+
+/* After the options: 0, or the usage error for a left-over argument or a missing --out. */
+int cli_train_check_arguments(const char *command, int argc, char **argv,
+                              const cli_train_shared *s);
 
 /* Copies the shared options into a style_train_options or style_train_adain_options (the
  * same field names in both). */

@@ -4,6 +4,7 @@
  * summary on stdout, the reports and contact sheets in --out-dir.
  */
 #include "cli_interrupt.h"
+#include "cli_progress.h"
 #include "cli_util.h"
 #include "commands.h"
 
@@ -72,7 +73,7 @@ void cmd_evaluate_usage(FILE *out)
 }
 
 typedef struct progress_state {
-    int quiet, terminal, bar_open;
+    cli_progress display; /* the Gatys bar, -q; its log_user */
     /* AdaIN: each style's medians, printed with the summary */
     style_evaluate_summary styles[MAX_STYLE_IMAGES];
     char style_names[MAX_STYLE_IMAGES][256];
@@ -106,20 +107,20 @@ static int on_progress(void *user, const style_evaluate_progress *p)
         s->styles[s->style_count] = *p->style_summary;
         snprintf(s->style_names[s->style_count++], sizeof s->style_names[0], "%s", p->style_image);
     }
-    if (s->quiet) return cli_interrupted();
+    if (s->display.quiet) return cli_interrupted();
     pair_prefix(p, prefix, sizeof prefix);
     if (strcmp(p->stage, "gatys") == 0) {
-        if (s->terminal) {
+        if (s->display.terminal) {
             fprintf(stderr, "\r%s%s: Gatys iteration %lld/%lld ", prefix, p->name,
                     (long long)p->iteration, (long long)p->iterations);
-            s->bar_open = 1;
+            s->display.bar_open = 1;
         } else if (p->iteration % 50 == 0 || p->iteration == p->iterations) {
             fprintf(stderr, "%s%s: Gatys iteration %lld/%lld\n", prefix, p->name,
                     (long long)p->iteration, (long long)p->iterations);
         }
     } else {
-        if (s->bar_open) fputc('\n', stderr);
-        s->bar_open = 0;
+        if (s->display.bar_open) fputc('\n', stderr);
+        s->display.bar_open = 0;
         if (strcmp(p->stage, "done") == 0) {
             const style_evaluate_photo *r = p->result;
             char equivalent[32];
@@ -150,12 +151,6 @@ static int on_progress(void *user, const style_evaluate_progress *p)
     }
     fflush(stderr);
     return cli_interrupted();
-}
-
-static void on_log(void *user, style_log_level level, const char *message)
-{
-    progress_state *s = user;
-    cli_log_message(s->quiet, &s->bar_open, level, message);
 }
 
 enum {
@@ -203,7 +198,7 @@ int cmd_evaluate(int argc, char **argv)
     size_t search_count = 0, style_count = 0;
     static progress_state progress; /* large: the per-style medians */
     memset(&progress, 0, sizeof progress);
-    progress.terminal = isatty(2);
+    progress.display.terminal = isatty(2);
     long value;
     optind = 1;
     for (;;) {
@@ -272,7 +267,7 @@ int cmd_evaluate(int argc, char **argv)
             o.threads = (int)value;
             break;
         case 'q':
-            progress.quiet = 1;
+            progress.display.quiet = 1;
             break;
         case 'h':
             cmd_evaluate_usage(stdout);
@@ -290,14 +285,14 @@ int cmd_evaluate(int argc, char **argv)
     o.style_image_count = style_count;
     o.progress = on_progress;
     o.progress_user = &progress;
-    o.log = on_log;
-    o.log_user = &progress;
+    o.log = cli_progress_log;
+    o.log_user = &progress.display;
 
     style_evaluate_summary s;
     cli_interrupt_begin(0); /* no deadline: the progress callback stops it between steps */
     style_status status = style_evaluate(&o, &s);
     cli_interrupt_end();
-    if (progress.bar_open) fputc('\n', stderr);
+    if (progress.display.bar_open) fputc('\n', stderr);
     if (status != STYLE_OK) return cli_run_exit_code(status);
     char equivalent[32];
     format_equivalent(equivalent, sizeof equivalent, s.gatys_equivalent, s.gatys_beyond,

@@ -4,6 +4,7 @@
  * writing the current image and stopping.
  */
 #include "cli_interrupt.h"
+#include "cli_progress.h"
 #include "cli_util.h"
 #include "commands.h"
 
@@ -79,42 +80,25 @@ static int print_losses(const style_optimize_options *o, const char *const *imag
     return cli_finish_stdout(CLI_EXIT_OK);
 }
 
-typedef struct progress_state {
-    int terminal, quiet;
-    int bar_open; /* a progress bar line awaits its newline */
-    double last_line;
-} progress_state;
-
-/* style_cancel_fn: non-zero once a signal arrived. */
-static int on_cancel(void *user)
-{
-    (void)user;
-    return cli_interrupted();
-}
-
 static int on_progress(void *user, const style_optimize_stats *st)
 {
-    progress_state *p = user;
+    cli_progress *p = user;
     if (!p->quiet) {
         char eta[32], elapsed[32];
         cli_format_duration(st->eta_seconds, eta, sizeof eta);
         cli_format_duration(st->elapsed_seconds, elapsed, sizeof elapsed);
         double per_iteration = st->iteration ? st->elapsed_seconds / (double)st->iteration : 0;
         if (p->terminal) {
-            const int width = 24;
-            int filled = (int)(width * (double)st->iteration / (double)st->iterations);
-            char bar[32];
-            for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
-            bar[width] = '\0';
+            char bar[CLI_PROGRESS_BAR_WIDTH + 1];
+            cli_progress_bar(bar, st->iteration, st->iterations);
             fprintf(stderr,
                     "\r[%s] %lld/%lld  content %.3f  style %.3f  tv %.3f  total %.3f  %.2f s/it  "
                     "ETA %s ",
                     bar, (long long)st->iteration, (long long)st->iterations, st->content_loss,
                     st->style_loss, st->tv_loss, st->total_loss, per_iteration, eta);
             p->bar_open = 1;
-        } else if (st->elapsed_seconds - p->last_line >= 10 || st->iteration == st->iterations ||
-                   st->iteration == 1) {
-            p->last_line = st->elapsed_seconds;
+        } else if (cli_progress_line_due(&p->last_line, st->elapsed_seconds, st->iteration,
+                                         st->iterations)) {
             fprintf(stderr,
                     "iteration %lld/%lld evaluations %lld content %.4f style %.4f tv %.4f "
                     "total %.4f %.2f s/it elapsed %s eta %s\n",
@@ -125,12 +109,6 @@ static int on_progress(void *user, const style_optimize_stats *st)
         fflush(stderr);
     }
     return cli_interrupted();
-}
-
-static void on_log(void *user, style_log_level level, const char *message)
-{
-    progress_state *p = user;
-    cli_log_message(p->quiet, &p->bar_open, level, message);
 }
 
 enum {
@@ -195,7 +173,7 @@ int cmd_optimize(int argc, char **argv)
     double weights[MAX_STYLES];
     int style_count = 0, weight_count = -1, evaluate_count = 0;
     const char *evaluate[MAX_STYLES];
-    progress_state progress = {isatty(STDERR_FILENO), 0, 0, 0};
+    cli_progress progress = {isatty(STDERR_FILENO), 0, 0, 0};
     long value;
     double real;
     uint64_t seed;
@@ -303,9 +281,9 @@ int cmd_optimize(int argc, char **argv)
     o.style_count = (size_t)style_count;
     o.style_blend = weight_count >= 0 ? weights : NULL;
     o.progress = on_progress;
-    o.cancel = on_cancel; /* a signal stops inside an iteration too */
+    o.cancel = cli_interrupt_cancel; /* a signal stops inside an iteration too */
     o.progress_user = &progress;
-    o.log = on_log;
+    o.log = cli_progress_log;
     o.log_user = &progress;
 
     if (evaluate_count) return print_losses(&o, evaluate, evaluate_count);

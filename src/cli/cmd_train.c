@@ -136,6 +136,7 @@ enum {
 
 int cmd_train(int argc, char **argv)
 {
+    static const char *const command = "train";
     static const struct option options[] = {
         {"style-image", required_argument, NULL, OPT_STYLE_IMAGE},
         {"style-name", required_argument, NULL, OPT_STYLE_NAME},
@@ -172,20 +173,15 @@ int cmd_train(int argc, char **argv)
         int c = getopt_long(argc, argv, "qh", options, &index);
         if (c == -1) break;
         switch (c) {
-        case CLI_TRAIN_SHARED: {
-            int rc = cli_train_shared_parse("train", options[index].name, optarg, &shared);
-            if (rc) return rc;
-            break;
-        }
         case OPT_STYLE_IMAGE:
             if (style_count == TRAIN_CLI_MAX_STYLES)
-                return cli_usage_error("train", "at most %d --style-image options",
+                return cli_usage_error(command, "at most %d --style-image options",
                                        TRAIN_CLI_MAX_STYLES);
             style_images[style_count++] = optarg;
             break;
         case OPT_STYLE_NAME:
             if (style_count == 0 || style_names[style_count - 1])
-                return cli_usage_error("train", "--style-name names the --style-image before "
+                return cli_usage_error(command, "--style-name names the --style-image before "
                                                 "it (once)");
             style_names[style_count - 1] = optarg;
             break;
@@ -200,7 +196,7 @@ int cmd_train(int argc, char **argv)
             } else if (strcmp(optarg, "quarter") == 0) {
                 o.widths[0] = 8, o.widths[1] = 16, o.widths[2] = 32;
             } else if (parse_widths(optarg, o.widths) != 0) {
-                return cli_usage_error("train",
+                return cli_usage_error(command,
                                        "--width is full, half, quarter or three channel counts "
                                        "A,B,C (1..1024), not '%s'",
                                        optarg);
@@ -208,34 +204,34 @@ int cmd_train(int argc, char **argv)
             break;
         case OPT_BLOCKS:
             if (cli_parse_int(optarg, 1, 16, &value))
-                return cli_usage_error("train", "--blocks expects 1..16, not '%s'", optarg);
+                return cli_usage_error(command, "--blocks expects 1..16, not '%s'", optarg);
             o.residual_blocks = (int32_t)value;
             break;
         case OPT_NORM:
             if (strcmp(optarg, "instance") && strcmp(optarg, "batch"))
-                return cli_usage_error("train", "--norm is 'instance' or 'batch'");
+                return cli_usage_error(command, "--norm is 'instance' or 'batch'");
             o.norm = optarg;
             break;
         case OPT_CROP:
             if (cli_parse_int(optarg, 16, 4096, &value) || value % 4)
-                return cli_usage_error("train", "--crop expects a multiple of 4 in 16..4096");
+                return cli_usage_error(command, "--crop expects a multiple of 4 in 16..4096");
             o.crop_size = (int32_t)value;
             break;
         case OPT_STYLE_SIZE:
             if (cli_parse_int(optarg, 16, 8192, &value))
-                return cli_usage_error("train", "--style-size expects 16..8192");
+                return cli_usage_error(command, "--style-size expects 16..8192");
             o.style_size = (int32_t)value;
             break;
         case OPT_LR_SCHEDULE:
             if (strcmp(optarg, "cosine") && strcmp(optarg, "constant"))
-                return cli_usage_error("train", "--lr-schedule is 'cosine' or 'constant'");
+                return cli_usage_error(command, "--lr-schedule is 'cosine' or 'constant'");
             o.lr_schedule = optarg;
             break;
         case OPT_CONTENT_WEIGHT:
         case OPT_STYLE_WEIGHT:
         case OPT_TV_WEIGHT:
             if (cli_parse_double(optarg, 0, 1e12, &real))
-                return cli_usage_error("train", "%s expects a non-negative number", argv[before]);
+                return cli_usage_error(command, "%s expects a non-negative number", argv[before]);
             /* 0 turns the term off: the library takes a negative weight for that (its 0 is
              * "the default", as in a zeroed options struct). */
             if (real == 0) real = -1.0;
@@ -245,11 +241,11 @@ int cmd_train(int argc, char **argv)
             break;
         case OPT_TEMPORAL_WEIGHT:
             if (cli_parse_double(optarg, 0, 1e12, &o.temporal_weight))
-                return cli_usage_error("train", "%s expects a non-negative number", argv[before]);
+                return cli_usage_error(command, "%s expects a non-negative number", argv[before]);
             break;
         case OPT_LOSS_POOLING:
             if (strcmp(optarg, "max") != 0 && strcmp(optarg, "avg") != 0)
-                return cli_usage_error("train", "--loss-pooling expects max or avg");
+                return cli_usage_error(command, "--loss-pooling expects max or avg");
             o.loss_pooling = optarg;
             break;
         case OPT_CONTENT_LAYER:
@@ -258,19 +254,16 @@ int cmd_train(int argc, char **argv)
         case OPT_STYLE_LAYERS:
             o.style_layers = optarg;
             break;
-        case 'q':
-            progress.quiet = 1;
-            break;
-        case 'h':
-            cmd_train_usage(stdout);
-            return cli_finish_stdout(CLI_EXIT_OK);
-        default:
-            return cli_option_error("train", c, argc, argv, before);
+        default: {
+            int rc = cli_train_common_option(command, options, c, index, argc, argv, before,
+                                             cmd_train_usage, &shared, &progress.quiet);
+            if (rc != CLI_TRAIN_OPTION_TAKEN) return rc;
+        }
         }
     }
+    int rc = cli_train_check_arguments(command, argc, argv, &shared);
+    if (rc) return rc;
     CLI_TRAIN_SHARED_APPLY(o, shared);
-    if (optind < argc) return cli_usage_error("train", "unexpected argument '%s'", argv[optind]);
-    if (!o.out_path) return cli_usage_error("train", "--out is required");
     if (style_count) {
         o.style_image = style_images[0];
         o.style_images = style_images;
@@ -278,12 +271,12 @@ int cmd_train(int argc, char **argv)
         o.style_names = style_names;
     }
     if (o.add_style_to && style_count != 1)
-        return cli_usage_error("train", "--add-style takes exactly one --style-image");
+        return cli_usage_error(command, "--add-style takes exactly one --style-image");
     if (!o.resume_path && (!o.style_image || !o.data_dir || !o.loss_net))
-        return cli_usage_error("train", "--style-image, --data and --loss-net are required "
+        return cli_usage_error(command, "--style-image, --data and --loss-net are required "
                                         "(unless --resume)");
     o.progress = train_progress_report;
-    o.cancel = train_progress_cancel; /* a signal stops inside an iteration too */
+    o.cancel = cli_interrupt_cancel; /* a signal stops inside an iteration too */
     o.progress_user = &progress;
     o.log = train_progress_log;
     o.log_user = &progress;

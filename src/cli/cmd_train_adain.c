@@ -115,11 +115,6 @@ int cmd_train_adain(int argc, char **argv)
         int c = getopt_long(argc, argv, "qh", options, &index);
         if (c == -1) break;
         switch (c) {
-        case CLI_TRAIN_SHARED: {
-            int rc = cli_train_shared_parse(command, options[index].name, optarg, &shared);
-            if (rc) return rc;
-            break;
-        }
         case OPT_STYLES:
             o.styles_dir = optarg;
             break;
@@ -144,19 +139,16 @@ int cmd_train_adain(int argc, char **argv)
         case OPT_EXCLUDE_STYLES:
             o.style_exclude_list = optarg;
             break;
-        case 'q':
-            progress.quiet = 1;
-            break;
-        case 'h':
-            cmd_train_adain_usage(stdout);
-            return cli_finish_stdout(CLI_EXIT_OK);
-        default:
-            return cli_option_error(command, c, argc, argv, before);
+        default: {
+            int rc = cli_train_common_option(command, options, c, index, argc, argv, before,
+                                             cmd_train_adain_usage, &shared, &progress.quiet);
+            if (rc != CLI_TRAIN_OPTION_TAKEN) return rc;
+        }
         }
     }
+    int rc = cli_train_check_arguments(command, argc, argv, &shared);
+    if (rc) return rc;
     CLI_TRAIN_SHARED_APPLY(o, shared);
-    if (optind < argc) return cli_usage_error(command, "unexpected argument '%s'", argv[optind]);
-    if (!o.out_path) return cli_usage_error(command, "--out is required");
     if (!o.resume_path && (!o.data_dir || !o.styles_dir || !o.loss_net))
         return cli_usage_error(command, "--data, --styles and --loss-net are required "
                                         "(unless --resume)");

@@ -2,6 +2,7 @@
 #include "train_progress.h"
 
 #include "cli_interrupt.h"
+#include "cli_progress.h"
 #include "cli_util.h"
 
 #include <stdlib.h>
@@ -14,20 +15,15 @@ int train_progress_report(void *user, const style_train_stats *st)
         cli_format_duration(st->eta_seconds, eta, sizeof eta);
         cli_format_duration(st->elapsed_seconds, elapsed, sizeof elapsed);
         if (p->terminal) {
-            const int width = 24;
-            int filled = (int)(width * (double)st->iteration / (double)st->iterations);
-            char bar[32];
-            for (int i = 0; i < width; i++)
-                bar[i] = i < filled ? '#' : '.';
-            bar[width] = '\0';
+            char bar[CLI_PROGRESS_BAR_WIDTH + 1];
+            cli_progress_bar(bar, st->iteration, st->iterations);
             fprintf(stderr,
                     "\r[%s] %lld/%lld  content %.3f  style %.3f  tv %.3f  %.2f img/s  ETA %s ", bar,
                     (long long)st->iteration, (long long)st->iterations, st->content_loss,
                     st->style_loss, st->tv_loss, st->images_per_second, eta);
             if (st->iteration == st->iterations) fputc('\n', stderr);
-        } else if (st->elapsed_seconds - p->last_line >= 10 || st->iteration == st->iterations ||
-                   st->iteration == 1) {
-            p->last_line = st->elapsed_seconds;
+        } else if (cli_progress_line_due(&p->last_line, st->elapsed_seconds, st->iteration,
+                                         st->iterations)) {
             fprintf(stderr,
                     "iteration %lld/%lld content %.4f style %.4f tv %.4f total %.4f lr %.3g "
                     "%.2f img/s elapsed %s eta %s\n",
@@ -49,10 +45,4 @@ void train_progress_log(void *user, style_log_level level, const char *message)
     if (p->rank > 0) snprintf(rank, sizeof rank, "rank %d: ", p->rank);
     fprintf(stderr, "libstyle: %s%s%s\n", rank, level == STYLE_LOG_WARNING ? "warning: " : "",
             message);
-}
-
-int train_progress_cancel(void *user)
-{
-    (void)user;
-    return cli_interrupted();
 }

@@ -16,7 +16,4 @@ int train_progress_report(void *user, const style_train_stats *stats);
 /* style_log_fn; user is a train_progress. */
 void train_progress_log(void *user, style_log_level level, const char *message);
 
-/** style_train_options.cancel: non-zero once a signal arrived (cli_interrupt.h). */
-int train_progress_cancel(void *user);
-
 #endif

@@ -4,6 +4,7 @@
  * with L-BFGS (default) or Adam (optim.h). Several styles blend their Gram matrices.
  */
 #include "train/optimize.h"
+#include "core/clock.h"
 #include "image/color.h"
 #include "train/train_data.h"
 #include "image/resize.h"
@@ -27,13 +28,6 @@
 #define LBFGS_HISTORY 10
 #define LBFGS_FIRST_STEP 8.0 /* pixel units (0..255) */
 #define PATH_LIMIT 4096
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* ---- The problem ------------------------------------------------------------------------ */
 
@@ -397,7 +391,7 @@ style_status style_optimize(const style_optimize_options *options)
                p.net->name, p.content_name, p.content_weight, p.style_names, p.style_weight,
                p.tv_weight, (long long)o.iterations);
 
-    const double start = now_seconds();
+    const double start = style__clock_seconds();
     int64_t iteration = 0, evaluations = 0;
     while (iteration < o.iterations) {
         double f = 0, aux[OPT_AUX] = {0};
@@ -423,7 +417,7 @@ style_status style_optimize(const style_optimize_options *options)
             break;
         }
         iteration++;
-        double elapsed = now_seconds() - start;
+        double elapsed = style__clock_seconds() - start;
         if (csv)
             fprintf(csv, "%lld,%lld,%.9g,%.9g,%.9g,%.9g,%.3f\n", (long long)iteration,
                     (long long)evaluations, aux[0], aux[1], aux[2], f, elapsed);
@@ -442,7 +436,7 @@ style_status style_optimize(const style_optimize_options *options)
             break;
         }
     }
-    const double seconds = now_seconds() - start;
+    const double seconds = style__clock_seconds() - start;
     if (iteration > 0)
         style__log(o.log, o.log_user, STYLE_LOG_INFO,
                    "%lld iterations, %lld evaluations in %.1f s: %.3f s per iteration, %.3f s "

@@ -5,6 +5,7 @@
  */
 #include "features/feature_net.h"
 #include "train/optim.h"
+#include "core/clock.h"
 #include "train/train_checkpoint.h"
 #include "train/train_provenance.h"
 #include "train/train_add_style.h"
@@ -347,7 +348,7 @@ static bool cancel_requested(const trainer *t)
 static style_status train_step(trainer *t, double lr, double losses[3])
 {
     style_status status = STYLE_OK;
-    double t0 = train_now_seconds(), t1, t2, t3, t4, t5;
+    double t0 = style__clock_seconds(), t1, t2, t3, t4, t5;
     const train_settings *s = &t->settings;
     /* This process's crops of the batch; the losses are means over the whole batch. */
     const int32_t n = t->group.shard, size = s->crop_size;
@@ -373,7 +374,7 @@ static style_status train_step(trainer *t, double lr, double losses[3])
      * of a group picks the same one (it depends on the iteration only). */
     const int32_t k = (int32_t)(t->state.iteration % s->style_count);
     if (s->net.styles) train_net_set_style(&t->net, s->first_style + k);
-    t1 = train_now_seconds();
+    t1 = style__clock_seconds();
 
     /* Content targets: the features of the photos themselves. */
     const int32_t cl = t->content_layer;
@@ -386,14 +387,14 @@ static style_status train_step(trainer *t, double lr, double losses[3])
     /* Batch norm updates its running statistics in the forward pass: no stop after it. */
     const bool may_cancel_later = !s->net.batch_norm;
     const float *output;
-    t2 = train_now_seconds();
+    t2 = style__clock_seconds();
     TRY(train_net_forward(&t->net, t->loop.dnn, true, &output));
     FAIL_IF(may_cancel_later && cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
-    t3 = train_now_seconds();
+    t3 = style__clock_seconds();
     TRY(feature_run_forward(run, t->loop.dnn, train_loss_window_view(&t->window, output)));
     FAIL_IF(may_cancel_later && cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
 
-    const double losses_start = train_now_seconds();
+    const double losses_start = style__clock_seconds();
     losses[0] = losses[1] = losses[2] = 0;
     double colour = 0;
     const double per_image = 1.0 / s->batch_size;
@@ -412,7 +413,7 @@ static style_status train_step(trainer *t, double lr, double losses[3])
         }
     }
     const float *diff_rgb;
-    t->time_losses += train_now_seconds() - losses_start;
+    t->time_losses += style__clock_seconds() - losses_start;
     TRY(feature_run_backward(run, t->loop.dnn, &diff_rgb));
     FAIL_IF(may_cancel_later && cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
     float *diff_out = train_net_diff_output(&t->net);
@@ -441,10 +442,10 @@ static style_status train_step(trainer *t, double lr, double losses[3])
             temporal_loss(output + b * image, output + (b + 1) * image, size, t->pair_dy[b],
                           t->pair_dx[b], s->temporal_weight / (s->batch_size / 2),
                           diff_out + b * image, diff_out + (b + 1) * image);
-    t4 = train_now_seconds();
+    t4 = style__clock_seconds();
     TRY(train_net_backward(&t->net, t->loop.dnn));
     FAIL_IF(may_cancel_later && cancel_requested(t), STYLE_ERR_CANCELLED, TRAIN_CANCELLED_MESSAGE);
-    t5 = train_now_seconds();
+    t5 = style__clock_seconds();
     /* Each process's gradients are its crops' share of the batch mean: the sum is the mean. */
     const double group_seconds = t->group.seconds;
     TRY(train_group_sum(&t->group, t->params.grads, t->params.total, "gradients"));
@@ -455,7 +456,7 @@ static style_status train_step(trainer *t, double lr, double losses[3])
                       t->settings.add_style_to[0] != '\0' ? t->settings.first_style : -1);
     t->time_data += t1 - t0;
     t->time_loss_net += (t2 - t1) + (t4 - t3);
-    t->time_optimizer += train_now_seconds() - t5;
+    t->time_optimizer += style__clock_seconds() - t5;
     for (int i = 0; i < 3; i++)
         FAIL_IF(!isfinite(losses[i]), STYLE_ERR_INTERNAL,
                 "train: the loss became %g at iteration %lld (learning rate too high?)", losses[i],
@@ -573,7 +574,8 @@ static style_status run_training(trainer *t)
                                      .cosine = s->cosine};
     const int64_t first_iteration = t->state.iteration;
     style_status status = train_loop_run(&t->loop, &step, &schedule, &t->state);
-    if (status == STYLE_OK) log_time_split(t, first_iteration, train_now_seconds() - t->loop.start);
+    if (status == STYLE_OK)
+        log_time_split(t, first_iteration, style__clock_seconds() - t->loop.start);
     return status;
 }
 

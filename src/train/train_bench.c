@@ -8,6 +8,7 @@
 #include "features/feature_net.h"
 #include "libstyle_train.h"
 #include "train/optim.h"
+#include "core/clock.h"
 #include "train/train_checkpoint.h"
 #include "train/train_loop.h"
 #include "train/train_losses.h"
@@ -206,18 +207,18 @@ static style_status bench_step(bench_state *b, int32_t n, int32_t size, step_tim
     feature_run *run = &b->run;
     memset(&b->timing, 0, sizeof b->timing);
     const double cpu0 = cpu_seconds();
-    double t0 = train_now_seconds();
+    double t0 = style__clock_seconds();
     synthetic_photos(&b->rng, n, size, b->net.input);
-    double t1 = train_now_seconds();
+    double t1 = style__clock_seconds();
     const int32_t cl = b->content_layer;
     const size_t content_count = (size_t)run->out_h[cl] * run->out_w[cl] * run->out_c[cl];
     TRY(feature_run_forward(run, b->dnn, b->net.input));
     memcpy(b->content_target, feature_run_output(run, cl), n * content_count * sizeof(float));
     const float *output;
     TRY(train_net_forward(&b->net, b->dnn, true, &output));
-    double t2 = train_now_seconds();
+    double t2 = style__clock_seconds();
     TRY(feature_run_forward(run, b->dnn, output));
-    double t3 = train_now_seconds();
+    double t3 = style__clock_seconds();
     const double per_image = 1.0 / n, content_weight = 1.0, style_weight = 2.0, tv_weight = 50;
     double loss = 0;
     for (int32_t i = 0; i < n; i++) {
@@ -233,21 +234,21 @@ static style_status bench_step(bench_state *b, int32_t n, int32_t size, step_tim
                                b->delta_scratch, feature_run_tap_grad(run, l) + i * image);
         }
     }
-    double t4 = train_now_seconds();
+    double t4 = style__clock_seconds();
     const float *diff_rgb;
     TRY(feature_run_backward(run, b->dnn, &diff_rgb));
-    double t5 = train_now_seconds();
+    double t5 = style__clock_seconds();
     float *diff_out = train_net_diff_output(&b->net);
     const size_t image = (size_t)size * size * 3;
     memcpy(diff_out, diff_rgb, n * image * sizeof(float));
     for (int32_t i = 0; i < n; i++)
         loss +=
             tv_loss(output + i * image, size, size, tv_weight * per_image, diff_out + i * image);
-    double t6 = train_now_seconds();
+    double t6 = style__clock_seconds();
     TRY(train_net_backward(&b->net, b->dnn));
-    double t7 = train_now_seconds();
+    double t7 = style__clock_seconds();
     train_adam_update(&b->params, b->adam_m, b->adam_v, 1e-3, 1, -1);
-    double t8 = train_now_seconds();
+    double t8 = style__clock_seconds();
     FAIL_IF(!isfinite(loss), STYLE_ERR_INTERNAL, "train bench: the loss became %g", loss);
     times->total = t8 - t0;
     times->cpu = cpu_seconds() - cpu0;
@@ -356,10 +357,10 @@ style_status style_train_bench(const style_train_bench_options *options,
     step_times ignored;
     for (int32_t i = 0; i < warmup; i++)
         TRY(bench_step(&b, n, size, &ignored));
-    const double cpu0 = cpu_seconds(), wall0 = train_now_seconds();
+    const double cpu0 = cpu_seconds(), wall0 = style__clock_seconds();
     for (int32_t i = 0; i < iterations; i++)
         TRY(bench_step(&b, n, size, &times[i]));
-    const double wall = train_now_seconds() - wall0, cpu = cpu_seconds() - cpu0;
+    const double wall = style__clock_seconds() - wall0, cpu = cpu_seconds() - cpu0;
 
     result->iterations = iterations;
     result->threads = omp_get_max_threads();

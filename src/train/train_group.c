@@ -8,16 +8,10 @@
  * docs/training.md, communication is a few per cent of an iteration even at 10 Gb/s.
  */
 #include "train/train_group.h"
+#include "core/clock.h"
 
 #include <string.h>
 #include <time.h>
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 style_status train_group_init(train_group *g, const style_train_group *api)
 {
@@ -57,7 +51,7 @@ style_status train_group_share(train_group *g, int32_t batch)
 style_status train_group_sum(train_group *g, float *data, size_t count, const char *what)
 {
     if (!g->api) return STYLE_OK;
-    double start = now_seconds();
+    double start = style__clock_seconds();
     for (size_t done = 0; done < count; done += TRAIN_GROUP_BUCKET_FLOATS) {
         size_t bucket =
             count - done < TRAIN_GROUP_BUCKET_FLOATS ? count - done : TRAIN_GROUP_BUCKET_FLOATS;
@@ -67,7 +61,7 @@ style_status train_group_sum(train_group *g, float *data, size_t count, const ch
                                "failed",
                                g->rank, what, g->ranks);
     }
-    g->seconds += now_seconds() - start;
+    g->seconds += style__clock_seconds() - start;
     return STYLE_OK;
 }
 
@@ -93,10 +87,10 @@ style_status train_group_sum_doubles(train_group *g, double *values, int32_t cou
 style_status train_group_broadcast(train_group *g, void *data, size_t bytes, const char *what)
 {
     if (!g->api) return STYLE_OK;
-    double start = now_seconds();
+    double start = style__clock_seconds();
     if (g->api->broadcast(g->api->user, data, bytes) != 0)
         return style__fail(STYLE_ERR_IO, "train: rank %d: receiving the %s from rank 0 failed",
                            g->rank, what);
-    g->seconds += now_seconds() - start;
+    g->seconds += style__clock_seconds() - start;
     return STYLE_OK;
 }

@@ -1,5 +1,6 @@
 /* The trainers' shared skeleton (train_loop.h). */
 #include "train/train_loop.h"
+#include "core/clock.h"
 #include "dnn/dnn_context.h"
 #include "dnn/dnn_scratchpad.h"
 #include "train/train_checkpoint.h"
@@ -33,13 +34,6 @@ char *train_checkpoint_path(const char *given, const char *out_path)
     char *path = style__malloc(n);
     if (path) snprintf(path, n, "%s.ckpt", out_path);
     return path;
-}
-
-double train_now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 void train_loop_info(const train_loop *l, const char *fmt, ...)
@@ -150,21 +144,21 @@ fail:
 
 void train_loop_begin(train_loop *l)
 {
-    l->start = l->window_start = train_now_seconds();
+    l->start = l->window_start = style__clock_seconds();
     l->throughput = 0;
     l->window_iterations = 0;
 }
 
 double train_loop_elapsed(const train_loop *l)
 {
-    return train_now_seconds() - l->start;
+    return style__clock_seconds() - l->start;
 }
 
 bool train_loop_report(train_loop *l, int64_t iteration, int64_t iterations, int32_t batch_size,
                        const double losses[3], double lr)
 {
     l->window_iterations++;
-    const double now = train_now_seconds();
+    const double now = style__clock_seconds();
     if (now - l->window_start > 5.0 || l->throughput == 0) {
         l->throughput = l->window_iterations * batch_size / (now - l->window_start);
         l->window_start = now;

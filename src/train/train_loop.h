@@ -49,8 +49,6 @@ typedef struct train_loop {
 void train_loop_init(train_loop *l, const char *who, int threads, style_train_progress_fn progress,
                      void *progress_user, style_log_fn log, void *log_user);
 
-/* Monotonic seconds. */
-double train_now_seconds(void);
 /* The checkpoint path: `given`, else OUT_PATH.ckpt; a fresh string (style__free), NULL when out
  * of memory. */
 char *train_checkpoint_path(const char *given, const char *out_path);

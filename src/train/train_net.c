@@ -1,5 +1,6 @@
 /* The transform network's parameters and its training graph (forward and backward). */
 #include "train/train_net.h"
+#include "core/clock.h"
 
 #include "arch/johnson_topology.h"
 
@@ -486,19 +487,11 @@ static void add_tensors(float *dst, const float *a, const float *b, size_t count
         dst[i] = a[i] + b[i];
 }
 
-/* Monotonic seconds, read only when the graph is timed. */
-static double timing_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* Adds the seconds since *mark to *total and moves the mark (timed graphs only). */
 static void timing_lap(const train_net *net, double *mark, double *total)
 {
     if (!net->timing) return;
-    double now = timing_now();
+    double now = style__clock_seconds();
     *total += now - *mark;
     *mark = now;
 }
@@ -532,7 +525,7 @@ style_status train_net_forward(train_net *net, dnn_context *dnn, bool training,
 {
     style_status status = STYLE_OK;
     train_net_timing *tm = net->timing;
-    double start = tm ? timing_now() : 0, mark = start;
+    double start = tm ? style__clock_seconds() : 0, mark = start;
     int part = TRAIN_PART_DOWN;
     for (int32_t i = 0; i < net->stage_count; i++) {
         train_stage *st = &net->stage[i];
@@ -591,7 +584,7 @@ style_status train_net_backward(train_net *net, dnn_context *dnn)
 {
     style_status status = STYLE_OK;
     train_net_timing *tm = net->timing;
-    double start = tm ? timing_now() : 0, mark = start;
+    double start = tm ? style__clock_seconds() : 0, mark = start;
     memset(net->params->grads, 0, net->params->total * sizeof(float));
     int part = TRAIN_PART_LAST;
     for (int32_t i = net->stage_count - 1; i >= 0; i--) {

@@ -623,6 +623,20 @@ typedef struct norm_options {
     bool keep_dst;      /* write dst_buffer even when in place would do */
 } norm_options;
 
+/* The options of a stage's own norm (instance norm or none, its ReLU, the conv input's int8
+ * step) and, in int8 with a norm, the output's per-channel steps from the norm's span (owned
+ * by the options until emit_norm takes them). */
+static style_status stage_norm_options(const model_stage *st, bool normalize, bool relu,
+                                       int scale_from, bool int8, int32_t channels,
+                                       norm_options *o)
+{
+    *o = (norm_options){
+        .stage = st, .normalize = normalize, .relu = relu, .scale_from = scale_from};
+    if (!int8 || !normalize) return STYLE_OK;
+    o->dst_cscale = span_scales(st, true, NULL, channels);
+    return o->dst_cscale ? STYLE_OK : style__fail(STYLE_ERR_NOMEM, "network: out of memory");
+}
+
 /*
  * Emits the fused pass after a stage: from the conv result to a tensor laid out per `need`
  * in buffer `dst_buffer` (or in place in the conv's buffer when that is the same layout).
@@ -840,17 +854,11 @@ style_status network_plan_describe_circular(network_plan *plan, const style_mode
         case JOHNSON_DOWN: {
             const bool feeds_stream = i + 1 == first_block; /* conv3, before the blocks */
             TRY(emit_convs(b, &sp[i], step.conv_name, &cur, down_conv_buf[spec->index], &r));
-            norm_options o = {.stage = st,
-                              .normalize = normalize,
-                              .relu = spec->relu,
-                              .scale_from = cur.scale_op};
-            if (int8 && o.normalize) {
-                o.dst_cscale = span_scales(st, true, NULL, r.c);
-                FAIL_IF(!o.dst_cscale, STYLE_ERR_NOMEM, "network: out of memory");
-                if (feeds_stream) {
-                    x_scale = copy_scales(o.dst_cscale, r.c);
-                    FAIL_IF(!x_scale, STYLE_ERR_NOMEM, "network: out of memory");
-                }
+            norm_options o;
+            TRY(stage_norm_options(st, normalize, spec->relu, cur.scale_op, int8, r.c, &o));
+            if (o.dst_cscale && feeds_stream) {
+                x_scale = copy_scales(o.dst_cscale, r.c);
+                FAIL_IF(!x_scale, STYLE_ERR_NOMEM, "network: out of memory");
             }
             if (feeds_stream && x_padded) {
                 o.keep_dst = true;
@@ -867,14 +875,8 @@ style_status network_plan_describe_circular(network_plan *plan, const style_mode
         }
         case JOHNSON_RESIDUAL_1: { /* cur is what the convs read, x the f32 stream */
             TRY(emit_convs(b, &sp[i], step.conv_name, &cur, BUF_T, &r));
-            norm_options o1 = {.stage = st,
-                               .normalize = normalize,
-                               .relu = spec->relu,
-                               .scale_from = cur.scale_op};
-            if (int8 && o1.normalize) {
-                o1.dst_cscale = span_scales(st, true, NULL, r.c);
-                FAIL_IF(!o1.dst_cscale, STYLE_ERR_NOMEM, "network: out of memory");
-            }
+            norm_options o1;
+            TRY(stage_norm_options(st, normalize, spec->relu, cur.scale_op, int8, r.c, &o1));
             TRY(emit_norm(b, step.norm_name, &r, &o1, next, BUF_TN, &t));
             break;
         }
@@ -913,14 +915,8 @@ style_status network_plan_describe_circular(network_plan *plan, const style_mode
         }
         case JOHNSON_UP: {
             TRY(emit_convs(b, &sp[i], step.conv_name, &cur, up_conv_buf[spec->index], &r));
-            norm_options o = {.stage = st,
-                              .normalize = normalize,
-                              .relu = spec->relu,
-                              .scale_from = cur.scale_op};
-            if (int8 && o.normalize) {
-                o.dst_cscale = span_scales(st, true, NULL, r.c);
-                FAIL_IF(!o.dst_cscale, STYLE_ERR_NOMEM, "network: out of memory");
-            }
+            norm_options o;
+            TRY(stage_norm_options(st, normalize, spec->relu, cur.scale_op, int8, r.c, &o));
             TRY(emit_norm(b, step.norm_name, &r, &o, next, up_norm_buf[spec->index], &cur));
             break;
         }
